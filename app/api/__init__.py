@@ -1,0 +1,1 @@
+"""The JSON API under ``/api``: thin controllers that call the domain services."""

@@ -1,0 +1,141 @@
+"""Groups, members and the caller."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated
+
+import msgspec
+from litestar import Controller, delete, get, post
+from litestar.di import Provide
+
+from app.auth import provide_caller, provide_user, require_user, requires
+from app.deps import CurrentCaller, CurrentUser, DbSession
+from ledger import groups
+from ledger.errors import InvalidInput
+from ledger.models import Group, Membership
+
+
+class GroupIn(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    slug: Annotated[str, msgspec.Meta(min_length=1, max_length=64)]
+    name: Annotated[str, msgspec.Meta(min_length=1, max_length=120)]
+    currency: Annotated[str, msgspec.Meta(min_length=3, max_length=3)]
+    description: Annotated[str, msgspec.Meta(max_length=2000)] = ""
+    public: bool = True
+
+
+class GroupOut(msgspec.Struct, kw_only=True):
+    slug: str
+    name: str
+    currency: str
+    description: str
+    public: bool
+    created_at: datetime
+
+
+class MemberIn(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    email: Annotated[str, msgspec.Meta(min_length=3, max_length=254)]
+    roles: Annotated[list[str], msgspec.Meta(max_length=4)] = msgspec.field(
+        default_factory=lambda: ["member"]
+    )
+
+
+class MemberOut(msgspec.Struct, kw_only=True):
+    id: int
+    name: str
+    roles: list[str]
+    joined_at: datetime
+
+
+class MeOut(msgspec.Struct, kw_only=True):
+    id: int
+    email: str
+    name: str
+
+
+def group_out(group: Group) -> GroupOut:
+    return GroupOut(
+        slug=group.slug,
+        name=group.name,
+        currency=group.currency,
+        description=group.description,
+        public=group.public,
+        created_at=group.created_at,
+    )
+
+
+def member_out(membership: Membership) -> MemberOut:
+    return MemberOut(
+        id=membership.id,
+        name=membership.user.name,
+        roles=membership.roles.split(),
+        joined_at=membership.joined_at,
+    )
+
+
+class MeController(Controller):
+    path = "/api/me"
+    tags = ["Members"]
+    dependencies = {"user": Provide(provide_user, sync_to_thread=False)}
+
+    @get(guards=[require_user], summary="The calling user")
+    async def me(self, user: CurrentUser) -> MeOut:
+        return MeOut(id=user.id, email=user.email, name=user.name)
+
+
+class GroupController(Controller):
+    path = "/api/groups"
+    tags = ["Groups"]
+    dependencies = {
+        "caller": Provide(provide_caller, sync_to_thread=False),
+        "user": Provide(provide_user, sync_to_thread=False),
+    }
+
+    @post(guards=[require_user], summary="Create a group; the caller becomes its admin")
+    async def create_group(
+        self, db_session: DbSession, user: CurrentUser, data: GroupIn
+    ) -> GroupOut:
+        group = await groups.create_group(
+            db_session,
+            slug=data.slug,
+            name=data.name,
+            currency=data.currency,
+            admin=user,
+            description=data.description,
+            public=data.public,
+        )
+        return group_out(group)
+
+    @get("/{group:str}", guards=[requires("member")], summary="A group")
+    async def get_group(self, caller: CurrentCaller) -> GroupOut:
+        return group_out(caller.group)
+
+    @get("/{group:str}/members", guards=[requires("member")], summary="The group's members")
+    async def list_members(self, db_session: DbSession, caller: CurrentCaller) -> list[MemberOut]:
+        return [member_out(m) for m in await groups.list_members(db_session, caller.group.id)]
+
+    @post(
+        "/{group:str}/members",
+        guards=[requires("admin")],
+        summary="Add a member or change a member's roles",
+    )
+    async def add_member(
+        self, db_session: DbSession, caller: CurrentCaller, data: MemberIn
+    ) -> MemberOut:
+        user = await groups.find_user(db_session, data.email)
+        if user is None:
+            raise InvalidInput(
+                f"No user has the e-mail {data.email}; invite them instead.", field="email"
+            )
+        membership = await groups.add_member(db_session, caller.group, user, data.roles)
+        return member_out(membership)
+
+    @delete(
+        "/{group:str}/members/{member_id:int}",
+        guards=[requires("admin")],
+        summary="Remove a member (their past responses and entries stay)",
+    )
+    async def remove_member(
+        self, db_session: DbSession, caller: CurrentCaller, member_id: int
+    ) -> None:
+        await groups.remove_member(db_session, caller.group, member_id)

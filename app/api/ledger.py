@@ -1,0 +1,158 @@
+"""Funds, entries, verification and exports of a group's ledger.
+
+Reading a public group's ledger needs no login (anyone may check where the money went);
+a private group's answers 404 to everyone but its members. Recording money needs the
+steward role.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Annotated, Any
+
+import msgspec
+from litestar import Controller, Request, Response, get, post
+from litestar.di import Provide
+from litestar.params import Parameter
+
+from app.auth import provide_caller, public_or_member, requires
+from app.deps import CurrentCaller, DbSession
+from app.errors import PROBLEM_MEDIA_TYPE, ledger_problem
+from ledger import export, service
+from ledger.errors import LedgerError
+from ledger.schemas import EntryIn, EntryOut, EntryPage, FundIn, FundOut, HeadOut, VerifyOut
+from ledger.verify import verify_group
+from ledger.views import entry_out, fund_out
+
+JSON = "application/json"
+EXPORT_MEDIA_TYPES = {
+    "csv": "text/csv; charset=utf-8",
+    "json": JSON,
+    "jsonl": "application/jsonl",
+}
+
+
+class LedgerController(Controller):
+    path = "/api/groups/{group:str}"
+    tags = ["Ledger"]
+    dependencies = {"caller": Provide(provide_caller, sync_to_thread=False)}
+
+    @post("/funds", guards=[requires("steward")], summary="Create a fund")
+    async def create_fund(
+        self, db_session: DbSession, caller: CurrentCaller, data: FundIn
+    ) -> FundOut:
+        return fund_out(await service.create_fund(db_session, caller.group, data))
+
+    @get(
+        "/funds",
+        guards=[public_or_member],
+        summary="Funds with their balance, committed and available money",
+    )
+    async def list_funds(self, db_session: DbSession, caller: CurrentCaller) -> list[FundOut]:
+        return [fund_out(fund) for fund in await service.list_funds(db_session, caller.group)]
+
+    @post(
+        "/entries",
+        guards=[requires("steward")],
+        summary="Record a donation, disbursement, transfer or reversal",
+        description=(
+            "Send an `Idempotency-Key` header to make retries safe: a retry with the same key "
+            "and body answers the first outcome (success or failure) and records nothing "
+            "more; the same key with another body is a 409."
+        ),
+        responses=None,
+    )
+    async def record_entry(
+        self,
+        db_session: DbSession,
+        caller: CurrentCaller,
+        data: EntryIn,
+        idempotency_key: Annotated[
+            str | None,
+            Parameter(header="Idempotency-Key", required=False, max_length=200, min_length=1),
+        ] = None,
+    ) -> Response[bytes]:
+        group = caller.group
+        if idempotency_key is None:
+            entry = await service.record_entry(db_session, group, data, recorded_by=caller.user_id)
+            return Response(msgspec.json.encode(entry_out(entry)), status_code=201, media_type=JSON)
+
+        await service.lock_log(db_session, group)
+        request_hash = hashlib.sha256(msgspec.json.encode(data)).hexdigest()
+        first = await service.first_outcome(db_session, group, idempotency_key, request_hash)
+        if first is not None:
+            return Response(
+                first.body,
+                status_code=first.status_code,
+                media_type=JSON if first.status_code < 400 else PROBLEM_MEDIA_TYPE,
+                headers={"Idempotent-Replayed": "true"},
+            )
+        try:
+            async with db_session.begin_nested():
+                entry = await service.record_entry(
+                    db_session, group, data, recorded_by=caller.user_id
+                )
+        except LedgerError as error:
+            status, body = ledger_problem(error)
+            service.keep_outcome(
+                db_session, group, idempotency_key, request_hash, service.Outcome(status, body)
+            )
+            # A refusal is an outcome too: keep it, although the answer is not a 2xx.
+            await db_session.commit()
+            return Response(body, status_code=status, media_type=PROBLEM_MEDIA_TYPE)
+        body = msgspec.json.encode(entry_out(entry))
+        service.keep_outcome(
+            db_session, group, idempotency_key, request_hash, service.Outcome(201, body)
+        )
+        return Response(body, status_code=201, media_type=JSON)
+
+    @get("/entries", guards=[public_or_member], summary="Entries, newest first")
+    async def list_entries(
+        self,
+        db_session: DbSession,
+        caller: CurrentCaller,
+        fund: str | None = None,
+        before: Annotated[int | None, Parameter(ge=1)] = None,
+        limit: Annotated[int, Parameter(ge=1, le=service.MAX_PAGE)] = 50,
+    ) -> EntryPage:
+        fund_row = await service.get_fund(db_session, caller.group, fund) if fund else None
+        entries, next_before = await service.list_entries(
+            db_session, caller.group, fund=fund_row, before=before, limit=limit
+        )
+        reversed_by = await service.reversals_of(db_session, caller.group, [e.seq for e in entries])
+        return EntryPage(
+            entries=[entry_out(e, reversed_by.get(e.seq)) for e in entries], next=next_before
+        )
+
+    @get("/entries/{seq:int}", guards=[public_or_member], summary="One entry")
+    async def get_entry(self, db_session: DbSession, caller: CurrentCaller, seq: int) -> EntryOut:
+        entry = await service.get_entry(db_session, caller.group, seq)
+        return entry_out(entry, await service.reversal_of(db_session, caller.group, seq))
+
+    @get("/verify", guards=[public_or_member], summary="Verify the group's whole ledger")
+    async def verify(self, db_session: DbSession, caller: CurrentCaller) -> VerifyOut:
+        report = await verify_group(db_session, caller.group)
+        return VerifyOut(
+            ok=report.ok,
+            entries=report.entries,
+            head=HeadOut(seq=report.head_seq, hash=report.head_hash),
+            first_bad_seq=report.first_bad_seq,
+            problem=report.problem,
+        )
+
+    @get(
+        [f"/export.{fmt}" for fmt in EXPORT_MEDIA_TYPES],
+        guards=[public_or_member],
+        summary="Export the ledger: csv, json, jsonl (the leaves exactly as hashed)",
+    )
+    async def export_ledger(
+        self, db_session: DbSession, caller: CurrentCaller, request: Request[Any, Any, Any]
+    ) -> Response[bytes]:
+        fmt = request.url.path.rsplit(".", 1)[-1]
+        content = await export.export(db_session, caller.group, fmt)
+        filename = f"{caller.group.slug}-ledger.{fmt}"
+        return Response(
+            content,
+            media_type=EXPORT_MEDIA_TYPES[fmt],
+            headers={"Content-Disposition": f'attachment; filename="{filename}"'},
+        )

@@ -1,0 +1,81 @@
+"""The application factory: ``create_app()`` wires everything in one place."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from advanced_alchemy.extensions.litestar import SQLAlchemyAsyncConfig, SQLAlchemyPlugin
+from litestar import Litestar, MediaType, get
+from litestar.config.app import AppConfig
+from litestar.enums import ScopeType
+from litestar.openapi import OpenAPIConfig
+from litestar.openapi.plugins import ScalarRenderPlugin
+from litestar.plugins import InitPluginProtocol
+from litestar.types import ASGIApp, Receive, Scope, Send
+
+from app.api.groups import GroupController, MeController
+from app.api.ledger import LedgerController
+from app.db import create_engine, create_session_maker, write_intent
+from app.errors import EXCEPTION_HANDLERS
+from app.settings import Settings
+
+READ_ONLY_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+def read_only_request_middleware(app: ASGIApp) -> ASGIApp:
+    """Mark requests that only read, so SQLite begins them without the write lock."""
+
+    async def middleware(scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == ScopeType.HTTP and scope.get("method") in READ_ONLY_METHODS:
+            token = write_intent.set(False)
+            try:
+                await app(scope, receive, send)
+            finally:
+                write_intent.reset(token)
+        else:
+            await app(scope, receive, send)
+
+    return middleware
+
+
+@get("/health", media_type=MediaType.JSON, tags=["Instance"], summary="Liveness check")
+async def health() -> dict[str, str]:
+    return {"status": "ok"}
+
+
+class CommonPursePlugin(InitPluginProtocol):
+    """The single place where the application is wired."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+
+    def on_app_init(self, app_config: AppConfig) -> AppConfig:
+        settings = self.settings
+        engine = create_engine(settings)
+        alchemy = SQLAlchemyAsyncConfig(
+            engine_instance=engine,
+            session_maker=create_session_maker(engine),
+            before_send_handler="autocommit",
+            create_all=False,
+        )
+        app_config.plugins.append(SQLAlchemyPlugin(config=alchemy))
+        app_config.state.update({"settings": settings, "alchemy_config": alchemy})
+        app_config.route_handlers.extend([health, MeController, GroupController, LedgerController])
+        app_config.exception_handlers.update(EXCEPTION_HANDLERS)
+        app_config.middleware.insert(0, read_only_request_middleware)
+        app_config.openapi_config = OpenAPIConfig(
+            title="Common Purse",
+            version="0.1.0",
+            description=(
+                "Shared money, decided together. Amounts are decimal strings in the currency's "
+                "major unit; errors are RFC 9457 problem details."
+            ),
+            path="/schema",
+            render_plugins=[ScalarRenderPlugin()],
+        )
+        return app_config
+
+
+def create_app(settings: Settings | None = None, **kwargs: Any) -> Litestar:
+    settings = settings or Settings.from_env()
+    return Litestar(plugins=[CommonPursePlugin(settings)], **kwargs)

@@ -1,0 +1,213 @@
+"""The ``commonpurse`` command line. Errors go to stderr as one sentence, exit status 1."""
+
+from __future__ import annotations
+
+import asyncio
+import getpass
+import sys
+from collections.abc import Awaitable, Callable, Coroutine
+from functools import wraps
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+
+from app.auth import create_token, hash_password
+from app.db import session_scope
+from app.settings import Settings, SettingsError
+from ledger import export as ledger_export
+from ledger import groups
+from ledger.errors import LedgerError
+from ledger.verify import verify_group
+from ledger.views import verify_summary
+
+T = TypeVar("T")
+
+
+def fail(message: str) -> None:
+    click.echo(f"commonpurse: {message}", err=True)
+    raise SystemExit(1)
+
+
+def run(coroutine: Coroutine[Any, Any, T]) -> T:
+    """Run one command's work; domain refusals become a clear one-line error."""
+    try:
+        return asyncio.run(coroutine)
+    except (LedgerError, SettingsError) as error:
+        fail(str(error))
+        raise  # unreachable: fail() exits
+
+
+def async_command(func: Callable[..., Awaitable[None]]) -> Callable[..., None]:
+    @wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> None:
+        run(func(*args, **kwargs))  # type: ignore[arg-type]
+
+    return wrapper
+
+
+@click.group()
+def main() -> None:
+    """Common Purse: shared money, decided together."""
+
+
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8000, show_default=True, type=int)
+@click.option("--workers", default=1, show_default=True, type=click.IntRange(1, 64))
+def serve(host: str, port: int, workers: int) -> None:
+    """Serve the web app and the API."""
+    import uvicorn
+
+    settings = Settings.from_env()
+    try:
+        settings.resolved_secret_key()
+    except SettingsError as error:
+        fail(str(error))
+    uvicorn.run(
+        "app.asgi:create_app",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        proxy_headers=True,
+    )
+
+
+@main.group()
+def db() -> None:
+    """The database schema."""
+
+
+@db.command()
+def upgrade() -> None:
+    """Upgrade the database to the newest schema (alembic upgrade head)."""
+    from app.migrate import upgrade as alembic_upgrade
+
+    settings = Settings.from_env()
+    alembic_upgrade(settings.database_url)
+    click.echo("Database is at the newest schema.")
+
+
+@main.group()
+def user() -> None:
+    """People who can log in."""
+
+
+def _read_password() -> str:
+    if sys.stdin.isatty():
+        first = getpass.getpass("Password: ")
+        if first != getpass.getpass("Password again: "):
+            fail("The two passwords differ.")
+        return first
+    return sys.stdin.readline().rstrip("\r\n")
+
+
+@user.command("add")
+@click.argument("email")
+@click.option("--name", required=True, help="The name other members see.")
+@async_command
+async def user_add(email: str, name: str) -> None:
+    """Add a user; the password is read from standard input."""
+    password = _read_password()
+    if len(password) < 10:
+        fail("A password needs at least 10 characters.")
+    async with session_scope(Settings.from_env()) as session:
+        person = await groups.create_user(
+            session, email=email, name=name, password_hash=hash_password(password)
+        )
+        click.echo(f"Added user {person.email}.")
+
+
+@main.group()
+def token() -> None:
+    """API bearer tokens."""
+
+
+@token.command("add")
+@click.argument("email")
+@click.option("--label", default="", help="What the token is for.")
+@async_command
+async def token_add(email: str, label: str) -> None:
+    """Print a new API bearer token for a user; it is shown this once."""
+    async with session_scope(Settings.from_env()) as session:
+        person = await groups.get_user(session, email)
+        click.echo(await create_token(session, person, label))
+
+
+@main.group("group")
+def group_command() -> None:
+    """Groups."""
+
+
+@group_command.command("add")
+@click.argument("slug")
+@click.option("--name", required=True)
+@click.option("--currency", required=True, help="ISO 4217 code, e.g. EUR.")
+@click.option("--private", is_flag=True, help="Only members can see its pages and exports.")
+@click.option("--admin", "admin_email", required=True, help="E-mail of the first admin.")
+@click.option("--description", default="")
+@async_command
+async def group_add(
+    slug: str, name: str, currency: str, private: bool, admin_email: str, description: str
+) -> None:
+    """Create a group with its first admin."""
+    async with session_scope(Settings.from_env()) as session:
+        admin = await groups.get_user(session, admin_email)
+        group = await groups.create_group(
+            session,
+            slug=slug,
+            name=name,
+            currency=currency.upper(),
+            admin=admin,
+            description=description,
+            public=not private,
+        )
+        click.echo(f"Created group {group.slug} with admin {admin.email}.")
+
+
+@main.command("export")
+@click.argument("group")
+@click.option("--format", "fmt", type=click.Choice(ledger_export.FORMATS), required=True)
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="File to write; standard output when left out.",
+)
+def export_command(group: str, fmt: str, output: Path | None) -> None:
+    """Export a group's ledger."""
+
+    async def read() -> bytes:
+        async with session_scope(Settings.from_env()) as session:
+            return await ledger_export.export(session, await groups.get_group(session, group), fmt)
+
+    content = run(read())
+    if output is None:
+        sys.stdout.buffer.write(content)
+    else:
+        output.write_bytes(content)
+        click.echo(f"Wrote {output}.", err=True)
+
+
+@main.command()
+@click.argument("group")
+def verify(group: str) -> None:
+    """Check a group's ledger in the database; exit 1 naming the first bad entry."""
+
+    async def check() -> bool:
+        async with session_scope(Settings.from_env()) as session:
+            report = await verify_group(session, await groups.get_group(session, group))
+        click.echo(verify_summary(report), err=not report.ok)
+        return report.ok
+
+    if not run(check()):
+        raise SystemExit(1)
+
+
+@main.command()
+def demo() -> None:
+    """Load a demo group into an empty database."""
+    from app.demo import load_demo
+
+    run(load_demo(Settings.from_env()))

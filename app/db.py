@@ -1,0 +1,91 @@
+"""Database wiring for both engines: one engine per process, one transaction per request.
+
+SQLite: WAL, foreign keys and a busy timeout on every connection, and write transactions
+begin with ``BEGIN IMMEDIATE`` so that read-then-append never fails with "database is
+locked" under concurrency (SQLAlchemy's documented recipe for pysqlite/aiosqlite). Requests
+that only read (GET, HEAD) begin a plain deferred transaction, so readers never queue
+behind writers.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from contextvars import ContextVar
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import event
+from sqlalchemy.engine import Connection
+from sqlalchemy.engine.interfaces import DBAPIConnection
+from sqlalchemy.ext.asyncio import (
+    AsyncEngine,
+    AsyncSession,
+    async_sessionmaker,
+    create_async_engine,
+)
+from sqlalchemy.pool import ConnectionPoolEntry
+
+from app.settings import Settings
+
+SQLITE_BUSY_TIMEOUT_MS = 30_000
+
+# False while serving a request that only reads (set by ``ReadOnlyRequestMiddleware``).
+write_intent: ContextVar[bool] = ContextVar("write_intent", default=True)
+
+
+def sqlite_path(url: str) -> Path | None:
+    """The file of a SQLite URL, or None for PostgreSQL and in-memory databases."""
+    if not url.startswith("sqlite"):
+        return None
+    path = url.split(":///", 1)[-1].split("?", 1)[0]
+    return Path(path) if path and path != ":memory:" else None
+
+
+def create_engine(settings: Settings, **kwargs: Any) -> AsyncEngine:
+    url = settings.database_url
+    if settings.is_sqlite:
+        path = sqlite_path(url)
+        if path is not None:
+            path.parent.mkdir(parents=True, exist_ok=True)
+        engine = create_async_engine(url, pool_size=10, max_overflow=40, pool_timeout=60, **kwargs)
+        _configure_sqlite(engine)
+        return engine
+    return create_async_engine(
+        url, pool_size=10, max_overflow=40, pool_timeout=60, pool_pre_ping=True, **kwargs
+    )
+
+
+def _configure_sqlite(engine: AsyncEngine) -> None:
+    @event.listens_for(engine.sync_engine, "connect")
+    def on_connect(dbapi_connection: DBAPIConnection, _record: ConnectionPoolEntry) -> None:
+        # Let SQLAlchemy's "begin" event below decide how transactions begin.
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        # Erased personal data must not linger in free pages.
+        cursor.execute("PRAGMA secure_delete=ON")
+        cursor.close()
+
+    @event.listens_for(engine.sync_engine, "begin")
+    def on_begin(connection: Connection) -> None:
+        connection.exec_driver_sql("BEGIN IMMEDIATE" if write_intent.get() else "BEGIN")
+
+
+def create_session_maker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
+    return async_sessionmaker(engine, expire_on_commit=False)
+
+
+@asynccontextmanager
+async def session_scope(settings: Settings) -> AsyncIterator[AsyncSession]:
+    """One transaction for a CLI command or a background job: commit on success, roll back
+    on any error."""
+    engine = create_engine(settings)
+    try:
+        async with create_session_maker(engine)() as session, session.begin():
+            yield session
+    finally:
+        await engine.dispose()

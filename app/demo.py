@@ -1,0 +1,129 @@
+"""A believable demo group: a neighbourhood fund with a few months of giving and support."""
+
+from __future__ import annotations
+
+import random
+from datetime import UTC, datetime, timedelta
+
+import click
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.auth import create_token, hash_password
+from app.db import session_scope
+from app.settings import Settings
+from ledger import groups, service
+from ledger.errors import LedgerError
+from ledger.models import Group
+from ledger.schemas import DisbursementIn, DonationIn, FundIn, ReversalIn, TransferIn
+
+DEMO_PASSWORD = "commonpurse-demo"
+DEMO_SLUG = "northside"
+PEOPLE = [
+    ("ana@example.org", "Ana Okafor", ["admin"]),
+    ("ben@example.org", "Ben Schulz", ["steward"]),
+    ("chidi@example.org", "Chidi Mensah", ["facilitator"]),
+    ("dara@example.org", "Dara Lopez", ["member"]),
+    ("eli@example.org", "Eli Novak", ["member"]),
+]
+FUNDS = [
+    ("rent-relief", "Rent relief"),
+    ("groceries", "Groceries"),
+    ("utilities", "Utilities"),
+    ("emergency", "Emergency"),
+]
+DONORS = ["Bakery on 5th", "Tenants' union", "Parish collection", "Street fair", None, None]
+MEMOS = {
+    "donation": ["Monthly gift", "Bucket at the street fair", "Standing order", "Benefit gig"],
+    "disbursement": [
+        "Rent support",
+        "Grocery vouchers",
+        "Electricity top-up",
+        "School shoes",
+        "Bus passes",
+    ],
+}
+
+
+async def load_demo(settings: Settings, *, entries: int = 320) -> None:
+    async with session_scope(settings) as session:
+        if await session.scalar(select(func.count()).select_from(Group)):
+            click.echo("The database has groups already; the demo was not loaded.")
+            return
+        people = []
+        for email, name, _ in PEOPLE:
+            people.append(
+                await groups.create_user(
+                    session, email=email, name=name, password_hash=hash_password(DEMO_PASSWORD)
+                )
+            )
+        group = await groups.create_group(
+            session,
+            slug=DEMO_SLUG,
+            name="Northside Mutual Aid",
+            currency="EUR",
+            admin=people[0],
+            description="Neighbours pooling money for rent, food and bills on the north side.",
+        )
+        for person, (_, _, roles) in zip(people[1:], PEOPLE[1:], strict=True):
+            await groups.add_member(session, group, person, roles)
+        for slug, name in FUNDS:
+            await service.create_fund(session, group, FundIn(slug=slug, name=name))
+        await _history(session, group, people[1].id, entries)
+        token = await create_token(session, people[1], "demo")
+    click.echo(f"Loaded the demo group '{DEMO_SLUG}' with {entries} entries.")
+    click.echo(
+        f"Demo login: {PEOPLE[0][0]} / {DEMO_PASSWORD} (admin); "
+        f"{PEOPLE[1][0]} / {DEMO_PASSWORD} (steward)."
+    )
+    click.echo(f"Demo API token of the steward: {token}")
+
+
+async def _history(session: AsyncSession, group: Group, steward_id: int, count: int) -> None:
+    """Months of giving and support; refused entries (an empty fund, an entry reversed
+    already) are skipped, as a steward would."""
+    rng = random.Random(20261125)  # the same demo every time
+    start = datetime.now(UTC) - timedelta(days=180)
+    step = timedelta(days=180) / count
+    recorded = 0
+    with click.progressbar(length=count, label="Recording demo entries") as bar:
+        while recorded < count:
+            moment = start + step * recorded
+            roll = rng.random()
+            fund = rng.choice(FUNDS)[0]
+            entry: DonationIn | DisbursementIn | TransferIn | ReversalIn
+            if roll < 0.5 or recorded < 12:
+                entry = DonationIn(
+                    fund=fund,
+                    amount=f"{rng.choice([10, 20, 25, 50, 100, 250])}.00",
+                    memo=rng.choice(MEMOS["donation"]),
+                    counterparty=rng.choice(DONORS),
+                )
+            elif roll < 0.9:
+                entry = DisbursementIn(
+                    fund=fund,
+                    amount=f"{rng.randint(15, 300)}.{rng.choice(['00', '50'])}",
+                    memo=rng.choice(MEMOS["disbursement"]),
+                    counterparty=f"R-{rng.randint(1, 60):02d}",
+                )
+            elif roll < 0.97:
+                other = rng.choice([f for f, _ in FUNDS if f != fund])
+                entry = TransferIn(
+                    from_fund=fund,
+                    to_fund=other,
+                    amount="40.00",
+                    memo="Rebalancing after the monthly meeting",
+                )
+            else:
+                entry = ReversalIn(
+                    reverses=rng.randint(1, recorded), memo="Recorded twice by mistake"
+                )
+            try:
+                async with session.begin_nested():
+                    await service.record_entry(
+                        session, group, entry, recorded_by=steward_id, now=moment
+                    )
+            except LedgerError:
+                continue
+            recorded += 1
+            bar.update(1)

@@ -1,0 +1,13 @@
+"""Names of the dependencies handlers receive (explicit, as Litestar 3 requires)."""
+
+from __future__ import annotations
+
+from litestar.di import NamedDependency
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.auth import Caller
+from ledger.models import User
+
+DbSession = NamedDependency[AsyncSession]
+CurrentCaller = NamedDependency[Caller]
+CurrentUser = NamedDependency[User]

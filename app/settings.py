@@ -1,0 +1,84 @@
+"""Settings from ``COMMONPURSE_*`` environment variables (and an optional ``.env`` file)."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from dataclasses import dataclass, field
+from pathlib import Path
+
+PREFIX = "COMMONPURSE_"
+DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///var/commonpurse.db"
+
+
+class SettingsError(Exception):
+    """The configuration cannot work; the message says what to set."""
+
+
+def _read_dotenv(path: Path) -> dict[str, str]:
+    values: dict[str, str] = {}
+    if not path.is_file():
+        return values
+    for line in path.read_text(encoding="utf-8").splitlines():
+        line = line.strip()
+        if not line or line.startswith("#") or "=" not in line:
+            continue
+        key, _, value = line.partition("=")
+        values[key.strip()] = value.strip().strip("'\"")
+    return values
+
+
+@dataclass(frozen=True)
+class Settings:
+    database_url: str = DEFAULT_DATABASE_URL
+    secret_key: str = ""
+    signing_key_file: Path = Path("var/signing-key.pem")
+    base_url: str = "http://127.0.0.1:8000"
+    # "development" creates a secret under var/ when none is set; "production" refuses to.
+    environment: str = "development"
+    secret_key_file: Path = Path("var/secret-key")
+    extra: dict[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def from_env(cls, environ: dict[str, str] | None = None) -> Settings:
+        values = _read_dotenv(Path(".env"))
+        values.update(environ if environ is not None else os.environ)
+        get = values.get
+        return cls(
+            database_url=get(PREFIX + "DATABASE_URL") or DEFAULT_DATABASE_URL,
+            secret_key=get(PREFIX + "SECRET_KEY", ""),
+            signing_key_file=Path(get(PREFIX + "SIGNING_KEY_FILE") or "var/signing-key.pem"),
+            base_url=(get(PREFIX + "BASE_URL") or "http://127.0.0.1:8000").rstrip("/"),
+            environment=get(PREFIX + "ENVIRONMENT") or "development",
+            extra={k[len(PREFIX) :]: v for k, v in values.items() if k.startswith(PREFIX)},
+        )
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")
+
+    @property
+    def host(self) -> str:
+        """The instance's host name as it appears in log origins (``host/g/group``)."""
+        return self.base_url.split("://", 1)[-1].split("/", 1)[0]
+
+    def resolved_secret_key(self) -> str:
+        """The secret for sessions and CSRF. Development makes one under var/ and says so;
+        production without ``COMMONPURSE_SECRET_KEY`` refuses to start."""
+        if self.secret_key:
+            if len(self.secret_key) < 32:
+                raise SettingsError("COMMONPURSE_SECRET_KEY must be at least 32 characters.")
+            return self.secret_key
+        if self.environment == "production":
+            raise SettingsError(
+                "COMMONPURSE_SECRET_KEY is not set; a production instance needs a secret of at "
+                "least 32 random characters (for example: python -c "
+                "'import secrets; print(secrets.token_urlsafe(48))')."
+            )
+        path = self.secret_key_file
+        if not path.exists():
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(secrets.token_urlsafe(48), encoding="utf-8")
+            path.chmod(0o600)
+            print(f"No COMMONPURSE_SECRET_KEY set: created a development secret in {path}.")
+        return path.read_text(encoding="utf-8").strip()

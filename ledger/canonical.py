@@ -1,0 +1,113 @@
+"""Canonical bytes of an entry: the leaf of the group's log.
+
+UTF-8 JSON with sorted keys, no spaces, every number written as a string and every text
+NFC-normalised. For these values (objects, arrays, strings) the output equals RFC 8785 (JCS),
+so anyone can re-derive it with an off-the-shelf canonicaliser.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import unicodedata
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from typing import Any
+
+LEAF_VERSION = "1"
+ZERO_HASH = "0" * 64
+
+_encoder = json.JSONEncoder(ensure_ascii=False, sort_keys=True, separators=(",", ":"))
+
+
+def nfc(text: str) -> str:
+    """NFC form of a text (cheap when it is already normal, as nearly all input is)."""
+    return text if unicodedata.is_normalized("NFC", text) else unicodedata.normalize("NFC", text)
+
+
+def canonical_json(document: Mapping[str, Any], *, check: bool = True) -> bytes:
+    """Encode a document of dicts, lists and strings canonically.
+
+    The caller builds documents from strings only: a float or a bare int here is a bug, and
+    ``_check`` says so rather than hashing something another tool would write differently.
+    The verifier passes ``check=False``: it compares the result with stored bytes anyway.
+    """
+    if check:
+        _check(document)
+    return _encoder.encode(document).encode("utf-8")
+
+
+def _check(value: object) -> None:
+    if isinstance(value, str):
+        if not unicodedata.is_normalized("NFC", value):
+            raise ValueError("canonical text must be NFC-normalised")
+    elif isinstance(value, Mapping):
+        for key, item in value.items():
+            if not isinstance(key, str):
+                raise TypeError("canonical keys must be strings")
+            _check(item)
+    elif isinstance(value, list):
+        for item in value:
+            _check(item)
+    else:
+        raise TypeError(f"canonical values are strings, lists or objects, not {type(value)}")
+
+
+def leaf_hash_hex(leaf: bytes) -> str:
+    """RFC 9162 leaf hash, SHA-256(0x00 || leaf), in hex: an entry's ``hash``."""
+    return hashlib.sha256(b"\x00" + leaf).hexdigest()
+
+
+def timestamp(moment: datetime) -> str:
+    """UTC time with microseconds and a Z, as it is hashed."""
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+@dataclass(frozen=True, slots=True)
+class LeafPosting:
+    account: str
+    fund: str
+    amount: int
+    currency: str
+
+
+def leaf_document(
+    *,
+    group: str,
+    seq: int,
+    kind: str,
+    occurred_on: date,
+    recorded_at: datetime,
+    memo: str,
+    counterparty: str | None,
+    postings: Sequence[LeafPosting],
+    reverses: int | None,
+    proposal: tuple[int, int] | None,
+    prev: str,
+) -> dict[str, Any]:
+    """The document an entry's leaf encodes. Optional parts are left out when absent.
+
+    It holds no personal data: a counterparty is a pseudonym, a memo is public text.
+    """
+    document: dict[str, Any] = {
+        "v": LEAF_VERSION,
+        "group": group,
+        "seq": str(seq),
+        "kind": kind,
+        "occurred_on": occurred_on.isoformat(),
+        "recorded_at": timestamp(recorded_at),
+        "memo": memo,
+        "postings": [
+            {"account": p.account, "fund": p.fund, "amount": str(p.amount), "currency": p.currency}
+            for p in postings
+        ],
+        "prev": prev,
+    }
+    if counterparty is not None:
+        document["counterparty"] = counterparty
+    if reverses is not None:
+        document["reverses"] = str(reverses)
+    if proposal is not None:
+        document["proposal"] = {"number": str(proposal[0]), "version": str(proposal[1])}
+    return document

@@ -1,0 +1,45 @@
+"""The ledger's own errors. The web shell maps each to an HTTP status in one table."""
+
+from __future__ import annotations
+
+
+class LedgerError(Exception):
+    """Base class: a rule of the ledger refused an action. ``str(err)`` is for people."""
+
+    field: str | None = None
+
+    def __init__(self, message: str, *, field: str | None = None) -> None:
+        super().__init__(message)
+        self.field = field
+
+
+class InvalidInput(LedgerError):
+    """The input is malformed: a bad amount, currency, slug or date (HTTP 422)."""
+
+
+class NotFound(LedgerError):
+    """A group, fund, entry or user does not exist (HTTP 404)."""
+
+
+class Conflict(LedgerError):
+    """The input is well formed but the ledger's state refuses it (HTTP 409)."""
+
+
+class InsufficientFunds(Conflict):
+    """The entry would take a fund below zero."""
+
+
+class AlreadyReversed(Conflict):
+    """An entry can be reversed once."""
+
+
+class NotAuthorised(Conflict):
+    """A disbursement names a proposal that does not authorise it."""
+
+
+class IdempotencyMismatch(Conflict):
+    """The same Idempotency-Key was used earlier with another request body."""
+
+
+class AlreadyExists(Conflict):
+    """A slug or e-mail address is taken."""

@@ -1,0 +1,132 @@
+"""Exports of a group's ledger. Every report is a fold over the entries in ``seq`` order.
+
+- ``csv``: one row per posting, for spreadsheets;
+- ``json``: the group, its funds and every entry as the API shows it;
+- ``jsonl``: the leaves exactly as hashed, one per line, so anyone can re-hash them.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Iterator
+
+import msgspec
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Session, selectinload
+
+from ledger.canonical import timestamp
+from ledger.models import Entry, Fund, Group, LogState, Posting
+from ledger.money import format_amount
+from ledger.views import entry_out, fund_out
+
+FORMATS = ("csv", "json", "jsonl")
+CSV_COLUMNS = (
+    "seq",
+    "occurred_on",
+    "recorded_at",
+    "kind",
+    "fund",
+    "account",
+    "amount",
+    "currency",
+    "memo",
+    "counterparty",
+    "reverses",
+    "proposal",
+    "hash",
+)
+
+
+def _entries(session: Session, group: Group, batch: int = 5_000) -> Iterator[Entry]:
+    """Entries with their postings, in log order, a batch at a time."""
+    last = 0
+    while True:
+        page = list(
+            session.scalars(
+                select(Entry)
+                .where(Entry.group_id == group.id, Entry.seq > last)
+                .order_by(Entry.seq)
+                .limit(batch)
+                .options(selectinload(Entry.postings).joinedload(Posting.fund))
+            )
+        )
+        if not page:
+            return
+        yield from page
+        last = page[-1].seq
+
+
+def _csv(session: Session, group: Group) -> bytes:
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(CSV_COLUMNS)
+    for entry in _entries(session, group):
+        proposal = (
+            f"{entry.proposal_number}v{entry.proposal_version}" if entry.proposal_number else ""
+        )
+        for posting in entry.postings:
+            writer.writerow(
+                (
+                    entry.seq,
+                    entry.occurred_on.isoformat(),
+                    timestamp(entry.recorded_at),
+                    entry.kind,
+                    posting.fund.slug,
+                    posting.account,
+                    format_amount(posting.amount, posting.currency),
+                    posting.currency,
+                    _spreadsheet_safe(entry.memo),
+                    _spreadsheet_safe(entry.counterparty or ""),
+                    entry.reverses_seq or "",
+                    proposal,
+                    entry.hash,
+                )
+            )
+    return out.getvalue().encode("utf-8")
+
+
+def _spreadsheet_safe(text: str) -> str:
+    """Keep a memo like ``=HYPERLINK(...)`` from running as a formula in a spreadsheet."""
+    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
+
+
+def _json(session: Session, group: Group) -> bytes:
+    funds = session.scalars(select(Fund).where(Fund.group_id == group.id).order_by(Fund.id))
+    state = session.get(LogState, group.id)
+    reversed_by = dict(
+        session.execute(
+            select(Entry.reverses_seq, Entry.seq).where(
+                Entry.group_id == group.id, Entry.reverses_seq.is_not(None)
+            )
+        ).all()
+    )
+    document = {
+        "group": {"slug": group.slug, "name": group.name, "currency": group.currency},
+        "head": {"seq": state.size if state else 0, "hash": state.head_hash if state else ""},
+        "funds": [fund_out(fund) for fund in funds],
+        "entries": [
+            entry_out(entry, reversed_by.get(entry.seq)) for entry in _entries(session, group)
+        ],
+    }
+    return msgspec.json.encode(document)
+
+
+def _jsonl(session: Session, group: Group) -> bytes:
+    leaves = session.scalars(
+        select(Entry.leaf)
+        .where(Entry.group_id == group.id)
+        .order_by(Entry.seq)
+        .execution_options(yield_per=10_000)
+    )
+    return b"".join(leaf + b"\n" for leaf in leaves)
+
+
+_WRITERS = {"csv": _csv, "json": _json, "jsonl": _jsonl}
+
+
+async def export(session: AsyncSession, group: Group, fmt: str) -> bytes:
+    """The group's ledger in one of ``FORMATS``."""
+    writer = _WRITERS[fmt]
+    return await session.run_sync(lambda sync_session: writer(sync_session, group))

@@ -1,0 +1,191 @@
+"""Tables of the ledger, and of the groups and people it belongs to.
+
+Groups, people and memberships live here because every other package builds on them and
+dependencies only point inward (``app -> proposals -> ledger``).
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+from advanced_alchemy.types import DateTimeUTC
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Date,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+# Named constraints, so that migrations (batch mode on SQLite) can refer to them.
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+# 64-bit ids on PostgreSQL; SQLite only auto-increments an INTEGER PRIMARY KEY.
+BigId = BigInteger().with_variant(Integer(), "sqlite")
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+
+class User(Base):
+    """A person who can log in. Their name and e-mail never enter the ledger."""
+
+    __tablename__ = "users"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    email: Mapped[str] = mapped_column(String(254), unique=True)
+    name: Mapped[str] = mapped_column(String(120))
+    password_hash: Mapped[str | None] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(DateTimeUTC(timezone=True))
+
+
+class Group(Base):
+    """A mutual-aid group: its books, its members and its decisions."""
+
+    __tablename__ = "groups"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    slug: Mapped[str] = mapped_column(String(64), unique=True)
+    name: Mapped[str] = mapped_column(String(120))
+    currency: Mapped[str] = mapped_column(String(3))
+    description: Mapped[str] = mapped_column(Text, default="")
+    public: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime] = mapped_column(DateTimeUTC(timezone=True))
+
+
+class Membership(Base):
+    """A person's membership of a group with its roles.
+
+    Removal sets ``removed_at`` instead of deleting the row: minutes and decisions keep
+    referring to the people who took part.
+    """
+
+    __tablename__ = "memberships"
+    __table_args__ = (UniqueConstraint("group_id", "user_id"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    group_id: Mapped[int] = mapped_column(ForeignKey("groups.id"))
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    # Space-separated role names, e.g. "member steward".
+    roles: Mapped[str] = mapped_column(String(100))
+    joined_at: Mapped[datetime] = mapped_column(DateTimeUTC(timezone=True))
+    removed_at: Mapped[datetime | None] = mapped_column(DateTimeUTC(timezone=True))
+
+    user: Mapped[User] = relationship(lazy="joined", innerjoin=True)
+
+
+class Fund(Base):
+    """What money is for ("Rent relief"). Its balance is kept in the same transaction as
+    every posting to it, so reading it costs one row; ``verify`` rebuilds it from postings."""
+
+    __tablename__ = "funds"
+    __table_args__ = (UniqueConstraint("group_id", "slug"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    group_id: Mapped[int] = mapped_column(ForeignKey("groups.id"))
+    slug: Mapped[str] = mapped_column(String(64))
+    name: Mapped[str] = mapped_column(String(120))
+    currency: Mapped[str] = mapped_column(String(3))
+    allow_negative: Mapped[bool] = mapped_column(Boolean, default=False)
+    balance: Mapped[int] = mapped_column(BigInteger, default=0)
+    created_at: Mapped[datetime] = mapped_column(DateTimeUTC(timezone=True))
+
+
+class LogState(Base):
+    """The head of a group's log. Appending locks this row first, always in this order:
+    log state, then funds. That one lock serialises appends per group on PostgreSQL
+    (SQLite serialises every write transaction with BEGIN IMMEDIATE)."""
+
+    __tablename__ = "log_states"
+
+    group_id: Mapped[int] = mapped_column(ForeignKey("groups.id"), primary_key=True)
+    size: Mapped[int] = mapped_column(BigInteger, default=0)
+    head_hash: Mapped[str] = mapped_column(String(64))
+
+
+class Entry(Base):
+    """One append-only entry of a group's ledger: a balanced set of postings.
+
+    ``leaf`` holds the exact canonical bytes that were hashed; the database refuses UPDATE
+    and DELETE on this table (triggers created by the migrations).
+    """
+
+    __tablename__ = "entries"
+    __table_args__ = (
+        UniqueConstraint("group_id", "seq"),
+        # An entry can be reversed once: the database says so too.
+        UniqueConstraint("group_id", "reverses_seq"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    group_id: Mapped[int] = mapped_column(ForeignKey("groups.id"))
+    seq: Mapped[int] = mapped_column(BigInteger)
+    kind: Mapped[str] = mapped_column(String(16))
+    occurred_on: Mapped[date] = mapped_column(Date)
+    recorded_at: Mapped[datetime] = mapped_column(DateTimeUTC(timezone=True))
+    memo: Mapped[str] = mapped_column(Text, default="")
+    counterparty: Mapped[str | None] = mapped_column(String(64))
+    reverses_seq: Mapped[int | None] = mapped_column(BigInteger)
+    proposal_number: Mapped[int | None] = mapped_column(Integer)
+    proposal_version: Mapped[int | None] = mapped_column(Integer)
+    recorded_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    prev_hash: Mapped[str] = mapped_column(String(64))
+    hash: Mapped[str] = mapped_column(String(64))
+    leaf: Mapped[bytes] = mapped_column(LargeBinary)
+
+    postings: Mapped[list[Posting]] = relationship(
+        order_by="Posting.position", lazy="selectin", viewonly=True
+    )
+
+
+class Posting(Base):
+    """One leg of an entry: an amount (integer minor units, signed) on one account.
+
+    ``account_type`` is ``holding`` (the money of a fund, where it is held), ``income`` or
+    ``expense``; ``seq`` repeats the entry's so a fund's history reads from one index.
+    """
+
+    __tablename__ = "postings"
+    __table_args__ = (
+        UniqueConstraint("entry_id", "position"),
+        Index("ix_postings_fund_history", "fund_id", "account_type", "seq"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    entry_id: Mapped[int] = mapped_column(ForeignKey("entries.id"))
+    seq: Mapped[int] = mapped_column(BigInteger)
+    position: Mapped[int] = mapped_column(Integer)
+    fund_id: Mapped[int] = mapped_column(ForeignKey("funds.id"))
+    account: Mapped[str] = mapped_column(String(200))
+    account_type: Mapped[str] = mapped_column(String(16))
+    amount: Mapped[int] = mapped_column(BigInteger)
+    currency: Mapped[str] = mapped_column(String(3))
+
+    fund: Mapped[Fund] = relationship(lazy="joined", innerjoin=True, viewonly=True)
+
+
+class IdempotencyRecord(Base):
+    """The first outcome of a request sent with an Idempotency-Key, success or failure."""
+
+    __tablename__ = "idempotency_records"
+
+    group_id: Mapped[int] = mapped_column(ForeignKey("groups.id"), primary_key=True)
+    key: Mapped[str] = mapped_column(String(200), primary_key=True)
+    request_hash: Mapped[str] = mapped_column(String(64))
+    status_code: Mapped[int] = mapped_column(Integer)
+    response: Mapped[bytes] = mapped_column(LargeBinary)
+    created_at: Mapped[datetime] = mapped_column(DateTimeUTC(timezone=True))

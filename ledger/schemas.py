@@ -1,0 +1,134 @@
+"""Inputs of the ledger as msgspec Structs: the JSON API decodes straight into them.
+
+Amounts stay strings here; ``ledger.money.parse_amount`` turns them into minor units with the
+fund's currency, so a JSON number is refused before any rule runs.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Annotated
+
+import msgspec
+
+Slug = Annotated[str, msgspec.Meta(min_length=1, max_length=64, examples=["rent-relief"])]
+Amount = Annotated[
+    str,
+    msgspec.Meta(
+        min_length=1,
+        max_length=40,
+        description='Decimal string in the currency\'s major unit, e.g. "12.50".',
+        examples=["12.50"],
+    ),
+]
+Memo = Annotated[str, msgspec.Meta(max_length=500, description="Public text: no personal data.")]
+Counterparty = Annotated[
+    str,
+    msgspec.Meta(
+        min_length=1,
+        max_length=64,
+        description="A pseudonym such as R-17 or a public name of a shop; never a person's name.",
+    ),
+]
+
+
+class _Entry(msgspec.Struct, kw_only=True, forbid_unknown_fields=True, tag_field="kind"):
+    pass
+
+
+class DonationIn(_Entry, tag="donation"):
+    fund: Slug
+    amount: Amount
+    occurred_on: date | None = None
+    memo: Memo = ""
+    counterparty: Counterparty | None = None
+
+
+class DisbursementIn(_Entry, tag="disbursement"):
+    fund: Slug
+    amount: Amount
+    proposal: Annotated[int, msgspec.Meta(ge=1)] | None = None
+    occurred_on: date | None = None
+    memo: Memo = ""
+    counterparty: Counterparty | None = None
+
+
+class TransferIn(_Entry, tag="transfer"):
+    from_fund: Slug
+    to_fund: Slug
+    amount: Amount
+    occurred_on: date | None = None
+    memo: Memo = ""
+
+
+class ReversalIn(_Entry, tag="reversal"):
+    reverses: Annotated[int, msgspec.Meta(ge=1)]
+    memo: Annotated[str, msgspec.Meta(min_length=1, max_length=500)]
+
+
+EntryIn = DonationIn | DisbursementIn | TransferIn | ReversalIn
+
+
+class FundIn(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    slug: Slug
+    name: Annotated[str, msgspec.Meta(min_length=1, max_length=120)]
+    currency: Annotated[str, msgspec.Meta(min_length=3, max_length=3)] | None = None
+    allow_negative: bool = False
+
+
+# --- read models -------------------------------------------------------------------------
+
+
+class PostingOut(msgspec.Struct, kw_only=True):
+    fund: str
+    account: str
+    amount: str
+    currency: str
+
+
+class ProposalRef(msgspec.Struct, kw_only=True):
+    number: int
+    version: int
+
+
+class EntryOut(msgspec.Struct, kw_only=True):
+    seq: int
+    kind: str
+    occurred_on: date
+    recorded_at: str
+    memo: str
+    counterparty: str | None
+    reverses: int | None
+    reversed_by: int | None
+    proposal: ProposalRef | None
+    postings: list[PostingOut]
+    prev_hash: str
+    hash: str
+
+
+class EntryPage(msgspec.Struct, kw_only=True):
+    entries: list[EntryOut]
+    next: int | None = msgspec.field(default=None)
+
+
+class FundOut(msgspec.Struct, kw_only=True):
+    slug: str
+    name: str
+    currency: str
+    allow_negative: bool
+    balance: str
+    committed: str
+    available: str
+
+
+class HeadOut(msgspec.Struct, kw_only=True):
+    seq: int
+    hash: str
+
+
+class VerifyOut(msgspec.Struct, kw_only=True):
+    ok: bool
+    entries: int
+    head: HeadOut
+    first_bad_seq: int | None
+    problem: str | None

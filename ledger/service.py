@@ -1,0 +1,373 @@
+"""Funds and entries: load the rows, apply ``rules``, append. Never commits: the caller
+(one HTTP request, one CLI command) owns the transaction, so a failure leaves nothing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Protocol
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from ledger import rules
+from ledger.canonical import LeafPosting, canonical_json, leaf_document, leaf_hash_hex, nfc
+from ledger.errors import (
+    AlreadyExists,
+    AlreadyReversed,
+    Conflict,
+    IdempotencyMismatch,
+    InvalidInput,
+    NotAuthorised,
+    NotFound,
+)
+from ledger.groups import check_name, utcnow
+from ledger.models import Entry, Fund, Group, IdempotencyRecord, LogState, Posting
+from ledger.money import check_currency, parse_amount
+from ledger.schemas import DisbursementIn, DonationIn, EntryIn, FundIn, ReversalIn, TransferIn
+
+MAX_PAGE = 200
+
+
+class DisbursementAuthority(Protocol):
+    """Says which decision authorises a payment: (proposal number, version), or raises
+    ``NotAuthorised``. The proposals package provides it; the ledger only records the answer."""
+
+    def __call__(
+        self, session: AsyncSession, group: Group, proposal: int, fund: Fund, amount: int
+    ) -> Awaitable[tuple[int, int]]: ...
+
+
+# --- funds -------------------------------------------------------------------------------
+
+
+async def create_fund(session: AsyncSession, group: Group, fund_in: FundIn) -> Fund:
+    slug = rules.check_slug(fund_in.slug)
+    currency = check_currency(fund_in.currency or group.currency)
+    existing = await session.scalars(
+        select(Fund.id).where(Fund.group_id == group.id, Fund.slug == slug)
+    )
+    if existing.first() is not None:
+        raise AlreadyExists(f"Group {group.slug!r} has a fund {slug!r} already.", field="slug")
+    fund = Fund(
+        group_id=group.id,
+        slug=slug,
+        name=check_name(fund_in.name),
+        currency=currency,
+        allow_negative=fund_in.allow_negative,
+        balance=0,
+        created_at=utcnow(),
+    )
+    session.add(fund)
+    await session.flush()
+    return fund
+
+
+async def list_funds(session: AsyncSession, group: Group) -> list[Fund]:
+    result = await session.scalars(select(Fund).where(Fund.group_id == group.id).order_by(Fund.id))
+    return list(result)
+
+
+async def get_fund(session: AsyncSession, group: Group, slug: str, *, field: str = "fund") -> Fund:
+    result = await session.scalars(select(Fund).where(Fund.group_id == group.id, Fund.slug == slug))
+    fund = result.one_or_none()
+    if fund is None:
+        raise InvalidInput(f"Group {group.slug!r} has no fund {slug!r}.", field=field)
+    return fund
+
+
+def _state(fund: Fund) -> rules.FundState:
+    return rules.FundState(
+        fund.id, fund.slug, fund.name, fund.currency, fund.allow_negative, fund.balance
+    )
+
+
+# --- appending ---------------------------------------------------------------------------
+
+
+async def lock_log(session: AsyncSession, group: Group) -> LogState:
+    """Take the group's append lock and return the fresh head of the log.
+
+    On PostgreSQL this row lock serialises every append of the group, so the balances read
+    after it are current (READ COMMITTED reads afresh per statement); on SQLite, BEGIN
+    IMMEDIATE already holds the database's only write lock."""
+    result = await session.scalars(
+        select(LogState)
+        .where(LogState.group_id == group.id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    )
+    return result.one()
+
+
+def _text(value: str | None, field: str) -> str | None:
+    if value is None:
+        return None
+    value = nfc(value.strip())
+    if any(ch in value for ch in "\r\n\x00"):
+        raise InvalidInput("Line breaks are not allowed here.", field=field)
+    return value
+
+
+@dataclass(frozen=True, slots=True)
+class _Plan:
+    kind: str
+    postings: list[rules.PlannedPosting]
+    occurred_on: date
+    memo: str
+    counterparty: str | None = None
+    reverses: int | None = None
+    proposal: tuple[int, int] | None = None
+
+
+async def _plan(
+    session: AsyncSession,
+    group: Group,
+    entry_in: EntryIn,
+    today: date,
+    authority: DisbursementAuthority | None,
+) -> _Plan:
+    memo = nfc(entry_in.memo.strip())
+    if isinstance(entry_in, ReversalIn):
+        if not memo:
+            raise InvalidInput("A reversal needs a reason in its memo.", field="memo")
+        original = await find_entry(session, group, entry_in.reverses)
+        if original is None:
+            raise InvalidInput(
+                f"There is no entry {entry_in.reverses} to reverse.", field="reverses"
+            )
+        if original.kind == "reversal":
+            raise Conflict(
+                "A reversal cannot be reversed; record a new entry instead.", field="reverses"
+            )
+        if await reversal_of(session, group, original.seq) is not None:
+            raise AlreadyReversed(
+                f"Entry {original.seq} has been reversed already.", field="reverses"
+            )
+        planned = [
+            rules.PlannedPosting(p.fund_id, p.fund.slug, p.account_type, p.amount, p.currency)
+            for p in original.postings
+        ]
+        return _Plan("reversal", rules.reversal(planned), today, memo, reverses=original.seq)
+
+    occurred_on = entry_in.occurred_on or today
+    if isinstance(entry_in, TransferIn):
+        source = await get_fund(session, group, entry_in.from_fund, field="from_fund")
+        target = await get_fund(session, group, entry_in.to_fund, field="to_fund")
+        amount = parse_amount(entry_in.amount, source.currency)
+        return _Plan(
+            "transfer", rules.transfer(_state(source), _state(target), amount), occurred_on, memo
+        )
+
+    fund = await get_fund(session, group, entry_in.fund)
+    amount = parse_amount(entry_in.amount, fund.currency)
+    counterparty = _text(entry_in.counterparty, "counterparty")
+    if isinstance(entry_in, DonationIn):
+        return _Plan(
+            "donation", rules.donation(_state(fund), amount), occurred_on, memo, counterparty
+        )
+    assert isinstance(entry_in, DisbursementIn)
+    proposal: tuple[int, int] | None = None
+    if entry_in.proposal is not None:
+        if authority is None:
+            raise NotAuthorised(
+                f"Proposal {entry_in.proposal} does not authorise payments.", field="proposal"
+            )
+        proposal = await authority(session, group, entry_in.proposal, fund, amount)
+    return _Plan(
+        "disbursement",
+        rules.disbursement(_state(fund), amount),
+        occurred_on,
+        memo,
+        counterparty,
+        proposal=proposal,
+    )
+
+
+async def record_entry(
+    session: AsyncSession,
+    group: Group,
+    entry_in: EntryIn,
+    *,
+    recorded_by: int | None,
+    authority: DisbursementAuthority | None = None,
+    now: datetime | None = None,
+) -> Entry:
+    """Append one entry to the group's ledger, or raise without writing anything."""
+    now = now or utcnow()
+    log = await lock_log(session, group)
+    plan = await _plan(session, group, entry_in, now.date(), authority)
+    if rules.unbalanced_currencies(plan.postings):  # a bug, never user input
+        raise AssertionError("planned postings do not balance")
+    changes = rules.fund_changes(plan.postings)
+    funds = {
+        fund.id: fund
+        for fund in await session.scalars(
+            select(Fund).where(Fund.id.in_(list(changes))).execution_options(populate_existing=True)
+        )
+    }
+    rules.check_no_overdraft({i: _state(f) for i, f in funds.items()}, changes)
+
+    seq = log.size + 1
+    document = leaf_document(
+        group=group.slug,
+        seq=seq,
+        kind=plan.kind,
+        occurred_on=plan.occurred_on,
+        recorded_at=now,
+        memo=plan.memo,
+        counterparty=plan.counterparty,
+        postings=[LeafPosting(p.account, p.fund_slug, p.amount, p.currency) for p in plan.postings],
+        reverses=plan.reverses,
+        proposal=plan.proposal,
+        prev=log.head_hash,
+    )
+    leaf = canonical_json(document)
+    entry = Entry(
+        group_id=group.id,
+        seq=seq,
+        kind=plan.kind,
+        occurred_on=plan.occurred_on,
+        recorded_at=now,
+        memo=plan.memo,
+        counterparty=plan.counterparty,
+        reverses_seq=plan.reverses,
+        proposal_number=plan.proposal[0] if plan.proposal else None,
+        proposal_version=plan.proposal[1] if plan.proposal else None,
+        recorded_by=recorded_by,
+        prev_hash=log.head_hash,
+        hash=leaf_hash_hex(leaf),
+        leaf=leaf,
+    )
+    session.add(entry)
+    await session.flush()
+    session.add_all(
+        Posting(
+            entry_id=entry.id,
+            seq=seq,
+            position=i,
+            fund_id=p.fund_id,
+            account=p.account,
+            account_type=p.account_type,
+            amount=p.amount,
+            currency=p.currency,
+        )
+        for i, p in enumerate(plan.postings)
+    )
+    for fund_id, change in changes.items():
+        funds[fund_id].balance += change
+    log.size = seq
+    log.head_hash = entry.hash
+    await session.flush()
+    await session.refresh(entry, ["postings"])
+    return entry
+
+
+# --- reading -----------------------------------------------------------------------------
+
+
+async def find_entry(session: AsyncSession, group: Group, seq: int) -> Entry | None:
+    result = await session.scalars(
+        select(Entry).where(Entry.group_id == group.id, Entry.seq == seq)
+    )
+    return result.one_or_none()
+
+
+async def get_entry(session: AsyncSession, group: Group, seq: int) -> Entry:
+    entry = await find_entry(session, group, seq)
+    if entry is None:
+        raise NotFound(f"Group {group.slug!r} has no entry {seq}.")
+    return entry
+
+
+async def reversal_of(session: AsyncSession, group: Group, seq: int) -> int | None:
+    result = await session.scalars(
+        select(Entry.seq).where(Entry.group_id == group.id, Entry.reverses_seq == seq)
+    )
+    return result.one_or_none()
+
+
+async def reversals_of(session: AsyncSession, group: Group, seqs: Sequence[int]) -> dict[int, int]:
+    """Which of these entries were reversed, and by which entry."""
+    if not seqs:
+        return {}
+    rows = await session.execute(
+        select(Entry.reverses_seq, Entry.seq).where(
+            Entry.group_id == group.id, Entry.reverses_seq.in_(list(seqs))
+        )
+    )
+    return {reversed_seq: seq for reversed_seq, seq in rows if reversed_seq is not None}
+
+
+async def list_entries(
+    session: AsyncSession,
+    group: Group,
+    *,
+    fund: Fund | None = None,
+    before: int | None = None,
+    limit: int = 50,
+) -> tuple[list[Entry], int | None]:
+    """Newest first, keyset-paginated on ``seq``: returns a page and the ``before`` of the
+    next page (None on the last). Deep pages cost what the first does (no OFFSET)."""
+    if not 1 <= limit <= MAX_PAGE:
+        raise InvalidInput(f"limit is between 1 and {MAX_PAGE}.", field="limit")
+    query = select(Entry).where(Entry.group_id == group.id)
+    if fund is not None:
+        seqs = (
+            select(Posting.seq)
+            .where(Posting.fund_id == fund.id, Posting.account_type == rules.HOLDING)
+            .order_by(Posting.seq.desc())
+            .limit(limit + 1)
+        )
+        if before is not None:
+            seqs = seqs.where(Posting.seq < before)
+        query = query.where(Entry.seq.in_(seqs.scalar_subquery()))
+    elif before is not None:
+        query = query.where(Entry.seq < before)
+    entries = list(await session.scalars(query.order_by(Entry.seq.desc()).limit(limit + 1)))
+    if len(entries) > limit:
+        return entries[:limit], entries[limit - 1].seq
+    return entries, None
+
+
+# --- idempotency -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """The first answer given to a request: replayed to every retry with the same key."""
+
+    status_code: int
+    body: bytes
+
+
+async def first_outcome(
+    session: AsyncSession, group: Group, key: str, request_hash: str
+) -> Outcome | None:
+    """The stored outcome for this key, None for a new key; a different body is refused.
+    Call it after ``lock_log`` so two retries racing each other are serialised."""
+    record = await session.get(IdempotencyRecord, (group.id, key))
+    if record is None:
+        return None
+    if record.request_hash != request_hash:
+        raise IdempotencyMismatch(
+            "This Idempotency-Key was used for a different request; use a new key.",
+        )
+    return Outcome(record.status_code, record.response)
+
+
+def keep_outcome(
+    session: AsyncSession, group: Group, key: str, request_hash: str, outcome: Outcome
+) -> None:
+    session.add(
+        IdempotencyRecord(
+            group_id=group.id,
+            key=key,
+            request_hash=request_hash,
+            status_code=outcome.status_code,
+            response=outcome.body,
+            created_at=utcnow(),
+        )
+    )

@@ -1,0 +1,243 @@
+"""Verification of a group's ledger as stored in the database.
+
+Re-derives every entry's canonical bytes from its rows, re-hashes them, follows the chain,
+checks that every entry balances and that reversals follow the rules, replays the fund
+balances and compares them with the stored ones. Reports the first bad ``seq``.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from typing import cast
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Session
+
+from ledger.canonical import ZERO_HASH, LeafPosting, canonical_json, leaf_document, leaf_hash_hex
+from ledger.models import Entry, Fund, Group, LogState, Posting
+from ledger.rules import HOLDING
+
+_BATCH = 10_000
+
+
+@dataclass(slots=True)
+class VerifyReport:
+    ok: bool
+    entries: int
+    head_seq: int
+    head_hash: str
+    first_bad_seq: int | None = None
+    problem: str | None = None
+    balances: dict[str, int] = field(default_factory=dict)
+
+
+class _Broken(Exception):
+    def __init__(self, seq: int | None, problem: str) -> None:
+        super().__init__(problem)
+        self.seq = seq
+        self.problem = problem
+
+
+async def verify_group(session: AsyncSession, group: Group) -> VerifyReport:
+    """Check the whole ledger of a group; never raises for a broken ledger, reports it."""
+    return await session.run_sync(_verify, group.id, group.slug)
+
+
+def _verify(session: Session, group_id: int, group_slug: str) -> VerifyReport:
+    funds = {
+        fund.id: fund for fund in session.scalars(select(Fund).where(Fund.group_id == group_id))
+    }
+    state = session.get(LogState, group_id)
+    checker = _Checker(group_slug, funds, _reversed_seqs(session, group_id))
+    try:
+        _walk(session, group_id, checker)
+        checker.finish(state)
+    except _Broken as broken:
+        return VerifyReport(
+            False, checker.count, checker.seq, checker.prev, broken.seq, broken.problem
+        )
+    balances = {funds[fund_id].slug: total for fund_id, total in checker.balances.items()}
+    return VerifyReport(True, checker.count, checker.seq, checker.prev, balances=balances)
+
+
+def _reversed_seqs(session: Session, group_id: int) -> set[int]:
+    rows = session.scalars(
+        select(Entry.reverses_seq).where(
+            Entry.group_id == group_id, Entry.reverses_seq.is_not(None)
+        )
+    )
+    return {seq for seq in rows if seq is not None}
+
+
+_ENTRY_COLUMNS = (
+    Entry.seq,
+    Entry.kind,
+    Entry.occurred_on,
+    Entry.recorded_at,
+    Entry.memo,
+    Entry.counterparty,
+    Entry.reverses_seq,
+    Entry.proposal_number,
+    Entry.proposal_version,
+    Entry.prev_hash,
+    Entry.hash,
+    Entry.leaf,
+)
+# The entry's columns, then one posting's, as ``_walk`` reads them.
+_EntryRow = tuple[
+    int, str, date, datetime, str, str | None, int | None, int | None, int | None, str, str, bytes
+]
+_PostingRow = tuple[int, str, str, int, str]
+_POSTING_COLUMNS = (
+    Posting.fund_id,
+    Posting.account,
+    Posting.account_type,
+    Posting.amount,
+    Posting.currency,
+)
+
+
+def _walk(session: Session, group_id: int, checker: _Checker) -> None:
+    """One pass over entries joined with their postings, in log order."""
+    query = (
+        select(*_ENTRY_COLUMNS, *_POSTING_COLUMNS)
+        .outerjoin(Posting, Posting.entry_id == Entry.id)
+        .where(Entry.group_id == group_id)
+        .order_by(Entry.seq, Posting.position)
+        .execution_options(yield_per=_BATCH)
+    )
+    current: _EntryRow | None = None
+    postings: list[_PostingRow] = []
+    for row in session.execute(query):
+        if current is None or row[0] != current[0]:
+            if current is not None:
+                checker.entry(current, postings)
+            current, postings = cast("_EntryRow", tuple(row[:12])), []
+        if row[12] is not None:
+            postings.append(cast("_PostingRow", tuple(row[12:])))
+    if current is not None:
+        checker.entry(current, postings)
+
+
+class _Checker:
+    def __init__(self, group_slug: str, funds: dict[int, Fund], reversed_seqs: set[int]) -> None:
+        self.group_slug = group_slug
+        self.funds = funds
+        self.slugs = {fund_id: fund.slug for fund_id, fund in funds.items()}
+        self.reversed_seqs = reversed_seqs
+        self.kept: dict[int, tuple[str, list[_PostingRow]]] = {}
+        self.reversals_seen: set[int] = set()
+        self.balances: dict[int, int] = defaultdict(int)
+        self.count = 0
+        self.seq = 0
+        self.prev = ZERO_HASH
+
+    def entry(self, row: _EntryRow, postings: list[_PostingRow]) -> None:
+        (
+            seq,
+            kind,
+            occurred_on,
+            recorded_at,
+            memo,
+            counterparty,
+            reverses,
+            p_number,
+            p_version,
+            prev_hash,
+            entry_hash,
+            leaf,
+        ) = row
+        expected = self.seq + 1
+        if seq != expected:
+            raise _Broken(expected, f"entry {expected} is missing")
+        if prev_hash != self.prev:
+            raise _Broken(seq, f"entry {seq} does not follow the previous entry's hash")
+        try:
+            document = leaf_document(
+                group=self.group_slug,
+                seq=seq,
+                kind=kind,
+                occurred_on=occurred_on,
+                recorded_at=recorded_at,
+                memo=memo,
+                counterparty=counterparty,
+                postings=[
+                    LeafPosting(account, self.slugs[fund_id], amount, currency)
+                    for fund_id, account, _, amount, currency in postings
+                ],
+                reverses=reverses,
+                proposal=(p_number, p_version)
+                if p_number is not None and p_version is not None
+                else None,
+                prev=prev_hash,
+            )
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:
+            raise _Broken(seq, f"entry {seq} cannot be read: {exc}") from exc
+        if canonical_json(document, check=False) != leaf:
+            raise _Broken(seq, f"entry {seq} differs from the leaf that was hashed")
+        if leaf_hash_hex(leaf) != entry_hash:
+            raise _Broken(seq, f"entry {seq} does not match its hash")
+        self._check_postings(seq, kind, reverses, postings)
+        self.count += 1
+        self.seq = seq
+        self.prev = entry_hash
+
+    def _check_postings(
+        self,
+        seq: int,
+        kind: str,
+        reverses: int | None,
+        postings: list[_PostingRow],
+    ) -> None:
+        if len(postings) < 2:
+            raise _Broken(seq, f"entry {seq} has fewer than two postings")
+        totals: dict[str, int] = defaultdict(int)
+        for _, _, _, amount, currency in postings:
+            totals[currency] += amount
+        if any(totals.values()):
+            raise _Broken(seq, f"entry {seq} does not balance")
+        if kind == "reversal":
+            self._check_reversal(seq, reverses, postings)
+        elif reverses is not None:
+            raise _Broken(seq, f"entry {seq} reverses another entry but is a {kind}")
+        if seq in self.reversed_seqs:
+            self.kept[seq] = (kind, postings)
+        for fund_id, _, account_type, amount, _ in postings:
+            if account_type != HOLDING:
+                continue
+            balance = self.balances[fund_id] + amount
+            self.balances[fund_id] = balance
+            fund = self.funds[fund_id]
+            if balance < 0 and amount < 0 and not fund.allow_negative:
+                raise _Broken(seq, f"entry {seq} takes the fund {fund.slug!r} below zero")
+
+    def _check_reversal(self, seq: int, reverses: int | None, postings: list[_PostingRow]) -> None:
+        if reverses is None or reverses >= seq:
+            raise _Broken(seq, f"reversal {seq} does not name an earlier entry")
+        if reverses in self.reversals_seen:
+            raise _Broken(seq, f"entry {reverses} is reversed a second time by entry {seq}")
+        original = self.kept.pop(reverses, None)
+        if original is None or original[0] == "reversal":
+            raise _Broken(seq, f"reversal {seq} names an entry that cannot be reversed")
+        negated = [(f, a, t, -amount, c) for f, a, t, amount, c in original[1]]
+        if negated != postings:
+            raise _Broken(seq, f"reversal {seq} is not the exact negation of entry {reverses}")
+        self.reversals_seen.add(reverses)
+
+    def finish(self, state: LogState | None) -> None:
+        if state is None:
+            raise _Broken(None, "the group has no log")
+        if state.size > self.seq:
+            raise _Broken(self.seq + 1, f"entry {self.seq + 1} is missing")
+        if state.size != self.seq or state.head_hash != self.prev:
+            raise _Broken(None, "the log's recorded head differs from its last entry")
+        for fund_id, fund in self.funds.items():
+            if fund.balance != self.balances.get(fund_id, 0):
+                raise _Broken(
+                    None,
+                    f"the stored balance of fund {fund.slug!r} differs from "
+                    "the sum of its postings",
+                )

@@ -1,0 +1,1 @@
+"""Consensus decision-making: proposals, versions, rounds, responses and their outcome."""

@@ -1,0 +1,586 @@
+"""The consensus rules: who decides, what they said, and what follows from it.
+
+Pure functions over plain values (no I/O, no database, stdlib only), so the service only
+loads a round, calls `decide` and stores the outcome, and every rule is tested without a
+database (GUIDE section 2, the cosmicpython note).
+
+Shares (quorum, stand-aside and support shares, the fallback's agree share) are exact
+`Fraction`s, and every threshold is an integer taken with `math.ceil`/`math.floor` of an
+exact value: a quorum of 0.7 of 10 members is 7, never the 8 that float arithmetic gives.
+
+`decide` applies these checks in this order; the first that fails gives the outcome:
+
+1. someone must be eligible (with `exclude_beneficiary`, a member who would receive the
+   money does not count, and their response is ignored);
+2. quorum: at least ceil(quorum * eligible) members responded, and never fewer than one,
+   so nobody's silence passes a proposal;
+3. groups of fewer than three eligible members: blocked when the blocks reach
+   `blocks_to_stop`, otherwise every eligible member must agree; no vote overrides this;
+4. blocks: blocked when blocks >= `blocks_to_stop`;
+5. stand-asides: not passed when more than floor(max_stand_aside_share * responses)
+   stood aside. Blocks too few to stop the proposal are counted here with the
+   stand-asides: a block says at least as much as a stand-aside, and otherwise turning
+   a stand-aside into a block could make a proposal pass;
+6. support: agree + concern must reach ceil(min_support_share * responses);
+7. fallback vote: once the proposal was blocked in `after_blocked_rounds` earlier rounds,
+   a round that fails checks 4-6 still passes when agree >= ceil(agree_share * responses)
+   and agree is more than half of the responses, so a tie always fails. The vote is
+   offered whatever made consensus fail, not only after a block: otherwise a supporter
+   could block on purpose to reach a vote that passes what consensus refused.
+
+These rules are monotone in the ways a member would expect (tests/unit/test_rules.py
+checks them with hypothesis): a new agree never turns a passed outcome into a failed one,
+and turning a response into a block never turns a failed outcome into a passed one. A
+block from a member who had not responded is a response too, so it may complete the
+quorum; it then makes a proposal pass only if one block does not stop it
+(`blocks_to_stop` >= 2) or a fallback vote is open.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections import Counter
+from collections.abc import Callable, Collection, Hashable, Mapping
+from collections.abc import Set as AbstractSet
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from enum import StrEnum
+from fractions import Fraction
+from typing import Final, Literal, TypeVar
+
+MemberId = TypeVar("MemberId", bound=Hashable)
+_T = TypeVar("_T")
+
+Status = Literal["passed", "blocked", "not_passed"]
+Reason = Literal[
+    "passed",
+    "fallback_passed",
+    "no_eligible_members",
+    "no_quorum",
+    "blocked",
+    "not_unanimous",
+    "too_many_stand_asides",
+    "too_little_support",
+    "fallback_failed",
+]
+
+# CONTRACT section 5: "Groups of fewer than three members need everyone to agree."
+SMALL_GROUP_SIZE: Final = 3
+
+# An amendment changing any of these opens a new round; a title-only fix keeps responses.
+ROUND_RESETTING_FIELDS: Final = frozenset({"body", "amount", "fund", "counterparty"})
+AMENDABLE_FIELDS: Final = ROUND_RESETTING_FIELDS | {"title"}
+
+# Shares travel as plain decimal strings ("0.5"), like amounts: a JSON number would
+# invite float rounding. Six places are plenty for a share and keep `to_json` exact.
+_SHARE_DECIMALS: Final = 6
+_SHARE_PATTERN: Final = re.compile(r"[0-9]{1,3}(?:\.[0-9]{1,6})?")
+
+
+class Position(StrEnum):
+    """A member's response in a round."""
+
+    AGREE = "agree"
+    CONCERN = "concern"  # agree, with a concern on record: counts as support
+    STAND_ASIDE = "stand_aside"  # will not stop it, will not take part in it
+    BLOCK = "block"  # a principled objection that stops the proposal
+
+
+@dataclass(frozen=True, slots=True)
+class Fallback:
+    """After this many blocked rounds, a round may also pass by an agree-share vote."""
+
+    after_blocked_rounds: int
+    agree_share: Fraction
+
+    def __post_init__(self) -> None:
+        _check_count("fallback.after_blocked_rounds", self.after_blocked_rounds, minimum=1)
+        # Below one half the vote would be a minority decision; the tie rule already
+        # demands more than half, so a smaller share would silently mean something else.
+        _check_share("fallback.agree_share", self.agree_share, minimum=Fraction(1, 2))
+
+    @classmethod
+    def from_json(cls, data: object) -> Fallback:
+        """Read `{"after_blocked_rounds": 2, "agree_share": "0.75"}`; ValueError if bad."""
+        if not isinstance(data, Mapping):
+            raise ValueError(
+                'fallback must be null or an object {"after_blocked_rounds": N, '
+                '"agree_share": "0.75"}'
+            )
+        expected = {"after_blocked_rounds", "agree_share"}
+        _refuse_unknown_names("fallback.", data, expected)
+        missing = sorted(expected - set(data))
+        if missing:
+            raise ValueError(f"fallback.{missing[0]} is required")
+        return cls(
+            after_blocked_rounds=_parse_count(
+                "fallback.after_blocked_rounds", data["after_blocked_rounds"]
+            ),
+            agree_share=_parse_share("fallback.agree_share", data["agree_share"]),
+        )
+
+    def to_json(self) -> dict[str, object]:
+        return {
+            "after_blocked_rounds": self.after_blocked_rounds,
+            "agree_share": _decimal_text(self.agree_share),
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class DecisionRules:
+    """A group's decision rules (CONTRACT section 5), frozen onto each round when it opens."""
+
+    quorum: Fraction = Fraction(1, 2)
+    min_open_hours: int = 48
+    blocks_to_stop: int = 1
+    max_stand_aside_share: Fraction = Fraction(1, 4)
+    min_support_share: Fraction = Fraction(1, 2)
+    close_when_all_responded: bool = True
+    exclude_beneficiary: bool = True
+    fallback: Fallback | None = None
+
+    def __post_init__(self) -> None:
+        # Checked here, not only in from_json, so rules built in code are just as sound.
+        for name in _SHARE_NAMES:
+            _check_share(name, getattr(self, name))
+        _check_count("min_open_hours", self.min_open_hours, minimum=0)
+        _check_count("blocks_to_stop", self.blocks_to_stop, minimum=1)
+        for name in _FLAG_NAMES:
+            _check_flag(name, getattr(self, name))
+        if self.fallback is not None and not isinstance(self.fallback, Fallback):
+            raise ValueError("fallback must be None or a Fallback")
+
+    @classmethod
+    def from_json(cls, data: object) -> DecisionRules:
+        """Read rules as stored or sent over HTTP; a missing rule takes its default.
+
+        Raises ValueError naming the field on a wrong type, a value out of range or an
+        unknown name (a typo such as "quorom" must not silently keep the default).
+        """
+        if not isinstance(data, Mapping):
+            raise ValueError("decision rules must be a JSON object")
+        _refuse_unknown_names("", data, _RULE_NAMES)
+        default = cls()
+        return cls(
+            quorum=_read(data, "quorum", _parse_share, default.quorum),
+            min_open_hours=_read(data, "min_open_hours", _parse_count, default.min_open_hours),
+            blocks_to_stop=_read(data, "blocks_to_stop", _parse_count, default.blocks_to_stop),
+            max_stand_aside_share=_read(
+                data, "max_stand_aside_share", _parse_share, default.max_stand_aside_share
+            ),
+            min_support_share=_read(
+                data, "min_support_share", _parse_share, default.min_support_share
+            ),
+            close_when_all_responded=_read(
+                data, "close_when_all_responded", _parse_flag, default.close_when_all_responded
+            ),
+            exclude_beneficiary=_read(
+                data, "exclude_beneficiary", _parse_flag, default.exclude_beneficiary
+            ),
+            fallback=_read(data, "fallback", _parse_fallback, default.fallback),
+        )
+
+    def to_json(self) -> dict[str, object]:
+        return {
+            "quorum": _decimal_text(self.quorum),
+            "min_open_hours": self.min_open_hours,
+            "blocks_to_stop": self.blocks_to_stop,
+            "max_stand_aside_share": _decimal_text(self.max_stand_aside_share),
+            "min_support_share": _decimal_text(self.min_support_share),
+            "close_when_all_responded": self.close_when_all_responded,
+            "exclude_beneficiary": self.exclude_beneficiary,
+            "fallback": None if self.fallback is None else self.fallback.to_json(),
+        }
+
+
+_SHARE_NAMES: Final = ("quorum", "max_stand_aside_share", "min_support_share")
+_COUNT_NAMES: Final = ("min_open_hours", "blocks_to_stop")
+_FLAG_NAMES: Final = ("close_when_all_responded", "exclude_beneficiary")
+_RULE_NAMES: Final = frozenset({*_SHARE_NAMES, *_COUNT_NAMES, *_FLAG_NAMES, "fallback"})
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """A round's outcome, why, and the numbers behind it (shown and stored as they are)."""
+
+    status: Status
+    reason: Reason
+    explanation: str
+    agree: int
+    concern: int
+    stand_aside: int
+    block: int
+    responded: int
+    eligible: int
+    quorum_needed: int
+    support_needed: int
+    stand_aside_limit: int
+
+    @property
+    def passed(self) -> bool:
+        return self.status == "passed"
+
+
+def decide(
+    rules: DecisionRules,
+    eligible: Collection[MemberId],
+    responses: Mapping[MemberId, Position],
+    *,
+    beneficiaries: Collection[MemberId] = (),
+    blocked_rounds_before: int = 0,
+) -> Outcome:
+    """The outcome of a round (or its live tally while open), by the checks in the module doc.
+
+    `eligible` are the members when the round opened; `responses` hold each member's
+    latest position, and responses of anyone not eligible are ignored. `beneficiaries`
+    would receive the money. `blocked_rounds_before` counts this proposal's earlier
+    rounds that ended blocked (amendments do not reset it); it opens the fallback vote.
+    """
+    if blocked_rounds_before < 0:
+        raise ValueError("blocked_rounds_before must be 0 or more")
+    counting = _counting_members(rules, eligible, beneficiaries)
+    tally = _Tally.of(rules, counting, responses)
+
+    status: Status
+    reason: Reason
+    if not counting:
+        status, reason = "not_passed", "no_eligible_members"
+        headline = "Not passed: no member is eligible to decide this round"
+        if set(eligible):
+            headline += ", because members who would receive the money do not count"
+        headline += "."
+    elif tally.responded < tally.quorum_needed:
+        status, reason = "not_passed", "no_quorum"
+        headline = (
+            f"Not passed for lack of a quorum: {tally.quorum_needed} of {tally.eligible} "
+            "eligible members must respond."
+        )
+    elif tally.eligible < SMALL_GROUP_SIZE:
+        status, reason, headline = _decide_small_group(rules, tally)
+    else:
+        status, reason, headline = _decide_by_consensus(rules, tally)
+        fallback = rules.fallback
+        if (
+            status != "passed"
+            and fallback is not None
+            and blocked_rounds_before >= fallback.after_blocked_rounds
+        ):
+            vote_passed, vote = _fallback_vote(fallback, tally)
+            rounds = _plural(blocked_rounds_before, "earlier round")
+            if vote_passed:
+                status, reason = "passed", "fallback_passed"
+                headline = (
+                    f"Passed by the fallback vote, open because the proposal was blocked in "
+                    f"{rounds}: {vote}. Without the vote: {headline}"
+                )
+            else:
+                # The consensus status stays: a blocked round still counts as a blocked
+                # round towards the next fallback.
+                reason = "fallback_failed"
+                headline += f" The fallback vote, open after {rounds} blocked, fails: {vote}."
+    return tally.outcome(status, reason, headline)
+
+
+def everyone_responded(
+    rules: DecisionRules,
+    eligible: Collection[MemberId],
+    responses: Mapping[MemberId, Position],
+    *,
+    beneficiaries: Collection[MemberId] = (),
+) -> bool:
+    """Whether every member who counts in the round has responded."""
+    return all(member in responses for member in _counting_members(rules, eligible, beneficiaries))
+
+
+def earliest_close_at(rules: DecisionRules, opened_at: datetime) -> datetime:
+    """When a round may close even if some eligible members have not responded."""
+    _require_aware("opened_at", opened_at)
+    return opened_at + timedelta(hours=rules.min_open_hours)
+
+
+def can_close(
+    rules: DecisionRules,
+    opened_at: datetime,
+    now: datetime,
+    eligible: Collection[MemberId],
+    responses: Mapping[MemberId, Position],
+    *,
+    beneficiaries: Collection[MemberId] = (),
+) -> bool:
+    """Whether a round may close now: after `min_open_hours`, or once everyone responded.
+
+    The limit protects members who have not had time to respond; once every eligible
+    member has, there is nobody left to protect.
+    """
+    _require_aware("now", now)
+    return now >= earliest_close_at(rules, opened_at) or everyone_responded(
+        rules, eligible, responses, beneficiaries=beneficiaries
+    )
+
+
+def should_close_early(
+    rules: DecisionRules,
+    eligible: Collection[MemberId],
+    responses: Mapping[MemberId, Position],
+    *,
+    beneficiaries: Collection[MemberId] = (),
+) -> bool:
+    """Whether a round closes by itself now, before its deadline: everyone responded."""
+    return rules.close_when_all_responded and everyone_responded(
+        rules, eligible, responses, beneficiaries=beneficiaries
+    )
+
+
+def round_is_reset_by(changed_fields: AbstractSet[str]) -> bool:
+    """Whether an amendment changing these fields opens a new round and clears responses.
+
+    Responses were given to a body, amount, fund and counterparty; changing any of them
+    makes those responses stale. A title-only fix keeps them. An unknown field name is a
+    programming error and raises, rather than quietly keeping stale responses.
+    """
+    unknown = sorted(changed_fields - AMENDABLE_FIELDS)
+    if unknown:
+        raise ValueError(f"not an amendable proposal field: {', '.join(unknown)}")
+    return not ROUND_RESETTING_FIELDS.isdisjoint(changed_fields)
+
+
+# --- the checks ---------------------------------------------------------------------
+
+
+def _counting_members(
+    rules: DecisionRules, eligible: Collection[MemberId], beneficiaries: Collection[MemberId]
+) -> frozenset[MemberId]:
+    members = frozenset(eligible)
+    if rules.exclude_beneficiary:
+        members -= frozenset(beneficiaries)
+    return members
+
+
+@dataclass(frozen=True, slots=True)
+class _Tally:
+    eligible: int
+    agree: int
+    concern: int
+    stand_aside: int
+    block: int
+    quorum_needed: int
+    support_needed: int
+    stand_aside_limit: int
+
+    @classmethod
+    def of(
+        cls,
+        rules: DecisionRules,
+        counting: frozenset[MemberId],
+        responses: Mapping[MemberId, Position],
+    ) -> _Tally:
+        # Iterating the counting members (not the responses) is what ignores responses
+        # from anyone not eligible, and makes the result independent of their order.
+        counts = Counter(responses[member] for member in counting if member in responses)
+        responded = counts.total()
+        return cls(
+            eligible=len(counting),
+            agree=counts[Position.AGREE],
+            concern=counts[Position.CONCERN],
+            stand_aside=counts[Position.STAND_ASIDE],
+            block=counts[Position.BLOCK],
+            quorum_needed=max(1, math.ceil(rules.quorum * len(counting))),
+            support_needed=math.ceil(rules.min_support_share * responded),
+            stand_aside_limit=math.floor(rules.max_stand_aside_share * responded),
+        )
+
+    @property
+    def responded(self) -> int:
+        return self.agree + self.concern + self.stand_aside + self.block
+
+    @property
+    def support(self) -> int:
+        return self.agree + self.concern
+
+    def outcome(self, status: Status, reason: Reason, headline: str) -> Outcome:
+        counts = (
+            f"{self.responded} of {self.eligible} eligible members responded: "
+            f"{self.agree} agree, {_plural(self.concern, 'concern')}, "
+            f"{_plural(self.stand_aside, 'stand-aside')}, {_plural(self.block, 'block')}."
+        )
+        return Outcome(
+            status=status,
+            reason=reason,
+            explanation=f"{headline} {counts}",
+            agree=self.agree,
+            concern=self.concern,
+            stand_aside=self.stand_aside,
+            block=self.block,
+            responded=self.responded,
+            eligible=self.eligible,
+            quorum_needed=self.quorum_needed,
+            support_needed=self.support_needed,
+            stand_aside_limit=self.stand_aside_limit,
+        )
+
+
+def _decide_small_group(rules: DecisionRules, tally: _Tally) -> tuple[Status, Reason, str]:
+    if tally.block >= rules.blocks_to_stop:
+        return "blocked", "blocked", _blocked_headline(rules, tally)
+    if tally.agree < tally.eligible:
+        return (
+            "not_passed",
+            "not_unanimous",
+            f"Not passed: a group of fewer than {SMALL_GROUP_SIZE} members needs every "
+            f"member to agree, and {tally.agree} of {tally.eligible} agreed.",
+        )
+    return (
+        "passed",
+        "passed",
+        f"Passed: every eligible member agreed ({tally.agree} of {tally.eligible}), as a "
+        f"group of fewer than {SMALL_GROUP_SIZE} members needs.",
+    )
+
+
+def _decide_by_consensus(rules: DecisionRules, tally: _Tally) -> tuple[Status, Reason, str]:
+    if tally.block >= rules.blocks_to_stop:
+        return "blocked", "blocked", _blocked_headline(rules, tally)
+    # Blocks that did not stop the proposal weigh at least like stand-asides.
+    held_back = tally.stand_aside + tally.block
+    if tally.block:
+        stood_aside = (
+            f"{held_back} of {tally.responded} stood aside or blocked without stopping it "
+            f"({_plural(tally.stand_aside, 'stand-aside')}, {_plural(tally.block, 'block')})"
+        )
+    else:
+        stood_aside = f"{held_back} of {tally.responded} stood aside"
+    stood_aside += f", the limit is {tally.stand_aside_limit}"
+    if held_back > tally.stand_aside_limit:
+        return (
+            "not_passed",
+            "too_many_stand_asides",
+            f"Not passed: {stood_aside} ({_percent(rules.max_stand_aside_share)} of responses).",
+        )
+    if tally.support < tally.support_needed:
+        return (
+            "not_passed",
+            "too_little_support",
+            f"Not passed: {tally.support} of {tally.responded} responses agree or agree "
+            f"with concerns, {tally.support_needed} needed "
+            f"({_percent(rules.min_support_share)} of responses).",
+        )
+    if tally.block:
+        blocks = f"{rules.blocks_to_stop} blocks are needed to stop it"
+    else:
+        blocks = "nobody blocked"
+    return (
+        "passed",
+        "passed",
+        f"Passed: {tally.support} of {tally.responded} responses agree or agree with "
+        f"concerns, {tally.support_needed} needed; {stood_aside}; {blocks}.",
+    )
+
+
+def _fallback_vote(fallback: Fallback, tally: _Tally) -> tuple[bool, str]:
+    # "More than half" is what makes a tie (agree == everything else) fail.
+    needed = max(math.ceil(fallback.agree_share * tally.responded), tally.responded // 2 + 1)
+    return tally.agree >= needed, (
+        f"{tally.agree} of {tally.responded} agree, {needed} needed "
+        f"({_percent(fallback.agree_share)} of responses and more than half)"
+    )
+
+
+def _blocked_headline(rules: DecisionRules, tally: _Tally) -> str:
+    text = f"Blocked by {_plural(tally.block, 'member')}"
+    if rules.blocks_to_stop > 1:
+        text += f" ({rules.blocks_to_stop} blocks stop a proposal)"
+    if tally.stand_aside:
+        text += (
+            f"; {tally.stand_aside} of {tally.responded} stood aside, "
+            f"the limit is {tally.stand_aside_limit}"
+        )
+    return text + "."
+
+
+# --- values at the edges ------------------------------------------------------------
+
+
+def _refuse_unknown_names(
+    prefix: str, data: Mapping[object, object], known: AbstractSet[str]
+) -> None:
+    unknown = sorted(str(name) for name in data if name not in known)
+    if unknown:
+        raise ValueError(f"unknown decision rule: {prefix}{unknown[0]}")
+
+
+def _read(
+    data: Mapping[str, object], name: str, parse: Callable[[str, object], _T], default: _T
+) -> _T:
+    return parse(name, data[name]) if name in data else default
+
+
+def _parse_fallback(name: str, raw: object) -> Fallback | None:
+    return None if raw is None else Fallback.from_json(raw)
+
+
+def _parse_share(name: str, raw: object) -> Fraction:
+    if not isinstance(raw, str) or not _SHARE_PATTERN.fullmatch(raw):
+        raise ValueError(
+            f'{name} must be a decimal string between 0 and 1 such as "0.5", '
+            f"with at most {_SHARE_DECIMALS} decimal places"
+        )
+    return Fraction(raw)
+
+
+def _parse_count(name: str, raw: object) -> int:
+    # bool is a subclass of int in Python, but `true` is not a number of hours.
+    if isinstance(raw, bool) or not isinstance(raw, int):
+        raise ValueError(f"{name} must be a whole number")
+    return raw
+
+
+def _parse_flag(name: str, raw: object) -> bool:
+    if not isinstance(raw, bool):
+        raise ValueError(f"{name} must be true or false")
+    return raw
+
+
+def _check_share(name: str, value: object, minimum: Fraction = Fraction(0)) -> None:
+    if not isinstance(value, Fraction):
+        raise ValueError(f"{name} must be a Fraction")
+    if not minimum <= value <= 1:
+        raise ValueError(f"{name} must be between {_decimal_text(minimum)} and 1")
+    if (value * 10**_SHARE_DECIMALS).denominator != 1:
+        raise ValueError(f"{name} must have at most {_SHARE_DECIMALS} decimal places")
+
+
+def _check_count(name: str, value: object, *, minimum: int) -> None:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ValueError(f"{name} must be a whole number")
+    if value < minimum:
+        raise ValueError(f"{name} must be {minimum} or more")
+
+
+def _check_flag(name: str, value: object) -> None:
+    if not isinstance(value, bool):
+        raise ValueError(f"{name} must be true or false")
+
+
+def _require_aware(name: str, moment: datetime) -> None:
+    # A naive datetime has no defined instant; comparing it with stored UTC times would
+    # either raise deep inside or, worse, be off by the server's offset.
+    if moment.tzinfo is None or moment.utcoffset() is None:
+        raise ValueError(f"{name} must be a timezone-aware datetime (UTC)")
+
+
+def _decimal_text(value: Fraction) -> str:
+    """Exact decimal text of a value with at most six decimal places: 1/2 -> "0.5"."""
+    scaled = value * 10**_SHARE_DECIMALS
+    if scaled.denominator != 1:
+        raise ValueError(f"{value} has more than {_SHARE_DECIMALS} decimal places")
+    whole, fraction = divmod(scaled.numerator, 10**_SHARE_DECIMALS)
+    return f"{whole}.{fraction:0{_SHARE_DECIMALS}d}".rstrip("0").rstrip(".")
+
+
+def _percent(share: Fraction) -> str:
+    return f"{_decimal_text(share * 100)}%"
+
+
+def _plural(count: int, noun: str) -> str:
+    return f"{count} {noun}" if count == 1 else f"{count} {noun}s"
