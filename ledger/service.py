@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Protocol
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ledger import rules
@@ -371,3 +371,17 @@ def keep_outcome(
             created_at=utcnow(),
         )
     )
+
+
+async def rebuild_balances(session: AsyncSession, group: Group) -> dict[str, int]:
+    """Every fund's balance summed afresh from its postings (what the stored balance must
+    equal; ``verify`` checks the same while replaying the log)."""
+    rows = await session.execute(
+        select(Fund.slug, func.coalesce(func.sum(Posting.amount), 0))
+        .outerjoin(
+            Posting, (Posting.fund_id == Fund.id) & (Posting.account_type == rules.HOLDING)
+        )
+        .where(Fund.group_id == group.id)
+        .group_by(Fund.slug)
+    )
+    return {slug: int(total) for slug, total in rows}

@@ -159,15 +159,16 @@ class World:
     outsider who belongs to no group."""
 
     group: Group
+    slug: str
     admin: Person
     steward: Person
     facilitator: Person
     member: Person
     outsider: Person
 
-    @property
-    def slug(self) -> str:
-        return self.group.slug
+    async def fresh_group(self, session: AsyncSession) -> Group:
+        """The group re-read (after a rollback has expired the loaded object)."""
+        return await groups.get_group(session, self.slug)
 
 
 async def make_person(session: AsyncSession, name: str) -> Person:
@@ -197,7 +198,7 @@ async def build_world(
     await service.create_fund(session, group, FundIn(slug="rent-relief", name="Rent relief"))
     await service.create_fund(session, group, FundIn(slug="groceries", name="Groceries"))
     await session.commit()
-    return World(group=group, **people)
+    return World(group=group, slug=group.slug, **people)
 
 
 @pytest.fixture

@@ -1,0 +1,140 @@
+"""The ledger cannot be quietly changed: the database refuses edits, and when someone goes
+around it (triggers dropped by hand), ``verify`` names the first entry that was touched."""
+
+from __future__ import annotations
+
+import random
+
+import pytest
+from sqlalchemy import text
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from ledger import service
+from ledger.models import Fund
+from ledger.schemas import DisbursementIn, DonationIn, ReversalIn, TransferIn
+from ledger.verify import verify_group
+from tests.conftest import World
+
+
+async def fill(session: AsyncSession, world: World, count: int = 6) -> None:
+    for i in range(count):
+        await service.record_entry(
+            session, world.group,
+            DonationIn(fund="rent-relief", amount=f"{10 + i}.00", memo=f"gift {i + 1}"),
+            recorded_by=world.steward.user.id,
+        )
+    await session.commit()
+
+
+def is_postgres(session: AsyncSession) -> bool:
+    return session.get_bind().dialect.name == "postgresql"
+
+
+@pytest.mark.parametrize(
+    "statement",
+    [
+        "UPDATE entries SET memo = 'changed'",
+        "DELETE FROM entries WHERE seq = 3",
+        "UPDATE postings SET amount = amount + 1",
+        "DELETE FROM postings",
+    ],
+)
+async def test_the_database_refuses_to_change_entries_and_postings(
+    session: AsyncSession, world: World, statement: str
+) -> None:
+    await fill(session, world)
+    with pytest.raises(DBAPIError, match="append-only"):
+        await session.execute(text(statement))
+    await session.rollback()
+    assert (await verify_group(session, await world.fresh_group(session))).ok
+
+
+@pytest.mark.parametrize("db_url", ["postgres"], indirect=True)  # no TRUNCATE in SQLite
+async def test_postgres_refuses_to_truncate_the_ledger(session: AsyncSession, world: World) -> None:
+    await fill(session, world)
+    with pytest.raises(DBAPIError, match="append-only"):
+        await session.execute(text("TRUNCATE postings, entries CASCADE"))
+
+
+async def drop_triggers(session: AsyncSession) -> None:
+    if is_postgres(session):
+        for table in ("entries", "postings"):
+            await session.execute(text(f"DROP TRIGGER {table}_refuse_change ON {table}"))
+    else:
+        for table in ("entries", "postings"):
+            for action in ("update", "delete"):
+                await session.execute(text(f"DROP TRIGGER {table}_refuse_{action}"))
+
+
+TAMPERING = {
+    "one amount": (
+        ["UPDATE postings SET amount = amount + 100 WHERE seq = 4"], 4),
+    "one memo": (
+        ["UPDATE entries SET memo = 'for the party' WHERE seq = 3"], 3),
+    "the last entry deleted": (
+        ["DELETE FROM postings WHERE seq = 6", "DELETE FROM entries WHERE seq = 6"], 6),
+    "two entries swapped": (
+        ["UPDATE entries SET seq = -1 WHERE seq = 2", "UPDATE entries SET seq = 2 WHERE seq = 5",
+         "UPDATE entries SET seq = 5 WHERE seq = -1"], 2),
+    "a middle entry deleted": (
+        ["DELETE FROM postings WHERE seq = 3", "DELETE FROM entries WHERE seq = 3"], 3),
+}
+
+
+@pytest.mark.parametrize("tampering", TAMPERING, ids=list(TAMPERING))
+async def test_verify_names_the_first_tampered_entry(
+    session: AsyncSession, world: World, tampering: str
+) -> None:
+    await fill(session, world)
+    statements, first_bad = TAMPERING[tampering]
+    await drop_triggers(session)
+    for statement in statements:
+        await session.execute(text(statement))
+    await session.commit()
+    report = await verify_group(session, world.group)
+    assert not report.ok
+    assert report.first_bad_seq == first_bad, report.problem
+
+
+async def test_a_stored_balance_changed_behind_the_ledger_is_reported(
+    session: AsyncSession, world: World
+) -> None:
+    await fill(session, world)
+    await session.execute(text("UPDATE funds SET balance = balance + 1"))
+    await session.commit()
+    report = await verify_group(session, world.group)
+    assert not report.ok
+    assert "stored balance" in (report.problem or "")
+
+
+async def test_rebuilt_balances_equal_the_stored_ones_after_a_random_history(
+    session: AsyncSession, world: World
+) -> None:
+    rng = random.Random(7)
+    recorded = 0
+    for _ in range(120):
+        fund, other = rng.sample(["rent-relief", "groceries"], 2)
+        amount = f"{rng.randint(1, 90)}.{rng.randint(0, 99):02d}"
+        entry = rng.choice([
+            DonationIn(fund=fund, amount=amount),
+            DonationIn(fund=fund, amount=amount),
+            DisbursementIn(fund=fund, amount=amount, counterparty="R-1"),
+            TransferIn(from_fund=fund, to_fund=other, amount=amount),
+            ReversalIn(reverses=rng.randint(1, max(recorded, 1)), memo="mistake"),
+        ])
+        try:
+            async with session.begin_nested():
+                await service.record_entry(session, world.group, entry, recorded_by=None)
+            recorded += 1
+        except Exception as error:  # refusals are part of a real history
+            assert error.__class__.__module__ == "ledger.errors", error
+    await session.commit()
+    stored = {fund.slug: fund.balance for fund in await service.list_funds(session, world.group)}
+    assert await service.rebuild_balances(session, world.group) == stored
+    assert all(balance >= 0 for balance in stored.values())
+    report = await verify_group(session, world.group)
+    assert report.ok, report.problem
+    assert report.entries == recorded > 60
+    assert {slug: report.balances.get(slug, 0) for slug in stored} == stored
+    assert (await session.get(Fund, 1)) is not None
