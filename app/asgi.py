@@ -7,6 +7,7 @@ from typing import Any
 from advanced_alchemy.extensions.litestar import SQLAlchemyAsyncConfig, SQLAlchemyPlugin
 from litestar import Litestar, MediaType, get
 from litestar.config.app import AppConfig
+from litestar.di import Provide
 from litestar.enums import ScopeType
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import ScalarRenderPlugin
@@ -14,10 +15,12 @@ from litestar.plugins import InitPluginProtocol
 from litestar.types import ASGIApp, Receive, Scope, Send
 
 from app.api.groups import GroupController, MeController
-from app.api.ledger import LedgerController
+from app.api.ledger import LedgerController, LogController, well_known_key
 from app.db import create_engine, create_session_maker, write_intent
+from app.deps import provide_notary
 from app.errors import EXCEPTION_HANDLERS
 from app.settings import Settings
+from app.signing import load_notary
 
 READ_ONLY_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
@@ -50,6 +53,7 @@ class CommonPursePlugin(InitPluginProtocol):
         self.settings = settings
 
     def on_app_init(self, app_config: AppConfig) -> AppConfig:
+        app_config.dependencies["notary"] = Provide(provide_notary, sync_to_thread=False)
         settings = self.settings
         engine = create_engine(settings)
         alchemy = SQLAlchemyAsyncConfig(
@@ -59,8 +63,12 @@ class CommonPursePlugin(InitPluginProtocol):
             create_all=False,
         )
         app_config.plugins.append(SQLAlchemyPlugin(config=alchemy))
-        app_config.state.update({"settings": settings, "alchemy_config": alchemy})
-        app_config.route_handlers.extend([health, MeController, GroupController, LedgerController])
+        app_config.state.update(
+            {"settings": settings, "alchemy_config": alchemy, "notary": load_notary(settings)}
+        )
+        app_config.route_handlers.extend(
+            [health, well_known_key, MeController, GroupController, LedgerController, LogController]
+        )
         app_config.exception_handlers.update(EXCEPTION_HANDLERS)
         app_config.middleware.insert(0, read_only_request_middleware)
         app_config.openapi_config = OpenAPIConfig(

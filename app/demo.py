@@ -12,8 +12,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.auth import create_token, hash_password
 from app.db import session_scope
 from app.settings import Settings
+from app.signing import load_notary
 from ledger import groups, service
 from ledger.errors import LedgerError
+from ledger.log import Notary
 from ledger.models import Group
 from ledger.schemas import DisbursementIn, DonationIn, FundIn, ReversalIn, TransferIn
 
@@ -69,7 +71,7 @@ async def load_demo(settings: Settings, *, entries: int = 320) -> None:
             await groups.add_member(session, group, person, roles)
         for slug, name in FUNDS:
             await service.create_fund(session, group, FundIn(slug=slug, name=name))
-        await _history(session, group, people[1].id, entries)
+        await _history(session, group, people[1].id, entries, load_notary(settings))
         token = await create_token(session, people[1], "demo")
     click.echo(f"Loaded the demo group '{DEMO_SLUG}' with {entries} entries.")
     click.echo(
@@ -79,7 +81,9 @@ async def load_demo(settings: Settings, *, entries: int = 320) -> None:
     click.echo(f"Demo API token of the steward: {token}")
 
 
-async def _history(session: AsyncSession, group: Group, steward_id: int, count: int) -> None:
+async def _history(
+    session: AsyncSession, group: Group, steward_id: int, count: int, notary: Notary
+) -> None:
     """Months of giving and support; refused entries (an empty fund, an entry reversed
     already) are skipped, as a steward would."""
     rng = random.Random(20261125)  # the same demo every time

@@ -19,6 +19,12 @@ LEAF_VERSION = "1"
 ZERO_HASH = "0" * 64
 
 _encoder = json.JSONEncoder(ensure_ascii=False, sort_keys=True, separators=(",", ":"))
+# For documents whose keys are already in RFC 8785 order (see ``_in_utf16_order``).
+_ordered_encoder = json.JSONEncoder(ensure_ascii=False, sort_keys=False, separators=(",", ":"))
+# RFC 8785 sorts keys by UTF-16 code units, Python by code points. The two orders agree
+# unless a key holds a character from U+E000 to U+FFFF (which sorts after a surrogate pair
+# in UTF-16, before it by code point); keys below this bound can use Python's order.
+_UTF16_ORDER_MATTERS_FROM = "\ue000"
 
 
 def nfc(text: str) -> str:
@@ -31,27 +37,49 @@ def canonical_json(document: Mapping[str, Any], *, check: bool = True) -> bytes:
 
     The caller builds documents from strings only: a float or a bare int here is a bug, and
     ``_check`` says so rather than hashing something another tool would write differently.
-    The verifier passes ``check=False``: it compares the result with stored bytes anyway.
+    The verifier passes ``check=False`` for leaf documents (whose keys are fixed ASCII names):
+    it compares the result with stored bytes anyway. Without the check, keys are sorted by
+    code point, which equals RFC 8785's UTF-16 order for keys below U+E000.
     """
-    if check:
-        _check(document)
+    if check and _check(document):
+        return _ordered_encoder.encode(_in_utf16_order(document)).encode("utf-8")
     return _encoder.encode(document).encode("utf-8")
 
 
-def _check(value: object) -> None:
+def _check(value: object) -> bool:
+    """Refuse what is not canonical text; True when some key needs RFC 8785's UTF-16 order."""
     if isinstance(value, str):
         if not unicodedata.is_normalized("NFC", value):
             raise ValueError("canonical text must be NFC-normalised")
-    elif isinstance(value, Mapping):
+        return False
+    reorder = False
+    if isinstance(value, Mapping):
         for key, item in value.items():
             if not isinstance(key, str):
                 raise TypeError("canonical keys must be strings")
-            _check(item)
+            if not unicodedata.is_normalized("NFC", key):
+                raise ValueError("canonical keys must be NFC-normalised")
+            reorder = (
+                _check(item) or reorder or (key != "" and max(key) >= _UTF16_ORDER_MATTERS_FROM)
+            )
     elif isinstance(value, list):
         for item in value:
-            _check(item)
+            reorder = _check(item) or reorder
     else:
         raise TypeError(f"canonical values are strings, lists or objects, not {type(value)}")
+    return reorder
+
+
+def _in_utf16_order(value: Any) -> Any:
+    """The document with every object's keys in RFC 8785 order (by UTF-16 code units)."""
+    if isinstance(value, Mapping):
+        return {
+            key: _in_utf16_order(value[key])
+            for key in sorted(value, key=lambda key: key.encode("utf-16-be"))
+        }
+    if isinstance(value, list):
+        return [_in_utf16_order(item) for item in value]
+    return value
 
 
 def leaf_hash_hex(leaf: bytes) -> str:

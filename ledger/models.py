@@ -115,6 +115,23 @@ class LogState(Base):
     group_id: Mapped[int] = mapped_column(ForeignKey("groups.id"), primary_key=True)
     size: Mapped[int] = mapped_column(BigInteger, default=0)
     head_hash: Mapped[str] = mapped_column(String(64))
+    # The Merkle tree's compact range (its peaks), so an append costs O(log n), no rescan.
+    merkle: Mapped[str] = mapped_column(Text, default='{"peaks":[],"size":0}')
+
+
+class Checkpoint(Base):
+    """A signed checkpoint of a group's log after an append (C2SP tlog-checkpoint note).
+
+    The primary key makes it impossible to sign two different roots for one size, and the
+    log only grows, so a smaller tree is never signed after a larger one."""
+
+    __tablename__ = "checkpoints"
+
+    group_id: Mapped[int] = mapped_column(ForeignKey("groups.id"), primary_key=True)
+    size: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    root_hash: Mapped[str] = mapped_column(String(64))
+    note: Mapped[str] = mapped_column(Text)
+    signed_at: Mapped[datetime] = mapped_column(DateTimeUTC(timezone=True))
 
 
 class Entry(Base):

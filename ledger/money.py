@@ -13,8 +13,9 @@ from babel.numbers import get_currency_precision, list_currencies
 
 from ledger.errors import InvalidInput
 
-# Digits only: no sign, no exponent, no spaces, no leading zeros, at most one point.
-_AMOUNT = re.compile(r"(0|[1-9][0-9]{0,17})(?:\.([0-9]{1,18}))?")
+# Digits only: no sign, no exponent, no spaces, no leading zeros, at most one point. The
+# lengths are checked after the match, so a long amount is told it is too long or too precise.
+_AMOUNT = re.compile(r"(0|[1-9][0-9]*)(?:\.([0-9]+))?")
 _CURRENCY = re.compile(r"[A-Z]{3}")
 # Far above any mutual-aid fund, far below a 64-bit overflow.
 MAX_MINOR_UNITS = 10**15
@@ -61,11 +62,17 @@ def parse_amount(text: object, currency: str, *, field: str = "amount") -> int:
             f"{currency} amounts have at most {places} decimal(s); {text!r} has {len(decimals)}.",
             field=field,
         )
-    minor: int = int(whole) * 10**places + int(decimals.ljust(places, "0") or "0")
-    if minor == 0:
-        raise InvalidInput("The amount must be more than zero.", field=field)
-    if minor > MAX_MINOR_UNITS:
-        raise InvalidInput("The amount is too large.", field=field)
+    # Digits beyond the largest amount's are refused before ``int`` reads them.
+    minor: int | None = None
+    if len(whole) + places <= len(str(MAX_MINOR_UNITS)):
+        minor = int(whole) * 10**places + int(decimals.ljust(places, "0") or "0")
+        if minor == 0:
+            raise InvalidInput("The amount must be more than zero.", field=field)
+    if minor is None or minor > MAX_MINOR_UNITS:
+        raise InvalidInput(
+            f"The amount is too large: at most {format_amount(MAX_MINOR_UNITS, currency)}.",
+            field=field,
+        )
     return minor
 
 

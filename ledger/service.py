@@ -24,7 +24,9 @@ from ledger.errors import (
     NotFound,
 )
 from ledger.groups import check_name, utcnow
-from ledger.models import Entry, Fund, Group, IdempotencyRecord, LogState, Posting
+from ledger.log import Notary
+from ledger.merkle import CompactRange
+from ledger.models import Checkpoint, Entry, Fund, Group, IdempotencyRecord, LogState, Posting
 from ledger.money import check_currency, parse_amount
 from ledger.schemas import DisbursementIn, DonationIn, EntryIn, FundIn, ReversalIn, TransferIn
 
@@ -193,9 +195,13 @@ async def record_entry(
     *,
     recorded_by: int | None,
     authority: DisbursementAuthority | None = None,
+    notary: Notary | None = None,
     now: datetime | None = None,
 ) -> Entry:
-    """Append one entry to the group's ledger, or raise without writing anything."""
+    """Append one entry to the group's ledger, or raise without writing anything.
+
+    With a ``notary``, the new tree head is signed as a checkpoint in the same transaction.
+    """
     now = now or utcnow()
     log = await lock_log(session, group)
     plan = await _plan(session, group, entry_in, now.date(), authority)
@@ -258,8 +264,21 @@ async def record_entry(
     )
     for fund_id, change in changes.items():
         funds[fund_id].balance += change
+    tree = CompactRange.from_json(log.merkle).append(bytes.fromhex(entry.hash))
+    log.merkle = tree.to_json()
     log.size = seq
     log.head_hash = entry.hash
+    if notary is not None:
+        root = tree.root()
+        session.add(
+            Checkpoint(
+                group_id=group.id,
+                size=seq,
+                root_hash=root.hex(),
+                note=notary.sign(group.slug, seq, root),
+                signed_at=now,
+            )
+        )
     await session.flush()
     await session.refresh(entry, ["postings"])
     return entry
@@ -378,9 +397,7 @@ async def rebuild_balances(session: AsyncSession, group: Group) -> dict[str, int
     equal; ``verify`` checks the same while replaying the log)."""
     rows = await session.execute(
         select(Fund.slug, func.coalesce(func.sum(Posting.amount), 0))
-        .outerjoin(
-            Posting, (Posting.fund_id == Fund.id) & (Posting.account_type == rules.HOLDING)
-        )
+        .outerjoin(Posting, (Posting.fund_id == Fund.id) & (Posting.account_type == rules.HOLDING))
         .where(Fund.group_id == group.id)
         .group_by(Fund.slug)
     )

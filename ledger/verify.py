@@ -17,7 +17,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
 
 from ledger.canonical import ZERO_HASH, LeafPosting, canonical_json, leaf_document, leaf_hash_hex
-from ledger.models import Entry, Fund, Group, LogState, Posting
+from ledger.merkle import CompactRange
+from ledger.models import Checkpoint, Entry, Fund, Group, LogState, Posting
 from ledger.rules import HOLDING
 
 _BATCH = 10_000
@@ -52,9 +53,15 @@ def _verify(session: Session, group_id: int, group_slug: str) -> VerifyReport:
     }
     state = session.get(LogState, group_id)
     checker = _Checker(group_slug, funds, _reversed_seqs(session, group_id))
+    latest = session.scalars(
+        select(Checkpoint)
+        .where(Checkpoint.group_id == group_id)
+        .order_by(Checkpoint.size.desc())
+        .limit(1)
+    ).one_or_none()
     try:
         _walk(session, group_id, checker)
-        checker.finish(state)
+        checker.finish(state, latest)
     except _Broken as broken:
         return VerifyReport(
             False, checker.count, checker.seq, checker.prev, broken.seq, broken.problem
@@ -134,6 +141,7 @@ class _Checker:
         self.count = 0
         self.seq = 0
         self.prev = ZERO_HASH
+        self.tree = CompactRange()
 
     def entry(self, row: _EntryRow, postings: list[_PostingRow]) -> None:
         (
@@ -184,6 +192,7 @@ class _Checker:
         self.count += 1
         self.seq = seq
         self.prev = entry_hash
+        self.tree = self.tree.append(bytes.fromhex(entry_hash))
 
     def _check_postings(
         self,
@@ -227,13 +236,21 @@ class _Checker:
             raise _Broken(seq, f"reversal {seq} is not the exact negation of entry {reverses}")
         self.reversals_seen.add(reverses)
 
-    def finish(self, state: LogState | None) -> None:
+    def finish(self, state: LogState | None, latest: Checkpoint | None) -> None:
         if state is None:
             raise _Broken(None, "the group has no log")
         if state.size > self.seq:
             raise _Broken(self.seq + 1, f"entry {self.seq + 1} is missing")
         if state.size != self.seq or state.head_hash != self.prev:
             raise _Broken(None, "the log's recorded head differs from its last entry")
+        root = self.tree.root()
+        if CompactRange.from_json(state.merkle).root() != root:
+            raise _Broken(None, "the log's recorded Merkle tree differs from its entries")
+        if latest is not None and (latest.size != self.seq or latest.root_hash != root.hex()):
+            raise _Broken(
+                None,
+                f"the latest signed checkpoint (size {latest.size}) does not match the entries",
+            )
         for fund_id, fund in self.funds.items():
             if fund.balance != self.balances.get(fund_id, 0):
                 raise _Broken(

@@ -7,6 +7,7 @@ steward role.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 from typing import Annotated, Any
 
@@ -16,9 +17,9 @@ from litestar.di import Provide
 from litestar.params import Parameter
 
 from app.auth import provide_caller, public_or_member, requires
-from app.deps import CurrentCaller, DbSession
+from app.deps import CurrentCaller, CurrentNotary, DbSession
 from app.errors import PROBLEM_MEDIA_TYPE, ledger_problem
-from ledger import export, service
+from ledger import export, log, service
 from ledger.errors import LedgerError
 from ledger.schemas import EntryIn, EntryOut, EntryPage, FundIn, FundOut, HeadOut, VerifyOut
 from ledger.verify import verify_group
@@ -35,7 +36,9 @@ EXPORT_MEDIA_TYPES = {
 class LedgerController(Controller):
     path = "/api/groups/{group:str}"
     tags = ["Ledger"]
-    dependencies = {"caller": Provide(provide_caller, sync_to_thread=False)}
+    dependencies = {
+        "caller": Provide(provide_caller, sync_to_thread=False),
+    }
 
     @post("/funds", guards=[requires("steward")], summary="Create a fund")
     async def create_fund(
@@ -66,6 +69,7 @@ class LedgerController(Controller):
         self,
         db_session: DbSession,
         caller: CurrentCaller,
+        notary: CurrentNotary,
         data: EntryIn,
         idempotency_key: Annotated[
             str | None,
@@ -74,7 +78,9 @@ class LedgerController(Controller):
     ) -> Response[bytes]:
         group = caller.group
         if idempotency_key is None:
-            entry = await service.record_entry(db_session, group, data, recorded_by=caller.user_id)
+            entry = await service.record_entry(
+                db_session, group, data, recorded_by=caller.user_id, notary=notary
+            )
             return Response(msgspec.json.encode(entry_out(entry)), status_code=201, media_type=JSON)
 
         await service.lock_log(db_session, group)
@@ -90,7 +96,7 @@ class LedgerController(Controller):
         try:
             async with db_session.begin_nested():
                 entry = await service.record_entry(
-                    db_session, group, data, recorded_by=caller.user_id
+                    db_session, group, data, recorded_by=caller.user_id, notary=notary
                 )
         except LedgerError as error:
             status, body = ledger_problem(error)
@@ -156,3 +162,75 @@ class LedgerController(Controller):
             media_type=EXPORT_MEDIA_TYPES[fmt],
             headers={"Content-Disposition": f'attachment; filename="{filename}"'},
         )
+
+
+class InclusionProofOut(msgspec.Struct, kw_only=True):
+    seq: int
+    leaf_index: int
+    tree_size: int
+    leaf_hash: str
+    audit_path: list[str]
+    root: str
+
+
+class ConsistencyProofOut(msgspec.Struct, kw_only=True, rename={"first": "from", "second": "to"}):
+    first: int
+    second: int
+    path: list[str]
+
+
+class LogController(Controller):
+    """What an outsider needs to check the log: checkpoints and RFC 9162 proofs."""
+
+    path = "/api/groups/{group:str}"
+    tags = ["Log"]
+    dependencies = {"caller": Provide(provide_caller, sync_to_thread=False)}
+
+    @get(
+        "/checkpoint",
+        guards=[public_or_member],
+        media_type="text/plain; charset=utf-8",
+        summary="The latest signed checkpoint (C2SP tlog-checkpoint signed note)",
+    )
+    async def checkpoint(self, db_session: DbSession, caller: CurrentCaller) -> str:
+        return (await log.latest_checkpoint(db_session, caller.group)).note
+
+    @get(
+        "/entries/{seq:int}/proof",
+        guards=[public_or_member],
+        summary="RFC 9162 inclusion proof of an entry",
+    )
+    async def inclusion(
+        self,
+        db_session: DbSession,
+        caller: CurrentCaller,
+        seq: int,
+        size: Annotated[int | None, Parameter(ge=1)] = None,
+    ) -> InclusionProofOut:
+        proof = await log.prove_inclusion(db_session, caller.group, seq, size)
+        return InclusionProofOut(**dataclasses.asdict(proof))
+
+    @get(
+        "/consistency",
+        guards=[public_or_member],
+        summary="RFC 9162 consistency proof between two tree sizes",
+    )
+    async def consistency(
+        self,
+        db_session: DbSession,
+        caller: CurrentCaller,
+        first: Annotated[int, Parameter(query="from", ge=1)],
+        second: Annotated[int, Parameter(query="to", ge=1)],
+    ) -> ConsistencyProofOut:
+        path = await log.prove_consistency(db_session, caller.group, first, second)
+        return ConsistencyProofOut(first=first, second=second, path=path)
+
+
+@get(
+    "/.well-known/commonpurse-key",
+    media_type="text/plain; charset=utf-8",
+    tags=["Log"],
+    summary="The instance's Ed25519 verifier key (C2SP vkey)",
+)
+async def well_known_key(notary: CurrentNotary) -> str:
+    return notary.key.vkey() + "\n"

@@ -98,11 +98,21 @@ def upgrade() -> None:
     sa.ForeignKeyConstraint(['group_id'], ['groups.id'], name=op.f('fk_idempotency_records_group_id_groups')),
     sa.PrimaryKeyConstraint('group_id', 'key', name=op.f('pk_idempotency_records'))
     )
+    op.create_table('checkpoints',
+    sa.Column('group_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('size', sa.BigInteger(), nullable=False),
+    sa.Column('root_hash', sa.String(length=64), nullable=False),
+    sa.Column('note', sa.Text(), nullable=False),
+    sa.Column('signed_at', advanced_alchemy.types.datetime.DateTimeUTC(timezone=True), nullable=False),
+    sa.ForeignKeyConstraint(['group_id'], ['groups.id'], name=op.f('fk_checkpoints_group_id_groups')),
+    sa.PrimaryKeyConstraint('group_id', 'size', name=op.f('pk_checkpoints'))
+    )
     op.create_table('log_states',
     sa.Column('group_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
     sa.Column('size', sa.BigInteger(), nullable=False),
     sa.Column('head_hash', sa.String(length=64), nullable=False),
     sa.ForeignKeyConstraint(['group_id'], ['groups.id'], name=op.f('fk_log_states_group_id_groups')),
+    sa.Column('merkle', sa.Text(), nullable=False),
     sa.PrimaryKeyConstraint('group_id', name=op.f('pk_log_states'))
     )
     op.create_table('memberships',
@@ -140,8 +150,8 @@ def upgrade() -> None:
 
 
 # The ledger is append-only in the database itself: UPDATE and DELETE (and TRUNCATE on
-# PostgreSQL) of entries and postings are refused whatever the application does.
-APPEND_ONLY_TABLES = ("entries", "postings")
+# PostgreSQL) of entries, postings and signed checkpoints are refused whatever the application does.
+APPEND_ONLY_TABLES = ("entries", "postings", "checkpoints")
 
 
 def create_append_only_triggers() -> None:
@@ -195,6 +205,7 @@ def downgrade() -> None:
     op.drop_table('postings')
     op.drop_table('memberships')
     op.drop_table('log_states')
+    op.drop_table('checkpoints')
     op.drop_table('idempotency_records')
     op.drop_table('funds')
     op.drop_table('entries')

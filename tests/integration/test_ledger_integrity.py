@@ -20,7 +20,8 @@ from tests.conftest import World
 async def fill(session: AsyncSession, world: World, count: int = 6) -> None:
     for i in range(count):
         await service.record_entry(
-            session, world.group,
+            session,
+            world.group,
             DonationIn(fund="rent-relief", amount=f"{10 + i}.00", memo=f"gift {i + 1}"),
             recorded_by=world.steward.user.id,
         )
@@ -68,17 +69,24 @@ async def drop_triggers(session: AsyncSession) -> None:
 
 
 TAMPERING = {
-    "one amount": (
-        ["UPDATE postings SET amount = amount + 100 WHERE seq = 4"], 4),
-    "one memo": (
-        ["UPDATE entries SET memo = 'for the party' WHERE seq = 3"], 3),
+    "one amount": (["UPDATE postings SET amount = amount + 100 WHERE seq = 4"], 4),
+    "one memo": (["UPDATE entries SET memo = 'for the party' WHERE seq = 3"], 3),
     "the last entry deleted": (
-        ["DELETE FROM postings WHERE seq = 6", "DELETE FROM entries WHERE seq = 6"], 6),
+        ["DELETE FROM postings WHERE seq = 6", "DELETE FROM entries WHERE seq = 6"],
+        6,
+    ),
     "two entries swapped": (
-        ["UPDATE entries SET seq = -1 WHERE seq = 2", "UPDATE entries SET seq = 2 WHERE seq = 5",
-         "UPDATE entries SET seq = 5 WHERE seq = -1"], 2),
+        [
+            "UPDATE entries SET seq = -1 WHERE seq = 2",
+            "UPDATE entries SET seq = 2 WHERE seq = 5",
+            "UPDATE entries SET seq = 5 WHERE seq = -1",
+        ],
+        2,
+    ),
     "a middle entry deleted": (
-        ["DELETE FROM postings WHERE seq = 3", "DELETE FROM entries WHERE seq = 3"], 3),
+        ["DELETE FROM postings WHERE seq = 3", "DELETE FROM entries WHERE seq = 3"],
+        3,
+    ),
 }
 
 
@@ -116,13 +124,15 @@ async def test_rebuilt_balances_equal_the_stored_ones_after_a_random_history(
     for _ in range(120):
         fund, other = rng.sample(["rent-relief", "groceries"], 2)
         amount = f"{rng.randint(1, 90)}.{rng.randint(0, 99):02d}"
-        entry = rng.choice([
-            DonationIn(fund=fund, amount=amount),
-            DonationIn(fund=fund, amount=amount),
-            DisbursementIn(fund=fund, amount=amount, counterparty="R-1"),
-            TransferIn(from_fund=fund, to_fund=other, amount=amount),
-            ReversalIn(reverses=rng.randint(1, max(recorded, 1)), memo="mistake"),
-        ])
+        entry = rng.choice(
+            [
+                DonationIn(fund=fund, amount=amount),
+                DonationIn(fund=fund, amount=amount),
+                DisbursementIn(fund=fund, amount=amount, counterparty="R-1"),
+                TransferIn(from_fund=fund, to_fund=other, amount=amount),
+                ReversalIn(reverses=rng.randint(1, max(recorded, 1)), memo="mistake"),
+            ]
+        )
         try:
             async with session.begin_nested():
                 await service.record_entry(session, world.group, entry, recorded_by=None)

@@ -1,0 +1,122 @@
+"""The group's log as a Merkle tree: signed checkpoints and proofs (RFC 9162, C2SP).
+
+``record_entry`` appends each leaf to the compact range kept in ``log_states`` and asks the
+``Notary`` to sign a checkpoint of the new tree; this module serves what outsiders check:
+the latest checkpoint, inclusion proofs and consistency proofs.
+"""
+
+from __future__ import annotations
+
+import base64
+from dataclasses import dataclass
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from ledger.checkpoint import SigningKey
+from ledger.errors import InvalidInput, NotFound
+from ledger.merkle import consistency_proof, inclusion_proof, root_from_leaf_hashes
+from ledger.models import Checkpoint, Entry, Group, LogState
+
+
+@dataclass(frozen=True)
+class Notary:
+    """Signs checkpoints of every group's log with the instance's key.
+
+    The origin line names the instance and the group (``<host>/g/<group>``), so a checkpoint
+    of one group can never pass for another's."""
+
+    key: SigningKey
+    host: str
+
+    def origin(self, group_slug: str) -> str:
+        return f"{self.host}/g/{group_slug}"
+
+    def sign(self, group_slug: str, size: int, root: bytes) -> str:
+        return self.key.sign_checkpoint(self.origin(group_slug), size, root)
+
+
+async def latest_checkpoint(session: AsyncSession, group: Group) -> Checkpoint:
+    result = await session.scalars(
+        select(Checkpoint)
+        .where(Checkpoint.group_id == group.id)
+        .order_by(Checkpoint.size.desc())
+        .limit(1)
+    )
+    checkpoint = result.one_or_none()
+    if checkpoint is None:
+        raise NotFound(f"Group {group.slug!r} has no entries yet, so no checkpoint.")
+    return checkpoint
+
+
+async def checkpoints(session: AsyncSession, group: Group) -> list[Checkpoint]:
+    result = await session.scalars(
+        select(Checkpoint).where(Checkpoint.group_id == group.id).order_by(Checkpoint.size)
+    )
+    return list(result)
+
+
+async def _size(session: AsyncSession, group: Group) -> int:
+    state = await session.get(LogState, group.id)
+    return state.size if state else 0
+
+
+async def _leaf_hashes(session: AsyncSession, group: Group, size: int) -> list[bytes]:
+    """The first ``size`` leaf hashes (proofs need the tree's leaves: O(size) to build)."""
+    result = await session.scalars(
+        select(Entry.hash).where(Entry.group_id == group.id, Entry.seq <= size).order_by(Entry.seq)
+    )
+    return [bytes.fromhex(h) for h in result]
+
+
+def _check_size(size: int, log_size: int, field: str) -> None:
+    if not 1 <= size <= log_size:
+        raise InvalidInput(f"{field} must be between 1 and the log's size {log_size}.", field=field)
+
+
+@dataclass(frozen=True, slots=True)
+class InclusionProof:
+    seq: int
+    leaf_index: int
+    tree_size: int
+    leaf_hash: str
+    audit_path: list[str]
+    root: str
+
+
+async def prove_inclusion(
+    session: AsyncSession, group: Group, seq: int, size: int | None
+) -> InclusionProof:
+    """RFC 9162 inclusion proof of entry ``seq`` (leaf index seq - 1) in the tree of ``size``
+    leaves (default: the whole log)."""
+    log_size = await _size(session, group)
+    size = log_size if size is None else size
+    _check_size(size, log_size, "size")
+    if not 1 <= seq <= size:
+        raise InvalidInput(f"Entry {seq} is not in a tree of {size} entries.", field="seq")
+    hashes = await _leaf_hashes(session, group, size)
+    path = inclusion_proof(seq - 1, size, hashes.__getitem__)
+    return InclusionProof(
+        seq=seq,
+        leaf_index=seq - 1,
+        tree_size=size,
+        leaf_hash=hashes[seq - 1].hex(),
+        audit_path=[node.hex() for node in path],
+        root=root_from_leaf_hashes(hashes).hex(),
+    )
+
+
+async def prove_consistency(
+    session: AsyncSession, group: Group, first: int, second: int
+) -> list[str]:
+    """RFC 9162 consistency proof between the trees of ``first`` and ``second`` leaves."""
+    log_size = await _size(session, group)
+    _check_size(second, log_size, "to")
+    if not 1 <= first <= second:
+        raise InvalidInput("from must be between 1 and to.", field="from")
+    hashes = await _leaf_hashes(session, group, second)
+    return [node.hex() for node in consistency_proof(first, second, hashes.__getitem__)]
+
+
+def root_base64(root_hex: str) -> str:
+    return base64.b64encode(bytes.fromhex(root_hex)).decode("ascii")

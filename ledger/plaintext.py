@@ -1,0 +1,562 @@
+"""Plain-text accounting exports: an hledger journal and a beancount file.
+
+Both are folds over the group's entries that a tool nobody here wrote can check: `hledger
+check` and `bean-check` must accept them, and their balances must equal ours to the cent.
+
+Choices that keep that true:
+
+- **Order.** Transactions are written in date order, then log order (``seq``). hledger
+  checks balance assertions in exactly that order (by date, then as parsed), and entries
+  may be backdated, so running balances are computed in the order the file is written in,
+  not in ``seq`` order; ``seq`` and ``hash`` stay on every transaction as tags/metadata.
+- **Assertions.** hledger: every posting asserts its account's running balance (``=``,
+  one commodity, that account only). beancount: ``balance`` directives with an explicit
+  ``~ 0`` tolerance, at the start of every month and the day after each account's last
+  posting (beancount checks a balance at the start of its day). Without ``~ 0`` beancount
+  tolerates one unit of the last digit shown, so an export off by 0.01 would pass.
+- **Accounts.** ``ledger.rules.account_name`` for every valid fund slug (the names the log
+  itself uses); anything else gets a component that starts with a digit (which no valid
+  slug can produce) followed by the slug's UTF-8 in hex, and a mapping refuses collisions.
+- **Text.** Member text becomes one line: control characters and line breaks become
+  spaces, bidirectional embedding/override/isolate controls become U+FFFD (they could make
+  a line display differently from what it says). hledger has no escapes: ``;`` would start
+  a comment and ``|`` split payee from note, so they become ``；`` and ``¦``. beancount
+  strings are quoted with ``\\`` and ``\"`` escaped. The exact text stays in the JSON
+  exports and the hashed leaves.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from typing import TYPE_CHECKING, Protocol
+
+from sqlalchemy import select
+
+from ledger import rules
+from ledger.models import Fund
+from ledger.money import exponent, format_amount
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
+
+    from ledger.models import Group
+
+__all__ = [
+    "AccountNames",
+    "account_name",
+    "beancount_file",
+    "beancount_string",
+    "hledger_journal",
+    "hledger_text",
+    "one_line",
+    "write_beancount",
+    "write_hledger",
+]
+
+# hledger account types: holding money is cash (it shows in `hledger cashflow`).
+_HLEDGER_TYPES = {rules.HOLDING: "C", rules.INCOME: "R", rules.EXPENSE: "X"}
+# What both tools accept: beancount wants every component to start with a capital letter
+# or a digit; hledger only forbids two spaces and tabs, which this excludes as well.
+_ACCOUNT = re.compile(r"(?:Assets|Income|Expenses)(?::[A-Z0-9][A-Za-z0-9-]*)+")
+_CURRENCY = re.compile(r"[A-Z]{3}")
+_KIND = re.compile(r"[a-z][a-z0-9_-]*")
+_KIND_LABELS = {
+    "donation": "Donation",
+    "disbursement": "Disbursement",
+    "transfer": "Transfer",
+    "reversal": "Reversal",
+}
+# Embeddings, overrides and isolates (the "Trojan Source" characters). Marks such as
+# U+200F stay: right-to-left text needs them and they cannot reorder a whole line.
+_BIDI_CONTROLS = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
+
+
+# --- what the exports read -----------------------------------------------------------------
+# Read-only protocols, so the ORM rows and plain test objects both fit.
+
+
+class GroupLike(Protocol):
+    @property
+    def slug(self) -> str: ...
+    @property
+    def name(self) -> str: ...
+    @property
+    def currency(self) -> str: ...
+
+
+class FundRef(Protocol):
+    @property
+    def slug(self) -> str: ...
+
+
+class FundLike(FundRef, Protocol):
+    @property
+    def name(self) -> str: ...
+    @property
+    def currency(self) -> str: ...
+    @property
+    def created_at(self) -> datetime: ...
+
+
+class PostingLike(Protocol):
+    @property
+    def account_type(self) -> str: ...
+    @property
+    def amount(self) -> int: ...
+    @property
+    def currency(self) -> str: ...
+    @property
+    def fund(self) -> FundRef: ...
+
+
+class EntryLike(Protocol):
+    @property
+    def seq(self) -> int: ...
+    @property
+    def kind(self) -> str: ...
+    @property
+    def occurred_on(self) -> date: ...
+    @property
+    def memo(self) -> str: ...
+    @property
+    def counterparty(self) -> str | None: ...
+    @property
+    def reverses_seq(self) -> int | None: ...
+    @property
+    def proposal_number(self) -> int | None: ...
+    @property
+    def proposal_version(self) -> int | None: ...
+    @property
+    def hash(self) -> str: ...
+    @property
+    def postings(self) -> Sequence[PostingLike]: ...
+
+
+# --- account names -------------------------------------------------------------------------
+
+
+def account_name(account_type: str, fund_slug: str) -> str:
+    """The account both tools accept for a fund's holding, income or expense account.
+
+    Equal to the log's own account name for every valid slug. Any other slug (none can be
+    stored today; this guards old or imported data) becomes ``0`` + hex of its UTF-8: it
+    starts with a digit, which a valid slug never does, and hex is one-to-one.
+    """
+    if account_type not in _HLEDGER_TYPES:
+        raise ValueError(f"unknown account type {account_type!r}")
+    if rules.SLUG.fullmatch(fund_slug):
+        name = rules.account_name(account_type, fund_slug)
+    else:
+        name = rules.account_name(account_type, "0" + fund_slug.encode("utf-8").hex())
+    if not _ACCOUNT.fullmatch(name):  # a change in rules.account_name must not slip by
+        raise ValueError(f"{name!r} is not an account name hledger and beancount both accept")
+    return name
+
+
+class AccountNames:
+    """Names per (account type, fund slug), refusing two keys that would share a name."""
+
+    def __init__(self) -> None:
+        self._names: dict[tuple[str, str], str] = {}
+        self._keys: dict[str, tuple[str, str]] = {}
+
+    def __call__(self, account_type: str, fund_slug: str) -> str:
+        key = (account_type, fund_slug)
+        name = self._names.get(key)
+        if name is None:
+            name = account_name(account_type, fund_slug)
+            other = self._keys.setdefault(name, key)
+            if other != key:
+                raise ValueError(f"accounts {other} and {key} would both be named {name!r}")
+            self._names[key] = name
+        return name
+
+
+# --- text ----------------------------------------------------------------------------------
+
+
+def one_line(text: str) -> str:
+    """Member text on one line, with nothing that can reorder how the line displays."""
+    out: list[str] = []
+    for ch in text:
+        if ch in _BIDI_CONTROLS:
+            out.append("\ufffd")
+            continue
+        category = unicodedata.category(ch)
+        if category in ("Cc", "Zl", "Zp"):  # line breaks, tabs, NUL, NEL, U+2028/9
+            out.append(" ")
+        elif category == "Cs":  # a lone surrogate cannot be written as UTF-8
+            out.append("\ufffd")
+        else:
+            out.append(ch)
+    return " ".join("".join(out).split())
+
+
+def hledger_text(text: str) -> str:
+    """Text for an hledger description: it has no escapes, so swap the two special marks."""
+    return one_line(text).replace(";", "\uff1b").replace("|", "\u00a6")
+
+
+def beancount_string(text: str) -> str:
+    """A quoted beancount string."""
+    return '"' + one_line(text).replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def _check_currency(code: str) -> str:
+    if not _CURRENCY.fullmatch(code):
+        raise ValueError(f"{code!r} is not a currency code both tools accept")
+    return code
+
+
+def _hledger_commodity_example(currency: str) -> str:
+    # hledger 1.25 insists on a decimal point even with no decimals ("1000. JPY").
+    return "1000." + "0" * exponent(currency)
+
+
+def _beancount_precision(currency: str) -> str:
+    places = exponent(currency)
+    return "1" if places == 0 else "0." + "0" * (places - 1) + "1"
+
+
+# --- the read model both files are folded from ---------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class _Leg:
+    account: str
+    amount: int
+    currency: str
+
+
+@dataclass(frozen=True, slots=True)
+class _Transaction:
+    seq: int
+    on: date
+    kind: str
+    payee: str | None
+    narration: str
+    hash: str
+    reverses: int | None
+    proposal: str | None
+    legs: tuple[_Leg, ...]
+
+
+@dataclass(slots=True)
+class _Account:
+    name: str
+    account_type: str
+    fund_slug: str
+    fund_name: str | None = None
+    currencies: set[str] = field(default_factory=set)
+    opened: date | None = None
+    last_used: date | None = None
+
+
+@dataclass(slots=True)
+class _Book:
+    group: GroupLike
+    accounts: dict[str, _Account]
+    transactions: list[_Transaction]  # date order, then seq
+    reversed_by: dict[int, int]
+    currencies: list[str]
+    head: tuple[int, str] | None
+
+    @property
+    def first_date(self) -> date | None:
+        dates = [a.opened for a in self.accounts.values() if a.opened is not None]
+        return min(dates) if dates else None
+
+
+def _narration(entry: EntryLike) -> str:
+    kind = entry.kind
+    label = _KIND_LABELS.get(kind, one_line(kind).capitalize() or "Entry")
+    if entry.reverses_seq is not None:
+        label += f" of entry {entry.reverses_seq}"
+    if entry.proposal_number is not None:
+        label += f" under proposal {entry.proposal_number} v{entry.proposal_version}"
+    memo = one_line(entry.memo)
+    return f"{label}: {memo}" if memo else label
+
+
+def _book(group: GroupLike, funds: Iterable[FundLike], entries: Iterable[EntryLike]) -> _Book:
+    names = AccountNames()
+    accounts: dict[str, _Account] = {}
+    fund_opened: dict[str, date] = {}
+
+    def account(account_type: str, slug: str) -> _Account:
+        name = names(account_type, slug)
+        found = accounts.get(name)
+        if found is None:
+            found = accounts[name] = _Account(name, account_type, slug)
+        return found
+
+    for fund in funds:
+        _check_currency(fund.currency)
+        fund_opened[fund.slug] = fund.created_at.date()
+        for account_type in _HLEDGER_TYPES:
+            declared = account(account_type, fund.slug)
+            declared.fund_name = fund.name
+            declared.currencies.add(fund.currency)
+
+    transactions: list[_Transaction] = []
+    reversed_by: dict[int, int] = {}
+    head: tuple[int, str] | None = None
+    for entry in entries:
+        legs = []
+        for posting in entry.postings:
+            used = account(posting.account_type, posting.fund.slug)
+            used.currencies.add(_check_currency(posting.currency))
+            if used.last_used is None or entry.occurred_on > used.last_used:
+                used.last_used = entry.occurred_on
+            slug = posting.fund.slug
+            if slug not in fund_opened or entry.occurred_on < fund_opened[slug]:
+                fund_opened[slug] = entry.occurred_on
+            legs.append(_Leg(used.name, posting.amount, posting.currency))
+        if entry.reverses_seq is not None:
+            reversed_by[entry.reverses_seq] = entry.seq
+        if head is None or entry.seq > head[0]:
+            head = (entry.seq, entry.hash)
+        transactions.append(
+            _Transaction(
+                seq=entry.seq,
+                on=entry.occurred_on,
+                kind=entry.kind if _KIND.fullmatch(entry.kind) else "other",
+                payee=one_line(entry.counterparty or "") or None,
+                narration=_narration(entry),
+                hash=entry.hash,
+                reverses=entry.reverses_seq,
+                proposal=(
+                    f"{entry.proposal_number}v{entry.proposal_version}"
+                    if entry.proposal_number is not None
+                    else None
+                ),
+                legs=tuple(legs),
+            )
+        )
+    # A fund's accounts open together, on or before their first use (backdated entries
+    # can predate the fund's creation).
+    for item in accounts.values():
+        item.opened = fund_opened[item.fund_slug]
+    transactions.sort(key=lambda t: (t.on, t.seq))
+    currencies = {_check_currency(group.currency)}
+    for item in accounts.values():
+        currencies |= item.currencies
+    return _Book(
+        group=group,
+        accounts=dict(sorted(accounts.items())),
+        transactions=transactions,
+        reversed_by=reversed_by,
+        currencies=sorted(currencies),
+        head=head,
+    )
+
+
+def _header(book: _Book, comment: str) -> list[str]:
+    group = book.group
+    lines = [
+        f"{comment} Common Purse export of group {one_line(group.slug)}: {one_line(group.name)}",
+        f"{comment} Currency {group.currency}. "
+        + (
+            f"Log head: entry {book.head[0]}, hash {book.head[1]}."
+            if book.head
+            else "No entries yet."
+        ),
+        f"{comment} Transactions run in date order, then log order (seq); seq and hash",
+        f"{comment} name each entry of the log. Balance checks follow the same order.",
+    ]
+    funds = sorted(
+        {(a.fund_slug, a.fund_name) for a in book.accounts.values() if a.fund_name is not None}
+    )
+    for slug, name in funds:
+        lines.append(f"{comment}   fund {one_line(slug)}: {one_line(name or '')}")
+    return lines
+
+
+# --- hledger -------------------------------------------------------------------------------
+
+
+def hledger_journal(
+    group: GroupLike, funds: Iterable[FundLike], entries: Iterable[EntryLike]
+) -> str:
+    """The group's ledger as an hledger journal that `hledger check -s ordereddates` accepts."""
+    book = _book(group, funds, entries)
+    lines = _header(book, ";")
+    lines += ["", "decimal-mark ."]
+    lines += [f"commodity {_hledger_commodity_example(c)} {c}" for c in book.currencies]
+    lines.append("")
+    for item in book.accounts.values():
+        declared = f"account {item.name}  ; type:{_HLEDGER_TYPES[item.account_type]}"
+        if rules.SLUG.fullmatch(item.fund_slug):  # a tag value would end at a comma
+            declared += f", fund:{item.fund_slug}"
+        lines.append(declared)
+
+    running: dict[tuple[str, str], int] = defaultdict(int)
+    for txn in book.transactions:
+        narration = hledger_text(txn.narration)
+        description = f"{hledger_text(txn.payee)} | {narration}" if txn.payee else narration
+        tags = [f"seq:{txn.seq}", f"hash:{txn.hash}", f"kind:{txn.kind}"]
+        if txn.reverses is not None:
+            tags.append(f"reverses:{txn.reverses}")
+        if txn.seq in book.reversed_by:
+            tags.append(f"reversed_by:{book.reversed_by[txn.seq]}")
+        if txn.proposal is not None:
+            tags.append(f"proposal:{txn.proposal}")
+        lines.append("")
+        lines.append(f"{txn.on.isoformat()} ({txn.seq}) {description}  ; {', '.join(tags)}")
+        for leg in txn.legs:
+            running[leg.account, leg.currency] += leg.amount
+            balance = running[leg.account, leg.currency]
+            lines.append(
+                f"    {leg.account}  {format_amount(leg.amount, leg.currency)} {leg.currency}"
+                f" = {format_amount(balance, leg.currency)} {leg.currency}"
+            )
+    return "\n".join(lines) + "\n"
+
+
+# --- beancount -----------------------------------------------------------------------------
+
+
+def _month_starts(after: date, through: date) -> list[date]:
+    """The first days of months that fall in (after, through]."""
+    starts: list[date] = []
+    month = date(after.year, after.month, 1)
+    while True:
+        month = date(month.year + month.month // 12, month.month % 12 + 1, 1)
+        if month > through:
+            return starts
+        starts.append(month)
+
+
+def beancount_file(
+    group: GroupLike, funds: Iterable[FundLike], entries: Iterable[EntryLike]
+) -> str:
+    """The group's ledger as a beancount file that `bean-check` accepts."""
+    book = _book(group, funds, entries)
+    lines = _header(book, ";")
+    lines += [
+        "",
+        f"option {beancount_string('title')} {beancount_string(group.name)}",
+        f'option "operating_currency" "{group.currency}"',
+    ]
+    lines += [
+        f'option "display_precision" "{c}:{_beancount_precision(c)}"' for c in book.currencies
+    ]
+    # Makes bean-check refuse an undeclared currency, as `hledger check -s` does.
+    lines.append('plugin "beancount.plugins.check_commodity"')
+    first = book.first_date
+    if first is None:  # no funds, no entries: nothing to declare
+        return "\n".join(lines) + "\n"
+
+    lines.append("")
+    lines += [f"{first.isoformat()} commodity {c}" for c in book.currencies]
+    lines.append("")
+    pairs: list[tuple[_Account, str]] = []
+    for item in book.accounts.values():
+        assert item.opened is not None
+        lines.append(
+            f"{item.opened.isoformat()} open {item.name} {','.join(sorted(item.currencies))}"
+        )
+        lines.append(f"  fund: {beancount_string(item.fund_slug)}")
+        if item.fund_name is not None:
+            lines.append(f"  name: {beancount_string(item.fund_name)}")
+        pairs += [(item, currency) for currency in sorted(item.currencies)]
+
+    running: dict[tuple[str, str], int] = defaultdict(int)
+    asserted: set[tuple[str, str, date]] = set()
+
+    def balances_on(day: date, which: Iterable[tuple[_Account, str]]) -> list[str]:
+        out = []
+        for item, currency in which:
+            amount = running[item.name, currency]
+            asserted.add((item.name, currency, day))
+            out.append(
+                f"{day.isoformat()} balance {item.name}  "
+                f"{format_amount(amount, currency)} ~ 0 {currency}"
+            )
+        return out
+
+    last = book.transactions[-1].on if book.transactions else first
+    checkpoints = _month_starts(first, last)
+    next_checkpoint = 0
+    for txn in book.transactions:
+        # Month-start checks (before the day's transactions: beancount checks at the start
+        # of the day) for every account open by then, used or not.
+        while next_checkpoint < len(checkpoints) and checkpoints[next_checkpoint] <= txn.on:
+            day = checkpoints[next_checkpoint]
+            opened = [(a, c) for a, c in pairs if a.opened is not None and a.opened <= day]
+            lines.append("")
+            lines += balances_on(day, opened)
+            next_checkpoint += 1
+        header = f"{txn.on.isoformat()} *"
+        if txn.payee:
+            header += f" {beancount_string(txn.payee)}"
+        header += f" {beancount_string(txn.narration)}"
+        link = (
+            txn.reverses
+            if txn.reverses is not None
+            else (txn.seq if txn.seq in book.reversed_by else None)
+        )
+        if link is not None:  # an entry and its reversal share a link
+            header += f" ^entry-{link}"
+        lines += [
+            "",
+            header,
+            f'  seq: "{txn.seq}"',
+            f'  hash: "{txn.hash}"',
+            f'  kind: "{txn.kind}"',
+        ]
+        if txn.reverses is not None:
+            lines.append(f'  reverses: "{txn.reverses}"')
+        if txn.seq in book.reversed_by:
+            lines.append(f'  reversed_by: "{book.reversed_by[txn.seq]}"')
+        if txn.proposal is not None:
+            lines.append(f'  proposal: "{txn.proposal}"')
+        for leg in txn.legs:
+            running[leg.account, leg.currency] += leg.amount
+            lines.append(
+                f"  {leg.account}  {format_amount(leg.amount, leg.currency)} {leg.currency}"
+            )
+
+    # The day after each account's last posting (its opening day if it has none).
+    closing = sorted(
+        (
+            (item.last_used + timedelta(days=1) if item.last_used else item.opened),
+            item.name,
+            currency,
+            item,
+        )
+        for item, currency in pairs
+        if item.opened is not None
+    )
+    lines.append("")
+    for day, name, currency, item in closing:
+        if (name, currency, day) not in asserted:
+            lines += balances_on(day, [(item, currency)])
+    return "\n".join(lines) + "\n"
+
+
+# --- from the database ---------------------------------------------------------------------
+
+
+def _funds(session: Session, group: Group) -> list[Fund]:
+    return list(session.scalars(select(Fund).where(Fund.group_id == group.id).order_by(Fund.id)))
+
+
+def write_hledger(session: Session, group: Group) -> bytes:
+    """The group's hledger journal (UTF-8), read with a sync session as ``export`` does."""
+    # Imported here: ledger.export imports this module for its table of formats.
+    from ledger.export import _entries
+
+    return hledger_journal(group, _funds(session, group), _entries(session, group)).encode()
+
+
+def write_beancount(session: Session, group: Group) -> bytes:
+    """The group's beancount file (UTF-8), read with a sync session as ``export`` does."""
+    from ledger.export import _entries
+
+    return beancount_file(group, _funds(session, group), _entries(session, group)).encode()
