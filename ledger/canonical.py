@@ -59,9 +59,9 @@ def _check(value: object) -> bool:
                 raise TypeError("canonical keys must be strings")
             if not unicodedata.is_normalized("NFC", key):
                 raise ValueError("canonical keys must be NFC-normalised")
-            reorder = (
-                _check(item) or reorder or (key != "" and max(key) >= _UTF16_ORDER_MATTERS_FROM)
-            )
+            if key and max(key) >= _UTF16_ORDER_MATTERS_FROM:
+                reorder = True
+            reorder = _check(item) or reorder
     elif isinstance(value, list):
         for item in value:
             reorder = _check(item) or reorder

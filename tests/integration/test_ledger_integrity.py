@@ -11,6 +11,7 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ledger import service
+from ledger.errors import LedgerError
 from ledger.models import Fund
 from ledger.schemas import DisbursementIn, DonationIn, ReversalIn, TransferIn
 from ledger.verify import verify_group
@@ -137,8 +138,8 @@ async def test_rebuilt_balances_equal_the_stored_ones_after_a_random_history(
             async with session.begin_nested():
                 await service.record_entry(session, world.group, entry, recorded_by=None)
             recorded += 1
-        except Exception as error:  # refusals are part of a real history
-            assert error.__class__.__module__ == "ledger.errors", error
+        except LedgerError:  # refusals are part of a real history
+            pass
     await session.commit()
     stored = {fund.slug: fund.balance for fund in await service.list_funds(session, world.group)}
     assert await service.rebuild_balances(session, world.group) == stored
