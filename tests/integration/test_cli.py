@@ -1,0 +1,92 @@
+"""The command line a treasurer uses: set up, export, verify; clear errors."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from click.testing import CliRunner
+
+from app.cli import main
+from app.settings import Settings
+
+
+@pytest.fixture
+def cli(settings: Settings):  # type: ignore[no-untyped-def]
+    runner = CliRunner()
+    env = {"COMMONPURSE_DATABASE_URL": settings.database_url,
+           "COMMONPURSE_SIGNING_KEY_FILE": str(settings.signing_key_file)}
+
+    def invoke(*args: str, stdin: str | None = None):  # type: ignore[no-untyped-def]
+        return runner.invoke(main, list(args), env=env, input=stdin, catch_exceptions=False)
+
+    return invoke
+
+
+def test_a_steward_sets_up_a_group_from_the_shell(cli) -> None:  # type: ignore[no-untyped-def]
+    added = cli("user", "add", "ana@example.org", "--name", "Ana", stdin="a long password\n")
+    assert added.exit_code == 0, added.output
+    token = cli("token", "add", "ana@example.org", "--label", "laptop")
+    assert token.exit_code == 0
+    assert token.output.strip().startswith("cp_")
+    group = cli("group", "add", "fridge", "--name", "Community Fridge", "--currency", "eur",
+                "--admin", "ana@example.org")
+    assert group.exit_code == 0, group.output
+    verify = cli("verify", "fridge")
+    assert verify.exit_code == 0
+    assert "ok: 0 entries" in verify.output
+    exported = cli("export", "fridge", "--format", "json")
+    assert json.loads(exported.output)["group"]["currency"] == "EUR"
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (("group", "add", "fridge", "--name", "F", "--currency", "EUR", "--admin", "no@x.org"),
+         "No user has the e-mail"),
+        (("token", "add", "nobody@example.org"), "No user has the e-mail"),
+        (("verify", "no-such-group"), "There is no group"),
+        (("export", "no-such-group", "--format", "csv"), "There is no group"),
+        (("group", "add", "Bad Slug", "--name", "F", "--currency", "EUR", "--admin", "a@x.org"),
+         "slug"),
+    ],
+)
+def test_errors_are_one_clear_line_with_a_failing_exit(cli, args, message) -> None:  # type: ignore[no-untyped-def]
+    cli("user", "add", "a@x.org", "--name", "A", stdin="a long password\n")
+    result = cli(*args)
+    assert result.exit_code == 1
+    assert message in result.output
+    assert "Traceback" not in result.output
+
+
+def test_a_short_password_is_refused(cli) -> None:  # type: ignore[no-untyped-def]
+    result = cli("user", "add", "b@x.org", "--name", "B", stdin="short\n")
+    assert result.exit_code == 1
+    assert "at least 10 characters" in result.output
+
+
+def test_demo_loads_once_and_verifies(cli) -> None:  # type: ignore[no-untyped-def]
+    first = cli("demo")
+    assert first.exit_code == 0, first.output
+    assert "Demo login" in first.output
+    assert "not loaded" in cli("demo").output
+    verify = cli("verify", "northside")
+    assert verify.exit_code == 0, verify.output
+    assert "ok: 320 entries" in verify.output
+    leaves = cli("export", "northside", "--format", "jsonl").output.splitlines()
+    assert len(leaves) == 320
+    assert json.loads(leaves[0])["seq"] == "1"
+
+
+async def test_verify_exits_1_naming_the_first_bad_entry(cli, session, world) -> None:  # type: ignore[no-untyped-def]
+    from sqlalchemy import text
+
+    from tests.integration.test_ledger_integrity import drop_triggers, fill
+
+    await fill(session, world)
+    await drop_triggers(session)
+    await session.execute(text("UPDATE entries SET memo = 'moved' WHERE seq = 4"))
+    await session.commit()
+    result = cli("verify", world.slug)
+    assert result.exit_code == 1
+    assert "broken at entry 4" in result.output
