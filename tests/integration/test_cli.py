@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 
 import pytest
@@ -87,6 +88,7 @@ async def test_verify_exits_1_naming_the_first_bad_entry(cli, session, world) ->
     await drop_triggers(session)
     await session.execute(text("UPDATE entries SET memo = 'moved' WHERE seq = 4"))
     await session.commit()
-    result = cli("verify", world.slug)
+    # The command runs its own event loop, so it runs beside this test's, in a thread.
+    result = await asyncio.to_thread(cli, "verify", world.slug)
     assert result.exit_code == 1
     assert "broken at entry 4" in result.output
