@@ -14,6 +14,7 @@ from litestar.openapi.plugins import ScalarRenderPlugin
 from litestar.plugins import InitPluginProtocol
 from litestar.types import ASGIApp, Receive, Scope, Send
 
+from app import documents, web
 from app.api.groups import GroupController, MeController
 from app.api.ledger import LedgerController, LogController, well_known_key
 from app.db import create_engine, create_session_maker, write_intent
@@ -70,6 +71,8 @@ class CommonPursePlugin(InitPluginProtocol):
             [health, well_known_key, MeController, GroupController, LedgerController, LogController]
         )
         app_config.exception_handlers.update(EXCEPTION_HANDLERS)
+        web.configure(app_config, settings)
+        documents.configure(app_config, settings)
         app_config.middleware.insert(0, read_only_request_middleware)
         app_config.openapi_config = OpenAPIConfig(
             title="Common Purse",
