@@ -72,12 +72,39 @@ def ledger_problem(error: LedgerError) -> tuple[int, bytes]:
     return status, msgspec.json.encode(problem_document(status, str(error), errors=errors))
 
 
-def on_ledger_error(_: Request[Any, Any, Any], error: LedgerError) -> Response[bytes]:
+def _wants_html(request: Request[Any, Any, Any]) -> bool:
+    """Pages answer errors as HTML pages; the API, feeds and documents as problems."""
+    path = request.url.path
+    if path.startswith(("/api/", "/schema", "/.well-known/", "/health")):
+        return False
+    return "text/html" in request.headers.get("accept", "")
+
+
+def respond(
+    request: Request[Any, Any, Any],
+    status: int,
+    detail: str,
+    *,
+    errors: list[dict[str, str]] | None = None,
+    headers: dict[str, str] | None = None,
+) -> Response[Any]:
+    if _wants_html(request):
+        from app.web.errors import error_page
+
+        return error_page(request, status, detail, headers=headers)
+    return problem_response(status, detail, errors=errors, headers=headers)
+
+
+def on_ledger_error(request: Request[Any, Any, Any], error: LedgerError) -> Response[Any]:
+    if _wants_html(request):
+        return respond(request, status_of(error), str(error))
     status, body = ledger_problem(error)
     return Response(body, status_code=status, media_type=PROBLEM_MEDIA_TYPE)
 
 
-def on_validation_error(_: Request[Any, Any, Any], error: ValidationException) -> Response[bytes]:
+def on_validation_error(
+    request: Request[Any, Any, Any], error: ValidationException
+) -> Response[Any]:
     errors: list[dict[str, str]] = []
     from_body = False
     for item in error.extra if isinstance(error.extra, list) else []:
@@ -89,16 +116,16 @@ def on_validation_error(_: Request[Any, Any, Any], error: ValidationException) -
     malformed = "JSON is malformed" in str(error.detail) or "Malformed" in str(error.detail)
     status = 422 if (from_body and not malformed) else 400
     detail = "The request is not valid." if errors else str(error.detail)
-    return problem_response(status, detail, errors=errors)
+    return respond(request, status, detail, errors=errors)
 
 
-def on_http_error(_: Request[Any, Any, Any], error: HTTPException) -> Response[bytes]:
-    return problem_response(error.status_code, str(error.detail), headers=error.headers)
+def on_http_error(request: Request[Any, Any, Any], error: HTTPException) -> Response[Any]:
+    return respond(request, error.status_code, str(error.detail), headers=error.headers)
 
 
-def on_unexpected_error(request: Request[Any, Any, Any], error: Exception) -> Response[bytes]:
+def on_unexpected_error(request: Request[Any, Any, Any], error: Exception) -> Response[Any]:
     logger.exception("Unexpected error on %s %s", request.method, request.url.path, exc_info=error)
-    return problem_response(500, "Something went wrong on our side; nothing was changed.")
+    return respond(request, 500, "Something went wrong on our side; nothing was changed.")
 
 
 EXCEPTION_HANDLERS: ExceptionHandlersMap = {
