@@ -38,7 +38,7 @@ class DisbursementAuthority(Protocol):
     ``NotAuthorised``. The proposals package provides it; the ledger only records the answer."""
 
     def __call__(
-        self, session: AsyncSession, group: Group, proposal: int, fund: Fund, amount: int
+        self, session: AsyncSession, group: Group, number: int, fund: Fund, amount: int
     ) -> Awaitable[tuple[int, int]]: ...
 
 

@@ -9,6 +9,7 @@ from sqlalchemy.engine import Connection
 
 import app.models  # noqa: F401  (registers the shell's tables on the shared metadata)
 import ledger.models
+import proposals.models  # noqa: F401
 from app.db import create_engine
 from app.settings import Settings
 

@@ -1,4 +1,4 @@
-"""groups, people, funds and the append-only ledger
+"""groups, people, funds, the append-only ledger and the decision process
 
 Revision ID: 0001
 Revises:
@@ -145,13 +145,96 @@ def upgrade() -> None:
     with op.batch_alter_table('postings', schema=None) as batch_op:
         batch_op.create_index('ix_postings_fund_history', ['fund_id', 'account_type', 'seq'], unique=False)
 
+    # The decision process: proposals, versions, rounds, responses, group rules.
+    op.create_table('group_rules',
+    sa.Column('group_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('rules', sa.Text(), nullable=False),
+    sa.Column('public_names', sa.Boolean(), nullable=False),
+    sa.Column('updated_at', advanced_alchemy.types.datetime.DateTimeUTC(timezone=True), nullable=False),
+    sa.ForeignKeyConstraint(['group_id'], ['groups.id'], name=op.f('fk_group_rules_group_id_groups')),
+    sa.PrimaryKeyConstraint('group_id', name=op.f('pk_group_rules'))
+    )
+    op.create_table('proposals',
+    sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('group_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('number', sa.Integer(), nullable=False),
+    sa.Column('author_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('kind', sa.String(length=16), nullable=False),
+    sa.Column('status', sa.String(length=16), nullable=False),
+    sa.Column('beneficiary_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=True),
+    sa.Column('created_at', advanced_alchemy.types.datetime.DateTimeUTC(timezone=True), nullable=False),
+    sa.Column('decided_at', advanced_alchemy.types.datetime.DateTimeUTC(timezone=True), nullable=True),
+    sa.ForeignKeyConstraint(['author_id'], ['users.id'], name=op.f('fk_proposals_author_id_users')),
+    sa.ForeignKeyConstraint(['beneficiary_id'], ['users.id'], name=op.f('fk_proposals_beneficiary_id_users')),
+    sa.ForeignKeyConstraint(['group_id'], ['groups.id'], name=op.f('fk_proposals_group_id_groups')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_proposals')),
+    sa.UniqueConstraint('group_id', 'number', name=op.f('uq_proposals_group_id_number'))
+    )
+    with op.batch_alter_table('proposals', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_proposals_status'), ['status'], unique=False)
+
+    op.create_table('proposal_versions',
+    sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('proposal_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('version', sa.Integer(), nullable=False),
+    sa.Column('title', sa.String(length=200), nullable=False),
+    sa.Column('body', sa.Text(), nullable=False),
+    sa.Column('fund_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=True),
+    sa.Column('amount', sa.BigInteger(), nullable=True),
+    sa.Column('counterparty', sa.String(length=64), nullable=True),
+    sa.Column('reason', sa.Text(), nullable=False),
+    sa.Column('author_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('created_at', advanced_alchemy.types.datetime.DateTimeUTC(timezone=True), nullable=False),
+    sa.ForeignKeyConstraint(['author_id'], ['users.id'], name=op.f('fk_proposal_versions_author_id_users')),
+    sa.ForeignKeyConstraint(['fund_id'], ['funds.id'], name=op.f('fk_proposal_versions_fund_id_funds')),
+    sa.ForeignKeyConstraint(['proposal_id'], ['proposals.id'], name=op.f('fk_proposal_versions_proposal_id_proposals')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_proposal_versions')),
+    sa.UniqueConstraint('proposal_id', 'version', name=op.f('uq_proposal_versions_proposal_id_version'))
+    )
+    op.create_table('rounds',
+    sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('proposal_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('number', sa.Integer(), nullable=False),
+    sa.Column('version', sa.Integer(), nullable=False),
+    sa.Column('rules', sa.Text(), nullable=False),
+    sa.Column('eligible', sa.Text(), nullable=False),
+    sa.Column('opened_at', advanced_alchemy.types.datetime.DateTimeUTC(timezone=True), nullable=False),
+    sa.Column('closes_at', advanced_alchemy.types.datetime.DateTimeUTC(timezone=True), nullable=False),
+    sa.Column('closed_at', advanced_alchemy.types.datetime.DateTimeUTC(timezone=True), nullable=True),
+    sa.Column('closed_by', sa.String(length=16), nullable=True),
+    sa.Column('outcome', sa.String(length=16), nullable=True),
+    sa.Column('outcome_reason', sa.String(length=32), nullable=True),
+    sa.Column('explanation', sa.Text(), nullable=True),
+    sa.Column('minute', sa.Text(), nullable=True),
+    sa.ForeignKeyConstraint(['proposal_id'], ['proposals.id'], name=op.f('fk_rounds_proposal_id_proposals')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_rounds')),
+    sa.UniqueConstraint('proposal_id', 'number', name=op.f('uq_rounds_proposal_id_number'))
+    )
+    with op.batch_alter_table('rounds', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_rounds_closes_at'), ['closes_at'], unique=False)
+
+    op.create_table('responses',
+    sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('round_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('user_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('position', sa.String(length=16), nullable=False),
+    sa.Column('reason', sa.Text(), nullable=False),
+    sa.Column('created_at', advanced_alchemy.types.datetime.DateTimeUTC(timezone=True), nullable=False),
+    sa.ForeignKeyConstraint(['round_id'], ['rounds.id'], name=op.f('fk_responses_round_id_rounds')),
+    sa.ForeignKeyConstraint(['user_id'], ['users.id'], name=op.f('fk_responses_user_id_users')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_responses'))
+    )
+    with op.batch_alter_table('responses', schema=None) as batch_op:
+        batch_op.create_index('ix_responses_round_user', ['round_id', 'user_id', 'id'], unique=False)
+
     # ### end Alembic commands ###
     create_append_only_triggers()
 
 
-# The ledger is append-only in the database itself: UPDATE and DELETE (and TRUNCATE on
-# PostgreSQL) of entries, postings and signed checkpoints are refused whatever the application does.
-APPEND_ONLY_TABLES = ("entries", "postings", "checkpoints")
+# The records are append-only in the database itself: UPDATE and DELETE (and TRUNCATE on
+# PostgreSQL) of entries, postings, signed checkpoints, proposal versions and responses
+# are refused whatever the application does.
+APPEND_ONLY_TABLES = ("entries", "postings", "checkpoints", "proposal_versions", "responses")
 
 
 def create_append_only_triggers() -> None:
@@ -198,6 +281,21 @@ def drop_append_only_triggers() -> None:
 
 def downgrade() -> None:
     drop_append_only_triggers()
+    with op.batch_alter_table('responses', schema=None) as batch_op:
+        batch_op.drop_index('ix_responses_round_user')
+
+    op.drop_table('responses')
+    with op.batch_alter_table('rounds', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_rounds_closes_at'))
+
+    op.drop_table('rounds')
+    op.drop_table('proposal_versions')
+    with op.batch_alter_table('proposals', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_proposals_status'))
+
+    op.drop_table('proposals')
+    op.drop_table('group_rules')
+
     # ### commands auto generated by Alembic - please adjust! ###
     with op.batch_alter_table('postings', schema=None) as batch_op:
         batch_op.drop_index('ix_postings_fund_history')

@@ -1,0 +1,136 @@
+"""Inputs and read models of the decision process (msgspec Structs; amounts as strings)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any
+
+import msgspec
+
+from ledger.schemas import Amount, Counterparty, Slug
+
+Title = Annotated[str, msgspec.Meta(min_length=1, max_length=200)]
+Body = Annotated[str, msgspec.Meta(max_length=20_000)]
+Reason = Annotated[str, msgspec.Meta(max_length=5_000)]
+
+
+class ProposalIn(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    title: Title
+    body: Body = ""
+    fund: Slug | None = None
+    amount: Amount | None = None
+    counterparty: Counterparty | None = None
+    closes_at: datetime | None = None
+    beneficiary: (
+        Annotated[
+            int, msgspec.Meta(ge=1, description="Member id of a member who would receive the money")
+        ]
+        | None
+    ) = None
+
+
+class ResponseIn(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    position: Annotated[str, msgspec.Meta(examples=["agree", "concern", "stand_aside", "block"])]
+    reason: Reason = ""
+
+
+class AmendmentIn(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    reason: Annotated[str, msgspec.Meta(min_length=1, max_length=5_000)]
+    title: Title | None = None
+    body: Body | None = None
+    fund: Slug | None = None
+    amount: Amount | None = None
+    counterparty: Counterparty | None = None
+
+
+class RulesIn(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    rules: dict[str, Any] = msgspec.field(default_factory=dict)
+    public_names: bool | None = None
+
+
+class RulesOut(msgspec.Struct, kw_only=True):
+    rules: dict[str, Any]
+    public_names: bool
+
+
+class VersionOut(msgspec.Struct, kw_only=True):
+    version: int
+    title: str
+    body: str
+    fund: str | None
+    amount: str | None
+    currency: str | None
+    counterparty: str | None
+    reason: str
+    author: str
+    created_at: datetime
+    changed: list[str]
+
+
+class ResponseOut(msgspec.Struct, kw_only=True):
+    position: str
+    reason: str
+    at: datetime
+    member: str | None = None
+    member_id: int | None = None
+
+
+class TallyOut(msgspec.Struct, kw_only=True):
+    agree: int
+    concern: int
+    stand_aside: int
+    block: int
+    responded: int
+    eligible: int
+    quorum_needed: int
+
+
+class OutcomeOut(msgspec.Struct, kw_only=True):
+    status: str
+    reason: str
+    explanation: str
+
+
+class RoundOut(msgspec.Struct, kw_only=True):
+    number: int
+    version: int
+    opened_at: datetime
+    closes_at: datetime
+    closed_at: datetime | None
+    closed_by: str | None
+    tally: TallyOut
+    outcome: OutcomeOut | None
+    live: OutcomeOut | None
+    responses: list[ResponseOut]
+    concerns_to_answer: list[ResponseOut]
+
+
+class ProposalOut(msgspec.Struct, kw_only=True):
+    number: int
+    kind: str
+    status: str
+    title: str
+    body: str
+    fund: str | None
+    amount: str | None
+    currency: str | None
+    counterparty: str | None
+    author: str
+    created_at: datetime
+    decided_at: datetime | None
+    versions: list[VersionOut]
+    rounds: list[RoundOut]
+    authorised: str | None
+    paid: str | None
+
+
+class ProposalSummary(msgspec.Struct, kw_only=True):
+    number: int
+    kind: str
+    status: str
+    title: str
+    fund: str | None
+    amount: str | None
+    currency: str | None
+    created_at: datetime
+    closes_at: datetime | None

@@ -1,0 +1,685 @@
+"""The life of a proposal: open, respond, amend, close, withdraw; and the money it authorises.
+
+Loads rows, asks ``rules`` for the outcome, writes. Never commits: the request or command
+owns the transaction. Changes that must not interleave (numbering, closing) take the
+group's log lock first, the same lock the ledger takes, so the lock order is always one.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import func, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from ledger import service as ledger_service
+from ledger.canonical import nfc
+from ledger.errors import NotAuthorised
+from ledger.groups import active_membership, has_role, list_members, utcnow
+from ledger.models import Entry, Fund, Group, Membership, Posting, User
+from ledger.money import format_amount, parse_amount
+from ledger.rules import HOLDING
+from proposals import rules
+from proposals.errors import (
+    InvalidProposal,
+    NotAllowed,
+    NotEligible,
+    ProposalNotFound,
+    RoundClosed,
+    TooEarly,
+)
+from proposals.models import GroupRules, Proposal, ProposalVersion, Response, Round
+from proposals.schemas import AmendmentIn, ProposalIn
+
+DEFAULT_ROUND_LENGTH = timedelta(days=7)
+# A block must say why, in words the others can answer.
+MIN_BLOCK_REASON = 10
+STATUSES = ("open", "passed", "blocked", "not_passed", "withdrawn")
+
+
+def _now(now: datetime | None) -> datetime:
+    return (now or utcnow()).astimezone(UTC)
+
+
+# --- rules ----------------------------------------------------------------------------------
+
+
+async def get_rules(session: AsyncSession, group: Group) -> tuple[rules.DecisionRules, bool]:
+    """The group's decision rules (defaults until an admin sets them) and ``public_names``."""
+    row = await session.get(GroupRules, group.id)
+    if row is None:
+        return rules.DecisionRules(), False
+    return rules.DecisionRules.from_json(json.loads(row.rules)), row.public_names
+
+
+async def set_rules(
+    session: AsyncSession, group: Group, changes: dict[str, object], public_names: bool | None
+) -> tuple[rules.DecisionRules, bool]:
+    """Change some rules; the others keep their value. Open rounds keep the rules they
+    opened with."""
+    current, names = await get_rules(session, group)
+    try:
+        updated = rules.DecisionRules.from_json({**current.to_json(), **changes})
+    except ValueError as error:
+        raise InvalidProposal(str(error), field="rules") from error
+    row = await session.get(GroupRules, group.id)
+    if row is None:
+        row = GroupRules(group_id=group.id, rules="", public_names=False, updated_at=utcnow())
+        session.add(row)
+    row.rules = json.dumps(updated.to_json(), sort_keys=True)
+    row.public_names = names if public_names is None else public_names
+    row.updated_at = utcnow()
+    await session.flush()
+    return updated, row.public_names
+
+
+# --- loading --------------------------------------------------------------------------------
+
+
+async def get_proposal(session: AsyncSession, group: Group, number: int) -> Proposal:
+    result = await session.scalars(
+        select(Proposal)
+        .where(Proposal.group_id == group.id, Proposal.number == number)
+        .execution_options(populate_existing=True)
+    )
+    proposal = result.one_or_none()
+    if proposal is None:
+        raise ProposalNotFound(f"Group {group.slug!r} has no proposal {number}.")
+    return proposal
+
+
+async def list_proposals(
+    session: AsyncSession, group: Group, status: str | None = None
+) -> list[Proposal]:
+    if status is not None and status not in STATUSES:
+        raise InvalidProposal(f"status is one of {', '.join(STATUSES)}.", field="status")
+    query = select(Proposal).where(Proposal.group_id == group.id)
+    if status is not None:
+        query = query.where(Proposal.status == status)
+    return list(await session.scalars(query.order_by(Proposal.number.desc())))
+
+
+def current_version(proposal: Proposal) -> ProposalVersion:
+    return proposal.versions[-1]
+
+
+def current_round(proposal: Proposal) -> Round:
+    return proposal.rounds[-1]
+
+
+def eligible_of(round_: Round) -> list[int]:
+    ids: list[int] = json.loads(round_.eligible)
+    return ids
+
+
+def rules_of(round_: Round) -> rules.DecisionRules:
+    return rules.DecisionRules.from_json(json.loads(round_.rules))
+
+
+async def latest_responses(session: AsyncSession, round_: Round) -> list[Response]:
+    """Each member's latest response in the round (earlier ones stay as history)."""
+    latest = (
+        select(func.max(Response.id))
+        .where(Response.round_id == round_.id)
+        .group_by(Response.user_id)
+        .scalar_subquery()
+    )
+    result = await session.scalars(
+        select(Response).where(Response.id.in_(latest)).order_by(Response.id)
+    )
+    return list(result)
+
+
+async def _active_user_ids(session: AsyncSession, group: Group) -> set[int]:
+    return {m.user_id for m in await list_members(session, group.id)}
+
+
+# --- opening --------------------------------------------------------------------------------
+
+
+def _clean_text(value: str, field: str, *, required: bool = False) -> str:
+    value = nfc(value.strip())
+    if required and not value:
+        raise InvalidProposal(f"The {field} cannot be empty.", field=field)
+    return value
+
+
+@dataclass(frozen=True, slots=True)
+class _Money:
+    fund: Fund | None
+    amount: int | None
+    counterparty: str | None
+
+
+async def _money(
+    session: AsyncSession,
+    group: Group,
+    fund_slug: str | None,
+    amount: str | None,
+    counterparty: str | None,
+) -> _Money:
+    if (fund_slug is None) != (amount is None):
+        raise InvalidProposal(
+            "A proposal to pay money names both a fund and an amount.",
+            field="amount" if amount is None else "fund",
+        )
+    if fund_slug is None or amount is None:
+        return _Money(
+            None, None, _clean_text(counterparty, "counterparty") or None if counterparty else None
+        )
+    fund = await ledger_service.get_fund(session, group, fund_slug)
+    return _Money(
+        fund,
+        parse_amount(amount, fund.currency),
+        _clean_text(counterparty, "counterparty") or None if counterparty else None,
+    )
+
+
+async def _open_round(
+    session: AsyncSession,
+    group: Group,
+    proposal: Proposal,
+    number: int,
+    version: int,
+    now: datetime,
+    closes_at: datetime | None,
+) -> Round:
+    group_rules, _ = await get_rules(session, group)
+    earliest = rules.earliest_close_at(group_rules, now)
+    if closes_at is None:
+        closes_at = max(now + DEFAULT_ROUND_LENGTH, earliest)
+    elif closes_at.tzinfo is None:
+        raise InvalidProposal(
+            "closes_at needs a time zone (e.g. 2026-03-01T18:00:00Z).", field="closes_at"
+        )
+    elif closes_at < earliest:
+        raise InvalidProposal(
+            f"A round stays open at least {group_rules.min_open_hours} hours; choose a "
+            f"deadline after {earliest.isoformat()}.",
+            field="closes_at",
+        )
+    eligible = sorted(await _active_user_ids(session, group))
+    round_ = Round(
+        proposal_id=proposal.id,
+        number=number,
+        version=version,
+        rules=json.dumps(group_rules.to_json(), sort_keys=True),
+        eligible=json.dumps(eligible),
+        opened_at=now,
+        closes_at=closes_at.astimezone(UTC),
+    )
+    session.add(round_)
+    await session.flush()
+    return round_
+
+
+async def create_proposal(
+    session: AsyncSession,
+    group: Group,
+    author: User,
+    data: ProposalIn,
+    now: datetime | None = None,
+) -> Proposal:
+    now = _now(now)
+    await ledger_service.lock_log(session, group)  # numbers are per group and gapless
+    title = _clean_text(data.title, "title", required=True)
+    money = await _money(session, group, data.fund, data.amount, data.counterparty)
+    beneficiary_id: int | None = None
+    if data.beneficiary is not None:
+        membership = await session.get(Membership, data.beneficiary)
+        if membership is None or membership.group_id != group.id or membership.removed_at:
+            raise InvalidProposal(
+                f"Group {group.slug!r} has no member {data.beneficiary}.", field="beneficiary"
+            )
+        beneficiary_id = membership.user_id
+    number = (
+        await session.scalar(
+            select(func.coalesce(func.max(Proposal.number), 0)).where(Proposal.group_id == group.id)
+        )
+        or 0
+    ) + 1
+    proposal = Proposal(
+        group_id=group.id,
+        number=number,
+        author_id=author.id,
+        kind="disbursement" if money.fund is not None else "general",
+        status="open",
+        beneficiary_id=beneficiary_id,
+        created_at=now,
+    )
+    session.add(proposal)
+    await session.flush()
+    session.add(
+        ProposalVersion(
+            proposal_id=proposal.id,
+            version=1,
+            title=title,
+            body=_clean_text(data.body, "body"),
+            fund_id=money.fund.id if money.fund else None,
+            amount=money.amount,
+            counterparty=money.counterparty,
+            reason="",
+            author_id=author.id,
+            created_at=now,
+        )
+    )
+    await _open_round(session, group, proposal, 1, 1, now, data.closes_at)
+    return await get_proposal(session, group, number)
+
+
+# --- responding -----------------------------------------------------------------------------
+
+
+def _position(text: str) -> rules.Position:
+    try:
+        return rules.Position(text)
+    except ValueError:
+        raise InvalidProposal(
+            "position is one of agree, concern, stand_aside, block.", field="position"
+        ) from None
+
+
+async def _open_round_of(
+    session: AsyncSession, group: Group, proposal: Proposal, now: datetime
+) -> Round:
+    """The proposal's open round, closing it first if its deadline has passed."""
+    if proposal.status not in ("open",):
+        raise RoundClosed(f"Proposal {proposal.number} is {proposal.status.replace('_', ' ')}.")
+    round_ = current_round(proposal)
+    if round_.closed_at is None and round_.closes_at <= now:
+        await finish_round(session, group, proposal, round_, now, closed_by="deadline")
+    if round_.closed_at is not None:
+        raise RoundClosed(f"Round {round_.number} of proposal {proposal.number} is closed.")
+    return round_
+
+
+async def respond(
+    session: AsyncSession,
+    group: Group,
+    number: int,
+    user: User,
+    position_text: str,
+    reason: str,
+    now: datetime | None = None,
+) -> Response:
+    now = _now(now)
+    position = _position(position_text)
+    reason = _clean_text(reason, "reason")
+    if position is rules.Position.BLOCK and len("".join(reason.split())) < MIN_BLOCK_REASON:
+        raise InvalidProposal(
+            "A block needs a reason the group can answer: say what would have to change.",
+            field="reason",
+        )
+    proposal = await get_proposal(session, group, number)
+    round_ = await _open_round_of(session, group, proposal, now)
+    membership = await active_membership(session, group.id, user.id)
+    if user.id not in eligible_of(round_) or membership is None:
+        raise NotEligible(
+            "Only members who belonged to the group when this round opened can respond in it."
+        )
+    response = Response(
+        round_id=round_.id, user_id=user.id, position=position.value, reason=reason, created_at=now
+    )
+    session.add(response)
+    await session.flush()
+    round_rules = rules_of(round_)
+    eligible, answers, beneficiaries = await _counting(session, group, proposal, round_)
+    if rules.should_close_early(round_rules, eligible, answers, beneficiaries=beneficiaries):
+        await finish_round(session, group, proposal, round_, now, closed_by="all_responded")
+    return response
+
+
+async def _counting(
+    session: AsyncSession, group: Group, proposal: Proposal, round_: Round
+) -> tuple[list[int], dict[int, rules.Position], list[int]]:
+    """Who counts now (eligible when the round opened and still a member), their latest
+    positions, and the beneficiaries."""
+    active = await _active_user_ids(session, group)
+    eligible = [member for member in eligible_of(round_) if member in active]
+    answers = {
+        r.user_id: rules.Position(r.position) for r in await latest_responses(session, round_)
+    }
+    beneficiaries = [proposal.beneficiary_id] if proposal.beneficiary_id else []
+    return eligible, answers, beneficiaries
+
+
+async def live_outcome(
+    session: AsyncSession, group: Group, proposal: Proposal, round_: Round
+) -> rules.Outcome:
+    eligible, answers, beneficiaries = await _counting(session, group, proposal, round_)
+    return rules.decide(
+        rules_of(round_),
+        eligible,
+        answers,
+        beneficiaries=beneficiaries,
+        blocked_rounds_before=_blocked_before(proposal, round_),
+    )
+
+
+def _blocked_before(proposal: Proposal, round_: Round) -> int:
+    return sum(1 for r in proposal.rounds if r.number < round_.number and r.outcome == "blocked")
+
+
+# --- closing --------------------------------------------------------------------------------
+
+
+async def finish_round(
+    session: AsyncSession,
+    group: Group,
+    proposal: Proposal,
+    round_: Round,
+    now: datetime,
+    *,
+    closed_by: str,
+) -> rules.Outcome | None:
+    """Close a round once: the outcome is computed, then written only if nobody closed the
+    round first (a conditional UPDATE, atomic on both engines). Amended and withdrawn
+    rounds close without an outcome."""
+    outcome: rules.Outcome | None = None
+    values: dict[str, object] = {"closed_at": now, "closed_by": closed_by}
+    if closed_by not in ("amended", "withdrawn"):
+        outcome = await live_outcome(session, group, proposal, round_)
+        values.update(
+            outcome=outcome.status, outcome_reason=outcome.reason, explanation=outcome.explanation
+        )
+    values["minute"] = json.dumps(
+        await _minute(session, group, proposal, round_, outcome, now, closed_by),
+        sort_keys=True,
+        default=str,
+    )
+    result = await session.execute(
+        update(Round)
+        .where(Round.id == round_.id, Round.closed_at.is_(None))
+        .values(**values)
+        .execution_options(synchronize_session=False)
+    )
+    if result.rowcount != 1:  # type: ignore[attr-defined]
+        raise RoundClosed(f"Round {round_.number} of proposal {proposal.number} is closed.")
+    await session.refresh(round_)
+    if outcome is not None:
+        proposal.status = outcome.status
+        proposal.decided_at = now
+    await session.flush()
+    return outcome
+
+
+async def _minute(
+    session: AsyncSession,
+    group: Group,
+    proposal: Proposal,
+    round_: Round,
+    outcome: rules.Outcome | None,
+    now: datetime,
+    closed_by: str,
+) -> dict[str, object]:
+    """The record of a closed round, frozen at close: what was decided, by whom, and why."""
+    version = next(
+        v for v in proposal.versions if v.version == max(v.version for v in proposal.versions)
+    )
+    members = {m.user_id: m.user.name for m in await list_members(session, group.id)}
+    return {
+        "proposal": proposal.number,
+        "round": round_.number,
+        "version": {
+            "number": version.version,
+            "title": version.title,
+            "body": version.body,
+            "fund": version.fund.slug if version.fund else None,
+            "amount": version.amount,
+            "counterparty": version.counterparty,
+        },
+        "eligible": [{"id": uid, "name": members.get(uid)} for uid in eligible_of(round_)],
+        "responses": [
+            {
+                "member_id": r.user_id,
+                "member": r.user.name,
+                "position": r.position,
+                "reason": r.reason,
+                "at": r.created_at.isoformat(),
+            }
+            for r in await latest_responses(session, round_)
+        ],
+        "outcome": None
+        if outcome is None
+        else {
+            "status": outcome.status,
+            "reason": outcome.reason,
+            "explanation": outcome.explanation,
+        },
+        "closed_at": now.isoformat(),
+        "closed_by": closed_by,
+    }
+
+
+async def close(
+    session: AsyncSession, group: Group, number: int, now: datetime | None = None
+) -> rules.Outcome:
+    """A facilitator closes the open round (not before ``min_open_hours`` unless everyone
+    responded)."""
+    now = _now(now)
+    await ledger_service.lock_log(session, group)
+    proposal = await get_proposal(session, group, number)
+    round_ = await _open_round_of(session, group, proposal, now)
+    eligible, answers, beneficiaries = await _counting(session, group, proposal, round_)
+    if not rules.can_close(
+        rules_of(round_), round_.opened_at, now, eligible, answers, beneficiaries=beneficiaries
+    ):
+        earliest = rules.earliest_close_at(rules_of(round_), round_.opened_at)
+        raise TooEarly(
+            f"This round can close from {earliest.isoformat()}, or as soon as "
+            "every eligible member has responded."
+        )
+    outcome = await finish_round(session, group, proposal, round_, now, closed_by="facilitator")
+    assert outcome is not None
+    return outcome
+
+
+async def close_due(
+    session: AsyncSession, now: datetime | None = None, group: Group | None = None
+) -> int:
+    """Close every open round whose deadline has passed; returns how many closed."""
+    now = _now(now)
+    query = (
+        select(Proposal, Round, Group)
+        .join(Round, Round.proposal_id == Proposal.id)
+        .join(Group, Group.id == Proposal.group_id)
+        .where(Round.closed_at.is_(None), Round.closes_at <= now, Proposal.status == "open")
+    )
+    if group is not None:
+        query = query.where(Proposal.group_id == group.id)
+    closed = 0
+    for proposal, round_, owner in (await session.execute(query)).all():
+        try:
+            async with session.begin_nested():
+                await finish_round(session, owner, proposal, round_, now, closed_by="deadline")
+            closed += 1
+        except RoundClosed:
+            continue  # another worker closed it first
+    return closed
+
+
+# --- amending and withdrawing ---------------------------------------------------------------
+
+
+async def amend(
+    session: AsyncSession,
+    group: Group,
+    number: int,
+    user: User,
+    membership: Membership,
+    data: AmendmentIn,
+    now: datetime | None = None,
+) -> Proposal:
+    now = _now(now)
+    await ledger_service.lock_log(session, group)
+    proposal = await get_proposal(session, group, number)
+    if user.id != proposal.author_id and not has_role(membership.roles, "facilitator"):
+        raise NotAllowed("Only the author or a facilitator can amend a proposal.")
+    if proposal.status not in ("open", "blocked"):
+        raise RoundClosed(
+            f"Proposal {number} is {proposal.status.replace('_', ' ')}; it can "
+            "no longer be amended."
+        )
+    before = current_version(proposal)
+    money = await _money(
+        session,
+        group,
+        data.fund if data.fund is not None else (before.fund.slug if before.fund else None),
+        data.amount
+        if data.amount is not None
+        else (
+            None
+            if before.amount is None or before.fund is None
+            else format_amount(before.amount, before.fund.currency)
+        ),
+        data.counterparty if data.counterparty is not None else before.counterparty,
+    )
+    after = {
+        "title": _clean_text(data.title, "title", required=True)
+        if data.title is not None
+        else before.title,
+        "body": _clean_text(data.body, "body") if data.body is not None else before.body,
+        "fund": money.fund.id if money.fund else None,
+        "amount": money.amount,
+        "counterparty": money.counterparty,
+    }
+    previous = {
+        "title": before.title,
+        "body": before.body,
+        "fund": before.fund_id,
+        "amount": before.amount,
+        "counterparty": before.counterparty,
+    }
+    changed = {name for name, value in after.items() if previous[name] != value}
+    if not changed:
+        raise InvalidProposal("The amendment changes nothing.", field="title")
+    version = ProposalVersion(
+        proposal_id=proposal.id,
+        version=before.version + 1,
+        title=str(after["title"]),
+        body=str(after["body"]),
+        fund_id=money.fund.id if money.fund else None,
+        amount=money.amount,
+        counterparty=money.counterparty,
+        reason=_clean_text(data.reason, "reason", required=True),
+        author_id=user.id,
+        created_at=now,
+    )
+    session.add(version)
+    if money.fund is not None and proposal.kind == "general":
+        proposal.kind = "disbursement"
+    await session.flush()
+    round_ = current_round(proposal)
+    if rules.round_is_reset_by(changed):
+        if round_.closed_at is None:
+            await finish_round(session, group, proposal, round_, now, closed_by="amended")
+        proposal.status = "open"
+        proposal.decided_at = None
+        await _open_round(session, group, proposal, round_.number + 1, version.version, now, None)
+    return await get_proposal(session, group, number)
+
+
+async def withdraw(
+    session: AsyncSession, group: Group, number: int, user: User, now: datetime | None = None
+) -> Proposal:
+    now = _now(now)
+    await ledger_service.lock_log(session, group)
+    proposal = await get_proposal(session, group, number)
+    if user.id != proposal.author_id:
+        raise NotAllowed("Only the author can withdraw a proposal.")
+    if proposal.status not in ("open", "blocked"):
+        raise RoundClosed(f"Proposal {number} is {proposal.status.replace('_', ' ')}.")
+    round_ = current_round(proposal)
+    if round_.closed_at is None:
+        await finish_round(session, group, proposal, round_, now, closed_by="withdrawn")
+    proposal.status = "withdrawn"
+    proposal.decided_at = now
+    await session.flush()
+    return proposal
+
+
+# --- money ----------------------------------------------------------------------------------
+
+
+async def paid(session: AsyncSession, group: Group, numbers: Sequence[int]) -> dict[int, int]:
+    """Money paid under each proposal: its disbursements, less those reversed."""
+    if not numbers:
+        return {}
+    reversed_seqs = select(Entry.reverses_seq).where(
+        Entry.group_id == group.id, Entry.reverses_seq.is_not(None)
+    )
+    rows = await session.execute(
+        select(Entry.proposal_number, func.sum(-Posting.amount))
+        .join(Posting, Posting.entry_id == Entry.id)
+        .where(
+            Entry.group_id == group.id,
+            Entry.proposal_number.in_(list(numbers)),
+            Posting.account_type == HOLDING,
+            Entry.seq.not_in(reversed_seqs),
+        )
+        .group_by(Entry.proposal_number)
+    )
+    return {number: int(total) for number, total in rows if number is not None}
+
+
+async def authorised(session: AsyncSession, group: Group) -> dict[int, tuple[int, int]]:
+    """Passed disbursement proposals: number -> (fund id, authorised amount)."""
+    result = await session.scalars(
+        select(Proposal).where(
+            Proposal.group_id == group.id,
+            Proposal.status == "passed",
+            Proposal.kind == "disbursement",
+        )
+    )
+    out: dict[int, tuple[int, int]] = {}
+    for proposal in result:
+        version = current_version(proposal)
+        if version.fund_id is not None and version.amount is not None:
+            out[proposal.number] = (version.fund_id, version.amount)
+    return out
+
+
+async def committed_by_fund(session: AsyncSession, group: Group) -> dict[int, int]:
+    """Money promised by passed proposals and not yet paid, per fund id."""
+    promised = await authorised(session, group)
+    done = await paid(session, group, list(promised))
+    committed: dict[int, int] = {}
+    for number, (fund_id, amount) in promised.items():
+        committed[fund_id] = committed.get(fund_id, 0) + max(amount - done.get(number, 0), 0)
+    return committed
+
+
+async def authorise_payment(
+    session: AsyncSession, group: Group, number: int, fund: Fund, amount: int
+) -> tuple[int, int]:
+    """The ledger's ``DisbursementAuthority``: a payment needs a passed proposal for this
+    fund with enough left unpaid. Returns (number, version) for the entry's leaf."""
+    result = await session.scalars(
+        select(Proposal).where(Proposal.group_id == group.id, Proposal.number == number)
+    )
+    proposal = result.one_or_none()
+    if proposal is None:
+        raise NotAuthorised(f"There is no proposal {number}.", field="proposal")
+    if proposal.kind != "disbursement" or proposal.status != "passed":
+        raise NotAuthorised(
+            f"Proposal {number} is {proposal.status.replace('_', ' ')}; only a passed proposal "
+            "to pay money authorises a payment.",
+            field="proposal",
+        )
+    version = current_version(proposal)
+    if version.fund_id != fund.id or version.amount is None:
+        raise NotAuthorised(
+            f"Proposal {number} authorises payments from another fund.", field="fund"
+        )
+    remaining = version.amount - (await paid(session, group, [number])).get(number, 0)
+    if amount > remaining:
+        raise NotAuthorised(
+            f"Proposal {number} has {format_amount(max(remaining, 0), fund.currency)} "
+            f"{fund.currency} left to pay; this payment is "
+            f"{format_amount(amount, fund.currency)}.",
+            field="amount",
+        )
+    return proposal.number, version.version
