@@ -17,9 +17,11 @@ from litestar.types import ASGIApp, Receive, Scope, Send
 from app import documents, web
 from app.api.groups import GroupController, MeController
 from app.api.ledger import LedgerController, LogController, well_known_key
+from app.api.proposals import ProposalController
 from app.db import create_engine, create_session_maker, write_intent
 from app.deps import provide_notary
 from app.errors import EXCEPTION_HANDLERS
+from app.jobs import close_due_loop
 from app.settings import Settings
 from app.signing import load_notary
 
@@ -68,9 +70,18 @@ class CommonPursePlugin(InitPluginProtocol):
             {"settings": settings, "alchemy_config": alchemy, "notary": load_notary(settings)}
         )
         app_config.route_handlers.extend(
-            [health, well_known_key, MeController, GroupController, LedgerController, LogController]
+            [
+                health,
+                well_known_key,
+                MeController,
+                GroupController,
+                LedgerController,
+                LogController,
+                ProposalController,
+            ]
         )
         app_config.exception_handlers.update(EXCEPTION_HANDLERS)
+        app_config.lifespan.append(close_due_loop)
         web.configure(app_config, settings)
         documents.configure(app_config, settings)
         app_config.middleware.insert(0, read_only_request_middleware)

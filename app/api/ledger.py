@@ -24,6 +24,7 @@ from ledger.errors import LedgerError
 from ledger.schemas import EntryIn, EntryOut, EntryPage, FundIn, FundOut, HeadOut, VerifyOut
 from ledger.verify import verify_group
 from ledger.views import entry_out, fund_out
+from proposals.service import authorise_payment, committed_by_fund
 
 JSON = "application/json"
 EXPORT_MEDIA_TYPES = {
@@ -52,7 +53,11 @@ class LedgerController(Controller):
         summary="Funds with their balance, committed and available money",
     )
     async def list_funds(self, db_session: DbSession, caller: CurrentCaller) -> list[FundOut]:
-        return [fund_out(fund) for fund in await service.list_funds(db_session, caller.group)]
+        committed = await committed_by_fund(db_session, caller.group)
+        return [
+            fund_out(fund, committed.get(fund.id, 0))
+            for fund in await service.list_funds(db_session, caller.group)
+        ]
 
     @post(
         "/entries",
@@ -79,7 +84,12 @@ class LedgerController(Controller):
         group = caller.group
         if idempotency_key is None:
             entry = await service.record_entry(
-                db_session, group, data, recorded_by=caller.user_id, notary=notary
+                db_session,
+                group,
+                data,
+                recorded_by=caller.user_id,
+                notary=notary,
+                authority=authorise_payment,
             )
             return Response(msgspec.json.encode(entry_out(entry)), status_code=201, media_type=JSON)
 
@@ -96,7 +106,12 @@ class LedgerController(Controller):
         try:
             async with db_session.begin_nested():
                 entry = await service.record_entry(
-                    db_session, group, data, recorded_by=caller.user_id, notary=notary
+                    db_session,
+                    group,
+                    data,
+                    recorded_by=caller.user_id,
+                    notary=notary,
+                    authority=authorise_payment,
                 )
         except LedgerError as error:
             status, body = ledger_problem(error)

@@ -1,0 +1,154 @@
+"""Proposals, responses, amendments, closes and the group's decision rules."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from litestar import Controller, Request, get, post, put
+from litestar.di import Provide
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.auth import Caller, provide_caller, public_or_member, requires
+from app.deps import CurrentCaller, DbSession
+from app.jobs import close_due_rounds, has_due_rounds
+from proposals import service, views
+from proposals.schemas import (
+    AmendmentIn,
+    ProposalIn,
+    ProposalOut,
+    ProposalSummary,
+    ResponseIn,
+    RulesIn,
+    RulesOut,
+)
+
+
+async def _close_due(
+    request: Request[Any, Any, Any], session: AsyncSession, caller: Caller
+) -> None:
+    """Deadlines pass even when nobody calls: the first request after one closes the round."""
+    if await has_due_rounds(session, caller.group):
+        maker = request.app.state.alchemy_config.create_session_maker()
+        await close_due_rounds(maker, caller.group.id)
+        session.expire_all()
+
+
+async def _show(session: AsyncSession, caller: Caller, number: int) -> ProposalOut:
+    _, public_names = await service.get_rules(session, caller.group)
+    proposal = await service.get_proposal(session, caller.group, number)
+    return await views.proposal_out(
+        session, caller.group, proposal, show_names=caller.membership is not None or public_names
+    )
+
+
+class ProposalController(Controller):
+    path = "/api/groups/{group:str}"
+    tags = ["Proposals"]
+    dependencies = {"caller": Provide(provide_caller, sync_to_thread=False)}
+
+    @post(
+        "/proposals", guards=[requires("member")], summary="Open a proposal (round 1 of version 1)"
+    )
+    async def create(
+        self, db_session: DbSession, caller: CurrentCaller, data: ProposalIn
+    ) -> ProposalOut:
+        assert caller.user is not None
+        proposal = await service.create_proposal(db_session, caller.group, caller.user, data)
+        return await _show(db_session, caller, proposal.number)
+
+    @get("/proposals", guards=[public_or_member], summary="Proposals, newest first")
+    async def list_proposals(
+        self,
+        request: Request[Any, Any, Any],
+        db_session: DbSession,
+        caller: CurrentCaller,
+        status: str | None = None,
+    ) -> list[ProposalSummary]:
+        await _close_due(request, db_session, caller)
+        return [
+            views.proposal_summary(p)
+            for p in await service.list_proposals(db_session, caller.group, status)
+        ]
+
+    @get(
+        "/proposals/{number:int}",
+        guards=[public_or_member],
+        summary="A proposal: versions, rounds, the live tally, the outcome and its reasons",
+    )
+    async def show(
+        self,
+        request: Request[Any, Any, Any],
+        db_session: DbSession,
+        caller: CurrentCaller,
+        number: int,
+    ) -> ProposalOut:
+        await _close_due(request, db_session, caller)
+        return await _show(db_session, caller, number)
+
+    @post(
+        "/proposals/{number:int}/responses",
+        guards=[requires("member")],
+        summary="Respond: agree, concern, stand_aside or block (a block needs a reason)",
+    )
+    async def respond(
+        self, db_session: DbSession, caller: CurrentCaller, number: int, data: ResponseIn
+    ) -> ProposalOut:
+        assert caller.user is not None
+        await service.respond(
+            db_session, caller.group, number, caller.user, data.position, data.reason
+        )
+        return await _show(db_session, caller, number)
+
+    @post(
+        "/proposals/{number:int}/amendments",
+        guards=[requires("member")],
+        summary="Amend (author or facilitator); a change of substance opens a new round",
+    )
+    async def amend(
+        self, db_session: DbSession, caller: CurrentCaller, number: int, data: AmendmentIn
+    ) -> ProposalOut:
+        assert caller.user is not None
+        assert caller.membership is not None
+        await service.amend(db_session, caller.group, number, caller.user, caller.membership, data)
+        return await _show(db_session, caller, number)
+
+    @post(
+        "/proposals/{number:int}/close",
+        guards=[requires("facilitator")],
+        status_code=200,
+        summary="Close the open round now (facilitator)",
+    )
+    async def close(self, db_session: DbSession, caller: CurrentCaller, number: int) -> ProposalOut:
+        await service.close(db_session, caller.group, number)
+        return await _show(db_session, caller, number)
+
+    @post(
+        "/proposals/{number:int}/withdraw",
+        guards=[requires("member")],
+        status_code=200,
+        summary="Withdraw the proposal (its author)",
+    )
+    async def withdraw(
+        self, db_session: DbSession, caller: CurrentCaller, number: int
+    ) -> ProposalOut:
+        assert caller.user is not None
+        await service.withdraw(db_session, caller.group, number, caller.user)
+        return await _show(db_session, caller, number)
+
+    @get("/rules", guards=[requires("member")], summary="The group's decision rules")
+    async def get_rules(self, db_session: DbSession, caller: CurrentCaller) -> RulesOut:
+        rules, public_names = await service.get_rules(db_session, caller.group)
+        return RulesOut(rules=rules.to_json(), public_names=public_names)
+
+    @put(
+        "/rules",
+        guards=[requires("admin")],
+        summary="Change decision rules (admin); open rounds keep theirs",
+    )
+    async def put_rules(
+        self, db_session: DbSession, caller: CurrentCaller, data: RulesIn
+    ) -> RulesOut:
+        rules, public_names = await service.set_rules(
+            db_session, caller.group, data.rules, data.public_names
+        )
+        return RulesOut(rules=rules.to_json(), public_names=public_names)

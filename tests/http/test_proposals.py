@@ -1,0 +1,264 @@
+"""The life of a proposal through the API, and the money a passed one authorises."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from litestar import Litestar
+from litestar.testing import AsyncTestClient
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from ledger import groups
+from tests.conftest import Person, World, make_person
+
+Client = AsyncTestClient[Litestar]
+BLOCK_REASON = "We promised R-17 rent for two months, not three; cut it to 250."
+
+
+def url(world: World, tail: str = "") -> str:
+    return f"/api/groups/{world.slug}/proposals{tail}"
+
+
+async def propose(client: Client, world: World, by: Person, **fields: Any) -> Any:
+    body = {
+        "title": "Rent for R-17 in March",
+        "body": "Three months of arrears.",
+        "fund": "rent-relief",
+        "amount": "300.00",
+        "counterparty": "R-17",
+        **fields,
+    }
+    response = await client.post(url(world), json=body, headers=by.headers)
+    assert response.status_code == 201, response.text
+    return response.json()
+
+
+async def answer(
+    client: Client, world: World, by: Person, number: int, position: str, reason: str = ""
+) -> Any:
+    return await client.post(
+        url(world, f"/{number}/responses"),
+        headers=by.headers,
+        json={"position": position, "reason": reason},
+    )
+
+
+async def donate(client: Client, world: World, amount: str) -> None:
+    response = await client.post(
+        f"/api/groups/{world.slug}/entries",
+        headers=world.steward.headers,
+        json={"kind": "donation", "fund": "rent-relief", "amount": amount},
+    )
+    assert response.status_code == 201
+
+
+async def pay(client: Client, world: World, amount: str, proposal: int | None = 1) -> Any:
+    return await client.post(
+        f"/api/groups/{world.slug}/entries",
+        headers=world.steward.headers,
+        json={
+            "kind": "disbursement",
+            "fund": "rent-relief",
+            "amount": amount,
+            "proposal": proposal,
+            "counterparty": "R-17",
+        },
+    )
+
+
+async def funds(client: Client, world: World) -> dict[str, dict[str, str]]:
+    listed = (await client.get(f"/api/groups/{world.slug}/funds")).json()
+    return {f["slug"]: f for f in listed}
+
+
+async def test_blocked_then_amended_then_passed_then_paid(client: Client, world: World) -> None:
+    await donate(client, world, "500.00")
+    proposal = await propose(client, world, world.member)
+    assert proposal["status"] == "open"
+    assert proposal["rounds"][0]["tally"]["eligible"] == 4
+
+    blocked = await answer(client, world, world.admin, 1, "block", BLOCK_REASON)
+    assert blocked.status_code == 201, blocked.text
+    for person in (world.steward, world.facilitator, world.member):
+        assert (await answer(client, world, person, 1, "agree")).status_code == 201
+    after_round_1 = (await client.get(url(world, "/1"), headers=world.member.headers)).json()
+    assert after_round_1["status"] == "blocked"
+    assert after_round_1["rounds"][0]["closed_by"] == "all_responded"
+    assert "Blocked by 1 member" in after_round_1["rounds"][0]["outcome"]["explanation"]
+    assert (await pay(client, world, "300.00")).status_code == 409
+
+    amended = await client.post(
+        url(world, "/1/amendments"),
+        headers=world.member.headers,
+        json={"amount": "250.00", "reason": "Two months, as asked."},
+    )
+    assert amended.status_code == 201, amended.text
+    body = amended.json()
+    assert body["status"] == "open"
+    assert [r["number"] for r in body["rounds"]] == [1, 2]
+    assert body["rounds"][1]["responses"] == []
+    assert [c["reason"] for c in body["rounds"][1]["concerns_to_answer"]] == [BLOCK_REASON]
+    assert body["versions"][1]["changed"] == ["amount"]
+
+    for person in (world.admin, world.steward, world.facilitator, world.member):
+        assert (await answer(client, world, person, 1, "agree")).status_code == 201
+    passed = (await client.get(url(world, "/1"), headers=world.member.headers)).json()
+    assert passed["status"] == "passed"
+    assert passed["authorised"] == "250.00"
+    assert (await funds(client, world))["rent-relief"]["committed"] == "250.00"
+    assert (await funds(client, world))["rent-relief"]["available"] == "250.00"
+
+    assert (await pay(client, world, "250.01")).status_code == 409
+    paid = await pay(client, world, "250.00")
+    assert paid.status_code == 201, paid.text
+    assert paid.json()["proposal"] == {"number": 1, "version": 2}
+    assert (await pay(client, world, "0.01")).status_code == 409
+    shown = (await client.get(url(world, "/1"))).json()
+    assert shown["paid"] == "250.00"
+    fund = (await funds(client, world))["rent-relief"]
+    assert (fund["balance"], fund["committed"], fund["available"]) == ("250.00", "0.00", "250.00")
+
+
+async def test_payments_need_a_passed_disbursement_proposal(client: Client, world: World) -> None:
+    await donate(client, world, "500.00")
+    await propose(client, world, world.member)
+    refused = await pay(client, world, "10.00")
+    assert refused.status_code == 409
+    assert "open" in refused.json()["detail"]
+    assert (await pay(client, world, "10.00", proposal=99)).status_code == 409
+
+
+async def test_two_racing_payments_of_one_proposal_record_once(
+    client: Client, world: World
+) -> None:
+    await donate(client, world, "500.00")
+    await propose(client, world, world.member)
+    for person in (world.admin, world.steward, world.facilitator, world.member):
+        await answer(client, world, person, 1, "agree")
+    results = await asyncio.gather(pay(client, world, "300.00"), pay(client, world, "300.00"))
+    assert sorted(r.status_code for r in results) == [201, 409]
+    assert (await funds(client, world))["rent-relief"]["balance"] == "200.00"
+
+
+async def test_a_member_who_joined_mid_round_cannot_respond_in_it(
+    client: Client, world: World, session: AsyncSession
+) -> None:
+    await propose(client, world, world.member)
+    newcomer = await make_person(session, "newcomer")
+    await groups.add_member(session, await world.fresh_group(session), newcomer.user, ["member"])
+    await session.commit()
+    refused = await answer(client, world, newcomer, 1, "agree")
+    assert refused.status_code == 409
+    assert "when this round opened" in refused.json()["detail"]
+
+
+async def test_a_member_removed_mid_round_no_longer_counts(client: Client, world: World) -> None:
+    await propose(client, world, world.member)
+    members = (
+        await client.get(f"/api/groups/{world.slug}/members", headers=world.admin.headers)
+    ).json()
+    steward_id = next(m["id"] for m in members if "steward" in m["roles"])
+    removed = await client.delete(
+        f"/api/groups/{world.slug}/members/{steward_id}", headers=world.admin.headers
+    )
+    assert removed.status_code == 204
+    shown = (await client.get(url(world, "/1"), headers=world.member.headers)).json()
+    assert shown["rounds"][0]["tally"]["eligible"] == 3
+    for person in (world.admin, world.facilitator, world.member):
+        await answer(client, world, person, 1, "agree")
+    assert (await client.get(url(world, "/1"))).json()["status"] == "passed"
+
+
+async def test_responses_and_amendments_after_the_close_are_refused(
+    client: Client, world: World
+) -> None:
+    await propose(client, world, world.member)
+    for person in (world.admin, world.steward, world.facilitator, world.member):
+        await answer(client, world, person, 1, "agree")
+    assert (await answer(client, world, world.admin, 1, "block", BLOCK_REASON)).status_code == 409
+    late = await client.post(
+        url(world, "/1/amendments"),
+        headers=world.member.headers,
+        json={"body": "More detail", "reason": "Clarify"},
+    )
+    assert late.status_code == 409
+
+
+async def test_the_latest_response_of_a_member_counts_once(client: Client, world: World) -> None:
+    await propose(client, world, world.member)
+    await answer(client, world, world.admin, 1, "concern", "Is R-17 behind on March too?")
+    await answer(client, world, world.admin, 1, "agree")
+    await answer(client, world, world.admin, 1, "agree")
+    round_1 = (await client.get(url(world, "/1"), headers=world.member.headers)).json()["rounds"][0]
+    assert round_1["tally"]["responded"] == 1
+    assert round_1["tally"]["agree"] == 1
+    assert [r["position"] for r in round_1["responses"]] == ["agree"]
+
+
+async def test_two_racing_closes_give_one_outcome(client: Client, world: World) -> None:
+    rules = await client.put(
+        f"/api/groups/{world.slug}/rules",
+        headers=world.admin.headers,
+        json={"rules": {"min_open_hours": 0}},
+    )
+    assert rules.status_code == 200, rules.text
+    await propose(client, world, world.member)
+    await answer(client, world, world.admin, 1, "agree")
+    await answer(client, world, world.steward, 1, "agree")
+    closes = await asyncio.gather(
+        *(client.post(url(world, "/1/close"), headers=world.facilitator.headers) for _ in range(2))
+    )
+    assert sorted(r.status_code for r in closes) == [200, 409]
+    shown = (await client.get(url(world, "/1"))).json()
+    assert shown["status"] == "passed"
+    assert shown["rounds"][0]["closed_by"] == "facilitator"
+
+
+async def test_a_close_before_the_minimum_time_is_refused(client: Client, world: World) -> None:
+    await propose(client, world, world.member)
+    early = await client.post(url(world, "/1/close"), headers=world.facilitator.headers)
+    assert early.status_code == 409
+    assert "every eligible member" in early.json()["detail"]
+
+
+async def test_a_block_needs_a_real_reason(client: Client, world: World) -> None:
+    await propose(client, world, world.member)
+    for reason in ("", "   ", "no"):
+        response = await answer(client, world, world.admin, 1, "block", reason)
+        assert response.status_code == 422
+        assert response.json()["errors"][0]["field"] == "reason"
+
+
+async def test_only_the_author_withdraws_and_only_facilitators_close(
+    client: Client, world: World
+) -> None:
+    await propose(client, world, world.member)
+    assert (
+        await client.post(url(world, "/1/withdraw"), headers=world.admin.headers)
+    ).status_code == 409
+    assert (
+        await client.post(url(world, "/1/close"), headers=world.member.headers)
+    ).status_code == 403
+    withdrawn = await client.post(url(world, "/1/withdraw"), headers=world.member.headers)
+    assert withdrawn.status_code == 200
+    assert withdrawn.json()["status"] == "withdrawn"
+
+
+async def test_the_public_sees_counts_and_reasons_but_not_names(
+    client: Client, world: World
+) -> None:
+    await propose(client, world, world.member)
+    await answer(client, world, world.admin, 1, "block", BLOCK_REASON)
+    public = (await client.get(url(world, "/1"))).json()["rounds"][0]["responses"]
+    assert public == [
+        {
+            "position": "block",
+            "reason": BLOCK_REASON,
+            "at": public[0]["at"],
+            "member": None,
+            "member_id": None,
+        }
+    ]
+    member_view = (await client.get(url(world, "/1"), headers=world.member.headers)).json()
+    assert member_view["rounds"][0]["responses"][0]["member"] == world.admin.user.name
