@@ -205,6 +205,74 @@ def verify(group: str) -> None:
         raise SystemExit(1)
 
 
+@main.group("proposals")
+def proposals_command() -> None:
+    """Proposals and their rounds."""
+
+
+@proposals_command.command("close-due")
+def proposals_close_due() -> None:
+    """Close every round whose deadline has passed (the server does this every minute)."""
+    from proposals.service import close_due
+
+    async def work() -> int:
+        async with session_scope(Settings.from_env()) as session:
+            return await close_due(session)
+
+    click.echo(f"Closed {run(work())} round(s) past their deadline.")
+
+
+@proposals_command.command("list")
+@click.argument("group")
+@click.option(
+    "--status", type=click.Choice(["open", "passed", "blocked", "not_passed", "withdrawn"])
+)
+def proposals_list(group: str, status: str | None) -> None:
+    """List a group's proposals, newest first."""
+    from proposals.service import list_proposals
+    from proposals.views import proposal_summary
+
+    async def work() -> list[str]:
+        async with session_scope(Settings.from_env()) as session:
+            found = await list_proposals(session, await groups.get_group(session, group), status)
+            lines = []
+            for proposal in found:
+                summary = proposal_summary(proposal)
+                money = (
+                    f" {summary.amount} {summary.currency} from {summary.fund}"
+                    if summary.amount
+                    else ""
+                )
+                due = (
+                    f" (closes {summary.closes_at:%Y-%m-%d %H:%M} UTC)" if summary.closes_at else ""
+                )
+                lines.append(f"#{summary.number} [{summary.status}] {summary.title}{money}{due}")
+            return lines
+
+    for line in run(work()):
+        click.echo(line)
+
+
+@proposals_command.command("show")
+@click.argument("group")
+@click.argument("number", type=int)
+def proposals_show(group: str, number: int) -> None:
+    """Show a proposal with its rounds, tally and outcome, as members see it."""
+    import msgspec
+
+    from proposals.service import get_proposal
+    from proposals.views import proposal_out
+
+    async def work() -> bytes:
+        async with session_scope(Settings.from_env()) as session:
+            owner = await groups.get_group(session, group)
+            proposal = await get_proposal(session, owner, number)
+            shown = await proposal_out(session, owner, proposal, show_names=True)
+            return msgspec.json.format(msgspec.json.encode(shown), indent=2)
+
+    click.echo(run(work()).decode())
+
+
 @main.command()
 def demo() -> None:
     """Load a demo group into an empty database."""
