@@ -168,7 +168,9 @@ async def group_add(
 
 @main.command("export")
 @click.argument("group")
-@click.option("--format", "fmt", type=click.Choice(ledger_export.FORMATS), required=True)
+@click.option(
+    "--format", "fmt", type=click.Choice([*ledger_export.FORMATS, "bundle"]), required=True
+)
 @click.option(
     "-o",
     "--output",
@@ -176,11 +178,19 @@ async def group_add(
     help="File to write; standard output when left out.",
 )
 def export_command(group: str, fmt: str, output: Path | None) -> None:
-    """Export a group's ledger."""
+    """Export a group's ledger (bundle: the zip anyone can check with verify --bundle)."""
+    settings = Settings.from_env()
 
     async def read() -> bytes:
-        async with session_scope(Settings.from_env()) as session:
-            return await ledger_export.export(session, await groups.get_group(session, group), fmt)
+        async with session_scope(settings) as session:
+            owner = await groups.get_group(session, group)
+            if fmt == "bundle":
+                from app.signing import load_notary
+
+                return await ledger_export.export_bundle(
+                    session, owner, load_notary(settings).key.vkey(), settings.base_url
+                )
+            return await ledger_export.export(session, owner, fmt)
 
     content = run(read())
     if output is None:
@@ -191,9 +201,32 @@ def export_command(group: str, fmt: str, output: Path | None) -> None:
 
 
 @main.command()
-@click.argument("group")
-def verify(group: str) -> None:
-    """Check a group's ledger in the database; exit 1 naming the first bad entry."""
+@click.argument("group", required=False)
+@click.option(
+    "--bundle",
+    "bundle_path",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="Check an exported bundle offline instead of the database.",
+)
+@click.option(
+    "--key",
+    "published_key",
+    default=None,
+    help="The verifier key the instance publishes (/.well-known/commonpurse-key); "
+    "the bundle's key must be this one.",
+)
+def verify(group: str | None, bundle_path: Path | None, published_key: str | None) -> None:
+    """Check a group's ledger in the database, or a bundle offline; exit 1 naming the first
+    bad entry."""
+    if bundle_path is not None:
+        from ledger.bundle import verify_bundle
+
+        report = verify_bundle(bundle_path, published_key)
+        click.echo(report.summary(), err=not report.ok)
+        raise SystemExit(0 if report.ok else 1)
+    if group is None:
+        fail("Name a group, or give --bundle FILE.")
+        return
 
     async def check() -> bool:
         async with session_scope(Settings.from_env()) as session:

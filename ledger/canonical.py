@@ -15,10 +15,15 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any
 
+import msgspec
+
 LEAF_VERSION = "1"
 ZERO_HASH = "0" * 64
 
-_encoder = json.JSONEncoder(ensure_ascii=False, sort_keys=True, separators=(",", ":"))
+# msgspec's sorted, compact, UTF-8 output is byte-for-byte what ``json.dumps(...,
+# sort_keys=True, separators=(",", ":"), ensure_ascii=False)`` writes, several times faster
+# (tests/unit/test_canonical.py holds it to RFC 8785).
+_encoder = msgspec.json.Encoder(order="sorted")
 # For documents whose keys are already in RFC 8785 order (see ``_in_utf16_order``).
 _ordered_encoder = json.JSONEncoder(ensure_ascii=False, sort_keys=False, separators=(",", ":"))
 # RFC 8785 sorts keys by UTF-16 code units, Python by code points. The two orders agree
@@ -43,7 +48,7 @@ def canonical_json(document: Mapping[str, Any], *, check: bool = True) -> bytes:
     """
     if check and _check(document):
         return _ordered_encoder.encode(_in_utf16_order(document)).encode("utf-8")
-    return _encoder.encode(document).encode("utf-8")
+    return _encoder.encode(document)
 
 
 def _check(value: object) -> bool:

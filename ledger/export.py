@@ -2,7 +2,9 @@
 
 - ``csv``: one row per posting, for spreadsheets;
 - ``json``: the group, its funds and every entry as the API shows it;
-- ``jsonl``: the leaves exactly as hashed, one per line, so anyone can re-hash them.
+- ``jsonl``: the leaves exactly as hashed, one per line, so anyone can re-hash them;
+- ``hledger`` and ``beancount``: plain-text accounting files the standard tools check
+  (``ledger.plaintext``); the verification bundle is ``ledger.bundle``.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from ledger.models import Entry, Fund, Group, LogState, Posting
 from ledger.money import format_amount
 from ledger.views import entry_out, fund_out
 
-FORMATS = ("csv", "json", "jsonl")
+FORMATS = ("csv", "json", "jsonl", "hledger", "beancount")
 CSV_COLUMNS = (
     "seq",
     "occurred_on",
@@ -123,10 +125,35 @@ def _jsonl(session: Session, group: Group) -> bytes:
     return b"".join(leaf + b"\n" for leaf in leaves)
 
 
-_WRITERS = {"csv": _csv, "json": _json, "jsonl": _jsonl}
+def _hledger(session: Session, group: Group) -> bytes:
+    from ledger.plaintext import write_hledger
+
+    return write_hledger(session, group)
+
+
+def _beancount(session: Session, group: Group) -> bytes:
+    from ledger.plaintext import write_beancount
+
+    return write_beancount(session, group)
+
+
+_WRITERS = {
+    "csv": _csv,
+    "json": _json,
+    "jsonl": _jsonl,
+    "hledger": _hledger,
+    "beancount": _beancount,
+}
 
 
 async def export(session: AsyncSession, group: Group, fmt: str) -> bytes:
     """The group's ledger in one of ``FORMATS``."""
     writer = _WRITERS[fmt]
     return await session.run_sync(lambda sync_session: writer(sync_session, group))
+
+
+async def export_bundle(session: AsyncSession, group: Group, vkey: str, base_url: str) -> bytes:
+    """The verification bundle (``ledger.bundle``) as zip bytes."""
+    from ledger.bundle import build_bundle
+
+    return await session.run_sync(lambda sync: build_bundle(sync, group, vkey, base_url))

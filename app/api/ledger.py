@@ -27,10 +27,14 @@ from ledger.views import entry_out, fund_out
 from proposals.service import authorise_payment, committed_by_fund
 
 JSON = "application/json"
-EXPORT_MEDIA_TYPES = {
-    "csv": "text/csv; charset=utf-8",
-    "json": JSON,
-    "jsonl": "application/jsonl",
+# File extension -> (export format, media type).
+EXPORTS = {
+    "csv": ("csv", "text/csv; charset=utf-8"),
+    "json": ("json", JSON),
+    "jsonl": ("jsonl", "application/jsonl"),
+    "journal": ("hledger", "text/plain; charset=utf-8"),
+    "beancount": ("beancount", "text/plain; charset=utf-8"),
+    "zip": ("bundle", "application/zip"),
 }
 
 
@@ -162,19 +166,35 @@ class LedgerController(Controller):
         )
 
     @get(
-        [f"/export.{fmt}" for fmt in EXPORT_MEDIA_TYPES],
+        [f"/export.{extension}" for extension in EXPORTS],
         guards=[public_or_member],
-        summary="Export the ledger: csv, json, jsonl (the leaves exactly as hashed)",
+        summary="Export the ledger",
+        description=(
+            "csv (a row per posting), json (entries as the API shows them), jsonl (the leaves "
+            "exactly as hashed, one per line in seq order), journal (hledger), beancount, "
+            "zip (the verification bundle: leaves, checkpoints, key, journal, beancount)."
+        ),
     )
     async def export_ledger(
-        self, db_session: DbSession, caller: CurrentCaller, request: Request[Any, Any, Any]
+        self,
+        db_session: DbSession,
+        caller: CurrentCaller,
+        notary: CurrentNotary,
+        request: Request[Any, Any, Any],
     ) -> Response[bytes]:
-        fmt = request.url.path.rsplit(".", 1)[-1]
-        content = await export.export(db_session, caller.group, fmt)
-        filename = f"{caller.group.slug}-ledger.{fmt}"
+        extension = request.url.path.rsplit(".", 1)[-1]
+        fmt, media_type = EXPORTS[extension]
+        if fmt == "bundle":
+            settings = request.app.state.settings
+            content = await export.export_bundle(
+                db_session, caller.group, notary.key.vkey(), settings.base_url
+            )
+        else:
+            content = await export.export(db_session, caller.group, fmt)
+        filename = f"{caller.group.slug}-ledger.{extension}"
         return Response(
             content,
-            media_type=EXPORT_MEDIA_TYPES[fmt],
+            media_type=media_type,
             headers={"Content-Disposition": f'attachment; filename="{filename}"'},
         )
 
