@@ -18,10 +18,11 @@ from app import documents, web
 from app.api.groups import GroupController, MeController
 from app.api.ledger import LedgerController, LogController, well_known_key
 from app.api.proposals import ProposalController
+from app.api.requests import RequestController
 from app.db import create_engine, create_session_maker, write_intent
 from app.deps import provide_notary
 from app.errors import EXCEPTION_HANDLERS
-from app.jobs import close_due_loop
+from app.jobs import maintenance_loop
 from app.settings import Settings
 from app.signing import load_notary
 
@@ -78,10 +79,11 @@ class CommonPursePlugin(InitPluginProtocol):
                 LedgerController,
                 LogController,
                 ProposalController,
+                RequestController,
             ]
         )
         app_config.exception_handlers.update(EXCEPTION_HANDLERS)
-        app_config.lifespan.append(close_due_loop)
+        app_config.lifespan.append(maintenance_loop)
         web.configure(app_config, settings)
         documents.configure(app_config, settings)
         app_config.middleware.insert(0, read_only_request_middleware)

@@ -1,29 +1,37 @@
-"""Background work of the server: rounds close at their deadline even when nobody calls.
+"""Background work of the server, in one loop per worker process:
 
-A close also happens at the first request that touches the proposal after its deadline;
-this loop makes sure it happens within a minute regardless. Several workers may run it at
-once: a round's close is a conditional update, so each round gets exactly one outcome.
+- rounds close at their deadline even when nobody calls (a close also happens at the first
+  request that touches the proposal; a round's close is a conditional update, so workers
+  racing each other still give each round exactly one outcome);
+- the notification outbox is e-mailed, with retries (``app.mail``);
+- requests for support past their group's retention period are erased.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
+from typing import TypeVar
 
 from litestar import Litestar
 from sqlalchemy import exists, select
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from app.db import write_intent
+from app.mail import SmtpSettings, send_due
 from ledger.groups import utcnow
 from ledger.models import Group
 from proposals import service as proposals
+from proposals import support
 from proposals.models import Proposal, Round
 
+T = TypeVar("T")
 logger = logging.getLogger("commonpurse.jobs")
+TICK_SECONDS = 15
 CLOSE_DUE_EVERY_SECONDS = 60
+PURGE_EVERY_SECONDS = 3600
 
 
 async def close_due_rounds(
@@ -31,13 +39,12 @@ async def close_due_rounds(
 ) -> int:
     """Close the rounds past their deadline in a write transaction of their own (so a GET
     that notices one never upgrades its read transaction)."""
-    token = write_intent.set(True)
-    try:
-        async with session_maker() as session, session.begin():
-            group = await session.get(Group, group_id) if group_id is not None else None
-            return await proposals.close_due(session, group=group)
-    finally:
-        write_intent.reset(token)
+
+    async def work(session: AsyncSession) -> int:
+        group = await session.get(Group, group_id) if group_id is not None else None
+        return await proposals.close_due(session, group=group)
+
+    return await in_write_transaction(session_maker, work)
 
 
 async def has_due_rounds(session: AsyncSession, group: Group) -> bool:
@@ -54,20 +61,63 @@ async def has_due_rounds(session: AsyncSession, group: Group) -> bool:
     return bool(await session.scalar(query))
 
 
+async def in_write_transaction(
+    session_maker: async_sessionmaker[AsyncSession], work: Callable[[AsyncSession], Awaitable[T]]
+) -> T:
+    """Run ``work`` in a write transaction of its own (BEGIN IMMEDIATE on SQLite)."""
+    token = write_intent.set(True)
+    try:
+        async with session_maker() as session, session.begin():
+            return await work(session)
+    finally:
+        write_intent.reset(token)
+
+
+async def forget_erased_pages(engine: AsyncEngine) -> None:
+    """After an erasure on SQLite, fold the write-ahead log into the database and truncate
+    it: secure_delete has zeroed the deleted rows in the database file, and this removes
+    the older copies of those pages that the log still holds."""
+    if engine.dialect.name != "sqlite":
+        return
+    async with engine.connect() as connection:
+        await connection.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+
+
+async def purge_requests(
+    session_maker: async_sessionmaker[AsyncSession], engine: AsyncEngine
+) -> int:
+    erased = await in_write_transaction(session_maker, support.purge)
+    if erased:
+        await forget_erased_pages(engine)
+    return erased
+
+
 @asynccontextmanager
-async def close_due_loop(app: Litestar) -> AsyncIterator[None]:
-    """Lifespan: close due rounds every minute while the server runs."""
-    session_maker = app.state.alchemy_config.create_session_maker()
+async def maintenance_loop(app: Litestar) -> AsyncIterator[None]:
+    """Lifespan: close due rounds, send mail and purge old requests while the server runs."""
+    config = app.state.alchemy_config
+    session_maker = config.create_session_maker()
+    settings = app.state.settings
+    smtp = SmtpSettings.from_settings(settings)
 
     async def loop() -> None:
+        ticks = 0
         while True:
             try:
-                closed = await close_due_rounds(session_maker)
-                if closed:
-                    logger.info("Closed %d round(s) at their deadline.", closed)
-            except Exception:  # keep the loop alive; the next run tries again
-                logger.exception("Closing due rounds failed")
-            await asyncio.sleep(CLOSE_DUE_EVERY_SECONDS)
+                if ticks % (CLOSE_DUE_EVERY_SECONDS // TICK_SECONDS) == 0:
+                    closed = await close_due_rounds(session_maker)
+                    if closed:
+                        logger.info("Closed %d round(s) at their deadline.", closed)
+                if smtp is not None:
+                    await in_write_transaction(
+                        session_maker, lambda s: send_due(s, smtp, settings.host)
+                    )
+                if ticks % (PURGE_EVERY_SECONDS // TICK_SECONDS) == 0:
+                    await purge_requests(session_maker, config.get_engine())
+            except Exception:  # keep the loop alive; the next tick tries again
+                logger.exception("Background work failed")
+            ticks += 1
+            await asyncio.sleep(TICK_SECONDS)
 
     task = asyncio.create_task(loop())
     try:

@@ -116,3 +116,127 @@ class Response(Base):
     created_at: Mapped[datetime] = mapped_column(DateTimeUTC(timezone=True))
 
     user: Mapped[User] = relationship(lazy="joined", innerjoin=True, viewonly=True)
+
+
+# --- requests for support -------------------------------------------------------------------
+# A person asks without an account. Their details live only in ``request_details`` (and the
+# stewards' notes), readable by the group's stewards and facilitators, every read logged,
+# erased on demand or after the group's retention period. Everything else (the queue, the
+# proposal, the ledger, the public pages) only ever sees the pseudonym.
+
+
+class SupportRequest(Base):
+    __tablename__ = "support_requests"
+    __table_args__ = (UniqueConstraint("group_id", "pseudonym"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    group_id: Mapped[int] = mapped_column(ForeignKey("groups.id"))
+    # The private reference the person follows their request with (a secret).
+    reference: Mapped[str] = mapped_column(String(64), unique=True)
+    pseudonym: Mapped[str] = mapped_column(String(16))
+    # received, discussing, proposed, declined, paid (decided comes from the proposal).
+    status: Mapped[str] = mapped_column(String(16), index=True)
+    urgency: Mapped[str] = mapped_column(String(16))
+    amount: Mapped[int | None] = mapped_column(BigInteger)
+    currency: Mapped[str] = mapped_column(String(3))
+    language: Mapped[str] = mapped_column(String(8))
+    proposal_id: Mapped[int | None] = mapped_column(ForeignKey("proposals.id"))
+    # Kind words for the person when the group cannot help (no personal data).
+    decline_message: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime] = mapped_column(DateTimeUTC(timezone=True))
+    # When it stopped needing the details; the retention period counts from here.
+    closed_at: Mapped[datetime | None] = mapped_column(DateTimeUTC(timezone=True))
+    erased_at: Mapped[datetime | None] = mapped_column(DateTimeUTC(timezone=True))
+
+
+class RequestDetails(Base):
+    """The person's details: deleted, not blanked, when erased."""
+
+    __tablename__ = "request_details"
+
+    request_id: Mapped[int] = mapped_column(ForeignKey("support_requests.id"), primary_key=True)
+    name: Mapped[str] = mapped_column(String(120), default="")
+    need: Mapped[str] = mapped_column(Text)
+    phone: Mapped[str] = mapped_column(String(40), default="")
+    email: Mapped[str] = mapped_column(String(254), default="")
+    via_member: Mapped[str] = mapped_column(String(200), default="")
+
+
+class RequestNote(Base):
+    """Stewards' notes on a request: may hold personal data, so erased with the details."""
+
+    __tablename__ = "request_notes"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    request_id: Mapped[int] = mapped_column(ForeignKey("support_requests.id"), index=True)
+    author_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    text: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(DateTimeUTC(timezone=True))
+
+    author: Mapped[User] = relationship(lazy="joined", innerjoin=True, viewonly=True)
+
+
+class DetailsRead(Base):
+    """Who read a person's details, and when (holds no details itself)."""
+
+    __tablename__ = "details_reads"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    request_id: Mapped[int] = mapped_column(ForeignKey("support_requests.id"), index=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    read_at: Mapped[datetime] = mapped_column(DateTimeUTC(timezone=True))
+
+
+class AskAttempt(Base):
+    """One use of the ask form, for rate limits: the address is kept only as a keyed hash."""
+
+    __tablename__ = "ask_attempts"
+    __table_args__ = (Index("ix_ask_attempts_recent", "group_id", "at"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    group_id: Mapped[int] = mapped_column(ForeignKey("groups.id"))
+    address: Mapped[str] = mapped_column(String(64), index=True)
+    at: Mapped[datetime] = mapped_column(DateTimeUTC(timezone=True))
+
+
+class SupportSettings(Base):
+    """A group's settings for requests: retention and, for private groups, the ask form."""
+
+    __tablename__ = "support_settings"
+
+    group_id: Mapped[int] = mapped_column(ForeignKey("groups.id"), primary_key=True)
+    retention_days: Mapped[int] = mapped_column(Integer, default=90)
+    ask_enabled: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class NotificationPreference(Base):
+    """How a member wants to hear of new requests and proposals by e-mail: none (the
+    default: the dashboard lists them anyway), each, or a daily digest."""
+
+    __tablename__ = "notification_preferences"
+
+    group_id: Mapped[int] = mapped_column(ForeignKey("groups.id"), primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), primary_key=True)
+    mode: Mapped[str] = mapped_column(String(8), default="none")
+
+
+class Notification(Base):
+    """An e-mail waiting to go out (an outbox): kept until sent, retried with back-off, and
+    listed on the member's dashboard. It names the pseudonym, never the person."""
+
+    __tablename__ = "notifications"
+    __table_args__ = (Index("ix_notifications_pending", "sent_at", "next_attempt_at"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    group_id: Mapped[int] = mapped_column(ForeignKey("groups.id"))
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(24))
+    subject: Mapped[str] = mapped_column(String(200))
+    body: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(DateTimeUTC(timezone=True))
+    # "each": e-mailed at once; "daily": in the next digest; "none": the dashboard only.
+    delivery: Mapped[str] = mapped_column(String(8))
+    sent_at: Mapped[datetime | None] = mapped_column(DateTimeUTC(timezone=True))
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(DateTimeUTC(timezone=True))
+    last_error: Mapped[str] = mapped_column(Text, default="")

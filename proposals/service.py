@@ -213,6 +213,18 @@ async def _open_round(
     )
     session.add(round_)
     await session.flush()
+    from proposals.notify import notify_round_opened
+
+    title = (
+        await session.scalars(
+            select(ProposalVersion.title).where(
+                ProposalVersion.proposal_id == proposal.id, ProposalVersion.version == version
+            )
+        )
+    ).one()
+    await notify_round_opened(
+        session, group, proposal.number, title, eligible, proposal.author_id, now
+    )
     return round_
 
 

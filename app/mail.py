@@ -1,0 +1,165 @@
+"""E-mail delivery of the notification outbox (``proposals.notify``).
+
+Settings: ``COMMONPURSE_SMTP_HOST`` (no host: nothing is sent, notifications stay on the
+dashboard), ``COMMONPURSE_SMTP_PORT`` (25), ``COMMONPURSE_SMTP_USER``,
+``COMMONPURSE_SMTP_PASSWORD``, ``COMMONPURSE_SMTP_FROM``, ``COMMONPURSE_SMTP_STARTTLS``.
+
+A message is marked sent only after the server accepted it; a failure schedules a retry
+with back-off, so nothing is lost while the server is down. Each message carries a
+Message-ID derived from the notification, so the rare resend after a crash between "sent"
+and "marked" is recognisably the same message.
+"""
+
+from __future__ import annotations
+
+import logging
+import smtplib
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from email.message import EmailMessage
+
+import anyio
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.settings import Settings
+from ledger.groups import utcnow
+from ledger.models import User
+from proposals.models import Notification
+from proposals.notify import next_attempt
+
+logger = logging.getLogger("commonpurse.mail")
+BATCH = 50
+
+
+@dataclass(frozen=True)
+class SmtpSettings:
+    host: str
+    port: int = 25
+    user: str = ""
+    password: str = ""
+    sender: str = "commonpurse@localhost"
+    starttls: bool = False
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> SmtpSettings | None:
+        extra = settings.extra
+        if not extra.get("SMTP_HOST"):
+            return None
+        return cls(
+            host=extra["SMTP_HOST"],
+            port=int(extra.get("SMTP_PORT") or 25),
+            user=extra.get("SMTP_USER", ""),
+            password=extra.get("SMTP_PASSWORD", ""),
+            sender=extra.get("SMTP_FROM") or f"commonpurse@{settings.host.split(':')[0]}",
+            starttls=extra.get("SMTP_STARTTLS", "").lower() in ("1", "true", "yes"),
+        )
+
+
+def _send(smtp: SmtpSettings, message: EmailMessage) -> None:
+    with smtplib.SMTP(smtp.host, smtp.port, timeout=20) as client:
+        if smtp.starttls:
+            client.starttls()
+        if smtp.user:
+            client.login(smtp.user, smtp.password)
+        client.send_message(message)
+
+
+def _message(
+    smtp: SmtpSettings, to: str, subject: str, body: str, message_id: str, host: str
+) -> EmailMessage:
+    message = EmailMessage()
+    message["From"] = smtp.sender
+    message["To"] = to
+    message["Subject"] = subject
+    message["Message-ID"] = f"<{message_id}@{host.split(':')[0]}>"
+    message.set_content(body)
+    return message
+
+
+async def send_due(
+    session: AsyncSession, smtp: SmtpSettings, host: str, now: datetime | None = None
+) -> int:
+    """Send the due notifications: each "each" one on its own, and one digest per member
+    whose oldest waiting "daily" item is a day old. Returns how many were sent."""
+    now = now or utcnow()
+    sent = 0
+    due = list(
+        await session.scalars(
+            select(Notification)
+            .where(
+                Notification.sent_at.is_(None),
+                Notification.delivery == "each",
+                Notification.next_attempt_at <= now,
+            )
+            .order_by(Notification.id)
+            .limit(BATCH)
+            .with_for_update(skip_locked=True)
+        )
+    )
+    for item in due:
+        user = await session.get(User, item.user_id)
+        assert user is not None
+        message = _message(
+            smtp, user.email, item.subject, item.body, f"notification-{item.id}", host
+        )
+        if await _try(smtp, message, [item], now):
+            sent += 1
+    sent += await _send_digests(session, smtp, host, now)
+    await session.flush()
+    return sent
+
+
+async def _send_digests(session: AsyncSession, smtp: SmtpSettings, host: str, now: datetime) -> int:
+    waiting = list(
+        await session.scalars(
+            select(Notification)
+            .where(
+                Notification.sent_at.is_(None),
+                Notification.delivery == "daily",
+                Notification.next_attempt_at <= now,
+            )
+            .order_by(Notification.user_id, Notification.id)
+            .with_for_update(skip_locked=True)
+        )
+    )
+    by_user: dict[int, list[Notification]] = {}
+    for item in waiting:
+        by_user.setdefault(item.user_id, []).append(item)
+    sent = 0
+    for user_id, items in by_user.items():
+        if items[0].created_at > now - timedelta(days=1):
+            continue  # the digest goes out once the oldest item is a day old
+        user = await session.get(User, user_id)
+        assert user is not None
+        body = "\n\n".join(f"- {item.subject}\n  {item.body}" for item in items)
+        message = _message(
+            smtp,
+            user.email,
+            f"Your daily Common Purse digest ({len(items)})",
+            body,
+            f"digest-{items[0].id}-{items[-1].id}",
+            host,
+        )
+        if await _try(smtp, message, items, now):
+            sent += 1
+    return sent
+
+
+async def _try(
+    smtp: SmtpSettings, message: EmailMessage, items: list[Notification], now: datetime
+) -> bool:
+    try:
+        await anyio.to_thread.run_sync(_send, smtp, message)
+    except (OSError, smtplib.SMTPException) as error:
+        for item in items:
+            item.attempts += 1
+            item.next_attempt_at = next_attempt(item.attempts, now)
+            item.last_error = str(error)[:500]
+        logger.warning("Sending %s failed (%s); will retry.", message["Message-ID"], error)
+        return False
+    for item in items:
+        item.attempts += 1
+        item.sent_at = now
+        item.last_error = ""
+    return True

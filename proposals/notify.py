@@ -1,0 +1,136 @@
+"""Notifications: an outbox of e-mails for members, also listed on their dashboard.
+
+Rows are written in the same transaction as what they announce, so nothing is lost when the
+mail server is down; ``app.mail`` sends them later with retries. They name pseudonyms and
+proposal titles, never a person's details.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from ledger.groups import list_members, utcnow
+from ledger.models import Group
+from proposals.models import Notification, NotificationPreference, SupportRequest
+
+MODES = ("none", "each", "daily")
+# Back-off between attempts to send one e-mail; the last step repeats (never given up).
+RETRY_STEPS = (
+    timedelta(minutes=1),
+    timedelta(minutes=5),
+    timedelta(minutes=30),
+    timedelta(hours=2),
+    timedelta(hours=6),
+)
+
+
+async def _modes(session: AsyncSession, group: Group, user_ids: Sequence[int]) -> dict[int, str]:
+    rows = await session.scalars(
+        select(NotificationPreference).where(
+            NotificationPreference.group_id == group.id,
+            NotificationPreference.user_id.in_(list(user_ids)),
+        )
+    )
+    return {row.user_id: row.mode for row in rows}
+
+
+async def notify(
+    session: AsyncSession,
+    group: Group,
+    user_ids: Sequence[int],
+    kind: str,
+    subject: str,
+    body: str,
+    now: datetime | None = None,
+) -> None:
+    now = now or utcnow()
+    modes = await _modes(session, group, user_ids)
+    for user_id in user_ids:
+        session.add(
+            Notification(
+                group_id=group.id,
+                user_id=user_id,
+                kind=kind,
+                subject=subject[:200],
+                body=body,
+                created_at=now,
+                delivery=modes.get(user_id, "none"),
+                attempts=0,
+                next_attempt_at=now,
+                last_error="",
+            )
+        )
+    await session.flush()
+
+
+async def notify_stewards(
+    session: AsyncSession, group: Group, request: SupportRequest, now: datetime
+) -> None:
+    members = await list_members(session, group.id)
+    stewards = [
+        m.user_id for m in members if set(m.roles.split()) & {"steward", "facilitator", "admin"}
+    ]
+    await notify(
+        session,
+        group,
+        stewards,
+        "new_request",
+        f"[{group.name}] New request for support {request.pseudonym}",
+        f"A new request for support ({request.pseudonym}, {request.urgency}) "
+        f"arrived in {group.name}. Open the stewards' queue to read it.",
+        now,
+    )
+
+
+async def notify_round_opened(
+    session: AsyncSession,
+    group: Group,
+    number: int,
+    title: str,
+    eligible: Sequence[int],
+    author_id: int,
+    now: datetime,
+) -> None:
+    others = [user_id for user_id in eligible if user_id != author_id]
+    await notify(
+        session,
+        group,
+        others,
+        "awaiting_response",
+        f"[{group.name}] Your response is awaited: {title}",
+        f"Proposal {number} in {group.name}, \u201c{title}\u201d, awaits your response.",
+        now,
+    )
+
+
+async def set_mode(session: AsyncSession, group: Group, user_id: int, mode: str) -> None:
+    if mode not in MODES:
+        from proposals.errors import InvalidProposal
+
+        raise InvalidProposal(f"mode is one of {', '.join(MODES)}.", field="mode")
+    row = await session.get(NotificationPreference, (group.id, user_id))
+    if row is None:
+        session.add(NotificationPreference(group_id=group.id, user_id=user_id, mode=mode))
+    else:
+        row.mode = mode
+    await session.flush()
+
+
+async def for_member(session: AsyncSession, user_id: int, limit: int = 50) -> list[Notification]:
+    """The member's newest notifications, for the dashboard."""
+    return list(
+        await session.scalars(
+            select(Notification)
+            .where(Notification.user_id == user_id)
+            .order_by(Notification.id.desc())
+            .limit(limit)
+        )
+    )
+
+
+def next_attempt(attempts: int, now: datetime) -> datetime:
+    return now + RETRY_STEPS[min(attempts, len(RETRY_STEPS)) - 1]
