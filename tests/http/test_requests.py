@@ -1,0 +1,275 @@
+"""Requests for support: private by default, turned into proposals by pseudonym, erasable."""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+from typing import Any
+
+import pytest
+from litestar import Litestar
+from litestar.testing import AsyncTestClient
+from sqlalchemy import select, text
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.settings import Settings
+from ledger.verify import verify_group
+from proposals import support
+from proposals.models import DetailsRead, Notification
+from tests.conftest import World, build_world
+
+Client = AsyncTestClient[Litestar]
+PERSON = {
+    "name": "Marisol Quintanilla",
+    "phone": "+34 611 222 333",
+    "email": "marisol.q@example.net",
+}
+
+
+async def ask(session: AsyncSession, world: World, **overrides: Any) -> support.SupportRequest:
+    form = support.AskForm(
+        need="Two months of rent after losing my job.",
+        amount="300",
+        urgency="urgent",
+        consent=True,
+        **{**PERSON, **overrides},
+    )
+    request = await support.ask(session, world.group, form, address="203.0.113.5")
+    await session.commit()
+    return request
+
+
+def api(world: World, tail: str = "") -> str:
+    return f"/api/groups/{world.slug}/requests{tail}"
+
+
+async def test_only_stewards_and_facilitators_read_requests_and_every_read_is_logged(
+    client: Client, world: World, session: AsyncSession
+) -> None:
+    request = await ask(session, world)
+    for person, status in ((world.member, 403), (world.outsider, 403)):
+        assert (await client.get(api(world), headers=person.headers)).status_code == status
+        assert (
+            await client.get(api(world, f"/{request.id}"), headers=person.headers)
+        ).status_code == status
+    assert (await client.get(api(world))).status_code == 401
+    queue = await client.get(api(world), headers=world.facilitator.headers)
+    assert queue.status_code == 200
+    assert PERSON["name"] not in queue.text
+    assert queue.json()[0]["pseudonym"] == request.pseudonym
+    shown = await client.get(api(world, f"/{request.id}"), headers=world.steward.headers)
+    assert shown.json()["details"]["phone"] == PERSON["phone"]
+    reads = (await session.scalars(select(DetailsRead))).all()
+    assert [r.user_id for r in reads] == [world.steward.user.id]
+
+
+async def test_other_groups_stewards_cannot_read_requests(
+    client: Client, world: World, session: AsyncSession
+) -> None:
+    request = await ask(session, world)
+    other = await build_world(session, slug="other-pod")
+    response = await client.get(api(world, f"/{request.id}"), headers=other.steward.headers)
+    assert response.status_code == 403
+    response = await client.get(
+        f"/api/groups/{other.slug}/requests/{request.id}", headers=other.steward.headers
+    )
+    assert response.status_code == 404
+
+
+async def test_a_summary_that_repeats_the_persons_details_is_refused(
+    client: Client, world: World, session: AsyncSession
+) -> None:
+    request = await ask(session, world)
+    for summary in (
+        f"Rent for {PERSON['name']}",
+        "Call 611222333 first",
+        f"Write to {PERSON['email']}",
+    ):
+        response = await client.post(
+            api(world, f"/{request.id}/propose"),
+            headers=world.steward.headers,
+            json={
+                "title": "Rent support",
+                "summary": summary,
+                "fund": "rent-relief",
+                "amount": "300.00",
+            },
+        )
+        assert response.status_code == 422, summary
+
+
+async def test_ask_propose_pass_pay_then_erase_leaves_the_record_intact(
+    client: Client, world: World, session: AsyncSession, settings: Settings
+) -> None:
+    request = await ask(session, world)
+    await client.post(
+        f"/api/groups/{world.slug}/entries",
+        headers=world.steward.headers,
+        json={"kind": "donation", "fund": "rent-relief", "amount": "500.00"},
+    )
+    proposed = await client.post(
+        api(world, f"/{request.id}/propose"),
+        headers=world.steward.headers,
+        json={
+            "title": "Rent support for two months",
+            "summary": "Lost their job in October.",
+            "fund": "rent-relief",
+            "amount": "300.00",
+        },
+    )
+    assert proposed.status_code == 201, proposed.text
+    number = proposed.json()["proposal"]
+    for person in (world.admin, world.steward, world.facilitator, world.member):
+        await client.post(
+            f"/api/groups/{world.slug}/proposals/{number}/responses",
+            headers=person.headers,
+            json={"position": "agree"},
+        )
+    paid = await client.post(
+        f"/api/groups/{world.slug}/entries",
+        headers=world.steward.headers,
+        json={
+            "kind": "disbursement",
+            "fund": "rent-relief",
+            "amount": "300.00",
+            "proposal": number,
+            "counterparty": request.pseudonym,
+        },
+    )
+    assert paid.status_code == 201, paid.text
+    status = await support.status_by_reference(session, world.group, request.reference)
+    assert status.status == "paid"
+    await session.commit()  # end the test's own transaction: SQLite has one writer
+
+    minute_before = (
+        await client.get(
+            f"/api/groups/{world.slug}/proposals/{number}", headers=world.member.headers
+        )
+    ).json()
+    public_outputs = [
+        (await client.get(f"/api/groups/{world.slug}/proposals/{number}")).text,
+        (await client.get(f"/api/groups/{world.slug}/entries")).text,
+        *[
+            (await client.get(f"/api/groups/{world.slug}/export.{fmt}")).text
+            for fmt in ("csv", "json", "jsonl", "journal", "beancount")
+        ],
+    ]
+    for output in public_outputs:
+        assert request.pseudonym in output or "entries" in output
+        for secret in PERSON.values():
+            assert secret not in output
+
+    erased = await client.delete(
+        api(world, f"/{request.id}/personal-data"), headers=world.facilitator.headers
+    )
+    assert erased.status_code == 204
+    shown = (await client.get(api(world, f"/{request.id}"), headers=world.steward.headers)).json()
+    assert shown["details"] is None
+    assert shown["erased"] is True
+    assert shown["pseudonym"] == request.pseudonym
+    minute_after = (
+        await client.get(
+            f"/api/groups/{world.slug}/proposals/{number}", headers=world.member.headers
+        )
+    ).json()
+    assert minute_after == minute_before
+    assert (await verify_group(session, await world.fresh_group(session))).ok
+    await assert_gone_from_the_database(session, settings)
+
+
+async def assert_gone_from_the_database(session: AsyncSession, settings: Settings) -> None:
+    """No table, and on SQLite no byte of the file or its write-ahead log, holds them."""
+    await session.rollback()
+    if settings.is_sqlite:
+        path = Path(settings.database_url.split("///", 1)[1])
+        for file in (path, Path(f"{path}-wal")):
+            if file.exists():
+                content = file.read_bytes()
+                for secret in PERSON.values():
+                    assert secret.encode() not in content, (file.name, secret)
+        return
+    tables = (
+        (
+            await session.execute(
+                text(
+                    "SELECT table_name FROM information_schema.tables WHERE table_schema = 'public'"
+                )
+            )
+        )
+        .scalars()
+        .all()
+    )
+    for table in tables:
+        dump = (await session.execute(text(f'SELECT CAST(t.* AS text) FROM "{table}" t'))).scalars()
+        joined = "\n".join(dump)
+        for secret in PERSON.values():
+            assert secret not in joined, (table, secret)
+
+
+async def test_retention_erases_old_closed_requests_only(
+    world: World, session: AsyncSession
+) -> None:
+    from datetime import timedelta
+
+    from ledger.groups import utcnow
+
+    old = await ask(session, world)
+    await support.decline(
+        session, old, "We cannot help this month, sorry.", now=utcnow() - timedelta(days=91)
+    )
+    fresh = await ask(session, world, email="other@example.net")
+    await session.commit()
+    assert await support.purge(session) == 1
+    await session.commit()
+    assert (await support.get_request(session, world.group, old.id)).erased_at is not None
+    assert (await support.get_request(session, world.group, fresh.id)).erased_at is None
+
+
+async def test_new_requests_notify_stewards_by_pseudonym(
+    world: World, session: AsyncSession
+) -> None:
+    request = await ask(session, world)
+    notes = (
+        await session.scalars(select(Notification).where(Notification.kind == "new_request"))
+    ).all()
+    assert {n.user_id for n in notes} == {
+        world.admin.user.id,
+        world.steward.user.id,
+        world.facilitator.user.id,
+    }
+    for note in notes:
+        assert request.pseudonym in note.subject
+        assert PERSON["name"] not in note.body
+
+
+@pytest.mark.parametrize("field", ["need", "phone", "consent"])
+async def test_an_incomplete_request_is_refused_and_stores_nothing(
+    world: World, session: AsyncSession, field: str
+) -> None:
+    overrides: dict[str, Any] = {"need": "", "phone": "call me maybe", "consent": False}
+    form = dataclasses.replace(
+        support.AskForm(need="Food for the week", consent=True, phone="611 222 333"),
+        **{field: overrides[field]},
+    )
+    with pytest.raises(support.InvalidInput):
+        await support.ask(session, world.group, form, address="198.51.100.1")
+    await session.rollback()
+    assert await support.queue(session, await world.fresh_group(session)) == []
+
+
+async def test_a_flood_from_one_address_is_limited(world: World, session: AsyncSession) -> None:
+    limit, _ = support.PER_ADDRESS
+    for i in range(limit):
+        await support.ask(
+            session,
+            world.group,
+            support.AskForm(need=f"Help {i}", phone="611222333", consent=True),
+            address="flood",
+        )
+    with pytest.raises(support.RateLimited):
+        await support.ask(
+            session,
+            world.group,
+            support.AskForm(need="Help", phone="611222333", consent=True),
+            address="flood",
+        )
