@@ -207,6 +207,8 @@ class SupportSettings(Base):
     group_id: Mapped[int] = mapped_column(ForeignKey("groups.id"), primary_key=True)
     retention_days: Mapped[int] = mapped_column(Integer, default=90)
     ask_enabled: Mapped[bool] = mapped_column(Boolean, default=False)
+    # The languages the ask form offers, space-separated (each needs a catalogue).
+    languages: Mapped[str] = mapped_column(String(100), default="en es")
 
 
 class NotificationPreference(Base):

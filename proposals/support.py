@@ -11,6 +11,7 @@ import hashlib
 import hmac
 import re
 import secrets
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -20,7 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from ledger.canonical import nfc
 from ledger.errors import Conflict, InvalidInput, NotFound
 
-__all__ = ["InvalidInput", "RateLimited"]
+__all__ = ["InvalidInput", "NotFound", "RateLimited"]
 from ledger.groups import utcnow
 from ledger.models import Group, User
 from ledger.money import check_currency, format_amount, parse_amount
@@ -70,7 +71,10 @@ class AskForm:
 async def settings_of(session: AsyncSession, group: Group) -> SupportSettings:
     found = await session.get(SupportSettings, group.id)
     return found or SupportSettings(
-        group_id=group.id, retention_days=DEFAULT_RETENTION_DAYS, ask_enabled=False
+        group_id=group.id,
+        retention_days=DEFAULT_RETENTION_DAYS,
+        ask_enabled=False,
+        languages=" ".join(LANGUAGES),
     )
 
 
@@ -120,7 +124,9 @@ def _field(value: str, name: str, limit: int, *, required: bool = False) -> str:
     return value
 
 
-def validate(form: AskForm, currency: str) -> tuple[dict[str, str], int | None]:
+def validate(
+    form: AskForm, currency: str, languages: Sequence[str] = LANGUAGES
+) -> tuple[dict[str, str], int | None]:
     """Clean and check a request; raises InvalidInput naming the field at fault."""
     details = {
         "need": _field(form.need, "need", 4000, required=True),
@@ -141,7 +147,7 @@ def validate(form: AskForm, currency: str) -> tuple[dict[str, str], int | None]:
         )
     if form.urgency not in URGENCIES:
         raise InvalidInput("Please choose how urgent this is.", field="urgency")
-    if form.language not in LANGUAGES:
+    if form.language not in languages:
         raise InvalidInput("Please choose a language.", field="language")
     if not form.consent:
         raise InvalidInput(
@@ -164,12 +170,18 @@ async def _new_pseudonym(session: AsyncSession, group: Group) -> str:
 
 
 async def ask(
-    session: AsyncSession, group: Group, form: AskForm, address: str, now: datetime | None = None
+    session: AsyncSession,
+    group: Group,
+    form: AskForm,
+    address: str,
+    now: datetime | None = None,
+    *,
+    languages: Sequence[str] = LANGUAGES,
 ) -> SupportRequest:
     """Record a request (after the rate limits) and queue notifications for stewards."""
     now = now or utcnow()
     await check_rate(session, group, address, now)
-    details, amount = validate(form, check_currency(group.currency))
+    details, amount = validate(form, check_currency(group.currency), languages)
     session.add(AskAttempt(group_id=group.id, address=address, at=now))
     request = SupportRequest(
         group_id=group.id,
@@ -208,6 +220,18 @@ class RequestStatus:
     amount: str | None
     decision: str | None  # passed, not_passed, blocked, withdrawn
     decline_message: str
+
+
+async def find_by_reference(
+    session: AsyncSession, group: Group, reference: str
+) -> SupportRequest | None:
+    return (
+        await session.scalars(
+            select(SupportRequest).where(
+                SupportRequest.group_id == group.id, SupportRequest.reference == reference
+            )
+        )
+    ).one_or_none()
 
 
 async def status_by_reference(session: AsyncSession, group: Group, reference: str) -> RequestStatus:
@@ -353,9 +377,11 @@ def _refuse_personal_data(details: RequestDetails | None, texts: dict[str, str])
         lowered = text.lower()
         digits = "".join(ch for ch in text if ch.isdigit())
         if any(word in lowered for word in words) or (len(phone) == 7 and phone in digits):
-            raise InvalidInput("Write this without the person's name, phone or e-mail: the "
-                               "proposal is seen by every member and its record is kept.",
-                               field=name)
+            raise InvalidInput(
+                "Write this without the person's name, phone or e-mail: the "
+                "proposal is seen by every member and its record is kept.",
+                field=name,
+            )
 
 
 async def decline(

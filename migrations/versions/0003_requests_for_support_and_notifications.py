@@ -2,7 +2,7 @@
 
 Revision ID: 0003
 Revises: 0002
-Create Date: 2026-11-25 21:47:59.656037
+Create Date: 2026-11-25 21:55:56.896269
 """
 
 from __future__ import annotations
@@ -67,6 +67,7 @@ def upgrade() -> None:
     sa.Column('group_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
     sa.Column('retention_days', sa.Integer(), nullable=False),
     sa.Column('ask_enabled', sa.Boolean(), nullable=False),
+    sa.Column('languages', sa.String(length=100), nullable=False),
     sa.ForeignKeyConstraint(['group_id'], ['groups.id'], name=op.f('fk_support_settings_group_id_groups')),
     sa.PrimaryKeyConstraint('group_id', name=op.f('pk_support_settings'))
     )
