@@ -144,3 +144,81 @@ def leaf_document(
     if proposal is not None:
         document["proposal"] = {"number": str(proposal[0]), "version": str(proposal[1])}
     return document
+
+
+# --- reading leaves back --------------------------------------------------------------------
+
+
+class LeafPostingDoc(msgspec.Struct, forbid_unknown_fields=True, gc=False):
+    account: str
+    fund: str
+    amount: str
+    currency: str
+
+
+class LeafProposalDoc(msgspec.Struct, forbid_unknown_fields=True, gc=False):
+    number: str
+    version: str
+
+
+class LeafDoc(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=True, gc=False):
+    """A leaf as ``leaf_document`` writes it: every value a string, optional parts absent."""
+
+    v: str
+    group: str
+    seq: str
+    kind: str
+    occurred_on: str
+    recorded_at: str
+    memo: str
+    postings: list[LeafPostingDoc]
+    prev: str
+    counterparty: str | None = None
+    reverses: str | None = None
+    proposal: LeafProposalDoc | None = None
+
+
+_leaf_decoder = msgspec.json.Decoder(LeafDoc)
+_leaves_decoder = msgspec.json.Decoder(list[LeafDoc])
+
+
+def parse_leaf(leaf: bytes) -> LeafDoc:
+    """Read a leaf back, refusing anything ``leaf_document`` + ``canonical_json`` would not
+    have written byte for byte: another shape, a number, other key order or spacing,
+    other escapes, text not in NFC. Raises ValueError saying which."""
+    try:
+        document = _leaf_decoder.decode(leaf)
+    except msgspec.ValidationError as error:
+        raise ValueError(f"not a leaf: {error}") from error
+    except msgspec.DecodeError as error:
+        raise ValueError(f"not JSON: {error}") from error
+    if _encoder.encode(document) != leaf:
+        raise ValueError("not in canonical form")
+    if not unicodedata.is_normalized("NFC", leaf.decode("utf-8")):
+        raise ValueError("text not in NFC")
+    return document
+
+
+def parse_leaves(leaves: list[bytes]) -> list[LeafDoc]:
+    """``parse_leaf`` for many leaves at once: one decoder call for the batch (the fast path
+    of a verifier); when something is wrong, the leaves are read one by one so the error
+    names the first bad one (``ValueError`` with ``.args[1]`` its index in the batch)."""
+    try:
+        documents = _leaves_decoder.decode(b"[" + b",".join(leaves) + b"]")
+        text = b"\n".join(leaves).decode("utf-8")
+    except (msgspec.DecodeError, UnicodeDecodeError):
+        documents = None
+    if (
+        documents is not None
+        and len(documents) == len(leaves)
+        and unicodedata.is_normalized("NFC", text)
+    ):
+        encode = _encoder.encode
+        if all(encode(d) == leaf for d, leaf in zip(documents, leaves, strict=True)):
+            return documents
+    for index, leaf in enumerate(leaves):
+        try:
+            parse_leaf(leaf)
+        except ValueError as error:
+            raise ValueError(str(error), index) from error
+    raise ValueError("the leaves could not be read", 0)  # unreachable: some leaf failed

@@ -59,6 +59,30 @@ def root_from_leaf_hashes(hashes: Sequence[bytes]) -> bytes:
     return subtree_hash(0, len(hashes), hashes.__getitem__)
 
 
+class TreeBuilder:
+    """A Merkle tree grown one leaf hash at a time, in place: what a verifier streaming a
+    whole log uses (``CompactRange`` is the immutable, validated form kept in the database;
+    this one skips the per-append copies and checks, several times faster over millions)."""
+
+    __slots__ = ("peaks", "size")
+
+    def __init__(self) -> None:
+        self.size = 0
+        self.peaks: list[bytes] = []
+
+    def append(self, hashed_leaf: bytes) -> None:
+        merged = hashed_leaf
+        size = self.size
+        while size & 1:
+            merged = hashlib.sha256(b"\x01" + self.peaks.pop() + merged).digest()
+            size >>= 1
+        self.peaks.append(merged)
+        self.size += 1
+
+    def root(self) -> bytes:
+        return CompactRange(self.size, tuple(self.peaks)).root()
+
+
 @dataclass(frozen=True)
 class CompactRange:
     """The peaks of a log of ``size`` leaves: enough to append and to compute the root.

@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
 
 from ledger.canonical import ZERO_HASH, LeafPosting, canonical_json, leaf_document, leaf_hash_hex
-from ledger.merkle import CompactRange
+from ledger.merkle import CompactRange, TreeBuilder
 from ledger.models import Checkpoint, Entry, Fund, Group, LogState, Posting
 from ledger.rules import HOLDING
 
@@ -141,7 +141,7 @@ class _Checker:
         self.count = 0
         self.seq = 0
         self.prev = ZERO_HASH
-        self.tree = CompactRange()
+        self.tree = TreeBuilder()
 
     def entry(self, row: _EntryRow, postings: list[_PostingRow]) -> None:
         (
@@ -192,7 +192,7 @@ class _Checker:
         self.count += 1
         self.seq = seq
         self.prev = entry_hash
-        self.tree = self.tree.append(bytes.fromhex(entry_hash))
+        self.tree.append(bytes.fromhex(entry_hash))
 
     def _check_postings(
         self,
