@@ -65,6 +65,8 @@ _HLEDGER_TYPES = {rules.HOLDING: "C", rules.INCOME: "R", rules.EXPENSE: "X"}
 _ACCOUNT = re.compile(r"(?:Assets|Income|Expenses)(?::[A-Z0-9][A-Za-z0-9-]*)+")
 _CURRENCY = re.compile(r"[A-Z]{3}")
 _KIND = re.compile(r"[a-z][a-z0-9_-]*")
+# Written bare into hledger tags and beancount metadata, so only hex may pass.
+_HASH = re.compile(r"[0-9a-f]{1,128}")
 _KIND_LABELS = {
     "donation": "Donation",
     "disbursement": "Disbursement",
@@ -319,6 +321,8 @@ def _book(group: GroupLike, funds: Iterable[FundLike], entries: Iterable[EntryLi
             legs.append(_Leg(used.name, posting.amount, posting.currency))
         if entry.reverses_seq is not None:
             reversed_by[entry.reverses_seq] = entry.seq
+        if not _HASH.fullmatch(entry.hash):
+            raise ValueError(f"entry {entry.seq} has a hash that is not lower-case hex")
         if head is None or entry.seq > head[0]:
             head = (entry.seq, entry.hash)
         transactions.append(
@@ -356,24 +360,25 @@ def _book(group: GroupLike, funds: Iterable[FundLike], entries: Iterable[EntryLi
     )
 
 
-def _header(book: _Book, comment: str) -> list[str]:
+def _header(book: _Book) -> list[str]:
+    """Comment lines (";" in both formats) saying what the file is."""
     group = book.group
     lines = [
-        f"{comment} Common Purse export of group {one_line(group.slug)}: {one_line(group.name)}",
-        f"{comment} Currency {group.currency}. "
+        f"; Common Purse export of group {one_line(group.slug)}: {one_line(group.name)}",
+        f"; Currency {group.currency}. "
         + (
             f"Log head: entry {book.head[0]}, hash {book.head[1]}."
             if book.head
             else "No entries yet."
         ),
-        f"{comment} Transactions run in date order, then log order (seq); seq and hash",
-        f"{comment} name each entry of the log. Balance checks follow the same order.",
+        "; Transactions run in date order, then log order (seq); seq and hash",
+        "; name each entry of the log. Balance checks follow the same order.",
     ]
     funds = sorted(
         {(a.fund_slug, a.fund_name) for a in book.accounts.values() if a.fund_name is not None}
     )
     for slug, name in funds:
-        lines.append(f"{comment}   fund {one_line(slug)}: {one_line(name or '')}")
+        lines.append(f";   fund {one_line(slug)}: {one_line(name or '')}")
     return lines
 
 
@@ -385,7 +390,7 @@ def hledger_journal(
 ) -> str:
     """The group's ledger as an hledger journal that `hledger check -s ordereddates` accepts."""
     book = _book(group, funds, entries)
-    lines = _header(book, ";")
+    lines = _header(book)
     lines += ["", "decimal-mark ."]
     lines += [f"commodity {_hledger_commodity_example(c)} {c}" for c in book.currencies]
     lines.append("")
@@ -437,10 +442,10 @@ def beancount_file(
 ) -> str:
     """The group's ledger as a beancount file that `bean-check` accepts."""
     book = _book(group, funds, entries)
-    lines = _header(book, ";")
+    lines = _header(book)
     lines += [
         "",
-        f"option {beancount_string('title')} {beancount_string(group.name)}",
+        f'option "title" {beancount_string(group.name)}',
         f'option "operating_currency" "{group.currency}"',
     ]
     lines += [
@@ -456,7 +461,7 @@ def beancount_file(
     lines += [f"{first.isoformat()} commodity {c}" for c in book.currencies]
     lines.append("")
     pairs: list[tuple[_Account, str]] = []
-    for item in book.accounts.values():
+    for item in sorted(book.accounts.values(), key=lambda a: (a.opened or first, a.name)):
         assert item.opened is not None
         lines.append(
             f"{item.opened.isoformat()} open {item.name} {','.join(sorted(item.currencies))}"

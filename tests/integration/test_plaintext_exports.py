@@ -1,0 +1,535 @@
+"""The hledger and beancount exports, checked by the real tools on a generated group.
+
+A group of thousands of entries (donations, disbursements, transfers, reversals, backdated
+and in three currencies, with hostile memos) goes through ``ledger.service.record_entry`` on
+SQLite and PostgreSQL; `hledger check` and `bean-check` must accept its exports and report
+every account's balance equal to ours to the cent; an export moved by 0.01 in one
+transaction (both legs, so it still balances) must be refused by both.
+
+The tools are found on PATH (``bean-check`` also next to this Python). Outside CI a missing
+tool skips these tests with the reason; in CI (``CI=true``) it fails them.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import random
+import re
+import shutil
+import subprocess
+import sys
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from ledger import groups, service
+from ledger.models import Entry, Fund, Group, Posting
+from ledger.money import exponent, format_amount
+from ledger.plaintext import account_name, hledger_text, one_line, write_beancount, write_hledger
+from ledger.schemas import DisbursementIn, DonationIn, FundIn, ReversalIn, TransferIn
+from tests.conftest import IN_CI
+
+TOOL_TIMEOUT = 120  # seconds; hledger 1.25 reads 2,000 transactions in well under one
+
+Balances = dict[str, dict[str, Decimal]]
+
+
+# --- the real tools --------------------------------------------------------------------------
+
+
+def need_tool(name: str) -> str:
+    found = shutil.which(name) or shutil.which(name, path=str(Path(sys.executable).parent))
+    if found is None:
+        reason = f"{name} is not installed (apt-get install hledger; pip install beancount)"
+        if IN_CI:
+            pytest.fail(f"{reason}; CI must run the real tools")
+        pytest.skip(reason)
+    return found
+
+
+def run(*args: str) -> subprocess.CompletedProcess[str]:
+    # hledger 1.25 decodes files with the locale's encoding: without a UTF-8 locale it stops
+    # at the first non-ASCII byte ("invalid byte sequence").
+    env = {**os.environ, "LC_ALL": "C.UTF-8", "LANG": "C.UTF-8"}
+    return subprocess.run(
+        args, capture_output=True, text=True, timeout=TOOL_TIMEOUT, env=env, check=False
+    )
+
+
+def beancount_api() -> Any:
+    try:
+        from beancount import loader
+    except ImportError:
+        if IN_CI:
+            pytest.fail("beancount is needed in CI (pip install beancount)")
+        pytest.skip("beancount is not installed (pip install beancount)")
+    return loader
+
+
+def hledger_check(path: Path) -> subprocess.CompletedProcess[str]:
+    """`hledger check` with its strict checks (accounts and commodities declared) and
+    transactions in date order."""
+    return run(need_tool("hledger"), "-f", str(path), "check", "--strict", "ordereddates")
+
+
+def hledger_balances(path: Path) -> Balances:
+    """Every account's balance as hledger computes it, exactly (JSON gives the decimal's
+    mantissa and places; CSV would print it in the display style)."""
+    done = run(need_tool("hledger"), "-f", str(path), "balance", "--flat", "-O", "json")
+    assert done.returncode == 0, done.stderr
+    rows, _total = json.loads(done.stdout)
+    balances: Balances = {}
+    for account, _display, _indent, amounts in rows:
+        for amount in amounts:
+            quantity = amount["aquantity"]
+            value = Decimal(quantity["decimalMantissa"]).scaleb(-quantity["decimalPlaces"])
+            balances.setdefault(account, {})[amount["acommodity"]] = value
+    return balances
+
+
+def bean_check(path: Path) -> subprocess.CompletedProcess[str]:
+    return run(need_tool("bean-check"), str(path))
+
+
+def beancount_balances(path: Path) -> Balances:
+    """Every account's balance as beancount's own loader and realization compute them."""
+    loader = beancount_api()
+    from beancount.core import realization
+
+    entries, errors, _options = loader.load_file(str(path))
+    assert errors == []
+    balances: Balances = {}
+    for real in realization.iter_children(realization.realize(entries), leaf_only=True):
+        for position in real.balance:
+            balances.setdefault(real.account, {})[position.units.currency] = position.units.number
+    return balances
+
+
+def nonzero(balances: Balances) -> Balances:
+    """Balances without zeros: the tools leave empty accounts out, we list every fund's."""
+    kept = {
+        account: {currency: value for currency, value in amounts.items() if value != 0}
+        for account, amounts in balances.items()
+    }
+    return {account: amounts for account, amounts in kept.items() if amounts}
+
+
+# --- a generated group -----------------------------------------------------------------------
+
+MEMOS = [
+    "",
+    "Benefit gig",
+    'Rent for "R-17"; thanks',
+    "back\\slash and a trailing one\\",
+    "two\nlines\r\nand a\ttab",
+    "שלום עליכם, مرحبا",
+    "<script>alert('x')</script> <b>bold</b>",
+    "\u202eevil override",
+    "payee|note; tag:value, other:1",
+    "x" * 400,
+]
+COUNTERPARTIES = [None, "R-17", "Bakery on 5th", 'Shop "A"; | B', "مخبز"]
+FUNDS = [  # slug, currency, allow_negative
+    ("rent-relief", "EUR", False),
+    ("groceries", "EUR", False),
+    ("winter-coats-2024", "EUR", True),
+    ("tokyo", "JPY", False),
+    ("kuwait", "KWD", False),
+]
+
+
+@dataclass
+class Generated:
+    group: Group
+    count: int
+    # EUR donations to rent-relief that were never reversed: simple to tamper with.
+    plain_donations: list[int] = field(default_factory=list)
+
+
+async def generate(session: AsyncSession, *, slug: str, count: int, seed: int) -> Generated:
+    """``count`` entries through the service in one transaction, committed at the end.
+
+    The mix: about 40% donations, 25% disbursements, 20% transfers between the EUR funds,
+    10% reversals; a third backdated by up to four months (reversals are dated the day
+    they are recorded), so dates are not in log order; one fund may go negative."""
+    rng = random.Random(seed)
+    user = await groups.create_user(
+        session, email=f"steward@{slug}.example.org", name="Steward", password_hash=None
+    )
+    group = await groups.create_group(
+        session, slug=slug, name='Mutual aid "test"; | group', currency="EUR", admin=user
+    )
+    currency: dict[str, str] = {}
+    allow_negative: dict[str, bool] = {}
+    for fund_slug, fund_currency, negative in FUNDS:
+        await service.create_fund(
+            session,
+            group,
+            FundIn(
+                slug=fund_slug,
+                name=f'Fund {fund_slug}; "{fund_currency}"',
+                currency=fund_currency,
+                allow_negative=negative,
+            ),
+        )
+        currency[fund_slug] = fund_currency
+        allow_negative[fund_slug] = negative
+    eur_funds = [slug for slug, code in currency.items() if code == "EUR"]
+    balance = dict.fromkeys(currency, 0)
+    changes: dict[int, dict[str, int]] = {}  # seq -> change of each fund's money
+    reversible: list[int] = []
+    plain: set[int] = set()
+
+    def fits(delta: dict[str, int]) -> bool:
+        return all(allow_negative[f] or balance[f] + c >= 0 for f, c in delta.items())
+
+    def amount(fund_slug: str, most: int | None = None) -> int:
+        top = 500 * 10 ** exponent(currency[fund_slug])
+        if most is not None and not allow_negative[fund_slug]:
+            top = min(top, most)
+        return rng.randint(1, max(top, 1))
+
+    def plan(seq: int, memo: str, on: date, party: str | None) -> tuple[Any, dict[str, int]]:
+        roll = rng.random()
+        fund_slug = rng.choice(list(currency))
+        if roll < 0.10 and reversible:
+            original = rng.choice(reversible)
+            undo = {f: -c for f, c in changes[original].items()}
+            if fits(undo):
+                reversible.remove(original)
+                plain.discard(original)
+                return ReversalIn(reverses=original, memo=memo or "Recorded twice"), undo
+        if roll < 0.35 and (balance[fund_slug] > 0 or allow_negative[fund_slug]):
+            minor = amount(fund_slug, balance[fund_slug])
+            text = format_amount(minor, currency[fund_slug])
+            entry = DisbursementIn(
+                fund=fund_slug, amount=text, occurred_on=on, memo=memo, counterparty=party
+            )
+            return entry, {fund_slug: -minor}
+        if roll < 0.55:
+            source, target = rng.sample(eur_funds, 2)
+            if balance[source] > 0 or allow_negative[source]:
+                minor = amount(source, balance[source])
+                text = format_amount(minor, "EUR")
+                entry = TransferIn(
+                    from_fund=source, to_fund=target, amount=text, occurred_on=on, memo=memo
+                )
+                return entry, {source: -minor, target: minor}
+        minor = amount(fund_slug)
+        text = format_amount(minor, currency[fund_slug])
+        if fund_slug == "rent-relief":
+            plain.add(seq)
+        entry = DonationIn(
+            fund=fund_slug, amount=text, occurred_on=on, memo=memo, counterparty=party
+        )
+        return entry, {fund_slug: minor}
+
+    start = datetime(2023, 1, 1, 9, tzinfo=UTC)
+    for i in range(count):
+        seq = i + 1
+        now = start + timedelta(hours=8 * i)
+        backdated = rng.randint(1, 120) if rng.random() < 0.33 else 0
+        entry_in, delta = plan(
+            seq,
+            MEMOS[i % len(MEMOS)],
+            now.date() - timedelta(days=backdated),
+            COUNTERPARTIES[i % len(COUNTERPARTIES)],
+        )
+        if seq == 1:  # paid ahead of any donation, dated before everything: below zero
+            entry_in = DisbursementIn(
+                fund="winter-coats-2024",
+                amount="100.00",
+                occurred_on=now.date() - timedelta(days=200),
+                memo="Coats bought before the appeal",
+            )
+            delta = {"winter-coats-2024": -10_000}
+            plain.discard(seq)
+        entry = await service.record_entry(session, group, entry_in, recorded_by=user.id, now=now)
+        assert entry.seq == seq
+        for fund_slug, change in delta.items():
+            balance[fund_slug] += change
+        changes[seq] = delta
+        if not isinstance(entry_in, ReversalIn):
+            reversible.append(seq)
+    await session.commit()
+    return Generated(group, count, sorted(plain))
+
+
+# --- one generated group per engine, exported once ---------------------------------------------
+
+ENTRIES = 2_000
+
+
+@dataclass(frozen=True)
+class Exported:
+    journal: str
+    beancount: str
+    ours: Balances
+    count: int
+    plain_donations: list[int]
+    texts: dict[int, tuple[str, str | None]]  # seq -> (memo, counterparty)
+
+    def dumps(self) -> str:
+        return json.dumps(
+            {
+                **self.__dict__,
+                "ours": {a: {c: str(v) for c, v in m.items()} for a, m in self.ours.items()},
+                "texts": {str(seq): list(text) for seq, text in self.texts.items()},
+            }
+        )
+
+    @classmethod
+    def loads(cls, raw: str) -> Exported:
+        data = json.loads(raw)
+        return cls(
+            journal=data["journal"],
+            beancount=data["beancount"],
+            ours={a: {c: Decimal(v) for c, v in m.items()} for a, m in data["ours"].items()},
+            count=data["count"],
+            plain_donations=data["plain_donations"],
+            texts={int(seq): (memo, party) for seq, (memo, party) in data["texts"].items()},
+        )
+
+
+_exported: dict[str, Exported] = {}
+
+
+async def our_balances(session: AsyncSession, group: Group) -> Balances:
+    """Fund balances as the ``funds`` table keeps them; income and expense accounts as the
+    sums of their postings."""
+    ours: Balances = {}
+    for fund in await session.scalars(select(Fund).where(Fund.group_id == group.id)):
+        places = exponent(fund.currency)
+        ours[account_name("holding", fund.slug)] = {
+            fund.currency: Decimal(fund.balance).scaleb(-places)
+        }
+    sums = await session.execute(
+        select(Posting.account_type, Fund.slug, Posting.currency, func.sum(Posting.amount))
+        .join(Fund, Posting.fund_id == Fund.id)
+        .where(Fund.group_id == group.id, Posting.account_type != "holding")
+        .group_by(Posting.account_type, Fund.slug, Posting.currency)
+    )
+    for account_type, slug, currency, total in sums:
+        places = exponent(currency)
+        ours[account_name(account_type, slug)] = {currency: Decimal(int(total)).scaleb(-places)}
+    return ours
+
+
+async def export_both(session: AsyncSession, group: Group) -> tuple[str, str]:
+    journal = await session.run_sync(lambda sync: write_hledger(sync, group))
+    beancount = await session.run_sync(lambda sync: write_beancount(sync, group))
+    return journal.decode("utf-8"), beancount.decode("utf-8")
+
+
+async def generate_and_export(session: AsyncSession) -> Exported:
+    made = await generate(session, slug="generated", count=ENTRIES, seed=20240501)
+    journal, beancount = await export_both(session, made.group)
+    rows = await session.execute(
+        select(Entry.seq, Entry.memo, Entry.counterparty).where(Entry.group_id == made.group.id)
+    )
+    return Exported(
+        journal=journal,
+        beancount=beancount,
+        ours=await our_balances(session, made.group),
+        count=made.count,
+        plain_donations=made.plain_donations,
+        texts={seq: (memo, counterparty) for seq, memo, counterparty in rows},
+    )
+
+
+@pytest.fixture
+async def exported(session: AsyncSession, tmp_path_factory: pytest.TempPathFactory) -> Exported:
+    """The exports of a generated group of ``ENTRIES`` entries on this test's engine.
+
+    Generating costs most of the time (the service appends one entry at a time), so it
+    happens once per engine and test run: the first process to get here generates under a
+    file lock and leaves the result where the other xdist workers of this run read it (the
+    pattern pytest-xdist documents). Each test still gets its own fresh database."""
+    engine = session.get_bind().dialect.name
+    if engine not in _exported:
+        base = tmp_path_factory.getbasetemp()
+        # Under xdist each worker's base directory sits inside one directory per run.
+        shared = base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base
+        cached = shared / f"plaintext-exports-{engine}.json"
+        with (shared / f"plaintext-exports-{engine}.lock").open("w") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)  # blocks while another worker generates
+            if cached.exists():
+                _exported[engine] = Exported.loads(cached.read_text(encoding="utf-8"))
+            else:
+                _exported[engine] = await generate_and_export(session)
+                cached.write_text(_exported[engine].dumps(), encoding="utf-8")
+    return _exported[engine]
+
+
+def write(tmp_path: Path, name: str, text: str) -> Path:
+    path = tmp_path / name
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+# --- the tools accept the exports and agree with us ----------------------------------------------
+
+
+@pytest.mark.slow
+def test_hledger_check_accepts_the_journal_and_every_balance_matches_ours(
+    exported: Exported, tmp_path: Path
+) -> None:
+    journal = write(tmp_path, "group.journal", exported.journal)
+    checked = hledger_check(journal)
+    assert checked.returncode == 0, checked.stderr
+    assert checked.stderr == ""
+    stats = run(need_tool("hledger"), "-f", str(journal), "stats")
+    assert re.search(rf"^Transactions\s*: {exported.count} ", stats.stdout, re.MULTILINE)
+    # Every posting carries an assertion, so the check above checked every running balance.
+    postings = [line for line in exported.journal.split("\n") if line.startswith("    ")]
+    assert len(postings) >= 2 * exported.count
+    assert all(" EUR = " in p or " JPY = " in p or " KWD = " in p for p in postings)
+    # Not vacuous: several funds in three currencies, every kind of entry, backdating, and a
+    # fund that went below zero.
+    assert len(nonzero(exported.ours)) >= 12
+    assert exported.journal.count(", kind:reversal") >= 100
+    assert exported.journal.count(", kind:transfer") >= 200
+    codes = [int(c) for c in re.findall(r"^\d{4}-\d\d-\d\d \((\d+)\)", exported.journal, re.M)]
+    assert codes != sorted(codes)
+    assert "    Assets:Holding:Winter-coats-2024  -100.00 EUR = -100.00 EUR\n" in exported.journal
+    assert nonzero(hledger_balances(journal)) == nonzero(exported.ours)
+
+
+@pytest.mark.slow
+def test_bean_check_accepts_the_file_and_every_balance_matches_ours(
+    exported: Exported, tmp_path: Path
+) -> None:
+    path = write(tmp_path, "group.beancount", exported.beancount)
+    checked = bean_check(path)
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+    assert checked.stdout + checked.stderr == ""
+    from beancount.core import data
+
+    entries, errors, _options = beancount_api().load_file(str(path))
+    assert errors == []
+    assert sum(isinstance(e, data.Transaction) for e in entries) == exported.count
+    balance_checks = [e for e in entries if isinstance(e, data.Balance)]
+    assert len(balance_checks) > exported.count // 10  # month starts and closing days
+    assert all(e.tolerance == 0 for e in balance_checks)
+    assert nonzero(beancount_balances(path)) == nonzero(exported.ours)
+
+
+@pytest.mark.slow
+def test_hostile_memos_reach_both_tools_whole_and_on_one_line(
+    exported: Exported, tmp_path: Path
+) -> None:
+    """Quotes, backslashes, ``;``, ``|``, line breaks, right-to-left text and HTML in memos and
+    counterparties come out of each tool's parser as the text we meant, with the entry's
+    seq and hash attached."""
+    journal = write(tmp_path, "group.journal", exported.journal)
+    printed = run(need_tool("hledger"), "-f", str(journal), "print", "-O", "json")
+    assert printed.returncode == 0, printed.stderr
+    transactions = json.loads(printed.stdout)
+    assert len(transactions) == exported.count
+    for txn in transactions:
+        tags = dict(txn["ttags"])
+        seq = int(tags["seq"])
+        assert txn["tcode"] == str(seq)
+        assert re.fullmatch("[0-9a-f]{64}", tags["hash"])
+        memo, counterparty = exported.texts[seq]
+        assert hledger_text(memo) in txn["tdescription"]
+        if counterparty:
+            assert txn["tdescription"].startswith(hledger_text(counterparty) + " | ")
+
+    from beancount.core import data
+
+    path = write(tmp_path, "group.beancount", exported.beancount)
+    entries, errors, _options = beancount_api().load_file(str(path))
+    assert errors == []
+    hashes = set()
+    for entry in entries:
+        if isinstance(entry, data.Transaction):
+            memo, counterparty = exported.texts[int(entry.meta["seq"])]
+            assert one_line(memo) in entry.narration
+            assert entry.payee == (one_line(counterparty) if counterparty else None)
+            hashes.add(entry.meta["hash"])
+    assert len(hashes) == exported.count
+
+
+# --- a cent moved in one balanced transaction is caught ------------------------------------------
+
+_HLEDGER_LEG = re.compile(r"^(    \S+  )(-?\d+\.\d\d)( EUR = .*)$")
+_BEANCOUNT_LEG = re.compile(r"^(  [A-Z]\S+  )(-?\d+\.\d\d)( EUR)$")
+
+
+def move_a_cent(text: str, start: re.Pattern[str], leg: re.Pattern[str]) -> str:
+    """Add 0.01 to the positive leg and take 0.01 from the negative leg of the transaction
+    whose first line matches ``start``: it still balances, only the balance checks can see
+    the change."""
+    lines = text.split("\n")
+    first = next(i for i, line in enumerate(lines) if start.search(line))
+    moved = 0
+    i = first + 1
+    while i < len(lines) and lines[i].startswith("  "):
+        match = leg.match(lines[i])
+        if match:
+            amount = Decimal(match.group(2))
+            amount += Decimal("0.01") if amount > 0 else Decimal("-0.01")
+            lines[i] = f"{match.group(1)}{amount}{match.group(3)}"
+            moved += 1
+        i += 1
+    assert moved == 2, "the target should be a two-leg EUR transaction"
+    return "\n".join(lines)
+
+
+@pytest.mark.slow
+def test_hledger_refuses_a_journal_with_a_cent_moved_in_one_transaction(
+    exported: Exported, tmp_path: Path
+) -> None:
+    seq = exported.plain_donations[len(exported.plain_donations) // 2]
+    tampered = move_a_cent(
+        exported.journal, re.compile(rf"^\d{{4}}-\d\d-\d\d \({seq}\) "), _HLEDGER_LEG
+    )
+    assert tampered != exported.journal
+    checked = hledger_check(write(tmp_path, "tampered.journal", tampered))
+    assert checked.returncode != 0
+    assert "balance assertion" in checked.stderr
+    assert f"seq:{seq}," in checked.stderr  # the moved transaction is the one named
+
+
+@pytest.mark.slow
+def test_bean_check_refuses_a_file_with_a_cent_moved_in_one_transaction(
+    exported: Exported, tmp_path: Path
+) -> None:
+    seq = exported.plain_donations[len(exported.plain_donations) // 2]
+    tampered = move_a_cent(exported.beancount, re.compile(rf'^  seq: "{seq}"$'), _BEANCOUNT_LEG)
+    assert tampered != exported.beancount
+    checked = bean_check(write(tmp_path, "tampered.beancount", tampered))
+    assert checked.returncode != 0
+    output = checked.stdout + checked.stderr
+    assert "Balance failed for 'Assets:Holding:Rent-relief'" in output
+    assert "Balance failed for 'Income:Donations:Rent-relief'" in output
+    # Why every balance directive says "~ 0": beancount's default tolerance is one unit of
+    # the last digit written, so the same file without it passes.
+    lenient = write(tmp_path, "lenient.beancount", tampered.replace(" ~ 0 ", " "))
+    assert bean_check(lenient).returncode == 0
+
+
+# --- a group with funds and no entries yet ------------------------------------------------------
+
+
+async def test_both_tools_accept_the_exports_of_a_group_without_entries(
+    session: AsyncSession, tmp_path: Path
+) -> None:
+    made = await generate(session, slug="quiet", count=0, seed=1)
+    journal, beancount = await export_both(session, made.group)
+    checked = hledger_check(write(tmp_path, "quiet.journal", journal))
+    assert checked.returncode == 0, checked.stderr
+    assert "account Assets:Holding:Winter-coats-2024  ; type:C" in journal
+    checked = bean_check(write(tmp_path, "quiet.beancount", beancount))
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+    assert " open Expenses:Support:Kuwait KWD" in beancount
+    assert " balance Assets:Holding:Tokyo  0 ~ 0 JPY" in beancount
