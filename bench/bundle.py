@@ -16,6 +16,7 @@ Target: verify at least 10x faster than hledger's check.
 from __future__ import annotations
 
 import asyncio
+import os
 import shutil
 import subprocess
 import tempfile
@@ -68,7 +69,11 @@ async def _build(url: str, n_entries: int, directory: Path) -> tuple[Path, str]:
 def _hledger(journal: Path) -> float:
     started = time.perf_counter()
     subprocess.run(
-        ["hledger", "-f", str(journal), "check"], check=True, capture_output=True, timeout=600
+        ["hledger", "-f", str(journal), "check"],
+        check=True,
+        capture_output=True,
+        timeout=600,
+        env={**os.environ, "LC_ALL": "C.UTF-8"},
     )
     return time.perf_counter() - started
 
