@@ -25,6 +25,8 @@ from app.errors import EXCEPTION_HANDLERS
 from app.jobs import maintenance_loop
 from app.settings import Settings
 from app.signing import load_notary
+from app.web.ask import AskPages
+from app.web.errors import PAGE_ERROR_HANDLERS
 
 READ_ONLY_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
@@ -63,7 +65,8 @@ class CommonPursePlugin(InitPluginProtocol):
         alchemy = SQLAlchemyAsyncConfig(
             engine_instance=engine,
             session_maker=create_session_maker(engine),
-            before_send_handler="autocommit",
+            # Forms answer 303 (POST-redirect-GET): a redirect commits too.
+            before_send_handler="autocommit_include_redirects",
             create_all=False,
         )
         app_config.plugins.append(SQLAlchemyPlugin(config=alchemy))
@@ -85,6 +88,8 @@ class CommonPursePlugin(InitPluginProtocol):
         app_config.exception_handlers.update(EXCEPTION_HANDLERS)
         app_config.lifespan.append(maintenance_loop)
         web.configure(app_config, settings)
+        AskPages.exception_handlers = dict(PAGE_ERROR_HANDLERS)
+        app_config.route_handlers.append(AskPages)
         documents.configure(app_config, settings)
         app_config.middleware.insert(0, read_only_request_middleware)
         app_config.openapi_config = OpenAPIConfig(

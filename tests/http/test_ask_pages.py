@@ -1,0 +1,157 @@
+"""The ask form and the status page, as a person without an account uses them."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import pytest
+from litestar import Litestar
+from litestar.testing import AsyncTestClient
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from proposals import support
+from proposals.models import AskAttempt, SupportRequest
+from tests.conftest import World, build_world
+
+Client = AsyncTestClient[Litestar]
+PERSON = {"name": "Tomasz Wiśniewski", "phone": "0612 345 678", "email": "tomasz.w@example.net"}
+
+
+async def form_token(client: Client, slug: str, **headers: str) -> tuple[str, str]:
+    page = await client.get(f"/g/{slug}/ask", headers={"Accept": "text/html", **headers})
+    assert page.status_code == 200, page.text
+    token = re.search(r'name="_csrf_token" value="([^"]+)"', page.text)
+    assert token is not None
+    return page.text, token.group(1)
+
+
+async def submit(client: Client, slug: str, token: str, **fields: Any) -> Any:
+    data = {
+        "_csrf_token": token,
+        "need": "Food for my two children this week",
+        "urgency": "urgent",
+        "consent": "yes",
+        "language": "en",
+        **PERSON,
+        **fields,
+    }
+    return await client.post(
+        f"/g/{slug}/ask", data=data, headers={"Accept": "text/html"}, follow_redirects=False
+    )
+
+
+async def count(session: AsyncSession, model: Any) -> int:
+    return int(await session.scalar(select(func.count()).select_from(model)) or 0)
+
+
+async def test_a_person_asks_and_follows_their_request_privately(
+    client: Client, world: World, session: AsyncSession
+) -> None:
+    page, token = await form_token(client, world.slug)
+    assert "Who sees this, and for how long" in page
+    assert "90 days" in page
+    sent = await submit(client, world.slug, token)
+    assert sent.status_code == 303, sent.text
+    status_url = sent.headers["location"]
+    assert status_url.startswith(f"/g/{world.slug}/ask/")
+    status = await client.get(status_url, headers={"Accept": "text/html"})
+    assert status.status_code == 200
+    assert status.headers["referrer-policy"] == "no-referrer"
+    pseudonym = re.search(r"R-[0-9A-Z]{4}", status.text)
+    assert pseudonym is not None
+    assert "Received" in status.text
+    for secret in PERSON.values():
+        assert secret not in status.text
+    # Another reference of the same group shows nothing.
+    assert (
+        await client.get(f"/g/{world.slug}/ask/not-a-reference", headers={"Accept": "text/html"})
+    ).status_code == 404
+
+
+async def test_the_form_speaks_spanish(client: Client, world: World) -> None:
+    page, _ = await form_token(client, world.slug, **{"Accept-Language": "es-ES,es;q=0.9"})
+    assert "¿Qué necesitas?" in page
+    page = (await client.get(f"/g/{world.slug}/ask?lang=en")).text
+    assert "What do you need?" in page
+
+
+async def test_missing_contact_is_shown_next_to_the_field_and_the_input_kept(
+    client: Client, world: World, session: AsyncSession
+) -> None:
+    _, token = await form_token(client, world.slug)
+    response = await submit(client, world.slug, token, phone="", email="", via_member="")
+    assert response.status_code == 422
+    assert 'id="error-phone"' in response.text
+    assert "Food for my two children this week" in response.text
+    assert await count(session, SupportRequest) == 0
+
+
+async def test_a_post_without_the_csrf_token_is_refused(
+    client: Client, world: World, session: AsyncSession
+) -> None:
+    await form_token(client, world.slug)
+    response = await submit(client, world.slug, "forged")
+    assert response.status_code == 403
+    assert await count(session, SupportRequest) == 0
+
+
+async def test_the_honeypot_refuses_robots_and_stores_nothing(
+    client: Client, world: World, session: AsyncSession
+) -> None:
+    _, token = await form_token(client, world.slug)
+    response = await submit(client, world.slug, token, website="http://spam.example")
+    assert response.status_code == 400
+    assert "could not be sent" in response.text
+    assert await count(session, SupportRequest) == 0
+    assert await count(session, AskAttempt) == 0
+
+
+async def test_a_flood_is_refused_with_a_clear_message_and_stores_nothing_more(
+    client: Client, world: World, session: AsyncSession
+) -> None:
+    _, token = await form_token(client, world.slug)
+    limit, _ = support.PER_ADDRESS
+    for _ in range(limit):
+        assert (await submit(client, world.slug, token)).status_code == 303
+    refused = await submit(client, world.slug, token)
+    assert refused.status_code == 429
+    assert "wait an hour" in refused.text
+    assert await count(session, SupportRequest) == limit
+
+
+async def test_a_private_group_takes_requests_only_when_it_chose_to(
+    client: Client, session: AsyncSession
+) -> None:
+    private = await build_world(session, slug="quiet-pod", public=False)
+    assert (
+        await client.get("/g/quiet-pod/ask", headers={"Accept": "text/html"})
+    ).status_code == 404
+    response = await client.put(
+        "/api/groups/quiet-pod/support-settings",
+        headers=private.admin.headers,
+        json={"ask_enabled": True},
+    )
+    assert response.status_code == 200
+    page = await client.get("/g/quiet-pod/ask", headers={"Accept": "text/html"})
+    assert page.status_code == 200
+    assert (await client.get("/g/quiet-pod", headers={"Accept": "text/html"})).status_code == 404
+
+
+@pytest.mark.parametrize("payload", ['<script>alert("x")</script>', '"><img src=x onerror=1>'])
+async def test_what_a_person_writes_is_escaped_for_the_stewards(
+    client: Client, world: World, payload: str
+) -> None:
+    _, token = await form_token(client, world.slug)
+    response = await submit(
+        client, world.slug, token, phone="", email="", via_member=payload, need=payload
+    )
+    assert response.status_code == 303
+    queue = (
+        await client.get(f"/api/groups/{world.slug}/requests", headers=world.steward.headers)
+    ).json()
+    shown = await client.get(
+        f"/api/groups/{world.slug}/requests/{queue[0]['id']}", headers=world.steward.headers
+    )
+    assert shown.json()["details"]["need"] == payload
