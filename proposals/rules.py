@@ -43,7 +43,7 @@ import re
 from collections import Counter
 from collections.abc import Callable, Collection, Hashable, Mapping
 from collections.abc import Set as AbstractSet
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from datetime import datetime, timedelta
 from enum import StrEnum
 from fractions import Fraction
@@ -142,12 +142,13 @@ class DecisionRules:
 
     def __post_init__(self) -> None:
         # Checked here, not only in from_json, so rules built in code are just as sound.
-        for name in _SHARE_NAMES:
-            _check_share(name, getattr(self, name))
+        _check_share("quorum", self.quorum)
         _check_count("min_open_hours", self.min_open_hours, minimum=0)
         _check_count("blocks_to_stop", self.blocks_to_stop, minimum=1)
-        for name in _FLAG_NAMES:
-            _check_flag(name, getattr(self, name))
+        _check_share("max_stand_aside_share", self.max_stand_aside_share)
+        _check_share("min_support_share", self.min_support_share)
+        _parse_flag("close_when_all_responded", self.close_when_all_responded)
+        _parse_flag("exclude_beneficiary", self.exclude_beneficiary)
         if self.fallback is not None and not isinstance(self.fallback, Fallback):
             raise ValueError("fallback must be None or a Fallback")
 
@@ -194,10 +195,7 @@ class DecisionRules:
         }
 
 
-_SHARE_NAMES: Final = ("quorum", "max_stand_aside_share", "min_support_share")
-_COUNT_NAMES: Final = ("min_open_hours", "blocks_to_stop")
-_FLAG_NAMES: Final = ("close_when_all_responded", "exclude_beneficiary")
-_RULE_NAMES: Final = frozenset({*_SHARE_NAMES, *_COUNT_NAMES, *_FLAG_NAMES, "fallback"})
+_RULE_NAMES: Final = frozenset(rule.name for rule in fields(DecisionRules))
 
 
 @dataclass(frozen=True, slots=True)
@@ -551,15 +549,8 @@ def _check_share(name: str, value: object, minimum: Fraction = Fraction(0)) -> N
 
 
 def _check_count(name: str, value: object, *, minimum: int) -> None:
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise ValueError(f"{name} must be a whole number")
-    if value < minimum:
+    if _parse_count(name, value) < minimum:
         raise ValueError(f"{name} must be {minimum} or more")
-
-
-def _check_flag(name: str, value: object) -> None:
-    if not isinstance(value, bool):
-        raise ValueError(f"{name} must be true or false")
 
 
 def _require_aware(name: str, moment: datetime) -> None:
