@@ -306,6 +306,34 @@ def proposals_show(group: str, number: int) -> None:
     click.echo(run(work()).decode())
 
 
+@main.group("requests")
+def requests_command() -> None:
+    """Requests for support."""
+
+
+@requests_command.command("purge")
+def requests_purge() -> None:
+    """Erase the personal details of requests closed longer ago than their group keeps them
+    (the server does this every hour)."""
+    from app.db import create_engine
+    from app.jobs import forget_erased_pages
+    from proposals.support import purge
+
+    settings = Settings.from_env()
+
+    async def work() -> int:
+        async with session_scope(settings) as session:
+            erased = await purge(session)
+        engine = create_engine(settings)
+        try:
+            await forget_erased_pages(engine)
+        finally:
+            await engine.dispose()
+        return erased
+
+    click.echo(f"Erased the details of {run(work())} request(s).")
+
+
 @main.command()
 def demo() -> None:
     """Load a demo group into an empty database."""

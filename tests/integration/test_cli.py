@@ -15,8 +15,10 @@ from app.settings import Settings
 @pytest.fixture
 def cli(settings: Settings):  # type: ignore[no-untyped-def]
     runner = CliRunner()
-    env = {"COMMONPURSE_DATABASE_URL": settings.database_url,
-           "COMMONPURSE_SIGNING_KEY_FILE": str(settings.signing_key_file)}
+    env = {
+        "COMMONPURSE_DATABASE_URL": settings.database_url,
+        "COMMONPURSE_SIGNING_KEY_FILE": str(settings.signing_key_file),
+    }
 
     def invoke(*args: str, stdin: str | None = None):  # type: ignore[no-untyped-def]
         return runner.invoke(main, list(args), env=env, input=stdin, catch_exceptions=False)
@@ -30,8 +32,17 @@ def test_a_steward_sets_up_a_group_from_the_shell(cli) -> None:  # type: ignore[
     token = cli("token", "add", "ana@example.org", "--label", "laptop")
     assert token.exit_code == 0
     assert token.output.strip().startswith("cp_")
-    group = cli("group", "add", "fridge", "--name", "Community Fridge", "--currency", "eur",
-                "--admin", "ana@example.org")
+    group = cli(
+        "group",
+        "add",
+        "fridge",
+        "--name",
+        "Community Fridge",
+        "--currency",
+        "eur",
+        "--admin",
+        "ana@example.org",
+    )
     assert group.exit_code == 0, group.output
     verify = cli("verify", "fridge")
     assert verify.exit_code == 0
@@ -43,13 +54,17 @@ def test_a_steward_sets_up_a_group_from_the_shell(cli) -> None:  # type: ignore[
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (("group", "add", "fridge", "--name", "F", "--currency", "EUR", "--admin", "no@x.org"),
-         "No user has the e-mail"),
+        (
+            ("group", "add", "fridge", "--name", "F", "--currency", "EUR", "--admin", "no@x.org"),
+            "No user has the e-mail",
+        ),
         (("token", "add", "nobody@example.org"), "No user has the e-mail"),
         (("verify", "no-such-group"), "There is no group"),
         (("export", "no-such-group", "--format", "csv"), "There is no group"),
-        (("group", "add", "Bad Slug", "--name", "F", "--currency", "EUR", "--admin", "a@x.org"),
-         "slug"),
+        (
+            ("group", "add", "Bad Slug", "--name", "F", "--currency", "EUR", "--admin", "a@x.org"),
+            "slug",
+        ),
     ],
 )
 def test_errors_are_one_clear_line_with_a_failing_exit(cli, args, message) -> None:  # type: ignore[no-untyped-def]
@@ -92,3 +107,18 @@ async def test_verify_exits_1_naming_the_first_bad_entry(cli, session, world) ->
     result = await asyncio.to_thread(cli, "verify", world.slug)
     assert result.exit_code == 1
     assert "broken at entry 4" in result.output
+
+
+async def test_requests_purge_erases_old_closed_requests(cli, session, world) -> None:  # type: ignore[no-untyped-def]
+    from datetime import timedelta
+
+    from ledger.groups import utcnow
+    from proposals import support
+
+    old = await support.ask(session, world.group, support.AskForm(
+        need="Rent", phone="611222333", consent=True), address="x")
+    await support.decline(session, old, "Sorry", now=utcnow() - timedelta(days=100))
+    await session.commit()
+    result = await asyncio.to_thread(cli, "requests", "purge")
+    assert result.exit_code == 0, result.output
+    assert "Erased the details of 1 request(s)." in result.output
