@@ -10,6 +10,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
@@ -108,6 +109,9 @@ async def maintenance_loop(app: Litestar) -> AsyncIterator[None]:
     async def loop() -> None:
         ticks = 0
         while True:
+            # First wait: a server that just started has nothing due that a request would
+            # not close anyway, and short-lived apps (tests, CLI) never race this loop.
+            await asyncio.sleep(TICK_SECONDS)
             try:
                 if ticks % (CLOSE_DUE_EVERY_SECONDS // TICK_SECONDS) == 0:
                     closed = await close_due_rounds(session_maker)
@@ -122,10 +126,13 @@ async def maintenance_loop(app: Litestar) -> AsyncIterator[None]:
             except Exception:  # keep the loop alive; the next tick tries again
                 logger.exception("Background work failed")
             ticks += 1
-            await asyncio.sleep(TICK_SECONDS)
 
     task = asyncio.create_task(loop())
     try:
         yield
     finally:
+        # Wait for the loop to stop before the database engine is disposed, so a half-done
+        # transaction is rolled back rather than left waiting on a closed connection.
         task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
