@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import msgspec
 from advanced_alchemy.extensions.litestar import SQLAlchemyAsyncConfig, SQLAlchemyPlugin
 from litestar import Litestar, MediaType, get
 from litestar.config.app import AppConfig
@@ -12,7 +13,14 @@ from litestar.enums import ScopeType
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import ScalarRenderPlugin
 from litestar.plugins import InitPluginProtocol
-from litestar.types import ASGIApp, Receive, Scope, Send
+from litestar.types import (
+    ASGIApp,
+    HTTPResponseBodyEvent,
+    HTTPResponseStartEvent,
+    Receive,
+    Scope,
+    Send,
+)
 
 from app import documents, web
 from app.api.groups import GroupController, MeController
@@ -21,7 +29,7 @@ from app.api.proposals import ProposalController
 from app.api.requests import RequestController
 from app.db import create_engine, create_session_maker, write_intent
 from app.deps import provide_notary
-from app.errors import EXCEPTION_HANDLERS
+from app.errors import EXCEPTION_HANDLERS, PROBLEM_MEDIA_TYPE, problem_document
 from app.jobs import maintenance_loop
 from app.settings import Settings
 from app.signing import load_notary
@@ -43,6 +51,50 @@ def read_only_request_middleware(app: ASGIApp) -> ASGIApp:
                 write_intent.reset(token)
         else:
             await app(scope, receive, send)
+
+    return middleware
+
+
+def json_only_api_middleware(app: ASGIApp) -> ASGIApp:
+    """The API reads JSON only: a body of another type is a 415, before anything is parsed.
+
+    Browsers send text/plain and form bodies cross-site without asking first; refusing them
+    keeps a logged-in member's cookie from being used to write through the API."""
+
+    async def middleware(scope: Scope, receive: Receive, send: Send) -> None:
+        if (
+            scope["type"] == ScopeType.HTTP
+            and scope.get("method") in ("POST", "PUT", "PATCH")
+            and scope.get("path", "").startswith("/api/")
+        ):
+            headers = dict(scope.get("headers", []))
+            has_body = headers.get(b"content-length", b"0") != b"0" or (
+                b"transfer-encoding" in headers
+            )
+            media_type = headers.get(b"content-type", b"").split(b";")[0].strip().lower()
+            if has_body and media_type != b"application/json":
+                body = msgspec.json.encode(
+                    problem_document(
+                        415, "Send the request body as JSON (Content-Type: application/json)."
+                    )
+                )
+                start: HTTPResponseStartEvent = {
+                    "type": "http.response.start",
+                    "status": 415,
+                    "headers": [
+                        (b"content-type", PROBLEM_MEDIA_TYPE.encode()),
+                        (b"content-length", str(len(body)).encode()),
+                    ],
+                }
+                end: HTTPResponseBodyEvent = {
+                    "type": "http.response.body",
+                    "body": body,
+                    "more_body": False,
+                }
+                await send(start)
+                await send(end)
+                return
+        await app(scope, receive, send)
 
     return middleware
 
@@ -92,6 +144,7 @@ class CommonPursePlugin(InitPluginProtocol):
         app_config.route_handlers.append(AskPages)
         documents.configure(app_config, settings)
         app_config.middleware.insert(0, read_only_request_middleware)
+        app_config.middleware.insert(1, json_only_api_middleware)
         app_config.openapi_config = OpenAPIConfig(
             title="Common Purse",
             version="0.1.0",

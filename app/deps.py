@@ -2,14 +2,20 @@
 
 from __future__ import annotations
 
+from typing import Annotated
+
 from litestar.datastructures import State
 from litestar.di import NamedDependency
+from litestar.params import Parameter
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.auth import Caller
 from ledger.log import Notary
 from ledger.models import User
+from ledger.schemas import MAX_ID
 
+# A path or query number that names a row: positive and within the database's 64 bits.
+Id = Annotated[int, Parameter(ge=1, le=MAX_ID)]
 DbSession = NamedDependency[AsyncSession]
 CurrentCaller = NamedDependency[Caller]
 CurrentUser = NamedDependency[User]

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 import unicodedata
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -35,6 +36,16 @@ _UTF16_ORDER_MATTERS_FROM = "\ue000"
 def nfc(text: str) -> str:
     """NFC form of a text (cheap when it is already normal, as nearly all input is)."""
     return text if unicodedata.is_normalized("NFC", text) else unicodedata.normalize("NFC", text)
+
+
+# Control characters: none in a line of text; tabs and line breaks in a longer text.
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+_CONTROL_IN_TEXT = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+
+
+def has_control_characters(text: str, *, multiline: bool = False) -> bool:
+    """Whether a text holds characters no person types (NUL, escapes, bells...)."""
+    return bool((_CONTROL_IN_TEXT if multiline else _CONTROL).search(text))
 
 
 def canonical_json(document: Mapping[str, Any], *, check: bool = True) -> bytes:

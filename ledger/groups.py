@@ -8,11 +8,11 @@ from datetime import UTC, datetime
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from ledger.canonical import ZERO_HASH, nfc
+from ledger.canonical import ZERO_HASH, has_control_characters, nfc
 from ledger.errors import AlreadyExists, Conflict, InvalidInput, NotFound
 from ledger.models import Group, LogState, Membership, User
 from ledger.money import check_currency
-from ledger.rules import check_slug
+from ledger.rules import SLUG, check_slug
 
 ROLES = ("member", "steward", "facilitator", "admin")
 _EMAIL = re.compile(r"[^@\s]{1,64}@[^@\s]{1,189}\.[^@\s.]{1,63}")
@@ -47,6 +47,8 @@ def check_email(email: str) -> str:
 
 def check_name(name: str, *, field: str = "name", max_length: int = 120) -> str:
     name = nfc(" ".join(name.split()))
+    if has_control_characters(name):
+        raise InvalidInput("A name cannot hold control characters.", field=field)
     if not name or len(name) > max_length:
         raise InvalidInput(f"A name is 1-{max_length} characters.", field=field)
     return name
@@ -67,6 +69,8 @@ async def create_user(
 
 
 async def find_user(session: AsyncSession, email: str) -> User | None:
+    if has_control_characters(email):
+        return None  # no address holds one (and a NUL must not reach the database)
     result = await session.scalars(select(User).where(User.email == email.strip().lower()))
     return result.one_or_none()
 
@@ -93,11 +97,14 @@ async def create_group(
     if await find_group(session, slug) is not None:
         raise AlreadyExists(f"The group slug {slug!r} is taken.", field="slug")
     now = utcnow()
+    description = nfc(description.strip())
+    if has_control_characters(description, multiline=True):
+        raise InvalidInput("The description cannot hold control characters.", field="description")
     group = Group(
         slug=slug,
         name=check_name(name),
         currency=currency,
-        description=nfc(description.strip()),
+        description=description,
         public=public,
         created_at=now,
     )
@@ -114,6 +121,8 @@ async def create_group(
 
 
 async def find_group(session: AsyncSession, slug: str) -> Group | None:
+    if not SLUG.fullmatch(slug):
+        return None  # no group has such a slug (and a NUL must not reach the database)
     result = await session.scalars(select(Group).where(Group.slug == slug))
     return result.one_or_none()
 
@@ -162,6 +171,8 @@ async def add_member(
         )
         session.add(membership)
     else:
+        if has_role(membership.roles, "admin") and "admin" not in stored.split():
+            await _keep_an_admin(session, group)
         if membership.removed_at is not None:
             # Rejoining is joining anew: rounds opened before today do not count them.
             membership.joined_at = utcnow()
@@ -183,9 +194,14 @@ async def remove_member(session: AsyncSession, group: Group, membership_id: int)
     if membership is None:
         raise NotFound(f"Group {group.slug!r} has no member {membership_id}.")
     if has_role(membership.roles, "admin"):
-        admins = [m for m in await list_members(session, group.id) if has_role(m.roles, "admin")]
-        if len(admins) == 1:
-            raise Conflict("The last admin of a group cannot be removed.")
+        await _keep_an_admin(session, group)
     membership.removed_at = utcnow()
     await session.flush()
     return membership
+
+
+async def _keep_an_admin(session: AsyncSession, group: Group) -> None:
+    """Refuse to take away the group's last admin: nobody could manage it afterwards."""
+    admins = [m for m in await list_members(session, group.id) if has_role(m.roles, "admin")]
+    if len(admins) <= 1:
+        raise Conflict("A group needs an admin: make someone else admin first.")

@@ -11,6 +11,9 @@ from typing import Annotated
 
 import msgspec
 
+# Ids and sequence numbers are 64-bit in the database: larger ones are refused as input.
+MAX_ID = 2**63 - 1
+Id = Annotated[int, msgspec.Meta(ge=1, le=MAX_ID)]
 Slug = Annotated[str, msgspec.Meta(min_length=1, max_length=64, examples=["rent-relief"])]
 Amount = Annotated[
     str,
@@ -47,7 +50,7 @@ class DonationIn(_Entry, tag="donation"):
 class DisbursementIn(_Entry, tag="disbursement"):
     fund: Slug
     amount: Amount
-    proposal: Annotated[int, msgspec.Meta(ge=1)] | None = None
+    proposal: Id | None = None
     occurred_on: date | None = None
     memo: Memo = ""
     counterparty: Counterparty | None = None
@@ -62,7 +65,7 @@ class TransferIn(_Entry, tag="transfer"):
 
 
 class ReversalIn(_Entry, tag="reversal"):
-    reverses: Annotated[int, msgspec.Meta(ge=1)]
+    reverses: Id
     memo: Annotated[str, msgspec.Meta(min_length=1, max_length=500)]
 
 

@@ -13,7 +13,14 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ledger import rules
-from ledger.canonical import LeafPosting, canonical_json, leaf_document, leaf_hash_hex, nfc
+from ledger.canonical import (
+    LeafPosting,
+    canonical_json,
+    has_control_characters,
+    leaf_document,
+    leaf_hash_hex,
+    nfc,
+)
 from ledger.errors import (
     AlreadyExists,
     AlreadyReversed,
@@ -73,8 +80,12 @@ async def list_funds(session: AsyncSession, group: Group) -> list[Fund]:
 
 
 async def get_fund(session: AsyncSession, group: Group, slug: str, *, field: str = "fund") -> Fund:
-    result = await session.scalars(select(Fund).where(Fund.group_id == group.id, Fund.slug == slug))
-    fund = result.one_or_none()
+    fund = None
+    if rules.SLUG.fullmatch(slug):
+        result = await session.scalars(
+            select(Fund).where(Fund.group_id == group.id, Fund.slug == slug)
+        )
+        fund = result.one_or_none()
     if fund is None:
         raise InvalidInput(f"Group {group.slug!r} has no fund {slug!r}.", field=field)
     return fund
@@ -104,12 +115,18 @@ async def lock_log(session: AsyncSession, group: Group) -> LogState:
     return result.one()
 
 
-def _text(value: str | None, field: str) -> str | None:
+def _text(value: str | None, field: str, *, multiline: bool = False) -> str | None:
+    """Public text as typed (NFC), without control characters (a memo may span lines)."""
     if value is None:
         return None
     value = nfc(value.strip())
-    if any(ch in value for ch in "\r\n\x00"):
-        raise InvalidInput("Line breaks are not allowed here.", field=field)
+    if has_control_characters(value, multiline=multiline):
+        raise InvalidInput(
+            "Control characters are not allowed here."
+            if multiline
+            else "Line breaks and control characters are not allowed here.",
+            field=field,
+        )
     return value
 
 
@@ -131,7 +148,7 @@ async def _plan(
     today: date,
     authority: DisbursementAuthority | None,
 ) -> _Plan:
-    memo = nfc(entry_in.memo.strip())
+    memo = _text(entry_in.memo, "memo", multiline=True) or ""
     if isinstance(entry_in, ReversalIn):
         if not memo:
             raise InvalidInput("A reversal needs a reason in its memo.", field="memo")

@@ -7,7 +7,7 @@ from typing import Annotated, Any
 
 import msgspec
 
-from ledger.schemas import Amount, Counterparty, Slug
+from ledger.schemas import MAX_ID, Amount, Counterparty, Slug
 
 Title = Annotated[str, msgspec.Meta(min_length=1, max_length=200)]
 Body = Annotated[str, msgspec.Meta(max_length=20_000)]

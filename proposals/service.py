@@ -16,7 +16,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ledger import service as ledger_service
-from ledger.canonical import nfc
+from ledger.canonical import has_control_characters, nfc
 from ledger.errors import NotAuthorised
 from ledger.groups import active_membership, has_role, list_members, utcnow
 from ledger.models import Entry, Fund, Group, Membership, Posting, User
@@ -142,6 +142,8 @@ async def _active_user_ids(session: AsyncSession, group: Group) -> set[int]:
 
 def _clean_text(value: str, field: str, *, required: bool = False) -> str:
     value = nfc(value.strip())
+    if has_control_characters(value, multiline=True):
+        raise InvalidProposal("Control characters are not allowed here.", field=field)
     if required and not value:
         raise InvalidProposal(f"The {field} cannot be empty.", field=field)
     return value

@@ -18,7 +18,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import case, delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from ledger.canonical import nfc
+from ledger.canonical import has_control_characters, nfc
 from ledger.errors import Conflict, InvalidInput, NotFound
 
 __all__ = ["InvalidInput", "NotFound", "RateLimited"]
@@ -117,6 +117,8 @@ async def check_rate(session: AsyncSession, group: Group, address: str, now: dat
 
 def _field(value: str, name: str, limit: int, *, required: bool = False) -> str:
     value = nfc(value.strip())
+    if has_control_characters(value, multiline=True):
+        raise InvalidInput("Please remove the unusual characters from this field.", field=name)
     if required and not value:
         raise InvalidInput("Please tell us what you need.", field=name)
     if len(value) > limit:

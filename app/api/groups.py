@@ -10,7 +10,7 @@ from litestar import Controller, delete, get, post
 from litestar.di import Provide
 
 from app.auth import provide_caller, provide_user, require_user, requires
-from app.deps import CurrentCaller, CurrentUser, DbSession
+from app.deps import CurrentCaller, CurrentUser, DbSession, Id
 from ledger import groups
 from ledger.errors import InvalidInput
 from ledger.models import Group, Membership
@@ -136,6 +136,6 @@ class GroupController(Controller):
         summary="Remove a member (their past responses and entries stay)",
     )
     async def remove_member(
-        self, db_session: DbSession, caller: CurrentCaller, member_id: int
+        self, db_session: DbSession, caller: CurrentCaller, member_id: Id
     ) -> None:
         await groups.remove_member(db_session, caller.group, member_id)

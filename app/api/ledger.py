@@ -17,11 +17,11 @@ from litestar.di import Provide
 from litestar.params import Parameter
 
 from app.auth import provide_caller, public_or_member, requires
-from app.deps import CurrentCaller, CurrentNotary, DbSession
+from app.deps import CurrentCaller, CurrentNotary, DbSession, Id
 from app.errors import PROBLEM_MEDIA_TYPE, ledger_problem
 from ledger import export, log, service
 from ledger.errors import LedgerError
-from ledger.schemas import EntryIn, EntryOut, EntryPage, FundIn, FundOut, HeadOut, VerifyOut
+from ledger.schemas import MAX_ID, EntryIn, EntryOut, EntryPage, FundIn, FundOut, HeadOut, VerifyOut
 from ledger.verify import verify_group
 from ledger.views import entry_out, fund_out
 from proposals.service import authorise_payment, committed_by_fund
@@ -137,7 +137,7 @@ class LedgerController(Controller):
         db_session: DbSession,
         caller: CurrentCaller,
         fund: str | None = None,
-        before: Annotated[int | None, Parameter(ge=1)] = None,
+        before: Annotated[int | None, Parameter(ge=1, le=MAX_ID)] = None,
         limit: Annotated[int, Parameter(ge=1, le=service.MAX_PAGE)] = 50,
     ) -> EntryPage:
         fund_row = await service.get_fund(db_session, caller.group, fund) if fund else None
@@ -150,7 +150,7 @@ class LedgerController(Controller):
         )
 
     @get("/entries/{seq:int}", guards=[public_or_member], summary="One entry")
-    async def get_entry(self, db_session: DbSession, caller: CurrentCaller, seq: int) -> EntryOut:
+    async def get_entry(self, db_session: DbSession, caller: CurrentCaller, seq: Id) -> EntryOut:
         entry = await service.get_entry(db_session, caller.group, seq)
         return entry_out(entry, await service.reversal_of(db_session, caller.group, seq))
 
@@ -239,8 +239,8 @@ class LogController(Controller):
         self,
         db_session: DbSession,
         caller: CurrentCaller,
-        seq: int,
-        size: Annotated[int | None, Parameter(ge=1)] = None,
+        seq: Id,
+        size: Annotated[int | None, Parameter(ge=1, le=MAX_ID)] = None,
     ) -> InclusionProofOut:
         proof = await log.prove_inclusion(db_session, caller.group, seq, size)
         return InclusionProofOut(**dataclasses.asdict(proof))
@@ -254,8 +254,8 @@ class LogController(Controller):
         self,
         db_session: DbSession,
         caller: CurrentCaller,
-        first: Annotated[int, Parameter(query="from", ge=1)],
-        second: Annotated[int, Parameter(query="to", ge=1)],
+        first: Annotated[int, Parameter(query="from", ge=1, le=MAX_ID)],
+        second: Annotated[int, Parameter(query="to", ge=1, le=MAX_ID)],
     ) -> ConsistencyProofOut:
         path = await log.prove_consistency(db_session, caller.group, first, second)
         return ConsistencyProofOut(first=first, second=second, path=path)

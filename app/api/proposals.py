@@ -9,7 +9,7 @@ from litestar.di import Provide
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.auth import Caller, provide_caller, public_or_member, requires
-from app.deps import CurrentCaller, DbSession
+from app.deps import CurrentCaller, DbSession, Id
 from app.jobs import close_due_rounds, has_due_rounds
 from proposals import service, views
 from proposals.schemas import (
@@ -80,7 +80,7 @@ class ProposalController(Controller):
         request: Request[Any, Any, Any],
         db_session: DbSession,
         caller: CurrentCaller,
-        number: int,
+        number: Id,
     ) -> ProposalOut:
         await _close_due(request, db_session, caller)
         return await _show(db_session, caller, number)
@@ -91,7 +91,7 @@ class ProposalController(Controller):
         summary="Respond: agree, concern, stand_aside or block (a block needs a reason)",
     )
     async def respond(
-        self, db_session: DbSession, caller: CurrentCaller, number: int, data: ResponseIn
+        self, db_session: DbSession, caller: CurrentCaller, number: Id, data: ResponseIn
     ) -> ProposalOut:
         assert caller.user is not None
         await service.respond(
@@ -105,7 +105,7 @@ class ProposalController(Controller):
         summary="Amend (author or facilitator); a change of substance opens a new round",
     )
     async def amend(
-        self, db_session: DbSession, caller: CurrentCaller, number: int, data: AmendmentIn
+        self, db_session: DbSession, caller: CurrentCaller, number: Id, data: AmendmentIn
     ) -> ProposalOut:
         assert caller.user is not None
         assert caller.membership is not None
@@ -118,7 +118,7 @@ class ProposalController(Controller):
         status_code=200,
         summary="Close the open round now (facilitator)",
     )
-    async def close(self, db_session: DbSession, caller: CurrentCaller, number: int) -> ProposalOut:
+    async def close(self, db_session: DbSession, caller: CurrentCaller, number: Id) -> ProposalOut:
         await service.close(db_session, caller.group, number)
         return await _show(db_session, caller, number)
 
@@ -129,7 +129,7 @@ class ProposalController(Controller):
         summary="Withdraw the proposal (its author)",
     )
     async def withdraw(
-        self, db_session: DbSession, caller: CurrentCaller, number: int
+        self, db_session: DbSession, caller: CurrentCaller, number: Id
     ) -> ProposalOut:
         assert caller.user is not None
         await service.withdraw(db_session, caller.group, number, caller.user)

@@ -17,7 +17,7 @@ from litestar.exceptions import PermissionDeniedException
 from litestar.handlers.base import BaseRouteHandler
 
 from app.auth import provide_caller, requires
-from app.deps import CurrentCaller, DbSession
+from app.deps import CurrentCaller, DbSession, Id
 from app.jobs import forget_erased_pages
 from ledger.money import format_amount
 from proposals import notify, support
@@ -143,7 +143,7 @@ class RequestController(Controller):
         summary="A request with the person's details and notes (this read is logged)",
     )
     async def show(
-        self, db_session: DbSession, caller: CurrentCaller, request_id: int
+        self, db_session: DbSession, caller: CurrentCaller, request_id: Id
     ) -> RequestDetailOut:
         assert caller.user is not None
         found = await support.get_request(db_session, caller.group, request_id)
@@ -169,7 +169,7 @@ class RequestController(Controller):
         summary="Who read this request's personal details, and when",
     )
     async def reads(
-        self, db_session: DbSession, caller: CurrentCaller, request_id: int
+        self, db_session: DbSession, caller: CurrentCaller, request_id: Id
     ) -> list[ReadOut]:
         from sqlalchemy import select
 
@@ -185,7 +185,7 @@ class RequestController(Controller):
         summary="Add a note (seen only by stewards and facilitators)",
     )
     async def add_note(
-        self, db_session: DbSession, caller: CurrentCaller, request_id: int, data: NoteIn
+        self, db_session: DbSession, caller: CurrentCaller, request_id: Id, data: NoteIn
     ) -> NoteOut:
         assert caller.user is not None
         found = await support.get_request(db_session, caller.group, request_id)
@@ -198,7 +198,7 @@ class RequestController(Controller):
         summary="Turn the request into a proposal to pay its pseudonym",
     )
     async def propose(
-        self, db_session: DbSession, caller: CurrentCaller, request_id: int, data: ProposeIn
+        self, db_session: DbSession, caller: CurrentCaller, request_id: Id, data: ProposeIn
     ) -> ProposedOut:
         assert caller.user is not None
         found = await support.get_request(db_session, caller.group, request_id)
@@ -221,7 +221,7 @@ class RequestController(Controller):
         summary="Decline with a kind message the person will see",
     )
     async def decline(
-        self, db_session: DbSession, caller: CurrentCaller, request_id: int, data: DeclineIn
+        self, db_session: DbSession, caller: CurrentCaller, request_id: Id, data: DeclineIn
     ) -> RequestOut:
         found = await support.get_request(db_session, caller.group, request_id)
         await support.decline(db_session, found, data.message)
@@ -234,7 +234,7 @@ class RequestController(Controller):
         summary="Mark as paid once the authorised payment is in the ledger",
     )
     async def paid(
-        self, db_session: DbSession, caller: CurrentCaller, request_id: int
+        self, db_session: DbSession, caller: CurrentCaller, request_id: Id
     ) -> RequestOut:
         found = await support.get_request(db_session, caller.group, request_id)
         await support.mark_paid(db_session, caller.group, found)
@@ -250,7 +250,7 @@ class RequestController(Controller):
         request: Request[Any, Any, Any],
         db_session: DbSession,
         caller: CurrentCaller,
-        request_id: int,
+        request_id: Id,
     ) -> None:
         found = await support.get_request(db_session, caller.group, request_id)
         await support.erase(db_session, found)

@@ -15,8 +15,10 @@ from babel.messages.pofile import write_po
 
 ROOT = Path(__file__).resolve().parents[2]
 TEMPLATES = ("templates/public/ask.html", "templates/public/ask_status.html")
-SOURCES = {"app/web/ask.py": ("translate",), "proposals/support.py": ("InvalidInput",
-                                                                      "RateLimited")}
+SOURCES = {
+    "app/web/ask.py": ("translate",),
+    "proposals/support.py": ("InvalidInput", "RateLimited"),
+}
 
 
 def messages() -> list[str]:
@@ -26,13 +28,18 @@ def messages() -> list[str]:
             found.append(match.group(1))
     for name, callers in SOURCES.items():
         for node in ast.walk(ast.parse((ROOT / name).read_text())):
-            if (isinstance(node, ast.Call) and isinstance(node.func, ast.Name)
-                    and node.func.id in callers and node.args
-                    and isinstance(node.args[0], ast.Constant)
-                    and isinstance(node.args[0].value, str)):
+            if (
+                isinstance(node, ast.Call)
+                and isinstance(node.func, ast.Name)
+                and node.func.id in callers
+                and node.args
+                and isinstance(node.args[0], ast.Constant)
+                and isinstance(node.args[0].value, str)
+            ):
                 found.append(node.args[0].value)
             if isinstance(node, ast.Assign) and any(
-                    isinstance(t, ast.Name) and t.id == "AMOUNT_HELP" for t in node.targets):
+                isinstance(t, ast.Name) and t.id == "AMOUNT_HELP" for t in node.targets
+            ):
                 assert isinstance(node.value, ast.Constant)
                 found.append(str(node.value.value))
     return list(dict.fromkeys(found))

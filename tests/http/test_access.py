@@ -1,0 +1,564 @@
+"""Who may call what: every route of the app, every kind of caller, public and private groups.
+
+``ROUTES`` classifies every route the app serves; ``test_every_route_is_classified`` fails as
+soon as a route exists that the table does not name, so a new route cannot ship unguarded
+by accident. For each route, every caller gets exactly the answer the classification says:
+
+- anonymous callers get 401 wherever a login is needed;
+- a token that is not valid gets 401 on every guarded route (never a silent anonymous);
+- a logged-in caller without the role gets 403, or 404 when the group is private and they
+  are not a member (a private group's existence does not leak);
+- the public-read routes of a public group answer anyone; a private group's answer 404 to
+  anyone who is not a member;
+- a caller with the role gets through the guard (a probe that is harmless: reads, or bodies
+  the validation refuses, or removing the last admin, which is refused).
+
+Roles (CONTRACT section 3): every role implies ``member``; ``admin`` implies every role;
+``steward`` and ``facilitator`` do not imply each other.
+
+The requests of one engine share one database (they change nothing), so the whole matrix
+runs in seconds.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import shutil
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+import pytest_asyncio
+from litestar import Litestar
+from litestar.routes import HTTPRoute
+from litestar.testing import AsyncTestClient
+from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.asgi import create_app
+from app.db import create_engine, create_session_maker
+from app.settings import Settings
+from ledger import groups
+from proposals import support
+from proposals.models import SupportRequest
+from proposals.support import AskForm
+from tests.conftest import (
+    ENGINES,
+    POSTGRES_URL,
+    Person,
+    World,
+    _counter,
+    _pg_admin,
+    _worker,
+    build_world,
+    make_person,
+)
+
+pytestmark = pytest.mark.asyncio(loop_scope="module")
+
+Client = AsyncTestClient[Litestar]
+PROBLEM = "application/problem+json"
+
+# --- the classification ----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Access:
+    """Who may call a route: ``anyone``, any ``logged-in`` user, ``public-read`` (anyone for
+    a public group, its members for a private one), or the group's members holding any of
+    ``roles``."""
+
+    kind: str
+    roles: frozenset[str] = frozenset()
+
+    def __str__(self) -> str:
+        return f"{self.kind} {' or '.join(sorted(self.roles))}".strip()
+
+
+def holding(*roles: str) -> Access:
+    return Access("members holding", frozenset(roles))
+
+
+ANYONE = Access("anyone")
+# Anyone, where the group takes requests for support (public groups; private ones that
+# switched it on): elsewhere the form does not exist (404), whoever asks.
+WHERE_ASKING_IS_OPEN = Access("anyone where asking is open")
+LOGGED_IN = Access("logged-in")
+PUBLIC_READ = Access("public-read")
+MEMBER = holding("member")
+STEWARD = holding("steward")
+FACILITATOR = holding("facilitator")
+STEWARD_OR_FACILITATOR = holding("steward", "facilitator")
+ADMIN = holding("admin")
+
+
+@dataclass(frozen=True)
+class Route:
+    """A route's access and a harmless probe: what a caller who may use the route sends and
+    gets (a read, a body the validation refuses, or an action the ledger refuses)."""
+
+    access: Access
+    query: str = ""
+    body: Any = None
+    allowed: int = 200
+    # An HTML page: an anonymous visitor is sent to log in (303), and a form (an unsafe
+    # method) without a bearer token needs a CSRF token first (403).
+    page: bool = False
+    # Callers who get another answer than ``allowed`` by design.
+    overrides: dict[str, int] = field(default_factory=dict)
+    # Path parameters other than the usual samples (see ``url_of``).
+    params: dict[str, str] = field(default_factory=dict)
+
+
+# Every (method, path) the app serves, as Litestar names it; OPTIONS is Litestar's own.
+ROUTES: dict[tuple[str, str], Route] = {
+    # The instance.
+    ("GET", "/health"): Route(ANYONE),
+    ("GET", "/schema"): Route(ANYONE),
+    ("GET", "/schema/openapi.json"): Route(ANYONE),
+    ("GET", "/schema/scalar"): Route(ANYONE),
+    # Litestar's answer for schema pages that do not exist: a 404 to everyone alike.
+    ("GET", "/schema/{path:str}"): Route(ANYONE, allowed=404),
+    ("GET", "/.well-known/commonpurse-key"): Route(ANYONE),
+    # People and groups.
+    ("GET", "/api/me"): Route(LOGGED_IN),
+    ("POST", "/api/groups"): Route(LOGGED_IN, body={}, allowed=422),
+    ("GET", "/api/groups/{group:str}"): Route(MEMBER),
+    ("GET", "/api/groups/{group:str}/members"): Route(MEMBER),
+    ("POST", "/api/groups/{group:str}/members"): Route(ADMIN, body={}, allowed=422),
+    # The probe removes the group's only admin, which is refused.
+    ("DELETE", "/api/groups/{group:str}/members/{member_id:int}"): Route(ADMIN, allowed=409),
+    # The ledger.
+    ("GET", "/api/groups/{group:str}/funds"): Route(PUBLIC_READ),
+    ("POST", "/api/groups/{group:str}/funds"): Route(STEWARD, body={}, allowed=422),
+    ("GET", "/api/groups/{group:str}/entries"): Route(PUBLIC_READ),
+    ("POST", "/api/groups/{group:str}/entries"): Route(STEWARD, body={}, allowed=422),
+    ("GET", "/api/groups/{group:str}/entries/{seq:int}"): Route(PUBLIC_READ),
+    ("GET", "/api/groups/{group:str}/verify"): Route(PUBLIC_READ),
+    ("GET", "/api/groups/{group:str}/export.csv"): Route(PUBLIC_READ),
+    ("GET", "/api/groups/{group:str}/export.json"): Route(PUBLIC_READ),
+    ("GET", "/api/groups/{group:str}/export.jsonl"): Route(PUBLIC_READ),
+    ("GET", "/api/groups/{group:str}/export.journal"): Route(PUBLIC_READ),
+    ("GET", "/api/groups/{group:str}/export.beancount"): Route(PUBLIC_READ),
+    ("GET", "/api/groups/{group:str}/export.zip"): Route(PUBLIC_READ),
+    # The log.
+    ("GET", "/api/groups/{group:str}/checkpoint"): Route(PUBLIC_READ),
+    ("GET", "/api/groups/{group:str}/entries/{seq:int}/proof"): Route(PUBLIC_READ),
+    ("GET", "/api/groups/{group:str}/consistency"): Route(PUBLIC_READ, query="from=1&to=1"),
+    # Decisions. Proposal 1 is open and was opened just now.
+    ("GET", "/api/groups/{group:str}/proposals"): Route(PUBLIC_READ),
+    ("POST", "/api/groups/{group:str}/proposals"): Route(MEMBER, body={}, allowed=422),
+    ("GET", "/api/groups/{group:str}/proposals/{number:int}"): Route(PUBLIC_READ),
+    ("POST", "/api/groups/{group:str}/proposals/{number:int}/responses"): Route(
+        MEMBER, body={}, allowed=422
+    ),
+    ("POST", "/api/groups/{group:str}/proposals/{number:int}/amendments"): Route(
+        MEMBER, body={}, allowed=422
+    ),
+    # Too early to close: the round opened just now and few responded.
+    ("POST", "/api/groups/{group:str}/proposals/{number:int}/close"): Route(
+        FACILITATOR, allowed=409
+    ),
+    # Only the author may withdraw, which the service checks: probe a proposal that is not.
+    ("POST", "/api/groups/{group:str}/proposals/{number:int}/withdraw"): Route(
+        MEMBER, allowed=404, params={"number": "999"}
+    ),
+    ("GET", "/api/groups/{group:str}/rules"): Route(MEMBER),
+    ("PUT", "/api/groups/{group:str}/rules"): Route(ADMIN, body={"unknown": 1}, allowed=422),
+    # Requests for support. Request 1 was just received.
+    ("GET", "/api/groups/{group:str}/requests"): Route(STEWARD_OR_FACILITATOR),
+    ("GET", "/api/groups/{group:str}/requests/{request_id:int}"): Route(STEWARD_OR_FACILITATOR),
+    ("GET", "/api/groups/{group:str}/requests/{request_id:int}/reads"): Route(
+        STEWARD_OR_FACILITATOR
+    ),
+    ("POST", "/api/groups/{group:str}/requests/{request_id:int}/notes"): Route(
+        STEWARD_OR_FACILITATOR, body={}, allowed=422
+    ),
+    ("POST", "/api/groups/{group:str}/requests/{request_id:int}/propose"): Route(
+        STEWARD, body={}, allowed=422
+    ),
+    ("POST", "/api/groups/{group:str}/requests/{request_id:int}/decline"): Route(
+        STEWARD_OR_FACILITATOR, body={"unknown": 1}, allowed=422
+    ),
+    # Nothing was paid for request 1 yet: refused.
+    ("POST", "/api/groups/{group:str}/requests/{request_id:int}/paid"): Route(STEWARD, allowed=409),
+    # Erasing is for real: probe a request that does not exist.
+    ("DELETE", "/api/groups/{group:str}/requests/{request_id:int}/personal-data"): Route(
+        STEWARD_OR_FACILITATOR, allowed=404, params={"request_id": "999"}
+    ),
+    ("GET", "/api/groups/{group:str}/support-settings"): Route(MEMBER),
+    ("PUT", "/api/groups/{group:str}/support-settings"): Route(
+        ADMIN, body={"unknown": 1}, allowed=422
+    ),
+    ("PUT", "/api/groups/{group:str}/notifications"): Route(MEMBER, body={}, allowed=422),
+    # The public pages.
+    ("GET", "/"): Route(ANYONE),
+    ("GET", "/static/{file_path:path}"): Route(ANYONE),
+    ("HEAD", "/static/{file_path:path}"): Route(ANYONE),
+    ("GET", "/g/{group:str}"): Route(PUBLIC_READ),
+    ("GET", "/g/{group:str}/ledger"): Route(PUBLIC_READ),
+    ("GET", "/g/{group:str}/feed.atom"): Route(PUBLIC_READ),
+    # Asking for support (no login; the private group has not switched its form on).
+    ("GET", "/g/{group:str}/ask"): Route(WHERE_ASKING_IS_OPEN),
+    # The probe's form is empty: refused, nothing is kept.
+    ("POST", "/g/{group:str}/ask"): Route(WHERE_ASKING_IS_OPEN, page=True, allowed=422),
+    ("GET", "/g/{group:str}/ask/{reference:str}"): Route(WHERE_ASKING_IS_OPEN),
+    # Documents. Printing takes long: the probes are refused before any printing starts.
+    ("GET", "/g/{group:str}/audit.pdf"): Route(PUBLIC_READ, query="from=2025-02-30", allowed=422),
+    ("GET", "/g/{group:str}/entries/{seq:int}/receipt.pdf"): Route(
+        PUBLIC_READ, allowed=400, params={"seq": "0"}
+    ),
+    # Logging in and out: the probes send no form, which is refused.
+    # Whoever is logged in already is sent on.
+    ("GET", "/login"): Route(ANYONE, allowed=303, overrides={"anonymous": 200}),
+    ("POST", "/login"): Route(ANYONE, page=True, allowed=400),
+    ("POST", "/logout"): Route(ANYONE, page=True, allowed=303),
+    # The members' pages. The probes' forms are empty, which the pages refuse.
+    ("GET", "/m"): Route(LOGGED_IN, page=True),
+    ("GET", "/m/{group:str}"): Route(MEMBER, page=True),
+    ("GET", "/m/{group:str}/record/{kind:str}"): Route(STEWARD, page=True),
+    ("POST", "/m/{group:str}/record/{kind:str}"): Route(STEWARD, page=True, allowed=422),
+    ("GET", "/m/{group:str}/funds/new"): Route(STEWARD, page=True),
+    ("POST", "/m/{group:str}/funds/new"): Route(STEWARD, page=True, allowed=422),
+    ("GET", "/m/{group:str}/members"): Route(ADMIN, page=True),
+    ("POST", "/m/{group:str}/members"): Route(ADMIN, page=True, allowed=422),
+    # Removing the only admin is refused.
+    ("POST", "/m/{group:str}/members/{member_id:int}/remove"): Route(ADMIN, page=True, allowed=409),
+    # Changing the roles of someone who is not a member.
+    ("POST", "/m/{group:str}/members/{member_id:int}/roles"): Route(
+        ADMIN, page=True, allowed=404, params={"member_id": "999999"}
+    ),
+}
+
+# Who calls. Outsiders of other kinds (a former member, an admin of another group) are
+# checked on one route of each kind of access, in a test of their own.
+CALLERS = ("anonymous", "bad token", "outsider", "member", "steward", "facilitator", "admin")
+# For a group that does not exist, it only matters whether the caller is logged in.
+CALLERS_OF_NO_GROUP = ("anonymous", "bad token", "outsider")
+OTHER_OUTSIDERS = ("former steward", "admin of another group")
+# What each kind of caller holds in the group under test (None: not a member).
+ROLES_OF: dict[str, frozenset[str] | None] = {
+    "anonymous": None,
+    "bad token": None,
+    "outsider": None,
+    "former steward": None,
+    "admin of another group": None,
+    "member": frozenset({"member"}),
+    "steward": frozenset({"member", "steward"}),
+    "facilitator": frozenset({"member", "facilitator"}),
+    "admin": frozenset({"member", "steward", "facilitator", "admin"}),
+}
+PATH_PARAMETER = re.compile(r"\{(\w+)(?::\w+)?\}")
+
+
+def expected_statuses(
+    method: str, route: Route, caller: str, group: World | None
+) -> frozenset[int]:
+    """The answers the classification allows ``caller`` (``group`` None: no such group)."""
+    access = route.access
+    if caller in route.overrides:
+        return frozenset({route.overrides[caller]})
+    if caller == "anonymous" and route.page and method not in ("GET", "HEAD"):
+        return frozenset({403})  # CSRF comes first
+    if access in (ANYONE, WHERE_ASKING_IS_OPEN):
+        open_ = access == ANYONE or (group is not None and group.group.public)
+        answer = route.allowed if open_ else 404
+        # A token that is not valid may be ignored or refused where nobody needs one.
+        return frozenset({answer, 401} if caller == "bad token" else {answer})
+    if caller == "bad token":
+        return frozenset({401})
+    public = group is not None and group.group.public
+    if caller == "anonymous":
+        if access == PUBLIC_READ:
+            return frozenset({route.allowed if public else 404})
+        return frozenset({303 if route.page else 401})
+    if access == LOGGED_IN:
+        return frozenset({route.allowed})
+    if group is None:
+        return frozenset({404})
+    roles = ROLES_OF[caller]
+    if roles is None:  # logged in, not a member
+        if access == PUBLIC_READ:
+            return frozenset({route.allowed if public else 404})
+        return frozenset({403 if public else 404})
+    if access == PUBLIC_READ or access.roles & roles:
+        return frozenset({route.allowed})
+    return frozenset({403})
+
+
+def app_routes(app: Litestar) -> set[tuple[str, str]]:
+    """Every (method, path) the app answers, but Litestar's automatic OPTIONS."""
+    served: set[tuple[str, str]] = set()
+    for route in app.routes:
+        if isinstance(route, HTTPRoute):
+            served.update((method, route.path) for method in route.methods if method != "OPTIONS")
+        else:  # a websocket or a mounted ASGI app: classify it as well
+            served.add((type(route).__name__, route.path))
+    return served
+
+
+def _bare(path: str) -> str:
+    """``/a/{group:str}`` as OpenAPI writes it: ``/a/{group}``."""
+    return PATH_PARAMETER.sub(lambda m: "{" + m.group(1) + "}", path)
+
+
+def test_every_route_is_classified(tmp_path: Path) -> None:
+    app = create_app(
+        Settings(
+            database_url=f"sqlite+aiosqlite:///{tmp_path}/unused.db",
+            secret_key="test-secret-" + "x" * 40,
+            signing_key_file=tmp_path / "signing-key.pem",
+        )
+    )
+    served = app_routes(app)
+    unclassified = sorted(served - ROUTES.keys())
+    assert not unclassified, f"classify these routes in ROUTES of {__file__}: {unclassified}"
+    stale = sorted(ROUTES.keys() - served)
+    assert not stale, f"these routes of ROUTES are gone; remove them: {stale}"
+    documented = {
+        (method.upper(), path)
+        for path, item in (app.openapi_schema.paths or {}).items()
+        for method in ("get", "put", "post", "delete", "patch")
+        if getattr(item, method, None) is not None
+    }
+    assert documented <= {(method, _bare(path)) for method, path in ROUTES}
+
+
+def test_routes_of_a_group_have_a_group_guard_and_only_they() -> None:
+    # A group's data is never served without the group's guard, and a group's guard needs
+    # a group in the path.
+    for (method, path), route in ROUTES.items():
+        group_guard = route.access not in (ANYONE, LOGGED_IN)
+        assert group_guard == ("{group" in path), (method, path, str(route.access))
+
+
+# --- one database per engine for the whole matrix -----------------------------------------
+
+
+@dataclass
+class Stage:
+    engine: str
+    client: Client
+    public: World
+    private: World
+    former: Person
+    admin_membership: dict[str, int] = field(default_factory=dict)
+    request_id: dict[str, int] = field(default_factory=dict)
+    reference: dict[str, str] = field(default_factory=dict)
+
+
+@pytest.fixture(scope="module", params=ENGINES)
+def module_db_url(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[str]:
+    """Like conftest's ``db_url``, once per engine for this module."""
+    if request.param == "sqlite":
+        path = tmp_path_factory.mktemp("access") / "commonpurse.db"
+        shutil.copyfile(request.getfixturevalue("sqlite_template"), path)
+        yield f"sqlite+aiosqlite:///{path}"
+        return
+    template = request.getfixturevalue("postgres_template")
+    name = f"{make_url(POSTGRES_URL).database}_{_worker()}_{next(_counter)}"
+    asyncio.run(_pg_admin(f'CREATE DATABASE "{name}" TEMPLATE "{template}"'))
+    yield make_url(POSTGRES_URL).set(database=name).render_as_string(hide_password=False)
+    asyncio.run(_pg_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+@pytest_asyncio.fixture(scope="module", loop_scope="module")
+async def stage(
+    module_db_url: str, tmp_path_factory: pytest.TempPathFactory
+) -> AsyncIterator[Stage]:
+    """A public and a private group, one person per role in each, a former steward of
+    both, and one entry, one open proposal and one request for support in each group."""
+    settings = Settings(
+        database_url=module_db_url,
+        secret_key="test-secret-" + "x" * 40,
+        signing_key_file=tmp_path_factory.mktemp("keys") / "signing-key.pem",
+        base_url="http://testserver.local",
+    )
+    engine = create_engine(settings)
+    async with create_session_maker(engine)() as session:
+        public = await build_world(session, slug="open-purse", public=True)
+        private = await build_world(session, slug="hidden-purse", public=False)
+        former = await make_person(session, "former")
+        admin_membership, request_id, reference = {}, {}, {}
+        for world in (public, private):
+            asked = await ask_for_support(session, world)
+            request_id[world.slug], reference[world.slug] = asked.id, asked.reference
+            joined = await groups.add_member(session, world.group, former.user, ["steward"])
+            await groups.remove_member(session, world.group, joined.id)
+            admin = await groups.active_membership(session, world.group.id, world.admin.user.id)
+            assert admin is not None
+            admin_membership[world.slug] = admin.id
+        await session.commit()
+    try:
+        async with AsyncTestClient(app=create_app(settings), base_url=settings.base_url) as client:
+            for world in (public, private):
+                donation = await client.post(
+                    f"/api/groups/{world.slug}/entries",
+                    json={"kind": "donation", "fund": "groceries", "amount": "10.00"},
+                    headers=world.steward.headers,
+                )
+                assert donation.status_code == 201, donation.text
+                proposal = await client.post(
+                    f"/api/groups/{world.slug}/proposals",
+                    json={"title": "Mend the roof", "body": "The rain comes in."},
+                    headers=world.member.headers,
+                )
+                assert proposal.status_code == 201, proposal.text
+            yield Stage(
+                "sqlite" if module_db_url.startswith("sqlite") else "postgres",
+                client,
+                public,
+                private,
+                former,
+                admin_membership,
+                request_id,
+                reference,
+            )
+    finally:
+        await engine.dispose()
+
+
+async def ask_for_support(session: AsyncSession, world: World) -> SupportRequest:
+    form = AskForm(need="Rent for March", email="asker@example.org", consent=True)
+    return await support.ask(session, world.group, form, address="192.0.2.1")
+
+
+def headers_of(stage: Stage, caller: str, group: World | None) -> dict[str, str]:
+    world = group or stage.public
+    other = stage.private if world is stage.public else stage.public
+    if caller == "anonymous":
+        return {}
+    if caller == "bad token":
+        return {"Authorization": "Bearer cp_this-token-was-never-issued"}
+    if caller == "former steward":
+        return stage.former.headers
+    if caller == "admin of another group":
+        return other.admin.headers
+    person: Person = getattr(world, caller)
+    return person.headers
+
+
+def url_of(stage: Stage, path: str, group: World | None, route: Route) -> str:
+    world = group or stage.public
+    samples = {
+        "group": world.slug if group is not None else "no-such-group",
+        "seq": "1",
+        "number": "1",
+        "request_id": str(stage.request_id[world.slug]),
+        "reference": stage.reference[world.slug],
+        "kind": "donation",
+        "file_path": "site.css",
+        "member_id": str(stage.admin_membership[world.slug]),
+        "path": "no-such-page",
+        **route.params,
+    }
+
+    def sample(match: re.Match[str]) -> str:
+        name = match.group(1)
+        if name not in samples:
+            pytest.fail(f"add a sample value for the path parameter {name!r} of {path}")
+        return samples[name]
+
+    url = PATH_PARAMETER.sub(sample, path)
+    return f"{url}?{route.query}" if route.query else url
+
+
+def groups_for(stage: Stage, path: str) -> list[World | None]:
+    """The public group, the private one and a group that does not exist; or no group."""
+    if "{group" in path:
+        return [stage.public, stage.private, None]
+    return [stage.public]
+
+
+@pytest.mark.parametrize(
+    ("method", "path"), sorted(ROUTES), ids=[" ".join(key) for key in sorted(ROUTES)]
+)
+async def test_each_caller_gets_exactly_what_the_route_allows(
+    stage: Stage, method: str, path: str
+) -> None:
+    route = ROUTES[(method, path)]
+    cases = [
+        (group, caller)
+        for group in groups_for(stage, path)
+        for caller in (CALLERS if group else CALLERS_OF_NO_GROUP)
+    ]
+    responses = await asyncio.gather(
+        *(
+            stage.client.request(
+                method,
+                url_of(stage, path, group, route),
+                headers=headers_of(stage, caller, group),
+                json=route.body,
+                follow_redirects=False,
+            )
+            for group, caller in cases
+        )
+    )
+    wrong: list[str] = []
+    for (group, caller), response in zip(cases, responses, strict=True):
+        where = group.slug if group else "no-such-group"
+        want, got = expected_statuses(method, route, caller, group), response.status_code
+        if got not in want:
+            expected = " or ".join(map(str, sorted(want)))
+            wrong.append(
+                f"{where:14} {caller:22} got {got}, expected {expected}: {response.text[:200]}"
+            )
+        elif got in (401, 403, 404) and path.startswith("/api/"):
+            content_type = response.headers["content-type"]
+            if not content_type.startswith(PROBLEM) or not response.json().get("detail"):
+                wrong.append(f"{where:14} {caller:22} refused without a problem document")
+    assert not wrong, f"{method} {path} ({route.access}):\n" + "\n".join(wrong)
+
+
+# One route of each kind of access to a group.
+ONE_ROUTE_PER_ACCESS = sorted(
+    {
+        (route.access, route.page, method): (method, path)
+        for (method, path), route in sorted(ROUTES.items(), reverse=True)
+        if "{group" in path
+    }.values()
+)
+
+
+@pytest.mark.parametrize(
+    ("method", "path"), ONE_ROUTE_PER_ACCESS, ids=[" ".join(k) for k in ONE_ROUTE_PER_ACCESS]
+)
+async def test_former_members_and_admins_of_other_groups_are_outsiders(
+    stage: Stage, method: str, path: str
+) -> None:
+    route = ROUTES[(method, path)]
+    for group in (stage.public, stage.private):
+        for caller in OTHER_OUTSIDERS:
+            response = await stage.client.request(
+                method,
+                url_of(stage, path, group, route),
+                headers=headers_of(stage, caller, group),
+                json=route.body,
+                follow_redirects=False,
+            )
+            want = expected_statuses(method, route, "outsider", group)
+            assert response.status_code in want, (group.slug, caller, response.text[:200])
+
+
+async def test_the_probes_left_both_groups_as_they_were(stage: Stage) -> None:
+    # Runs after the matrix above on the same database: its probes were harmless, so both
+    # groups still hold their one entry and their admin.
+    for world in (stage.public, stage.private):
+        verify = await stage.client.get(
+            f"/api/groups/{world.slug}/verify", headers=world.member.headers
+        )
+        assert verify.json()["ok"] is True
+        assert verify.json()["entries"] == 1
+        members = await stage.client.get(
+            f"/api/groups/{world.slug}/members", headers=world.admin.headers
+        )
+        assert "admin" in {role for m in members.json() for role in m["roles"]}
+        proposal = await stage.client.get(
+            f"/api/groups/{world.slug}/proposals/1", headers=world.member.headers
+        )
+        assert proposal.json()["status"] == "open"

@@ -1,0 +1,1052 @@
+"""Bad input on every route of the API: a 4xx problem document (``application/problem+json``)
+with a clear ``detail`` and, where a field is at fault, ``errors`` naming it; nothing changes
+(the ledger's verify head, the fund balances and every row of the database are the same
+after); never a 500.
+
+Each case is one request. The cases of one engine share one database (a bad request changes
+nothing, and each case compares before with after itself), so the list runs in seconds.
+A case that shows a known bug is marked ``xfail(strict=True)`` with the bug in its reason,
+on the engines where it shows.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import pytest
+import pytest_asyncio
+from litestar import Litestar
+from litestar.testing import AsyncTestClient
+from sqlalchemy import MetaData, select
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from app.asgi import create_app
+from app.db import create_engine, create_session_maker
+from app.settings import Settings
+from ledger import groups, service
+from ledger.schemas import FundIn
+from ledger.verify import verify_group
+from tests.conftest import ENGINES, World, build_world
+from tests.http.test_access import PATH_PARAMETER, app_routes, ask_for_support, module_db_url
+
+__all__ = ["module_db_url"]  # the per-engine database, shared with the access tests
+
+pytestmark = pytest.mark.asyncio(loop_scope="module")
+
+Client = AsyncTestClient[Litestar]
+PROBLEM = "application/problem+json"
+GROUP = "rent-fund"
+SOLO = "solo-purse"  # a group whose only admin is the target of the last-admin cases
+HUGE = str(2**70)  # beyond any 64-bit column
+
+# --- the cases ----------------------------------------------------------------------------
+
+ENTRIES = "/api/groups/{group:str}/entries"
+ENTRY = "/api/groups/{group:str}/entries/{seq:int}"
+PROOF = "/api/groups/{group:str}/entries/{seq:int}/proof"
+MEMBERS = "/api/groups/{group:str}/members"
+MEMBER = "/api/groups/{group:str}/members/{member_id:int}"
+FUNDS = "/api/groups/{group:str}/funds"
+GROUPS = "/api/groups"
+PROPOSALS = "/api/groups/{group:str}/proposals"
+PROPOSAL = "/api/groups/{group:str}/proposals/{number:int}"
+RULES = "/api/groups/{group:str}/rules"
+REQUESTS = "/api/groups/{group:str}/requests"
+REQUEST = "/api/groups/{group:str}/requests/{request_id:int}"
+
+NO_BODY = object()
+
+
+@dataclass(frozen=True)
+class Case:
+    """One bad request and what it must get back."""
+
+    id: str
+    method: str
+    route: str  # the route as Litestar names it
+    body: Any = NO_BODY  # sent as JSON
+    content: bytes | None = None  # sent as it is, with ``content_type``
+    content_type: str | None = None
+    query: str = ""
+    params: dict[str, str] = field(default_factory=dict)  # path parameters
+    headers: dict[str, str] = field(default_factory=dict)
+    caller: str = "steward"
+    status: tuple[int, ...] = (422,)
+    field: str | None = None  # the field ``errors`` must name
+    bug: str | None = None  # a known bug: the case is expected to fail (where it shows)
+    bug_on: tuple[str, ...] = ENGINES
+
+
+def donation(**changes: Any) -> dict[str, Any]:
+    return {"kind": "donation", "fund": "groceries", "amount": "5.00", **changes}
+
+
+def without(body: dict[str, Any], key: str) -> dict[str, Any]:
+    return {k: v for k, v in body.items() if k != key}
+
+
+
+CASES = [
+    # Amounts (CONTRACT section 3: decimal strings in the currency's major unit).
+    Case("amount as a JSON number", "POST", ENTRIES, donation(amount=12), field="amount"),
+    Case("amount as a JSON float", "POST", ENTRIES, donation(amount=12.5), field="amount"),
+    Case("amount with an exponent", "POST", ENTRIES, donation(amount="1e3"), field="amount"),
+    Case("amount with a capital exponent", "POST", ENTRIES, donation(amount="5E2"), field="amount"),
+    Case("3 decimals for EUR", "POST", ENTRIES, donation(amount="1.001"), field="amount"),
+    Case("decimals for JPY", "POST", ENTRIES, donation(fund="yen", amount="1.5"), field="amount"),
+    Case(
+        "4 decimals for KWD",
+        "POST",
+        ENTRIES,
+        donation(fund="dinar", amount="1.0001"),
+        field="amount",
+    ),
+    Case("amount zero", "POST", ENTRIES, donation(amount="0"), field="amount"),
+    Case("amount zero with decimals", "POST", ENTRIES, donation(amount="0.00"), field="amount"),
+    Case("negative amount", "POST", ENTRIES, donation(amount="-5.00"), field="amount"),
+    Case("amount with a plus sign", "POST", ENTRIES, donation(amount="+5.00"), field="amount"),
+    Case("amount with a leading space", "POST", ENTRIES, donation(amount=" 5.00"), field="amount"),
+    Case("amount with a trailing space", "POST", ENTRIES, donation(amount="5.00 "), field="amount"),
+    Case("amount with an inner space", "POST", ENTRIES, donation(amount="5 .00"), field="amount"),
+    Case("empty amount", "POST", ENTRIES, donation(amount=""), field="amount"),
+    Case("amount with a leading zero", "POST", ENTRIES, donation(amount="05.00"), field="amount"),
+    Case("amount with a comma", "POST", ENTRIES, donation(amount="5,00"), field="amount"),
+    Case("huge amount", "POST", ENTRIES, donation(amount="9" * 20), field="amount"),
+    Case("amount of 41 digits", "POST", ENTRIES, donation(amount="1" * 41), field="amount"),
+    Case("amount as null", "POST", ENTRIES, donation(amount=None), field="amount"),
+    # Funds, kinds and the shape of the body.
+    Case("unknown fund", "POST", ENTRIES, donation(fund="nope"), field="fund"),
+    Case(
+        "fund with a NUL character",
+        "POST",
+        ENTRIES,
+        donation(fund="groc\x00eries"),
+        field="fund",
+        bug_on=("postgres",),
+    ),
+    Case("unknown kind", "POST", ENTRIES, donation(kind="gift"), field="kind"),
+    Case("kind as a number", "POST", ENTRIES, donation(kind=1), field="kind"),
+    Case("missing kind", "POST", ENTRIES, without(donation(), "kind"), field="kind"),
+    Case("missing amount", "POST", ENTRIES, without(donation(), "amount"), field="amount"),
+    Case("missing fund", "POST", ENTRIES, without(donation(), "fund"), field="fund"),
+    Case("unknown extra field", "POST", ENTRIES, donation(note="hi"), field="note"),
+    Case("malformed JSON", "POST", ENTRIES, content=b'{"kind": "donation",', status=(400,)),
+    Case("JSON with trailing text", "POST", ENTRIES, content=b"{} and more", status=(400,)),
+    Case("body that is not UTF-8", "POST", ENTRIES, content=b'{"memo": "\xff"}', status=(400,)),
+    Case(
+        "JSON sent as text/plain",
+        "POST",
+        ENTRIES,
+        content=json.dumps(donation(amount="1.00")).encode(),
+        content_type="text/plain",
+        status=(415,),
+    ),
+    Case(
+        "a form instead of JSON",
+        "POST",
+        ENTRIES,
+        content=b"kind=donation&fund=groceries&amount=5.00",
+        content_type="application/x-www-form-urlencoded",
+        status=(400, 415),
+    ),
+    Case("body that is an array", "POST", ENTRIES, [donation()]),
+    Case("body that is a string", "POST", ENTRIES, "donation"),
+    Case("body that is null", "POST", ENTRIES, None, status=(400, 422)),
+    Case("empty body", "POST", ENTRIES, content=b"", status=(400, 422)),
+    # Reversals, transfers, disbursements and their other fields.
+    Case(
+        "reversal without memo", "POST", ENTRIES, {"kind": "reversal", "reverses": 1}, field="memo"
+    ),
+    Case(
+        "reversal with a blank memo",
+        "POST",
+        ENTRIES,
+        {"kind": "reversal", "reverses": 1, "memo": "   "},
+        field="memo",
+    ),
+    Case(
+        "reversal of an entry that does not exist",
+        "POST",
+        ENTRIES,
+        {"kind": "reversal", "reverses": 999, "memo": "Typo"},
+        field="reverses",
+    ),
+    Case(
+        "reversal of entry zero",
+        "POST",
+        ENTRIES,
+        {"kind": "reversal", "reverses": 0, "memo": "Typo"},
+        field="reverses",
+    ),
+    Case(
+        "reversal of a huge entry number",
+        "POST",
+        ENTRIES,
+        {"kind": "reversal", "reverses": 2**70, "memo": "Typo"},
+        field="reverses",
+    ),
+    Case(
+        "transfer to the same fund",
+        "POST",
+        ENTRIES,
+        {"kind": "transfer", "from_fund": "groceries", "to_fund": "groceries", "amount": "1.00"},
+        field="to_fund",
+    ),
+    Case(
+        "transfer between currencies",
+        "POST",
+        ENTRIES,
+        {"kind": "transfer", "from_fund": "groceries", "to_fund": "yen", "amount": "1.00"},
+        field="to_fund",
+    ),
+    Case(
+        "transfer without a target",
+        "POST",
+        ENTRIES,
+        {"kind": "transfer", "from_fund": "groceries", "amount": "1.00"},
+        field="to_fund",
+    ),
+    Case(
+        "disbursement beyond the fund",
+        "POST",
+        ENTRIES,
+        donation(kind="disbursement", amount="1000.00"),
+        status=(409,),
+        field="amount",
+    ),
+    Case(
+        "disbursement under a proposal that does not exist",
+        "POST",
+        ENTRIES,
+        donation(kind="disbursement", amount="1.00", proposal=999),
+        status=(404, 409, 422),
+        field="proposal",
+    ),
+    Case(
+        "date that does not exist",
+        "POST",
+        ENTRIES,
+        donation(occurred_on="2025-02-30"),
+        field="occurred_on",
+    ),
+    Case("date in words", "POST", ENTRIES, donation(occurred_on="yesterday"), field="occurred_on"),
+    Case("memo too long", "POST", ENTRIES, donation(memo="x" * 501), field="memo"),
+    Case(
+        "memo with a NUL character",
+        "POST",
+        ENTRIES,
+        donation(memo="Rent\x00"),
+        field="memo",
+    ),
+    Case(
+        "counterparty with a line break",
+        "POST",
+        ENTRIES,
+        donation(counterparty="R-1\n7"),
+        field="counterparty",
+    ),
+    Case("empty counterparty", "POST", ENTRIES, donation(counterparty=""), field="counterparty"),
+    Case(
+        "empty Idempotency-Key",
+        "POST",
+        ENTRIES,
+        donation(),
+        headers={"Idempotency-Key": ""},
+        status=(400, 422),
+    ),
+    Case(
+        "Idempotency-Key too long",
+        "POST",
+        ENTRIES,
+        donation(),
+        headers={"Idempotency-Key": "k" * 201},
+        status=(400, 422),
+    ),
+    # Listing entries.
+    Case(
+        "limit zero", "GET", ENTRIES, query="limit=0", caller="member", status=(400,), field="limit"
+    ),
+    Case(
+        "limit 1000",
+        "GET",
+        ENTRIES,
+        query="limit=1000",
+        caller="member",
+        status=(400,),
+        field="limit",
+    ),
+    Case(
+        "limit in words",
+        "GET",
+        ENTRIES,
+        query="limit=ten",
+        caller="member",
+        status=(400,),
+        field="limit",
+    ),
+    Case(
+        "before -1",
+        "GET",
+        ENTRIES,
+        query="before=-1",
+        caller="member",
+        status=(400,),
+        field="before",
+    ),
+    Case(
+        "before zero",
+        "GET",
+        ENTRIES,
+        query="before=0",
+        caller="member",
+        status=(400,),
+        field="before",
+    ),
+    Case(
+        "before in words",
+        "GET",
+        ENTRIES,
+        query="before=last",
+        caller="member",
+        status=(400,),
+        field="before",
+    ),
+    Case(
+        "huge before",
+        "GET",
+        ENTRIES,
+        query=f"before={HUGE}",
+        caller="member",
+        status=(400, 422),
+        field="before",
+    ),
+    Case(
+        "filter by an unknown fund",
+        "GET",
+        ENTRIES,
+        query="fund=nope",
+        caller="member",
+        field="fund",
+    ),
+    Case(
+        "filter by a fund with a NUL character",
+        "GET",
+        ENTRIES,
+        query="fund=a%00b",
+        caller="member",
+        field="fund",
+        bug_on=("postgres",),
+    ),
+    # Path parameters.
+    Case(
+        "entry number in words", "GET", ENTRY, params={"seq": "one"}, caller="member", status=(404,)
+    ),
+    Case(
+        "entry number with decimals",
+        "GET",
+        ENTRY,
+        params={"seq": "1.5"},
+        caller="member",
+        status=(404,),
+    ),
+    Case(
+        "entry that does not exist",
+        "GET",
+        ENTRY,
+        params={"seq": "999"},
+        caller="member",
+        status=(404,),
+    ),
+    Case(
+        "huge entry number",
+        "GET",
+        ENTRY,
+        params={"seq": HUGE},
+        caller="member",
+        status=(400, 404, 422),
+    ),
+    Case(
+        "proof of an entry in words",
+        "GET",
+        PROOF,
+        params={"seq": "one"},
+        caller="member",
+        status=(404,),
+    ),
+    Case(
+        "proof for tree size zero",
+        "GET",
+        PROOF,
+        query="size=0",
+        caller="member",
+        status=(400, 422),
+        field="size",
+    ),
+    Case(
+        "proof for a tree larger than the log",
+        "GET",
+        PROOF,
+        query="size=999",
+        caller="member",
+        status=(400, 422),
+        field="size",
+    ),
+    Case(
+        "huge entry number for a proof",
+        "GET",
+        PROOF,
+        params={"seq": HUGE},
+        caller="member",
+        status=(400, 404, 422),
+    ),
+    Case(
+        "consistency without a target size",
+        "GET",
+        "/api/groups/{group:str}/consistency",
+        query="from=1",
+        caller="member",
+        status=(400,),
+        field="to",
+    ),
+    Case(
+        "consistency from a larger to a smaller tree",
+        "GET",
+        "/api/groups/{group:str}/consistency",
+        query="from=2&to=1",
+        caller="member",
+        status=(400, 422),
+    ),
+    Case(
+        "consistency from size zero",
+        "GET",
+        "/api/groups/{group:str}/consistency",
+        query="from=0&to=1",
+        caller="member",
+        status=(400, 422),
+        field="from",
+    ),
+    Case(
+        "member id in words",
+        "DELETE",
+        MEMBER,
+        params={"member_id": "one"},
+        caller="admin",
+        status=(404,),
+    ),
+    Case(
+        "member that does not exist",
+        "DELETE",
+        MEMBER,
+        params={"member_id": "999999"},
+        caller="admin",
+        status=(404,),
+    ),
+    Case(
+        "huge member id",
+        "DELETE",
+        MEMBER,
+        params={"member_id": HUGE},
+        caller="admin",
+        status=(400, 404, 422),
+    ),
+    Case("removing the last admin", "DELETE", MEMBER, caller="admin", status=(409,)),
+    Case(
+        "group slug with a NUL character",
+        "GET",
+        FUNDS,
+        params={"group": "rent%00fund"},
+        caller="member",
+        status=(404,),
+        bug_on=("postgres",),
+    ),
+    # Members.
+    Case(
+        "member with an unknown e-mail",
+        "POST",
+        MEMBERS,
+        {"email": "nobody@example.org", "roles": ["member"]},
+        caller="admin",
+        status=(404, 422),
+        field="email",
+    ),
+    Case(
+        "member e-mail that is not one",
+        "POST",
+        MEMBERS,
+        {"email": "nobody"},
+        caller="admin",
+        status=(404, 422),
+        field="email",
+    ),
+    Case(
+        "member e-mail with a NUL character",
+        "POST",
+        MEMBERS,
+        {"email": "no\x00body@example.org"},
+        caller="admin",
+        status=(404, 422),
+        field="email",
+        bug_on=("postgres",),
+    ),
+    Case(
+        "member without an e-mail",
+        "POST",
+        MEMBERS,
+        {"roles": ["member"]},
+        caller="admin",
+        field="email",
+    ),
+    Case(
+        "unknown role",
+        "POST",
+        MEMBERS,
+        {"email": "member-rent-fund@example.org", "roles": ["owner"]},
+        caller="admin",
+        field="roles",
+    ),
+    Case(
+        "roles as a string",
+        "POST",
+        MEMBERS,
+        {"email": "member-rent-fund@example.org", "roles": "admin"},
+        caller="admin",
+        field="roles",
+    ),
+    Case(
+        "member with an unknown extra field",
+        "POST",
+        MEMBERS,
+        {"email": "member-rent-fund@example.org", "admin": True},
+        caller="admin",
+        field="admin",
+    ),
+    Case(
+        "demoting the last admin",
+        "POST",
+        MEMBERS,
+        {"email": f"admin-{SOLO}@example.org", "roles": ["member"]},
+        params={"group": SOLO},
+        caller="solo admin",
+        status=(409,),
+    ),
+    # Groups.
+    Case(
+        "group slug with a space",
+        "POST",
+        GROUPS,
+        {"slug": "bad slug", "name": "X", "currency": "EUR"},
+        caller="member",
+        field="slug",
+    ),
+    Case(
+        "group slug in capitals",
+        "POST",
+        GROUPS,
+        {"slug": "Rent", "name": "X", "currency": "EUR"},
+        caller="member",
+        field="slug",
+    ),
+    Case(
+        "group slug starting with a dash",
+        "POST",
+        GROUPS,
+        {"slug": "-rent", "name": "X", "currency": "EUR"},
+        caller="member",
+        field="slug",
+    ),
+    Case(
+        "group slug with two dashes",
+        "POST",
+        GROUPS,
+        {"slug": "rent--x", "name": "X", "currency": "EUR"},
+        caller="member",
+        field="slug",
+    ),
+    Case(
+        "group slug not in ASCII",
+        "POST",
+        GROUPS,
+        {"slug": "café", "name": "X", "currency": "EUR"},
+        caller="member",
+        field="slug",
+    ),
+    Case(
+        "group slug too long",
+        "POST",
+        GROUPS,
+        {"slug": "a" * 65, "name": "X", "currency": "EUR"},
+        caller="member",
+        field="slug",
+    ),
+    Case(
+        "empty group slug",
+        "POST",
+        GROUPS,
+        {"slug": "", "name": "X", "currency": "EUR"},
+        caller="member",
+        field="slug",
+    ),
+    Case(
+        "group slug taken",
+        "POST",
+        GROUPS,
+        {"slug": GROUP, "name": "X", "currency": "EUR"},
+        caller="member",
+        status=(409,),
+        field="slug",
+    ),
+    Case(
+        "group currency in lower case",
+        "POST",
+        GROUPS,
+        {"slug": "new-a", "name": "X", "currency": "eur"},
+        caller="member",
+        field="currency",
+    ),
+    Case(
+        "group currency unknown",
+        "POST",
+        GROUPS,
+        {"slug": "new-b", "name": "X", "currency": "XYZ"},
+        caller="member",
+        field="currency",
+    ),
+    Case(
+        "group currency too long",
+        "POST",
+        GROUPS,
+        {"slug": "new-c", "name": "X", "currency": "EURO"},
+        caller="member",
+        field="currency",
+    ),
+    Case(
+        "group currency as a number",
+        "POST",
+        GROUPS,
+        {"slug": "new-d", "name": "X", "currency": 978},
+        caller="member",
+        field="currency",
+    ),
+    Case(
+        "group without a currency",
+        "POST",
+        GROUPS,
+        {"slug": "new-e", "name": "X"},
+        caller="member",
+        field="currency",
+    ),
+    Case(
+        "group with a blank name",
+        "POST",
+        GROUPS,
+        {"slug": "new-f", "name": "   ", "currency": "EUR"},
+        caller="member",
+        field="name",
+    ),
+    Case(
+        "group public as a string",
+        "POST",
+        GROUPS,
+        {"slug": "new-g", "name": "X", "currency": "EUR", "public": "yes"},
+        caller="member",
+        field="public",
+    ),
+    Case(
+        "group name with a NUL character",
+        "POST",
+        GROUPS,
+        {"slug": "new-h", "name": "Rent\x00", "currency": "EUR"},
+        caller="member",
+        field="name",
+    ),
+    # Funds.
+    Case(
+        "fund slug with a space", "POST", FUNDS, {"slug": "rent relief", "name": "X"}, field="slug"
+    ),
+    Case(
+        "fund slug taken",
+        "POST",
+        FUNDS,
+        {"slug": "groceries", "name": "X"},
+        status=(409,),
+        field="slug",
+    ),
+    Case(
+        "fund currency in lower case",
+        "POST",
+        FUNDS,
+        {"slug": "new-a", "name": "X", "currency": "eur"},
+        field="currency",
+    ),
+    Case(
+        "fund currency unknown",
+        "POST",
+        FUNDS,
+        {"slug": "new-b", "name": "X", "currency": "XYZ"},
+        field="currency",
+    ),
+    Case("fund with a blank name", "POST", FUNDS, {"slug": "new-c", "name": "  "}, field="name"),
+    Case("fund without a name", "POST", FUNDS, {"slug": "new-d"}, field="name"),
+    Case(
+        "fund allow_negative as a string",
+        "POST",
+        FUNDS,
+        {"slug": "new-e", "name": "X", "allow_negative": "no"},
+        field="allow_negative",
+    ),
+    Case(
+        "fund name with a NUL character",
+        "POST",
+        FUNDS,
+        {"slug": "new-f", "name": "Rent\x00"},
+        field="name",
+    ),
+    # Proposals and the decision rules.
+    Case(
+        "proposal without a title",
+        "POST",
+        PROPOSALS,
+        {"body": "Why"},
+        caller="member",
+        field="title",
+    ),
+    Case(
+        "proposal amount with an exponent",
+        "POST",
+        PROPOSALS,
+        {"title": "Rent", "fund": "groceries", "amount": "1e3"},
+        caller="member",
+        field="amount",
+    ),
+    Case(
+        "proposal for an unknown fund",
+        "POST",
+        PROPOSALS,
+        {"title": "Rent", "fund": "nope", "amount": "10.00"},
+        caller="member",
+        field="fund",
+    ),
+    Case(
+        "proposals of an unknown status",
+        "GET",
+        PROPOSALS,
+        query="status=maybe",
+        caller="member",
+        status=(400, 422),
+        field="status",
+    ),
+    Case(
+        "proposal number in words",
+        "GET",
+        PROPOSAL,
+        params={"number": "one"},
+        caller="member",
+        status=(404,),
+    ),
+    Case(
+        "proposal that does not exist",
+        "GET",
+        PROPOSAL,
+        params={"number": "999"},
+        caller="member",
+        status=(404,),
+    ),
+    Case(
+        "response of an unknown position",
+        "POST",
+        PROPOSAL + "/responses",
+        {"position": "maybe"},
+        caller="member",
+        field="position",
+    ),
+    Case(
+        "block without a reason",
+        "POST",
+        PROPOSAL + "/responses",
+        {"position": "block"},
+        caller="member",
+        field="reason",
+    ),
+    Case(
+        "amendment without a reason",
+        "POST",
+        PROPOSAL + "/amendments",
+        {"title": "Better"},
+        caller="member",
+        field="reason",
+    ),
+    Case(
+        "closing a proposal that does not exist",
+        "POST",
+        PROPOSAL + "/close",
+        params={"number": "999"},
+        caller="admin",
+        status=(404,),
+    ),
+    Case(
+        "withdrawing a proposal that does not exist",
+        "POST",
+        PROPOSAL + "/withdraw",
+        params={"number": "999"},
+        caller="member",
+        status=(404,),
+    ),
+    Case(
+        "unknown decision rule",
+        "PUT",
+        RULES,
+        {"rules": {"speed": "fast"}},
+        caller="admin",
+        field="rules",
+    ),
+    Case("quorum above one", "PUT", RULES, {"rules": {"quorum": 2}}, caller="admin", field="rules"),
+    Case("rules as a list", "PUT", RULES, {"rules": []}, caller="admin", field="rules"),
+    # Requests for support (request 1 was just received) and the group's settings.
+    Case(
+        "queue filter in words",
+        "GET",
+        REQUESTS,
+        query="open_only=maybe",
+        status=(400,),
+        field="open_only",
+    ),
+    Case("request number in words", "GET", REQUEST, params={"request_id": "one"}, status=(404,)),
+    Case(
+        "request that does not exist", "GET", REQUEST, params={"request_id": "999"}, status=(404,)
+    ),
+    Case(
+        "reads of a request that does not exist",
+        "GET",
+        REQUEST + "/reads",
+        params={"request_id": "999"},
+        status=(404,),
+    ),
+    Case("empty note", "POST", REQUEST + "/notes", {"text": ""}, field="text"),
+    Case("note without text", "POST", REQUEST + "/notes", {}, field="text"),
+    Case(
+        "proposing with an amount with an exponent",
+        "POST",
+        REQUEST + "/propose",
+        {"title": "Rent", "summary": "For March", "fund": "groceries", "amount": "1e2"},
+        field="amount",
+    ),
+    Case(
+        "proposing from an unknown fund",
+        "POST",
+        REQUEST + "/propose",
+        {"title": "Rent", "summary": "For March", "fund": "nope", "amount": "10.00"},
+        field="fund",
+    ),
+    Case(
+        "proposing without a title",
+        "POST",
+        REQUEST + "/propose",
+        {"summary": "x", "fund": "groceries", "amount": "1.00"},
+        field="title",
+    ),
+    Case(
+        "declining with a message as a number",
+        "POST",
+        REQUEST + "/decline",
+        {"message": 5},
+        field="message",
+    ),
+    Case("marking as paid what nobody paid", "POST", REQUEST + "/paid", status=(409,)),
+    Case(
+        "erasing the details of a request that does not exist",
+        "DELETE",
+        REQUEST + "/personal-data",
+        params={"request_id": "999"},
+        status=(404,),
+    ),
+    Case(
+        "retention of zero days",
+        "PUT",
+        "/api/groups/{group:str}/support-settings",
+        {"retention_days": 0},
+        caller="admin",
+        field="retention_days",
+    ),
+    Case(
+        "ask form switched on in words",
+        "PUT",
+        "/api/groups/{group:str}/support-settings",
+        {"ask_enabled": "maybe"},
+        caller="admin",
+        field="ask_enabled",
+    ),
+    Case(
+        "notifications of an unknown mode",
+        "PUT",
+        "/api/groups/{group:str}/notifications",
+        {"mode": "hourly"},
+        caller="member",
+        field="mode",
+    ),
+]
+
+# --- one database per engine --------------------------------------------------------------
+
+
+@dataclass
+class Stage:
+    engine: str
+    client: Client
+    database: AsyncEngine
+    world: World
+    solo: World
+    admin_membership: int
+    tables: MetaData
+    request_id: int
+    # The state after the last case: the next case's "before".
+    last: dict[str, Any] | None = None
+
+
+@pytest_asyncio.fixture(scope="module", loop_scope="module")
+async def stage(
+    module_db_url: str, tmp_path_factory: pytest.TempPathFactory
+) -> AsyncIterator[Stage]:
+    """The usual world (EUR funds "rent-relief" and "groceries") with a JPY fund "yen", a
+    KWD fund "dinar", money in groceries, one entry and one open proposal; and a group
+    "solo-purse" of its own."""
+    settings = Settings(
+        database_url=module_db_url,
+        secret_key="test-secret-" + "x" * 40,
+        signing_key_file=tmp_path_factory.mktemp("keys") / "signing-key.pem",
+        base_url="http://testserver.local",
+    )
+    database = create_engine(settings)
+    async with create_session_maker(database)() as session:
+        world = await build_world(session, slug=GROUP)
+        solo = await build_world(session, slug=SOLO)
+        await service.create_fund(
+            session, world.group, FundIn(slug="yen", name="Yen", currency="JPY")
+        )
+        await service.create_fund(
+            session, world.group, FundIn(slug="dinar", name="Dinar", currency="KWD")
+        )
+        admin = await groups.active_membership(session, world.group.id, world.admin.user.id)
+        assert admin is not None
+        request_id = (await ask_for_support(session, world)).id
+        await session.commit()
+    try:
+        async with AsyncTestClient(app=create_app(settings), base_url=settings.base_url) as client:
+            setup = [
+                (ENTRIES, donation(amount="50.00"), world.steward.headers),
+                (PROPOSALS, {"title": "Mend the roof", "body": "Rain."}, world.member.headers),
+            ]
+            for route, body, headers in setup:
+                response = await client.post(
+                    route.replace("{group:str}", GROUP), json=body, headers=headers
+                )
+                assert response.status_code == 201, response.text
+            tables = MetaData()
+            async with database.connect() as connection:
+                await connection.run_sync(tables.reflect)
+            yield Stage(
+                "sqlite" if module_db_url.startswith("sqlite") else "postgres",
+                client,
+                database,
+                world,
+                solo,
+                admin.id,
+                tables,
+                request_id,
+            )
+    finally:
+        await database.dispose()
+
+
+async def snapshot(stage: Stage) -> dict[str, Any]:
+    """What must not change: the ledger's verified head and balances, and every row."""
+    async with create_session_maker(stage.database)() as session:
+        report = await verify_group(session, await groups.get_group(session, GROUP))
+        rows = {
+            table.name: sorted(map(repr, (await session.execute(select(table))).all()))
+            for table in stage.tables.sorted_tables
+        }
+    assert report.ok, report.problem
+    return {"head": (report.head_seq, report.head_hash), "balances": report.balances, **rows}
+
+
+def url_of(stage: Stage, case: Case) -> str:
+    samples = {
+        "group": GROUP,
+        "seq": "1",
+        "number": "1",
+        "member_id": str(stage.admin_membership),
+        "request_id": str(stage.request_id),
+    }
+    samples.update(case.params)
+    url = PATH_PARAMETER.sub(lambda match: samples[match.group(1)], case.route)
+    return f"{url}?{case.query}" if case.query else url
+
+
+def headers_of(stage: Stage, case: Case) -> dict[str, str]:
+    person = stage.solo.admin if case.caller == "solo admin" else getattr(stage.world, case.caller)
+    headers = {**person.headers, **case.headers}
+    if case.content_type:
+        headers["Content-Type"] = case.content_type
+    elif case.content is not None:
+        headers["Content-Type"] = "application/json"
+    return headers
+
+
+async def send(stage: Stage, case: Case) -> Any:
+    kwargs: dict[str, Any] = {"headers": headers_of(stage, case)}
+    if case.content is not None:
+        kwargs["content"] = case.content
+    elif case.body is not NO_BODY:
+        kwargs["content"] = json.dumps(case.body).encode()
+        kwargs["headers"].setdefault("Content-Type", "application/json")
+    return await stage.client.request(case.method, url_of(stage, case), **kwargs)
+
+
+@pytest.mark.parametrize("case", CASES, ids=[case.id for case in CASES])
+async def test_bad_input_is_a_clear_4xx_problem_and_changes_nothing(
+    stage: Stage, case: Case, request: pytest.FixtureRequest
+) -> None:
+    if case.bug and stage.engine in case.bug_on:
+        request.applymarker(pytest.mark.xfail(strict=True, reason=case.bug))
+    before = stage.last or await snapshot(stage)
+    response = await send(stage, case)
+    after = stage.last = await snapshot(stage)
+
+    assert response.status_code in case.status, response.text
+    assert response.headers["content-type"].startswith(PROBLEM), response.headers
+    problem = response.json()
+    assert problem["status"] == response.status_code
+    detail = problem.get("detail", "")
+    # A sentence for people: not just the status's name, no internals.
+    assert detail, problem
+    assert detail.strip().lower() != problem["title"].lower(), problem
+    assert not re.search(r"Traceback|File \"|sqlalchemy|asyncpg|sqlite3|'data'", detail), detail
+    if case.field is not None:
+        fields = [error.get("field") for error in problem.get("errors", [])]
+        assert case.field in fields, problem
+        assert all(error.get("message") for error in problem["errors"]), problem
+    assert after == before
+
+
+def test_every_api_route_has_bad_input_cases(tmp_path: Any) -> None:
+    app = create_app(
+        Settings(
+            database_url=f"sqlite+aiosqlite:///{tmp_path}/unused.db",
+            secret_key="test-secret-" + "x" * 40,
+            signing_key_file=tmp_path / "signing-key.pem",
+        )
+    )
+    covered = {(case.method, case.route) for case in CASES}
+    # Reading a group with no input but its name: the access tests try unknown groups.
+    group_only = {
+        (method, path)
+        for method, path in app_routes(app)
+        if method == "GET" and PATH_PARAMETER.findall(path) == ["group"]
+    }
+    api = {(method, path) for method, path in app_routes(app) if path.startswith("/api/")}
+    missing = sorted(api - covered - group_only - {("GET", "/api/me")})
+    assert not missing, f"add bad-input cases for {missing}"
