@@ -7,12 +7,18 @@ never shows a stack trace.
 from __future__ import annotations
 
 import logging
+import re
 from http import HTTPStatus
+from pathlib import Path
 from typing import Any
 
 import msgspec
 from litestar import Request, Response
-from litestar.exceptions import HTTPException, ValidationException
+from litestar.exceptions import (
+    HTTPException,
+    SerializationException,
+    ValidationException,
+)
 from litestar.types import ExceptionHandlersMap
 
 from ledger.errors import Conflict, InvalidInput, LedgerError, NotFound
@@ -102,25 +108,119 @@ def on_ledger_error(request: Request[Any, Any, Any], error: LedgerError) -> Resp
     return Response(body, status_code=status, media_type=PROBLEM_MEDIA_TYPE)
 
 
+# msgspec names the field at fault in backquotes when the body as a whole is wrong.
+_FIELD_OF_BODY = re.compile(r"Object (?:missing required|contains unknown) field `([^`]+)`")
+_MISSING_PARAMETER = re.compile(r"Missing required \w+ parameter '([^']+)'")
+# Litestar's name for the decoded body, and its message when there is no body at all.
+_BODY = "data"
+_NO_BODY = f"'{_BODY}'"
+
+
+def _public_names(request: Request[Any, Any, Any]) -> dict[str, str]:
+    """The names callers use for the handler's parameters (``from`` for ``first``, the
+    ``Idempotency-Key`` header for ``idempotency_key``)."""
+    try:
+        parameters = request.route_handler.parsed_fn_signature.parameters
+    except (AttributeError, KeyError):  # no route was matched
+        return {}
+    names: dict[str, str] = {}
+    for name, definition in parameters.items():
+        kwarg = getattr(definition, "kwarg_definition", None)
+        for alias in ("query", "header", "cookie"):
+            if public := getattr(kwarg, alias, None):
+                names[name] = str(public)
+                break
+    return names
+
+
+def _field_errors(
+    request: Request[Any, Any, Any], error: ValidationException
+) -> tuple[list[dict[str, str]], list[str]]:
+    """Litestar's error items as ``{field, message}`` in the caller's names, and the
+    problems of the body as a whole (which no field is at fault for)."""
+    names = _public_names(request)
+    errors: list[dict[str, str]] = []
+    body_problems: list[str] = []
+    for item in error.extra if isinstance(error.extra, list) else []:
+        if not isinstance(item, dict):
+            continue
+        key, message = str(item.get("key") or ""), str(item.get("message", ""))
+        if key == _BODY or key.startswith(_BODY + "."):
+            named = _FIELD_OF_BODY.search(message)
+            if named is None:
+                body_problems.append(message)
+                continue
+            key = key.removeprefix(_BODY).lstrip(".")
+            key = f"{key}.{named.group(1)}" if key else named.group(1)
+        errors.append({"field": names.get(key, key), "message": message})
+    if not errors and (missing := _MISSING_PARAMETER.search(str(error.detail))):
+        errors.append({"field": missing.group(1), "message": missing.group(0) + "."})
+    return errors, body_problems
+
+
 def on_validation_error(
     request: Request[Any, Any, Any], error: ValidationException
 ) -> Response[Any]:
-    errors: list[dict[str, str]] = []
-    from_body = False
-    for item in error.extra if isinstance(error.extra, list) else []:
-        if isinstance(item, dict):
-            field = str(item.get("key") or "")
-            errors.append({"field": field, "message": str(item.get("message", ""))})
-            from_body = from_body or item.get("source") == "body"
+    errors, body_problems = _field_errors(request, error)
+    from_body = bool(body_problems) or any(
+        isinstance(item, dict) and item.get("source") == "body"
+        for item in (error.extra if isinstance(error.extra, list) else [])
+    )
     # Malformed JSON is a 400; well-formed JSON with wrong fields is a 422.
     malformed = "JSON is malformed" in str(error.detail) or "Malformed" in str(error.detail)
     status = 422 if (from_body and not malformed) else 400
-    detail = "The request is not valid." if errors else str(error.detail)
+    if _NO_BODY in body_problems:
+        detail = "The request needs a JSON body."
+    elif body_problems:
+        detail = "The request body is not valid: " + "; ".join(body_problems) + "."
+    elif errors:
+        listed = "; ".join(
+            f"{e['field']}: {e['message']}" if e["field"] else e["message"] for e in errors
+        )
+        detail = f"The request is not valid: {listed}."
+    else:
+        detail = str(error.detail)
     return respond(request, status, detail, errors=errors)
 
 
+def _clear_detail(request: Request[Any, Any, Any], error: HTTPException) -> str:
+    """The error's own sentence; a sentence about the request where it has only a name."""
+    status, detail = error.status_code, str(error.detail)
+    if isinstance(error.__cause__, SerializationException):
+        return f"The request body is not valid JSON: {detail.removeprefix('JSON is malformed: ')}."
+    if detail and detail != HTTPStatus(status).phrase:
+        return detail
+    if status == 404:
+        return f"There is nothing at {request.url.path}."
+    if status == 405:
+        return f"{request.method} is not allowed at {request.url.path}."
+    return detail or HTTPStatus(status).phrase
+
+
 def on_http_error(request: Request[Any, Any, Any], error: HTTPException) -> Response[Any]:
-    return respond(request, error.status_code, str(error.detail), headers=error.headers)
+    return respond(request, error.status_code, _clear_detail(request, error), headers=error.headers)
+
+
+def _raised_while_reading_the_body(error: BaseException) -> bool:
+    """True when the request body was being decoded (Litestar lets a UnicodeDecodeError
+    out of ``Request.json``); False for one raised by our own code."""
+    traceback = error.__traceback__
+    while traceback is not None:
+        code = traceback.tb_frame.f_code
+        if code.co_name == "json" and Path(code.co_filename).match(
+            "litestar/connection/request.py"
+        ):
+            return True
+        traceback = traceback.tb_next
+    return False
+
+
+def on_undecodable_body(
+    request: Request[Any, Any, Any], error: UnicodeDecodeError
+) -> Response[Any]:
+    if not _raised_while_reading_the_body(error):
+        return on_unexpected_error(request, error)
+    return respond(request, 400, "The request body is not valid JSON: it is not UTF-8 text.")
 
 
 def on_unexpected_error(request: Request[Any, Any, Any], error: Exception) -> Response[Any]:
@@ -132,5 +232,6 @@ EXCEPTION_HANDLERS: ExceptionHandlersMap = {
     LedgerError: on_ledger_error,
     ValidationException: on_validation_error,
     HTTPException: on_http_error,
+    UnicodeDecodeError: on_undecodable_body,
     Exception: on_unexpected_error,
 }
