@@ -1,4 +1,5 @@
-"""Who is calling, and may they? Bearer tokens for scripts; role guards for every route.
+"""Who is calling, and may they? Bearer tokens for scripts, a session cookie for browsers;
+role guards for every route.
 
 A guard resolves the caller and the group named in the path once, and leaves them in the
 request's state as a ``Caller`` for the handler. A private group answers 404 to anyone who
@@ -8,20 +9,25 @@ is not a member, so its existence does not leak.
 from __future__ import annotations
 
 import hashlib
+import hmac
 import secrets
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Any
 
+import anyio
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from litestar.connection import ASGIConnection
+from litestar.datastructures import Cookie
 from litestar.exceptions import NotAuthorizedException, NotFoundException, PermissionDeniedException
 from litestar.handlers.base import BaseRouteHandler
-from sqlalchemy import select
+from sqlalchemy import delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.models import ApiToken
+from app.models import ApiToken, LoginAttempt, WebSession
+from app.settings import Settings
 from ledger.groups import active_membership, find_group, has_role, utcnow
 from ledger.models import Group, Membership, User
 
@@ -66,7 +72,10 @@ def request_session(connection: ASGIConnection[Any, Any, Any, Any]) -> AsyncSess
 
 
 async def authenticate(connection: ASGIConnection[Any, Any, Any, Any]) -> User | None:
-    """The calling user, None when anonymous; a wrong token is refused outright."""
+    """The calling user, None when anonymous; a wrong token is refused outright.
+
+    A bearer token wins over a session cookie; without one, the browser's session cookie
+    (a missing, expired or unknown one just means anonymous)."""
     cached = connection.scope.get("state", {}).get("cp_user", False)
     if cached is not False:
         return cached  # type: ignore[no-any-return]
@@ -86,8 +95,148 @@ async def authenticate(connection: ASGIConnection[Any, Any, Any, Any]) -> User |
         if api_token is None:
             raise NotAuthorizedException("The bearer token is not valid.")
         user = api_token.user
+    else:
+        cookie = connection.cookies.get(session_cookie_name(connection.app.state.settings))
+        if cookie:
+            user = await session_user(request_session(connection), cookie)
     connection.state.cp_user = user
     return user
+
+
+# --- browser sessions --------------------------------------------------------------------
+# A random token in an HttpOnly cookie; the database keeps its SHA-256, the user and the
+# expiry, so every worker process sees the same sessions and logging out ends one for all.
+
+SESSION_LIFETIME = timedelta(days=14)
+SESSION_COOKIE = "cp_session"
+# Failed logins allowed within ``LOGIN_WINDOW`` before further attempts are refused.
+LOGIN_WINDOW = timedelta(minutes=15)
+PER_EMAIL = 5
+PER_ADDRESS = 20
+# Verified against when the e-mail is unknown, so a wrong e-mail costs what a wrong password
+# does and the timing tells nobody which addresses have accounts.
+_DUMMY_HASH = _hasher.hash(secrets.token_urlsafe(16))
+
+
+def uses_https(settings: Settings) -> bool:
+    return settings.base_url.startswith("https://")
+
+
+def session_cookie_name(settings: Settings) -> str:
+    """``__Host-`` pins the cookie to our exact host over HTTPS (browsers refuse it else)."""
+    return f"__Host-{SESSION_COOKIE}" if uses_https(settings) else SESSION_COOKIE
+
+
+def session_cookie(settings: Settings, token: str) -> Cookie:
+    return Cookie(
+        key=session_cookie_name(settings),
+        value=token,
+        path="/",
+        max_age=int(SESSION_LIFETIME.total_seconds()),
+        secure=uses_https(settings),
+        httponly=True,
+        samesite="lax",
+    )
+
+
+def expired_session_cookie(settings: Settings) -> Cookie:
+    cookie = session_cookie(settings, "")
+    cookie.max_age = 0
+    return cookie
+
+
+async def session_user(session: AsyncSession, token: str) -> User | None:
+    result = await session.scalars(
+        select(WebSession).where(
+            WebSession.token_hash == token_digest(token), WebSession.expires_at > utcnow()
+        )
+    )
+    web_session = result.one_or_none()
+    return web_session.user if web_session else None
+
+
+async def start_session(session: AsyncSession, user: User, *, replacing: str | None) -> str:
+    """Log a browser in with a new session id (the one it had before, if any, ends), and
+    sweep expired sessions. Returns the token for the cookie."""
+    now = utcnow()
+    if replacing:
+        await end_session(session, replacing)
+    await session.execute(delete(WebSession).where(WebSession.expires_at <= now))
+    token = secrets.token_urlsafe(32)
+    session.add(
+        WebSession(
+            token_hash=token_digest(token),
+            user_id=user.id,
+            created_at=now,
+            expires_at=now + SESSION_LIFETIME,
+        )
+    )
+    await session.flush()
+    return token
+
+
+async def end_session(session: AsyncSession, token: str) -> None:
+    await session.execute(delete(WebSession).where(WebSession.token_hash == token_digest(token)))
+
+
+# --- logging in --------------------------------------------------------------------------
+
+
+def _keyed_digest(settings: Settings, kind: str, value: str) -> str:
+    key = settings.resolved_secret_key().encode("utf-8")
+    return hmac.new(key, f"{kind}:{value}".encode(), hashlib.sha256).hexdigest()
+
+
+async def login_wait(
+    session: AsyncSession, settings: Settings, email: str, address: str, *, now: datetime
+) -> timedelta | None:
+    """How long to wait before the next attempt when too many failed recently, else None."""
+    since = now - LOGIN_WINDOW
+    waits: list[timedelta] = []
+    limits = (
+        (LoginAttempt.email_digest, _keyed_digest(settings, "email", email), PER_EMAIL),
+        (LoginAttempt.address_digest, _keyed_digest(settings, "address", address), PER_ADDRESS),
+    )
+    for column, value, limit in limits:
+        recent = (
+            select(LoginAttempt.attempted_at)
+            .where(column == value, LoginAttempt.attempted_at > since)
+            .order_by(LoginAttempt.attempted_at.desc())
+            .limit(limit)
+            .subquery()
+        )
+        count, oldest = (
+            await session.execute(select(func.count(), func.min(recent.c.attempted_at)))
+        ).one()
+        if count >= limit and oldest is not None:
+            waits.append(oldest + LOGIN_WINDOW - now)
+    return max(waits) if waits else None
+
+
+async def record_failed_login(
+    session: AsyncSession, settings: Settings, email: str, address: str, *, now: datetime
+) -> None:
+    await session.execute(
+        delete(LoginAttempt).where(LoginAttempt.attempted_at < now - 4 * LOGIN_WINDOW)
+    )
+    session.add(
+        LoginAttempt(
+            email_digest=_keyed_digest(settings, "email", email),
+            address_digest=_keyed_digest(settings, "address", address),
+            attempted_at=now,
+        )
+    )
+    await session.flush()
+
+
+async def check_password(session: AsyncSession, email: str, password: str) -> User | None:
+    """The user when the e-mail and password match, else None (in the same time either way).
+    The hash is checked in a worker thread: Argon2 is meant to be slow."""
+    result = await session.scalars(select(User).where(User.email == email.strip().lower()))
+    user = result.one_or_none()
+    stored = user.password_hash if user is not None and user.password_hash else _DUMMY_HASH
+    matches = await anyio.to_thread.run_sync(password_matches, stored, password)
+    return user if matches and user is not None and user.password_hash else None
 
 
 @dataclass(frozen=True, slots=True)

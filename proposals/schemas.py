@@ -23,7 +23,10 @@ class ProposalIn(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     closes_at: datetime | None = None
     beneficiary: (
         Annotated[
-            int, msgspec.Meta(ge=1, description="Member id of a member who would receive the money")
+            int,
+            msgspec.Meta(
+                ge=1, le=MAX_ID, description="Member id of a member who would receive the money"
+            ),
         ]
         | None
     ) = None

@@ -1,28 +1,99 @@
-"""Friendly HTML error pages for people using a browser."""
+"""Friendly HTML error pages for people using a browser (``templates/errors/error.html``)."""
 
 from __future__ import annotations
 
+import logging
 from html import escape
 from http import HTTPStatus
 from typing import Any
 
 from litestar import Request, Response
+from litestar.exceptions import HTTPException
+from litestar.types import ExceptionHandlersMap
 
+from app.web.templating import Formatter
+from ledger.errors import LedgerError
+
+logger = logging.getLogger("commonpurse")
+
+_TITLES = {
+    400: "That request did not work",
+    401: "Please log in",
+    403: "You cannot do this here",
+    404: "Page not found",
+    405: "That does not work here",
+    409: "That could not be done",
+    422: "Some details need fixing",
+    429: "Too many attempts",
+    500: "Something went wrong on our side",
+}
 _MESSAGES = {
+    401: "This page is for members. Log in to see it.",
     403: "You do not have permission to do this.",
-    404: "We could not find this page.",
+    404: "We could not find this page. If a group is private, only its members can see it.",
     500: "Something went wrong on our side. Nothing was changed; please try again.",
 }
+# Statuses whose detail helps the reader (it never holds more than what they sent or may see).
+_SHOW_DETAIL = frozenset({400, 403, 405, 409, 422, 429})
 
 
 def error_page(
-    request: Request[Any, Any, Any], status: int, detail: str, *,
+    request: Request[Any, Any, Any],
+    status: int,
+    detail: str,
+    *,
     headers: dict[str, str] | None = None,
 ) -> Response[str]:
-    title = HTTPStatus(status).phrase
-    message = _MESSAGES.get(status, detail)
-    body = (
-        f"<!doctype html><html lang=en><meta charset=utf-8><title>{escape(title)}</title>"
-        f"<h1>{escape(title)}</h1><p>{escape(message)}</p><p><a href=\"/\">Home</a></p></html>"
+    phrase = HTTPStatus(status).phrase if status in HTTPStatus._value2member_map_ else "Error"
+    title = _TITLES.get(status, phrase)
+    message = _MESSAGES.get(status, "")
+    shown_detail = detail if status in _SHOW_DETAIL and detail and detail != message else ""
+    if not message and not shown_detail:
+        message = phrase + "."
+    try:
+        environment = request.app.template_engine.engine  # type: ignore[union-attr]
+        body = environment.get_template("errors/error.html").render(
+            request=request,
+            status=status,
+            title=title,
+            message=message,
+            detail=shown_detail,
+            current_user=request.scope.get("state", {}).get("cp_user"),
+            fmt=Formatter(),
+            login_next=request.url.path if status == 401 else "",
+        )
+    except Exception:  # the error page must never fail: fall back to plain HTML
+        logger.exception("Rendering the error page failed")
+        body = (
+            f"<!doctype html><html lang=en><meta charset=utf-8><title>{escape(title)}</title>"
+            f"<h1>{escape(title)}</h1><p>{escape(message or shown_detail)}</p>"
+            '<p><a href="/">Home</a></p></html>'
+        )
+    return Response(
+        body, status_code=status, media_type="text/html; charset=utf-8", headers=headers
     )
-    return Response(body, status_code=status, media_type="text/html", headers=headers)
+
+
+# Pages answer every error with a page, whatever the browser's Accept header says.
+
+
+def _page_http_error(request: Request[Any, Any, Any], error: HTTPException) -> Response[str]:
+    return error_page(request, error.status_code, str(error.detail), headers=error.headers)
+
+
+def _page_ledger_error(request: Request[Any, Any, Any], error: LedgerError) -> Response[str]:
+    from app.errors import status_of
+
+    return error_page(request, status_of(error), str(error))
+
+
+def _page_unexpected_error(request: Request[Any, Any, Any], error: Exception) -> Response[str]:
+    logger.exception("Unexpected error on %s %s", request.method, request.url.path, exc_info=error)
+    return error_page(request, 500, "")
+
+
+PAGE_ERROR_HANDLERS: ExceptionHandlersMap = {
+    HTTPException: _page_http_error,
+    LedgerError: _page_ledger_error,
+    Exception: _page_unexpected_error,
+}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Iterator
 
 import pytest
 from alembic import command
@@ -16,17 +17,16 @@ from tests.conftest import POSTGRES_URL, _pg_admin, _worker
 
 
 @pytest.fixture(params=["sqlite", "postgres"])
-def empty_db_url(request: pytest.FixtureRequest, tmp_path) -> str:  # type: ignore[no-untyped-def]
+def empty_db_url(request: pytest.FixtureRequest, tmp_path) -> Iterator[str]:  # type: ignore[no-untyped-def]
     if request.param == "sqlite":
-        return f"sqlite+aiosqlite:///{tmp_path / 'empty.db'}"
+        yield f"sqlite+aiosqlite:///{tmp_path / 'empty.db'}"
+        return
     request.getfixturevalue("postgres_template")  # skips or fails clearly without a server
     name = f"{make_url(POSTGRES_URL).database}_{_worker()}_empty"
     asyncio.run(_pg_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
     asyncio.run(_pg_admin(f'CREATE DATABASE "{name}"'))
-    request.addfinalizer(
-        lambda: asyncio.run(_pg_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    )
-    return make_url(POSTGRES_URL).set(database=name).render_as_string(hide_password=False)
+    yield make_url(POSTGRES_URL).set(database=name).render_as_string(hide_password=False)
+    asyncio.run(_pg_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
 
 
 async def table_names(url: str) -> set[str]:

@@ -1,0 +1,413 @@
+"""The audit statement of a group for a period, as PDF/A-3 with its data attached.
+
+Per fund: the opening balance (the holding postings of every entry that occurred before the
+period), every entry of the period with its running balance, and the closing balance; then
+the decisions taken in the period and the integrity seal. The period's leaves (JSON Lines,
+exactly as hashed) and the latest checkpoint are attached inside the PDF.
+
+``render_statement`` works without HTTP (the bench and the CLI use it); the route in
+``app.documents.routes`` only parses the period and calls it.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import defaultdict
+from collections.abc import Awaitable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from typing import Any, Protocol
+
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.documents.columns import Column, Grid, fit_widths
+from app.documents.pdf import DEFAULT_LIMITS, Limits, PdfAttachment, PdfDocument, render_pdf
+from app.documents.seal import Links, Seal, latest_seal
+from ledger.errors import InvalidInput
+from ledger.models import Entry, Fund, Group, Posting
+from ledger.money import format_amount
+from ledger.rules import HOLDING
+
+TEMPLATE = "statement.pdf.html"
+ENTRIES_PER_BAND = 5
+"""Entries printed as one block of text: a shaded band, never split across pages."""
+LINE_CELLS = 110
+"""Character cells in a printed line (DejaVu Sans Mono 7.5 pt across A4 less margins)."""
+COUNTERPARTY_CELLS = 18
+_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+
+
+# --- decisions (the proposals package plugs in here) --------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    """A decision taken in the period, as the statement prints it."""
+
+    number: int
+    title: str
+    outcome: str
+    decided_on: date
+    amount: str | None = None
+    fund: str | None = None
+
+
+class DecisionsInPeriod(Protocol):
+    """Returns the decisions a group took between two dates (both included), oldest first."""
+
+    def __call__(
+        self, session: AsyncSession, group: Group, date_from: date, date_to: date
+    ) -> Awaitable[Sequence[Decision]]: ...
+
+
+async def no_decisions(
+    session: AsyncSession, group: Group, date_from: date, date_to: date
+) -> Sequence[Decision]:
+    """The default ``decisions_in_period`` until proposals exist: none."""
+    return []
+
+
+# --- the period ----------------------------------------------------------------------------
+
+
+def today() -> date:
+    return datetime.now(UTC).date()
+
+
+def parse_day(text: str, field: str) -> date:
+    if not _DATE.fullmatch(text):
+        raise InvalidInput(
+            f"{field} must be a date written YYYY-MM-DD, not {text[:40]!r}.", field=field
+        )
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise InvalidInput(f"{text!r} is not a date in the calendar.", field=field) from None
+
+
+async def first_day(session: AsyncSession, group: Group) -> date | None:
+    """The day the group's first entry occurred (None while the log is empty)."""
+    first: date | None = await session.scalar(
+        select(func.min(Entry.occurred_on)).where(Entry.group_id == group.id)
+    )
+    return first
+
+
+async def resolve_period(
+    session: AsyncSession, group: Group, date_from: str | None, date_to: str | None
+) -> tuple[date, date]:
+    """The period asked for in ``from`` and ``to`` (YYYY-MM-DD); by default from the day of
+    the group's first entry to today. InvalidInput for a malformed or backwards period."""
+    end = parse_day(date_to, "to") if date_to is not None else today()
+    if date_from is not None:
+        start = parse_day(date_from, "from")
+    else:
+        start = min(await first_day(session, group) or end, end)
+    if start > end:
+        raise InvalidInput(
+            f"The period starts ({start}) after it ends ({end}); 'from' must not be after 'to'.",
+            field="from",
+        )
+    return start, end
+
+
+# --- what the statement shows --------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class FundSection:
+    """One fund's part of the statement; ``bands`` are the rows as printed text."""
+
+    slug: str
+    name: str
+    currency: str
+    opening: int
+    closing: int
+    money_in: int
+    money_out: int
+    entries: int
+    heading: str
+    bands: list[str]
+
+
+@dataclass(frozen=True, slots=True)
+class _Row:
+    seq: int
+    occurred_on: date
+    kind: str
+    memo: str
+    counterparty: str | None
+    reverses: int | None
+    amounts: dict[int, int]  # fund id -> holding amount of the entry
+
+
+async def _count_rows(session: AsyncSession, group: Group, start: date, end: date) -> int:
+    count: int = (
+        await session.scalar(
+            select(func.count())
+            .select_from(Posting)
+            .join(Entry, Entry.id == Posting.entry_id)
+            .where(
+                Entry.group_id == group.id,
+                Posting.account_type == HOLDING,
+                Entry.occurred_on >= start,
+                Entry.occurred_on <= end,
+            )
+        )
+        or 0
+    )
+    return count
+
+
+async def _rows(session: AsyncSession, group: Group, start: date, end: date) -> list[_Row]:
+    result = await session.execute(
+        select(
+            Entry.seq,
+            Entry.occurred_on,
+            Entry.kind,
+            Entry.memo,
+            Entry.counterparty,
+            Entry.reverses_seq,
+            Posting.fund_id,
+            Posting.amount,
+        )
+        .join(Posting, Posting.entry_id == Entry.id)
+        .where(
+            Entry.group_id == group.id,
+            Posting.account_type == HOLDING,
+            Entry.occurred_on >= start,
+            Entry.occurred_on <= end,
+        )
+        .order_by(Entry.seq, Posting.position)
+    )
+    rows: list[_Row] = []
+    for seq, occurred_on, kind, memo, counterparty, reverses, fund_id, amount in result:
+        if not rows or rows[-1].seq != seq:
+            rows.append(_Row(seq, occurred_on, kind, memo, counterparty, reverses, {}))
+        amounts = rows[-1].amounts
+        amounts[fund_id] = amounts.get(fund_id, 0) + amount
+    return rows
+
+
+async def _openings(session: AsyncSession, group: Group, start: date) -> dict[int, int]:
+    result = await session.execute(
+        select(Posting.fund_id, func.sum(Posting.amount))
+        .join(Entry, Entry.id == Posting.entry_id)
+        .where(
+            Entry.group_id == group.id,
+            Posting.account_type == HOLDING,
+            Entry.occurred_on < start,
+        )
+        .group_by(Posting.fund_id)
+    )
+    return {fund_id: int(total or 0) for fund_id, total in result}
+
+
+async def period_leaves(session: AsyncSession, group: Group, start: date, end: date) -> bytes:
+    """The leaves of the period's entries, exactly as hashed, one per line in ``seq`` order
+    (the lines of ``export.jsonl`` whose entry occurred in the period)."""
+    leaves = await session.scalars(
+        select(Entry.leaf)
+        .where(Entry.group_id == group.id, Entry.occurred_on >= start, Entry.occurred_on <= end)
+        .order_by(Entry.seq)
+    )
+    return b"".join(leaf + b"\n" for leaf in leaves)
+
+
+def _memo(row: _Row) -> str:
+    if row.reverses is not None:
+        return f"(reverses #{row.reverses}) {row.memo}".rstrip()
+    return row.memo
+
+
+def _counterparty(row: _Row, fund_id: int, slugs: dict[int, str]) -> str:
+    if row.kind in ("transfer", "reversal") and len(row.amounts) > 1:
+        others = [slugs[f] for f in row.amounts if f != fund_id]
+        direction = "from" if row.amounts[fund_id] > 0 else "to"
+        return f"{direction} {', '.join(others)}"
+    return row.counterparty or ""
+
+
+def _fund_section(fund: Fund, opening: int, rows: list[_Row], slugs: dict[int, str]) -> FundSection:
+    balance = opening
+    money_in = money_out = 0
+    values: list[list[str]] = []
+    for row in rows:
+        amount = row.amounts[fund.id]
+        balance += amount
+        if amount > 0:
+            money_in += amount
+        else:
+            money_out -= amount
+        sign = "+" if amount > 0 else ""
+        values.append(
+            [
+                str(row.seq),
+                row.occurred_on.isoformat(),
+                row.kind,
+                sign + format_amount(amount, fund.currency),
+                format_amount(balance, fund.currency),
+                _counterparty(row, fund.id, slugs),
+                _memo(row),
+            ]
+        )
+    headings = ["#", "Date", "Kind", "Amount", "Balance", "Counterparty", "Memo"]
+    fixed = fit_widths(headings[:5], [v[:5] for v in values], [None] * 5)
+    counterparty = fit_widths(headings[5:6], [v[5:6] for v in values], [COUNTERPARTY_CELLS])[0]
+    memo = max(20, LINE_CELLS - sum(fixed) - counterparty - 2 * 6)
+    grid = Grid(
+        [
+            Column(headings[0], fixed[0], align_right=True),
+            Column(headings[1], fixed[1]),
+            Column(headings[2], fixed[2]),
+            Column(headings[3], fixed[3], align_right=True),
+            Column(headings[4], fixed[4], align_right=True),
+            Column(headings[5], counterparty, free_text=True),
+            Column(headings[6], memo, free_text=True),
+        ]
+    )
+    bands = [
+        "\n".join(line for row in values[i : i + ENTRIES_PER_BAND] for line in grid.row(row))
+        for i in range(0, len(values), ENTRIES_PER_BAND)
+    ]
+    return FundSection(
+        slug=fund.slug,
+        name=fund.name,
+        currency=fund.currency,
+        opening=opening,
+        closing=balance,
+        money_in=money_in,
+        money_out=money_out,
+        entries=len(rows),
+        heading=grid.heading(),
+        bands=bands,
+    )
+
+
+def leaves_file_name(group: Group, start: date, end: date) -> str:
+    return f"{group.slug}-leaves-{start.isoformat()}-{end.isoformat()}.jsonl"
+
+
+async def statement_document(
+    session: AsyncSession,
+    group: Group,
+    date_from: date,
+    date_to: date,
+    *,
+    base_url: str,
+    decisions_in_period: DecisionsInPeriod = no_decisions,
+    limits: Limits = DEFAULT_LIMITS,
+) -> PdfDocument:
+    """Read everything the statement shows (plain data, ready for a worker thread).
+
+    InvalidInput when the period holds more rows than ``limits.max_rows``."""
+    if date_from > date_to:
+        raise InvalidInput("'from' must not be after 'to'.", field="from")
+    count = await _count_rows(session, group, date_from, date_to)
+    if count > limits.max_rows:
+        raise InvalidInput(
+            f"This period has {count} fund movements; a statement holds at most "
+            f"{limits.max_rows}. Ask for a shorter period.",
+            field="from",
+        )
+    funds = list(
+        await session.scalars(select(Fund).where(Fund.group_id == group.id).order_by(Fund.id))
+    )
+    slugs = {fund.id: fund.slug for fund in funds}
+    rows = await _rows(session, group, date_from, date_to)
+    openings = await _openings(session, group, date_from)
+    by_fund: dict[int, list[_Row]] = defaultdict(list)
+    for row in rows:
+        for fund_id in row.amounts:
+            by_fund[fund_id].append(row)
+    sections = [
+        _fund_section(fund, openings.get(fund.id, 0), by_fund[fund.id], slugs) for fund in funds
+    ]
+    decisions = list(await decisions_in_period(session, group, date_from, date_to))
+    seal = await latest_seal(session, group)
+    leaves = await period_leaves(session, group, date_from, date_to)
+    links = Links(base_url.rstrip("/"), group.slug)
+    leaves_name = leaves_file_name(group, date_from, date_to)
+    attachments = [
+        PdfAttachment(
+            name=leaves_name,
+            content=leaves,
+            description=(
+                f"The {len(rows)} entries of {group.slug} that occurred from {date_from} to "
+                f"{date_to}: their leaves exactly as hashed, one per line (JSON Lines)"
+            ),
+            relationship="Source",
+        )
+    ]
+    if seal is not None:
+        attachments.append(seal.attachment())
+    period = f"{date_from.isoformat()} to {date_to.isoformat()}"
+    context: dict[str, Any] = {
+        "group": {
+            "name": group.name,
+            "slug": group.slug,
+            "currency": group.currency,
+            "public": group.public,
+        },
+        "date_from": date_from,
+        "date_to": date_to,
+        "period": period,
+        "funds": sections,
+        "entry_count": len(rows),
+        "first_seq": rows[0].seq if rows else None,
+        "last_seq": rows[-1].seq if rows else None,
+        "decisions": decisions,
+        "seal": seal,
+        "links": links,
+        "leaves_name": leaves_name,
+        "checkpoint_name": seal.attachment().name if seal else None,
+    }
+    return PdfDocument(
+        template=TEMPLATE,
+        context=context,
+        title=f"Audit statement of {group.name}, {period}",
+        description=(
+            f"Audit statement of the group {group.name} ({group.slug}) for the period {period}: "
+            "opening balances, every entry, closing balances, decisions and the signed "
+            "checkpoint of its log."
+        ),
+        keywords=("audit statement", group.slug, group.name, period),
+        author=f"{group.name} (Common Purse)",
+        attachments=attachments,
+    )
+
+
+async def render_statement(
+    session: AsyncSession,
+    group: Group,
+    date_from: date,
+    date_to: date,
+    *,
+    base_url: str,
+    decisions_in_period: DecisionsInPeriod = no_decisions,
+    limits: Limits = DEFAULT_LIMITS,
+) -> bytes:
+    """The audit statement as PDF bytes (reads with ``session``, prints off the event loop)."""
+    document = await statement_document(
+        session,
+        group,
+        date_from,
+        date_to,
+        base_url=base_url,
+        decisions_in_period=decisions_in_period,
+        limits=limits,
+    )
+    return await render_pdf(document, limits)
+
+
+__all__ = [
+    "Decision",
+    "DecisionsInPeriod",
+    "FundSection",
+    "Seal",
+    "no_decisions",
+    "render_statement",
+    "resolve_period",
+    "statement_document",
+]

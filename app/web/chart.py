@@ -1,0 +1,132 @@
+"""A fund's balance over time as a small server-rendered SVG, and its text alternative.
+
+One fund per chart, so nothing depends on telling colours apart: a step line (the balance
+holds until the next entry), a lightly shaded area under it, labelled axes, and a caption
+that says in words what the line shows. A table of month-end balances goes with it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+
+from babel.dates import format_skeleton
+
+from app.web.queries import BalancePoint
+from app.web.templating import Formatter
+
+WIDTH, HEIGHT = 400, 190
+LEFT, RIGHT, TOP, BOTTOM = 56, 392, 12, 160
+
+
+@dataclass(frozen=True, slots=True)
+class Tick:
+    position: float
+    label: str
+
+
+@dataclass(frozen=True, slots=True)
+class Chart:
+    line: str  # SVG path of the step line
+    area: str  # SVG path of the area under it
+    y_ticks: list[Tick]
+    x_ticks: list[Tick]
+    zero_y: float
+    summary: str
+    months: list[tuple[str, str]]  # (month, balance at its end), newest last
+    width: int = WIDTH
+    height: int = HEIGHT
+    left: int = LEFT
+    right: int = RIGHT
+    top: int = TOP
+    bottom: int = BOTTOM
+
+
+def _nice_step(span: int) -> int:
+    """A round step (1, 2 or 5 times a power of ten) giving about four intervals."""
+    raw = max(span / 4, 1)
+    power = 1
+    while power * 10 <= raw:
+        power *= 10
+    for multiple in (1, 2, 5, 10):
+        if multiple * power >= raw:
+            return multiple * power
+    return 10 * power
+
+
+def balance_chart(
+    points: Sequence[BalancePoint],
+    *,
+    now: datetime,
+    fmt: Formatter,
+    currency: str,
+    fund_name: str,
+    complete: bool,
+) -> Chart | None:
+    """The chart of ``points`` (oldest first) up to ``now``; None without any entry."""
+    if not points:
+        return None
+
+    def money(minor: int) -> str:
+        return fmt.money(minor, currency)
+
+    day = fmt.day
+    start, end = points[0].at, max(now, points[-1].at)
+    span = max((end - start).total_seconds(), 1.0)
+    low = min(0, *(p.balance for p in points))
+    high = max(0, *(p.balance for p in points))
+    step = _nice_step(high - low)
+    bottom_value = (low // step) * step
+    top_value = -(-high // step) * step
+    if top_value == bottom_value:
+        top_value = bottom_value + step
+
+    def x(moment: datetime) -> float:
+        return round(LEFT + (moment - start).total_seconds() / span * (RIGHT - LEFT), 1)
+
+    def y(value: int) -> float:
+        share = (value - bottom_value) / (top_value - bottom_value)
+        return round(BOTTOM - share * (BOTTOM - TOP), 1)
+
+    commands = [f"M{x(points[0].at)},{y(points[0].balance)}"]
+    for point in points[1:]:
+        commands.append(f"H{x(point.at)}V{y(point.balance)}")
+    commands.append(f"H{RIGHT}")
+    line = "".join(commands)
+    zero_y = y(0)
+    area = f"{line}V{zero_y}H{x(points[0].at)}Z"
+
+    y_ticks = [
+        Tick(y(value), fmt.money_short(value, currency))
+        for value in range(bottom_value, top_value + 1, step)
+    ]
+    middle = start + (end - start) / 2
+    x_ticks = [Tick(LEFT, day(start)), Tick((LEFT + RIGHT) / 2, day(middle)), Tick(RIGHT, day(end))]
+
+    highest = max(points, key=lambda p: p.balance)
+    lowest = min(points, key=lambda p: p.balance)
+    since = "since its first entry" if complete else f"over its last {len(points)} entries"
+    summary = (
+        f"Balance of {fund_name} {since}, from {day(start)} to {day(end)}: "
+        f"{money(points[0].balance)} at the start, {money(points[-1].balance)} now; "
+        f"highest {money(highest.balance)} on {day(highest.at)}, "
+        f"lowest {money(lowest.balance)} on {day(lowest.at)}."
+    )
+    months: dict[tuple[int, int], int] = {}
+    for point in points:
+        local = point.at.astimezone(fmt.zone)
+        months[(local.year, local.month)] = point.balance
+    month_rows = [
+        (format_skeleton("yMMM", date(year, mon, 1), locale=fmt.locale), money(value))
+        for (year, mon), value in months.items()
+    ]
+    return Chart(
+        line=line,
+        area=area,
+        y_ticks=y_ticks,
+        x_ticks=x_ticks,
+        zero_y=zero_y,
+        summary=summary,
+        months=month_rows[-12:],
+    )

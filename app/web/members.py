@@ -1,0 +1,547 @@
+"""The members' web app: logging in and out, the dashboard, a group's home for members,
+recording money (stewards) and managing members and roles (admins).
+
+Every form carries the CSRF token; a form that does not pass comes back with its errors
+next to the fields and the input kept; one that passes redirects with 303.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from typing import Annotated, Any
+
+import msgspec
+from litestar import Controller, Request, get, post
+from litestar.connection import ASGIConnection
+from litestar.datastructures import Cookie
+from litestar.di import Provide
+from litestar.exceptions import NotAuthorizedException
+from litestar.handlers.base import BaseRouteHandler
+from litestar.params import FromPath, FromQuery, QueryParameter
+from litestar.response import Redirect, Template
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.auth import (
+    Caller,
+    Guard,
+    authenticate,
+    check_password,
+    end_session,
+    expired_session_cookie,
+    login_wait,
+    provide_caller,
+    record_failed_login,
+    requires,
+    session_cookie,
+    session_cookie_name,
+    start_session,
+)
+from app.deps import CurrentCaller, CurrentNotary, DbSession
+from app.errors import status_of
+from app.settings import Settings
+from app.web import queries
+from app.web.forms import (
+    ENTRY_FORMS,
+    FORM_ID,
+    MAX_SEQ,
+    Form,
+    entry_from_form,
+    new_form_id,
+    read_form,
+    safe_next,
+)
+from app.web.templating import CSRF_COOKIE, Formatter, page
+from app.web.views import KIND_LABELS, entry_view, fund_view
+from ledger import groups, service
+from ledger.errors import IdempotencyMismatch, LedgerError
+from ledger.groups import ROLES, has_role, utcnow
+from ledger.models import Membership, User
+from ledger.schemas import FundIn
+from ledger.views import entry_out
+
+RECENT_ENTRIES = 5
+
+
+class LoginRequired(NotAuthorizedException):
+    """A members' page asked for by someone not logged in: they are sent to log in."""
+
+
+def login_redirect(request: Request[Any, Any, Any], _: LoginRequired) -> Redirect:
+    target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+    return Redirect("/login", query_params={"next": target}, status_code=303)
+
+
+async def logged_in(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
+    if await authenticate(connection) is None:
+        raise LoginRequired("Log in to see this page.")
+
+
+def member_with(role: str) -> Guard:
+    """Guard of a group's members' page: log in first, then the role (``requires``)."""
+    check = requires(role)
+
+    async def guard(
+        connection: ASGIConnection[Any, Any, Any, Any], handler: BaseRouteHandler
+    ) -> None:
+        await logged_in(connection, handler)
+        await check(connection, handler)
+
+    return guard
+
+
+def _settings(request: Request[Any, Any, Any]) -> Settings:
+    settings: Settings = request.app.state.settings
+    return settings
+
+
+def _user(request: Request[Any, Any, Any]) -> User:
+    user: User = request.state.cp_user
+    return user
+
+
+def _address(request: Request[Any, Any, Any]) -> str:
+    return request.client.host if request.client else "unknown"
+
+
+# --- logging in and out ------------------------------------------------------------------
+
+
+class LoginPages(Controller):
+    include_in_schema = False
+
+    @get("/login", name="login")
+    async def login_form(
+        self,
+        request: Request[Any, Any, Any],
+        next_path: Annotated[str, QueryParameter(name="next", max_length=500)] = "",
+    ) -> Template | Redirect:
+        target = safe_next(next_path)
+        if await authenticate(request) is not None:
+            return Redirect(target, status_code=303)
+        return page(request, "member/login.html", form=Form(), next=target)
+
+    @post("/login", name="login_submit")
+    async def login(
+        self, request: Request[Any, Any, Any], db_session: DbSession
+    ) -> Template | Redirect:
+        form = await read_form(request, ("email", "password", "next"))
+        target = safe_next(form.value("next"))
+        email = form.value("email").lower()
+        password = (await request.form()).get("password") or ""
+        form.values.pop("password", None)  # never sent back
+        settings = _settings(request)
+        now = utcnow()
+        if not email:
+            form.fail("email", "Enter your e-mail address.")
+        if not password:
+            form.fail("password", "Enter your password.")
+        if not form.ok:
+            return page(request, "member/login.html", form=form, next=target, status_code=400)
+        wait = await login_wait(db_session, settings, email, _address(request), now=now)
+        if wait is not None:
+            minutes = max(1, -(-int(wait.total_seconds()) // 60))
+            form.fail(
+                "",
+                "Too many failed attempts to log in. For your safety, please wait "
+                f"{minutes} minute{'s' if minutes != 1 else ''} before you try again.",
+            )
+            return page(
+                request,
+                "member/login.html",
+                form=form,
+                next=target,
+                status_code=429,
+                headers={"Retry-After": str(max(1, int(wait.total_seconds())))},
+            )
+        user = await check_password(db_session, email, str(password))
+        if user is None:
+            await record_failed_login(db_session, settings, email, _address(request), now=now)
+            await db_session.commit()  # a refused login is kept, although the answer is a 400
+            form.fail("", "The e-mail address or the password is not right.")
+            return page(request, "member/login.html", form=form, next=target, status_code=400)
+        cookie_name = session_cookie_name(settings)
+        token = await start_session(db_session, user, replacing=request.cookies.get(cookie_name))
+        response = await see_other(db_session, target, cookies=[session_cookie(settings, token)])
+        # A fresh CSRF token comes with the next page, tied to nothing from before the login.
+        response.delete_cookie(CSRF_COOKIE, path="/")
+        return response
+
+    @post("/logout", name="logout")
+    async def logout(self, request: Request[Any, Any, Any], db_session: DbSession) -> Redirect:
+        settings = _settings(request)
+        token = request.cookies.get(session_cookie_name(settings))
+        if token:
+            await end_session(db_session, token)
+        return await see_other(db_session, "/", cookies=[expired_session_cookie(settings)])
+
+
+# --- the members' pages ------------------------------------------------------------------
+
+
+class MemberPages(Controller):
+    include_in_schema = False
+    dependencies = {"caller": Provide(provide_caller, sync_to_thread=False)}
+
+    @get("/m", guards=[logged_in], name="dashboard")
+    async def dashboard(self, request: Request[Any, Any, Any], db_session: DbSession) -> Template:
+        user = _user(request)
+        return page(
+            request,
+            "member/dashboard.html",
+            groups=await queries.member_groups(db_session, user.id),
+            fmt=Formatter.for_group(None, _settings(request)),
+        )
+
+    @get("/m/{group:str}", guards=[member_with("member")], name="group_home")
+    async def group_home(
+        self,
+        request: Request[Any, Any, Any],
+        db_session: DbSession,
+        caller: CurrentCaller,
+        fund: Annotated[str, QueryParameter(max_length=64)] = "",
+    ) -> Template:
+        group = caller.group
+        fmt = Formatter.for_group(group, _settings(request))
+        funds = await service.list_funds(db_session, group)
+        entries, _ = await service.list_entries(db_session, group, limit=RECENT_ENTRIES)
+        links = await queries.reversal_links(db_session, group, entries)
+        return page(
+            request,
+            "member/group.html",
+            group=group,
+            fmt=fmt,
+            caller=caller,
+            roles=_roles(caller),
+            held_roles=caller.membership.roles.split() if caller.membership else [],
+            funds=[fund_view(f, fmt) for f in funds],
+            entries=[entry_view(e, fmt, links) for e in entries],
+            members=await groups.list_members(db_session, group.id),
+            created_fund=next((f.name for f in funds if f.slug == fund), ""),
+        )
+
+    # --- recording money (stewards) ----------------------------------------------------
+
+    @get("/m/{group:str}/record/{kind:str}", guards=[member_with("steward")], name="record")
+    async def record_form(
+        self,
+        request: Request[Any, Any, Any],
+        db_session: DbSession,
+        caller: CurrentCaller,
+        kind: FromPath[str],
+        recorded: Annotated[int | None, QueryParameter(ge=1, le=MAX_SEQ)] = None,
+        seq: Annotated[int | None, QueryParameter(ge=1, le=MAX_SEQ)] = None,
+    ) -> Template:
+        _check_kind(kind)
+        form = Form(values={"form_id": new_form_id()})
+        if kind == "reversal" and seq is not None:
+            form.values["reverses"] = str(seq)
+        return await self._record_page(request, db_session, caller, kind, form, recorded=recorded)
+
+    @post("/m/{group:str}/record/{kind:str}", guards=[member_with("steward")], name="record_submit")
+    async def record(
+        self,
+        request: Request[Any, Any, Any],
+        db_session: DbSession,
+        caller: CurrentCaller,
+        notary: CurrentNotary,
+        kind: FromPath[str],
+    ) -> Template | Redirect:
+        _check_kind(kind)
+        group = caller.group
+        fields = (
+            "fund",
+            "from_fund",
+            "to_fund",
+            "amount",
+            "occurred_on",
+            "counterparty",
+            "memo",
+            "reverses",
+            "form_id",
+        )
+        form = await read_form(request, fields)
+        funds = {f.slug: f for f in await service.list_funds(db_session, group)}
+        today = utcnow().astimezone(Formatter.for_group(group, _settings(request)).zone).date()
+        entry_in = entry_from_form(kind, form, funds, today)
+        if entry_in is None:
+            return await self._record_page(request, db_session, caller, kind, form, status=422)
+        form_id = form.value("form_id")
+        key = f"web:{form_id}" if FORM_ID.fullmatch(form_id) else None
+        request_hash = hashlib.sha256(msgspec.json.encode(entry_in)).hexdigest()
+        try:
+            if key is not None:
+                # The same form sent twice (a double click, a retried request) records once.
+                await service.lock_log(db_session, group)
+                first = await service.first_outcome(db_session, group, key, request_hash)
+                if first is not None and first.status_code == 201:
+                    seq = msgspec.json.decode(first.body)["seq"]
+                    return await _recorded(db_session, group.slug, kind, seq)
+            entry = await service.record_entry(
+                db_session, group, entry_in, recorded_by=caller.user_id, notary=notary
+            )
+        except IdempotencyMismatch:
+            form.values["form_id"] = new_form_id()
+            form.fail(
+                "",
+                "This form was sent before with other details. Check them and send it "
+                "again to record a new entry.",
+            )
+            return await self._record_page(request, db_session, caller, kind, form, status=409)
+        except LedgerError as error:
+            form.fail_with(error, fields)
+            return await self._record_page(
+                request, db_session, caller, kind, form, status=status_of(error)
+            )
+        if key is not None:
+            body = msgspec.json.encode(entry_out(entry))
+            service.keep_outcome(db_session, group, key, request_hash, service.Outcome(201, body))
+        return await _recorded(db_session, group.slug, kind, entry.seq)
+
+    async def _record_page(
+        self,
+        request: Request[Any, Any, Any],
+        db_session: DbSession,
+        caller: Caller,
+        kind: FromPath[str],
+        form: Form,
+        *,
+        status: int = 200,
+        recorded: int | None = None,
+    ) -> Template:
+        group = caller.group
+        fmt = Formatter.for_group(group, _settings(request))
+        funds = await service.list_funds(db_session, group)
+        done = await service.find_entry(db_session, group, recorded) if recorded else None
+        return page(
+            request,
+            "member/record.html",
+            status_code=status,
+            group=group,
+            fmt=fmt,
+            caller=caller,
+            kind=kind,
+            kinds=[(k, KIND_LABELS[v]) for k, v in ENTRY_FORMS.items()],
+            form=form,
+            funds=[fund_view(f, fmt) for f in funds],
+            done=entry_view(done, fmt) if done else None,
+            today=utcnow().astimezone(fmt.zone).date().isoformat(),
+        )
+
+    # --- funds (stewards) ----------------------------------------------------------------
+
+    @get("/m/{group:str}/funds/new", guards=[member_with("steward")], name="fund_form")
+    async def fund_form(self, request: Request[Any, Any, Any], caller: CurrentCaller) -> Template:
+        return page(request, "member/fund.html", group=caller.group, caller=caller, form=Form())
+
+    @post("/m/{group:str}/funds/new", guards=[member_with("steward")], name="fund_submit")
+    async def create_fund(
+        self, request: Request[Any, Any, Any], db_session: DbSession, caller: CurrentCaller
+    ) -> Template | Redirect:
+        form = await read_form(request, ("name", "slug", "allow_negative"))
+        name = " ".join(form.value("name").split())
+        slug = form.value("slug") or _slugify(name)
+        form.values["slug"] = slug
+        if not name:
+            form.fail("name", "Give the fund a name, such as Rent relief.")
+        elif len(name) > 120:
+            form.fail("name", "Keep the name to 120 characters or fewer.")
+        if form.ok:
+            try:
+                await service.create_fund(
+                    db_session,
+                    caller.group,
+                    FundIn(
+                        slug=slug, name=name, allow_negative=form.value("allow_negative") == "on"
+                    ),
+                )
+            except LedgerError as error:
+                form.fail_with(error, ("name", "slug"))
+        if not form.ok:
+            return page(
+                request,
+                "member/fund.html",
+                status_code=422,
+                group=caller.group,
+                caller=caller,
+                form=form,
+            )
+        return await see_other(db_session, f"/m/{caller.group.slug}?fund={slug}")
+
+    # --- members and roles (admins) ------------------------------------------------------
+
+    @get("/m/{group:str}/members", guards=[member_with("admin")], name="members")
+    async def members(
+        self,
+        request: Request[Any, Any, Any],
+        db_session: DbSession,
+        caller: CurrentCaller,
+        done: FromQuery[str] = "",
+    ) -> Template:
+        return await self._members_page(request, db_session, caller, Form(), done=done)
+
+    @post("/m/{group:str}/members", guards=[member_with("admin")], name="member_add")
+    async def add_member(
+        self, request: Request[Any, Any, Any], db_session: DbSession, caller: CurrentCaller
+    ) -> Template | Redirect:
+        form = await read_form(request, ("email",), lists=("roles",))
+        email = form.value("email")
+        roles = _chosen_roles(form)
+        user: User | None = None
+        if not email:
+            form.fail("email", "Enter the e-mail address they log in with.")
+        else:
+            try:
+                email = groups.check_email(email)
+                user = await groups.find_user(db_session, email)
+            except LedgerError as error:
+                form.fail("email", str(error))
+            if form.ok and user is None:
+                # Invites (a one-time join link) will go here once they exist.
+                form.fail("email", f"No one has an account with {email} yet.")
+        present = user and await groups.active_membership(db_session, caller.group.id, user.id)
+        if user is not None and present:
+            form.fail("email", f"{user.name} is a member already; change their roles below.")
+        if not form.ok or user is None:
+            return await self._members_page(request, db_session, caller, form, status=422)
+        await groups.add_member(db_session, caller.group, user, roles)
+        return await _members_done(db_session, caller, "added")
+
+    @post(
+        "/m/{group:str}/members/{member_id:int}/roles",
+        guards=[member_with("admin")],
+        name="member_roles",
+    )
+    async def change_roles(
+        self,
+        request: Request[Any, Any, Any],
+        db_session: DbSession,
+        caller: CurrentCaller,
+        member_id: FromPath[int],
+    ) -> Template | Redirect:
+        form = await read_form(request, (), lists=("roles",))
+        roles = _chosen_roles(form)
+        membership = await _membership(db_session, caller, member_id)
+        try:
+            # The ledger refuses to take the admin role from the group's last admin.
+            await groups.add_member(db_session, caller.group, membership.user, roles)
+        except LedgerError as error:
+            form.fail(f"member-{member_id}", str(error))
+            return await self._members_page(
+                request, db_session, caller, form, status=status_of(error)
+            )
+        return await _members_done(db_session, caller, "updated")
+
+    @post(
+        "/m/{group:str}/members/{member_id:int}/remove",
+        guards=[member_with("admin")],
+        name="member_remove",
+    )
+    async def remove_member(
+        self,
+        request: Request[Any, Any, Any],
+        db_session: DbSession,
+        caller: CurrentCaller,
+        member_id: FromPath[int],
+    ) -> Template | Redirect:
+        await _membership(db_session, caller, member_id)
+        try:
+            await groups.remove_member(db_session, caller.group, member_id)
+        except LedgerError as error:
+            form = Form()
+            form.fail(f"member-{member_id}", str(error))
+            return await self._members_page(
+                request, db_session, caller, form, status=status_of(error)
+            )
+        if caller.membership is not None and caller.membership.id == member_id:
+            return await see_other(db_session, "/m")
+        return await _members_done(db_session, caller, "removed")
+
+    async def _members_page(
+        self,
+        request: Request[Any, Any, Any],
+        db_session: DbSession,
+        caller: Caller,
+        form: Form,
+        *,
+        status: int = 200,
+        done: FromQuery[str] = "",
+    ) -> Template:
+        return page(
+            request,
+            "member/members.html",
+            status_code=status,
+            group=caller.group,
+            caller=caller,
+            form=form,
+            roles=ROLES,
+            members=await groups.list_members(db_session, caller.group.id),
+            done=_DONE_MESSAGES.get(done, ""),
+        )
+
+
+_DONE_MESSAGES = {
+    "added": "The member was added.",
+    "updated": "The roles were saved.",
+    "removed": "The member was removed. Their past entries and responses stay.",
+}
+
+
+async def see_other(
+    db_session: AsyncSession, path: str, *, cookies: list[Cookie] | None = None
+) -> Redirect:
+    """POST-redirect-GET: a 303 to the page that shows the result. The request's
+    transaction hook commits on redirects too (``autocommit_include_redirects``); the
+    commit here keeps the form's work even where a hook would not."""
+    await db_session.commit()
+    return Redirect(path, status_code=303, cookies=cookies or [])
+
+
+async def _members_done(db_session: AsyncSession, caller: Caller, what: str) -> Redirect:
+    return await see_other(db_session, f"/m/{caller.group.slug}/members?done={what}")
+
+
+async def _recorded(db_session: AsyncSession, slug: str, kind: str, seq: int) -> Redirect:
+    return await see_other(db_session, f"/m/{slug}/record/{kind}?recorded={seq}")
+
+
+def _check_kind(kind: str) -> None:
+    from litestar.exceptions import NotFoundException
+
+    if kind not in ENTRY_FORMS:
+        raise NotFoundException(f"There is no form for {kind!r}.")
+
+
+def _roles(caller: Caller) -> list[str]:
+    held = caller.membership.roles if caller.membership else ""
+    return [role for role in ROLES if has_role(held, role)]
+
+
+def _chosen_roles(form: Form) -> list[str]:
+    return [role for role in ROLES if form.has("roles", role)] or ["member"]
+
+
+async def _membership(db_session: DbSession, caller: Caller, member_id: int) -> Membership:
+    from litestar.exceptions import NotFoundException
+
+    if not 0 < member_id <= MAX_SEQ:
+        raise NotFoundException(f"Group {caller.group.slug!r} has no member {member_id}.")
+    result = await db_session.scalars(
+        select(Membership).where(
+            Membership.id == member_id,
+            Membership.group_id == caller.group.id,
+            Membership.removed_at.is_(None),
+        )
+    )
+    membership = result.one_or_none()
+    if membership is None:
+        raise NotFoundException(f"Group {caller.group.slug!r} has no member {member_id}.")
+    return membership
+
+
+def _slugify(name: str) -> str:
+    slug = re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-")
+    if slug and not slug[0].isalpha():
+        slug = "fund-" + slug
+    return slug[:64].rstrip("-")

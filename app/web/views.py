@@ -1,0 +1,129 @@
+"""Read models of the pages: entries and funds as people read them (formatted, labelled)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime
+
+from app.web.queries import ReversalLinks
+from app.web.templating import Formatter
+from ledger.models import Entry, Fund
+from ledger.rules import HOLDING
+
+KIND_LABELS = {
+    "donation": "Donation",
+    "disbursement": "Payment",
+    "transfer": "Transfer",
+    "reversal": "Reversal",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Leg:
+    """What an entry did to one fund's money."""
+
+    fund: str
+    amount: str  # signed and formatted: "+€50.00"
+    direction: str  # "in" or "out"
+
+
+@dataclass(frozen=True, slots=True)
+class EntryView:
+    seq: int
+    kind: str
+    kind_label: str
+    title: str
+    occurred_on: date
+    occurred_on_text: str
+    recorded_at: datetime
+    recorded_at_text: str
+    memo: str
+    counterparty: str | None
+    legs: list[Leg]
+    hash: str
+    proposal: int | None
+    reversed_by: int | None
+    reversed_reason: str | None
+    reverses: int | None
+    reverses_title: str | None
+
+
+def _holding(entry: Entry) -> list[tuple[str, int, str]]:
+    return [
+        (p.fund.name, p.amount, p.currency) for p in entry.postings if p.account_type == HOLDING
+    ]
+
+
+def entry_title(entry: Entry, fmt: Formatter) -> str:
+    """One line that says what happened: "Donation of €50.00 to Rent relief"."""
+    legs = _holding(entry)
+    if entry.kind == "reversal":
+        return f"Reversal of entry #{entry.reverses_seq}"
+    if entry.kind == "transfer" and len(legs) == 2:
+        source = next((leg for leg in legs if leg[1] < 0), legs[0])
+        target = next((leg for leg in legs if leg[1] > 0), legs[1])
+        return f"Transfer of {fmt.money(target[1], target[2])} from {source[0]} to {target[0]}"
+    if legs:
+        name, amount, currency = legs[0]
+        money = fmt.money(abs(amount), currency)
+        if entry.kind == "donation":
+            return f"Donation of {money} to {name}"
+        if entry.kind == "disbursement":
+            return f"Payment of {money} from {name}"
+    return KIND_LABELS.get(entry.kind, entry.kind).capitalize()
+
+
+def entry_view(entry: Entry, fmt: Formatter, links: ReversalLinks | None = None) -> EntryView:
+    reversal = links.reversed_by.get(entry.seq) if links else None
+    original = (
+        links.originals.get(entry.reverses_seq)
+        if links is not None and entry.reverses_seq is not None
+        else None
+    )
+    return EntryView(
+        seq=entry.seq,
+        kind=entry.kind,
+        kind_label=KIND_LABELS.get(entry.kind, entry.kind),
+        title=entry_title(entry, fmt),
+        occurred_on=entry.occurred_on,
+        occurred_on_text=fmt.day(entry.occurred_on),
+        recorded_at=entry.recorded_at,
+        recorded_at_text=fmt.moment(entry.recorded_at),
+        memo=entry.memo,
+        counterparty=entry.counterparty,
+        legs=[
+            Leg(name, fmt.signed(amount, currency), "in" if amount > 0 else "out")
+            for name, amount, currency in _holding(entry)
+        ],
+        hash=entry.hash,
+        proposal=entry.proposal_number,
+        reversed_by=reversal.seq if reversal else None,
+        reversed_reason=reversal.memo if reversal else None,
+        reverses=entry.reverses_seq,
+        reverses_title=entry_title(original, fmt) if original else None,
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class FundView:
+    slug: str
+    name: str
+    currency: str
+    balance: str
+    committed: str
+    available: str
+    balance_minor: int
+
+
+def fund_view(fund: Fund, fmt: Formatter, committed: int = 0) -> FundView:
+    """A fund's money: ``committed`` is what passed but unpaid proposals hold (proposals
+    will supply it; until then nothing is committed)."""
+    return FundView(
+        slug=fund.slug,
+        name=fund.name,
+        currency=fund.currency,
+        balance=fmt.money(fund.balance, fund.currency),
+        committed=fmt.money(committed, fund.currency),
+        available=fmt.money(fund.balance - committed, fund.currency),
+        balance_minor=fund.balance,
+    )

@@ -1,0 +1,239 @@
+"""The site in a real browser: a steward records money through the forms and the public page
+shows it; no serious accessibility violations (axe-core); the public page on a phone.
+
+Screenshots go to ``test-artifacts/`` (kept by CI, ignored by git).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from axe_playwright_python.sync_playwright import Axe
+
+from tests.browser.conftest import DESKTOP, PHONE, Cast
+
+SERIOUS = ("serious", "critical")
+
+
+def log_in(page: Any, base: str, email: str, password: str) -> None:
+    page.goto(f"{base}/login")
+    page.get_by_label("E-mail address", exact=True).fill(email)
+    page.get_by_label("Password", exact=True).fill(password)
+    page.locator("main").get_by_role("button", name="Log in").click()
+    page.wait_for_url(f"{base}/m")
+
+
+def seed_entries(base: str, cast: Cast) -> None:
+    """A few months of money, through the API with the steward's token."""
+    url = f"{base}/api/groups/{cast.world.slug}/entries"
+    bodies: list[dict[str, Any]] = [
+        {
+            "kind": "donation",
+            "fund": "rent-relief",
+            "amount": "400.00",
+            "memo": "Benefit gig",
+            "counterparty": "Tenants' union",
+            "occurred_on": "2026-01-12",
+        },
+        {
+            "kind": "donation",
+            "fund": "groceries",
+            "amount": "120.00",
+            "memo": "Street fair",
+            "occurred_on": "2026-02-03",
+        },
+        {
+            "kind": "disbursement",
+            "fund": "rent-relief",
+            "amount": "150.00",
+            "memo": "Rent support",
+            "counterparty": "R-17",
+            "occurred_on": "2026-02-20",
+        },
+        {
+            "kind": "transfer",
+            "from_fund": "rent-relief",
+            "to_fund": "groceries",
+            "amount": "50.00",
+            "memo": "Rebalancing",
+        },
+        {"kind": "reversal", "reverses": 2, "memo": "Counted twice"},
+    ]
+    for body in bodies:
+        response = httpx.post(url, json=body, headers=cast.steward.headers, timeout=30)
+        assert response.status_code == 201, response.text
+
+
+def serious_violations(page: Any) -> list[str]:
+    results = Axe().run(page)
+    return [
+        f"{v['id']} ({v['impact']}): {v['help']} at {[n['target'] for n in v['nodes']][:3]}"
+        for v in results.response["violations"]
+        if v["impact"] in SERIOUS
+    ]
+
+
+def test_steward_records_a_donation_and_a_payment_and_the_public_page_shows_them(
+    chromium: Any, server: str, cast: Cast, artifacts: Path
+) -> None:
+    context = chromium.new_context(viewport=DESKTOP)
+    page = context.new_page()
+    try:
+        log_in(page, server, cast.steward.user.email, cast.password)
+        assert page.get_by_role("heading", name="Your groups").is_visible()
+        page.screenshot(path=str(artifacts / "dashboard.png"), full_page=True)
+        page.get_by_role("link", name="Rent Fund").first.click()
+        page.get_by_role("link", name="Record a donation").click()
+
+        # A mistake first: the server explains it next to the field and keeps the input.
+        page.get_by_label("Fund", exact=True).select_option("rent-relief")
+        page.get_by_label("Amount in EUR", exact=True).fill("250,00")
+        page.get_by_role("button", name="Record a donation").click()
+        assert page.locator("#error-amount").is_visible()
+        assert "is not an amount" in page.locator("#error-amount").inner_text()
+        assert page.get_by_label("Amount in EUR", exact=True).input_value() == "250,00"
+        page.screenshot(path=str(artifacts / "record-donation-error.png"), full_page=True)
+
+        page.get_by_label("Amount in EUR", exact=True).fill("250.00")
+        page.get_by_label("From (optional)", exact=True).fill("Bakery on 5th")
+        page.get_by_label("Note (optional)", exact=True).fill("Benefit gig at the community hall")
+        page.get_by_role("button", name="Record a donation").click()
+        notice = page.get_by_role("status")
+        assert "Recorded as entry #1" in notice.inner_text()
+        assert "Donation of €250.00 to Rent relief" in notice.inner_text()
+
+        page.get_by_role("link", name="Payment").click()
+        page.get_by_label("Fund", exact=True).select_option("rent-relief")
+        page.get_by_label("Amount in EUR", exact=True).fill("80.50")
+        page.get_by_label("To (optional)", exact=True).fill("R-17")
+        page.get_by_label("Note (optional)", exact=True).fill("Rent support for March")
+        page.get_by_role("button", name="Record a payment").click()
+        assert "Recorded as entry #2" in page.get_by_role("status").inner_text()
+        page.screenshot(path=str(artifacts / "record-payment.png"), full_page=True)
+
+        page.goto(f"{server}/g/{cast.world.slug}")
+        body = page.locator("main").inner_text()
+        assert "Donation of €250.00 to Rent relief" in body
+        assert "Payment of €80.50 from Rent relief" in body
+        assert "Verified: 2 entries" in body
+        row = page.get_by_role("row", name="Rent relief")
+        assert "€169.50" in row.inner_text()
+        page.screenshot(path=str(artifacts / "public-page.png"), full_page=True)
+
+        # Logging out ends the session (on whichever worker answers next).
+        page.get_by_role("button", name="Log out").click()
+        page.goto(f"{server}/m")
+        assert page.url.startswith(f"{server}/login")
+    finally:
+        context.close()
+
+
+def test_pages_have_no_serious_or_critical_accessibility_violations(
+    chromium: Any, server: str, cast: Cast, artifacts: Path
+) -> None:
+    seed_entries(server, cast)
+    slug = cast.world.slug
+    public = [
+        "/",
+        "/?q=rent",
+        "/?q=nothing-matches",
+        f"/g/{slug}",
+        f"/g/{slug}/ledger",
+        f"/g/{slug}/ledger?kind=reversal",
+        f"/g/{slug}/ledger?from=2026-13-01",
+        "/login",
+        "/no-such-page",
+    ]
+    members = [
+        "/m",
+        f"/m/{slug}",
+        f"/m/{slug}/record/donation",
+        f"/m/{slug}/record/payment",
+        f"/m/{slug}/record/transfer",
+        f"/m/{slug}/record/reversal",
+        f"/m/{slug}/funds/new",
+        f"/m/{slug}/members",
+    ]
+    context = chromium.new_context(viewport=DESKTOP)
+    page = context.new_page()
+    found: dict[str, list[str]] = {}
+    try:
+        for path in public:
+            page.goto(server + path)
+            found[path] = serious_violations(page)
+        log_in(page, server, cast.admin.user.email, cast.password)
+        for path in members:
+            page.goto(server + path)
+            found[path] = serious_violations(page)
+        # A form with errors is a page people meet too.
+        page.goto(f"{server}/m/{slug}/record/donation")
+        page.get_by_role("button", name="Record a donation").click()
+        found["donation form with errors"] = serious_violations(page)
+        page.screenshot(path=str(artifacts / "form-errors.png"), full_page=True)
+        page.goto(f"{server}/m/{slug}/members")
+        page.screenshot(path=str(artifacts / "members.png"), full_page=True)
+    finally:
+        context.close()
+    problems = {path: issues for path, issues in found.items() if issues}
+    assert not problems, problems
+
+
+def test_public_page_reads_well_on_a_phone(
+    chromium: Any, server: str, cast: Cast, artifacts: Path
+) -> None:
+    seed_entries(server, cast)
+    context = chromium.new_context(viewport=PHONE, is_mobile=True, has_touch=True)
+    page = context.new_page()
+    try:
+        for path in (f"/g/{cast.world.slug}", f"/g/{cast.world.slug}/ledger", "/"):
+            page.goto(server + path)
+            width = page.evaluate("document.documentElement.scrollWidth")
+            assert width <= PHONE["width"], f"{path} scrolls sideways ({width}px)"
+        page.goto(f"{server}/g/{cast.world.slug}")
+        available = page.get_by_role("columnheader", name="Available")
+        box = available.bounding_box()
+        assert box is not None
+        assert box["x"] + box["width"] <= PHONE["width"]
+        assert page.get_by_role("heading", name="Integrity seal").is_visible()
+        for chart in page.locator("figure.chart svg").all():
+            chart_box = chart.bounding_box()
+            assert chart_box is not None
+            assert chart_box["width"] <= PHONE["width"]
+        font = page.evaluate("parseFloat(getComputedStyle(document.body).fontSize)")
+        assert font >= 16
+        page.screenshot(path=str(artifacts / "public-page-phone.png"), full_page=True)
+    finally:
+        context.close()
+
+
+def test_the_skip_link_is_the_first_stop_of_the_keyboard(
+    chromium: Any, server: str, cast: Cast
+) -> None:
+    context = chromium.new_context(viewport=DESKTOP)
+    page = context.new_page()
+    try:
+        page.goto(f"{server}/g/{cast.world.slug}")
+        page.keyboard.press("Tab")
+        focused = page.evaluate("document.activeElement.textContent.trim()")
+        assert focused == "Skip to main content"
+        assert page.locator(".skip-link").is_visible()
+        page.keyboard.press("Enter")
+        assert page.evaluate("document.activeElement.id") == "main"
+    finally:
+        context.close()
+
+
+@pytest.mark.parametrize("path", ["/", "/g/rent-fund"])
+def test_pages_print_without_navigation(chromium: Any, server: str, cast: Cast, path: str) -> None:
+    context = chromium.new_context(viewport=DESKTOP)
+    page = context.new_page()
+    try:
+        page.goto(server + path)
+        page.emulate_media(media="print")
+        assert not page.locator(".site-nav").is_visible()
+        assert page.locator("main h1").is_visible()
+    finally:
+        context.close()

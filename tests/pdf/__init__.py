@@ -1,0 +1,1 @@
+"""PDF documents parsed back: statements and receipts."""
