@@ -113,7 +113,7 @@ def _pad(text: str, width: int, align_right: bool) -> str:
 
 @dataclass(frozen=True, slots=True)
 class Grid:
-    """Columns separated by ``gap`` spaces; lines carry no trailing spaces."""
+    """Columns separated by ``gap`` cells; lines carry no trailing blanks."""
 
     columns: Sequence[Column]
     gap: int = 2
@@ -124,8 +124,7 @@ class Grid:
 
     def heading(self) -> str:
         """The headings line (our own words: no isolates needed)."""
-        parts = [_pad(c.heading, c.width, c.align_right) for c in self.columns]
-        return (" " * self.gap).join(parts).rstrip()
+        return self._join([c.heading for c in self.columns], isolate=False)
 
     def row(self, values: Sequence[str]) -> list[str]:
         """One row as one or more printed lines (more when free text wraps)."""
@@ -140,15 +139,25 @@ class Grid:
             self._join([cell[i] if i < len(cell) else "" for cell in cells]) for i in range(height)
         ]
 
-    def _join(self, values: Sequence[str]) -> str:
-        parts = []
-        for column, value in zip(self.columns, values, strict=True):
-            padded = _pad(value, column.width, column.align_right)
-            if column.free_text and value:
+    def _join(self, values: Sequence[str], *, isolate: bool = True) -> str:
+        out: list[str] = []
+        at = 0  # the cell where the next visible character goes
+        blank = 0  # blank cells owed before it
+        for index, (column, value) in enumerate(zip(self.columns, values, strict=True)):
+            if index:
+                blank += self.gap
+            size = text_width(value)
+            padding = max(0, column.width - size)
+            if column.align_right:
+                blank += padding
+            if value:
+                out.append(" " * blank)
                 # The isolate is invisible and takes no cell; the padding stays outside it.
-                padded = f"{FSI}{value}{PDI}{padded[len(value) :]}"
-            parts.append(padded)
-        return (" " * self.gap).join(parts).rstrip()
+                out.append(f"{FSI}{value}{PDI}" if isolate and column.free_text else value)
+                at, blank = at + blank + size, 0
+            if not column.align_right:
+                blank += padding
+        return "".join(out)
 
 
 def fit_widths(

@@ -78,14 +78,10 @@ DEFAULT_LIMITS = Limits()
 
 
 class RenderError(Exception):
-    """A document could not be rendered in time or now; ``str(err)`` is for people."""
+    """A document could not be printed; ``str(err)`` is for people."""
 
 
 class RenderTimeout(RenderError):
-    pass
-
-
-class RenderBusy(RenderError):
     pass
 
 
@@ -251,14 +247,21 @@ async def render_pdf(document: PdfDocument, limits: Limits = DEFAULT_LIMITS) -> 
     slots = _slot_semaphore(limits.concurrency)
     deadline = time.monotonic() + limits.seconds
 
+    def too_late() -> RenderTimeout:
+        return RenderTimeout(
+            f"The document was not printed within {limits.seconds:.0f} s; "
+            "ask for a shorter period or try again later."
+        )
+
     def work() -> bytes:
         # Taken and given back in the thread itself, so an abandoned render keeps its slot
         # until WeasyPrint is really done, and one cancelled before it started takes none.
+        # A thread that gets no slot before the deadline gives up: its caller has gone.
         if not slots.acquire(timeout=max(0.0, deadline - time.monotonic())):
-            raise RenderBusy("Too many documents are being printed right now; try again soon.")
+            raise too_late()
         try:
-            if time.monotonic() >= deadline:  # the caller has gone: print nothing
-                raise RenderBusy("The document was not printed in time; try again soon.")
+            if time.monotonic() >= deadline:
+                raise too_late()
             return write_pdf(document)
         finally:
             slots.release()
@@ -267,7 +270,4 @@ async def render_pdf(document: PdfDocument, limits: Limits = DEFAULT_LIMITS) -> 
         with anyio.fail_after(limits.seconds):
             return await anyio.to_thread.run_sync(work, abandon_on_cancel=True)
     except TimeoutError as error:
-        raise RenderTimeout(
-            f"The document was not printed within {limits.seconds:.0f} s; "
-            "ask for a shorter period or try again later."
-        ) from error
+        raise too_late() from error

@@ -23,7 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.documents.columns import Column, Grid, fit_widths
 from app.documents.pdf import DEFAULT_LIMITS, Limits, PdfAttachment, PdfDocument, render_pdf
-from app.documents.seal import Links, Seal, latest_seal
+from app.documents.seal import Links, latest_seal
 from ledger.errors import InvalidInput
 from ledger.models import Entry, Fund, Group, Posting
 from ledger.money import format_amount
@@ -32,6 +32,8 @@ from ledger.rules import HOLDING
 TEMPLATE = "statement.pdf.html"
 ENTRIES_PER_BAND = 5
 """Entries printed as one block of text: a shaded band, never split across pages."""
+BAND_LINES = 30
+"""At most this many printed lines in a band (long memos wrap), so a band fits a page."""
 LINE_CELLS = 110
 """Character cells in a printed line (DejaVu Sans Mono 7.5 pt across A4 less margins)."""
 COUNTERPARTY_CELLS = 18
@@ -267,10 +269,18 @@ def _fund_section(fund: Fund, opening: int, rows: list[_Row], slugs: dict[int, s
             Column(headings[6], memo, free_text=True),
         ]
     )
-    bands = [
-        "\n".join(line for row in values[i : i + ENTRIES_PER_BAND] for line in grid.row(row))
-        for i in range(0, len(values), ENTRIES_PER_BAND)
-    ]
+    bands: list[str] = []
+    band: list[str] = []
+    entries_in_band = 0
+    for value in values:
+        lines = grid.row(value)
+        if entries_in_band == ENTRIES_PER_BAND or len(band) + len(lines) > BAND_LINES:
+            bands.append("\n".join(band))
+            band, entries_in_band = [], 0
+        band.extend(lines)
+        entries_in_band += 1
+    if band:
+        bands.append("\n".join(band))
     return FundSection(
         slug=fund.slug,
         name=fund.name,
@@ -405,7 +415,6 @@ __all__ = [
     "Decision",
     "DecisionsInPeriod",
     "FundSection",
-    "Seal",
     "no_decisions",
     "render_statement",
     "resolve_period",

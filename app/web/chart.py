@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, timedelta
 
 from babel.dates import format_skeleton
 
@@ -17,6 +17,7 @@ from app.web.queries import BalancePoint
 from app.web.templating import Formatter
 
 WIDTH, HEIGHT = 400, 190
+MIN_DAYS = 7
 LEFT, RIGHT, TOP, BOTTOM = 56, 392, 12, 160
 
 
@@ -58,13 +59,13 @@ def _nice_step(span: int) -> int:
 def balance_chart(
     points: Sequence[BalancePoint],
     *,
-    now: datetime,
+    today: date,
     fmt: Formatter,
     currency: str,
     fund_name: str,
     complete: bool,
 ) -> Chart | None:
-    """The chart of ``points`` (oldest first) up to ``now``; None without any entry."""
+    """The chart of ``points`` (oldest first) up to ``today``; None without any entry."""
     if not points:
         return None
 
@@ -72,8 +73,11 @@ def balance_chart(
         return fmt.money(minor, currency)
 
     day = fmt.day
-    start, end = points[0].at, max(now, points[-1].at)
-    span = max((end - start).total_seconds(), 1.0)
+    start, end = points[0].on, max(today, points[-1].on)
+    if complete and (end - start).days < MIN_DAYS:
+        # Nothing moved before the first entry: a short history is drawn from a week back.
+        start = end - timedelta(days=MIN_DAYS)
+    span = max((end - start).days, 1)
     low = min(0, *(p.balance for p in points))
     high = max(0, *(p.balance for p in points))
     step = _nice_step(high - low)
@@ -82,20 +86,20 @@ def balance_chart(
     if top_value == bottom_value:
         top_value = bottom_value + step
 
-    def x(moment: datetime) -> float:
-        return round(LEFT + (moment - start).total_seconds() / span * (RIGHT - LEFT), 1)
+    def x(day: date) -> float:
+        return round(LEFT + (day - start).days / span * (RIGHT - LEFT), 1)
 
     def y(value: int) -> float:
         share = (value - bottom_value) / (top_value - bottom_value)
         return round(BOTTOM - share * (BOTTOM - TOP), 1)
 
-    commands = [f"M{x(points[0].at)},{y(points[0].balance)}"]
+    commands = [f"M{x(start)},{y(points[0].balance)}"]
     for point in points[1:]:
-        commands.append(f"H{x(point.at)}V{y(point.balance)}")
+        commands.append(f"H{x(point.on)}V{y(point.balance)}")
     commands.append(f"H{RIGHT}")
     line = "".join(commands)
     zero_y = y(0)
-    area = f"{line}V{zero_y}H{x(points[0].at)}Z"
+    area = f"{line}V{zero_y}H{x(start)}Z"
 
     y_ticks = [
         Tick(y(value), fmt.money_short(value, currency))
@@ -106,17 +110,16 @@ def balance_chart(
 
     highest = max(points, key=lambda p: p.balance)
     lowest = min(points, key=lambda p: p.balance)
-    since = "since its first entry" if complete else f"over its last {len(points)} entries"
+    since = "since its first entry" if complete else f"over its last {len(points) - 1} entries"
     summary = (
-        f"Balance of {fund_name} {since}, from {day(start)} to {day(end)}: "
+        f"Balance of {fund_name} {since}, from {day(points[0].on)} to {day(end)}: "
         f"{money(points[0].balance)} at the start, {money(points[-1].balance)} now; "
-        f"highest {money(highest.balance)} on {day(highest.at)}, "
-        f"lowest {money(lowest.balance)} on {day(lowest.at)}."
+        f"highest {money(highest.balance)} on {day(highest.on)}, "
+        f"lowest {money(lowest.balance)} on {day(lowest.on)}."
     )
     months: dict[tuple[int, int], int] = {}
     for point in points:
-        local = point.at.astimezone(fmt.zone)
-        months[(local.year, local.month)] = point.balance
+        months[(point.on.year, point.on.month)] = point.balance
     month_rows = [
         (format_skeleton("yMMM", date(year, mon, 1), locale=fmt.locale), money(value))
         for (year, mon), value in months.items()

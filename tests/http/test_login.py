@@ -12,6 +12,7 @@ from contextlib import asynccontextmanager
 from datetime import timedelta
 from html import unescape
 
+import httpx
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
 from sqlalchemy import func, select
@@ -52,9 +53,11 @@ async def form_token(client: Client, url: str) -> str:
     return csrf_of(page.text)
 
 
-async def post_form(client: Client, url: str, data: dict[str, str], **kwargs: object):  # type: ignore[no-untyped-def]
+async def post_form(
+    client: Client, url: str, data: dict[str, str], *, form_url: str | None = None
+) -> httpx.Response:
     """POST a form the way a browser does: first GET the page for its CSRF token."""
-    token = await form_token(client, kwargs.pop("form_url", url))  # type: ignore[arg-type]
+    token = await form_token(client, form_url or url)
     return await client.post(
         url,
         data={"_csrf_token": token, **data},
@@ -63,7 +66,7 @@ async def post_form(client: Client, url: str, data: dict[str, str], **kwargs: ob
     )
 
 
-async def log_in(client: Client, person: Person, *, next_path: str = "/m"):  # type: ignore[no-untyped-def]
+async def log_in(client: Client, person: Person, *, next_path: str = "/m") -> httpx.Response:
     response = await post_form(
         client,
         "/login",

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import re
 import xml.etree.ElementTree as ET
-from datetime import UTC, datetime, timedelta
+from datetime import date, datetime, timedelta
 from html import unescape
 from typing import Any
 
@@ -23,7 +23,8 @@ from app.web.public import _xml_safe
 from app.web.queries import BalancePoint
 from app.web.seal import SealKeeper
 from app.web.templating import Formatter
-from ledger import groups
+from ledger import groups, service
+from ledger.verify import verify_group
 from tests.conftest import World, build_world
 from tests.http.test_login import browser, give_password
 
@@ -422,7 +423,7 @@ async def test_seal_is_verified_once_per_log_size(
     app: Litestar, client: Client, world: World, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     calls: list[int] = []
-    real = seal_module.verify_group
+    real = verify_group
 
     async def counting(session: AsyncSession, group: Any) -> Any:
         calls.append(group.id)
@@ -477,7 +478,7 @@ async def test_a_broken_ledger_shows_a_broken_seal(
 
 
 def test_chart_steps_from_zero_and_describes_itself_in_words() -> None:
-    start = datetime(2026, 1, 1, tzinfo=UTC)
+    start = date(2026, 1, 1)
     points = [
         BalancePoint(start, 0, 0),
         BalancePoint(start, 1, 50_00),
@@ -485,7 +486,7 @@ def test_chart_steps_from_zero_and_describes_itself_in_words() -> None:
     ]
     chart = balance_chart(
         points,
-        now=start + timedelta(days=60),
+        today=start + timedelta(days=60),
         fmt=Formatter(),
         currency="EUR",
         fund_name="Groceries",
@@ -501,18 +502,18 @@ def test_chart_steps_from_zero_and_describes_itself_in_words() -> None:
         "lowest €0.00 on Jan 1, 2026."
     )
     assert chart.months == [("Jan 2026", "€50.00"), ("Feb 2026", "€20.00")]
-    assert (
-        balance_chart([], now=start, fmt=Formatter(), currency="EUR", fund_name="x", complete=True)
-        is None
+    empty = balance_chart(
+        [], today=start, fmt=Formatter(), currency="EUR", fund_name="x", complete=True
     )
+    assert empty is None
 
 
 def test_chart_of_a_fund_below_zero_keeps_zero_on_its_axis() -> None:
-    start = datetime(2026, 1, 1, tzinfo=UTC)
+    start = date(2026, 1, 1)
     points = [BalancePoint(start, 0, 0), BalancePoint(start + timedelta(days=1), 1, -35_00)]
     chart = balance_chart(
         points,
-        now=start + timedelta(days=2),
+        today=start + timedelta(days=2),
         fmt=Formatter(),
         currency="EUR",
         fund_name="Float",
@@ -523,3 +524,22 @@ def test_chart_of_a_fund_below_zero_keeps_zero_on_its_axis() -> None:
     assert "€0" in labels
     assert labels[0].startswith("-€")
     assert chart.top <= chart.zero_y <= chart.bottom
+
+
+async def test_chart_draws_money_on_the_day_it_moved(
+    client: Client, world: World, session: AsyncSession
+) -> None:
+    # Recorded today, but the money moved in January and March: the line says so.
+    await donate(client, world, "30.00", occurred_on="2026-03-05")
+    await donate(client, world, "10.00", occurred_on="2026-01-20")
+    fund = (await service.list_funds(session, await world.fresh_group(session)))[1]
+    points, complete = await queries.fund_history(session, fund)
+    await session.commit()
+    assert complete
+    assert [(p.on.isoformat(), p.balance) for p in points] == [
+        ("2026-01-20", 0),
+        ("2026-01-20", 10_00),
+        ("2026-03-05", 40_00),
+    ]
+    text = text_of((await client.get(f"/g/{world.slug}")).text)
+    assert "Balance of Groceries since its first entry, from Jan 20, 2026" in text

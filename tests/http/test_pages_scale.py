@@ -15,6 +15,7 @@ import time
 from pathlib import Path
 
 import pytest
+from litestar import Litestar
 from litestar.testing import AsyncTestClient
 
 from app.asgi import create_app
@@ -33,7 +34,7 @@ def seqs_on(html: str) -> list[int]:
     return [int(seq) for seq in re.findall(r'<li class="entry[^"]*" id="entry-(\d+)"', html)]
 
 
-async def timed_get(client: AsyncTestClient, url: str) -> tuple[float, str]:  # type: ignore[type-arg]
+async def timed_get(client: AsyncTestClient[Litestar], url: str) -> tuple[float, str]:
     best = float("inf")
     text = ""
     for _ in range(3):  # the best of three: the machine is shared

@@ -379,3 +379,31 @@ async def test_a_group_without_entries_gets_a_statement_that_says_so(
     assert list(attachments) == [f"{world.slug}-leaves-{today}-{today}.jsonl"]
     assert attachments[next(iter(attachments))] == [b""]
     qpdf_check(pdf, tmp_path)
+
+
+async def test_entries_with_the_longest_memos_print_in_full_inside_the_pages(
+    client: Client, world: World, tmp_path: Path
+) -> None:
+    memos = [" ".join(f"e{n}w{i:03d}" for i in range(100))[:500] for n in range(7)]
+    for memo in memos:
+        await record(
+            client,
+            world,
+            {
+                "kind": "donation",
+                "fund": "groceries",
+                "amount": "2.00",
+                "occurred_on": "2024-02-11",
+                "memo": memo,
+            },
+        )
+    pdf = await statement(client, world, period_query(*PERIOD))
+    words = words_with_boxes(pdf, tmp_path)
+    printed = [w.text for w in words]
+    for memo in memos:
+        expected = memo.split()
+        start = printed.index(expected[0])
+        assert printed[start : start + len(expected)] == expected
+    for word in words:
+        assert word.x_max <= word.page_width, word
+        assert word.y_max <= word.page_height, word
