@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import weakref
 from typing import Any
 
 import msgspec
@@ -50,6 +52,48 @@ def read_only_request_middleware(app: ASGIApp) -> ASGIApp:
             finally:
                 write_intent.reset(token)
         else:
+            await app(scope, receive, send)
+
+    return middleware
+
+
+class WriterTurns:
+    """Requests that may write take turns within this process (SQLite only).
+
+    SQLite allows one writer at a time. Without this, concurrent write requests of one
+    process would all reach ``BEGIN IMMEDIATE`` and the losers would wait in SQLite's busy
+    handler, which sleeps in growing steps (up to 100 ms) instead of waking when the lock is
+    free. Here they queue on an ``asyncio.Lock`` and start the moment the previous one ends;
+    other processes on the same file still wait in the busy handler.
+    """
+
+    def __init__(self) -> None:
+        # One lock per event loop: an app may be driven by several loops (tests do that).
+        self._locks: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Lock] = (
+            weakref.WeakKeyDictionary()
+        )
+
+    def lock(self) -> asyncio.Lock:
+        loop = asyncio.get_running_loop()
+        lock = self._locks.get(loop)
+        if lock is None:
+            lock = self._locks[loop] = asyncio.Lock()
+        return lock
+
+
+def sqlite_writer_turns_middleware(app: ASGIApp) -> ASGIApp:
+    """Queue the requests that may write (see ``WriterTurns``)."""
+
+    async def middleware(scope: Scope, receive: Receive, send: Send) -> None:
+        turns: WriterTurns | None = scope["litestar_app"].state.get("writer_turns")
+        if (
+            turns is None
+            or scope["type"] != ScopeType.HTTP
+            or scope.get("method") in READ_ONLY_METHODS
+        ):
+            await app(scope, receive, send)
+            return
+        async with turns.lock():
             await app(scope, receive, send)
 
     return middleware
@@ -145,6 +189,9 @@ class CommonPursePlugin(InitPluginProtocol):
         documents.configure(app_config, settings)
         app_config.middleware.insert(0, read_only_request_middleware)
         app_config.middleware.insert(1, json_only_api_middleware)
+        if settings.is_sqlite:
+            app_config.state["writer_turns"] = WriterTurns()
+            app_config.middleware.insert(2, sqlite_writer_turns_middleware)
         app_config.openapi_config = OpenAPIConfig(
             title="Common Purse",
             version="0.1.0",

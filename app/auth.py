@@ -28,7 +28,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.models import ApiToken, LoginAttempt, WebSession
 from app.settings import Settings
-from ledger.groups import active_membership, find_group, has_role, utcnow
+from ledger.groups import group_and_membership, has_role, utcnow
 from ledger.models import Group, Membership, User
 
 TOKEN_PREFIX = "cp_"  # noqa: S105  (a prefix that makes leaked tokens easy to spot)
@@ -296,10 +296,9 @@ async def _group_and_membership(
 ) -> tuple[Group, Membership | None]:
     slug = connection.path_params["group"]
     session = request_session(connection)
-    group = await find_group(session, slug)
+    group, membership = await group_and_membership(session, slug, user)
     if group is None:
         raise NotFoundException(f"There is no group {slug!r}.")
-    membership = await active_membership(session, group.id, user.id) if user else None
     return group, membership
 
 

@@ -7,10 +7,12 @@ from __future__ import annotations
 from collections.abc import Awaitable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
-from typing import Protocol
+from typing import Protocol, TypeVar, cast
 
-from sqlalchemy import func, select
+from sqlalchemy import Table, bindparam, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import make_transient_to_detached
+from sqlalchemy.orm.attributes import set_committed_value
 
 from ledger import rules
 from ledger.canonical import (
@@ -83,7 +85,10 @@ async def get_fund(session: AsyncSession, group: Group, slug: str, *, field: str
     fund = None
     if rules.SLUG.fullmatch(slug):
         result = await session.scalars(
-            select(Fund).where(Fund.group_id == group.id, Fund.slug == slug)
+            select(Fund)
+            .where(Fund.group_id == group.id, Fund.slug == slug)
+            # Read afresh: after ``lock_log`` this is the balance appends must check against.
+            .execution_options(populate_existing=True)
         )
         fund = result.one_or_none()
     if fund is None:
@@ -134,6 +139,7 @@ def _text(value: str | None, field: str, *, multiline: bool = False) -> str | No
 class _Plan:
     kind: str
     postings: list[rules.PlannedPosting]
+    funds: dict[int, Fund]  # every fund the postings touch, read after the lock
     occurred_on: date
     memo: str
     counterparty: str | None = None
@@ -169,7 +175,15 @@ async def _plan(
             rules.PlannedPosting(p.fund_id, p.fund.slug, p.account_type, p.amount, p.currency)
             for p in original.postings
         ]
-        return _Plan("reversal", rules.reversal(planned), today, memo, reverses=original.seq)
+        funds = {
+            fund.id: fund
+            for fund in await session.scalars(
+                select(Fund)
+                .where(Fund.id.in_({p.fund_id for p in planned}))
+                .execution_options(populate_existing=True)
+            )
+        }
+        return _Plan("reversal", rules.reversal(planned), funds, today, memo, reverses=original.seq)
 
     occurred_on = entry_in.occurred_on or today
     if isinstance(entry_in, TransferIn):
@@ -177,7 +191,11 @@ async def _plan(
         target = await get_fund(session, group, entry_in.to_fund, field="to_fund")
         amount = parse_amount(entry_in.amount, source.currency)
         return _Plan(
-            "transfer", rules.transfer(_state(source), _state(target), amount), occurred_on, memo
+            "transfer",
+            rules.transfer(_state(source), _state(target), amount),
+            {source.id: source, target.id: target},
+            occurred_on,
+            memo,
         )
 
     fund = await get_fund(session, group, entry_in.fund)
@@ -185,7 +203,12 @@ async def _plan(
     counterparty = _text(entry_in.counterparty, "counterparty")
     if isinstance(entry_in, DonationIn):
         return _Plan(
-            "donation", rules.donation(_state(fund), amount), occurred_on, memo, counterparty
+            "donation",
+            rules.donation(_state(fund), amount),
+            {fund.id: fund},
+            occurred_on,
+            memo,
+            counterparty,
         )
     assert isinstance(entry_in, DisbursementIn)
     proposal: tuple[int, int] | None = None
@@ -198,6 +221,7 @@ async def _plan(
     return _Plan(
         "disbursement",
         rules.disbursement(_state(fund), amount),
+        {fund.id: fund},
         occurred_on,
         memo,
         counterparty,
@@ -225,12 +249,7 @@ async def record_entry(
     if rules.unbalanced_currencies(plan.postings):  # a bug, never user input
         raise AssertionError("planned postings do not balance")
     changes = rules.fund_changes(plan.postings)
-    funds = {
-        fund.id: fund
-        for fund in await session.scalars(
-            select(Fund).where(Fund.id.in_(list(changes))).execution_options(populate_existing=True)
-        )
-    }
+    funds = plan.funds
     rules.check_no_overdraft({i: _state(f) for i, f in funds.items()}, changes)
 
     seq = log.size + 1
@@ -248,57 +267,101 @@ async def record_entry(
         prev=log.head_hash,
     )
     leaf = canonical_json(document)
-    entry = Entry(
-        group_id=group.id,
-        seq=seq,
-        kind=plan.kind,
-        occurred_on=plan.occurred_on,
-        recorded_at=now,
-        memo=plan.memo,
-        counterparty=plan.counterparty,
-        reverses_seq=plan.reverses,
-        proposal_number=plan.proposal[0] if plan.proposal else None,
-        proposal_version=plan.proposal[1] if plan.proposal else None,
-        recorded_by=recorded_by,
-        prev_hash=log.head_hash,
-        hash=leaf_hash_hex(leaf),
-        leaf=leaf,
-    )
-    session.add(entry)
-    await session.flush()
-    session.add_all(
-        Posting(
-            entry_id=entry.id,
-            seq=seq,
-            position=i,
-            fund_id=p.fund_id,
-            account=p.account,
-            account_type=p.account_type,
-            amount=p.amount,
-            currency=p.currency,
-        )
+    columns = {
+        "group_id": group.id,
+        "seq": seq,
+        "kind": plan.kind,
+        "occurred_on": plan.occurred_on,
+        "recorded_at": now,
+        "memo": plan.memo,
+        "counterparty": plan.counterparty,
+        "reverses_seq": plan.reverses,
+        "proposal_number": plan.proposal[0] if plan.proposal else None,
+        "proposal_version": plan.proposal[1] if plan.proposal else None,
+        "recorded_by": recorded_by,
+        "prev_hash": log.head_hash,
+        "hash": leaf_hash_hex(leaf),
+        "leaf": leaf,
+    }
+    # The entry and its postings (one batch); the objects returned look freshly loaded.
+    connection = await session.connection()
+    entry_id = (await connection.execute(_INSERT_ENTRY, columns)).scalar_one()
+    posting_rows = [
+        {
+            "entry_id": entry_id,
+            "seq": seq,
+            "position": i,
+            "fund_id": p.fund_id,
+            "account": p.account,
+            "account_type": p.account_type,
+            "amount": p.amount,
+            "currency": p.currency,
+        }
         for i, p in enumerate(plan.postings)
+    ]
+    await connection.execute(_INSERT_POSTINGS, posting_rows)
+    entry = _loaded(Entry(id=entry_id, **columns))
+    session.add(entry)
+    postings = []
+    for row, planned in zip(posting_rows, plan.postings, strict=True):
+        posting = _loaded(Posting(**row))
+        set_committed_value(posting, "fund", funds[planned.fund_id])
+        postings.append(posting)
+    set_committed_value(entry, "postings", postings)
+
+    await connection.execute(
+        _ADD_TO_BALANCE, [{"fund": fund, "change": change} for fund, change in changes.items()]
     )
     for fund_id, change in changes.items():
-        funds[fund_id].balance += change
+        set_committed_value(funds[fund_id], "balance", funds[fund_id].balance + change)
     tree = CompactRange.from_json(log.merkle).append(bytes.fromhex(entry.hash))
-    log.merkle = tree.to_json()
-    log.size = seq
-    log.head_hash = entry.hash
+    head = {"size": seq, "head_hash": entry.hash, "merkle": tree.to_json()}
+    await connection.execute(_ADVANCE_LOG, {"group": group.id, **head})
+    for name, value in head.items():
+        set_committed_value(log, name, value)
     if notary is not None:
         root = tree.root()
-        session.add(
-            Checkpoint(
-                group_id=group.id,
-                size=seq,
-                root_hash=root.hex(),
-                note=notary.sign(group.slug, seq, root),
-                signed_at=now,
-            )
+        await connection.execute(
+            _INSERT_CHECKPOINT,
+            {
+                "group_id": group.id,
+                "size": seq,
+                "root_hash": root.hex(),
+                "note": notary.sign(group.slug, seq, root),
+                "signed_at": now,
+            },
         )
-    await session.flush()
-    await session.refresh(entry, ["postings"])
     return entry
+
+
+# Appending is the hot path: its writes are plain statements built once, executed without
+# the unit of work, and the objects in the session are updated to match.
+_ENTRIES = cast("Table", Entry.__table__)
+_FUNDS = cast("Table", Fund.__table__)
+_LOGS = cast("Table", LogState.__table__)
+_INSERT_ENTRY = insert(_ENTRIES).returning(_ENTRIES.c.id)
+_INSERT_POSTINGS = insert(cast("Table", Posting.__table__))
+_INSERT_CHECKPOINT = insert(cast("Table", Checkpoint.__table__))
+_ADD_TO_BALANCE = (
+    update(_FUNDS)
+    .where(_FUNDS.c.id == bindparam("fund"))
+    .values(balance=_FUNDS.c.balance + bindparam("change"))
+)
+_ADVANCE_LOG = (
+    update(_LOGS)
+    .where(_LOGS.c.group_id == bindparam("group"))
+    .values(size=bindparam("size"), head_hash=bindparam("head_hash"), merkle=bindparam("merkle"))
+)
+
+
+_Row = TypeVar("_Row", Entry, Posting)
+
+
+def _loaded(instance: _Row) -> _Row:
+    """A new object for a row just inserted without the unit of work, made to look loaded
+    (no pending changes), so the session neither inserts it again nor reloads it."""
+    make_transient_to_detached(instance)
+    return instance
 
 
 # --- reading -----------------------------------------------------------------------------
