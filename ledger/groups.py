@@ -1,16 +1,22 @@
-"""Groups, the people in them and their roles."""
+"""Groups, the people in them and their roles, and the invites that let people join."""
 
 from __future__ import annotations
 
+import hashlib
 import re
-from datetime import UTC, datetime
+import secrets
+from datetime import UTC, datetime, timedelta
+from typing import Literal
 
-from sqlalchemy import select
+from sqlalchemy import select, update
+from sqlalchemy.engine import CursorResult
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import lazyload
+from sqlalchemy.orm.attributes import set_committed_value
 
 from ledger.canonical import ZERO_HASH, has_control_characters, nfc
 from ledger.errors import AlreadyExists, Conflict, InvalidInput, NotFound
-from ledger.models import Group, LogState, Membership, User
+from ledger.models import Group, Invite, LogState, Membership, User
 from ledger.money import check_currency
 from ledger.rules import SLUG, check_slug
 
@@ -147,6 +153,36 @@ async def active_membership(
     return result.one_or_none()
 
 
+async def group_and_membership(
+    session: AsyncSession, slug: str, user: User | None
+) -> tuple[Group | None, Membership | None]:
+    """The group of ``slug`` and the user's active membership of it, in one query (every
+    guarded request asks for both)."""
+    if not SLUG.fullmatch(slug):
+        return None, None
+    if user is None:
+        return await find_group(session, slug), None
+    row = (
+        await session.execute(
+            select(Group, Membership)
+            .outerjoin(
+                Membership,
+                (Membership.group_id == Group.id)
+                & (Membership.user_id == user.id)
+                & Membership.removed_at.is_(None),
+            )
+            .where(Group.slug == slug)
+            .options(lazyload(Membership.user))  # we have the user: no need to join it again
+        )
+    ).one_or_none()
+    if row is None:
+        return None, None
+    group, membership = row
+    if membership is not None:
+        set_committed_value(membership, "user", user)
+    return group, membership
+
+
 async def list_members(session: AsyncSession, group_id: int) -> list[Membership]:
     result = await session.scalars(
         select(Membership)
@@ -171,7 +207,9 @@ async def add_member(
         )
         session.add(membership)
     else:
-        if has_role(membership.roles, "admin") and "admin" not in stored.split():
+        # A former admin's row still says "admin": only a present admin can be the last one.
+        present = membership.removed_at is None
+        if present and has_role(membership.roles, "admin") and "admin" not in stored.split():
             await _keep_an_admin(session, group)
         if membership.removed_at is not None:
             # Rejoining is joining anew: rounds opened before today do not count them.
@@ -205,3 +243,172 @@ async def _keep_an_admin(session: AsyncSession, group: Group) -> None:
     admins = [m for m in await list_members(session, group.id) if has_role(m.roles, "admin")]
     if len(admins) <= 1:
         raise Conflict("A group needs an admin: make someone else admin first.")
+
+
+# --- invites -----------------------------------------------------------------------------
+# A one-time link to join a group with some roles. The token is shown once; only its
+# SHA-256 is kept. An invite is open until it is used, revoked or expires, whichever first.
+
+INVITE_DAYS = 7
+MAX_INVITE_DAYS = 30
+InviteState = Literal["open", "used", "revoked", "expired"]
+_NOT_AN_INVITE = (
+    "This invite link is not valid. Check that the whole link was copied, or ask an admin "
+    "of the group for a new one."
+)
+
+
+def invite_digest(token: str) -> str:
+    return hashlib.sha256(token.encode("utf-8")).hexdigest()
+
+
+def invite_state(invite: Invite, now: datetime | None = None) -> InviteState:
+    if invite.used_at is not None:
+        return "used"
+    if invite.revoked_at is not None:
+        return "revoked"
+    if invite.expires_at <= (now or utcnow()):
+        return "expired"
+    return "open"
+
+
+def invite_refusal(invite: Invite, now: datetime | None = None) -> str | None:
+    """Why the invite cannot be used (for the person holding the link), or None if it can."""
+    ask = f"ask an admin of {invite.group.name} for a new one."
+    return {
+        "open": None,
+        "used": f"This invite link has been used already; each link works once. Please {ask}",
+        "revoked": f"This invite link was withdrawn by the group. If you should join, {ask}",
+        "expired": f"This invite link has expired. Please {ask}",
+    }[invite_state(invite, now)]
+
+
+async def create_invite(
+    session: AsyncSession,
+    group: Group,
+    created_by: User,
+    roles: list[str] | tuple[str, ...],
+    *,
+    days: int = INVITE_DAYS,
+    now: datetime | None = None,
+) -> tuple[Invite, str]:
+    """A new invite to ``group`` with ``roles``, open for ``days``; returns it and its token
+    (the only time the token exists outside the link)."""
+    if isinstance(days, bool) or not 1 <= days <= MAX_INVITE_DAYS:
+        raise InvalidInput(
+            f"An invite link works for 1 to {MAX_INVITE_DAYS} days.", field="expires_in_days"
+        )
+    now = now or utcnow()
+    token = secrets.token_urlsafe(32)
+    invite = Invite(
+        group=group,
+        token_hash=invite_digest(token),
+        roles=normalise_roles(roles),
+        creator=created_by,
+        created_at=now,
+        expires_at=now + timedelta(days=days),
+        user=None,
+    )
+    session.add(invite)
+    await session.flush()
+    return invite, token
+
+
+async def find_invite(session: AsyncSession, token: str) -> Invite | None:
+    """The invite of a link's token, whatever its state; None for a token never issued."""
+    if not token or len(token) > 200:
+        return None
+    result = await session.scalars(select(Invite).where(Invite.token_hash == invite_digest(token)))
+    return result.one_or_none()
+
+
+async def open_invite(session: AsyncSession, token: str, *, now: datetime | None = None) -> Invite:
+    """The invite of a token that can still be used; NotFound or Conflict say why not."""
+    invite = await find_invite(session, token)
+    if invite is None:
+        raise NotFound(_NOT_AN_INVITE)
+    refusal = invite_refusal(invite, now)
+    if refusal is not None:
+        raise Conflict(refusal)
+    return invite
+
+
+async def accept_invite(
+    session: AsyncSession, token: str, user: User, *, now: datetime | None = None
+) -> tuple[Membership, bool]:
+    """``user`` joins the invite's group with its roles; returns the membership and whether
+    they joined just now.
+
+    Someone who is a member already stays as they are and the invite stays open (it was
+    meant for someone else). Only one person can ever use an invite: it is claimed by one
+    conditional UPDATE, which two racing accepts cannot both pass (PostgreSQL re-checks
+    the condition after the first commits; SQLite runs write transactions one at a time).
+    """
+    now = now or utcnow()
+    invite = await find_invite(session, token)
+    if invite is None:
+        raise NotFound(_NOT_AN_INVITE)
+    present = await active_membership(session, invite.group_id, user.id)
+    if present is not None:
+        return present, False
+    claimed = await session.execute(
+        update(Invite)
+        .where(
+            Invite.id == invite.id,
+            Invite.used_at.is_(None),
+            Invite.revoked_at.is_(None),
+            Invite.expires_at > now,
+        )
+        .values(used_at=now, used_by=user.id)
+        .execution_options(synchronize_session=False)
+    )
+    await session.refresh(invite)
+    if not isinstance(claimed, CursorResult) or claimed.rowcount != 1:
+        if invite.used_by == user.id:  # their own click a moment ago (a double submit)
+            present = await active_membership(session, invite.group_id, user.id)
+            if present is not None:
+                return present, False
+        raise Conflict(invite_refusal(invite, now) or _NOT_AN_INVITE)
+    return await add_member(session, invite.group, user, invite.roles.split()), True
+
+
+async def list_invites(
+    session: AsyncSession, group: Group, *, open_only: bool = False, now: datetime | None = None
+) -> list[Invite]:
+    """The group's invites, newest first (only those that can still be used: ``open_only``)."""
+    query = select(Invite).where(Invite.group_id == group.id)
+    if open_only:
+        query = query.where(
+            Invite.used_at.is_(None),
+            Invite.revoked_at.is_(None),
+            Invite.expires_at > (now or utcnow()),
+        )
+    result = await session.scalars(query.order_by(Invite.id.desc()))
+    return list(result)
+
+
+async def revoke_invite(
+    session: AsyncSession, group: Group, invite_id: int, *, now: datetime | None = None
+) -> Invite:
+    """Withdraw an invite so its link no longer works. Revoking twice is harmless; an invite
+    that was used cannot be revoked (remove the member instead)."""
+    result = await session.scalars(
+        select(Invite).where(Invite.id == invite_id, Invite.group_id == group.id)
+    )
+    invite = result.one_or_none()
+    if invite is None:
+        raise NotFound(f"Group {group.slug!r} has no invite {invite_id}.")
+    # Conditional, like accepting: an invite being used at this moment stays used.
+    await session.execute(
+        update(Invite)
+        .where(Invite.id == invite.id, Invite.used_at.is_(None), Invite.revoked_at.is_(None))
+        .values(revoked_at=now or utcnow())
+        .execution_options(synchronize_session=False)
+    )
+    await session.refresh(invite)
+    if invite.used_at is not None:
+        who = invite.user.name if invite.user is not None else "someone"
+        raise Conflict(
+            f"This invite was used already by {who}; to undo that, remove them as a member."
+        )
+    return invite

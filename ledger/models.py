@@ -88,6 +88,32 @@ class Membership(Base):
     user: Mapped[User] = relationship(lazy="joined", innerjoin=True)
 
 
+class Invite(Base):
+    """A one-time link to join a group with some roles, made by an admin.
+
+    Only the SHA-256 of its token is kept (as for API tokens and sessions), so a copy of
+    the database lets nobody join. It is open until it is used, revoked or expires.
+    """
+
+    __tablename__ = "invites"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    group_id: Mapped[int] = mapped_column(ForeignKey("groups.id"), index=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    # The roles the new member gets, stored as memberships store them ("member steward").
+    roles: Mapped[str] = mapped_column(String(100))
+    created_by: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[datetime] = mapped_column(DateTimeUTC(timezone=True))
+    expires_at: Mapped[datetime] = mapped_column(DateTimeUTC(timezone=True))
+    used_at: Mapped[datetime | None] = mapped_column(DateTimeUTC(timezone=True))
+    used_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    revoked_at: Mapped[datetime | None] = mapped_column(DateTimeUTC(timezone=True))
+
+    group: Mapped[Group] = relationship(lazy="joined", innerjoin=True)
+    creator: Mapped[User] = relationship(lazy="joined", innerjoin=True, foreign_keys=[created_by])
+    user: Mapped[User | None] = relationship(lazy="joined", foreign_keys=[used_by])
+
+
 class Fund(Base):
     """What money is for ("Rent relief"). Its balance is kept in the same transaction as
     every posting to it, so reading it costs one row; ``verify`` rebuilds it from postings."""
@@ -146,6 +172,10 @@ class Entry(Base):
         UniqueConstraint("group_id", "seq"),
         # An entry can be reversed once: the database says so too.
         UniqueConstraint("group_id", "reverses_seq"),
+        # The public ledger's date filter walks this newest first without a sort.
+        Index("ix_entries_group_day", "group_id", "occurred_on", "seq"),
+        # What was paid under a proposal (committed money, authorising the next payment).
+        Index("ix_entries_group_proposal", "group_id", "proposal_number"),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)

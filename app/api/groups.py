@@ -3,17 +3,19 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Any
 
 import msgspec
-from litestar import Controller, delete, get, post
+from litestar import Controller, Request, delete, get, post
 from litestar.di import Provide
 
 from app.auth import provide_caller, provide_user, require_user, requires
 from app.deps import CurrentCaller, CurrentUser, DbSession, Id
+from app.settings import Settings
 from ledger import groups
 from ledger.errors import InvalidInput
-from ledger.models import Group, Membership
+from ledger.groups import INVITE_DAYS, MAX_INVITE_DAYS, InviteState
+from ledger.models import Group, Invite, Membership
 
 
 class GroupIn(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
@@ -47,6 +49,37 @@ class MemberOut(msgspec.Struct, kw_only=True):
     joined_at: datetime
 
 
+class InviteIn(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    """Every role implies ``member``; the link works for ``expires_in_days`` (default 7)."""
+
+    roles: Annotated[list[str], msgspec.Meta(max_length=4)] = msgspec.field(
+        default_factory=lambda: ["member"]
+    )
+    expires_in_days: Annotated[int, msgspec.Meta(ge=1, le=MAX_INVITE_DAYS)] = INVITE_DAYS
+
+
+class InviteCreated(msgspec.Struct, kw_only=True):
+    """The one-time join link. Its token is shown here once and never again."""
+
+    id: int
+    link: str
+    token: str
+    roles: list[str]
+    expires_at: datetime
+
+
+class InviteOut(msgspec.Struct, kw_only=True):
+    id: int
+    roles: list[str]
+    status: InviteState
+    created_by: str
+    created_at: datetime
+    expires_at: datetime
+    used_at: datetime | None
+    used_by: str | None
+    revoked_at: datetime | None
+
+
 class MeOut(msgspec.Struct, kw_only=True):
     id: int
     email: str
@@ -71,6 +104,24 @@ def member_out(membership: Membership) -> MemberOut:
         roles=membership.roles.split(),
         joined_at=membership.joined_at,
     )
+
+
+def invite_out(invite: Invite) -> InviteOut:
+    return InviteOut(
+        id=invite.id,
+        roles=invite.roles.split(),
+        status=groups.invite_state(invite),
+        created_by=invite.creator.name,
+        created_at=invite.created_at,
+        expires_at=invite.expires_at,
+        used_at=invite.used_at,
+        used_by=invite.user.name if invite.user is not None else None,
+        revoked_at=invite.revoked_at,
+    )
+
+
+def join_link(settings: Settings, token: str) -> str:
+    return f"{settings.base_url}/join/{token}"
 
 
 class MeController(Controller):
@@ -139,3 +190,46 @@ class GroupController(Controller):
         self, db_session: DbSession, caller: CurrentCaller, member_id: Id
     ) -> None:
         await groups.remove_member(db_session, caller.group, member_id)
+
+    @post(
+        "/{group:str}/invites",
+        guards=[requires("admin")],
+        summary="Invite someone: a one-time join link (its token is shown once)",
+    )
+    async def create_invite(
+        self,
+        request: Request[Any, Any, Any],
+        db_session: DbSession,
+        caller: CurrentCaller,
+        data: InviteIn,
+    ) -> InviteCreated:
+        assert caller.user is not None  # the admin guard let a member through
+        invite, token = await groups.create_invite(
+            db_session, caller.group, caller.user, data.roles, days=data.expires_in_days
+        )
+        settings: Settings = request.app.state.settings
+        return InviteCreated(
+            id=invite.id,
+            link=join_link(settings, token),
+            token=token,
+            roles=invite.roles.split(),
+            expires_at=invite.expires_at,
+        )
+
+    @get(
+        "/{group:str}/invites",
+        guards=[requires("admin")],
+        summary="The group's invites, newest first (without their tokens)",
+    )
+    async def list_invites(self, db_session: DbSession, caller: CurrentCaller) -> list[InviteOut]:
+        return [invite_out(i) for i in await groups.list_invites(db_session, caller.group)]
+
+    @delete(
+        "/{group:str}/invites/{invite_id:int}",
+        guards=[requires("admin")],
+        summary="Revoke an invite: its link stops working (an invite used already cannot be)",
+    )
+    async def revoke_invite(
+        self, db_session: DbSession, caller: CurrentCaller, invite_id: Id
+    ) -> None:
+        await groups.revoke_invite(db_session, caller.group, invite_id)

@@ -57,6 +57,8 @@ PROPOSAL = "/api/groups/{group:str}/proposals/{number:int}"
 RULES = "/api/groups/{group:str}/rules"
 REQUESTS = "/api/groups/{group:str}/requests"
 REQUEST = "/api/groups/{group:str}/requests/{request_id:int}"
+INVITES = "/api/groups/{group:str}/invites"
+INVITE = "/api/groups/{group:str}/invites/{invite_id:int}"
 
 NO_BODY = object()
 
@@ -527,6 +529,98 @@ CASES = [
         params={"group": SOLO},
         caller="solo admin",
         status=(409,),
+    ),
+    # Invites.
+    Case(
+        "invite with an unknown role",
+        "POST",
+        INVITES,
+        {"roles": ["owner"]},
+        caller="admin",
+        field="roles",
+    ),
+    Case(
+        "invite roles as a string",
+        "POST",
+        INVITES,
+        {"roles": "admin"},
+        caller="admin",
+        field="roles",
+    ),
+    Case(
+        "invite for zero days",
+        "POST",
+        INVITES,
+        {"expires_in_days": 0},
+        caller="admin",
+        field="expires_in_days",
+    ),
+    Case(
+        "invite for a year",
+        "POST",
+        INVITES,
+        {"expires_in_days": 365},
+        caller="admin",
+        field="expires_in_days",
+    ),
+    Case(
+        "invite days in words",
+        "POST",
+        INVITES,
+        {"expires_in_days": "seven"},
+        caller="admin",
+        field="expires_in_days",
+    ),
+    Case(
+        "invite days as a fraction",
+        "POST",
+        INVITES,
+        {"expires_in_days": 1.5},
+        caller="admin",
+        field="expires_in_days",
+    ),
+    Case(
+        "invite with an unknown extra field",
+        "POST",
+        INVITES,
+        {"email": "someone@example.org"},
+        caller="admin",
+        field="email",
+    ),
+    Case(
+        "invite body that is a list", "POST", INVITES, ["member"], caller="admin", status=(400, 422)
+    ),
+    Case(
+        "invite id in words",
+        "DELETE",
+        INVITE,
+        params={"invite_id": "one"},
+        caller="admin",
+        status=(404,),
+    ),
+    Case(
+        "invite that does not exist",
+        "DELETE",
+        INVITE,
+        params={"invite_id": "999999"},
+        caller="admin",
+        status=(404,),
+    ),
+    Case(
+        "huge invite id",
+        "DELETE",
+        INVITE,
+        params={"invite_id": HUGE},
+        caller="admin",
+        status=(400, 404, 422),
+    ),
+    Case(
+        "invite id zero",
+        "DELETE",
+        INVITE,
+        params={"invite_id": "0"},
+        caller="admin",
+        status=(400, 404, 422),
     ),
     # Groups.
     Case(
