@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
+from datetime import date, datetime
 
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from ledger.models import Group
+from ledger import service as ledger_service
+from ledger.models import Entry, Group
 from ledger.money import format_amount
+from ledger.rules import HOLDING
 from proposals import rules, service
 from proposals.models import Proposal, ProposalVersion, Round
 from proposals.schemas import (
@@ -204,3 +209,154 @@ def proposal_summary(proposal: Proposal) -> ProposalSummary:
         created_at=proposal.created_at,
         closes_at=open_round.closes_at if open_round.closed_at is None else None,
     )
+
+
+# --- for documents: the decisions of a period, and what was paid under a proposal ----------
+
+
+@dataclass(frozen=True, slots=True)
+class DecisionOut:
+    """A decision on a proposal: a round that closed with an outcome, or a withdrawal."""
+
+    number: int
+    round: int | None  # None for a withdrawal (it closes no round when none was open)
+    title: str
+    status: str
+    explanation: str
+    decided_at: datetime
+    fund: str | None
+    amount: str | None
+    currency: str | None
+
+
+async def decisions_between(
+    session: AsyncSession, group: Group, start: datetime, end: datetime
+) -> list[DecisionOut]:
+    """The group's decisions taken from ``start`` (included) to ``end`` (excluded), oldest
+    first: every round that closed with an outcome (a proposal blocked, amended and then
+    passed made two decisions) and every withdrawal. Rounds closed by an amendment decided
+    nothing and are left out."""
+    rounds = await session.execute(
+        select(Proposal, Round)
+        .join(Round, Round.proposal_id == Proposal.id)
+        .where(
+            Proposal.group_id == group.id,
+            Round.outcome.is_not(None),
+            Round.closed_at >= start,
+            Round.closed_at < end,
+        )
+    )
+    withdrawn = await session.scalars(
+        select(Proposal).where(
+            Proposal.group_id == group.id,
+            Proposal.status == "withdrawn",
+            Proposal.decided_at >= start,
+            Proposal.decided_at < end,
+        )
+    )
+    decisions: list[DecisionOut] = []
+    for proposal, round_ in rounds:
+        if round_.outcome is None or round_.closed_at is None:
+            continue  # the query asks for closed rounds with an outcome; this is for mypy
+        version = next(v for v in proposal.versions if v.version == round_.version)
+        decisions.append(
+            _decision(
+                proposal,
+                version,
+                round_.number,
+                round_.outcome,
+                round_.explanation or "",
+                round_.closed_at,
+            )
+        )
+    for proposal in withdrawn:
+        if proposal.decided_at is None:
+            continue
+        decisions.append(
+            _decision(
+                proposal,
+                service.current_version(proposal),
+                None,
+                "withdrawn",
+                "Withdrawn by its author.",
+                proposal.decided_at,
+            )
+        )
+    decisions.sort(key=lambda d: (d.decided_at, d.number, d.round or 0))
+    return decisions
+
+
+def _decision(
+    proposal: Proposal,
+    version: ProposalVersion,
+    round_number: int | None,
+    status: str,
+    explanation: str,
+    decided_at: datetime,
+) -> DecisionOut:
+    fund, amount, currency = _money(version)
+    return DecisionOut(
+        number=proposal.number,
+        round=round_number,
+        title=version.title,
+        status=status,
+        explanation=explanation,
+        decided_at=decided_at,
+        fund=fund,
+        amount=amount,
+        currency=currency,
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class PaymentOut:
+    """A ledger entry that paid money under a proposal (``amount`` > 0: money out)."""
+
+    seq: int
+    occurred_on: date
+    recorded_at: datetime
+    fund: str
+    fund_name: str
+    amount: int
+    currency: str
+    memo: str
+    counterparty: str | None
+    version: int | None
+    hash: str
+    leaf: bytes
+    reversed_by: int | None
+
+
+async def payments_under(session: AsyncSession, group: Group, number: int) -> list[PaymentOut]:
+    """The entries that paid money under proposal ``number``, in ``seq`` order, each with
+    the entry that reversed it, if any (a reversed payment no longer counts as paid)."""
+    entries = list(
+        await session.scalars(
+            select(Entry)
+            .where(Entry.group_id == group.id, Entry.proposal_number == number)
+            .order_by(Entry.seq)
+        )
+    )
+    reversed_by = await ledger_service.reversals_of(session, group, [e.seq for e in entries])
+    payments: list[PaymentOut] = []
+    for entry in entries:
+        holding = [p for p in entry.postings if p.account_type == HOLDING]
+        fund = holding[0].fund if holding else entry.postings[0].fund
+        payments.append(
+            PaymentOut(
+                seq=entry.seq,
+                occurred_on=entry.occurred_on,
+                recorded_at=entry.recorded_at,
+                fund=fund.slug,
+                fund_name=fund.name,
+                amount=-sum(p.amount for p in holding),
+                currency=fund.currency,
+                memo=entry.memo,
+                counterparty=entry.counterparty,
+                version=entry.proposal_version,
+                hash=entry.hash,
+                leaf=entry.leaf,
+                reversed_by=reversed_by.get(entry.seq),
+            )
+        )
+    return payments

@@ -13,18 +13,21 @@ The shape, so a new document is one function and one template:
   ``templates/pdf/<name>.pdf.html`` prints it;
 - ``routes.py``: the handlers; ``pdf_response`` prints a document and answers it.
 
-A decision record (``/g/{group}/proposals/{n}.pdf``) is then a ``proposal_document(session,
-group, number) -> PdfDocument`` next to them, a ``proposal.pdf.html`` template extending
-``base.pdf.html`` (with ``_seal.pdf.html`` for the checkpoint), and a handler calling
-``pdf_response``. The statement's decisions come from a ``DecisionsInPeriod`` function in
-the app state under ``decisions_in_period`` (default: none).
+The decision record of a proposal (``/g/{group}/proposals/{n}.pdf``) is the same shape:
+``proposal.py`` reads it into a ``PdfDocument`` (``proposal_document``) for
+``proposal.pdf.html``, and ``proposal_record_response`` prints it for the public pages'
+proposal route (``app.web.public``), which owns that path. The statement's decisions come
+from a ``DecisionsInPeriod`` function in the app state under ``decisions_in_period``:
+``configure`` puts ``proposal.proposal_decisions`` there (the rounds closed with a decision
+in the period, and withdrawals).
 
 Optional settings: ``COMMONPURSE_PDF_TIME_LIMIT`` (seconds, default 120),
 ``COMMONPURSE_PDF_MAX_ROWS`` (fund movements per statement, default 20000) and
 ``COMMONPURSE_PDF_CONCURRENCY`` (renders at once per process, default 1).
 
-Only ``routes.py`` imports Litestar (loaded by ``configure``), so ``render_statement`` and
-``render_receipt`` stay light to import for the CLI and the bench.
+Only ``routes.py`` imports Litestar (loaded by ``configure``, and by
+``proposal_record_response`` when it runs), so ``render_statement`` and ``render_receipt``
+stay light to import for the CLI and the bench.
 """
 
 from __future__ import annotations
@@ -32,6 +35,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from app.documents.pdf import DEFAULT_LIMITS, Limits
+from app.documents.proposal import proposal_decisions
 from app.documents.receipt import render_receipt
 from app.documents.statement import Decision, DecisionsInPeriod, no_decisions, render_statement
 from app.settings import Settings, SettingsError
@@ -69,7 +73,8 @@ def limits_from(settings: Settings) -> Limits:
 def configure(app_config: AppConfig, settings: Settings) -> None:
     """Wire the document routes onto the application."""
     # Imported here: the render functions above serve the CLI and benches without Litestar.
-    from app.documents.routes import LIMITS_STATE_KEY, DocumentController
+    from app.documents.routes import DECISIONS_STATE_KEY, LIMITS_STATE_KEY, DocumentController
 
     app_config.state[LIMITS_STATE_KEY] = limits_from(settings)
+    app_config.state[DECISIONS_STATE_KEY] = proposal_decisions
     app_config.route_handlers.append(DocumentController)

@@ -37,7 +37,8 @@ def _limits(request: Request[Any, Any, Any]) -> Limits:
     return limits
 
 
-def _base_url(request: Request[Any, Any, Any]) -> str:
+def base_url_of(request: Request[Any, Any, Any]) -> str:
+    """The instance's public address, which documents print their links against."""
     base_url: str = request.app.state.settings.base_url
     return base_url
 
@@ -111,7 +112,7 @@ class DocumentController(Controller):
             group,
             start,
             end,
-            base_url=_base_url(request),
+            base_url=base_url_of(request),
             decisions_in_period=decisions,
             limits=_limits(request),
         )
@@ -131,6 +132,6 @@ class DocumentController(Controller):
         seq: Annotated[int, PathParameter(ge=1)],
     ) -> Response[bytes]:
         group = caller.group
-        document = await receipt_document(db_session, group, seq, base_url=_base_url(request))
+        document = await receipt_document(db_session, group, seq, base_url=base_url_of(request))
         filename = f"{group.slug}-receipt-{seq}.pdf"
         return await pdf_response(document, filename, caller, db_session, request)

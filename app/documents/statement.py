@@ -53,6 +53,8 @@ class Decision:
     decided_on: date
     amount: str | None = None
     fund: str | None = None
+    explanation: str = ""
+    round: int | None = None
 
 
 class DecisionsInPeriod(Protocol):

@@ -16,6 +16,8 @@ from app.documents.pdf import Limits
 from app.documents.routes import DECISIONS_STATE_KEY, LIMITS_STATE_KEY
 from ledger.checkpoint import Verifier, verify_note
 from ledger.models import Group
+from proposals import service as proposals
+from proposals.schemas import ProposalIn
 from tests.conftest import World, build_world
 from tests.pdf.ledger_data import (
     PERIOD,
@@ -407,3 +409,121 @@ async def test_entries_with_the_longest_memos_print_in_full_inside_the_pages(
     for word in words:
         assert word.x_max <= word.page_width, word
         assert word.y_max <= word.page_height, word
+
+
+async def _decide(
+    session: AsyncSession,
+    world: World,
+    title: str,
+    opened: datetime,
+    decided: datetime,
+    *,
+    block: bool = False,
+    withdraw: bool = False,
+    fund: str | None = None,
+    amount: str | None = None,
+) -> int:
+    """A proposal opened at ``opened`` and decided at ``decided``: everyone agrees (or the
+    admin blocks), or its author withdraws it."""
+    group = await world.fresh_group(session)
+    proposal = await proposals.create_proposal(
+        session,
+        group,
+        world.member.user,
+        ProposalIn(title=title, fund=fund, amount=amount),
+        now=opened,
+    )
+    if withdraw:
+        await proposals.withdraw(session, group, proposal.number, world.member.user, now=decided)
+    else:
+        for person in (world.admin, world.steward, world.facilitator, world.member):
+            blocks = block and person is world.admin
+            await proposals.respond(
+                session,
+                group,
+                proposal.number,
+                person.user,
+                "block" if blocks else "agree",
+                "The hall was painted last year." if blocks else "",
+                now=decided,
+            )
+    await session.commit()
+    return proposal.number
+
+
+async def test_decisions_taken_in_the_period_are_on_the_statement_and_not_outside_it(
+    client: Client, world: World, session: AsyncSession, tmp_path: Path
+) -> None:
+    await record_ledger(client, world)
+    rent = await _decide(
+        session,
+        world,
+        "Rent for R-17 in February",
+        datetime(2024, 2, 5, 10, tzinfo=UTC),
+        datetime(2024, 2, 12, 9, tzinfo=UTC),
+        fund="rent-relief",
+        amount="50.00",
+    )
+    hall = await _decide(
+        session,
+        world,
+        "Paint the hall",
+        datetime(2024, 2, 24, 10, tzinfo=UTC),
+        datetime(2024, 2, 29, 23, 59, 59, tzinfo=UTC),
+        block=True,
+    )
+    freezer = await _decide(
+        session,
+        world,
+        "Buy a chest freezer",
+        datetime(2024, 2, 25, 10, tzinfo=UTC),
+        datetime(2024, 3, 1, 0, 0, 1, tzinfo=UTC),
+        fund="groceries",
+        amount="20.00",
+    )
+    trip = await _decide(
+        session,
+        world,
+        "A trip to the sea",
+        datetime(2024, 2, 14, 10, tzinfo=UTC),
+        datetime(2024, 2, 15, 8, tzinfo=UTC),
+        withdraw=True,
+    )
+    february = " ".join(
+        pdftotext(await statement(client, world, period_query(*PERIOD)), tmp_path).split()
+    )
+    section = february[february.index("Decisions taken in the period") :]
+    assert "No decisions were recorded" not in section
+    for title in ("Rent for R-17 in February", "Paint the hall", "A trip to the sea"):
+        assert title in section, title
+    assert "Buy a chest freezer" not in february
+    # Oldest first, each with its outcome, explanation, amount and fund.
+    rows = re.findall(r"(\d+) (2024-\d\d-\d\d) (Rent for R-17|A trip|Paint the hall)", section)
+    assert [(int(n), day) for n, day, _ in rows] == [
+        (rent, "2024-02-12"),
+        (trip, "2024-02-15"),
+        (hall, "2024-02-29"),
+    ]
+    shown = (await client.get(f"/api/groups/{world.slug}/proposals/{rent}")).json()
+    assert " ".join(shown["rounds"][0]["outcome"]["explanation"].split()) in section
+    assert "50.00 EUR from rent-relief" in section
+    assert "Blocked" in section
+    assert "Withdrawn by its author." in section
+
+    march = " ".join(
+        pdftotext(
+            await statement(client, world, period_query(date(2024, 3, 1), date(2024, 3, 31))),
+            tmp_path,
+        ).split()
+    )
+    section = march[march.index("Decisions taken in the period") :]
+    assert f"{freezer} 2024-03-01 Buy a chest freezer" in section
+    assert "20.00 EUR from groceries" in section
+    for title in ("Rent for R-17", "Paint the hall", "A trip to the sea"):
+        assert title not in march, title
+
+    january = pdftotext(
+        await statement(client, world, period_query(date(2024, 1, 1), date(2024, 1, 31))),
+        tmp_path,
+    )
+    assert "No decisions were recorded in this period." in january
