@@ -214,6 +214,7 @@ class AskPages(Controller):
             "public/ask_status.html",
             group=context.group,
             t=translate,
+            language=language,
             status=status,
             steps=steps,
             current=current,

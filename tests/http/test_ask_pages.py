@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import re
+from datetime import date
 from typing import Any
 
 import pytest
+from babel.dates import format_date
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
 from sqlalchemy import func, select
@@ -73,8 +75,27 @@ async def test_a_person_asks_and_follows_their_request_privately(
 async def test_the_form_speaks_spanish(client: Client, world: World) -> None:
     page, _ = await form_token(client, world.slug, **{"Accept-Language": "es-ES,es;q=0.9"})
     assert "¿Qué necesitas?" in page
+    assert '<html lang="es">' in page
     page = (await client.get(f"/g/{world.slug}/ask?lang=en")).text
     assert "What do you need?" in page
+    assert '<html lang="en">' in page
+
+
+async def test_a_request_made_in_spanish_is_followed_in_spanish(
+    client: Client, world: World
+) -> None:
+    _, token = await form_token(client, world.slug, **{"Accept-Language": "es"})
+    sent = await submit(client, world.slug, token, language="es")
+    assert sent.status_code == 303, sent.text
+    status = await client.get(sent.headers["location"], headers={"Accept": "text/html"})
+    assert '<html lang="es">' in status.text
+    assert "Recibida" in status.text
+    # Dates in Spanish too: the month of today in Spanish, not in English.
+    spanish_month = format_date(date.today(), "MMM", locale="es")
+    english_month = format_date(date.today(), "MMM", locale="en")
+    assert spanish_month in status.text
+    if spanish_month.lower() != english_month.lower():
+        assert f"{english_month} " not in status.text
 
 
 async def test_missing_contact_is_shown_next_to_the_field_and_the_input_kept(

@@ -1,0 +1,483 @@
+"""The stewards' queue of requests for support, as pages for the group's stewards and
+facilitators (admins imply both).
+
+The list shows no personal details. Opening a request shows the person's details and the
+notes, and every such showing is logged by ``support.read_details`` (an error page that
+shows the form again shows the details again, so it logs again). Each action is a form:
+CSRF, errors next to the fields with the input kept, then a 303 to the request's page.
+The rules live in ``proposals.support``; these pages only call it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Annotated, Any
+
+from babel.dates import format_timedelta
+from litestar import Controller, Request, get, post
+from litestar.connection import ASGIConnection
+from litestar.di import Provide
+from litestar.handlers.base import BaseRouteHandler
+from litestar.params import QueryParameter
+from litestar.response import Redirect, Template
+from sqlalchemy import func, select
+
+from app.api.requests import steward_or_facilitator
+from app.auth import Caller, provide_caller
+from app.db import write_intent
+from app.deps import CurrentCaller, DbSession, Id
+from app.errors import status_of
+from app.i18n import language_name
+from app.jobs import forget_erased_pages
+from app.web.forms import Form, read_form
+from app.web.members import logged_in, member_with, see_other
+from app.web.templating import Formatter, page
+from app.web.views import fund_view
+from ledger import service
+from ledger.errors import LedgerError
+from ledger.groups import has_role, utcnow
+from ledger.models import User
+from ledger.money import format_amount
+from proposals import support
+from proposals.models import DetailsRead, Proposal, SupportRequest
+
+TITLE_MAX = 200  # as the API's ProposalIn
+SUMMARY_MAX = 20_000
+NOTE_MAX = 4000
+MESSAGE_MAX = 2000
+SHOWN_READS = 10
+
+STATUS_LABELS = {
+    "received": "New",
+    "discussing": "Being discussed",
+    "proposed": "Proposed to the group",
+    "decided": "Decided",
+    "paid": "Paid",
+    "declined": "Declined",
+}
+DECISION_LABELS = {
+    "passed": "passed",
+    "not_passed": "not passed",
+    "blocked": "blocked",
+    "withdrawn": "withdrawn",
+}
+URGENCY_LABELS = {"urgent": "Urgent", "normal": "Soon", "low": "Not urgent"}
+DONE_MESSAGES = {
+    "noted": "Your note was added.",
+    "proposed": "The request is now a proposal; the group decides on it.",
+    "declined": "The request was declined. The person sees your message on their page.",
+    "paid": "The request is marked as paid. The person's page says so.",
+    "erased": "The person's details and the notes were erased. The code, the proposal "
+    "and the ledger stay as they were.",
+}
+OPEN = ("received", "discussing")
+
+
+async def steward_or_facilitator_page(
+    connection: ASGIConnection[Any, Any, Any, Any], handler: BaseRouteHandler
+) -> None:
+    """Guard: log in first, then be a steward or a facilitator of the group."""
+    await logged_in(connection, handler)
+    await steward_or_facilitator(connection, handler)
+
+
+@dataclass(frozen=True, slots=True)
+class RequestRow:
+    """A line of the queue: no personal details."""
+
+    id: int
+    pseudonym: str
+    status: str
+    status_label: str
+    urgency: str
+    urgency_label: str
+    received: str
+    age: str
+    amount: str
+    erased: bool
+
+
+def _age(created_at: datetime, now: datetime, fmt: Formatter) -> str:
+    return format_timedelta(now - created_at, threshold=1.0, locale=fmt.locale)
+
+
+def _status_label(status: support.RequestStatus) -> str:
+    label = STATUS_LABELS[status.status]
+    if status.status == "decided" and status.decision:
+        label += f": {DECISION_LABELS.get(status.decision, status.decision)}"
+    return label
+
+
+def _row(
+    request: SupportRequest, status: support.RequestStatus, fmt: Formatter, now: datetime
+) -> RequestRow:
+    return RequestRow(
+        id=request.id,
+        pseudonym=request.pseudonym,
+        status=status.status,
+        status_label=_status_label(status),
+        urgency=request.urgency,
+        urgency_label=URGENCY_LABELS.get(request.urgency, request.urgency),
+        received=fmt.day(request.created_at),
+        age=_age(request.created_at, now, fmt),
+        amount=fmt.money(request.amount, request.currency) if request.amount else "",
+        erased=request.erased_at is not None,
+    )
+
+
+def _roles(caller: Caller) -> set[str]:
+    held = caller.membership.roles if caller.membership else ""
+    return {role for role in ("steward", "facilitator", "admin") if has_role(held, role)}
+
+
+def _base(slug: str, request_id: int) -> str:
+    return f"/m/{slug}/requests/{request_id}"
+
+
+class RequestPages(Controller):
+    include_in_schema = False
+    dependencies = {"caller": Provide(provide_caller, sync_to_thread=False)}
+
+    @get("/m/{group:str}/requests", guards=[steward_or_facilitator_page], name="requests")
+    async def queue(
+        self, request: Request[Any, Any, Any], db_session: DbSession, caller: CurrentCaller
+    ) -> Template:
+        fmt = Formatter.for_group(caller.group, request.app.state.settings)
+        now = utcnow()
+        rows = [
+            _row(r, await support.status_of(db_session, caller.group, r), fmt, now)
+            for r in await support.queue(db_session, caller.group)
+        ]
+        return page(
+            request,
+            "member/requests.html",
+            group=caller.group,
+            fmt=fmt,
+            caller=caller,
+            # Open requests first; each part keeps the queue's order (most urgent, then oldest).
+            open_rows=[row for row in rows if row.status in OPEN],
+            other_rows=[row for row in rows if row.status not in OPEN],
+            headers={"Cache-Control": "no-store"},
+        )
+
+    @get(
+        "/m/{group:str}/requests/{request_id:int}",
+        guards=[steward_or_facilitator_page],
+        name="request",
+    )
+    async def show(
+        self,
+        request: Request[Any, Any, Any],
+        db_session: DbSession,
+        caller: CurrentCaller,
+        request_id: Id,
+        done: Annotated[str, QueryParameter(max_length=20)] = "",
+    ) -> Template:
+        found = await support.get_request(db_session, caller.group, request_id)
+        # This GET writes (the read is logged): end the guards' reading transaction and
+        # begin a writing one, so SQLite takes its write lock first instead of failing
+        # to upgrade a stale read.
+        await db_session.commit()
+        token = write_intent.set(True)
+        try:
+            return await self._request_page(
+                request, db_session, caller, found, _fresh_form(found), done=done
+            )
+        finally:
+            write_intent.reset(token)
+
+    @post(
+        "/m/{group:str}/requests/{request_id:int}/notes",
+        guards=[steward_or_facilitator_page],
+        name="request_note",
+    )
+    async def add_note(
+        self,
+        request: Request[Any, Any, Any],
+        db_session: DbSession,
+        caller: CurrentCaller,
+        request_id: Id,
+    ) -> Template | Redirect:
+        found = await support.get_request(db_session, caller.group, request_id)
+        form = await read_form(request, ("text",))
+        text = _limited(form, "text", NOTE_MAX, required="Write the note first.")
+        refused = 422
+        if form.ok:
+            refused = await _attempt(
+                db_session,
+                form,
+                ("text",),
+                found,
+                support.add_note(db_session, found, _user(caller), text),
+            )
+        return await self._after(request, db_session, caller, found, form, refused, "noted")
+
+    @post(
+        "/m/{group:str}/requests/{request_id:int}/propose",
+        guards=[member_with("steward")],
+        name="request_propose",
+    )
+    async def propose(
+        self,
+        request: Request[Any, Any, Any],
+        db_session: DbSession,
+        caller: CurrentCaller,
+        request_id: Id,
+    ) -> Template | Redirect:
+        found = await support.get_request(db_session, caller.group, request_id)
+        fields = ("title", "summary", "fund", "amount")
+        form = await read_form(request, fields)
+        title = _limited(form, "title", TITLE_MAX, required="Give the proposal a title.")
+        summary = _limited(form, "summary", SUMMARY_MAX)
+        if not form.value("fund"):
+            form.fail("fund", "Choose the fund the money comes from.")
+        if not form.value("amount"):
+            form.fail("amount", "Enter the amount to pay, such as 120.00.")
+        refused = 422
+        if form.ok:
+            refused = await _attempt(
+                db_session,
+                form,
+                fields,
+                found,
+                support.propose(
+                    db_session,
+                    caller.group,
+                    found,
+                    _user(caller),
+                    title=title,
+                    summary=summary,
+                    fund=form.value("fund"),
+                    amount=form.value("amount"),
+                ),
+                # The service knows the summary as the proposal's body.
+                renamed={"body": "summary"},
+            )
+        return await self._after(request, db_session, caller, found, form, refused, "proposed")
+
+    @post(
+        "/m/{group:str}/requests/{request_id:int}/decline",
+        guards=[steward_or_facilitator_page],
+        name="request_decline",
+    )
+    async def decline(
+        self,
+        request: Request[Any, Any, Any],
+        db_session: DbSession,
+        caller: CurrentCaller,
+        request_id: Id,
+    ) -> Template | Redirect:
+        found = await support.get_request(db_session, caller.group, request_id)
+        form = await read_form(request, ("message",))
+        message = _limited(form, "message", MESSAGE_MAX)
+        refused = 422
+        if form.ok:
+            refused = await _attempt(
+                db_session, form, ("message",), found, support.decline(db_session, found, message)
+            )
+        return await self._after(request, db_session, caller, found, form, refused, "declined")
+
+    @post(
+        "/m/{group:str}/requests/{request_id:int}/paid",
+        guards=[member_with("steward")],
+        name="request_paid",
+    )
+    async def mark_paid(
+        self,
+        request: Request[Any, Any, Any],
+        db_session: DbSession,
+        caller: CurrentCaller,
+        request_id: Id,
+    ) -> Template | Redirect:
+        found = await support.get_request(db_session, caller.group, request_id)
+        form = Form()
+        refused = await _attempt(
+            db_session,
+            form,
+            (),
+            found,
+            support.mark_paid(db_session, caller.group, found),
+            whole="paid",
+        )
+        return await self._after(request, db_session, caller, found, form, refused, "paid")
+
+    @get(
+        "/m/{group:str}/requests/{request_id:int}/erase",
+        guards=[steward_or_facilitator_page],
+        name="request_erase_confirm",
+    )
+    async def erase_confirm(
+        self,
+        request: Request[Any, Any, Any],
+        db_session: DbSession,
+        caller: CurrentCaller,
+        request_id: Id,
+    ) -> Template:
+        found = await support.get_request(db_session, caller.group, request_id)
+        return _erase_page(request, caller, found, Form())
+
+    @post(
+        "/m/{group:str}/requests/{request_id:int}/erase",
+        guards=[steward_or_facilitator_page],
+        name="request_erase",
+    )
+    async def erase(
+        self,
+        request: Request[Any, Any, Any],
+        db_session: DbSession,
+        caller: CurrentCaller,
+        request_id: Id,
+    ) -> Template | Redirect:
+        found = await support.get_request(db_session, caller.group, request_id)
+        form = await read_form(request, ("confirm",))
+        if found.erased_at is not None:
+            form.fail("", "These details were erased already.")
+            return _erase_page(request, caller, found, form, status=409)
+        if form.value("confirm") != "yes":
+            form.fail("confirm", "Tick the box to confirm that the details go for good.")
+            return _erase_page(request, caller, found, form, status=422)
+        await support.erase(db_session, found)
+        await db_session.commit()
+        # On SQLite, the write-ahead log must not keep older copies of the erased rows.
+        await forget_erased_pages(request.app.state.alchemy_config.get_engine())
+        return Redirect(f"{_base(caller.group.slug, found.id)}?done=erased", status_code=303)
+
+    # --- the request's page ------------------------------------------------------------
+
+    async def _after(
+        self,
+        request: Request[Any, Any, Any],
+        db_session: DbSession,
+        caller: Caller,
+        found: SupportRequest,
+        form: Form,
+        refused: int,
+        done: str,
+    ) -> Template | Redirect:
+        """PRG on success; otherwise the request's page again, with the errors."""
+        if form.ok:
+            return await see_other(db_session, f"{_base(caller.group.slug, found.id)}?done={done}")
+        return await self._request_page(request, db_session, caller, found, form, status=refused)
+
+    async def _request_page(
+        self,
+        request: Request[Any, Any, Any],
+        db_session: DbSession,
+        caller: Caller,
+        found: SupportRequest,
+        form: Form,
+        *,
+        status: int = 200,
+        done: str = "",
+    ) -> Template:
+        group = caller.group
+        fmt = Formatter.for_group(group, request.app.state.settings)
+        details, notes = await support.read_details(db_session, group, found, _user(caller))
+        state = await support.status_of(db_session, group, found)
+        proposal = await db_session.get(Proposal, found.proposal_id) if found.proposal_id else None
+        reads = [
+            (read_at, name)
+            for read_at, name in await db_session.execute(
+                select(DetailsRead.read_at, User.name)
+                .join(User, User.id == DetailsRead.user_id)
+                .where(DetailsRead.request_id == found.id)
+                .order_by(DetailsRead.id.desc())
+                .limit(SHOWN_READS)
+            )
+        ]
+        read_count = await db_session.scalar(
+            select(func.count()).select_from(DetailsRead).where(DetailsRead.request_id == found.id)
+        )
+        funds = await service.list_funds(db_session, group)
+        # The read is logged even when the page answers an error (which rolls back).
+        await db_session.commit()
+        return page(
+            request,
+            "member/request.html",
+            status_code=status,
+            headers={"Cache-Control": "no-store", "Referrer-Policy": "no-referrer"},
+            group=group,
+            fmt=fmt,
+            caller=caller,
+            roles=_roles(caller),
+            req=found,
+            row=_row(found, state, fmt, utcnow()),
+            state=state,
+            details=details,
+            notes=notes,
+            preferred_language=language_name(found.language),  # "language" sets <html lang>
+            proposal=proposal,
+            reads=reads,
+            read_count=read_count or 0,
+            funds=[fund_view(f, fmt) for f in funds],
+            is_open=found.status in OPEN,
+            form=form,
+            done=DONE_MESSAGES.get(done, ""),
+        )
+
+
+def _erase_page(
+    request: Request[Any, Any, Any],
+    caller: Caller,
+    found: SupportRequest,
+    form: Form,
+    *,
+    status: int = 200,
+) -> Template:
+    return page(
+        request,
+        "member/request_erase.html",
+        status_code=status,
+        headers={"Cache-Control": "no-store"},
+        group=caller.group,
+        caller=caller,
+        req=found,
+        form=form,
+    )
+
+
+def _fresh_form(found: SupportRequest) -> Form:
+    """The propose form's starting values: a title by code, and the amount asked for."""
+    amount = format_amount(found.amount, found.currency) if found.amount else ""
+    return Form(values={"title": f"Support for {found.pseudonym}", "amount": amount})
+
+
+def _limited(form: Form, name: str, limit: int, *, required: str = "") -> str:
+    text = form.value(name).replace("\r\n", "\n")
+    if required and not text:
+        form.fail(name, required)
+    elif len(text) > limit:
+        form.fail(name, f"Keep this to {limit} characters or fewer (it has {len(text)}).")
+    return text
+
+
+async def _attempt(
+    db_session: DbSession,
+    form: Form,
+    fields: tuple[str, ...],
+    found: SupportRequest,
+    action: Awaitable[object],
+    *,
+    renamed: dict[str, str] | None = None,
+    whole: str = "",
+) -> int:
+    """Run a service call in a savepoint: a refusal undoes only its own changes (the page
+    that shows it still logs its read) and becomes the form's error next to its field.
+    Returns the refusal's HTTP status, or 0."""
+    try:
+        async with db_session.begin_nested():
+            await action
+    except LedgerError as error:
+        name = (renamed or {}).get(error.field or "", error.field or "")
+        form.fail(name if name in fields else whole, str(error))
+        # The savepoint's rollback expired what the call had changed: read it again.
+        await db_session.refresh(found)
+        return status_of(error)
+    return 0
+
+
+def _user(caller: Caller) -> User:
+    assert caller.user is not None  # the guards let only logged-in members through
+    return caller.user
