@@ -48,6 +48,19 @@ async def close_due_rounds(
     return await in_write_transaction(session_maker, work)
 
 
+async def close_due_rounds_before_reading(
+    session_maker: async_sessionmaker[AsyncSession], session: AsyncSession, group: Group
+) -> None:
+    """Deadlines pass even when nobody acts: a request that shows proposals first closes
+    the group's rounds past their deadline, in a write transaction of its own, after ending
+    its own read (a SQLite reader keeps the snapshot it began with) so that what it reads
+    next includes the close. Call it before loading any proposal or round: objects already
+    in the session are not reloaded (the request's group and membership stay valid)."""
+    if await has_due_rounds(session, group):
+        await session.commit()
+        await close_due_rounds(session_maker, group.id)
+
+
 async def has_due_rounds(session: AsyncSession, group: Group) -> bool:
     """A cheap read: does this group have an open round past its deadline?"""
     query = select(

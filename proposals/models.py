@@ -235,6 +235,8 @@ class Notification(Base):
     kind: Mapped[str] = mapped_column(String(24))
     subject: Mapped[str] = mapped_column(String(200))
     body: Mapped[str] = mapped_column(Text)
+    # The proposal it is about, if any (the dashboard links to it).
+    proposal_number: Mapped[int | None] = mapped_column(Integer)
     created_at: Mapped[datetime] = mapped_column(DateTimeUTC(timezone=True))
     # "each": e-mailed at once; "daily": in the next digest; "none": the dashboard only.
     delivery: Mapped[str] = mapped_column(String(8))

@@ -46,6 +46,8 @@ async def notify(
     subject: str,
     body: str,
     now: datetime | None = None,
+    *,
+    proposal_number: int | None = None,
 ) -> None:
     now = now or utcnow()
     modes = await _modes(session, group, user_ids)
@@ -57,6 +59,7 @@ async def notify(
                 kind=kind,
                 subject=subject[:200],
                 body=body,
+                proposal_number=proposal_number,
                 created_at=now,
                 delivery=modes.get(user_id, "none"),
                 attempts=0,
@@ -104,6 +107,7 @@ async def notify_round_opened(
         f"[{group.name}] Your response is awaited: {title}",
         f"Proposal {number} in {group.name}, \u201c{title}\u201d, awaits your response.",
         now,
+        proposal_number=number,
     )
 
 

@@ -10,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.auth import Caller, provide_caller, public_or_member, requires
 from app.deps import CurrentCaller, DbSession, Id
-from app.jobs import close_due_rounds, has_due_rounds
+from app.jobs import close_due_rounds_before_reading
 from proposals import service, views
 from proposals.schemas import (
     AmendmentIn,
@@ -27,10 +27,8 @@ async def _close_due(
     request: Request[Any, Any, Any], session: AsyncSession, caller: Caller
 ) -> None:
     """Deadlines pass even when nobody calls: the first request after one closes the round."""
-    if await has_due_rounds(session, caller.group):
-        maker = request.app.state.alchemy_config.create_session_maker()
-        await close_due_rounds(maker, caller.group.id)
-        session.expire_all()
+    maker = request.app.state.alchemy_config.create_session_maker()
+    await close_due_rounds_before_reading(maker, session, caller.group)
 
 
 async def _show(session: AsyncSession, caller: Caller, number: int) -> ProposalOut:

@@ -14,14 +14,25 @@ from litestar.static_files import create_static_files_router
 from litestar.template import TemplateConfig
 
 from app.settings import Settings
+from app.web.admin import AdminPages, JoinPages
 from app.web.errors import PAGE_ERROR_HANDLERS
+from app.web.member_proposals import MemberProposalPages
 from app.web.members import LoginPages, LoginRequired, MemberPages, login_redirect
 from app.web.public import Feeds, PublicPages
+from app.web.queue import RequestPages
 from app.web.seal import SealKeeper
 from app.web.security import COOKIE_FREE, csrf_middleware, security_headers
 from app.web.templating import STATIC, create_environment
 
-PAGE_CONTROLLERS = (PublicPages, LoginPages, MemberPages)
+PAGE_CONTROLLERS = (
+    PublicPages,
+    LoginPages,
+    MemberPages,
+    MemberProposalPages,
+    RequestPages,
+    AdminPages,
+    JoinPages,
+)
 
 
 def configure(app_config: AppConfig, settings: Settings) -> None:

@@ -41,7 +41,7 @@ from app.auth import (
 from app.deps import CurrentCaller, CurrentNotary, DbSession
 from app.errors import status_of
 from app.settings import Settings
-from app.web import queries
+from app.web import proposal_views, queries
 from app.web.forms import (
     ENTRY_FORMS,
     FORM_ID,
@@ -58,8 +58,9 @@ from ledger import groups, service
 from ledger.errors import IdempotencyMismatch, LedgerError
 from ledger.groups import ROLES, has_role, utcnow
 from ledger.models import Membership, User
-from ledger.schemas import FundIn
+from ledger.schemas import DisbursementIn, FundIn
 from ledger.views import entry_out
+from proposals.service import authorise_payment, committed_by_fund
 
 RECENT_ENTRIES = 5
 
@@ -187,11 +188,14 @@ class MemberPages(Controller):
     @get("/m", guards=[logged_in], name="dashboard")
     async def dashboard(self, request: Request[Any, Any, Any], db_session: DbSession) -> Template:
         user = _user(request)
+        fmt = Formatter.for_group(None, _settings(request))
         return page(
             request,
             "member/dashboard.html",
             groups=await queries.member_groups(db_session, user.id),
-            fmt=Formatter.for_group(None, _settings(request)),
+            awaiting=await proposal_views.awaiting_response(db_session, user.id, fmt),
+            notifications=await proposal_views.my_notifications(db_session, user.id, fmt),
+            fmt=fmt,
         )
 
     @get("/m/{group:str}", guards=[member_with("member")], name="group_home")
@@ -204,9 +208,12 @@ class MemberPages(Controller):
     ) -> Template:
         group = caller.group
         fmt = Formatter.for_group(group, _settings(request))
+        await proposal_views.close_due_rounds_of(request, db_session, group)
         funds = await service.list_funds(db_session, group)
+        committed = await committed_by_fund(db_session, group)
         entries, _ = await service.list_entries(db_session, group, limit=RECENT_ENTRIES)
         links = await queries.reversal_links(db_session, group, entries)
+        reader = _user(request).id
         return page(
             request,
             "member/group.html",
@@ -215,9 +222,12 @@ class MemberPages(Controller):
             caller=caller,
             roles=_roles(caller),
             held_roles=caller.membership.roles.split() if caller.membership else [],
-            funds=[fund_view(f, fmt) for f in funds],
+            funds=[fund_view(f, fmt, committed.get(f.id, 0)) for f in funds],
             entries=[entry_view(e, fmt, links) for e in entries],
             members=await groups.list_members(db_session, group.id),
+            awaiting=await proposal_views.awaiting_response(db_session, reader, fmt, group),
+            open_proposals=await proposal_views.open_proposals(db_session, group, fmt, reader),
+            decided=await proposal_views.recent_decisions(db_session, group, fmt, reader),
             created_fund=next((f.name for f in funds if f.slug == fund), ""),
         )
 
@@ -232,11 +242,16 @@ class MemberPages(Controller):
         kind: FromPath[str],
         recorded: Annotated[int | None, QueryParameter(ge=1, le=MAX_SEQ)] = None,
         seq: Annotated[int | None, QueryParameter(ge=1, le=MAX_SEQ)] = None,
+        proposal: Annotated[int | None, QueryParameter(ge=1, le=MAX_SEQ)] = None,
     ) -> Template:
         _check_kind(kind)
         form = Form(values={"form_id": new_form_id()})
         if kind == "reversal" and seq is not None:
             form.values["reverses"] = str(seq)
+        if kind == "payment" and proposal is not None:
+            # "Record a payment under this proposal": its fund comes with it.
+            form.values["proposal"] = str(proposal)
+            await _fund_of_proposal(db_session, caller, form)
         return await self._record_page(request, db_session, caller, kind, form, recorded=recorded)
 
     @post("/m/{group:str}/record/{kind:str}", guards=[member_with("steward")], name="record_submit")
@@ -260,13 +275,19 @@ class MemberPages(Controller):
             "memo",
             "reverses",
             "form_id",
+            "proposal",
         )
         form = await read_form(request, fields)
         funds = {f.slug: f for f in await service.list_funds(db_session, group)}
         today = utcnow().astimezone(Formatter.for_group(group, _settings(request)).zone).date()
+        decided_in = _decided_in(form) if kind == "payment" else None
+        if decided_in is not None and not form.value("fund"):
+            await _fund_of_proposal(db_session, caller, form)
         entry_in = entry_from_form(kind, form, funds, today)
         if entry_in is None:
             return await self._record_page(request, db_session, caller, kind, form, status=422)
+        if isinstance(entry_in, DisbursementIn) and decided_in is not None:
+            entry_in = msgspec.structs.replace(entry_in, proposal=decided_in)
         form_id = form.value("form_id")
         key = f"web:{form_id}" if FORM_ID.fullmatch(form_id) else None
         request_hash = hashlib.sha256(msgspec.json.encode(entry_in)).hexdigest()
@@ -278,8 +299,14 @@ class MemberPages(Controller):
                 if first is not None and first.status_code == 201:
                     seq = msgspec.json.decode(first.body)["seq"]
                     return await _recorded(db_session, group.slug, kind, seq)
+            # A payment under a proposal is checked against what the proposal authorised.
             entry = await service.record_entry(
-                db_session, group, entry_in, recorded_by=caller.user_id, notary=notary
+                db_session,
+                group,
+                entry_in,
+                recorded_by=caller.user_id,
+                notary=notary,
+                authority=authorise_payment,
             )
         except IdempotencyMismatch:
             form.values["form_id"] = new_form_id()
@@ -313,6 +340,7 @@ class MemberPages(Controller):
         group = caller.group
         fmt = Formatter.for_group(group, _settings(request))
         funds = await service.list_funds(db_session, group)
+        committed = await committed_by_fund(db_session, group)
         done = await service.find_entry(db_session, group, recorded) if recorded else None
         return page(
             request,
@@ -324,7 +352,10 @@ class MemberPages(Controller):
             kind=kind,
             kinds=[(k, KIND_LABELS[v]) for k, v in ENTRY_FORMS.items()],
             form=form,
-            funds=[fund_view(f, fmt) for f in funds],
+            funds=[fund_view(f, fmt, committed.get(f.id, 0)) for f in funds],
+            payable=await proposal_views.payable_proposals(db_session, group, fmt)
+            if kind == "payment"
+            else [],
             done=entry_view(done, fmt) if done else None,
             today=utcnow().astimezone(fmt.zone).date().isoformat(),
         )
@@ -468,16 +499,23 @@ class MemberPages(Controller):
         status: int = 200,
         done: FromQuery[str] = "",
     ) -> Template:
-        return page(
-            request,
-            "member/members.html",
-            status_code=status,
-            group=caller.group,
-            caller=caller,
-            form=form,
-            roles=ROLES,
-            members=await groups.list_members(db_session, caller.group.id),
-            done=_DONE_MESSAGES.get(done, ""),
+        # Invites are app.web.admin's, which imports this module: imported here, not above.
+        from app.web.admin import invites_section
+
+        invites = await invites_section(request, db_session, caller)
+        return invites.shown_on(
+            page(
+                request,
+                "member/members.html",
+                status_code=status,
+                group=caller.group,
+                caller=caller,
+                form=form,
+                roles=ROLES,
+                members=await groups.list_members(db_session, caller.group.id),
+                done=_DONE_MESSAGES.get(done, ""),
+                invites=invites,
+            )
         )
 
 
@@ -504,6 +542,25 @@ async def _members_done(db_session: AsyncSession, caller: Caller, what: str) -> 
 
 async def _recorded(db_session: AsyncSession, slug: str, kind: str, seq: int) -> Redirect:
     return await see_other(db_session, f"/m/{slug}/record/{kind}?recorded={seq}")
+
+
+def _decided_in(form: Form) -> int | None:
+    """The proposal a payment is made under (the ledger checks what it authorises)."""
+    text = form.value("proposal").lstrip("#")
+    if not text:
+        return None
+    if not text.isdigit() or not 0 < int(text) <= MAX_SEQ:
+        form.fail("proposal", "Choose one of the proposals listed.")
+        return None
+    return int(text)
+
+
+async def _fund_of_proposal(db_session: AsyncSession, caller: Caller, form: Form) -> None:
+    """Fill in the fund of the chosen proposal, when it is one still waiting for payment."""
+    fmt = Formatter()
+    for payable in await proposal_views.payable_proposals(db_session, caller.group, fmt):
+        if str(payable.number) == form.value("proposal").lstrip("#"):
+            form.values["fund"] = payable.fund_slug
 
 
 def _check_kind(kind: str) -> None:

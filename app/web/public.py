@@ -1,9 +1,11 @@
-"""The public pages: the directory of groups, a group's transparency page, its ledger and
-its Atom feed. No login needed; a private group answers 404 to everyone but its members
-(the ``public_or_member`` guard), and never appears in the directory or a search."""
+"""The public pages: the directory of groups, a group's transparency page, its ledger, its
+proposals and decisions, and its Atom feed. No login needed; a private group answers 404 to
+everyone but its members (the ``public_or_member`` guard), and never appears in the
+directory or a search."""
 
 from __future__ import annotations
 
+import re
 import uuid
 from dataclasses import dataclass
 from datetime import date
@@ -11,15 +13,18 @@ from typing import Annotated, Any
 
 from litestar import Controller, Litestar, Request, Response, get
 from litestar.di import Provide
-from litestar.params import QueryParameter
+from litestar.exceptions import NotFoundException
+from litestar.params import PathParameter, QueryParameter
 from litestar.response import Template
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.auth import authenticate, provide_caller, public_or_member
+from app.auth import Caller, authenticate, provide_caller, public_or_member
 from app.deps import CurrentCaller, DbSession
-from app.web import queries
+from app.documents.proposal import proposal_record_response
+from app.web import decisions, queries
 from app.web.chart import Chart, balance_chart
 from app.web.forms import MAX_SEQ
+from app.web.proposal_views import close_due_rounds_of
 from app.web.queries import LedgerFilter
 from app.web.seal import SealKeeper
 from app.web.security import COOKIE_FREE
@@ -32,9 +37,17 @@ from ledger.groups import utcnow
 from ledger.log import root_base64
 from ledger.models import Checkpoint, Group
 from ledger.rules import ENTRY_KINDS
+from proposals import service as proposals
+from proposals.labels import STATUS_LABELS
 
 RECENT_ENTRIES = 10
 FEED_ENTRIES = 50
+# The group page shows this many open proposals and recent decisions; the list, all.
+OVERVIEW_PROPOSALS = 5
+OPEN_PROPOSALS = 100
+# A proposal's page is /proposals/12, its decision record /proposals/12.pdf.
+MAX_PROPOSAL = 999_999_999
+PROPOSAL_PATH = re.compile(r"([1-9][0-9]{0,8})(\.pdf)?")
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,6 +86,8 @@ async def _checkpoint(session: AsyncSession, group: Group) -> Checkpoint | None:
         return None
 
 
+
+
 class PublicPages(Controller):
     include_in_schema = False
     opt = {COOKIE_FREE: True}
@@ -106,14 +121,14 @@ class PublicPages(Controller):
         group = caller.group
         fmt = Formatter.for_group(group, _settings(request))
         now = utcnow()
+        await close_due_rounds_of(request, db_session, group)
         panels: list[FundPanel] = []
-        # Proposals: passed but unpaid amounts per fund id go here once proposals exist.
-        committed: dict[int, int] = {}
+        committed = await proposals.committed_by_fund(db_session, group)
         for fund in await service.list_funds(db_session, group):
             points, complete = await queries.fund_history(db_session, fund)
             chart = balance_chart(
                 points,
-                now=now,
+                today=now.astimezone(fmt.zone).date(),
                 fmt=fmt,
                 currency=fund.currency,
                 fund_name=fund.name,
@@ -137,6 +152,19 @@ class PublicPages(Controller):
             checkpoint_root=root_base64(checkpoint.root_hash) if checkpoint else "",
             exports=export_extensions(request.app),
             last_activity=await queries.last_activity(db_session, group),
+            open_proposals=await decisions.proposal_lines(
+                db_session,
+                group,
+                await queries.open_proposals(db_session, group, limit=OVERVIEW_PROPOSALS + 1),
+                fmt,
+            ),
+            decided=await decisions.proposal_lines(
+                db_session,
+                group,
+                await queries.recently_decided(db_session, group, limit=OVERVIEW_PROPOSALS),
+                fmt,
+            ),
+            overview_proposals=OVERVIEW_PROPOSALS,
         )
 
     @get("/g/{group:str}/ledger", guards=[public_or_member], name="ledger")
@@ -203,6 +231,90 @@ class PublicPages(Controller):
             next_before=next_before,
         )
 
+    @get("/g/{group:str}/proposals", guards=[public_or_member], name="proposals")
+    async def proposals(
+        self,
+        request: Request[Any, Any, Any],
+        db_session: DbSession,
+        caller: CurrentCaller,
+        before: Annotated[str, QueryParameter(max_length=12)] = "",
+    ) -> Template:
+        group = caller.group
+        fmt = Formatter.for_group(group, _settings(request))
+        cursor: int | None = None
+        if before:
+            if not (before.isdigit() and 0 < int(before) <= MAX_PROPOSAL):
+                raise NotFoundException("That page link is broken; start from the newest.")
+            cursor = int(before)
+        await close_due_rounds_of(request, db_session, group)
+        closed, next_before = await queries.closed_proposals(
+            db_session, group, before=cursor, limit=queries.PROPOSALS_PAGE
+        )
+        open_now = (
+            [] if cursor else await queries.open_proposals(db_session, group, limit=OPEN_PROPOSALS)
+        )
+        return page(
+            request,
+            "public/proposals.html",
+            group=group,
+            fmt=fmt,
+            caller=caller,
+            open_proposals=await decisions.proposal_lines(db_session, group, open_now, fmt),
+            closed=await decisions.proposal_lines(db_session, group, closed, fmt),
+            before=cursor,
+            next_before=next_before,
+        )
+
+    @get("/g/{group:str}/proposals/{number:str}", guards=[public_or_member], name="proposal")
+    async def proposal(
+        self,
+        request: Request[Any, Any, Any],
+        db_session: DbSession,
+        caller: CurrentCaller,
+        number: Annotated[str, PathParameter()],
+    ) -> Response[Any]:
+        """A proposal's page at ``/proposals/12``; its decision record at ``12.pdf`` (one
+        route: Litestar cannot tell ``{n:int}`` and ``{n:str}`` apart in one place)."""
+        match = PROPOSAL_PATH.fullmatch(number)
+        if match is None:
+            raise NotFoundException(f"There is no proposal {number!r}.")
+        if match.group(2):
+            return await proposal_record_response(request, db_session, caller, int(match.group(1)))
+        return await self._proposal_page(request, db_session, caller, int(match.group(1)))
+
+    async def _proposal_page(
+        self,
+        request: Request[Any, Any, Any],
+        db_session: AsyncSession,
+        caller: Caller,
+        number: int,
+    ) -> Template:
+        group = caller.group
+        fmt = Formatter.for_group(group, _settings(request))
+        await close_due_rounds_of(request, db_session, group)
+        _, public_names = await proposals.get_rules(db_session, group)
+        proposal = await proposals.get_proposal(db_session, group, number)
+        payments = await queries.proposal_payments(db_session, group, number)
+        links = await queries.reversal_links(db_session, group, payments)
+        view = await decisions.proposal_page(
+            db_session,
+            group,
+            proposal,
+            fmt,
+            # Who said what: members see it; everyone else when the group allows it.
+            show_names=caller.membership is not None or public_names,
+            paid=decisions.paid_under(payments, links),
+        )
+        return page(
+            request,
+            "public/proposal.html",
+            group=group,
+            fmt=fmt,
+            caller=caller,
+            proposal=view,
+            payments=[entry_view(entry, fmt, links) for entry in payments],
+        )
+
 
 class Feeds(Controller):
     include_in_schema = False
@@ -224,17 +336,40 @@ class Feeds(Controller):
         entries, _ = await service.list_entries(db_session, group, limit=FEED_ENTRIES)
         base = settings.base_url
         group_url = f"{base}/g/{group.slug}"
-        items = [
+        await close_due_rounds_of(request, db_session, group)
+        items: list[dict[str, Any]] = [
             {
+                "kind": "entry",
                 "id": uuid.uuid5(uuid.NAMESPACE_URL, f"{group_url}/entries/{e.hash}").urn,
                 "title": entry_title(e, fmt),
                 "url": f"{group_url}/ledger?before={e.seq + 1}#entry-{e.seq}",
+                "at": e.recorded_at,
                 "updated": timestamp(e.recorded_at),
                 "view": entry_view(e, fmt),
             }
             for e in entries
         ]
-        updated = timestamp(entries[0].recorded_at if entries else group.created_at)
+        # Decisions are news of their own: each round that ended passed, blocked or not
+        # passed (a proposal blocked, amended and then passed made two).
+        for d in await queries.recent_decisions(db_session, group, limit=FEED_ENTRIES):
+            items.append(
+                {
+                    "kind": "decision",
+                    "id": uuid.uuid5(
+                        uuid.NAMESPACE_URL, f"{group_url}/proposals/{d.number}/rounds/{d.round}"
+                    ).urn,
+                    "title": f"Proposal {d.number} {STATUS_LABELS[d.status].lower()}:"
+                    f" {d.title}",
+                    "url": f"{group_url}/proposals/{d.number}#round-{d.round}",
+                    "at": d.closed_at,
+                    "updated": timestamp(d.closed_at),
+                    "decision": d,
+                    "status_label": STATUS_LABELS[d.status],
+                }
+            )
+        items.sort(key=lambda item: item["at"], reverse=True)
+        items = items[:FEED_ENTRIES]
+        updated = timestamp(items[0]["at"] if items else group.created_at)
         environment = request.app.template_engine.engine  # type: ignore[union-attr]
         body = environment.get_template("public/feed.atom").render(
             group=group,

@@ -1,5 +1,6 @@
-"""What the pages read, beyond the ledger service: the directory, filtered ledger pages,
-reversal links, a fund's recent history, and a member's groups.
+"""What the pages read, beyond the ledger and proposals services: the directory, filtered
+ledger pages, reversal links, a fund's recent history, a member's groups, and the lists of
+proposals and decisions.
 
 Every query that can grow with the ledger walks an index from the newest entry down and
 stops after one page (keyset pagination on ``seq``): a page deep in a million entries
@@ -8,6 +9,7 @@ costs what the first one does.
 
 from __future__ import annotations
 
+import json
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -18,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from ledger.models import Entry, Fund, Group, LogState, Membership, Posting
 from ledger.rules import HOLDING
+from proposals.models import Proposal, ProposalVersion, Round
 
 DIRECTORY_PAGE = 30
 LEDGER_PAGE = 50
@@ -242,7 +245,9 @@ async def reversal_links(
 
 @dataclass(frozen=True, slots=True)
 class BalancePoint:
-    at: datetime
+    """The fund's balance at the end of ``on`` (the day the money moved)."""
+
+    on: date
     seq: int
     balance: int
 
@@ -250,12 +255,13 @@ class BalancePoint:
 async def fund_history(
     session: AsyncSession, fund: Fund, *, limit: int = HISTORY_POINTS
 ) -> tuple[list[BalancePoint], bool]:
-    """The fund's balance after each of its last ``limit`` entries, oldest first, and
-    whether that is its whole history. Read backwards from the stored balance through the
-    fund's postings index, so it costs ``limit`` rows however long the ledger is."""
+    """The fund's balance after each of its last ``limit`` entries, by the day the money
+    moved (``occurred_on``), oldest first, starting with the balance before them; and
+    whether that is its whole history. Read through the fund's postings index from the
+    stored balance, so it costs ``limit`` rows however long the ledger is."""
     rows = list(
         await session.execute(
-            select(Posting.seq, Posting.amount, Entry.recorded_at)
+            select(Posting.seq, Posting.amount, Entry.occurred_on)
             .join(Entry, Entry.id == Posting.entry_id)
             .where(Posting.fund_id == fund.id, Posting.account_type == HOLDING)
             .order_by(Posting.seq.desc())
@@ -264,13 +270,128 @@ async def fund_history(
     )
     complete = len(rows) <= limit
     rows = rows[:limit]
-    balance = fund.balance
-    points: list[BalancePoint] = []
-    for seq, amount, recorded_at in rows:
-        points.append(BalancePoint(recorded_at, seq, balance))
-        balance -= amount
-    points.reverse()
-    if complete and points:
-        # Before its first entry the fund held nothing: start the line at zero.
-        points.insert(0, BalancePoint(points[0].at, 0, balance))
+    if not rows:
+        return [], complete
+    balance = fund.balance - sum(int(amount) for _, amount, _ in rows)
+    # Entries may be recorded after the day they happened: draw them on that day.
+    moves = sorted(((on, seq, int(amount)) for seq, amount, on in rows), key=lambda m: m[:2])
+    points = [BalancePoint(moves[0][0], 0, balance)]
+    for on, seq, amount in moves:
+        balance += amount
+        points.append(BalancePoint(on, seq, balance))
     return points, complete
+
+
+# --- proposals ---------------------------------------------------------------------------
+
+PROPOSALS_PAGE = 30
+DECIDED = ("passed", "blocked", "not_passed")
+
+
+async def open_proposals(session: AsyncSession, group: Group, *, limit: int) -> list[Proposal]:
+    """Open proposals, the next deadline first (most are few; ``limit`` bounds the page)."""
+    deadline = (  # the deadline of the proposal's latest round, the one open
+        select(Round.closes_at)
+        .where(Round.proposal_id == Proposal.id)
+        .order_by(Round.number.desc())
+        .limit(1)
+        .correlate(Proposal)
+        .scalar_subquery()
+    )
+    return list(
+        await session.scalars(
+            select(Proposal)
+            .where(Proposal.group_id == group.id, Proposal.status == "open")
+            .order_by(deadline, Proposal.number)
+            .limit(limit)
+        )
+    )
+
+
+async def recently_decided(session: AsyncSession, group: Group, *, limit: int) -> list[Proposal]:
+    """Proposals passed, blocked or not passed, the latest decision first."""
+    return list(
+        await session.scalars(
+            select(Proposal)
+            .where(Proposal.group_id == group.id, Proposal.status.in_(DECIDED))
+            .order_by(Proposal.decided_at.desc(), Proposal.number.desc())
+            .limit(limit)
+        )
+    )
+
+
+async def closed_proposals(
+    session: AsyncSession, group: Group, *, before: int | None = None, limit: int = PROPOSALS_PAGE
+) -> tuple[list[Proposal], int | None]:
+    """Proposals no longer open (decided or withdrawn), newest number first, by keyset on
+    the number; returns the page and the ``before`` of the next."""
+    statement = select(Proposal).where(Proposal.group_id == group.id, Proposal.status != "open")
+    if before is not None:
+        statement = statement.where(Proposal.number < before)
+    rows = list(await session.scalars(statement.order_by(Proposal.number.desc()).limit(limit + 1)))
+    if len(rows) > limit:
+        return rows[:limit], rows[limit - 1].number
+    return rows, None
+
+
+async def proposal_payments(session: AsyncSession, group: Group, number: int) -> list[Entry]:
+    """The ledger entries that paid money under proposal ``number``, newest first."""
+    return list(
+        await session.scalars(
+            select(Entry)
+            .where(Entry.group_id == group.id, Entry.proposal_number == number)
+            .order_by(Entry.seq.desc())
+        )
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    """A round that ended in a decision: what the feed announces."""
+
+    number: int
+    round: int
+    title: str
+    status: str
+    explanation: str
+    closed_at: datetime
+
+
+async def recent_decisions(session: AsyncSession, group: Group, *, limit: int) -> list[Decision]:
+    """Rounds closed with a decision (passed, blocked, not passed), newest first. A proposal
+    blocked and then passed after an amendment made two decisions."""
+    rows = await session.execute(
+        select(Round, Proposal.number, ProposalVersion.title)
+        .join(Proposal, Proposal.id == Round.proposal_id)
+        .join(
+            ProposalVersion,
+            and_(
+                ProposalVersion.proposal_id == Proposal.id,
+                ProposalVersion.version == Round.version,
+            ),
+        )
+        .where(
+            Proposal.group_id == group.id,
+            Round.closed_at.is_not(None),
+            Round.outcome.in_(DECIDED),
+        )
+        .order_by(Round.closed_at.desc(), Round.id.desc())
+        .limit(limit)
+    )
+    decisions: list[Decision] = []
+    for round_, number, title in rows:
+        assert round_.closed_at is not None
+        assert round_.outcome is not None
+        # The minute keeps the title the round decided on, after title-only amendments too.
+        minute = json.loads(round_.minute) if round_.minute else {}
+        decisions.append(
+            Decision(
+                number=number,
+                round=round_.number,
+                title=str(minute.get("version", {}).get("title") or title),
+                status=round_.outcome,
+                explanation=round_.explanation or "",
+                closed_at=round_.closed_at,
+            )
+        )
+    return decisions

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import copy
 import hashlib
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from decimal import Decimal
 from functools import cache
@@ -171,7 +171,12 @@ def page(
 ) -> Template:
     """A page rendered from ``template`` with what every page's layout needs."""
     context.setdefault("current_user", request.scope.get("state", {}).get("cp_user"))
-    context.setdefault("fmt", Formatter.for_group(context.get("group"), request.app.state.settings))
+    if "fmt" not in context:
+        fmt = Formatter.for_group(context.get("group"), request.app.state.settings)
+        language = context.get("language")  # a page in the reader's language (the ask form)
+        if language and Locale.parse(fmt.locale).language != language:
+            fmt = replace(fmt, locale=_locale(language))
+        context["fmt"] = fmt
     return Template(
         template_name=template,
         context=context,

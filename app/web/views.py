@@ -116,8 +116,8 @@ class FundView:
 
 
 def fund_view(fund: Fund, fmt: Formatter, committed: int = 0) -> FundView:
-    """A fund's money: ``committed`` is what passed but unpaid proposals hold (proposals
-    will supply it; until then nothing is committed)."""
+    """A fund's money: ``committed`` is what passed but unpaid proposals hold
+    (``proposals.service.committed_by_fund``)."""
     return FundView(
         slug=fund.slug,
         name=fund.name,

@@ -45,7 +45,8 @@ PHONE = {"width": 390, "height": 844}
 
 @dataclass
 class Cast:
-    """The group under test and the people who log in to it (password ``PASSWORD``)."""
+    """The group under test and the people who log in to it (password ``PASSWORD``): the
+    steward and the admin here, and the facilitator and the plain member through ``world``."""
 
     world: World
     steward: Person
@@ -141,5 +142,5 @@ def server(settings: Settings, tmp_path: Path) -> Iterator[str]:
 @pytest.fixture
 async def cast(session: AsyncSession) -> Cast:
     world = await build_world(session)
-    await give_password(session, world.steward, world.admin)
+    await give_password(session, world.steward, world.admin, world.facilitator, world.member)
     return Cast(world, world.steward, world.admin)

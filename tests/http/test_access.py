@@ -131,6 +131,14 @@ ROUTES: dict[tuple[str, str], Route] = {
     ("POST", "/api/groups/{group:str}/members"): Route(ADMIN, body={}, allowed=422),
     # The probe removes the group's only admin, which is refused.
     ("DELETE", "/api/groups/{group:str}/members/{member_id:int}"): Route(ADMIN, allowed=409),
+    # Invites: the probes send a duration out of range, or revoke an invite that is not.
+    ("POST", "/api/groups/{group:str}/invites"): Route(
+        ADMIN, body={"expires_in_days": 0}, allowed=422
+    ),
+    ("GET", "/api/groups/{group:str}/invites"): Route(ADMIN),
+    ("DELETE", "/api/groups/{group:str}/invites/{invite_id:int}"): Route(
+        ADMIN, allowed=404, params={"invite_id": "999999"}
+    ),
     # The ledger.
     ("GET", "/api/groups/{group:str}/funds"): Route(PUBLIC_READ),
     ("POST", "/api/groups/{group:str}/funds"): Route(STEWARD, body={}, allowed=422),
@@ -201,6 +209,9 @@ ROUTES: dict[tuple[str, str], Route] = {
     ("GET", "/g/{group:str}"): Route(PUBLIC_READ),
     ("GET", "/g/{group:str}/ledger"): Route(PUBLIC_READ),
     ("GET", "/g/{group:str}/feed.atom"): Route(PUBLIC_READ),
+    ("GET", "/g/{group:str}/proposals"): Route(PUBLIC_READ),
+    # A proposal's page (the probe); ``1.pdf`` on the same route is its decision record.
+    ("GET", "/g/{group:str}/proposals/{number:str}"): Route(PUBLIC_READ),
     # Asking for support (no login; the private group has not switched its form on).
     ("GET", "/g/{group:str}/ask"): Route(WHERE_ASKING_IS_OPEN),
     # The probe's form is empty: refused, nothing is kept.
@@ -228,8 +239,65 @@ ROUTES: dict[tuple[str, str], Route] = {
     # Removing the only admin is refused.
     ("POST", "/m/{group:str}/members/{member_id:int}/remove"): Route(ADMIN, page=True, allowed=409),
     # Changing the roles of someone who is not a member.
+    # Decisions. Proposal 1 (by the member) is open and was opened just now.
+    ("GET", "/m/{group:str}/proposals/new"): Route(MEMBER, page=True),
+    ("POST", "/m/{group:str}/proposals/new"): Route(MEMBER, page=True, allowed=422),
+    ("GET", "/m/{group:str}/proposals/{number:int}"): Route(MEMBER, page=True),
+    # An empty form chooses no response.
+    ("POST", "/m/{group:str}/proposals/{number:int}/respond"): Route(
+        MEMBER, page=True, allowed=422
+    ),
+    # Only the author or a facilitator may amend or withdraw: probe a proposal that is not.
+    ("POST", "/m/{group:str}/proposals/{number:int}/amend"): Route(
+        MEMBER, page=True, allowed=404, params={"number": "999"}
+    ),
+    ("POST", "/m/{group:str}/proposals/{number:int}/withdraw"): Route(
+        MEMBER, page=True, allowed=404, params={"number": "999"}
+    ),
+    # Too early to close: the round opened just now and few responded.
+    ("POST", "/m/{group:str}/proposals/{number:int}/close"): Route(
+        FACILITATOR, page=True, allowed=409
+    ),
+    ("GET", "/m/{group:str}/notifications"): Route(MEMBER, page=True),
+    ("POST", "/m/{group:str}/notifications"): Route(MEMBER, page=True, allowed=422),
     ("POST", "/m/{group:str}/members/{member_id:int}/roles"): Route(
         ADMIN, page=True, allowed=404, params={"member_id": "999999"}
+    ),
+    # The stewards' queue of requests for support. Opening request 1 logs a read (harmless).
+    ("GET", "/m/{group:str}/requests"): Route(STEWARD_OR_FACILITATOR, page=True),
+    ("GET", "/m/{group:str}/requests/{request_id:int}"): Route(STEWARD_OR_FACILITATOR, page=True),
+    ("POST", "/m/{group:str}/requests/{request_id:int}/notes"): Route(
+        STEWARD_OR_FACILITATOR, page=True, allowed=422
+    ),
+    ("POST", "/m/{group:str}/requests/{request_id:int}/propose"): Route(
+        STEWARD, page=True, allowed=422
+    ),
+    # An empty message is a valid decline: probe a request that does not exist.
+    ("POST", "/m/{group:str}/requests/{request_id:int}/decline"): Route(
+        STEWARD_OR_FACILITATOR, page=True, allowed=404, params={"request_id": "999"}
+    ),
+    # Nothing was paid for request 1 yet: refused.
+    ("POST", "/m/{group:str}/requests/{request_id:int}/paid"): Route(
+        STEWARD, page=True, allowed=409
+    ),
+    ("GET", "/m/{group:str}/requests/{request_id:int}/erase"): Route(
+        STEWARD_OR_FACILITATOR, page=True
+    ),
+    # Without the confirmation box ticked nothing is erased.
+    ("POST", "/m/{group:str}/requests/{request_id:int}/erase"): Route(
+        STEWARD_OR_FACILITATOR, page=True, allowed=422
+    ),
+    # Invites and decision rules (admins). The probes' forms are empty, which is refused.
+    ("POST", "/m/{group:str}/invites"): Route(ADMIN, page=True, allowed=422),
+    ("POST", "/m/{group:str}/invites/{invite_id:int}/revoke"): Route(
+        ADMIN, page=True, allowed=404, params={"invite_id": "999999"}
+    ),
+    ("GET", "/m/{group:str}/rules"): Route(ADMIN, page=True),
+    ("POST", "/m/{group:str}/rules"): Route(ADMIN, page=True, allowed=422),
+    # An invite link anyone may open; the probe's token was never issued.
+    ("GET", "/join/{token:str}"): Route(ANYONE, allowed=404, params={"token": "never-issued"}),
+    ("POST", "/join/{token:str}"): Route(
+        ANYONE, page=True, allowed=404, params={"token": "never-issued"}
     ),
 }
 

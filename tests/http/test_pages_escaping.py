@@ -1,10 +1,15 @@
 """Member-supplied text is only ever text: a corpus of XSS payloads in every field that
 exists (group name and description, fund name, member names, memo, counterparty, the
-reason of a reversal, a search, a login e-mail) never reaches a page or the feed as markup."""
+reason of a reversal, a search, a login e-mail, a proposal's title, body and counterparty,
+the reasons of responses and amendments) never reaches a page or the feed as markup.
+Proposal bodies are Markdown: they reach the page rendered and sanitised, so there the test
+is that only the sanitiser's tags and attributes appear."""
 
 from __future__ import annotations
 
+import re
 import xml.etree.ElementTree as ET
+from html.parser import HTMLParser
 
 import pytest
 from litestar import Litestar
@@ -13,8 +18,11 @@ from markupsafe import escape
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.settings import Settings
+from app.web.markdown import ALLOWED_ATTRIBUTES, ALLOWED_TAGS
 from ledger import groups, service
 from ledger.schemas import DisbursementIn, DonationIn, FundIn, ReversalIn
+from proposals import service as proposals
+from proposals.schemas import AmendmentIn, ProposalIn
 from tests.conftest import Person
 from tests.http.test_login import browser, give_password, post_form
 
@@ -68,10 +76,62 @@ async def stage(session: AsyncSession, payload: str) -> Person:
     await service.record_entry(
         session, group, ReversalIn(reverses=2, memo=payload), recorded_by=admin.id
     )
+    # Proposal 1: blocked in round 1 (a minute, a decision in the feed), amended, round 2
+    # open with a response; names public, so they are on the page too.
+    await proposals.set_rules(session, group, {}, True)
+    await proposals.create_proposal(
+        session,
+        group,
+        member,
+        ProposalIn(
+            title=payload, body=payload, fund="food", amount="5.00", counterparty=payload[:64]
+        ),
+    )
+    await proposals.respond(session, group, 1, admin, "block", payload)
+    await proposals.respond(session, group, 1, member, "concern", payload)
+    membership = await groups.active_membership(session, group.id, member.id)
+    assert membership is not None
+    await proposals.amend(
+        session,
+        group,
+        1,
+        member,
+        membership,
+        AmendmentIn(reason=payload, body=f"{payload}\n\n{payload} again", amount="4.00"),
+    )
+    await proposals.respond(session, group, 1, admin, "agree", payload)
     await session.commit()
     person = Person(admin, "")
     await give_password(session, person)
     return person
+
+
+class _Tags(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__()
+        self.tags: list[tuple[str, list[tuple[str, str | None]]]] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self.tags.append((tag, attrs))
+
+
+PROSE = re.compile(r'<div class="prose">(.*?)</div>', re.DOTALL)
+
+
+def assert_sanitised_bodies(html: str, where: str) -> str:
+    """Check each rendered Markdown body holds only the sanitiser's markup; return the page
+    without them (Markdown decodes ``&lt;`` to text, which is then escaped again, so a
+    payload of entities may appear there verbatim, as harmless text)."""
+    bodies = PROSE.findall(html)
+    assert bodies, f"{where} shows no proposal body"
+    for body in bodies:
+        parser = _Tags()
+        parser.feed(body)
+        for tag, attrs in parser.tags:
+            assert tag in ALLOWED_TAGS, (where, tag)
+            assert {name for name, _ in attrs} <= ALLOWED_ATTRIBUTES.get(tag, set()) | {"rel"}
+        assert "<script" not in body.lower(), where
+    return PROSE.sub("", html)
 
 
 def assert_only_text(body: str, payload: str, where: str, *, shown: bool = True) -> None:
@@ -87,11 +147,22 @@ async def test_member_text_is_escaped_on_every_page_and_in_the_feed(
     settings: Settings, client: Client, session: AsyncSession, payload: str
 ) -> None:
     admin = await stage(session, payload)
-    public_pages = ["/", "/g/xss-fund", "/g/xss-fund/ledger", "/g/xss-fund/ledger?kind=reversal"]
+    public_pages = [
+        "/",
+        "/g/xss-fund",
+        "/g/xss-fund/ledger",
+        "/g/xss-fund/ledger?kind=reversal",
+        "/g/xss-fund/proposals",
+    ]
     for path in public_pages:
         response = await client.get(path, headers=HTML)
         assert response.status_code == 200, path
         assert_only_text(response.text, payload, path)
+    proposal = await client.get("/g/xss-fund/proposals/1", headers=HTML)
+    assert proposal.status_code == 200
+    rest = assert_sanitised_bodies(proposal.text, "the proposal's page")
+    assert_only_text(rest, payload, "the proposal's page")
+    assert str(escape(payload + " 2")) in rest  # a member's name, shown as text
     search = await client.get("/", params={"q": payload}, headers=HTML)
     assert_only_text(search.text, payload, "search", shown=True)
 
@@ -115,6 +186,39 @@ async def test_member_text_is_escaped_on_every_page_and_in_the_feed(
         )
         assert kept.status_code == 422
         assert_only_text(kept.text, payload, "the refused form")
+        # The members' pages of decisions, and their refused forms.
+        for path in (
+            "/m/xss-fund/proposals/1",
+            "/m/xss-fund/proposals/new",
+            "/m/xss-fund/notifications",
+            "/m/xss-fund/record/payment",
+        ):
+            response = await logged_in.get(path, headers=HTML)
+            assert response.status_code == 200, path
+            rest = assert_sanitised_bodies(response.text, path) if "/1" in path else response.text
+            assert_only_text(rest, payload, path)
+        refused = {
+            "/m/xss-fund/proposals/new": {
+                "title": payload,
+                "body": payload,
+                "counterparty": payload,
+                "closes_at": payload,
+            },
+            "/m/xss-fund/proposals/1/respond": {"position": payload, "reason": payload},
+            "/m/xss-fund/proposals/1/amend": {
+                "title": "",
+                "body": payload,
+                "amend_reason": payload,
+            },
+        }
+        for path, data in refused.items():
+            form_url = "/m/xss-fund/proposals/new" if path.endswith("new") else None
+            sent = await post_form(
+                logged_in, path, data, form_url=form_url or "/m/xss-fund/proposals/1"
+            )
+            assert sent.status_code == 422, path
+            rest = PROSE.sub("", sent.text)
+            assert_only_text(rest, payload, f"the refused form {path}")
 
     async with browser(settings) as stranger:
         login = await post_form(stranger, "/login", {"email": payload, "password": "x"})
@@ -124,6 +228,9 @@ async def test_member_text_is_escaped_on_every_page_and_in_the_feed(
     feed = await client.get("/g/xss-fund/feed.atom")
     assert feed.status_code == 200
     document = ET.fromstring(feed.content)  # well-formed whatever the text
-    assert document.findtext(f"{ATOM}title") == f"{payload}: new entries"
+    assert document.findtext(f"{ATOM}title") == f"{payload}: entries and decisions"
     contents = [e.findtext(f"{ATOM}content") or "" for e in document.findall(f"{ATOM}entry")]
+    assert len(contents) == 4  # three entries and the decision that blocked proposal 1
     assert all(payload in content for content in contents)
+    titles = [e.findtext(f"{ATOM}title") or "" for e in document.findall(f"{ATOM}entry")]
+    assert f"Proposal 1 blocked: {payload}" in titles

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import asyncio
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
+from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ledger import groups
+from proposals.models import Round
 from tests.conftest import Person, World, make_person
 
 Client = AsyncTestClient[Litestar]
@@ -262,3 +265,20 @@ async def test_the_public_sees_counts_and_reasons_but_not_names(
     ]
     member_view = (await client.get(url(world, "/1"), headers=world.member.headers)).json()
     assert member_view["rounds"][0]["responses"][0]["member"] == world.admin.user.name
+
+
+async def test_reading_a_proposal_after_its_deadline_closes_the_round_first(
+    client: Client, world: World, session: AsyncSession
+) -> None:
+    proposal = await propose(client, world, world.member)
+    agreed = await answer(client, world, world.admin, proposal["number"], "agree")
+    assert agreed.status_code == 201, agreed.text
+    await session.execute(update(Round).values(closes_at=datetime.now(UTC) - timedelta(hours=1)))
+    await session.commit()
+
+    for path in (f"/{proposal['number']}", ""):  # one proposal, and the list
+        response = await client.get(url(world, path), headers=world.member.headers)
+        assert response.status_code == 200, response.text
+    shown = (await client.get(url(world, f"/{proposal['number']}"))).json()
+    assert shown["status"] != "open"
+    assert shown["rounds"][0]["closed_at"] is not None

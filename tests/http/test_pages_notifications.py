@@ -1,0 +1,153 @@
+"""A member's notifications on the dashboard, and the form that chooses how they also come
+by e-mail (none, each, a daily digest)."""
+
+from __future__ import annotations
+
+import re
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.settings import Settings
+from ledger import groups
+from proposals import support
+from proposals.models import Notification, NotificationPreference
+from proposals.support import AskForm
+from tests.conftest import World, build_world
+from tests.http.test_login import browser, give_password, post_form
+from tests.http.test_pages import text_of
+from tests.http.test_pages_member_proposals import propose
+
+HTML = {"Accept": "text/html"}
+
+
+def settings_url(world: World) -> str:
+    return f"/m/{world.slug}/notifications"
+
+
+def notification_links(html: str) -> list[tuple[str, str]]:
+    """(link, subject) of each notification listed, in page order."""
+    section = html.split('id="notifications-heading"', 1)[1]
+    return re.findall(r'<li><a href="([^"]+)">([^<]+)</a>', section)
+
+
+async def test_the_dashboard_lists_my_notifications_newest_first_with_links(
+    settings: Settings, world: World, session: AsyncSession
+) -> None:
+    await give_password(session, world.member, world.steward)
+    async with browser(settings, world.member) as member:
+        await propose(member, world, title="Paint the hall", fund="", amount="")
+        await propose(member, world, title="Fix the boiler", fund="", amount="")
+        own = await member.get("/m", headers=HTML)
+        # The author is not told of their own proposals.
+        assert 'id="notifications-heading"' not in own.text
+    asked = await support.ask(
+        session,
+        await world.fresh_group(session),
+        AskForm(need="Rent for March", email="asker@example.org", consent=True),
+        address="192.0.2.1",
+    )
+    await session.commit()
+    async with browser(settings, world.steward) as steward:
+        page = await steward.get("/m", headers=HTML)
+        assert page.status_code == 200
+        assert notification_links(page.text) == [
+            ("/m/rent-fund/requests", f"[Rent Fund] New request for support {asked.pseudonym}"),
+            ("/m/rent-fund/proposals/2", "[Rent Fund] Your response is awaited: Fix the boiler"),
+            ("/m/rent-fund/proposals/1", "[Rent Fund] Your response is awaited: Paint the hall"),
+        ]
+        assert "asker@example.org" not in page.text  # only the pseudonym, never the person
+        assert "Rent for March" not in page.text
+    async with browser(settings, world.member) as member:
+        page = await member.get("/m", headers=HTML)
+        assert 'id="notifications-heading"' not in page.text  # members hear of no requests
+
+
+async def test_notifications_of_a_group_i_left_are_not_listed(
+    settings: Settings, world: World, session: AsyncSession
+) -> None:
+    await give_password(session, world.member, world.steward)
+    async with browser(settings, world.member) as member:
+        await propose(member, world, title="Paint the hall", fund="", amount="")
+    membership = await groups.active_membership(session, world.group.id, world.steward.user.id)
+    assert membership is not None
+    await groups.remove_member(session, await world.fresh_group(session), membership.id)
+    await session.commit()
+    async with browser(settings, world.steward) as steward:
+        page = await steward.get("/m", headers=HTML)
+        assert "Paint the hall" not in page.text
+        assert "You are not a member of any group yet." in text_of(page.text)
+
+
+async def test_a_member_chooses_how_notifications_come_by_e_mail(
+    settings: Settings, world: World, session: AsyncSession
+) -> None:
+    await give_password(session, world.steward, world.member)
+    async with browser(settings, world.steward) as steward:
+        form = await steward.get(settings_url(world), headers=HTML)
+        assert form.status_code == 200
+        text = text_of(form.text)
+        assert "or a new request for support arrives" in text
+        assert "This site does not send e-mail yet" in text
+        assert 'name="mode" value="none" checked' in form.text
+        saved = await post_form(steward, settings_url(world), {"mode": "each"})
+        assert saved.status_code == 303
+        assert saved.headers["location"] == settings_url(world) + "?done=saved"
+        shown = await steward.get(saved.headers["location"], headers=HTML)
+        assert "Your choice was saved." in text_of(shown.text)
+        assert 'name="mode" value="each" checked' in shown.text
+        assert 'name="mode" value="none" checked' not in shown.text
+    async with browser(settings, world.member) as member:
+        text = text_of((await member.get(settings_url(world), headers=HTML)).text)
+        assert "new request for support" not in text
+        await propose(member, world, title="Paint the hall", fund="", amount="")
+    deliveries = {
+        n.user_id: n.delivery
+        for n in await session.scalars(
+            select(Notification).where(Notification.kind == "awaiting_response")
+        )
+    }
+    await session.commit()
+    assert deliveries[world.steward.user.id] == "each"
+    assert deliveries[world.admin.user.id] == "none"
+    async with browser(settings, world.steward) as steward:
+        daily = await post_form(steward, settings_url(world), {"mode": "daily"})
+        assert daily.status_code == 303
+    preference = await session.get(NotificationPreference, (world.group.id, world.steward.user.id))
+    assert preference is not None
+    assert preference.mode == "daily"
+    await session.commit()
+
+
+async def test_the_settings_form_explains_mistakes_and_refuses_forged_posts(
+    settings: Settings, world: World, session: AsyncSession
+) -> None:
+    await give_password(session, world.member)
+    async with browser(settings, world.member) as member:
+        empty = await post_form(member, settings_url(world), {"mode": ""})
+        assert empty.status_code == 422
+        assert "Choose how you want to hear of them." in text_of(empty.text)
+        assert 'id="error-mode"' in empty.text
+        bogus = await post_form(member, settings_url(world), {"mode": "hourly"})
+        assert bogus.status_code == 422
+        assert "mode is one of none, each, daily." in text_of(bogus.text)
+        no_token = await member.post(
+            settings_url(world), data={"mode": "each"}, headers=HTML, follow_redirects=False
+        )
+        assert no_token.status_code == 403
+    assert list(await session.scalars(select(NotificationPreference))) == []
+    await session.commit()
+
+
+async def test_only_members_reach_the_settings(
+    settings: Settings, world: World, session: AsyncSession
+) -> None:
+    hidden = await build_world(session, slug="hidden-fund", public=False)
+    await give_password(session, world.outsider)
+    async with browser(settings, world.outsider) as outsider:
+        assert (await outsider.get(settings_url(world), headers=HTML)).status_code == 403
+        assert (await outsider.get(settings_url(hidden), headers=HTML)).status_code == 404
+    async with browser(settings) as anonymous:
+        sent = await anonymous.get(settings_url(world), follow_redirects=False)
+        assert sent.status_code == 303
+        assert sent.headers["location"].startswith("/login?next=")
