@@ -23,7 +23,7 @@ from litestar.connection import ASGIConnection
 from litestar.datastructures import Cookie
 from litestar.exceptions import NotAuthorizedException, NotFoundException, PermissionDeniedException
 from litestar.handlers.base import BaseRouteHandler
-from sqlalchemy import delete, func, select
+from sqlalchemy import bindparam, delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.models import ApiToken, LoginAttempt, WebSession
@@ -71,6 +71,12 @@ def request_session(connection: ASGIConnection[Any, Any, Any, Any]) -> AsyncSess
     return session
 
 
+# Built once, with a bound parameter: SQLAlchemy then keeps its cache key between requests.
+_TOKEN = select(ApiToken).where(
+    ApiToken.token_hash == bindparam("token_hash"), ApiToken.revoked_at.is_(None)
+)
+
+
 async def authenticate(connection: ASGIConnection[Any, Any, Any, Any]) -> User | None:
     """The calling user, None when anonymous; a wrong token is refused outright.
 
@@ -86,11 +92,7 @@ async def authenticate(connection: ASGIConnection[Any, Any, Any, Any]) -> User |
         if scheme.lower() != "bearer" or not token.strip():
             raise NotAuthorizedException("Use 'Authorization: Bearer <token>'.")
         session = request_session(connection)
-        result = await session.scalars(
-            select(ApiToken).where(
-                ApiToken.token_hash == token_digest(token.strip()), ApiToken.revoked_at.is_(None)
-            )
-        )
+        result = await session.scalars(_TOKEN, {"token_hash": token_digest(token.strip())})
         api_token = result.one_or_none()
         if api_token is None:
             raise NotAuthorizedException("The bearer token is not valid.")

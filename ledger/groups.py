@@ -8,7 +8,7 @@ import secrets
 from datetime import UTC, datetime, timedelta
 from typing import Literal
 
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.engine import CursorResult
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import lazyload
@@ -153,6 +153,21 @@ async def active_membership(
     return result.one_or_none()
 
 
+# Built once: every guarded request runs it, and a statement object reused with bound
+# parameters skips most of SQLAlchemy's per-call work (its cache key is kept).
+_GROUP_AND_MEMBERSHIP = (
+    select(Group, Membership)
+    .outerjoin(
+        Membership,
+        (Membership.group_id == Group.id)
+        & (Membership.user_id == bindparam("user_id"))
+        & Membership.removed_at.is_(None),
+    )
+    .where(Group.slug == bindparam("slug"))
+    .options(lazyload(Membership.user))  # the caller has the user: no need to join it again
+)
+
+
 async def group_and_membership(
     session: AsyncSession, slug: str, user: User | None
 ) -> tuple[Group | None, Membership | None]:
@@ -163,17 +178,7 @@ async def group_and_membership(
     if user is None:
         return await find_group(session, slug), None
     row = (
-        await session.execute(
-            select(Group, Membership)
-            .outerjoin(
-                Membership,
-                (Membership.group_id == Group.id)
-                & (Membership.user_id == user.id)
-                & Membership.removed_at.is_(None),
-            )
-            .where(Group.slug == slug)
-            .options(lazyload(Membership.user))  # we have the user: no need to join it again
-        )
+        await session.execute(_GROUP_AND_MEMBERSHIP, {"slug": slug, "user_id": user.id})
     ).one_or_none()
     if row is None:
         return None, None

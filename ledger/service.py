@@ -84,16 +84,19 @@ async def list_funds(session: AsyncSession, group: Group) -> list[Fund]:
 async def get_fund(session: AsyncSession, group: Group, slug: str, *, field: str = "fund") -> Fund:
     fund = None
     if rules.SLUG.fullmatch(slug):
-        result = await session.scalars(
-            select(Fund)
-            .where(Fund.group_id == group.id, Fund.slug == slug)
-            # Read afresh: after ``lock_log`` this is the balance appends must check against.
-            .execution_options(populate_existing=True)
-        )
+        result = await session.scalars(_FUND_BY_SLUG, {"group": group.id, "slug": slug})
         fund = result.one_or_none()
     if fund is None:
         raise InvalidInput(f"Group {group.slug!r} has no fund {slug!r}.", field=field)
     return fund
+
+
+_FUND_BY_SLUG = (
+    select(Fund)
+    .where(Fund.group_id == bindparam("group"), Fund.slug == bindparam("slug"))
+    # Read afresh: after ``lock_log`` this is the balance appends must check against.
+    .execution_options(populate_existing=True)
+)
 
 
 def _state(fund: Fund) -> rules.FundState:
@@ -111,13 +114,16 @@ async def lock_log(session: AsyncSession, group: Group) -> LogState:
     On PostgreSQL this row lock serialises every append of the group, so the balances read
     after it are current (READ COMMITTED reads afresh per statement); on SQLite, BEGIN
     IMMEDIATE already holds the database's only write lock."""
-    result = await session.scalars(
-        select(LogState)
-        .where(LogState.group_id == group.id)
-        .with_for_update()
-        .execution_options(populate_existing=True)
-    )
+    result = await session.scalars(_LOCK_LOG, {"group": group.id})
     return result.one()
+
+
+_LOCK_LOG = (
+    select(LogState)
+    .where(LogState.group_id == bindparam("group"))
+    .with_for_update()
+    .execution_options(populate_existing=True)
+)
 
 
 def _text(value: str | None, field: str, *, multiline: bool = False) -> str | None:
