@@ -51,6 +51,7 @@ from sqlalchemy import select
 # other's modules (or the ledger builder's) in its peak memory.
 from app.db import create_engine, create_session_maker
 from app.settings import Settings
+from bench.common import Result
 from ledger import groups
 from ledger.models import Entry, Fund, Group, Posting
 from ledger.money import format_amount
@@ -65,6 +66,8 @@ ROOT = Path(__file__).resolve().parents[1]
 SLUG = "bench-statement"
 FUNDS = (("rent-relief", "Rent relief"), ("groceries", "Groceries"))
 TARGET = 0.2
+FULL_ENTRIES = 10_000
+QUICK_ENTRIES = 2_000
 BASE_URL = "https://purse.example.org"
 MEMOS = (
     "Monthly gift",
@@ -357,9 +360,56 @@ def report(statement: Measure, baseline: Measure) -> None:
     print(f"\n  rows: {baseline.rows} fund movements in both documents")
 
 
+def run(engine_name: str, quick: bool) -> Result:
+    """The bench as ``python -m bench`` runs it: 10,000 entries (``--quick``: 2,000), the
+    statement and the baseline each in a process of its own; figures and ratios in a
+    ``Result``. The ledger is always on SQLite: what is measured is the rendering."""
+    entries = QUICK_ENTRIES if quick else FULL_ENTRIES
+    result = Result("statement", engine_name)
+    if engine_name != "sqlite":
+        result.note("the statement bench renders from SQLite whatever the engine")
+    with tempfile.TemporaryDirectory(prefix="commonpurse-bench-statement-") as temporary:
+        directory = Path(temporary)
+        statement, baseline = _render_both(directory, entries)
+    result.figure("fund movements printed", f"{baseline.rows:,} (from {entries:,} entries)")
+    for label, ours, theirs in (
+        ("render wall time", f"{statement.seconds:.1f} s", f"{baseline.seconds:.1f} s"),
+        ("process CPU time", f"{statement.cpu_seconds:.1f} s", f"{baseline.cpu_seconds:.1f} s"),
+        ("peak RSS", f"{statement.peak_rss_mb:.0f} MB", f"{baseline.peak_rss_mb:.0f} MB"),
+        ("pages", f"{statement.pages}", f"{baseline.pages}"),
+    ):
+        result.figure(f"{label}: statement / long table", f"{ours} / {theirs}")
+    for label, mine, baseline_figure in (
+        ("statement / long table: wall time", statement.seconds, baseline.seconds),
+        ("statement / long table: CPU time", statement.cpu_seconds, baseline.cpu_seconds),
+        ("statement / long table: peak memory", statement.peak_rss_mb, baseline.peak_rss_mb),
+    ):
+        ratio = mine / baseline_figure
+        result.check(label, ratio, f"<= {TARGET}x", ratio <= TARGET)
+    return result
+
+
+def _render_both(directory: Path, entries: int) -> tuple[Measure, Measure]:
+    """Build the ledger in ``directory``, then render the statement and the baseline."""
+    settings = settings_for(directory)
+    started = time.perf_counter()
+    from app.migrate import upgrade
+
+    upgrade(settings.database_url)
+    asyncio.run(build_ledger(settings, entries))
+    print(f"  ledger built in {time.perf_counter() - started:.0f} s", flush=True)
+    print("  .. rendering the statement", flush=True)
+    statement = measure("statement", directory, directory / "statement.pdf")
+    print(f"  statement: {statement.seconds:.1f} s", flush=True)
+    print("  .. rendering the baseline (one long table; this takes a while)", flush=True)
+    baseline = measure("baseline", directory, directory / "baseline.pdf")
+    print(f"  baseline: {baseline.seconds:.1f} s", flush=True)
+    return statement, baseline
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.statement", description=__doc__)
-    parser.add_argument("--entries", type=int, default=10_000)
+    parser.add_argument("--entries", type=int, default=FULL_ENTRIES)
     parser.add_argument("--keep", type=Path, help="keep both PDFs in this folder")
     parser.add_argument(
         "--child", nargs=3, metavar=("KIND", "DIR", "OUTPUT"), help=argparse.SUPPRESS
@@ -378,19 +428,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     with tempfile.TemporaryDirectory(prefix="commonpurse-bench-statement-") as temporary:
         directory = Path(temporary)
-        settings = settings_for(directory)
-        started = time.perf_counter()
-        from app.migrate import upgrade
-
-        upgrade(settings.database_url)
-        asyncio.run(build_ledger(settings, args.entries))
-        print(f"  ledger built in {time.perf_counter() - started:.0f} s", flush=True)
-        print("  .. rendering the statement", flush=True)
-        statement = measure("statement", directory, directory / "statement.pdf")
-        print(f"  statement: {statement.seconds:.1f} s", flush=True)
-        print("  .. rendering the baseline (one long table; this takes a while)", flush=True)
-        baseline = measure("baseline", directory, directory / "baseline.pdf")
-        print(f"  baseline: {baseline.seconds:.1f} s", flush=True)
+        statement, baseline = _render_both(directory, args.entries)
         report(statement, baseline)
         if args.keep:
             args.keep.mkdir(parents=True, exist_ok=True)

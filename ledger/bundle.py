@@ -16,22 +16,34 @@ from __future__ import annotations
 import hashlib
 import io
 import zipfile
+from bisect import bisect_left
 from collections import defaultdict
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
+from itertools import accumulate, chain, compress, repeat
+from operator import attrgetter, gt, is_not
 from pathlib import Path
+from typing import IO
 
 import msgspec
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from ledger.canonical import ZERO_HASH, LeafDoc, parse_leaves
+from ledger.canonical import (
+    LEAF_VERSION,
+    ZERO_HASH,
+    LeafDoc,
+    LeafPostingDoc,
+    parse_leaf,
+    parse_leaf_lines,
+)
 from ledger.checkpoint import CheckpointError, Verifier, verify_note
 from ledger.merkle import TreeBuilder
 from ledger.models import Checkpoint, Entry, Fund, Group
 
 FORMAT = "commonpurse-bundle/1"
 HOLDING_ROOT = "Assets:Holding:"
+HEX_LENGTH = len(ZERO_HASH)
 
 README = """\
 Verification bundle of the ledger of {name} ({origin})
@@ -160,10 +172,14 @@ def verify_bundle(path: Path | str, published_vkey: str | None = None) -> Bundle
             if published_vkey is not None and vkey != published_vkey.strip():
                 raise _Broken("the bundle's key is not the published key")
             verifier = Verifier.from_vkey(vkey)
-            funds = _read_funds(archive.read("funds.json"))
+            group, funds = _read_funds(archive.read("funds.json"))
             checkpoints = _read_checkpoints(archive.read("checkpoints.jsonl"), verifier)
-            with archive.open("leaves.jsonl") as raw, io.BufferedReader(raw, 1 << 20) as leaves:  # type: ignore[type-var,unused-ignore]
-                _check_leaves(iter(leaves), funds, checkpoints, report)
+            replay = _Replay(group, funds, checkpoints)
+            with archive.open("leaves.jsonl") as leaves:
+                for block in _leaf_blocks(leaves):
+                    replay.check(block)
+                    report.entries = replay.seq
+            replay.finish()
     except _Broken as broken:
         report.problem, report.first_bad_seq = broken.problem, broken.seq
         return report
@@ -175,18 +191,26 @@ def verify_bundle(path: Path | str, published_vkey: str | None = None) -> Bundle
         return report
     report.ok = True
     report.checkpoints = len(checkpoints)
+    report.balances = {
+        slug: total for slug, total in replay.balances.items() if slug in replay.used
+    }
     return report
 
 
-def _read_funds(raw: bytes) -> dict[str, BundleFund]:
+def _read_funds(raw: bytes) -> tuple[str, dict[str, BundleFund]]:
+    """The group's slug and its funds."""
     try:
         document = msgspec.json.decode(raw)
-        return {
+        funds = {
             f["slug"]: BundleFund(f["slug"], f["currency"], bool(f["allow_negative"]))
             for f in document["funds"]
         }
+        group = document["group"]
     except (msgspec.DecodeError, KeyError, TypeError) as error:
         raise _Broken(f"funds.json is not readable ({error})") from error
+    if not isinstance(group, str):
+        raise _Broken("funds.json does not name the group")
+    return group, funds
 
 
 def _read_checkpoints(raw: bytes, verifier: Verifier) -> dict[int, bytes]:
@@ -216,112 +240,302 @@ def _read_checkpoints(raw: bytes, verifier: Verifier) -> dict[int, bytes]:
     return roots
 
 
-BATCH = 10_000
+BATCH_BYTES = 1 << 18
+"""The leaves are read and checked this many bytes at a time (some 500 entries): a batch,
+and the objects it decodes to, stay in the processor's cache while each rule passes over
+them (a third less time than batches of 4 MB)."""
 
 
-def _batches(lines: Iterator[bytes]) -> Iterator[list[bytes]]:
-    batch: list[bytes] = []
-    for raw in lines:
-        batch.append(raw.rstrip(b"\n"))
-        if len(batch) == BATCH:
-            yield batch
-            batch = []
-    if batch:
-        yield batch
-
-
-def _check_leaves(
-    lines: Iterator[bytes],
-    funds: dict[str, BundleFund],
-    checkpoints: dict[int, bytes],
-    report: BundleReport,
-) -> None:
-    tree = TreeBuilder()
-    prev = ZERO_HASH
-    seq = 0
-    balances: dict[str, int] = defaultdict(int)
-    reversible: dict[int, list[tuple[str, str, int, str]]] = {}
-    reversed_seqs: set[int] = set()
-    last_size = max(checkpoints)
-    sha256 = hashlib.sha256
-    for batch in _batches(lines):
-        try:
-            documents = parse_leaves(batch)
-        except ValueError as error:
-            bad = seq + 1 + int(error.args[1])
-            raise _Broken(f"entry {bad} is not a canonical leaf ({error.args[0]})", bad) from error
-        # Hash the batch first (C speed), then walk it once for the rules.
-        digests = [sha256(b"\x00" + leaf).digest() for leaf in batch]
-        for document, digest in zip(documents, digests, strict=True):
-            seq += 1
-            _check_one(document, seq, prev, funds, balances, reversible, reversed_seqs)
-            prev = digest.hex()
-            tree.append(digest)
-            if seq in checkpoints and tree.root() != checkpoints[seq]:
-                raise _Broken(
-                    f"the log's first {seq} entries do not have the root the signed "
-                    f"checkpoint of size {seq} states",
-                    seq,
-                )
-        report.entries = seq
-    if seq < last_size:
-        raise _Broken(
-            f"the bundle holds {seq} entries but a checkpoint covers {last_size}; "
-            "entries were removed",
-            seq + 1,
-        )
-    if seq > last_size:
-        raise _Broken(
-            f"entries after {last_size} are covered by no signed checkpoint", last_size + 1
-        )
-    report.balances = dict(balances)
-
-
-def _check_one(
-    document: LeafDoc,
-    seq: int,
-    prev: str,
-    funds: dict[str, BundleFund],
-    balances: dict[str, int],
-    reversible: dict[int, list[tuple[str, str, int, str]]],
-    reversed_seqs: set[int],
-) -> None:
-    def fail(problem: str) -> _Broken:
-        return _Broken(f"entry {seq} {problem}", seq)
-
-    if document.seq != str(seq):
-        raise fail(f"says it is entry {document.seq}; entries are missing or moved")
-    if document.prev != prev:
-        raise fail("does not follow the previous entry's hash")
-    try:
-        postings = [(p.account, p.fund, int(p.amount), p.currency) for p in document.postings]
-    except ValueError as error:
-        raise fail(f"has an unreadable amount ({error})") from error
-    totals: dict[str, int] = defaultdict(int)
-    for _, _, amount, currency in postings:
-        totals[currency] += amount
-    if len(postings) < 2 or any(totals.values()):
-        raise fail("does not balance")
-    if document.kind == "reversal":
-        target = int(document.reverses or "0")
-        if target in reversed_seqs:
-            raise fail(f"reverses entry {target} a second time")
-        original = reversible.pop(target, None)
-        if original is None:
-            raise fail(f"reverses entry {target}, which cannot be reversed")
-        if [(a, f, -amount, c) for a, f, amount, c in original] != postings:
-            raise fail(f"is not the exact negation of entry {target}")
-        reversed_seqs.add(target)
-    elif document.reverses is not None:
-        raise fail("names an entry to reverse but is not a reversal")
-    else:
-        reversible[seq] = postings
-    for account, fund_slug, amount, _ in postings:
-        if not account.startswith(HOLDING_ROOT):
+def _leaf_blocks(stream: IO[bytes]) -> Iterator[bytes]:
+    """The lines of ``stream`` a few hundred kilobytes at a time: whole lines joined by line
+    feeds, without the last one's."""
+    rest = b""
+    while block := stream.read(BATCH_BYTES):
+        block = rest + block
+        end = block.rfind(b"\n")
+        if end < 0:
+            rest = block
             continue
-        fund = funds.get(fund_slug)
-        if fund is None:
-            raise fail(f"uses the unknown fund {fund_slug!r}")
-        balances[fund_slug] += amount
-        if amount < 0 and balances[fund_slug] < 0 and not fund.allow_negative:
-            raise fail(f"takes the fund {fund_slug!r} below zero")
+        rest = block[end + 1 :]
+        yield block[:end]
+    if rest:
+        yield rest
+
+
+class _Replay:
+    """The log replayed in ``seq`` order, a batch of leaves at a time.
+
+    ``_entry`` checks one entry and names what is wrong with it: it is the definition of
+    every rule. ``_batch_holds`` decides the same rules for a whole batch with a few list
+    operations per rule (``map``, ``accumulate``, ``compress``, list equality: the work
+    per entry runs in C) instead of a few dozen Python steps per entry, and changes nothing
+    unless every entry holds. When it says no, the batch is replayed with ``_entry``, which
+    stops at the first bad entry and says why. So a bundle that verifies went through
+    ``_batch_holds``, one that fails is reported by ``_entry``, and a batch the fast path
+    does not decide (an entry mixing currencies) is simply checked entry by entry.
+    """
+
+    def __init__(
+        self, group: str, funds: dict[str, BundleFund], checkpoints: dict[int, bytes]
+    ) -> None:
+        self.group = group
+        self.funds = funds
+        self.checkpoints = checkpoints
+        self.checkpoint_sizes = sorted(checkpoints)
+        self.seq = 0
+        self.prev = ZERO_HASH
+        self.tree = TreeBuilder()
+        self.balances = dict.fromkeys(funds, 0)
+        self.used: set[str] = set()
+        # Entry seq's postings at index seq - 1 while a reversal may still name the entry;
+        # None for reversals and for entries already reversed.
+        self.reversible: list[tuple[LeafPostingDoc, ...] | None] = []
+        self.reversed_seqs: set[int] = set()
+
+    def check(self, block: bytes) -> None:
+        """Check the leaves of ``block`` (lines joined by line feeds) and add them."""
+        try:
+            documents, leaves = parse_leaf_lines(block)
+        except ValueError as error:
+            index = int(error.args[1])
+            # The entries before the bad leaf may hold an earlier problem: name that one.
+            for leaf in block.split(b"\n")[:index]:
+                self._entry(parse_leaf(leaf), _leaf_digest(leaf))
+            bad = self.seq + 1
+            raise _Broken(f"entry {bad} is not a canonical leaf ({error.args[0]})", bad) from error
+        digests = [_sha256(b"\x00" + leaf).digest() for leaf in leaves]
+        if not self._batch_holds(documents, digests):
+            for document, digest in zip(documents, digests, strict=True):
+                self._entry(document, digest)
+            return
+        first = self.seq - len(documents) + 1
+        sizes = [
+            t
+            for t in self.checkpoint_sizes[bisect_left(self.checkpoint_sizes, first) :]
+            if t <= self.seq
+        ]
+        for size, root in self.tree.extend(digests, sizes).items():
+            if root != self.checkpoints[size]:
+                raise _root_differs(size)
+
+    def _entry(self, document: LeafDoc, digest: bytes) -> None:
+        """Check the next entry, then add it to the replay; _Broken names the first problem."""
+        seq = self.seq + 1
+
+        def fail(problem: str) -> _Broken:
+            return _Broken(f"entry {seq} {problem}", seq)
+
+        if document.seq != str(seq):
+            raise fail(f"says it is entry {document.seq}; entries are missing or moved")
+        if document.prev != self.prev:
+            raise fail("does not follow the previous entry's hash")
+        if document.group != self.group:
+            raise fail(f"belongs to the group {document.group!r}, not {self.group!r}")
+        if document.v != LEAF_VERSION:
+            raise fail(f"is a leaf of version {document.v!r}, which this verifier does not know")
+        try:
+            amounts = [int(p.amount) for p in document.postings]
+        except ValueError as error:
+            raise fail(f"has an unreadable amount ({error})") from error
+        if [str(amount) for amount in amounts] != [p.amount for p in document.postings]:
+            raise fail("has an amount not written as whole minor units")
+        totals: dict[str, int] = defaultdict(int)
+        for posting, amount in zip(document.postings, amounts, strict=True):
+            totals[posting.currency] += amount
+        if len(amounts) < 2 or any(totals.values()):
+            raise fail("does not balance")
+        reversible: tuple[LeafPostingDoc, ...] | None = document.postings
+        if document.kind == "reversal":
+            if document.reverses is None:
+                raise fail("is a reversal but names no entry to reverse")
+            target = _entry_number(document.reverses)
+            if target is None:
+                raise fail(f"reverses {document.reverses!r}, which is not an entry number")
+            if target in self.reversed_seqs:
+                raise fail(f"reverses entry {target} a second time")
+            original = self.reversible[target - 1] if 0 < target < seq else None
+            if original is None:
+                raise fail(f"reverses entry {target}, which cannot be reversed")
+            if _negated(original) != _postings(document.postings, amounts):
+                raise fail(f"is not the exact negation of entry {target}")
+            self.reversible[target - 1] = reversible = None
+            self.reversed_seqs.add(target)
+        elif document.reverses is not None:
+            raise fail("names an entry to reverse but is not a reversal")
+        for posting, amount in zip(document.postings, amounts, strict=True):
+            if not posting.account.startswith(HOLDING_ROOT):
+                continue
+            fund = self.funds.get(posting.fund)
+            if fund is None:
+                raise fail(f"uses the unknown fund {posting.fund!r}")
+            balance = self.balances[fund.slug] + amount
+            self.balances[fund.slug] = balance
+            self.used.add(fund.slug)
+            if amount < 0 and balance < 0 and not fund.allow_negative:
+                raise fail(f"takes the fund {fund.slug!r} below zero")
+        self.reversible.append(reversible)
+        self.seq = seq
+        self.prev = digest.hex()
+        self.tree.append(digest)
+        if seq in self.checkpoints and self.tree.root() != self.checkpoints[seq]:
+            raise _root_differs(seq)
+
+    def _batch_holds(self, documents: list[LeafDoc], digests: list[bytes]) -> bool:
+        """Whether every entry of the batch passes ``_entry``'s checks; when it does, the
+        batch is added to the replay (all but the Merkle tree, which ``check`` extends)."""
+        first, count = self.seq + 1, len(documents)
+        # The chain: every ``prev`` is 64 characters and, joined, they are the previous
+        # entry's hash followed by this batch's hashes but the last, in hex.
+        prevs = list(map(_PREV, documents))
+        chain_hex = b"".join(digests).hex()
+        if (
+            list(map(_SEQ, documents)) != list(map(str, range(first, first + count)))
+            or set(map(len, prevs)) != {HEX_LENGTH}
+            or "".join(prevs) != self.prev + chain_hex[:-HEX_LENGTH]
+            or set(map(_GROUP, documents)) != {self.group}
+            or set(map(_VERSION, documents)) != {LEAF_VERSION}
+        ):
+            return False
+        postings = list(map(_POSTINGS, documents))
+        counts = list(map(len, postings))
+        flat = list(chain.from_iterable(postings))
+        amounts = _whole_minor_units(list(map(_AMOUNT, flat)))
+        if amounts is None or min(counts) < 2:
+            return False
+        # ``starts[i]``: where entry i's postings start in ``flat``. Every entry balances
+        # when the running total of all amounts is back to zero at each entry's start...
+        starts = list(accumulate(counts, initial=0))
+        if any(map(list(accumulate(amounts, initial=0)).__getitem__, starts)):
+            return False
+        # ... provided each entry is in one currency (entries mixing currencies: _entry).
+        if len(set(map(_CURRENCY, flat))) > 1 and any(
+            len(set(map(_CURRENCY, entry))) > 1 for entry in postings
+        ):
+            return False
+        # Reversals (a few in a hundred entries) one by one.
+        reverses = list(map(_REVERSES, documents))
+        named = list(compress(range(count), map(is_not, reverses, repeat(None))))
+        if list(map(_KIND, documents)).count("reversal") != len(named):
+            return False  # a reversal that names no entry
+        added: list[tuple[LeafPostingDoc, ...] | None] = list(postings)
+        reversed_now: set[int] = set()
+        for i in named:
+            target = _entry_number(reverses[i] or "")
+            if documents[i].kind != "reversal" or target is None or not 0 < target < first + i:
+                return False
+            original = self.reversible[target - 1] if target < first else added[target - first]
+            if (
+                original is None
+                or target in reversed_now
+                or _negated(original) != _postings(postings[i], amounts[starts[i] : starts[i + 1]])
+            ):
+                return False
+            reversed_now.add(target)
+            added[i] = None
+            if target >= first:
+                added[target - first] = None
+        # Each fund's running balance, posting by posting, never below zero unless allowed.
+        holding = list(map(str.startswith, map(_ACCOUNT, flat), repeat(HOLDING_ROOT)))
+        funds = list(map(_FUND, compress(flat, holding)))
+        moves = list(compress(amounts, holding))
+        slugs = set(funds)
+        if not slugs <= self.funds.keys():
+            return False  # a fund funds.json does not list
+        # A fund holding more than everything the batch pays out cannot run dry in it; the
+        # others are replayed posting by posting.
+        outflow = -sum(compress(moves, map(gt, repeat(0), moves)))
+        # Each fund's net change; the last one's is what the others leave of the total.
+        balances: dict[str, int] = {}
+        rest = sum(moves)
+        for number, slug in enumerate(slugs, start=1):
+            start = self.balances[slug]
+            replay = start < outflow and not self.funds[slug].allow_negative
+            if number == len(slugs) and not replay:
+                net = rest
+            else:
+                mine = moves if len(slugs) == 1 else list(compress(moves, map(slug.__eq__, funds)))
+                if replay and min(accumulate(mine, initial=start)) < 0:
+                    return False
+                net = sum(mine)
+            rest -= net
+            balances[slug] = start + net
+        # Every entry holds: add the batch.
+        for target in reversed_now:
+            if target < first:
+                self.reversible[target - 1] = None
+        self.reversible.extend(added)
+        self.reversed_seqs |= reversed_now
+        self.balances.update(balances)
+        self.used |= slugs
+        self.seq = first + count - 1
+        self.prev = chain_hex[-HEX_LENGTH:]
+        return True
+
+    def finish(self) -> None:
+        last_size = self.checkpoint_sizes[-1]
+        if self.seq < last_size:
+            raise _Broken(
+                f"the bundle holds {self.seq} entries but a checkpoint covers {last_size}; "
+                "entries were removed",
+                self.seq + 1,
+            )
+        if self.seq > last_size:
+            raise _Broken(
+                f"entries after {last_size} are covered by no signed checkpoint", last_size + 1
+            )
+
+
+_sha256 = hashlib.sha256
+_SEQ, _PREV, _GROUP, _VERSION, _KIND, _REVERSES, _POSTINGS = map(
+    attrgetter, ("seq", "prev", "group", "v", "kind", "reverses", "postings")
+)
+_ACCOUNT, _FUND, _AMOUNT, _CURRENCY = map(attrgetter, ("account", "fund", "amount", "currency"))
+
+
+def _leaf_digest(leaf: bytes) -> bytes:
+    return _sha256(b"\x00" + leaf).digest()
+
+
+_amounts_decoder = msgspec.json.Decoder(list[int])
+_amounts_encoder = msgspec.json.Encoder()
+
+
+def _whole_minor_units(texts: list[str]) -> list[int] | None:
+    """The amounts ``texts`` state, when every one is written as ``str(int)`` writes it
+    (what ``_entry`` checks one by one); else None. One decode and one encode for them
+    all: JSON writes integers as ``str`` does, but for "-0", which the encoder writes
+    back as "0"; the comparison also refuses spaces, signs, fractions and exponents, and
+    with as many numbers as texts, a text holding a comma."""
+    joined = ("[" + ",".join(texts) + "]").encode()
+    try:
+        amounts = _amounts_decoder.decode(joined)
+    except msgspec.DecodeError:
+        return None
+    if len(amounts) != len(texts) or _amounts_encoder.encode(amounts) != joined:
+        return None
+    return amounts
+
+
+def _root_differs(size: int) -> _Broken:
+    return _Broken(
+        f"the log's first {size} entries do not have the root the signed checkpoint of "
+        f"size {size} states",
+        size,
+    )
+
+
+def _entry_number(text: str) -> int | None:
+    """The entry number ``text`` names, written as the ledger writes it; else None."""
+    return int(text) if text.isascii() and text.isdigit() and str(int(text)) == text else None
+
+
+def _postings(
+    postings: Sequence[LeafPostingDoc], amounts: Sequence[int]
+) -> list[tuple[str, str, int, str]]:
+    return [
+        (p.account, p.fund, amount, p.currency) for p, amount in zip(postings, amounts, strict=True)
+    ]
+
+
+def _negated(postings: Sequence[LeafPostingDoc]) -> list[tuple[str, str, int, str]]:
+    return [(p.account, p.fund, -int(p.amount), p.currency) for p in postings]

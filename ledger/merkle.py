@@ -82,6 +82,54 @@ class TreeBuilder:
     def root(self) -> bytes:
         return CompactRange(self.size, tuple(self.peaks)).root()
 
+    def extend(
+        self, hashed_leaves: Sequence[bytes], roots_at: Iterable[int] = ()
+    ) -> dict[int, bytes]:
+        """Append many leaf hashes at once, and return the root the tree had at each size in
+        ``roots_at`` (sizes reached by this append: ``size < t <= size + len(hashed_leaves)``).
+
+        The same tree as ``append`` one by one, built a level at a time: each level's pairs
+        are hashed in one comprehension, so a batch costs one hash per node and little
+        Python per leaf. ``rows[b]`` holds every node of level ``b`` from the first one this
+        append touches (the old peak of that level, if any) up; ``rows[b][0]`` is node
+        ``(old size >> b) & ~1`` of the level, which is where a size's peaks are looked up.
+        """
+        size = self.size
+        sizes = list(roots_at)
+        if any(not size < t <= size + len(hashed_leaves) for t in sizes):
+            raise ValueError(f"sizes {sizes} are not all reached by this append")
+        old_peaks = {b: peak for b, peak in zip(_levels(size), self.peaks, strict=True)}
+        sha256 = hashlib.sha256
+        rows: list[list[bytes]] = []
+        row = list(hashed_leaves)
+        level = 0
+        while row or any(b >= level for b in old_peaks):
+            if level in old_peaks:
+                row.insert(0, old_peaks[level])
+            rows.append(row)
+            pairs = iter(row)
+            row = [
+                sha256(b"\x01" + left + right).digest()
+                for left, right in zip(pairs, pairs, strict=False)
+            ]
+            level += 1
+        self.size = size + len(hashed_leaves)
+        # What is left over at each level (an odd last node) is a peak, largest first.
+        self.peaks = [r[-1] for b, r in reversed(list(enumerate(rows))) if self.size >> b & 1]
+        roots: dict[int, bytes] = {}
+        for t in sizes:
+            peaks = [rows[b][(t >> b) - 1 - ((size >> b) & ~1)] for b in _levels(t)]
+            root = peaks[-1]
+            for peak in reversed(peaks[:-1]):
+                root = node_hash(peak, root)
+            roots[t] = root
+        return roots
+
+
+def _levels(size: int) -> list[int]:
+    """The levels of a tree of ``size`` leaves that hold a peak, largest first."""
+    return [b for b in range(size.bit_length() - 1, -1, -1) if size >> b & 1]
+
 
 @dataclass(frozen=True)
 class CompactRange:

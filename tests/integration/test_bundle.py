@@ -3,20 +3,32 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import zipfile
 from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import msgspec
 import pytest
 from click.testing import CliRunner
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.cli import main
+from app.settings import Settings
+from bench.generate import generate
+from ledger import bundle as bundle_module
 from ledger.bundle import verify_bundle
+from ledger.canonical import ZERO_HASH, canonical_json, leaf_hash_hex
 from ledger.checkpoint import SigningKey
+from ledger.merkle import root_from_leaf_hashes
+from ledger.models import Checkpoint, Entry
 from tests.conftest import World
+from tests.pdf.ledger_data import cents
 
 Client = AsyncTestClient[Litestar]
 ENTRIES = [
@@ -97,6 +109,17 @@ async def test_an_honest_bundle_verifies_with_the_published_key(
 
 TAMPERING: dict[str, tuple[Callable[[dict[str, bytes]], None], int | None, str]] = {
     "one byte changed in a leaf": (edit_leaves(flip_byte), 4, "entry 4"),
+    "a leaf holding bytes that are not UTF-8": (
+        edit_leaves(
+            lambda lines: [
+                *lines[:4],
+                lines[4].replace(b'"memo":"', b'"memo":"\xed\xa0\x80'),
+                *lines[5:],
+            ]
+        ),
+        5,
+        "entry 5 is not a canonical leaf (not UTF-8",
+    ),
     "a leaf removed": (edit_leaves(lambda lines: lines[:2] + lines[3:]), 3, "entry 3"),
     "two leaves swapped": (
         edit_leaves(lambda lines: [lines[0], lines[2], lines[1], *lines[3:]]),
@@ -163,3 +186,310 @@ def test_a_checkpoint_inconsistent_with_the_log_is_refused(bundle: Path, setting
     assert not report.ok
     assert report.first_bad_seq == 3
     assert "checkpoint of size 3" in (report.problem or "")
+
+
+# --- a generated ledger: thousands of entries, reversals, transfers, checkpoints in between --
+
+GENERATED = 2_500
+# Signed checkpoints besides the final one, each the last of its day, so the bundle holds them
+# all: sizes at and around powers of two, some in the middle of a batch of leaves.
+CHECKPOINT_SIZES = (1, 2, 3, 63, 64, 65, 1000, 1024, 1025, 2047)
+SMALL_BATCH = 16_384  # bytes: some 35 leaves, so reversals name entries of earlier batches
+
+
+@pytest.fixture
+async def generated(
+    app: Litestar, client: Client, world: World, session: AsyncSession, tmp_path: Path
+) -> Path:
+    notary = app.state.notary
+    await generate(
+        session, world.slug, GENERATED, ("rent-relief", "groceries", "utilities"), notary=notary
+    )
+    await session.commit()
+    group = await world.fresh_group(session)
+    hashes = [
+        bytes.fromhex(value)
+        for value in await session.scalars(
+            select(Entry.hash).where(Entry.group_id == group.id).order_by(Entry.seq)
+        )
+    ]
+    first_day = datetime(2024, 1, 1, 12, tzinfo=UTC)
+    for day, size in enumerate(CHECKPOINT_SIZES):
+        root = root_from_leaf_hashes(hashes[:size])
+        session.add(
+            Checkpoint(
+                group_id=group.id,
+                size=size,
+                root_hash=root.hex(),
+                note=notary.sign(world.slug, size, root),
+                signed_at=first_day + timedelta(days=day),
+            )
+        )
+    await session.commit()
+    exported = await client.get(f"/api/groups/{world.slug}/export.zip")
+    assert exported.status_code == 200
+    path = tmp_path / "generated.zip"
+    path.write_bytes(exported.content)
+    return path
+
+
+def summary(report: bundle_module.BundleReport) -> tuple[object, ...]:
+    return (report.ok, report.entries, report.checkpoints, report.problem, report.balances)
+
+
+async def test_a_generated_ledger_verifies_whatever_the_batch_size(
+    client: Client, world: World, generated: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    published = (await client.get("/.well-known/commonpurse-key")).text
+    report = verify_bundle(generated, published)
+    assert report.ok, report.problem
+    assert report.entries == GENERATED
+    assert report.checkpoints == len(CHECKPOINT_SIZES) + 1
+    funds = (await client.get(f"/api/groups/{world.slug}/funds")).json()
+    assert report.balances == {
+        fund["slug"]: cents(fund["balance"]) for fund in funds if fund["slug"] in report.balances
+    }
+    assert set(report.balances) == {"rent-relief", "groceries", "utilities"}
+    with zipfile.ZipFile(generated) as archive:
+        kinds = {json.loads(line)["kind"] for line in archive.read("leaves.jsonl").splitlines()}
+    assert kinds == {"donation", "disbursement", "transfer", "reversal"}
+
+    # Batches of a few leaves; reads shorter than a leaf.
+    for batch in (SMALL_BATCH, 100):
+        monkeypatch.setattr(bundle_module, "BATCH_BYTES", batch)
+        assert summary(verify_bundle(generated, published)) == summary(report)
+    # Entry by entry (the rules as ``_entry`` states them) agrees with the batch checks.
+    monkeypatch.setattr(bundle_module._Replay, "_batch_holds", lambda *_: False)
+    assert summary(verify_bundle(generated, published)) == summary(report)
+
+
+Documents = list[dict[str, Any]]
+
+
+def reseal(
+    path: Path, key: SigningKey, edit: Callable[[Documents], int | None]
+) -> tuple[Path, int | None]:
+    """The bundle with its leaves edited, then re-chained and every checkpoint re-signed by
+    the instance's own key: what a dishonest instance could publish. Only the ledger's rules
+    can catch what such an edit breaks."""
+    with zipfile.ZipFile(path) as archive:
+        files = {name: archive.read(name) for name in archive.namelist()}
+    documents = [json.loads(line) for line in files["leaves.jsonl"].splitlines()]
+    edited = edit(documents)
+    prev, leaves, hashes = ZERO_HASH, [], []
+    for document in documents:
+        document["prev"] = prev
+        leaf = canonical_json(document)
+        prev = leaf_hash_hex(leaf)
+        leaves.append(leaf + b"\n")
+        hashes.append(bytes.fromhex(prev))
+    files["leaves.jsonl"] = b"".join(leaves)
+    notes = []
+    for line in files["checkpoints.jsonl"].splitlines():
+        checkpoint = msgspec.json.decode(line)
+        size, origin = checkpoint["size"], checkpoint["note"].split("\n", 1)[0]
+        note = key.sign_checkpoint(origin, size, root_from_leaf_hashes(hashes[:size]))
+        notes.append(msgspec.json.encode({"size": size, "note": note}) + b"\n")
+    files["checkpoints.jsonl"] = b"".join(notes)
+    out = path.with_name("resealed.zip")
+    with zipfile.ZipFile(out, "w") as archive:
+        for name, content in files.items():
+            archive.writestr(name, content)
+    return out, edited
+
+
+MIDDLE = 1_200  # edits land in the middle of the log, in the middle of a batch
+
+
+def first(documents: Documents, kind: str, after: int = MIDDLE) -> dict[str, Any]:
+    return next(d for d in documents[after:] if d["kind"] == kind)
+
+
+def unbalance(documents: Documents) -> int:
+    entry = first(documents, "donation")
+    entry["postings"][0]["amount"] = str(int(entry["postings"][0]["amount"]) + 1)
+    return int(entry["seq"])
+
+
+def overdraw(documents: Documents) -> int:
+    entry = first(documents, "disbursement")
+    for posting in entry["postings"]:
+        posting["amount"] = "1000000000000" if int(posting["amount"]) > 0 else "-1000000000000"
+    return int(entry["seq"])
+
+
+def reverse_twice(documents: Documents) -> int:
+    reversal = first(documents, "reversal")
+    entry = first(documents, "donation", after=int(reversal["seq"]))
+    for name in ("counterparty", "proposal"):
+        entry.pop(name, None)
+    entry.update(
+        kind="reversal",
+        memo=reversal["memo"],
+        postings=reversal["postings"],
+        reverses=reversal["reverses"],
+    )
+    return int(entry["seq"])
+
+
+def misreverse(documents: Documents) -> int:
+    reversal = first(documents, "reversal")
+    for posting in reversal["postings"]:
+        amount = int(posting["amount"])
+        posting["amount"] = str(amount + 1 if amount > 0 else amount - 1)
+    return int(reversal["seq"])
+
+
+def reverse_a_reversal(documents: Documents) -> int:
+    earlier = first(documents, "reversal")
+    reversal = first(documents, "reversal", after=int(earlier["seq"]))
+    reversal["reverses"] = earlier["seq"]
+    return int(reversal["seq"])
+
+
+def unknown_fund(documents: Documents) -> int:
+    entry = first(documents, "donation")
+    for posting in entry["postings"]:
+        posting["fund"] = "nowhere"
+    return int(entry["seq"])
+
+
+def plus_sign(documents: Documents) -> int:
+    entry = first(documents, "donation")
+    for posting in entry["postings"]:
+        if not posting["amount"].startswith("-"):
+            posting["amount"] = "+" + posting["amount"]
+    return int(entry["seq"])
+
+
+def amounts_written(*texts: str) -> Callable[[Documents], int]:
+    """A donation whose amounts are these texts (each balanced by the next)."""
+
+    def edit(documents: Documents) -> int:
+        entry = first(documents, "donation")
+        for posting, text in zip(entry["postings"], texts, strict=True):
+            posting["amount"] = text
+        return int(entry["seq"])
+
+    return edit
+
+
+def other_group(documents: Documents) -> int:
+    entry = first(documents, "transfer")
+    entry["group"] = "another-fund"
+    return int(entry["seq"])
+
+
+def reversal_naming_nothing(documents: Documents) -> int:
+    reversal = first(documents, "reversal")
+    del reversal["reverses"]
+    return int(reversal["seq"])
+
+
+def donation_naming_an_entry(documents: Documents) -> int:
+    entry = first(documents, "donation")
+    entry["reverses"] = "5"
+    return int(entry["seq"])
+
+
+BROKEN_RULES: dict[str, tuple[Callable[[Documents], int], str]] = {
+    "an entry that does not balance": (unbalance, "does not balance"),
+    "a fund taken below zero": (overdraw, "below zero"),
+    "an entry reversed twice": (reverse_twice, "a second time"),
+    "a reversal that is not the negation": (misreverse, "not the exact negation"),
+    "a reversal of a reversal": (reverse_a_reversal, "cannot be reversed"),
+    "an unknown fund": (unknown_fund, "unknown fund 'nowhere'"),
+    "an amount with a plus sign": (plus_sign, "not written as whole minor units"),
+    "an amount with a leading zero": (
+        amounts_written("0400", "-0400"),
+        "not written as whole minor units",
+    ),
+    "an amount of minus zero": (amounts_written("0", "-0"), "not written as whole minor units"),
+    "an amount in exponent form": (amounts_written("4e2", "-400"), "unreadable amount"),
+    "an amount with a space": (amounts_written(" 400", "-400"), "not written as whole minor"),
+    "an amount holding a comma": (amounts_written("400,0", "-400"), "unreadable amount"),
+    "an entry of another group": (other_group, "belongs to the group 'another-fund'"),
+    "a reversal that names no entry": (reversal_naming_nothing, "names no entry"),
+    "a donation that names an entry to reverse": (donation_naming_an_entry, "not a reversal"),
+}
+
+
+async def test_every_broken_rule_is_named_even_in_a_properly_signed_bundle(
+    generated: Path, settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    key = SigningKey.load_or_create(settings.signing_key_file, "testserver.local")
+    assert verify_bundle(reseal(generated, key, lambda documents: None)[0]).ok
+    for name, (edit, words) in BROKEN_RULES.items():
+        resealed, bad = reseal(generated, key, edit)
+        for batch in (bundle_module.BATCH_BYTES, SMALL_BATCH):
+            monkeypatch.setattr(bundle_module, "BATCH_BYTES", batch)
+            report = verify_bundle(resealed)
+            assert not report.ok, name
+            assert report.first_bad_seq == bad, (name, report.problem)
+            assert words in (report.problem or ""), (name, report.problem)
+            assert report.summary().startswith(f"broken at entry {bad}: entry {bad} ")
+
+
+AMOUNT_TEXTS = [
+    ["1", "-1"],
+    ["0"],
+    ["-0"],
+    ["05"],
+    ["-05"],
+    ["1.0"],
+    ["1e3"],
+    [" 1"],
+    ["1 "],
+    ["+1"],
+    ["1_000"],
+    ["\u0661"],
+    ["0x10"],
+    ["1,2"],
+    ["1,2", ""],
+    ["", "1,2"],
+    ["1", "2,3"],
+    [""],
+    ["99999999999999999999999", "-99999999999999999999999"],
+    ["18446744073709551616"],
+    ["-9223372036854775809"],
+    ["null"],
+    ["true"],
+    ["[1]"],
+    ['"1"'],
+    [],
+]
+
+
+@pytest.mark.parametrize("texts", AMOUNT_TEXTS, ids=repr)
+def test_the_batch_reads_amounts_exactly_as_the_rule_for_one_entry(texts: list[str]) -> None:
+    """``_whole_minor_units`` (one decode for a batch) accepts exactly what ``_entry`` does:
+    texts ``int`` reads and ``str`` writes back unchanged."""
+    try:
+        expected: list[int] | None = [int(text) for text in texts]
+    except ValueError:
+        expected = None
+    if expected is not None and [str(amount) for amount in expected] != texts:
+        expected = None
+    assert bundle_module._whole_minor_units(texts) == expected
+
+
+async def test_a_checkpoint_whose_root_differs_inside_a_batch_is_named(
+    generated: Path, settings: Settings
+) -> None:
+    key = SigningKey.load_or_create(settings.signing_key_file, "testserver.local")
+
+    def change(files: dict[str, bytes]) -> None:
+        lines = files["checkpoints.jsonl"].splitlines()
+        origin = msgspec.json.decode(lines[0])["note"].split("\n", 1)[0]
+        forged = key.sign_checkpoint(origin, 1000, b"\x07" * 32)
+        files["checkpoints.jsonl"] = b"\n".join(
+            msgspec.json.encode({"size": 1000, "note": forged})
+            if msgspec.json.decode(line)["size"] == 1000
+            else line
+            for line in lines
+        )
+
+    report = verify_bundle(rewrite(generated, change))
+    assert not report.ok
+    assert report.first_bad_seq == 1000
+    assert "checkpoint of size 1000" in (report.problem or "")

@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 from ledger.merkle import (
     EMPTY_ROOT,
     CompactRange,
+    TreeBuilder,
     consistency_proof,
     inclusion_proof,
     leaf_hash,
@@ -480,3 +481,22 @@ def test_any_prefix_is_consistent_and_a_rewritten_history_is_not(
     forged_root_n = root_from_leaf_hashes(forged)
     forged_proof = consistency_proof(m, n, forged.__getitem__)
     assert not verify_consistency(m, n, root_m, forged_root_n, forged_proof)
+
+
+def test_a_tree_grown_in_batches_equals_one_grown_leaf_by_leaf_and_knows_its_past_roots() -> None:
+    hashes = [leaf_hash(str(i).encode()) for i in range(150)]
+    prefix_roots = [root_from_leaf_hashes(hashes[:size]) for size in range(151)]
+    for start in range(0, 70):
+        for count in (0, 1, 2, 3, 7, 8, 9, 31, 32, 33, 80):
+            batched, single = TreeBuilder(), TreeBuilder()
+            for hashed in hashes[:start]:
+                batched.append(hashed)
+                single.append(hashed)
+            sizes = range(start + 1, start + count + 1)
+            roots = batched.extend(hashes[start : start + count], sizes)
+            for hashed in hashes[start : start + count]:
+                single.append(hashed)
+            assert (batched.size, batched.peaks) == (single.size, single.peaks)
+            assert roots == {size: prefix_roots[size] for size in sizes}
+    with pytest.raises(ValueError, match="not all reached"):
+        TreeBuilder().extend(hashes[:4], [5])
