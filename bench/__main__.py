@@ -14,13 +14,14 @@ import time
 import traceback
 from collections.abc import Callable
 
-from bench import append, bundle, reads, statement, verify
+from bench import append, bundle, pages, reads, statement, verify
 from bench.common import ENGINES, Result, load_average
 
 BENCHES: dict[str, Callable[[str, bool], Result]] = {
     "append": append.run,
     "verify": verify.run,
     "reads": reads.run,
+    "pages": pages.run,
     "bundle": bundle.run,
     "statement": statement.run,
 }
