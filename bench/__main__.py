@@ -36,8 +36,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--quick",
         action="store_true",
-        help="smaller sizes (verify and reads: 100,000 entries instead of 1M; bundle: 20,000 "
-        "instead of 100,000; statement: 2,000 instead of 10,000)",
+        help="smaller sizes (verify, reads and pages: 100,000 entries instead of 1M; "
+        "bundle: 20,000 instead of 100,000; statement: 2,000 instead of 10,000)",
     )
     args = parser.parse_args(argv)
     # The app logs every request httpx makes at INFO; that is not what is measured.
