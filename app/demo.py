@@ -16,8 +16,11 @@ from app.signing import load_notary
 from ledger import groups, service
 from ledger.errors import LedgerError
 from ledger.log import Notary
-from ledger.models import Group
+from ledger.models import Group, User
 from ledger.schemas import DisbursementIn, DonationIn, FundIn, ReversalIn, TransferIn
+from proposals import service as proposals
+from proposals import support
+from proposals.schemas import AmendmentIn, ProposalIn
 
 DEMO_PASSWORD = "commonpurse-demo"
 DEMO_SLUG = "northside"
@@ -71,7 +74,9 @@ async def load_demo(settings: Settings, *, entries: int = 320) -> None:
             await groups.add_member(session, group, person, roles)
         for slug, name in FUNDS:
             await service.create_fund(session, group, FundIn(slug=slug, name=name))
-        await _history(session, group, people[1].id, entries, load_notary(settings))
+        notary = load_notary(settings)
+        await _history(session, group, people[1].id, entries, notary)
+        await _decisions(session, group, people, notary)
         token = await create_token(session, people[1], "demo")
     click.echo(f"Loaded the demo group '{DEMO_SLUG}' with {entries} entries.")
     click.echo(
@@ -131,3 +136,95 @@ async def _history(
                 continue
             recorded += 1
             bar.update(1)
+
+
+async def _decisions(
+    session: AsyncSession, group: Group, people: list[User], notary: Notary
+) -> None:
+    """A decided proposal (blocked, amended, passed and paid), one still open, and one
+    request for support waiting in the stewards' queue: every part of the site has
+    something to show."""
+    ana, ben, chidi, dara, eli = people
+    await service.record_entry(
+        session,
+        group,
+        DonationIn(fund="rent-relief", amount="500.00", memo="Benefit gig", counterparty=None),
+        recorded_by=ben.id,
+        notary=notary,
+    )
+    rent = await proposals.create_proposal(
+        session,
+        group,
+        dara,
+        ProposalIn(
+            title="Two months of rent arrears for R-4K",
+            body="A household on Elm Street is **two months behind** after a job loss.\n\n"
+            "- March and April rent: 450 EUR\n- paid to the landlord directly",
+            fund="rent-relief",
+            amount="450.00",
+            counterparty="R-4K",
+        ),
+    )
+    membership = {m.user_id: m for m in await groups.list_members(session, group.id)}
+    await proposals.respond(
+        session,
+        group,
+        rent.number,
+        eli,
+        "block",
+        "The arrears are 400 EUR; the extra 50 would come out of next month's groceries.",
+    )
+    await proposals.amend(
+        session,
+        group,
+        rent.number,
+        dara,
+        membership[dara.id],
+        AmendmentIn(amount="400.00", reason="Checked with the household: 400 EUR is the arrears."),
+    )
+    for person in (ana, ben, chidi, dara, eli):
+        await proposals.respond(session, group, rent.number, person, "agree", "")
+    await service.record_entry(
+        session,
+        group,
+        DisbursementIn(
+            fund="rent-relief",
+            amount="400.00",
+            proposal=rent.number,
+            counterparty="R-4K",
+            memo="Arrears paid to the landlord",
+        ),
+        recorded_by=ben.id,
+        authority=proposals.authorise_payment,
+        notary=notary,
+    )
+    fridge = await proposals.create_proposal(
+        session,
+        group,
+        chidi,
+        ProposalIn(
+            title="Rice and oil for the community fridge",
+            body="Bulk buy from the cash-and-carry, enough for a month.",
+            fund="groceries",
+            amount="180.00",
+            counterparty="Community fridge",
+            closes_at=datetime.now(UTC) + timedelta(days=5),
+        ),
+    )
+    await proposals.respond(session, group, fridge.number, ana, "agree", "")
+    await proposals.respond(
+        session, group, fridge.number, ben, "concern", "Could we split it over two months?"
+    )
+    await support.ask(
+        session,
+        group,
+        support.AskForm(
+            need="Help with the electricity bill before it is cut off next week.",
+            amount="85.00",
+            urgency="urgent",
+            phone="+44 7700 900123",
+            language="en",
+            consent=True,
+        ),
+        address="demo",
+    )

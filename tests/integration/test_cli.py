@@ -88,10 +88,15 @@ def test_demo_loads_once_and_verifies(cli) -> None:  # type: ignore[no-untyped-d
     assert "not loaded" in cli("demo").output
     verify = cli("verify", "northside")
     assert verify.exit_code == 0, verify.output
-    assert "ok: 320 entries" in verify.output
+    # 320 entries of history, then a donation and the payment of the demo's passed proposal.
+    assert "ok: 322 entries" in verify.output
     leaves = cli("export", "northside", "--format", "jsonl").output.splitlines()
-    assert len(leaves) == 320
+    assert len(leaves) == 322
     assert json.loads(leaves[0])["seq"] == "1"
+    assert json.loads(leaves[-1])["proposal"]["number"] == "1"
+    proposals = cli("proposals", "list", "northside").output
+    assert "[passed] Two months of rent arrears for R-4K" in proposals
+    assert "[open] Rice and oil for the community fridge" in proposals
 
 
 async def test_verify_exits_1_naming_the_first_bad_entry(cli, session, world) -> None:  # type: ignore[no-untyped-def]
