@@ -65,7 +65,7 @@ class VersionOut(msgspec.Struct, kw_only=True):
     currency: str | None
     counterparty: str | None
     reason: str
-    author: str
+    author: str | None  # None where the group keeps names off its public pages
     created_at: datetime
     changed: list[str]
 
@@ -118,7 +118,7 @@ class ProposalOut(msgspec.Struct, kw_only=True):
     amount: str | None
     currency: str | None
     counterparty: str | None
-    author: str
+    author: str | None  # None where the group keeps names off its public pages
     created_at: datetime
     decided_at: datetime | None
     versions: list[VersionOut]

@@ -48,7 +48,9 @@ def _fields(version: ProposalVersion) -> dict[str, object]:
     }
 
 
-def version_out(version: ProposalVersion, before: ProposalVersion | None) -> VersionOut:
+def version_out(
+    version: ProposalVersion, before: ProposalVersion | None, *, show_names: bool
+) -> VersionOut:
     fund, amount, currency = _money(version)
     changed = (
         []
@@ -64,7 +66,7 @@ def version_out(version: ProposalVersion, before: ProposalVersion | None) -> Ver
         currency=currency,
         counterparty=version.counterparty,
         reason=version.reason,
-        author=version.author.name,
+        author=version.author.name if show_names else None,
         created_at=version.created_at,
         changed=changed,
     )
@@ -161,7 +163,7 @@ async def proposal_out(
             )
         )
     versions = [
-        version_out(v, proposal.versions[i - 1] if i else None)
+        version_out(v, proposal.versions[i - 1] if i else None, show_names=show_names)
         for i, v in enumerate(proposal.versions)
     ]
     authorised = paid = None
@@ -184,7 +186,7 @@ async def proposal_out(
         amount=amount,
         currency=currency,
         counterparty=version.counterparty,
-        author=proposal.author.name,
+        author=proposal.author.name if show_names else None,
         created_at=proposal.created_at,
         decided_at=proposal.decided_at,
         versions=versions,

@@ -143,7 +143,7 @@ def _version_view(version: VersionOut, before: VersionOut | None, names: bool) -
         number=version.version,
         title=clean(version.title),
         created=_when(version.created_at),
-        author=version.author if names else SOMEONE,
+        author=version.author if names and version.author else SOMEONE,
         reason=version.reason,
         changed=[FIELD_LABELS.get(name, name) for name in version.changed],
         money=_money(version.amount, version.currency, version.fund),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -263,8 +264,15 @@ async def test_the_public_sees_counts_and_reasons_but_not_names(
             "member_id": None,
         }
     ]
+    # Nor who proposed it: the author is a member too.
+    shown = (await client.get(url(world, "/1"))).json()
+    assert shown["author"] is None
+    assert [v["author"] for v in shown["versions"]] == [None]
+    assert world.member.user.name not in json.dumps(shown)
     member_view = (await client.get(url(world, "/1"), headers=world.member.headers)).json()
     assert member_view["rounds"][0]["responses"][0]["member"] == world.admin.user.name
+    assert member_view["author"] == world.member.user.name
+    assert member_view["versions"][0]["author"] == world.member.user.name
 
 
 async def test_reading_a_proposal_after_its_deadline_closes_the_round_first(
