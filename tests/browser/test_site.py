@@ -144,7 +144,10 @@ def test_pages_have_no_serious_or_critical_accessibility_violations(
         f"/g/{slug}/ledger",
         f"/g/{slug}/ledger?kind=reversal",
         f"/g/{slug}/ledger?from=2026-13-01",
+        f"/g/{slug}/proposals",
+        f"/g/{slug}/ask",
         "/login",
+        "/join/not-a-real-invite",
         "/no-such-page",
     ]
     members = [
@@ -156,6 +159,10 @@ def test_pages_have_no_serious_or_critical_accessibility_violations(
         f"/m/{slug}/record/reversal",
         f"/m/{slug}/funds/new",
         f"/m/{slug}/members",
+        f"/m/{slug}/rules",
+        f"/m/{slug}/proposals/new",
+        f"/m/{slug}/notifications",
+        f"/m/{slug}/requests",
     ]
     context = chromium.new_context(viewport=DESKTOP)
     page = context.new_page()
