@@ -127,6 +127,11 @@ class Fallback:
         }
 
 
+# A round that must stay open longer than a year helps nobody (and a far larger number would
+# overflow the deadline's date).
+MAX_OPEN_HOURS = 24 * 365
+
+
 @dataclass(frozen=True, slots=True)
 class DecisionRules:
     """A group's decision rules (CONTRACT section 5), frozen onto each round when it opens."""
@@ -143,7 +148,7 @@ class DecisionRules:
     def __post_init__(self) -> None:
         # Checked here, not only in from_json, so rules built in code are just as sound.
         _check_share("quorum", self.quorum)
-        _check_count("min_open_hours", self.min_open_hours, minimum=0)
+        _check_count("min_open_hours", self.min_open_hours, minimum=0, maximum=MAX_OPEN_HOURS)
         _check_count("blocks_to_stop", self.blocks_to_stop, minimum=1)
         _check_share("max_stand_aside_share", self.max_stand_aside_share)
         _check_share("min_support_share", self.min_support_share)
@@ -548,9 +553,12 @@ def _check_share(name: str, value: object, minimum: Fraction = Fraction(0)) -> N
         raise ValueError(f"{name} must have at most {_SHARE_DECIMALS} decimal places")
 
 
-def _check_count(name: str, value: object, *, minimum: int) -> None:
-    if _parse_count(name, value) < minimum:
+def _check_count(name: str, value: object, *, minimum: int, maximum: int | None = None) -> None:
+    count = _parse_count(name, value)
+    if count < minimum:
         raise ValueError(f"{name} must be {minimum} or more")
+    if maximum is not None and count > maximum:
+        raise ValueError(f"{name} must be {maximum:,} or less")
 
 
 def _require_aware(name: str, moment: datetime) -> None:

@@ -233,7 +233,6 @@ RULE_FIELDS = (
 )
 _PERCENT = re.compile(r"([0-9]{1,3})(?:[.,]([0-9]{1,4}))?")
 _WHOLE = re.compile(r"[0-9]{1,6}")
-MAX_OPEN_HOURS = 24 * 365  # a round open longer than a year helps nobody
 
 
 def _percent_text(share: object) -> str:
@@ -301,7 +300,7 @@ def rules_from_form(form: Form) -> dict[str, object] | None:
     changes: dict[str, object] = {
         "quorum": _share(form, "quorum"),
         "min_open_hours": _whole(
-            form, "min_open_hours", minimum=0, maximum=MAX_OPEN_HOURS, example=48
+            form, "min_open_hours", minimum=0, maximum=decision_rules.MAX_OPEN_HOURS, example=48
         ),
         "blocks_to_stop": _whole(form, "blocks_to_stop", minimum=1, maximum=999, example=1),
         "max_stand_aside_share": _share(form, "max_stand_aside_share"),

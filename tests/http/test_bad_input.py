@@ -893,6 +893,14 @@ CASES = [
         field="rules",
     ),
     Case("quorum above one", "PUT", RULES, {"rules": {"quorum": 2}}, caller="admin", field="rules"),
+    Case(
+        "rounds open for ages",
+        "PUT",
+        RULES,
+        {"rules": {"min_open_hours": 10**12}},
+        caller="admin",
+        field="rules",
+    ),
     Case("rules as a list", "PUT", RULES, {"rules": []}, caller="admin", field="rules"),
     # Requests for support (request 1 was just received) and the group's settings.
     Case(

@@ -15,6 +15,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from proposals.rules import (
+    MAX_OPEN_HOURS,
     DecisionRules,
     Fallback,
     Outcome,
@@ -126,6 +127,8 @@ def test_missing_rules_take_their_defaults() -> None:
         ({"max_stand_aside_share": "2"}, "max_stand_aside_share"),
         ({"min_support_share": 1}, "min_support_share"),
         ({"min_open_hours": -1}, "min_open_hours"),
+        ({"min_open_hours": 24 * 365 + 1}, "min_open_hours"),
+        ({"min_open_hours": 10**12}, "min_open_hours"),
         ({"min_open_hours": "48"}, "min_open_hours"),
         ({"min_open_hours": 1.5}, "min_open_hours"),
         ({"min_open_hours": True}, "min_open_hours"),
@@ -775,7 +778,7 @@ fine_shares = st.integers(0, 10**6).map(lambda k: Fraction(k, 10**6))
     st.builds(
         DecisionRules,
         quorum=fine_shares,
-        min_open_hours=st.integers(0, 10**6),
+        min_open_hours=st.integers(0, MAX_OPEN_HOURS),
         blocks_to_stop=st.integers(1, 100),
         max_stand_aside_share=fine_shares,
         min_support_share=fine_shares,
