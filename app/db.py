@@ -51,10 +51,10 @@ class _SqliteConnection(aiosqlite.Connection):
     and back: four thread switches per query, which cost an append (ten statements) more
     than its SQL, and more again on a busy machine. A write transaction's statements cannot
     wait for a lock once ``BEGIN IMMEDIATE`` holds the database's write lock (WAL readers
-    never block a writer), so they run inline, briefly. ``BEGIN IMMEDIATE`` itself is tried
-    inline without waiting and, when another process holds the lock, sent to the thread to
-    wait there; COMMIT (which may checkpoint the WAL) and everything in read transactions
-    (an export may read for seconds) stay on the thread, so the event loop keeps serving.
+    never block a writer), so they run inline, briefly. What may wait stays on the thread:
+    ``BEGIN IMMEDIATE`` itself (another process, or a WAL checkpoint, may hold the lock; the
+    busy handler waits there), COMMIT (which may checkpoint the WAL), and everything in read
+    transactions (an export may read for seconds), so the event loop keeps serving.
     """
 
     async def _execute(self, fn: Any, *args: Any, **kwargs: Any) -> Any:
@@ -68,26 +68,10 @@ class _SqliteConnection(aiosqlite.Connection):
                 return fn(*args, **kwargs)
             elif bound_to is connection and fn.__name__ == "rollback":
                 return None  # the pool's reset after a commit: nothing to roll back
-            elif args and args[0] == "BEGIN IMMEDIATE" and _begin_now(connection, fn, args):
-                return None
         return await super()._execute(fn, *args, **kwargs)  # type: ignore[no-untyped-call]
 
 
 _MAY_WAIT = frozenset({"commit", "rollback", "close"})
-
-
-def _begin_now(connection: sqlite3.Connection, begin: Any, args: tuple[Any, ...]) -> bool:
-    """Run ``BEGIN IMMEDIATE`` if the write lock is free right now; False if it is not."""
-    connection.execute("PRAGMA busy_timeout=0")
-    try:
-        begin(*args)
-    except sqlite3.OperationalError as error:
-        if error.sqlite_errorcode != sqlite3.SQLITE_BUSY:
-            raise
-        return False
-    finally:
-        connection.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
-    return True
 
 
 def _sqlite_connector(path: Path) -> Callable[[], Awaitable[aiosqlite.Connection]]:
