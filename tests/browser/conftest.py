@@ -25,7 +25,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.migrate import PROJECT_ROOT
 from app.settings import Settings
-from tests.conftest import IN_CI, Person, World, build_world
+from tests.conftest import Person, World, build_world, unavailable
 from tests.http.test_login import PASSWORD, give_password
 
 CHROMIUM = Path(os.environ.get("COMMONPURSE_CHROMIUM", "/usr/bin/chromium"))
@@ -68,16 +68,11 @@ def chromium(server: str, cast: Cast) -> Iterator[Any]:
     them: Playwright's synchronous API holds an event loop while it runs, which the
     database fixtures (asyncio) must not meet."""
     if not CHROMIUM.exists():
-        reason = f"Chromium is not installed at {CHROMIUM} (apt-get install chromium)"
-        if IN_CI:
-            pytest.fail(f"{reason}; CI needs the browser tests")
-        pytest.skip(reason)
+        unavailable(f"Chromium is not installed at {CHROMIUM} (apt-get install chromium)")
     try:
         from playwright.sync_api import sync_playwright
     except ImportError as error:  # pragma: no cover - the test extras install it
-        if IN_CI:
-            pytest.fail(f"playwright is not installed: {error}")
-        pytest.skip(f"playwright is not installed: {error}")
+        unavailable(f"playwright is not installed: {error}")
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
         try:

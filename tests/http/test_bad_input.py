@@ -5,8 +5,6 @@ after); never a 500.
 
 Each case is one request. The cases of one engine share one database (a bad request changes
 nothing, and each case compares before with after itself), so the list runs in seconds.
-A case that shows a known bug is marked ``xfail(strict=True)`` with the bug in its reason,
-on the engines where it shows.
 """
 
 from __future__ import annotations
@@ -30,7 +28,7 @@ from app.settings import Settings
 from ledger import groups, service
 from ledger.schemas import FundIn
 from ledger.verify import verify_group
-from tests.conftest import ENGINES, World, build_world
+from tests.conftest import World, build_world
 from tests.http.test_access import PATH_PARAMETER, app_routes, ask_for_support, module_db_url
 
 __all__ = ["module_db_url"]  # the per-engine database, shared with the access tests
@@ -79,8 +77,6 @@ class Case:
     caller: str = "steward"
     status: tuple[int, ...] = (422,)
     field: str | None = None  # the field ``errors`` must name
-    bug: str | None = None  # a known bug: the case is expected to fail (where it shows)
-    bug_on: tuple[str, ...] = ENGINES
 
 
 def donation(**changes: Any) -> dict[str, Any]:
@@ -1105,10 +1101,8 @@ async def send(stage: Stage, case: Case) -> Any:
 
 @pytest.mark.parametrize("case", CASES, ids=[case.id for case in CASES])
 async def test_bad_input_is_a_clear_4xx_problem_and_changes_nothing(
-    stage: Stage, case: Case, request: pytest.FixtureRequest
+    stage: Stage, case: Case
 ) -> None:
-    if case.bug and stage.engine in case.bug_on:
-        request.applymarker(pytest.mark.xfail(strict=True, reason=case.bug))
     before = stage.last or await snapshot(stage)
     response = await send(stage, case)
     after = stage.last = await snapshot(stage)

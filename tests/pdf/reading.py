@@ -14,19 +14,14 @@ from io import BytesIO
 from pathlib import Path
 from typing import Any
 
-import pytest
-
-from tests.conftest import IN_CI
+from tests.conftest import unavailable
 
 
 def need(tool: str) -> str:
     """The path of a command-line tool, or skip (fail in CI) when it is missing."""
     path = shutil.which(tool)
     if path is None:
-        message = f"{tool} is not installed (apt-get install qpdf poppler-utils)"
-        if IN_CI:
-            pytest.fail(message)
-        pytest.skip(message)
+        unavailable(f"{tool} is not installed (apt-get install qpdf poppler-utils)")
     return path
 
 
@@ -34,9 +29,7 @@ def pypdf_module() -> Any:
     try:
         import pypdf
     except ImportError:  # pragma: no cover - depends on the environment
-        if IN_CI:
-            pytest.fail("pypdf is needed in CI")
-        pytest.skip("pypdf is not installed (pip install -e '.[test]')")
+        unavailable("pypdf is not installed (pip install -e '.[test]')")
     return pypdf
 
 
