@@ -26,7 +26,7 @@ from ledger.groups import utcnow
 from ledger.models import Group
 from proposals import service as proposals
 from proposals import support
-from proposals.models import Proposal, Round
+from proposals.models import Proposal, Round, SupportRequest
 
 T = TypeVar("T")
 logger = logging.getLogger("commonpurse.jobs")
@@ -49,16 +49,17 @@ async def close_due_rounds(
 
 
 async def close_due_rounds_before_reading(
-    session_maker: async_sessionmaker[AsyncSession], session: AsyncSession, group: Group
+    app: Litestar, session: AsyncSession, group: Group
 ) -> None:
-    """Deadlines pass even when nobody acts: a request that shows proposals first closes
-    the group's rounds past their deadline, in a write transaction of its own, after ending
-    its own read (a SQLite reader keeps the snapshot it began with) so that what it reads
-    next includes the close. Call it before loading any proposal or round: objects already
-    in the session are not reloaded (the request's group and membership stay valid)."""
+    """Deadlines pass even when nobody acts: a request that shows proposals (the API, the
+    pages, the decision record) first closes the group's rounds past their deadline, in a
+    write transaction of its own, after ending its own read (a SQLite reader keeps the
+    snapshot it began with) so that what it reads next includes the close. Call it before
+    loading any proposal or round: objects already in the session are not reloaded (the
+    request's group and membership stay valid)."""
     if await has_due_rounds(session, group):
         await session.commit()
-        await close_due_rounds(session_maker, group.id)
+        await close_due_rounds(app.state.alchemy_config.create_session_maker(), group.id)
 
 
 async def has_due_rounds(session: AsyncSession, group: Group) -> bool:
@@ -100,6 +101,16 @@ async def forget_erased_pages(engine: AsyncEngine) -> None:
         driver = raw.driver_connection
         assert driver is not None
         await driver.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+
+
+async def erase_personal_data(
+    engine: AsyncEngine, session: AsyncSession, request: SupportRequest
+) -> None:
+    """Erase one person's details now (asked for by a steward): committed at once, then the
+    write-ahead log folded in so that no older copy of them stays readable."""
+    await support.erase(session, request)
+    await session.commit()
+    await forget_erased_pages(engine)
 
 
 async def purge_requests(

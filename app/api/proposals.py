@@ -23,14 +23,6 @@ from proposals.schemas import (
 )
 
 
-async def _close_due(
-    request: Request[Any, Any, Any], session: AsyncSession, caller: Caller
-) -> None:
-    """Deadlines pass even when nobody calls: the first request after one closes the round."""
-    maker = request.app.state.alchemy_config.create_session_maker()
-    await close_due_rounds_before_reading(maker, session, caller.group)
-
-
 async def _show(session: AsyncSession, caller: Caller, number: int) -> ProposalOut:
     _, public_names = await service.get_rules(session, caller.group)
     proposal = await service.get_proposal(session, caller.group, number)
@@ -62,7 +54,7 @@ class ProposalController(Controller):
         caller: CurrentCaller,
         status: str | None = None,
     ) -> list[ProposalSummary]:
-        await _close_due(request, db_session, caller)
+        await close_due_rounds_before_reading(request.app, db_session, caller.group)
         return [
             views.proposal_summary(p)
             for p in await service.list_proposals(db_session, caller.group, status)
@@ -80,7 +72,7 @@ class ProposalController(Controller):
         caller: CurrentCaller,
         number: Id,
     ) -> ProposalOut:
-        await _close_due(request, db_session, caller)
+        await close_due_rounds_before_reading(request.app, db_session, caller.group)
         return await _show(db_session, caller, number)
 
     @post(

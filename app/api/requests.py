@@ -18,7 +18,7 @@ from litestar.handlers.base import BaseRouteHandler
 
 from app.auth import provide_caller, requires
 from app.deps import CurrentCaller, DbSession, Id
-from app.jobs import forget_erased_pages
+from app.jobs import erase_personal_data
 from ledger.money import format_amount
 from proposals import notify, support
 from proposals.models import DetailsRead, SupportRequest
@@ -253,9 +253,7 @@ class RequestController(Controller):
         request_id: Id,
     ) -> None:
         found = await support.get_request(db_session, caller.group, request_id)
-        await support.erase(db_session, found)
-        await db_session.commit()
-        await forget_erased_pages(request.app.state.alchemy_config.get_engine())
+        await erase_personal_data(request.app.state.alchemy_config.get_engine(), db_session, found)
 
     @get(
         "/support-settings",

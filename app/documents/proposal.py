@@ -402,17 +402,12 @@ async def proposal_record_response(
     from litestar.exceptions import NotFoundException
 
     from app.documents.routes import base_url_of, pdf_response
-    from app.jobs import close_due_rounds, has_due_rounds
+    from app.jobs import close_due_rounds_before_reading
 
     group = caller.group
     if not group.public and caller.membership is None:
         raise NotFoundException(f"There is no group {group.slug!r}.")
-    if await has_due_rounds(db_session, group):
-        await close_due_rounds(request.app.state.alchemy_config.create_session_maker(), group.id)
-        # End this request's read: on SQLite its snapshot is older than the close.
-        await db_session.commit()
-        db_session.expire_all()
-        await db_session.refresh(group)
+    await close_due_rounds_before_reading(request.app, db_session, group)
     document = await proposal_document(db_session, group, number, base_url=base_url_of(request))
     filename = f"{group.slug}-proposal-{number}.pdf"
     return await pdf_response(document, filename, caller, db_session, request)

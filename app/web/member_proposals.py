@@ -22,12 +22,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.auth import Caller, provide_caller
 from app.deps import CurrentCaller, DbSession, Id
 from app.errors import status_of
+from app.jobs import close_due_rounds_before_reading
 from app.mail import SmtpSettings
 from app.web import proposal_views
 from app.web.forms import Form, read_form
 from app.web.markdown import render_markdown
 from app.web.members import member_with, see_other
-from app.web.proposal_views import close_due_rounds_of
 from app.web.templating import Formatter, page
 from ledger import service as ledger_service
 from ledger.errors import LedgerError
@@ -271,7 +271,7 @@ class MemberProposalPages(Controller):
         number: Id,
         done: Annotated[str, QueryParameter(max_length=20)] = "",
     ) -> Template:
-        await close_due_rounds_of(request, db_session, caller.group)
+        await close_due_rounds_before_reading(request.app, db_session, caller.group)
         return await self._proposal_page(
             request, db_session, caller, number, done=DONE_MESSAGES.get(done, "")
         )

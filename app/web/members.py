@@ -40,6 +40,7 @@ from app.auth import (
 )
 from app.deps import CurrentCaller, CurrentNotary, DbSession
 from app.errors import status_of
+from app.jobs import close_due_rounds_before_reading
 from app.settings import Settings
 from app.web import proposal_views, queries
 from app.web.forms import (
@@ -208,7 +209,7 @@ class MemberPages(Controller):
     ) -> Template:
         group = caller.group
         fmt = Formatter.for_group(group, _settings(request))
-        await proposal_views.close_due_rounds_of(request, db_session, group)
+        await close_due_rounds_before_reading(request.app, db_session, group)
         funds = await service.list_funds(db_session, group)
         committed = await committed_by_fund(db_session, group)
         entries, _ = await service.list_entries(db_session, group, limit=RECENT_ENTRIES)

@@ -9,13 +9,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 
-from litestar import Request
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.jobs import close_due_rounds_before_reading
 from app.web.templating import Formatter
 from ledger.groups import utcnow
 from ledger.models import Fund, Group, Membership
@@ -26,15 +23,6 @@ from proposals.notify import for_member
 
 RECENT_DECISIONS = 5
 SHOWN_NOTIFICATIONS = 20
-
-
-async def close_due_rounds_of(
-    request: Request[Any, Any, Any], session: AsyncSession, group: Group
-) -> None:
-    """Before a page shows proposals, close the group's rounds past their deadline (see
-    ``close_due_rounds_before_reading``), as the API does."""
-    maker = request.app.state.alchemy_config.create_session_maker()
-    await close_due_rounds_before_reading(maker, session, group)
 
 
 def money_text(version: ProposalVersion, fmt: Formatter) -> str:

@@ -21,10 +21,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.auth import Caller, authenticate, provide_caller, public_or_member
 from app.deps import CurrentCaller, DbSession
 from app.documents.proposal import proposal_record_response
+from app.jobs import close_due_rounds_before_reading
 from app.web import decisions, queries
 from app.web.chart import Chart, balance_chart
 from app.web.forms import MAX_SEQ
-from app.web.proposal_views import close_due_rounds_of
 from app.web.queries import LedgerFilter
 from app.web.seal import SealKeeper
 from app.web.security import COOKIE_FREE
@@ -121,7 +121,7 @@ class PublicPages(Controller):
         group = caller.group
         fmt = Formatter.for_group(group, _settings(request))
         now = utcnow()
-        await close_due_rounds_of(request, db_session, group)
+        await close_due_rounds_before_reading(request.app, db_session, group)
         panels: list[FundPanel] = []
         committed = await proposals.committed_by_fund(db_session, group)
         for fund in await service.list_funds(db_session, group):
@@ -246,7 +246,7 @@ class PublicPages(Controller):
             if not (before.isdigit() and 0 < int(before) <= MAX_PROPOSAL):
                 raise NotFoundException("That page link is broken; start from the newest.")
             cursor = int(before)
-        await close_due_rounds_of(request, db_session, group)
+        await close_due_rounds_before_reading(request.app, db_session, group)
         closed, next_before = await queries.closed_proposals(
             db_session, group, before=cursor, limit=queries.PROPOSALS_PAGE
         )
@@ -291,7 +291,7 @@ class PublicPages(Controller):
     ) -> Template:
         group = caller.group
         fmt = Formatter.for_group(group, _settings(request))
-        await close_due_rounds_of(request, db_session, group)
+        await close_due_rounds_before_reading(request.app, db_session, group)
         _, public_names = await proposals.get_rules(db_session, group)
         proposal = await proposals.get_proposal(db_session, group, number)
         payments = await queries.proposal_payments(db_session, group, number)
@@ -336,7 +336,7 @@ class Feeds(Controller):
         entries, _ = await service.list_entries(db_session, group, limit=FEED_ENTRIES)
         base = settings.base_url
         group_url = f"{base}/g/{group.slug}"
-        await close_due_rounds_of(request, db_session, group)
+        await close_due_rounds_before_reading(request.app, db_session, group)
         items: list[dict[str, Any]] = [
             {
                 "kind": "entry",

@@ -30,7 +30,7 @@ from app.db import write_intent
 from app.deps import CurrentCaller, DbSession, Id
 from app.errors import status_of
 from app.i18n import language_name
-from app.jobs import forget_erased_pages
+from app.jobs import erase_personal_data
 from app.web.forms import Form, read_form
 from app.web.members import logged_in, member_with, see_other
 from app.web.templating import Formatter, page
@@ -338,10 +338,7 @@ class RequestPages(Controller):
         if form.value("confirm") != "yes":
             form.fail("confirm", "Tick the box to confirm that the details go for good.")
             return _erase_page(request, caller, found, form, status=422)
-        await support.erase(db_session, found)
-        await db_session.commit()
-        # On SQLite, the write-ahead log must not keep older copies of the erased rows.
-        await forget_erased_pages(request.app.state.alchemy_config.get_engine())
+        await erase_personal_data(request.app.state.alchemy_config.get_engine(), db_session, found)
         return Redirect(f"{_base(caller.group.slug, found.id)}?done=erased", status_code=303)
 
     # --- the request's page ------------------------------------------------------------
