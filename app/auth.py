@@ -25,11 +25,14 @@ from litestar.exceptions import NotAuthorizedException, NotFoundException, Permi
 from litestar.handlers.base import BaseRouteHandler
 from sqlalchemy import bindparam, delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import lazyload
+from sqlalchemy.orm.attributes import set_committed_value
 
 from app.models import ApiToken, LoginAttempt, WebSession
 from app.settings import Settings
 from ledger.groups import group_and_membership, has_role, utcnow
 from ledger.models import Group, Membership, User
+from ledger.rules import SLUG
 
 TOKEN_PREFIX = "cp_"  # noqa: S105  (a prefix that makes leaked tokens easy to spot)
 _hasher = PasswordHasher()
@@ -86,16 +89,13 @@ async def authenticate(connection: ASGIConnection[Any, Any, Any, Any]) -> User |
     if cached is not False:
         return cached  # type: ignore[no-any-return]
     user: User | None = None
-    header = connection.headers.get("authorization")
-    if header:
-        scheme, _, token = header.partition(" ")
-        if scheme.lower() != "bearer" or not token.strip():
-            raise NotAuthorizedException("Use 'Authorization: Bearer <token>'.")
+    token_hash = _bearer_token_hash(connection)
+    if token_hash is not None:
         session = request_session(connection)
-        result = await session.scalars(_TOKEN, {"token_hash": token_digest(token.strip())})
+        result = await session.scalars(_TOKEN, {"token_hash": token_hash})
         api_token = result.one_or_none()
         if api_token is None:
-            raise NotAuthorizedException("The bearer token is not valid.")
+            raise NotAuthorizedException(_INVALID_TOKEN)
         user = api_token.user
     else:
         cookie = connection.cookies.get(session_cookie_name(connection.app.state.settings))
@@ -103,6 +103,20 @@ async def authenticate(connection: ASGIConnection[Any, Any, Any, Any]) -> User |
             user = await session_user(request_session(connection), cookie)
     connection.state.cp_user = user
     return user
+
+
+_INVALID_TOKEN = "The bearer token is not valid."  # noqa: S105  (a message, not a secret)
+
+
+def _bearer_token_hash(connection: ASGIConnection[Any, Any, Any, Any]) -> str | None:
+    """The digest of the request's bearer token, None without an Authorization header."""
+    header = connection.headers.get("authorization")
+    if not header:
+        return None
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise NotAuthorizedException("Use 'Authorization: Bearer <token>'.")
+    return token_digest(token.strip())
 
 
 # --- browser sessions --------------------------------------------------------------------
@@ -267,10 +281,7 @@ def requires(role: str) -> Guard:
     """Guard: a member of the path's group with ``role`` (``admin`` implies every role)."""
 
     async def guard(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
-        user = await authenticate(connection)
-        if user is None:
-            raise NotAuthorizedException("Log in or send a bearer token.")
-        group, membership = await _group_and_membership(connection, user)
+        user, group, membership = await _caller(connection, logged_in=True)
         if membership is None:
             if not group.public:
                 raise NotFoundException(f"There is no group {group.slug!r}.")
@@ -286,8 +297,7 @@ async def public_or_member(
     connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler
 ) -> None:
     """Guard: anyone may read a public group's ledger; a private one only its members."""
-    user = await authenticate(connection)
-    group, membership = await _group_and_membership(connection, user)
+    user, group, membership = await _caller(connection, logged_in=False)
     if membership is None and not group.public:
         raise NotFoundException(f"There is no group {group.slug!r}.")
     connection.state.cp_caller = Caller(user, group, membership)
@@ -302,6 +312,55 @@ async def _group_and_membership(
     if group is None:
         raise NotFoundException(f"There is no group {slug!r}.")
     return group, membership
+
+
+async def _caller(
+    connection: ASGIConnection[Any, Any, Any, Any], *, logged_in: bool
+) -> tuple[User | None, Group, Membership | None]:
+    """The caller, the path's group and the caller's membership of it (``logged_in``: an
+    anonymous caller is refused before the group is looked up). With a bearer token the
+    three come from one query: every API call to a group's routes needs them all."""
+    slug = connection.path_params["group"]
+    token_hash = (
+        _bearer_token_hash(connection)
+        if "cp_user" not in connection.scope.get("state", {})
+        else None
+    )
+    if token_hash is None or not SLUG.fullmatch(slug):
+        user = await authenticate(connection)
+        if user is None and logged_in:
+            raise NotAuthorizedException("Log in or send a bearer token.")
+        return (user, *await _group_and_membership(connection, user))
+    session = request_session(connection)
+    row = (
+        await session.execute(_TOKEN_GROUP_AND_MEMBERSHIP, {"token_hash": token_hash, "slug": slug})
+    ).one_or_none()
+    if row is None:
+        raise NotAuthorizedException(_INVALID_TOKEN)
+    api_token, group, membership = row
+    user = api_token.user
+    connection.state.cp_user = user
+    if group is None:
+        raise NotFoundException(f"There is no group {slug!r}.")
+    if membership is not None:
+        set_committed_value(membership, "user", user)
+    return user, group, membership
+
+
+# _TOKEN, then ledger.groups' group-and-membership query, as one.
+_TOKEN_GROUP_AND_MEMBERSHIP = (
+    select(ApiToken, Group, Membership)
+    .select_from(ApiToken)
+    .where(ApiToken.token_hash == bindparam("token_hash"), ApiToken.revoked_at.is_(None))
+    .outerjoin(Group, Group.slug == bindparam("slug"))
+    .outerjoin(
+        Membership,
+        (Membership.group_id == Group.id)
+        & (Membership.user_id == ApiToken.user_id)
+        & Membership.removed_at.is_(None),
+    )
+    .options(lazyload(Membership.user))  # the token's user is joined already
+)
 
 
 def provide_caller(request: ASGIConnection[Any, Any, Any, Any]) -> Caller:

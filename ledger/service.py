@@ -4,13 +4,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Sequence
+from collections.abc import Awaitable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
-from typing import Protocol, TypeVar, cast
+from typing import Any, Protocol, TypeVar, cast
 
-from sqlalchemy import Table, bindparam, func, insert, select, update
-from sqlalchemy.ext.asyncio import AsyncSession
+from advanced_alchemy.types import DateTimeUTC
+from sqlalchemy import LargeBinary, Table, bindparam, func, insert, select, text, update
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 from sqlalchemy.orm import make_transient_to_detached
 from sqlalchemy.orm.attributes import set_committed_value
 
@@ -87,15 +88,18 @@ async def get_fund(session: AsyncSession, group: Group, slug: str, *, field: str
         result = await session.scalars(_FUND_BY_SLUG, {"group": group.id, "slug": slug})
         fund = result.one_or_none()
     if fund is None:
-        raise InvalidInput(f"Group {group.slug!r} has no fund {slug!r}.", field=field)
+        raise _no_fund(group, slug, field)
     return fund
+
+
+def _no_fund(group: Group, slug: str, field: str) -> InvalidInput:
+    return InvalidInput(f"Group {group.slug!r} has no fund {slug!r}.", field=field)
 
 
 _FUND_BY_SLUG = (
     select(Fund)
     .where(Fund.group_id == bindparam("group"), Fund.slug == bindparam("slug"))
-    # Read afresh: after ``lock_log`` this is the balance appends must check against.
-    .execution_options(populate_existing=True)
+    .execution_options(populate_existing=True)  # its balance as of now
 )
 
 
@@ -124,6 +128,43 @@ _LOCK_LOG = (
     .with_for_update()
     .execution_options(populate_existing=True)
 )
+
+
+async def _lock_log_and_funds(session: AsyncSession, group: Group) -> tuple[LogState, _Funds]:
+    """``lock_log``, and the group's funds as of now, in one query (an append needs both; a
+    group has a handful of funds).
+
+    The fund rows are locked too, and that is what makes their balances current: in READ
+    COMMITTED, a row lock that waited for another append re-reads the rows it locks, while
+    the rows of a table merely joined stay as the statement's snapshot saw them, which
+    would let two workers spend the same money."""
+    rows = (await session.execute(_LOCK_LOG_AND_FUNDS, {"group": group.id})).all()
+    if not rows:  # a group without funds: nothing to record, but take the lock all the same
+        return await lock_log(session, group), _Funds(())
+    return rows[0][0], _Funds(fund for _, fund in rows)
+
+
+_LOCK_LOG_AND_FUNDS = (
+    select(LogState, Fund)
+    .join(Fund, Fund.group_id == LogState.group_id)
+    .where(LogState.group_id == bindparam("group"))
+    .with_for_update(of=(LogState, Fund))
+    .execution_options(populate_existing=True)
+)
+
+
+class _Funds:
+    """A group's funds as read after the log lock, found by slug or id."""
+
+    def __init__(self, funds: Iterable[Fund]) -> None:
+        self.by_id = {fund.id: fund for fund in funds}
+        self.by_slug = {fund.slug: fund for fund in self.by_id.values()}
+
+    def named(self, group: Group, slug: str, field: str = "fund") -> Fund:
+        fund = self.by_slug.get(slug)
+        if fund is None:
+            raise _no_fund(group, slug, field)
+        return fund
 
 
 def _text(value: str | None, field: str, *, multiline: bool = False) -> str | None:
@@ -159,6 +200,7 @@ async def _plan(
     entry_in: EntryIn,
     today: date,
     authority: DisbursementAuthority | None,
+    group_funds: _Funds,
 ) -> _Plan:
     memo = _text(entry_in.memo, "memo", multiline=True) or ""
     if isinstance(entry_in, ReversalIn):
@@ -181,20 +223,13 @@ async def _plan(
             rules.PlannedPosting(p.fund_id, p.fund.slug, p.account_type, p.amount, p.currency)
             for p in original.postings
         ]
-        funds = {
-            fund.id: fund
-            for fund in await session.scalars(
-                select(Fund)
-                .where(Fund.id.in_({p.fund_id for p in planned}))
-                .execution_options(populate_existing=True)
-            )
-        }
+        funds = {p.fund_id: group_funds.by_id[p.fund_id] for p in planned}
         return _Plan("reversal", rules.reversal(planned), funds, today, memo, reverses=original.seq)
 
     occurred_on = entry_in.occurred_on or today
     if isinstance(entry_in, TransferIn):
-        source = await get_fund(session, group, entry_in.from_fund, field="from_fund")
-        target = await get_fund(session, group, entry_in.to_fund, field="to_fund")
+        source = group_funds.named(group, entry_in.from_fund, field="from_fund")
+        target = group_funds.named(group, entry_in.to_fund, field="to_fund")
         amount = parse_amount(entry_in.amount, source.currency)
         return _Plan(
             "transfer",
@@ -204,7 +239,7 @@ async def _plan(
             memo,
         )
 
-    fund = await get_fund(session, group, entry_in.fund)
+    fund = group_funds.named(group, entry_in.fund)
     amount = parse_amount(entry_in.amount, fund.currency)
     counterparty = _text(entry_in.counterparty, "counterparty")
     if isinstance(entry_in, DonationIn):
@@ -250,8 +285,8 @@ async def record_entry(
     With a ``notary``, the new tree head is signed as a checkpoint in the same transaction.
     """
     now = now or utcnow()
-    log = await lock_log(session, group)
-    plan = await _plan(session, group, entry_in, now.date(), authority)
+    log, group_funds = await _lock_log_and_funds(session, group)
+    plan = await _plan(session, group, entry_in, now.date(), authority, group_funds)
     if rules.unbalanced_currencies(plan.postings):  # a bug, never user input
         raise AssertionError("planned postings do not balance")
     changes = rules.fund_changes(plan.postings)
@@ -273,7 +308,8 @@ async def record_entry(
         prev=log.head_hash,
     )
     leaf = canonical_json(document)
-    columns = {
+    leaf_hash = leaf_hash_hex(leaf)
+    columns: dict[str, Any] = {
         "group_id": group.id,
         "seq": seq,
         "kind": plan.kind,
@@ -286,15 +322,11 @@ async def record_entry(
         "proposal_version": plan.proposal[1] if plan.proposal else None,
         "recorded_by": recorded_by,
         "prev_hash": log.head_hash,
-        "hash": leaf_hash_hex(leaf),
+        "hash": leaf_hash,
         "leaf": leaf,
     }
-    # The entry and its postings (one batch); the objects returned look freshly loaded.
-    connection = await session.connection()
-    entry_id = (await connection.execute(_INSERT_ENTRY, columns)).scalar_one()
-    posting_rows = [
+    postings = [
         {
-            "entry_id": entry_id,
             "seq": seq,
             "position": i,
             "fund_id": p.fund_id,
@@ -305,43 +337,134 @@ async def record_entry(
         }
         for i, p in enumerate(plan.postings)
     ]
-    await connection.execute(_INSERT_POSTINGS, posting_rows)
-    entry = _loaded(Entry(id=entry_id, **columns))
-    session.add(entry)
-    postings = []
-    for row, planned in zip(posting_rows, plan.postings, strict=True):
-        posting = _loaded(Posting(**row))
-        set_committed_value(posting, "fund", funds[planned.fund_id])
-        postings.append(posting)
-    set_committed_value(entry, "postings", postings)
-
-    await connection.execute(
-        _ADD_TO_BALANCE, [{"fund": fund, "change": change} for fund, change in changes.items()]
-    )
-    for fund_id, change in changes.items():
-        set_committed_value(funds[fund_id], "balance", funds[fund_id].balance + change)
-    tree = CompactRange.from_json(log.merkle).append(bytes.fromhex(entry.hash))
-    head = {"size": seq, "head_hash": entry.hash, "merkle": tree.to_json()}
-    await connection.execute(_ADVANCE_LOG, {"group": group.id, **head})
-    for name, value in head.items():
-        set_committed_value(log, name, value)
+    tree = CompactRange.from_json(log.merkle).append(bytes.fromhex(leaf_hash))
+    head = {"group": group.id, "size": seq, "head_hash": leaf_hash, "merkle": tree.to_json()}
+    checkpoint = None
     if notary is not None:
         root = tree.root()
-        await connection.execute(
-            _INSERT_CHECKPOINT,
-            {
-                "group_id": group.id,
-                "size": seq,
-                "root_hash": root.hex(),
-                "note": notary.sign(group.slug, seq, root),
-                "signed_at": now,
-            },
-        )
+        checkpoint = {
+            "group_id": group.id,
+            "size": seq,
+            "root_hash": root.hex(),
+            "note": notary.sign(group.slug, seq, root),
+            "signed_at": now,
+        }
+    balances = [{"fund": fund, "change": change} for fund, change in changes.items()]
+    connection = await session.connection()
+    write = _write_postgres if connection.dialect.name == "postgresql" else _write
+    entry_id = await write(connection, columns, postings, balances, head, checkpoint)
+
+    # The session's objects are made to match the rows, as if freshly loaded.
+    entry = _loaded(Entry(id=entry_id, **columns))
+    session.add(entry)
+    loaded_postings = []
+    for row, planned in zip(postings, plan.postings, strict=True):
+        posting = _loaded(Posting(entry_id=entry_id, **row))
+        set_committed_value(posting, "fund", funds[planned.fund_id])
+        loaded_postings.append(posting)
+    set_committed_value(entry, "postings", loaded_postings)
+    for fund_id, change in changes.items():
+        set_committed_value(funds[fund_id], "balance", funds[fund_id].balance + change)
+    for name in ("size", "head_hash", "merkle"):
+        set_committed_value(log, name, head[name])
     return entry
 
 
 # Appending is the hot path: its writes are plain statements built once, executed without
-# the unit of work, and the objects in the session are updated to match.
+# the unit of work (the caller updates the session's objects to match).
+_Rows = list[dict[str, Any]]
+
+
+async def _write(
+    connection: AsyncConnection,
+    entry: dict[str, Any],
+    postings: _Rows,
+    balances: _Rows,
+    head: dict[str, Any],
+    checkpoint: dict[str, Any] | None,
+) -> int:
+    """Write an entry, its postings, the funds' new balances, the log's new head and the
+    checkpoint; the entry's id."""
+    entry_id: int = (await connection.execute(_INSERT_ENTRY, entry)).scalar_one()
+    await connection.execute(_INSERT_POSTINGS, [{"entry_id": entry_id, **p} for p in postings])
+    await connection.execute(_ADD_TO_BALANCE, balances)
+    await connection.execute(_ADVANCE_LOG, head)
+    if checkpoint is not None:
+        await connection.execute(_INSERT_CHECKPOINT, checkpoint)
+    return entry_id
+
+
+async def _write_postgres(
+    connection: AsyncConnection,
+    entry: dict[str, Any],
+    postings: _Rows,
+    balances: _Rows,
+    head: dict[str, Any],
+    checkpoint: dict[str, Any] | None,
+) -> int:
+    """``_write`` as one statement: on PostgreSQL each statement is a round trip to the
+    server while the log's row lock is held, and data-modifying CTEs do it all in one."""
+    statement = _WRITE_POSTGRES if checkpoint is None else _WRITE_AND_SIGN_POSTGRES
+    columns = {
+        **entry,
+        **{f"p_{name}": [p[name] for p in postings] for name in _POSTING_COLUMNS},
+        "b_fund": [b["fund"] for b in balances],
+        "b_change": [b["change"] for b in balances],
+        "size": head["size"],
+        "merkle": head["merkle"],
+        **(
+            {"c_root_hash": checkpoint["root_hash"], "c_note": checkpoint["note"]}
+            if checkpoint is not None
+            else {}
+        ),
+    }
+    entry_id: int = (await connection.execute(statement, columns)).scalar_one()
+    return entry_id
+
+
+_POSTING_COLUMNS = ("position", "fund_id", "account", "account_type", "amount", "currency")
+_WRITE_SQL = """
+WITH new_entry AS (
+    INSERT INTO entries (group_id, seq, kind, occurred_on, recorded_at, memo, counterparty,
+                         reverses_seq, proposal_number, proposal_version, recorded_by,
+                         prev_hash, hash, leaf)
+    VALUES (:group_id, :seq, :kind, :occurred_on, :recorded_at, :memo, :counterparty,
+            :reverses_seq, :proposal_number, :proposal_version, :recorded_by,
+            :prev_hash, :hash, :leaf)
+    RETURNING id
+), new_postings AS (
+    INSERT INTO postings (entry_id, seq, position, fund_id, account, account_type, amount,
+                          currency)
+    SELECT new_entry.id, :seq, p.position, p.fund_id, p.account, p.account_type, p.amount,
+           p.currency
+    FROM new_entry,
+         unnest(CAST(:p_position AS integer[]), CAST(:p_fund_id AS bigint[]),
+                CAST(:p_account AS varchar[]), CAST(:p_account_type AS varchar[]),
+                CAST(:p_amount AS bigint[]), CAST(:p_currency AS varchar[]))
+         AS p(position, fund_id, account, account_type, amount, currency)
+), new_balances AS (
+    UPDATE funds SET balance = funds.balance + b.change
+    FROM unnest(CAST(:b_fund AS bigint[]), CAST(:b_change AS bigint[])) AS b(fund_id, change)
+    WHERE funds.id = b.fund_id
+), new_head AS (
+    UPDATE log_states SET size = :size, head_hash = :hash, merkle = :merkle
+    WHERE group_id = :group_id
+){checkpoint}
+SELECT id FROM new_entry
+"""
+_NEW_CHECKPOINT = """, new_checkpoint AS (
+    INSERT INTO checkpoints (group_id, size, root_hash, note, signed_at)
+    VALUES (:group_id, :size, :c_root_hash, :c_note, :recorded_at)
+)"""
+_WRITE_TYPES = (
+    bindparam("recorded_at", type_=DateTimeUTC(timezone=True)),
+    bindparam("leaf", type_=LargeBinary()),
+)
+_WRITE_POSTGRES = text(_WRITE_SQL.format(checkpoint="")).bindparams(*_WRITE_TYPES)
+_WRITE_AND_SIGN_POSTGRES = text(_WRITE_SQL.format(checkpoint=_NEW_CHECKPOINT)).bindparams(
+    *_WRITE_TYPES
+)
+
 _ENTRIES = cast("Table", Entry.__table__)
 _FUNDS = cast("Table", Fund.__table__)
 _LOGS = cast("Table", LogState.__table__)
