@@ -242,7 +242,7 @@ def decide(
     """
     if blocked_rounds_before < 0:
         raise ValueError("blocked_rounds_before must be 0 or more")
-    counting = _counting_members(rules, eligible, beneficiaries)
+    counting = counting_members(rules, eligible, beneficiaries)
     tally = _Tally.of(rules, counting, responses)
 
     status: Status
@@ -293,7 +293,7 @@ def everyone_responded(
     beneficiaries: Collection[MemberId] = (),
 ) -> bool:
     """Whether every member who counts in the round has responded."""
-    return all(member in responses for member in _counting_members(rules, eligible, beneficiaries))
+    return all(member in responses for member in counting_members(rules, eligible, beneficiaries))
 
 
 def earliest_close_at(rules: DecisionRules, opened_at: datetime) -> datetime:
@@ -351,9 +351,10 @@ def round_is_reset_by(changed_fields: AbstractSet[str]) -> bool:
 # --- the checks ---------------------------------------------------------------------
 
 
-def _counting_members(
+def counting_members(
     rules: DecisionRules, eligible: Collection[MemberId], beneficiaries: Collection[MemberId]
 ) -> frozenset[MemberId]:
+    """The members whose responses count: the eligible, less beneficiaries if excluded."""
     members = frozenset(eligible)
     if rules.exclude_beneficiary:
         members -= frozenset(beneficiaries)

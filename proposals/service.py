@@ -296,15 +296,28 @@ def _position(text: str) -> rules.Position:
         ) from None
 
 
+async def _close_if_due(
+    session: AsyncSession, group: Group, proposal: Proposal, now: datetime
+) -> None:
+    """Close the open round first if its deadline has passed, whoever acts on the proposal.
+
+    Otherwise an amendment or a withdrawal after the deadline, before anyone read the
+    proposal, would act on a round that was already decided: a passed proposal could be
+    amended into a new round, and a blocked round would close as "amended" and no longer
+    count towards the fallback vote."""
+    round_ = current_round(proposal)
+    if proposal.status == "open" and round_.closed_at is None and round_.closes_at <= now:
+        await finish_round(session, group, proposal, round_, now, closed_by="deadline")
+
+
 async def _open_round_of(
     session: AsyncSession, group: Group, proposal: Proposal, now: datetime
 ) -> Round:
     """The proposal's open round, closing it first if its deadline has passed."""
     if proposal.status not in ("open",):
         raise RoundClosed(f"Proposal {proposal.number} is {proposal.status.replace('_', ' ')}.")
+    await _close_if_due(session, group, proposal, now)
     round_ = current_round(proposal)
-    if round_.closed_at is None and round_.closes_at <= now:
-        await finish_round(session, group, proposal, round_, now, closed_by="deadline")
     if round_.closed_at is not None:
         raise RoundClosed(f"Round {round_.number} of proposal {proposal.number} is closed.")
     return round_
@@ -327,6 +340,9 @@ async def respond(
             "A block needs a reason the group can answer: say what would have to change.",
             field="reason",
         )
+    # The group's lock, as closes take it: a response either lands before a close (and is
+    # counted) or sees the round closed; of two last responses, the later sees the earlier.
+    await ledger_service.lock_log(session, group)
     proposal = await get_proposal(session, group, number)
     round_ = await _open_round_of(session, group, proposal, now)
     membership = await active_membership(session, group.id, user.id)
@@ -392,15 +408,15 @@ async def finish_round(
     """Close a round once: the outcome is computed, then written only if nobody closed the
     round first (a conditional UPDATE, atomic on both engines). Amended and withdrawn
     rounds close without an outcome."""
-    outcome: rules.Outcome | None = None
+    tally = await live_outcome(session, group, proposal, round_)
+    outcome = None if closed_by in ("amended", "withdrawn") else tally
     values: dict[str, object] = {"closed_at": now, "closed_by": closed_by}
-    if closed_by not in ("amended", "withdrawn"):
-        outcome = await live_outcome(session, group, proposal, round_)
+    if outcome is not None:
         values.update(
             outcome=outcome.status, outcome_reason=outcome.reason, explanation=outcome.explanation
         )
     values["minute"] = json.dumps(
-        await _minute(session, group, proposal, round_, outcome, now, closed_by),
+        await _minute(session, group, proposal, round_, tally, outcome, now, closed_by),
         sort_keys=True,
         default=str,
     )
@@ -425,15 +441,22 @@ async def _minute(
     group: Group,
     proposal: Proposal,
     round_: Round,
+    tally: rules.Outcome,
     outcome: rules.Outcome | None,
     now: datetime,
     closed_by: str,
 ) -> dict[str, object]:
-    """The record of a closed round, frozen at close: what was decided, by whom, and why."""
+    """The record of a closed round, frozen at close: what was decided, by whom, and why.
+
+    It lists the members and responses that counted, as the tally does: not members who
+    left during the round, nor (when the rules exclude them) who would receive the money.
+    The tally is kept too, so the round reads the same after members come and go."""
     version = next(
         v for v in proposal.versions if v.version == max(v.version for v in proposal.versions)
     )
     members = {m.user_id: m.user.name for m in await list_members(session, group.id)}
+    eligible, _, beneficiaries = await _counting(session, group, proposal, round_)
+    counted = rules.counting_members(rules_of(round_), eligible, beneficiaries)
     return {
         "proposal": proposal.number,
         "round": round_.number,
@@ -445,7 +468,9 @@ async def _minute(
             "amount": version.amount,
             "counterparty": version.counterparty,
         },
-        "eligible": [{"id": uid, "name": members.get(uid)} for uid in eligible_of(round_)],
+        "eligible": [
+            {"id": uid, "name": members.get(uid)} for uid in eligible_of(round_) if uid in counted
+        ],
         "responses": [
             {
                 "member_id": r.user_id,
@@ -455,7 +480,17 @@ async def _minute(
                 "at": r.created_at.isoformat(),
             }
             for r in await latest_responses(session, round_)
+            if r.user_id in counted
         ],
+        "tally": {
+            "agree": tally.agree,
+            "concern": tally.concern,
+            "stand_aside": tally.stand_aside,
+            "block": tally.block,
+            "responded": tally.responded,
+            "eligible": tally.eligible,
+            "quorum_needed": tally.quorum_needed,
+        },
         "outcome": None
         if outcome is None
         else {
@@ -501,6 +536,8 @@ async def close_due(
         .join(Round, Round.proposal_id == Proposal.id)
         .join(Group, Group.id == Proposal.group_id)
         .where(Round.closed_at.is_(None), Round.closes_at <= now, Proposal.status == "open")
+        # One order for taking the groups' locks, so that two runs cannot deadlock.
+        .order_by(Group.id, Round.id)
     )
     if group is not None:
         query = query.where(Proposal.group_id == group.id)
@@ -508,6 +545,7 @@ async def close_due(
     for proposal, round_, owner in (await session.execute(query)).all():
         try:
             async with session.begin_nested():
+                await ledger_service.lock_log(session, owner)
                 await finish_round(session, owner, proposal, round_, now, closed_by="deadline")
             closed += 1
         except RoundClosed:
@@ -532,6 +570,7 @@ async def amend(
     proposal = await get_proposal(session, group, number)
     if user.id != proposal.author_id and not has_role(membership.roles, "facilitator"):
         raise NotAllowed("Only the author or a facilitator can amend a proposal.")
+    await _close_if_due(session, group, proposal, now)
     if proposal.status not in ("open", "blocked"):
         raise RoundClosed(
             f"Proposal {number} is {proposal.status.replace('_', ' ')}; it can "
@@ -604,6 +643,7 @@ async def withdraw(
     proposal = await get_proposal(session, group, number)
     if user.id != proposal.author_id:
         raise NotAllowed("Only the author can withdraw a proposal.")
+    await _close_if_due(session, group, proposal, now)
     if proposal.status not in ("open", "blocked"):
         raise RoundClosed(f"Proposal {number} is {proposal.status.replace('_', ' ')}.")
     round_ = current_round(proposal)
@@ -672,11 +712,16 @@ async def authorise_payment(
     """The ledger's ``DisbursementAuthority``: a payment needs a passed proposal for this
     fund with enough left unpaid. Returns (number, version) for the entry's leaf."""
     result = await session.scalars(
-        select(Proposal).where(Proposal.group_id == group.id, Proposal.number == number)
+        select(Proposal)
+        .where(Proposal.group_id == group.id, Proposal.number == number)
+        .execution_options(populate_existing=True)
     )
     proposal = result.one_or_none()
     if proposal is None:
         raise NotAuthorised(f"There is no proposal {number}.", field="proposal")
+    # A round whose deadline passed is decided now: its passing authorises this payment
+    # even if nobody read the proposal since (and the close is kept with the payment).
+    await _close_if_due(session, group, proposal, _now(None))
     if proposal.kind != "disbursement" or proposal.status != "passed":
         raise NotAuthorised(
             f"Proposal {number} is {proposal.status.replace('_', ' ')}; only a passed proposal "

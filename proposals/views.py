@@ -97,8 +97,11 @@ async def _round_out(
     show_names: bool,
 ) -> RoundOut:
     live = await service.live_outcome(session, group, proposal, round_)
+    tally = _tally(live)
     if round_.closed_at is not None and round_.minute:
         minute = json.loads(round_.minute)
+        if "tally" in minute:  # frozen at close (minutes written before it was kept lack it)
+            tally = TallyOut(**minute["tally"])
         responses = [
             ResponseOut(
                 position=r["position"],
@@ -142,7 +145,7 @@ async def _round_out(
         closes_at=round_.closes_at,
         closed_at=round_.closed_at,
         closed_by=round_.closed_by,
-        tally=_tally(live),
+        tally=tally,
         outcome=stored,
         live=_outcome(live) if round_.closed_at is None else None,
         responses=responses,

@@ -1,4 +1,9 @@
-"""Proposals, responses, amendments, closes and the group's decision rules."""
+"""Proposals, responses, amendments, closes and the group's decision rules.
+
+Every route that reads or acts on proposals first closes the group's rounds past their
+deadline (committed on their own): an action after a deadline meets the decided round, and
+the close stands even when the action is then refused.
+"""
 
 from __future__ import annotations
 
@@ -81,9 +86,15 @@ class ProposalController(Controller):
         summary="Respond: agree, concern, stand_aside or block (a block needs a reason)",
     )
     async def respond(
-        self, db_session: DbSession, caller: CurrentCaller, number: Id, data: ResponseIn
+        self,
+        request: Request[Any, Any, Any],
+        db_session: DbSession,
+        caller: CurrentCaller,
+        number: Id,
+        data: ResponseIn,
     ) -> ProposalOut:
         assert caller.user is not None
+        await close_due_rounds_before_reading(request.app, db_session, caller.group)
         await service.respond(
             db_session, caller.group, number, caller.user, data.position, data.reason
         )
@@ -95,10 +106,16 @@ class ProposalController(Controller):
         summary="Amend (author or facilitator); a change of substance opens a new round",
     )
     async def amend(
-        self, db_session: DbSession, caller: CurrentCaller, number: Id, data: AmendmentIn
+        self,
+        request: Request[Any, Any, Any],
+        db_session: DbSession,
+        caller: CurrentCaller,
+        number: Id,
+        data: AmendmentIn,
     ) -> ProposalOut:
         assert caller.user is not None
         assert caller.membership is not None
+        await close_due_rounds_before_reading(request.app, db_session, caller.group)
         await service.amend(db_session, caller.group, number, caller.user, caller.membership, data)
         return await _show(db_session, caller, number)
 
@@ -108,7 +125,14 @@ class ProposalController(Controller):
         status_code=200,
         summary="Close the open round now (facilitator)",
     )
-    async def close(self, db_session: DbSession, caller: CurrentCaller, number: Id) -> ProposalOut:
+    async def close(
+        self,
+        request: Request[Any, Any, Any],
+        db_session: DbSession,
+        caller: CurrentCaller,
+        number: Id,
+    ) -> ProposalOut:
+        await close_due_rounds_before_reading(request.app, db_session, caller.group)
         await service.close(db_session, caller.group, number)
         return await _show(db_session, caller, number)
 
@@ -119,9 +143,14 @@ class ProposalController(Controller):
         summary="Withdraw the proposal (its author)",
     )
     async def withdraw(
-        self, db_session: DbSession, caller: CurrentCaller, number: Id
+        self,
+        request: Request[Any, Any, Any],
+        db_session: DbSession,
+        caller: CurrentCaller,
+        number: Id,
     ) -> ProposalOut:
         assert caller.user is not None
+        await close_due_rounds_before_reading(request.app, db_session, caller.group)
         await service.withdraw(db_session, caller.group, number, caller.user)
         return await _show(db_session, caller, number)
 

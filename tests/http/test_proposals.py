@@ -9,7 +9,7 @@ from typing import Any
 
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
-from sqlalchemy import update
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ledger import groups
@@ -76,6 +76,30 @@ async def funds(client: Client, world: World) -> dict[str, dict[str, str]]:
     return {f["slug"]: f for f in listed}
 
 
+async def membership_id(client: Client, world: World, person: Person) -> int:
+    members = (
+        await client.get(f"/api/groups/{world.slug}/members", headers=world.admin.headers)
+    ).json()
+    found: int = next(m["id"] for m in members if m["name"] == person.user.name)
+    return found
+
+
+async def let_the_deadline_pass(session: AsyncSession) -> None:
+    await session.execute(
+        update(Round)
+        .where(Round.closed_at.is_(None))
+        .values(closes_at=datetime.now(UTC) - timedelta(hours=1))
+    )
+    await session.commit()
+
+
+async def stored_rounds(session: AsyncSession) -> list[Round]:
+    """The rounds as stored, read without a request (a request would close due rounds)."""
+    rounds = list(await session.scalars(select(Round).order_by(Round.id)))
+    await session.commit()  # end the read: on SQLite it would hold up the app's writes
+    return rounds
+
+
 async def test_blocked_then_amended_then_passed_then_paid(client: Client, world: World) -> None:
     await donate(client, world, "500.00")
     proposal = await propose(client, world, world.member)
@@ -117,6 +141,10 @@ async def test_blocked_then_amended_then_passed_then_paid(client: Client, world:
     paid = await pay(client, world, "250.00")
     assert paid.status_code == 201, paid.text
     assert paid.json()["proposal"] == {"number": 1, "version": 2}
+    # The hashed leaf itself names the decision, so the public log proves it.
+    leaves = (await client.get(f"/api/groups/{world.slug}/export.jsonl")).content.splitlines()
+    leaf = json.loads(leaves[paid.json()["seq"] - 1])
+    assert leaf["proposal"] == {"number": "1", "version": "2"}
     assert (await pay(client, world, "0.01")).status_code == 409
     shown = (await client.get(url(world, "/1"))).json()
     assert shown["paid"] == "250.00"
@@ -157,7 +185,9 @@ async def test_a_member_who_joined_mid_round_cannot_respond_in_it(
     assert "when this round opened" in refused.json()["detail"]
 
 
-async def test_a_member_removed_mid_round_no_longer_counts(client: Client, world: World) -> None:
+async def test_a_member_removed_mid_round_no_longer_counts(
+    client: Client, world: World, session: AsyncSession
+) -> None:
     await propose(client, world, world.member)
     members = (
         await client.get(f"/api/groups/{world.slug}/members", headers=world.admin.headers)
@@ -172,6 +202,11 @@ async def test_a_member_removed_mid_round_no_longer_counts(client: Client, world
     for person in (world.admin, world.facilitator, world.member):
         await answer(client, world, person, 1, "agree")
     assert (await client.get(url(world, "/1"))).json()["status"] == "passed"
+    # The minute lists the members who counted, as the tally does.
+    [round_1] = await stored_rounds(session)
+    minute = json.loads(round_1.minute or "{}")
+    assert len(minute["eligible"]) == minute["tally"]["eligible"] == 3
+    assert world.steward.user.name not in json.dumps(minute)
 
 
 async def test_responses_and_amendments_after_the_close_are_refused(
@@ -290,3 +325,169 @@ async def test_reading_a_proposal_after_its_deadline_closes_the_round_first(
     shown = (await client.get(url(world, f"/{proposal['number']}"))).json()
     assert shown["status"] != "open"
     assert shown["rounds"][0]["closed_at"] is not None
+
+
+async def test_a_title_only_fix_keeps_the_round_and_its_responses(
+    client: Client, world: World
+) -> None:
+    await propose(client, world, world.member)
+    await answer(client, world, world.admin, 1, "concern", "Which month is this for?")
+    await answer(client, world, world.steward, 1, "agree")
+    fixed = await client.post(
+        url(world, "/1/amendments"),
+        headers=world.member.headers,
+        json={"title": "Rent for R-17, March only", "reason": "Say which month."},
+    )
+    assert fixed.status_code == 201, fixed.text
+    body = fixed.json()
+    assert body["title"] == "Rent for R-17, March only"
+    assert [v["changed"] for v in body["versions"]] == [[], ["title"]]
+    assert [r["number"] for r in body["rounds"]] == [1]
+    assert [r["position"] for r in body["rounds"][0]["responses"]] == ["concern", "agree"]
+    # The round the first two responses began is completed by the other two.
+    for person in (world.facilitator, world.member):
+        assert (await answer(client, world, person, 1, "agree")).status_code == 201
+    shown = (await client.get(url(world, "/1"), headers=world.member.headers)).json()
+    assert shown["status"] == "passed"
+    assert shown["rounds"][0]["tally"]["responded"] == 4
+
+
+async def test_only_the_author_or_a_facilitator_amends(client: Client, world: World) -> None:
+    await propose(client, world, world.member)
+    change = {"amount": "250.00", "reason": "Two months, as asked."}
+    refused = await client.post(
+        url(world, "/1/amendments"), headers=world.steward.headers, json=change
+    )
+    assert refused.status_code == 409
+    assert "Only the author or a facilitator" in refused.json()["detail"]
+    assert len((await client.get(url(world, "/1"))).json()["versions"]) == 1
+    allowed = await client.post(
+        url(world, "/1/amendments"), headers=world.facilitator.headers, json=change
+    )
+    assert allowed.status_code == 201, allowed.text
+    assert [r["number"] for r in allowed.json()["rounds"]] == [1, 2]
+
+
+async def test_the_member_who_would_receive_the_money_does_not_count(
+    client: Client, world: World
+) -> None:
+    beneficiary = await membership_id(client, world, world.steward)
+    proposal = await propose(client, world, world.member, beneficiary=beneficiary)
+    assert proposal["rounds"][0]["tally"]["eligible"] == 3
+    # Their block is taken but does not count, nor does the round wait for them.
+    blocked = await answer(client, world, world.steward, 1, "block", BLOCK_REASON)
+    assert blocked.status_code == 201, blocked.text
+    for person in (world.admin, world.facilitator, world.member):
+        assert (await answer(client, world, person, 1, "agree")).status_code == 201
+    shown = (await client.get(url(world, "/1"), headers=world.member.headers)).json()
+    assert shown["status"] == "passed"
+    round_1 = shown["rounds"][0]
+    assert round_1["closed_by"] == "all_responded"
+    assert (round_1["tally"]["eligible"], round_1["tally"]["block"]) == (3, 0)
+    assert world.steward.user.name not in [r["member"] for r in round_1["responses"]]
+
+
+async def test_a_round_keeps_the_rules_it_opened_with(client: Client, world: World) -> None:
+    await propose(client, world, world.member)
+    changed = await client.put(
+        f"/api/groups/{world.slug}/rules",
+        headers=world.admin.headers,
+        json={"rules": {"quorum": "1", "min_open_hours": 0}},
+    )
+    assert changed.status_code == 200, changed.text
+    first = (await client.get(url(world, "/1"))).json()
+    assert first["rounds"][0]["tally"]["quorum_needed"] == 2
+    # Round 1 opened with 48 hours before a close: the change does not shorten it.
+    early = await client.post(url(world, "/1/close"), headers=world.facilitator.headers)
+    assert early.status_code == 409
+    second = await propose(client, world, world.member)
+    assert second["rounds"][0]["tally"]["quorum_needed"] == 4
+
+
+async def test_acting_after_the_deadline_meets_the_decided_round(
+    client: Client, world: World, session: AsyncSession
+) -> None:
+    await donate(client, world, "500.00")
+    await propose(client, world, world.member)
+    for person in (world.admin, world.steward):  # a quorum: it passes at its deadline
+        await answer(client, world, person, 1, "agree")
+    await let_the_deadline_pass(session)
+
+    # Nobody read it since: the late block is refused, and the close it made is kept.
+    late = await answer(client, world, world.facilitator, 1, "block", BLOCK_REASON)
+    assert late.status_code == 409
+    [round_1] = await stored_rounds(session)
+    assert (round_1.closed_by, round_1.outcome) == ("deadline", "passed")
+    # What passed can no longer be changed into a new round, nor withdrawn.
+    amended = await client.post(
+        url(world, "/1/amendments"),
+        headers=world.member.headers,
+        json={"amount": "400.00", "reason": "Four months after all."},
+    )
+    assert amended.status_code == 409
+    withdrawn = await client.post(url(world, "/1/withdraw"), headers=world.member.headers)
+    assert withdrawn.status_code == 409
+    assert len(await stored_rounds(session)) == 1
+    assert (await pay(client, world, "300.00")).status_code == 201
+
+
+async def test_a_payment_after_the_deadline_needs_nobody_to_read_the_proposal_first(
+    client: Client, world: World, session: AsyncSession
+) -> None:
+    await donate(client, world, "500.00")
+    await propose(client, world, world.member)
+    for person in (world.admin, world.steward):
+        await answer(client, world, person, 1, "agree")
+    await let_the_deadline_pass(session)
+    paid = await pay(client, world, "300.00")
+    assert paid.status_code == 201, paid.text
+    [round_1] = await stored_rounds(session)
+    assert (round_1.closed_by, round_1.outcome) == ("deadline", "passed")
+
+
+async def test_a_member_posting_twice_at_once_has_one_current_response(
+    client: Client, world: World
+) -> None:
+    await propose(client, world, world.member)
+    posted = await asyncio.gather(
+        answer(client, world, world.admin, 1, "agree"),
+        answer(client, world, world.admin, 1, "concern", "Is March paid already?"),
+    )
+    assert [r.status_code for r in posted] == [201, 201]
+    round_1 = (await client.get(url(world, "/1"), headers=world.member.headers)).json()["rounds"][0]
+    assert round_1["tally"]["responded"] == 1
+    assert len(round_1["responses"]) == 1
+
+
+async def test_a_closed_round_reads_the_same_after_a_member_leaves(
+    client: Client, world: World
+) -> None:
+    await propose(client, world, world.member)
+    for person in (world.admin, world.steward, world.facilitator, world.member):
+        await answer(client, world, person, 1, "agree")
+    before = (await client.get(url(world, "/1"), headers=world.member.headers)).json()
+    assert before["status"] == "passed"
+    steward = await membership_id(client, world, world.steward)
+    removed = await client.delete(
+        f"/api/groups/{world.slug}/members/{steward}", headers=world.admin.headers
+    )
+    assert removed.status_code == 204
+    after = (await client.get(url(world, "/1"), headers=world.member.headers)).json()
+    assert after["rounds"] == before["rounds"]
+    assert after["rounds"][0]["tally"]["eligible"] == 4
+
+
+async def test_the_last_responses_arriving_together_close_the_round(
+    client: Client, world: World
+) -> None:
+    await propose(client, world, world.member)
+    posted = await asyncio.gather(
+        *(
+            answer(client, world, person, 1, "agree")
+            for person in (world.admin, world.steward, world.facilitator, world.member)
+        )
+    )
+    assert [r.status_code for r in posted] == [201] * 4
+    shown = (await client.get(url(world, "/1"))).json()
+    assert shown["status"] == "passed"
+    assert shown["rounds"][0]["closed_by"] == "all_responded"

@@ -3,15 +3,19 @@
 from __future__ import annotations
 
 import asyncio
+import json
 from datetime import timedelta
 
+import pytest
 from click.testing import CliRunner
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.cli import main
+from app.jobs import close_due_rounds
 from app.settings import Settings
 from ledger.groups import active_membership, utcnow
 from proposals import service
+from proposals.errors import RoundClosed
 from proposals.schemas import AmendmentIn, ProposalIn
 from tests.conftest import World
 
@@ -62,6 +66,35 @@ async def test_the_cli_closes_due_rounds(
         env={"COMMONPURSE_DATABASE_URL": settings.database_url},
     )
     assert "#1 [not_passed] Buy a chest freezer" in listed.output
+    shown = await asyncio.to_thread(
+        runner.invoke,
+        main,
+        ["proposals", "show", world.slug, "1"],
+        env={"COMMONPURSE_DATABASE_URL": settings.database_url},
+    )
+    assert shown.exit_code == 0, shown.output
+    proposal = json.loads(shown.output)
+    assert proposal["status"] == "not_passed"
+    assert proposal["rounds"][0]["closed_by"] == "deadline"
+    assert "quorum" in proposal["rounds"][0]["outcome"]["explanation"]
+
+
+async def test_the_background_task_closes_due_rounds_in_a_transaction_of_its_own(
+    session: AsyncSession, world: World, session_maker: async_sessionmaker[AsyncSession]
+) -> None:
+    past = utcnow() - timedelta(days=8)
+    await service.create_proposal(
+        session, world.group, world.member.user, ProposalIn(title="Buy a chest freezer"), now=past
+    )
+    await service.create_proposal(
+        session, world.group, world.member.user, ProposalIn(title="Buy a kettle")
+    )
+    await session.commit()
+    assert await close_due_rounds(session_maker) == 1
+    assert await close_due_rounds(session_maker) == 0
+    group = await world.fresh_group(session)
+    assert (await service.get_proposal(session, group, 1)).rounds[0].closed_by == "deadline"
+    assert (await service.get_proposal(session, group, 2)).status == "open"
 
 
 async def test_the_fallback_vote_opens_after_blocked_rounds_and_amendments_keep_the_count(
@@ -101,3 +134,78 @@ async def test_the_fallback_vote_opens_after_blocked_rounds_and_amendments_keep_
     proposal = await service.get_proposal(session, world.group, 1)
     assert proposal.status == "passed"
     assert proposal.rounds[1].outcome_reason == "fallback_passed"
+
+
+async def test_an_amendment_after_the_deadline_first_closes_the_round_and_its_block_counts(
+    session: AsyncSession, world: World
+) -> None:
+    # Nobody read the proposal between its deadline and the amendment: the round is
+    # decided (blocked) first, not closed as "amended", so the fallback vote opens.
+    await service.set_rules(
+        session, world.group, {"fallback": {"after_blocked_rounds": 1, "agree_share": "0.75"}}, None
+    )
+    start = utcnow()
+    await service.create_proposal(
+        session,
+        world.group,
+        world.member.user,
+        ProposalIn(title="Pay the fridge repair"),
+        now=start,
+    )
+    await service.respond(session, world.group, 1, world.admin.user, "block", REASON, now=start)
+    for person in (world.steward, world.facilitator):
+        await service.respond(session, world.group, 1, person.user, "agree", "", now=start)
+    later = start + timedelta(days=7, minutes=1)
+    membership = await active_membership(session, world.group.id, world.member.user.id)
+    assert membership is not None
+    await service.amend(
+        session,
+        world.group,
+        1,
+        world.member.user,
+        membership,
+        AmendmentIn(body="A cheaper repair", reason="Answering the block"),
+        now=later,
+    )
+    proposal = await service.get_proposal(session, world.group, 1)
+    assert [(r.closed_by, r.outcome) for r in proposal.rounds] == [
+        ("deadline", "blocked"),
+        (None, None),
+    ]
+    await service.respond(session, world.group, 1, world.admin.user, "block", REASON, now=later)
+    for person in (world.steward, world.facilitator, world.member):
+        await service.respond(session, world.group, 1, person.user, "agree", "", now=later)
+    proposal = await service.get_proposal(session, world.group, 1)
+    assert proposal.status == "passed"
+    assert proposal.rounds[1].outcome_reason == "fallback_passed"
+
+
+async def test_a_round_that_passed_at_its_deadline_is_neither_amended_nor_withdrawn(
+    session: AsyncSession, world: World
+) -> None:
+    start = utcnow()
+    for number, title in enumerate(("Buy a chest freezer", "Buy a kettle"), start=1):
+        await service.create_proposal(
+            session, world.group, world.member.user, ProposalIn(title=title), now=start
+        )
+        for person in (world.admin, world.steward):
+            await service.respond(session, world.group, number, person.user, "agree", "", now=start)
+    later = start + timedelta(days=7, minutes=1)
+    with pytest.raises(RoundClosed, match="passed"):
+        await service.withdraw(session, world.group, 1, world.member.user, now=later)
+    membership = await active_membership(session, world.group.id, world.member.user.id)
+    assert membership is not None
+    with pytest.raises(RoundClosed, match="passed"):
+        await service.amend(
+            session,
+            world.group,
+            2,
+            world.member.user,
+            membership,
+            AmendmentIn(body="Two kettles", reason="One is not enough"),
+            now=later,
+        )
+    for number in (1, 2):
+        proposal = await service.get_proposal(session, world.group, number)
+        assert proposal.status == "passed"
+        assert [r.closed_by for r in proposal.rounds] == ["deadline"]

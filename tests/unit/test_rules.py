@@ -303,6 +303,15 @@ def test_all_concerns_pass_because_concerns_count_as_support() -> None:
     assert "5 of 5 responses agree or agree with concerns" in outcome.explanation
 
 
+def test_when_everyone_stands_aside_the_proposal_does_not_pass() -> None:
+    outcome = outcome_of(stand_aside=5)
+    assert (outcome.status, outcome.reason) == ("not_passed", "too_many_stand_asides")
+    assert "5 of 5 stood aside, the limit is 1" in outcome.explanation
+    # Where any number may stand aside, nobody supporting it still fails it.
+    rules = DecisionRules(max_stand_aside_share=Fraction(1))
+    assert outcome_of(rules, stand_aside=5).reason == "too_little_support"
+
+
 def test_support_exactly_at_the_minimum_passes() -> None:
     # Half of 5 responses is 2.5, so 3 must agree or agree with concerns.
     rules = DecisionRules(max_stand_aside_share=Fraction(1))
