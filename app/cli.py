@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import click
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.auth import create_token, hash_password
 from app.db import session_scope
@@ -18,6 +19,7 @@ from app.settings import Settings, SettingsError
 from ledger import export as ledger_export
 from ledger import groups
 from ledger.errors import LedgerError
+from ledger.models import Group
 from ledger.verify import verify_group
 from ledger.views import verify_summary
 
@@ -261,13 +263,16 @@ def proposals_close_due() -> None:
     "--status", type=click.Choice(["open", "passed", "blocked", "not_passed", "withdrawn"])
 )
 def proposals_list(group: str, status: str | None) -> None:
-    """List a group's proposals, newest first."""
-    from proposals.service import list_proposals
+    """List a group's proposals, newest first (rounds past their deadline are closed first)."""
+    from proposals.service import close_due, list_proposals
     from proposals.views import proposal_summary
 
     async def work() -> list[str]:
         async with session_scope(Settings.from_env()) as session:
-            found = await list_proposals(session, await groups.get_group(session, group), status)
+            owner = await groups.get_group(session, group)
+            # A deadline passes even when nobody looks: never list a round as open past it.
+            await close_due(session, group=owner)
+            found = await list_proposals(session, owner, status)
             lines = []
             for proposal in found:
                 summary = proposal_summary(proposal)
@@ -290,20 +295,69 @@ def proposals_list(group: str, status: str | None) -> None:
 @click.argument("group")
 @click.argument("number", type=int)
 def proposals_show(group: str, number: int) -> None:
-    """Show a proposal with its rounds, tally and outcome, as members see it."""
+    """Show a proposal with its rounds, tally and outcome, as members see it (rounds past
+    their deadline are closed first)."""
     import msgspec
 
-    from proposals.service import get_proposal
+    from proposals.service import close_due, get_proposal
     from proposals.views import proposal_out
 
     async def work() -> bytes:
         async with session_scope(Settings.from_env()) as session:
             owner = await groups.get_group(session, group)
+            await close_due(session, group=owner)
             proposal = await get_proposal(session, owner, number)
             shown = await proposal_out(session, owner, proposal, show_names=True)
             return msgspec.json.format(msgspec.json.encode(shown), indent=2)
 
     click.echo(run(work()).decode())
+
+
+async def _check_facilitator(session: AsyncSession, group: Group, email: str) -> None:
+    """The rule of ``POST .../close``: a facilitator of the group (admin implies it)."""
+    from proposals.errors import NotAllowed
+
+    person = await groups.get_user(session, email)
+    membership = await groups.active_membership(session, group.id, person.id)
+    if membership is None or not groups.has_role(membership.roles, "facilitator"):
+        role = "a member" if membership is None else "a facilitator"
+        raise NotAllowed(
+            f"{person.email} is not {role} of {group.slug!r}; "
+            "only its facilitators and admins close rounds."
+        )
+
+
+@proposals_command.command("close")
+@click.argument("group")
+@click.argument("number", type=int)
+@click.option(
+    "--as",
+    "as_email",
+    required=True,
+    metavar="EMAIL",
+    help="The facilitator (or admin) closing it; the same rules as on the web apply.",
+)
+def proposals_close(group: str, number: int, as_email: str) -> None:
+    """Close a proposal's open round now, as a facilitator (not before the group's minimum
+    hours unless everyone has responded)."""
+    from proposals.service import close, close_due
+
+    settings = Settings.from_env()
+
+    async def work() -> str:
+        # Two transactions, as on the API: a round past its deadline was decided then, and
+        # that close stands even when this one is then refused.
+        async with session_scope(settings) as session:
+            owner = await groups.get_group(session, group)
+            await _check_facilitator(session, owner, as_email)
+            await close_due(session, group=owner)
+        async with session_scope(settings) as session:
+            owner = await groups.get_group(session, group)
+            await _check_facilitator(session, owner, as_email)
+            outcome = await close(session, owner, number)
+        return f"Closed proposal {number}. {outcome.explanation}"
+
+    click.echo(run(work()))
 
 
 @main.group("requests")

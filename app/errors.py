@@ -22,15 +22,19 @@ from litestar.exceptions import (
 from litestar.types import ExceptionHandlersMap
 
 from ledger.errors import Conflict, InvalidInput, LedgerError, NotFound
+from proposals.errors import NotAllowed
 
 logger = logging.getLogger("commonpurse")
 
 PROBLEM_MEDIA_TYPE = "application/problem+json"
 
-# The domain's errors and the HTTP status each one means.
+# The domain's errors and the HTTP status each one means; the first that matches counts.
 STATUS_OF: list[tuple[type[LedgerError], int]] = [
     (InvalidInput, 422),
     (NotFound, 404),
+    # A Conflict to the domain, but a refusal of who is asking: 403, as a missing role is
+    # (and as the members' pages answer).
+    (NotAllowed, 403),
     (Conflict, 409),
 ]
 

@@ -28,4 +28,4 @@ class TooEarly(Conflict):
 
 
 class NotAllowed(Conflict):
-    """Only the author (or a facilitator) may do this."""
+    """Only the author (or a facilitator) may do this (HTTP 403, like a missing role)."""

@@ -154,7 +154,7 @@ class ProposalController(Controller):
         await service.withdraw(db_session, caller.group, number, caller.user)
         return await _show(db_session, caller, number)
 
-    @get("/rules", guards=[requires("member")], summary="The group's decision rules")
+    @get("/rules", guards=[requires("admin")], summary="The group's decision rules (admin)")
     async def get_rules(self, db_session: DbSession, caller: CurrentCaller) -> RulesOut:
         rules, public_names = await service.get_rules(db_session, caller.group)
         return RulesOut(rules=rules.to_json(), public_names=public_names)

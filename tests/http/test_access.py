@@ -174,7 +174,7 @@ ROUTES: dict[tuple[str, str], Route] = {
     ("POST", "/api/groups/{group:str}/proposals/{number:int}/withdraw"): Route(
         MEMBER, allowed=404, params={"number": "999"}
     ),
-    ("GET", "/api/groups/{group:str}/rules"): Route(MEMBER),
+    ("GET", "/api/groups/{group:str}/rules"): Route(ADMIN),
     ("PUT", "/api/groups/{group:str}/rules"): Route(ADMIN, body={"unknown": 1}, allowed=422),
     # Requests for support. Request 1 was just received.
     ("GET", "/api/groups/{group:str}/requests"): Route(STEWARD_OR_FACILITATOR),

@@ -273,12 +273,13 @@ async def test_only_the_author_withdraws_and_only_facilitators_close(
     client: Client, world: World
 ) -> None:
     await propose(client, world, world.member)
-    assert (
-        await client.post(url(world, "/1/withdraw"), headers=world.admin.headers)
-    ).status_code == 409
+    refused = await client.post(url(world, "/1/withdraw"), headers=world.admin.headers)
+    assert refused.status_code == 403
+    assert refused.json()["detail"] == "Only the author can withdraw a proposal."
     assert (
         await client.post(url(world, "/1/close"), headers=world.member.headers)
     ).status_code == 403
+    assert (await client.get(url(world, "/1"))).json()["status"] == "open"
     withdrawn = await client.post(url(world, "/1/withdraw"), headers=world.member.headers)
     assert withdrawn.status_code == 200
     assert withdrawn.json()["status"] == "withdrawn"
@@ -358,7 +359,7 @@ async def test_only_the_author_or_a_facilitator_amends(client: Client, world: Wo
     refused = await client.post(
         url(world, "/1/amendments"), headers=world.steward.headers, json=change
     )
-    assert refused.status_code == 409
+    assert refused.status_code == 403
     assert "Only the author or a facilitator" in refused.json()["detail"]
     assert len((await client.get(url(world, "/1"))).json()["versions"]) == 1
     allowed = await client.post(

@@ -7,7 +7,7 @@ import json
 from datetime import timedelta
 
 import pytest
-from click.testing import CliRunner
+from click.testing import CliRunner, Result
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.cli import main
@@ -209,3 +209,125 @@ async def test_a_round_that_passed_at_its_deadline_is_neither_amended_nor_withdr
         proposal = await service.get_proposal(session, world.group, number)
         assert proposal.status == "passed"
         assert [r.closed_by for r in proposal.rounds] == ["deadline"]
+
+
+# --- the facilitators' shell ----------------------------------------------------------------
+
+
+async def shell(settings: Settings, *args: str) -> Result:
+    """Run ``commonpurse ARGS`` as a facilitator would; the command runs its own event loop,
+    so it runs beside this test's, in a thread."""
+    return await asyncio.to_thread(
+        CliRunner().invoke,
+        main,
+        list(args),
+        env={"COMMONPURSE_DATABASE_URL": settings.database_url},
+        catch_exceptions=False,
+    )
+
+
+async def closes_of(session: AsyncSession, world: World, number: int) -> list[str | None]:
+    """How each round of the proposal closed, read fresh (and the read ended, so that on
+    SQLite the shell can write)."""
+    proposal = await service.get_proposal(session, world.group, number)
+    closes = [r.closed_by for r in proposal.rounds]
+    await session.commit()
+    return closes
+
+
+async def test_listing_or_showing_from_the_shell_first_closes_the_rounds_past_their_deadline(
+    session: AsyncSession, world: World, settings: Settings
+) -> None:
+    past = utcnow() - timedelta(days=8)
+    await service.create_proposal(
+        session, world.group, world.member.user, ProposalIn(title="Buy a chest freezer"), now=past
+    )
+    await session.commit()
+    # Nobody ran close-due, nor read it over HTTP: the shell never shows it open.
+    shown = await shell(settings, "proposals", "show", world.slug, "1")
+    assert shown.exit_code == 0, shown.output
+    proposal = json.loads(shown.output)
+    assert proposal["status"] == "not_passed"
+    assert proposal["rounds"][0]["closed_by"] == "deadline"
+    assert await closes_of(session, world, 1) == ["deadline"]
+
+    await service.create_proposal(
+        session, world.group, world.member.user, ProposalIn(title="Buy a kettle"), now=past
+    )
+    await session.commit()
+    listed = await shell(settings, "proposals", "list", world.slug)
+    assert listed.exit_code == 0, listed.output
+    assert listed.output.splitlines() == [
+        "#2 [not_passed] Buy a kettle",
+        "#1 [not_passed] Buy a chest freezer",
+    ]
+    assert await closes_of(session, world, 2) == ["deadline"]
+
+
+async def test_a_facilitator_closes_a_round_from_the_shell_and_nobody_else_does(
+    session: AsyncSession, world: World, settings: Settings
+) -> None:
+    # Opened three days ago: past the 48 hours a round stays open, before its deadline.
+    opened = utcnow() - timedelta(days=3)
+    await service.create_proposal(
+        session, world.group, world.member.user, ProposalIn(title="Buy a chest freezer"), now=opened
+    )
+    for person in (world.admin, world.steward):  # a quorum of the 4 members, all agreeing
+        await service.respond(session, world.group, 1, person.user, "agree", "", now=opened)
+    await session.commit()
+
+    for email, refusal in (
+        (world.member.user.email, "is not a facilitator of 'rent-fund'"),  # the author
+        (world.steward.user.email, "is not a facilitator of 'rent-fund'"),
+        (world.outsider.user.email, "is not a member of 'rent-fund'"),
+        ("nobody@example.org", "No user has the e-mail nobody@example.org"),
+    ):
+        refused = await shell(settings, "proposals", "close", world.slug, "1", "--as", email)
+        assert refused.exit_code == 1, refused.output
+        assert refusal in refused.output
+        assert "Traceback" not in refused.output
+        assert await closes_of(session, world, 1) == [None]
+
+    closed = await shell(
+        settings, "proposals", "close", world.slug, "1", "--as", world.facilitator.user.email
+    )
+    assert closed.exit_code == 0, closed.output
+    assert closed.output.startswith("Closed proposal 1. Passed: 2 of 2 responses agree")
+    assert await closes_of(session, world, 1) == ["facilitator"]
+    assert (await service.get_proposal(session, world.group, 1)).status == "passed"
+    await session.commit()
+    again = await shell(
+        settings, "proposals", "close", world.slug, "1", "--as", world.facilitator.user.email
+    )
+    assert again.exit_code == 1
+    assert "Proposal 1 is passed." in again.output
+
+
+async def test_the_shell_keeps_the_minimum_hours_and_meets_a_round_decided_at_its_deadline(
+    session: AsyncSession, world: World, settings: Settings
+) -> None:
+    await service.create_proposal(
+        session, world.group, world.member.user, ProposalIn(title="Buy a kettle")
+    )
+    past = utcnow() - timedelta(days=8)
+    await service.create_proposal(
+        session, world.group, world.member.user, ProposalIn(title="Buy a chest freezer"), now=past
+    )
+    await session.commit()
+    admin = world.admin.user.email  # admin implies facilitator
+
+    early = await shell(settings, "proposals", "close", world.slug, "1", "--as", admin)
+    assert early.exit_code == 1
+    assert "This round can close from" in early.output
+    assert await closes_of(session, world, 1) == [None]
+
+    # Its deadline closed proposal 2 first; that close stands though this one is refused.
+    late = await shell(settings, "proposals", "close", world.slug, "2", "--as", admin)
+    assert late.exit_code == 1
+    assert "Proposal 2 is not passed." in late.output
+    assert await closes_of(session, world, 2) == ["deadline"]
+    assert await closes_of(session, world, 1) == [None]
+
+    missing = await shell(settings, "proposals", "close", world.slug, "9", "--as", admin)
+    assert missing.exit_code == 1
+    assert "has no proposal 9" in missing.output
