@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
@@ -211,11 +212,10 @@ class CompactRange:
 
 
 def _is_hex_hash(value: object) -> bool:
-    return (
-        isinstance(value, str)
-        and len(value) == 2 * HASH_SIZE
-        and all(c in "0123456789abcdef" for c in value)
-    )
+    return isinstance(value, str) and _HEX_HASH.fullmatch(value) is not None
+
+
+_HEX_HASH = re.compile(f"[0-9a-f]{{{2 * HASH_SIZE}}}")
 
 
 # -- proof generation (RFC 9162, 2.1.3.1 and 2.1.4.1) -----------------------------------------
