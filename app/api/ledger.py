@@ -17,7 +17,7 @@ from litestar.di import Provide
 from litestar.params import Parameter
 
 from app.auth import provide_caller, public_or_member, requires
-from app.deps import CurrentCaller, CurrentNotary, DbSession, Id
+from app.deps import CurrentCaller, CurrentNotary, DbSession, Id, provide_notary
 from app.errors import PROBLEM_MEDIA_TYPE, ledger_problem
 from ledger import export, log, service
 from ledger.errors import LedgerError
@@ -76,15 +76,17 @@ class LedgerController(Controller):
     )
     async def record_entry(
         self,
+        request: Request[Any, Any, Any],
         db_session: DbSession,
-        caller: CurrentCaller,
-        notary: CurrentNotary,
         data: EntryIn,
         idempotency_key: Annotated[
             str | None,
             Parameter(header="Idempotency-Key", required=False, max_length=200, min_length=1),
         ] = None,
     ) -> Response[bytes]:
+        # The caller and the notary are read here rather than injected: Litestar resolves two
+        # or more dependencies as concurrent tasks, a tenth of the cost of an append.
+        caller, notary = provide_caller(request), provide_notary(request.app.state)
         group = caller.group
         if idempotency_key is None:
             entry = await service.record_entry(
