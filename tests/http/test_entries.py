@@ -126,3 +126,25 @@ async def test_keyset_pages_walk_every_entry_once(client: Client, world: World) 
             else ""
         )
     assert seen == [7, 6, 5, 4, 3, 2, 1]
+
+
+async def test_a_group_without_funds_records_nothing_and_says_which_fund_is_missing(
+    client: Client, world: World
+) -> None:
+    created = await client.post(
+        "/api/groups",
+        json={"slug": "new-pod", "name": "New pod", "currency": "EUR"},
+        headers=world.steward.headers,
+    )
+    assert created.status_code == 201, created.text
+    donation = await client.post(
+        "/api/groups/new-pod/entries",
+        json={"kind": "donation", "fund": "rent-relief", "amount": "5.00"},
+        headers=world.steward.headers,
+    )
+    assert donation.status_code == 422, donation.text
+    assert "has no fund 'rent-relief'" in donation.json()["detail"]
+    entries = await client.get("/api/groups/new-pod/entries", headers=world.steward.headers)
+    assert entries.json()["entries"] == []
+    verified = await client.get("/api/groups/new-pod/verify", headers=world.steward.headers)
+    assert verified.json()["entries"] == 0
