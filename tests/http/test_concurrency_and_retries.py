@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any
 
 import httpx
@@ -11,13 +13,30 @@ from litestar.testing import AsyncTestClient
 
 from app.asgi import create_app
 from app.jobs import forget_erased_pages
+from ledger import service
+from ledger.schemas import DonationIn
 from tests.conftest import World, build_world
 
 Client = AsyncTestClient[Litestar]
 
 
+@asynccontextmanager
+async def racing_client(settings: Any) -> AsyncIterator[httpx.AsyncClient]:
+    """A client whose requests really overlap: the app serves them on the test's event loop
+    (the test client serves one request at a time, however they are gathered)."""
+    app = create_app(settings)
+    async with (
+        app.lifespan(),
+        httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=app),  # type: ignore[arg-type]
+            base_url="http://testserver.local",
+        ) as client,
+    ):
+        yield client
+
+
 async def post_entry(
-    client: Client, world: World, body: dict[str, Any], key: str | None = None
+    client: httpx.AsyncClient, world: World, body: dict[str, Any], key: str | None = None
 ) -> Any:
     headers = dict(world.steward.headers)
     if key:
@@ -25,42 +44,91 @@ async def post_entry(
     return await client.post(f"/api/groups/{world.slug}/entries", json=body, headers=headers)
 
 
-async def fund_state(client: Client, world: World) -> tuple[dict[str, str], dict[str, Any]]:
+async def fund_state(
+    client: httpx.AsyncClient, world: World
+) -> tuple[dict[str, str], dict[str, Any]]:
     funds = (await client.get(f"/api/groups/{world.slug}/funds")).json()
     verify = (await client.get(f"/api/groups/{world.slug}/verify")).json()
     return {f["slug"]: f["balance"] for f in funds}, verify
 
 
-async def test_fifty_racing_disbursements_pay_exactly_what_the_fund_holds(
-    client: Client, world: World
+async def test_fifty_racing_payments_pay_exactly_what_the_fund_holds(
+    settings: Any, world: World
 ) -> None:
-    assert (
-        await post_entry(
-            client, world, {"kind": "donation", "fund": "rent-relief", "amount": "170.00"}
-        )
-    ).status_code == 201
-    responses = await asyncio.gather(
-        *(
-            post_entry(
-                client,
-                world,
-                {
-                    "kind": "disbursement",
-                    "fund": "rent-relief",
-                    "amount": "10.00",
-                    "counterparty": f"R-{i}",
-                },
-            )
+    """Disbursements and transfers out of one fund, all at once (on PostgreSQL, each on its
+    own connection): each must see the balance the one before it left."""
+    async with racing_client(settings) as client:
+        donation = {"kind": "donation", "fund": "rent-relief", "amount": "170.00"}
+        assert (await post_entry(client, world, donation)).status_code == 201
+        payments: list[dict[str, Any]] = [
+            {
+                "kind": "disbursement",
+                "fund": "rent-relief",
+                "amount": "10.00",
+                "counterparty": f"R-{i}",
+            }
+            if i % 2
+            else {
+                "kind": "transfer",
+                "from_fund": "rent-relief",
+                "to_fund": "groceries",
+                "amount": "10.00",
+            }
             for i in range(50)
+        ]
+        responses = await asyncio.gather(*(post_entry(client, world, body) for body in payments))
+        statuses = sorted(response.status_code for response in responses)
+        assert statuses.count(201) == 17, [r.text for r in responses if r.status_code != 409]
+        assert statuses.count(409) == 33
+        transfers = sum(
+            r.status_code == 201 and body["kind"] == "transfer"
+            for r, body in zip(responses, payments, strict=True)
         )
-    )
-    statuses = sorted(response.status_code for response in responses)
-    assert statuses.count(201) == 17
-    assert statuses.count(409) == 33
-    balances, verify = await fund_state(client, world)
-    assert balances["rent-relief"] == "0.00"
+        balances, verify = await fund_state(client, world)
+    assert balances == {"rent-relief": "0.00", "groceries": f"{10 * transfers}.00"}
     assert verify["ok"]
     assert verify["entries"] == 18
+
+
+async def test_reversals_racing_payments_never_overdraw(settings: Any, world: World) -> None:
+    """Reversals find their funds by id, payments by slug: all see the same balance."""
+    async with racing_client(settings) as client:
+        donation = {"kind": "donation", "fund": "rent-relief", "amount": "10.00"}
+        for _ in range(10):
+            assert (await post_entry(client, world, donation)).status_code == 201
+        payment = {"kind": "disbursement", "fund": "rent-relief", "amount": "10.00"}
+        bodies: list[dict[str, Any]] = []
+        for seq in range(1, 11):
+            bodies += [{"kind": "reversal", "reverses": seq, "memo": "It bounced"}, payment]
+        responses = await asyncio.gather(*(post_entry(client, world, body) for body in bodies))
+        statuses = sorted(r.status_code for r in responses)
+        assert statuses == [201] * 10 + [409] * 10, [r.text for r in responses]
+        balances, verify = await fund_state(client, world)
+    assert balances["rent-relief"] == "0.00"
+    assert verify["ok"]
+    assert verify["entries"] == 20
+
+
+async def test_racing_payments_of_one_proposal_pay_it_once(settings: Any, world: World) -> None:
+    """The fund could pay them all: only what the proposal has left to pay stops them."""
+    async with racing_client(settings) as client:
+        donation = {"kind": "donation", "fund": "rent-relief", "amount": "5000.00"}
+        assert (await post_entry(client, world, donation)).status_code == 201
+        proposals = f"/api/groups/{world.slug}/proposals"
+        proposal = {"title": "Rent for R-17", "fund": "rent-relief", "amount": "300.00"}
+        created = await client.post(proposals, json=proposal, headers=world.member.headers)
+        assert created.status_code == 201, created.text
+        for person in (world.admin, world.steward, world.facilitator, world.member):
+            agreed = await client.post(
+                f"{proposals}/1/responses", json={"position": "agree"}, headers=person.headers
+            )
+            assert agreed.status_code == 201, agreed.text
+        payment = {"kind": "disbursement", "fund": "rent-relief", "amount": "300.00", "proposal": 1}
+        responses = await asyncio.gather(*(post_entry(client, world, payment) for _ in range(10)))
+        assert sorted(r.status_code for r in responses) == [201] + [409] * 9
+        balances, verify = await fund_state(client, world)
+    assert balances["rent-relief"] == "4700.00"
+    assert verify["ok"]
 
 
 async def test_a_retry_with_the_same_key_records_once_and_answers_the_same(
@@ -101,16 +169,26 @@ async def test_a_refusal_is_the_first_outcome_and_is_replayed(client: Client, wo
     assert verify["entries"] == 1
 
 
-async def test_racing_retries_with_one_key_record_once(client: Client, world: World) -> None:
+async def test_racing_retries_with_one_key_record_once(settings: Any, world: World) -> None:
+    """Ten retries with one key race each other and ten appends without a key: the retries
+    record once, and nothing deadlocks (a retry locks the log before it records)."""
     body = {"kind": "donation", "fund": "groceries", "amount": "3.00"}
-    responses = await asyncio.gather(
-        *(post_entry(client, world, body, key="same-key") for _ in range(10))
-    )
-    assert {r.status_code for r in responses} == {201}
-    assert len({r.json()["hash"] for r in responses}) == 1
-    balances, verify = await fund_state(client, world)
-    assert balances["groceries"] == "3.00"
-    assert verify["entries"] == 1
+    other = {"kind": "donation", "fund": "groceries", "amount": "1.00"}
+    async with racing_client(settings) as client:
+        responses = await asyncio.gather(
+            *(
+                post_entry(client, world, body, key="same-key")
+                if i % 2
+                else post_entry(client, world, other)
+                for i in range(20)
+            )
+        )
+        assert [r.status_code for r in responses] == [201] * 20, [r.text for r in responses]
+        assert len({r.json()["hash"] for r in responses[1::2]}) == 1
+        balances, verify = await fund_state(client, world)
+    assert balances["groceries"] == "13.00"
+    assert verify["ok"]
+    assert verify["entries"] == 11
 
 
 async def test_keys_belong_to_their_group(client: Client, world: World, session: Any) -> None:
@@ -127,6 +205,30 @@ async def test_keys_belong_to_their_group(client: Client, world: World, session:
     assert response.status_code == 201
     assert response.json()["seq"] == 1
 
+
+async def test_an_append_waiting_for_the_log_lock_holds_no_fund_lock(
+    settings: Any, world: World, session: Any
+) -> None:
+    """Some writers take the log lock first and record afterwards (an Idempotency-Key, a
+    web form): an append waiting for that lock meanwhile must hold none of the group's fund
+    rows, or the two wait for each other (a deadlock, one of them a 500)."""
+    async with racing_client(settings) as client:
+        await service.lock_log(session, world.group)
+        racing = asyncio.create_task(
+            post_entry(client, world, {"kind": "donation", "fund": "groceries", "amount": "2.00"})
+        )
+        await asyncio.sleep(0.5)
+        assert not racing.done()  # it waits for the log lock
+        await service.record_entry(
+            session, world.group, DonationIn(fund="groceries", amount="3.00"), recorded_by=None
+        )
+        await session.commit()
+        response = await racing
+        assert response.status_code == 201, response.text
+        balances, verify = await fund_state(client, world)
+    assert balances["groceries"] == "5.00"
+    assert verify["ok"]
+    assert verify["entries"] == 2
 
 
 async def test_appends_racing_a_wal_checkpoint_all_record(settings: Any) -> None:
