@@ -111,8 +111,10 @@ _INVALID_TOKEN = "The bearer token is not valid."  # noqa: S105  (a message, not
 def _bearer_token_hash(connection: ASGIConnection[Any, Any, Any, Any]) -> str | None:
     """The digest of the request's bearer token, None without an Authorization header."""
     header = connection.headers.get("authorization")
-    if not header:
+    if header is None:
         return None
+    # Present but empty is malformed, not absent: any Authorization header exempts a
+    # request from the CSRF check, so it must never be served as the browser's session.
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
         raise NotAuthorizedException("Use 'Authorization: Bearer <token>'.")

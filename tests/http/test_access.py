@@ -35,11 +35,13 @@ import pytest_asyncio
 from litestar import Litestar
 from litestar.routes import HTTPRoute
 from litestar.testing import AsyncTestClient
+from sqlalchemy import update
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.asgi import create_app
 from app.db import create_engine, create_session_maker
+from app.models import ApiToken
 from app.settings import Settings
 from ledger import groups
 from proposals import support
@@ -56,6 +58,7 @@ from tests.conftest import (
     build_world,
     make_person,
 )
+from tests.http.test_login import browser, give_password
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 
@@ -630,3 +633,49 @@ async def test_the_probes_left_both_groups_as_they_were(stage: Stage) -> None:
             f"/api/groups/{world.slug}/proposals/1", headers=world.member.headers
         )
         assert proposal.json()["status"] == "open"
+
+
+# --- credentials that must not work ----------------------------------------------------------
+
+
+@pytest.mark.asyncio(loop_scope="function")  # its own database, not the stage
+async def test_a_revoked_token_is_refused_on_every_kind_of_route(
+    client: Client, world: World, session: AsyncSession
+) -> None:
+    await session.execute(
+        update(ApiToken)
+        .where(ApiToken.user_id == world.steward.user.id)
+        .values(revoked_at=groups.utcnow())
+    )
+    await session.commit()
+    donation = {"kind": "donation", "fund": "groceries", "amount": "5.00"}
+    for method, path in (
+        ("GET", "/api/me"),
+        ("GET", f"/api/groups/{world.slug}/entries"),  # public, open to anyone
+        ("POST", f"/api/groups/{world.slug}/entries"),  # the steward's, were the token valid
+        ("GET", "/api/groups/no-such-group/entries"),
+        ("GET", "/api/groups/No_Such_Slug/entries"),
+    ):
+        response = await client.request(method, path, json=donation, headers=world.steward.headers)
+        assert response.status_code == 401, (method, path, response.text)
+    verify = await client.get(f"/api/groups/{world.slug}/verify")
+    assert verify.json()["entries"] == 0
+
+
+@pytest.mark.asyncio(loop_scope="function")  # its own database, not the stage
+async def test_an_empty_authorization_header_does_not_turn_a_session_into_a_script(
+    settings: Settings, world: World, session: AsyncSession
+) -> None:
+    """Any Authorization header exempts a request from CSRF (a script sends one, a page
+    cannot); so a request with one is never served as the browser's session."""
+    await give_password(session, world.steward)
+    url = f"/api/groups/{world.slug}/entries"
+    async with browser(settings, world.steward) as client:
+        sent = await client.post(
+            url,
+            json={"kind": "donation", "fund": "groceries", "amount": "5.00"},
+            headers={"Authorization": ""},
+        )
+        assert sent.status_code in (401, 403), sent.text
+        verify = await client.get(f"/api/groups/{world.slug}/verify")
+    assert verify.json()["entries"] == 0
