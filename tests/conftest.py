@@ -16,11 +16,13 @@ import itertools
 import os
 import shutil
 from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import NoReturn
 
 import asyncpg
+import httpx
 import pytest
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
@@ -45,6 +47,8 @@ def unavailable(reason: str) -> NoReturn:
     if IN_CI:
         pytest.fail(f"{reason}; CI must run this test")
     pytest.skip(reason)
+
+
 POSTGRES_URL = os.environ.get(
     "COMMONPURSE_TEST_POSTGRES_URL",
     "postgresql+asyncpg://postgres@127.0.0.1:5432/commonpurse_test",
@@ -211,3 +215,18 @@ async def build_world(
 @pytest.fixture
 async def world(session: AsyncSession) -> World:
     return await build_world(session)
+
+
+@asynccontextmanager
+async def racing_client(settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
+    """A client whose requests really overlap: the app serves them on the test's event loop
+    (the test client serves one request at a time, however they are gathered)."""
+    app = create_app(settings)
+    async with (
+        app.lifespan(),
+        httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=app),  # type: ignore[arg-type]
+            base_url="http://testserver.local",
+        ) as client,
+    ):
+        yield client

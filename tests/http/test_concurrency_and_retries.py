@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from typing import Any
 
 import httpx
@@ -15,24 +13,9 @@ from app.asgi import create_app
 from app.jobs import forget_erased_pages
 from ledger import service
 from ledger.schemas import DonationIn
-from tests.conftest import World, build_world
+from tests.conftest import World, build_world, racing_client
 
 Client = AsyncTestClient[Litestar]
-
-
-@asynccontextmanager
-async def racing_client(settings: Any) -> AsyncIterator[httpx.AsyncClient]:
-    """A client whose requests really overlap: the app serves them on the test's event loop
-    (the test client serves one request at a time, however they are gathered)."""
-    app = create_app(settings)
-    async with (
-        app.lifespan(),
-        httpx.AsyncClient(
-            transport=httpx.ASGITransport(app=app),  # type: ignore[arg-type]
-            base_url="http://testserver.local",
-        ) as client,
-    ):
-        yield client
 
 
 async def post_entry(

@@ -7,14 +7,16 @@ import json
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import httpx
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.settings import Settings
 from ledger import groups
 from proposals.models import Round
-from tests.conftest import Person, World, make_person
+from tests.conftest import Person, World, make_person, racing_client
 
 Client = AsyncTestClient[Litestar]
 BLOCK_REASON = "We promised R-17 rent for two months, not three; cut it to 250."
@@ -39,7 +41,12 @@ async def propose(client: Client, world: World, by: Person, **fields: Any) -> An
 
 
 async def answer(
-    client: Client, world: World, by: Person, number: int, position: str, reason: str = ""
+    client: httpx.AsyncClient,
+    world: World,
+    by: Person,
+    number: int,
+    position: str,
+    reason: str = "",
 ) -> Any:
     return await client.post(
         url(world, f"/{number}/responses"),
@@ -57,7 +64,9 @@ async def donate(client: Client, world: World, amount: str) -> None:
     assert response.status_code == 201
 
 
-async def pay(client: Client, world: World, amount: str, proposal: int | None = 1) -> Any:
+async def pay(
+    client: httpx.AsyncClient, world: World, amount: str, proposal: int | None = 1
+) -> Any:
     return await client.post(
         f"/api/groups/{world.slug}/entries",
         headers=world.steward.headers,
@@ -162,13 +171,14 @@ async def test_payments_need_a_passed_disbursement_proposal(client: Client, worl
 
 
 async def test_two_racing_payments_of_one_proposal_record_once(
-    client: Client, world: World
+    client: Client, world: World, settings: Settings
 ) -> None:
     await donate(client, world, "500.00")
     await propose(client, world, world.member)
     for person in (world.admin, world.steward, world.facilitator, world.member):
         await answer(client, world, person, 1, "agree")
-    results = await asyncio.gather(pay(client, world, "300.00"), pay(client, world, "300.00"))
+    async with racing_client(settings) as racing:
+        results = await asyncio.gather(pay(racing, world, "300.00"), pay(racing, world, "300.00"))
     assert sorted(r.status_code for r in results) == [201, 409]
     assert (await funds(client, world))["rent-relief"]["balance"] == "200.00"
 
@@ -235,7 +245,9 @@ async def test_the_latest_response_of_a_member_counts_once(client: Client, world
     assert [r["position"] for r in round_1["responses"]] == ["agree"]
 
 
-async def test_two_racing_closes_give_one_outcome(client: Client, world: World) -> None:
+async def test_two_racing_closes_give_one_outcome(
+    client: Client, world: World, settings: Settings
+) -> None:
     rules = await client.put(
         f"/api/groups/{world.slug}/rules",
         headers=world.admin.headers,
@@ -245,9 +257,13 @@ async def test_two_racing_closes_give_one_outcome(client: Client, world: World) 
     await propose(client, world, world.member)
     await answer(client, world, world.admin, 1, "agree")
     await answer(client, world, world.steward, 1, "agree")
-    closes = await asyncio.gather(
-        *(client.post(url(world, "/1/close"), headers=world.facilitator.headers) for _ in range(2))
-    )
+    async with racing_client(settings) as racing:
+        closes = await asyncio.gather(
+            *(
+                racing.post(url(world, "/1/close"), headers=world.facilitator.headers)
+                for _ in range(2)
+            )
+        )
     assert sorted(r.status_code for r in closes) == [200, 409]
     shown = (await client.get(url(world, "/1"))).json()
     assert shown["status"] == "passed"
@@ -447,13 +463,14 @@ async def test_a_payment_after_the_deadline_needs_nobody_to_read_the_proposal_fi
 
 
 async def test_a_member_posting_twice_at_once_has_one_current_response(
-    client: Client, world: World
+    client: Client, world: World, settings: Settings
 ) -> None:
     await propose(client, world, world.member)
-    posted = await asyncio.gather(
-        answer(client, world, world.admin, 1, "agree"),
-        answer(client, world, world.admin, 1, "concern", "Is March paid already?"),
-    )
+    async with racing_client(settings) as racing:
+        posted = await asyncio.gather(
+            answer(racing, world, world.admin, 1, "agree"),
+            answer(racing, world, world.admin, 1, "concern", "Is March paid already?"),
+        )
     assert [r.status_code for r in posted] == [201, 201]
     round_1 = (await client.get(url(world, "/1"), headers=world.member.headers)).json()["rounds"][0]
     assert round_1["tally"]["responded"] == 1
@@ -479,15 +496,16 @@ async def test_a_closed_round_reads_the_same_after_a_member_leaves(
 
 
 async def test_the_last_responses_arriving_together_close_the_round(
-    client: Client, world: World
+    client: Client, world: World, settings: Settings
 ) -> None:
     await propose(client, world, world.member)
-    posted = await asyncio.gather(
-        *(
-            answer(client, world, person, 1, "agree")
-            for person in (world.admin, world.steward, world.facilitator, world.member)
+    async with racing_client(settings) as racing:
+        posted = await asyncio.gather(
+            *(
+                answer(racing, world, person, 1, "agree")
+                for person in (world.admin, world.steward, world.facilitator, world.member)
+            )
         )
-    )
     assert [r.status_code for r in posted] == [201] * 4
     shown = (await client.get(url(world, "/1"))).json()
     assert shown["status"] == "passed"
