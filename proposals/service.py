@@ -363,23 +363,42 @@ async def respond(
 
 
 async def _counting(
-    session: AsyncSession, group: Group, proposal: Proposal, round_: Round
+    session: AsyncSession,
+    group: Group,
+    proposal: Proposal,
+    round_: Round,
+    responses: Sequence[Response] | None = None,
 ) -> tuple[list[int], dict[int, rules.Position], list[int]]:
     """Who counts now (eligible when the round opened and still a member), their latest
-    positions, and the beneficiaries."""
+    positions, and the beneficiaries. ``responses``: the round's latest responses, when the
+    caller has read them already."""
     active = await _active_user_ids(session, group)
     eligible = [member for member in eligible_of(round_) if member in active]
-    answers = {
-        r.user_id: rules.Position(r.position) for r in await latest_responses(session, round_)
-    }
+    if responses is None:
+        responses = await latest_responses(session, round_)
+    answers = {r.user_id: rules.Position(r.position) for r in responses}
     beneficiaries = [proposal.beneficiary_id] if proposal.beneficiary_id else []
     return eligible, answers, beneficiaries
 
 
 async def live_outcome(
-    session: AsyncSession, group: Group, proposal: Proposal, round_: Round
+    session: AsyncSession,
+    group: Group,
+    proposal: Proposal,
+    round_: Round,
+    responses: Sequence[Response] | None = None,
 ) -> rules.Outcome:
-    eligible, answers, beneficiaries = await _counting(session, group, proposal, round_)
+    eligible, answers, beneficiaries = await _counting(session, group, proposal, round_, responses)
+    return _decide(proposal, round_, eligible, answers, beneficiaries)
+
+
+def _decide(
+    proposal: Proposal,
+    round_: Round,
+    eligible: list[int],
+    answers: dict[int, rules.Position],
+    beneficiaries: list[int],
+) -> rules.Outcome:
     return rules.decide(
         rules_of(round_),
         eligible,
@@ -408,7 +427,10 @@ async def finish_round(
     """Close a round once: the outcome is computed, then written only if nobody closed the
     round first (a conditional UPDATE, atomic on both engines). Amended and withdrawn
     rounds close without an outcome."""
-    tally = await live_outcome(session, group, proposal, round_)
+    responses = await latest_responses(session, round_)
+    eligible, answers, beneficiaries = await _counting(session, group, proposal, round_, responses)
+    tally = _decide(proposal, round_, eligible, answers, beneficiaries)
+    counted = rules.counting_members(rules_of(round_), eligible, beneficiaries)
     outcome = None if closed_by in ("amended", "withdrawn") else tally
     values: dict[str, object] = {"closed_at": now, "closed_by": closed_by}
     if outcome is not None:
@@ -416,7 +438,9 @@ async def finish_round(
             outcome=outcome.status, outcome_reason=outcome.reason, explanation=outcome.explanation
         )
     values["minute"] = json.dumps(
-        await _minute(session, group, proposal, round_, tally, outcome, now, closed_by),
+        await _minute(
+            session, group, proposal, round_, responses, counted, tally, outcome, now, closed_by
+        ),
         sort_keys=True,
         default=str,
     )
@@ -441,6 +465,8 @@ async def _minute(
     group: Group,
     proposal: Proposal,
     round_: Round,
+    responses: Sequence[Response],
+    counted: frozenset[int],
     tally: rules.Outcome,
     outcome: rules.Outcome | None,
     now: datetime,
@@ -455,8 +481,6 @@ async def _minute(
         v for v in proposal.versions if v.version == max(v.version for v in proposal.versions)
     )
     members = {m.user_id: m.user.name for m in await list_members(session, group.id)}
-    eligible, _, beneficiaries = await _counting(session, group, proposal, round_)
-    counted = rules.counting_members(rules_of(round_), eligible, beneficiaries)
     return {
         "proposal": proposal.number,
         "round": round_.number,
@@ -479,7 +503,7 @@ async def _minute(
                 "reason": r.reason,
                 "at": r.created_at.isoformat(),
             }
-            for r in await latest_responses(session, round_)
+            for r in responses
             if r.user_id in counted
         ],
         "tally": {

@@ -96,12 +96,13 @@ async def _round_out(
     previous: RoundOut | None,
     show_names: bool,
 ) -> RoundOut:
-    live = await service.live_outcome(session, group, proposal, round_)
-    tally = _tally(live)
-    if round_.closed_at is not None and round_.minute:
-        minute = json.loads(round_.minute)
-        if "tally" in minute:  # frozen at close (minutes written before it was kept lack it)
+    minute = json.loads(round_.minute) if round_.closed_at is not None and round_.minute else None
+    live: rules.Outcome | None = None
+    if minute is not None:
+        if "tally" in minute:  # frozen at close
             tally = TallyOut(**minute["tally"])
+        else:  # a minute written before the tally was kept
+            tally = _tally(await service.live_outcome(session, group, proposal, round_))
         responses = [
             ResponseOut(
                 position=r["position"],
@@ -113,6 +114,9 @@ async def _round_out(
             for r in minute["responses"]
         ]
     else:
+        latest = await service.latest_responses(session, round_)
+        live = await service.live_outcome(session, group, proposal, round_, latest)
+        tally = _tally(live)
         responses = [
             ResponseOut(
                 position=r.position,
@@ -121,7 +125,7 @@ async def _round_out(
                 member=r.user.name if show_names else None,
                 member_id=r.user_id if show_names else None,
             )
-            for r in await service.latest_responses(session, round_)
+            for r in latest
         ]
     stored = (
         OutcomeOut(
@@ -147,7 +151,7 @@ async def _round_out(
         closed_by=round_.closed_by,
         tally=tally,
         outcome=stored,
-        live=_outcome(live) if round_.closed_at is None else None,
+        live=_outcome(live) if live is not None and round_.closed_at is None else None,
         responses=responses,
         concerns_to_answer=to_answer,
     )
