@@ -16,7 +16,7 @@ import itertools
 import os
 import shutil
 from collections.abc import AsyncIterator, Iterator
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import NoReturn
@@ -217,11 +217,15 @@ async def world(session: AsyncSession) -> World:
     return await build_world(session)
 
 
-@asynccontextmanager
-async def racing_client(settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
-    """A client whose requests really overlap: the app serves them on the test's event loop
+def racing_client(settings: Settings) -> AbstractAsyncContextManager[httpx.AsyncClient]:
+    """A client whose requests really overlap: a new app serves them on the test's event loop
     (the test client serves one request at a time, however they are gathered)."""
-    app = create_app(settings)
+    return in_loop_client(create_app(settings))
+
+
+@asynccontextmanager
+async def in_loop_client(app: Litestar) -> AsyncIterator[httpx.AsyncClient]:
+    """``app`` running (its lifespan) and a client calling it on the test's event loop."""
     async with (
         app.lifespan(),
         httpx.AsyncClient(

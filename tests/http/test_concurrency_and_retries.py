@@ -13,7 +13,7 @@ from app.asgi import create_app
 from app.jobs import forget_erased_pages
 from ledger import service
 from ledger.schemas import DonationIn
-from tests.conftest import World, build_world, racing_client
+from tests.conftest import World, build_world, in_loop_client, racing_client
 
 Client = AsyncTestClient[Litestar]
 
@@ -218,34 +218,30 @@ async def test_appends_racing_a_wal_checkpoint_all_record(settings: Any) -> None
     """An erasure ends with a WAL checkpoint that takes SQLite's write lock for a moment;
     appends arriving then wait for it and record, instead of failing."""
     app = create_app(settings)
-    async with app.lifespan():
+    async with in_loop_client(app) as client:
         async with app.state.alchemy_config.get_session() as session:
             world = await build_world(session)
         engine = app.state.alchemy_config.get_engine()
-        async with httpx.AsyncClient(
-            transport=httpx.ASGITransport(app=app),  # type: ignore[arg-type]
-            base_url="http://testserver.local",
-        ) as client:
 
-            async def append() -> None:
-                for _ in range(40):
-                    response = await client.post(
-                        f"/api/groups/{world.slug}/entries",
-                        headers=world.steward.headers,
-                        json={"kind": "donation", "fund": "rent-relief", "amount": "1.00"},
-                    )
-                    assert response.status_code == 201, response.text
+        async def append() -> None:
+            for _ in range(40):
+                response = await client.post(
+                    f"/api/groups/{world.slug}/entries",
+                    headers=world.steward.headers,
+                    json={"kind": "donation", "fund": "rent-relief", "amount": "1.00"},
+                )
+                assert response.status_code == 201, response.text
 
-            async def checkpoints() -> None:
-                while True:
-                    await forget_erased_pages(engine)
-                    await asyncio.sleep(0.01)
+        async def checkpoints() -> None:
+            while True:
+                await forget_erased_pages(engine)
+                await asyncio.sleep(0.01)
 
-            checkpointing = asyncio.create_task(checkpoints())
-            try:
-                await asyncio.gather(*(append() for _ in range(4)))
-            finally:
-                checkpointing.cancel()
-            verified = (await client.get(f"/api/groups/{world.slug}/verify")).json()
+        checkpointing = asyncio.create_task(checkpoints())
+        try:
+            await asyncio.gather(*(append() for _ in range(4)))
+        finally:
+            checkpointing.cancel()
+        verified = (await client.get(f"/api/groups/{world.slug}/verify")).json()
     assert verified["ok"]
     assert verified["entries"] == 160
