@@ -15,6 +15,7 @@ from typing import Any
 
 import httpx
 import pytest
+from playwright.sync_api import expect
 
 from tests.browser.conftest import PHONE, Cast
 from tests.browser.test_site import log_in, serious_violations
@@ -86,7 +87,7 @@ def test_a_person_asks_for_support_on_a_phone_and_follows_it(
     try:
         page.goto(f"{server}/g/{slug}/ask?lang={language}")
         assert page.locator("html").get_attribute("lang") is not None
-        assert page.get_by_role("heading", level=1).is_visible()
+        expect(page.get_by_role("heading", level=1)).to_be_visible()
         fits_the_screen(page)
         # Text fields of at least 16px, so a phone does not zoom in on them.
         sizes = page.eval_on_selector_all(
@@ -103,7 +104,7 @@ def test_a_person_asks_for_support_on_a_phone_and_follows_it(
         fill_the_form(page, words, contact=False)
         page.get_by_role("button", name=words["send"]).click()
         error = page.locator("#error-phone")
-        assert error.is_visible()
+        expect(error).to_be_visible()
         assert words["no_contact"] in error.inner_text()
         assert page.get_by_label(words["name"]).input_value() == PERSON["name"]
         fits_the_screen(page)
@@ -179,12 +180,13 @@ def test_a_steward_answers_a_request_on_a_phone(
         log_in(page, server, cast.steward.user.email, cast.password)
         page.goto(f"{server}/m/{slug}")
         page.get_by_role("link", name="Requests for support").click()
+        page.wait_for_url(f"{server}/m/{slug}/requests")
         fits_the_screen(page)
         found["queue"] = serious_violations(page)
         page.screenshot(path=str(artifacts / "queue-phone.png"), full_page=True)
 
         page.get_by_role("link", name=code).click()
-        assert PERSON["phone"] in page.locator("main").inner_text()
+        expect(page.locator("main")).to_contain_text(PERSON["phone"])
         fits_the_screen(page)
         found["request"] = serious_violations(page)
 
@@ -201,15 +203,16 @@ def test_a_steward_answers_a_request_on_a_phone(
 
         summary.fill("Rent for March after a cut in working hours.")
         page.get_by_role("button", name="Propose to the group").click()
-        assert "The request is now a proposal" in page.get_by_role("status").inner_text()
+        expect(page.get_by_role("status")).to_contain_text("The request is now a proposal")
         assert f"pays {code}" in page.locator("main").inner_text()
         page.screenshot(path=str(artifacts / "request-phone-proposed.png"), full_page=True)
 
         page.get_by_role("link", name="Erase the details…").click()
+        expect(page.get_by_role("heading", name=f"Erase the details of {code}?")).to_be_visible()
         found["erase confirmation"] = serious_violations(page)
         page.get_by_label(f"Yes, erase the details of {code} for good").check()
         page.get_by_role("button", name="Erase the details").click()
-        assert "were erased" in page.get_by_role("status").inner_text()
+        expect(page.get_by_role("status")).to_contain_text("were erased")
         assert PERSON["phone"] not in page.locator("main").inner_text()
     finally:
         context.close()

@@ -102,7 +102,7 @@ def test_a_proposal_is_made_blocked_amended_agreed_paid_and_shown_to_the_public(
         author.get_by_role("link", name="Members' area of Rent Fund").click()
         author.get_by_role("link", name="Propose", exact=True).click()
         author.wait_for_url(f"{server}/m/{slug}/proposals/new")
-        assert author.get_by_role("heading", name="Propose", level=1).is_visible()
+        expect(author.get_by_role("heading", name="Propose", level=1)).to_be_visible()
         found["propose form"] = serious_violations(author)
         author.get_by_label("Title", exact=True).fill(TITLE)
         author.get_by_label("What and why").fill(BODY)
@@ -112,35 +112,35 @@ def test_a_proposal_is_made_blocked_amended_agreed_paid_and_shown_to_the_public(
         author.get_by_role("button", name="Open the proposal").click()
         author.wait_for_url(f"{server}/m/{slug}/proposals/1?done=proposed")
         assert "Your proposal is open" in author.get_by_role("status").inner_text()
-        assert author.get_by_role("heading", name=TITLE, level=1).is_visible()
+        expect(author.get_by_role("heading", name=TITLE, level=1)).to_be_visible()
         assert "Pays €320.00 from Rent relief to R-17" in author.locator(".lede").inner_text()
         # The Markdown arrives as a list and bold text, not as asterisks and dashes.
         prose = author.locator(".prose")
-        assert prose.locator("strong", has_text="March rent").is_visible()
-        assert prose.get_by_role("listitem").count() == 2
+        expect(prose.locator("strong", has_text="March rent")).to_be_visible()
+        expect(prose.get_by_role("listitem")).to_have_count(2)
 
         # 2. A second member finds it awaiting a response and blocks it, with a reason.
         blocker = open_as(chromium, server, world.facilitator, cast.password, opened)
         awaiting = blocker.get_by_role("region", name="Awaiting your response (1)")
-        assert awaiting.is_visible()
+        expect(awaiting).to_be_visible()
         found["dashboard with a proposal awaiting"] = serious_violations(blocker)
         blocker.screenshot(path=str(artifacts / "dashboard-awaiting.png"), full_page=True)
         blocker.get_by_role("link", name="Members' area of Rent Fund").click()
         group_awaiting = blocker.get_by_role("region", name="Awaiting your response (1)")
-        assert group_awaiting.get_by_role("link", name=f"#1 {TITLE}").is_visible()
+        expect(group_awaiting.get_by_role("link", name=f"#1 {TITLE}")).to_be_visible()
         found["members' area with a proposal awaiting"] = serious_violations(blocker)
         group_awaiting.get_by_role("link", name=f"#1 {TITLE}").click()
         blocker.wait_for_url(f"{server}/m/{slug}/proposals/1#respond")
-        assert blocker.get_by_role("heading", name="Your response").is_visible()
+        expect(blocker.get_by_role("heading", name="Your response")).to_be_visible()
         respond_panel = blocker.locator("#respond").inner_text()
         assert "You have not responded in this round yet" in respond_panel
         found["member proposal page"] = serious_violations(blocker)
 
         # A block without a reason is refused next to the field.
         respond(blocker, "Block", refused=True)
-        assert blocker.locator("#error-reason").is_visible()
+        expect(blocker.locator("#error-reason")).to_be_visible()
         assert "A block needs a reason" in blocker.locator("#error-reason").inner_text()
-        assert blocker.get_by_label("Block", exact=True).is_checked()
+        expect(blocker.get_by_label("Block", exact=True)).to_be_checked()
         found["member proposal page with an error"] = serious_violations(blocker)
 
         respond(blocker, "Block", BLOCK_REASON)
@@ -155,12 +155,14 @@ def test_a_proposal_is_made_blocked_amended_agreed_paid_and_shown_to_the_public(
         amend.get_by_label("Amount in EUR", exact=True).fill("280.00")
         amend.get_by_label("Why amend it?", exact=True).fill(AMEND_REASON)
         amend.get_by_role("button", name="Amend the proposal").click()
-        assert "The proposal was amended" in author.get_by_role("status").inner_text()
+        expect(author.get_by_role("status")).to_contain_text("The proposal was amended")
         assert "Pays €280.00 from Rent relief to R-17" in author.locator(".lede").inner_text()
         concerns = author.get_by_role("region", name="Concerns to answer")
         assert f"Block ({world.facilitator.user.name}): {BLOCK_REASON}" in concerns.inner_text()
         assert f"Why it was amended: {AMEND_REASON}" in concerns.inner_text()
-        assert author.get_by_role("heading", name="Round 2: open until", exact=False).is_visible()
+        expect(
+            author.get_by_role("heading", name="Round 2: open until", exact=False)
+        ).to_be_visible()
         assert "0 of 4 (2 needed)" in author.get_by_role("cell", name="of 4").inner_text()
         versions = author.get_by_role("region", name="Versions").inner_text()
         assert "Version 2" in versions
@@ -170,7 +172,7 @@ def test_a_proposal_is_made_blocked_amended_agreed_paid_and_shown_to_the_public(
         # 4. Every member agrees, each in their own browser; the last answer closes the round.
         respond(author, "Agree")
         blocker.goto(f"{server}/m/{slug}/proposals/1")
-        assert blocker.get_by_role("heading", name="Concerns to answer").is_visible()
+        expect(blocker.get_by_role("heading", name="Concerns to answer")).to_be_visible()
         respond(blocker, "Agree", "Thank you, this answers my block.")
         assert "You responded: Agree" in blocker.locator("#respond").inner_text()
         steward = open_as(chromium, server, cast.steward, cast.password, opened)
@@ -180,28 +182,30 @@ def test_a_proposal_is_made_blocked_amended_agreed_paid_and_shown_to_the_public(
                 "link", name=f"#1 {TITLE}"
             ).click()
             respond(page, "Agree")
-        assert admin.locator(".badge", has_text="Passed").is_visible()
-        assert admin.get_by_role("heading", name="Round 2: closed").is_visible()
+        expect(admin.locator(".badge", has_text="Passed")).to_be_visible()
+        expect(admin.get_by_role("heading", name="Round 2: closed")).to_be_visible()
         outcome = admin.locator("p", has_text="Outcome:").inner_text()
         assert "Outcome: Passed: 4 of 4 responses agree" in outcome
-        assert not admin.get_by_role("region", name="Your response").is_visible()
+        expect(admin.get_by_role("region", name="Your response")).to_be_hidden()
 
         # 5. The steward pays it, choosing the proposal on the payment form.
         steward.goto(f"{server}/m/{slug}")
-        assert steward.get_by_role("region", name="Awaiting your response").count() == 0
+        expect(steward.get_by_role("region", name="Awaiting your response")).to_have_count(0)
         steward.get_by_role("link", name="Record a payment").click()
+        # The click only starts the navigation: wait for the form's proposal option before
+        # reading the options (reading at once met the dashboard and found none).
         decided_in = steward.get_by_label("Decided in proposal", exact=True)
-        options = decided_in.locator("option").all_inner_texts()
-        chosen = next(text for text in options if TITLE in text)
-        decided_in.select_option(label=chosen)
+        proposal_option = decided_in.locator("option", has_text=TITLE)
+        expect(proposal_option).to_have_count(1)
+        decided_in.select_option(label=proposal_option.inner_text())
         found["payment form"] = serious_violations(steward)
         steward.get_by_label("Amount in EUR", exact=True).fill("280.00")
         steward.get_by_label("To (optional)", exact=True).fill("R-17")
         steward.get_by_label("Note (optional)", exact=True).fill("March rent, as decided")
         steward.get_by_role("button", name="Record a payment").click()
-        notice = steward.get_by_role("status").inner_text()
-        assert f"Recorded as entry #{PAYMENT}" in notice
-        assert "€280.00 from Rent relief" in notice
+        notice = steward.get_by_role("status")
+        expect(notice).to_contain_text(f"Recorded as entry #{PAYMENT}")
+        expect(notice).to_contain_text("€280.00 from Rent relief")
         steward.goto(f"{server}/m/{slug}/proposals/1")
         money = steward.get_by_role("region", name="Money decided").inner_text()
         assert "Paid so far\n€280.00" in money
@@ -222,13 +226,13 @@ def test_a_proposal_is_made_blocked_amended_agreed_paid_and_shown_to_the_public(
 
         decided.get_by_role("link", name=f"Proposal 1: {TITLE}").click()
         visitor.wait_for_url(f"{server}/g/{slug}/proposals/1")
-        assert visitor.get_by_role("heading", name=TITLE, level=1).is_visible()
+        expect(visitor.get_by_role("heading", name=TITLE, level=1)).to_be_visible()
         facts = visitor.get_by_role("region", name="In short").inner_text()
         assert "Status\nPassed" in facts
         assert "Paid so far\n€280.00" in facts
         versions_region = visitor.get_by_role("region", name="Versions")
-        assert versions_region.get_by_role("heading", name="Version 1").is_visible()
-        assert versions_region.get_by_role("heading", name="Version 2").is_visible()
+        expect(versions_region.get_by_role("heading", name="Version 1")).to_be_visible()
+        expect(versions_region.get_by_role("heading", name="Version 2")).to_be_visible()
         versions_text = versions_region.inner_text()
         assert f"Why it was amended: {AMEND_REASON}" in versions_text
         assert "€320.00" in versions_text
@@ -237,7 +241,7 @@ def test_a_proposal_is_made_blocked_amended_agreed_paid_and_shown_to_the_public(
         assert text_changes.locator("ins").filter(has_text="union").count() >= 1
         rounds = visitor.get_by_role("region", name="Rounds of responses")
         for heading in ("Round 1 on version 1 Closed", "Round 2 on version 2 Passed"):
-            assert rounds.get_by_role("heading", name=heading, level=3).is_visible()
+            expect(rounds.get_by_role("heading", name=heading, level=3)).to_be_visible()
         round_1 = visitor.locator("#round-1").inner_text()
         assert "Block\n" in round_1
         assert BLOCK_REASON in round_1
@@ -264,7 +268,7 @@ def test_a_proposal_is_made_blocked_amended_agreed_paid_and_shown_to_the_public(
 
         visitor.goto(f"{server}/g/{slug}/proposals")
         closed = visitor.get_by_role("region", name="Decided and withdrawn")
-        assert closed.get_by_role("link", name=f"Proposal 1: {TITLE}").is_visible()
+        expect(closed.get_by_role("link", name=f"Proposal 1: {TITLE}")).to_be_visible()
         found["decisions list"] = serious_violations(visitor)
 
         phone_context = chromium.new_context(viewport=PHONE, is_mobile=True, has_touch=True)
@@ -272,7 +276,7 @@ def test_a_proposal_is_made_blocked_amended_agreed_paid_and_shown_to_the_public(
         phone = phone_context.new_page()
         phone.goto(f"{server}/g/{slug}/proposals/1")
         fits_the_screen(phone)
-        assert phone.get_by_role("heading", name=TITLE, level=1).is_visible()
+        expect(phone.get_by_role("heading", name=TITLE, level=1)).to_be_visible()
     finally:
         for context in opened:
             context.close()

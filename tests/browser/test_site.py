@@ -12,6 +12,7 @@ from typing import Any
 import httpx
 import pytest
 from axe_playwright_python.sync_playwright import Axe  # type: ignore[import-untyped]
+from playwright.sync_api import expect
 
 from tests.browser.conftest import DESKTOP, PHONE, Cast
 
@@ -83,7 +84,7 @@ def test_steward_records_a_donation_and_a_payment_and_the_public_page_shows_them
     page = context.new_page()
     try:
         log_in(page, server, cast.steward.user.email, cast.password)
-        assert page.get_by_role("heading", name="Your groups").is_visible()
+        expect(page.get_by_role("heading", name="Your groups")).to_be_visible()
         page.screenshot(path=str(artifacts / "dashboard.png"), full_page=True)
         page.get_by_role("link", name="Rent Fund").first.click()
         page.get_by_role("link", name="Record a donation").click()
@@ -92,7 +93,7 @@ def test_steward_records_a_donation_and_a_payment_and_the_public_page_shows_them
         page.get_by_label("Fund", exact=True).select_option("rent-relief")
         page.get_by_label("Amount in EUR", exact=True).fill("250,00")
         page.get_by_role("button", name="Record a donation").click()
-        assert page.locator("#error-amount").is_visible()
+        expect(page.locator("#error-amount")).to_be_visible()
         assert "is not an amount" in page.locator("#error-amount").inner_text()
         assert page.get_by_label("Amount in EUR", exact=True).input_value() == "250,00"
         page.screenshot(path=str(artifacts / "record-donation-error.png"), full_page=True)
@@ -102,8 +103,8 @@ def test_steward_records_a_donation_and_a_payment_and_the_public_page_shows_them
         page.get_by_label("Note (optional)", exact=True).fill("Benefit gig at the community hall")
         page.get_by_role("button", name="Record a donation").click()
         notice = page.get_by_role("status")
-        assert "Recorded as entry #1" in notice.inner_text()
-        assert "Donation of €250.00 to Rent relief" in notice.inner_text()
+        expect(notice).to_contain_text("Recorded as entry #1")
+        expect(notice).to_contain_text("Donation of €250.00 to Rent relief")
 
         page.get_by_role("link", name="Payment").click()
         page.get_by_label("Fund", exact=True).select_option("rent-relief")
@@ -111,7 +112,7 @@ def test_steward_records_a_donation_and_a_payment_and_the_public_page_shows_them
         page.get_by_label("To (optional)", exact=True).fill("R-17")
         page.get_by_label("Note (optional)", exact=True).fill("Rent support for March")
         page.get_by_role("button", name="Record a payment").click()
-        assert "Recorded as entry #2" in page.get_by_role("status").inner_text()
+        expect(page.get_by_role("status")).to_contain_text("Recorded as entry #2")
         page.screenshot(path=str(artifacts / "record-payment.png"), full_page=True)
 
         page.goto(f"{server}/g/{cast.world.slug}")
@@ -125,6 +126,7 @@ def test_steward_records_a_donation_and_a_payment_and_the_public_page_shows_them
 
         # Logging out ends the session (on whichever worker answers next).
         page.get_by_role("button", name="Log out").click()
+        page.wait_for_url(f"{server}/")
         page.goto(f"{server}/m")
         assert page.url.startswith(f"{server}/login")
     finally:
@@ -178,6 +180,7 @@ def test_pages_have_no_serious_or_critical_accessibility_violations(
         # A form with errors is a page people meet too.
         page.goto(f"{server}/m/{slug}/record/donation")
         page.get_by_role("button", name="Record a donation").click()
+        expect(page.get_by_role("heading", name="Please check the form")).to_be_visible()
         found["donation form with errors"] = serious_violations(page)
         page.screenshot(path=str(artifacts / "form-errors.png"), full_page=True)
         page.goto(f"{server}/m/{slug}/members")
@@ -204,7 +207,7 @@ def test_public_page_reads_well_on_a_phone(
         box = available.bounding_box()
         assert box is not None
         assert box["x"] + box["width"] <= PHONE["width"]
-        assert page.get_by_role("heading", name="Integrity seal").is_visible()
+        expect(page.get_by_role("heading", name="Integrity seal")).to_be_visible()
         for chart in page.locator("figure.chart svg").all():
             chart_box = chart.bounding_box()
             assert chart_box is not None
@@ -226,7 +229,7 @@ def test_the_skip_link_is_the_first_stop_of_the_keyboard(
         page.keyboard.press("Tab")
         focused = page.evaluate("document.activeElement.textContent.trim()")
         assert focused == "Skip to main content"
-        assert page.locator(".skip-link").is_visible()
+        expect(page.locator(".skip-link")).to_be_visible()
         page.keyboard.press("Enter")
         assert page.evaluate("document.activeElement.id") == "main"
     finally:
@@ -240,7 +243,7 @@ def test_pages_print_without_navigation(chromium: Any, server: str, cast: Cast, 
     try:
         page.goto(server + path)
         page.emulate_media(media="print")
-        assert not page.locator(".site-nav").is_visible()
-        assert page.locator("main h1").is_visible()
+        expect(page.locator(".site-nav")).to_be_hidden()
+        expect(page.locator("main h1")).to_be_visible()
     finally:
         context.close()
