@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import zipfile
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
@@ -39,6 +40,15 @@ ENTRIES = [
     {"kind": "reversal", "reverses": 3, "memo": "Paid from the wrong fund"},
     {"kind": "disbursement", "fund": "groceries", "amount": "45.50", "counterparty": "R-02"},
 ]
+
+
+@pytest.fixture(autouse=True, params=["one process", "two processes"])
+def processes(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Every check of this module runs with the leaves checked in one process and in two
+    (which large bundles get on a machine of two cores): the reports must be the same."""
+    two: bool = request.param == "two processes"
+    monkeypatch.setattr(bundle_module, "uses_two_processes", lambda leaf_bytes: two)
+    return str(request.param)
 
 
 @pytest.fixture
@@ -493,3 +503,64 @@ async def test_a_checkpoint_whose_root_differs_inside_a_batch_is_named(
     assert not report.ok
     assert report.first_bad_seq == 1000
     assert "checkpoint of size 1000" in (report.problem or "")
+
+
+# --- two processes ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("processes", ["two processes"], indirect=True)
+def test_two_processes_check_every_leaf_and_stop_together(
+    generated: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The child really does its part (the one-process check is not run on an honest
+    bundle); when this process stops early, the child is stopped and reaped."""
+    forked: list[int] = []
+    real_fork = os.fork
+
+    def fork() -> int:
+        child = real_fork()
+        if child:
+            forked.append(child)
+        return child
+
+    monkeypatch.setattr(os, "fork", fork)
+    one_by_one = bundle_module._Replay.check
+    checked: list[int] = []
+
+    def check(replay: bundle_module._Replay, block: bytes) -> None:
+        checked.append(replay.seq)
+        one_by_one(replay, block)
+
+    monkeypatch.setattr(bundle_module._Replay, "check", check)
+    report = verify_bundle(generated)
+    assert report.ok, report.problem
+    assert report.entries == GENERATED
+    assert len(forked) == 1
+    assert checked == []  # every block went through the two processes
+
+    # A broken leaf in the first block: this process stops at once, the one-process check
+    # names the problem, and the child, still busy with later blocks, is gone.
+    misnumbered = edit_leaves(
+        lambda lines: [*lines[:3], lines[3].replace(b'"seq":"4"', b'"seq":"44"'), *lines[4:]]
+    )
+    broken = verify_bundle(rewrite(generated, misnumbered))
+    assert not broken.ok
+    assert broken.first_bad_seq == 4
+    assert checked  # the one-process check named it
+    assert len(forked) == 2
+    with pytest.raises(ProcessLookupError):
+        os.kill(forked[-1], 0)
+
+
+@pytest.mark.parametrize("processes", ["two processes"], indirect=True)
+def test_a_child_that_fails_leaves_the_check_to_one_process(
+    generated: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+
+    def fail(*_: object) -> bool:
+        raise MemoryError("no room for the child")
+
+    monkeypatch.setattr(bundle_module, "_read_and_hash", fail)
+    report = verify_bundle(generated)
+    assert report.ok, report.problem
+    assert report.entries == GENERATED

@@ -120,8 +120,12 @@ async def test_requests_purge_erases_old_closed_requests(cli, session, world) ->
     from ledger.groups import utcnow
     from proposals import support
 
-    old = await support.ask(session, world.group, support.AskForm(
-        need="Rent", phone="611222333", consent=True), address="x")
+    old = await support.ask(
+        session,
+        world.group,
+        support.AskForm(need="Rent", phone="611222333", consent=True),
+        address="x",
+    )
     await support.decline(session, old, "Sorry", now=utcnow() - timedelta(days=100))
     await session.commit()
     result = await asyncio.to_thread(cli, "requests", "purge")
