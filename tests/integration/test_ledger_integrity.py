@@ -8,10 +8,10 @@ import random
 import pytest
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from ledger import service
-from ledger.errors import LedgerError
+from ledger.errors import InsufficientFunds, LedgerError
 from ledger.models import Fund
 from ledger.schemas import DisbursementIn, DonationIn, ReversalIn, TransferIn
 from ledger.verify import verify_group
@@ -149,3 +149,43 @@ async def test_rebuilt_balances_equal_the_stored_ones_after_a_random_history(
     assert report.entries == recorded > 60
     assert {slug: report.balances.get(slug, 0) for slug in stored} == stored
     assert (await session.get(Fund, 1)) is not None
+
+
+async def test_an_append_reads_the_funds_afresh_even_when_the_session_holds_them(
+    session_maker: async_sessionmaker[AsyncSession], world: World
+) -> None:
+    """The funds and the log's head an append reads under its lock replace what the session
+    already held (another session may have recorded since): on PostgreSQL the lock reads
+    them without the ORM and updates the session's objects in place."""
+    async with session_maker() as reader:
+        held = {fund.slug: fund for fund in await service.list_funds(reader, world.group)}
+        assert held["rent-relief"].balance == 0
+        await reader.commit()  # the session keeps its objects (and SQLite lets others write)
+        async with session_maker() as other:
+            await service.record_entry(
+                other,
+                world.group,
+                DonationIn(fund="rent-relief", amount="100.00"),
+                recorded_by=None,
+            )
+            await other.commit()
+        # The reader's fund still says 0, but the payment sees the 100.00 given since.
+        entry = await service.record_entry(
+            reader,
+            world.group,
+            DisbursementIn(fund="rent-relief", amount="60.00", counterparty="R-1"),
+            recorded_by=None,
+        )
+        assert entry.seq == 2
+        assert [p.fund for p in entry.postings] == [held["rent-relief"]] * 2
+        assert held["rent-relief"].balance == 4000  # the same object, brought up to date
+        with pytest.raises(InsufficientFunds):
+            await service.record_entry(
+                reader,
+                world.group,
+                DisbursementIn(fund="rent-relief", amount="40.01", counterparty="R-1"),
+                recorded_by=None,
+            )
+        await reader.commit()
+    async with session_maker() as check:
+        assert (await verify_group(check, await world.fresh_group(check))).ok
