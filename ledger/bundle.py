@@ -287,11 +287,15 @@ _PIPE_BYTES = 1 << 20
 
 
 def uses_two_processes(leaf_bytes: int) -> bool:
-    return (
-        leaf_bytes >= TWO_PROCESSES_FROM
-        and hasattr(os, "fork")
-        and len(os.sched_getaffinity(0)) > 1
-    )
+    """Whether ``verify_bundle`` checks leaves of this size with two processes here."""
+    return leaf_bytes >= TWO_PROCESSES_FROM and hasattr(os, "fork") and _cores() > 1
+
+
+def _cores() -> int:
+    """The cores this process may run on (all of the machine's where the system cannot say)."""
+    if hasattr(os, "sched_getaffinity"):  # Linux
+        return len(os.sched_getaffinity(0))
+    return os.cpu_count() or 1
 
 
 def _check_in_two_processes(path: Path | str, replay: _Replay) -> bool:
