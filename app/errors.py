@@ -19,6 +19,7 @@ from litestar.exceptions import (
     SerializationException,
     ValidationException,
 )
+from litestar.params import ParameterKwarg
 from litestar.types import ExceptionHandlersMap
 
 from ledger.errors import Conflict, InvalidInput, LedgerError, NotFound
@@ -130,10 +131,8 @@ def _public_names(request: Request[Any, Any, Any]) -> dict[str, str]:
     names: dict[str, str] = {}
     for name, definition in parameters.items():
         kwarg = getattr(definition, "kwarg_definition", None)
-        for alias in ("query", "header", "cookie"):
-            if public := getattr(kwarg, alias, None):
-                names[name] = str(public)
-                break
+        if isinstance(kwarg, ParameterKwarg) and kwarg.name:
+            names[name] = kwarg.name
     return names
 
 

@@ -8,6 +8,7 @@ from typing import Annotated, Any
 import msgspec
 from litestar import Controller, Request, delete, get, post
 from litestar.di import Provide
+from litestar.params import JSONBody
 
 from app.auth import provide_caller, provide_user, require_user, requires
 from app.deps import CurrentCaller, CurrentUser, DbSession, Id
@@ -144,7 +145,7 @@ class GroupController(Controller):
 
     @post(guards=[require_user], summary="Create a group; the caller becomes its admin")
     async def create_group(
-        self, db_session: DbSession, user: CurrentUser, data: GroupIn
+        self, db_session: DbSession, user: CurrentUser, data: JSONBody[GroupIn]
     ) -> GroupOut:
         group = await groups.create_group(
             db_session,
@@ -171,7 +172,7 @@ class GroupController(Controller):
         summary="Add a member or change a member's roles",
     )
     async def add_member(
-        self, db_session: DbSession, caller: CurrentCaller, data: MemberIn
+        self, db_session: DbSession, caller: CurrentCaller, data: JSONBody[MemberIn]
     ) -> MemberOut:
         user = await groups.find_user(db_session, data.email)
         if user is None:
@@ -201,7 +202,7 @@ class GroupController(Controller):
         request: Request[Any, Any, Any],
         db_session: DbSession,
         caller: CurrentCaller,
-        data: InviteIn,
+        data: JSONBody[InviteIn],
     ) -> InviteCreated:
         assert caller.user is not None  # the admin guard let a member through
         invite, token = await groups.create_invite(

@@ -14,7 +14,7 @@ from typing import Annotated, Any
 import msgspec
 from litestar import Controller, Request, Response, get, post
 from litestar.di import Provide
-from litestar.params import Parameter
+from litestar.params import FromQuery, HeaderParameter, JSONBody, Parameter, QueryParameter
 
 from app.auth import provide_caller, public_or_member, requires
 from app.deps import CurrentCaller, CurrentNotary, DbSession, Id, provide_notary
@@ -47,7 +47,7 @@ class LedgerController(Controller):
 
     @post("/funds", guards=[requires("steward")], summary="Create a fund")
     async def create_fund(
-        self, db_session: DbSession, caller: CurrentCaller, data: FundIn
+        self, db_session: DbSession, caller: CurrentCaller, data: JSONBody[FundIn]
     ) -> FundOut:
         return fund_out(await service.create_fund(db_session, caller.group, data))
 
@@ -78,10 +78,10 @@ class LedgerController(Controller):
         self,
         request: Request[Any, Any, Any],
         db_session: DbSession,
-        data: EntryIn,
+        data: JSONBody[EntryIn],
         idempotency_key: Annotated[
             str | None,
-            Parameter(header="Idempotency-Key", required=False, max_length=200, min_length=1),
+            HeaderParameter(name="Idempotency-Key", required=False, max_length=200, min_length=1),
         ] = None,
     ) -> Response[bytes]:
         # The caller and the notary are read here rather than injected: Litestar resolves two
@@ -138,7 +138,7 @@ class LedgerController(Controller):
         self,
         db_session: DbSession,
         caller: CurrentCaller,
-        fund: str | None = None,
+        fund: FromQuery[str | None] = None,
         before: Annotated[int | None, Parameter(ge=1, le=MAX_ID)] = None,
         limit: Annotated[int, Parameter(ge=1, le=service.MAX_PAGE)] = 50,
     ) -> EntryPage:
@@ -256,8 +256,8 @@ class LogController(Controller):
         self,
         db_session: DbSession,
         caller: CurrentCaller,
-        first: Annotated[int, Parameter(query="from", ge=1, le=MAX_ID)],
-        second: Annotated[int, Parameter(query="to", ge=1, le=MAX_ID)],
+        first: Annotated[int, QueryParameter(name="from", ge=1, le=MAX_ID)],
+        second: Annotated[int, QueryParameter(name="to", ge=1, le=MAX_ID)],
     ) -> ConsistencyProofOut:
         path = await log.prove_consistency(db_session, caller.group, first, second)
         return ConsistencyProofOut(first=first, second=second, path=path)

@@ -11,6 +11,7 @@ from typing import Any
 
 from litestar import Controller, Request, get, post, put
 from litestar.di import Provide
+from litestar.params import FromQuery, JSONBody
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.auth import Caller, provide_caller, public_or_member, requires
@@ -45,7 +46,7 @@ class ProposalController(Controller):
         "/proposals", guards=[requires("member")], summary="Open a proposal (round 1 of version 1)"
     )
     async def create(
-        self, db_session: DbSession, caller: CurrentCaller, data: ProposalIn
+        self, db_session: DbSession, caller: CurrentCaller, data: JSONBody[ProposalIn]
     ) -> ProposalOut:
         assert caller.user is not None
         proposal = await service.create_proposal(db_session, caller.group, caller.user, data)
@@ -57,7 +58,7 @@ class ProposalController(Controller):
         request: Request[Any, Any, Any],
         db_session: DbSession,
         caller: CurrentCaller,
-        status: str | None = None,
+        status: FromQuery[str | None] = None,
     ) -> list[ProposalSummary]:
         await close_due_rounds_before_reading(request.app, db_session, caller.group)
         return [
@@ -91,7 +92,7 @@ class ProposalController(Controller):
         db_session: DbSession,
         caller: CurrentCaller,
         number: Id,
-        data: ResponseIn,
+        data: JSONBody[ResponseIn],
     ) -> ProposalOut:
         assert caller.user is not None
         await close_due_rounds_before_reading(request.app, db_session, caller.group)
@@ -111,7 +112,7 @@ class ProposalController(Controller):
         db_session: DbSession,
         caller: CurrentCaller,
         number: Id,
-        data: AmendmentIn,
+        data: JSONBody[AmendmentIn],
     ) -> ProposalOut:
         assert caller.user is not None
         assert caller.membership is not None
@@ -165,7 +166,7 @@ class ProposalController(Controller):
         summary="Change decision rules (admin); open rounds keep theirs",
     )
     async def put_rules(
-        self, db_session: DbSession, caller: CurrentCaller, data: RulesIn
+        self, db_session: DbSession, caller: CurrentCaller, data: JSONBody[RulesIn]
     ) -> RulesOut:
         rules, public_names = await service.set_rules(
             db_session, caller.group, data.rules, data.public_names

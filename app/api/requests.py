@@ -15,6 +15,7 @@ from litestar.connection import ASGIConnection
 from litestar.di import Provide
 from litestar.exceptions import PermissionDeniedException
 from litestar.handlers.base import BaseRouteHandler
+from litestar.params import FromQuery, JSONBody
 
 from app.auth import provide_caller, requires
 from app.deps import CurrentCaller, DbSession, Id
@@ -130,7 +131,7 @@ class RequestController(Controller):
         summary="The queue: most urgent and oldest first, without personal details",
     )
     async def list_requests(
-        self, db_session: DbSession, caller: CurrentCaller, open_only: bool = False
+        self, db_session: DbSession, caller: CurrentCaller, open_only: FromQuery[bool] = False
     ) -> list[RequestOut]:
         return [
             request_out(r)
@@ -185,7 +186,7 @@ class RequestController(Controller):
         summary="Add a note (seen only by stewards and facilitators)",
     )
     async def add_note(
-        self, db_session: DbSession, caller: CurrentCaller, request_id: Id, data: NoteIn
+        self, db_session: DbSession, caller: CurrentCaller, request_id: Id, data: JSONBody[NoteIn]
     ) -> NoteOut:
         assert caller.user is not None
         found = await support.get_request(db_session, caller.group, request_id)
@@ -198,7 +199,11 @@ class RequestController(Controller):
         summary="Turn the request into a proposal to pay its pseudonym",
     )
     async def propose(
-        self, db_session: DbSession, caller: CurrentCaller, request_id: Id, data: ProposeIn
+        self,
+        db_session: DbSession,
+        caller: CurrentCaller,
+        request_id: Id,
+        data: JSONBody[ProposeIn],
     ) -> ProposedOut:
         assert caller.user is not None
         found = await support.get_request(db_session, caller.group, request_id)
@@ -221,7 +226,11 @@ class RequestController(Controller):
         summary="Decline with a kind message the person will see",
     )
     async def decline(
-        self, db_session: DbSession, caller: CurrentCaller, request_id: Id, data: DeclineIn
+        self,
+        db_session: DbSession,
+        caller: CurrentCaller,
+        request_id: Id,
+        data: JSONBody[DeclineIn],
     ) -> RequestOut:
         found = await support.get_request(db_session, caller.group, request_id)
         await support.decline(db_session, found, data.message)
@@ -270,7 +279,7 @@ class RequestController(Controller):
 
     @put("/support-settings", guards=[requires("admin")], summary="Change them (admin)")
     async def put_settings(
-        self, db_session: DbSession, caller: CurrentCaller, data: SupportSettingsIn
+        self, db_session: DbSession, caller: CurrentCaller, data: JSONBody[SupportSettingsIn]
     ) -> SupportSettingsOut:
         found = await support.settings_of(db_session, caller.group)
         if data.retention_days is not None:
@@ -289,7 +298,7 @@ class RequestController(Controller):
         summary="How I hear of new requests and proposals: none, each, daily",
     )
     async def set_notifications(
-        self, db_session: DbSession, caller: CurrentCaller, data: PreferenceIn
+        self, db_session: DbSession, caller: CurrentCaller, data: JSONBody[PreferenceIn]
     ) -> PreferenceIn:
         assert caller.user is not None
         await notify.set_mode(db_session, caller.group, caller.user.id, data.mode)

@@ -8,8 +8,8 @@ Sessions are rows of ``web_sessions`` read by ``app.auth.authenticate`` (see the
 from __future__ import annotations
 
 from litestar.config.app import AppConfig
-from litestar.contrib.jinja import JinjaTemplateEngine
 from litestar.datastructures import CacheControlHeader
+from litestar.plugins.jinja import JinjaTemplateEngine
 from litestar.static_files import create_static_files_router
 from litestar.template import TemplateConfig
 

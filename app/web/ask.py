@@ -13,7 +13,7 @@ from typing import Annotated, Any
 from litestar import Controller, Request, get, post
 from litestar.enums import RequestEncodingType
 from litestar.exceptions import NotFoundException
-from litestar.params import Body
+from litestar.params import Body, FromPath, FromQuery
 from litestar.response import Redirect, Template
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -94,8 +94,8 @@ class AskPages(Controller):
         self,
         request: Request[Any, Any, Any],
         db_session: DbSession,
-        group: str,
-        lang: str | None = None,
+        group: FromPath[str],
+        lang: FromQuery[str | None] = None,
     ) -> Template:
         context = await _open_group(db_session, group)
         return _form_page(request, context, _language(request, context.languages, lang))
@@ -105,7 +105,7 @@ class AskPages(Controller):
         self,
         request: Request[Any, Any, Any],
         db_session: DbSession,
-        group: str,
+        group: FromPath[str],
         data: Annotated[dict[str, str], Body(media_type=RequestEncodingType.URL_ENCODED)],
     ) -> Template | Redirect:
         context = await _open_group(db_session, group)
@@ -169,9 +169,9 @@ class AskPages(Controller):
         self,
         request: Request[Any, Any, Any],
         db_session: DbSession,
-        group: str,
-        reference: str,
-        sent: bool = False,
+        group: FromPath[str],
+        reference: FromPath[str],
+        sent: FromQuery[bool] = False,
     ) -> Template:
         context = await _open_group(db_session, group)
         try:
