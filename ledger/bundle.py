@@ -13,11 +13,13 @@ replayed never below zero where not allowed, and the reversal rules.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import io
 import os
 import signal
 import struct
+import sys
 import zipfile
 from bisect import bisect_left, bisect_right
 from collections import defaultdict
@@ -344,13 +346,15 @@ def _check_in_two_processes(path: Path | str, replay: _Replay) -> bool:
 
 
 def _widen(pipe: int) -> None:
-    """Room for a few blocks in the pipe (64 KiB by default), so the child runs ahead."""
-    try:
-        import fcntl
+    """Room for a few blocks in the pipe (64 KiB by default), so the child runs ahead. Only
+    Linux can resize a pipe; elsewhere, or above the system's cap (OSError), the pipe keeps
+    its size and the two processes only wait for each other more often."""
+    if sys.platform != "linux":
+        return
+    import fcntl
 
+    with contextlib.suppress(OSError):
         fcntl.fcntl(pipe, fcntl.F_SETPIPE_SZ, _PIPE_BYTES)
-    except (ImportError, AttributeError, OSError):
-        pass  # not Linux, or capped lower: a smaller pipe only makes the two wait more
 
 
 def _read_and_hash(path: Path | str, checkpoints: dict[int, bytes], out: IO[bytes]) -> bool:
@@ -360,18 +364,27 @@ def _read_and_hash(path: Path | str, checkpoints: dict[int, bytes], out: IO[byte
     tree = TreeBuilder()
     with zipfile.ZipFile(path) as archive, archive.open("leaves.jsonl") as leaves:
         for block in _leaf_blocks(leaves):
-            digests = [_sha256(b"\x00" + leaf).digest() for leaf in block.split(b"\n")]
+            digests = _leaf_digests(block.split(b"\n"))
             out.write(_BLOCK_HEADER.pack(len(block), len(digests)))
             out.write(block)
             out.write(b"".join(digests))
-            first = tree.size + 1
-            reached = sizes[
-                bisect_left(sizes, first) : bisect_right(sizes, first + len(digests) - 1)
-            ]
-            for size, root in tree.extend(digests, reached).items():
-                if root != checkpoints[size]:
-                    return False
+            if _grow(tree, digests, checkpoints, sizes) is not None:
+                return False
     return True
+
+
+def _grow(
+    tree: TreeBuilder, digests: list[bytes], checkpoints: dict[int, bytes], sizes: list[int]
+) -> int | None:
+    """Add leaf hashes to the tree; the first checkpoint size (of ``sizes``, sorted) they
+    reach whose root is not the one the checkpoint states, else None."""
+    reached = sizes[
+        bisect_left(sizes, tree.size + 1) : bisect_right(sizes, tree.size + len(digests))
+    ]
+    for size, root in tree.extend(digests, reached).items():
+        if root != checkpoints[size]:
+            return size
+    return None
 
 
 class _Replay:
@@ -415,20 +428,15 @@ class _Replay:
                 self._entry(parse_leaf(leaf), _leaf_digest(leaf))
             bad = self.seq + 1
             raise _Broken(f"entry {bad} is not a canonical leaf ({error.args[0]})", bad) from error
-        digests = [_sha256(b"\x00" + leaf).digest() for leaf in leaves]
+        digests = _leaf_digests(leaves)
         if not self._batch_holds(documents, b"".join(digests)):
             for document, digest in zip(documents, digests, strict=True):
                 self._entry(document, digest)
             return
-        first = self.seq - len(documents) + 1
-        sizes = [
-            t
-            for t in self.checkpoint_sizes[bisect_left(self.checkpoint_sizes, first) :]
-            if t <= self.seq
-        ]
-        for size, root in self.tree.extend(digests, sizes).items():
-            if root != self.checkpoints[size]:
-                raise _root_differs(size)
+        # The batch is in the replay; the tree, behind by the batch, catches up.
+        differs = _grow(self.tree, digests, self.checkpoints, self.checkpoint_sizes)
+        if differs is not None:
+            raise _root_differs(differs)
 
     def holds(self, block: bytes, hashes: bytes) -> bool:
         """``check`` for a block whose leaf hashes (``hashes``, joined) another process
@@ -617,6 +625,10 @@ _ACCOUNT, _FUND, _AMOUNT, _CURRENCY = map(attrgetter, ("account", "fund", "amoun
 
 def _leaf_digest(leaf: bytes) -> bytes:
     return _sha256(b"\x00" + leaf).digest()
+
+
+def _leaf_digests(leaves: list[bytes]) -> list[bytes]:
+    return [_sha256(b"\x00" + leaf).digest() for leaf in leaves]
 
 
 _amounts_decoder = msgspec.json.Decoder(list[int])
