@@ -209,17 +209,21 @@ def parse_leaf(leaf: bytes) -> LeafDoc:
     """Read a leaf back, refusing anything ``leaf_document`` + ``canonical_json`` would not
     have written byte for byte: another shape, a number, other key order or spacing,
     other escapes, text not in NFC. Raises ValueError saying which."""
+    # UTF-8 is checked here, first: JSON decoders differ in how (and whether) they report
+    # bytes that are not UTF-8, and the report must not change with a library's version.
+    try:
+        text = leaf.decode("utf-8")
+    except UnicodeDecodeError as error:
+        raise ValueError(f"not UTF-8: {error}") from error
     try:
         document = _leaf_decoder.decode(leaf)
     except msgspec.ValidationError as error:
         raise ValueError(f"not a leaf: {error}") from error
     except msgspec.DecodeError as error:
         raise ValueError(f"not JSON: {error}") from error
-    except UnicodeDecodeError as error:  # msgspec's own for bytes that are not UTF-8
-        raise ValueError(f"not UTF-8: {error}") from error
     if _leaf_encoder.encode(document) != leaf:
         raise ValueError("not in canonical form")
-    if not unicodedata.is_normalized("NFC", leaf.decode("utf-8")):
+    if not unicodedata.is_normalized("NFC", text):
         raise ValueError("text not in NFC")
     return document
 

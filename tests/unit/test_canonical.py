@@ -21,6 +21,8 @@ from ledger.canonical import (
     canonical_json,
     leaf_document,
     leaf_hash_hex,
+    parse_leaf,
+    parse_leaf_lines,
     timestamp,
 )
 
@@ -194,3 +196,50 @@ def test_leaf_documents_encode_as_rfc8785(
     assert canonical_json(document, check=False) == leaf
     assert json.loads(leaf)["recorded_at"] == timestamp(moment)
     assert json.loads(leaf)["postings"][1]["amount"] == str(-amount)
+
+
+def _a_leaf() -> bytes:
+    return canonical_json(
+        leaf_document(
+            group="rent-fund",
+            seq=1,
+            kind="donation",
+            occurred_on=date(2025, 3, 1),
+            recorded_at=datetime(2025, 3, 1, tzinfo=UTC),
+            memo="café",
+            counterparty=None,
+            postings=[
+                LeafPosting("Assets:Holding:Groceries", "groceries", 100, "EUR"),
+                LeafPosting("Income:Donations:Groceries", "groceries", -100, "EUR"),
+            ],
+            reverses=None,
+            proposal=None,
+            prev=ZERO_HASH,
+        )
+    )
+
+
+@pytest.mark.parametrize(
+    "bad_bytes",
+    [b"\xed\xa0\x80", b"\xff", b"\xc3", b"\xe9t\xe9", b"\xf4\x90\x80\x80"],
+    ids=["a surrogate", "0xff", "a truncated sequence", "Latin-1", "beyond U+10FFFF"],
+)
+def test_a_leaf_that_is_not_utf8_is_named_so_whatever_the_json_library_says(
+    bad_bytes: bytes,
+) -> None:
+    leaf = _a_leaf().replace(b'"memo":"', b'"memo":"' + bad_bytes)
+    with pytest.raises(ValueError, match=r"^not UTF-8"):
+        parse_leaf(leaf)
+    with pytest.raises(ValueError) as raised:
+        parse_leaf_lines(_a_leaf() + b"\n" + leaf)
+    problem, index = raised.value.args
+    assert problem.startswith("not UTF-8")
+    assert index == 1  # the second line
+
+
+def test_a_canonical_leaf_reads_back() -> None:
+    leaf = _a_leaf()
+    assert parse_leaf(leaf).memo == "café"
+    documents, lines = parse_leaf_lines(leaf + b"\n" + leaf)
+    assert lines == [leaf, leaf]
+    assert len(documents) == 2
