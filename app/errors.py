@@ -14,6 +14,7 @@ from typing import Any
 
 import msgspec
 from litestar import Request, Response
+from litestar.enums import ParamType
 from litestar.exceptions import (
     HTTPException,
     SerializationException,
@@ -165,10 +166,13 @@ def on_validation_error(
     request: Request[Any, Any, Any], error: ValidationException
 ) -> Response[Any]:
     errors, body_problems = _field_errors(request, error)
-    from_body = bool(body_problems) or any(
-        isinstance(item, dict) and item.get("source") == "body"
-        for item in (error.extra if isinstance(error.extra, list) else [])
-    )
+    items = [item for item in (error.extra if isinstance(error.extra, list) else [])]
+    sources = {item.get("source") for item in items if isinstance(item, dict)}
+    if sources == {ParamType.PATH}:
+        # A path that names an entry, a proposal or a member that cannot exist (a number
+        # beyond 64 bits, a negative one) names nothing: 404, as for one that does not.
+        return respond(request, 404, f"There is nothing at {request.url.path}.", errors=errors)
+    from_body = bool(body_problems) or "body" in sources
     # Malformed JSON is a 400; well-formed JSON with wrong fields is a 422.
     malformed = "JSON is malformed" in str(error.detail) or "Malformed" in str(error.detail)
     status = 422 if (from_body and not malformed) else 400
@@ -226,6 +230,14 @@ def on_undecodable_body(
     return respond(request, 400, "The request body is not valid JSON: it is not UTF-8 text.")
 
 
+def on_deep_body(request: Request[Any, Any, Any], error: RecursionError) -> Response[Any]:
+    """JSON nested deeper than the decoder goes (msgspec stops at its recursion limit) is
+    malformed input, not a failure of ours."""
+    if not _raised_while_reading_the_body(error):
+        return on_unexpected_error(request, error)
+    return respond(request, 400, "The request body is not valid JSON: it is nested too deeply.")
+
+
 def on_unexpected_error(request: Request[Any, Any, Any], error: Exception) -> Response[Any]:
     logger.exception("Unexpected error on %s %s", request.method, request.url.path, exc_info=error)
     return respond(request, 500, "Something went wrong on our side; nothing was changed.")
@@ -236,5 +248,6 @@ EXCEPTION_HANDLERS: ExceptionHandlersMap = {
     ValidationException: on_validation_error,
     HTTPException: on_http_error,
     UnicodeDecodeError: on_undecodable_body,
+    RecursionError: on_deep_body,
     Exception: on_unexpected_error,
 }

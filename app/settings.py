@@ -5,7 +5,10 @@ from __future__ import annotations
 import os
 import secrets
 from dataclasses import dataclass, field
+from datetime import date
 from pathlib import Path
+
+from ledger.rules import DAYS_AHEAD, EARLIEST_DAY, DateWindow
 
 PREFIX = "COMMONPURSE_"
 DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///var/commonpurse.db"
@@ -28,6 +31,23 @@ def _read_dotenv(path: Path) -> dict[str, str]:
     return values
 
 
+def _day(text: str | None, default: date, name: str) -> date:
+    if not text:
+        return default
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise SettingsError(f"{PREFIX}{name} must be a date written YYYY-MM-DD.") from None
+
+
+def _days(text: str | None, default: int, name: str) -> int:
+    if not text:
+        return default
+    if not text.isascii() or not text.isdigit() or int(text) > 3660:
+        raise SettingsError(f"{PREFIX}{name} must be a whole number of days, 0 to 3660.")
+    return int(text)
+
+
 @dataclass(frozen=True)
 class Settings:
     database_url: str = DEFAULT_DATABASE_URL
@@ -37,6 +57,9 @@ class Settings:
     # "development" creates a secret under var/ when none is set; "production" refuses to.
     environment: str = "development"
     secret_key_file: Path = Path("var/secret-key")
+    # The days an entry may have occurred on: from this day to so many days after today.
+    earliest_date: date = EARLIEST_DAY
+    max_days_ahead: int = DAYS_AHEAD
     extra: dict[str, str] = field(default_factory=dict)
 
     @classmethod
@@ -50,8 +73,14 @@ class Settings:
             signing_key_file=Path(get(PREFIX + "SIGNING_KEY_FILE") or "var/signing-key.pem"),
             base_url=(get(PREFIX + "BASE_URL") or "http://127.0.0.1:8000").rstrip("/"),
             environment=get(PREFIX + "ENVIRONMENT") or "development",
+            earliest_date=_day(get(PREFIX + "EARLIEST_DATE"), EARLIEST_DAY, "EARLIEST_DATE"),
+            max_days_ahead=_days(get(PREFIX + "MAX_DAYS_AHEAD"), DAYS_AHEAD, "MAX_DAYS_AHEAD"),
             extra={k[len(PREFIX) :]: v for k, v in values.items() if k.startswith(PREFIX)},
         )
+
+    @property
+    def date_window(self) -> DateWindow:
+        return DateWindow(self.earliest_date, self.max_days_ahead)
 
     @property
     def is_sqlite(self) -> bool:

@@ -29,6 +29,10 @@ class InsufficientFunds(Conflict):
     """The entry would take a fund below zero."""
 
 
+class BalanceLimit(Conflict):
+    """The entry would take a fund's balance beyond what the ledger keeps."""
+
+
 class AlreadyReversed(Conflict):
     """An entry can be reversed once."""
 

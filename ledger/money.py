@@ -19,6 +19,10 @@ _AMOUNT = re.compile(r"(0|[1-9][0-9]*)(?:\.([0-9]+))?")
 _CURRENCY = re.compile(r"[A-Z]{3}")
 # Far above any mutual-aid fund, far below a 64-bit overflow.
 MAX_MINOR_UNITS = 10**15
+# The most a fund may hold (or owe): a thousand of the largest entries, and still nine
+# times below the 64-bit integers both databases store balances in (SQLite would silently
+# turn an overflowing sum into a float).
+MAX_BALANCE = 10**18
 
 
 @cache
@@ -78,6 +82,8 @@ def parse_amount(text: object, currency: str, *, field: str = "amount") -> int:
 
 def format_amount(minor: int, currency: str) -> str:
     """Minor units as a decimal string with exactly the currency's decimals ("-12.50")."""
+    if type(minor) is not int:  # a balance SQLite overflowed into a float: show its digits
+        minor = int(minor)  # (``verify`` names the fund as broken)
     places = exponent(currency)
     sign = "-" if minor < 0 else ""
     digits = str(abs(minor))

@@ -11,9 +11,10 @@ Choices that keep that true:
   not in ``seq`` order; ``seq`` and ``hash`` stay on every transaction as tags/metadata.
 - **Assertions.** hledger: every posting asserts its account's running balance (``=``,
   one commodity, that account only). beancount: ``balance`` directives with an explicit
-  ``~ 0`` tolerance, at the start of every month and the day after each account's last
-  posting (beancount checks a balance at the start of its day). Without ``~ 0`` beancount
-  tolerates one unit of the last digit shown, so an export off by 0.01 would pass.
+  ``~ 0`` tolerance, at the start of every month that has transactions and the day after
+  each account's last posting (beancount checks a balance at the start of its day).
+  Without ``~ 0`` beancount tolerates one unit of the last digit shown, so an export off
+  by 0.01 would pass.
 - **Accounts.** ``ledger.rules.account_name`` for every valid fund slug (the names the log
   itself uses); anything else gets a component that starts with a digit (which no valid
   slug can produce) followed by the slug's UTF-8 in hex, and a mapping refuses collisions.
@@ -430,11 +431,12 @@ def _month_starts(after: date, through: date) -> list[date]:
     """The first days of months that fall in (after, through]."""
     starts: list[date] = []
     month = date(after.year, after.month, 1)
-    while True:
+    while (month.year, month.month) < (date.max.year, 12):  # year 9999 has no next month
         month = date(month.year + month.month // 12, month.month % 12 + 1, 1)
         if month > through:
-            return starts
+            break
         starts.append(month)
+    return starts
 
 
 def beancount_file(
@@ -489,14 +491,18 @@ def beancount_file(
     checkpoints = _month_starts(first, last)
     next_checkpoint = 0
     for txn in book.transactions:
-        # Month-start checks (before the day's transactions: beancount checks at the start
-        # of the day) for every account open by then, used or not.
-        while next_checkpoint < len(checkpoints) and checkpoints[next_checkpoint] <= txn.on:
-            day = checkpoints[next_checkpoint]
+        # A month-start check (before the day's transactions: beancount checks at the start
+        # of the day) for every account open by then, used or not; of months without a
+        # transaction, whose balances are the same, only the last before this one.
+        reached = next_checkpoint
+        while reached < len(checkpoints) and checkpoints[reached] <= txn.on:
+            reached += 1
+        if reached > next_checkpoint:
+            day = checkpoints[reached - 1]
             opened = [(a, c) for a, c in pairs if a.opened is not None and a.opened <= day]
             lines.append("")
             lines += balances_on(day, opened)
-            next_checkpoint += 1
+            next_checkpoint = reached
         header = f"{txn.on.isoformat()} *"
         if txn.payee:
             header += f" {beancount_string(txn.payee)}"
@@ -527,7 +533,9 @@ def beancount_file(
                 f"  {leg.account}  {format_amount(leg.amount, leg.currency)} {leg.currency}"
             )
 
-    # The day after each account's last posting (its opening day if it has none).
+    # The day after each account's last posting (its opening day if it has none). An
+    # account last used on the calendar's last day (a date no new entry may have, but an
+    # old log can hold) has no day after: its postings' own checks are all it gets.
     closing = sorted(
         (
             (item.last_used + timedelta(days=1) if item.last_used else item.opened),
@@ -536,7 +544,7 @@ def beancount_file(
             item,
         )
         for item, currency in pairs
-        if item.opened is not None
+        if item.opened is not None and item.last_used != date.max
     )
     lines.append("")
     for day, name, currency, item in closing:

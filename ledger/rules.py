@@ -15,9 +15,10 @@ import re
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from datetime import date, timedelta
 
-from ledger.errors import InsufficientFunds, InvalidInput
-from ledger.money import format_amount
+from ledger.errors import BalanceLimit, InsufficientFunds, InvalidInput
+from ledger.money import MAX_BALANCE, format_amount
 
 ENTRY_KINDS = ("donation", "disbursement", "transfer", "reversal")
 HOLDING, INCOME, EXPENSE = "holding", "income", "expense"
@@ -37,6 +38,40 @@ def check_slug(slug: str, *, field: str = "slug") -> str:
             field=field,
         )
     return slug
+
+
+EARLIEST_DAY = date(1970, 1, 1)
+DAYS_AHEAD = 31
+
+
+@dataclass(frozen=True, slots=True)
+class DateWindow:
+    """The days an entry may say it occurred on: from ``earliest`` to ``days_ahead`` days
+    after today (None: no limit ahead). A date far outside any group's life is a typing
+    mistake, and one that no tool can carry: year 9999 has no next day for a balance
+    assertion, and the ledger can never be edited to remove it."""
+
+    earliest: date = EARLIEST_DAY
+    days_ahead: int | None = DAYS_AHEAD
+
+    def latest(self, today: date) -> date:
+        if self.days_ahead is None or date.max - today < timedelta(days=self.days_ahead):
+            return date.max
+        return today + timedelta(days=self.days_ahead)
+
+    def check(self, day: date, today: date, *, field: str = "occurred_on") -> date:
+        """``day`` when it lies in the window, else InvalidInput naming ``field``."""
+        latest = self.latest(today)
+        if not self.earliest <= day <= latest:
+            raise InvalidInput(
+                f"{day.isoformat()} is outside the dates the ledger accepts: from "
+                f"{self.earliest.isoformat()} to {latest.isoformat()}.",
+                field=field,
+            )
+        return day
+
+
+DEFAULT_DATES = DateWindow()
 
 
 def account_name(account_type: str, fund_slug: str) -> str:
@@ -117,12 +152,21 @@ def fund_changes(postings: Iterable[PlannedPosting]) -> dict[int, int]:
 
 
 def check_no_overdraft(funds: Mapping[int, FundState], changes: Mapping[int, int]) -> None:
-    """Refuse changes that take a fund below zero, unless the fund allows it."""
+    """Refuse changes that take a fund below zero, unless the fund allows it, and changes
+    that take a balance beyond ``MAX_BALANCE`` either way (no database column overflows)."""
     for fund_id, change in changes.items():
         fund = funds[fund_id]
-        if change < 0 and fund.balance + change < 0 and not fund.allow_negative:
+        after = fund.balance + change
+        if change < 0 and after < 0 and not fund.allow_negative:
             raise InsufficientFunds(
                 f"The fund {fund.name!r} holds {format_amount(fund.balance, fund.currency)} "
                 f"{fund.currency}; this entry needs {format_amount(-change, fund.currency)}.",
+                field="amount",
+            )
+        if abs(after) > MAX_BALANCE:
+            raise BalanceLimit(
+                f"The fund {fund.name!r} cannot hold more than "
+                f"{format_amount(MAX_BALANCE, fund.currency)} {fund.currency} either way; "
+                "this entry would take it beyond that.",
                 field="amount",
             )

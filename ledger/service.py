@@ -253,6 +253,7 @@ async def _plan(
     today: date,
     authority: DisbursementAuthority | None,
     group_funds: _Funds,
+    dates: rules.DateWindow,
 ) -> _Plan:
     memo = _text(entry_in.memo, "memo", multiline=True) or ""
     if isinstance(entry_in, ReversalIn):
@@ -278,7 +279,7 @@ async def _plan(
         funds = {p.fund_id: group_funds.by_id[p.fund_id] for p in planned}
         return _Plan("reversal", rules.reversal(planned), funds, today, memo, reverses=original.seq)
 
-    occurred_on = entry_in.occurred_on or today
+    occurred_on = dates.check(entry_in.occurred_on or today, today)
     if isinstance(entry_in, TransferIn):
         source = group_funds.named(group, entry_in.from_fund, field="from_fund")
         target = group_funds.named(group, entry_in.to_fund, field="to_fund")
@@ -331,16 +332,18 @@ async def record_entry(
     authority: DisbursementAuthority | None = None,
     notary: Notary | None = None,
     now: datetime | None = None,
+    dates: rules.DateWindow = rules.DEFAULT_DATES,
 ) -> Entry:
     """Append one entry to the group's ledger, or raise without writing anything.
 
     With a ``notary``, the new tree head is signed as a checkpoint in the same transaction.
+    ``dates``: the days an entry may have occurred on (the instance's setting).
     """
     now = now or utcnow()
     connection = await session.connection()
     driver = await _asyncpg(connection)
     log, group_funds = await _lock_log_and_funds(session, group, driver)
-    plan = await _plan(session, group, entry_in, now.date(), authority, group_funds)
+    plan = await _plan(session, group, entry_in, now.date(), authority, group_funds, dates)
     if rules.unbalanced_currencies(plan.postings):  # a bug, never user input
         raise AssertionError("planned postings do not balance")
     changes = rules.fund_changes(plan.postings)

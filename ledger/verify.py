@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 from ledger.canonical import ZERO_HASH, LeafPosting, canonical_json, leaf_document, leaf_hash_hex
 from ledger.merkle import CompactRange, TreeBuilder
 from ledger.models import Checkpoint, Entry, Fund, Group, LogState, Posting
+from ledger.money import MAX_BALANCE
 from ledger.rules import HOLDING
 
 _BATCH = 10_000
@@ -252,6 +253,14 @@ class _Checker:
                 f"the latest signed checkpoint (size {latest.size}) does not match the entries",
             )
         for fund_id, fund in self.funds.items():
+            # SQLite turns an integer sum that overflows 64 bits into a float: a balance
+            # must be a whole number within the ledger's bounds before it can be compared.
+            if type(fund.balance) is not int or abs(fund.balance) > MAX_BALANCE:
+                raise _Broken(
+                    None,
+                    f"the stored balance of fund {fund.slug!r} is not a whole number of "
+                    f"minor units within the ledger's bounds ({fund.balance!r})",
+                )
             if fund.balance != self.balances.get(fund_id, 0):
                 raise _Broken(
                     None,

@@ -87,7 +87,7 @@ class LedgerController(Controller):
         # The caller and the notary are read here rather than injected: Litestar resolves two
         # or more dependencies as concurrent tasks, a tenth of the cost of an append.
         caller, notary = provide_caller(request), provide_notary(request.app.state)
-        group = caller.group
+        group, dates = caller.group, request.app.state.settings.date_window
         if idempotency_key is None:
             entry = await service.record_entry(
                 db_session,
@@ -96,6 +96,7 @@ class LedgerController(Controller):
                 recorded_by=caller.user_id,
                 notary=notary,
                 authority=authorise_payment,
+                dates=dates,
             )
             return Response(msgspec.json.encode(entry_out(entry)), status_code=201, media_type=JSON)
 
@@ -118,6 +119,7 @@ class LedgerController(Controller):
                     recorded_by=caller.user_id,
                     notary=notary,
                     authority=authorise_payment,
+                    dates=dates,
                 )
         except LedgerError as error:
             status, body = ledger_problem(error)

@@ -12,10 +12,10 @@ from typing import Annotated, Any
 from litestar import Controller, Request, Response, get
 from litestar.di import Provide
 from litestar.exceptions import ServiceUnavailableException
-from litestar.params import PathParameter, QueryParameter
+from litestar.params import QueryParameter
 
 from app.auth import Caller, provide_caller, public_or_member
-from app.deps import CurrentCaller, DbSession
+from app.deps import CurrentCaller, DbSession, Id
 from app.documents.pdf import DEFAULT_LIMITS, Limits, PdfDocument, RenderError, render_pdf
 from app.documents.receipt import receipt_document
 from app.documents.statement import (
@@ -105,7 +105,9 @@ class DocumentController(Controller):
         ] = None,
     ) -> Response[bytes]:
         group = caller.group
-        start, end = await resolve_period(db_session, group, date_from, date_to)
+        start, end = await resolve_period(
+            db_session, group, date_from, date_to, request.app.state.settings.date_window
+        )
         decisions: DecisionsInPeriod = request.app.state.get(DECISIONS_STATE_KEY, no_decisions)
         document = await statement_document(
             db_session,
@@ -129,7 +131,7 @@ class DocumentController(Controller):
         db_session: DbSession,
         caller: CurrentCaller,
         request: Request[Any, Any, Any],
-        seq: Annotated[int, PathParameter(ge=1)],
+        seq: Id,
     ) -> Response[bytes]:
         group = caller.group
         document = await receipt_document(db_session, group, seq, base_url=base_url_of(request))

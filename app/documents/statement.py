@@ -27,7 +27,7 @@ from app.documents.seal import Links, latest_seal
 from ledger.errors import InvalidInput
 from ledger.models import Entry, Fund, Group, Posting
 from ledger.money import format_amount
-from ledger.rules import HOLDING
+from ledger.rules import DEFAULT_DATES, HOLDING, DateWindow
 
 TEMPLATE = "statement.pdf.html"
 ENTRIES_PER_BAND = 5
@@ -99,13 +99,20 @@ async def first_day(session: AsyncSession, group: Group) -> date | None:
 
 
 async def resolve_period(
-    session: AsyncSession, group: Group, date_from: str | None, date_to: str | None
+    session: AsyncSession,
+    group: Group,
+    date_from: str | None,
+    date_to: str | None,
+    window: DateWindow = DEFAULT_DATES,
 ) -> tuple[date, date]:
     """The period asked for in ``from`` and ``to`` (YYYY-MM-DD); by default from the day of
-    the group's first entry to today. InvalidInput for a malformed or backwards period."""
-    end = parse_day(date_to, "to") if date_to is not None else today()
+    the group's first entry to today. InvalidInput for a malformed or backwards period, or
+    a day outside the dates the ledger accepts (``window``)."""
+    end = today()
+    if date_to is not None:
+        end = window.check(parse_day(date_to, "to"), end, field="to")
     if date_from is not None:
-        start = parse_day(date_from, "from")
+        start = window.check(parse_day(date_from, "from"), today(), field="from")
     else:
         start = min(await first_day(session, group) or end, end)
     if start > end:

@@ -14,9 +14,10 @@ from typing import Any
 
 from litestar import Request
 
-from ledger.errors import LedgerError
+from ledger.errors import InvalidInput, LedgerError
 from ledger.models import Fund
 from ledger.money import parse_amount
+from ledger.rules import DateWindow
 from ledger.schemas import DisbursementIn, DonationIn, EntryIn, ReversalIn, TransferIn
 
 MAX_SEQ = 2**62  # far beyond any ledger, within a 64-bit column
@@ -75,7 +76,7 @@ async def read_form(
     )
 
 
-def _date(form: Form, name: str, today: date) -> date | None:
+def _date(form: Form, name: str, today: date, window: DateWindow) -> date | None:
     text = form.value(name)
     if not text:
         return None
@@ -84,9 +85,11 @@ def _date(form: Form, name: str, today: date) -> date | None:
     except ValueError:
         form.fail(name, "Write the date as YYYY-MM-DD, e.g. 2026-03-31.")
         return None
-    if value > today:
-        form.fail(name, "The date is in the future; record money when it has moved.")
-    return value
+    try:  # the ledger's own rule, checked here so that it shows with the form's other errors
+        return window.check(value, today, field=name)
+    except InvalidInput as error:
+        form.fail(name, str(error))
+        return value
 
 
 def _fund(form: Form, name: str, funds: dict[str, Fund], *, what: str = "a fund") -> Fund | None:
@@ -125,9 +128,11 @@ def _text(form: Form, name: str, limit: int, *, required: str = "", one_line: bo
     return text
 
 
-def entry_from_form(kind: str, form: Form, funds: dict[str, Fund], today: date) -> EntryIn | None:
+def entry_from_form(
+    kind: str, form: Form, funds: dict[str, Fund], today: date, window: DateWindow
+) -> EntryIn | None:
     """The entry the form asks for, or None with the form's errors filled in."""
-    occurred_on = _date(form, "occurred_on", today)
+    occurred_on = _date(form, "occurred_on", today, window)
     if kind == "reversal":
         reverses = form.value("reverses").lstrip("#")
         if not reverses.isdigit() or not 0 < int(reverses) <= MAX_SEQ:

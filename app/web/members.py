@@ -284,7 +284,7 @@ class MemberPages(Controller):
         decided_in = _decided_in(form) if kind == "payment" else None
         if decided_in is not None and not form.value("fund"):
             await _fund_of_proposal(db_session, caller, form)
-        entry_in = entry_from_form(kind, form, funds, today)
+        entry_in = entry_from_form(kind, form, funds, today, _settings(request).date_window)
         if entry_in is None:
             return await self._record_page(request, db_session, caller, kind, form, status=422)
         if isinstance(entry_in, DisbursementIn) and decided_in is not None:
@@ -308,6 +308,7 @@ class MemberPages(Controller):
                 recorded_by=caller.user_id,
                 notary=notary,
                 authority=authorise_payment,
+                dates=_settings(request).date_window,
             )
         except IdempotencyMismatch:
             form.values["form_id"] = new_form_id()

@@ -206,6 +206,7 @@ async def payable_proposals(
 
 # --- notifications -----------------------------------------------------------------------
 
+
 @dataclass(frozen=True, slots=True)
 class NotificationView:
     subject: str

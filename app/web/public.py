@@ -86,8 +86,6 @@ async def _checkpoint(session: AsyncSession, group: Group) -> Checkpoint | None:
         return None
 
 
-
-
 class PublicPages(Controller):
     include_in_schema = False
     opt = {COOKIE_FREE: True}
@@ -358,8 +356,7 @@ class Feeds(Controller):
                     "id": uuid.uuid5(
                         uuid.NAMESPACE_URL, f"{group_url}/proposals/{d.number}/rounds/{d.round}"
                     ).urn,
-                    "title": f"Proposal {d.number} {STATUS_LABELS[d.status].lower()}:"
-                    f" {d.title}",
+                    "title": f"Proposal {d.number} {STATUS_LABELS[d.status].lower()}: {d.title}",
                     "url": f"{group_url}/proposals/{d.number}#round-{d.round}",
                     "at": d.closed_at,
                     "updated": timestamp(d.closed_at),

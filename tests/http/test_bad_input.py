@@ -153,6 +153,23 @@ CASES = [
     Case("body that is a string", "POST", ENTRIES, "donation"),
     Case("body that is null", "POST", ENTRIES, None, status=(400, 422)),
     Case("empty body", "POST", ENTRIES, content=b"", status=(400, 422)),
+    Case(
+        "JSON nested 1,000 levels deep",
+        "POST",
+        ENTRIES,
+        content=b"[" * 1000 + b"]" * 1000,
+        status=(400,),
+    ),
+    Case(
+        "a memo nested 1,000 levels deep",
+        "POST",
+        ENTRIES,
+        content=b'{"kind":"donation","fund":"groceries","amount":"1","memo":'
+        + b"[" * 1000
+        + b"]" * 1000
+        + b"}",
+        status=(400,),
+    ),
     # Reversals, transfers, disbursements and their other fields.
     Case(
         "reversal without memo", "POST", ENTRIES, {"kind": "reversal", "reverses": 1}, field="memo"
@@ -230,6 +247,32 @@ CASES = [
         field="occurred_on",
     ),
     Case("date in words", "POST", ENTRIES, donation(occurred_on="yesterday"), field="occurred_on"),
+    Case(
+        "date in year 9999",
+        "POST",
+        ENTRIES,
+        donation(occurred_on="9999-12-31"),
+        field="occurred_on",
+    ),
+    Case(
+        "date before 1970", "POST", ENTRIES, donation(occurred_on="1969-12-31"), field="occurred_on"
+    ),
+    Case(
+        "date in year 1", "POST", ENTRIES, donation(occurred_on="0001-01-01"), field="occurred_on"
+    ),
+    Case(
+        "transfer dated in year 9999",
+        "POST",
+        ENTRIES,
+        {
+            "kind": "transfer",
+            "from_fund": "groceries",
+            "to_fund": "rent-relief",
+            "amount": "1.00",
+            "occurred_on": "9999-12-31",
+        },
+        field="occurred_on",
+    ),
     Case("memo too long", "POST", ENTRIES, donation(memo="x" * 501), field="memo"),
     Case(
         "memo with a NUL character",
@@ -362,7 +405,7 @@ CASES = [
         ENTRY,
         params={"seq": HUGE},
         caller="member",
-        status=(400, 404, 422),
+        status=(404,),
     ),
     Case(
         "proof of an entry in words",
@@ -396,7 +439,7 @@ CASES = [
         PROOF,
         params={"seq": HUGE},
         caller="member",
-        status=(400, 404, 422),
+        status=(404,),
     ),
     Case(
         "consistency without a target size",
@@ -446,7 +489,7 @@ CASES = [
         MEMBER,
         params={"member_id": HUGE},
         caller="admin",
-        status=(400, 404, 422),
+        status=(404,),
     ),
     Case("removing the last admin", "DELETE", MEMBER, caller="admin", status=(409,)),
     Case(
@@ -608,7 +651,7 @@ CASES = [
         INVITE,
         params={"invite_id": HUGE},
         caller="admin",
-        status=(400, 404, 422),
+        status=(404,),
     ),
     Case(
         "invite id zero",

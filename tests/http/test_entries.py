@@ -2,11 +2,19 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
+from sqlalchemy import update
+from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.asgi import create_app
+from app.settings import Settings
+from ledger.models import Fund
+from ledger.money import MAX_BALANCE
 from tests.conftest import World
 
 Client = AsyncTestClient[Litestar]
@@ -148,3 +156,116 @@ async def test_a_group_without_funds_records_nothing_and_says_which_fund_is_miss
     assert entries.json()["entries"] == []
     verified = await client.get("/api/groups/new-pod/verify", headers=world.steward.headers)
     assert verified.json()["entries"] == 0
+
+
+async def test_a_date_outside_the_window_is_refused_and_records_nothing(
+    client: Client, world: World
+) -> None:
+    for day in ("9999-12-31", "1969-12-31"):
+        refused = await record(
+            client,
+            world,
+            {"kind": "donation", "fund": "groceries", "amount": "1.00", "occurred_on": day},
+        )
+        assert refused.status_code == 422, refused.text
+        assert refused.json()["errors"][0]["field"] == "occurred_on"
+        assert "outside the dates the ledger accepts: from 1970-01-01" in refused.json()["detail"]
+    recorded = await record(
+        client,
+        world,
+        {"kind": "donation", "fund": "groceries", "amount": "1.00", "occurred_on": "1970-01-01"},
+    )
+    assert recorded.status_code == 201, recorded.text
+    assert recorded.json()["seq"] == 1  # the refusals took no place in the log
+
+
+async def test_the_window_of_dates_is_the_instances_setting(
+    settings: Settings, world: World
+) -> None:
+    narrow = replace(settings, earliest_date=date(2020, 1, 1), max_days_ahead=0)
+    async with AsyncTestClient(app=create_app(narrow), base_url="http://testserver.local") as c:
+        old = await record(
+            c,
+            world,
+            {
+                "kind": "donation",
+                "fund": "groceries",
+                "amount": "1.00",
+                "occurred_on": "2019-12-31",
+            },
+        )
+        assert old.status_code == 422
+        tomorrow = (datetime.now(UTC).date() + timedelta(days=1)).isoformat()
+        ahead = await record(
+            c,
+            world,
+            {"kind": "donation", "fund": "groceries", "amount": "1.00", "occurred_on": tomorrow},
+        )
+        assert ahead.status_code == 422
+        statement = await c.get(f"/g/{world.slug}/audit.pdf?from=2019-06-01")
+        assert statement.status_code == 422
+        assert statement.json()["errors"][0]["field"] == "from"
+
+
+async def test_a_fund_is_never_taken_beyond_the_balance_limit_and_nothing_is_recorded(
+    client: Client, world: World, session: AsyncSession
+) -> None:
+    # A fund a little below the limit, as 999 of the largest donations would leave it.
+    await session.execute(
+        update(Fund)
+        .where(Fund.group_id == world.group.id, Fund.slug == "groceries")
+        .values(balance=MAX_BALANCE - 100)
+    )
+    await session.commit()
+    refused = await record(
+        client, world, {"kind": "donation", "fund": "groceries", "amount": "1.01"}
+    )
+    assert refused.status_code == 409, refused.text
+    assert refused.json()["errors"][0]["field"] == "amount"
+    assert "cannot hold more than 10000000000000000.00 EUR" in refused.json()["detail"]
+    funds = (await client.get(f"/api/groups/{world.slug}/funds")).json()
+    assert {f["slug"]: f["balance"] for f in funds}["groceries"] == "9999999999999999.00"
+    entries = (await client.get(f"/api/groups/{world.slug}/entries")).json()
+    assert entries["entries"] == []
+    exact = await record(client, world, {"kind": "donation", "fund": "groceries", "amount": "1.00"})
+    assert exact.status_code == 201, exact.text
+
+
+async def test_verify_names_a_stored_balance_beyond_the_bounds_and_pages_still_answer(
+    client: Client, world: World, session: AsyncSession, settings: Settings
+) -> None:
+    # What 9,300 donations of 10,000,000,000,000.00 did before the limit: SQLite stored the
+    # overflowing sum as a float. PostgreSQL cannot store that; a balance beyond the
+    # ledger's bounds stands in for it there.
+    broken = 9.3e18 if settings.is_sqlite else MAX_BALANCE + 1
+    await session.execute(
+        update(Fund)
+        .where(Fund.group_id == world.group.id, Fund.slug == "groceries")
+        .values(balance=broken)
+    )
+    await session.commit()
+    report = (await client.get(f"/api/groups/{world.slug}/verify")).json()
+    assert report["ok"] is False
+    assert "stored balance of fund 'groceries' is not a whole number" in report["problem"]
+    for path in (f"/g/{world.slug}", f"/api/groups/{world.slug}/funds", f"/m/{world.slug}"):
+        response = await client.get(path, headers={**world.steward.headers, "Accept": "text/html"})
+        assert response.status_code == 200, path
+    funds = (await client.get(f"/api/groups/{world.slug}/funds")).json()
+    assert "e" not in {f["slug"]: f["balance"] for f in funds}["groceries"]
+
+
+async def test_documents_answer_404_or_422_for_numbers_and_days_no_ledger_holds(
+    client: Client, world: World
+) -> None:
+    await record(client, world, {"kind": "donation", "fund": "groceries", "amount": "1.00"})
+    for path in (
+        f"/g/{world.slug}/entries/9223372036854775808/receipt.pdf",
+        f"/g/{world.slug}/entries/0/receipt.pdf",
+        f"/api/groups/{world.slug}/entries/9223372036854775808",
+        f"/g/{world.slug}/proposals/9223372036854775808.pdf",
+    ):
+        assert (await client.get(path)).status_code == 404, path
+    for query in ("to=9999-12-31", "from=0001-01-01&to=2026-01-01", "from=1969-12-31"):
+        response = await client.get(f"/g/{world.slug}/audit.pdf?{query}")
+        assert response.status_code == 422, query
+        assert response.headers["content-type"].startswith("application/problem+json")

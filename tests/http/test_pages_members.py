@@ -192,7 +192,7 @@ async def test_record_form_shows_errors_next_to_fields_and_keeps_the_input(
         text = text_of(response.text)
         assert "Please check the form" in text
         assert "Choose a fund." in text
-        assert "The date is in the future" in text
+        assert "2999-01-01 is outside the dates the ledger accepts: from 1970-01-01" in text
         assert "Write this on one line." in text
         assert "Keep this to 500 characters or fewer (it has 501)." in text
         assert 'value="12,50"' in response.text

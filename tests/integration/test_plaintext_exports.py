@@ -30,11 +30,17 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.settings import Settings
+from app.signing import load_notary
 from ledger import groups, service
+from ledger.bundle import verify_bundle
+from ledger.export import export, export_bundle
 from ledger.models import Entry, Fund, Group, Posting
-from ledger.money import exponent, format_amount
+from ledger.money import MAX_MINOR_UNITS, exponent, format_amount
 from ledger.plaintext import account_name, hledger_text, one_line, write_beancount, write_hledger
+from ledger.rules import DateWindow
 from ledger.schemas import DisbursementIn, DonationIn, FundIn, ReversalIn, TransferIn
+from ledger.verify import verify_group
 from tests.conftest import unavailable
 
 TOOL_TIMEOUT = 120  # seconds; hledger 1.25 reads 2,000 transactions in well under one
@@ -528,3 +534,48 @@ async def test_both_tools_accept_the_exports_of_a_group_without_entries(
     assert checked.returncode == 0, checked.stdout + checked.stderr
     assert " open Expenses:Support:Kuwait KWD" in beancount
     assert " balance Assets:Holding:Tokyo  0 ~ 0 JPY" in beancount
+
+
+# --- a log written before the window of dates ---------------------------------------------------
+
+
+async def test_a_log_with_dates_no_new_entry_may_have_still_exports_and_verifies(
+    session: AsyncSession, tmp_path: Path, settings: Settings
+) -> None:
+    """Before the window of dates, the API took any day: a log holding the calendar's first
+    and last days and the largest amounts must still export in every format, pass both
+    tools and verify, because nothing can ever remove those entries."""
+    notary = load_notary(settings)
+    anything = DateWindow(date.min, None)
+    admin = await groups.create_user(
+        session, email="old@example.org", name="Old", password_hash=None
+    )
+    group = await groups.create_group(
+        session, slug="old-log", name="Old log", currency="EUR", admin=admin
+    )
+    await service.create_fund(session, group, FundIn(slug="groceries", name="Groceries"))
+    largest = format_amount(MAX_MINOR_UNITS, "EUR")
+    for entry_in in (
+        DonationIn(fund="groceries", amount=largest, occurred_on=date.min, memo="year one"),
+        DonationIn(fund="groceries", amount=largest, occurred_on=date(1969, 12, 31)),
+        DonationIn(fund="groceries", amount="10.00", occurred_on=date.max, memo="year 9999"),
+        DisbursementIn(fund="groceries", amount="5.00", occurred_on=date.max),
+        ReversalIn(reverses=3, memo="typed the year wrong"),
+    ):
+        await service.record_entry(
+            session, group, entry_in, recorded_by=None, notary=notary, dates=anything
+        )
+    await session.commit()
+
+    report = await verify_group(session, group)
+    assert report.ok, report.problem
+    for fmt in ("csv", "json", "jsonl"):
+        assert await export(session, group, fmt)
+    journal, beancount = await export_both(session, group)
+    checked = hledger_check(write(tmp_path, "old.journal", journal))
+    assert checked.returncode == 0, checked.stderr
+    checked = bean_check(write(tmp_path, "old.beancount", beancount))
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+    bundle = tmp_path / "old.zip"
+    bundle.write_bytes(await export_bundle(session, group, notary.key.vkey(), settings.base_url))
+    assert verify_bundle(bundle, notary.key.vkey()).ok
