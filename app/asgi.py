@@ -29,7 +29,7 @@ from app.api.groups import GroupController, MeController
 from app.api.ledger import LedgerController, LogController, well_known_key
 from app.api.proposals import ProposalController
 from app.api.requests import RequestController
-from app.db import create_engine, create_session_maker, write_intent
+from app.db import create_engine, create_session_maker, unit_of_work_middleware, write_intent
 from app.deps import provide_notary
 from app.errors import EXCEPTION_HANDLERS, PROBLEM_MEDIA_TYPE, problem_document
 from app.jobs import maintenance_loop
@@ -161,8 +161,8 @@ class CommonPursePlugin(InitPluginProtocol):
         alchemy = SQLAlchemyAsyncConfig(
             engine_instance=engine,
             session_maker=create_session_maker(engine),
-            # Forms answer 303 (POST-redirect-GET): a redirect commits too.
-            before_send_handler="autocommit_include_redirects",
+            # The plugin only closes the request's session: ``unit_of_work_middleware``
+            # commits or rolls back before the answer leaves (see there why).
             create_all=False,
         )
         app_config.plugins.append(SQLAlchemyPlugin(config=alchemy))
@@ -192,6 +192,8 @@ class CommonPursePlugin(InitPluginProtocol):
         if settings.is_sqlite:
             app_config.state["writer_turns"] = WriterTurns()
             app_config.middleware.insert(2, sqlite_writer_turns_middleware)
+        # Innermost: a request's transaction ends inside its writer's turn and read mode.
+        app_config.middleware.append(unit_of_work_middleware)
         app_config.openapi_config = OpenAPIConfig(
             title="Common Purse",
             version="0.1.0",

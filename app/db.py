@@ -9,6 +9,9 @@ behind writers.
 
 from __future__ import annotations
 
+import contextlib
+import json
+import logging
 import sqlite3
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
@@ -17,6 +20,17 @@ from pathlib import Path
 from typing import Any
 
 import aiosqlite
+from litestar.connection import ASGIConnection
+from litestar.enums import ScopeType
+from litestar.types import (
+    ASGIApp,
+    HTTPResponseBodyEvent,
+    HTTPResponseStartEvent,
+    Message,
+    Receive,
+    Scope,
+    Send,
+)
 from sqlalchemy import event
 from sqlalchemy.engine import Connection
 from sqlalchemy.engine.interfaces import DBAPIConnection
@@ -30,6 +44,7 @@ from sqlalchemy.pool import ConnectionPoolEntry
 
 from app.settings import Settings
 
+logger = logging.getLogger("commonpurse")
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 
 # False while serving a request that only reads (set by ``ReadOnlyRequestMiddleware``).
@@ -133,3 +148,91 @@ async def session_scope(settings: Settings) -> AsyncIterator[AsyncSession]:
             yield session
     finally:
         await engine.dispose()
+
+
+# --- the request's unit of work ----------------------------------------------------------
+
+KEEP_CHANGES = "cp_keep_changes"
+
+
+def keep_changes(connection: ASGIConnection[Any, Any, Any, Any]) -> None:
+    """Commit this request's work although its answer is a refusal (4xx): a refused
+    request's recorded outcome is part of what it did (``ledger.idempotency``)."""
+    connection.state[KEEP_CHANGES] = True
+
+
+def unit_of_work_middleware(app: ASGIApp) -> ASGIApp:
+    """One transaction per request, committed before the first byte of the answer leaves.
+
+    The answer's status decides: success and redirects commit, refusals and failures roll
+    back (unless the handler called ``keep_changes``). When the commit itself fails (the
+    disk is full, the server went away), the client gets a 500 instead of the answer it
+    would have had, so nobody is told "recorded" for work the database never kept; a retry
+    with the same Idempotency-Key is then safe. Handlers never commit.
+    """
+
+    async def middleware(scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != ScopeType.HTTP:
+            await app(scope, receive, send)
+            return
+        failed = False
+
+        async def send_after_commit(message: Message) -> None:
+            nonlocal failed
+            if failed:
+                return  # the original answer's body: replaced by the problem below
+            if message["type"] == "http.response.start":
+                failed = not await _end_transaction(scope, message["status"])
+                if failed:
+                    await _send_failure(send)
+                    return
+            await send(message)
+
+        await app(scope, receive, send_after_commit)
+
+    return middleware
+
+
+async def _end_transaction(scope: Scope, status: int) -> bool:
+    """Commit or roll back the request's session (if it has one); False when a commit
+    failed (the work is then rolled back)."""
+    litestar_app = scope["litestar_app"]
+    session: AsyncSession = litestar_app.state.alchemy_config.provide_session(
+        litestar_app.state, scope
+    )
+    if not session.in_transaction():
+        return True
+    if status >= 400 and not scope.get("state", {}).get(KEEP_CHANGES):
+        await session.rollback()
+        return True
+    try:
+        await session.commit()
+    except Exception:
+        logger.exception("The commit of %s %s failed", scope.get("method"), scope.get("path"))
+        with contextlib.suppress(Exception):
+            await session.rollback()
+        return False
+    return True
+
+
+async def _send_failure(send: Send) -> None:
+    body = json.dumps(
+        {
+            "type": "about:blank",
+            "title": "Internal Server Error",
+            "status": 500,
+            "detail": "Something went wrong on our side; nothing was changed. "
+            "It is safe to send the request again.",
+        }
+    ).encode()
+    start: HTTPResponseStartEvent = {
+        "type": "http.response.start",
+        "status": 500,
+        "headers": [
+            (b"content-type", b"application/problem+json"),
+            (b"content-length", str(len(body)).encode()),
+        ],
+    }
+    end: HTTPResponseBodyEvent = {"type": "http.response.body", "body": body, "more_body": False}
+    await send(start)
+    await send(end)

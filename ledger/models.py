@@ -226,13 +226,19 @@ class Posting(Base):
 
 
 class IdempotencyRecord(Base):
-    """The first outcome of a request sent with an Idempotency-Key, success or failure."""
+    """The first outcome of a request sent with a caller's key (``ledger.idempotency``): the
+    entry it recorded, or the refusal (its kind, message and field). Never HTTP: the web
+    shell turns either into its answer."""
 
     __tablename__ = "idempotency_records"
 
     group_id: Mapped[int] = mapped_column(ForeignKey("groups.id"), primary_key=True)
+    # A key is the caller's own: another caller's equal key is another request.
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), primary_key=True)
     key: Mapped[str] = mapped_column(String(200), primary_key=True)
     request_hash: Mapped[str] = mapped_column(String(64))
-    status_code: Mapped[int] = mapped_column(Integer)
-    response: Mapped[bytes] = mapped_column(LargeBinary)
+    entry_seq: Mapped[int | None] = mapped_column(BigInteger)
+    refusal_kind: Mapped[str | None] = mapped_column(String(64))
+    refusal_message: Mapped[str | None] = mapped_column(Text)
+    refusal_field: Mapped[str | None] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(DateTimeUTC(timezone=True))

@@ -28,7 +28,6 @@ from ledger.errors import (
     AlreadyExists,
     AlreadyReversed,
     Conflict,
-    IdempotencyMismatch,
     InvalidInput,
     NotAuthorised,
     NotFound,
@@ -36,7 +35,7 @@ from ledger.errors import (
 from ledger.groups import check_name, utcnow
 from ledger.log import Notary
 from ledger.merkle import CompactRange
-from ledger.models import Checkpoint, Entry, Fund, Group, IdempotencyRecord, LogState, Posting
+from ledger.models import Checkpoint, Entry, Fund, Group, LogState, Posting
 from ledger.money import check_currency, parse_amount
 from ledger.schemas import DisbursementIn, DonationIn, EntryIn, FundIn, ReversalIn, TransferIn
 
@@ -630,47 +629,6 @@ async def list_entries(
     if len(entries) > limit:
         return entries[:limit], entries[limit - 1].seq
     return entries, None
-
-
-# --- idempotency -------------------------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class Outcome:
-    """The first answer given to a request: replayed to every retry with the same key."""
-
-    status_code: int
-    body: bytes
-
-
-async def first_outcome(
-    session: AsyncSession, group: Group, key: str, request_hash: str
-) -> Outcome | None:
-    """The stored outcome for this key, None for a new key; a different body is refused.
-    Call it after ``lock_log`` so two retries racing each other are serialised."""
-    record = await session.get(IdempotencyRecord, (group.id, key))
-    if record is None:
-        return None
-    if record.request_hash != request_hash:
-        raise IdempotencyMismatch(
-            "This Idempotency-Key was used for a different request; use a new key.",
-        )
-    return Outcome(record.status_code, record.response)
-
-
-def keep_outcome(
-    session: AsyncSession, group: Group, key: str, request_hash: str, outcome: Outcome
-) -> None:
-    session.add(
-        IdempotencyRecord(
-            group_id=group.id,
-            key=key,
-            request_hash=request_hash,
-            status_code=outcome.status_code,
-            response=outcome.body,
-            created_at=utcnow(),
-        )
-    )
 
 
 async def rebuild_balances(session: AsyncSession, group: Group) -> dict[str, int]:

@@ -8,7 +8,6 @@ steward role.
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 from typing import Annotated, Any
 
 import msgspec
@@ -17,10 +16,12 @@ from litestar.di import Provide
 from litestar.params import FromQuery, HeaderParameter, JSONBody, Parameter, QueryParameter
 
 from app.auth import provide_caller, public_or_member, requires
+from app.db import keep_changes
 from app.deps import CurrentCaller, CurrentNotary, DbSession, Id, provide_notary
 from app.errors import PROBLEM_MEDIA_TYPE, ledger_problem
 from ledger import export, log, service
-from ledger.errors import LedgerError
+from ledger.idempotency import record_entry_once
+from ledger.models import Entry
 from ledger.schemas import MAX_ID, EntryIn, EntryOut, EntryPage, FundIn, FundOut, HeadOut, VerifyOut
 from ledger.verify import verify_group
 from ledger.views import entry_out, fund_out
@@ -98,42 +99,27 @@ class LedgerController(Controller):
                 authority=authorise_payment,
                 dates=dates,
             )
-            return Response(msgspec.json.encode(entry_out(entry)), status_code=201, media_type=JSON)
-
-        await service.lock_log(db_session, group)
-        request_hash = hashlib.sha256(msgspec.json.encode(data)).hexdigest()
-        first = await service.first_outcome(db_session, group, idempotency_key, request_hash)
-        if first is not None:
-            return Response(
-                first.body,
-                status_code=first.status_code,
-                media_type=JSON if first.status_code < 400 else PROBLEM_MEDIA_TYPE,
-                headers={"Idempotent-Replayed": "true"},
-            )
-        try:
-            async with db_session.begin_nested():
-                entry = await service.record_entry(
-                    db_session,
-                    group,
-                    data,
-                    recorded_by=caller.user_id,
-                    notary=notary,
-                    authority=authorise_payment,
-                    dates=dates,
-                )
-        except LedgerError as error:
-            status, body = ledger_problem(error)
-            service.keep_outcome(
-                db_session, group, idempotency_key, request_hash, service.Outcome(status, body)
-            )
-            # A refusal is an outcome too: keep it, although the answer is not a 2xx.
-            await db_session.commit()
-            return Response(body, status_code=status, media_type=PROBLEM_MEDIA_TYPE)
-        body = msgspec.json.encode(entry_out(entry))
-        service.keep_outcome(
-            db_session, group, idempotency_key, request_hash, service.Outcome(201, body)
+            return _recorded(entry)
+        assert caller.user_id is not None  # the steward guard let a member in
+        outcome = await record_entry_once(
+            db_session,
+            group,
+            data,
+            key=idempotency_key,
+            caller_id=caller.user_id,
+            notary=notary,
+            authority=authorise_payment,
+            dates=dates,
         )
-        return Response(body, status_code=201, media_type=JSON)
+        replayed = {"Idempotent-Replayed": "true"} if outcome.replayed else {}
+        if outcome.refusal is not None:
+            keep_changes(request)  # the refusal is the key's first outcome: keep it
+            status, body = ledger_problem(outcome.refusal)
+            return Response(
+                body, status_code=status, media_type=PROBLEM_MEDIA_TYPE, headers=replayed
+            )
+        assert outcome.entry is not None
+        return _recorded(outcome.entry, replayed)
 
     @get("/entries", guards=[public_or_member], summary="Entries, newest first")
     async def list_entries(
@@ -201,6 +187,12 @@ class LedgerController(Controller):
             media_type=media_type,
             headers={"Content-Disposition": f'attachment; filename="{filename}"'},
         )
+
+
+def _recorded(entry: Entry, headers: dict[str, str] | None = None) -> Response[bytes]:
+    """201 with the entry as recorded (a replay gives the same bytes: entries never change)."""
+    body = msgspec.json.encode(entry_out(entry))
+    return Response(body, status_code=201, media_type=JSON, headers=headers)
 
 
 class InclusionProofOut(msgspec.Struct, kw_only=True):

@@ -7,7 +7,6 @@ next to the fields and the input kept; one that passes redirects with 303.
 
 from __future__ import annotations
 
-import hashlib
 import re
 from typing import Annotated, Any
 
@@ -38,6 +37,7 @@ from app.auth import (
     session_cookie_name,
     start_session,
 )
+from app.db import keep_changes
 from app.deps import CurrentCaller, CurrentNotary, DbSession
 from app.errors import status_of
 from app.jobs import close_due_rounds_before_reading
@@ -58,9 +58,9 @@ from app.web.views import KIND_LABELS, entry_view, fund_view
 from ledger import groups, service
 from ledger.errors import IdempotencyMismatch, LedgerError
 from ledger.groups import ROLES, has_role, utcnow
+from ledger.idempotency import record_entry_once
 from ledger.models import Membership, User
 from ledger.schemas import DisbursementIn, FundIn
-from ledger.views import entry_out
 from proposals.service import authorise_payment, committed_by_fund
 
 RECENT_ENTRIES = 5
@@ -290,26 +290,32 @@ class MemberPages(Controller):
         if isinstance(entry_in, DisbursementIn) and decided_in is not None:
             entry_in = msgspec.structs.replace(entry_in, proposal=decided_in)
         form_id = form.value("form_id")
-        key = f"web:{form_id}" if FORM_ID.fullmatch(form_id) else None
-        request_hash = hashlib.sha256(msgspec.json.encode(entry_in)).hexdigest()
+        record: dict[str, Any] = {
+            "notary": notary,
+            "authority": authorise_payment,
+            "dates": _settings(request).date_window,
+        }
         try:
-            if key is not None:
+            if not FORM_ID.fullmatch(form_id):
+                entry = await service.record_entry(
+                    db_session, group, entry_in, recorded_by=caller.user_id, **record
+                )
+            else:
                 # The same form sent twice (a double click, a retried request) records once.
-                await service.lock_log(db_session, group)
-                first = await service.first_outcome(db_session, group, key, request_hash)
-                if first is not None and first.status_code == 201:
-                    seq = msgspec.json.decode(first.body)["seq"]
-                    return await _recorded(db_session, group.slug, kind, seq)
-            # A payment under a proposal is checked against what the proposal authorised.
-            entry = await service.record_entry(
-                db_session,
-                group,
-                entry_in,
-                recorded_by=caller.user_id,
-                notary=notary,
-                authority=authorise_payment,
-                dates=_settings(request).date_window,
-            )
+                assert caller.user_id is not None  # the steward guard let a member in
+                outcome = await record_entry_once(
+                    db_session,
+                    group,
+                    entry_in,
+                    key=f"web:{form_id}",
+                    caller_id=caller.user_id,
+                    **record,
+                )
+                if outcome.refusal is not None:
+                    keep_changes(request)  # the form's first outcome, given again if resent
+                    raise outcome.refusal
+                assert outcome.entry is not None
+                entry = outcome.entry
         except IdempotencyMismatch:
             form.values["form_id"] = new_form_id()
             form.fail(
@@ -319,13 +325,12 @@ class MemberPages(Controller):
             )
             return await self._record_page(request, db_session, caller, kind, form, status=409)
         except LedgerError as error:
+            # Corrected and sent again, the form is a new request.
+            form.values["form_id"] = new_form_id()
             form.fail_with(error, fields)
             return await self._record_page(
                 request, db_session, caller, kind, form, status=status_of(error)
             )
-        if key is not None:
-            body = msgspec.json.encode(entry_out(entry))
-            service.keep_outcome(db_session, group, key, request_hash, service.Outcome(201, body))
         return await _recorded(db_session, group.slug, kind, entry.seq)
 
     async def _record_page(

@@ -6,14 +6,16 @@ import asyncio
 from typing import Any
 
 import httpx
+import pytest
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.asgi import create_app
 from app.jobs import forget_erased_pages
-from ledger import service
+from ledger import groups, service
 from ledger.schemas import DonationIn
-from tests.conftest import World, build_world, in_loop_client, racing_client
+from tests.conftest import World, build_world, in_loop_client, make_person, racing_client
 
 Client = AsyncTestClient[Litestar]
 
@@ -245,3 +247,56 @@ async def test_appends_racing_a_wal_checkpoint_all_record(settings: Any) -> None
         verified = (await client.get(f"/api/groups/{world.slug}/verify")).json()
     assert verified["ok"]
     assert verified["entries"] == 160
+
+
+async def test_a_key_is_the_callers_own_and_another_stewards_equal_key_records_anew(
+    client: Client, world: World, session: AsyncSession
+) -> None:
+    second = await make_person(session, "second-steward")
+    await groups.add_member(session, world.group, second.user, ["steward"])
+    await session.commit()
+    body = {"kind": "donation", "fund": "groceries", "amount": "7.00"}
+    mine = await post_entry(client, world, body, key="till-42")
+    theirs = await client.post(
+        f"/api/groups/{world.slug}/entries",
+        json=body,
+        headers={**second.headers, "Idempotency-Key": "till-42"},
+    )
+    assert mine.status_code == theirs.status_code == 201
+    assert (mine.json()["seq"], theirs.json()["seq"]) == (1, 2)
+    assert "Idempotent-Replayed" not in theirs.headers
+    again = await post_entry(client, world, body, key="till-42")
+    assert again.json() == mine.json()
+    assert again.headers["Idempotent-Replayed"] == "true"
+    balances, _ = await fund_state(client, world)
+    assert balances["groceries"] == "14.00"
+
+
+async def test_an_answer_is_never_sent_for_work_the_database_did_not_keep(
+    client: Client, world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A commit that fails (the disk full, the server gone) answers 500, not the 201 the
+    handler had prepared, and keeps nothing; the retry with the same key then records once."""
+    real_commit = AsyncSession.commit
+    failures = [RuntimeError("the disk is full")]
+
+    async def commit_that_fails_once(self: AsyncSession) -> None:
+        if failures:
+            raise failures.pop()
+        await real_commit(self)
+
+    monkeypatch.setattr(AsyncSession, "commit", commit_that_fails_once)
+    body = {"kind": "donation", "fund": "groceries", "amount": "9.00"}
+    failed = await post_entry(client, world, body, key="lost-answer")
+    assert failed.status_code == 500
+    assert failed.headers["content-type"] == "application/problem+json"
+    assert "safe to send the request again" in failed.json()["detail"]
+    _, verify = await fund_state(client, world)
+    assert verify["entries"] == 0
+    retried = await post_entry(client, world, body, key="lost-answer")
+    assert retried.status_code == 201
+    assert "Idempotent-Replayed" not in retried.headers
+    balances, verify = await fund_state(client, world)
+    assert balances["groceries"] == "9.00"
+    assert verify["ok"]
+    assert verify["entries"] == 1
