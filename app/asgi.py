@@ -19,6 +19,7 @@ from litestar.types import (
     ASGIApp,
     HTTPResponseBodyEvent,
     HTTPResponseStartEvent,
+    Message,
     Receive,
     Scope,
     Send,
@@ -29,6 +30,7 @@ from app.api.groups import GroupController, MeController
 from app.api.ledger import LedgerController, LogController, well_known_key
 from app.api.proposals import ProposalController
 from app.api.requests import RequestController
+from app.auth import session_cookie_name
 from app.db import create_engine, create_session_maker, unit_of_work_middleware, write_intent
 from app.deps import provide_notary
 from app.errors import EXCEPTION_HANDLERS, PROBLEM_MEDIA_TYPE, problem_document
@@ -143,6 +145,38 @@ def json_only_api_middleware(app: ASGIApp) -> ASGIApp:
     return middleware
 
 
+def no_store_for_callers_middleware(app: ASGIApp) -> ASGIApp:
+    """API answers to a caller who is logged in (a bearer token or the session cookie) may
+    carry personal data (members' names and e-mails, a request's details, who said what):
+    no cache, shared or the browser's own, may keep them (``Cache-Control: no-store``),
+    unless the handler chose its own caching. Anonymous reads of public books are left to
+    cache as they like."""
+
+    async def middleware(scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != ScopeType.HTTP or not scope.get("path", "").startswith("/api/"):
+            await app(scope, receive, send)
+            return
+        headers = dict(scope.get("headers", []))
+        cookie_name = session_cookie_name(scope["litestar_app"].state.settings).encode()
+        if b"authorization" not in headers and cookie_name + b"=" not in headers.get(
+            b"cookie", b""
+        ):
+            await app(scope, receive, send)
+            return
+
+        async def send_no_store(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                answer = list(message.get("headers", []))
+                if not any(name.lower() == b"cache-control" for name, _ in answer):
+                    answer.append((b"cache-control", b"no-store"))
+                    message["headers"] = answer
+            await send(message)
+
+        await app(scope, receive, send_no_store)
+
+    return middleware
+
+
 @get("/health", media_type=MediaType.JSON, tags=["Instance"], summary="Liveness check")
 async def health() -> dict[str, str]:
     return {"status": "ok"}
@@ -189,9 +223,10 @@ class CommonPursePlugin(InitPluginProtocol):
         documents.configure(app_config, settings)
         app_config.middleware.insert(0, read_only_request_middleware)
         app_config.middleware.insert(1, json_only_api_middleware)
+        app_config.middleware.insert(2, no_store_for_callers_middleware)
         if settings.is_sqlite:
             app_config.state["writer_turns"] = WriterTurns()
-            app_config.middleware.insert(2, sqlite_writer_turns_middleware)
+            app_config.middleware.insert(3, sqlite_writer_turns_middleware)
         # Innermost: a request's transaction ends inside its writer's turn and read mode.
         app_config.middleware.append(unit_of_work_middleware)
         app_config.openapi_config = OpenAPIConfig(

@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.auth import create_token, hash_password
 from app.db import session_scope
+from app.passwords import weak_password_reason
 from app.settings import Settings, SettingsError
 from ledger import export as ledger_export
 from ledger import groups
@@ -112,8 +113,8 @@ def _read_password() -> str:
 async def user_add(email: str, name: str) -> None:
     """Add a user; the password is read from standard input."""
     password = _read_password()
-    if len(password) < 10:
-        fail("A password needs at least 10 characters.")
+    if reason := weak_password_reason(password, email=email, name=name):
+        fail(reason)
     async with session_scope(Settings.from_env()) as session:
         person = await groups.create_user(
             session, email=email, name=name, password_hash=hash_password(password)

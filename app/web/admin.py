@@ -26,22 +26,27 @@ from app.api.groups import join_link
 from app.auth import (
     Caller,
     authenticate,
+    check_password,
     hash_password,
+    login_wait,
     provide_caller,
+    record_failed_login,
     session_cookie,
     session_cookie_name,
     start_session,
     uses_https,
 )
+from app.db import keep_changes
 from app.deps import CurrentCaller, DbSession
 from app.errors import status_of
+from app.passwords import MIN_LENGTH, weak_password_reason
 from app.settings import Settings
 from app.web.forms import MAX_SEQ, Form, read_form
-from app.web.members import member_with, see_other
+from app.web.members import client_address, member_with, see_other
 from app.web.templating import CSRF_COOKIE, page
 from ledger import groups
 from ledger.errors import InvalidInput, LedgerError, NotFound
-from ledger.groups import MAX_INVITE_DAYS, ROLES
+from ledger.groups import MAX_INVITE_DAYS, ROLES, utcnow
 from ledger.models import Invite, Membership, User
 from proposals import rules as decision_rules
 from proposals import service as proposals
@@ -49,8 +54,6 @@ from proposals import service as proposals
 # The new invite's token, on its way to the members page (see the module's doc).
 NEW_INVITE_COOKIE = "cp_new_invite"
 INVITE_DAY_CHOICES = (1, 3, 7, 14, MAX_INVITE_DAYS)
-MIN_PASSWORD = 10  # as ``commonpurse user add`` asks
-MAX_PASSWORD = 1000
 # A join page's address holds the invite's secret: it is never sent on, nor kept.
 _JOIN_HEADERS = {"Referrer-Policy": "no-referrer", "Cache-Control": "no-store"}
 
@@ -329,8 +332,14 @@ class JoinView:
     membership: Membership | None = None
     problem: str = ""
     form: Form = field(default_factory=Form)
-    # The e-mail typed on the new account form has an account: offer to log in instead.
-    email_taken: bool = False
+
+
+# The one answer to a new-account form whose address has an account (unless it comes with
+# that account's password): it must not say which addresses have accounts.
+_CANNOT_MAKE_ACCOUNT = (
+    "These details cannot make a new account. If you have an account, log in to join with "
+    "it; if not, check the e-mail address."
+)
 
 
 class JoinPages(Controller):
@@ -393,7 +402,7 @@ def _join_page(request: Request[Any, Any, Any], view: JoinView, *, status: int =
         invite=invite,
         group=invite.group if invite is not None else None,
         form=view.form,
-        min_password=MIN_PASSWORD,
+        min_password=MIN_LENGTH,
     )
 
 
@@ -434,15 +443,12 @@ async def _join_with_new_account(
                     email = groups.check_email(email)
             except LedgerError as error:
                 form.fail(field_name, str(error))
-    if len(password) < MIN_PASSWORD:
-        form.fail("password", f"Choose a password of at least {MIN_PASSWORD} characters.")
-    elif len(password) > MAX_PASSWORD:
-        form.fail("password", f"Keep the password to {MAX_PASSWORD:,} characters or fewer.")
-    if form.ok and await groups.find_user(db_session, email) is not None:
-        form.fail("email", "There is an account with this e-mail address already: log in to join.")
-        view.email_taken = True
+    if reason := weak_password_reason(password, email=email, name=name):
+        form.fail("password", reason)
     if not form.ok:
         return _join_page(request, view, status=422)
+    if await groups.find_user(db_session, email) is not None:
+        return await _join_with_existing_account(request, db_session, view, slug, email, password)
     password_hash = await anyio.to_thread.run_sync(hash_password, password)
     try:
         user = await groups.create_user(
@@ -452,13 +458,51 @@ async def _join_with_new_account(
     except LedgerError as error:
         if error.field not in ("name", "email"):
             return await _refused(request, db_session, view.token, None, error)
-        # Someone took this e-mail address a moment ago.
+        # Someone took this e-mail address a moment ago: answered as any taken address.
         await db_session.rollback()
         fresh = await _join_view(db_session, view.token, None)
         fresh.form = form
-        fresh.email_taken = error.field == "email"
+        if error.field == "email":
+            form.fail("", _CANNOT_MAKE_ACCOUNT)
+            return _join_page(request, fresh, status=422)
         form.fail_with(error, ("name", "email"))
         return _join_page(request, fresh, status=status_of(error))
+    return await _logged_in_as(request, db_session, user, slug)
+
+
+async def _join_with_existing_account(
+    request: Request[Any, Any, Any],
+    db_session: AsyncSession,
+    view: JoinView,
+    slug: str,
+    email: str,
+    password: str,
+) -> Template | Redirect:
+    """The new-account form, filled in with an address that has an account: that account's
+    own password joins with it, as logging in would; anything else gets the answer a wrong
+    login gets and counts against the same limits. So the form tells nobody which addresses
+    have accounts that the login form does not tell them either."""
+    settings, address = _settings(request), client_address(request)
+    now = utcnow()
+    user = None
+    if await login_wait(db_session, settings, email, address, now=now) is None:
+        user = await check_password(db_session, email, password)
+    if user is None:
+        await record_failed_login(db_session, settings, email, address, now=now)
+        keep_changes(request)  # the failed attempt counts although the answer is a refusal
+        view.form.fail("", _CANNOT_MAKE_ACCOUNT)
+        return _join_page(request, view, status=422)
+    try:
+        await groups.accept_invite(db_session, view.token, user)
+    except LedgerError as error:
+        return await _refused(request, db_session, view.token, None, error)
+    return await _logged_in_as(request, db_session, user, slug)
+
+
+async def _logged_in_as(
+    request: Request[Any, Any, Any], db_session: AsyncSession, user: User, slug: str
+) -> Redirect:
+    """Log the browser in as ``user`` (a new session id) and go to the group."""
     settings = _settings(request)
     cookie_name = session_cookie_name(settings)
     token = await start_session(db_session, user, replacing=request.cookies.get(cookie_name))

@@ -103,7 +103,7 @@ def _user(request: Request[Any, Any, Any]) -> User:
     return user
 
 
-def _address(request: Request[Any, Any, Any]) -> str:
+def client_address(request: Request[Any, Any, Any]) -> str:
     return request.client.host if request.client else "unknown"
 
 
@@ -141,7 +141,7 @@ class LoginPages(Controller):
             form.fail("password", "Enter your password.")
         if not form.ok:
             return page(request, "member/login.html", form=form, next=target, status_code=400)
-        wait = await login_wait(db_session, settings, email, _address(request), now=now)
+        wait = await login_wait(db_session, settings, email, client_address(request), now=now)
         if wait is not None:
             minutes = max(1, -(-int(wait.total_seconds()) // 60))
             form.fail(
@@ -159,7 +159,7 @@ class LoginPages(Controller):
             )
         user = await check_password(db_session, email, str(password))
         if user is None:
-            await record_failed_login(db_session, settings, email, _address(request), now=now)
+            await record_failed_login(db_session, settings, email, client_address(request), now=now)
             await db_session.commit()  # a refused login is kept, although the answer is a 400
             form.fail("", "The e-mail address or the password is not right.")
             return page(request, "member/login.html", form=form, next=target, status_code=400)

@@ -81,6 +81,16 @@ def test_a_short_password_is_refused(cli) -> None:  # type: ignore[no-untyped-de
     assert "at least 10 characters" in result.output
 
 
+@pytest.mark.parametrize(
+    "password", ["aaaaaaaaaa", "1234567890", "password123", "qwertyuiop", "ben@x.org-ben"]
+)
+def test_a_common_or_guessable_password_is_refused(cli, password: str) -> None:  # type: ignore[no-untyped-def]
+    result = cli("user", "add", "ben@x.org", "--name", "Ben", stdin=f"{password}\n")
+    assert result.exit_code == 1, password
+    assert "too easy to guess" in result.output
+    assert "Traceback" not in result.output
+
+
 def test_demo_loads_once_and_verifies(cli) -> None:  # type: ignore[no-untyped-def]
     first = cli("demo")
     assert first.exit_code == 0, first.output
