@@ -46,7 +46,7 @@ from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
 from ledger import rules
-from ledger.canonical import LeafPosting, canonical_json, leaf_document, leaf_hash_hex
+from ledger.canonical import canonical_json, leaf_document, leaf_hash_hex
 from ledger.log import Notary
 from ledger.merkle import CompactRange, node_hash
 from ledger.models import Checkpoint, Entry, Fund, Group, LogState, Posting
@@ -262,9 +262,7 @@ def _generate(
                 recorded_at=moment,
                 memo=memo,
                 counterparty=counterparty,
-                postings=[
-                    LeafPosting(p.account, p.fund_slug, p.amount, p.currency) for p in planned
-                ],
+                postings=[rules.Leg(p.account, p.fund_slug, p.amount, p.currency) for p in planned],
                 reverses=reverses,
                 proposal=None,
                 prev=prev,

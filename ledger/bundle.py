@@ -22,7 +22,6 @@ import struct
 import sys
 import zipfile
 from bisect import bisect_left, bisect_right
-from collections import defaultdict
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from itertools import accumulate, chain, compress, repeat
@@ -43,11 +42,12 @@ from ledger.canonical import (
     parse_leaf_lines,
 )
 from ledger.checkpoint import CheckpointError, Verifier, verify_note
+from ledger.errors import LedgerError
 from ledger.merkle import TreeBuilder
 from ledger.models import Checkpoint, Entry, Fund, Group
+from ledger.rules import HOLDING_ROOT, REVERSAL, Books, FundTerms, Leg, negation
 
 FORMAT = "commonpurse-bundle/1"
-HOLDING_ROOT = "Assets:Holding:"
 HEX_LENGTH = len(ZERO_HASH)
 HASH_BYTES = HEX_LENGTH // 2
 
@@ -210,7 +210,7 @@ def verify_bundle(
     report.ok = True
     report.checkpoints = len(checkpoints)
     report.balances = {
-        slug: total for slug, total in replay.balances.items() if slug in replay.used
+        slug: total for slug, total in replay.books.balances.items() if slug in replay.books.used
     }
     return report
 
@@ -407,15 +407,16 @@ class _Replay:
         self.funds = funds
         self.checkpoints = checkpoints
         self.checkpoint_sizes = sorted(checkpoints)
-        self.seq = 0
         self.prev = ZERO_HASH
         self.tree = TreeBuilder()
-        self.balances = dict.fromkeys(funds, 0)
-        self.used: set[str] = set()
-        # Entry seq's postings at index seq - 1 while a reversal may still name the entry;
-        # None for reversals and for entries already reversed.
-        self.reversible: list[tuple[LeafPostingDoc, ...] | None] = []
-        self.reversed_seqs: set[int] = set()
+        # The rules of the log and what they read: the balances, and the postings of entry
+        # seq at ``books.reversible[seq - 1]`` while a reversal may still name it (the
+        # batched check keeps the leaves' own postings there, amounts as text).
+        self.books = Books(FundTerms(f.slug, f.currency, f.allow_negative) for f in funds.values())
+
+    @property
+    def seq(self) -> int:
+        return self.books.seq
 
     def check(self, block: bytes) -> None:
         """Check the leaves of ``block`` (lines joined by line feeds) and add them."""
@@ -469,42 +470,21 @@ class _Replay:
             raise fail(f"has an unreadable amount ({error})") from error
         if [str(amount) for amount in amounts] != [p.amount for p in document.postings]:
             raise fail("has an amount not written as whole minor units")
-        totals: dict[str, int] = defaultdict(int)
-        for posting, amount in zip(document.postings, amounts, strict=True):
-            totals[posting.currency] += amount
-        if len(amounts) < 2 or any(totals.values()):
-            raise fail("does not balance")
-        reversible: tuple[LeafPostingDoc, ...] | None = document.postings
-        if document.kind == "reversal":
-            if document.reverses is None:
-                raise fail("is a reversal but names no entry to reverse")
-            target = _entry_number(document.reverses)
-            if target is None:
-                raise fail(f"reverses {document.reverses!r}, which is not an entry number")
-            if target in self.reversed_seqs:
-                raise fail(f"reverses entry {target} a second time")
-            original = self.reversible[target - 1] if 0 < target < seq else None
-            if original is None:
-                raise fail(f"reverses entry {target}, which cannot be reversed")
-            if _negated(original) != _postings(document.postings, amounts):
-                raise fail(f"is not the exact negation of entry {target}")
-            self.reversible[target - 1] = reversible = None
-            self.reversed_seqs.add(target)
-        elif document.reverses is not None:
-            raise fail("names an entry to reverse but is not a reversal")
-        for posting, amount in zip(document.postings, amounts, strict=True):
-            if not posting.account.startswith(HOLDING_ROOT):
-                continue
-            fund = self.funds.get(posting.fund)
-            if fund is None:
-                raise fail(f"uses the unknown fund {posting.fund!r}")
-            balance = self.balances[fund.slug] + amount
-            self.balances[fund.slug] = balance
-            self.used.add(fund.slug)
-            if amount < 0 and balance < 0 and not fund.allow_negative:
-                raise fail(f"takes the fund {fund.slug!r} below zero")
-        self.reversible.append(reversible)
-        self.seq = seq
+        reverses: int | None = None
+        if document.reverses is not None:
+            reverses = _entry_number(document.reverses)
+            if reverses is None:
+                if document.kind == REVERSAL:
+                    raise fail(f"reverses {document.reverses!r}, which is not an entry number")
+                reverses = 0  # whatever it names, only a reversal may name one
+        legs = [
+            Leg(p.account, p.fund, amount, p.currency)
+            for p, amount in zip(document.postings, amounts, strict=True)
+        ]
+        try:
+            self.books.record(document.kind, legs, reverses)
+        except LedgerError as broken:
+            raise fail(broken.in_log) from broken
         self.prev = digest.hex()
         self.tree.append(digest)
         if seq in self.checkpoints and self.tree.root() != self.checkpoints[seq]:
@@ -514,7 +494,8 @@ class _Replay:
         """Whether every entry of the batch (``hashes``: their leaf hashes, joined) passes
         ``_entry``'s checks; when it does, the batch is added to the replay (all but the
         Merkle tree, which ``check`` extends)."""
-        first, count = self.seq + 1, len(documents)
+        books = self.books
+        first, count = books.seq + 1, len(documents)
         # The chain: every ``prev`` is 64 characters and, joined, they are the previous
         # entry's hash followed by this batch's hashes but the last, in hex.
         prevs = list(map(_PREV, documents))
@@ -554,11 +535,11 @@ class _Replay:
             target = _entry_number(reverses[i] or "")
             if documents[i].kind != "reversal" or target is None or not 0 < target < first + i:
                 return False
-            original = self.reversible[target - 1] if target < first else added[target - first]
+            original = books.reversible[target - 1] if target < first else added[target - first]
             if (
                 original is None
                 or target in reversed_now
-                or _negated(original) != _postings(postings[i], amounts[starts[i] : starts[i + 1]])
+                or negation(original) != _postings(postings[i], amounts[starts[i] : starts[i + 1]])
             ):
                 return False
             reversed_now.add(target)
@@ -570,7 +551,7 @@ class _Replay:
         funds = list(map(_FUND, compress(flat, holding)))
         moves = list(compress(amounts, holding))
         slugs = set(funds)
-        if not slugs <= self.funds.keys():
+        if not slugs <= books.funds.keys():
             return False  # a fund funds.json does not list
         # A fund holding more than everything the batch pays out cannot run dry in it; the
         # others are replayed posting by posting.
@@ -579,8 +560,8 @@ class _Replay:
         balances: dict[str, int] = {}
         rest = sum(moves)
         for number, slug in enumerate(slugs, start=1):
-            start = self.balances[slug]
-            replay = start < outflow and not self.funds[slug].allow_negative
+            start = books.balances[slug]
+            replay = start < outflow and not books.funds[slug].allow_negative
             if number == len(slugs) and not replay:
                 net = rest
             else:
@@ -593,12 +574,12 @@ class _Replay:
         # Every entry holds: add the batch.
         for target in reversed_now:
             if target < first:
-                self.reversible[target - 1] = None
-        self.reversible.extend(added)
-        self.reversed_seqs |= reversed_now
-        self.balances.update(balances)
-        self.used |= slugs
-        self.seq = first + count - 1
+                books.reversible[target - 1] = None
+        books.reversible.extend(added)
+        books.reversed |= reversed_now
+        books.balances.update(balances)
+        books.used |= slugs
+        books.seq = first + count - 1
         self.prev = chain_hex[-HEX_LENGTH:]
         return True
 
@@ -670,7 +651,3 @@ def _postings(
     return [
         (p.account, p.fund, amount, p.currency) for p, amount in zip(postings, amounts, strict=True)
     ]
-
-
-def _negated(postings: Sequence[LeafPostingDoc]) -> list[tuple[str, str, int, str]]:
-    return [(p.account, p.fund, -int(p.amount), p.currency) for p in postings]

@@ -12,13 +12,14 @@ import json
 import re
 import unicodedata
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from itertools import compress
 from operator import not_
 from typing import Any, NoReturn
 
 import msgspec
+
+from ledger.rules import Leg
 
 LEAF_VERSION = "1"
 ZERO_HASH = "0" * 64
@@ -110,14 +111,6 @@ def timestamp(moment: datetime) -> str:
     return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
-@dataclass(frozen=True, slots=True)
-class LeafPosting:
-    account: str
-    fund: str
-    amount: int
-    currency: str
-
-
 def leaf_document(
     *,
     group: str,
@@ -127,7 +120,7 @@ def leaf_document(
     recorded_at: datetime,
     memo: str,
     counterparty: str | None,
-    postings: Sequence[LeafPosting],
+    postings: Sequence[Leg],
     reverses: int | None,
     proposal: tuple[int, int] | None,
     prev: str,

@@ -4,13 +4,18 @@ from __future__ import annotations
 
 
 class LedgerError(Exception):
-    """Base class: a rule of the ledger refused an action. ``str(err)`` is for people."""
+    """Base class: a rule of the ledger refused an action. ``str(err)`` is for people;
+    ``in_log``, for a rule of the log, is how a verifier names the broken rule after the
+    entry ("takes the fund 'rent' below zero")."""
 
     field: str | None = None
 
-    def __init__(self, message: str, *, field: str | None = None) -> None:
+    def __init__(
+        self, message: str, *, field: str | None = None, in_log: str | None = None
+    ) -> None:
         super().__init__(message)
         self.field = field
+        self.in_log = in_log or message
 
 
 class InvalidInput(LedgerError):
@@ -27,6 +32,10 @@ class Conflict(LedgerError):
 
 class InsufficientFunds(Conflict):
     """The entry would take a fund below zero."""
+
+
+class Unbalanced(Conflict):
+    """An entry's postings do not sum to zero in each currency (never from our own rules)."""
 
 
 class BalanceLimit(Conflict):

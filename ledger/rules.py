@@ -13,11 +13,19 @@ from __future__ import annotations
 
 import re
 from collections import defaultdict
-from collections.abc import Iterable, Mapping
+from collections.abc import Container, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
+from typing import Any
 
-from ledger.errors import BalanceLimit, InsufficientFunds, InvalidInput
+from ledger.errors import (
+    AlreadyReversed,
+    BalanceLimit,
+    Conflict,
+    InsufficientFunds,
+    InvalidInput,
+    Unbalanced,
+)
 from ledger.money import MAX_BALANCE, format_amount
 
 ENTRY_KINDS = ("donation", "disbursement", "transfer", "reversal")
@@ -134,14 +142,6 @@ def reversal(original: Iterable[PlannedPosting]) -> list[PlannedPosting]:
     ]
 
 
-def unbalanced_currencies(postings: Iterable[PlannedPosting]) -> list[str]:
-    """Currencies whose postings do not sum to zero (empty when the entry balances)."""
-    sums: dict[str, int] = defaultdict(int)
-    for posting in postings:
-        sums[posting.currency] += posting.amount
-    return sorted(currency for currency, total in sums.items() if total != 0)
-
-
 def fund_changes(postings: Iterable[PlannedPosting]) -> dict[int, int]:
     """How much each fund's money changes (holding postings only)."""
     changes: dict[int, int] = defaultdict(int)
@@ -151,22 +151,204 @@ def fund_changes(postings: Iterable[PlannedPosting]) -> dict[int, int]:
     return dict(changes)
 
 
-def check_no_overdraft(funds: Mapping[int, FundState], changes: Mapping[int, int]) -> None:
-    """Refuse changes that take a fund below zero, unless the fund allows it, and changes
-    that take a balance beyond ``MAX_BALANCE`` either way (no database column overflows)."""
+def check_balance_limit(funds: Mapping[int, FundState], changes: Mapping[int, int]) -> None:
+    """Refuse changes that take a balance beyond ``MAX_BALANCE`` either way: no database
+    column may overflow (a limit of what is stored, not a rule of the log)."""
     for fund_id, change in changes.items():
         fund = funds[fund_id]
-        after = fund.balance + change
-        if change < 0 and after < 0 and not fund.allow_negative:
-            raise InsufficientFunds(
-                f"The fund {fund.name!r} holds {format_amount(fund.balance, fund.currency)} "
-                f"{fund.currency}; this entry needs {format_amount(-change, fund.currency)}.",
-                field="amount",
-            )
-        if abs(after) > MAX_BALANCE:
+        if abs(fund.balance + change) > MAX_BALANCE:
             raise BalanceLimit(
                 f"The fund {fund.name!r} cannot hold more than "
                 f"{format_amount(MAX_BALANCE, fund.currency)} {fund.currency} either way; "
                 "this entry would take it beyond that.",
                 field="amount",
             )
+
+
+# --- what an entry may be: the rules of the log ------------------------------------------------
+#
+# One statement, used by the append path (before an entry is written), the database verifier
+# and the bundle verifier (as each entry is replayed). ``Books`` holds what the rules of the
+# next entry read; ``Books.record`` checks an entry against it and adds it. A broken rule
+# raises a ``LedgerError`` that says what is wrong twice: in a sentence for the person who
+# tried to record the entry (its message and field), and as a phrase for a verifier's report
+# (``in_log``: "entry 7 takes the fund 'rent' below zero").
+#
+# The bundle verifier also has a batched form of these rules (``ledger.bundle._Replay.
+# _batch_holds``), for speed; a property test holds it to this one.
+
+HOLDING_ROOT = _ACCOUNT_ROOTS[HOLDING] + ":"
+REVERSAL = "reversal"
+
+
+@dataclass(frozen=True, slots=True)
+class Leg:
+    """A posting as the rules see it: the account (its root says whether it holds a fund's
+    money), the fund, the signed amount in minor units and the currency."""
+
+    account: str
+    fund: str
+    amount: int
+    currency: str
+
+    @property
+    def holding(self) -> bool:
+        return self.account.startswith(HOLDING_ROOT)
+
+
+@dataclass(frozen=True, slots=True)
+class FundTerms:
+    """What the rules know of a fund."""
+
+    slug: str
+    currency: str
+    allow_negative: bool
+    name: str = ""
+
+
+def negation(legs: Iterable[Any]) -> list[tuple[str, str, int, str]]:
+    """The legs of an entry's exact reversal. Legs kept by a verifier's fast path may hold
+    their amounts as the decimal text of the leaf: ``int`` reads both."""
+    return [(leg.account, leg.fund, -int(leg.amount), leg.currency) for leg in legs]
+
+
+def _flat(legs: Iterable[Leg]) -> list[tuple[str, str, int, str]]:
+    return [(leg.account, leg.fund, leg.amount, leg.currency) for leg in legs]
+
+
+class Books:
+    """What the rules of the next entry read: each fund's balance and terms, and which
+    earlier entries may still be reversed (with their legs).
+
+    ``first`` is the number the first entry added will have. A verifier starts from nothing
+    (``first=1``); the append path starts from the stored balances and names in ``earlier``
+    the one entry a reversal reverses (its legs; ``None`` when it is itself a reversal),
+    in ``reversed`` whether it was reversed already. ``keep`` says which entries' legs to
+    keep for a later reversal (all by default; a verifier that knows which entries are
+    reversed keeps only those)."""
+
+    def __init__(
+        self,
+        funds: Iterable[FundTerms],
+        *,
+        balances: Mapping[str, int] | None = None,
+        first: int = 1,
+        earlier: Mapping[int, Sequence[Any] | None] | None = None,
+        reversed_: Iterable[int] = (),
+        keep: Container[int] | None = None,
+    ) -> None:
+        self.funds = {fund.slug: fund for fund in funds}
+        self.balances: dict[str, int] = dict.fromkeys(self.funds, 0)
+        self.balances.update(balances or {})
+        self.first = first
+        self.seq = first - 1  # the last entry added
+        self.earlier: dict[int, Sequence[Any] | None] = dict(earlier or {})
+        # The legs of entry ``first + i`` at index i while a reversal may still name it;
+        # None for reversals, entries reversed already and entries not kept.
+        self.reversible: list[Sequence[Any] | None] = []
+        self.reversed: set[int] = set(reversed_)
+        self.keep = keep
+        self.used: set[str] = set()  # funds some entry moved money in or out of
+
+    def record(self, kind: str, legs: Sequence[Leg], reverses: int | None = None) -> None:
+        """Check the next entry against every rule of the log, then add it; nothing is
+        added when a rule is broken."""
+        seq = self.seq + 1
+        self._check_balanced(legs)
+        original = self._check_reversal(seq, kind, legs, reverses)
+        balances = self._check_funds(legs)
+        # Every rule holds: the entry joins the books.
+        self.balances.update(balances)
+        self.used.update(balances)
+        if original is not None:
+            self._forget(original)
+            self.reversed.add(original)
+        keep = kind != REVERSAL and (self.keep is None or seq in self.keep)
+        self.reversible.append(legs if keep else None)
+        self.seq = seq
+
+    def _check_balanced(self, legs: Sequence[Leg]) -> None:
+        sums: dict[str, int] = defaultdict(int)
+        for leg in legs:
+            sums[leg.currency] += leg.amount
+        if len(legs) < 2 or any(sums.values()):
+            raise Unbalanced("The entry's postings do not balance.", in_log="does not balance")
+
+    def _check_reversal(
+        self, seq: int, kind: str, legs: Sequence[Leg], reverses: int | None
+    ) -> int | None:
+        """The entry a reversal reverses (None for other kinds), once it may."""
+        if kind != REVERSAL:
+            if reverses is not None:
+                raise InvalidInput(
+                    "Only a reversal names an entry to reverse.",
+                    field="reverses",
+                    in_log="names an entry to reverse but is not a reversal",
+                )
+            return None
+        if reverses is None:
+            raise InvalidInput(
+                "A reversal names the entry it reverses.",
+                field="reverses",
+                in_log="is a reversal but names no entry to reverse",
+            )
+        if reverses in self.reversed:
+            raise AlreadyReversed(
+                f"Entry {reverses} has been reversed already.",
+                field="reverses",
+                in_log=f"reverses entry {reverses} a second time",
+            )
+        cannot = f"reverses entry {reverses}, which cannot be reversed"
+        if not 0 < reverses < seq:
+            raise InvalidInput(
+                f"There is no entry {reverses} to reverse.", field="reverses", in_log=cannot
+            )
+        if reverses >= self.first:
+            original = self.reversible[reverses - self.first]
+        else:
+            original = self.earlier.get(reverses)
+        if original is None:
+            raise Conflict(
+                "A reversal cannot be reversed; record a new entry instead.",
+                field="reverses",
+                in_log=cannot,
+            )
+        if negation(original) != _flat(legs):
+            raise Conflict(
+                f"A reversal is the exact negation of entry {reverses}.",
+                field="reverses",
+                in_log=f"is not the exact negation of entry {reverses}",
+            )
+        return reverses
+
+    def _check_funds(self, legs: Sequence[Leg]) -> dict[str, int]:
+        """Each fund's balance after the entry, posting by posting: never below zero
+        unless the fund allows it."""
+        balances: dict[str, int] = {}
+        for leg in legs:
+            if not leg.holding:
+                continue
+            fund = self.funds.get(leg.fund)
+            if fund is None:
+                raise InvalidInput(
+                    f"There is no fund {leg.fund!r}.",
+                    field="fund",
+                    in_log=f"uses the unknown fund {leg.fund!r}",
+                )
+            before = balances.get(fund.slug, self.balances[fund.slug])
+            after = balances[fund.slug] = before + leg.amount
+            if leg.amount < 0 and after < 0 and not fund.allow_negative:
+                raise InsufficientFunds(
+                    f"The fund {fund.name or fund.slug!r} holds "
+                    f"{format_amount(before, fund.currency)} {fund.currency}; this entry "
+                    f"needs {format_amount(-leg.amount, fund.currency)}.",
+                    field="amount",
+                    in_log=f"takes the fund {fund.slug!r} below zero",
+                )
+        return balances
+
+    def _forget(self, seq: int) -> None:
+        if seq >= self.first:
+            self.reversible[seq - self.first] = None
+        else:
+            self.earlier[seq] = None

@@ -17,7 +17,6 @@ from sqlalchemy.orm.util import identity_key
 
 from ledger import rules
 from ledger.canonical import (
-    LeafPosting,
     canonical_json,
     has_control_characters,
     leaf_document,
@@ -26,8 +25,6 @@ from ledger.canonical import (
 )
 from ledger.errors import (
     AlreadyExists,
-    AlreadyReversed,
-    Conflict,
     InvalidInput,
     NotAuthorised,
     NotFound,
@@ -100,6 +97,14 @@ _FUND_BY_SLUG = (
     .where(Fund.group_id == bindparam("group"), Fund.slug == bindparam("slug"))
     .execution_options(populate_existing=True)  # its balance as of now
 )
+
+
+def _terms(fund: Fund) -> rules.FundTerms:
+    return rules.FundTerms(fund.slug, fund.currency, fund.allow_negative, fund.name)
+
+
+def _legs(postings: Iterable[rules.PlannedPosting]) -> tuple[rules.Leg, ...]:
+    return tuple(rules.Leg(p.account, p.fund_slug, p.amount, p.currency) for p in postings)
 
 
 def _state(fund: Fund) -> rules.FundState:
@@ -243,6 +248,10 @@ class _Plan:
     counterparty: str | None = None
     reverses: int | None = None
     proposal: tuple[int, int] | None = None
+    # For a reversal: the legs of the entry it reverses (None when that is a reversal
+    # itself), and whether it was reversed already; what ``rules.Books`` needs to know.
+    original: tuple[rules.Leg, ...] | None = None
+    original_reversed: bool = False
 
 
 async def _plan(
@@ -263,20 +272,21 @@ async def _plan(
             raise InvalidInput(
                 f"There is no entry {entry_in.reverses} to reverse.", field="reverses"
             )
-        if original.kind == "reversal":
-            raise Conflict(
-                "A reversal cannot be reversed; record a new entry instead.", field="reverses"
-            )
-        if await reversal_of(session, group, original.seq) is not None:
-            raise AlreadyReversed(
-                f"Entry {original.seq} has been reversed already.", field="reverses"
-            )
         planned = [
             rules.PlannedPosting(p.fund_id, p.fund.slug, p.account_type, p.amount, p.currency)
             for p in original.postings
         ]
         funds = {p.fund_id: group_funds.by_id[p.fund_id] for p in planned}
-        return _Plan("reversal", rules.reversal(planned), funds, today, memo, reverses=original.seq)
+        return _Plan(
+            "reversal",
+            rules.reversal(planned),
+            funds,
+            today,
+            memo,
+            reverses=original.seq,
+            original=None if original.kind == rules.REVERSAL else _legs(planned),
+            original_reversed=await reversal_of(session, group, original.seq) is not None,
+        )
 
     occurred_on = dates.check(entry_in.occurred_on or today, today)
     if isinstance(entry_in, TransferIn):
@@ -343,11 +353,19 @@ async def record_entry(
     driver = await _asyncpg(connection)
     log, group_funds = await _lock_log_and_funds(session, group, driver)
     plan = await _plan(session, group, entry_in, now.date(), authority, group_funds, dates)
-    if rules.unbalanced_currencies(plan.postings):  # a bug, never user input
-        raise AssertionError("planned postings do not balance")
-    changes = rules.fund_changes(plan.postings)
     funds = plan.funds
-    rules.check_no_overdraft({i: _state(f) for i, f in funds.items()}, changes)
+    # The rules of the log, as the verifiers apply them to every entry after it is written.
+    books = rules.Books(
+        (_terms(fund) for fund in funds.values()),
+        balances={fund.slug: fund.balance for fund in funds.values()},
+        first=log.size + 1,
+        earlier={plan.reverses: plan.original} if plan.reverses is not None else None,
+        reversed_=[plan.reverses] if plan.original_reversed and plan.reverses else [],
+    )
+    books.record(plan.kind, _legs(plan.postings), plan.reverses)
+    changes = rules.fund_changes(plan.postings)
+    # And what the database can hold.
+    rules.check_balance_limit({i: _state(f) for i, f in funds.items()}, changes)
 
     seq = log.size + 1
     document = leaf_document(
@@ -358,7 +376,7 @@ async def record_entry(
         recorded_at=now,
         memo=plan.memo,
         counterparty=plan.counterparty,
-        postings=[LeafPosting(p.account, p.fund_slug, p.amount, p.currency) for p in plan.postings],
+        postings=_legs(plan.postings),
         reverses=plan.reverses,
         proposal=plan.proposal,
         prev=log.head_hash,

@@ -7,7 +7,6 @@ balances and compares them with the stored ones. Reports the first bad ``seq``.
 
 from __future__ import annotations
 
-from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import cast
@@ -16,11 +15,12 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
 
-from ledger.canonical import ZERO_HASH, LeafPosting, canonical_json, leaf_document, leaf_hash_hex
+from ledger.canonical import ZERO_HASH, canonical_json, leaf_document, leaf_hash_hex
+from ledger.errors import LedgerError
 from ledger.merkle import CompactRange, TreeBuilder
 from ledger.models import Checkpoint, Entry, Fund, Group, LogState, Posting
 from ledger.money import MAX_BALANCE
-from ledger.rules import HOLDING
+from ledger.rules import Books, FundTerms, Leg
 
 _BATCH = 10_000
 
@@ -67,7 +67,7 @@ def _verify(session: Session, group_id: int, group_slug: str) -> VerifyReport:
         return VerifyReport(
             False, checker.count, checker.seq, checker.prev, broken.seq, broken.problem
         )
-    balances = {funds[fund_id].slug: total for fund_id, total in checker.balances.items()}
+    balances = {slug: checker.books.balances[slug] for slug in sorted(checker.books.used)}
     return VerifyReport(True, checker.count, checker.seq, checker.prev, balances=balances)
 
 
@@ -135,10 +135,11 @@ class _Checker:
         self.group_slug = group_slug
         self.funds = funds
         self.slugs = {fund_id: fund.slug for fund_id, fund in funds.items()}
-        self.reversed_seqs = reversed_seqs
-        self.kept: dict[int, tuple[str, list[_PostingRow]]] = {}
-        self.reversals_seen: set[int] = set()
-        self.balances: dict[int, int] = defaultdict(int)
+        # The rules of the log; the legs of an entry are kept only if a reversal names it.
+        self.books = Books(
+            (FundTerms(f.slug, f.currency, f.allow_negative, f.name) for f in funds.values()),
+            keep=reversed_seqs,
+        )
         self.count = 0
         self.seq = 0
         self.prev = ZERO_HASH
@@ -165,6 +166,10 @@ class _Checker:
         if prev_hash != self.prev:
             raise _Broken(seq, f"entry {seq} does not follow the previous entry's hash")
         try:
+            legs = [
+                Leg(account, self.slugs[fund_id], amount, currency)
+                for fund_id, account, _, amount, currency in postings
+            ]
             document = leaf_document(
                 group=self.group_slug,
                 seq=seq,
@@ -173,10 +178,7 @@ class _Checker:
                 recorded_at=recorded_at,
                 memo=memo,
                 counterparty=counterparty,
-                postings=[
-                    LeafPosting(account, self.slugs[fund_id], amount, currency)
-                    for fund_id, account, _, amount, currency in postings
-                ],
+                postings=[*legs],
                 reverses=reverses,
                 proposal=(p_number, p_version)
                 if p_number is not None and p_version is not None
@@ -189,53 +191,14 @@ class _Checker:
             raise _Broken(seq, f"entry {seq} differs from the leaf that was hashed")
         if leaf_hash_hex(leaf) != entry_hash:
             raise _Broken(seq, f"entry {seq} does not match its hash")
-        self._check_postings(seq, kind, reverses, postings)
+        try:
+            self.books.record(kind, legs, reverses)
+        except LedgerError as broken:
+            raise _Broken(seq, f"entry {seq} {broken.in_log}") from broken
         self.count += 1
         self.seq = seq
         self.prev = entry_hash
         self.tree.append(bytes.fromhex(entry_hash))
-
-    def _check_postings(
-        self,
-        seq: int,
-        kind: str,
-        reverses: int | None,
-        postings: list[_PostingRow],
-    ) -> None:
-        if len(postings) < 2:
-            raise _Broken(seq, f"entry {seq} has fewer than two postings")
-        totals: dict[str, int] = defaultdict(int)
-        for _, _, _, amount, currency in postings:
-            totals[currency] += amount
-        if any(totals.values()):
-            raise _Broken(seq, f"entry {seq} does not balance")
-        if kind == "reversal":
-            self._check_reversal(seq, reverses, postings)
-        elif reverses is not None:
-            raise _Broken(seq, f"entry {seq} reverses another entry but is a {kind}")
-        if seq in self.reversed_seqs:
-            self.kept[seq] = (kind, postings)
-        for fund_id, _, account_type, amount, _ in postings:
-            if account_type != HOLDING:
-                continue
-            balance = self.balances[fund_id] + amount
-            self.balances[fund_id] = balance
-            fund = self.funds[fund_id]
-            if balance < 0 and amount < 0 and not fund.allow_negative:
-                raise _Broken(seq, f"entry {seq} takes the fund {fund.slug!r} below zero")
-
-    def _check_reversal(self, seq: int, reverses: int | None, postings: list[_PostingRow]) -> None:
-        if reverses is None or reverses >= seq:
-            raise _Broken(seq, f"reversal {seq} does not name an earlier entry")
-        if reverses in self.reversals_seen:
-            raise _Broken(seq, f"entry {reverses} is reversed a second time by entry {seq}")
-        original = self.kept.pop(reverses, None)
-        if original is None or original[0] == "reversal":
-            raise _Broken(seq, f"reversal {seq} names an entry that cannot be reversed")
-        negated = [(f, a, t, -amount, c) for f, a, t, amount, c in original[1]]
-        if negated != postings:
-            raise _Broken(seq, f"reversal {seq} is not the exact negation of entry {reverses}")
-        self.reversals_seen.add(reverses)
 
     def finish(self, state: LogState | None, latest: Checkpoint | None) -> None:
         if state is None:
@@ -252,7 +215,8 @@ class _Checker:
                 None,
                 f"the latest signed checkpoint (size {latest.size}) does not match the entries",
             )
-        for fund_id, fund in self.funds.items():
+        balances = self.books.balances
+        for fund in self.funds.values():
             # SQLite turns an integer sum that overflows 64 bits into a float: a balance
             # must be a whole number within the ledger's bounds before it can be compared.
             if type(fund.balance) is not int or abs(fund.balance) > MAX_BALANCE:
@@ -261,7 +225,7 @@ class _Checker:
                     f"the stored balance of fund {fund.slug!r} is not a whole number of "
                     f"minor units within the ledger's bounds ({fund.balance!r})",
                 )
-            if fund.balance != self.balances.get(fund_id, 0):
+            if fund.balance != balances.get(fund.slug, 0):
                 raise _Broken(
                     None,
                     f"the stored balance of fund {fund.slug!r} differs from "

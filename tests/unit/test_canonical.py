@@ -17,7 +17,6 @@ from hypothesis import strategies as st
 
 from ledger.canonical import (
     ZERO_HASH,
-    LeafPosting,
     canonical_json,
     leaf_document,
     leaf_hash_hex,
@@ -25,6 +24,7 @@ from ledger.canonical import (
     parse_leaf_lines,
     timestamp,
 )
+from ledger.rules import Leg
 
 # Characters the encoders are most likely to disagree on: every escape, the controls
 # (C0, DEL, C1), separators JavaScript treats specially, the BOM, the private-use and last
@@ -184,8 +184,8 @@ def test_leaf_documents_encode_as_rfc8785(
         memo=memo,
         counterparty=counterparty,
         postings=[
-            LeafPosting("Assets:Holding:Groceries", "groceries", amount, "EUR"),
-            LeafPosting("Income:Donations:Groceries", "groceries", -amount, "EUR"),
+            Leg("Assets:Holding:Groceries", "groceries", amount, "EUR"),
+            Leg("Income:Donations:Groceries", "groceries", -amount, "EUR"),
         ],
         reverses=reverses,
         proposal=None,
@@ -209,8 +209,8 @@ def _a_leaf() -> bytes:
             memo="café",
             counterparty=None,
             postings=[
-                LeafPosting("Assets:Holding:Groceries", "groceries", 100, "EUR"),
-                LeafPosting("Income:Donations:Groceries", "groceries", -100, "EUR"),
+                Leg("Assets:Holding:Groceries", "groceries", 100, "EUR"),
+                Leg("Income:Donations:Groceries", "groceries", -100, "EUR"),
             ],
             reverses=None,
             proposal=None,
