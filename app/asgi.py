@@ -25,6 +25,7 @@ from litestar.types import (
 )
 
 from app import documents, web
+from app.api.bodies import StrictJSONRequest
 from app.api.groups import GroupController, MeController
 from app.api.ledger import LedgerController, LogController, well_known_key
 from app.api.proposals import ProposalController
@@ -182,6 +183,7 @@ class CommonPursePlugin(InitPluginProtocol):
             ]
         )
         app_config.exception_handlers.update(EXCEPTION_HANDLERS)
+        app_config.request_class = StrictJSONRequest
         app_config.lifespan.append(maintenance_loop)
         web.configure(app_config, settings)
         AskPages.exception_handlers = dict(PAGE_ERROR_HANDLERS)

@@ -186,6 +186,13 @@ CASES = [
         field="reverses",
     ),
     Case(
+        "reversal of an entry number as a string",
+        "POST",
+        ENTRIES,
+        {"kind": "reversal", "reverses": "1", "memo": "Typo"},
+        field="reverses",
+    ),
+    Case(
         "transfer to the same fund",
         "POST",
         ENTRIES,
@@ -740,6 +747,32 @@ CASES = [
         caller="member",
         field="public",
     ),
+    # A JSON body's types are the caller's own: no true for 1, "true" or "1" (Litestar's
+    # lenient conversion is for query strings).
+    Case(
+        "group public as the number 1",
+        "POST",
+        GROUPS,
+        {"slug": "new-i", "name": "X", "currency": "EUR", "public": 1},
+        caller="member",
+        field="public",
+    ),
+    Case(
+        "group public as the number 0",
+        "POST",
+        GROUPS,
+        {"slug": "new-j", "name": "X", "currency": "EUR", "public": 0},
+        caller="member",
+        field="public",
+    ),
+    Case(
+        "group public as the string true",
+        "POST",
+        GROUPS,
+        {"slug": "new-k", "name": "X", "currency": "EUR", "public": "true"},
+        caller="member",
+        field="public",
+    ),
     Case(
         "group name with a NUL character",
         "POST",
@@ -781,6 +814,20 @@ CASES = [
         "POST",
         FUNDS,
         {"slug": "new-e", "name": "X", "allow_negative": "no"},
+        field="allow_negative",
+    ),
+    Case(
+        "fund allow_negative as the number 1",
+        "POST",
+        FUNDS,
+        {"slug": "new-g", "name": "X", "allow_negative": 1},
+        field="allow_negative",
+    ),
+    Case(
+        "fund allow_negative as the string false",
+        "POST",
+        FUNDS,
+        {"slug": "new-h", "name": "X", "allow_negative": "false"},
         field="allow_negative",
     ),
     Case(
@@ -898,6 +945,22 @@ CASES = [
         field="rules",
     ),
     Case("rules as a list", "PUT", RULES, {"rules": []}, caller="admin", field="rules"),
+    Case(
+        "public names as the number 1",
+        "PUT",
+        RULES,
+        {"public_names": 1},
+        caller="admin",
+        field="public_names",
+    ),
+    Case(
+        "a rule's flag as the number 0",
+        "PUT",
+        RULES,
+        {"rules": {"close_when_all_responded": 0}},
+        caller="admin",
+        field="rules",
+    ),
     # Requests for support (request 1 was just received) and the group's settings.
     Case(
         "queue filter in words",
@@ -971,6 +1034,22 @@ CASES = [
         {"ask_enabled": "maybe"},
         caller="admin",
         field="ask_enabled",
+    ),
+    Case(
+        "ask form switched on as the number 1",
+        "PUT",
+        "/api/groups/{group:str}/support-settings",
+        {"ask_enabled": 1},
+        caller="admin",
+        field="ask_enabled",
+    ),
+    Case(
+        "retention in days as a string",
+        "PUT",
+        "/api/groups/{group:str}/support-settings",
+        {"retention_days": "30"},
+        caller="admin",
+        field="retention_days",
     ),
     Case(
         "notifications of an unknown mode",
