@@ -879,6 +879,26 @@ CASES = [
         caller="member",
         status=(404,),
     ),
+    # Proposal numbers are 32-bit columns: PostgreSQL refused to compare a larger one (a 500).
+    Case(
+        "proposal number beyond 32 bits",
+        "GET",
+        PROPOSAL,
+        params={"number": str(2**31)},
+        caller="member",
+        status=(400, 404),
+        field="number",
+    ),
+    Case(
+        "responding to a proposal number beyond 32 bits",
+        "POST",
+        PROPOSAL + "/responses",
+        {"position": "agree"},
+        params={"number": str(2**40)},
+        caller="member",
+        status=(400, 404),
+        field="number",
+    ),
     Case(
         "proposal that does not exist",
         "GET",
