@@ -14,7 +14,8 @@ from litestar.di import Provide
 from litestar.enums import ScopeType
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import ScalarRenderPlugin
-from litestar.plugins import InitPluginProtocol
+from litestar.plugins import InitPluginProtocol, ReceiveRoutePlugin
+from litestar.routes import BaseRoute
 from litestar.types import (
     ASGIApp,
     HTTPResponseBodyEvent,
@@ -25,6 +26,7 @@ from litestar.types import (
 )
 
 from app import documents, web
+from app.api import openapi
 from app.api.bodies import StrictJSONRequest
 from app.api.groups import GroupController, MeController
 from app.api.ledger import LedgerController, LogController, well_known_key
@@ -149,7 +151,7 @@ async def health() -> dict[str, str]:
     return {"status": "ok"}
 
 
-class CommonPursePlugin(InitPluginProtocol):
+class CommonPursePlugin(InitPluginProtocol, ReceiveRoutePlugin):
     """The single place where the application is wired."""
 
     def __init__(self, settings: Settings) -> None:
@@ -166,7 +168,7 @@ class CommonPursePlugin(InitPluginProtocol):
             before_send_handler="autocommit_include_redirects",
             create_all=False,
         )
-        app_config.plugins.append(SQLAlchemyPlugin(config=alchemy))
+        app_config.plugins.extend([SQLAlchemyPlugin(config=alchemy), openapi.ExactIntegerBounds()])
         app_config.state.update(
             {"settings": settings, "alchemy_config": alchemy, "notary": load_notary(settings)}
         )
@@ -199,12 +201,17 @@ class CommonPursePlugin(InitPluginProtocol):
             version="0.1.0",
             description=(
                 "Shared money, decided together. Amounts are decimal strings in the currency's "
-                "major unit; errors are RFC 9457 problem details."
+                "major unit; errors are RFC 9457 problem details (`application/problem+json`), "
+                "and every operation lists each status it can answer."
             ),
             path="/schema",
             render_plugins=[ScalarRenderPlugin()],
+            components=openapi.COMPONENTS,
         )
         return app_config
+
+    def receive_route(self, route: BaseRoute) -> None:
+        openapi.document(route)
 
 
 def create_app(settings: Settings | None = None, **kwargs: Any) -> Litestar:

@@ -1094,6 +1094,7 @@ class Stage:
     admin_membership: int
     tables: MetaData
     request_id: int
+    openapi: dict[str, Any]  # the schema as /schema/openapi.json serves it
     # The state after the last case: the next case's "before".
     last: dict[str, Any] | None = None
 
@@ -1139,6 +1140,7 @@ async def stage(
             tables = MetaData()
             async with database.connect() as connection:
                 await connection.run_sync(tables.reflect)
+            openapi = (await client.get("/schema/openapi.json")).json()
             yield Stage(
                 "sqlite" if module_db_url.startswith("sqlite") else "postgres",
                 client,
@@ -1148,6 +1150,7 @@ async def stage(
                 admin.id,
                 tables,
                 request_id,
+                openapi,
             )
     finally:
         await database.dispose()
@@ -1188,6 +1191,13 @@ def headers_of(stage: Stage, case: Case) -> dict[str, str]:
     return headers
 
 
+def documented_statuses(stage: Stage, case: Case) -> set[int]:
+    """The statuses the OpenAPI schema documents for the case's operation."""
+    path = PATH_PARAMETER.sub(lambda match: "{" + match.group(1) + "}", case.route)
+    responses = stage.openapi["paths"][path][case.method.lower()]["responses"]
+    return {int(status) for status in responses}
+
+
 async def send(stage: Stage, case: Case) -> Any:
     kwargs: dict[str, Any] = {"headers": headers_of(stage, case)}
     if case.content is not None:
@@ -1207,6 +1217,7 @@ async def test_bad_input_is_a_clear_4xx_problem_and_changes_nothing(
     after = stage.last = await snapshot(stage)
 
     assert response.status_code in case.status, response.text
+    assert response.status_code in documented_statuses(stage, case), response.text
     assert response.headers["content-type"].startswith(PROBLEM), response.headers
     problem = response.json()
     assert problem["status"] == response.status_code
