@@ -14,7 +14,8 @@ from litestar.di import Provide
 from litestar.enums import ScopeType
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import ScalarRenderPlugin
-from litestar.plugins import InitPluginProtocol
+from litestar.plugins import InitPluginProtocol, ReceiveRoutePlugin
+from litestar.routes import BaseRoute
 from litestar.types import (
     ASGIApp,
     HTTPResponseBodyEvent,
@@ -26,6 +27,8 @@ from litestar.types import (
 )
 
 from app import documents, web
+from app.api import openapi
+from app.api.bodies import StrictJSONRequest
 from app.api.groups import GroupController, MeController
 from app.api.ledger import LedgerController, LogController, well_known_key
 from app.api.proposals import ProposalController
@@ -182,7 +185,7 @@ async def health() -> dict[str, str]:
     return {"status": "ok"}
 
 
-class CommonPursePlugin(InitPluginProtocol):
+class CommonPursePlugin(InitPluginProtocol, ReceiveRoutePlugin):
     """The single place where the application is wired."""
 
     def __init__(self, settings: Settings) -> None:
@@ -199,7 +202,7 @@ class CommonPursePlugin(InitPluginProtocol):
             # commits or rolls back before the answer leaves (see there why).
             create_all=False,
         )
-        app_config.plugins.append(SQLAlchemyPlugin(config=alchemy))
+        app_config.plugins.extend([SQLAlchemyPlugin(config=alchemy), openapi.ExactIntegerBounds()])
         app_config.state.update(
             {"settings": settings, "alchemy_config": alchemy, "notary": load_notary(settings)}
         )
@@ -216,6 +219,7 @@ class CommonPursePlugin(InitPluginProtocol):
             ]
         )
         app_config.exception_handlers.update(EXCEPTION_HANDLERS)
+        app_config.request_class = StrictJSONRequest
         app_config.lifespan.append(maintenance_loop)
         web.configure(app_config, settings)
         AskPages.exception_handlers = dict(PAGE_ERROR_HANDLERS)
@@ -234,12 +238,17 @@ class CommonPursePlugin(InitPluginProtocol):
             version="0.1.0",
             description=(
                 "Shared money, decided together. Amounts are decimal strings in the currency's "
-                "major unit; errors are RFC 9457 problem details."
+                "major unit; errors are RFC 9457 problem details (`application/problem+json`), "
+                "and every operation lists each status it can answer."
             ),
             path="/schema",
             render_plugins=[ScalarRenderPlugin()],
+            components=openapi.COMPONENTS,
         )
         return app_config
+
+    def receive_route(self, route: BaseRoute) -> None:
+        openapi.document(route)
 
 
 def create_app(settings: Settings | None = None, **kwargs: Any) -> Litestar:

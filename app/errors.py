@@ -10,7 +10,7 @@ import logging
 import re
 from http import HTTPStatus
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 import msgspec
 from litestar import Request, Response
@@ -29,6 +29,9 @@ from proposals.errors import NotAllowed
 logger = logging.getLogger("commonpurse")
 
 PROBLEM_MEDIA_TYPE = "application/problem+json"
+# Paths whose errors are problem documents even for a browser; elsewhere a browser that asks
+# for HTML gets an error page.
+NEVER_HTML = ("/api/", "/schema", "/.well-known/", "/health")
 
 # The domain's errors and the HTTP status each one means; the first that matches counts.
 STATUS_OF: list[tuple[type[LedgerError], int]] = [
@@ -46,6 +49,28 @@ def status_of(error: LedgerError) -> int:
         if isinstance(error, error_type):
             return status
     return 400
+
+
+class FieldError(msgspec.Struct, kw_only=True):
+    """One field at fault, named as the caller sent it (``amount``, ``rules.quorum``)."""
+
+    field: str
+    message: str
+
+
+class Problem(msgspec.Struct, kw_only=True):
+    """The document of every error of the API (RFC 9457), as ``problem_document`` writes it.
+
+    Only the OpenAPI schema reads this type: it says what the problems look like."""
+
+    type: Annotated[str, msgspec.Meta(examples=["about:blank"])]
+    title: Annotated[str, msgspec.Meta(description="The status's name.")]
+    status: int
+    detail: Annotated[str, msgspec.Meta(description="What went wrong, in a sentence for people.")]
+    errors: Annotated[
+        list[FieldError],
+        msgspec.Meta(description="The fields at fault, when the fault is in some field."),
+    ] = msgspec.field(default_factory=list)
 
 
 def problem_document(
@@ -87,7 +112,7 @@ def ledger_problem(error: LedgerError) -> tuple[int, bytes]:
 def _wants_html(request: Request[Any, Any, Any]) -> bool:
     """Pages answer errors as HTML pages; the API, feeds and documents as problems."""
     path = request.url.path
-    if path.startswith(("/api/", "/schema", "/.well-known/", "/health")):
+    if path.startswith(NEVER_HTML):
         return False
     return "text/html" in request.headers.get("accept", "")
 

@@ -13,8 +13,10 @@ from typing import Annotated, Any
 import msgspec
 from litestar import Controller, Request, Response, get, post
 from litestar.di import Provide
+from litestar.handlers import HTTPRouteHandler
 from litestar.params import FromQuery, HeaderParameter, JSONBody, Parameter, QueryParameter
 
+from app.api import openapi
 from app.auth import provide_caller, public_or_member, requires
 from app.db import keep_changes
 from app.deps import CurrentCaller, CurrentNotary, DbSession, Id, provide_notary
@@ -28,15 +30,87 @@ from ledger.views import entry_out, fund_out
 from proposals.service import authorise_payment, committed_by_fund
 
 JSON = "application/json"
-# File extension -> (export format, media type).
+# Litestar adds "; charset=utf-8" to text/* media types itself.
+TEXT = "text/plain"
+
+
+class ExportGroupOut(msgspec.Struct, kw_only=True):
+    slug: str
+    name: str
+    currency: str
+
+
+class LedgerExportOut(msgspec.Struct, kw_only=True):
+    """``export.json``: the group, its funds and every entry as the API shows them."""
+
+    group: ExportGroupOut
+    head: HeadOut
+    funds: list[FundOut]
+    entries: list[EntryOut]
+
+
+@dataclasses.dataclass(frozen=True)
+class Export:
+    format: str  # as ``ledger.export`` names it ("bundle": the zip)
+    media_type: str
+    what: str
+    document: type[msgspec.Struct] | None = None  # the JSON document's type, if it is one
+
+
+# File extension -> what is exported there.
 EXPORTS = {
-    "csv": ("csv", "text/csv; charset=utf-8"),
-    "json": ("json", JSON),
-    "jsonl": ("jsonl", "application/jsonl"),
-    "journal": ("hledger", "text/plain; charset=utf-8"),
-    "beancount": ("beancount", "text/plain; charset=utf-8"),
-    "zip": ("bundle", "application/zip"),
+    "csv": Export("csv", "text/csv", "csv: a row per posting"),
+    "json": Export("json", JSON, "json: entries as the API shows them", LedgerExportOut),
+    "jsonl": Export(
+        "jsonl", "application/jsonl", "jsonl: the leaves exactly as hashed, one per line"
+    ),
+    "journal": Export("hledger", TEXT, "an hledger journal"),
+    "beancount": Export("beancount", TEXT, "a beancount file"),
+    "zip": Export(
+        "bundle",
+        "application/zip",
+        "zip: the verification bundle (leaves, checkpoints, key, journal, beancount)",
+    ),
 }
+
+
+def export_route(extension: str) -> HTTPRouteHandler:
+    """The route of one export (one each, so that each states its own content type)."""
+    export_ = EXPORTS[extension]
+
+    @get(
+        f"/export.{extension}",
+        guards=[public_or_member],
+        media_type=export_.media_type,
+        summary=f"Export the ledger as {export_.what}",
+        responses=(
+            {200: openapi.success(export_.document, "The export, as a download.")}
+            if export_.document
+            else None
+        ),
+    )
+    async def export_ledger(
+        self: Controller,
+        db_session: DbSession,
+        caller: CurrentCaller,
+        notary: CurrentNotary,
+        request: Request[Any, Any, Any],
+    ) -> Response[bytes]:
+        if export_.format == "bundle":
+            settings = request.app.state.settings
+            content = await export.export_bundle(
+                db_session, caller.group, notary.key.vkey(), settings.base_url
+            )
+        else:
+            content = await export.export(db_session, caller.group, export_.format)
+        filename = f"{caller.group.slug}-ledger.{extension}"
+        return Response(
+            content,
+            media_type=export_.media_type,
+            headers={"Content-Disposition": f'attachment; filename="{filename}"'},
+        )
+
+    return export_ledger
 
 
 class LedgerController(Controller):
@@ -73,7 +147,7 @@ class LedgerController(Controller):
             "and body answers the first outcome (success or failure) and records nothing "
             "more; the same key with another body is a 409."
         ),
-        responses=None,
+        responses={201: openapi.success(EntryOut, "The entry, as recorded.")},
     )
     async def record_entry(
         self,
@@ -155,38 +229,12 @@ class LedgerController(Controller):
             problem=report.problem,
         )
 
-    @get(
-        [f"/export.{extension}" for extension in EXPORTS],
-        guards=[public_or_member],
-        summary="Export the ledger",
-        description=(
-            "csv (a row per posting), json (entries as the API shows them), jsonl (the leaves "
-            "exactly as hashed, one per line in seq order), journal (hledger), beancount, "
-            "zip (the verification bundle: leaves, checkpoints, key, journal, beancount)."
-        ),
-    )
-    async def export_ledger(
-        self,
-        db_session: DbSession,
-        caller: CurrentCaller,
-        notary: CurrentNotary,
-        request: Request[Any, Any, Any],
-    ) -> Response[bytes]:
-        extension = request.url.path.rsplit(".", 1)[-1]
-        fmt, media_type = EXPORTS[extension]
-        if fmt == "bundle":
-            settings = request.app.state.settings
-            content = await export.export_bundle(
-                db_session, caller.group, notary.key.vkey(), settings.base_url
-            )
-        else:
-            content = await export.export(db_session, caller.group, fmt)
-        filename = f"{caller.group.slug}-ledger.{extension}"
-        return Response(
-            content,
-            media_type=media_type,
-            headers={"Content-Disposition": f'attachment; filename="{filename}"'},
-        )
+    export_csv = export_route("csv")
+    export_json = export_route("json")
+    export_jsonl = export_route("jsonl")
+    export_journal = export_route("journal")
+    export_beancount = export_route("beancount")
+    export_zip = export_route("zip")
 
 
 def _recorded(entry: Entry, headers: dict[str, str] | None = None) -> Response[bytes]:
@@ -220,7 +268,7 @@ class LogController(Controller):
     @get(
         "/checkpoint",
         guards=[public_or_member],
-        media_type="text/plain; charset=utf-8",
+        media_type=TEXT,
         summary="The latest signed checkpoint (C2SP tlog-checkpoint signed note)",
     )
     async def checkpoint(self, db_session: DbSession, caller: CurrentCaller) -> str:
@@ -259,7 +307,7 @@ class LogController(Controller):
 
 @get(
     "/.well-known/commonpurse-key",
-    media_type="text/plain; charset=utf-8",
+    media_type=TEXT,
     tags=["Log"],
     summary="The instance's Ed25519 verifier key (C2SP vkey)",
 )

@@ -7,15 +7,15 @@ the close stands even when the action is then refused.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
 from litestar import Controller, Request, get, post, put
 from litestar.di import Provide
-from litestar.params import FromQuery, JSONBody
+from litestar.params import FromQuery, JSONBody, Parameter
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.auth import Caller, provide_caller, public_or_member, requires
-from app.deps import CurrentCaller, DbSession, Id
+from app.deps import CurrentCaller, DbSession
 from app.jobs import close_due_rounds_before_reading
 from proposals import service, views
 from proposals.schemas import (
@@ -27,6 +27,10 @@ from proposals.schemas import (
     RulesIn,
     RulesOut,
 )
+
+# Proposal numbers are 32-bit in the database: a larger one names no proposal, and PostgreSQL
+# would refuse to compare it with the column.
+ProposalNumber = Annotated[int, Parameter(ge=1, le=2**31 - 1)]
 
 
 async def _show(session: AsyncSession, caller: Caller, number: int) -> ProposalOut:
@@ -76,7 +80,7 @@ class ProposalController(Controller):
         request: Request[Any, Any, Any],
         db_session: DbSession,
         caller: CurrentCaller,
-        number: Id,
+        number: ProposalNumber,
     ) -> ProposalOut:
         await close_due_rounds_before_reading(request.app, db_session, caller.group)
         return await _show(db_session, caller, number)
@@ -91,7 +95,7 @@ class ProposalController(Controller):
         request: Request[Any, Any, Any],
         db_session: DbSession,
         caller: CurrentCaller,
-        number: Id,
+        number: ProposalNumber,
         data: JSONBody[ResponseIn],
     ) -> ProposalOut:
         assert caller.user is not None
@@ -111,7 +115,7 @@ class ProposalController(Controller):
         request: Request[Any, Any, Any],
         db_session: DbSession,
         caller: CurrentCaller,
-        number: Id,
+        number: ProposalNumber,
         data: JSONBody[AmendmentIn],
     ) -> ProposalOut:
         assert caller.user is not None
@@ -131,7 +135,7 @@ class ProposalController(Controller):
         request: Request[Any, Any, Any],
         db_session: DbSession,
         caller: CurrentCaller,
-        number: Id,
+        number: ProposalNumber,
     ) -> ProposalOut:
         await close_due_rounds_before_reading(request.app, db_session, caller.group)
         await service.close(db_session, caller.group, number)
@@ -148,7 +152,7 @@ class ProposalController(Controller):
         request: Request[Any, Any, Any],
         db_session: DbSession,
         caller: CurrentCaller,
-        number: Id,
+        number: ProposalNumber,
     ) -> ProposalOut:
         assert caller.user is not None
         await close_due_rounds_before_reading(request.app, db_session, caller.group)

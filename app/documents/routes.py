@@ -84,6 +84,7 @@ class DocumentController(Controller):
     @get(
         "/audit.pdf",
         media_type=PDF,
+        raises=[ServiceUnavailableException],
         summary="Audit statement of a period (PDF/A-3 with the period's leaves attached)",
         description=(
             "Per fund the opening balance, every entry of the period with its running "
@@ -124,6 +125,7 @@ class DocumentController(Controller):
     @get(
         "/entries/{seq:int}/receipt.pdf",
         media_type=PDF,
+        raises=[ServiceUnavailableException],
         summary="Receipt for one entry with its inclusion proof (PDF/A-3)",
     )
     async def receipt(
