@@ -134,8 +134,25 @@ def _configure_sqlite(engine: AsyncEngine) -> None:
         connection.exec_driver_sql("BEGIN IMMEDIATE" if write_intent.get() else "BEGIN")
 
 
+# The sessions opened while serving the current request (see ``unit_of_work_middleware``).
+_request_sessions: ContextVar[list[AsyncSession] | None] = ContextVar(
+    "request_sessions", default=None
+)
+
+
+class _SessionMaker(async_sessionmaker[AsyncSession]):
+    """Sessions that the request being served (if any) knows it opened."""
+
+    def __call__(self, **local_kw: Any) -> AsyncSession:
+        session = super().__call__(**local_kw)
+        opened = _request_sessions.get()
+        if opened is not None:
+            opened.append(session)
+        return session
+
+
 def create_session_maker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
-    return async_sessionmaker(engine, expire_on_commit=False)
+    return _SessionMaker(engine, expire_on_commit=False)
 
 
 @asynccontextmanager
@@ -176,42 +193,45 @@ def unit_of_work_middleware(app: ASGIApp) -> ASGIApp:
             await app(scope, receive, send)
             return
         failed = False
+        opened: list[AsyncSession] = []
+        token = _request_sessions.set(opened)
 
         async def send_after_commit(message: Message) -> None:
             nonlocal failed
             if failed:
                 return  # the original answer's body: replaced by the problem below
             if message["type"] == "http.response.start":
-                failed = not await _end_transaction(scope, message["status"])
+                failed = not await _end_transactions(scope, opened, message["status"])
                 if failed:
                     await _send_failure(send)
                     return
             await send(message)
 
-        await app(scope, receive, send_after_commit)
+        try:
+            await app(scope, receive, send_after_commit)
+        finally:
+            _request_sessions.reset(token)
 
     return middleware
 
 
-async def _end_transaction(scope: Scope, status: int) -> bool:
-    """Commit or roll back the request's session (if it has one); False when a commit
-    failed (the work is then rolled back)."""
-    litestar_app = scope["litestar_app"]
-    session: AsyncSession = litestar_app.state.alchemy_config.provide_session(
-        litestar_app.state, scope
-    )
-    if not session.in_transaction():
-        return True
-    if status >= 400 and not scope.get("state", {}).get(KEEP_CHANGES):
-        await session.rollback()
-        return True
-    try:
-        await session.commit()
-    except Exception:
-        logger.exception("The commit of %s %s failed", scope.get("method"), scope.get("path"))
-        with contextlib.suppress(Exception):
+async def _end_transactions(scope: Scope, opened: list[AsyncSession], status: int) -> bool:
+    """Commit or roll back what the request's sessions did; False when a commit failed
+    (the work is then rolled back)."""
+    keep = status < 400 or bool(scope.get("state", {}).get(KEEP_CHANGES))
+    for session in opened:
+        if not session.in_transaction():
+            continue
+        if not keep:
             await session.rollback()
-        return False
+            continue
+        try:
+            await session.commit()
+        except Exception:
+            logger.exception("The commit of %s %s failed", scope.get("method"), scope.get("path"))
+            with contextlib.suppress(Exception):
+                await session.rollback()
+            return False
     return True
 
 
