@@ -65,6 +65,9 @@ MAGIC = "commonpurse-backup"
 VERSION = 1
 _CHUNK = 1 << 20
 _ROWS_PER_BATCH = 1_000
+# Dropping the tables waits for no open transaction longer than this: a server still
+# running is named as the likely cause instead of a restore that hangs.
+LOCK_TIMEOUT = "SET LOCAL lock_timeout = '10s';"
 # The summary every format records: each group's log as the backup saw it.
 _GROUPS_SQL = """
 SELECT g.slug,
@@ -136,6 +139,7 @@ class RestoreReport:
     erased_again: list[str]
     groups: list[str]  # one line per group: its log and checkpoint
     ok: bool
+    set_aside: Path | None = None  # where an unreadable SQLite database was kept
 
 
 # --- taking a backup --------------------------------------------------------------------------
@@ -149,7 +153,10 @@ async def backup(settings: Settings, path: Path, fmt: str = "auto") -> Manifest:
     if settings.is_sqlite:
         if fmt not in ("auto", "sqlite"):
             raise BackupError(f"A SQLite database is backed up as 'sqlite', not {fmt!r}.")
-        return await asyncio.to_thread(_backup_sqlite, _sqlite_file(settings), path)
+        try:
+            return await asyncio.to_thread(_backup_sqlite, _sqlite_file(settings), path)
+        except (sqlite3.Error, OSError) as error:
+            raise BackupError(f"The backup failed: {_reason(error)}") from error
     if fmt == "sqlite":
         raise BackupError("A PostgreSQL database is backed up as 'pg_dump' or 'logical'.")
     if fmt == "auto":
@@ -159,6 +166,8 @@ async def backup(settings: Settings, path: Path, fmt: str = "auto") -> Manifest:
         if fmt == "pg_dump":
             return await _backup_pg_dump(engine, settings.database_url, path)
         return await _backup_logical(engine, path)
+    except (SQLAlchemyError, OSError) as error:
+        raise BackupError(f"The backup failed: {_reason(error)}") from error
     finally:
         await engine.dispose()
 
@@ -509,28 +518,59 @@ async def restore(settings: Settings, path: Path, *, force: bool = False) -> Res
             f"{path} is {manifest.describe()}; COMMONPURSE_DATABASE_URL names a {here} database."
         )
     _check_revision_is_known(manifest.revision, settings.database_url)
-    if settings.is_sqlite:
-        database = _sqlite_file(settings)
-        erased = await _erased_requests(settings) if database.exists() else []
-        holds_data = database.exists() and await _holds_data(settings)
-    else:
-        erased = await _erased_requests(settings)
-        holds_data = await _holds_data(settings)
+    set_aside: Path | None = None
+    try:
+        erased, holds_data = await _what_is_there(settings)
+    except (SQLAlchemyError, sqlite3.Error) as error:
+        # A database that cannot be read is what a restore is for; --force replaces it
+        # (SQLite: the file is kept aside, not deleted).
+        if not (force and settings.is_sqlite):
+            advice = "; restore --force replaces it." if settings.is_sqlite else "."
+            raise BackupError(f"The database cannot be read ({_reason(error)}){advice}") from error
+        set_aside = _set_aside(_sqlite_file(settings))
+        erased, holds_data = [], False
     if holds_data and not force:
         raise BackupError(
             "The database is not empty; restore --force replaces everything in it with the backup."
         )
-
-    if settings.is_sqlite:
-        erased_again = await _restore_sqlite(settings, path, erased)
-    else:
-        if manifest.format == "pg_dump":
-            await _restore_pg_dump(settings, path)
+    try:
+        if settings.is_sqlite:
+            erased_again = await _restore_sqlite(settings, path, erased)
         else:
-            await _restore_logical(settings, path, manifest, erased)
-        await asyncio.to_thread(upgrade, settings.database_url)
-        erased_again = await _erase_again(settings, erased)
-    return await _check_restored(settings, manifest, erased_again)
+            if manifest.format == "pg_dump":
+                await _restore_pg_dump(settings, path)
+            else:
+                await _restore_logical(settings, path, manifest, erased)
+            await asyncio.to_thread(upgrade, settings.database_url)
+            erased_again = await _erase_again(settings, erased)
+        report = await _check_restored(settings, manifest, erased_again)
+    except (SQLAlchemyError, OSError) as error:
+        raise BackupError(f"The restore failed: {_reason(error)}") from error
+    report.set_aside = set_aside
+    return report
+
+
+async def _what_is_there(settings: Settings) -> tuple[list[ErasedRequest], bool]:
+    """What the database to be replaced had erased, and whether it holds anything."""
+    if settings.is_sqlite and not _sqlite_file(settings).exists():
+        return [], False
+    return await _erased_requests(settings), await _holds_data(settings)
+
+
+def _set_aside(database: Path) -> Path:
+    aside = database.with_name(f"{database.name}.unreadable-{_now()}")
+    for suffix in ("", "-wal", "-shm"):
+        with suppress(FileNotFoundError):
+            database.with_name(database.name + suffix).rename(aside.with_name(aside.name + suffix))
+    return aside
+
+
+def _reason(error: BaseException) -> str:
+    """The first line of a driver's message, with a hint for the usual cause."""
+    reason = str(getattr(error, "orig", None) or error).strip().splitlines()[0]
+    if "lock timeout" in reason:
+        reason += " (is the server still running? stop it first)"
+    return reason
 
 
 def _check_revision_is_known(revision: str, url: str) -> None:
@@ -740,7 +780,8 @@ def _pipe_restore(programs: list[str], dump: Path, clear: list[str], url: str, l
         assert script.stdout is not None
         assert loader.stdin is not None
         try:
-            loader.stdin.write(("BEGIN;\n" + "\n".join(clear) + "\n").encode())
+            start = ["BEGIN;", LOCK_TIMEOUT, *clear]
+            loader.stdin.write(("\n".join(start) + "\n").encode())
             shutil.copyfileobj(script.stdout, loader.stdin, _CHUNK)
             script.stdout.close()
             if script.wait() == 0:
@@ -756,7 +797,7 @@ def _pipe_restore(programs: list[str], dump: Path, clear: list[str], url: str, l
             errors.seek(0)
             raise BackupError(
                 "The restore failed and the database was left as it was: "
-                f"{_last_line(errors.read())}"
+                f"{_reason(Exception(_last_line(errors.read())))}"
             )
 
 
@@ -768,6 +809,7 @@ async def _restore_logical(
     engine = create_engine(settings)
     try:
         async with engine.begin() as connection:
+            await connection.execute(text(LOCK_TIMEOUT))
             for statement in await _clear_statements(connection):
                 await connection.execute(text(statement))
         try:

@@ -421,6 +421,8 @@ def restore_command(file: Path, force: bool) -> None:
     from app.backup import restore
 
     report = run(restore(Settings.from_env(), file, force=force))
+    if report.set_aside is not None:
+        click.echo(f"The database could not be read; it was kept as {report.set_aside}.")
     click.echo(
         f"Restored {report.manifest.describe()}; the database is at schema {report.revision}."
     )

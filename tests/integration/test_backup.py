@@ -26,6 +26,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.backup import read_manifest
 from app.cli import main
+from app.db import sqlite_path
 from app.migrate import upgrade
 from app.settings import Settings
 from app.signing import load_notary
@@ -389,6 +390,60 @@ async def test_a_restore_that_fails_leaves_the_database_as_it_was(
     assert "the database was left as it was" in failed.output
     assert "Traceback" not in failed.output
     assert await entry_count(session) == 3
+    assert (await run(cli, "verify", world.slug)).exit_code == 0
+
+
+@pytest.mark.parametrize(
+    ("db_url", "fmt"), [("postgres", "pg_dump"), ("postgres", "logical")], indirect=["db_url"]
+)
+async def test_a_restore_while_the_database_is_in_use_stops_and_says_why(
+    cli: Cli,
+    session: AsyncSession,
+    world: World,
+    settings: Settings,
+    tmp_path: Path,
+    fmt: str,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A transaction left open (a server still running) would make the drop wait forever."""
+    monkeypatch.setattr("app.backup.LOCK_TIMEOUT", "SET LOCAL lock_timeout = '1s';")
+    await donate(session, world, 2, "gift", settings)
+    backup_file = tmp_path / "instance.cpbackup"
+    assert (await run(cli, "backup", str(backup_file), "--format", fmt)).exit_code == 0
+    await session.execute(select(Entry.id).limit(1))  # holds a lock on entries
+
+    stopped = await run(cli, "restore", str(backup_file), "--force")
+    await session.rollback()
+    assert stopped.exit_code == 1
+    assert "lock timeout (is the server still running? stop it first)" in stopped.output
+    assert await entry_count(session) == 2
+
+
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
+async def test_a_sqlite_database_that_cannot_be_read_is_replaced_with_force_and_kept_aside(
+    cli: Cli, session: AsyncSession, world: World, settings: Settings, tmp_path: Path
+) -> None:
+    await donate(session, world, 3, "gift", settings)
+    backup_file = tmp_path / "instance.cpbackup"
+    assert (await run(cli, "backup", str(backup_file))).exit_code == 0
+    await session.close()
+    database = sqlite_path(settings.database_url)
+    assert database is not None
+    for suffix in ("-wal", "-shm"):
+        database.with_name(database.name + suffix).unlink(missing_ok=True)
+    database.write_bytes(b"\x00 a disk that failed " * 2000)
+
+    refused = await run(cli, "restore", str(backup_file))
+    assert refused.exit_code == 1
+    assert refused.output.startswith("commonpurse: The database cannot be read (")
+    assert refused.output.strip().endswith("; restore --force replaces it.")
+
+    restored = await run(cli, "restore", str(backup_file), "--force")
+    assert restored.exit_code == 0, restored.output
+    assert "The database could not be read; it was kept as " in restored.output
+    (kept,) = database.parent.glob(f"{database.name}.unreadable-*")
+    assert kept.read_bytes().startswith(b"\x00 a disk that failed")
+    assert f"{world.slug}: ok: 3 entries verified" in restored.output
     assert (await run(cli, "verify", world.slug)).exit_code == 0
 
 
