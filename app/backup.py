@@ -448,6 +448,8 @@ def _checked_manifest(path: Path, archive: zipfile.ZipFile) -> Manifest:
         manifest = msgspec.convert(document, Manifest)
     except msgspec.ValidationError as error:
         raise BackupError(f"{path} has a damaged {MANIFEST} ({error}).") from error
+    if set(manifest.files) != _payload_of(manifest):
+        raise BackupError(f"{path} has a damaged {MANIFEST} (its parts do not match its format).")
     names = set(archive.namelist())
     for member, expected in manifest.files.items():
         if member not in names:
@@ -459,6 +461,17 @@ def _checked_manifest(path: Path, archive: zipfile.ZipFile) -> Manifest:
         if digest.hexdigest() != expected:
             raise BackupError(f"{path} is damaged: {member} is not what was backed up.")
     return manifest
+
+
+def _payload_of(manifest: Manifest) -> set[str]:
+    """The members a backup of the manifest's engine and format must hold, each checked."""
+    if (manifest.engine, manifest.format) == ("sqlite", "sqlite"):
+        return {SQLITE_MEMBER}
+    if (manifest.engine, manifest.format) == ("postgresql", "pg_dump"):
+        return {PG_DUMP_MEMBER}
+    if (manifest.engine, manifest.format) == ("postgresql", "logical"):
+        return {f"{TABLES_DIR}{table.name}.jsonl" for table in manifest.tables}
+    return {f"unknown format {manifest.format!r} of {manifest.engine!r}"}
 
 
 # --- PostgreSQL's client programs ---------------------------------------------------------------

@@ -306,12 +306,28 @@ def other_revision(name: str, content: bytes) -> bytes:
     return json.dumps({**json.loads(content), "revision": "9999"}).encode()
 
 
-def other_engine(name: str, content: bytes) -> bytes:
+def as_other_engine(good: Path, bad: Path) -> None:
+    """A whole backup of the other engine: a SQLite file passed off as a pg_dump one, or the
+    other way round."""
+    with zipfile.ZipFile(good) as old:
+        manifest = json.loads(old.read("manifest.json"))
+        ((member, _),) = manifest["files"].items()
+        payload = old.read(member)
+    engine, fmt, member = (
+        ("postgresql", "pg_dump", "database.pgdump")
+        if manifest["engine"] == "sqlite"
+        else ("sqlite", "sqlite", "database.sqlite3")
+    )
+    manifest.update(engine=engine, format=fmt, files={member: hashlib.sha256(payload).hexdigest()})
+    with zipfile.ZipFile(bad, "w") as new:
+        new.writestr(member, payload)
+        new.writestr("manifest.json", json.dumps(manifest))
+
+
+def no_parts(name: str, content: bytes) -> bytes:
     if name != "manifest.json":
         return content
-    manifest = json.loads(content)
-    engine = "postgresql" if manifest["engine"] == "sqlite" else "sqlite"
-    return json.dumps({**manifest, "engine": engine}).encode()
+    return json.dumps({**json.loads(content), "files": {}}).encode()
 
 
 DAMAGED: dict[str, tuple[Callable[[Path, Path], None], str]] = {
@@ -335,9 +351,10 @@ DAMAGED: dict[str, tuple[Callable[[Path, Path], None], str]] = {
         lambda good, bad: rewrite(good, bad, other_revision),
         "schema revision 9999 is unknown to this version of Common Purse",
     ),
-    "the other engine": (
-        lambda good, bad: rewrite(good, bad, other_engine),
-        "COMMONPURSE_DATABASE_URL names a",
+    "the other engine": (as_other_engine, "COMMONPURSE_DATABASE_URL names a"),
+    "a manifest that does not match its parts": (
+        lambda good, bad: rewrite(good, bad, no_parts),
+        "has a damaged manifest.json (its parts do not match its format)",
     ),
 }
 
