@@ -150,6 +150,8 @@ async def backup(settings: Settings, path: Path, fmt: str = "auto") -> Manifest:
     all: the zip is written beside it and renamed when complete)."""
     if fmt not in FORMATS:
         raise BackupError(f"Unknown backup format {fmt!r}; choose one of {', '.join(FORMATS)}.")
+    if not path.parent.is_dir():
+        raise BackupError(f"There is no directory {path.parent} to write the backup in.")
     if settings.is_sqlite:
         if fmt not in ("auto", "sqlite"):
             raise BackupError(f"A SQLite database is backed up as 'sqlite', not {fmt!r}.")
@@ -186,7 +188,7 @@ def _now() -> str:
 def _backup_sqlite(database: Path, path: Path) -> Manifest:
     if not database.is_file():
         raise BackupError(f"There is no database at {database}.")
-    with tempfile.TemporaryDirectory(dir=path.parent if path.parent.is_dir() else None) as tmp:
+    with tempfile.TemporaryDirectory(dir=path.parent) as tmp:
         copy = Path(tmp) / SQLITE_MEMBER
         source = sqlite3.connect(database, timeout=30)
         target = sqlite3.connect(copy)
@@ -254,7 +256,7 @@ async def _backup_pg_dump(engine: AsyncEngine, url: str, path: Path) -> Manifest
         # same moment of the database.
         snapshot = (await connection.execute(text("SELECT pg_export_snapshot()"))).scalar_one()
         revision, groups = await _read_snapshot(connection)
-        with tempfile.TemporaryDirectory(dir=_dir_of(path)) as tmp:
+        with tempfile.TemporaryDirectory(dir=path.parent) as tmp:
             dump = Path(tmp) / PG_DUMP_MEMBER
             await asyncio.to_thread(
                 _run_client,
@@ -366,10 +368,6 @@ def _decode(value: Any) -> Any:
 
 
 # --- files ------------------------------------------------------------------------------------
-
-
-def _dir_of(path: Path) -> Path | None:
-    return path.parent if path.parent.is_dir() else None
 
 
 @contextmanager

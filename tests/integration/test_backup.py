@@ -531,3 +531,17 @@ async def test_a_backup_taken_while_a_server_appends_is_one_consistent_moment(
     assert restored.exit_code == 0, restored.output
     assert f"{world.slug}: ok: {group.entries} entries verified" in restored.output
     assert (await run(elsewhere, "verify", world.slug)).exit_code == 0
+
+
+async def test_a_backup_that_cannot_be_made_says_why_in_one_line(
+    cli: Cli, settings: Settings, tmp_path: Path
+) -> None:
+    other_format = "logical" if settings.is_sqlite else "sqlite"
+    wrong = await run(cli, "backup", str(tmp_path / "x.cpbackup"), "--format", other_format)
+    assert wrong.exit_code == 1
+    assert wrong.output.startswith("commonpurse: A ")
+    assert "database is backed up as" in wrong.output
+    nowhere = await run(cli, "backup", str(tmp_path / "no" / "such" / "x.cpbackup"))
+    assert nowhere.exit_code == 1
+    assert "There is no directory" in nowhere.output
+    assert len(nowhere.output.strip().splitlines()) == 1
