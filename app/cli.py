@@ -14,6 +14,7 @@ import click
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.auth import create_token, hash_password
+from app.backup import BackupError
 from app.db import session_scope
 from app.passwords import weak_password_reason
 from app.settings import Settings, SettingsError
@@ -36,7 +37,7 @@ def run(coroutine: Coroutine[Any, Any, T]) -> T:
     """Run one command's work; domain refusals become a clear one-line error."""
     try:
         return asyncio.run(coroutine)
-    except (LedgerError, SettingsError) as error:
+    except (LedgerError, SettingsError, BackupError) as error:
         fail(str(error))
         raise  # unreachable: fail() exits
 
@@ -387,6 +388,54 @@ def requests_purge() -> None:
         return erased
 
     click.echo(f"Erased the details of {run(work())} request(s).")
+
+
+@main.command("backup")
+@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["auto", "sqlite", "pg_dump", "logical"]),
+    default="auto",
+    show_default=True,
+    help="auto: SQLite's backup API, or pg_dump when it is installed, else a logical copy "
+    "of the tables (PostgreSQL).",
+)
+def backup_command(file: Path, fmt: str) -> None:
+    """Write a consistent copy of the whole database to FILE while the server runs. It holds
+    personal data: keep it safe, and delete it when its time is up."""
+    from app.backup import backup
+
+    manifest = run(backup(Settings.from_env(), file, fmt))
+    click.echo(
+        f"Backed up {len(manifest.groups)} group(s), {manifest.entries} entries "
+        f"({manifest.format}, schema {manifest.revision}) to {file}."
+    )
+
+
+@main.command("restore")
+@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--force", is_flag=True, help="Replace a database that is not empty.")
+def restore_command(file: Path, force: bool) -> None:
+    """Replace the database with the backup in FILE (stop the server first), bring it to the
+    newest schema, erase again what was erased since the backup, and check every group."""
+    from app.backup import restore
+
+    report = run(restore(Settings.from_env(), file, force=force))
+    if report.set_aside is not None:
+        click.echo(f"The database could not be read; it was kept as {report.set_aside}.")
+    click.echo(
+        f"Restored {report.manifest.describe()}; the database is at schema {report.revision}."
+    )
+    if report.erased_again:
+        click.echo(
+            f"Erased again the details of {len(report.erased_again)} request(s) erased since "
+            f"the backup: {', '.join(report.erased_again)}."
+        )
+    for line in report.groups:
+        click.echo(line, err=not report.ok)
+    if not report.ok:
+        fail("The restored database does not verify as the backup recorded it.")
 
 
 @main.command()
