@@ -12,10 +12,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.auth import Caller
 from ledger.log import Notary
 from ledger.models import User
-from ledger.schemas import MAX_ID
+from ledger.schemas import MAX_ID, MAX_PROPOSAL
 
 # A path or query number that names a row: positive and within the database's 64 bits.
 Id = Annotated[int, Parameter(ge=1, le=MAX_ID)]
+# A proposal's number in a path: 32 bits, as its columns.
+ProposalNumber = Annotated[int, Parameter(ge=1, le=MAX_PROPOSAL)]
 DbSession = NamedDependency[AsyncSession]
 CurrentCaller = NamedDependency[Caller]
 CurrentUser = NamedDependency[User]

@@ -14,6 +14,9 @@ import msgspec
 # Ids and sequence numbers are 64-bit in the database: larger ones are refused as input.
 MAX_ID = 2**63 - 1
 Id = Annotated[int, msgspec.Meta(ge=1, le=MAX_ID)]
+# A group's proposals are numbered 1, 2, 3...: 32 bits, as their columns.
+MAX_PROPOSAL = 2**31 - 1
+ProposalNumber = Annotated[int, msgspec.Meta(ge=1, le=MAX_PROPOSAL)]
 Slug = Annotated[str, msgspec.Meta(min_length=1, max_length=64, examples=["rent-relief"])]
 Amount = Annotated[
     str,
@@ -50,7 +53,7 @@ class DonationIn(_Entry, tag="donation"):
 class DisbursementIn(_Entry, tag="disbursement"):
     fund: Slug
     amount: Amount
-    proposal: Id | None = None
+    proposal: ProposalNumber | None = None
     occurred_on: date | None = None
     memo: Memo = ""
     counterparty: Counterparty | None = None

@@ -7,15 +7,15 @@ the close stands even when the action is then refused.
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Any
 
 from litestar import Controller, Request, get, post, put
 from litestar.di import Provide
-from litestar.params import FromQuery, JSONBody, Parameter
+from litestar.params import FromQuery, JSONBody
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.auth import Caller, provide_caller, public_or_member, requires
-from app.deps import CurrentCaller, DbSession
+from app.deps import CurrentCaller, DbSession, ProposalNumber
 from app.jobs import close_due_rounds_before_reading
 from proposals import service, views
 from proposals.schemas import (
@@ -30,7 +30,6 @@ from proposals.schemas import (
 
 # Proposal numbers are 32-bit in the database: a larger one names no proposal, and PostgreSQL
 # would refuse to compare it with the column.
-ProposalNumber = Annotated[int, Parameter(ge=1, le=2**31 - 1)]
 
 
 async def _show(session: AsyncSession, caller: Caller, number: int) -> ProposalOut:

@@ -20,7 +20,7 @@ from litestar.response import Redirect, Template
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.auth import Caller, provide_caller
-from app.deps import CurrentCaller, DbSession, Id
+from app.deps import CurrentCaller, DbSession, ProposalNumber
 from app.errors import status_of
 from app.jobs import close_due_rounds_before_reading
 from app.mail import SmtpSettings
@@ -268,7 +268,7 @@ class MemberProposalPages(Controller):
         request: Request[Any, Any, Any],
         db_session: DbSession,
         caller: CurrentCaller,
-        number: Id,
+        number: ProposalNumber,
         done: Annotated[str, QueryParameter(max_length=20)] = "",
     ) -> Template:
         await close_due_rounds_before_reading(request.app, db_session, caller.group)
@@ -286,7 +286,7 @@ class MemberProposalPages(Controller):
         request: Request[Any, Any, Any],
         db_session: DbSession,
         caller: CurrentCaller,
-        number: Id,
+        number: ProposalNumber,
     ) -> Template | Redirect:
         form = await read_form(request, RESPOND_FIELDS)
         reason = _limited(form, "reason", REASON_MAX)
@@ -317,7 +317,7 @@ class MemberProposalPages(Controller):
         request: Request[Any, Any, Any],
         db_session: DbSession,
         caller: CurrentCaller,
-        number: Id,
+        number: ProposalNumber,
     ) -> Template | Redirect:
         proposal = await service.get_proposal(db_session, caller.group, number)
         if not author_or_facilitator(proposal, caller):
@@ -355,7 +355,7 @@ class MemberProposalPages(Controller):
         request: Request[Any, Any, Any],
         db_session: DbSession,
         caller: CurrentCaller,
-        number: Id,
+        number: ProposalNumber,
     ) -> Template | Redirect:
         try:
             await service.close(db_session, caller.group, number)
@@ -377,7 +377,7 @@ class MemberProposalPages(Controller):
         request: Request[Any, Any, Any],
         db_session: DbSession,
         caller: CurrentCaller,
-        number: Id,
+        number: ProposalNumber,
     ) -> Template | Redirect:
         try:
             await service.withdraw(db_session, caller.group, number, _user(caller))

@@ -222,8 +222,9 @@ ROUTES: dict[tuple[str, str], Route] = {
     ("GET", "/g/{group:str}/ask/{reference:str}"): Route(WHERE_ASKING_IS_OPEN),
     # Documents. Printing takes long: the probes are refused before any printing starts.
     ("GET", "/g/{group:str}/audit.pdf"): Route(PUBLIC_READ, query="from=2025-02-30", allowed=422),
+    # (Entry 0 names nothing: 404, as a private group is to those outside it.)
     ("GET", "/g/{group:str}/entries/{seq:int}/receipt.pdf"): Route(
-        PUBLIC_READ, allowed=400, params={"seq": "0"}
+        PUBLIC_READ, allowed=404, params={"seq": "0"}
     ),
     # Logging in and out: the probes send no form, which is refused.
     # Whoever is logged in already is sent on.

@@ -265,6 +265,25 @@ async def test_documents_answer_404_or_422_for_numbers_and_days_no_ledger_holds(
         f"/g/{world.slug}/proposals/9223372036854775808.pdf",
     ):
         assert (await client.get(path)).status_code == 404, path
+    # Proposal numbers are 32 bits, as their columns (PostgreSQL answered 500 beyond).
+    member_page = await client.get(
+        f"/m/{world.slug}/proposals/2147483648",
+        headers={**world.steward.headers, "Accept": "text/html"},
+    )
+    assert member_page.status_code == 404
+    payment = await record(
+        client,
+        world,
+        {
+            "kind": "disbursement",
+            "fund": "groceries",
+            "amount": "1.00",
+            "proposal": 2**31,
+            "counterparty": "R-1",
+        },
+    )
+    assert payment.status_code == 422
+    assert payment.json()["errors"][0]["field"] == "proposal"
     for query in ("to=9999-12-31", "from=0001-01-01&to=2026-01-01", "from=1969-12-31"):
         response = await client.get(f"/g/{world.slug}/audit.pdf?{query}")
         assert response.status_code == 422, query
