@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import secrets
 from dataclasses import dataclass, field
@@ -28,6 +29,20 @@ def _read_dotenv(path: Path) -> dict[str, str]:
     return values
 
 
+def parse_trusted_proxies(value: str) -> tuple[str, ...]:
+    """``COMMONPURSE_TRUSTED_PROXIES``: comma-separated addresses or networks (CIDR)."""
+    entries = tuple(part.strip() for part in value.split(",") if part.strip())
+    for entry in entries:
+        try:
+            ipaddress.ip_network(entry, strict=False)
+        except ValueError:
+            raise SettingsError(
+                f"COMMONPURSE_TRUSTED_PROXIES: {entry!r} is not an address or a network "
+                "(write them comma-separated, such as 127.0.0.1,10.0.0.0/8)."
+            ) from None
+    return entries
+
+
 @dataclass(frozen=True)
 class Settings:
     database_url: str = DEFAULT_DATABASE_URL
@@ -37,6 +52,9 @@ class Settings:
     # "development" creates a secret under var/ when none is set; "production" refuses to.
     environment: str = "development"
     secret_key_file: Path = Path("var/secret-key")
+    # Reverse proxies whose X-Forwarded-For is believed (addresses or networks); none by
+    # default, so a client cannot choose the address its rate limits count against.
+    trusted_proxies: tuple[str, ...] = ()
     extra: dict[str, str] = field(default_factory=dict)
 
     @classmethod
@@ -50,8 +68,13 @@ class Settings:
             signing_key_file=Path(get(PREFIX + "SIGNING_KEY_FILE") or "var/signing-key.pem"),
             base_url=(get(PREFIX + "BASE_URL") or "http://127.0.0.1:8000").rstrip("/"),
             environment=get(PREFIX + "ENVIRONMENT") or "development",
+            trusted_proxies=parse_trusted_proxies(get(PREFIX + "TRUSTED_PROXIES", "")),
             extra={k[len(PREFIX) :]: v for k, v in values.items() if k.startswith(PREFIX)},
         )
+
+    @property
+    def trusted_networks(self) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]:
+        return tuple(ipaddress.ip_network(entry, strict=False) for entry in self.trusted_proxies)
 
     @property
     def is_sqlite(self) -> bool:

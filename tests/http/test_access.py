@@ -496,7 +496,7 @@ async def stage(
 
 async def ask_for_support(session: AsyncSession, world: World) -> SupportRequest:
     form = AskForm(need="Rent for March", email="asker@example.org", consent=True)
-    return await support.ask(session, world.group, form, address="192.0.2.1")
+    return await support.ask(session, world.group, form)
 
 
 def headers_of(stage: Stage, caller: str, group: World | None) -> dict[str, str]:

@@ -34,7 +34,7 @@ async def ask(session: AsyncSession, world: World, **overrides: Any) -> support.
         consent=True,
         **{**PERSON, **overrides},
     )
-    request = await support.ask(session, world.group, form, address="203.0.113.5")
+    request = await support.ask(session, world.group, form)
     await session.commit()
     return request
 
@@ -252,24 +252,6 @@ async def test_an_incomplete_request_is_refused_and_stores_nothing(
         **{field: overrides[field]},
     )
     with pytest.raises(support.InvalidInput):
-        await support.ask(session, world.group, form, address="198.51.100.1")
+        await support.ask(session, world.group, form)
     await session.rollback()
     assert await support.queue(session, await world.fresh_group(session)) == []
-
-
-async def test_a_flood_from_one_address_is_limited(world: World, session: AsyncSession) -> None:
-    limit, _ = support.PER_ADDRESS
-    for i in range(limit):
-        await support.ask(
-            session,
-            world.group,
-            support.AskForm(need=f"Help {i}", phone="611222333", consent=True),
-            address="flood",
-        )
-    with pytest.raises(support.RateLimited):
-        await support.ask(
-            session,
-            world.group,
-            support.AskForm(need="Help", phone="611222333", consent=True),
-            address="flood",
-        )
