@@ -158,8 +158,9 @@ def upgrade() -> None:
         batch_op.drop_index('ix_login_attempts_email')
     op.drop_table('login_attempts')
 
-    with op.batch_alter_table('support_requests', schema=None) as batch_op:
-        batch_op.add_column(sa.Column('held', sa.Boolean(), server_default=sa.false(), nullable=False))
+    # A plain ADD COLUMN on both engines: batch mode would rebuild the table on SQLite,
+    # which the requests' details and notes refer to.
+    op.add_column('support_requests', sa.Column('held', sa.Boolean(), server_default=sa.false(), nullable=False))
 
     op.create_table('request_keys',
     sa.Column('request_id', BigId, nullable=False),
@@ -240,8 +241,9 @@ def downgrade() -> None:
     _reset_note_ids(len(plain_notes))
     op.drop_table('request_keys')
 
-    with op.batch_alter_table('support_requests', schema=None) as batch_op:
-        batch_op.drop_column('held')
+    # A plain DROP COLUMN on both engines (SQLite 3.35 and later, which the rate counters'
+    # RETURNING needs too): a batch rebuild would fail on the rows that refer to the table.
+    op.drop_column('support_requests', 'held')
 
     op.create_table('login_attempts',
     sa.Column('id', BigId, nullable=False),
