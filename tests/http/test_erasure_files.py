@@ -9,6 +9,7 @@ are read as the server keeps them: PostgreSQL's after a CHECKPOINT, as root.
 
 from __future__ import annotations
 
+import asyncio
 import time
 import uuid
 from pathlib import Path
@@ -18,7 +19,8 @@ from litestar.testing import AsyncTestClient
 from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.db import sqlite_path
+from app.db import create_engine, sqlite_path
+from app.jobs import forget_erased_pages
 from app.settings import Settings
 from proposals import personal, support
 from proposals.models import RequestDetails, RequestKey
@@ -80,6 +82,15 @@ async def recent_wal(session: AsyncSession, settings: Settings, since: float) ->
     )
 
 
+async def forget_again(settings: Settings) -> None:
+    """What the hourly job does after the purge."""
+    engine = create_engine(settings)
+    try:
+        await forget_erased_pages(engine)
+    finally:
+        await engine.dispose()
+
+
 def holding(files: dict[str, bytes], needle: bytes) -> list[str]:
     return [name for name, content in files.items() if needle in content]
 
@@ -131,6 +142,15 @@ async def test_erased_details_and_notes_leave_no_readable_trace_in_the_files(
     assert erased.status_code == 204
 
     files = await database_files(session, settings)
+    for _ in range(20):
+        if not holding(files, key):
+            break
+        # PostgreSQL's rewrite keeps a deleted row that a transaction begun before the
+        # erasure might still read (autovacuum's ANALYZE, say); the hourly job rewrites the
+        # table again, which removes it once no such transaction is left.
+        await asyncio.sleep(0.5)
+        await forget_again(settings)
+        files = await database_files(session, settings)
     assert not holding(files, key), "the erased key is still in the files"
     for secret in (*details.values(), note):
         assert not holding(files, secret.encode()), secret

@@ -314,3 +314,26 @@ async def test_counters_past_their_window_start_again_and_are_swept(
     assert (fresh.hits, fresh.exceeded, fresh.resets_at) == (1, False, later + limit.window)
     assert await limits.sweep(session, later + timedelta(minutes=5)) == 1
     await session.commit()
+
+
+async def test_a_slowed_login_steps_out_of_the_sqlite_writers_turn_meanwhile() -> None:
+    """Other writers of the process go on while a slowed login waits (no deadlock), and a
+    wait cut short (the client went away) leaves the turn released exactly once."""
+    from app.db import WriterTurn
+
+    lock = asyncio.Lock()
+    async with WriterTurn(lock) as turn, turn.stepped_out(), asyncio.timeout(1), WriterTurn(lock):
+        pass  # another request's turn, while the first one waits
+    assert not lock.locked()
+
+    async def slowed() -> None:
+        async with WriterTurn(lock) as turn, turn.stepped_out():
+            await asyncio.sleep(10)
+
+    waiting = asyncio.create_task(slowed())
+    await asyncio.sleep(0.01)
+    async with lock:  # the slowed request stepped out: the turn is free
+        waiting.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await waiting
+    assert not lock.locked()
