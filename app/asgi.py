@@ -34,7 +34,13 @@ from app.api.ledger import LedgerController, LogController, well_known_key
 from app.api.proposals import ProposalController
 from app.api.requests import RequestController
 from app.auth import session_cookie_name
-from app.db import create_engine, create_session_maker, unit_of_work_middleware, write_intent
+from app.db import (
+    WriterTurn,
+    create_engine,
+    create_session_maker,
+    unit_of_work_middleware,
+    write_intent,
+)
 from app.deps import provide_notary
 from app.errors import EXCEPTION_HANDLERS, PROBLEM_MEDIA_TYPE, problem_document
 from app.jobs import maintenance_loop
@@ -98,7 +104,8 @@ def sqlite_writer_turns_middleware(app: ASGIApp) -> ASGIApp:
         ):
             await app(scope, receive, send)
             return
-        async with turns.lock():
+        async with WriterTurn(turns.lock()) as turn:
+            scope.setdefault("state", {})[WriterTurn.STATE_KEY] = turn
             await app(scope, receive, send)
 
     return middleware

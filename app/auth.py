@@ -9,7 +9,6 @@ is not a member, so its existence does not leak.
 from __future__ import annotations
 
 import hashlib
-import hmac
 import secrets
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -23,12 +22,19 @@ from litestar.connection import ASGIConnection
 from litestar.datastructures import Cookie
 from litestar.exceptions import NotAuthorizedException, NotFoundException, PermissionDeniedException
 from litestar.handlers.base import BaseRouteHandler
-from sqlalchemy import bindparam, delete, func, select
+from sqlalchemy import bindparam, delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import lazyload
 from sqlalchemy.orm.attributes import set_committed_value
 
-from app.models import ApiToken, LoginAttempt, WebSession
+from app.limits import (
+    LOGIN_PER_ACCOUNT,
+    LOGIN_PER_ACCOUNT_AND_ADDRESS,
+    LOGIN_PER_ADDRESS,
+    Limiter,
+    login_delay,
+)
+from app.models import ApiToken, WebSession
 from app.settings import Settings
 from ledger.groups import group_and_membership, has_role, utcnow
 from ledger.models import Group, Membership, User
@@ -127,10 +133,6 @@ def _bearer_token_hash(connection: ASGIConnection[Any, Any, Any, Any]) -> str | 
 
 SESSION_LIFETIME = timedelta(days=14)
 SESSION_COOKIE = "cp_session"
-# Failed logins allowed within ``LOGIN_WINDOW`` before further attempts are refused.
-LOGIN_WINDOW = timedelta(minutes=15)
-PER_EMAIL = 5
-PER_ADDRESS = 20
 # Verified against when the e-mail is unknown, so a wrong e-mail costs what a wrong password
 # does and the timing tells nobody which addresses have accounts.
 _DUMMY_HASH = _hasher.hash(secrets.token_urlsafe(16))
@@ -200,51 +202,45 @@ async def end_session(session: AsyncSession, token: str) -> None:
 # --- logging in --------------------------------------------------------------------------
 
 
-def _keyed_digest(settings: Settings, kind: str, value: str) -> str:
-    key = settings.resolved_secret_key().encode("utf-8")
-    return hmac.new(key, f"{kind}:{value}".encode(), hashlib.sha256).hexdigest()
+@dataclass(frozen=True, slots=True)
+class LoginTurn:
+    """What the limits say about one login attempt, counted before its password is checked:
+    refused for a while (``refused_for``), or checked after ``delay`` seconds."""
+
+    refused_for: timedelta | None
+    delay: float
 
 
-async def login_wait(
-    session: AsyncSession, settings: Settings, email: str, address: str, *, now: datetime
-) -> timedelta | None:
-    """How long to wait before the next attempt when too many failed recently, else None."""
-    since = now - LOGIN_WINDOW
-    waits: list[timedelta] = []
-    limits = (
-        (LoginAttempt.email_digest, _keyed_digest(settings, "email", email), PER_EMAIL),
-        (LoginAttempt.address_digest, _keyed_digest(settings, "address", address), PER_ADDRESS),
+async def count_login_attempt(
+    session: AsyncSession, limiter: Limiter, email: str, address: str, *, now: datetime
+) -> LoginTurn:
+    """Count an attempt against its account and address together, its address, and its
+    account, in one atomic step (``app.limits``). Too many from one address, or from one
+    address on one account, are refused for the rest of the window; many on one account
+    from many addresses only slow down, so its owner still gets in from elsewhere."""
+    email = email.strip().lower()
+    pair, by_address, account = await limiter.hit(
+        session,
+        now,
+        (LOGIN_PER_ACCOUNT_AND_ADDRESS, f"{email}\x00{address}"),
+        (LOGIN_PER_ADDRESS, address),
+        (LOGIN_PER_ACCOUNT, email),
     )
-    for column, value, limit in limits:
-        recent = (
-            select(LoginAttempt.attempted_at)
-            .where(column == value, LoginAttempt.attempted_at > since)
-            .order_by(LoginAttempt.attempted_at.desc())
-            .limit(limit)
-            .subquery()
-        )
-        count, oldest = (
-            await session.execute(select(func.count(), func.min(recent.c.attempted_at)))
-        ).one()
-        if count >= limit and oldest is not None:
-            waits.append(oldest + LOGIN_WINDOW - now)
-    return max(waits) if waits else None
+    waits = [tally.wait(now) for tally in (pair, by_address) if tally.exceeded]
+    if waits:
+        return LoginTurn(max(waits), 0.0)
+    return LoginTurn(None, login_delay(account.hits))
 
 
-async def record_failed_login(
-    session: AsyncSession, settings: Settings, email: str, address: str, *, now: datetime
+async def forget_login_attempts(
+    session: AsyncSession, limiter: Limiter, email: str, address: str, *, now: datetime
 ) -> None:
-    await session.execute(
-        delete(LoginAttempt).where(LoginAttempt.attempted_at < now - 4 * LOGIN_WINDOW)
-    )
-    session.add(
-        LoginAttempt(
-            email_digest=_keyed_digest(settings, "email", email),
-            address_digest=_keyed_digest(settings, "address", address),
-            attempted_at=now,
-        )
-    )
-    await session.flush()
+    """The right password: its attempt does not count, nor the earlier ones of this
+    address on this account (the others stay: they may be someone else's guesses)."""
+    email = email.strip().lower()
+    await limiter.forget(session, LOGIN_PER_ACCOUNT_AND_ADDRESS, f"{email}\x00{address}")
+    await limiter.refund(session, now, LOGIN_PER_ADDRESS, address)
+    await limiter.refund(session, now, LOGIN_PER_ACCOUNT, email)
 
 
 async def check_password(session: AsyncSession, email: str, password: str) -> User | None:

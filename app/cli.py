@@ -63,18 +63,23 @@ def serve(host: str, port: int, workers: int) -> None:
     """Serve the web app and the API."""
     import uvicorn
 
-    settings = Settings.from_env()
     try:
+        settings = Settings.from_env()
         settings.resolved_secret_key()
     except SettingsError as error:
         fail(str(error))
+        raise  # unreachable: fail() exits
+    # uvicorn believes X-Forwarded-For/-Proto only from the proxies the instance trusts
+    # (by default from none: uvicorn's own default would trust 127.0.0.1).
+    trusted = [str(network) for network in settings.trusted_networks]
     uvicorn.run(
         "app.asgi:create_app",
         factory=True,
         host=host,
         port=port,
         workers=workers,
-        proxy_headers=True,
+        proxy_headers=bool(trusted),
+        forwarded_allow_ips=",".join(trusted) if trusted else "",
     )
 
 

@@ -9,6 +9,7 @@ behind writers.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import json
 import logging
@@ -57,6 +58,40 @@ def sqlite_path(url: str) -> Path | None:
         return None
     path = url.split(":///", 1)[-1].split("?", 1)[0]
     return Path(path) if path and path != ":memory:" else None
+
+
+class WriterTurn:
+    """One request's turn to write (SQLite; ``app.asgi.WriterTurns`` queues them). A
+    request that must wait for a while without a transaction (a slowed login) steps out
+    of its turn meanwhile, so the other writers go on."""
+
+    STATE_KEY = "cp_writer_turn"
+
+    def __init__(self, lock: asyncio.Lock) -> None:
+        self._lock = lock
+        self._held = False
+
+    async def __aenter__(self) -> WriterTurn:
+        await self._lock.acquire()
+        self._held = True
+        return self
+
+    async def __aexit__(self, *_: object) -> None:
+        if self._held:
+            self._held = False
+            self._lock.release()
+
+    @asynccontextmanager
+    async def stepped_out(self) -> AsyncIterator[None]:
+        if self._held:
+            self._held = False
+            self._lock.release()
+        try:
+            yield
+        finally:
+            # Cancelled while waiting here, the lock is not held and exit releases nothing.
+            await self._lock.acquire()
+            self._held = True
 
 
 class _SqliteConnection(aiosqlite.Connection):

@@ -226,5 +226,4 @@ async def _decisions(
             language="en",
             consent=True,
         ),
-        address="demo",
     )

@@ -20,6 +20,7 @@ from litestar import Litestar
 from sqlalchemy import exists, select
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
+from app import limits
 from app.db import write_intent
 from app.mail import SmtpSettings, send_due
 from ledger.groups import utcnow
@@ -89,10 +90,18 @@ async def in_write_transaction(
 
 
 async def forget_erased_pages(engine: AsyncEngine) -> None:
-    """After an erasure on SQLite, fold the write-ahead log into the database and truncate
-    it: secure_delete has zeroed the deleted rows in the database file, and this removes
-    the older copies of those pages that the log still holds."""
+    """After an erasure, make the deleted rows leave the database's files.
+
+    SQLite: fold the write-ahead log into the database and truncate it; secure_delete has
+    zeroed the deleted rows in the database file, and this removes the older copies of
+    those pages that the log still holds.
+
+    PostgreSQL: a deleted row stays in its table file until its space is reused. The
+    details and notes are sealed, so what matters is the key: ``VACUUM FULL`` writes the
+    small keys table into a new file and removes the old one. It waits at most a few
+    seconds for the table's lock; if it cannot have it, the hourly job tries again."""
     if engine.dialect.name != "sqlite":
+        await _rewrite_keys_table(engine)
         return
     async with engine.connect() as connection:
         # Outside any transaction (a checkpoint cannot run inside one): the driver's own
@@ -103,21 +112,57 @@ async def forget_erased_pages(engine: AsyncEngine) -> None:
         await driver.execute("PRAGMA wal_checkpoint(TRUNCATE)")
 
 
+async def _rewrite_keys_table(engine: AsyncEngine) -> None:
+    async with engine.connect() as connection:
+        raw = await connection.get_raw_connection()
+        driver = raw.driver_connection
+        assert driver is not None
+        try:
+            # VACUUM cannot run inside a transaction: on asyncpg's own connection, which
+            # runs a lone statement outside one.
+            await driver.execute("SET lock_timeout = '5s'")
+            await driver.execute("VACUUM FULL request_keys")
+        except Exception:
+            logger.warning("Could not rewrite request_keys now; the hourly job will retry.")
+        finally:
+            await driver.execute("RESET lock_timeout")
+
+
 async def erase_personal_data(
     engine: AsyncEngine, session: AsyncSession, request: SupportRequest
 ) -> None:
     """Erase one person's details now (asked for by a steward): committed at once, then the
-    write-ahead log folded in so that no older copy of them stays readable."""
+    deleted key and rows made to leave the database's files."""
     await support.erase(session, request)
     await session.commit()
     await forget_erased_pages(engine)
 
 
+async def discard_held_requests(
+    engine: AsyncEngine, session: AsyncSession, group: Group, *, up_to: int | None = None
+) -> int:
+    """Discard a group's held requests now (a steward's one action), as erasure does."""
+    discarded = await support.discard_held(session, group, up_to=up_to)
+    await session.commit()
+    if discarded:
+        await forget_erased_pages(engine)
+    return discarded
+
+
 async def purge_requests(
     session_maker: async_sessionmaker[AsyncSession], engine: AsyncEngine
 ) -> int:
-    erased = await in_write_transaction(session_maker, support.purge)
-    if erased:
+    """The hourly work on personal data: erase what is past its retention, sweep spent
+    rate counters, and make erased keys leave the files (on PostgreSQL every hour, so an
+    erasure whose rewrite could not run at once is covered too)."""
+
+    async def work(session: AsyncSession) -> int:
+        erased = await support.purge(session)
+        await limits.sweep(session, utcnow())
+        return erased
+
+    erased = await in_write_transaction(session_maker, work)
+    if erased or engine.dialect.name != "sqlite":
         await forget_erased_pages(engine)
     return erased
 

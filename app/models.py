@@ -1,11 +1,11 @@
-"""Tables of the web shell: API tokens, browser sessions and failed logins."""
+"""Tables of the web shell: API tokens, browser sessions and rate counters."""
 
 from __future__ import annotations
 
 from datetime import datetime
 
 from advanced_alchemy.types import DateTimeUTC
-from sqlalchemy import ForeignKey, Index, String
+from sqlalchemy import ForeignKey, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from ledger.models import Base, BigId, User
@@ -41,18 +41,14 @@ class WebSession(Base):
     user: Mapped[User] = relationship(lazy="joined", innerjoin=True)
 
 
-class LoginAttempt(Base):
-    """A failed login, counted per e-mail and per address to slow down password guessing.
+class RateCounter(Base):
+    """How often one key (a keyed digest of an address, an account, a group or a token:
+    never the value itself) was used in its current window (``app.limits``)."""
 
-    Both are kept as keyed digests (HMAC with the instance's secret), never in clear."""
+    __tablename__ = "rate_counters"
 
-    __tablename__ = "login_attempts"
-    __table_args__ = (
-        Index("ix_login_attempts_email", "email_digest", "attempted_at"),
-        Index("ix_login_attempts_address", "address_digest", "attempted_at"),
-    )
-
-    id: Mapped[int] = mapped_column(BigId, primary_key=True)
-    email_digest: Mapped[str] = mapped_column(String(64))
-    address_digest: Mapped[str] = mapped_column(String(64))
-    attempted_at: Mapped[datetime] = mapped_column(DateTimeUTC(timezone=True), index=True)
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    hits: Mapped[int] = mapped_column(Integer)
+    started_at: Mapped[datetime] = mapped_column(DateTimeUTC(timezone=True))
+    # The end of the window: a hit after it starts a new one, and the sweep deletes the row.
+    expires_at: Mapped[datetime] = mapped_column(DateTimeUTC(timezone=True), index=True)

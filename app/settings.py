@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import secrets
 from dataclasses import dataclass, field
@@ -46,6 +47,18 @@ def _days(text: str | None, default: int, name: str) -> int:
     if not text.isascii() or not text.isdigit() or int(text) > 3660:
         raise SettingsError(f"{PREFIX}{name} must be a whole number of days, 0 to 3660.")
     return int(text)
+def parse_trusted_proxies(value: str) -> tuple[str, ...]:
+    """``COMMONPURSE_TRUSTED_PROXIES``: comma-separated addresses or networks (CIDR)."""
+    entries = tuple(part.strip() for part in value.split(",") if part.strip())
+    for entry in entries:
+        try:
+            ipaddress.ip_network(entry, strict=False)
+        except ValueError:
+            raise SettingsError(
+                f"COMMONPURSE_TRUSTED_PROXIES: {entry!r} is not an address or a network "
+                "(write them comma-separated, such as 127.0.0.1,10.0.0.0/8)."
+            ) from None
+    return entries
 
 
 @dataclass(frozen=True)
@@ -60,6 +73,9 @@ class Settings:
     # The days an entry may have occurred on: from this day to so many days after today.
     earliest_date: date = EARLIEST_DAY
     max_days_ahead: int = DAYS_AHEAD
+    # Reverse proxies whose X-Forwarded-For is believed (addresses or networks); none by
+    # default, so a client cannot choose the address its rate limits count against.
+    trusted_proxies: tuple[str, ...] = ()
     extra: dict[str, str] = field(default_factory=dict)
 
     @classmethod
@@ -75,12 +91,17 @@ class Settings:
             environment=get(PREFIX + "ENVIRONMENT") or "development",
             earliest_date=_day(get(PREFIX + "EARLIEST_DATE"), EARLIEST_DAY, "EARLIEST_DATE"),
             max_days_ahead=_days(get(PREFIX + "MAX_DAYS_AHEAD"), DAYS_AHEAD, "MAX_DAYS_AHEAD"),
+            trusted_proxies=parse_trusted_proxies(get(PREFIX + "TRUSTED_PROXIES", "")),
             extra={k[len(PREFIX) :]: v for k, v in values.items() if k.startswith(PREFIX)},
         )
 
     @property
     def date_window(self) -> DateWindow:
         return DateWindow(self.earliest_date, self.max_days_ahead)
+
+    @property
+    def trusted_networks(self) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]:
+        return tuple(ipaddress.ip_network(entry, strict=False) for entry in self.trusted_proxies)
 
     @property
     def is_sqlite(self) -> bool:

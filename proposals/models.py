@@ -13,9 +13,11 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     String,
     Text,
     UniqueConstraint,
+    false,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -147,30 +149,42 @@ class SupportRequest(Base):
     # When it stopped needing the details; the retention period counts from here.
     closed_at: Mapped[datetime | None] = mapped_column(DateTimeUTC(timezone=True))
     erased_at: Mapped[datetime | None] = mapped_column(DateTimeUTC(timezone=True))
+    # Sent during a flood without proof of a person behind it: kept apart from the queue
+    # until a steward releases it (or discards all of them).
+    held: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+
+
+class RequestKey(Base):
+    """The key that seals one request's details and notes (AES-256-GCM). Erasure deletes
+    it, so any copy of the sealed rows that survives (a table file, a log, a backup taken
+    after the erasure) can no longer be read."""
+
+    __tablename__ = "request_keys"
+
+    request_id: Mapped[int] = mapped_column(ForeignKey("support_requests.id"), primary_key=True)
+    key: Mapped[bytes] = mapped_column(LargeBinary(32))
 
 
 class RequestDetails(Base):
-    """The person's details: deleted, not blanked, when erased."""
+    """The person's details, sealed with the request's key (``proposals.privacy``):
+    deleted, not blanked, when erased."""
 
     __tablename__ = "request_details"
 
     request_id: Mapped[int] = mapped_column(ForeignKey("support_requests.id"), primary_key=True)
-    name: Mapped[str] = mapped_column(String(120), default="")
-    need: Mapped[str] = mapped_column(Text)
-    phone: Mapped[str] = mapped_column(String(40), default="")
-    email: Mapped[str] = mapped_column(String(254), default="")
-    via_member: Mapped[str] = mapped_column(String(200), default="")
+    sealed: Mapped[bytes] = mapped_column(LargeBinary)
 
 
 class RequestNote(Base):
-    """Stewards' notes on a request: may hold personal data, so erased with the details."""
+    """Stewards' notes on a request: may hold personal data, so sealed with the request's
+    key and erased with the details."""
 
     __tablename__ = "request_notes"
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     request_id: Mapped[int] = mapped_column(ForeignKey("support_requests.id"), index=True)
     author_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
-    text: Mapped[str] = mapped_column(Text)
+    sealed: Mapped[bytes] = mapped_column(LargeBinary)
     created_at: Mapped[datetime] = mapped_column(DateTimeUTC(timezone=True))
 
     author: Mapped[User] = relationship(lazy="joined", innerjoin=True, viewonly=True)
@@ -185,18 +199,6 @@ class DetailsRead(Base):
     request_id: Mapped[int] = mapped_column(ForeignKey("support_requests.id"), index=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
     read_at: Mapped[datetime] = mapped_column(DateTimeUTC(timezone=True))
-
-
-class AskAttempt(Base):
-    """One use of the ask form, for rate limits: the address is kept only as a keyed hash."""
-
-    __tablename__ = "ask_attempts"
-    __table_args__ = (Index("ix_ask_attempts_recent", "group_id", "at"),)
-
-    id: Mapped[int] = mapped_column(BigId, primary_key=True)
-    group_id: Mapped[int] = mapped_column(ForeignKey("groups.id"))
-    address: Mapped[str] = mapped_column(String(64), index=True)
-    at: Mapped[datetime] = mapped_column(DateTimeUTC(timezone=True))
 
 
 class SupportSettings(Base):

@@ -22,7 +22,7 @@ from ledger.groups import active_membership, has_role, list_members, utcnow
 from ledger.models import Entry, Fund, Group, Membership, Posting, User
 from ledger.money import format_amount, parse_amount
 from ledger.rules import HOLDING
-from proposals import rules
+from proposals import personal, rules
 from proposals.errors import (
     InvalidProposal,
     NotAllowed,
@@ -32,6 +32,7 @@ from proposals.errors import (
     TooEarly,
 )
 from proposals.models import GroupRules, Proposal, ProposalVersion, Response, Round
+from proposals.privacy import refuse_personal_data
 from proposals.schemas import AmendmentIn, ProposalIn
 
 DEFAULT_ROUND_LENGTH = timedelta(days=7)
@@ -600,6 +601,7 @@ async def amend(
             f"Proposal {number} is {proposal.status.replace('_', ' ')}; it can "
             "no longer be amended."
         )
+    await _refuse_personal_data(session, proposal, data)
     before = current_version(proposal)
     money = await _money(
         session,
@@ -657,6 +659,27 @@ async def amend(
         proposal.decided_at = None
         await _open_round(session, group, proposal, round_.number + 1, version.version, now, None)
     return await get_proposal(session, group, number)
+
+
+async def _refuse_personal_data(
+    session: AsyncSession, proposal: Proposal, data: AmendmentIn
+) -> None:
+    """An amendment of a proposal made from a request for support must not name the person
+    either (``proposals.privacy``): the fields it sets are checked as the first version was."""
+    made_from = await personal.details_of_proposal(session, proposal.id)
+    if made_from is None:
+        return
+    pseudonym, details = made_from
+    counterparty = data.counterparty if data.counterparty != pseudonym else None
+    refuse_personal_data(
+        details,
+        {
+            "title": data.title,
+            "body": data.body,
+            "counterparty": counterparty,
+            "reason": data.reason,  # shown with the version, as public as the rest
+        },
+    )
 
 
 async def withdraw(

@@ -1,55 +1,48 @@
 """Requests for support: asked without an account, kept private, erasable.
 
-The person's details stay in ``request_details`` and the stewards' notes. The proposal a
-request becomes carries only its pseudonym, an amount and a summary the steward writes,
-and the service refuses a summary that contains the person's name, phone or e-mail.
+The person's details stay in ``request_details`` and the stewards' notes, sealed with the
+request's own key (``proposals.personal``). The proposal a request becomes carries only its
+pseudonym, an amount and a summary the steward writes, and the service refuses a title or
+summary (then and in every amendment) that contains part of the person's name, phone or
+e-mail (``proposals.privacy``).
+
+How often the form may be used is the web shell's business (``app.limits``); it tells
+``ask`` when a request arrived during a flood without proof of a person, and such a request
+is **held**: kept apart from the queue, notifying nobody, until a steward releases it or
+discards the held requests together.
 """
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import re
 import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import case, delete, func, select
+from sqlalchemy import case, delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ledger.canonical import has_control_characters, nfc
 from ledger.errors import Conflict, InvalidInput, NotFound
-
-__all__ = ["InvalidInput", "NotFound", "RateLimited"]
 from ledger.groups import utcnow
 from ledger.models import Group, User
 from ledger.money import check_currency, format_amount, parse_amount
+from proposals import personal
 from proposals import service as proposals
-from proposals.models import (
-    AskAttempt,
-    DetailsRead,
-    Proposal,
-    RequestDetails,
-    RequestNote,
-    SupportRequest,
-    SupportSettings,
-)
+from proposals.models import DetailsRead, Proposal, SupportRequest, SupportSettings
+from proposals.personal import Note
+from proposals.privacy import Details, refuse_personal_data
 from proposals.schemas import ProposalIn
+
+__all__ = ["Details", "InvalidInput", "NotFound", "Note"]
 
 URGENCIES = ("low", "normal", "urgent")
 LANGUAGES = ("en", "es")
 DEFAULT_RETENTION_DAYS = 90
 # Letters that cannot be misread (Crockford's base 32 without I, L, O, U).
 _PSEUDONYM_ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
-# Rate limits of the ask form: per address, and per group (a flood from many addresses).
-PER_ADDRESS = (5, timedelta(hours=1))
-PER_GROUP = (60, timedelta(hours=1))
 _PHONE = re.compile(r"[0-9+()\-. ]{6,40}")
-
-
-class RateLimited(Conflict):
-    """Too many requests from one place or to one group in a short time."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,35 +79,6 @@ def ask_is_open(group: Group, settings: SupportSettings) -> bool:
 # --- asking ---------------------------------------------------------------------------------
 
 
-def address_key(address: str, secret: str) -> str:
-    """A keyed hash of the caller's address: enough to count, useless to identify."""
-    return hmac.new(secret.encode(), address.encode(), hashlib.sha256).hexdigest()
-
-
-async def check_rate(session: AsyncSession, group: Group, address: str, now: datetime) -> None:
-    limit, window = PER_ADDRESS
-    recent = await session.scalar(
-        select(func.count())
-        .select_from(AskAttempt)
-        .where(AskAttempt.address == address, AskAttempt.at > now - window)
-    )
-    if (recent or 0) >= limit:
-        raise RateLimited(
-            "You have sent several requests in the last hour. Please wait an "
-            "hour and try again, or ask a member you know to help."
-        )
-    limit, window = PER_GROUP
-    recent = await session.scalar(
-        select(func.count())
-        .select_from(AskAttempt)
-        .where(AskAttempt.group_id == group.id, AskAttempt.at > now - window)
-    )
-    if (recent or 0) >= limit:
-        raise RateLimited(
-            "This group has received very many requests in the last hour. Please try again later."
-        )
-
-
 def _field(value: str, name: str, limit: int, *, required: bool = False) -> str:
     value = nfc(value.strip())
     if has_control_characters(value, multiline=True):
@@ -128,7 +92,7 @@ def _field(value: str, name: str, limit: int, *, required: bool = False) -> str:
 
 def validate(
     form: AskForm, currency: str, languages: Sequence[str] = LANGUAGES
-) -> tuple[dict[str, str], int | None]:
+) -> tuple[Details, int | None]:
     """Clean and check a request; raises InvalidInput naming the field at fault."""
     details = {
         "need": _field(form.need, "need", 4000, required=True),
@@ -156,7 +120,7 @@ def validate(
             "Please confirm that you agree to how we keep your details.", field="consent"
         )
     amount = parse_amount(form.amount.strip(), currency) if form.amount.strip() else None
-    return details, amount
+    return Details(**details), amount
 
 
 async def _new_pseudonym(session: AsyncSession, group: Group) -> str:
@@ -175,16 +139,14 @@ async def ask(
     session: AsyncSession,
     group: Group,
     form: AskForm,
-    address: str,
     now: datetime | None = None,
     *,
     languages: Sequence[str] = LANGUAGES,
+    held: bool = False,
 ) -> SupportRequest:
-    """Record a request (after the rate limits) and queue notifications for stewards."""
+    """Record a request; the stewards hear of it, unless it is held (see the module)."""
     now = now or utcnow()
-    await check_rate(session, group, address, now)
     details, amount = validate(form, check_currency(group.currency), languages)
-    session.add(AskAttempt(group_id=group.id, address=address, at=now))
     request = SupportRequest(
         group_id=group.id,
         reference=secrets.token_urlsafe(18),
@@ -195,20 +157,22 @@ async def ask(
         currency=group.currency,
         language=form.language,
         created_at=now,
+        held=held,
     )
     session.add(request)
     await session.flush()
-    session.add(RequestDetails(request_id=request.id, **details))
-    await session.flush()
-    from proposals.notify import notify_stewards
-
-    await notify_stewards(session, group, request, now)
+    await personal.keep_details(session, request.id, details)
+    if not held:
+        await _tell_stewards(session, group, request, now)
     return request
 
 
-def record_attempt(session: AsyncSession, group: Group, address: str, now: datetime) -> None:
-    """Count a refused attempt too (a honeypot hit), so floods are limited all the same."""
-    session.add(AskAttempt(group_id=group.id, address=address, at=now))
+async def _tell_stewards(
+    session: AsyncSession, group: Group, request: SupportRequest, now: datetime
+) -> None:
+    from proposals.notify import notify_stewards
+
+    await notify_stewards(session, group, request, now)
 
 
 # --- the person's view ----------------------------------------------------------------------
@@ -273,10 +237,13 @@ async def _fully_paid(session: AsyncSession, group: Group, proposal: Proposal) -
 
 
 async def queue(
-    session: AsyncSession, group: Group, *, open_only: bool = False
+    session: AsyncSession, group: Group, *, open_only: bool = False, held: bool = False
 ) -> list[SupportRequest]:
-    """Requests, most urgent and oldest first (no personal details in this list)."""
-    query = select(SupportRequest).where(SupportRequest.group_id == group.id)
+    """Requests, most urgent and oldest first (no personal details in this list): the
+    queue, or (``held``) the requests held during a flood."""
+    query = select(SupportRequest).where(
+        SupportRequest.group_id == group.id, SupportRequest.held.is_(held)
+    )
     if open_only:
         query = query.where(SupportRequest.status.in_(("received", "discussing")))
     urgency_order = case(
@@ -298,20 +265,24 @@ async def read_details(
     request: SupportRequest,
     reader: User,
     now: datetime | None = None,
-) -> tuple[RequestDetails | None, list[RequestNote]]:
+) -> tuple[Details | None, list[Note]]:
     """The person's details and the notes, for a steward or facilitator; the read is logged."""
     now = now or utcnow()
     session.add(DetailsRead(request_id=request.id, user_id=reader.id, read_at=now))
-    if request.status == "received":
+    if request.status == "received" and not request.held:
         request.status = "discussing"
     await session.flush()
-    details = await session.get(RequestDetails, request.id)
-    notes = list(
-        await session.scalars(
-            select(RequestNote).where(RequestNote.request_id == request.id).order_by(RequestNote.id)
-        )
+    return await personal.details_of(session, request.id), await personal.notes_of(
+        session, request.id
     )
-    return details, notes
+
+
+def _refuse_if_held(request: SupportRequest) -> None:
+    if request.held:
+        raise Conflict(
+            "This request was held during a flood: release it to the queue first.",
+            field="held",
+        )
 
 
 async def add_note(
@@ -320,16 +291,13 @@ async def add_note(
     author: User,
     text: str,
     now: datetime | None = None,
-) -> RequestNote:
+) -> Note:
     if request.erased_at is not None:
         raise Conflict("This request's details were erased; notes cannot be added.")
-    note = RequestNote(
-        request_id=request.id,
-        author_id=author.id,
-        text=_field(text, "text", 4000, required=True),
-        created_at=now or utcnow(),
+    _refuse_if_held(request)
+    note = await personal.add_note(
+        session, request.id, author, _field(text, "text", 4000, required=True), now or utcnow()
     )
-    session.add(note)
     if request.status == "received":
         request.status = "discussing"
     await session.flush()
@@ -349,10 +317,11 @@ async def propose(
     now: datetime | None = None,
 ) -> Proposal:
     """Turn a request into a disbursement proposal to its pseudonym."""
+    _refuse_if_held(request)
     if request.status not in ("received", "discussing"):
         raise Conflict(f"This request is {request.status} already.")
-    details = await session.get(RequestDetails, request.id)
-    _refuse_personal_data(details, {"title": title, "body": summary})
+    details = await personal.details_of(session, request.id)
+    refuse_personal_data(details, {"title": title, "body": summary})
     proposal = await proposals.create_proposal(
         session,
         group,
@@ -368,27 +337,10 @@ async def propose(
     return proposal
 
 
-def _refuse_personal_data(details: RequestDetails | None, texts: dict[str, str]) -> None:
-    """A summary must not repeat the person's name, phone or e-mail."""
-    if details is None:
-        return
-    words = [w.lower() for w in (details.name, details.email) if len(w) >= 3]
-    # The last seven digits of a phone identify it, whatever the prefix or the spacing.
-    phone = "".join(ch for ch in details.phone if ch.isdigit())[-7:]
-    for name, text in texts.items():
-        lowered = text.lower()
-        digits = "".join(ch for ch in text if ch.isdigit())
-        if any(word in lowered for word in words) or (len(phone) == 7 and phone in digits):
-            raise InvalidInput(
-                "Write this without the person's name, phone or e-mail: the "
-                "proposal is seen by every member and its record is kept.",
-                field=name,
-            )
-
-
 async def decline(
     session: AsyncSession, request: SupportRequest, message: str, now: datetime | None = None
 ) -> None:
+    _refuse_if_held(request)
     if request.status not in ("received", "discussing"):
         raise Conflict(f"This request is {request.status} already.")
     request.status = "declined"
@@ -421,31 +373,74 @@ async def mark_paid(
 async def erase(
     session: AsyncSession, request: SupportRequest, now: datetime | None = None
 ) -> None:
-    """Delete the person's details and the notes; the pseudonym, the proposal, the minutes
-    and the ledger stay as they are."""
-    await session.execute(delete(RequestDetails).where(RequestDetails.request_id == request.id))
-    await session.execute(delete(RequestNote).where(RequestNote.request_id == request.id))
+    """Delete the person's details, the notes and the key that sealed them; the pseudonym,
+    the proposal, the minutes and the ledger stay as they are. Erasing again changes
+    nothing but the time (``commonpurse restore`` re-applies erasures this way)."""
+    await personal.forget(session, request.id)
     request.erased_at = now or utcnow()
     if request.closed_at is None:
         request.closed_at = request.erased_at
     await session.flush()
 
 
+# --- requests held during a flood -------------------------------------------------------------
+
+
+async def release(
+    session: AsyncSession, group: Group, request: SupportRequest, now: datetime | None = None
+) -> None:
+    """A steward saw a person behind a held request: it joins the queue, as if just sent."""
+    if not request.held:
+        raise Conflict("This request is in the queue already.", field="held")
+    request.held = False
+    await session.flush()
+    await _tell_stewards(session, group, request, now or utcnow())
+
+
+async def discard_held(session: AsyncSession, group: Group, *, up_to: int | None = None) -> int:
+    """Delete the group's held requests (those up to id ``up_to``: the ones a steward saw
+    listed), with their details, keys and reads. Returns how many."""
+    query = select(SupportRequest.id).where(
+        SupportRequest.group_id == group.id, SupportRequest.held.is_(True)
+    )
+    if up_to is not None:
+        query = query.where(SupportRequest.id <= up_to)
+    ids = list(await session.scalars(query))
+    await _discard(session, ids)
+    return len(ids)
+
+
+async def _discard(session: AsyncSession, ids: Sequence[int]) -> None:
+    for request_id in ids:
+        await personal.forget(session, request_id)
+    if ids:
+        await session.execute(delete(DetailsRead).where(DetailsRead.request_id.in_(ids)))
+        await session.execute(delete(SupportRequest).where(SupportRequest.id.in_(ids)))
+    await session.flush()
+
+
 async def purge(session: AsyncSession, now: datetime | None = None) -> int:
-    """Erase the details of every request closed longer ago than its group's retention."""
+    """Erase the details of every request closed longer ago than its group's retention,
+    and discard held requests older than that. Returns how many requests lost details."""
     now = now or utcnow()
     candidates = await session.scalars(
         select(SupportRequest).where(SupportRequest.erased_at.is_(None))
     )
     erased = 0
-    for request in candidates:
+    for request in list(candidates):
         group = await session.get(Group, request.group_id)
         assert group is not None
+        retention = timedelta(days=(await settings_of(session, group)).retention_days)
+        if request.held:
+            # Never released: nobody will answer it, so it goes after the same period.
+            if request.created_at + retention <= now:
+                await _discard(session, [request.id])
+                erased += 1
+            continue
         closed = request.closed_at or await _decided_at(session, group, request)
         if closed is None:
             continue
-        retention = (await settings_of(session, group)).retention_days
-        if closed + timedelta(days=retention) <= now:
+        if closed + retention <= now:
             await erase(session, request, now)
             erased += 1
     return erased

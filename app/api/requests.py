@@ -15,12 +15,13 @@ from litestar.connection import ASGIConnection
 from litestar.di import Provide
 from litestar.exceptions import PermissionDeniedException
 from litestar.handlers.base import BaseRouteHandler
-from litestar.params import FromQuery, JSONBody
+from litestar.params import FromQuery, JSONBody, QueryParameter
 
 from app.auth import provide_caller, requires
 from app.deps import CurrentCaller, DbSession, Id
-from app.jobs import erase_personal_data
+from app.jobs import discard_held_requests, erase_personal_data
 from ledger.money import format_amount
+from ledger.schemas import MAX_ID
 from proposals import notify, support
 from proposals.models import DetailsRead, SupportRequest
 
@@ -46,6 +47,8 @@ class RequestOut(msgspec.Struct, kw_only=True):
     created_at: datetime
     proposal: int | None
     erased: bool
+    # Sent during a flood without proof of a person: apart from the queue until released.
+    held: bool
 
 
 class NoteOut(msgspec.Struct, kw_only=True):
@@ -105,6 +108,10 @@ class ProposedOut(msgspec.Struct, kw_only=True):
     proposal: int
 
 
+class DiscardedOut(msgspec.Struct, kw_only=True):
+    discarded: int
+
+
 def request_out(request: SupportRequest) -> RequestOut:
     return RequestOut(
         id=request.id,
@@ -117,6 +124,7 @@ def request_out(request: SupportRequest) -> RequestOut:
         created_at=request.created_at,
         proposal=request.proposal_id,
         erased=request.erased_at is not None,
+        held=request.held,
     )
 
 
@@ -129,14 +137,50 @@ class RequestController(Controller):
         "/requests",
         guards=[steward_or_facilitator],
         summary="The queue: most urgent and oldest first, without personal details",
+        description="With `held=true`, the requests held apart during a flood instead.",
     )
     async def list_requests(
-        self, db_session: DbSession, caller: CurrentCaller, open_only: FromQuery[bool] = False
+        self,
+        db_session: DbSession,
+        caller: CurrentCaller,
+        open_only: FromQuery[bool] = False,
+        held: FromQuery[bool] = False,
     ) -> list[RequestOut]:
         return [
             request_out(r)
-            for r in await support.queue(db_session, caller.group, open_only=open_only)
+            for r in await support.queue(db_session, caller.group, open_only=open_only, held=held)
         ]
+
+    @post(
+        "/requests/held/clear",
+        guards=[steward_or_facilitator],
+        status_code=200,
+        summary="Discard the requests held during a flood, with their details, at once",
+        description="`up_to`: only those with this id or lower (the ones you were shown).",
+    )
+    async def clear_held(
+        self,
+        request: Request[Any, Any, Any],
+        db_session: DbSession,
+        caller: CurrentCaller,
+        up_to: Annotated[int | None, QueryParameter(ge=1, le=MAX_ID)] = None,
+    ) -> DiscardedOut:
+        engine = request.app.state.alchemy_config.get_engine()
+        discarded = await discard_held_requests(engine, db_session, caller.group, up_to=up_to)
+        return DiscardedOut(discarded=discarded)
+
+    @post(
+        "/requests/{request_id:int}/release",
+        guards=[steward_or_facilitator],
+        status_code=200,
+        summary="Release a request held during a flood into the queue",
+    )
+    async def release(
+        self, db_session: DbSession, caller: CurrentCaller, request_id: Id
+    ) -> RequestOut:
+        found = await support.get_request(db_session, caller.group, request_id)
+        await support.release(db_session, caller.group, found)
+        return request_out(found)
 
     @get(
         "/requests/{request_id:int}",
@@ -191,7 +235,7 @@ class RequestController(Controller):
         assert caller.user is not None
         found = await support.get_request(db_session, caller.group, request_id)
         note = await support.add_note(db_session, found, caller.user, data.text)
-        return NoteOut(author=caller.user.name, text=note.text, at=note.created_at)
+        return NoteOut(author=note.author.name, text=note.text, at=note.created_at)
 
     @post(
         "/requests/{request_id:int}/propose",

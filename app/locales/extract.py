@@ -17,7 +17,7 @@ ROOT = Path(__file__).resolve().parents[2]
 TEMPLATES = ("templates/public/ask.html", "templates/public/ask_status.html")
 SOURCES = {
     "app/web/ask.py": ("translate",),
-    "proposals/support.py": ("InvalidInput", "RateLimited"),
+    "proposals/support.py": ("InvalidInput",),
 }
 
 

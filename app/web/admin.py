@@ -27,22 +27,22 @@ from app.auth import (
     Caller,
     authenticate,
     check_password,
+    count_login_attempt,
+    forget_login_attempts,
     hash_password,
-    login_wait,
     provide_caller,
-    record_failed_login,
     session_cookie,
     session_cookie_name,
     start_session,
     uses_https,
 )
-from app.db import keep_changes
 from app.deps import CurrentCaller, DbSession
 from app.errors import status_of
+from app.limits import Limiter, client_address, wait_outside_turn
 from app.passwords import MIN_LENGTH, weak_password_reason
 from app.settings import Settings
 from app.web.forms import MAX_SEQ, Form, read_form
-from app.web.members import client_address, member_with, see_other
+from app.web.members import member_with, see_other
 from app.web.templating import CSRF_COOKIE, page
 from ledger import groups
 from ledger.errors import InvalidInput, LedgerError, NotFound
@@ -482,16 +482,19 @@ async def _join_with_existing_account(
     own password joins with it, as logging in would; anything else gets the answer a wrong
     login gets and counts against the same limits. So the form tells nobody which addresses
     have accounts that the login form does not tell them either."""
-    settings, address = _settings(request), client_address(request)
-    now = utcnow()
+    settings = _settings(request)
+    limiter, address = Limiter.of(settings), client_address(request, settings.trusted_networks)
+    # As on the login form: counted and kept before the password is checked.
+    turn = await count_login_attempt(db_session, limiter, email, address, now=utcnow())
+    await db_session.commit()
     user = None
-    if await login_wait(db_session, settings, email, address, now=now) is None:
+    if turn.refused_for is None:
+        await wait_outside_turn(request, turn.delay)
         user = await check_password(db_session, email, password)
     if user is None:
-        await record_failed_login(db_session, settings, email, address, now=now)
-        keep_changes(request)  # the failed attempt counts although the answer is a refusal
         view.form.fail("", _CANNOT_MAKE_ACCOUNT)
         return _join_page(request, view, status=422)
+    await forget_login_attempts(db_session, limiter, email, address, now=utcnow())
     try:
         await groups.accept_invite(db_session, view.token, user)
     except LedgerError as error:

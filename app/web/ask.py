@@ -3,11 +3,18 @@
 Public groups take requests; a private group only when it enables the form (and then the
 form is all an outsider sees of it). The person gets a private reference to follow their
 request; nothing of theirs appears anywhere else.
+
+Limits (``app.limits``): an address may send a few requests an hour. A group that receives
+more than its hourly share is flooded: a request then needs a solved or waited-for
+challenge (``app.challenge``) to reach the queue; without one it is accepted all the same,
+and held apart for the stewards. Nobody with a real need is turned away by someone else's
+flood.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Annotated, Any
 
 from litestar import Controller, Request, get, post
@@ -17,8 +24,18 @@ from litestar.params import Body, FromPath, FromQuery
 from litestar.response import Redirect, Template
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app import challenge
 from app.deps import DbSession
 from app.i18n import available_languages, choose, language_name, translations
+from app.limits import (
+    ASK_FLOOD,
+    ASK_HELD,
+    ASK_PER_ADDRESS,
+    CHALLENGE_SPENT,
+    Limiter,
+    client_address,
+)
+from app.settings import Settings
 from app.web.templating import page
 from ledger.errors import InvalidInput
 from ledger.groups import find_group, utcnow
@@ -29,6 +46,7 @@ from proposals.models import SupportSettings
 # A request is text: a few kilobytes at most.
 MAX_FORM_BYTES = 16_384
 FORM_FIELDS = ("need", "amount", "urgency", "name", "phone", "email", "via_member")
+MAX_PROOF_CHARS = 20
 AMOUNT_HELP = "Please write the amount with digits, such as 120 or 120.50, or leave it empty."
 
 
@@ -56,10 +74,15 @@ def _language(request: Request[Any, Any, Any], offered: list[str], chosen: str |
     return choose(request.headers.get("accept-language", ""), offered)
 
 
+async def _flooded(session: AsyncSession, limiter: Limiter, group: Group, now: datetime) -> bool:
+    return await limiter.peek(session, now, ASK_FLOOD, str(group.id)) > ASK_FLOOD.most
+
+
 def _form_page(
     request: Request[Any, Any, Any],
     context: AskContext,
     language: str,
+    token: str,
     *,
     values: dict[str, str] | None = None,
     errors: dict[str, str] | None = None,
@@ -67,6 +90,8 @@ def _form_page(
     status_code: int = 200,
 ) -> Template:
     translate = translations(language).gettext
+    settings: Settings = request.app.state.settings
+    found = challenge.read(settings.resolved_secret_key(), token, context.group.id)
     return page(
         request,
         "public/ask.html",
@@ -81,8 +106,16 @@ def _form_page(
         errors=errors or {},
         refusal=refusal,
         retention_days=context.settings.retention_days,
+        challenge=token,
+        challenge_bits=found.bits if found else 0,
         headers={"Referrer-Policy": "no-referrer", "Cache-Control": "no-store"},
     )
+
+
+def _new_token(request: Request[Any, Any, Any], group: Group, now: datetime, flooded: bool) -> str:
+    settings: Settings = request.app.state.settings
+    bits = challenge.BITS if flooded else 0
+    return challenge.issue(settings.resolved_secret_key(), group.id, now, bits=bits)
 
 
 class AskPages(Controller):
@@ -98,7 +131,11 @@ class AskPages(Controller):
         lang: FromQuery[str | None] = None,
     ) -> Template:
         context = await _open_group(db_session, group)
-        return _form_page(request, context, _language(request, context.languages, lang))
+        now = utcnow()
+        limiter = Limiter.of(request.app.state.settings)
+        flooded = await _flooded(db_session, limiter, context.group, now)
+        token = _new_token(request, context.group, now, flooded)
+        return _form_page(request, context, _language(request, context.languages, lang), token)
 
     @post(request_max_body_size=MAX_FORM_BYTES)
     async def submit(
@@ -109,26 +146,35 @@ class AskPages(Controller):
         data: Annotated[dict[str, str], Body(media_type=RequestEncodingType.URL_ENCODED)],
     ) -> Template | Redirect:
         context = await _open_group(db_session, group)
+        settings: Settings = request.app.state.settings
+        now = utcnow()
         language = _language(request, context.languages, data.get("language"))
         translate = translations(language).gettext
         values = {name: str(data.get(name, ""))[:5000] for name in FORM_FIELDS}
         values["consent"] = "yes" if data.get("consent") else ""
-        if data.get("website"):
-            # Only a robot fills the hidden field: refuse it and keep nothing.
+        limiter = Limiter.of(settings)
+        address = client_address(request, settings.trusted_networks)
+        by_group = str(context.group.id)
+        # The form's challenge comes back with it (a new one if it is not ours).
+        sent_token = str(data.get("challenge", ""))
+        found = challenge.read(settings.resolved_secret_key(), sent_token, context.group.id)
+        token = found.token if found else _new_token(request, context.group, now, False)
+
+        def again(status: int, **shown: Any) -> Template:
             return _form_page(
-                request,
-                context,
-                language,
-                values=values,
-                status_code=400,
+                request, context, language, token, values=values, status_code=status, **shown
+            )
+
+        if data.get("website"):
+            # Only a robot fills the hidden field: refuse it and keep nothing, but count it.
+            await limiter.hit(db_session, now, (ASK_PER_ADDRESS, address), (ASK_FLOOD, by_group))
+            await db_session.commit()
+            return again(
+                400,
                 refusal=translate(
                     "This form could not be sent. If you are a person, please try again."
                 ),
             )
-        address = support.address_key(
-            request.client.host if request.client else "unknown",
-            request.app.state.settings.resolved_secret_key(),
-        )
         form = support.AskForm(
             need=values["need"],
             amount=values["amount"],
@@ -141,27 +187,43 @@ class AskPages(Controller):
             consent=bool(values["consent"]),
         )
         try:
-            created = await support.ask(
-                db_session, context.group, form, address, utcnow(), languages=context.languages
-            )
-        except support.RateLimited as limited:
-            return _form_page(
-                request,
-                context,
-                language,
-                values=values,
-                status_code=429,
-                refusal=translate(str(limited)),
-            )
+            # Checked first, and not counted: a person correcting the form loses no turn.
+            support.validate(form, context.group.currency, context.languages)
         except InvalidInput as invalid:
-            return _form_page(
-                request,
-                context,
-                language,
-                values=values,
-                status_code=422,
-                errors={invalid.field or "need": translate(str(invalid))},
+            return again(422, errors={invalid.field or "need": translate(str(invalid))})
+        # Counting and deciding are one statement each (``app.limits``).
+        from_address, to_group = await limiter.hit(
+            db_session, now, (ASK_PER_ADDRESS, address), (ASK_FLOOD, by_group)
+        )
+        if from_address.exceeded:
+            await db_session.commit()
+            return again(
+                429,
+                refusal=translate(
+                    "You have sent several requests in the last hour. Please wait an "
+                    "hour and try again, or ask a member you know to help."
+                ),
             )
+        held = False
+        if to_group.exceeded:
+            proof = str(data.get("proof", ""))[:MAX_PROOF_CHARS]
+            held = not await _proves_a_person(db_session, limiter, found, proof, now)
+        if held:
+            (held_count,) = await limiter.hit(db_session, now, (ASK_HELD, by_group))
+            if held_count.exceeded:
+                await db_session.commit()
+                return again(
+                    429,
+                    refusal=translate(
+                        "Very many requests are arriving right now. Please wait a minute "
+                        "and send your request again: what you wrote is kept below."
+                    ),
+                )
+        # The counts stand whatever happens next, and no counter stays locked meanwhile.
+        await db_session.commit()
+        created = await support.ask(
+            db_session, context.group, form, now, languages=context.languages, held=held
+        )
         return Redirect(f"/g/{context.group.slug}/ask/{created.reference}?sent=1", status_code=303)
 
     @get("/{reference:str}")
@@ -223,3 +285,17 @@ class AskPages(Controller):
             just_sent=sent,
             headers={"Referrer-Policy": "no-referrer", "Cache-Control": "no-store"},
         )
+
+
+async def _proves_a_person(
+    session: AsyncSession,
+    limiter: Limiter,
+    found: challenge.Challenge | None,
+    proof: str,
+    now: datetime,
+) -> bool:
+    """A challenge of ours, solved or waited for, and used for no other request."""
+    if found is None or not challenge.proves_a_person(found, proof, now):
+        return False
+    (spent,) = await limiter.hit(session, now, (CHALLENGE_SPENT, found.token))
+    return not spent.exceeded

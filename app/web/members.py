@@ -27,11 +27,11 @@ from app.auth import (
     Guard,
     authenticate,
     check_password,
+    count_login_attempt,
     end_session,
     expired_session_cookie,
-    login_wait,
+    forget_login_attempts,
     provide_caller,
-    record_failed_login,
     requires,
     session_cookie,
     session_cookie_name,
@@ -41,6 +41,7 @@ from app.db import keep_changes
 from app.deps import CurrentCaller, CurrentNotary, DbSession
 from app.errors import status_of
 from app.jobs import close_due_rounds_before_reading
+from app.limits import Limiter, client_address, wait_outside_turn
 from app.settings import Settings
 from app.web import proposal_views, queries
 from app.web.forms import (
@@ -103,10 +104,6 @@ def _user(request: Request[Any, Any, Any]) -> User:
     return user
 
 
-def client_address(request: Request[Any, Any, Any]) -> str:
-    return request.client.host if request.client else "unknown"
-
-
 # --- logging in and out ------------------------------------------------------------------
 
 
@@ -141,8 +138,14 @@ class LoginPages(Controller):
             form.fail("password", "Enter your password.")
         if not form.ok:
             return page(request, "member/login.html", form=form, next=target, status_code=400)
-        wait = await login_wait(db_session, settings, email, client_address(request), now=now)
-        if wait is not None:
+        limiter = Limiter.of(settings)
+        address = client_address(request, settings.trusted_networks)
+        # Counted and committed before the password is checked: racing attempts each get a
+        # count of their own, and a failed one stays counted although its answer is a 400.
+        turn = await count_login_attempt(db_session, limiter, email, address, now=now)
+        await db_session.commit()
+        if turn.refused_for is not None:
+            wait = turn.refused_for
             minutes = max(1, -(-int(wait.total_seconds()) // 60))
             form.fail(
                 "",
@@ -157,12 +160,13 @@ class LoginPages(Controller):
                 status_code=429,
                 headers={"Retry-After": str(max(1, int(wait.total_seconds())))},
             )
+        # Someone is guessing at this account from elsewhere: slower, never refused.
+        await wait_outside_turn(request, turn.delay)
         user = await check_password(db_session, email, str(password))
         if user is None:
-            await record_failed_login(db_session, settings, email, client_address(request), now=now)
-            await db_session.commit()  # a refused login is kept, although the answer is a 400
             form.fail("", "The e-mail address or the password is not right.")
             return page(request, "member/login.html", form=form, next=target, status_code=400)
+        await forget_login_attempts(db_session, limiter, email, address, now=utcnow())
         cookie_name = session_cookie_name(settings)
         token = await start_session(db_session, user, replacing=request.cookies.get(cookie_name))
         response = await see_other(db_session, target, cookies=[session_cookie(settings, token)])

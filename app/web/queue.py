@@ -30,7 +30,7 @@ from app.db import write_intent
 from app.deps import CurrentCaller, DbSession, Id
 from app.errors import status_of
 from app.i18n import language_name
-from app.jobs import erase_personal_data
+from app.jobs import discard_held_requests, erase_personal_data
 from app.web.forms import Form, read_form
 from app.web.members import logged_in, member_with, see_other
 from app.web.templating import Formatter, page
@@ -71,6 +71,11 @@ DONE_MESSAGES = {
     "paid": "The request is marked as paid. The person's page says so.",
     "erased": "The person's details and the notes were erased. The code, the proposal "
     "and the ledger stay as they were.",
+    "released": "The request is in the queue now, and the stewards have been told of it.",
+}
+QUEUE_DONE_MESSAGES = {
+    "cleared": "The held requests were discarded, with their details.",
+    "none": "There was no held request to discard.",
 }
 OPEN = ("received", "discussing")
 
@@ -142,13 +147,21 @@ class RequestPages(Controller):
 
     @get("/m/{group:str}/requests", guards=[steward_or_facilitator_page], name="requests")
     async def queue(
-        self, request: Request[Any, Any, Any], db_session: DbSession, caller: CurrentCaller
+        self,
+        request: Request[Any, Any, Any],
+        db_session: DbSession,
+        caller: CurrentCaller,
+        done: Annotated[str, QueryParameter(max_length=20)] = "",
     ) -> Template:
         fmt = Formatter.for_group(caller.group, request.app.state.settings)
         now = utcnow()
         rows = [
             _row(r, await support.status_of(db_session, caller.group, r), fmt, now)
             for r in await support.queue(db_session, caller.group)
+        ]
+        held_rows = [
+            _row(r, await support.status_of(db_session, caller.group, r), fmt, now)
+            for r in await support.queue(db_session, caller.group, held=True)
         ]
         return page(
             request,
@@ -159,8 +172,55 @@ class RequestPages(Controller):
             # Open requests first; each part keeps the queue's order (most urgent, then oldest).
             open_rows=[row for row in rows if row.status in OPEN],
             other_rows=[row for row in rows if row.status not in OPEN],
+            held_rows=held_rows,
+            # The button discards those listed here, not one that arrives meanwhile.
+            held_up_to=max((row.id for row in held_rows), default=0),
+            done=QUEUE_DONE_MESSAGES.get(done, ""),
             headers={"Cache-Control": "no-store"},
         )
+
+    @post(
+        "/m/{group:str}/requests/held/clear",
+        guards=[steward_or_facilitator_page],
+        name="requests_clear_held",
+    )
+    async def clear_held(
+        self, request: Request[Any, Any, Any], db_session: DbSession, caller: CurrentCaller
+    ) -> Redirect:
+        form = await read_form(request, ("up_to",))
+        up_to = form.value("up_to")
+        discarded = await discard_held_requests(
+            request.app.state.alchemy_config.get_engine(),
+            db_session,
+            caller.group,
+            up_to=int(up_to) if up_to.isdigit() and len(up_to) < 19 else 0,
+        )
+        done = "cleared" if discarded else "none"
+        return Redirect(f"/m/{caller.group.slug}/requests?done={done}", status_code=303)
+
+    @post(
+        "/m/{group:str}/requests/{request_id:int}/release",
+        guards=[steward_or_facilitator_page],
+        name="request_release",
+    )
+    async def release(
+        self,
+        request: Request[Any, Any, Any],
+        db_session: DbSession,
+        caller: CurrentCaller,
+        request_id: Id,
+    ) -> Template | Redirect:
+        found = await support.get_request(db_session, caller.group, request_id)
+        form = await read_form(request, ())
+        refused = await _attempt(
+            db_session,
+            form,
+            (),
+            found,
+            support.release(db_session, caller.group, found),
+            whole="held",
+        )
+        return await self._after(request, db_session, caller, found, form, refused, "released")
 
     @get(
         "/m/{group:str}/requests/{request_id:int}",
@@ -409,7 +469,7 @@ class RequestPages(Controller):
             reads=reads,
             read_count=read_count or 0,
             funds=[fund_view(f, fmt) for f in funds],
-            is_open=found.status in OPEN,
+            is_open=found.status in OPEN and not found.held,
             form=form,
             done=DONE_MESSAGES.get(done, ""),
         )

@@ -9,7 +9,7 @@ an old refusal cannot be given a caller and is dropped, so a retry of it is deci
 (it recorded nothing, so nothing can be recorded twice).
 
 Revision ID: 0008
-Revises: 0006
+Revises: 0007
 Create Date: 2026-12-04 17:30:00
 """
 
@@ -23,7 +23,7 @@ from advanced_alchemy.types import DateTimeUTC
 from alembic import op
 
 revision: str = "0008"
-down_revision: str | None = "0006"
+down_revision: str | None = "0007"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

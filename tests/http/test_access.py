@@ -196,6 +196,12 @@ ROUTES: dict[tuple[str, str], Route] = {
     ),
     # Nothing was paid for request 1 yet: refused.
     ("POST", "/api/groups/{group:str}/requests/{request_id:int}/paid"): Route(STEWARD, allowed=409),
+    # Request 1 is in the queue, not held: releasing it is refused, and clearing the held
+    # requests finds none to discard.
+    ("POST", "/api/groups/{group:str}/requests/{request_id:int}/release"): Route(
+        STEWARD_OR_FACILITATOR, allowed=409
+    ),
+    ("POST", "/api/groups/{group:str}/requests/held/clear"): Route(STEWARD_OR_FACILITATOR),
     # Erasing is for real: probe a request that does not exist.
     ("DELETE", "/api/groups/{group:str}/requests/{request_id:int}/personal-data"): Route(
         STEWARD_OR_FACILITATOR, allowed=404, params={"request_id": "999"}
@@ -286,6 +292,13 @@ ROUTES: dict[tuple[str, str], Route] = {
     ),
     ("GET", "/m/{group:str}/requests/{request_id:int}/erase"): Route(
         STEWARD_OR_FACILITATOR, page=True
+    ),
+    # Request 1 is not held: refused on its page. Clearing finds no held request.
+    ("POST", "/m/{group:str}/requests/{request_id:int}/release"): Route(
+        STEWARD_OR_FACILITATOR, page=True, allowed=409
+    ),
+    ("POST", "/m/{group:str}/requests/held/clear"): Route(
+        STEWARD_OR_FACILITATOR, page=True, allowed=303
     ),
     # Without the confirmation box ticked nothing is erased.
     ("POST", "/m/{group:str}/requests/{request_id:int}/erase"): Route(
@@ -497,7 +510,7 @@ async def stage(
 
 async def ask_for_support(session: AsyncSession, world: World) -> SupportRequest:
     form = AskForm(need="Rent for March", email="asker@example.org", consent=True)
-    return await support.ask(session, world.group, form, address="192.0.2.1")
+    return await support.ask(session, world.group, form)
 
 
 def headers_of(stage: Stage, caller: str, group: World | None) -> dict[str, str]:

@@ -13,8 +13,9 @@ from litestar.testing import AsyncTestClient
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from proposals import support
-from proposals.models import AskAttempt, SupportRequest
+from app.limits import ASK_PER_ADDRESS
+from app.models import RateCounter
+from proposals.models import SupportRequest
 from tests.conftest import World, build_world
 
 Client = AsyncTestClient[Litestar]
@@ -45,7 +46,9 @@ async def submit(client: Client, slug: str, token: str, **fields: Any) -> Any:
 
 
 async def count(session: AsyncSession, model: Any) -> int:
-    return int(await session.scalar(select(func.count()).select_from(model)) or 0)
+    number = int(await session.scalar(select(func.count()).select_from(model)) or 0)
+    await session.commit()  # end the read: on SQLite it holds the write lock
+    return number
 
 
 async def test_a_person_asks_and_follows_their_request_privately(
@@ -118,7 +121,7 @@ async def test_a_post_without_the_csrf_token_is_refused(
     assert await count(session, SupportRequest) == 0
 
 
-async def test_the_honeypot_refuses_robots_and_stores_nothing(
+async def test_the_honeypot_refuses_robots_stores_nothing_and_counts_them(
     client: Client, world: World, session: AsyncSession
 ) -> None:
     _, token = await form_token(client, world.slug)
@@ -126,14 +129,20 @@ async def test_the_honeypot_refuses_robots_and_stores_nothing(
     assert response.status_code == 400
     assert "could not be sent" in response.text
     assert await count(session, SupportRequest) == 0
-    assert await count(session, AskAttempt) == 0
+    # Counted against the address and the group all the same, as a flood would be.
+    assert await count(session, RateCounter) == 2
+    for _ in range(ASK_PER_ADDRESS.most):
+        await submit(client, world.slug, token, website="http://spam.example")
+    refused = await submit(client, world.slug, token)
+    assert refused.status_code == 429
+    assert await count(session, SupportRequest) == 0
 
 
 async def test_a_flood_is_refused_with_a_clear_message_and_stores_nothing_more(
     client: Client, world: World, session: AsyncSession
 ) -> None:
     _, token = await form_token(client, world.slug)
-    limit, _ = support.PER_ADDRESS
+    limit = ASK_PER_ADDRESS.most
     for _ in range(limit):
         assert (await submit(client, world.slug, token)).status_code == 303
     refused = await submit(client, world.slug, token)

@@ -18,7 +18,7 @@ async def test_every_api_answer_to_a_logged_in_caller_says_no_store(
     client: Client, world: World, session: AsyncSession
 ) -> None:
     form = support.AskForm(need="Rent for March", email="asker@example.org", consent=True)
-    request = await support.ask(session, world.group, form, address="192.0.2.1")
+    request = await support.ask(session, world.group, form)
     await session.commit()
     for path in (
         "/api/me",

@@ -19,8 +19,9 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.asgi import create_app
-from app.auth import PER_ADDRESS, PER_EMAIL, hash_password, token_digest
-from app.models import LoginAttempt, WebSession
+from app.auth import hash_password, token_digest
+from app.limits import LOGIN_PER_ACCOUNT_AND_ADDRESS, LOGIN_PER_ADDRESS
+from app.models import RateCounter, WebSession
 from app.settings import Settings
 from ledger.models import User
 from tests.conftest import Person, World
@@ -175,11 +176,11 @@ async def test_wrong_password_is_refused_with_a_clear_message_and_the_email_kept
     assert "Enter your password." in empty.text
 
 
-async def test_failed_logins_are_rate_limited_per_email(
+async def test_failed_logins_are_rate_limited_per_account_and_address(
     client: Client, world: World, session: AsyncSession
 ) -> None:
     await give_password(session, world.member)
-    for _ in range(PER_EMAIL):
+    for _ in range(LOGIN_PER_ACCOUNT_AND_ADDRESS.most):
         failed = await post_form(
             client, "/login", {"email": world.member.user.email, "password": "guess"}
         )
@@ -195,17 +196,17 @@ async def test_failed_logins_are_rate_limited_per_email(
     # Another person's login from the same address still works.
     await give_password(session, world.steward)
     await log_in(client, world.steward)
-    # Attempts are kept as keyed digests, never the e-mail itself.
-    digests = list(await session.scalars(select(LoginAttempt.email_digest)))
-    assert len(digests) == PER_EMAIL
-    assert world.member.user.email not in "".join(digests)
+    # Attempts are counted under keyed digests, never the e-mail or the address itself.
+    keys = "".join(await session.scalars(select(RateCounter.key)))
+    assert world.member.user.email not in keys
+    assert "testclient" not in keys
 
 
 async def test_failed_logins_are_rate_limited_per_address(
     client: Client, world: World, session: AsyncSession
 ) -> None:
     await give_password(session, world.member)
-    for i in range(PER_ADDRESS):
+    for i in range(LOGIN_PER_ADDRESS.most):
         failed = await post_form(
             client, "/login", {"email": f"guess-{i}@example.org", "password": "guess"}
         )
@@ -221,11 +222,11 @@ async def test_old_failures_no_longer_count(
     client: Client, world: World, session: AsyncSession
 ) -> None:
     await give_password(session, world.member)
-    for _ in range(PER_EMAIL):
+    for _ in range(LOGIN_PER_ACCOUNT_AND_ADDRESS.most + 1):
         await post_form(client, "/login", {"email": world.member.user.email, "password": "x"})
-    attempts = list(await session.scalars(select(LoginAttempt)))
-    for attempt in attempts:
-        attempt.attempted_at -= timedelta(minutes=16)
+    for counter in await session.scalars(select(RateCounter)):
+        counter.started_at -= timedelta(minutes=16)
+        counter.expires_at -= timedelta(minutes=16)
     await session.commit()
     await log_in(client, world.member)
 

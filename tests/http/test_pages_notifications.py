@@ -45,7 +45,6 @@ async def test_the_dashboard_lists_my_notifications_newest_first_with_links(
         session,
         await world.fresh_group(session),
         AskForm(need="Rent for March", email="asker@example.org", consent=True),
-        address="192.0.2.1",
     )
     await session.commit()
     async with browser(settings, world.steward) as steward:

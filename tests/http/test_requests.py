@@ -34,7 +34,7 @@ async def ask(session: AsyncSession, world: World, **overrides: Any) -> support.
         consent=True,
         **{**PERSON, **overrides},
     )
-    request = await support.ask(session, world.group, form, address="203.0.113.5")
+    request = await support.ask(session, world.group, form)
     await session.commit()
     return request
 
@@ -252,24 +252,86 @@ async def test_an_incomplete_request_is_refused_and_stores_nothing(
         **{field: overrides[field]},
     )
     with pytest.raises(support.InvalidInput):
-        await support.ask(session, world.group, form, address="198.51.100.1")
+        await support.ask(session, world.group, form)
     await session.rollback()
     assert await support.queue(session, await world.fresh_group(session)) == []
 
 
-async def test_a_flood_from_one_address_is_limited(world: World, session: AsyncSession) -> None:
-    limit, _ = support.PER_ADDRESS
-    for i in range(limit):
-        await support.ask(
-            session,
-            world.group,
-            support.AskForm(need=f"Help {i}", phone="611222333", consent=True),
-            address="flood",
-        )
-    with pytest.raises(support.RateLimited):
-        await support.ask(
-            session,
-            world.group,
-            support.AskForm(need="Help", phone="611222333", consent=True),
-            address="flood",
-        )
+YOLANDA = {
+    "name": "Yolanda Hernández",
+    "phone": "+34 699 818 272",
+    "email": "yolanda.hidden@example.net",
+}
+
+
+async def propose_for(client: Client, world: World, request_id: int, **fields: str) -> Any:
+    body = {
+        "title": "Food for the week",
+        "summary": "Groceries for a family of four.",
+        "fund": "groceries",
+        "amount": "80.00",
+        **fields,
+    }
+    return await client.post(
+        api(world, f"/{request_id}/propose"), headers=world.steward.headers, json=body
+    )
+
+
+@pytest.mark.parametrize(
+    ("fields", "field", "word"),
+    [
+        ({"title": "Food for Yolanda H."}, "title", "yolanda"),
+        ({"summary": "Receipt to yolanda.hidden at example.net"}, "body", "yolanda.hidden"),
+        ({"summary": "For the HERNANDEZ family"}, "body", "hernandez"),
+        ({"summary": "Reach her on 818-27 in the evening"}, "body", "8182"),
+    ],
+)
+async def test_a_proposal_with_any_part_of_the_persons_details_is_refused_naming_the_word(
+    client: Client,
+    world: World,
+    session: AsyncSession,
+    fields: dict[str, str],
+    field: str,
+    word: str,
+) -> None:
+    request = await ask(session, world, **YOLANDA)
+    refused = await propose_for(client, world, request.id, **fields)
+    assert refused.status_code == 422, refused.text
+    problem = refused.json()
+    assert f"“{word}”" in problem["detail"]
+    assert problem["errors"][0]["field"] == field
+    for secret in YOLANDA.values():
+        assert secret not in problem["detail"]
+    assert (await client.get(f"/api/groups/{world.slug}/proposals")).json() == []
+
+
+async def test_every_amendment_of_a_proposal_made_from_a_request_is_checked_too(
+    client: Client, world: World, session: AsyncSession
+) -> None:
+    request = await ask(session, world, **YOLANDA)
+    made = await propose_for(client, world, request.id)
+    assert made.status_code == 201, made.text
+    amend = f"/api/groups/{world.slug}/proposals/{made.json()['proposal']}/amendments"
+    for body, field in (
+        ({"title": "Food for Yolanda", "reason": "Clearer"}, "title"),
+        ({"body": "Call yolanda.hidden first", "reason": "Clearer"}, "body"),
+        ({"counterparty": "Yolanda Hernandez", "reason": "Pay her directly"}, "counterparty"),
+        ({"body": "Groceries for a family of five.", "reason": "Hernández has a baby"}, "reason"),
+    ):
+        refused = await client.post(amend, headers=world.steward.headers, json=body)
+        assert refused.status_code == 422, (body, refused.text)
+        assert refused.json()["errors"][0]["field"] == field
+    fine = {
+        "body": "Groceries for a family of five.",
+        "counterparty": request.pseudonym,
+        "reason": "One more child",
+    }
+    amended = await client.post(amend, headers=world.steward.headers, json=fine)
+    assert amended.status_code in (200, 201), amended.text
+    # A proposal that was not made from a request is not compared with anyone's details.
+    other = await client.post(
+        f"/api/groups/{world.slug}/proposals",
+        headers=world.member.headers,
+        json={"title": "Yolanda's birthday party", "body": "Cake"},
+    )
+    assert other.status_code == 201, other.text

@@ -134,7 +134,6 @@ async def test_requests_purge_erases_old_closed_requests(cli, session, world) ->
         session,
         world.group,
         support.AskForm(need="Rent", phone="611222333", consent=True),
-        address="x",
     )
     await support.decline(session, old, "Sorry", now=utcnow() - timedelta(days=100))
     await session.commit()

@@ -57,7 +57,6 @@ async def test_a_new_request_mails_opted_in_stewards_once(
         session,
         world.group,
         support.AskForm(need="Groceries", phone="611222333", name="Ada Byrne", consent=True),
-        address="a",
     )
     await session.commit()
     assert await send_due(session, settings, "pod.example.org") == 1
@@ -79,7 +78,6 @@ async def test_mail_waits_while_the_server_is_down_and_goes_once_it_is_up(
         session,
         world.group,
         support.AskForm(need="Rent", phone="611222333", consent=True),
-        address="b",
     )
     await session.commit()
     now = utcnow()
@@ -111,7 +109,6 @@ async def test_daily_digests_bundle_a_days_notifications(
             session,
             world.group,
             support.AskForm(need=need, phone="611222333", consent=True),
-            address=need,
         )
     await session.commit()
     assert await send_due(session, settings, "pod.example.org") == 0  # not a day old yet
