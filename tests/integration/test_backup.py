@@ -106,7 +106,6 @@ async def ask(session: AsyncSession, world: World, phone: str) -> SupportRequest
         session,
         world.group,
         support.AskForm(need="Two weeks of groceries", phone=phone, consent=True),
-        address=f"address-{phone}",
     )
     await session.commit()
     return request
