@@ -13,6 +13,7 @@ from datetime import timedelta
 from html import unescape
 
 import httpx
+from argon2 import PasswordHasher
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
 from sqlalchemy import func, select
@@ -28,7 +29,11 @@ from tests.conftest import Person, World
 
 Client = AsyncTestClient[Litestar]
 PASSWORD = "correct horse battery staple"
-_PASSWORD_HASH = hash_password(PASSWORD)  # Argon2 is slow on purpose: hash it once
+# Argon2 is slow on purpose (some 0.13 s a check here), and the suite logs in hundreds of
+# times: the test people's hash is a real Argon2id hash with light parameters, which the
+# check reads from the hash itself. The app's own hashes (hash_password) keep the strong
+# defaults, and one test below checks a login against one of them.
+_PASSWORD_HASH = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1).hash(PASSWORD)
 BASE_URL = "http://testserver.local"
 _CSRF = re.compile(r'name="_csrf_token" value="([^"]*)"')
 
@@ -327,3 +332,25 @@ async def test_an_expired_session_is_anonymous(
         await session.commit()
         assert (await client.get("/api/me")).status_code == 401
         assert (await client.get("/m", follow_redirects=False)).status_code == 303
+
+
+async def test_a_password_hashed_with_the_apps_own_strong_parameters_logs_in(
+    settings: Settings, world: World, session: AsyncSession
+) -> None:
+    """The other tests' people have light hashes (see ``_PASSWORD_HASH``); the app's own
+    hashes are Argon2id with its library's strong defaults, and they log in the same way."""
+    strong = hash_password(PASSWORD)
+    assert strong.startswith("$argon2id$")
+    assert "m=65536,t=3" in strong
+    user = await session.get(User, world.member.user.id)
+    assert user is not None
+    user.password_hash = strong
+    await session.commit()
+    async with AsyncTestClient(app=create_app(settings), base_url=BASE_URL) as client:
+        token = await form_token(client, "/login")
+        response = await client.post(
+            "/login",
+            data={"_csrf_token": token, "email": world.member.user.email, "password": PASSWORD},
+            follow_redirects=False,
+        )
+        assert response.status_code == 303, response.text

@@ -6,7 +6,7 @@ import asyncio
 import json
 import os
 import zipfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -28,7 +28,7 @@ from ledger.canonical import ZERO_HASH, canonical_json, leaf_hash_hex
 from ledger.checkpoint import SigningKey
 from ledger.merkle import root_from_leaf_hashes
 from ledger.models import Checkpoint, Entry
-from tests.conftest import World
+from tests.conftest import World, fresh_database
 from tests.pdf.ledger_data import cents
 
 Client = AsyncTestClient[Litestar]
@@ -42,7 +42,40 @@ ENTRIES = [
 ]
 
 
-@pytest.fixture(autouse=True, params=["one process", "two processes"])
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """The check of a bundle reads no database: its two ways are compared on SQLite, and
+    PostgreSQL builds bundles for the one-process check (each engine writes the rows)."""
+    if "processes" in _explicit(metafunc):  # tests of the two processes themselves
+        if "db_url" in metafunc.fixturenames:
+            metafunc.parametrize("db_url", ["sqlite"], indirect=True)
+        return
+    if "db_url" in metafunc.fixturenames:
+        metafunc.parametrize(
+            ("db_url", "processes"),
+            [("sqlite", "one process"), ("sqlite", "two processes"), ("postgres", "one process")],
+            indirect=True,
+            ids=["sqlite-one process", "sqlite-two processes", "postgres-one process"],
+        )
+    else:
+        metafunc.parametrize("processes", ["one process", "two processes"], indirect=True)
+
+
+def _explicit(metafunc: pytest.Metafunc) -> set[str]:
+    return {
+        name
+        for mark in metafunc.definition.iter_markers("parametrize")
+        for name in ([mark.args[0]] if isinstance(mark.args[0], str) else mark.args[0])
+    }
+
+
+@pytest.fixture
+def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """conftest's fresh database, for the engines ``pytest_generate_tests`` pairs."""
+    with fresh_database(request, request.param, tmp_path) as url:
+        yield url
+
+
+@pytest.fixture(autouse=True)
 def processes(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
     """Every check of this module runs with the leaves checked in one process and in two
     (which large bundles get on a machine of two cores): the reports must be the same."""
