@@ -9,7 +9,7 @@ it builds every entry with the ledger's own pieces, exactly as ``record_entry`` 
 - the leaf with ``ledger.canonical.leaf_document`` and ``canonical_json``, the hash with
   ``leaf_hash_hex``, chained through ``prev``;
 - the Merkle tree's compact range, carried as ``ledger.merkle.CompactRange.append`` does;
-- no fund ever goes below zero (checked per entry, as ``rules.check_no_overdraft`` does);
+- no fund ever goes below zero (checked per entry, as ``rules.Books`` does);
   reversals name a recent entry that is neither a reversal nor reversed already;
 
 and inserts them with Core ``insert()`` statements, compiled once and sent as driver-level

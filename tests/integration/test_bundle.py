@@ -21,13 +21,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.cli import main
 from app.settings import Settings
-from bench.generate import generate
 from ledger import bundle as bundle_module
+from ledger import service
 from ledger.bundle import verify_bundle
 from ledger.canonical import ZERO_HASH, canonical_json, leaf_hash_hex
 from ledger.checkpoint import SigningKey
 from ledger.merkle import root_from_leaf_hashes
 from ledger.models import Checkpoint, Entry
+from ledger.schemas import DisbursementIn, DonationIn, EntryIn, FundIn, ReversalIn, TransferIn
 from tests.conftest import World, fresh_database
 from tests.pdf.ledger_data import cents
 
@@ -231,24 +232,52 @@ def test_a_checkpoint_inconsistent_with_the_log_is_refused(bundle: Path, setting
     assert "checkpoint of size 3" in (report.problem or "")
 
 
-# --- a generated ledger: thousands of entries, reversals, transfers, checkpoints in between --
+# --- a generated ledger: hundreds of entries, reversals, transfers, checkpoints in between --
 
-GENERATED = 2_500
+GENERATED = 600
 # Signed checkpoints besides the final one, each the last of its day, so the bundle holds them
 # all: sizes at and around powers of two, some in the middle of a batch of leaves.
-CHECKPOINT_SIZES = (1, 2, 3, 63, 64, 65, 1000, 1024, 1025, 2047)
+CHECKPOINT_SIZES = (1, 2, 3, 63, 64, 65, 255, 256, 257, 511)
 SMALL_BATCH = 16_384  # bytes: some 35 leaves, so reversals name entries of earlier batches
+FUNDS = ("rent-relief", "groceries", "utilities")
+
+
+def history(count: int) -> Iterator[EntryIn | int]:
+    """A mixed history that the rules accept: donations, payments, transfers and, every
+    seventh entry, the reversal of a payment made a dozen or so entries before (an int:
+    the caller knows which entry that was). Payments never outrun the donations."""
+    for i in range(count):
+        fund = FUNDS[i % len(FUNDS)]
+        if i < len(FUNDS):  # every fund starts with money
+            yield DonationIn(fund=fund, amount="100.00", memo="Opening appeal")
+            continue
+        match i % 7:
+            case 0 | 3:
+                yield DonationIn(fund=fund, amount=f"{40 + i % 13}.{i % 100:02}", memo=f"Gift {i}")
+            case 1 | 4:
+                yield DisbursementIn(fund=fund, amount=f"{i % 9 + 1}.50", counterparty=f"R-{i}")
+            case 2 | 5:
+                other = FUNDS[(i + 1) % len(FUNDS)]
+                yield TransferIn(from_fund=fund, to_fund=other, amount="1.25")
+            case _:
+                yield i
 
 
 @pytest.fixture
 async def generated(
     app: Litestar, client: Client, world: World, session: AsyncSession, tmp_path: Path
 ) -> Path:
-    notary = app.state.notary
-    await generate(
-        session, world.slug, GENERATED, ("rent-relief", "groceries", "utilities"), notary=notary
-    )
+    group = world.group
+    await service.create_fund(session, group, FundIn(slug="utilities", name="Utilities"))
+    payments: list[int] = []
+    for step in history(GENERATED):
+        if isinstance(step, int):  # the reversal of an earlier payment, never of a recent one
+            step = ReversalIn(reverses=payments.pop(len(payments) // 2), memo="Paid twice")
+        entry = await service.record_entry(session, group, step, recorded_by=None)
+        if entry.kind == "disbursement":
+            payments.append(entry.seq)
     await session.commit()
+    notary = app.state.notary
     group = await world.fresh_group(session)
     hashes = [
         bytes.fromhex(value)
@@ -257,7 +286,8 @@ async def generated(
         )
     ]
     first_day = datetime(2024, 1, 1, 12, tzinfo=UTC)
-    for day, size in enumerate(CHECKPOINT_SIZES):
+    # The checkpoints of past days, and the latest (of the whole log).
+    for day, size in enumerate((*CHECKPOINT_SIZES, len(hashes))):
         root = root_from_leaf_hashes(hashes[:size])
         session.add(
             Checkpoint(
@@ -341,7 +371,7 @@ def reseal(
     return out, edited
 
 
-MIDDLE = 1_200  # edits land in the middle of the log, in the middle of a batch
+MIDDLE = 300  # edits land in the middle of the log, in the middle of a batch
 
 
 def first(documents: Documents, kind: str, after: int = MIDDLE) -> dict[str, Any]:
@@ -524,18 +554,18 @@ async def test_a_checkpoint_whose_root_differs_inside_a_batch_is_named(
     def change(files: dict[str, bytes]) -> None:
         lines = files["checkpoints.jsonl"].splitlines()
         origin = msgspec.json.decode(lines[0])["note"].split("\n", 1)[0]
-        forged = key.sign_checkpoint(origin, 1000, b"\x07" * 32)
+        forged = key.sign_checkpoint(origin, 256, b"\x07" * 32)
         files["checkpoints.jsonl"] = b"\n".join(
-            msgspec.json.encode({"size": 1000, "note": forged})
-            if msgspec.json.decode(line)["size"] == 1000
+            msgspec.json.encode({"size": 256, "note": forged})
+            if msgspec.json.decode(line)["size"] == 256
             else line
             for line in lines
         )
 
     report = verify_bundle(rewrite(generated, change))
     assert not report.ok
-    assert report.first_bad_seq == 1000
-    assert "checkpoint of size 1000" in (report.problem or "")
+    assert report.first_bad_seq == 256
+    assert "checkpoint of size 256" in (report.problem or "")
 
 
 # --- two processes ---------------------------------------------------------------------------
