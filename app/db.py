@@ -13,14 +13,12 @@ import asyncio
 import contextlib
 import json
 import logging
-import sqlite3
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from contextvars import ContextVar
 from pathlib import Path
 from typing import Any
 
-import aiosqlite
 from litestar.connection import ASGIConnection
 from litestar.enums import ScopeType
 from litestar.types import (
@@ -44,6 +42,7 @@ from sqlalchemy.ext.asyncio import (
 from sqlalchemy.pool import ConnectionPoolEntry
 
 from app.settings import Settings
+from app.sqlite_inline import inline_connector
 
 logger = logging.getLogger("commonpurse")
 SQLITE_BUSY_TIMEOUT_MS = 30_000
@@ -94,54 +93,13 @@ class WriterTurn:
             self._held = True
 
 
-class _SqliteConnection(aiosqlite.Connection):
-    """aiosqlite, except that write transactions run their statements on the event loop.
-
-    aiosqlite hands every call (cursor, execute, fetch, close) to the connection's thread
-    and back: four thread switches per query, which cost an append (ten statements) more
-    than its SQL, and more again on a busy machine. A write transaction's statements cannot
-    wait for a lock once ``BEGIN IMMEDIATE`` holds the database's write lock (WAL readers
-    never block a writer), so they run inline, briefly. What may wait stays on the thread:
-    ``BEGIN IMMEDIATE`` itself (another process, or a WAL checkpoint, may hold the lock; the
-    busy handler waits there), COMMIT (which may checkpoint the WAL), and everything in read
-    transactions (an export may read for seconds), so the event loop keeps serving.
-    """
-
-    async def _execute(self, fn: Any, *args: Any, **kwargs: Any) -> Any:
-        connection = self._connection
-        if write_intent.get() and connection is not None:
-            bound_to = getattr(fn, "__self__", None)
-            if connection.in_transaction:
-                if bound_to is not connection or fn.__name__ not in _MAY_WAIT:
-                    return fn(*args, **kwargs)
-            elif bound_to is connection and fn.__name__ == "cursor":
-                return fn(*args, **kwargs)
-            elif bound_to is connection and fn.__name__ == "rollback":
-                return None  # the pool's reset after a commit: nothing to roll back
-        return await super()._execute(fn, *args, **kwargs)  # type: ignore[no-untyped-call]
-
-
-_MAY_WAIT = frozenset({"commit", "rollback", "close"})
-
-
-def _sqlite_connector(path: Path) -> Callable[[], Awaitable[aiosqlite.Connection]]:
-    async def connect() -> aiosqlite.Connection:
-        connection = _SqliteConnection(
-            lambda: sqlite3.connect(path, check_same_thread=False), iter_chunk_size=64
-        )
-        connection._thread.daemon = True  # as SQLAlchemy does: never hold up the exit
-        return await connection
-
-    return connect
-
-
 def create_engine(settings: Settings, **kwargs: Any) -> AsyncEngine:
     url = settings.database_url
     if settings.is_sqlite:
         path = sqlite_path(url)
         if path is not None:
             path.parent.mkdir(parents=True, exist_ok=True)
-            kwargs.setdefault("async_creator", _sqlite_connector(path))
+            kwargs.setdefault("async_creator", inline_connector(path, write_intent.get))
         engine = create_async_engine(url, pool_size=10, max_overflow=40, pool_timeout=60, **kwargs)
         _configure_sqlite(engine)
         return engine

@@ -7,13 +7,11 @@ from __future__ import annotations
 from collections.abc import Awaitable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
-from typing import Any, Protocol, TypeVar, cast
+from typing import Any, Protocol, cast
 
 from sqlalchemy import Table, bindparam, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
-from sqlalchemy.orm import make_transient_to_detached
-from sqlalchemy.orm.attributes import instance_dict, set_committed_value
-from sqlalchemy.orm.util import identity_key
+from sqlalchemy.orm.attributes import set_committed_value
 
 from ledger import rules
 from ledger.canonical import (
@@ -30,6 +28,7 @@ from ledger.errors import (
     NotFound,
 )
 from ledger.groups import check_name, utcnow
+from ledger.loaded import as_loaded, current
 from ledger.log import Notary
 from ledger.merkle import CompactRange
 from ledger.models import Checkpoint, Entry, Fund, Group, LogState, Posting
@@ -147,10 +146,10 @@ async def _lock_log_and_funds(
     if driver is not None:
         rows = await driver.fetch(_LOCK_LOG_AND_FUNDS_POSTGRES, group.id)
         if rows:  # the session gets the rows as if the ORM had loaded them
-            log = _current(session, LogState, dict(zip(_LOG_COLUMNS, rows[0], strict=False)))
+            log = current(session, LogState, dict(zip(_LOG_COLUMNS, rows[0], strict=False)))
             split = len(_LOG_COLUMNS)
             return log, _Funds(
-                _current(session, Fund, dict(zip(_FUND_COLUMNS, row[split:], strict=True)))
+                current(session, Fund, dict(zip(_FUND_COLUMNS, row[split:], strict=True)))
                 for row in rows
             )
     else:
@@ -183,21 +182,6 @@ FROM log_states JOIN funds ON funds.group_id = log_states.group_id
 WHERE log_states.group_id = $1
 FOR UPDATE OF log_states, funds
 """  # noqa: S608
-
-
-def _current(session: AsyncSession, model: type[_Model], values: dict[str, Any]) -> _Model:
-    """The session's object for a row read without the ORM, holding the row's values as if
-    just loaded (what ``populate_existing`` does): the one in the session brought up to
-    date, or a new one added to it."""
-    key = identity_key(model, tuple(values[column.name] for column in model.__table__.primary_key))
-    found: _Model | None = session.sync_session.identity_map.get(key)
-    if found is None:
-        found = _as_loaded(model, values)
-        session.add(found)
-        return found
-    for name, value in values.items():
-        set_committed_value(found, name, value)
-    return found
 
 
 _LOCK_LOG_AND_FUNDS = (
@@ -430,11 +414,11 @@ async def record_entry(
         entry_id = await _write(connection, columns, postings, balances, head, checkpoint)
 
     # The session's objects are made to match the rows, as if freshly loaded.
-    entry = _as_loaded(Entry, {"id": entry_id, **columns})
+    entry = as_loaded(Entry, {"id": entry_id, **columns})
     session.add(entry)
     loaded_postings = []
     for row, planned in zip(postings, plan.postings, strict=True):
-        posting = _as_loaded(Posting, {"entry_id": entry_id, **row})
+        posting = as_loaded(Posting, {"entry_id": entry_id, **row})
         set_committed_value(posting, "fund", funds[planned.fund_id])
         loaded_postings.append(posting)
     set_committed_value(entry, "postings", loaded_postings)
@@ -564,22 +548,6 @@ _ADVANCE_LOG = (
     .where(_LOGS.c.group_id == bindparam("group"))
     .values(size=bindparam("size"), head_hash=bindparam("head_hash"), merkle=bindparam("merkle"))
 )
-
-
-_Model = TypeVar("_Model", Entry, Posting, LogState, Fund)
-
-
-def _as_loaded(model: type[_Model], values: dict[str, Any]) -> _Model:
-    """A new object for a row written or read without the unit of work, made to look
-    loaded (no pending changes), so the session neither inserts it again nor reloads it.
-
-    It skips the constructor, which would record every value as a change to undo at once:
-    the ORM's loader fills a new instance's ``__dict__`` the same way, at a quarter of the
-    cost (an append makes five of these)."""
-    instance: _Model = model.__mapper__.class_manager.new_instance()
-    instance_dict(instance).update(values)
-    make_transient_to_detached(instance)
-    return instance
 
 
 # --- reading -----------------------------------------------------------------------------
