@@ -26,7 +26,7 @@ from litestar.types import (
     Send,
 )
 
-from app import documents, web
+from app import documents
 from app.api import openapi
 from app.api.bodies import StrictJSONRequest
 from app.api.groups import GroupController, MeController
@@ -42,12 +42,12 @@ from app.db import (
     write_intent,
 )
 from app.deps import provide_notary
-from app.errors import EXCEPTION_HANDLERS, PROBLEM_MEDIA_TYPE, problem_document
+from app.errors import EXCEPTION_HANDLERS, PAGE_ERROR_HANDLERS, PROBLEM_MEDIA_TYPE, problem_document
 from app.jobs import maintenance_loop
 from app.settings import Settings
 from app.signing import load_notary
+from app.web import site
 from app.web.ask import AskPages
-from app.web.errors import PAGE_ERROR_HANDLERS
 
 READ_ONLY_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
@@ -228,7 +228,7 @@ class CommonPursePlugin(InitPluginProtocol, ReceiveRoutePlugin):
         app_config.exception_handlers.update(EXCEPTION_HANDLERS)
         app_config.request_class = StrictJSONRequest
         app_config.lifespan.append(maintenance_loop)
-        web.configure(app_config, settings)
+        site.configure(app_config, settings)
         AskPages.exception_handlers = dict(PAGE_ERROR_HANDLERS)
         app_config.route_handlers.append(AskPages)
         documents.configure(app_config, settings)

@@ -23,6 +23,7 @@ from litestar.exceptions import (
 from litestar.params import ParameterKwarg
 from litestar.types import ExceptionHandlersMap
 
+from app.web.errors import error_page, page_http_error, page_unexpected_error
 from ledger.errors import Conflict, InvalidInput, LedgerError, NotFound
 from proposals.errors import NotAllowed
 
@@ -126,8 +127,6 @@ def respond(
     headers: dict[str, str] | None = None,
 ) -> Response[Any]:
     if _wants_html(request):
-        from app.web.errors import error_page
-
         return error_page(request, status, detail, headers=headers)
     return problem_response(status, detail, errors=errors, headers=headers)
 
@@ -267,6 +266,17 @@ def on_unexpected_error(request: Request[Any, Any, Any], error: Exception) -> Re
     logger.exception("Unexpected error on %s %s", request.method, request.url.path, exc_info=error)
     return respond(request, 500, "Something went wrong on our side; nothing was changed.")
 
+
+def on_ledger_error_page(request: Request[Any, Any, Any], error: LedgerError) -> Response[Any]:
+    return error_page(request, status_of(error), str(error))
+
+
+# The pages' controllers answer every error with a page, whatever the Accept header says.
+PAGE_ERROR_HANDLERS: ExceptionHandlersMap = {
+    HTTPException: page_http_error,
+    LedgerError: on_ledger_error_page,
+    Exception: page_unexpected_error,
+}
 
 EXCEPTION_HANDLERS: ExceptionHandlersMap = {
     LedgerError: on_ledger_error,

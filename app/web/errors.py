@@ -9,10 +9,8 @@ from typing import Any
 
 from litestar import Request, Response
 from litestar.exceptions import HTTPException
-from litestar.types import ExceptionHandlersMap
 
 from app.web.templating import Formatter
-from ledger.errors import LedgerError
 
 logger = logging.getLogger("commonpurse")
 
@@ -74,26 +72,14 @@ def error_page(
     )
 
 
-# Pages answer every error with a page, whatever the browser's Accept header says.
+# Pages answer every error with a page, whatever the browser's Accept header says (the
+# domain's errors too: ``app.errors.PAGE_ERROR_HANDLERS`` adds them with their statuses).
 
 
-def _page_http_error(request: Request[Any, Any, Any], error: HTTPException) -> Response[str]:
+def page_http_error(request: Request[Any, Any, Any], error: HTTPException) -> Response[str]:
     return error_page(request, error.status_code, str(error.detail), headers=error.headers)
 
 
-def _page_ledger_error(request: Request[Any, Any, Any], error: LedgerError) -> Response[str]:
-    from app.errors import status_of
-
-    return error_page(request, status_of(error), str(error))
-
-
-def _page_unexpected_error(request: Request[Any, Any, Any], error: Exception) -> Response[str]:
+def page_unexpected_error(request: Request[Any, Any, Any], error: Exception) -> Response[str]:
     logger.exception("Unexpected error on %s %s", request.method, request.url.path, exc_info=error)
     return error_page(request, 500, "")
-
-
-PAGE_ERROR_HANDLERS: ExceptionHandlersMap = {
-    HTTPException: _page_http_error,
-    LedgerError: _page_ledger_error,
-    Exception: _page_unexpected_error,
-}

@@ -1,0 +1,62 @@
+"""The HTML side: public transparency pages and the members' web app (Jinja2, no JS needed).
+
+``configure`` is called once by ``app.asgi.CommonPursePlugin`` and adds the templates, the
+pages' route handlers, the static files, CSRF, the login redirect and the security headers.
+Sessions are rows of ``web_sessions`` read by ``app.auth.authenticate`` (see there).
+"""
+
+from __future__ import annotations
+
+from litestar.config.app import AppConfig
+from litestar.datastructures import CacheControlHeader
+from litestar.plugins.jinja import JinjaTemplateEngine
+from litestar.static_files import create_static_files_router
+from litestar.template import TemplateConfig
+
+from app.errors import PAGE_ERROR_HANDLERS
+from app.settings import Settings
+from app.web.admin import AdminPages, JoinPages
+from app.web.member_proposals import MemberProposalPages
+from app.web.members import LoginPages, LoginRequired, MemberPages, login_redirect
+from app.web.public import Feeds, PublicPages
+from app.web.queue import RequestPages
+from app.web.seal import SealKeeper
+from app.web.security import COOKIE_FREE, csrf_middleware, security_headers
+from app.web.templating import STATIC, create_environment
+
+PAGE_CONTROLLERS = (
+    PublicPages,
+    LoginPages,
+    MemberPages,
+    MemberProposalPages,
+    RequestPages,
+    AdminPages,
+    JoinPages,
+)
+
+
+def configure(app_config: AppConfig, settings: Settings) -> None:
+    """Wire the web pages onto the application."""
+    app_config.template_config = TemplateConfig(
+        instance=JinjaTemplateEngine.from_environment(create_environment())
+    )
+    for controller in PAGE_CONTROLLERS:
+        controller.exception_handlers = dict(PAGE_ERROR_HANDLERS)
+    app_config.route_handlers.extend(
+        [
+            *PAGE_CONTROLLERS,
+            Feeds,
+            create_static_files_router(
+                path="/static",
+                directories=[STATIC],
+                name="static",
+                cache_control=CacheControlHeader(max_age=86_400, public=True),
+                opt={COOKIE_FREE: True},
+                include_in_schema=False,
+            ),
+        ]
+    )
+    app_config.middleware.append(csrf_middleware(settings))
+    app_config.before_send.append(security_headers(settings))
+    app_config.exception_handlers[LoginRequired] = login_redirect
+    app_config.state["seal_keeper"] = SealKeeper(settings)
