@@ -15,7 +15,6 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -25,8 +24,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.migrate import PROJECT_ROOT
 from app.settings import Settings
-from tests.conftest import Person, World, build_world, unavailable
-from tests.http.test_login import PASSWORD, give_password
+from tests.browser.steps import Cast
+from tests.support.clients import give_password
+from tests.support.databases import unavailable
+from tests.support.people import build_world
 
 CHROMIUM = Path(os.environ.get("COMMONPURSE_CHROMIUM", "/usr/bin/chromium"))
 CHROMIUM_ARGS = [
@@ -39,19 +40,6 @@ CHROMIUM_ARGS = [
     "--no-first-run",
 ]
 ARTIFACTS = PROJECT_ROOT / "test-artifacts"
-DESKTOP = {"width": 1280, "height": 900}
-PHONE = {"width": 390, "height": 844}
-
-
-@dataclass
-class Cast:
-    """The group under test and the people who log in to it (password ``PASSWORD``): the
-    steward and the admin here, and the facilitator and the plain member through ``world``."""
-
-    world: World
-    steward: Person
-    admin: Person
-    password: str = PASSWORD
 
 
 @pytest.fixture

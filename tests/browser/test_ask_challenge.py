@@ -14,8 +14,7 @@ from app import challenge
 from app.limits import ASK_FLOOD, Limiter
 from app.settings import Settings
 from ledger.groups import utcnow
-from tests.browser.conftest import PHONE, Cast
-from tests.browser.test_ask_phone import STATUS_URL, WORDS, fill_the_form
+from tests.browser.steps import PHONE, STATUS_URL, WORDS, Cast, fill_the_form
 
 
 @pytest.fixture

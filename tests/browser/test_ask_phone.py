@@ -17,62 +17,17 @@ import httpx
 import pytest
 from playwright.sync_api import expect
 
-from tests.browser.conftest import PHONE, Cast
-from tests.browser.test_site import log_in, serious_violations
-
-PERSON = {
-    "name": "Wenonah Kowalczyk-Adeyemi",
-    "phone": "+34 622 917 405",
-    "email": "wk.a@example.net",
-}
-# The labels the person reads, in each language of the form.
-WORDS = {
-    "en": {
-        "need": "What do you need?",
-        "amount": "How much, if you know (EUR)",
-        "urgent": "Urgent: in the next few days",
-        "name": "What should we call you?",
-        "phone": "Phone",
-        "email": "E-mail",
-        "consent": "I agree that the group keeps my details as described above.",
-        "send": "Send my request",
-        "thanks": "Thank you. Your request has reached Rent Fund.",
-        "heading": "Your request",
-        "received": "Received",
-        "no_contact": "Please tell us one way to reach you",
-    },
-    "es": {
-        "need": "¿Qué necesitas?",
-        "amount": "Cuánto, si lo sabes (EUR)",
-        "urgent": "Urgente: en los próximos días",
-        "name": "¿Cómo quieres que te llamemos?",
-        "phone": "Teléfono",
-        "email": "Correo electrónico",
-        "consent": "Acepto que el grupo guarde mis datos como se describe arriba.",
-        "send": "Enviar mi petición",
-        "thanks": "Gracias. Tu petición ha llegado a Rent Fund.",
-        "heading": "Tu petición",
-        "received": "Recibida",
-        "no_contact": "Indica una forma de contactarte",
-    },
-}
-STATUS_URL = re.compile(r".*/g/rent-fund/ask/[A-Za-z0-9_-]{20,}\?sent=1$")
-
-
-def fits_the_screen(page: Any) -> None:
-    width = page.evaluate("document.documentElement.scrollWidth")
-    assert width <= PHONE["width"], f"{page.url} scrolls sideways ({width}px)"
-
-
-def fill_the_form(page: Any, words: dict[str, str], *, contact: bool = True) -> None:
-    page.get_by_label(words["need"], exact=True).fill("Rent for March: I lost my hours at work.")
-    page.get_by_label(words["amount"]).fill("320")
-    page.get_by_label(words["urgent"], exact=True).check()
-    page.get_by_label(words["name"]).fill(PERSON["name"])
-    if contact:
-        page.get_by_label(words["phone"], exact=True).fill(PERSON["phone"])
-        page.get_by_label(words["email"], exact=True).fill(PERSON["email"])
-    page.get_by_label(words["consent"], exact=True).check()
+from tests.browser.steps import (
+    PERSON,
+    PHONE,
+    STATUS_URL,
+    WORDS,
+    Cast,
+    fill_the_form,
+    fits_the_screen,
+    log_in,
+    serious_violations,
+)
 
 
 @pytest.mark.parametrize("language", ["en", "es"])

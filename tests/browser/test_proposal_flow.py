@@ -21,10 +21,8 @@ import httpx
 from playwright.sync_api import expect
 
 from app.migrate import PROJECT_ROOT
-from tests.browser.conftest import DESKTOP, PHONE, Cast
-from tests.browser.test_ask_phone import fits_the_screen
-from tests.browser.test_site import log_in, serious_violations
-from tests.conftest import Person
+from tests.browser.steps import DESKTOP, PHONE, Cast, fits_the_screen, log_in, serious_violations
+from tests.support.people import Person
 
 SCREENSHOTS = PROJECT_ROOT / "docs" / "screenshots"
 TITLE = "Pay R-17's March rent"

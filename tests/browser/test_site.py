@@ -11,20 +11,11 @@ from typing import Any
 
 import httpx
 import pytest
-from axe_playwright_python.sync_playwright import Axe  # type: ignore[import-untyped]
 from playwright.sync_api import expect
 
-from tests.browser.conftest import DESKTOP, PHONE, Cast
+from tests.browser.steps import DESKTOP, PHONE, Cast, log_in, serious_violations
 
 SERIOUS = ("serious", "critical")
-
-
-def log_in(page: Any, base: str, email: str, password: str) -> None:
-    page.goto(f"{base}/login")
-    page.get_by_label("E-mail address", exact=True).fill(email)
-    page.get_by_label("Password", exact=True).fill(password)
-    page.locator("main").get_by_role("button", name="Log in").click()
-    page.wait_for_url(f"{base}/m")
 
 
 def seed_entries(base: str, cast: Cast) -> None:
@@ -66,15 +57,6 @@ def seed_entries(base: str, cast: Cast) -> None:
     for body in bodies:
         response = httpx.post(url, json=body, headers=cast.steward.headers, timeout=30)
         assert response.status_code == 201, response.text
-
-
-def serious_violations(page: Any) -> list[str]:
-    results = Axe().run(page)
-    return [
-        f"{v['id']} ({v['impact']}): {v['help']} at {[n['target'] for n in v['nodes']][:3]}"
-        for v in results.response["violations"]
-        if v["impact"] in SERIOUS
-    ]
 
 
 def test_steward_records_a_donation_and_a_payment_and_the_public_page_shows_them(

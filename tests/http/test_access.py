@@ -24,8 +24,7 @@ from __future__ import annotations
 
 import asyncio
 import re
-import shutil
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -33,10 +32,8 @@ from typing import Any
 import pytest
 import pytest_asyncio
 from litestar import Litestar
-from litestar.routes import HTTPRoute
 from litestar.testing import AsyncTestClient
 from sqlalchemy import update
-from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.asgi import create_app
@@ -44,21 +41,9 @@ from app.db import create_engine, create_session_maker
 from app.models import ApiToken
 from app.settings import Settings
 from ledger import groups
-from proposals import support
-from proposals.models import SupportRequest
-from proposals.support import AskForm
-from tests.conftest import (
-    ENGINES,
-    POSTGRES_URL,
-    Person,
-    World,
-    _counter,
-    _pg_admin,
-    _worker,
-    build_world,
-    make_person,
-)
-from tests.http.test_login import browser, give_password
+from tests.support.clients import browser, give_password
+from tests.support.people import Person, World, ask_for_support, build_world, make_person
+from tests.support.routes import PATH_PARAMETER, app_routes
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 
@@ -336,7 +321,6 @@ ROLES_OF: dict[str, frozenset[str] | None] = {
     "facilitator": frozenset({"member", "facilitator"}),
     "admin": frozenset({"member", "steward", "facilitator", "admin"}),
 }
-PATH_PARAMETER = re.compile(r"\{(\w+)(?::\w+)?\}")
 
 
 def expected_statuses(
@@ -372,17 +356,6 @@ def expected_statuses(
     if access == PUBLIC_READ or access.roles & roles:
         return frozenset({route.allowed})
     return frozenset({403})
-
-
-def app_routes(app: Litestar) -> set[tuple[str, str]]:
-    """Every (method, path) the app answers, but Litestar's automatic OPTIONS."""
-    served: set[tuple[str, str]] = set()
-    for route in app.routes:
-        if isinstance(route, HTTPRoute):
-            served.update((method, route.path) for method in route.methods if method != "OPTIONS")
-        else:  # a websocket or a mounted ASGI app: classify it as well
-            served.add((type(route).__name__, route.path))
-    return served
 
 
 def _bare(path: str) -> str:
@@ -433,23 +406,6 @@ class Stage:
     admin_membership: dict[str, int] = field(default_factory=dict)
     request_id: dict[str, int] = field(default_factory=dict)
     reference: dict[str, str] = field(default_factory=dict)
-
-
-@pytest.fixture(scope="module", params=ENGINES)
-def module_db_url(
-    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[str]:
-    """Like conftest's ``db_url``, once per engine for this module."""
-    if request.param == "sqlite":
-        path = tmp_path_factory.mktemp("access") / "commonpurse.db"
-        shutil.copyfile(request.getfixturevalue("sqlite_template"), path)
-        yield f"sqlite+aiosqlite:///{path}"
-        return
-    template = request.getfixturevalue("postgres_template")
-    name = f"{make_url(POSTGRES_URL).database}_{_worker()}_{next(_counter)}"
-    asyncio.run(_pg_admin(f'CREATE DATABASE "{name}" TEMPLATE "{template}"'))
-    yield make_url(POSTGRES_URL).set(database=name).render_as_string(hide_password=False)
-    asyncio.run(_pg_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
 
 
 @pytest_asyncio.fixture(scope="module", loop_scope="module")
@@ -506,11 +462,6 @@ async def stage(
             )
     finally:
         await engine.dispose()
-
-
-async def ask_for_support(session: AsyncSession, world: World) -> SupportRequest:
-    form = AskForm(need="Rent for March", email="asker@example.org", consent=True)
-    return await support.ask(session, world.group, form)
 
 
 def headers_of(stage: Stage, caller: str, group: World | None) -> dict[str, str]:

@@ -20,10 +20,15 @@ from app.limits import ASK_FLOOD, Limiter
 from app.settings import Settings
 from ledger.groups import utcnow
 from proposals.models import Notification, SupportRequest
-from tests.conftest import World
-from tests.http.test_limits import calling_from, csrf
-from tests.http.test_login import browser, give_password, post_form
-from tests.http.test_pages import text_of
+from tests.support.clients import (
+    browser,
+    calling_from,
+    form_token,
+    give_password,
+    post_form,
+    text_of,
+)
+from tests.support.people import World
 
 HTML = {"Accept": "text/html"}
 ASK = {
@@ -86,7 +91,7 @@ async def test_a_flood_from_rotating_addresses_never_turns_a_person_away(
     settings = proxied(settings)
     secret = settings.resolved_secret_key()
     async with calling_from(create_app(settings), "127.0.0.1") as client:
-        token = await csrf(client, f"/g/{world.slug}/ask")
+        token = await form_token(client, f"/g/{world.slug}/ask")
         _, bits = await form_challenge(client, world)
         assert bits == 0  # no flood yet: the page asks the browser for no work
         flood = [
@@ -136,7 +141,7 @@ async def test_a_challenge_proves_one_request_only_and_only_when_genuine(
     secret = settings.resolved_secret_key()
     await flood(session, settings, world.group.id)
     async with calling_from(create_app(settings), "127.0.0.1") as client:
-        token = await csrf(client, f"/g/{world.slug}/ask")
+        token = await form_token(client, f"/g/{world.slug}/ask")
         page_token, bits = await form_challenge(client, world)
         solved = challenge.solve(page_token, bits)
         first = reference_of(
@@ -193,7 +198,7 @@ async def test_stewards_release_a_held_request_or_discard_those_they_saw(
     await flood(session, settings, world.group.id)
     queue = f"/api/groups/{world.slug}/requests"
     async with calling_from(create_app(settings), "127.0.0.1") as client:
-        token = await csrf(client, f"/g/{world.slug}/ask")
+        token = await form_token(client, f"/g/{world.slug}/ask")
         references = await held_requests(client, world, token, 3)
         steward = world.steward.headers
         listed = (await client.get(f"{queue}?held=true", headers=steward)).json()
@@ -254,7 +259,7 @@ async def test_the_queue_page_shows_held_requests_apart_with_one_button_to_disca
     settings = proxied(settings)
     await flood(session, settings, world.group.id)
     async with calling_from(create_app(settings), "127.0.0.1") as client:
-        token = await csrf(client, f"/g/{world.slug}/ask")
+        token = await form_token(client, f"/g/{world.slug}/ask")
         await held_requests(client, world, token, 3)
     held_ids = sorted(
         await session.scalars(select(SupportRequest.id).where(SupportRequest.held.is_(True)))

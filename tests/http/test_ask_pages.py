@@ -16,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.limits import ASK_PER_ADDRESS
 from app.models import RateCounter
 from proposals.models import SupportRequest
-from tests.conftest import World, build_world
+from tests.support.people import World, build_world
 
 Client = AsyncTestClient[Litestar]
 PERSON = {"name": "Tomasz Wiśniewski", "phone": "0612 345 678", "email": "tomasz.w@example.net"}

@@ -28,10 +28,8 @@ from app.settings import Settings
 from ledger import groups, service
 from ledger.schemas import FundIn
 from ledger.verify import verify_group
-from tests.conftest import World, build_world
-from tests.http.test_access import PATH_PARAMETER, app_routes, ask_for_support, module_db_url
-
-__all__ = ["module_db_url"]  # the per-engine database, shared with the access tests
+from tests.support.people import World, ask_for_support, build_world
+from tests.support.routes import PATH_PARAMETER, app_routes
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 

@@ -8,8 +8,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.settings import Settings
 from proposals import support
-from tests.conftest import World
-from tests.http.test_login import browser, give_password
+from tests.support.clients import browser, give_password
+from tests.support.people import World
 
 Client = AsyncTestClient[Litestar]
 

@@ -15,7 +15,8 @@ from app.asgi import create_app
 from app.jobs import forget_erased_pages
 from ledger import groups, service
 from ledger.schemas import DonationIn
-from tests.conftest import World, build_world, in_loop_client, make_person, racing_client
+from tests.support.clients import in_loop_client, racing_client
+from tests.support.people import World, build_world, make_person
 
 Client = AsyncTestClient[Litestar]
 
@@ -177,7 +178,7 @@ async def test_racing_retries_with_one_key_record_once(settings: Any, world: Wor
 
 
 async def test_keys_belong_to_their_group(client: Client, world: World, session: Any) -> None:
-    from tests.conftest import build_world
+    from tests.support.people import build_world
 
     other = await build_world(session, slug="other-fund")
     body = {"kind": "donation", "fund": "groceries", "amount": "3.00"}

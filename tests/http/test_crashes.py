@@ -32,10 +32,8 @@ from app.db import sqlite_path
 from app.settings import Settings
 from ledger import service
 from ledger.schemas import DonationIn
-from tests.conftest import World
-from tests.integration.test_plaintext_exports import need_tool
-from tests.integration.test_plaintext_exports import run as run_tool
-from tests.serving import (
+from tests.support.people import World
+from tests.support.serving import (
     REQUEST_TIMEOUT,
     Append,
     Load,
@@ -44,6 +42,8 @@ from tests.serving import (
     commonpurse,
     load_in_background,
 )
+from tests.support.tools import need_tool
+from tests.support.tools import run as run_tool
 
 FUND = "rent-relief"
 

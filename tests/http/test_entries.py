@@ -15,7 +15,7 @@ from app.asgi import create_app
 from app.settings import Settings
 from ledger.models import Fund
 from ledger.money import MAX_BALANCE
-from tests.conftest import World
+from tests.support.people import World
 
 Client = AsyncTestClient[Litestar]
 

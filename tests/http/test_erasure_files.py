@@ -25,7 +25,8 @@ from app.settings import Settings
 from proposals import personal, support
 from proposals.models import RequestDetails, RequestKey
 from proposals.privacy import unseal
-from tests.conftest import World, unavailable
+from tests.support.databases import unavailable
+from tests.support.people import World
 
 Client = AsyncTestClient[Litestar]
 

@@ -28,9 +28,8 @@ from ledger import groups
 from ledger.errors import Conflict, NotFound
 from ledger.groups import utcnow
 from ledger.models import Invite, Membership, User
-from tests.conftest import Person, World, make_person
-from tests.http.test_login import PASSWORD, browser, csrf_of, give_password, post_form
-from tests.http.test_pages import text_of
+from tests.support.clients import PASSWORD, browser, csrf_of, give_password, post_form, text_of
+from tests.support.people import Person, World, make_person
 
 Client = AsyncTestClient[Litestar]
 HTML = {"Accept": "text/html"}
@@ -185,7 +184,7 @@ async def test_an_invite_that_was_used_cannot_be_revoked(
 async def test_an_invite_of_another_group_cannot_be_revoked_here(
     client: Client, world: World, session: AsyncSession
 ) -> None:
-    from tests.conftest import build_world
+    from tests.support.people import build_world
 
     other = await build_world(session, slug="other-purse")
     invite, token = await make_invite(session, other)

@@ -10,16 +10,12 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import re
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from datetime import timedelta
-from html import unescape
 from typing import Any
 
 import httpx
 import pytest
 from click.testing import CliRunner
-from litestar import Litestar
 from litestar.datastructures import Headers
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -36,33 +32,11 @@ from app.limits import (
 )
 from app.settings import Settings, SettingsError
 from proposals.models import SupportRequest
-from tests.conftest import World
-from tests.http.test_login import PASSWORD, give_password
+from tests.support.clients import PASSWORD, calling_from, form_token, give_password
+from tests.support.people import World
 
 _CSRF = re.compile(r'name="_csrf_token" value="([^"]*)"')
 HTML = {"Accept": "text/html"}
-
-
-@asynccontextmanager
-async def calling_from(app: Litestar, address: str) -> AsyncIterator[httpx.AsyncClient]:
-    """``app`` running, and a client whose requests come from ``address`` (the peer of
-    the connection, as the server sees it)."""
-    async with (
-        app.lifespan(),
-        httpx.AsyncClient(
-            transport=httpx.ASGITransport(app=app, client=(address, 40000)),  # type: ignore[arg-type]
-            base_url="http://testserver.local",
-        ) as client,
-    ):
-        yield client
-
-
-async def csrf(client: httpx.AsyncClient, path: str) -> str:
-    page = await client.get(path, headers=HTML)
-    assert page.status_code == 200, page.text
-    match = _CSRF.search(page.text)
-    assert match is not None
-    return unescape(match.group(1))
 
 
 async def try_login(client: httpx.AsyncClient, token: str, email: str, password: str) -> Any:
@@ -114,7 +88,10 @@ async def test_racing_wrong_passwords_are_checked_only_up_to_the_limit(
         calling_from(create_app(settings), "203.0.113.20") as first,
         calling_from(create_app(settings), "203.0.113.20") as second,
     ):
-        tokens = {first: await csrf(first, "/login"), second: await csrf(second, "/login")}
+        tokens = {
+            first: await form_token(first, "/login"),
+            second: await form_token(second, "/login"),
+        }
         answers = await asyncio.gather(
             *(
                 try_login(client, tokens[client], email, f"wrong {i}")
@@ -135,12 +112,12 @@ async def test_the_right_password_from_another_address_still_logs_in(
     await give_password(session, world.member)
     email = world.member.user.email
     async with calling_from(create_app(settings), "203.0.113.66") as guesser:
-        token = await csrf(guesser, "/login")
+        token = await form_token(guesser, "/login")
         for _ in range(LOGIN_PER_ACCOUNT_AND_ADDRESS.most):
             assert (await try_login(guesser, token, email, "guess")).status_code == 400
         assert (await try_login(guesser, token, email, "guess")).status_code == 429
     async with calling_from(create_app(settings), "198.51.100.9") as owner:
-        logged_in = await try_login(owner, await csrf(owner, "/login"), email, PASSWORD)
+        logged_in = await try_login(owner, await form_token(owner, "/login"), email, PASSWORD)
         assert logged_in.status_code == 303, logged_in.text
         assert "cp_session" in owner.cookies
 
@@ -162,11 +139,11 @@ async def test_guesses_from_many_addresses_slow_an_account_down_but_never_lock_i
     guesses = LOGIN_PER_ACCOUNT.most + 4
     for n in range(guesses):
         async with calling_from(app, f"192.0.2.{n + 1}") as guesser:
-            token = await csrf(guesser, "/login")
+            token = await form_token(guesser, "/login")
             assert (await try_login(guesser, token, email, "guess")).status_code == 400
     assert waited == [0.5, 1.0, 2.0, 4.0]
     async with calling_from(app, "198.51.100.10") as owner:
-        logged_in = await try_login(owner, await csrf(owner, "/login"), email, PASSWORD)
+        logged_in = await try_login(owner, await form_token(owner, "/login"), email, PASSWORD)
         assert logged_in.status_code == 303
     assert waited[-1] == limits.LOGIN_DELAY_MOST  # the longest wait, and no refusal
 
@@ -189,7 +166,7 @@ async def test_racing_asks_from_one_address_are_accepted_only_up_to_the_limit(
         calling_from(create_app(settings), "203.0.113.30") as second,
     ):
         path = f"/g/{world.slug}/ask"
-        tokens = {first: await csrf(first, path), second: await csrf(second, path)}
+        tokens = {first: await form_token(first, path), second: await form_token(second, path)}
         answers = await asyncio.gather(
             *(try_ask(client, world.slug, tokens[client]) for _ in range(10) for client in tokens)
         )
@@ -206,7 +183,7 @@ async def test_forwarded_for_is_ignored_from_a_proxy_that_is_not_trusted(
 ) -> None:
     """By default no proxy is trusted: a client cannot rotate its address in a header."""
     async with calling_from(create_app(settings), "127.0.0.1") as client:
-        token = await csrf(client, f"/g/{world.slug}/ask")
+        token = await form_token(client, f"/g/{world.slug}/ask")
         for n in range(ASK_PER_ADDRESS.most):
             forged = {"X-Forwarded-For": f"198.51.100.{n + 1}"}
             assert (await try_ask(client, world.slug, token, forged)).status_code == 303
@@ -219,7 +196,7 @@ async def test_forwarded_for_from_a_trusted_proxy_names_the_client(
 ) -> None:
     proxied = dataclasses.replace(settings, trusted_proxies=("127.0.0.1",))
     async with calling_from(create_app(proxied), "127.0.0.1") as proxy:
-        token = await csrf(proxy, f"/g/{world.slug}/ask")
+        token = await form_token(proxy, f"/g/{world.slug}/ask")
         # Different people behind the proxy each have their own limit...
         for n in range(ASK_PER_ADDRESS.most + 2):
             person = {"X-Forwarded-For": f"198.51.100.{n + 1}"}

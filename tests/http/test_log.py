@@ -7,7 +7,7 @@ from litestar.testing import AsyncTestClient
 
 from ledger.checkpoint import Verifier, verify_note
 from ledger.merkle import verify_consistency, verify_inclusion
-from tests.conftest import World
+from tests.support.people import World
 
 Client = AsyncTestClient[Litestar]
 

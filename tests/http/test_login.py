@@ -6,14 +6,8 @@ other page tests as well.
 
 from __future__ import annotations
 
-import re
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from datetime import timedelta
-from html import unescape
 
-import httpx
-from argon2 import PasswordHasher
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
 from sqlalchemy import func, select
@@ -25,72 +19,18 @@ from app.limits import LOGIN_PER_ACCOUNT_AND_ADDRESS, LOGIN_PER_ADDRESS
 from app.models import RateCounter, WebSession
 from app.settings import Settings
 from ledger.models import User
-from tests.conftest import Person, World
+from tests.support.clients import (
+    BASE_URL,
+    PASSWORD,
+    browser,
+    form_token,
+    give_password,
+    log_in,
+    post_form,
+)
+from tests.support.people import World
 
 Client = AsyncTestClient[Litestar]
-PASSWORD = "correct horse battery staple"
-# Argon2 is slow on purpose (some 0.13 s a check here), and the suite logs in hundreds of
-# times: the test people's hash is a real Argon2id hash with light parameters, which the
-# check reads from the hash itself. The app's own hashes (hash_password) keep the strong
-# defaults, and one test below checks a login against one of them.
-_PASSWORD_HASH = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1).hash(PASSWORD)
-BASE_URL = "http://testserver.local"
-_CSRF = re.compile(r'name="_csrf_token" value="([^"]*)"')
-
-
-async def give_password(session: AsyncSession, *people: Person) -> None:
-    for person in people:
-        user = await session.get(User, person.user.id)
-        assert user is not None
-        user.password_hash = _PASSWORD_HASH
-    await session.commit()
-
-
-def csrf_of(html: str) -> str:
-    match = _CSRF.search(html)
-    assert match, "the page has no CSRF token"
-    assert match.group(1), "the page's CSRF token is empty"
-    return unescape(match.group(1))
-
-
-async def form_token(client: Client, url: str) -> str:
-    page = await client.get(url, headers={"Accept": "text/html"})
-    assert page.status_code == 200, page.text
-    return csrf_of(page.text)
-
-
-async def post_form(
-    client: Client, url: str, data: dict[str, str], *, form_url: str | None = None
-) -> httpx.Response:
-    """POST a form the way a browser does: first GET the page for its CSRF token."""
-    token = await form_token(client, form_url or url)
-    return await client.post(
-        url,
-        data={"_csrf_token": token, **data},
-        headers={"Accept": "text/html"},
-        follow_redirects=False,
-    )
-
-
-async def log_in(client: Client, person: Person, *, next_path: str = "/m") -> httpx.Response:
-    response = await post_form(
-        client,
-        "/login",
-        {"email": person.user.email, "password": PASSWORD, "next": next_path},
-    )
-    assert response.status_code == 303, response.text
-    return response
-
-
-@asynccontextmanager
-async def browser(settings: Settings, person: Person | None = None) -> AsyncIterator[Client]:
-    """A browser of its own: its own cookies, and its own app instance, as a second worker
-    process would be (a test client runs its app in an event loop of its own, and a
-    database connection pool must not be shared between loops). Logged in as ``person``."""
-    async with AsyncTestClient(app=create_app(settings), base_url=BASE_URL) as client:
-        if person is not None:
-            await log_in(client, person)
-        yield client
 
 
 async def test_login_sets_a_strict_session_cookie_and_keeps_it_on_the_server(
@@ -229,6 +169,12 @@ async def test_old_failures_no_longer_count(
     await give_password(session, world.member)
     for _ in range(LOGIN_PER_ACCOUNT_AND_ADDRESS.most + 1):
         await post_form(client, "/login", {"email": world.member.user.email, "password": "x"})
+    # Refused first, even with the right password: the limit was reached...
+    refused = await post_form(
+        client, "/login", {"email": world.member.user.email, "password": PASSWORD}
+    )
+    assert refused.status_code == 429
+    # ... and once the window has passed, the failures no longer count.
     for counter in await session.scalars(select(RateCounter)):
         counter.started_at -= timedelta(minutes=16)
         counter.expires_at -= timedelta(minutes=16)

@@ -6,7 +6,6 @@ from __future__ import annotations
 import re
 import xml.etree.ElementTree as ET
 from datetime import date, datetime, timedelta
-from html import unescape
 from typing import Any
 
 import pytest
@@ -25,8 +24,8 @@ from app.web.seal import SealKeeper
 from app.web.templating import Formatter
 from ledger import groups, service
 from ledger.verify import verify_group
-from tests.conftest import World, build_world
-from tests.http.test_login import browser, give_password
+from tests.support.clients import browser, give_password, text_of
+from tests.support.people import World, build_world
 
 Client = AsyncTestClient[Litestar]
 HTML = {"Accept": "text/html"}
@@ -49,11 +48,6 @@ async def donate(
         client, world, {"kind": "donation", "fund": fund, "amount": amount, **extra}
     )
     return int(entry["seq"])
-
-
-def text_of(html: str) -> str:
-    """The page's text with tags dropped and spaces collapsed."""
-    return " ".join(unescape(re.sub(r"<[^>]+>", " ", html)).split())
 
 
 def seqs_on(html: str) -> list[int]:

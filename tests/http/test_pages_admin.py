@@ -15,9 +15,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.settings import Settings
 from ledger.models import Invite
 from proposals import service as proposals
-from tests.conftest import World
-from tests.http.test_login import browser, csrf_of, give_password, post_form
-from tests.http.test_pages import text_of
+from tests.support.clients import browser, csrf_of, give_password, post_form, text_of
+from tests.support.people import World
 
 Client = AsyncTestClient[Litestar]
 HTML = {"Accept": "text/html"}

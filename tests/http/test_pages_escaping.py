@@ -23,8 +23,8 @@ from ledger import groups, service
 from ledger.schemas import DisbursementIn, DonationIn, FundIn, ReversalIn
 from proposals import service as proposals
 from proposals.schemas import AmendmentIn, ProposalIn
-from tests.conftest import Person
-from tests.http.test_login import browser, give_password, post_form
+from tests.support.clients import browser, give_password, post_form
+from tests.support.people import Person
 
 Client = AsyncTestClient[Litestar]
 HTML = {"Accept": "text/html"}

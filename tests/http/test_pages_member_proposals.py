@@ -20,9 +20,9 @@ from ledger.models import Entry
 from proposals import service
 from proposals.models import Proposal, Response
 from proposals.schemas import ProposalIn
-from tests.conftest import World, build_world
-from tests.http.test_login import browser, csrf_of, give_password, post_form
-from tests.http.test_pages import text_of as spaced_text_of
+from tests.support.clients import browser, csrf_of, give_password, post_form, proposal_url, propose
+from tests.support.clients import text_of as spaced_text_of
+from tests.support.people import World, build_world
 
 Client = AsyncTestClient[Litestar]
 HTML = {"Accept": "text/html"}
@@ -34,29 +34,15 @@ def text_of(html: str) -> str:
     return re.sub(r" ([.,:;)])", r"\1", spaced_text_of(html))
 
 
-def url(world: World, tail: str = "") -> str:
-    return f"/m/{world.slug}/proposals{tail}"
-
-
-async def propose(client: Client, world: World, **fields: str) -> httpx.Response:
-    data = {
-        "title": "Rent for R-17 in March",
-        "body": "Three months of **arrears**.",
-        "fund": "rent-relief",
-        "amount": "100.00",
-        "counterparty": "R-17",
-        "closes_at": "",
-        **fields,
-    }
-    return await post_form(client, url(world, "/new"), data)
-
-
 async def act(
     client: Client, world: World, number: int, action: str, data: dict[str, str] | None = None
 ) -> httpx.Response:
     """Send one of a proposal page's forms, with the page's CSRF token."""
     return await post_form(
-        client, url(world, f"/{number}/{action}"), data or {}, form_url=url(world, f"/{number}")
+        client,
+        proposal_url(world, f"/{number}/{action}"),
+        data or {},
+        form_url=proposal_url(world, f"/{number}"),
     )
 
 
@@ -98,7 +84,7 @@ async def test_a_member_proposes_and_the_body_is_shown_as_safe_markdown(
 ) -> None:
     await give_password(session, world.member)
     async with browser(settings, world.member) as member:
-        form = await member.get(url(world, "/new"), headers=HTML)
+        form = await member.get(proposal_url(world, "/new"), headers=HTML)
         assert form.status_code == 200
         assert 'name="_csrf_token"' in form.text
         assert '<option value="rent-relief">Rent relief</option>' in form.text
@@ -110,7 +96,7 @@ async def test_a_member_proposes_and_the_body_is_shown_as_safe_markdown(
             closes_at="2099-03-31T18:00",
         )
         assert created.status_code == 303, created.text
-        assert created.headers["location"] == url(world, "/1?done=proposed")
+        assert created.headers["location"] == proposal_url(world, "/1?done=proposed")
         shown = await member.get(created.headers["location"], headers=HTML)
         assert shown.status_code == 200
         text = text_of(shown.text)
@@ -138,7 +124,7 @@ async def test_a_proposal_without_money_needs_only_a_title(
             steward, world, title="Meet on Thursdays", body="", fund="", amount="", counterparty=""
         )
         assert created.status_code == 303
-        text = await page_text(steward, url(world, "/1"))
+        text = await page_text(steward, proposal_url(world, "/1"))
         assert "Meet on Thursdays" in text
         assert "Pays" not in text
         assert "No details were written." in text
@@ -206,12 +192,12 @@ async def test_members_respond_and_can_change_their_response(
     async with browser(settings, world.member) as member:
         assert (await propose(member, world)).status_code == 303
     async with browser(settings, world.steward) as steward:
-        page = await steward.get(url(world, "/1"), headers=HTML)
+        page = await steward.get(proposal_url(world, "/1"), headers=HTML)
         assert "You have not responded in this round yet." in text_of(page.text)
         assert 'type="radio" name="position" value="block"' in page.text
         agreed = await respond(steward, world, 1, "agree")
         assert agreed.status_code == 303
-        assert agreed.headers["location"] == url(world, "/1?done=responded")
+        assert agreed.headers["location"] == proposal_url(world, "/1?done=responded")
         text = await page_text(steward, agreed.headers["location"])
         assert "Your response was recorded." in text
         assert "You responded: Agree." in text
@@ -219,7 +205,7 @@ async def test_members_respond_and_can_change_their_response(
         assert "Steward-Rent-Fund: Agree" in text
         changed = await respond(steward, world, 1, "concern", "Is R-17 behind on April too?")
         assert changed.status_code == 303
-        text = await page_text(steward, url(world, "/1"))
+        text = await page_text(steward, proposal_url(world, "/1"))
         assert "You responded: Agree with a concern: Is R-17 behind on April too?" in text
         assert "1 of 4 (2 needed)" in text
     assert await count(session, Response) == 2
@@ -263,7 +249,7 @@ async def test_a_member_who_joined_after_the_round_opened_cannot_respond(
     await groups.add_member(session, await world.fresh_group(session), world.outsider.user, [])
     await session.commit()
     async with browser(settings, world.outsider) as late:
-        page = await late.get(url(world, "/1"), headers=HTML)
+        page = await late.get(proposal_url(world, "/1"), headers=HTML)
         assert page.status_code == 200
         assert 'action="/m/rent-fund/proposals/1/respond"' not in page.text
         refused = await respond(late, world, 1, "agree")
@@ -283,7 +269,7 @@ async def test_the_amend_form_explains_mistakes_and_keeps_the_input(
     await give_password(session, world.member)
     async with browser(settings, world.member) as member:
         await propose(member, world)
-        page = await member.get(url(world, "/1"), headers=HTML)
+        page = await member.get(proposal_url(world, "/1"), headers=HTML)
         assert 'name="amend_reason"' in page.text
         assert 'value="Rent for R-17 in March"' in page.text  # the form starts from the text
         same = {
@@ -320,8 +306,8 @@ async def test_the_amend_form_explains_mistakes_and_keeps_the_input(
             {**same, "title": "March rent for R-17", "amend_reason": "Typo"},
         )
         assert title_only.status_code == 303
-        assert title_only.headers["location"] == url(world, "/1?done=amended")
-        text = await page_text(member, url(world, "/1"))
+        assert title_only.headers["location"] == proposal_url(world, "/1?done=amended")
+        text = await page_text(member, proposal_url(world, "/1"))
         assert "March rent for R-17" in text
         assert "Round 1: open" in text  # a title fix keeps the round
         assert "Version 2" in text
@@ -343,7 +329,7 @@ async def test_only_the_author_or_a_facilitator_may_amend_and_only_the_author_wi
         "amend_reason": "Shorter",
     }
     async with browser(settings, world.steward) as steward:
-        page = await steward.get(url(world, "/1"), headers=HTML)
+        page = await steward.get(proposal_url(world, "/1"), headers=HTML)
         assert 'action="/m/rent-fund/proposals/1/amend"' not in page.text
         assert 'action="/m/rent-fund/proposals/1/withdraw"' not in page.text
         assert 'action="/m/rent-fund/proposals/1/close"' not in page.text
@@ -361,7 +347,7 @@ async def test_only_the_author_or_a_facilitator_may_amend_and_only_the_author_wi
             (await act(steward, world, 1, "close")).text
         )
     async with browser(settings, world.facilitator) as facilitator:
-        page = await facilitator.get(url(world, "/1"), headers=HTML)
+        page = await facilitator.get(proposal_url(world, "/1"), headers=HTML)
         assert 'action="/m/rent-fund/proposals/1/amend"' in page.text
         assert 'action="/m/rent-fund/proposals/1/withdraw"' not in page.text
         amended = await act(facilitator, world, 1, "amend", change)
@@ -385,7 +371,7 @@ async def test_a_facilitator_closes_a_round_when_the_rules_allow_it(
     async with browser(settings, world.steward) as steward:
         await respond(steward, world, 1, "agree")
     async with browser(settings, world.facilitator) as facilitator:
-        page = await facilitator.get(url(world, "/1"), headers=HTML)
+        page = await facilitator.get(proposal_url(world, "/1"), headers=HTML)
         assert "Close round 1 now" in text_of(page.text)
         early = await act(facilitator, world, 1, "close")
         assert early.status_code == 409
@@ -405,7 +391,7 @@ async def test_a_facilitator_closes_a_round_when_the_rules_allow_it(
     async with browser(settings, world.facilitator) as facilitator:
         closed = await act(facilitator, world, 2, "close")
         assert closed.status_code == 303
-        assert closed.headers["location"] == url(world, "/2?done=closed")
+        assert closed.headers["location"] == proposal_url(world, "/2?done=closed")
         text = await page_text(facilitator, closed.headers["location"])
         assert "The round was closed." in text
         assert "Round 1: closed" in text
@@ -425,7 +411,7 @@ async def test_the_author_withdraws_and_then_nobody_can_respond(
         await propose(member, world)
         withdrawn = await act(member, world, 1, "withdraw")
         assert withdrawn.status_code == 303
-        assert withdrawn.headers["location"] == url(world, "/1?done=withdrawn")
+        assert withdrawn.headers["location"] == proposal_url(world, "/1?done=withdrawn")
         text = await page_text(member, withdrawn.headers["location"])
         assert "The proposal was withdrawn." in text
         assert "Withdrawn" in text
@@ -434,7 +420,7 @@ async def test_the_author_withdraws_and_then_nobody_can_respond(
         assert again.status_code == 409
         assert "Proposal 1 is withdrawn." in text_of(again.text)
     async with browser(settings, world.steward) as steward:
-        page = await steward.get(url(world, "/1"), headers=HTML)
+        page = await steward.get(proposal_url(world, "/1"), headers=HTML)
         assert 'action="/m/rent-fund/proposals/1/respond"' not in page.text
         late = await respond(steward, world, 1, "agree")
         assert late.status_code == 409
@@ -460,7 +446,7 @@ async def test_a_round_past_its_deadline_is_closed_when_its_page_is_read(
         home = await page_text(steward, f"/m/{world.slug}")
         assert "Recently decided" in home
         assert "#1 Paint the door" in home
-        text = await page_text(steward, url(world, "/1"))
+        text = await page_text(steward, proposal_url(world, "/1"))
         assert "Not passed" in text
         assert "Outcome: Not passed for lack of a quorum" in text
     assert (await proposal_row(session, world)).status == "not_passed"  # type: ignore[union-attr]
@@ -475,7 +461,7 @@ async def test_every_proposal_form_refuses_a_post_without_the_csrf_token(
     await give_password(session, world.member)
     async with browser(settings, world.member) as member:
         await propose(member, world)
-        await member.get(url(world, "/1"))
+        await member.get(proposal_url(world, "/1"))
         for tail, data in (
             ("/new", {"title": "Sneaky"}),
             ("/1/respond", {"position": "agree"}),
@@ -484,12 +470,12 @@ async def test_every_proposal_form_refuses_a_post_without_the_csrf_token(
             ("/1/withdraw", {}),
         ):
             refused = await member.post(
-                url(world, tail), data=data, headers=HTML, follow_redirects=False
+                proposal_url(world, tail), data=data, headers=HTML, follow_redirects=False
             )
             assert refused.status_code == 403, tail
             assert "text/html" in refused.headers["content-type"]
         forged = await member.post(
-            url(world, "/1/respond"),
+            proposal_url(world, "/1/respond"),
             data={"_csrf_token": "f" * 128, "position": "agree"},
             follow_redirects=False,
         )
@@ -512,30 +498,33 @@ async def test_outsiders_get_403_in_a_public_group_and_404_in_a_private_one(
     async with browser(settings, hidden.member) as member:
         assert (await propose(member, hidden)).status_code == 303
     async with browser(settings, world.outsider) as outsider:
-        for path in (url(world, "/new"), url(world, "/1")):
+        for path in (proposal_url(world, "/new"), proposal_url(world, "/1")):
             assert (await outsider.get(path, headers=HTML)).status_code == 403, path
-        for path in (url(hidden, "/new"), url(hidden, "/1")):
+        for path in (proposal_url(hidden, "/new"), proposal_url(hidden, "/1")):
             assert (await outsider.get(path, headers=HTML)).status_code == 404, path
         token = csrf_of((await outsider.get("/m", headers=HTML)).text)
         for target in (world, hidden):
             refused = await outsider.post(
-                url(target, "/1/respond"),
+                proposal_url(target, "/1/respond"),
                 data={"_csrf_token": token, "position": "agree"},
                 headers=HTML,
             )
             assert refused.status_code == (403 if target is world else 404)
     async with browser(settings, world.member) as member:
-        missing = await member.get(url(world, "/99"), headers=HTML)
+        missing = await member.get(proposal_url(world, "/99"), headers=HTML)
         assert missing.status_code == 404
         assert "Page not found" in missing.text
-        huge = await member.get(url(world, f"/{10**30}"), headers=HTML)
+        huge = await member.get(proposal_url(world, f"/{10**30}"), headers=HTML)
         assert huge.status_code in (400, 404)
         answer = await post_form(
-            member, url(world, "/99/respond"), {"position": "agree"}, form_url=url(world, "/1")
+            member,
+            proposal_url(world, "/99/respond"),
+            {"position": "agree"},
+            form_url=proposal_url(world, "/1"),
         )
         assert answer.status_code == 404
     async with browser(settings) as anonymous:
-        sent = await anonymous.get(url(world, "/1"), follow_redirects=False)
+        sent = await anonymous.get(proposal_url(world, "/1"), follow_redirects=False)
         assert sent.status_code == 303
         assert sent.headers["location"].startswith("/login?next=")
     assert await count(session, Response) == 0
@@ -626,7 +615,7 @@ async def test_the_whole_life_of_a_proposal_through_the_forms(
     async with browser(settings, world.member) as member:
         home = await page_text(member, f"/m/{world.slug}")
         assert "blocked: the author can amend it" in home
-        page = await page_text(member, url(world, "/1"))
+        page = await page_text(member, proposal_url(world, "/1"))
         assert "Outcome: Blocked by 1 member." in page
         assert f"Facilitator-Rent-Fund: Block: {BLOCK_REASON}" in page
         amended = await act(
@@ -644,7 +633,7 @@ async def test_the_whole_life_of_a_proposal_through_the_forms(
             },
         )
         assert amended.status_code == 303
-        page = await page_text(member, url(world, "/1"))
+        page = await page_text(member, proposal_url(world, "/1"))
         assert "Round 2: open until" in page
         assert "Concerns to answer" in page
         assert f"Block (Facilitator-Rent-Fund): {BLOCK_REASON}" in page
@@ -664,7 +653,7 @@ async def test_the_whole_life_of_a_proposal_through_the_forms(
 
     # The steward pays under the decision, from the payment form.
     async with browser(settings, world.steward) as steward:
-        page = await steward.get(url(world, "/1"), headers=HTML)
+        page = await steward.get(proposal_url(world, "/1"), headers=HTML)
         text = text_of(page.text)
         assert "Authorised €80.00 Paid so far €0.00 Left to pay €80.00" in text
         assert 'href="/m/rent-fund/record/payment?proposal=1"' in page.text
@@ -688,7 +677,7 @@ async def test_the_whole_life_of_a_proposal_through_the_forms(
             {"proposal": "1", "fund": "", "amount": "50.00", "counterparty": "R-17"},
         )
         assert paid.status_code == 303, paid.text
-        text = await page_text(steward, url(world, "/1"))
+        text = await page_text(steward, proposal_url(world, "/1"))
         assert "Authorised €80.00 Paid so far €50.00 Left to pay €30.00" in text
         over = await record(
             steward,
@@ -707,7 +696,7 @@ async def test_the_whole_life_of_a_proposal_through_the_forms(
         assert rest.status_code == 303
         form = await steward.get(f"/m/{world.slug}/record/payment", headers=HTML)
         assert "No passed proposal waits for payment" in form.text
-        text = await page_text(steward, url(world, "/1"))
+        text = await page_text(steward, proposal_url(world, "/1"))
         assert "Left to pay €0.00" in text
         assert "Record a payment under this proposal" not in text
     entries = list(await session.scalars(select(Entry).order_by(Entry.seq)))

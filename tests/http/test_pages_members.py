@@ -14,9 +14,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.settings import Settings
 from ledger import groups
 from ledger.models import Entry, Membership
-from tests.conftest import Person, World, build_world, make_person
-from tests.http.test_login import browser, csrf_of, give_password, post_form
-from tests.http.test_pages import text_of
+from tests.support.clients import browser, csrf_of, give_password, post_form, text_of
+from tests.support.people import Person, World, build_world, make_person
 
 Client = AsyncTestClient[Litestar]
 HTML = {"Accept": "text/html"}

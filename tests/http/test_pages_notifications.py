@@ -13,10 +13,8 @@ from ledger import groups
 from proposals import support
 from proposals.models import Notification, NotificationPreference
 from proposals.support import AskForm
-from tests.conftest import World, build_world
-from tests.http.test_login import browser, give_password, post_form
-from tests.http.test_pages import text_of
-from tests.http.test_pages_member_proposals import propose
+from tests.support.clients import browser, give_password, post_form, propose, text_of
+from tests.support.people import World, build_world
 
 HTML = {"Accept": "text/html"}
 

@@ -20,9 +20,8 @@ from app.settings import Settings
 from app.web import queries
 from app.web.decisions import DiffPart, text_diff, word_diff
 from proposals.models import Round
-from tests.conftest import Person, World, build_world
-from tests.http.test_login import browser, give_password
-from tests.http.test_pages import text_of
+from tests.support.clients import browser, give_password, text_of
+from tests.support.people import Person, World, build_world
 
 Client = AsyncTestClient[Litestar]
 HTML = {"Accept": "text/html"}

@@ -24,7 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 from app.settings import Settings
 from ledger import service
 from ledger.schemas import DisbursementIn, DonationIn, TransferIn
-from tests.conftest import World
+from tests.support.people import World
 
 HTML = {"Accept": "text/html"}
 ENTRIES = 120

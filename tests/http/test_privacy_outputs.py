@@ -30,10 +30,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.settings import Settings
 from ledger.groups import utcnow
-from tests.conftest import World
-from tests.http.test_login import browser, give_password, post_form
-from tests.http.test_pages import text_of
 from tests.pdf.reading import pdftotext, reader
+from tests.support.clients import browser, give_password, post_form, text_of
+from tests.support.people import World
 
 Client = AsyncTestClient[Litestar]
 HTML = {"Accept": "text/html"}

@@ -16,7 +16,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.settings import Settings
 from ledger import groups
 from proposals.models import Round
-from tests.conftest import Person, World, make_person, racing_client
+from tests.support.clients import racing_client
+from tests.support.people import Person, World, make_person
 
 Client = AsyncTestClient[Litestar]
 BLOCK_REASON = "We promised R-17 rent for two months, not three; cut it to 250."

@@ -18,9 +18,8 @@ from app.settings import Settings
 from ledger.groups import utcnow
 from proposals import personal, support
 from proposals.models import DetailsRead, Proposal, RequestDetails, RequestNote, SupportRequest
-from tests.conftest import Person, World, build_world
-from tests.http.test_login import browser, give_password, post_form
-from tests.http.test_pages import text_of
+from tests.support.clients import browser, give_password, post_form, text_of
+from tests.support.people import Person, World, build_world
 
 Client = AsyncTestClient[Litestar]
 HTML = {"Accept": "text/html"}
@@ -39,9 +38,7 @@ async def ask(
     form = support.AskForm(
         need=NEED, amount="300", urgency=urgency, language="es", consent=True, **PERSON
     )
-    request = await support.ask(
-        session, world.group, form, now=utcnow() - ago
-    )
+    request = await support.ask(session, world.group, form, now=utcnow() - ago)
     await session.commit()
     return request
 

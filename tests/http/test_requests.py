@@ -16,7 +16,7 @@ from app.settings import Settings
 from ledger.verify import verify_group
 from proposals import support
 from proposals.models import DetailsRead, Notification
-from tests.conftest import World, build_world
+from tests.support.people import World, build_world
 
 Client = AsyncTestClient[Litestar]
 PERSON = {

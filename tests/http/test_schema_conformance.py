@@ -30,10 +30,7 @@ from schemathesis.python import asgi as schemathesis_asgi
 from app.asgi import create_app
 from app.db import create_engine, create_session_maker
 from app.settings import Settings
-from tests.conftest import World, build_world
-from tests.http.test_access import ask_for_support, module_db_url
-
-__all__ = ["module_db_url"]  # one database per engine for the whole run
+from tests.support.people import World, ask_for_support, build_world
 
 GROUP = "rent-fund"
 PROBLEM = "application/problem+json"

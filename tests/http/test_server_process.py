@@ -15,7 +15,7 @@ import httpx
 import pytest
 
 from app.settings import Settings
-from tests.conftest import World
+from tests.support.people import World
 
 
 def free_port() -> int:

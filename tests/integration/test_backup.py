@@ -38,8 +38,9 @@ from proposals import service as proposals
 from proposals import support
 from proposals.models import SupportRequest
 from proposals.schemas import ProposalIn
-from tests.conftest import POSTGRES_URL, World, _pg_admin, _worker
-from tests.serving import REQUEST_TIMEOUT, Load, ServerProcess, appends, commonpurse
+from tests.support.databases import POSTGRES_URL, pg_admin, worker
+from tests.support.people import World
+from tests.support.serving import REQUEST_TIMEOUT, Load, ServerProcess, appends, commonpurse
 
 Cli = Callable[..., Result]
 
@@ -78,11 +79,11 @@ def empty_database(settings: Settings, tmp_path: Path) -> Iterator[Settings]:
     if settings.is_sqlite:
         yield Settings(database_url=f"sqlite+aiosqlite:///{tmp_path / 'restored.db'}")
         return
-    name = f"{make_url(POSTGRES_URL).database}_{_worker()}_restored"
-    asyncio.run(_pg_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    asyncio.run(_pg_admin(f'CREATE DATABASE "{name}"'))
+    name = f"{make_url(POSTGRES_URL).database}_{worker()}_restored"
+    asyncio.run(pg_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    asyncio.run(pg_admin(f'CREATE DATABASE "{name}"'))
     yield Settings(database_url=make_url(POSTGRES_URL).set(database=name).render_as_string(False))
-    asyncio.run(_pg_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    asyncio.run(pg_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
 
 
 async def donate(

@@ -29,8 +29,9 @@ from ledger.checkpoint import SigningKey
 from ledger.merkle import root_from_leaf_hashes
 from ledger.models import Checkpoint, Entry
 from ledger.schemas import DisbursementIn, DonationIn, EntryIn, FundIn, ReversalIn, TransferIn
-from tests.conftest import World, fresh_database
 from tests.pdf.ledger_data import cents
+from tests.support.databases import fresh_database
+from tests.support.people import World
 
 Client = AsyncTestClient[Litestar]
 ENTRIES = [

@@ -112,7 +112,8 @@ def test_demo_loads_once_and_verifies(cli) -> None:  # type: ignore[no-untyped-d
 async def test_verify_exits_1_naming_the_first_bad_entry(cli, session, world) -> None:  # type: ignore[no-untyped-def]
     from sqlalchemy import text
 
-    from tests.integration.test_ledger_integrity import drop_triggers, fill
+    from tests.support.databases import drop_triggers
+    from tests.support.people import fill
 
     await fill(session, world)
     await drop_triggers(session)

@@ -15,22 +15,8 @@ from ledger.errors import InsufficientFunds, LedgerError
 from ledger.models import Fund
 from ledger.schemas import DisbursementIn, DonationIn, ReversalIn, TransferIn
 from ledger.verify import verify_group
-from tests.conftest import World
-
-
-async def fill(session: AsyncSession, world: World, count: int = 6) -> None:
-    for i in range(count):
-        await service.record_entry(
-            session,
-            world.group,
-            DonationIn(fund="rent-relief", amount=f"{10 + i}.00", memo=f"gift {i + 1}"),
-            recorded_by=world.steward.user.id,
-        )
-    await session.commit()
-
-
-def is_postgres(session: AsyncSession) -> bool:
-    return session.get_bind().dialect.name == "postgresql"
+from tests.support.databases import drop_triggers
+from tests.support.people import World, fill
 
 
 @pytest.mark.parametrize(
@@ -57,16 +43,6 @@ async def test_postgres_refuses_to_truncate_the_ledger(session: AsyncSession, wo
     await fill(session, world)
     with pytest.raises(DBAPIError, match="append-only"):
         await session.execute(text("TRUNCATE postings, entries CASCADE"))
-
-
-async def drop_triggers(session: AsyncSession) -> None:
-    if is_postgres(session):
-        for table in ("entries", "postings"):
-            await session.execute(text(f"DROP TRIGGER {table}_refuse_change ON {table}"))
-    else:
-        for table in ("entries", "postings"):
-            for action in ("update", "delete"):
-                await session.execute(text(f"DROP TRIGGER {table}_refuse_{action}"))
 
 
 TAMPERING = {

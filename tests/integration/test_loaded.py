@@ -13,7 +13,7 @@ from ledger import service
 from ledger.loaded import as_loaded, current
 from ledger.models import Entry, Fund, Posting
 from ledger.schemas import DonationIn
-from tests.conftest import World
+from tests.support.people import World
 
 
 def test_the_postgres_statement_names_every_column_of_an_entry_and_a_posting() -> None:

@@ -18,7 +18,7 @@ from app.mail import SmtpSettings, send_due
 from ledger.groups import utcnow
 from proposals import notify, support
 from proposals.models import Notification
-from tests.conftest import World
+from tests.support.people import World
 
 
 class Inbox(MessageHandler):

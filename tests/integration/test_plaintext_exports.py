@@ -17,9 +17,7 @@ import json
 import os
 import random
 import re
-import shutil
 import subprocess
-import sys
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
@@ -41,7 +39,8 @@ from ledger.plaintext import account_name, hledger_text, one_line, write_beancou
 from ledger.rules import DateWindow
 from ledger.schemas import DisbursementIn, DonationIn, FundIn, ReversalIn, TransferIn
 from ledger.verify import verify_group
-from tests.conftest import unavailable
+from tests.support.databases import unavailable
+from tests.support.tools import need_tool, run
 
 TOOL_TIMEOUT = 120  # seconds; hledger 1.25 reads 2,000 transactions in well under one
 
@@ -49,22 +48,6 @@ Balances = dict[str, dict[str, Decimal]]
 
 
 # --- the real tools --------------------------------------------------------------------------
-
-
-def need_tool(name: str) -> str:
-    found = shutil.which(name) or shutil.which(name, path=str(Path(sys.executable).parent))
-    if found is None:
-        unavailable(f"{name} is not installed (apt-get install hledger; pip install beancount)")
-    return found
-
-
-def run(*args: str) -> subprocess.CompletedProcess[str]:
-    # hledger 1.25 decodes files with the locale's encoding: without a UTF-8 locale it stops
-    # at the first non-ASCII byte ("invalid byte sequence").
-    env = {**os.environ, "LC_ALL": "C.UTF-8", "LANG": "C.UTF-8"}
-    return subprocess.run(
-        args, capture_output=True, text=True, timeout=TOOL_TIMEOUT, env=env, check=False
-    )
 
 
 def beancount_api() -> Any:

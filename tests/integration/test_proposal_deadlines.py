@@ -17,7 +17,7 @@ from ledger.groups import active_membership, utcnow
 from proposals import service
 from proposals.errors import RoundClosed
 from proposals.schemas import AmendmentIn, ProposalIn
-from tests.conftest import World
+from tests.support.people import World
 
 REASON = "This would empty the fund before winter bills arrive."
 

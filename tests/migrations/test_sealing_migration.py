@@ -19,10 +19,7 @@ from app.settings import Settings
 from ledger.models import User
 from proposals import personal
 from proposals.privacy import Details
-from tests.conftest import unavailable
-from tests.migrations.test_migrations import empty_db_url
-
-__all__ = ["empty_db_url"]  # the fixture, shared with the other migration tests
+from tests.support.databases import unavailable
 
 WHEN = datetime(2026, 11, 30, 9, 0, tzinfo=UTC)
 DETAILS = {

@@ -14,7 +14,7 @@ from typing import Any
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
 
-from tests.conftest import World
+from tests.support.people import World
 
 Client = AsyncTestClient[Litestar]
 HOLDING_PREFIX = "Assets:Holding:"

@@ -14,7 +14,7 @@ from io import BytesIO
 from pathlib import Path
 from typing import Any
 
-from tests.conftest import unavailable
+from tests.support.databases import unavailable
 
 
 def need(tool: str) -> str:

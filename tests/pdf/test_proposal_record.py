@@ -12,7 +12,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from ledger.canonical import leaf_hash_hex
 from ledger.checkpoint import Verifier, verify_note
 from ledger.merkle import verify_inclusion
-from tests.conftest import Person, World, build_world
 from tests.pdf.ledger_data import Client, record
 from tests.pdf.reading import (
     fonts_without_embedded_file,
@@ -22,6 +21,7 @@ from tests.pdf.reading import (
     without_bidi_marks,
     xmp,
 )
+from tests.support.people import Person, World, build_world
 
 BLOCK_REASON = "We promised R-17 rent for two months, not three; cut it to 250."
 CONCERN = "Is R-17 also behind on the electricity bill?"

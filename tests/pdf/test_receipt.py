@@ -9,7 +9,6 @@ from pathlib import Path
 from ledger.canonical import leaf_hash_hex
 from ledger.checkpoint import Verifier, verify_note
 from ledger.merkle import verify_inclusion
-from tests.conftest import World
 from tests.pdf.ledger_data import Client, record, record_ledger
 from tests.pdf.reading import (
     fonts_without_embedded_file,
@@ -19,6 +18,7 @@ from tests.pdf.reading import (
     without_bidi_marks,
     xmp,
 )
+from tests.support.people import World
 
 
 async def receipt(client: Client, world: World, seq: int) -> bytes:

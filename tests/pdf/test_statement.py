@@ -18,7 +18,6 @@ from ledger.checkpoint import Verifier, verify_note
 from ledger.models import Group
 from proposals import service as proposals
 from proposals.schemas import ProposalIn
-from tests.conftest import World, build_world
 from tests.pdf.ledger_data import (
     PERIOD,
     Client,
@@ -40,6 +39,7 @@ from tests.pdf.reading import (
     words_with_boxes,
     xmp,
 )
+from tests.support.people import World, build_world
 
 ROW = re.compile(
     r"^\s*(?P<seq>\d+)\s+(?P<date>\d{4}-\d{2}-\d{2})\s+"

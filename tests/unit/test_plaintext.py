@@ -27,7 +27,7 @@ from ledger.plaintext import (
     hledger_text,
     one_line,
 )
-from tests.conftest import unavailable
+from tests.support.databases import unavailable
 
 HASH = "ab" * 32
 
