@@ -13,7 +13,7 @@ import asyncio
 import contextlib
 import json
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from contextvars import ContextVar
 from pathlib import Path
@@ -163,12 +163,33 @@ async def session_scope(settings: Settings) -> AsyncIterator[AsyncSession]:
 # --- the request's unit of work ----------------------------------------------------------
 
 KEEP_CHANGES = "cp_keep_changes"
+AFTER_COMMIT = "cp_after_commit"
 
 
 def keep_changes(connection: ASGIConnection[Any, Any, Any, Any]) -> None:
     """Commit this request's work although its answer is a refusal (4xx): a refused
     request's recorded outcome is part of what it did (``ledger.idempotency``)."""
     connection.state[KEEP_CHANGES] = True
+
+
+def after_commit(
+    connection: ASGIConnection[Any, Any, Any, Any], work: Callable[[], Awaitable[None]]
+) -> None:
+    """Run ``work`` once the request's work is committed (never when it is rolled back):
+    for what cannot run inside a transaction, such as making erased rows leave the files.
+    A failure of ``work`` is logged; the answer stands, since the commit did."""
+    connection.state.setdefault(AFTER_COMMIT, []).append(work)
+
+
+async def commit_so_far(connection: ASGIConnection[Any, Any, Any, Any]) -> None:
+    """Keep what the request did so far, whatever its answer will be, and end its
+    transaction; its next statement begins another. The one commit a handler may ask for:
+    for work that must stand before a slow step and must not hold its locks meanwhile (a
+    login attempt is counted before its password is checked, and before a slowed attempt
+    waits)."""
+    for session in _request_sessions.get() or ():
+        if session.in_transaction():
+            await session.commit()
 
 
 def unit_of_work_middleware(app: ASGIApp) -> ASGIApp:
@@ -211,7 +232,8 @@ def unit_of_work_middleware(app: ASGIApp) -> ASGIApp:
 async def _end_transactions(scope: Scope, opened: list[AsyncSession], status: int) -> bool:
     """Commit or roll back what the request's sessions did; False when a commit failed
     (the work is then rolled back)."""
-    keep = status < 400 or bool(scope.get("state", {}).get(KEEP_CHANGES))
+    state = scope.get("state", {})
+    keep = status < 400 or bool(state.get(KEEP_CHANGES))
     for session in opened:
         if not session.in_transaction():
             continue
@@ -225,6 +247,12 @@ async def _end_transactions(scope: Scope, opened: list[AsyncSession], status: in
             with contextlib.suppress(Exception):
                 await session.rollback()
             return False
+    if keep:
+        for work in state.pop(AFTER_COMMIT, ()):
+            try:
+                await work()
+            except Exception:
+                logger.exception("Work after the commit of %s failed", scope.get("path"))
     return True
 
 

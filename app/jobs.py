@@ -14,14 +14,15 @@ import contextlib
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from litestar import Litestar
+from litestar.connection import ASGIConnection
 from sqlalchemy import exists, select
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from app import limits
-from app.db import write_intent
+from app.db import after_commit, write_intent
 from app.mail import SmtpSettings, send_due
 from ledger.groups import utcnow
 from ledger.models import Group
@@ -129,24 +130,32 @@ async def _rewrite_keys_table(engine: AsyncEngine) -> None:
 
 
 async def erase_personal_data(
-    engine: AsyncEngine, session: AsyncSession, request: SupportRequest
+    connection: ASGIConnection[Any, Any, Any, Any], session: AsyncSession, request: SupportRequest
 ) -> None:
-    """Erase one person's details now (asked for by a steward): committed at once, then the
-    deleted key and rows made to leave the database's files."""
+    """Erase one person's details now (asked for by a steward), in the request's own
+    transaction; once it is committed, the deleted key and rows are made to leave the
+    database's files."""
     await support.erase(session, request)
-    await session.commit()
-    await forget_erased_pages(engine)
+    _forget_after_commit(connection)
 
 
 async def discard_held_requests(
-    engine: AsyncEngine, session: AsyncSession, group: Group, *, up_to: int | None = None
+    connection: ASGIConnection[Any, Any, Any, Any],
+    session: AsyncSession,
+    group: Group,
+    *,
+    up_to: int | None = None,
 ) -> int:
     """Discard a group's held requests now (a steward's one action), as erasure does."""
     discarded = await support.discard_held(session, group, up_to=up_to)
-    await session.commit()
     if discarded:
-        await forget_erased_pages(engine)
+        _forget_after_commit(connection)
     return discarded
+
+
+def _forget_after_commit(connection: ASGIConnection[Any, Any, Any, Any]) -> None:
+    engine: AsyncEngine = connection.app.state.alchemy_config.get_engine()
+    after_commit(connection, lambda: forget_erased_pages(engine))
 
 
 async def purge_requests(

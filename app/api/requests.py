@@ -165,8 +165,7 @@ class RequestController(Controller):
         caller: CurrentCaller,
         up_to: Annotated[int | None, QueryParameter(ge=1, le=MAX_ID)] = None,
     ) -> DiscardedOut:
-        engine = request.app.state.alchemy_config.get_engine()
-        discarded = await discard_held_requests(engine, db_session, caller.group, up_to=up_to)
+        discarded = await discard_held_requests(request, db_session, caller.group, up_to=up_to)
         return DiscardedOut(discarded=discarded)
 
     @post(
@@ -306,7 +305,7 @@ class RequestController(Controller):
         request_id: Id,
     ) -> None:
         found = await support.get_request(db_session, caller.group, request_id)
-        await erase_personal_data(request.app.state.alchemy_config.get_engine(), db_session, found)
+        await erase_personal_data(request, db_session, found)
 
     @get(
         "/support-settings",

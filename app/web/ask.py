@@ -25,6 +25,7 @@ from litestar.response import Redirect, Template
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app import challenge
+from app.db import commit_so_far, keep_changes
 from app.deps import DbSession
 from app.i18n import available_languages, choose, language_name, translations
 from app.limits import (
@@ -168,7 +169,7 @@ class AskPages(Controller):
         if data.get("website"):
             # Only a robot fills the hidden field: refuse it and keep nothing, but count it.
             await limiter.hit(db_session, now, (ASK_PER_ADDRESS, address), (ASK_FLOOD, by_group))
-            await db_session.commit()
+            keep_changes(request)
             return again(
                 400,
                 refusal=translate(
@@ -196,7 +197,7 @@ class AskPages(Controller):
             db_session, now, (ASK_PER_ADDRESS, address), (ASK_FLOOD, by_group)
         )
         if from_address.exceeded:
-            await db_session.commit()
+            keep_changes(request)  # a refused attempt counts too
             return again(
                 429,
                 refusal=translate(
@@ -211,7 +212,7 @@ class AskPages(Controller):
         if held:
             (held_count,) = await limiter.hit(db_session, now, (ASK_HELD, by_group))
             if held_count.exceeded:
-                await db_session.commit()
+                keep_changes(request)
                 return again(
                     429,
                     refusal=translate(
@@ -220,7 +221,7 @@ class AskPages(Controller):
                     ),
                 )
         # The counts stand whatever happens next, and no counter stays locked meanwhile.
-        await db_session.commit()
+        await commit_so_far(request)
         created = await support.ask(
             db_session, context.group, form, now, languages=context.languages, held=held
         )

@@ -190,7 +190,7 @@ class RequestPages(Controller):
         form = await read_form(request, ("up_to",))
         up_to = form.value("up_to")
         discarded = await discard_held_requests(
-            request.app.state.alchemy_config.get_engine(),
+            request,
             db_session,
             caller.group,
             up_to=int(up_to) if up_to.isdigit() and len(up_to) < 19 else 0,
@@ -398,7 +398,7 @@ class RequestPages(Controller):
         if form.value("confirm") != "yes":
             form.fail("confirm", "Tick the box to confirm that the details go for good.")
             return _erase_page(request, caller, found, form, status=422)
-        await erase_personal_data(request.app.state.alchemy_config.get_engine(), db_session, found)
+        await erase_personal_data(request, db_session, found)
         return Redirect(f"{_base(caller.group.slug, found.id)}?done=erased", status_code=303)
 
     # --- the request's page ------------------------------------------------------------
