@@ -38,25 +38,24 @@ from app.db import (
     WriterTurn,
     create_engine,
     create_session_maker,
+    request_writes,
     unit_of_work_middleware,
     write_intent,
 )
 from app.deps import provide_notary
 from app.errors import EXCEPTION_HANDLERS, PAGE_ERROR_HANDLERS, PROBLEM_MEDIA_TYPE, problem_document
-from app.jobs import maintenance_loop
+from app.jobs import due_rounds_first_middleware, maintenance_loop
 from app.settings import Settings
 from app.signing import load_notary
 from app.web import site
 from app.web.ask import AskPages
-
-READ_ONLY_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
 def read_only_request_middleware(app: ASGIApp) -> ASGIApp:
     """Mark requests that only read, so SQLite begins them without the write lock."""
 
     async def middleware(scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == ScopeType.HTTP and scope.get("method") in READ_ONLY_METHODS:
+        if scope["type"] == ScopeType.HTTP and not request_writes(scope):
             token = write_intent.set(False)
             try:
                 await app(scope, receive, send)
@@ -97,11 +96,7 @@ def sqlite_writer_turns_middleware(app: ASGIApp) -> ASGIApp:
 
     async def middleware(scope: Scope, receive: Receive, send: Send) -> None:
         turns: WriterTurns | None = scope["litestar_app"].state.get("writer_turns")
-        if (
-            turns is None
-            or scope["type"] != ScopeType.HTTP
-            or scope.get("method") in READ_ONLY_METHODS
-        ):
+        if turns is None or scope["type"] != ScopeType.HTTP or not request_writes(scope):
             await app(scope, receive, send)
             return
         async with WriterTurn(turns.lock()) as turn:
@@ -238,6 +233,8 @@ class CommonPursePlugin(InitPluginProtocol, ReceiveRoutePlugin):
         if settings.is_sqlite:
             app_config.state["writer_turns"] = WriterTurns()
             app_config.middleware.insert(3, sqlite_writer_turns_middleware)
+        # Before any of the request's reads: due rounds closed in a transaction of their own.
+        app_config.middleware.append(due_rounds_first_middleware)
         # Innermost: a request's transaction ends inside its writer's turn and read mode.
         app_config.middleware.append(unit_of_work_middleware)
         app_config.openapi_config = OpenAPIConfig(

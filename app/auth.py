@@ -1,16 +1,11 @@
-"""Who is calling, and may they? Bearer tokens for scripts, a session cookie for browsers;
-role guards for every route.
-
-A guard resolves the caller and the group named in the path once, and leaves them in the
-request's state as a ``Caller`` for the handler. A private group answers 404 to anyone who
-is not a member, so its existence does not leak.
-"""
+"""Who is calling: bearer tokens for scripts, a session cookie for browsers, passwords and
+the login limits; the caller and their membership of the path's group, resolved once for
+the guards (``app.guards``, which decide who may call a route)."""
 
 from __future__ import annotations
 
 import hashlib
 import secrets
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -20,8 +15,7 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from litestar.connection import ASGIConnection
 from litestar.datastructures import Cookie
-from litestar.exceptions import NotAuthorizedException, NotFoundException, PermissionDeniedException
-from litestar.handlers.base import BaseRouteHandler
+from litestar.exceptions import NotAuthorizedException, NotFoundException
 from sqlalchemy import bindparam, delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import lazyload
@@ -36,7 +30,7 @@ from app.limits import (
 )
 from app.models import ApiToken, WebSession
 from app.settings import Settings
-from ledger.groups import group_and_membership, has_role, utcnow
+from ledger.groups import group_and_membership, utcnow
 from ledger.models import Group, Membership, User
 from ledger.rules import SLUG
 
@@ -266,41 +260,6 @@ class Caller:
         return self.user.id if self.user else None
 
 
-Guard = Callable[[ASGIConnection[Any, Any, Any, Any], BaseRouteHandler], Awaitable[None]]
-
-
-async def require_user(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
-    """Guard: any logged-in user."""
-    if await authenticate(connection) is None:
-        raise NotAuthorizedException("Log in or send a bearer token.")
-
-
-def requires(role: str) -> Guard:
-    """Guard: a member of the path's group with ``role`` (``admin`` implies every role)."""
-
-    async def guard(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
-        user, group, membership = await _caller(connection, logged_in=True)
-        if membership is None:
-            if not group.public:
-                raise NotFoundException(f"There is no group {group.slug!r}.")
-            raise PermissionDeniedException(f"You are not a member of {group.slug!r}.")
-        if not has_role(membership.roles, role):
-            raise PermissionDeniedException(f"This needs the {role} role in {group.slug!r}.")
-        connection.state.cp_caller = Caller(user, group, membership)
-
-    return guard
-
-
-async def public_or_member(
-    connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler
-) -> None:
-    """Guard: anyone may read a public group's ledger; a private one only its members."""
-    user, group, membership = await _caller(connection, logged_in=False)
-    if membership is None and not group.public:
-        raise NotFoundException(f"There is no group {group.slug!r}.")
-    connection.state.cp_caller = Caller(user, group, membership)
-
-
 async def _group_and_membership(
     connection: ASGIConnection[Any, Any, Any, Any], user: User | None
 ) -> tuple[Group, Membership | None]:
@@ -312,7 +271,7 @@ async def _group_and_membership(
     return group, membership
 
 
-async def _caller(
+async def resolve_caller(
     connection: ASGIConnection[Any, Any, Any, Any], *, logged_in: bool
 ) -> tuple[User | None, Group, Membership | None]:
     """The caller, the path's group and the caller's membership of it (``logged_in``: an

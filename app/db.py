@@ -47,8 +47,22 @@ from app.sqlite_inline import inline_connector
 logger = logging.getLogger("commonpurse")
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 
-# False while serving a request that only reads (set by ``ReadOnlyRequestMiddleware``).
+# False while serving a request that only reads (set by ``read_only_request_middleware``).
 write_intent: ContextVar[bool] = ContextVar("write_intent", default=True)
+
+READ_ONLY_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+# A route's option: this GET (or HEAD) writes, as a logged read of personal details does.
+# It then begins its transaction with the write lock and takes its writer's turn, as a POST.
+WRITES = "writes"
+
+
+def request_writes(scope: Scope) -> bool:
+    """Whether the routed request may write: any method but GET, HEAD and OPTIONS, and the
+    reads whose route says ``writes=True``."""
+    if scope.get("method") not in READ_ONLY_METHODS:
+        return True
+    handler = scope.get("route_handler")
+    return handler is not None and bool(handler.opt.get(WRITES))
 
 
 def sqlite_path(url: str) -> Path | None:
@@ -149,12 +163,28 @@ def create_session_maker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession
 
 
 @asynccontextmanager
+async def unit_of_work(
+    session_maker: async_sessionmaker[AsyncSession], *, writes: bool = True
+) -> AsyncIterator[AsyncSession]:
+    """One transaction for work outside a request's own (a background job, a command, the
+    close of due rounds before a request reads): committed when the block ends, rolled back
+    on any error. ``writes``: on SQLite it begins with the write lock (``BEGIN IMMEDIATE``),
+    so a transaction that reads and then writes never has to upgrade; a reader passes False
+    and never waits for writers."""
+    token = write_intent.set(writes)
+    try:
+        async with session_maker() as session, session.begin():
+            yield session
+    finally:
+        write_intent.reset(token)
+
+
+@asynccontextmanager
 async def session_scope(settings: Settings) -> AsyncIterator[AsyncSession]:
-    """One transaction for a CLI command or a background job: commit on success, roll back
-    on any error."""
+    """``unit_of_work`` on an engine of its own, for a CLI command."""
     engine = create_engine(settings)
     try:
-        async with create_session_maker(engine)() as session, session.begin():
+        async with unit_of_work(create_session_maker(engine)) as session:
             yield session
     finally:
         await engine.dispose()

@@ -12,17 +12,19 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import Any, TypeVar
+from typing import Any
 
 from litestar import Litestar
 from litestar.connection import ASGIConnection
+from litestar.enums import ScopeType
+from litestar.types import ASGIApp, Receive, Scope, Send
 from sqlalchemy import exists, select
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from app import limits
-from app.db import after_commit, write_intent
+from app.db import after_commit, unit_of_work
 from app.mail import SmtpSettings, send_due
 from ledger.groups import utcnow
 from ledger.models import Group
@@ -30,7 +32,6 @@ from proposals import service as proposals
 from proposals import support
 from proposals.models import Proposal, Round, SupportRequest
 
-T = TypeVar("T")
 logger = logging.getLogger("commonpurse.jobs")
 TICK_SECONDS = 15
 CLOSE_DUE_EVERY_SECONDS = 60
@@ -40,54 +41,59 @@ PURGE_EVERY_SECONDS = 3600
 async def close_due_rounds(
     session_maker: async_sessionmaker[AsyncSession], group_id: int | None = None
 ) -> int:
-    """Close the rounds past their deadline in a write transaction of their own (so a GET
-    that notices one never upgrades its read transaction)."""
-
-    async def work(session: AsyncSession) -> int:
+    """Close the rounds past their deadline (of one group, or of all) in a write transaction
+    of their own."""
+    async with unit_of_work(session_maker) as session:
         group = await session.get(Group, group_id) if group_id is not None else None
         return await proposals.close_due(session, group=group)
 
-    return await in_write_transaction(session_maker, work)
+
+# A route's option: the group in its path has its rounds past their deadline closed before
+# the request reads anything (see ``due_rounds_first_middleware``).
+CLOSES_DUE_ROUNDS = "closes_due_rounds"
 
 
-async def close_due_rounds_before_reading(
-    app: Litestar, session: AsyncSession, group: Group
-) -> None:
-    """Deadlines pass even when nobody acts: a request that shows proposals (the API, the
-    pages, the decision record) first closes the group's rounds past their deadline, in a
-    write transaction of its own, after ending its own read (a SQLite reader keeps the
-    snapshot it began with) so that what it reads next includes the close. Call it before
-    loading any proposal or round: objects already in the session are not reloaded (the
-    request's group and membership stay valid)."""
-    if await has_due_rounds(session, group):
-        await session.commit()
-        await close_due_rounds(app.state.alchemy_config.create_session_maker(), group.id)
+def due_rounds_first_middleware(app: ASGIApp) -> ASGIApp:
+    """Deadlines pass even when nobody acts: a route that shows or acts on proposals (the
+    API's, the pages, the feed, the decision record) says ``closes_due_rounds=True``, and
+    its group's rounds past their deadline are closed, and committed, before its guards and
+    handler begin their own transaction. So what they read includes the close (a SQLite
+    reader keeps the snapshot it began with), an action after a deadline meets the decided
+    round, and the close stands even when the action is then refused."""
+
+    async def middleware(scope: Scope, receive: Receive, send: Send) -> None:
+        handler = scope.get("route_handler")
+        if (
+            scope["type"] == ScopeType.HTTP
+            and handler is not None
+            and handler.opt.get(CLOSES_DUE_ROUNDS)
+            and isinstance(slug := scope["path_params"].get("group"), str)
+        ):
+            session_maker = scope["litestar_app"].state.alchemy_config.create_session_maker()
+            group_id = await _group_with_due_rounds(session_maker, slug)
+            if group_id is not None:
+                await close_due_rounds(session_maker, group_id)
+        await app(scope, receive, send)
+
+    return middleware
 
 
-async def has_due_rounds(session: AsyncSession, group: Group) -> bool:
-    """A cheap read: does this group have an open round past its deadline?"""
-    query = select(
+async def _group_with_due_rounds(
+    session_maker: async_sessionmaker[AsyncSession], slug: str
+) -> int | None:
+    """A cheap read: the group's id when it has an open round past its deadline."""
+    query = select(Group.id).where(
+        Group.slug == slug,
         exists().where(
             Round.proposal_id == Proposal.id,
-            Proposal.group_id == group.id,
+            Proposal.group_id == Group.id,
             Proposal.status == "open",
             Round.closed_at.is_(None),
             Round.closes_at <= utcnow(),
-        )
+        ),
     )
-    return bool(await session.scalar(query))
-
-
-async def in_write_transaction(
-    session_maker: async_sessionmaker[AsyncSession], work: Callable[[AsyncSession], Awaitable[T]]
-) -> T:
-    """Run ``work`` in a write transaction of its own (BEGIN IMMEDIATE on SQLite)."""
-    token = write_intent.set(True)
-    try:
-        async with session_maker() as session, session.begin():
-            return await work(session)
-    finally:
-        write_intent.reset(token)
+    async with unit_of_work(session_maker, writes=False) as session:
+        return await session.scalar(query)
 
 
 async def forget_erased_pages(engine: AsyncEngine) -> None:
@@ -165,12 +171,9 @@ async def purge_requests(
     rate counters, and make erased keys leave the files (on PostgreSQL every hour, so an
     erasure whose rewrite could not run at once is covered too)."""
 
-    async def work(session: AsyncSession) -> int:
+    async with unit_of_work(session_maker) as session:
         erased = await support.purge(session)
         await limits.sweep(session, utcnow())
-        return erased
-
-    erased = await in_write_transaction(session_maker, work)
     if erased or engine.dialect.name != "sqlite":
         await forget_erased_pages(engine)
     return erased
@@ -196,9 +199,8 @@ async def maintenance_loop(app: Litestar) -> AsyncIterator[None]:
                     if closed:
                         logger.info("Closed %d round(s) at their deadline.", closed)
                 if smtp is not None:
-                    await in_write_transaction(
-                        session_maker, lambda s: send_due(s, smtp, settings.host)
-                    )
+                    async with unit_of_work(session_maker) as session:
+                        await send_due(session, smtp, settings.host)
                 if ticks % (PURGE_EVERY_SECONDS // TICK_SECONDS) == 0:
                     await purge_requests(session_maker, config.get_engine())
             except Exception:  # keep the loop alive; the next tick tries again

@@ -47,6 +47,8 @@ def _days(text: str | None, default: int, name: str) -> int:
     if not text.isascii() or not text.isdigit() or int(text) > 3660:
         raise SettingsError(f"{PREFIX}{name} must be a whole number of days, 0 to 3660.")
     return int(text)
+
+
 def parse_trusted_proxies(value: str) -> tuple[str, ...]:
     """``COMMONPURSE_TRUSTED_PROXIES``: comma-separated addresses or networks (CIDR)."""
     entries = tuple(part.strip() for part in value.split(",") if part.strip())

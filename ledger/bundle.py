@@ -94,10 +94,11 @@ def _daily_checkpoints(session: Session, group: Group) -> list[Checkpoint]:
     return sorted(chosen.values(), key=lambda c: c.size)
 
 
-def build_bundle(session: Session, group: Group, vkey: str, base_url: str) -> bytes:
-    """The bundle of a group as zip bytes (run inside ``AsyncSession.run_sync``)."""
-    from ledger.plaintext import write_beancount, write_hledger
-
+def build_bundle(
+    session: Session, group: Group, vkey: str, base_url: str, *, journal: bytes, beancount: bytes
+) -> bytes:
+    """The bundle of a group as zip bytes (run inside ``AsyncSession.run_sync``), with the
+    group's hledger ``journal`` and ``beancount`` file (``ledger.export`` writes them)."""
     funds = list(session.scalars(select(Fund).where(Fund.group_id == group.id).order_by(Fund.id)))
     checkpoints = _daily_checkpoints(session, group)
     origin = checkpoints[-1].note.split("\n", 1)[0] if checkpoints else ""
@@ -129,8 +130,8 @@ def build_bundle(session: Session, group: Group, vkey: str, base_url: str) -> by
                 }
             ),
         )
-        archive.writestr("ledger.journal", write_hledger(session, group))
-        archive.writestr("ledger.beancount", write_beancount(session, group))
+        archive.writestr("ledger.journal", journal)
+        archive.writestr("ledger.beancount", beancount)
         archive.writestr(
             "README.txt",
             README.format(name=group.name, origin=origin, base=base_url, filename=filename),

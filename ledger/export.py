@@ -18,9 +18,11 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session, selectinload
 
+from ledger.bundle import build_bundle
 from ledger.canonical import timestamp
 from ledger.models import Entry, Fund, Group, LogState, Posting
 from ledger.money import format_amount
+from ledger.plaintext import beancount_file, hledger_journal
 from ledger.views import entry_out, fund_out
 
 FORMATS = ("csv", "json", "jsonl", "hledger", "beancount")
@@ -125,24 +127,26 @@ def _jsonl(session: Session, group: Group) -> bytes:
     return b"".join(leaf + b"\n" for leaf in leaves)
 
 
-def _hledger(session: Session, group: Group) -> bytes:
-    from ledger.plaintext import write_hledger
-
-    return write_hledger(session, group)
+def _funds(session: Session, group: Group) -> list[Fund]:
+    return list(session.scalars(select(Fund).where(Fund.group_id == group.id).order_by(Fund.id)))
 
 
-def _beancount(session: Session, group: Group) -> bytes:
-    from ledger.plaintext import write_beancount
+def write_hledger(session: Session, group: Group) -> bytes:
+    """The group's hledger journal (UTF-8)."""
+    return hledger_journal(group, _funds(session, group), _entries(session, group)).encode()
 
-    return write_beancount(session, group)
+
+def write_beancount(session: Session, group: Group) -> bytes:
+    """The group's beancount file (UTF-8)."""
+    return beancount_file(group, _funds(session, group), _entries(session, group)).encode()
 
 
 _WRITERS = {
     "csv": _csv,
     "json": _json,
     "jsonl": _jsonl,
-    "hledger": _hledger,
-    "beancount": _beancount,
+    "hledger": write_hledger,
+    "beancount": write_beancount,
 }
 
 
@@ -154,6 +158,9 @@ async def export(session: AsyncSession, group: Group, fmt: str) -> bytes:
 
 async def export_bundle(session: AsyncSession, group: Group, vkey: str, base_url: str) -> bytes:
     """The verification bundle (``ledger.bundle``) as zip bytes."""
-    from ledger.bundle import build_bundle
 
-    return await session.run_sync(lambda sync: build_bundle(sync, group, vkey, base_url))
+    def build(sync: Session) -> bytes:
+        journal, beancount = write_hledger(sync, group), write_beancount(sync, group)
+        return build_bundle(sync, group, vkey, base_url, journal=journal, beancount=beancount)
+
+    return await session.run_sync(build)

@@ -34,18 +34,10 @@ from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
-from typing import TYPE_CHECKING, Protocol
-
-from sqlalchemy import select
+from typing import Protocol
 
 from ledger import rules
-from ledger.models import Fund
 from ledger.money import exponent, format_amount
-
-if TYPE_CHECKING:
-    from sqlalchemy.orm import Session
-
-    from ledger.models import Group
 
 __all__ = [
     "AccountNames",
@@ -55,8 +47,6 @@ __all__ = [
     "hledger_journal",
     "hledger_text",
     "one_line",
-    "write_beancount",
-    "write_hledger",
 ]
 
 # hledger account types: holding money is cash (it shows in `hledger cashflow`).
@@ -551,25 +541,3 @@ def beancount_file(
         if (name, currency, day) not in asserted:
             lines += balances_on(day, [(item, currency)])
     return "\n".join(lines) + "\n"
-
-
-# --- from the database ---------------------------------------------------------------------
-
-
-def _funds(session: Session, group: Group) -> list[Fund]:
-    return list(session.scalars(select(Fund).where(Fund.group_id == group.id).order_by(Fund.id)))
-
-
-def write_hledger(session: Session, group: Group) -> bytes:
-    """The group's hledger journal (UTF-8), read with a sync session as ``export`` does."""
-    # Imported here: ledger.export imports this module for its table of formats.
-    from ledger.export import _entries
-
-    return hledger_journal(group, _funds(session, group), _entries(session, group)).encode()
-
-
-def write_beancount(session: Session, group: Group) -> bytes:
-    """The group's beancount file (UTF-8), read with a sync session as ``export`` does."""
-    from ledger.export import _entries
-
-    return beancount_file(group, _funds(session, group), _entries(session, group)).encode()

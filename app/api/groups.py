@@ -10,8 +10,9 @@ from litestar import Controller, Request, delete, get, post
 from litestar.di import Provide
 from litestar.params import JSONBody
 
-from app.auth import provide_caller, provide_user, require_user, requires
+from app.auth import provide_caller, provide_user
 from app.deps import CurrentCaller, CurrentUser, DbSession, Id
+from app.guards import require_user, requires
 from app.settings import Settings
 from ledger import groups
 from ledger.errors import InvalidInput

@@ -17,10 +17,11 @@ from litestar.handlers import HTTPRouteHandler
 from litestar.params import FromQuery, HeaderParameter, JSONBody, Parameter, QueryParameter
 
 from app.api import openapi
-from app.auth import provide_caller, public_or_member, requires
+from app.auth import provide_caller
 from app.db import keep_changes
 from app.deps import CurrentCaller, CurrentNotary, DbSession, Id, provide_notary
 from app.errors import PROBLEM_MEDIA_TYPE, ledger_problem
+from app.guards import public_or_member, requires
 from ledger import export, log, service
 from ledger.idempotency import record_entry_once
 from ledger.models import Entry

@@ -38,8 +38,8 @@ from litestar.plugins import OpenAPISchemaPlugin
 from litestar.routes import BaseRoute, HTTPRoute
 from litestar.typing import FieldDefinition
 
-from app.auth import public_or_member, require_user
 from app.errors import NEVER_HTML, PROBLEM_MEDIA_TYPE, Problem
+from app.guards import public_or_member, require_user
 
 if TYPE_CHECKING:
     from litestar._openapi.schema_generation import SchemaCreator

@@ -1,22 +1,21 @@
 """Proposals, responses, amendments, closes and the group's decision rules.
 
-Every route that reads or acts on proposals first closes the group's rounds past their
-deadline (committed on their own): an action after a deadline meets the decided round, and
-the close stands even when the action is then refused.
+Every route here first closes the group's rounds past their deadline
+(``app.jobs.due_rounds_first_middleware``): an action after a deadline meets the decided
+round, and the close stands even when the action is then refused.
 """
 
 from __future__ import annotations
 
-from typing import Any
-
-from litestar import Controller, Request, get, post, put
+from litestar import Controller, get, post, put
 from litestar.di import Provide
 from litestar.params import FromQuery, JSONBody
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.auth import Caller, provide_caller, public_or_member, requires
+from app.auth import Caller, provide_caller
 from app.deps import CurrentCaller, DbSession, ProposalNumber
-from app.jobs import close_due_rounds_before_reading
+from app.guards import public_or_member, requires
+from app.jobs import CLOSES_DUE_ROUNDS
 from proposals import service, views
 from proposals.schemas import (
     AmendmentIn,
@@ -44,6 +43,7 @@ class ProposalController(Controller):
     path = "/api/groups/{group:str}"
     tags = ["Proposals"]
     dependencies = {"caller": Provide(provide_caller, sync_to_thread=False)}
+    opt = {CLOSES_DUE_ROUNDS: True}
 
     @post(
         "/proposals", guards=[requires("member")], summary="Open a proposal (round 1 of version 1)"
@@ -58,12 +58,10 @@ class ProposalController(Controller):
     @get("/proposals", guards=[public_or_member], summary="Proposals, newest first")
     async def list_proposals(
         self,
-        request: Request[Any, Any, Any],
         db_session: DbSession,
         caller: CurrentCaller,
         status: FromQuery[str | None] = None,
     ) -> list[ProposalSummary]:
-        await close_due_rounds_before_reading(request.app, db_session, caller.group)
         return [
             views.proposal_summary(p)
             for p in await service.list_proposals(db_session, caller.group, status)
@@ -76,12 +74,10 @@ class ProposalController(Controller):
     )
     async def show(
         self,
-        request: Request[Any, Any, Any],
         db_session: DbSession,
         caller: CurrentCaller,
         number: ProposalNumber,
     ) -> ProposalOut:
-        await close_due_rounds_before_reading(request.app, db_session, caller.group)
         return await _show(db_session, caller, number)
 
     @post(
@@ -91,14 +87,12 @@ class ProposalController(Controller):
     )
     async def respond(
         self,
-        request: Request[Any, Any, Any],
         db_session: DbSession,
         caller: CurrentCaller,
         number: ProposalNumber,
         data: JSONBody[ResponseIn],
     ) -> ProposalOut:
         assert caller.user is not None
-        await close_due_rounds_before_reading(request.app, db_session, caller.group)
         await service.respond(
             db_session, caller.group, number, caller.user, data.position, data.reason
         )
@@ -111,7 +105,6 @@ class ProposalController(Controller):
     )
     async def amend(
         self,
-        request: Request[Any, Any, Any],
         db_session: DbSession,
         caller: CurrentCaller,
         number: ProposalNumber,
@@ -119,7 +112,6 @@ class ProposalController(Controller):
     ) -> ProposalOut:
         assert caller.user is not None
         assert caller.membership is not None
-        await close_due_rounds_before_reading(request.app, db_session, caller.group)
         await service.amend(db_session, caller.group, number, caller.user, caller.membership, data)
         return await _show(db_session, caller, number)
 
@@ -131,12 +123,10 @@ class ProposalController(Controller):
     )
     async def close(
         self,
-        request: Request[Any, Any, Any],
         db_session: DbSession,
         caller: CurrentCaller,
         number: ProposalNumber,
     ) -> ProposalOut:
-        await close_due_rounds_before_reading(request.app, db_session, caller.group)
         await service.close(db_session, caller.group, number)
         return await _show(db_session, caller, number)
 
@@ -148,13 +138,11 @@ class ProposalController(Controller):
     )
     async def withdraw(
         self,
-        request: Request[Any, Any, Any],
         db_session: DbSession,
         caller: CurrentCaller,
         number: ProposalNumber,
     ) -> ProposalOut:
         assert caller.user is not None
-        await close_due_rounds_before_reading(request.app, db_session, caller.group)
         await service.withdraw(db_session, caller.group, number, caller.user)
         return await _show(db_session, caller, number)
 

@@ -11,29 +11,17 @@ from typing import Annotated, Any
 
 import msgspec
 from litestar import Controller, Request, delete, get, post, put
-from litestar.connection import ASGIConnection
 from litestar.di import Provide
-from litestar.exceptions import PermissionDeniedException
-from litestar.handlers.base import BaseRouteHandler
 from litestar.params import FromQuery, JSONBody, QueryParameter
 
-from app.auth import provide_caller, requires
+from app.auth import provide_caller
 from app.deps import CurrentCaller, DbSession, Id
+from app.guards import requires, steward_or_facilitator
 from app.jobs import discard_held_requests, erase_personal_data
 from ledger.money import format_amount
 from ledger.schemas import MAX_ID
 from proposals import notify, support
 from proposals.models import DetailsRead, SupportRequest
-
-
-async def steward_or_facilitator(
-    connection: ASGIConnection[Any, Any, Any, Any], handler: BaseRouteHandler
-) -> None:
-    """Guard: the group's stewards and facilitators (and admins)."""
-    try:
-        await requires("steward")(connection, handler)
-    except PermissionDeniedException:
-        await requires("facilitator")(connection, handler)
 
 
 class RequestOut(msgspec.Struct, kw_only=True):

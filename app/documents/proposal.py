@@ -397,17 +397,15 @@ async def proposal_record_response(
     """``/g/{group}/proposals/{n}.pdf``: the decision record, printed off the event loop.
 
     A private group's record is for its members only (404 to anyone else, as the route's
-    guard already says); an unknown number is a 404. Rounds past their deadline are closed
-    first, as the proposal's page and the API do, so the record never shows them open."""
+    guard already says); an unknown number is a 404. The page's route closes rounds past
+    their deadline first, so the record never shows them open."""
     from litestar.exceptions import NotFoundException
 
     from app.documents.routes import base_url_of, pdf_response
-    from app.jobs import close_due_rounds_before_reading
 
     group = caller.group
     if not group.public and caller.membership is None:
         raise NotFoundException(f"There is no group {group.slug!r}.")
-    await close_due_rounds_before_reading(request.app, db_session, group)
     document = await proposal_document(db_session, group, number, base_url=base_url_of(request))
     filename = f"{group.slug}-proposal-{number}.pdf"
     return await pdf_response(document, filename, caller, db_session, request)

@@ -14,7 +14,7 @@ from litestar.di import Provide
 from litestar.exceptions import ServiceUnavailableException
 from litestar.params import QueryParameter
 
-from app.auth import Caller, provide_caller, public_or_member
+from app.auth import Caller, provide_caller
 from app.deps import CurrentCaller, DbSession, Id
 from app.documents.pdf import DEFAULT_LIMITS, Limits, PdfDocument, RenderError, render_pdf
 from app.documents.receipt import receipt_document
@@ -24,6 +24,7 @@ from app.documents.statement import (
     resolve_period,
     statement_document,
 )
+from app.guards import public_or_member
 
 PDF = "application/pdf"
 LIMITS_STATE_KEY = "pdf_limits"

@@ -36,14 +36,15 @@ from app.auth import (
     start_session,
     uses_https,
 )
+from app.db import commit_so_far
 from app.deps import CurrentCaller, DbSession
 from app.errors import status_of
+from app.guards import member_with
 from app.limits import Limiter, client_address, wait_outside_turn
 from app.passwords import MIN_LENGTH, weak_password_reason
 from app.settings import Settings
 from app.web.forms import MAX_SEQ, Form, read_form
-from app.web.members import member_with, see_other
-from app.web.templating import CSRF_COOKIE, page
+from app.web.templating import CSRF_COOKIE, page, see_other
 from ledger import groups
 from ledger.errors import InvalidInput, LedgerError, NotFound
 from ledger.groups import MAX_INVITE_DAYS, ROLES, utcnow
@@ -149,8 +150,7 @@ class AdminPages(Controller):
             db_session, caller.group, caller.user, form.lists["roles"], days=int(days)
         )
         cookie = _new_invite_cookie(_settings(request), caller.group.slug, token)
-        return await see_other(
-            db_session,
+        return see_other(
             f"{_members_path(caller.group.slug)}?done=invited#invites",
             cookies=[cookie],
         )
@@ -166,9 +166,7 @@ class AdminPages(Controller):
         if not 0 < invite_id <= MAX_SEQ:
             raise NotFound(f"Group {caller.group.slug!r} has no invite {invite_id}.")
         await groups.revoke_invite(db_session, caller.group, invite_id)
-        return await see_other(
-            db_session, f"{_members_path(caller.group.slug)}?done=invite-revoked#invites"
-        )
+        return see_other(f"{_members_path(caller.group.slug)}?done=invite-revoked#invites")
 
     # --- decision rules -----------------------------------------------------------------
 
@@ -195,7 +193,7 @@ class AdminPages(Controller):
                 form.fail("", str(error))
         if changes is None or not form.ok:
             return _rules_page(request, caller, form, status=422)
-        return await see_other(db_session, f"/m/{caller.group.slug}/rules?saved=1")
+        return see_other(f"/m/{caller.group.slug}/rules?saved=1")
 
 
 def _rules_page(
@@ -366,7 +364,7 @@ class JoinPages(Controller):
                 await groups.accept_invite(db_session, token, user)
             except LedgerError as error:
                 return await _refused(request, db_session, token, user, error)
-            return await see_other(db_session, f"/m/{slug}")
+            return see_other(f"/m/{slug}")
         return await _join_with_new_account(request, db_session, view, slug)
 
 
@@ -486,7 +484,7 @@ async def _join_with_existing_account(
     limiter, address = Limiter.of(settings), client_address(request, settings.trusted_networks)
     # As on the login form: counted and kept before the password is checked.
     turn = await count_login_attempt(db_session, limiter, email, address, now=utcnow())
-    await db_session.commit()
+    await commit_so_far(request)
     user = None
     if turn.refused_for is None:
         await wait_outside_turn(request, turn.delay)
@@ -509,7 +507,7 @@ async def _logged_in_as(
     settings = _settings(request)
     cookie_name = session_cookie_name(settings)
     token = await start_session(db_session, user, replacing=request.cookies.get(cookie_name))
-    response = await see_other(db_session, f"/m/{slug}", cookies=[session_cookie(settings, token)])
+    response = see_other(f"/m/{slug}", cookies=[session_cookie(settings, token)])
     # As at login: a fresh CSRF token comes with the next page.
     response.delete_cookie(CSRF_COOKIE, path="/")
     return response

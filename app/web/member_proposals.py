@@ -22,13 +22,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.auth import Caller, provide_caller
 from app.deps import CurrentCaller, DbSession, ProposalNumber
 from app.errors import status_of
-from app.jobs import close_due_rounds_before_reading
+from app.guards import member_with
 from app.mail import SmtpSettings
 from app.web import proposal_views
 from app.web.forms import Form, read_form
 from app.web.markdown import render_markdown
-from app.web.members import member_with, see_other
-from app.web.templating import Formatter, page
+from app.web.templating import Formatter, page, see_other
 from ledger import service as ledger_service
 from ledger.errors import LedgerError
 from ledger.groups import has_role, utcnow
@@ -216,9 +215,7 @@ class MemberProposalPages(Controller):
             return await self._propose_page(
                 request, db_session, caller, form, status=status_of(error)
             )
-        return await see_other(
-            db_session, f"/m/{caller.group.slug}/proposals/{proposal.number}?done=proposed"
-        )
+        return see_other(f"/m/{caller.group.slug}/proposals/{proposal.number}?done=proposed")
 
     async def _explain_deadline(
         self, db_session: AsyncSession, caller: Caller, form: Form, fmt: Formatter
@@ -262,6 +259,7 @@ class MemberProposalPages(Controller):
         "/m/{group:str}/proposals/{number:int}",
         guards=[member_with("member")],
         name="member_proposal",
+        closes_due_rounds=True,
     )
     async def proposal(
         self,
@@ -271,7 +269,6 @@ class MemberProposalPages(Controller):
         number: ProposalNumber,
         done: Annotated[str, QueryParameter(max_length=20)] = "",
     ) -> Template:
-        await close_due_rounds_before_reading(request.app, db_session, caller.group)
         return await self._proposal_page(
             request, db_session, caller, number, done=DONE_MESSAGES.get(done, "")
         )
@@ -495,7 +492,7 @@ class MemberProposalPages(Controller):
                 form.fail_with(error, ("mode",))
         if not form.ok:
             return self._notifications_page(request, caller, form, status=422)
-        return await see_other(db_session, f"/m/{caller.group.slug}/notifications?done=saved")
+        return see_other(f"/m/{caller.group.slug}/notifications?done=saved")
 
     def _notifications_page(
         self,
@@ -546,4 +543,4 @@ async def _payment(
 
 
 async def _done(db_session: AsyncSession, caller: Caller, number: int, what: str) -> Redirect:
-    return await see_other(db_session, f"/m/{caller.group.slug}/proposals/{number}?done={what}")
+    return see_other(f"/m/{caller.group.slug}/proposals/{number}?done={what}")

@@ -12,11 +12,7 @@ from typing import Annotated, Any
 
 import msgspec
 from litestar import Controller, Request, get, post
-from litestar.connection import ASGIConnection
-from litestar.datastructures import Cookie
 from litestar.di import Provide
-from litestar.exceptions import NotAuthorizedException
-from litestar.handlers.base import BaseRouteHandler
 from litestar.params import FromPath, FromQuery, QueryParameter
 from litestar.response import Redirect, Template
 from sqlalchemy import select
@@ -24,7 +20,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.auth import (
     Caller,
-    Guard,
     authenticate,
     check_password,
     count_login_attempt,
@@ -32,18 +27,18 @@ from app.auth import (
     expired_session_cookie,
     forget_login_attempts,
     provide_caller,
-    requires,
     session_cookie,
     session_cookie_name,
     start_session,
 )
-from app.db import keep_changes
+from app.db import commit_so_far, keep_changes
 from app.deps import CurrentCaller, CurrentNotary, DbSession
 from app.errors import status_of
-from app.jobs import close_due_rounds_before_reading
+from app.guards import logged_in, member_with
 from app.limits import Limiter, client_address, wait_outside_turn
 from app.settings import Settings
 from app.web import proposal_views, queries
+from app.web.admin import invites_section
 from app.web.forms import (
     ENTRY_FORMS,
     FORM_ID,
@@ -54,7 +49,7 @@ from app.web.forms import (
     read_form,
     safe_next,
 )
-from app.web.templating import CSRF_COOKIE, Formatter, page
+from app.web.templating import CSRF_COOKIE, Formatter, page, see_other
 from app.web.views import KIND_LABELS, entry_view, fund_view
 from ledger import groups, service
 from ledger.errors import IdempotencyMismatch, LedgerError
@@ -65,33 +60,6 @@ from ledger.schemas import DisbursementIn, FundIn
 from proposals.service import authorise_payment, committed_by_fund
 
 RECENT_ENTRIES = 5
-
-
-class LoginRequired(NotAuthorizedException):
-    """A members' page asked for by someone not logged in: they are sent to log in."""
-
-
-def login_redirect(request: Request[Any, Any, Any], _: LoginRequired) -> Redirect:
-    target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
-    return Redirect("/login", query_params={"next": target}, status_code=303)
-
-
-async def logged_in(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
-    if await authenticate(connection) is None:
-        raise LoginRequired("Log in to see this page.")
-
-
-def member_with(role: str) -> Guard:
-    """Guard of a group's members' page: log in first, then the role (``requires``)."""
-    check = requires(role)
-
-    async def guard(
-        connection: ASGIConnection[Any, Any, Any, Any], handler: BaseRouteHandler
-    ) -> None:
-        await logged_in(connection, handler)
-        await check(connection, handler)
-
-    return guard
 
 
 def _settings(request: Request[Any, Any, Any]) -> Settings:
@@ -143,7 +111,7 @@ class LoginPages(Controller):
         # Counted and committed before the password is checked: racing attempts each get a
         # count of their own, and a failed one stays counted although its answer is a 400.
         turn = await count_login_attempt(db_session, limiter, email, address, now=now)
-        await db_session.commit()
+        await commit_so_far(request)
         if turn.refused_for is not None:
             wait = turn.refused_for
             minutes = max(1, -(-int(wait.total_seconds()) // 60))
@@ -169,7 +137,7 @@ class LoginPages(Controller):
         await forget_login_attempts(db_session, limiter, email, address, now=utcnow())
         cookie_name = session_cookie_name(settings)
         token = await start_session(db_session, user, replacing=request.cookies.get(cookie_name))
-        response = await see_other(db_session, target, cookies=[session_cookie(settings, token)])
+        response = see_other(target, cookies=[session_cookie(settings, token)])
         # A fresh CSRF token comes with the next page, tied to nothing from before the login.
         response.delete_cookie(CSRF_COOKIE, path="/")
         return response
@@ -180,7 +148,7 @@ class LoginPages(Controller):
         token = request.cookies.get(session_cookie_name(settings))
         if token:
             await end_session(db_session, token)
-        return await see_other(db_session, "/", cookies=[expired_session_cookie(settings)])
+        return see_other("/", cookies=[expired_session_cookie(settings)])
 
 
 # --- the members' pages ------------------------------------------------------------------
@@ -203,7 +171,9 @@ class MemberPages(Controller):
             fmt=fmt,
         )
 
-    @get("/m/{group:str}", guards=[member_with("member")], name="group_home")
+    @get(
+        "/m/{group:str}", guards=[member_with("member")], name="group_home", closes_due_rounds=True
+    )
     async def group_home(
         self,
         request: Request[Any, Any, Any],
@@ -213,7 +183,6 @@ class MemberPages(Controller):
     ) -> Template:
         group = caller.group
         fmt = Formatter.for_group(group, _settings(request))
-        await close_due_rounds_before_reading(request.app, db_session, group)
         funds = await service.list_funds(db_session, group)
         committed = await committed_by_fund(db_session, group)
         entries, _ = await service.list_entries(db_session, group, limit=RECENT_ENTRIES)
@@ -335,7 +304,7 @@ class MemberPages(Controller):
             return await self._record_page(
                 request, db_session, caller, kind, form, status=status_of(error)
             )
-        return await _recorded(db_session, group.slug, kind, entry.seq)
+        return _recorded(group.slug, kind, entry.seq)
 
     async def _record_page(
         self,
@@ -409,7 +378,7 @@ class MemberPages(Controller):
                 caller=caller,
                 form=form,
             )
-        return await see_other(db_session, f"/m/{caller.group.slug}?fund={slug}")
+        return see_other(f"/m/{caller.group.slug}?fund={slug}")
 
     # --- members and roles (admins) ------------------------------------------------------
 
@@ -448,7 +417,7 @@ class MemberPages(Controller):
         if not form.ok or user is None:
             return await self._members_page(request, db_session, caller, form, status=422)
         await groups.add_member(db_session, caller.group, user, roles)
-        return await _members_done(db_session, caller, "added")
+        return _members_done(caller, "added")
 
     @post(
         "/m/{group:str}/members/{member_id:int}/roles",
@@ -473,7 +442,7 @@ class MemberPages(Controller):
             return await self._members_page(
                 request, db_session, caller, form, status=status_of(error)
             )
-        return await _members_done(db_session, caller, "updated")
+        return _members_done(caller, "updated")
 
     @post(
         "/m/{group:str}/members/{member_id:int}/remove",
@@ -497,8 +466,8 @@ class MemberPages(Controller):
                 request, db_session, caller, form, status=status_of(error)
             )
         if caller.membership is not None and caller.membership.id == member_id:
-            return await see_other(db_session, "/m")
-        return await _members_done(db_session, caller, "removed")
+            return see_other("/m")
+        return _members_done(caller, "removed")
 
     async def _members_page(
         self,
@@ -511,8 +480,6 @@ class MemberPages(Controller):
         done: FromQuery[str] = "",
     ) -> Template:
         # Invites are app.web.admin's, which imports this module: imported here, not above.
-        from app.web.admin import invites_section
-
         invites = await invites_section(request, db_session, caller)
         return invites.shown_on(
             page(
@@ -537,22 +504,12 @@ _DONE_MESSAGES = {
 }
 
 
-async def see_other(
-    db_session: AsyncSession, path: str, *, cookies: list[Cookie] | None = None
-) -> Redirect:
-    """POST-redirect-GET: a 303 to the page that shows the result. The request's
-    transaction hook commits on redirects too (``autocommit_include_redirects``); the
-    commit here keeps the form's work even where a hook would not."""
-    await db_session.commit()
-    return Redirect(path, status_code=303, cookies=cookies or [])
+def _members_done(caller: Caller, what: str) -> Redirect:
+    return see_other(f"/m/{caller.group.slug}/members?done={what}")
 
 
-async def _members_done(db_session: AsyncSession, caller: Caller, what: str) -> Redirect:
-    return await see_other(db_session, f"/m/{caller.group.slug}/members?done={what}")
-
-
-async def _recorded(db_session: AsyncSession, slug: str, kind: str, seq: int) -> Redirect:
-    return await see_other(db_session, f"/m/{slug}/record/{kind}?recorded={seq}")
+def _recorded(slug: str, kind: str, seq: int) -> Redirect:
+    return see_other(f"/m/{slug}/record/{kind}?recorded={seq}")
 
 
 def _decided_in(form: Form) -> int | None:

@@ -18,10 +18,10 @@ from litestar.params import PathParameter, QueryParameter
 from litestar.response import Template
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.auth import Caller, authenticate, provide_caller, public_or_member
+from app.auth import Caller, authenticate, provide_caller
 from app.deps import CurrentCaller, DbSession
 from app.documents.proposal import proposal_record_response
-from app.jobs import close_due_rounds_before_reading
+from app.guards import public_or_member
 from app.web import decisions, queries
 from app.web.chart import Chart, balance_chart
 from app.web.forms import MAX_SEQ
@@ -112,14 +112,13 @@ class PublicPages(Controller):
             fmt=Formatter.for_group(None, _settings(request)),
         )
 
-    @get("/g/{group:str}", guards=[public_or_member], name="group")
+    @get("/g/{group:str}", guards=[public_or_member], name="group", closes_due_rounds=True)
     async def group_page(
         self, request: Request[Any, Any, Any], db_session: DbSession, caller: CurrentCaller
     ) -> Template:
         group = caller.group
         fmt = Formatter.for_group(group, _settings(request))
         now = utcnow()
-        await close_due_rounds_before_reading(request.app, db_session, group)
         panels: list[FundPanel] = []
         committed = await proposals.committed_by_fund(db_session, group)
         for fund in await service.list_funds(db_session, group):
@@ -229,7 +228,12 @@ class PublicPages(Controller):
             next_before=next_before,
         )
 
-    @get("/g/{group:str}/proposals", guards=[public_or_member], name="proposals")
+    @get(
+        "/g/{group:str}/proposals",
+        guards=[public_or_member],
+        name="proposals",
+        closes_due_rounds=True,
+    )
     async def proposals(
         self,
         request: Request[Any, Any, Any],
@@ -244,7 +248,6 @@ class PublicPages(Controller):
             if not (before.isdigit() and 0 < int(before) <= MAX_PROPOSAL):
                 raise NotFoundException("That page link is broken; start from the newest.")
             cursor = int(before)
-        await close_due_rounds_before_reading(request.app, db_session, group)
         closed, next_before = await queries.closed_proposals(
             db_session, group, before=cursor, limit=queries.PROPOSALS_PAGE
         )
@@ -263,7 +266,12 @@ class PublicPages(Controller):
             next_before=next_before,
         )
 
-    @get("/g/{group:str}/proposals/{number:str}", guards=[public_or_member], name="proposal")
+    @get(
+        "/g/{group:str}/proposals/{number:str}",
+        guards=[public_or_member],
+        name="proposal",
+        closes_due_rounds=True,
+    )
     async def proposal(
         self,
         request: Request[Any, Any, Any],
@@ -289,7 +297,6 @@ class PublicPages(Controller):
     ) -> Template:
         group = caller.group
         fmt = Formatter.for_group(group, _settings(request))
-        await close_due_rounds_before_reading(request.app, db_session, group)
         _, public_names = await proposals.get_rules(db_session, group)
         proposal = await proposals.get_proposal(db_session, group, number)
         payments = await queries.proposal_payments(db_session, group, number)
@@ -324,6 +331,7 @@ class Feeds(Controller):
         guards=[public_or_member],
         media_type="application/atom+xml; charset=utf-8",
         name="feed",
+        closes_due_rounds=True,
     )
     async def feed(
         self, request: Request[Any, Any, Any], db_session: DbSession, caller: CurrentCaller
@@ -334,7 +342,6 @@ class Feeds(Controller):
         entries, _ = await service.list_entries(db_session, group, limit=FEED_ENTRIES)
         base = settings.base_url
         group_url = f"{base}/g/{group.slug}"
-        await close_due_rounds_before_reading(request.app, db_session, group)
         items: list[dict[str, Any]] = [
             {
                 "kind": "entry",

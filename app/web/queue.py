@@ -17,23 +17,20 @@ from typing import Annotated, Any
 
 from babel.dates import format_timedelta
 from litestar import Controller, Request, get, post
-from litestar.connection import ASGIConnection
 from litestar.di import Provide
-from litestar.handlers.base import BaseRouteHandler
 from litestar.params import QueryParameter
 from litestar.response import Redirect, Template
 from sqlalchemy import func, select
 
-from app.api.requests import steward_or_facilitator
 from app.auth import Caller, provide_caller
-from app.db import write_intent
+from app.db import keep_changes
 from app.deps import CurrentCaller, DbSession, Id
 from app.errors import status_of
+from app.guards import member_with, steward_or_facilitator_page
 from app.i18n import language_name
 from app.jobs import discard_held_requests, erase_personal_data
 from app.web.forms import Form, read_form
-from app.web.members import logged_in, member_with, see_other
-from app.web.templating import Formatter, page
+from app.web.templating import Formatter, page, see_other
 from app.web.views import fund_view
 from ledger import service
 from ledger.errors import LedgerError
@@ -78,14 +75,6 @@ QUEUE_DONE_MESSAGES = {
     "none": "There was no held request to discard.",
 }
 OPEN = ("received", "discussing")
-
-
-async def steward_or_facilitator_page(
-    connection: ASGIConnection[Any, Any, Any, Any], handler: BaseRouteHandler
-) -> None:
-    """Guard: log in first, then be a steward or a facilitator of the group."""
-    await logged_in(connection, handler)
-    await steward_or_facilitator(connection, handler)
 
 
 @dataclass(frozen=True, slots=True)
@@ -226,6 +215,7 @@ class RequestPages(Controller):
         "/m/{group:str}/requests/{request_id:int}",
         guards=[steward_or_facilitator_page],
         name="request",
+        writes=True,  # the read of the person's details is logged
     )
     async def show(
         self,
@@ -236,17 +226,9 @@ class RequestPages(Controller):
         done: Annotated[str, QueryParameter(max_length=20)] = "",
     ) -> Template:
         found = await support.get_request(db_session, caller.group, request_id)
-        # This GET writes (the read is logged): end the guards' reading transaction and
-        # begin a writing one, so SQLite takes its write lock first instead of failing
-        # to upgrade a stale read.
-        await db_session.commit()
-        token = write_intent.set(True)
-        try:
-            return await self._request_page(
-                request, db_session, caller, found, _fresh_form(found), done=done
-            )
-        finally:
-            write_intent.reset(token)
+        return await self._request_page(
+            request, db_session, caller, found, _fresh_form(found), done=done
+        )
 
     @post(
         "/m/{group:str}/requests/{request_id:int}/notes",
@@ -415,7 +397,7 @@ class RequestPages(Controller):
     ) -> Template | Redirect:
         """PRG on success; otherwise the request's page again, with the errors."""
         if form.ok:
-            return await see_other(db_session, f"{_base(caller.group.slug, found.id)}?done={done}")
+            return see_other(f"{_base(caller.group.slug, found.id)}?done={done}")
         return await self._request_page(request, db_session, caller, found, form, status=refused)
 
     async def _request_page(
@@ -448,8 +430,8 @@ class RequestPages(Controller):
             select(func.count()).select_from(DetailsRead).where(DetailsRead.request_id == found.id)
         )
         funds = await service.list_funds(db_session, group)
-        # The read is logged even when the page answers an error (which rolls back).
-        await db_session.commit()
+        # The read is logged even when the page answers an error.
+        keep_changes(request)
         return page(
             request,
             "member/request.html",

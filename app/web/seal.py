@@ -29,7 +29,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.db import create_engine, create_session_maker, write_intent
+from app.db import create_engine, create_session_maker, unit_of_work
 from app.settings import Settings
 from ledger.groups import utcnow
 from ledger.models import Group, LogState
@@ -166,9 +166,8 @@ class SealKeeper:
 
     async def _verify(self, group_id: int) -> Seal | None:
         engine = create_engine(self.settings)
-        token = write_intent.set(False)  # a reader: SQLite begins it without the write lock
         try:
-            async with create_session_maker(engine)() as session:
+            async with unit_of_work(create_session_maker(engine), writes=False) as session:
                 group = await session.get(Group, group_id)
                 if group is None:
                     return None
@@ -177,5 +176,4 @@ class SealKeeper:
                 report = await verify_group(session, group)
                 return _seal(report, size, head, checked_at)
         finally:
-            write_intent.reset(token)
             await engine.dispose()

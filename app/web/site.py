@@ -14,10 +14,11 @@ from litestar.static_files import create_static_files_router
 from litestar.template import TemplateConfig
 
 from app.errors import PAGE_ERROR_HANDLERS
+from app.guards import LoginRequired, login_redirect
 from app.settings import Settings
 from app.web.admin import AdminPages, JoinPages
 from app.web.member_proposals import MemberProposalPages
-from app.web.members import LoginPages, LoginRequired, MemberPages, login_redirect
+from app.web.members import LoginPages, MemberPages
 from app.web.public import Feeds, PublicPages
 from app.web.queue import RequestPages
 from app.web.seal import SealKeeper

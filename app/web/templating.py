@@ -22,7 +22,8 @@ from babel.numbers import format_currency, format_decimal
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, pass_context
 from jinja2.runtime import Context
 from litestar import Request
-from litestar.response import Template
+from litestar.datastructures import Cookie
+from litestar.response import Redirect, Template
 from litestar.utils.scope.state import ScopeState
 from markupsafe import Markup
 
@@ -184,3 +185,9 @@ def page(
         headers=headers or {},
         media_type="text/html; charset=utf-8",
     )
+
+
+def see_other(path: str, *, cookies: list[Cookie] | None = None) -> Redirect:
+    """POST-redirect-GET: a 303 to the page that shows the result (a redirect commits the
+    form's work: ``app.db.unit_of_work_middleware``)."""
+    return Redirect(path, status_code=303, cookies=cookies or [])

@@ -32,10 +32,10 @@ from app.settings import Settings
 from app.signing import load_notary
 from ledger import groups, service
 from ledger.bundle import verify_bundle
-from ledger.export import export, export_bundle
+from ledger.export import export, export_bundle, write_beancount, write_hledger
 from ledger.models import Entry, Fund, Group, Posting
 from ledger.money import MAX_MINOR_UNITS, exponent, format_amount
-from ledger.plaintext import account_name, hledger_text, one_line, write_beancount, write_hledger
+from ledger.plaintext import account_name, hledger_text, one_line
 from ledger.rules import DateWindow
 from ledger.schemas import DisbursementIn, DonationIn, FundIn, ReversalIn, TransferIn
 from ledger.verify import verify_group
