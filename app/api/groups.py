@@ -2,90 +2,29 @@
 
 from __future__ import annotations
 
-from datetime import datetime
-from typing import Annotated, Any
+from typing import Any
 
-import msgspec
 from litestar import Controller, Request, delete, get, post
 from litestar.di import Provide
 from litestar.params import JSONBody
 
+from app.api.schemas import (
+    GroupIn,
+    GroupOut,
+    InviteCreated,
+    InviteIn,
+    InviteOut,
+    MemberIn,
+    MemberOut,
+    MeOut,
+)
 from app.auth import provide_caller, provide_user
 from app.deps import CurrentCaller, CurrentUser, DbSession, Id
 from app.guards import require_user, requires
 from app.settings import Settings
 from ledger import groups
 from ledger.errors import InvalidInput
-from ledger.groups import INVITE_DAYS, MAX_INVITE_DAYS, InviteState
 from ledger.models import Group, Invite, Membership
-
-
-class GroupIn(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
-    slug: Annotated[str, msgspec.Meta(min_length=1, max_length=64)]
-    name: Annotated[str, msgspec.Meta(min_length=1, max_length=120)]
-    currency: Annotated[str, msgspec.Meta(min_length=3, max_length=3)]
-    description: Annotated[str, msgspec.Meta(max_length=2000)] = ""
-    public: bool = True
-
-
-class GroupOut(msgspec.Struct, kw_only=True):
-    slug: str
-    name: str
-    currency: str
-    description: str
-    public: bool
-    created_at: datetime
-
-
-class MemberIn(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
-    email: Annotated[str, msgspec.Meta(min_length=3, max_length=254)]
-    roles: Annotated[list[str], msgspec.Meta(max_length=4)] = msgspec.field(
-        default_factory=lambda: ["member"]
-    )
-
-
-class MemberOut(msgspec.Struct, kw_only=True):
-    id: int
-    name: str
-    roles: list[str]
-    joined_at: datetime
-
-
-class InviteIn(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
-    """Every role implies ``member``; the link works for ``expires_in_days`` (default 7)."""
-
-    roles: Annotated[list[str], msgspec.Meta(max_length=4)] = msgspec.field(
-        default_factory=lambda: ["member"]
-    )
-    expires_in_days: Annotated[int, msgspec.Meta(ge=1, le=MAX_INVITE_DAYS)] = INVITE_DAYS
-
-
-class InviteCreated(msgspec.Struct, kw_only=True):
-    """The one-time join link. Its token is shown here once and never again."""
-
-    id: int
-    link: str
-    token: str
-    roles: list[str]
-    expires_at: datetime
-
-
-class InviteOut(msgspec.Struct, kw_only=True):
-    id: int
-    roles: list[str]
-    status: InviteState
-    created_by: str
-    created_at: datetime
-    expires_at: datetime
-    used_at: datetime | None
-    used_by: str | None
-    revoked_at: datetime | None
-
-
-class MeOut(msgspec.Struct, kw_only=True):
-    id: int
-    email: str
-    name: str
 
 
 def group_out(group: Group) -> GroupOut:

@@ -17,6 +17,7 @@ from litestar.handlers import HTTPRouteHandler
 from litestar.params import FromQuery, HeaderParameter, JSONBody, Parameter, QueryParameter
 
 from app.api import openapi
+from app.api.schemas import ConsistencyProofOut, InclusionProofOut, LedgerExportOut
 from app.auth import provide_caller
 from app.db import keep_changes
 from app.deps import CurrentCaller, CurrentNotary, DbSession, Id, provide_notary
@@ -33,21 +34,6 @@ from proposals.service import authorise_payment, committed_by_fund
 JSON = "application/json"
 # Litestar adds "; charset=utf-8" to text/* media types itself.
 TEXT = "text/plain"
-
-
-class ExportGroupOut(msgspec.Struct, kw_only=True):
-    slug: str
-    name: str
-    currency: str
-
-
-class LedgerExportOut(msgspec.Struct, kw_only=True):
-    """``export.json``: the group, its funds and every entry as the API shows them."""
-
-    group: ExportGroupOut
-    head: HeadOut
-    funds: list[FundOut]
-    entries: list[EntryOut]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -242,21 +228,6 @@ def _recorded(entry: Entry, headers: dict[str, str] | None = None) -> Response[b
     """201 with the entry as recorded (a replay gives the same bytes: entries never change)."""
     body = msgspec.json.encode(entry_out(entry))
     return Response(body, status_code=201, media_type=JSON, headers=headers)
-
-
-class InclusionProofOut(msgspec.Struct, kw_only=True):
-    seq: int
-    leaf_index: int
-    tree_size: int
-    leaf_hash: str
-    audit_path: list[str]
-    root: str
-
-
-class ConsistencyProofOut(msgspec.Struct, kw_only=True, rename={"first": "from", "second": "to"}):
-    first: int
-    second: int
-    path: list[str]
 
 
 class LogController(Controller):

@@ -6,7 +6,6 @@ of a person's details is logged. The queue itself shows no personal details.
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated, Any
 
 import msgspec
@@ -14,6 +13,20 @@ from litestar import Controller, Request, delete, get, post, put
 from litestar.di import Provide
 from litestar.params import FromQuery, JSONBody, QueryParameter
 
+from app.api.schemas import (
+    DeclineIn,
+    DetailsOut,
+    DiscardedOut,
+    NoteIn,
+    NoteOut,
+    PreferenceIn,
+    ProposedOut,
+    ProposeIn,
+    ReadOut,
+    RequestOut,
+    SupportSettingsIn,
+    SupportSettingsOut,
+)
 from app.auth import provide_caller
 from app.deps import CurrentCaller, DbSession, Id
 from app.guards import requires, steward_or_facilitator
@@ -24,80 +37,9 @@ from proposals import notify, support
 from proposals.models import DetailsRead, SupportRequest
 
 
-class RequestOut(msgspec.Struct, kw_only=True):
-    id: int
-    pseudonym: str
-    status: str
-    urgency: str
-    amount: str | None
-    currency: str
-    language: str
-    created_at: datetime
-    proposal: int | None
-    erased: bool
-    # Sent during a flood without proof of a person: apart from the queue until released.
-    held: bool
-
-
-class NoteOut(msgspec.Struct, kw_only=True):
-    author: str
-    text: str
-    at: datetime
-
-
-class DetailsOut(msgspec.Struct, kw_only=True):
-    name: str
-    need: str
-    phone: str
-    email: str
-    via_member: str
-
-
 class RequestDetailOut(RequestOut, kw_only=True):
     details: DetailsOut | None
     notes: list[NoteOut]
-
-
-class NoteIn(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
-    text: Annotated[str, msgspec.Meta(min_length=1, max_length=4000)]
-
-
-class ProposeIn(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
-    title: Annotated[str, msgspec.Meta(min_length=1, max_length=200)]
-    summary: Annotated[str, msgspec.Meta(max_length=20_000)]
-    fund: Annotated[str, msgspec.Meta(min_length=1, max_length=64)]
-    amount: Annotated[str, msgspec.Meta(min_length=1, max_length=40)]
-
-
-class DeclineIn(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
-    message: Annotated[str, msgspec.Meta(max_length=2000)] = ""
-
-
-class ReadOut(msgspec.Struct, kw_only=True):
-    user_id: int
-    read_at: datetime
-
-
-class SupportSettingsIn(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
-    retention_days: Annotated[int, msgspec.Meta(ge=1, le=3650)] | None = None
-    ask_enabled: bool | None = None
-
-
-class SupportSettingsOut(msgspec.Struct, kw_only=True):
-    retention_days: int
-    ask_enabled: bool
-
-
-class PreferenceIn(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
-    mode: Annotated[str, msgspec.Meta(examples=["none", "each", "daily"])]
-
-
-class ProposedOut(msgspec.Struct, kw_only=True):
-    proposal: int
-
-
-class DiscardedOut(msgspec.Struct, kw_only=True):
-    discarded: int
 
 
 def request_out(request: SupportRequest) -> RequestOut:
