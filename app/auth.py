@@ -30,7 +30,7 @@ from app.limits import (
 )
 from app.models import ApiToken, WebSession
 from app.settings import Settings
-from ledger.groups import group_and_membership, utcnow
+from ledger.groups import ROLES, group_and_membership, has_role, utcnow
 from ledger.models import Group, Membership, User
 from ledger.rules import SLUG
 
@@ -258,6 +258,23 @@ class Caller:
     @property
     def user_id(self) -> int | None:
         return self.user.id if self.user else None
+
+    @property
+    def logged_in_user(self) -> User:
+        """The caller's user, on a route whose guard let only logged-in callers through."""
+        assert self.user is not None, "a route for members needs a guard that logs them in"
+        return self.user
+
+    @property
+    def roles(self) -> list[str]:
+        """The roles the caller holds in the group, in ``ROLES`` order (``admin`` implies
+        every role); none for a visitor."""
+        held = self.membership.roles if self.membership else ""
+        return [role for role in ROLES if has_role(held, role)]
+
+    def may(self, role: str) -> bool:
+        """Whether the caller holds ``role`` in the group."""
+        return self.membership is not None and has_role(self.membership.roles, role)
 
 
 async def _group_and_membership(

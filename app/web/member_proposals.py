@@ -30,8 +30,8 @@ from app.web.markdown import render_markdown
 from app.web.templating import Formatter, page, see_other
 from ledger import service as ledger_service
 from ledger.errors import LedgerError
-from ledger.groups import has_role, utcnow
-from ledger.models import Fund, Group, User
+from ledger.groups import utcnow
+from ledger.models import Fund, Group
 from ledger.money import format_amount
 from proposals import notify, rules, service, views
 from proposals.errors import NotAllowed
@@ -69,19 +69,10 @@ def _settings(request: Request[Any, Any, Any]) -> Any:
     return request.app.state.settings
 
 
-def _user(caller: Caller) -> User:
-    assert caller.user is not None  # the member_with guard let only members through
-    return caller.user
-
-
-def _roles(caller: Caller) -> str:
-    return caller.membership.roles if caller.membership else ""
-
-
 def author_or_facilitator(proposal: Proposal, caller: Caller) -> bool:
     """Who may amend (``service.amend`` decides; the pages use it to offer the form and to
     refuse others with a 403 before reading theirs)."""
-    return proposal.author_id == caller.user_id or has_role(_roles(caller), "facilitator")
+    return proposal.author_id == caller.user_id or caller.may("facilitator")
 
 
 @dataclass(frozen=True, slots=True)
@@ -208,7 +199,9 @@ class MemberProposalPages(Controller):
         if data is None:
             return await self._propose_page(request, db_session, caller, form, status=422)
         try:
-            proposal = await service.create_proposal(db_session, caller.group, _user(caller), data)
+            proposal = await service.create_proposal(
+                db_session, caller.group, caller.logged_in_user, data
+            )
         except LedgerError as error:
             form.fail_with(error, PROPOSE_FIELDS)
             await self._explain_deadline(db_session, caller, form, fmt)
@@ -293,7 +286,12 @@ class MemberProposalPages(Controller):
         if form.ok:
             try:
                 await service.respond(
-                    db_session, caller.group, number, _user(caller), form.value("position"), reason
+                    db_session,
+                    caller.group,
+                    number,
+                    caller.logged_in_user,
+                    form.value("position"),
+                    reason,
                 )
             except LedgerError as error:
                 status = status_of(error)
@@ -328,7 +326,7 @@ class MemberProposalPages(Controller):
             assert caller.membership is not None
             try:
                 await service.amend(
-                    db_session, caller.group, number, _user(caller), caller.membership, data
+                    db_session, caller.group, number, caller.logged_in_user, caller.membership, data
                 )
             except NotAllowed as error:
                 raise PermissionDeniedException(str(error)) from error
@@ -377,7 +375,7 @@ class MemberProposalPages(Controller):
         number: ProposalNumber,
     ) -> Template | Redirect:
         try:
-            await service.withdraw(db_session, caller.group, number, _user(caller))
+            await service.withdraw(db_session, caller.group, number, caller.logged_in_user)
         except NotAllowed as error:
             raise PermissionDeniedException(str(error)) from error
         except LedgerError as error:
@@ -408,7 +406,6 @@ class MemberProposalPages(Controller):
         version = service.current_version(proposal)
         round_ = service.current_round(proposal)
         round_out = shown.rounds[-1]
-        roles = _roles(caller)
         mine = next(
             (
                 r
@@ -442,10 +439,10 @@ class MemberProposalPages(Controller):
             may_respond=round_open and caller.user_id in service.eligible_of(round_),
             may_amend=proposal.status in ("open", "blocked")
             and author_or_facilitator(proposal, caller),
-            may_close=round_open and has_role(roles, "facilitator"),
+            may_close=round_open and caller.may("facilitator"),
             may_withdraw=proposal.status in ("open", "blocked")
             and proposal.author_id == caller.user_id,
-            may_pay=has_role(roles, "steward") and payment is not None and payment.left_minor > 0,
+            may_pay=caller.may("steward") and payment is not None and payment.left_minor > 0,
             payment=payment,
             respond_form=respond_form or Form(),
             amend_form=amend_form or Form(values=_amend_values(proposal)),
@@ -486,7 +483,7 @@ class MemberProposalPages(Controller):
         else:
             try:
                 await notify.set_mode(
-                    db_session, caller.group, _user(caller).id, form.value("mode")
+                    db_session, caller.group, caller.logged_in_user.id, form.value("mode")
                 )
             except LedgerError as error:
                 form.fail_with(error, ("mode",))
@@ -512,9 +509,7 @@ class MemberProposalPages(Controller):
             form=form,
             modes=MODE_LABELS,
             # Stewards, facilitators and admins hear of new requests (``notify_stewards``).
-            hears_of_requests=any(
-                has_role(_roles(caller), role) for role in ("steward", "facilitator")
-            ),
+            hears_of_requests=caller.may("steward") or caller.may("facilitator"),
             mail_sent=SmtpSettings.from_settings(_settings(request)) is not None,
             saved=saved,
         )

@@ -27,12 +27,13 @@ from app.auth import (
     expired_session_cookie,
     forget_login_attempts,
     provide_caller,
+    provide_user,
     session_cookie,
     session_cookie_name,
     start_session,
 )
 from app.db import commit_so_far, keep_changes
-from app.deps import CurrentCaller, CurrentNotary, DbSession
+from app.deps import CurrentCaller, CurrentNotary, CurrentUser, DbSession
 from app.errors import status_of
 from app.guards import logged_in, member_with
 from app.limits import Limiter, client_address, wait_outside_turn
@@ -53,7 +54,7 @@ from app.web.templating import CSRF_COOKIE, Formatter, page, see_other
 from app.web.views import KIND_LABELS, entry_view, fund_view
 from ledger import groups, service
 from ledger.errors import IdempotencyMismatch, LedgerError
-from ledger.groups import ROLES, has_role, utcnow
+from ledger.groups import ROLES, utcnow
 from ledger.idempotency import record_entry_once
 from ledger.models import Membership, User
 from ledger.schemas import DisbursementIn, FundIn
@@ -65,11 +66,6 @@ RECENT_ENTRIES = 5
 def _settings(request: Request[Any, Any, Any]) -> Settings:
     settings: Settings = request.app.state.settings
     return settings
-
-
-def _user(request: Request[Any, Any, Any]) -> User:
-    user: User = request.state.cp_user
-    return user
 
 
 # --- logging in and out ------------------------------------------------------------------
@@ -156,11 +152,15 @@ class LoginPages(Controller):
 
 class MemberPages(Controller):
     include_in_schema = False
-    dependencies = {"caller": Provide(provide_caller, sync_to_thread=False)}
+    dependencies = {
+        "caller": Provide(provide_caller, sync_to_thread=False),
+        "user": Provide(provide_user, sync_to_thread=False),
+    }
 
     @get("/m", guards=[logged_in], name="dashboard")
-    async def dashboard(self, request: Request[Any, Any, Any], db_session: DbSession) -> Template:
-        user = _user(request)
+    async def dashboard(
+        self, request: Request[Any, Any, Any], db_session: DbSession, user: CurrentUser
+    ) -> Template:
         fmt = Formatter.for_group(None, _settings(request))
         return page(
             request,
@@ -187,14 +187,14 @@ class MemberPages(Controller):
         committed = await committed_by_fund(db_session, group)
         entries, _ = await service.list_entries(db_session, group, limit=RECENT_ENTRIES)
         links = await queries.reversal_links(db_session, group, entries)
-        reader = _user(request).id
+        reader = caller.logged_in_user.id
         return page(
             request,
             "member/group.html",
             group=group,
             fmt=fmt,
             caller=caller,
-            roles=_roles(caller),
+            roles=caller.roles,
             held_roles=caller.membership.roles.split() if caller.membership else [],
             funds=[fund_view(f, fmt, committed.get(f.id, 0)) for f in funds],
             entries=[entry_view(e, fmt, links) for e in entries],
@@ -536,11 +536,6 @@ def _check_kind(kind: str) -> None:
 
     if kind not in ENTRY_FORMS:
         raise NotFoundException(f"There is no form for {kind!r}.")
-
-
-def _roles(caller: Caller) -> list[str]:
-    held = caller.membership.roles if caller.membership else ""
-    return [role for role in ROLES if has_role(held, role)]
 
 
 def _chosen_roles(form: Form) -> list[str]:

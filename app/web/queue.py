@@ -34,7 +34,7 @@ from app.web.templating import Formatter, page, see_other
 from app.web.views import fund_view
 from ledger import service
 from ledger.errors import LedgerError
-from ledger.groups import has_role, utcnow
+from ledger.groups import utcnow
 from ledger.models import User
 from ledger.money import format_amount
 from proposals import support
@@ -119,11 +119,6 @@ def _row(
         amount=fmt.money(request.amount, request.currency) if request.amount else "",
         erased=request.erased_at is not None,
     )
-
-
-def _roles(caller: Caller) -> set[str]:
-    held = caller.membership.roles if caller.membership else ""
-    return {role for role in ("steward", "facilitator", "admin") if has_role(held, role)}
 
 
 def _base(slug: str, request_id: int) -> str:
@@ -252,7 +247,7 @@ class RequestPages(Controller):
                 form,
                 ("text",),
                 found,
-                support.add_note(db_session, found, _user(caller), text),
+                support.add_note(db_session, found, caller.logged_in_user, text),
             )
         return await self._after(request, db_session, caller, found, form, refused, "noted")
 
@@ -288,7 +283,7 @@ class RequestPages(Controller):
                     db_session,
                     caller.group,
                     found,
-                    _user(caller),
+                    caller.logged_in_user,
                     title=title,
                     summary=summary,
                     fund=form.value("fund"),
@@ -413,7 +408,7 @@ class RequestPages(Controller):
     ) -> Template:
         group = caller.group
         fmt = Formatter.for_group(group, request.app.state.settings)
-        details, notes = await support.read_details(db_session, group, found, _user(caller))
+        details, notes = await support.read_details(db_session, group, found, caller.logged_in_user)
         state = await support.status_of(db_session, group, found)
         proposal = await db_session.get(Proposal, found.proposal_id) if found.proposal_id else None
         reads = [
@@ -440,7 +435,7 @@ class RequestPages(Controller):
             group=group,
             fmt=fmt,
             caller=caller,
-            roles=_roles(caller),
+            roles=caller.roles,
             req=found,
             row=_row(found, state, fmt, utcnow()),
             state=state,
@@ -515,8 +510,3 @@ async def _attempt(
         await db_session.refresh(found)
         return status_of(error)
     return 0
-
-
-def _user(caller: Caller) -> User:
-    assert caller.user is not None  # the guards let only logged-in members through
-    return caller.user
