@@ -43,12 +43,11 @@ from app.db import (
     write_intent,
 )
 from app.deps import provide_notary
-from app.errors import EXCEPTION_HANDLERS, PAGE_ERROR_HANDLERS, PROBLEM_MEDIA_TYPE, problem_document
+from app.errors import EXCEPTION_HANDLERS, PROBLEM_MEDIA_TYPE, problem_document
 from app.jobs import due_rounds_first_middleware, maintenance_loop
 from app.settings import Settings
 from app.signing import load_notary
 from app.web import site
-from app.web.ask import AskPages
 
 
 def read_only_request_middleware(app: ASGIApp) -> ASGIApp:
@@ -224,8 +223,6 @@ class CommonPursePlugin(InitPluginProtocol, ReceiveRoutePlugin):
         app_config.request_class = StrictJSONRequest
         app_config.lifespan.append(maintenance_loop)
         site.configure(app_config, settings)
-        AskPages.exception_handlers = dict(PAGE_ERROR_HANDLERS)
-        app_config.route_handlers.append(AskPages)
         documents.configure(app_config, settings)
         app_config.middleware.insert(0, read_only_request_middleware)
         app_config.middleware.insert(1, json_only_api_middleware)

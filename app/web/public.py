@@ -26,9 +26,9 @@ from app.web import decisions, queries
 from app.web.chart import Chart, balance_chart
 from app.web.forms import MAX_SEQ
 from app.web.queries import LedgerFilter
-from app.web.seal import SealKeeper
 from app.web.security import COOKIE_FREE
 from app.web.templating import Formatter, page
+from app.web.verification import VerificationKeeper
 from app.web.views import KIND_LABELS, EntryView, FundView, entry_title, entry_view, fund_view
 from ledger import log, service
 from ledger.canonical import timestamp
@@ -133,8 +133,8 @@ class PublicPages(Controller):
             )
             panels.append(FundPanel(fund_view(fund, fmt, committed.get(fund.id, 0)), chart))
         entries, _ = await service.list_entries(db_session, group, limit=RECENT_ENTRIES)
-        keeper: SealKeeper = request.app.state.seal_keeper
-        seal = await keeper.view(db_session, group)
+        keeper: VerificationKeeper = request.app.state.verification_keeper
+        verification = await keeper.view(db_session, group)
         checkpoint = await _checkpoint(db_session, group)
         return page(
             request,
@@ -144,7 +144,7 @@ class PublicPages(Controller):
             caller=caller,
             panels=panels,
             entries=await _entry_views(db_session, group, entries, fmt),
-            seal=seal,
+            verification=verification,
             checkpoint=checkpoint,
             checkpoint_root=root_base64(checkpoint.root_hash) if checkpoint else "",
             exports=export_extensions(request.app),

@@ -17,16 +17,19 @@ from app.errors import PAGE_ERROR_HANDLERS
 from app.guards import LoginRequired, login_redirect
 from app.settings import Settings
 from app.web.admin import AdminPages, JoinPages
+from app.web.ask import AskPages
 from app.web.member_proposals import MemberProposalPages
 from app.web.members import LoginPages, MemberPages
 from app.web.public import Feeds, PublicPages
 from app.web.queue import RequestPages
-from app.web.seal import SealKeeper
 from app.web.security import COOKIE_FREE, csrf_middleware, security_headers
 from app.web.templating import STATIC, create_environment
+from app.web.verification import VerificationKeeper
 
+# Every page controller: each answers errors as a page (``PAGE_ERROR_HANDLERS``).
 PAGE_CONTROLLERS = (
     PublicPages,
+    AskPages,
     LoginPages,
     MemberPages,
     MemberProposalPages,
@@ -60,4 +63,4 @@ def configure(app_config: AppConfig, settings: Settings) -> None:
     app_config.middleware.append(csrf_middleware(settings))
     app_config.before_send.append(security_headers(settings))
     app_config.exception_handlers[LoginRequired] = login_redirect
-    app_config.state["seal_keeper"] = SealKeeper(settings)
+    app_config.state["verification_keeper"] = VerificationKeeper(settings)

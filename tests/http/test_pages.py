@@ -16,12 +16,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.settings import Settings
 from app.web import queries
-from app.web import seal as seal_module
+from app.web import verification as verification_module
 from app.web.chart import balance_chart
 from app.web.public import _xml_safe
 from app.web.queries import BalancePoint
-from app.web.seal import SealKeeper
 from app.web.templating import Formatter
+from app.web.verification import VerificationKeeper
 from ledger import groups, service
 from ledger.verify import verify_group
 from tests.support.clients import browser, give_password, text_of
@@ -423,7 +423,7 @@ async def test_seal_is_verified_once_per_log_size(
         calls.append(group.id)
         return await real(session, group)
 
-    monkeypatch.setattr(seal_module, "verify_group", counting)
+    monkeypatch.setattr(verification_module, "verify_group", counting)
     await donate(client, world, "1.00")
     for _ in range(3):
         assert "Verified: 1 entry" in text_of((await client.get(f"/g/{world.slug}")).text)
@@ -432,7 +432,7 @@ async def test_seal_is_verified_once_per_log_size(
     assert "Verified: 2 entries" in text_of((await client.get(f"/g/{world.slug}")).text)
     assert len(calls) == 2
     # A result older than max_age is checked again, even when nothing was appended.
-    keeper: SealKeeper = app.state.seal_keeper
+    keeper: VerificationKeeper = app.state.verification_keeper
     keeper.max_age = timedelta(0)
     await client.get(f"/g/{world.slug}")
     assert len(calls) == 3
@@ -441,7 +441,7 @@ async def test_seal_is_verified_once_per_log_size(
 async def test_a_large_log_is_checked_in_the_background_and_says_so(
     app: Litestar, client: Client, world: World
 ) -> None:
-    keeper: SealKeeper = app.state.seal_keeper
+    keeper: VerificationKeeper = app.state.verification_keeper
     keeper.inline_limit = 0
     await donate(client, world, "1.00")
     first = text_of((await client.get(f"/g/{world.slug}")).text)

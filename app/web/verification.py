@@ -1,11 +1,12 @@
-"""The integrity seal of a group's page: "verified: N entries, head hash ..., checked at ...".
+"""The check of a group's log shown on its page (the "Integrity seal" panel): "verified:
+N entries, head hash ..., checked at ...".
 
-``ledger.verify.verify_group`` re-reads and re-hashes the whole log, O(n). The seal keeps
+``ledger.verify.verify_group`` re-reads and re-hashes the whole log, O(n). The keeper keeps
 the last result per group, keyed by the log it checked (its size and head hash), so a page
 view costs one row read while nothing was appended:
 
 - a small log (up to ``inline_limit`` entries, a fraction of a second) that changed is
-  verified again within the request, so the seal is always current;
+  verified again within the request, so the result is always current;
 - a large log that changed keeps showing its last verified result, honestly labelled with
   its size and time, while one background thread per group checks the new log with its own
   connection (not blocking the server's event loop); the page says that newer entries are
@@ -42,7 +43,7 @@ MAX_AGE = timedelta(minutes=10)
 
 
 @dataclass(frozen=True, slots=True)
-class Seal:
+class Verification:
     """One verification of a group's log, and the log it checked."""
 
     ok: bool
@@ -57,22 +58,22 @@ class Seal:
 
 
 @dataclass(frozen=True, slots=True)
-class SealView:
+class VerificationView:
     """What a page shows: the newest result, and how far the log has grown since."""
 
-    seal: Seal | None
+    result: Verification | None
     log_size: int
     checking: bool
 
     @property
     def newer_entries(self) -> int:
-        return self.log_size - (self.seal.log_size if self.seal else 0)
+        return self.log_size - (self.result.log_size if self.result else 0)
 
 
-def _seal(report: VerifyReport, size: int, head: str, checked_at: datetime) -> Seal:
+def _verification(report: VerifyReport, size: int, head: str, checked_at: datetime) -> Verification:
     if report.ok:  # exactly what was verified
         size, head = report.head_seq, report.head_hash
-    return Seal(
+    return Verification(
         ok=report.ok,
         entries=report.entries,
         head_seq=report.head_seq,
@@ -93,46 +94,46 @@ async def _log_head(session: AsyncSession, group_id: int) -> tuple[int, str]:
     return (int(row[0]), str(row[1])) if row else (0, "")
 
 
-class SealKeeper:
+class VerificationKeeper:
     def __init__(
         self, settings: Settings, *, inline_limit: int = INLINE_LIMIT, max_age: timedelta = MAX_AGE
     ) -> None:
         self.settings = settings
         self.inline_limit = inline_limit
         self.max_age = max_age
-        self._seals: dict[int, Seal] = {}
+        self._results: dict[int, Verification] = {}
         self._checking: dict[int, threading.Thread] = {}
         self._lock = threading.Lock()
 
-    def cached(self, group_id: int) -> Seal | None:
-        return self._seals.get(group_id)
+    def cached(self, group_id: int) -> Verification | None:
+        return self._results.get(group_id)
 
-    async def view(self, session: AsyncSession, group: Group) -> SealView:
+    async def view(self, session: AsyncSession, group: Group) -> VerificationView:
         size, head = await _log_head(session, group.id)
-        seal = self._seals.get(group.id)
+        result = self._results.get(group.id)
         now = utcnow()
-        matches = seal is not None and (seal.log_size, seal.log_head) == (size, head)
-        fresh = seal is not None and now - seal.checked_at < self.max_age
+        matches = result is not None and (result.log_size, result.log_head) == (size, head)
+        fresh = result is not None and now - result.checked_at < self.max_age
         if matches and fresh:
-            return SealView(seal, size, self.is_checking(group.id))
+            return VerificationView(result, size, self.is_checking(group.id))
         if size <= self.inline_limit:
             report = await verify_group(session, group)
-            seal = self._keep(group.id, _seal(report, size, head, now))
-            return SealView(seal, size, False)
+            result = self._keep(group.id, _verification(report, size, head, now))
+            return VerificationView(result, size, False)
         self.check_in_background(group.id)
-        return SealView(seal, size, True)
+        return VerificationView(result, size, True)
 
     def is_checking(self, group_id: int) -> bool:
         with self._lock:
             return group_id in self._checking
 
-    def _keep(self, group_id: int, seal: Seal) -> Seal:
+    def _keep(self, group_id: int, result: Verification) -> Verification:
         with self._lock:
-            known = self._seals.get(group_id)
+            known = self._results.get(group_id)
             # A slower check of an older log never replaces a newer result.
-            if known is None or known.log_size <= seal.log_size:
-                self._seals[group_id] = seal
-                return seal
+            if known is None or known.log_size <= result.log_size:
+                self._results[group_id] = result
+                return result
             return known
 
     def check_in_background(self, group_id: int) -> None:
@@ -141,7 +142,7 @@ class SealKeeper:
             if group_id in self._checking:
                 return
             thread = threading.Thread(
-                target=self._check, args=(group_id,), name=f"seal-{group_id}", daemon=True
+                target=self._check, args=(group_id,), name=f"verify-{group_id}", daemon=True
             )
             self._checking[group_id] = thread
         thread.start()
@@ -155,16 +156,16 @@ class SealKeeper:
 
     def _check(self, group_id: int) -> None:
         try:
-            seal = asyncio.run(self._verify(group_id))
-            if seal is not None:
-                self._keep(group_id, seal)
+            result = asyncio.run(self._verify(group_id))
+            if result is not None:
+                self._keep(group_id, result)
         except Exception:
             logger.exception("Checking the log of group %s failed", group_id)
         finally:
             with self._lock:
                 self._checking.pop(group_id, None)
 
-    async def _verify(self, group_id: int) -> Seal | None:
+    async def _verify(self, group_id: int) -> Verification | None:
         engine = create_engine(self.settings)
         try:
             async with unit_of_work(create_session_maker(engine), writes=False) as session:
@@ -174,6 +175,6 @@ class SealKeeper:
                 size, head = await _log_head(session, group_id)
                 checked_at = utcnow()
                 report = await verify_group(session, group)
-                return _seal(report, size, head, checked_at)
+                return _verification(report, size, head, checked_at)
         finally:
             await engine.dispose()
