@@ -19,7 +19,7 @@ from app.api.schemas import (
     MeOut,
 )
 from app.auth import provide_caller, provide_user
-from app.deps import CurrentCaller, CurrentUser, DbSession, Id
+from app.deps import CurrentCaller, CurrentUser, DbSession, Id, settings_of
 from app.guards import require_user, requires
 from app.settings import Settings
 from ledger import groups
@@ -148,7 +148,7 @@ class GroupController(Controller):
         invite, token = await groups.create_invite(
             db_session, caller.group, caller.user, data.roles, days=data.expires_in_days
         )
-        settings: Settings = request.app.state.settings
+        settings = settings_of(request)
         return InviteCreated(
             id=invite.id,
             link=join_link(settings, token),

@@ -20,7 +20,7 @@ from app.api import openapi
 from app.api.schemas import ConsistencyProofOut, InclusionProofOut, LedgerExportOut
 from app.auth import provide_caller
 from app.db import keep_changes
-from app.deps import CurrentCaller, CurrentNotary, DbSession, Id, provide_notary
+from app.deps import CurrentCaller, CurrentNotary, DbSession, Id, provide_notary, settings_of
 from app.errors import PROBLEM_MEDIA_TYPE, ledger_problem
 from app.guards import public_or_member, requires
 from ledger import export, log, service
@@ -84,7 +84,7 @@ def export_route(extension: str) -> HTTPRouteHandler:
         request: Request[Any, Any, Any],
     ) -> Response[bytes]:
         if export_.format == "bundle":
-            settings = request.app.state.settings
+            settings = settings_of(request)
             content = await export.export_bundle(
                 db_session, caller.group, notary.key.vkey(), settings.base_url
             )
@@ -149,7 +149,7 @@ class LedgerController(Controller):
         # The caller and the notary are read here rather than injected: Litestar resolves two
         # or more dependencies as concurrent tasks, a tenth of the cost of an append.
         caller, notary = provide_caller(request), provide_notary(request.app.state)
-        group, dates = caller.group, request.app.state.settings.date_window
+        group, dates = caller.group, settings_of(request).date_window
         if idempotency_key is None:
             entry = await service.record_entry(
                 db_session,

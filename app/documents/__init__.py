@@ -16,7 +16,7 @@ The shape, so a new document is one function and one template:
 The decision record of a proposal (``/g/{group}/proposals/{n}.pdf``) is the same shape:
 ``proposal.py`` reads it into a ``PdfDocument`` (``proposal_document``) for
 ``proposal.pdf.html``, and ``proposal_record_response`` prints it for the public pages'
-proposal route (``app.web.public``), which owns that path. The statement's decisions come
+proposal route (``app.web.proposals``), which owns that path. The statement's decisions come
 from a ``DecisionsInPeriod`` function in the app state under ``decisions_in_period``:
 ``configure`` puts ``proposal.proposal_decisions`` there (the rounds closed with a decision
 in the period, and withdrawals).

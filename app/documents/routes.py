@@ -15,7 +15,7 @@ from litestar.exceptions import ServiceUnavailableException
 from litestar.params import QueryParameter
 
 from app.auth import Caller, provide_caller
-from app.deps import CurrentCaller, DbSession, Id
+from app.deps import CurrentCaller, DbSession, Id, settings_of
 from app.documents.pdf import DEFAULT_LIMITS, Limits, PdfDocument, RenderError, render_pdf
 from app.documents.receipt import receipt_document
 from app.documents.statement import (
@@ -40,7 +40,7 @@ def _limits(request: Request[Any, Any, Any]) -> Limits:
 
 def base_url_of(request: Request[Any, Any, Any]) -> str:
     """The instance's public address, which documents print their links against."""
-    base_url: str = request.app.state.settings.base_url
+    base_url: str = settings_of(request).base_url
     return base_url
 
 
@@ -108,7 +108,7 @@ class DocumentController(Controller):
     ) -> Response[bytes]:
         group = caller.group
         start, end = await resolve_period(
-            db_session, group, date_from, date_to, request.app.state.settings.date_window
+            db_session, group, date_from, date_to, settings_of(request).date_window
         )
         decisions: DecisionsInPeriod = request.app.state.get(DECISIONS_STATE_KEY, no_decisions)
         document = await statement_document(

@@ -26,7 +26,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app import challenge
 from app.db import commit_so_far, keep_changes
-from app.deps import DbSession
+from app.deps import DbSession, settings_of
 from app.i18n import available_languages, choose, language_name, translations
 from app.limits import (
     ASK_FLOOD,
@@ -36,7 +36,6 @@ from app.limits import (
     Limiter,
     client_address,
 )
-from app.settings import Settings
 from app.web.templating import page
 from ledger.errors import InvalidInput
 from ledger.groups import find_group, utcnow
@@ -91,7 +90,7 @@ def _form_page(
     status_code: int = 200,
 ) -> Template:
     translate = translations(language).gettext
-    settings: Settings = request.app.state.settings
+    settings = settings_of(request)
     found = challenge.read(settings.resolved_secret_key(), token, context.group.id)
     return page(
         request,
@@ -114,7 +113,7 @@ def _form_page(
 
 
 def _new_token(request: Request[Any, Any, Any], group: Group, now: datetime, flooded: bool) -> str:
-    settings: Settings = request.app.state.settings
+    settings = settings_of(request)
     bits = challenge.BITS if flooded else 0
     return challenge.issue(settings.resolved_secret_key(), group.id, now, bits=bits)
 
@@ -133,7 +132,7 @@ class AskPages(Controller):
     ) -> Template:
         context = await _open_group(db_session, group)
         now = utcnow()
-        limiter = Limiter.of(request.app.state.settings)
+        limiter = Limiter.of(settings_of(request))
         flooded = await _flooded(db_session, limiter, context.group, now)
         token = _new_token(request, context.group, now, flooded)
         return _form_page(request, context, _language(request, context.languages, lang), token)
@@ -147,7 +146,7 @@ class AskPages(Controller):
         data: Annotated[dict[str, str], Body(media_type=RequestEncodingType.URL_ENCODED)],
     ) -> Template | Redirect:
         context = await _open_group(db_session, group)
-        settings: Settings = request.app.state.settings
+        settings = settings_of(request)
         now = utcnow()
         language = _language(request, context.languages, data.get("language"))
         translate = translations(language).gettext

@@ -16,25 +16,30 @@ from litestar.template import TemplateConfig
 from app.errors import PAGE_ERROR_HANDLERS
 from app.guards import LoginRequired, login_redirect
 from app.settings import Settings
-from app.web.admin import AdminPages, JoinPages
 from app.web.ask import AskPages
-from app.web.member_proposals import MemberProposalPages
-from app.web.members import LoginPages, MemberPages
-from app.web.public import Feeds, PublicPages
-from app.web.queue import RequestPages
+from app.web.auth import JoinPages, LoginPages
+from app.web.groups import Feeds, GroupPages, MemberGroupPages
+from app.web.ledger import LedgerForms, LedgerPages
+from app.web.members import MemberPages
+from app.web.proposals import MemberProposalPages, ProposalPages, RulesPages
+from app.web.requests import RequestPages
 from app.web.security import COOKIE_FREE, csrf_middleware, security_headers
 from app.web.templating import STATIC, create_environment
 from app.web.verification import VerificationKeeper
 
 # Every page controller: each answers errors as a page (``PAGE_ERROR_HANDLERS``).
 PAGE_CONTROLLERS = (
-    PublicPages,
-    AskPages,
-    LoginPages,
-    MemberPages,
+    GroupPages,
+    MemberGroupPages,
+    LedgerPages,
+    LedgerForms,
+    ProposalPages,
     MemberProposalPages,
+    RulesPages,
+    AskPages,
     RequestPages,
-    AdminPages,
+    MemberPages,
+    LoginPages,
     JoinPages,
 )
 

@@ -27,6 +27,7 @@ from litestar.response import Redirect, Template
 from litestar.utils.scope.state import ScopeState
 from markupsafe import Markup
 
+from app.deps import settings_of
 from app.migrate import PROJECT_ROOT
 from app.settings import Settings
 from ledger.models import Group
@@ -173,7 +174,7 @@ def page(
     """A page rendered from ``template`` with what every page's layout needs."""
     context.setdefault("current_user", request.scope.get("state", {}).get("cp_user"))
     if "fmt" not in context:
-        fmt = Formatter.for_group(context.get("group"), request.app.state.settings)
+        fmt = Formatter.for_group(context.get("group"), settings_of(request))
         language = context.get("language")  # a page in the reader's language (the ask form)
         if language and Locale.parse(fmt.locale).language != language:
             fmt = replace(fmt, locale=_locale(language))

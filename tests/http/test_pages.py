@@ -18,7 +18,7 @@ from app.settings import Settings
 from app.web import queries
 from app.web import verification as verification_module
 from app.web.chart import balance_chart
-from app.web.public import _xml_safe
+from app.web.groups import _xml_safe
 from app.web.queries import BalancePoint
 from app.web.templating import Formatter
 from app.web.verification import VerificationKeeper

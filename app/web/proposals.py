@@ -1,5 +1,6 @@
-"""The members' pages of decisions: propose, read a proposal, respond, amend, close a round,
-withdraw; and how a member hears of new proposals and requests (notification settings).
+"""Proposals as pages: the public list and a proposal's page (with its decision record as a
+PDF); the members' forms to propose, respond, amend, close a round and withdraw; and the
+admins' decision rules.
 
 Each action is a form of its own: CSRF, errors next to the fields with the input kept, then
 a 303 to the proposal's page. The rules live in ``proposals.service``; these pages only call
@@ -8,38 +9,59 @@ it and show its answers (a refusal of the service for the caller's role is a 403
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import UTC, datetime, tzinfo
+from decimal import Decimal
 from typing import Annotated, Any
 
-from litestar import Controller, Request, get, post
+from litestar import Controller, Request, Response, get, post
 from litestar.di import Provide
-from litestar.exceptions import PermissionDeniedException
-from litestar.params import QueryParameter
+from litestar.exceptions import NotFoundException, PermissionDeniedException
+from litestar.params import PathParameter, QueryParameter
 from litestar.response import Redirect, Template
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.auth import Caller, provide_caller
-from app.deps import CurrentCaller, DbSession, ProposalNumber
+from app.auth import (
+    Caller,
+    provide_caller,
+)
+from app.deps import (
+    CurrentCaller,
+    DbSession,
+    ProposalNumber,
+    settings_of,
+)
+from app.documents.proposal import proposal_record_response
 from app.errors import status_of
-from app.guards import member_with
-from app.mail import SmtpSettings
-from app.web import proposal_views
-from app.web.forms import Form, read_form
+from app.guards import member_with, public_or_member
+from app.web import decisions, proposal_views, queries
+from app.web.forms import (
+    Form,
+    read_form,
+)
 from app.web.markdown import render_markdown
+from app.web.security import COOKIE_FREE
 from app.web.templating import Formatter, page, see_other
+from app.web.views import entry_view
 from ledger import service as ledger_service
 from ledger.errors import LedgerError
 from ledger.groups import utcnow
 from ledger.models import Fund, Group
 from ledger.money import format_amount
-from proposals import notify, rules, service, views
+from proposals import rules, service, views
+from proposals import rules as decision_rules
+from proposals import service as proposals
 from proposals.errors import NotAllowed
 from proposals.labels import POSITION_LABELS, STATUS_LABELS
-from proposals.models import NotificationPreference, Proposal
+from proposals.models import Proposal
 from proposals.schemas import AmendmentIn, ProposalIn
 
-# The API's limits (``proposals.schemas``), said in words next to the field.
+OPEN_PROPOSALS = 100
+# A proposal's page is /proposals/12, its decision record /proposals/12.pdf.
+MAX_PROPOSAL = 999_999_999
+PROPOSAL_PATH = re.compile(r"([1-9][0-9]{0,8})(\.pdf)?")
+
 TITLE_MAX = 200
 BODY_MAX = 20_000
 REASON_MAX = 5_000
@@ -58,15 +80,6 @@ DONE_MESSAGES = {
     "closed": "The round was closed.",
     "withdrawn": "The proposal was withdrawn.",
 }
-MODE_LABELS = {
-    "none": "No e-mail: I read them on my dashboard",
-    "each": "An e-mail for each one",
-    "daily": "One e-mail a day with all of them (a daily digest)",
-}
-
-
-def _settings(request: Request[Any, Any, Any]) -> Any:
-    return request.app.state.settings
 
 
 def author_or_facilitator(proposal: Proposal, caller: Caller) -> bool:
@@ -177,6 +190,104 @@ def _amend_values(proposal: Proposal) -> dict[str, str]:
     }
 
 
+class ProposalPages(Controller):
+    include_in_schema = False
+    opt = {COOKIE_FREE: True}
+    dependencies = {"caller": Provide(provide_caller, sync_to_thread=False)}
+
+    @get(
+        "/g/{group:str}/proposals",
+        guards=[public_or_member],
+        name="proposals",
+        closes_due_rounds=True,
+    )
+    async def proposals(
+        self,
+        request: Request[Any, Any, Any],
+        db_session: DbSession,
+        caller: CurrentCaller,
+        before: Annotated[str, QueryParameter(max_length=12)] = "",
+    ) -> Template:
+        group = caller.group
+        fmt = Formatter.for_group(group, settings_of(request))
+        cursor: int | None = None
+        if before:
+            if not (before.isdigit() and 0 < int(before) <= MAX_PROPOSAL):
+                raise NotFoundException("That page link is broken; start from the newest.")
+            cursor = int(before)
+        closed, next_before = await queries.closed_proposals(
+            db_session, group, before=cursor, limit=queries.PROPOSALS_PAGE
+        )
+        open_now = (
+            [] if cursor else await queries.open_proposals(db_session, group, limit=OPEN_PROPOSALS)
+        )
+        return page(
+            request,
+            "public/proposals.html",
+            group=group,
+            fmt=fmt,
+            caller=caller,
+            open_proposals=await decisions.proposal_lines(db_session, group, open_now, fmt),
+            closed=await decisions.proposal_lines(db_session, group, closed, fmt),
+            before=cursor,
+            next_before=next_before,
+        )
+
+    @get(
+        "/g/{group:str}/proposals/{number:str}",
+        guards=[public_or_member],
+        name="proposal",
+        closes_due_rounds=True,
+    )
+    async def proposal(
+        self,
+        request: Request[Any, Any, Any],
+        db_session: DbSession,
+        caller: CurrentCaller,
+        number: Annotated[str, PathParameter()],
+    ) -> Response[Any]:
+        """A proposal's page at ``/proposals/12``; its decision record at ``12.pdf`` (one
+        route: Litestar cannot tell ``{n:int}`` and ``{n:str}`` apart in one place)."""
+        match = PROPOSAL_PATH.fullmatch(number)
+        if match is None:
+            raise NotFoundException(f"There is no proposal {number!r}.")
+        if match.group(2):
+            return await proposal_record_response(request, db_session, caller, int(match.group(1)))
+        return await self._proposal_page(request, db_session, caller, int(match.group(1)))
+
+    async def _proposal_page(
+        self,
+        request: Request[Any, Any, Any],
+        db_session: AsyncSession,
+        caller: Caller,
+        number: int,
+    ) -> Template:
+        group = caller.group
+        fmt = Formatter.for_group(group, settings_of(request))
+        _, public_names = await proposals.get_rules(db_session, group)
+        proposal = await proposals.get_proposal(db_session, group, number)
+        payments = await queries.proposal_payments(db_session, group, number)
+        links = await queries.reversal_links(db_session, group, payments)
+        view = await decisions.proposal_page(
+            db_session,
+            group,
+            proposal,
+            fmt,
+            # Who said what: members see it; everyone else when the group allows it.
+            show_names=caller.membership is not None or public_names,
+            paid=decisions.paid_under(payments, links),
+        )
+        return page(
+            request,
+            "public/proposal.html",
+            group=group,
+            fmt=fmt,
+            caller=caller,
+            proposal=view,
+            payments=[entry_view(entry, fmt, links) for entry in payments],
+        )
+
+
 class MemberProposalPages(Controller):
     include_in_schema = False
     dependencies = {"caller": Provide(provide_caller, sync_to_thread=False)}
@@ -194,7 +305,7 @@ class MemberProposalPages(Controller):
         self, request: Request[Any, Any, Any], db_session: DbSession, caller: CurrentCaller
     ) -> Template | Redirect:
         form = await read_form(request, PROPOSE_FIELDS)
-        fmt = Formatter.for_group(caller.group, _settings(request))
+        fmt = Formatter.for_group(caller.group, settings_of(request))
         data = proposal_from_form(form, fmt.zone)
         if data is None:
             return await self._propose_page(request, db_session, caller, form, status=422)
@@ -243,7 +354,7 @@ class MemberProposalPages(Controller):
             form=form,
             fund_options=await _fund_options(db_session, caller),
             min_open_hours=group_rules.min_open_hours,
-            zone=Formatter.for_group(group, _settings(request)).zone_name(),
+            zone=Formatter.for_group(group, settings_of(request)).zone_name(),
         )
 
     # --- a proposal ----------------------------------------------------------------------
@@ -400,7 +511,7 @@ class MemberProposalPages(Controller):
         done: str = "",
     ) -> Template:
         group = caller.group
-        fmt = Formatter.for_group(group, _settings(request))
+        fmt = Formatter.for_group(group, settings_of(request))
         proposal = await service.get_proposal(db_session, group, number)
         shown = await views.proposal_out(db_session, group, proposal, show_names=True)
         version = service.current_version(proposal)
@@ -451,69 +562,6 @@ class MemberProposalPages(Controller):
             done=done,
         )
 
-    # --- notification settings -----------------------------------------------------------
-
-    @get(
-        "/m/{group:str}/notifications",
-        guards=[member_with("member")],
-        name="notification_settings",
-    )
-    async def notification_settings(
-        self,
-        request: Request[Any, Any, Any],
-        db_session: DbSession,
-        caller: CurrentCaller,
-        done: Annotated[str, QueryParameter(max_length=20)] = "",
-    ) -> Template:
-        row = await db_session.get(NotificationPreference, (caller.group.id, caller.user_id))
-        form = Form(values={"mode": row.mode if row else "none"})
-        return self._notifications_page(request, caller, form, saved=done == "saved")
-
-    @post(
-        "/m/{group:str}/notifications",
-        guards=[member_with("member")],
-        name="notification_settings_submit",
-    )
-    async def save_notification_settings(
-        self, request: Request[Any, Any, Any], db_session: DbSession, caller: CurrentCaller
-    ) -> Template | Redirect:
-        form = await read_form(request, ("mode",))
-        if not form.value("mode"):
-            form.fail("mode", "Choose how you want to hear of them.")
-        else:
-            try:
-                await notify.set_mode(
-                    db_session, caller.group, caller.logged_in_user.id, form.value("mode")
-                )
-            except LedgerError as error:
-                form.fail_with(error, ("mode",))
-        if not form.ok:
-            return self._notifications_page(request, caller, form, status=422)
-        return see_other(f"/m/{caller.group.slug}/notifications?done=saved")
-
-    def _notifications_page(
-        self,
-        request: Request[Any, Any, Any],
-        caller: Caller,
-        form: Form,
-        *,
-        status: int = 200,
-        saved: bool = False,
-    ) -> Template:
-        return page(
-            request,
-            "member/notifications.html",
-            status_code=status,
-            group=caller.group,
-            caller=caller,
-            form=form,
-            modes=MODE_LABELS,
-            # Stewards, facilitators and admins hear of new requests (``notify_stewards``).
-            hears_of_requests=caller.may("steward") or caller.may("facilitator"),
-            mail_sent=SmtpSettings.from_settings(_settings(request)) is not None,
-            saved=saved,
-        )
-
 
 async def _fund_options(db_session: AsyncSession, caller: Caller) -> list[tuple[str, str]]:
     funds: list[Fund] = await ledger_service.list_funds(db_session, caller.group)
@@ -539,3 +587,157 @@ async def _payment(
 
 async def _done(db_session: AsyncSession, caller: Caller, number: int, what: str) -> Redirect:
     return see_other(f"/m/{caller.group.slug}/proposals/{number}?done={what}")
+
+
+# --- decision rules (admins) -------------------------------------------------------------
+
+
+class RulesPages(Controller):
+    include_in_schema = False
+    dependencies = {"caller": Provide(provide_caller, sync_to_thread=False)}
+
+    @get("/m/{group:str}/rules", guards=[member_with("admin")], name="rules")
+    async def rules_page(
+        self, request: Request[Any, Any, Any], db_session: DbSession, caller: CurrentCaller
+    ) -> Template:
+        current, public_names = await proposals.get_rules(db_session, caller.group)
+        saved = request.query_params.get("saved") == "1"
+        return _rules_page(request, caller, rules_form(current, public_names), saved=saved)
+
+    @post("/m/{group:str}/rules", guards=[member_with("admin")], name="rules_submit")
+    async def save_rules(
+        self, request: Request[Any, Any, Any], db_session: DbSession, caller: CurrentCaller
+    ) -> Template | Redirect:
+        form = await read_form(request, RULE_FIELDS)
+        changes = rules_from_form(form)
+        if changes is not None:
+            try:
+                await proposals.set_rules(
+                    db_session, caller.group, changes, form.value("public_names") == "on"
+                )
+            except LedgerError as error:
+                form.fail("", str(error))
+        if changes is None or not form.ok:
+            return _rules_page(request, caller, form, status=422)
+        return see_other(f"/m/{caller.group.slug}/rules?saved=1")
+
+
+def _rules_page(
+    request: Request[Any, Any, Any],
+    caller: Caller,
+    form: Form,
+    *,
+    status: int = 200,
+    saved: bool = False,
+) -> Template:
+    return page(
+        request,
+        "member/rules.html",
+        status_code=status,
+        group=caller.group,
+        caller=caller,
+        form=form,
+        saved=saved,
+    )
+
+
+# --- the rules form -------------------------------------------------------------------------
+# Shares are shown and typed as percentages (people say "half", "50 %", not "0.5"); the
+# rules keep them as decimal strings, exactly (CONTRACT section 5).
+
+RULE_FIELDS = (
+    "quorum",
+    "min_open_hours",
+    "blocks_to_stop",
+    "max_stand_aside_share",
+    "min_support_share",
+    "close_when_all_responded",
+    "exclude_beneficiary",
+    "fallback",
+    "fallback_rounds",
+    "fallback_share",
+    "public_names",
+)
+_PERCENT = re.compile(r"([0-9]{1,3})(?:[.,]([0-9]{1,4}))?")
+_WHOLE = re.compile(r"[0-9]{1,6}")
+
+
+def _percent_text(share: object) -> str:
+    """``"0.125"`` as ``"12.5"``."""
+    text = format(Decimal(str(share)) * 100, "f")
+    return text.rstrip("0").rstrip(".") if "." in text else text
+
+
+def rules_form(current: decision_rules.DecisionRules, public_names: bool) -> Form:
+    """The form filled in with the group's rules as they are."""
+    data = current.to_json()
+    fallback = current.fallback
+    values = {
+        "quorum": _percent_text(data["quorum"]),
+        "min_open_hours": str(current.min_open_hours),
+        "blocks_to_stop": str(current.blocks_to_stop),
+        "max_stand_aside_share": _percent_text(data["max_stand_aside_share"]),
+        "min_support_share": _percent_text(data["min_support_share"]),
+        "close_when_all_responded": "on" if current.close_when_all_responded else "",
+        "exclude_beneficiary": "on" if current.exclude_beneficiary else "",
+        "fallback": "on" if fallback else "",
+        "fallback_rounds": str(fallback.after_blocked_rounds) if fallback else "2",
+        "fallback_share": _percent_text(fallback.to_json()["agree_share"]) if fallback else "75",
+        "public_names": "on" if public_names else "",
+    }
+    return Form(values=values)
+
+
+def _share(form: Form, name: str, *, minimum: int = 0) -> str | None:
+    """A percentage typed in the form, as the rules' decimal share (``"50"`` -> ``"0.5"``)."""
+    text = form.value(name).removesuffix("%").strip()
+    example = "75" if minimum else "50"
+    if not text:
+        form.fail(name, f"Enter a percentage from {minimum} to 100, such as {example}.")
+        return None
+    if not _PERCENT.fullmatch(text):
+        form.fail(
+            name,
+            f"Write a percentage from {minimum} to 100 with digits, such as {example} or 62.5 "
+            "(at most 4 decimals).",
+        )
+        return None
+    value = Decimal(text.replace(",", "."))
+    if not minimum <= value <= 100:
+        form.fail(name, f"Choose a percentage from {minimum} to 100.")
+        return None
+    share = format(value / 100, "f")
+    return share.rstrip("0").rstrip(".") if "." in share else share
+
+
+def _whole(form: Form, name: str, *, minimum: int, maximum: int, example: int) -> int | None:
+    text = form.value(name)
+    if not text:
+        form.fail(name, f"Enter a whole number, such as {example}.")
+        return None
+    if not _WHOLE.fullmatch(text) or not minimum <= int(text) <= maximum:
+        form.fail(name, f"Enter a whole number from {minimum} to {maximum:,}.")
+        return None
+    return int(text)
+
+
+def rules_from_form(form: Form) -> dict[str, object] | None:
+    """The rules the form asks for (as ``set_rules`` takes them), or None with the form's
+    errors next to their fields."""
+    changes: dict[str, object] = {
+        "quorum": _share(form, "quorum"),
+        "min_open_hours": _whole(
+            form, "min_open_hours", minimum=0, maximum=decision_rules.MAX_OPEN_HOURS, example=48
+        ),
+        "blocks_to_stop": _whole(form, "blocks_to_stop", minimum=1, maximum=999, example=1),
+        "max_stand_aside_share": _share(form, "max_stand_aside_share"),
+        "min_support_share": _share(form, "min_support_share"),
+        "close_when_all_responded": form.value("close_when_all_responded") == "on",
+        "exclude_beneficiary": form.value("exclude_beneficiary") == "on",
+        "fallback": None,
+    }
+    if form.value("fallback") == "on":
+        rounds = _whole(form, "fallback_rounds", minimum=1, maximum=99, example=2)
+        share = _share(form, "fallback_share", minimum=50)
+        changes["fallback"] = {"after_blocked_rounds": rounds, "agree_share": share}
+    return changes if form.ok else None

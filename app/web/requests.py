@@ -24,7 +24,7 @@ from sqlalchemy import func, select
 
 from app.auth import Caller, provide_caller
 from app.db import keep_changes
-from app.deps import CurrentCaller, DbSession, Id
+from app.deps import CurrentCaller, DbSession, Id, settings_of
 from app.errors import status_of
 from app.guards import member_with, steward_or_facilitator_page
 from app.i18n import language_name
@@ -137,7 +137,7 @@ class RequestPages(Controller):
         caller: CurrentCaller,
         done: Annotated[str, QueryParameter(max_length=20)] = "",
     ) -> Template:
-        fmt = Formatter.for_group(caller.group, request.app.state.settings)
+        fmt = Formatter.for_group(caller.group, settings_of(request))
         now = utcnow()
         rows = [
             _row(r, await support.status_of(db_session, caller.group, r), fmt, now)
@@ -407,7 +407,7 @@ class RequestPages(Controller):
         done: str = "",
     ) -> Template:
         group = caller.group
-        fmt = Formatter.for_group(group, request.app.state.settings)
+        fmt = Formatter.for_group(group, settings_of(request))
         details, notes = await support.read_details(db_session, group, found, caller.logged_in_user)
         state = await support.status_of(db_session, group, found)
         proposal = await db_session.get(Proposal, found.proposal_id) if found.proposal_id else None

@@ -1,53 +1,51 @@
-"""The public pages: the directory of groups, a group's transparency page, its ledger, its
-proposals and decisions, and its Atom feed. No login needed; a private group answers 404 to
-everyone but its members (the ``public_or_member`` guard), and never appears in the
-directory or a search."""
+"""A group as a whole: the public directory, a group's transparency page and its Atom feed;
+a member's dashboard and their group's home.
+
+The public pages need no login; a private group answers 404 to everyone but its members
+(the ``public_or_member`` guard), and never appears in the directory or a search.
+"""
 
 from __future__ import annotations
 
-import re
 import uuid
 from dataclasses import dataclass
-from datetime import date
 from typing import Annotated, Any
 
 from litestar import Controller, Litestar, Request, Response, get
 from litestar.di import Provide
-from litestar.exceptions import NotFoundException
-from litestar.params import PathParameter, QueryParameter
+from litestar.params import QueryParameter
 from litestar.response import Template
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.auth import Caller, authenticate, provide_caller
-from app.deps import CurrentCaller, DbSession
-from app.documents.proposal import proposal_record_response
-from app.guards import public_or_member
-from app.web import decisions, queries
+from app.auth import (
+    authenticate,
+    provide_caller,
+    provide_user,
+)
+from app.deps import CurrentCaller, CurrentUser, DbSession, settings_of
+from app.guards import logged_in, member_with, public_or_member
+from app.web import decisions, proposal_views, queries
 from app.web.chart import Chart, balance_chart
-from app.web.forms import MAX_SEQ
-from app.web.queries import LedgerFilter
+from app.web.ledger import entry_views
 from app.web.security import COOKIE_FREE
 from app.web.templating import Formatter, page
 from app.web.verification import VerificationKeeper
-from app.web.views import KIND_LABELS, EntryView, FundView, entry_title, entry_view, fund_view
-from ledger import log, service
+from app.web.views import FundView, entry_title, entry_view, fund_view
+from ledger import groups, log, service
 from ledger.canonical import timestamp
 from ledger.errors import NotFound
 from ledger.groups import utcnow
 from ledger.log import root_base64
 from ledger.models import Checkpoint, Group
-from ledger.rules import ENTRY_KINDS
 from proposals import service as proposals
 from proposals.labels import STATUS_LABELS
+from proposals.service import committed_by_fund
 
 RECENT_ENTRIES = 10
+MEMBER_RECENT_ENTRIES = 5
 FEED_ENTRIES = 50
 # The group page shows this many open proposals and recent decisions; the list, all.
 OVERVIEW_PROPOSALS = 5
-OPEN_PROPOSALS = 100
-# A proposal's page is /proposals/12, its decision record /proposals/12.pdf.
-MAX_PROPOSAL = 999_999_999
-PROPOSAL_PATH = re.compile(r"([1-9][0-9]{0,8})(\.pdf)?")
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,17 +66,6 @@ def export_extensions(app: Litestar) -> list[str]:
     )
 
 
-def _settings(request: Request[Any, Any, Any]) -> Any:
-    return request.app.state.settings
-
-
-async def _entry_views(
-    session: AsyncSession, group: Group, entries: list[Any], fmt: Formatter
-) -> list[EntryView]:
-    links = await queries.reversal_links(session, group, entries)
-    return [entry_view(entry, fmt, links) for entry in entries]
-
-
 async def _checkpoint(session: AsyncSession, group: Group) -> Checkpoint | None:
     try:
         return await log.latest_checkpoint(session, group)
@@ -86,7 +73,7 @@ async def _checkpoint(session: AsyncSession, group: Group) -> Checkpoint | None:
         return None
 
 
-class PublicPages(Controller):
+class GroupPages(Controller):
     include_in_schema = False
     opt = {COOKIE_FREE: True}
     dependencies = {"caller": Provide(provide_caller, sync_to_thread=False)}
@@ -109,7 +96,7 @@ class PublicPages(Controller):
             query=query,
             next_after=next_after,
             after=after,
-            fmt=Formatter.for_group(None, _settings(request)),
+            fmt=Formatter.for_group(None, settings_of(request)),
         )
 
     @get("/g/{group:str}", guards=[public_or_member], name="group", closes_due_rounds=True)
@@ -117,7 +104,7 @@ class PublicPages(Controller):
         self, request: Request[Any, Any, Any], db_session: DbSession, caller: CurrentCaller
     ) -> Template:
         group = caller.group
-        fmt = Formatter.for_group(group, _settings(request))
+        fmt = Formatter.for_group(group, settings_of(request))
         now = utcnow()
         panels: list[FundPanel] = []
         committed = await proposals.committed_by_fund(db_session, group)
@@ -143,7 +130,7 @@ class PublicPages(Controller):
             fmt=fmt,
             caller=caller,
             panels=panels,
-            entries=await _entry_views(db_session, group, entries, fmt),
+            entries=await entry_views(db_session, group, entries, fmt),
             verification=verification,
             checkpoint=checkpoint,
             checkpoint_root=root_base64(checkpoint.root_hash) if checkpoint else "",
@@ -164,160 +151,60 @@ class PublicPages(Controller):
             overview_proposals=OVERVIEW_PROPOSALS,
         )
 
-    @get("/g/{group:str}/ledger", guards=[public_or_member], name="ledger")
-    async def ledger(
+
+class MemberGroupPages(Controller):
+    include_in_schema = False
+    dependencies = {
+        "caller": Provide(provide_caller, sync_to_thread=False),
+        "user": Provide(provide_user, sync_to_thread=False),
+    }
+
+    @get("/m", guards=[logged_in], name="dashboard")
+    async def dashboard(
+        self, request: Request[Any, Any, Any], db_session: DbSession, user: CurrentUser
+    ) -> Template:
+        fmt = Formatter.for_group(None, settings_of(request))
+        return page(
+            request,
+            "member/dashboard.html",
+            groups=await queries.member_groups(db_session, user.id),
+            awaiting=await proposal_views.awaiting_response(db_session, user.id, fmt),
+            notifications=await proposal_views.my_notifications(db_session, user.id, fmt),
+            fmt=fmt,
+        )
+
+    @get(
+        "/m/{group:str}", guards=[member_with("member")], name="group_home", closes_due_rounds=True
+    )
+    async def group_home(
         self,
         request: Request[Any, Any, Any],
         db_session: DbSession,
         caller: CurrentCaller,
         fund: Annotated[str, QueryParameter(max_length=64)] = "",
-        kind: Annotated[str, QueryParameter(max_length=32)] = "",
-        start: Annotated[str, QueryParameter(name="from", max_length=32)] = "",
-        end: Annotated[str, QueryParameter(name="to", max_length=32)] = "",
-        before: Annotated[str, QueryParameter(max_length=20)] = "",
     ) -> Template:
         group = caller.group
-        fmt = Formatter.for_group(group, _settings(request))
+        fmt = Formatter.for_group(group, settings_of(request))
         funds = await service.list_funds(db_session, group)
-        values = {"fund": fund, "kind": kind, "from": start, "to": end}
-        errors: dict[str, str] = {}
-        fund_row = next((f for f in funds if f.slug == fund), None)
-        if fund and fund_row is None:
-            errors["fund"] = "Choose one of the group's funds."
-        if kind and kind not in ENTRY_KINDS:
-            errors["kind"] = "Choose one of the kinds listed."
-        dates: dict[str, date | None] = {}
-        for name, text in (("from", start), ("to", end)):
-            try:
-                dates[name] = date.fromisoformat(text) if text else None
-            except ValueError:
-                errors[name] = "Write the date as YYYY-MM-DD, e.g. 2026-03-31."
-                dates[name] = None
-        if dates["from"] and dates["to"] and dates["from"] > dates["to"]:
-            errors["to"] = "The end date is before the start date."
-        cursor: int | None = None
-        if before:
-            if before.isdigit() and 0 < int(before) <= MAX_SEQ:
-                cursor = int(before)
-            else:
-                errors["before"] = "That page link is broken; start from the newest entries."
-        entries: list[EntryView] = []
-        next_before: int | None = None
-        if not errors:
-            where = LedgerFilter(fund_row, kind or None, dates["from"], dates["to"])
-            rows, next_before = await queries.ledger_page(
-                db_session, group, where, before=cursor, limit=queries.LEDGER_PAGE
-            )
-            entries = await _entry_views(db_session, group, rows, fmt)
-        filters = {k: v for k, v in values.items() if v and k not in errors}
+        committed = await committed_by_fund(db_session, group)
+        entries, _ = await service.list_entries(db_session, group, limit=MEMBER_RECENT_ENTRIES)
+        links = await queries.reversal_links(db_session, group, entries)
+        reader = caller.logged_in_user.id
         return page(
             request,
-            "public/ledger.html",
-            status_code=400 if errors else 200,
+            "member/group.html",
             group=group,
             fmt=fmt,
             caller=caller,
-            funds=funds,
-            kinds=[(k, KIND_LABELS[k]) for k in ENTRY_KINDS],
-            values=values,
-            errors=errors,
-            filters=filters,
-            filtered=bool(filters),
-            entries=entries,
-            before=cursor,
-            next_before=next_before,
-        )
-
-    @get(
-        "/g/{group:str}/proposals",
-        guards=[public_or_member],
-        name="proposals",
-        closes_due_rounds=True,
-    )
-    async def proposals(
-        self,
-        request: Request[Any, Any, Any],
-        db_session: DbSession,
-        caller: CurrentCaller,
-        before: Annotated[str, QueryParameter(max_length=12)] = "",
-    ) -> Template:
-        group = caller.group
-        fmt = Formatter.for_group(group, _settings(request))
-        cursor: int | None = None
-        if before:
-            if not (before.isdigit() and 0 < int(before) <= MAX_PROPOSAL):
-                raise NotFoundException("That page link is broken; start from the newest.")
-            cursor = int(before)
-        closed, next_before = await queries.closed_proposals(
-            db_session, group, before=cursor, limit=queries.PROPOSALS_PAGE
-        )
-        open_now = (
-            [] if cursor else await queries.open_proposals(db_session, group, limit=OPEN_PROPOSALS)
-        )
-        return page(
-            request,
-            "public/proposals.html",
-            group=group,
-            fmt=fmt,
-            caller=caller,
-            open_proposals=await decisions.proposal_lines(db_session, group, open_now, fmt),
-            closed=await decisions.proposal_lines(db_session, group, closed, fmt),
-            before=cursor,
-            next_before=next_before,
-        )
-
-    @get(
-        "/g/{group:str}/proposals/{number:str}",
-        guards=[public_or_member],
-        name="proposal",
-        closes_due_rounds=True,
-    )
-    async def proposal(
-        self,
-        request: Request[Any, Any, Any],
-        db_session: DbSession,
-        caller: CurrentCaller,
-        number: Annotated[str, PathParameter()],
-    ) -> Response[Any]:
-        """A proposal's page at ``/proposals/12``; its decision record at ``12.pdf`` (one
-        route: Litestar cannot tell ``{n:int}`` and ``{n:str}`` apart in one place)."""
-        match = PROPOSAL_PATH.fullmatch(number)
-        if match is None:
-            raise NotFoundException(f"There is no proposal {number!r}.")
-        if match.group(2):
-            return await proposal_record_response(request, db_session, caller, int(match.group(1)))
-        return await self._proposal_page(request, db_session, caller, int(match.group(1)))
-
-    async def _proposal_page(
-        self,
-        request: Request[Any, Any, Any],
-        db_session: AsyncSession,
-        caller: Caller,
-        number: int,
-    ) -> Template:
-        group = caller.group
-        fmt = Formatter.for_group(group, _settings(request))
-        _, public_names = await proposals.get_rules(db_session, group)
-        proposal = await proposals.get_proposal(db_session, group, number)
-        payments = await queries.proposal_payments(db_session, group, number)
-        links = await queries.reversal_links(db_session, group, payments)
-        view = await decisions.proposal_page(
-            db_session,
-            group,
-            proposal,
-            fmt,
-            # Who said what: members see it; everyone else when the group allows it.
-            show_names=caller.membership is not None or public_names,
-            paid=decisions.paid_under(payments, links),
-        )
-        return page(
-            request,
-            "public/proposal.html",
-            group=group,
-            fmt=fmt,
-            caller=caller,
-            proposal=view,
-            payments=[entry_view(entry, fmt, links) for entry in payments],
+            roles=caller.roles,
+            held_roles=caller.membership.roles.split() if caller.membership else [],
+            funds=[fund_view(f, fmt, committed.get(f.id, 0)) for f in funds],
+            entries=[entry_view(e, fmt, links) for e in entries],
+            members=await groups.list_members(db_session, group.id),
+            awaiting=await proposal_views.awaiting_response(db_session, reader, fmt, group),
+            open_proposals=await proposal_views.open_proposals(db_session, group, fmt, reader),
+            decided=await proposal_views.recent_decisions(db_session, group, fmt, reader),
+            created_fund=next((f.name for f in funds if f.slug == fund), ""),
         )
 
 
@@ -337,7 +224,7 @@ class Feeds(Controller):
         self, request: Request[Any, Any, Any], db_session: DbSession, caller: CurrentCaller
     ) -> Response[str]:
         group = caller.group
-        settings = _settings(request)
+        settings = settings_of(request)
         fmt = Formatter.for_group(group, settings)
         entries, _ = await service.list_entries(db_session, group, limit=FEED_ENTRIES)
         base = settings.base_url

@@ -1,0 +1,342 @@
+"""The ledger as pages: the public ledger with its filters, and the stewards' forms that
+record money (donations, payments, transfers, reversals) and make funds.
+
+Every form carries the CSRF token; a form that does not pass comes back with its errors
+next to the fields and the input kept; one that passes redirects with 303.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import date
+from typing import Annotated, Any
+
+import msgspec
+from litestar import Controller, Request, get, post
+from litestar.di import Provide
+from litestar.exceptions import NotFoundException
+from litestar.params import FromPath, QueryParameter
+from litestar.response import Redirect, Template
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.auth import (
+    Caller,
+    provide_caller,
+)
+from app.db import keep_changes
+from app.deps import CurrentCaller, CurrentNotary, DbSession, settings_of
+from app.errors import status_of
+from app.guards import member_with, public_or_member
+from app.web import proposal_views, queries
+from app.web.forms import (
+    ENTRY_FORMS,
+    FORM_ID,
+    MAX_SEQ,
+    Form,
+    entry_from_form,
+    new_form_id,
+    read_form,
+)
+from app.web.queries import LedgerFilter
+from app.web.security import COOKIE_FREE
+from app.web.templating import Formatter, page, see_other
+from app.web.views import KIND_LABELS, EntryView, entry_view, fund_view
+from ledger import service
+from ledger.errors import IdempotencyMismatch, LedgerError
+from ledger.groups import utcnow
+from ledger.idempotency import record_entry_once
+from ledger.models import Group
+from ledger.rules import ENTRY_KINDS
+from ledger.schemas import DisbursementIn, FundIn
+from proposals.service import authorise_payment, committed_by_fund
+
+
+async def entry_views(
+    session: AsyncSession, group: Group, entries: list[Any], fmt: Formatter
+) -> list[EntryView]:
+    links = await queries.reversal_links(session, group, entries)
+    return [entry_view(entry, fmt, links) for entry in entries]
+
+
+class LedgerPages(Controller):
+    include_in_schema = False
+    opt = {COOKIE_FREE: True}
+    dependencies = {"caller": Provide(provide_caller, sync_to_thread=False)}
+
+    @get("/g/{group:str}/ledger", guards=[public_or_member], name="ledger")
+    async def ledger(
+        self,
+        request: Request[Any, Any, Any],
+        db_session: DbSession,
+        caller: CurrentCaller,
+        fund: Annotated[str, QueryParameter(max_length=64)] = "",
+        kind: Annotated[str, QueryParameter(max_length=32)] = "",
+        start: Annotated[str, QueryParameter(name="from", max_length=32)] = "",
+        end: Annotated[str, QueryParameter(name="to", max_length=32)] = "",
+        before: Annotated[str, QueryParameter(max_length=20)] = "",
+    ) -> Template:
+        group = caller.group
+        fmt = Formatter.for_group(group, settings_of(request))
+        funds = await service.list_funds(db_session, group)
+        values = {"fund": fund, "kind": kind, "from": start, "to": end}
+        errors: dict[str, str] = {}
+        fund_row = next((f for f in funds if f.slug == fund), None)
+        if fund and fund_row is None:
+            errors["fund"] = "Choose one of the group's funds."
+        if kind and kind not in ENTRY_KINDS:
+            errors["kind"] = "Choose one of the kinds listed."
+        dates: dict[str, date | None] = {}
+        for name, text in (("from", start), ("to", end)):
+            try:
+                dates[name] = date.fromisoformat(text) if text else None
+            except ValueError:
+                errors[name] = "Write the date as YYYY-MM-DD, e.g. 2026-03-31."
+                dates[name] = None
+        if dates["from"] and dates["to"] and dates["from"] > dates["to"]:
+            errors["to"] = "The end date is before the start date."
+        cursor: int | None = None
+        if before:
+            if before.isdigit() and 0 < int(before) <= MAX_SEQ:
+                cursor = int(before)
+            else:
+                errors["before"] = "That page link is broken; start from the newest entries."
+        entries: list[EntryView] = []
+        next_before: int | None = None
+        if not errors:
+            where = LedgerFilter(fund_row, kind or None, dates["from"], dates["to"])
+            rows, next_before = await queries.ledger_page(
+                db_session, group, where, before=cursor, limit=queries.LEDGER_PAGE
+            )
+            entries = await entry_views(db_session, group, rows, fmt)
+        filters = {k: v for k, v in values.items() if v and k not in errors}
+        return page(
+            request,
+            "public/ledger.html",
+            status_code=400 if errors else 200,
+            group=group,
+            fmt=fmt,
+            caller=caller,
+            funds=funds,
+            kinds=[(k, KIND_LABELS[k]) for k in ENTRY_KINDS],
+            values=values,
+            errors=errors,
+            filters=filters,
+            filtered=bool(filters),
+            entries=entries,
+            before=cursor,
+            next_before=next_before,
+        )
+
+
+class LedgerForms(Controller):
+    include_in_schema = False
+    dependencies = {"caller": Provide(provide_caller, sync_to_thread=False)}
+
+    @get("/m/{group:str}/record/{kind:str}", guards=[member_with("steward")], name="record")
+    async def record_form(
+        self,
+        request: Request[Any, Any, Any],
+        db_session: DbSession,
+        caller: CurrentCaller,
+        kind: FromPath[str],
+        recorded: Annotated[int | None, QueryParameter(ge=1, le=MAX_SEQ)] = None,
+        seq: Annotated[int | None, QueryParameter(ge=1, le=MAX_SEQ)] = None,
+        proposal: Annotated[int | None, QueryParameter(ge=1, le=MAX_SEQ)] = None,
+    ) -> Template:
+        _check_kind(kind)
+        form = Form(values={"form_id": new_form_id()})
+        if kind == "reversal" and seq is not None:
+            form.values["reverses"] = str(seq)
+        if kind == "payment" and proposal is not None:
+            # "Record a payment under this proposal": its fund comes with it.
+            form.values["proposal"] = str(proposal)
+            await _fund_of_proposal(db_session, caller, form)
+        return await self._record_page(request, db_session, caller, kind, form, recorded=recorded)
+
+    @post("/m/{group:str}/record/{kind:str}", guards=[member_with("steward")], name="record_submit")
+    async def record(
+        self,
+        request: Request[Any, Any, Any],
+        db_session: DbSession,
+        caller: CurrentCaller,
+        notary: CurrentNotary,
+        kind: FromPath[str],
+    ) -> Template | Redirect:
+        _check_kind(kind)
+        group = caller.group
+        fields = (
+            "fund",
+            "from_fund",
+            "to_fund",
+            "amount",
+            "occurred_on",
+            "counterparty",
+            "memo",
+            "reverses",
+            "form_id",
+            "proposal",
+        )
+        form = await read_form(request, fields)
+        funds = {f.slug: f for f in await service.list_funds(db_session, group)}
+        today = utcnow().astimezone(Formatter.for_group(group, settings_of(request)).zone).date()
+        decided_in = _decided_in(form) if kind == "payment" else None
+        if decided_in is not None and not form.value("fund"):
+            await _fund_of_proposal(db_session, caller, form)
+        entry_in = entry_from_form(kind, form, funds, today, settings_of(request).date_window)
+        if entry_in is None:
+            return await self._record_page(request, db_session, caller, kind, form, status=422)
+        if isinstance(entry_in, DisbursementIn) and decided_in is not None:
+            entry_in = msgspec.structs.replace(entry_in, proposal=decided_in)
+        form_id = form.value("form_id")
+        record: dict[str, Any] = {
+            "notary": notary,
+            "authority": authorise_payment,
+            "dates": settings_of(request).date_window,
+        }
+        try:
+            if not FORM_ID.fullmatch(form_id):
+                entry = await service.record_entry(
+                    db_session, group, entry_in, recorded_by=caller.user_id, **record
+                )
+            else:
+                # The same form sent twice (a double click, a retried request) records once.
+                assert caller.user_id is not None  # the steward guard let a member in
+                outcome = await record_entry_once(
+                    db_session,
+                    group,
+                    entry_in,
+                    key=f"web:{form_id}",
+                    caller_id=caller.user_id,
+                    **record,
+                )
+                if outcome.refusal is not None:
+                    keep_changes(request)  # the form's first outcome, given again if resent
+                    raise outcome.refusal
+                assert outcome.entry is not None
+                entry = outcome.entry
+        except IdempotencyMismatch:
+            form.values["form_id"] = new_form_id()
+            form.fail(
+                "",
+                "This form was sent before with other details. Check them and send it "
+                "again to record a new entry.",
+            )
+            return await self._record_page(request, db_session, caller, kind, form, status=409)
+        except LedgerError as error:
+            # Corrected and sent again, the form is a new request.
+            form.values["form_id"] = new_form_id()
+            form.fail_with(error, fields)
+            return await self._record_page(
+                request, db_session, caller, kind, form, status=status_of(error)
+            )
+        return _recorded(group.slug, kind, entry.seq)
+
+    async def _record_page(
+        self,
+        request: Request[Any, Any, Any],
+        db_session: DbSession,
+        caller: Caller,
+        kind: FromPath[str],
+        form: Form,
+        *,
+        status: int = 200,
+        recorded: int | None = None,
+    ) -> Template:
+        group = caller.group
+        fmt = Formatter.for_group(group, settings_of(request))
+        funds = await service.list_funds(db_session, group)
+        committed = await committed_by_fund(db_session, group)
+        done = await service.find_entry(db_session, group, recorded) if recorded else None
+        return page(
+            request,
+            "member/record.html",
+            status_code=status,
+            group=group,
+            fmt=fmt,
+            caller=caller,
+            kind=kind,
+            kinds=[(k, KIND_LABELS[v]) for k, v in ENTRY_FORMS.items()],
+            form=form,
+            funds=[fund_view(f, fmt, committed.get(f.id, 0)) for f in funds],
+            payable=await proposal_views.payable_proposals(db_session, group, fmt)
+            if kind == "payment"
+            else [],
+            done=entry_view(done, fmt) if done else None,
+            today=utcnow().astimezone(fmt.zone).date().isoformat(),
+        )
+
+    # --- funds (stewards) ----------------------------------------------------------------
+
+    @get("/m/{group:str}/funds/new", guards=[member_with("steward")], name="fund_form")
+    async def fund_form(self, request: Request[Any, Any, Any], caller: CurrentCaller) -> Template:
+        return page(request, "member/fund.html", group=caller.group, caller=caller, form=Form())
+
+    @post("/m/{group:str}/funds/new", guards=[member_with("steward")], name="fund_submit")
+    async def create_fund(
+        self, request: Request[Any, Any, Any], db_session: DbSession, caller: CurrentCaller
+    ) -> Template | Redirect:
+        form = await read_form(request, ("name", "slug", "allow_negative"))
+        name = " ".join(form.value("name").split())
+        slug = form.value("slug") or _slugify(name)
+        form.values["slug"] = slug
+        if not name:
+            form.fail("name", "Give the fund a name, such as Rent relief.")
+        elif len(name) > 120:
+            form.fail("name", "Keep the name to 120 characters or fewer.")
+        if form.ok:
+            try:
+                await service.create_fund(
+                    db_session,
+                    caller.group,
+                    FundIn(
+                        slug=slug, name=name, allow_negative=form.value("allow_negative") == "on"
+                    ),
+                )
+            except LedgerError as error:
+                form.fail_with(error, ("name", "slug"))
+        if not form.ok:
+            return page(
+                request,
+                "member/fund.html",
+                status_code=422,
+                group=caller.group,
+                caller=caller,
+                form=form,
+            )
+        return see_other(f"/m/{caller.group.slug}?fund={slug}")
+
+
+def _recorded(slug: str, kind: str, seq: int) -> Redirect:
+    return see_other(f"/m/{slug}/record/{kind}?recorded={seq}")
+
+
+def _decided_in(form: Form) -> int | None:
+    """The proposal a payment is made under (the ledger checks what it authorises)."""
+    text = form.value("proposal").lstrip("#")
+    if not text:
+        return None
+    if not text.isdigit() or not 0 < int(text) <= MAX_SEQ:
+        form.fail("proposal", "Choose one of the proposals listed.")
+        return None
+    return int(text)
+
+
+async def _fund_of_proposal(db_session: AsyncSession, caller: Caller, form: Form) -> None:
+    """Fill in the fund of the chosen proposal, when it is one still waiting for payment."""
+    fmt = Formatter()
+    for payable in await proposal_views.payable_proposals(db_session, caller.group, fmt):
+        if str(payable.number) == form.value("proposal").lstrip("#"):
+            form.values["fund"] = payable.fund_slug
+
+
+def _check_kind(kind: str) -> None:
+
+    if kind not in ENTRY_FORMS:
+        raise NotFoundException(f"There is no form for {kind!r}.")
+
+
+def _slugify(name: str) -> str:
+    slug = re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-")
+    if slug and not slug[0].isalpha():
+        slug = "fund-" + slug
+    return slug[:64].rstrip("-")
