@@ -39,11 +39,18 @@ MAX_PAGE = 200
 
 
 class DisbursementAuthority(Protocol):
-    """Says which decision authorises a payment: (proposal number, version), or raises
-    ``NotAuthorised``. The proposals package provides it; the ledger only records the answer."""
+    """Says which decision authorises a payment of ``amount`` from ``fund`` to
+    ``counterparty``: (proposal number, version), or raises ``NotAuthorised``. The proposals
+    package provides it; the ledger only records the answer."""
 
     def __call__(
-        self, session: AsyncSession, group: Group, number: int, fund: Fund, amount: int
+        self,
+        session: AsyncSession,
+        group: Group,
+        number: int,
+        fund: Fund,
+        amount: int,
+        counterparty: str | None,
     ) -> Awaitable[tuple[int, int]]: ...
 
 
@@ -304,7 +311,7 @@ async def _plan(
             raise NotAuthorised(
                 f"Proposal {entry_in.proposal} does not authorise payments.", field="proposal"
             )
-        proposal = await authority(session, group, entry_in.proposal, fund, amount)
+        proposal = await authority(session, group, entry_in.proposal, fund, amount, counterparty)
     return _Plan(
         "disbursement",
         rules.disbursement(_state(fund), amount),

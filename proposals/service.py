@@ -754,10 +754,16 @@ async def committed_by_fund(session: AsyncSession, group: Group) -> dict[int, in
 
 
 async def authorise_payment(
-    session: AsyncSession, group: Group, number: int, fund: Fund, amount: int
+    session: AsyncSession,
+    group: Group,
+    number: int,
+    fund: Fund,
+    amount: int,
+    counterparty: str | None,
 ) -> tuple[int, int]:
     """The ledger's ``DisbursementAuthority``: a payment needs a passed proposal for this
-    fund with enough left unpaid. Returns (number, version) for the entry's leaf."""
+    fund, to the recipient it names (or to none when it names none), with enough left
+    unpaid. Returns (number, version) for the entry's leaf."""
     result = await session.scalars(
         select(Proposal)
         .where(Proposal.group_id == group.id, Proposal.number == number)
@@ -779,6 +785,13 @@ async def authorise_payment(
     if version.fund_id != fund.id or version.amount is None:
         raise NotAuthorised(
             f"Proposal {number} authorises payments from another fund.", field="fund"
+        )
+    if (counterparty or None) != version.counterparty:
+        # The group decided who is paid: a payment to anyone else needs its own decision.
+        decided = f"pays {version.counterparty}" if version.counterparty else "names no recipient"
+        named = f"names {counterparty}" if counterparty else "names no recipient"
+        raise NotAuthorised(
+            f"Proposal {number} {decided}; this payment {named}.", field="counterparty"
         )
     remaining = version.amount - (await paid(session, group, [number])).get(number, 0)
     if amount > remaining:

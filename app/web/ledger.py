@@ -148,9 +148,13 @@ class LedgerForms(Controller):
         if kind == "reversal" and seq is not None:
             form.values["reverses"] = str(seq)
         if kind == "payment" and proposal is not None:
-            # "Record a payment under this proposal": its fund comes with it.
+            # "Record a payment under this proposal": what the group decided comes with it.
             form.values["proposal"] = str(proposal)
-            await _fund_of_proposal(db_session, caller, form)
+            decision = await _decision_of(db_session, caller, form)
+            if decision is not None:
+                form.values["fund"] = decision.fund_slug
+                form.values["amount"] = decision.left_to_pay
+                form.values["counterparty"] = decision.counterparty or ""
         return await self._record_page(request, db_session, caller, kind, form, recorded=recorded)
 
     @post("/m/{group:str}/record/{kind:str}", guards=[member_with("steward")], name="record_submit")
@@ -180,8 +184,14 @@ class LedgerForms(Controller):
         funds = {f.slug: f for f in await service.list_funds(db_session, group)}
         today = utcnow().astimezone(Formatter.for_group(group, settings_of(request)).zone).date()
         decided_in = _decided_in(form) if kind == "payment" else None
-        if decided_in is not None and not form.value("fund"):
-            await _fund_of_proposal(db_session, caller, form)
+        decision = await _decision_of(db_session, caller, form) if decided_in else None
+        if decision is not None:
+            # The decision says where the money goes; the form shows it and cannot change it
+            # (the ledger refuses a fund or a recipient other than the decision's).
+            form.values["fund"] = form.value("fund") or decision.fund_slug
+            form.values["counterparty"] = form.value("counterparty") or (
+                decision.counterparty or ""
+            )
         entry_in = entry_from_form(kind, form, funds, today, settings_of(request).date_window)
         if entry_in is None:
             return await self._record_page(request, db_session, caller, kind, form, status=422)
@@ -247,6 +257,11 @@ class LedgerForms(Controller):
         funds = await service.list_funds(db_session, group)
         committed = await committed_by_fund(db_session, group)
         done = await service.find_entry(db_session, group, recorded) if recorded else None
+        payable = (
+            await proposal_views.payable_proposals(db_session, group, fmt)
+            if kind == "payment"
+            else []
+        )
         return page(
             request,
             "member/record.html",
@@ -258,9 +273,10 @@ class LedgerForms(Controller):
             kinds=[(k, KIND_LABELS[v]) for k, v in ENTRY_FORMS.items()],
             form=form,
             funds=[fund_view(f, fmt, committed.get(f.id, 0)) for f in funds],
-            payable=await proposal_views.payable_proposals(db_session, group, fmt)
-            if kind == "payment"
-            else [],
+            payable=payable,
+            decision=next(
+                (p for p in payable if str(p.number) == form.value("proposal").lstrip("#")), None
+            ),
             done=entry_view(done, fmt) if done else None,
             today=utcnow().astimezone(fmt.zone).date().isoformat(),
         )
@@ -321,12 +337,15 @@ def _decided_in(form: Form) -> int | None:
     return int(text)
 
 
-async def _fund_of_proposal(db_session: AsyncSession, caller: Caller, form: Form) -> None:
-    """Fill in the fund of the chosen proposal, when it is one still waiting for payment."""
+async def _decision_of(
+    db_session: AsyncSession, caller: Caller, form: Form
+) -> proposal_views.PayableProposal | None:
+    """The chosen proposal, when it is one still waiting for payment."""
     fmt = Formatter()
     for payable in await proposal_views.payable_proposals(db_session, caller.group, fmt):
         if str(payable.number) == form.value("proposal").lstrip("#"):
-            form.values["fund"] = payable.fund_slug
+            return payable
+    return None
 
 
 def _check_kind(kind: str) -> None:

@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.web.templating import Formatter
 from ledger.groups import utcnow
 from ledger.models import Fund, Group, Membership
+from ledger.money import format_amount
 from proposals import service
 from proposals.labels import STATUS_LABELS
 from proposals.models import Notification, Proposal, ProposalVersion, Response, Round
@@ -166,6 +167,9 @@ class PayableProposal:
     fund_slug: str
     fund_name: str
     remaining: str
+    authorised: str
+    counterparty: str | None  # whom the group decided to pay (None: nobody named)
+    left_to_pay: str  # the remaining amount as a form field takes it, such as "380.00"
 
     @property
     def label(self) -> str:
@@ -192,13 +196,17 @@ async def payable_proposals(
         remaining = amount - done.get(proposal.number, 0)
         fund = funds[fund_id]
         if remaining > 0:
+            version = service.current_version(proposal)
             payable.append(
                 PayableProposal(
                     number=proposal.number,
-                    title=service.current_version(proposal).title,
+                    title=version.title,
                     fund_slug=fund.slug,
                     fund_name=fund.name,
                     remaining=fmt.money(remaining, fund.currency),
+                    authorised=fmt.money(amount, fund.currency),
+                    counterparty=version.counterparty,
+                    left_to_pay=format_amount(remaining, fund.currency),
                 )
             )
     return payable

@@ -186,19 +186,17 @@ def test_a_proposal_is_made_blocked_amended_agreed_paid_and_shown_to_the_public(
         assert "Outcome: Passed: 4 of 4 responses agree" in outcome
         expect(admin.get_by_role("region", name="Your response")).to_be_hidden()
 
-        # 5. The steward pays it, choosing the proposal on the payment form.
-        steward.goto(f"{server}/m/{slug}")
-        expect(steward.get_by_role("region", name="Awaiting your response")).to_have_count(0)
-        steward.get_by_role("link", name="Record a payment").click()
-        # The click only starts the navigation: wait for the form's proposal option before
-        # reading the options (reading at once met the dashboard and found none).
-        decided_in = steward.get_by_label("Decided in proposal", exact=True)
-        proposal_option = decided_in.locator("option", has_text=TITLE)
-        expect(proposal_option).to_have_count(1)
-        decided_in.select_option(label=proposal_option.inner_text())
+        # 5. The steward pays it from the decision: the form comes filled in with what the
+        # group decided (fund, recipient, the amount left), the recipient not editable.
+        steward.goto(f"{server}/m/{slug}/proposals/1")
+        steward.get_by_role("link", name="Record a payment under this proposal").click()
+        decided = steward.get_by_role("region", name=f"Paying under proposal 1: {TITLE}")
+        expect(decided).to_contain_text("to R-17; €280.00 is left to pay")
         found["payment form"] = serious_violations(steward)
-        steward.get_by_label("Amount in EUR", exact=True).fill("280.00")
-        steward.get_by_label("To (optional)", exact=True).fill("R-17")
+        expect(steward.get_by_label("Amount in EUR", exact=True)).to_have_value("280.00")
+        recipient = steward.get_by_label("To (optional)", exact=True)
+        expect(recipient).to_have_value("R-17")
+        expect(recipient).not_to_be_editable()
         steward.get_by_label("Note (optional)", exact=True).fill("March rent, as decided")
         steward.get_by_role("button", name="Record a payment").click()
         notice = steward.get_by_role("status")

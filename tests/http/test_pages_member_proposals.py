@@ -663,13 +663,26 @@ async def test_the_whole_life_of_a_proposal_through_the_forms(
             steward, world, "donation", {"fund": "rent-relief", "amount": "200.00"}
         )
         assert donated.status_code == 303
+        # Opened from the decision, the form carries what the group decided: the fund and
+        # the recipient fixed, the amount left to pay proposed.
         form = await steward.get(f"/m/{world.slug}/record/payment?proposal=1", headers=HTML)
-        assert "Decided in proposal" in text_of(form.text)
         assert (
-            '<option value="1" selected>#1 Rent for R-17 in March: €80.00 left to pay from '
-            "Rent relief</option>" in form.text
+            "Paying under proposal 1: Rent for R-17 in March The group decided to pay €80.00 "
+            "from Rent relief to R-17; €80.00 is left to pay." in text_of(form.text)
         )
-        assert '<option value="rent-relief" selected>' in form.text
+        assert '<input type="hidden" name="proposal" value="1">' in form.text
+        assert '<input type="hidden" name="fund" value="rent-relief">' in form.text
+        assert 'name="amount" type="text" value="80.00"' in form.text
+        assert (
+            'name="counterparty" type="text" value="R-17" autocomplete="off" maxlength="64" '
+            "readonly" in form.text
+        )
+        elsewhere = await record(
+            steward, world, "payment", {"proposal": "1", "amount": "5.00", "counterparty": "R-77"}
+        )
+        assert elsewhere.status_code == 409
+        assert "Proposal 1 pays R-17; this payment names R-77." in text_of(elsewhere.text)
+        assert 'id="error-counterparty"' in elsewhere.text
         paid = await record(
             steward,
             world,
@@ -690,7 +703,7 @@ async def test_the_whole_life_of_a_proposal_through_the_forms(
         assert "Proposal 1 has 30.00 EUR left to pay; this payment is 40.00." in text
         assert 'id="error-amount"' in over.text
         assert 'value="40.00"' in over.text
-        assert '<option value="1" selected>' in over.text
+        assert '<input type="hidden" name="proposal" value="1">' in over.text
         assert ">Rest of rent</textarea>" in over.text
         rest = await record(steward, world, "payment", {"proposal": "1", "amount": "30.00"})
         assert rest.status_code == 303

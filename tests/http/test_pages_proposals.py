@@ -365,7 +365,13 @@ async def test_group_page_shows_open_and_decided_proposals_and_committed_money(
     paid = await entry(
         client,
         world,
-        {"kind": "disbursement", "fund": "rent-relief", "amount": "100.00", "proposal": 1},
+        {
+            "kind": "disbursement",
+            "fund": "rent-relief",
+            "amount": "100.00",
+            "proposal": 1,
+            "counterparty": "R-17",
+        },
     )
     assert paid["seq"] == 2
     text = text_of((await client.get(f"/g/{world.slug}", headers=HTML)).text)

@@ -171,6 +171,36 @@ async def test_payments_need_a_passed_disbursement_proposal(client: Client, worl
     assert (await pay(client, world, "10.00", proposal=99)).status_code == 409
 
 
+async def test_a_payment_under_a_decision_pays_whom_the_group_decided(
+    client: Client, world: World
+) -> None:
+    await donate(client, world, "500.00")
+    await propose(client, world, world.member)  # pays R-17
+    for person in (world.admin, world.steward, world.facilitator, world.member):
+        await answer(client, world, person, 1, "agree")
+    for counterparty, named in (("R-77", "names R-77"), (None, "names no recipient")):
+        refused = await client.post(
+            f"/api/groups/{world.slug}/entries",
+            headers=world.steward.headers,
+            json={
+                "kind": "disbursement",
+                "fund": "rent-relief",
+                "amount": "10.00",
+                "proposal": 1,
+                "counterparty": counterparty,
+            },
+        )
+        assert refused.status_code == 409, refused.text
+        assert refused.json()["errors"] == [
+            {"field": "counterparty", "message": f"Proposal 1 pays R-17; this payment {named}."}
+        ]
+    entries = (await client.get(f"/api/groups/{world.slug}/entries")).json()
+    assert [e["kind"] for e in entries["entries"]] == ["donation"]
+    # Several partial payments to the decided recipient are fine.
+    assert (await pay(client, world, "100.00")).status_code == 201
+    assert (await pay(client, world, "50.00")).status_code == 201
+
+
 async def test_two_racing_payments_of_one_proposal_record_once(
     client: Client, world: World, settings: Settings
 ) -> None:
