@@ -33,6 +33,7 @@ from app.api.groups import GroupController, MeController
 from app.api.ledger import LedgerController, LogController, well_known_key
 from app.api.proposals import ProposalController
 from app.api.requests import RequestController
+from app.api.tiles import TileController
 from app.auth import session_cookie_name
 from app.db import (
     WriterTurn,
@@ -217,6 +218,7 @@ class CommonPursePlugin(InitPluginProtocol, ReceiveRoutePlugin):
                 LogController,
                 ProposalController,
                 RequestController,
+                TileController,
             ]
         )
         app_config.exception_handlers.update(EXCEPTION_HANDLERS)

@@ -247,6 +247,27 @@ def verify(group: str | None, bundle_path: Path | None, published_key: str | Non
         raise SystemExit(1)
 
 
+@main.command("tiles")
+@click.argument("group")
+@click.argument("directory", type=click.Path(file_okay=False, writable=True, path_type=Path))
+def tiles_command(group: str, directory: Path) -> None:
+    """Write GROUP's log as C2SP tlog-tiles into DIRECTORY (checkpoint, tile/...), for any
+    static web server or bucket to serve at <prefix>/; run it again after new entries: full
+    tiles already there are kept, only new ones are written."""
+    from ledger.log import write_tiles
+
+    async def work() -> str:
+        async with session_scope(Settings.from_env()) as session:
+            owner = await groups.get_group(session, group)
+            done = await write_tiles(session, owner, directory)
+        return (
+            f"Wrote the log of {group} at size {done.size} to {directory}: "
+            f"{done.written} file(s) written, {done.kept} full tile(s) kept."
+        )
+
+    click.echo(run(work()))
+
+
 @main.group("proposals")
 def proposals_command() -> None:
     """Proposals and their rounds."""

@@ -8,7 +8,10 @@ the latest checkpoint, inclusion proofs and consistency proofs.
 from __future__ import annotations
 
 import base64
+import os
+import tempfile
 from dataclasses import dataclass
+from pathlib import Path
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -17,6 +20,7 @@ from ledger.checkpoint import SigningKey
 from ledger.errors import InvalidInput, NotFound
 from ledger.merkle import consistency_proof, inclusion_proof, root_from_leaf_hashes
 from ledger.models import Checkpoint, Entry, Group, LogState
+from ledger.tiles import TILE_WIDTH, Tile, entry_bundle, hash_tile, level_hashes, tiles_of
 
 
 @dataclass(frozen=True)
@@ -116,6 +120,79 @@ async def prove_consistency(
         raise InvalidInput("from must be between 1 and to.", field="from")
     hashes = await _leaf_hashes(session, group, second)
     return [node.hex() for node in consistency_proof(first, second, hashes.__getitem__)]
+
+
+async def read_tile(session: AsyncSession, group: Group, tile: Tile) -> bytes:
+    """A tile's bytes, from the entries (NotFound when the log does not hold it yet).
+
+    A hash tile of level L reads the 256**L leaf hashes under each of its hashes: level 1
+    costs one indexed scan of up to 65,536 hashes, served once and then cached for good.
+    """
+    if tile.needs_size() > await _size(session, group):
+        raise NotFound(f"The log of {group.slug!r} has no {tile.path()} yet.")
+    first = tile.first_leaf()  # leaf index: entries count from seq 1
+    last = first + tile.width * tile.leaves_per_hash()
+    window = (Entry.group_id == group.id, Entry.seq > first, Entry.seq <= last)
+    if tile.level is None:
+        leaves = await session.scalars(select(Entry.leaf).where(*window).order_by(Entry.seq))
+        return entry_bundle(list(leaves))
+    hashes = await session.scalars(select(Entry.hash).where(*window).order_by(Entry.seq))
+    return hash_tile(tile, [bytes.fromhex(h) for h in hashes])
+
+
+@dataclass(frozen=True, slots=True)
+class TilesWritten:
+    size: int
+    written: int
+    kept: int
+
+
+async def write_tiles(session: AsyncSession, group: Group, directory: Path) -> TilesWritten:
+    """Write the log of ``group`` as tiles under ``directory`` (``checkpoint``, ``tile/...``),
+    up to its latest checkpoint, for any static web server to serve.
+
+    Incremental: a full tile already there is kept as it is (it can never change); new full
+    tiles and the partial tiles of the checkpoint's size are written, each atomically, and
+    the checkpoint last, so a reader never sees a checkpoint whose tiles are missing.
+    """
+    checkpoint = await latest_checkpoint(session, group)
+    size = checkpoint.size
+    wanted = [
+        tile for tile in tiles_of(size) if not (tile.full and (directory / tile.path()).exists())
+    ]
+    hashes = await _leaf_hashes(session, group, size)
+    levels: dict[int, list[bytes]] = {}
+    for tile in wanted:
+        first, count = tile.first_leaf(), tile.width * tile.leaves_per_hash()
+        if tile.level is None:
+            leaves = await session.scalars(
+                select(Entry.leaf)
+                .where(Entry.group_id == group.id, Entry.seq > first, Entry.seq <= first + count)
+                .order_by(Entry.seq)
+            )
+            content = entry_bundle(list(leaves))
+        else:
+            if tile.level not in levels:
+                levels[tile.level] = level_hashes(hashes, tile.level)
+            start = tile.index * TILE_WIDTH
+            content = b"".join(levels[tile.level][start : start + tile.width])
+        _write_atomically(directory / tile.path(), content)
+    _write_atomically(directory / "checkpoint", checkpoint.note.encode())
+    kept = sum(1 for tile in tiles_of(size) if tile.full) - sum(1 for t in wanted if t.full)
+    return TilesWritten(size=size, written=len(wanted) + 1, kept=kept)
+
+
+def _write_atomically(path: Path, content: bytes) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(content)
+        os.chmod(temporary, 0o644)  # served to anyone, as the files of a web root are
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
 
 
 def root_base64(root_hex: str) -> str:

@@ -221,12 +221,20 @@ _HEX_HASH = re.compile(f"[0-9a-f]{{{2 * HASH_SIZE}}}")
 # -- proof generation (RFC 9162, 2.1.3.1 and 2.1.4.1) -----------------------------------------
 
 
-def inclusion_proof(index: int, size: int, get_leaf_hash: GetLeafHash) -> list[bytes]:
+def inclusion_proof(
+    index: int,
+    size: int,
+    get_leaf_hash: GetLeafHash,
+    *,
+    subtree: Callable[[int, int], bytes] | None = None,
+) -> list[bytes]:
     """The audit path PATH(index, D[size]), leaf-side first.
 
-    ``get_leaf_hash(i)`` is called once for each of the first ``size`` leaves but ``index``.
+    ``get_leaf_hash(i)`` is called once for each of the first ``size`` leaves but ``index``,
+    unless ``subtree(start, end)`` gives the hashes of whole ranges (as tiles do).
     ValueError unless ``0 <= index < size``.
     """
+    subtree = subtree or (lambda start, end: subtree_hash(start, end, get_leaf_hash))
     if not 0 <= index < size:
         raise ValueError(f"leaf index {index} is not in a tree of size {size}")
     proof: list[bytes] = []
@@ -236,21 +244,28 @@ def inclusion_proof(index: int, size: int, get_leaf_hash: GetLeafHash) -> list[b
     while end - start > 1:
         k = _split(end - start)
         if index < start + k:
-            proof.append(subtree_hash(start + k, end, get_leaf_hash))
+            proof.append(subtree(start + k, end))
             end = start + k
         else:
-            proof.append(subtree_hash(start, start + k, get_leaf_hash))
+            proof.append(subtree(start, start + k))
             start += k
     proof.reverse()
     return proof
 
 
-def consistency_proof(m: int, n: int, get_leaf_hash: GetLeafHash) -> list[bytes]:
+def consistency_proof(
+    m: int,
+    n: int,
+    get_leaf_hash: GetLeafHash,
+    *,
+    subtree: Callable[[int, int], bytes] | None = None,
+) -> list[bytes]:
     """The proof PROOF(m, D[n]) that the tree of size m is a prefix of the tree of size n.
 
     Empty when ``m == n`` or ``m == 0`` (the empty tree is a prefix of every tree).
-    ValueError unless ``0 <= m <= n``.
+    ``subtree`` as for ``inclusion_proof``. ValueError unless ``0 <= m <= n``.
     """
+    subtree = subtree or (lambda start, end: subtree_hash(start, end, get_leaf_hash))
     if not 0 <= m <= n:
         raise ValueError(f"no consistency proof from size {m} to size {n}")
     if m in (0, n):
@@ -262,16 +277,16 @@ def consistency_proof(m: int, n: int, get_leaf_hash: GetLeafHash) -> list[bytes]
     while m != end:
         k = _split(end - start)
         if m <= start + k:
-            proof.append(subtree_hash(start + k, end, get_leaf_hash))
+            proof.append(subtree(start + k, end))
             end = start + k
         else:
-            proof.append(subtree_hash(start, start + k, get_leaf_hash))
+            proof.append(subtree(start, start + k))
             start += k
             whole_old_tree = False
     if not whole_old_tree:
         # The old tree is not a single complete subtree of the new one, so the verifier
         # needs the hash of the subtree it ends in.
-        proof.append(subtree_hash(start, end, get_leaf_hash))
+        proof.append(subtree(start, end))
     proof.reverse()
     return proof
 

@@ -144,6 +144,11 @@ ROUTES: dict[tuple[str, str], Route] = {
     ("GET", "/api/groups/{group:str}/checkpoint"): Route(PUBLIC_READ),
     ("GET", "/api/groups/{group:str}/entries/{seq:int}/proof"): Route(PUBLIC_READ),
     ("GET", "/api/groups/{group:str}/consistency"): Route(PUBLIC_READ, query="from=1&to=1"),
+    # The log as tiles (C2SP tlog-tiles).
+    ("GET", "/g/{group:str}/log/checkpoint"): Route(PUBLIC_READ),
+    ("GET", "/g/{group:str}/log/tile/{tile:path}"): Route(
+        PUBLIC_READ, params={"tile": "0/000.p/1"}
+    ),
     # Decisions. Proposal 1 is open and was opened just now.
     ("GET", "/api/groups/{group:str}/proposals"): Route(PUBLIC_READ),
     ("POST", "/api/groups/{group:str}/proposals"): Route(MEMBER, body={}, allowed=422),
