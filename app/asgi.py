@@ -34,6 +34,7 @@ from app.api.ledger import LedgerController, LogController, well_known_key
 from app.api.proposals import ProposalController
 from app.api.requests import RequestController
 from app.api.tiles import TileController
+from app.api.witness import WitnessController
 from app.auth import session_cookie_name
 from app.db import (
     WriterTurn,
@@ -47,7 +48,7 @@ from app.deps import provide_notary
 from app.errors import EXCEPTION_HANDLERS, PROBLEM_MEDIA_TYPE, problem_document
 from app.jobs import due_rounds_first_middleware, maintenance_loop
 from app.settings import Settings
-from app.signing import load_notary
+from app.signing import load_cosigning_key, load_notary
 from app.web import site
 
 
@@ -206,7 +207,12 @@ class CommonPursePlugin(InitPluginProtocol, ReceiveRoutePlugin):
         )
         app_config.plugins.extend([SQLAlchemyPlugin(config=alchemy), openapi.ExactIntegerBounds()])
         app_config.state.update(
-            {"settings": settings, "alchemy_config": alchemy, "notary": load_notary(settings)}
+            {
+                "settings": settings,
+                "alchemy_config": alchemy,
+                "notary": load_notary(settings),
+                "cosigning_key": load_cosigning_key(settings),
+            }
         )
         app_config.route_handlers.extend(
             [
@@ -219,6 +225,7 @@ class CommonPursePlugin(InitPluginProtocol, ReceiveRoutePlugin):
                 ProposalController,
                 RequestController,
                 TileController,
+                WitnessController,
             ]
         )
         app_config.exception_handlers.update(EXCEPTION_HANDLERS)

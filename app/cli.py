@@ -268,6 +268,51 @@ def tiles_command(group: str, directory: Path) -> None:
     click.echo(run(work()))
 
 
+@main.group("witness")
+def witness_command() -> None:
+    """This instance as a witness of other logs (C2SP tlog-witness)."""
+
+
+@witness_command.command("key")
+def witness_key() -> None:
+    """Print this instance's witness verifier key (a key of its own, not the log's)."""
+    from app.signing import load_cosigning_key
+    from ledger.checkpoint import CheckpointError
+
+    try:
+        click.echo(load_cosigning_key(Settings.from_env()).vkey())
+    except CheckpointError as error:
+        fail(str(error))
+
+
+@witness_command.command("trust")
+@click.argument("origin")
+@click.argument("vkeys", nargs=-1, required=True, metavar="VKEY...")
+@async_command
+async def witness_trust(origin: str, vkeys: tuple[str, ...]) -> None:
+    """Witness the log ORIGIN (its checkpoints' first line), whose checkpoints are signed by
+    VKEY (the log's verifier key, e.g. from its /.well-known/commonpurse-key)."""
+    from datetime import UTC, datetime
+
+    from ledger.witnesses import trust
+
+    async with session_scope(Settings.from_env()) as session:
+        log = await trust(session, origin, list(vkeys), datetime.now(UTC))
+        click.echo(f"Witnessing {log.origin} (cosigned up to size {log.size}).")
+
+
+@witness_command.command("list")
+@async_command
+async def witness_list() -> None:
+    """The logs this instance witnesses and the latest size it cosigned for each."""
+    from ledger.witnesses import witnessed_logs
+
+    async with session_scope(Settings.from_env()) as session:
+        for log in await witnessed_logs(session):
+            when = f" at {log.cosigned_at:%Y-%m-%d %H:%M:%S} UTC" if log.cosigned_at else ""
+            click.echo(f"{log.origin} size {log.size}{when}")
+
+
 @main.group("proposals")
 def proposals_command() -> None:
     """Proposals and their rounds."""

@@ -78,6 +78,10 @@ class Settings:
     # Reverse proxies whose X-Forwarded-For is believed (addresses or networks); none by
     # default, so a client cannot choose the address its rate limits count against.
     trusted_proxies: tuple[str, ...] = ()
+    # This instance as a witness of other logs: its own key (never the log's), next to the
+    # signing key unless set, and the name its cosignatures carry (default <host>/witness).
+    witness_key_file: Path | None = None
+    witness_name: str = ""
     extra: dict[str, str] = field(default_factory=dict)
 
     @classmethod
@@ -94,6 +98,8 @@ class Settings:
             earliest_date=_day(get(PREFIX + "EARLIEST_DATE"), EARLIEST_DAY, "EARLIEST_DATE"),
             max_days_ahead=_days(get(PREFIX + "MAX_DAYS_AHEAD"), DAYS_AHEAD, "MAX_DAYS_AHEAD"),
             trusted_proxies=parse_trusted_proxies(get(PREFIX + "TRUSTED_PROXIES", "")),
+            witness_key_file=Path(v) if (v := get(PREFIX + "WITNESS_KEY_FILE")) else None,
+            witness_name=get(PREFIX + "WITNESS_NAME", ""),
             extra={k[len(PREFIX) :]: v for k, v in values.items() if k.startswith(PREFIX)},
         )
 
@@ -113,6 +119,14 @@ class Settings:
     def host(self) -> str:
         """The instance's host name as it appears in log origins (``host/g/group``)."""
         return self.base_url.split("://", 1)[-1].split("/", 1)[0]
+
+    @property
+    def witness_key_path(self) -> Path:
+        return self.witness_key_file or self.signing_key_file.with_name("witness-key")
+
+    @property
+    def witness_key_name(self) -> str:
+        return self.witness_name or f"{self.host}/witness"
 
     def resolved_secret_key(self) -> str:
         """The secret for sessions and CSRF. Development makes one under var/ and says so;

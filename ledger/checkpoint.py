@@ -187,7 +187,7 @@ def checkpoint_body(origin: str, size: int, root: bytes, extensions: Sequence[st
 def parse_checkpoint(note: str | bytes) -> Checkpoint:
     """Parse a signed checkpoint strictly, *without* checking signatures."""
     parsed = parse_note(note)
-    return _checkpoint_from(parsed)
+    return checkpoint_of_note(parsed)
 
 
 def verify_note(note: str | bytes, verifier: Verifier) -> Checkpoint:
@@ -198,10 +198,10 @@ def verify_note(note: str | bytes, verifier: Verifier) -> Checkpoint:
     """
     parsed = parse_note(note)
     verifier.check(parsed)
-    return _checkpoint_from(parsed)
+    return checkpoint_of_note(parsed)
 
 
-def _checkpoint_from(note: Note) -> Checkpoint:
+def checkpoint_of_note(note: Note) -> Checkpoint:
     lines = note.text[:-1].split("\n")
     if len(lines) < 3:
         raise CheckpointError("a checkpoint has at least three lines: origin, size, root hash")
@@ -348,7 +348,7 @@ class SigningKey:
         """
         path = Path(path)
         if not path.exists():
-            _create_key_file(path, cls.generate(name).private_key_string())
+            create_key_file(path, cls.generate(name).private_key_string())
         try:
             content = path.read_text(encoding="utf-8")
         except (OSError, UnicodeDecodeError) as exc:
@@ -390,7 +390,7 @@ def _load_pem(content: str, path: Path) -> Ed25519PrivateKey:
     return key
 
 
-def _create_key_file(path: Path, secret: str) -> None:
+def create_key_file(path: Path, secret: str) -> None:
     """Write ``secret`` to ``path`` with mode 0600, never replacing an existing file.
 
     Several workers may start at once: each writes a private temporary file, then links it

@@ -242,3 +242,22 @@ class IdempotencyRecord(Base):
     refusal_message: Mapped[str | None] = mapped_column(Text)
     refusal_field: Mapped[str | None] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(DateTimeUTC(timezone=True))
+
+
+class WitnessedLog(Base):
+    """A log this instance witnesses (C2SP tlog-witness): the keys it trusts for the log's
+    origin, and the latest checkpoint it cosigned. ``size`` and ``root_hash`` only move by
+    compare-and-swap (``UPDATE ... WHERE size = old``), so two requests racing can never roll
+    the witness back to a smaller tree."""
+
+    __tablename__ = "witnessed_logs"
+
+    origin: Mapped[str] = mapped_column(String(255), primary_key=True)
+    # The log's verifier keys (C2SP vkeys), one a line.
+    verifier_keys: Mapped[str] = mapped_column(Text)
+    size: Mapped[int] = mapped_column(BigInteger, default=0)
+    root_hash: Mapped[str] = mapped_column(String(64))
+    # The latest cosigned checkpoint, with the log's signatures and our cosignature.
+    note: Mapped[str | None] = mapped_column(Text)
+    trusted_at: Mapped[datetime] = mapped_column(DateTimeUTC(timezone=True))
+    cosigned_at: Mapped[datetime | None] = mapped_column(DateTimeUTC(timezone=True))

@@ -15,6 +15,7 @@ from litestar.exceptions import NotFoundException
 from app.auth import Caller, provide_caller
 from app.deps import CurrentCaller, DbSession
 from app.guards import public_or_member
+from app.web.security import COOKIE_FREE
 from ledger import log
 from ledger.tiles import TileError, parse_tile_path
 
@@ -35,6 +36,8 @@ class TileController(Controller):
 
     path = "/g/{group:str}/log"
     tags = ["Log"]
+    # Static resources: no CSRF cookie, which would also keep caches from sharing them.
+    opt = {COOKIE_FREE: True}
     dependencies = {"caller": Provide(provide_caller, sync_to_thread=False)}
 
     @get(

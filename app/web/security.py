@@ -28,7 +28,7 @@ from app.web.templating import CSRF_COOKIE
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 # Paths that never need the CSRF cookie on a safe request.
-_NO_COOKIE_PREFIXES = ("/api/", "/static/", "/schema", "/health", "/.well-known/")
+_NO_COOKIE_PREFIXES = ("/api/", "/static/", "/schema", "/health", "/.well-known/", "/witness/")
 COOKIE_FREE = "cookie_free"
 
 # No inline script or style anywhere; our pages use only their own stylesheet.
@@ -79,7 +79,8 @@ class CSRFUnlessBearer:
         if self.session_cookie in _cookie_names(headers.get(b"cookie", b"")):
             return True
         path: str = scope["path"]
-        if path.startswith("/api/"):
+        # The API, and the witness protocol that other logs' servers call without cookies.
+        if path.startswith(("/api/", "/witness/")):
             return False
         if scope.get("method", "GET") in SAFE_METHODS:
             handler = scope.get("route_handler")

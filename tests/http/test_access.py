@@ -149,6 +149,12 @@ ROUTES: dict[tuple[str, str], Route] = {
     ("GET", "/g/{group:str}/log/tile/{tile:path}"): Route(
         PUBLIC_READ, params={"tile": "0/000.p/1"}
     ),
+    # This instance as a witness (C2SP tlog-witness): anyone may submit a checkpoint, which
+    # is judged by its signatures; an empty body is malformed, and nothing was cosigned.
+    ("POST", "/witness/add-checkpoint"): Route(ANYONE, allowed=400),
+    ("GET", "/witness/{origin_hash:str}/checkpoint"): Route(
+        ANYONE, allowed=404, params={"origin_hash": "0" * 64}
+    ),
     # Decisions. Proposal 1 is open and was opened just now.
     ("GET", "/api/groups/{group:str}/proposals"): Route(PUBLIC_READ),
     ("POST", "/api/groups/{group:str}/proposals"): Route(MEMBER, body={}, allowed=422),

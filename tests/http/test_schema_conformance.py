@@ -95,6 +95,14 @@ schema = schemathesis.openapi.from_dict(
             },
             # One operation at a time: sequences of calls are the other HTTP tests' work.
             "phases": {"stateful": {"enabled": False}},
+            # A witness's body is a checkpoint signed by a log it trusts, and a proof: no
+            # schema can describe one, so generated bodies are malformed (400).
+            "operations": [
+                {
+                    "include-path": "/witness/add-checkpoint",
+                    "checks": {"positive_data_acceptance": {"enabled": False}},
+                }
+            ],
             "checks": {
                 # Litestar 2's automatic OPTIONS answers only the methods of the first handler
                 # registered on a path (litestar-org/litestar#4169, fixed in Litestar 3):
@@ -190,6 +198,10 @@ def test_every_error_of_every_operation_is_a_documented_problem() -> None:
             if int(status) < 400:
                 continue
             content = response.get("content", {})
+            if (method, path, status) == ("POST", "/witness/add-checkpoint", "409"):
+                # C2SP tlog-witness: the latest cosigned size, as text/x.tlog.size.
+                assert set(content) == {"text/x.tlog.size"}
+                continue
             assert content.get(PROBLEM, {}).get("schema") == problem, (method, path, status)
             assert set(content) <= {PROBLEM, "text/html"}, (method, path, status)
             if path.startswith("/api/"):

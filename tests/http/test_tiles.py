@@ -51,6 +51,7 @@ async def served(client: Client, slug: str) -> tuple[Checkpoint, dict[str, bytes
         response = await client.get(f"/g/{slug}/log/{tile.path()}")
         assert response.status_code == 200, (tile.path(), response.text)
         assert response.headers["content-type"] == "application/octet-stream"
+        assert "set-cookie" not in response.headers
         expected = "max-age=31536000, immutable" if tile.full else "max-age=60"
         assert response.headers["cache-control"] == f"public, {expected}"
         files[tile.path()] = response.content
