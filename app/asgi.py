@@ -34,7 +34,7 @@ from app.api.ledger import LedgerController, LogController, well_known_key
 from app.api.proposals import ProposalController
 from app.api.requests import RequestController
 from app.api.tiles import TileController
-from app.api.witness import WitnessController
+from app.api.witness import GroupWitnessController, WitnessController
 from app.auth import session_cookie_name
 from app.db import (
     WriterTurn,
@@ -50,6 +50,7 @@ from app.jobs import due_rounds_first_middleware, maintenance_loop
 from app.settings import Settings
 from app.signing import load_cosigning_key, load_notary
 from app.web import site
+from app.witnessing import witnessing_loop
 
 
 def read_only_request_middleware(app: ASGIApp) -> ASGIApp:
@@ -226,11 +227,13 @@ class CommonPursePlugin(InitPluginProtocol, ReceiveRoutePlugin):
                 RequestController,
                 TileController,
                 WitnessController,
+                GroupWitnessController,
             ]
         )
         app_config.exception_handlers.update(EXCEPTION_HANDLERS)
         app_config.request_class = StrictJSONRequest
         app_config.lifespan.append(maintenance_loop)
+        app_config.lifespan.append(witnessing_loop)
         site.configure(app_config, settings)
         documents.configure(app_config, settings)
         app_config.middleware.insert(0, read_only_request_middleware)

@@ -313,6 +313,44 @@ async def witness_list() -> None:
             click.echo(f"{log.origin} size {log.size}{when}")
 
 
+@main.group("witnesses")
+def witnesses_command() -> None:
+    """The witnesses a group's log asks to cosign its checkpoints."""
+
+
+@witnesses_command.command("add")
+@click.argument("group")
+@click.argument("url")
+@click.argument("vkey")
+@async_command
+async def witnesses_add(group: str, url: str, vkey: str) -> None:
+    """Have GROUP's log ask the witness at URL (its submission prefix; URL/add-checkpoint is
+    called) whose verifier key is VKEY (from its 'commonpurse witness key')."""
+    from datetime import UTC, datetime
+
+    from ledger.witnesses import add_witness
+
+    async with session_scope(Settings.from_env()) as session:
+        owner = await groups.get_group(session, group)
+        witness = await add_witness(session, owner, url, vkey, datetime.now(UTC))
+        click.echo(f"The log of {owner.slug} now asks {witness.name} at {witness.url}.")
+
+
+@witnesses_command.command("list")
+@click.argument("group")
+@async_command
+async def witnesses_list(group: str) -> None:
+    """GROUP's witnesses: the size each last cosigned and when, or why it did not answer."""
+    from ledger.witnesses import group_witnesses
+
+    async with session_scope(Settings.from_env()) as session:
+        owner = await groups.get_group(session, group)
+        for witness in await group_witnesses(session, owner):
+            when = f" at {witness.cosigned_at:%Y-%m-%d %H:%M:%S} UTC" if witness.cosigned_at else ""
+            state = "" if witness.last_error is None else f"; not answering: {witness.last_error}"
+            click.echo(f"{witness.name} {witness.url} size {witness.cosigned_size}{when}{state}")
+
+
 @main.group("proposals")
 def proposals_command() -> None:
     """Proposals and their rounds."""

@@ -21,6 +21,7 @@ from ledger.errors import InvalidInput, NotFound
 from ledger.merkle import consistency_proof, inclusion_proof, root_from_leaf_hashes
 from ledger.models import Checkpoint, Entry, Group, LogState
 from ledger.tiles import TILE_WIDTH, Tile, entry_bundle, hash_tile, level_hashes, tiles_of
+from ledger.witnesses import cosignatures_of
 
 
 @dataclass(frozen=True)
@@ -51,6 +52,14 @@ async def latest_checkpoint(session: AsyncSession, group: Group) -> Checkpoint:
     if checkpoint is None:
         raise NotFound(f"Group {group.slug!r} has no entries yet, so no checkpoint.")
     return checkpoint
+
+
+async def published_checkpoint(session: AsyncSession, group: Group) -> str:
+    """The latest checkpoint as published: the signed note, and after the log's signature
+    the cosignatures its witnesses gave it (C2SP tlog-cosignature lines)."""
+    checkpoint = await latest_checkpoint(session, group)
+    cosignatures = await cosignatures_of(session, group.id, checkpoint.size)
+    return checkpoint.note + "".join(cosignature.line for cosignature in cosignatures)
 
 
 async def checkpoints(session: AsyncSession, group: Group) -> list[Checkpoint]:

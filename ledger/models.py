@@ -261,3 +261,39 @@ class WitnessedLog(Base):
     note: Mapped[str | None] = mapped_column(Text)
     trusted_at: Mapped[datetime] = mapped_column(DateTimeUTC(timezone=True))
     cosigned_at: Mapped[datetime | None] = mapped_column(DateTimeUTC(timezone=True))
+
+
+class GroupWitness(Base):
+    """A witness a group's log asks to cosign its checkpoints (C2SP tlog-witness), and what
+    the log knows of it: the size it last cosigned, and whether it still answers."""
+
+    __tablename__ = "group_witnesses"
+    __table_args__ = (UniqueConstraint("group_id", "name"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    group_id: Mapped[int] = mapped_column(ForeignKey("groups.id"), index=True)
+    # The witness's key name, its submission prefix (``<url>/add-checkpoint``) and its vkey.
+    name: Mapped[str] = mapped_column(String(255))
+    url: Mapped[str] = mapped_column(String(500))
+    vkey: Mapped[str] = mapped_column(String(500))
+    added_at: Mapped[datetime] = mapped_column(DateTimeUTC(timezone=True))
+    # The size the witness last cosigned for this log, as it told us (its 200 or its 409).
+    cosigned_size: Mapped[int] = mapped_column(BigInteger, default=0)
+    cosigned_at: Mapped[datetime | None] = mapped_column(DateTimeUTC(timezone=True))
+    last_attempt_at: Mapped[datetime | None] = mapped_column(DateTimeUTC(timezone=True))
+    # Why the last round failed (None when it answered), and how many rounds in a row did.
+    last_error: Mapped[str | None] = mapped_column(Text)
+    failures: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class Cosignature(Base):
+    """A witness's cosignature of one of the group's checkpoints, kept to be published with
+    it: its signature line exactly as the witness sent it."""
+
+    __tablename__ = "cosignatures"
+
+    group_id: Mapped[int] = mapped_column(ForeignKey("groups.id"), primary_key=True)
+    size: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    witness_id: Mapped[int] = mapped_column(ForeignKey("group_witnesses.id"), primary_key=True)
+    line: Mapped[str] = mapped_column(Text)
+    cosigned_at: Mapped[datetime] = mapped_column(DateTimeUTC(timezone=True))

@@ -242,9 +242,11 @@ class LogController(Controller):
         guards=[public_or_member],
         media_type=TEXT,
         summary="The latest signed checkpoint (C2SP tlog-checkpoint signed note)",
+        description="Signed by the instance's key, then cosigned by the group's witnesses "
+        "once they answered (C2SP tlog-cosignature lines).",
     )
     async def checkpoint(self, db_session: DbSession, caller: CurrentCaller) -> str:
-        return (await log.latest_checkpoint(db_session, caller.group)).note
+        return await log.published_checkpoint(db_session, caller.group)
 
     @get(
         "/entries/{seq:int}/proof",

@@ -180,3 +180,28 @@ class ProposedOut(msgspec.Struct, kw_only=True):
 
 class DiscardedOut(msgspec.Struct, kw_only=True):
     discarded: int
+
+
+class WitnessIn(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    """A witness for the group's log: its submission prefix (``<url>/add-checkpoint`` is
+    called) and its verifier key (its name is the key's)."""
+
+    url: Annotated[str, msgspec.Meta(min_length=1, max_length=500)]
+    vkey: Annotated[str, msgspec.Meta(min_length=1, max_length=500)]
+
+
+class WitnessOut(msgspec.Struct, kw_only=True):
+    """A witness of the group's log and how it is doing: the size it last cosigned and
+    when; ``answering`` is false after a round that got no cosignature (``last_error``)."""
+
+    id: int
+    name: str
+    url: str
+    vkey: str
+    added_at: datetime
+    cosigned_size: int
+    cosigned_at: datetime | None
+    last_attempt_at: datetime | None
+    answering: bool
+    last_error: str | None
+    failures: int

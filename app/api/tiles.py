@@ -49,7 +49,7 @@ class TileController(Controller):
         "cosignatures of the group's witnesses once they answered; cached for seconds.",
     )
     async def checkpoint(self, db_session: DbSession, caller: CurrentCaller) -> Response[str]:
-        note = (await log.latest_checkpoint(db_session, caller.group)).note
+        note = await log.published_checkpoint(db_session, caller.group)
         return Response(note, media_type=TEXT, headers=_cache(caller, CHECKPOINT_SECONDS))
 
     @get(

@@ -1,6 +1,9 @@
-"""This instance as a witness (C2SP tlog-witness): ``POST /witness/add-checkpoint`` cosigns a
+"""Witnesses, both ways.
+
+This instance as a witness (C2SP tlog-witness): ``POST /witness/add-checkpoint`` cosigns a
 checkpoint of a log it trusts once the checkpoint is proved consistent with the last one it
 cosigned, and ``GET /witness/<sha256 of origin>/checkpoint`` shows that last one.
+A group's log and its witnesses: ``GET|POST /api/groups/{group}/witnesses`` (admins).
 
 The answers are the specification's: the cosignature lines (200), a problem document saying
 why (400, 403, 404, 422: the specification gives their statuses, not their bodies), and for
@@ -17,16 +20,21 @@ from typing import Annotated, Any
 
 from litestar import Controller, Request, Response, get, post
 from litestar.datastructures import State
+from litestar.di import Provide
 from litestar.exceptions import NotFoundException
 from litestar.openapi.datastructures import ResponseSpec
 from litestar.openapi.spec import Operation
-from litestar.params import Parameter
+from litestar.params import JSONBody, Parameter
 
 from app.api.openapi import problem
-from app.deps import DbSession
+from app.api.schemas import WitnessIn, WitnessOut
+from app.auth import provide_caller
+from app.deps import CurrentCaller, DbSession
 from app.errors import problem_response
+from app.guards import requires
 from ledger import witnesses
 from ledger.cosignature import CosigningKey
+from ledger.models import GroupWitness
 from ledger.witness import SIZE_MEDIA_TYPE, WitnessRefusal
 
 TEXT = "text/plain"
@@ -116,3 +124,53 @@ class WitnessController(Controller):
             if hashlib.sha256(log.origin.encode()).hexdigest() == origin_hash and log.note:
                 return Response(log.note, media_type=TEXT)
         raise NotFoundException("This witness has cosigned no checkpoint of that log.")
+
+
+def witness_out(witness: GroupWitness) -> WitnessOut:
+    return WitnessOut(
+        id=witness.id,
+        name=witness.name,
+        url=witness.url,
+        vkey=witness.vkey,
+        added_at=witness.added_at,
+        cosigned_size=witness.cosigned_size,
+        cosigned_at=witness.cosigned_at,
+        last_attempt_at=witness.last_attempt_at,
+        answering=witness.last_error is None,
+        last_error=witness.last_error,
+        failures=witness.failures,
+    )
+
+
+class GroupWitnessController(Controller):
+    """The witnesses a group's log asks to cosign its checkpoints (admins)."""
+
+    path = "/api/groups/{group:str}/witnesses"
+    tags = ["Log"]
+    dependencies = {"caller": Provide(provide_caller, sync_to_thread=False)}
+
+    @post(
+        "/",
+        guards=[requires("admin")],
+        summary="Have the group's log ask a witness to cosign its checkpoints",
+        description="From then on, the instance sends the witness each new checkpoint with a "
+        "consistency proof (in the background, a round every few seconds at most), and "
+        "publishes its cosignatures with the checkpoint.",
+    )
+    async def add(
+        self, db_session: DbSession, caller: CurrentCaller, data: JSONBody[WitnessIn]
+    ) -> WitnessOut:
+        witness = await witnesses.add_witness(
+            db_session, caller.group, data.url, data.vkey, datetime.now(UTC)
+        )
+        return witness_out(witness)
+
+    @get(
+        "/",
+        guards=[requires("admin")],
+        summary="The group's witnesses and the size each last cosigned",
+    )
+    async def list_witnesses(
+        self, db_session: DbSession, caller: CurrentCaller
+    ) -> list[WitnessOut]:
+        return [witness_out(w) for w in await witnesses.group_witnesses(db_session, caller.group)]

@@ -31,7 +31,7 @@ from app.web.security import COOKIE_FREE
 from app.web.templating import Formatter, page
 from app.web.verification import VerificationKeeper
 from app.web.views import FundView, entry_title, entry_view, fund_view
-from ledger import groups, log, service
+from ledger import groups, log, service, witnesses
 from ledger.canonical import timestamp
 from ledger.errors import NotFound
 from ledger.groups import utcnow
@@ -133,6 +133,7 @@ class GroupPages(Controller):
             entries=await entry_views(db_session, group, entries, fmt),
             verification=verification,
             checkpoint=checkpoint,
+            witnesses=await witnesses.group_witnesses(db_session, group),
             checkpoint_root=root_base64(checkpoint.root_hash) if checkpoint else "",
             exports=export_extensions(request.app),
             last_activity=await queries.last_activity(db_session, group),

@@ -144,6 +144,9 @@ ROUTES: dict[tuple[str, str], Route] = {
     ("GET", "/api/groups/{group:str}/checkpoint"): Route(PUBLIC_READ),
     ("GET", "/api/groups/{group:str}/entries/{seq:int}/proof"): Route(PUBLIC_READ),
     ("GET", "/api/groups/{group:str}/consistency"): Route(PUBLIC_READ, query="from=1&to=1"),
+    # The witnesses the group's log asks (admins); the probe sends an empty body.
+    ("GET", "/api/groups/{group:str}/witnesses"): Route(ADMIN),
+    ("POST", "/api/groups/{group:str}/witnesses"): Route(ADMIN, body={}, allowed=422),
     # The log as tiles (C2SP tlog-tiles).
     ("GET", "/g/{group:str}/log/checkpoint"): Route(PUBLIC_READ),
     ("GET", "/g/{group:str}/log/tile/{tile:path}"): Route(

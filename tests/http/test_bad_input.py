@@ -55,6 +55,9 @@ REQUESTS = "/api/groups/{group:str}/requests"
 REQUEST = "/api/groups/{group:str}/requests/{request_id:int}"
 INVITES = "/api/groups/{group:str}/invites"
 INVITE = "/api/groups/{group:str}/invites/{invite_id:int}"
+WITNESSES = "/api/groups/{group:str}/witnesses"
+# A witness's verifier key (C2SP tlog-cosignature, type 0x04), from Go's formats/note tests.
+WITNESS_VKEY = "remora.n621.de+da77ade7+BOvN63jn/bLvkieywe8R6UYAtVtNbZpXh34x7onlmtw2"
 
 NO_BODY = object()
 
@@ -573,6 +576,71 @@ CASES = [
         params={"group": SOLO},
         caller="solo admin",
         status=(409,),
+    ),
+    # Witnesses of the group's log.
+    Case(
+        "witness at an ftp URL",
+        "POST",
+        WITNESSES,
+        {"url": "ftp://witness.example", "vkey": WITNESS_VKEY},
+        caller="admin",
+        field="url",
+    ),
+    Case(
+        "witness URL without a host",
+        "POST",
+        WITNESSES,
+        {"url": "https://", "vkey": WITNESS_VKEY},
+        caller="admin",
+        field="url",
+    ),
+    Case(
+        "witness with an empty URL",
+        "POST",
+        WITNESSES,
+        {"url": "", "vkey": WITNESS_VKEY},
+        caller="admin",
+        field="url",
+    ),
+    Case(
+        "witness key that is not a key",
+        "POST",
+        WITNESSES,
+        {"url": "https://witness.example", "vkey": "witness.example+00000000+AAAA"},
+        caller="admin",
+        field="vkey",
+    ),
+    Case(
+        "witness key with a wrong key ID",
+        "POST",
+        WITNESSES,
+        {"url": "https://witness.example", "vkey": WITNESS_VKEY.replace("da77ade7", "da77ade8")},
+        caller="admin",
+        field="vkey",
+    ),
+    Case(
+        "witness without a key",
+        "POST",
+        WITNESSES,
+        {"url": "https://witness.example"},
+        caller="admin",
+        field="vkey",
+    ),
+    Case(
+        "witness with an unknown extra field",
+        "POST",
+        WITNESSES,
+        {"url": "https://witness.example", "vkey": WITNESS_VKEY, "name": "w"},
+        caller="admin",
+        field="name",
+    ),
+    Case(
+        "witness body that is a list",
+        "POST",
+        WITNESSES,
+        ["https://witness.example"],
+        caller="admin",
+        status=(400, 422),
     ),
     # Invites.
     Case(

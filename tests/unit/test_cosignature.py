@@ -106,7 +106,7 @@ def test_a_cosignature_verifies_and_a_changed_checkpoint_does_not(witness: Cosig
 
 def test_a_witness_key_is_not_a_log_key(witness: CosigningKey) -> None:
     # Type 0x04 in the vkey and in the key ID: a log's verifier refuses it.
-    assert base64.b64decode(witness.vkey().split("+")[2])[0] == 0x04
+    assert base64.b64decode(witness.vkey().split("+", 2)[2])[0] == 0x04
     with pytest.raises(CheckpointError):
         SigningKey.from_private_key_string(witness.private_key_string())
 

@@ -1,0 +1,156 @@
+"""A group's log asks its witnesses (another instance, in this process): the newest
+checkpoint with a proof from the size each last cosigned, a 409 followed from the size the
+witness names, the cosignatures kept and published, a witness that does not answer shown."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from litestar import Litestar
+from litestar.testing import AsyncTestClient
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from app.asgi import create_app
+from app.db import create_engine, create_session_maker
+from app.settings import Settings
+from app.witnessing import witness_round
+from ledger import witnesses
+from ledger.checkpoint import parse_note, verify_note
+from ledger.cosignature import CosignatureVerifier, CosigningKey
+from ledger.witness import request_body
+from tests.support.clients import text_of
+from tests.support.databases import fresh_database
+from tests.support.people import World
+
+Client = AsyncTestClient[Litestar]
+WITNESS = "http://witness.test"
+
+
+@pytest.fixture
+def witness_db_url(request: pytest.FixtureRequest, db_url: str, tmp_path: Path) -> Iterator[str]:
+    """A second instance's database, on the same engine as the first's."""
+    directory = tmp_path / "witness"
+    directory.mkdir()
+    engine = "sqlite" if db_url.startswith("sqlite") else "postgres"
+    with fresh_database(request, engine, directory) as url:
+        yield url
+
+
+async def donate(client: Client, world: World, count: int) -> None:
+    for i in range(count):
+        answer = await client.post(
+            f"/api/groups/{world.slug}/entries",
+            json={"kind": "donation", "fund": "groceries", "amount": f"{i + 1}.00"},
+            headers=world.steward.headers,
+        )
+        assert answer.status_code == 201, answer.text
+
+
+async def test_a_log_asks_its_witness_and_publishes_the_cosignatures(
+    client: Client,
+    app: Litestar,
+    session: AsyncSession,
+    world: World,
+    witness_db_url: str,
+    tmp_path: Path,
+    session_maker: async_sessionmaker[AsyncSession],
+) -> None:
+    # The rounds run on the test's own engine (the server's background loop would use the
+    # app's): the same database, on this event loop.
+    witness_settings = Settings(
+        database_url=witness_db_url,
+        secret_key="witness-secret-" + "y" * 40,
+        signing_key_file=tmp_path / "witness" / "signing-key.pem",
+        base_url=WITNESS,
+    )
+    witness_app = create_app(witness_settings)
+    witness_key = witness_app.state.cosigning_key
+    origin = f"testserver.local/g/{world.slug}"
+    engine = create_engine(witness_settings)
+    async with create_session_maker(engine)() as witness_session:
+        await witnesses.trust(
+            witness_session, origin, [app.state.notary.key.vkey()], datetime.now(UTC)
+        )
+        await witness_session.commit()
+    await engine.dispose()
+    slug = world.slug
+
+    async with AsyncTestClient(app=witness_app, base_url=WITNESS) as witness_client:
+        added = await client.post(
+            f"/api/groups/{slug}/witnesses",
+            json={"url": f"{WITNESS}/witness", "vkey": witness_key.vkey()},
+            headers=world.admin.headers,
+        )
+        assert added.status_code == 201, added.text
+        assert added.json()["name"] == "witness.test/witness"
+        await donate(client, world, 3)
+
+        answers = await witness_round(session_maker, witness_client, interval=0)
+        assert [(a.request.old_size, a.request.size, a.error) for a in answers] == [(0, 3, None)]
+        verifier = CosignatureVerifier.from_vkey(witness_key.vkey())
+        for url in (f"/api/groups/{slug}/checkpoint", f"/g/{slug}/log/checkpoint"):
+            note = (await client.get(url)).text
+            assert verify_note(note, app.state.notary.key.verifier).size == 3
+            assert verifier.find(parse_note(note)) is not None
+        page = text_of((await client.get(f"/g/{slug}")).text)
+        assert "Witnessed by witness.test/witness at size 3" in page
+        assert await witness_round(session_maker, witness_client, interval=0) == []
+
+        # The witness moved on without us (the log's size-5 checkpoint reached it another
+        # way): the log's next round gets a 409 naming 5, and asks again from there.
+        await donate(client, world, 2)
+        five = (await client.get(f"/api/groups/{slug}/checkpoint")).text
+        proof = (await client.get(f"/api/groups/{slug}/consistency?from=3&to=5")).json()["path"]
+        direct = await witness_client.post(
+            "/witness/add-checkpoint",
+            content=request_body(3, [bytes.fromhex(h) for h in proof], five),
+        )
+        assert direct.status_code == 200, direct.text
+        await donate(client, world, 1)
+        answers = await witness_round(session_maker, witness_client, interval=0)
+        assert [(a.request.old_size, a.request.size, a.error) for a in answers] == [(5, 6, None)]
+        listed = await client.get(f"/api/groups/{slug}/witnesses", headers=world.admin.headers)
+        assert [(w["cosigned_size"], w["answering"]) for w in listed.json()] == [(6, True)]
+
+        # A witness that does not answer as one: shown, not hidden.
+        await witnesses.add_witness(
+            session,
+            await world.fresh_group(session),
+            f"{WITNESS}/nowhere",
+            _other_witness_vkey(),
+            datetime.now(UTC),
+        )
+        await session.commit()
+        await donate(client, world, 1)
+        answers = await witness_round(session_maker, witness_client, interval=0)
+        assert sorted(a.error is None for a in answers) == [False, True]
+        page = text_of((await client.get(f"/g/{slug}")).text)
+        assert "Witnessed by witness.test/witness at size 7" in page
+        assert "gone.test/witness has not witnessed this log yet. Not answering" in page
+        listed = await client.get(f"/api/groups/{slug}/witnesses", headers=world.admin.headers)
+        assert [w["answering"] for w in listed.json()] == [True, False]
+        # Its rounds now wait longer and longer: not asked again at once.
+        assert await witness_round(session_maker, witness_client, interval=60) == []
+
+
+def _other_witness_vkey() -> str:
+    return CosigningKey.generate("gone.test/witness").vkey()
+
+
+async def test_a_witness_is_added_once_with_a_valid_url_and_key(
+    client: Client, world: World
+) -> None:
+    url = f"/api/groups/{world.slug}/witnesses"
+    vkey = _other_witness_vkey()
+    for body, status in [
+        ({"url": "ftp://x.test", "vkey": vkey}, 422),
+        ({"url": "https://w.test", "vkey": "nope"}, 422),
+        ({"url": "https://w.test", "vkey": vkey}, 201),
+        ({"url": "https://w2.test", "vkey": vkey}, 409),
+    ]:
+        answer = await client.post(url, json=body, headers=world.admin.headers)
+        assert answer.status_code == status, (body, answer.text)
+    assert (await client.get(url, headers=world.steward.headers)).status_code == 403
