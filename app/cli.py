@@ -224,13 +224,37 @@ def export_command(group: str, fmt: str, output: Path | None) -> None:
     help="The verifier key the instance publishes (/.well-known/commonpurse-key); "
     "the bundle's key must be this one.",
 )
-def verify(group: str | None, bundle_path: Path | None, published_key: str | None) -> None:
+@click.option(
+    "--witness",
+    "witness_keys",
+    multiple=True,
+    metavar="VKEY",
+    help="A witness's verifier key (from the witness itself); repeat for each. The bundle's "
+    "latest checkpoint must carry their cosignatures.",
+)
+@click.option(
+    "--min-witnesses",
+    type=click.IntRange(1),
+    default=None,
+    help="How many of the --witness keys must have cosigned (default: all of them).",
+)
+def verify(
+    group: str | None,
+    bundle_path: Path | None,
+    published_key: str | None,
+    witness_keys: tuple[str, ...],
+    min_witnesses: int | None,
+) -> None:
     """Check a group's ledger in the database, or a bundle offline; exit 1 naming the first
     bad entry."""
+    if (witness_keys or min_witnesses is not None) and bundle_path is None:
+        fail("--witness and --min-witnesses check a bundle: give --bundle FILE too.")
     if bundle_path is not None:
         from ledger.bundle import verify_bundle
 
-        report = verify_bundle(bundle_path, published_key)
+        report = verify_bundle(
+            bundle_path, published_key, witnesses=witness_keys, min_witnesses=min_witnesses
+        )
         click.echo(report.summary(), err=not report.ok)
         raise SystemExit(0 if report.ok else 1)
     if group is None:

@@ -41,10 +41,17 @@ from ledger.canonical import (
     parse_leaf,
     parse_leaf_lines,
 )
-from ledger.checkpoint import CheckpointError, Verifier, verify_note
+from ledger.checkpoint import (
+    CheckpointError,
+    Verifier,
+    checkpoint_of_note,
+    parse_note,
+    verify_note,
+)
+from ledger.cosignature import CosignatureVerifier, count_cosigners
 from ledger.errors import LedgerError
 from ledger.merkle import TreeBuilder
-from ledger.models import Checkpoint, Entry, Fund, Group
+from ledger.models import Checkpoint, Cosignature, Entry, Fund, Group, GroupWitness
 from ledger.rules import HOLDING_ROOT, REVERSAL, Books, FundTerms, Leg, negation
 
 FORMAT = "commonpurse-bundle/1"
@@ -56,14 +63,19 @@ Verification bundle of the ledger of {name} ({origin})
 ====================================================
 
 leaves.jsonl       every entry of the ledger, one per line, exactly the bytes that were hashed
-checkpoints.jsonl  signed checkpoints of the log (C2SP tlog-checkpoint notes)
+checkpoints.jsonl  signed checkpoints of the log (C2SP tlog-checkpoint notes), with the
+                   cosignatures of the log's witnesses (C2SP tlog-cosignature lines)
 key.vkey           the instance's Ed25519 verifier key (C2SP vkey); compare it with
                    {base}/.well-known/commonpurse-key
+witnesses.vkey     the verifier keys of the witnesses the log asks, one a line; get them
+                   from the witnesses themselves before you rely on them
 funds.json         the funds, and whether each may go below zero
 ledger.journal     the same ledger for hledger      (hledger -f ledger.journal check)
 ledger.beancount   the same ledger for beancount    (bean-check ledger.beancount)
 
 To check everything at once:   commonpurse verify --bundle {filename}
+And that witnesses vouch for the latest checkpoint:
+    commonpurse verify --bundle {filename} --witness VKEY [--witness VKEY ...] [--min-witnesses K]
 
 Checking by hand: each line of leaves.jsonl is canonical JSON (RFC 8785). Its hash is
 SHA-256(0x00 || line) (RFC 9162 leaf hash); "prev" in each leaf is the hash of the leaf
@@ -80,9 +92,11 @@ class BundleFund:
     allow_negative: bool
 
 
-def _daily_checkpoints(session: Session, group: Group) -> list[Checkpoint]:
-    """The last checkpoint of each day, and the latest: what daily observers would hold."""
+def _daily_checkpoints(session: Session, group: Group, witnessed: set[int]) -> list[Checkpoint]:
+    """The last checkpoint of each day, and the latest: what daily observers would hold;
+    and the latest that witnesses cosigned (``witnessed``: the sizes they cosigned)."""
     chosen: dict[str, Checkpoint] = {}
+    latest_witnessed: Checkpoint | None = None
     rows = session.scalars(
         select(Checkpoint)
         .where(Checkpoint.group_id == group.id)
@@ -91,7 +105,23 @@ def _daily_checkpoints(session: Session, group: Group) -> list[Checkpoint]:
     )
     for checkpoint in rows:
         chosen[checkpoint.signed_at.date().isoformat()] = checkpoint
-    return sorted(chosen.values(), key=lambda c: c.size)
+        if checkpoint.size in witnessed:
+            latest_witnessed = checkpoint
+    if latest_witnessed is not None:
+        chosen["witnessed"] = latest_witnessed
+    return sorted({c.size: c for c in chosen.values()}.values(), key=lambda c: c.size)
+
+
+def _cosignature_lines(session: Session, group: Group) -> dict[int, str]:
+    """The cosignature lines the group's witnesses gave, by checkpoint size."""
+    lines: dict[int, str] = {}
+    for cosignature in session.scalars(
+        select(Cosignature)
+        .where(Cosignature.group_id == group.id)
+        .order_by(Cosignature.size, Cosignature.witness_id)
+    ):
+        lines[cosignature.size] = lines.get(cosignature.size, "") + cosignature.line
+    return lines
 
 
 def build_bundle(
@@ -100,7 +130,11 @@ def build_bundle(
     """The bundle of a group as zip bytes (run inside ``AsyncSession.run_sync``), with the
     group's hledger ``journal`` and ``beancount`` file (``ledger.export`` writes them)."""
     funds = list(session.scalars(select(Fund).where(Fund.group_id == group.id).order_by(Fund.id)))
-    checkpoints = _daily_checkpoints(session, group)
+    cosignatures = _cosignature_lines(session, group)
+    checkpoints = _daily_checkpoints(session, group, set(cosignatures))
+    witnesses = session.scalars(
+        select(GroupWitness.vkey).where(GroupWitness.group_id == group.id).order_by(GroupWitness.id)
+    )
     origin = checkpoints[-1].note.split("\n", 1)[0] if checkpoints else ""
     filename = f"{group.slug}-bundle.zip"
     out = io.BytesIO()
@@ -116,10 +150,13 @@ def build_bundle(
         archive.writestr(
             "checkpoints.jsonl",
             b"".join(
-                msgspec.json.encode({"size": c.size, "note": c.note}) + b"\n" for c in checkpoints
+                msgspec.json.encode({"size": c.size, "note": c.note + cosignatures.get(c.size, "")})
+                + b"\n"
+                for c in checkpoints
             ),
         )
         archive.writestr("key.vkey", vkey + "\n")
+        archive.writestr("witnesses.vkey", "".join(f"{w}\n" for w in witnesses))
         archive.writestr(
             "funds.json",
             msgspec.json.encode(
@@ -150,10 +187,20 @@ class BundleReport:
     first_bad_seq: int | None = None
     problem: str | None = None
     balances: dict[str, int] = field(default_factory=dict)
+    # The witnesses whose valid cosignature the latest checkpoint carries (when asked for).
+    cosigned_by: list[str] = field(default_factory=list)
 
     def summary(self) -> str:
         if self.ok:
-            return f"ok: {self.entries} entries and {self.checkpoints} signed checkpoints verified"
+            witnessed = (
+                f", cosigned by {len(self.cosigned_by)} witness(es): " + ", ".join(self.cosigned_by)
+                if self.cosigned_by
+                else ""
+            )
+            return (
+                f"ok: {self.entries} entries and {self.checkpoints} signed checkpoints "
+                f"verified{witnessed}"
+            )
         where = f" at entry {self.first_bad_seq}" if self.first_bad_seq is not None else ""
         return f"broken{where}: {self.problem}"
 
@@ -166,10 +213,20 @@ class _Broken(Exception):
 
 
 def verify_bundle(
-    path: Path | str, published_vkey: str | None = None, *, two_processes: bool | None = None
+    path: Path | str,
+    published_vkey: str | None = None,
+    *,
+    two_processes: bool | None = None,
+    witnesses: Sequence[str] = (),
+    min_witnesses: int | None = None,
 ) -> BundleReport:
     """Check a bundle offline. With ``published_vkey`` (the key the instance publishes),
     the bundle's own key must be that key; without it, the bundle's key is trusted.
+
+    With ``witnesses`` (their vkeys, from the witnesses themselves), the bundle's latest
+    checkpoint, which every entry is checked against, must carry valid cosignatures by at
+    least ``min_witnesses`` of them (default: all); a checkpoint nobody else vouched for
+    could be a split view.
 
     ``two_processes``: check the leaves with a second process (see ``_check_in_two_processes``);
     by default when the machine has two cores and the bundle is large enough to gain.
@@ -187,6 +244,10 @@ def verify_bundle(
             verifier = Verifier.from_vkey(vkey)
             group, funds = _read_funds(archive.read("funds.json"))
             checkpoints = _read_checkpoints(archive.read("checkpoints.jsonl"), verifier)
+            if witnesses or min_witnesses is not None:
+                report.cosigned_by = _check_witnesses(
+                    archive.read("checkpoints.jsonl"), witnesses, min_witnesses
+                )
             replay = _Replay(group, funds, checkpoints)
             if two_processes is None:
                 two_processes = uses_two_processes(archive.getinfo("leaves.jsonl").file_size)
@@ -257,6 +318,31 @@ def _read_checkpoints(raw: bytes, verifier: Verifier) -> dict[int, bytes]:
     if not roots:
         raise _Broken("the bundle has no signed checkpoint")
     return roots
+
+
+def _check_witnesses(raw: bytes, vkeys: Sequence[str], min_witnesses: int | None) -> list[str]:
+    """The names of the witnesses that cosigned the latest checkpoint; _Broken when fewer
+    than ``min_witnesses`` (default: every one given) did."""
+    try:
+        witnesses = [CosignatureVerifier.from_vkey(vkey) for vkey in vkeys]
+    except CheckpointError as error:
+        raise _Broken(f"a witness key given is not valid: {error}") from error
+    needed = len(witnesses) if min_witnesses is None else min_witnesses
+    if not 1 <= needed <= len(witnesses):
+        raise _Broken(
+            f"asked for {needed} witness cosignature(s) with {len(witnesses)} witness key(s) "
+            "given: give at least that many keys (--witness), and ask for at least one"
+        )
+    notes = [msgspec.json.decode(line)["note"] for line in raw.splitlines()]
+    latest = max((parse_note(note) for note in notes), key=lambda n: checkpoint_of_note(n).size)
+    cosigned = count_cosigners(latest, witnesses)
+    if len(cosigned) < needed:
+        size = checkpoint_of_note(latest).size
+        raise _Broken(
+            f"the latest checkpoint (size {size}) carries valid cosignatures by "
+            f"{len(cosigned)} of the {len(witnesses)} witnesses given; {needed} are needed"
+        )
+    return [cosignature.name for cosignature in cosigned]
 
 
 BATCH_BYTES = 1 << 18

@@ -1,4 +1,5 @@
-"""The integrity seal every document carries: the latest signed checkpoint of the group's log.
+"""The integrity seal every document carries: the latest signed checkpoint of the group's log,
+with the cosignatures of the witnesses that vouched for it.
 
 The note is printed verbatim (and as a QR code) with its root hash in hex, and attached as a
 file, so a reader can check the signature with the instance's published key and compare the
@@ -14,7 +15,7 @@ from markupsafe import Markup
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.documents.pdf import PdfAttachment, qr_svg
-from ledger import log
+from ledger import log, witnesses
 from ledger.checkpoint import parse_checkpoint
 from ledger.errors import NotFound
 from ledger.models import Group
@@ -66,6 +67,8 @@ class Seal:
     signers: tuple[str, ...]
     signed_at: datetime
     qr: Markup
+    # The witnesses that cosigned this checkpoint, each with when: "name (time UTC)".
+    witnesses: tuple[str, ...] = ()
 
     @property
     def note_font_pt(self) -> float:
@@ -94,13 +97,20 @@ async def latest_seal(session: AsyncSession, group: Group) -> Seal | None:
     except NotFound:
         return None
     parsed = parse_checkpoint(checkpoint.note)
+    names = {w.id: w.name for w in await witnesses.group_witnesses(session, group)}
+    cosignatures = await witnesses.cosignatures_of(session, group.id, checkpoint.size)
+    note = checkpoint.note + "".join(c.line for c in cosignatures)
     return Seal(
-        note=checkpoint.note,
+        note=note,
         origin=parsed.origin,
         size=parsed.size,
         root_hex=parsed.root.hex(),
         root_base64=log.root_base64(parsed.root.hex()),
         signers=tuple(f"{s.name}+{s.key_id:08x}" for s in parsed.signatures),
         signed_at=checkpoint.signed_at,
-        qr=qr_svg(checkpoint.note),
+        qr=qr_svg(note),
+        witnesses=tuple(
+            f"{names.get(c.witness_id, '?')} ({c.cosigned_at:%Y-%m-%d %H:%M:%S} UTC)"
+            for c in cosignatures
+        ),
     )

@@ -4,23 +4,29 @@ witness names, the cosignatures kept and published, a witness that does not answ
 
 from __future__ import annotations
 
+import asyncio
+import zipfile
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from click.testing import CliRunner
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.asgi import create_app
+from app.cli import main
 from app.db import create_engine, create_session_maker
 from app.settings import Settings
 from app.witnessing import witness_round
 from ledger import witnesses
+from ledger.bundle import verify_bundle
 from ledger.checkpoint import parse_note, verify_note
 from ledger.cosignature import CosignatureVerifier, CosigningKey
 from ledger.witness import request_body
+from tests.pdf.reading import reader
 from tests.support.clients import text_of
 from tests.support.databases import fresh_database
 from tests.support.people import World
@@ -49,6 +55,30 @@ async def donate(client: Client, world: World, count: int) -> None:
         assert answer.status_code == 201, answer.text
 
 
+def witness_instance(url: str, directory: Path) -> Litestar:
+    return create_app(
+        Settings(
+            database_url=url,
+            secret_key="witness-secret-" + "y" * 40,
+            signing_key_file=directory / "signing-key.pem",
+            base_url=WITNESS,
+        )
+    )
+
+
+async def trust_the_log(witness_app: Litestar, app: Litestar, world: World) -> None:
+    engine = create_engine(witness_app.state.settings)
+    async with create_session_maker(engine)() as witness_session:
+        await witnesses.trust(
+            witness_session,
+            f"testserver.local/g/{world.slug}",
+            [app.state.notary.key.vkey()],
+            datetime.now(UTC),
+        )
+        await witness_session.commit()
+    await engine.dispose()
+
+
 async def test_a_log_asks_its_witness_and_publishes_the_cosignatures(
     client: Client,
     app: Litestar,
@@ -60,22 +90,9 @@ async def test_a_log_asks_its_witness_and_publishes_the_cosignatures(
 ) -> None:
     # The rounds run on the test's own engine (the server's background loop would use the
     # app's): the same database, on this event loop.
-    witness_settings = Settings(
-        database_url=witness_db_url,
-        secret_key="witness-secret-" + "y" * 40,
-        signing_key_file=tmp_path / "witness" / "signing-key.pem",
-        base_url=WITNESS,
-    )
-    witness_app = create_app(witness_settings)
+    witness_app = witness_instance(witness_db_url, tmp_path / "witness")
     witness_key = witness_app.state.cosigning_key
-    origin = f"testserver.local/g/{world.slug}"
-    engine = create_engine(witness_settings)
-    async with create_session_maker(engine)() as witness_session:
-        await witnesses.trust(
-            witness_session, origin, [app.state.notary.key.vkey()], datetime.now(UTC)
-        )
-        await witness_session.commit()
-    await engine.dispose()
+    await trust_the_log(witness_app, app, world)
     slug = world.slug
 
     async with AsyncTestClient(app=witness_app, base_url=WITNESS) as witness_client:
@@ -154,3 +171,61 @@ async def test_a_witness_is_added_once_with_a_valid_url_and_key(
         answer = await client.post(url, json=body, headers=world.admin.headers)
         assert answer.status_code == status, (body, answer.text)
     assert (await client.get(url, headers=world.steward.headers)).status_code == 403
+
+
+async def test_the_bundle_and_the_statement_carry_the_witnesses(
+    client: Client,
+    app: Litestar,
+    world: World,
+    witness_db_url: str,
+    tmp_path: Path,
+    session_maker: async_sessionmaker[AsyncSession],
+) -> None:
+    witness_app = witness_instance(witness_db_url, tmp_path / "witness")
+    await trust_the_log(witness_app, app, world)
+    vkey = witness_app.state.cosigning_key.vkey()
+    other = _other_witness_vkey()
+    async with AsyncTestClient(app=witness_app, base_url=WITNESS) as witness_client:
+        added = await client.post(
+            f"/api/groups/{world.slug}/witnesses",
+            json={"url": f"{WITNESS}/witness", "vkey": vkey},
+            headers=world.admin.headers,
+        )
+        assert added.status_code == 201, added.text
+        await donate(client, world, 4)
+        bundle = tmp_path / "bundle.zip"
+        bundle.write_bytes((await client.get(f"/api/groups/{world.slug}/export.zip")).content)
+        # Not cosigned yet: a verifier who asks for the witness refuses the bundle.
+        report = verify_bundle(bundle, witnesses=[vkey])
+        assert not report.ok
+        assert "carries valid cosignatures by 0 of the 1 witnesses" in (report.problem or "")
+        assert verify_bundle(bundle).ok
+
+        await witness_round(session_maker, witness_client, interval=0)
+    bundle.write_bytes((await client.get(f"/api/groups/{world.slug}/export.zip")).content)
+    report = verify_bundle(bundle, witnesses=[vkey])
+    assert report.ok, report.problem
+    assert report.cosigned_by == ["witness.test/witness"]
+    assert "cosigned by 1 witness(es): witness.test/witness" in report.summary()
+    assert not verify_bundle(bundle, witnesses=[vkey, other]).ok
+    assert verify_bundle(bundle, witnesses=[vkey, other], min_witnesses=1).ok
+    assert not verify_bundle(bundle, witnesses=[vkey], min_witnesses=2).ok
+    with zipfile.ZipFile(bundle) as archive:
+        assert archive.read("witnesses.vkey").decode() == vkey + "\n"
+
+    runner = CliRunner()
+    for args, code in [
+        (["--witness", vkey], 0),
+        (["--witness", vkey, "--witness", other], 1),
+        (["--witness", vkey, "--witness", other, "--min-witnesses", "1"], 0),
+        (["--witness", "not-a-key"], 1),
+    ]:
+        result = await asyncio.to_thread(
+            runner.invoke, main, ["verify", "--bundle", str(bundle), *args]
+        )
+        assert result.exit_code == code, (args, result.output)
+
+    statement = await client.get(f"/g/{world.slug}/audit.pdf")
+    assert statement.status_code == 200
+    text = "".join(page.extract_text() for page in reader(statement.content).pages)
+    assert "witness.test/witness" in "".join(text.split())
