@@ -22,8 +22,8 @@ from ledger import export as ledger_export
 from ledger import groups
 from ledger.errors import LedgerError
 from ledger.models import Group
+from ledger.queries import verify_summary
 from ledger.verify import verify_group
-from ledger.views import verify_summary
 
 T = TypeVar("T")
 

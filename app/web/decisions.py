@@ -22,9 +22,9 @@ from markupsafe import Markup
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.web.markdown import render_markdown
-from app.web.queries import ReversalLinks
 from app.web.templating import Formatter
 from ledger.models import Entry, Fund, Group
+from ledger.queries import ReversalLinks
 from ledger.rules import HOLDING
 from proposals import service, views
 from proposals.labels import CLOSED_BY, KIND_LABELS, POSITION_LABELS, STATUS_LABELS

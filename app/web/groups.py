@@ -32,6 +32,7 @@ from app.web.templating import Formatter, page
 from app.web.verification import VerificationKeeper
 from app.web.views import FundView, entry_title, entry_view, fund_view
 from ledger import groups, log, service
+from ledger import queries as ledger_queries
 from ledger.canonical import timestamp
 from ledger.errors import NotFound
 from ledger.groups import utcnow
@@ -88,7 +89,9 @@ class GroupPages(Controller):
     ) -> Template:
         await authenticate(request)
         query = " ".join(q.split())
-        groups, next_after = await queries.public_groups(db_session, query=query, after=after)
+        groups, next_after = await ledger_queries.public_groups(
+            db_session, query=query, after=after
+        )
         return page(
             request,
             "public/directory.html",
@@ -109,7 +112,7 @@ class GroupPages(Controller):
         panels: list[FundPanel] = []
         committed = await proposals.committed_by_fund(db_session, group)
         for fund in await service.list_funds(db_session, group):
-            points, complete = await queries.fund_history(db_session, fund)
+            points, complete = await ledger_queries.fund_history(db_session, fund)
             chart = balance_chart(
                 points,
                 today=now.astimezone(fmt.zone).date(),
@@ -135,7 +138,7 @@ class GroupPages(Controller):
             checkpoint=checkpoint,
             checkpoint_root=root_base64(checkpoint.root_hash) if checkpoint else "",
             exports=export_extensions(request.app),
-            last_activity=await queries.last_activity(db_session, group),
+            last_activity=await ledger_queries.last_activity(db_session, group),
             open_proposals=await decisions.proposal_lines(
                 db_session,
                 group,
@@ -167,7 +170,7 @@ class MemberGroupPages(Controller):
         return page(
             request,
             "member/dashboard.html",
-            groups=await queries.member_groups(db_session, user.id),
+            groups=await ledger_queries.member_groups(db_session, user.id),
             awaiting=await proposal_views.awaiting_response(db_session, user.id, fmt),
             notifications=await proposal_views.my_notifications(db_session, user.id, fmt),
             fmt=fmt,
@@ -188,7 +191,7 @@ class MemberGroupPages(Controller):
         funds = await service.list_funds(db_session, group)
         committed = await committed_by_fund(db_session, group)
         entries, _ = await service.list_entries(db_session, group, limit=MEMBER_RECENT_ENTRIES)
-        links = await queries.reversal_links(db_session, group, entries)
+        links = await ledger_queries.reversal_links(db_session, group, entries)
         reader = caller.logged_in_user.id
         return page(
             request,

@@ -27,7 +27,7 @@ from app.db import keep_changes
 from app.deps import CurrentCaller, CurrentNotary, DbSession, settings_of
 from app.errors import status_of
 from app.guards import member_with, public_or_member
-from app.web import proposal_views, queries
+from app.web import proposal_views
 from app.web.forms import (
     ENTRY_FORMS,
     FORM_ID,
@@ -37,10 +37,10 @@ from app.web.forms import (
     new_form_id,
     read_form,
 )
-from app.web.queries import LedgerFilter
 from app.web.security import COOKIE_FREE
 from app.web.templating import Formatter, page, see_other
 from app.web.views import KIND_LABELS, EntryView, entry_view, fund_view
+from ledger import queries as ledger_queries
 from ledger import service
 from ledger.errors import IdempotencyMismatch, LedgerError
 from ledger.groups import utcnow
@@ -54,7 +54,7 @@ from proposals.service import authorise_payment, committed_by_fund
 async def entry_views(
     session: AsyncSession, group: Group, entries: list[Any], fmt: Formatter
 ) -> list[EntryView]:
-    links = await queries.reversal_links(session, group, entries)
+    links = await ledger_queries.reversal_links(session, group, entries)
     return [entry_view(entry, fmt, links) for entry in entries]
 
 
@@ -103,9 +103,9 @@ class LedgerPages(Controller):
         entries: list[EntryView] = []
         next_before: int | None = None
         if not errors:
-            where = LedgerFilter(fund_row, kind or None, dates["from"], dates["to"])
-            rows, next_before = await queries.ledger_page(
-                db_session, group, where, before=cursor, limit=queries.LEDGER_PAGE
+            where = ledger_queries.LedgerFilter(fund_row, kind or None, dates["from"], dates["to"])
+            rows, next_before = await ledger_queries.ledger_page(
+                db_session, group, where, before=cursor, limit=ledger_queries.LEDGER_PAGE
             )
             entries = await entry_views(db_session, group, rows, fmt)
         filters = {k: v for k, v in values.items() if v and k not in errors}

@@ -44,6 +44,7 @@ from app.web.markdown import render_markdown
 from app.web.security import COOKIE_FREE
 from app.web.templating import Formatter, page, see_other
 from app.web.views import entry_view
+from ledger import queries as ledger_queries
 from ledger import service as ledger_service
 from ledger.errors import LedgerError
 from ledger.groups import utcnow
@@ -267,7 +268,7 @@ class ProposalPages(Controller):
         _, public_names = await proposals.get_rules(db_session, group)
         proposal = await proposals.get_proposal(db_session, group, number)
         payments = await queries.proposal_payments(db_session, group, number)
-        links = await queries.reversal_links(db_session, group, payments)
+        links = await ledger_queries.reversal_links(db_session, group, payments)
         view = await decisions.proposal_page(
             db_session,
             group,

@@ -5,9 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, datetime
 
-from app.web.queries import ReversalLinks
 from app.web.templating import Formatter
 from ledger.models import Entry, Fund
+from ledger.queries import ReversalLinks
 from ledger.rules import HOLDING
 
 KIND_LABELS = {
