@@ -23,6 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.documents.columns import Column, Grid, fit_widths
 from app.documents.pdf import DEFAULT_LIMITS, Limits, PdfAttachment, PdfDocument, render_pdf
 from app.documents.seal import Links, latest_seal
+from app.presenters.ledger import DecisionLine
 from ledger import service as ledger_service
 from ledger.errors import InvalidInput
 from ledger.models import Fund, Group
@@ -51,31 +52,17 @@ _DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 # --- decisions (the proposals package plugs in here) --------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
-class Decision:
-    """A decision taken in the period, as the statement prints it."""
-
-    number: int
-    title: str
-    outcome: str
-    decided_on: date
-    amount: str | None = None
-    fund: str | None = None
-    explanation: str = ""
-    round: int | None = None
-
-
 class DecisionsInPeriod(Protocol):
     """Returns the decisions a group took between two dates (both included), oldest first."""
 
     def __call__(
         self, session: AsyncSession, group: Group, date_from: date, date_to: date
-    ) -> Awaitable[Sequence[Decision]]: ...
+    ) -> Awaitable[Sequence[DecisionLine]]: ...
 
 
 async def no_decisions(
     session: AsyncSession, group: Group, date_from: date, date_to: date
-) -> Sequence[Decision]:
+) -> Sequence[DecisionLine]:
     """The default ``decisions_in_period`` until proposals exist: none."""
     return []
 
@@ -337,7 +324,7 @@ async def render_statement(
 
 
 __all__ = [
-    "Decision",
+    "DecisionLine",
     "DecisionsInPeriod",
     "FundSection",
     "no_decisions",

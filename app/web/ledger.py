@@ -27,7 +27,8 @@ from app.db import keep_changes
 from app.deps import CurrentCaller, CurrentNotary, DbSession, settings_of
 from app.errors import status_of
 from app.guards import member_with, public_or_member
-from app.web import proposal_views
+from app.presenters.ledger import KIND_LABELS, EntryView, entry_view, fund_view
+from app.presenters.proposals import PayableProposal, payable_views
 from app.web.forms import (
     ENTRY_FORMS,
     FORM_ID,
@@ -39,7 +40,6 @@ from app.web.forms import (
 )
 from app.web.security import COOKIE_FREE
 from app.web.templating import Formatter, page, see_other
-from app.web.views import KIND_LABELS, EntryView, entry_view, fund_view
 from ledger import queries as ledger_queries
 from ledger import service
 from ledger.errors import IdempotencyMismatch, LedgerError
@@ -48,6 +48,7 @@ from ledger.idempotency import record_entry_once
 from ledger.models import Group
 from ledger.rules import ENTRY_KINDS
 from ledger.schemas import DisbursementIn, FundIn
+from proposals import queries as proposal_queries
 from proposals.service import authorise_payment, committed_by_fund
 
 
@@ -258,7 +259,7 @@ class LedgerForms(Controller):
         committed = await committed_by_fund(db_session, group)
         done = await service.find_entry(db_session, group, recorded) if recorded else None
         payable = (
-            await proposal_views.payable_proposals(db_session, group, fmt)
+            payable_views(await proposal_queries.payable_proposals(db_session, group), fmt)
             if kind == "payment"
             else []
         )
@@ -339,12 +340,12 @@ def _decided_in(form: Form) -> int | None:
 
 async def _decision_of(
     db_session: AsyncSession, caller: Caller, form: Form
-) -> proposal_views.PayableProposal | None:
+) -> PayableProposal | None:
     """The chosen proposal, when it is one still waiting for payment."""
-    fmt = Formatter()
-    for payable in await proposal_views.payable_proposals(db_session, caller.group, fmt):
-        if str(payable.number) == form.value("proposal").lstrip("#"):
-            return payable
+    payable = await proposal_queries.payable_proposals(db_session, caller.group)
+    for view in payable_views(payable, Formatter()):
+        if str(view.number) == form.value("proposal").lstrip("#"):
+            return view
     return None
 
 
