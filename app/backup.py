@@ -905,8 +905,8 @@ async def _check_restored(
     from ledger import groups
     from ledger.errors import LedgerError
     from ledger.models import Checkpoint
+    from ledger.queries import verify_summary
     from ledger.verify import verify_group
-    from ledger.views import verify_summary
 
     lines: list[str] = []
     ok = True

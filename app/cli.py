@@ -22,8 +22,8 @@ from ledger import export as ledger_export
 from ledger import groups
 from ledger.errors import LedgerError
 from ledger.models import Group
+from ledger.queries import verify_summary
 from ledger.verify import verify_group
-from ledger.views import verify_summary
 
 T = TypeVar("T")
 
@@ -399,8 +399,8 @@ def proposals_close_due() -> None:
 )
 def proposals_list(group: str, status: str | None) -> None:
     """List a group's proposals, newest first (rounds past their deadline are closed first)."""
+    from proposals.queries import proposal_summary
     from proposals.service import close_due, list_proposals
-    from proposals.views import proposal_summary
 
     async def work() -> list[str]:
         async with session_scope(Settings.from_env()) as session:
@@ -434,8 +434,8 @@ def proposals_show(group: str, number: int) -> None:
     their deadline are closed first)."""
     import msgspec
 
+    from proposals.queries import proposal_out
     from proposals.service import close_due, get_proposal
-    from proposals.views import proposal_out
 
     async def work() -> bytes:
         async with session_scope(Settings.from_env()) as session:

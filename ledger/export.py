@@ -23,7 +23,7 @@ from ledger.canonical import timestamp
 from ledger.models import Entry, Fund, Group, LogState, Posting
 from ledger.money import format_amount
 from ledger.plaintext import beancount_file, hledger_journal
-from ledger.views import entry_out, fund_out
+from ledger.queries import entry_out, fund_out
 
 FORMATS = ("csv", "json", "jsonl", "hledger", "beancount")
 CSV_COLUMNS = (

@@ -22,7 +22,7 @@ from ledger.groups import active_membership, has_role, list_members, utcnow
 from ledger.models import Entry, Fund, Group, Membership, Posting, User
 from ledger.money import format_amount, parse_amount
 from ledger.rules import HOLDING
-from proposals import personal, rules
+from proposals import minute, personal, rules
 from proposals.errors import (
     InvalidProposal,
     NotAllowed,
@@ -438,12 +438,24 @@ async def finish_round(
         values.update(
             outcome=outcome.status, outcome_reason=outcome.reason, explanation=outcome.explanation
         )
-    values["minute"] = json.dumps(
-        await _minute(
-            session, group, proposal, round_, responses, counted, tally, outcome, now, closed_by
-        ),
-        sort_keys=True,
-        default=str,
+    # The minute freezes what was decided, by whom and why: the members and responses that
+    # counted (as the tally does) and the tally itself, so the round reads the same after
+    # members come and go.
+    version = max(proposal.versions, key=lambda v: v.version)
+    members = {m.user_id: m.user.name for m in await list_members(session, group.id)}
+    values["minute"] = minute.encode(
+        minute.minute_of(
+            proposal,
+            round_,
+            version,
+            members=members,
+            eligible=[uid for uid in eligible_of(round_) if uid in counted],
+            responses=[r for r in responses if r.user_id in counted],
+            tally=tally,
+            outcome=outcome,
+            closed_at=now,
+            closed_by=closed_by,
+        )
     )
     result = await session.execute(
         update(Round)
@@ -459,73 +471,6 @@ async def finish_round(
         proposal.decided_at = now
     await session.flush()
     return outcome
-
-
-async def _minute(
-    session: AsyncSession,
-    group: Group,
-    proposal: Proposal,
-    round_: Round,
-    responses: Sequence[Response],
-    counted: frozenset[int],
-    tally: rules.Outcome,
-    outcome: rules.Outcome | None,
-    now: datetime,
-    closed_by: str,
-) -> dict[str, object]:
-    """The record of a closed round, frozen at close: what was decided, by whom, and why.
-
-    It lists the members and responses that counted, as the tally does: not members who
-    left during the round, nor (when the rules exclude them) who would receive the money.
-    The tally is kept too, so the round reads the same after members come and go."""
-    version = next(
-        v for v in proposal.versions if v.version == max(v.version for v in proposal.versions)
-    )
-    members = {m.user_id: m.user.name for m in await list_members(session, group.id)}
-    return {
-        "proposal": proposal.number,
-        "round": round_.number,
-        "version": {
-            "number": version.version,
-            "title": version.title,
-            "body": version.body,
-            "fund": version.fund.slug if version.fund else None,
-            "amount": version.amount,
-            "counterparty": version.counterparty,
-        },
-        "eligible": [
-            {"id": uid, "name": members.get(uid)} for uid in eligible_of(round_) if uid in counted
-        ],
-        "responses": [
-            {
-                "member_id": r.user_id,
-                "member": r.user.name,
-                "position": r.position,
-                "reason": r.reason,
-                "at": r.created_at.isoformat(),
-            }
-            for r in responses
-            if r.user_id in counted
-        ],
-        "tally": {
-            "agree": tally.agree,
-            "concern": tally.concern,
-            "stand_aside": tally.stand_aside,
-            "block": tally.block,
-            "responded": tally.responded,
-            "eligible": tally.eligible,
-            "quorum_needed": tally.quorum_needed,
-        },
-        "outcome": None
-        if outcome is None
-        else {
-            "status": outcome.status,
-            "reason": outcome.reason,
-            "explanation": outcome.explanation,
-        },
-        "closed_at": now.isoformat(),
-        "closed_by": closed_by,
-    }
 
 
 async def close(

@@ -26,9 +26,9 @@ from app.guards import public_or_member, requires
 from ledger import export, log, service
 from ledger.idempotency import record_entry_once
 from ledger.models import Entry
+from ledger.queries import entry_out, fund_out
 from ledger.schemas import MAX_ID, EntryIn, EntryOut, EntryPage, FundIn, FundOut, HeadOut, VerifyOut
 from ledger.verify import verify_group
-from ledger.views import entry_out, fund_out
 from proposals.service import authorise_payment, committed_by_fund
 
 JSON = "application/json"

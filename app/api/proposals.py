@@ -16,7 +16,7 @@ from app.auth import Caller, provide_caller
 from app.deps import CurrentCaller, DbSession, ProposalNumber
 from app.guards import public_or_member, requires
 from app.jobs import CLOSES_DUE_ROUNDS
-from proposals import service, views
+from proposals import queries, service
 from proposals.schemas import (
     AmendmentIn,
     ProposalIn,
@@ -32,11 +32,9 @@ from proposals.schemas import (
 
 
 async def _show(session: AsyncSession, caller: Caller, number: int) -> ProposalOut:
-    _, public_names = await service.get_rules(session, caller.group)
     proposal = await service.get_proposal(session, caller.group, number)
-    return await views.proposal_out(
-        session, caller.group, proposal, show_names=caller.membership is not None or public_names
-    )
+    names = await queries.names_visible(session, caller.group, member=caller.membership is not None)
+    return await queries.proposal_out(session, caller.group, proposal, show_names=names)
 
 
 class ProposalController(Controller):
@@ -63,7 +61,7 @@ class ProposalController(Controller):
         status: FromQuery[str | None] = None,
     ) -> list[ProposalSummary]:
         return [
-            views.proposal_summary(p)
+            queries.proposal_summary(p)
             for p in await service.list_proposals(db_session, caller.group, status)
         ]
 

@@ -37,14 +37,19 @@ from typing import TYPE_CHECKING
 from app.documents.pdf import DEFAULT_LIMITS, Limits
 from app.documents.proposal import proposal_decisions
 from app.documents.receipt import render_receipt
-from app.documents.statement import Decision, DecisionsInPeriod, no_decisions, render_statement
+from app.documents.statement import (
+    DecisionLine,
+    DecisionsInPeriod,
+    no_decisions,
+    render_statement,
+)
 from app.settings import Settings, SettingsError
 
 if TYPE_CHECKING:
     from litestar.config.app import AppConfig
 
 __all__ = [
-    "Decision",
+    "DecisionLine",
     "DecisionsInPeriod",
     "Limits",
     "configure",

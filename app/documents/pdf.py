@@ -123,6 +123,32 @@ def _signed_money(minor: int, currency: str) -> str:
     return f"{sign}{format_amount(minor, currency)} {currency}"
 
 
+def utc_minute(moment: datetime | str) -> str:
+    """A moment in UTC to the minute (a minute's responses hold their time as ISO text)."""
+    if isinstance(moment, str):
+        moment = datetime.fromisoformat(moment)
+    return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
+
+
+def paragraphs(text: str) -> list[list[str]]:
+    """Member text as paragraphs of lines (blank lines part paragraphs), each line cleaned
+    of control and bidi-override characters; printed escaped, never as markup."""
+    found: list[list[str]] = [[]]
+    for line in text.splitlines():
+        if line.strip():
+            found[-1].append(clean(line))
+        elif found[-1]:
+            found.append([])
+    return [paragraph for paragraph in found if paragraph]
+
+
+def money_from(minor: int | None, currency: str | None, fund: str | None) -> str:
+    """``300.00 EUR from rent-relief``; empty when there is no money."""
+    if minor is None or currency is None:
+        return ""
+    return _money(minor, currency) + (f" from {fund}" if fund else "")
+
+
 def _environment() -> Environment:
     environment = Environment(
         loader=FileSystemLoader(TEMPLATES),
@@ -135,6 +161,9 @@ def _environment() -> Environment:
     environment.filters["plain"] = clean
     environment.filters["money"] = _money
     environment.filters["signed_money"] = _signed_money
+    environment.filters["utc_minute"] = utc_minute
+    environment.filters["paragraphs"] = paragraphs
+    environment.filters["money_from"] = money_from
     return environment
 
 

@@ -9,8 +9,10 @@ inclusion proofs against that checkpoint, and the checkpoint itself.
 
 Who said what: a decision record is meant to travel beyond the group, so it shows names
 (of authors, of members who responded, of the eligible members) only when the group's
-rules make names public (``public_names``), the rule ``proposals.views`` applies to
-everyone who is not a member. Counts, positions and reasons are always shown.
+rules make names public (``public_names``): it asks ``proposals.queries.names_visible``
+as someone outside the group would. The record is the proposal page's presenter
+(``app.presenters.proposals``) printed by ``proposal.pdf.html``. Counts, positions and
+reasons are always shown.
 
 The statement's ``decisions_in_period`` hook is here too (``proposal_decisions``): the
 rounds that closed with a decision in the period, and withdrawals.
@@ -27,16 +29,16 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.documents.columns import clean
 from app.documents.pdf import PdfAttachment, PdfDocument
 from app.documents.seal import Links, Seal, latest_seal
-from app.documents.statement import Decision
+from app.presenters.ledger import DecisionLine, decision_line
+from app.presenters.proposals import proposal_page
+from app.web.templating import Formatter
 from ledger.merkle import inclusion_proof, root_from_leaf_hashes
 from ledger.models import Entry, Group
 from ledger.money import format_amount
-from proposals import service, views
-from proposals.labels import CLOSED_BY, KIND_LABELS, POSITION_LABELS, STATUS_LABELS
-from proposals.schemas import ResponseOut, RoundOut, TallyOut, VersionOut
+from proposals import queries, service
+from proposals.minute import Minute, minute_of_round
 
 if TYPE_CHECKING:
     from litestar import Request, Response
@@ -45,82 +47,7 @@ if TYPE_CHECKING:
 
 TEMPLATE = "proposal.pdf.html"
 
-FIELD_LABELS = {
-    "title": "title",
-    "body": "text",
-    "fund": "fund",
-    "amount": "amount",
-    "counterparty": "counterparty",
-}
-SOMEONE = "a member"
-
-
-def _when(moment: datetime | str) -> str:
-    """A moment in UTC to the minute (a minute's responses hold their time as ISO text)."""
-    if isinstance(moment, str):
-        moment = datetime.fromisoformat(moment)
-    return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
-
-
-def _paragraphs(text: str) -> list[list[str]]:
-    """Member text as paragraphs of lines (blank lines part paragraphs), each line cleaned
-    of control and bidi-override characters; printed escaped, never as markup."""
-    paragraphs: list[list[str]] = [[]]
-    for line in text.splitlines():
-        if line.strip():
-            paragraphs[-1].append(clean(line))
-        elif paragraphs[-1]:
-            paragraphs.append([])
-    return [paragraph for paragraph in paragraphs if paragraph]
-
-
-def _money(amount: str | None, currency: str | None, fund: str | None) -> str | None:
-    if amount is None or currency is None:
-        return None
-    return f"{amount} {currency}" + (f" from {fund}" if fund else "")
-
-
-# --- what the record shows ------------------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class VersionView:
-    number: int
-    title: str
-    created: str
-    author: str
-    reason: str
-    changed: list[str]
-    money: str | None
-    counterparty: str | None
-    # None when the text is the one of the version before.
-    paragraphs: list[list[str]] | None
-
-
-@dataclass(frozen=True, slots=True)
-class ResponseView:
-    position: str
-    reason: str
-    at: str
-    member: str | None
-
-
-@dataclass(frozen=True, slots=True)
-class RoundView:
-    number: int
-    version: int
-    opened: str
-    deadline: str
-    closed: str | None
-    closed_how: str | None
-    outcome: str
-    explanation: str
-    tally: TallyOut
-    responses: list[ResponseView]
-    # From the minute written at close (None while the round is open).
-    minute_eligible: int | None
-    minute_names: list[str]
-    minute_version: str | None
+SOMEONE = "a member"  # stands for a name the record does not show
 
 
 @dataclass(frozen=True, slots=True)
@@ -137,66 +64,9 @@ class PaymentView:
     receipt: str
 
 
-def _version_view(version: VersionOut, before: VersionOut | None, names: bool) -> VersionView:
-    text_changed = before is None or "body" in version.changed
-    return VersionView(
-        number=version.version,
-        title=clean(version.title),
-        created=_when(version.created_at),
-        author=version.author if names and version.author else SOMEONE,
-        reason=version.reason,
-        changed=[FIELD_LABELS.get(name, name) for name in version.changed],
-        money=_money(version.amount, version.currency, version.fund),
-        counterparty=version.counterparty,
-        paragraphs=_paragraphs(version.body) if text_changed else None,
-    )
-
-
-def _response_view(response: ResponseOut, names: bool) -> ResponseView:
-    return ResponseView(
-        position=POSITION_LABELS.get(response.position, response.position),
-        reason=response.reason,
-        at=_when(response.at),
-        member=(response.member or SOMEONE) if names else None,
-    )
-
-
-def _round_view(shown: RoundOut, minute: dict[str, Any] | None, names: bool) -> RoundView:
-    if shown.outcome is not None:
-        outcome = STATUS_LABELS.get(shown.outcome.status, shown.outcome.status)
-        explanation = shown.outcome.explanation
-    elif shown.closed_at is not None:
-        outcome, explanation = "Closed without a decision", CLOSED_BY.get(shown.closed_by or "", "")
-    else:
-        outcome = "Open"
-        explanation = f"If it closed now: {shown.live.explanation}" if shown.live else ""
-    minute_version = None
-    if minute is not None:
-        decided = minute["version"]
-        minute_version = f"version {decided['number']}: {clean(decided['title'])}"
-    return RoundView(
-        number=shown.number,
-        version=shown.version,
-        opened=_when(shown.opened_at),
-        deadline=_when(shown.closes_at),
-        closed=_when(shown.closed_at) if shown.closed_at else None,
-        closed_how=CLOSED_BY.get(shown.closed_by or "") if shown.closed_by else None,
-        outcome=outcome,
-        explanation=explanation,
-        tally=shown.tally,
-        responses=[_response_view(response, names) for response in shown.responses],
-        minute_eligible=len(minute["eligible"]) if minute is not None else None,
-        minute_names=(
-            [str(member["name"] or SOMEONE) for member in minute["eligible"]]
-            if minute is not None and names
-            else []
-        ),
-        minute_version=minute_version,
-    )
-
-
-def _public_minute(minute: dict[str, Any], names: bool) -> dict[str, Any]:
+def _public_minute(written: Minute, names: bool) -> dict[str, Any]:
     """A round's minute as attached: without names or member ids unless names are public."""
+    minute = written.to_builtins()
     if names:
         return minute
     return {
@@ -259,26 +129,18 @@ async def proposal_document(
     """Read everything the decision record of proposal ``number`` shows (ProposalNotFound
     for a number the group does not have)."""
     proposal = await service.get_proposal(session, group, number)
-    _, names = await service.get_rules(session, group)
-    shown = await views.proposal_out(session, group, proposal, show_names=names)
-    minutes = [json.loads(r.minute) if r.minute else None for r in proposal.rounds]
-    payments = await views.payments_under(session, group, number)
+    # A decision record travels beyond the group: it shows names as to someone outside it.
+    names = await queries.names_visible(session, group, member=False)
+    shown = await queries.proposal_out(session, group, proposal, show_names=names)
+    minutes = [m for r in proposal.rounds if (m := minute_of_round(r)) is not None]
+    payments = await queries.payments_under(session, group, number)
     seal = await latest_seal(session, group)
     proofs = await _inclusion_proofs(session, group, [p.seq for p in payments], seal)
     links = Links(base_url.rstrip("/"), group.slug)
-
-    versions = [
-        _version_view(version, shown.versions[i - 1] if i else None, names)
-        for i, version in enumerate(shown.versions)
-    ]
-    rounds = [
-        _round_view(round_out, minute, names)
-        for round_out, minute in zip(shown.rounds, minutes, strict=True)
-    ]
     paid = sum(p.amount for p in payments if p.reversed_by is None)
-    # What a passed proposal lets the stewards pay (shown.authorised says when it does).
-    authorised = service.current_version(proposal).amount if shown.authorised else None
-    currency = shown.currency or group.currency
+    # Moments and money are printed in UTC and plain decimals (the PDF's filters), so the
+    # page's formatter only fills texts the record does not print.
+    view = proposal_page(group, proposal, shown, Formatter(), show_names=names, paid=paid)
     payment_views = [
         PaymentView(
             seq=p.seq,
@@ -294,14 +156,13 @@ async def proposal_document(
         )
         for p in payments
     ]
-    status = STATUS_LABELS.get(shown.status, shown.status)
-    money = _money(shown.amount, shown.currency, shown.fund)
+    status = view.status_label
 
     attachments = [
         PdfAttachment(
             name=minutes_file_name(group, number),
             content=json.dumps(
-                [_public_minute(m, names) for m in minutes if m is not None],
+                [_public_minute(m, names) for m in minutes],
                 ensure_ascii=False,
                 indent=2,
                 sort_keys=True,
@@ -344,29 +205,11 @@ async def proposal_document(
 
     context: dict[str, Any] = {
         "group": {"name": group.name, "slug": group.slug, "public": group.public},
-        "proposal": {
-            "number": shown.number,
-            "kind": KIND_LABELS.get(shown.kind, shown.kind),
-            "status": status,
-            "status_key": shown.status,
-            "title": clean(shown.title),
-            "paragraphs": _paragraphs(shown.body),
-            "money": money,
-            "counterparty": shown.counterparty,
-            "author": shown.author if names else SOMEONE,
-            "created": _when(shown.created_at),
-            "decided": _when(shown.decided_at) if shown.decided_at else None,
-            "authorised": f"{shown.authorised} {currency}" if shown.authorised else None,
-            "paid": f"{format_amount(paid, currency)} {currency}",
-            "left": (
-                f"{format_amount(max(authorised - paid, 0), currency)} {currency}"
-                if authorised is not None
-                else None
-            ),
-        },
+        "proposal": view,
         "names": names,
-        "versions": versions,
-        "rounds": rounds,
+        "someone": SOMEONE,
+        "versions": view.versions,
+        "rounds": view.rounds,
         "payments": payment_views,
         "proofs": len(proofs),
         "seal": seal,
@@ -416,22 +259,13 @@ async def proposal_record_response(
 
 async def proposal_decisions(
     session: AsyncSession, group: Group, date_from: date, date_to: date
-) -> list[Decision]:
+) -> list[DecisionLine]:
     """The ``decisions_in_period`` the statement prints: every round of the group's proposals
     that closed with a decision from the start of ``date_from`` to the end of ``date_to``
     (UTC days, as the ledger's dates), and every withdrawal, oldest first."""
     start = datetime.combine(date_from, time.min, tzinfo=UTC)
     end = datetime.combine(date_to + timedelta(days=1), time.min, tzinfo=UTC)
     return [
-        Decision(
-            number=decision.number,
-            title=decision.title,
-            outcome=STATUS_LABELS.get(decision.status, decision.status),
-            decided_on=decision.decided_at.astimezone(UTC).date(),
-            amount=f"{decision.amount} {decision.currency}" if decision.amount else None,
-            fund=decision.fund,
-            explanation=decision.explanation,
-            round=decision.round,
-        )
-        for decision in await views.decisions_between(session, group, start, end)
+        decision_line(decision)
+        for decision in await queries.decisions_between(session, group, start, end)
     ]

@@ -18,16 +18,25 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any, Protocol
 
-from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.documents.columns import Column, Grid, fit_widths
 from app.documents.pdf import DEFAULT_LIMITS, Limits, PdfAttachment, PdfDocument, render_pdf
 from app.documents.seal import Links, latest_seal
+from app.presenters.ledger import DecisionLine
+from ledger import service as ledger_service
 from ledger.errors import InvalidInput
-from ledger.models import Entry, Fund, Group, Posting
+from ledger.models import Fund, Group
 from ledger.money import format_amount
-from ledger.rules import DEFAULT_DATES, HOLDING, DateWindow
+from ledger.queries import (
+    PeriodRow,
+    balances_before,
+    count_period_rows,
+    first_day,
+    period_leaves,
+    period_rows,
+)
+from ledger.rules import DEFAULT_DATES, DateWindow
 
 TEMPLATE = "statement.pdf.html"
 ENTRIES_PER_BAND = 5
@@ -43,31 +52,17 @@ _DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 # --- decisions (the proposals package plugs in here) --------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
-class Decision:
-    """A decision taken in the period, as the statement prints it."""
-
-    number: int
-    title: str
-    outcome: str
-    decided_on: date
-    amount: str | None = None
-    fund: str | None = None
-    explanation: str = ""
-    round: int | None = None
-
-
 class DecisionsInPeriod(Protocol):
     """Returns the decisions a group took between two dates (both included), oldest first."""
 
     def __call__(
         self, session: AsyncSession, group: Group, date_from: date, date_to: date
-    ) -> Awaitable[Sequence[Decision]]: ...
+    ) -> Awaitable[Sequence[DecisionLine]]: ...
 
 
 async def no_decisions(
     session: AsyncSession, group: Group, date_from: date, date_to: date
-) -> Sequence[Decision]:
+) -> Sequence[DecisionLine]:
     """The default ``decisions_in_period`` until proposals exist: none."""
     return []
 
@@ -88,14 +83,6 @@ def parse_day(text: str, field: str) -> date:
         return date.fromisoformat(text)
     except ValueError:
         raise InvalidInput(f"{text!r} is not a date in the calendar.", field=field) from None
-
-
-async def first_day(session: AsyncSession, group: Group) -> date | None:
-    """The day the group's first entry occurred (None while the log is empty)."""
-    first: date | None = await session.scalar(
-        select(func.min(Entry.occurred_on)).where(Entry.group_id == group.id)
-    )
-    return first
 
 
 async def resolve_period(
@@ -142,97 +129,13 @@ class FundSection:
     bands: list[str]
 
 
-@dataclass(frozen=True, slots=True)
-class _Row:
-    seq: int
-    occurred_on: date
-    kind: str
-    memo: str
-    counterparty: str | None
-    reverses: int | None
-    amounts: dict[int, int]  # fund id -> holding amount of the entry
-
-
-async def _count_rows(session: AsyncSession, group: Group, start: date, end: date) -> int:
-    count: int = (
-        await session.scalar(
-            select(func.count())
-            .select_from(Posting)
-            .join(Entry, Entry.id == Posting.entry_id)
-            .where(
-                Entry.group_id == group.id,
-                Posting.account_type == HOLDING,
-                Entry.occurred_on >= start,
-                Entry.occurred_on <= end,
-            )
-        )
-        or 0
-    )
-    return count
-
-
-async def _rows(session: AsyncSession, group: Group, start: date, end: date) -> list[_Row]:
-    result = await session.execute(
-        select(
-            Entry.seq,
-            Entry.occurred_on,
-            Entry.kind,
-            Entry.memo,
-            Entry.counterparty,
-            Entry.reverses_seq,
-            Posting.fund_id,
-            Posting.amount,
-        )
-        .join(Posting, Posting.entry_id == Entry.id)
-        .where(
-            Entry.group_id == group.id,
-            Posting.account_type == HOLDING,
-            Entry.occurred_on >= start,
-            Entry.occurred_on <= end,
-        )
-        .order_by(Entry.seq, Posting.position)
-    )
-    rows: list[_Row] = []
-    for seq, occurred_on, kind, memo, counterparty, reverses, fund_id, amount in result:
-        if not rows or rows[-1].seq != seq:
-            rows.append(_Row(seq, occurred_on, kind, memo, counterparty, reverses, {}))
-        amounts = rows[-1].amounts
-        amounts[fund_id] = amounts.get(fund_id, 0) + amount
-    return rows
-
-
-async def _openings(session: AsyncSession, group: Group, start: date) -> dict[int, int]:
-    result = await session.execute(
-        select(Posting.fund_id, func.sum(Posting.amount))
-        .join(Entry, Entry.id == Posting.entry_id)
-        .where(
-            Entry.group_id == group.id,
-            Posting.account_type == HOLDING,
-            Entry.occurred_on < start,
-        )
-        .group_by(Posting.fund_id)
-    )
-    return {fund_id: int(total or 0) for fund_id, total in result}
-
-
-async def period_leaves(session: AsyncSession, group: Group, start: date, end: date) -> bytes:
-    """The leaves of the period's entries, exactly as hashed, one per line in ``seq`` order
-    (the lines of ``export.jsonl`` whose entry occurred in the period)."""
-    leaves = await session.scalars(
-        select(Entry.leaf)
-        .where(Entry.group_id == group.id, Entry.occurred_on >= start, Entry.occurred_on <= end)
-        .order_by(Entry.seq)
-    )
-    return b"".join(leaf + b"\n" for leaf in leaves)
-
-
-def _memo(row: _Row) -> str:
+def _memo(row: PeriodRow) -> str:
     if row.reverses is not None:
         return f"(reverses #{row.reverses}) {row.memo}".rstrip()
     return row.memo
 
 
-def _counterparty(row: _Row, fund_id: int, slugs: dict[int, str]) -> str:
+def _counterparty(row: PeriodRow, fund_id: int, slugs: dict[int, str]) -> str:
     if row.kind in ("transfer", "reversal") and len(row.amounts) > 1:
         others = [slugs[f] for f in row.amounts if f != fund_id]
         direction = "from" if row.amounts[fund_id] > 0 else "to"
@@ -240,7 +143,9 @@ def _counterparty(row: _Row, fund_id: int, slugs: dict[int, str]) -> str:
     return row.counterparty or ""
 
 
-def _fund_section(fund: Fund, opening: int, rows: list[_Row], slugs: dict[int, str]) -> FundSection:
+def _fund_section(
+    fund: Fund, opening: int, rows: list[PeriodRow], slugs: dict[int, str]
+) -> FundSection:
     balance = opening
     money_in = money_out = 0
     values: list[list[str]] = []
@@ -323,20 +228,18 @@ async def statement_document(
     InvalidInput when the period holds more rows than ``limits.max_rows``."""
     if date_from > date_to:
         raise InvalidInput("'from' must not be after 'to'.", field="from")
-    count = await _count_rows(session, group, date_from, date_to)
+    count = await count_period_rows(session, group, date_from, date_to)
     if count > limits.max_rows:
         raise InvalidInput(
             f"This period has {count} fund movements; a statement holds at most "
             f"{limits.max_rows}. Ask for a shorter period.",
             field="from",
         )
-    funds = list(
-        await session.scalars(select(Fund).where(Fund.group_id == group.id).order_by(Fund.id))
-    )
+    funds = await ledger_service.list_funds(session, group)
     slugs = {fund.id: fund.slug for fund in funds}
-    rows = await _rows(session, group, date_from, date_to)
-    openings = await _openings(session, group, date_from)
-    by_fund: dict[int, list[_Row]] = defaultdict(list)
+    rows = await period_rows(session, group, date_from, date_to)
+    openings = await balances_before(session, group, date_from)
+    by_fund: dict[int, list[PeriodRow]] = defaultdict(list)
     for row in rows:
         for fund_id in row.amounts:
             by_fund[fund_id].append(row)
@@ -421,7 +324,7 @@ async def render_statement(
 
 
 __all__ = [
-    "Decision",
+    "DecisionLine",
     "DecisionsInPeriod",
     "FundSection",
     "no_decisions",

@@ -13,8 +13,8 @@ from datetime import date, timedelta
 
 from babel.dates import format_skeleton
 
-from app.web.queries import BalancePoint
 from app.web.templating import Formatter
+from ledger.queries import BalancePoint
 
 WIDTH, HEIGHT = 400, 190
 MIN_DAYS = 7

@@ -24,19 +24,28 @@ from app.auth import (
 )
 from app.deps import CurrentCaller, CurrentUser, DbSession, settings_of
 from app.guards import logged_in, member_with, public_or_member
-from app.web import decisions, proposal_views, queries
+from app.presenters.ledger import FundView, entry_title, entry_view, fund_view
+from app.presenters.proposals import (
+    RECENT_DECISIONS,
+    SHOWN_NOTIFICATIONS,
+    awaiting_cards,
+    notification_views,
+    proposal_card,
+    proposal_lines,
+)
 from app.web.chart import Chart, balance_chart
 from app.web.ledger import entry_views
 from app.web.security import COOKIE_FREE
 from app.web.templating import Formatter, page
 from app.web.verification import VerificationKeeper
-from app.web.views import FundView, entry_title, entry_view, fund_view
 from ledger import groups, log, service, witnesses
+from ledger import queries as ledger_queries
 from ledger.canonical import timestamp
 from ledger.errors import NotFound
 from ledger.groups import utcnow
 from ledger.log import root_base64
 from ledger.models import Checkpoint, Group
+from proposals import queries as proposal_queries
 from proposals import service as proposals
 from proposals.labels import STATUS_LABELS
 from proposals.service import committed_by_fund
@@ -88,7 +97,9 @@ class GroupPages(Controller):
     ) -> Template:
         await authenticate(request)
         query = " ".join(q.split())
-        groups, next_after = await queries.public_groups(db_session, query=query, after=after)
+        groups, next_after = await ledger_queries.public_groups(
+            db_session, query=query, after=after
+        )
         return page(
             request,
             "public/directory.html",
@@ -109,7 +120,7 @@ class GroupPages(Controller):
         panels: list[FundPanel] = []
         committed = await proposals.committed_by_fund(db_session, group)
         for fund in await service.list_funds(db_session, group):
-            points, complete = await queries.fund_history(db_session, fund)
+            points, complete = await ledger_queries.fund_history(db_session, fund)
             chart = balance_chart(
                 points,
                 today=now.astimezone(fmt.zone).date(),
@@ -123,6 +134,9 @@ class GroupPages(Controller):
         keeper: VerificationKeeper = request.app.state.verification_keeper
         verification = await keeper.view(db_session, group)
         checkpoint = await _checkpoint(db_session, group)
+        open_now = await proposal_queries.open_proposals(
+            db_session, group, limit=OVERVIEW_PROPOSALS + 1
+        )
         return page(
             request,
             "public/group.html",
@@ -136,17 +150,15 @@ class GroupPages(Controller):
             witnesses=await witnesses.group_witnesses(db_session, group),
             checkpoint_root=root_base64(checkpoint.root_hash) if checkpoint else "",
             exports=export_extensions(request.app),
-            last_activity=await queries.last_activity(db_session, group),
-            open_proposals=await decisions.proposal_lines(
-                db_session,
-                group,
-                await queries.open_proposals(db_session, group, limit=OVERVIEW_PROPOSALS + 1),
-                fmt,
+            last_activity=await ledger_queries.last_activity(db_session, group),
+            open_proposals=proposal_lines(
+                open_now, await proposal_queries.live_tallies(db_session, group, open_now), fmt
             ),
-            decided=await decisions.proposal_lines(
-                db_session,
-                group,
-                await queries.recently_decided(db_session, group, limit=OVERVIEW_PROPOSALS),
+            decided=proposal_lines(
+                await proposal_queries.recently_decided(
+                    db_session, group, limit=OVERVIEW_PROPOSALS
+                ),
+                {},
                 fmt,
             ),
             overview_proposals=OVERVIEW_PROPOSALS,
@@ -168,9 +180,16 @@ class MemberGroupPages(Controller):
         return page(
             request,
             "member/dashboard.html",
-            groups=await queries.member_groups(db_session, user.id),
-            awaiting=await proposal_views.awaiting_response(db_session, user.id, fmt),
-            notifications=await proposal_views.my_notifications(db_session, user.id, fmt),
+            groups=await ledger_queries.member_groups(db_session, user.id),
+            awaiting=awaiting_cards(
+                await proposal_queries.awaiting_response(db_session, user.id), fmt, user.id
+            ),
+            notifications=notification_views(
+                await proposal_queries.my_notifications(
+                    db_session, user.id, limit=SHOWN_NOTIFICATIONS
+                ),
+                fmt,
+            ),
             fmt=fmt,
         )
 
@@ -189,8 +208,17 @@ class MemberGroupPages(Controller):
         funds = await service.list_funds(db_session, group)
         committed = await committed_by_fund(db_session, group)
         entries, _ = await service.list_entries(db_session, group, limit=MEMBER_RECENT_ENTRIES)
-        links = await queries.reversal_links(db_session, group, entries)
+        links = await ledger_queries.reversal_links(db_session, group, entries)
         reader = caller.logged_in_user.id
+        discussed = await proposal_queries.in_discussion(db_session, group)
+        live = await proposal_queries.live_tallies(db_session, group, discussed)
+        # Blocked proposals are still in discussion here (their author may amend them).
+        decided = await proposal_queries.recently_decided(
+            db_session,
+            group,
+            limit=RECENT_DECISIONS,
+            statuses=("passed", "not_passed", "withdrawn"),
+        )
         return page(
             request,
             "member/group.html",
@@ -202,9 +230,13 @@ class MemberGroupPages(Controller):
             funds=[fund_view(f, fmt, committed.get(f.id, 0)) for f in funds],
             entries=[entry_view(e, fmt, links) for e in entries],
             members=await groups.list_members(db_session, group.id),
-            awaiting=await proposal_views.awaiting_response(db_session, reader, fmt, group),
-            open_proposals=await proposal_views.open_proposals(db_session, group, fmt, reader),
-            decided=await proposal_views.recent_decisions(db_session, group, fmt, reader),
+            awaiting=awaiting_cards(
+                await proposal_queries.awaiting_response(db_session, reader, group), fmt, reader
+            ),
+            open_proposals=[
+                proposal_card(group, p, fmt, reader, live.get(p.number)) for p in discussed
+            ],
+            decided=[proposal_card(group, p, fmt, reader) for p in decided],
             created_fund=next((f.name for f in funds if f.slug == fund), ""),
         )
 
@@ -244,7 +276,7 @@ class Feeds(Controller):
         ]
         # Decisions are news of their own: each round that ended passed, blocked or not
         # passed (a proposal blocked, amended and then passed made two).
-        for d in await queries.recent_decisions(db_session, group, limit=FEED_ENTRIES):
+        for d in await proposal_queries.recent_decisions(db_session, group, limit=FEED_ENTRIES):
             items.append(
                 {
                     "kind": "decision",
@@ -253,8 +285,8 @@ class Feeds(Controller):
                     ).urn,
                     "title": f"Proposal {d.number} {STATUS_LABELS[d.status].lower()}: {d.title}",
                     "url": f"{group_url}/proposals/{d.number}#round-{d.round}",
-                    "at": d.closed_at,
-                    "updated": timestamp(d.closed_at),
+                    "at": d.decided_at,
+                    "updated": timestamp(d.decided_at),
                     "decision": d,
                     "status_label": STATUS_LABELS[d.status],
                 }

@@ -27,7 +27,8 @@ from app.db import keep_changes
 from app.deps import CurrentCaller, CurrentNotary, DbSession, settings_of
 from app.errors import status_of
 from app.guards import member_with, public_or_member
-from app.web import proposal_views, queries
+from app.presenters.ledger import KIND_LABELS, EntryView, entry_view, fund_view
+from app.presenters.proposals import PayableProposal, payable_views
 from app.web.forms import (
     ENTRY_FORMS,
     FORM_ID,
@@ -37,10 +38,9 @@ from app.web.forms import (
     new_form_id,
     read_form,
 )
-from app.web.queries import LedgerFilter
 from app.web.security import COOKIE_FREE
 from app.web.templating import Formatter, page, see_other
-from app.web.views import KIND_LABELS, EntryView, entry_view, fund_view
+from ledger import queries as ledger_queries
 from ledger import service
 from ledger.errors import IdempotencyMismatch, LedgerError
 from ledger.groups import utcnow
@@ -48,13 +48,14 @@ from ledger.idempotency import record_entry_once
 from ledger.models import Group
 from ledger.rules import ENTRY_KINDS
 from ledger.schemas import DisbursementIn, FundIn
+from proposals import queries as proposal_queries
 from proposals.service import authorise_payment, committed_by_fund
 
 
 async def entry_views(
     session: AsyncSession, group: Group, entries: list[Any], fmt: Formatter
 ) -> list[EntryView]:
-    links = await queries.reversal_links(session, group, entries)
+    links = await ledger_queries.reversal_links(session, group, entries)
     return [entry_view(entry, fmt, links) for entry in entries]
 
 
@@ -103,9 +104,9 @@ class LedgerPages(Controller):
         entries: list[EntryView] = []
         next_before: int | None = None
         if not errors:
-            where = LedgerFilter(fund_row, kind or None, dates["from"], dates["to"])
-            rows, next_before = await queries.ledger_page(
-                db_session, group, where, before=cursor, limit=queries.LEDGER_PAGE
+            where = ledger_queries.LedgerFilter(fund_row, kind or None, dates["from"], dates["to"])
+            rows, next_before = await ledger_queries.ledger_page(
+                db_session, group, where, before=cursor, limit=ledger_queries.LEDGER_PAGE
             )
             entries = await entry_views(db_session, group, rows, fmt)
         filters = {k: v for k, v in values.items() if v and k not in errors}
@@ -258,7 +259,7 @@ class LedgerForms(Controller):
         committed = await committed_by_fund(db_session, group)
         done = await service.find_entry(db_session, group, recorded) if recorded else None
         payable = (
-            await proposal_views.payable_proposals(db_session, group, fmt)
+            payable_views(await proposal_queries.payable_proposals(db_session, group), fmt)
             if kind == "payment"
             else []
         )
@@ -339,12 +340,12 @@ def _decided_in(form: Form) -> int | None:
 
 async def _decision_of(
     db_session: AsyncSession, caller: Caller, form: Form
-) -> proposal_views.PayableProposal | None:
+) -> PayableProposal | None:
     """The chosen proposal, when it is one still waiting for payment."""
-    fmt = Formatter()
-    for payable in await proposal_views.payable_proposals(db_session, caller.group, fmt):
-        if str(payable.number) == form.value("proposal").lstrip("#"):
-            return payable
+    payable = await proposal_queries.payable_proposals(db_session, caller.group)
+    for view in payable_views(payable, Formatter()):
+        if str(view.number) == form.value("proposal").lstrip("#"):
+            return view
     return None
 
 

@@ -35,21 +35,23 @@ from app.deps import (
 from app.documents.proposal import proposal_record_response
 from app.errors import status_of
 from app.guards import member_with, public_or_member
-from app.web import decisions, proposal_views, queries
+from app.presenters.ledger import entry_view
+from app.presenters.markdown import render_markdown
+from app.presenters.proposals import money_text, proposal_lines, proposal_page
 from app.web.forms import (
     Form,
     read_form,
 )
-from app.web.markdown import render_markdown
 from app.web.security import COOKIE_FREE
 from app.web.templating import Formatter, page, see_other
-from app.web.views import entry_view
+from ledger import queries as ledger_queries
 from ledger import service as ledger_service
 from ledger.errors import LedgerError
 from ledger.groups import utcnow
 from ledger.models import Fund, Group
 from ledger.money import format_amount
-from proposals import rules, service, views
+from proposals import queries as proposal_queries
+from proposals import rules, service
 from proposals import rules as decision_rules
 from proposals import service as proposals
 from proposals.errors import NotAllowed
@@ -215,20 +217,23 @@ class ProposalPages(Controller):
             if not (before.isdigit() and 0 < int(before) <= MAX_PROPOSAL):
                 raise NotFoundException("That page link is broken; start from the newest.")
             cursor = int(before)
-        closed, next_before = await queries.closed_proposals(
-            db_session, group, before=cursor, limit=queries.PROPOSALS_PAGE
+        closed, next_before = await proposal_queries.closed_proposals(
+            db_session, group, before=cursor, limit=proposal_queries.PROPOSALS_PAGE
         )
         open_now = (
-            [] if cursor else await queries.open_proposals(db_session, group, limit=OPEN_PROPOSALS)
+            []
+            if cursor
+            else await proposal_queries.open_proposals(db_session, group, limit=OPEN_PROPOSALS)
         )
+        live = await proposal_queries.live_tallies(db_session, group, open_now)
         return page(
             request,
             "public/proposals.html",
             group=group,
             fmt=fmt,
             caller=caller,
-            open_proposals=await decisions.proposal_lines(db_session, group, open_now, fmt),
-            closed=await decisions.proposal_lines(db_session, group, closed, fmt),
+            open_proposals=proposal_lines(open_now, live, fmt),
+            closed=proposal_lines(closed, {}, fmt),
             before=cursor,
             next_before=next_before,
         )
@@ -264,18 +269,20 @@ class ProposalPages(Controller):
     ) -> Template:
         group = caller.group
         fmt = Formatter.for_group(group, settings_of(request))
-        _, public_names = await proposals.get_rules(db_session, group)
         proposal = await proposals.get_proposal(db_session, group, number)
-        payments = await queries.proposal_payments(db_session, group, number)
-        links = await queries.reversal_links(db_session, group, payments)
-        view = await decisions.proposal_page(
-            db_session,
+        names = await proposal_queries.names_visible(
+            db_session, group, member=caller.membership is not None
+        )
+        out = await proposal_queries.proposal_out(db_session, group, proposal, show_names=names)
+        payments = await proposal_queries.payment_entries(db_session, group, number)
+        links = await ledger_queries.reversal_links(db_session, group, payments)
+        view = proposal_page(
             group,
             proposal,
+            out,
             fmt,
-            # Who said what: members see it; everyone else when the group allows it.
-            show_names=caller.membership is not None or public_names,
-            paid=decisions.paid_under(payments, links),
+            show_names=names,
+            paid=proposal_queries.paid_under(payments, links),
         )
         return page(
             request,
@@ -513,7 +520,8 @@ class MemberProposalPages(Controller):
         group = caller.group
         fmt = Formatter.for_group(group, settings_of(request))
         proposal = await service.get_proposal(db_session, group, number)
-        shown = await views.proposal_out(db_session, group, proposal, show_names=True)
+        names = await proposal_queries.names_visible(db_session, group, member=True)
+        shown = await proposal_queries.proposal_out(db_session, group, proposal, show_names=names)
         version = service.current_version(proposal)
         round_ = service.current_round(proposal)
         round_out = shown.rounds[-1]
@@ -537,7 +545,7 @@ class MemberProposalPages(Controller):
             proposal=proposal,
             shown=shown,
             version=version,
-            money=proposal_views.money_text(version, fmt),
+            money=money_text(version, fmt),
             body=render_markdown(version.body),
             this_round=round_out,
             round_open=round_open,

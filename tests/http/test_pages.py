@@ -15,14 +15,13 @@ from sqlalchemy import text as sql
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.settings import Settings
-from app.web import queries
 from app.web import verification as verification_module
 from app.web.chart import balance_chart
 from app.web.groups import _xml_safe
-from app.web.queries import BalancePoint
 from app.web.templating import Formatter
 from app.web.verification import VerificationKeeper
-from ledger import groups, service
+from ledger import groups, queries, service
+from ledger.queries import BalancePoint
 from ledger.verify import verify_group
 from tests.support.clients import browser, give_password, text_of
 from tests.support.people import World, build_world

@@ -17,8 +17,8 @@ from litestar.testing import AsyncTestClient
 from markupsafe import escape
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.presenters.markdown import ALLOWED_ATTRIBUTES, ALLOWED_TAGS
 from app.settings import Settings
-from app.web.markdown import ALLOWED_ATTRIBUTES, ALLOWED_TAGS
 from ledger import groups, service
 from ledger.schemas import DisbursementIn, DonationIn, FundIn, ReversalIn
 from proposals import service as proposals

@@ -16,9 +16,9 @@ from litestar.testing import AsyncTestClient
 from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.presenters.diff import DiffPart, text_diff, word_diff
 from app.settings import Settings
-from app.web import queries
-from app.web.decisions import DiffPart, text_diff, word_diff
+from proposals import queries
 from proposals.models import Round
 from tests.support.clients import browser, give_password, text_of
 from tests.support.people import Person, World, build_world

@@ -11,7 +11,7 @@ from typing import Any
 from litestar import Litestar
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.documents import Decision, render_statement
+from app.documents import DecisionLine, render_statement
 from app.documents.pdf import Limits
 from app.documents.routes import DECISIONS_STATE_KEY, LIMITS_STATE_KEY
 from ledger.checkpoint import Verifier, verify_note
@@ -334,10 +334,10 @@ async def test_decisions_of_the_period_come_from_the_decisions_hook(
 
     async def decisions(
         session: AsyncSession, group: Group, date_from: date, date_to: date
-    ) -> list[Decision]:
+    ) -> list[DecisionLine]:
         asked.append((date_from, date_to))
         return [
-            Decision(
+            DecisionLine(
                 7,
                 "Pay <b>March</b> rent for R-17",
                 "passed",

@@ -9,7 +9,7 @@ from html.parser import HTMLParser
 import pytest
 from markupsafe import Markup
 
-from app.web.markdown import ALLOWED_ATTRIBUTES, ALLOWED_TAGS, render_markdown
+from app.presenters.markdown import ALLOWED_ATTRIBUTES, ALLOWED_TAGS, render_markdown
 
 
 class _Tags(HTMLParser):

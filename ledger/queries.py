@@ -1,6 +1,5 @@
-"""What the pages read, beyond the ledger and proposals services: the directory, filtered
-ledger pages, reversal links, a fund's recent history, a member's groups, and the lists of
-proposals and decisions.
+"""The ledger's reads: what the API, the exports, the pages and the documents show of
+groups, funds and entries, as typed read models or the rows themselves.
 
 Every query that can grow with the ledger walks an index from the newest entry down and
 stops after one page (keyset pagination on ``seq``): a page deep in a million entries
@@ -9,7 +8,6 @@ costs what the first one does.
 
 from __future__ import annotations
 
-import json
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -18,9 +16,12 @@ from datetime import date, datetime
 from sqlalchemy import Select, and_, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from ledger.canonical import timestamp
 from ledger.models import Entry, Fund, Group, LogState, Membership, Posting
+from ledger.money import format_amount
 from ledger.rules import HOLDING
-from proposals.models import Proposal, ProposalVersion, Round
+from ledger.schemas import EntryOut, FundOut, PostingOut, ProposalRef
+from ledger.verify import VerifyReport
 
 DIRECTORY_PAGE = 30
 LEDGER_PAGE = 50
@@ -282,116 +283,153 @@ async def fund_history(
     return points, complete
 
 
-# --- proposals ---------------------------------------------------------------------------
-
-PROPOSALS_PAGE = 30
-DECIDED = ("passed", "blocked", "not_passed")
+# --- the API's and the exports' read models ----------------------------------------------
 
 
-async def open_proposals(session: AsyncSession, group: Group, *, limit: int) -> list[Proposal]:
-    """Open proposals, the next deadline first (most are few; ``limit`` bounds the page)."""
-    deadline = (  # the deadline of the proposal's latest round, the one open
-        select(Round.closes_at)
-        .where(Round.proposal_id == Proposal.id)
-        .order_by(Round.number.desc())
-        .limit(1)
-        .correlate(Proposal)
-        .scalar_subquery()
-    )
-    return list(
-        await session.scalars(
-            select(Proposal)
-            .where(Proposal.group_id == group.id, Proposal.status == "open")
-            .order_by(deadline, Proposal.number)
-            .limit(limit)
-        )
-    )
-
-
-async def recently_decided(session: AsyncSession, group: Group, *, limit: int) -> list[Proposal]:
-    """Proposals passed, blocked or not passed, the latest decision first."""
-    return list(
-        await session.scalars(
-            select(Proposal)
-            .where(Proposal.group_id == group.id, Proposal.status.in_(DECIDED))
-            .order_by(Proposal.decided_at.desc(), Proposal.number.desc())
-            .limit(limit)
-        )
+def entry_out(entry: Entry, reversed_by: int | None = None) -> EntryOut:
+    return EntryOut(
+        seq=entry.seq,
+        kind=entry.kind,
+        occurred_on=entry.occurred_on,
+        recorded_at=timestamp(entry.recorded_at),
+        memo=entry.memo,
+        counterparty=entry.counterparty,
+        reverses=entry.reverses_seq,
+        reversed_by=reversed_by,
+        proposal=(
+            ProposalRef(number=entry.proposal_number, version=entry.proposal_version)
+            if entry.proposal_number is not None and entry.proposal_version is not None
+            else None
+        ),
+        postings=[
+            PostingOut(
+                fund=p.fund.slug,
+                account=p.account,
+                amount=format_amount(p.amount, p.currency),
+                currency=p.currency,
+            )
+            for p in entry.postings
+        ],
+        prev_hash=entry.prev_hash,
+        hash=entry.hash,
     )
 
 
-async def closed_proposals(
-    session: AsyncSession, group: Group, *, before: int | None = None, limit: int = PROPOSALS_PAGE
-) -> tuple[list[Proposal], int | None]:
-    """Proposals no longer open (decided or withdrawn), newest number first, by keyset on
-    the number; returns the page and the ``before`` of the next."""
-    statement = select(Proposal).where(Proposal.group_id == group.id, Proposal.status != "open")
-    if before is not None:
-        statement = statement.where(Proposal.number < before)
-    rows = list(await session.scalars(statement.order_by(Proposal.number.desc()).limit(limit + 1)))
-    if len(rows) > limit:
-        return rows[:limit], rows[limit - 1].number
-    return rows, None
-
-
-async def proposal_payments(session: AsyncSession, group: Group, number: int) -> list[Entry]:
-    """The ledger entries that paid money under proposal ``number``, newest first."""
-    return list(
-        await session.scalars(
-            select(Entry)
-            .where(Entry.group_id == group.id, Entry.proposal_number == number)
-            .order_by(Entry.seq.desc())
-        )
+def fund_out(fund: Fund, committed: int = 0) -> FundOut:
+    return FundOut(
+        slug=fund.slug,
+        name=fund.name,
+        currency=fund.currency,
+        allow_negative=fund.allow_negative,
+        balance=format_amount(fund.balance, fund.currency),
+        committed=format_amount(committed, fund.currency),
+        available=format_amount(fund.balance - committed, fund.currency),
     )
+
+
+def verify_summary(report: VerifyReport) -> str:
+    if report.ok:
+        return f"ok: {report.entries} entries verified; head {report.head_seq} {report.head_hash}"
+    return f"broken at entry {report.first_bad_seq}: {report.problem}"
+
+
+# --- a period, for the audit statement ---------------------------------------------------
+
+
+async def first_day(session: AsyncSession, group: Group) -> date | None:
+    """The day the group's first entry occurred (None while the log is empty)."""
+    first: date | None = await session.scalar(
+        select(func.min(Entry.occurred_on)).where(Entry.group_id == group.id)
+    )
+    return first
 
 
 @dataclass(frozen=True, slots=True)
-class Decision:
-    """A round that ended in a decision: what the feed announces."""
+class PeriodRow:
+    """An entry of a statement's period, with what it did to each fund's holding."""
 
-    number: int
-    round: int
-    title: str
-    status: str
-    explanation: str
-    closed_at: datetime
+    seq: int
+    occurred_on: date
+    kind: str
+    memo: str
+    counterparty: str | None
+    reverses: int | None
+    amounts: dict[int, int]  # fund id -> holding amount of the entry
 
 
-async def recent_decisions(session: AsyncSession, group: Group, *, limit: int) -> list[Decision]:
-    """Rounds closed with a decision (passed, blocked, not passed), newest first. A proposal
-    blocked and then passed after an amendment made two decisions."""
-    rows = await session.execute(
-        select(Round, Proposal.number, ProposalVersion.title)
-        .join(Proposal, Proposal.id == Round.proposal_id)
-        .join(
-            ProposalVersion,
-            and_(
-                ProposalVersion.proposal_id == Proposal.id,
-                ProposalVersion.version == Round.version,
-            ),
-        )
-        .where(
-            Proposal.group_id == group.id,
-            Round.closed_at.is_not(None),
-            Round.outcome.in_(DECIDED),
-        )
-        .order_by(Round.closed_at.desc(), Round.id.desc())
-        .limit(limit)
-    )
-    decisions: list[Decision] = []
-    for round_, number, title in rows:
-        assert round_.closed_at is not None
-        assert round_.outcome is not None
-        # The minute keeps the title the round decided on, after title-only amendments too.
-        minute = json.loads(round_.minute) if round_.minute else {}
-        decisions.append(
-            Decision(
-                number=number,
-                round=round_.number,
-                title=str(minute.get("version", {}).get("title") or title),
-                status=round_.outcome,
-                explanation=round_.explanation or "",
-                closed_at=round_.closed_at,
+async def count_period_rows(session: AsyncSession, group: Group, start: date, end: date) -> int:
+    """How many fund movements (holding postings) occurred from ``start`` to ``end``."""
+    count: int = (
+        await session.scalar(
+            select(func.count())
+            .select_from(Posting)
+            .join(Entry, Entry.id == Posting.entry_id)
+            .where(
+                Entry.group_id == group.id,
+                Posting.account_type == HOLDING,
+                Entry.occurred_on >= start,
+                Entry.occurred_on <= end,
             )
         )
-    return decisions
+        or 0
+    )
+    return count
+
+
+async def period_rows(
+    session: AsyncSession, group: Group, start: date, end: date
+) -> list[PeriodRow]:
+    """The entries that occurred from ``start`` to ``end`` (both included), in ``seq`` order."""
+    result = await session.execute(
+        select(
+            Entry.seq,
+            Entry.occurred_on,
+            Entry.kind,
+            Entry.memo,
+            Entry.counterparty,
+            Entry.reverses_seq,
+            Posting.fund_id,
+            Posting.amount,
+        )
+        .join(Posting, Posting.entry_id == Entry.id)
+        .where(
+            Entry.group_id == group.id,
+            Posting.account_type == HOLDING,
+            Entry.occurred_on >= start,
+            Entry.occurred_on <= end,
+        )
+        .order_by(Entry.seq, Posting.position)
+    )
+    rows: list[PeriodRow] = []
+    for seq, occurred_on, kind, memo, counterparty, reverses, fund_id, amount in result:
+        if not rows or rows[-1].seq != seq:
+            rows.append(PeriodRow(seq, occurred_on, kind, memo, counterparty, reverses, {}))
+        amounts = rows[-1].amounts
+        amounts[fund_id] = amounts.get(fund_id, 0) + amount
+    return rows
+
+
+async def balances_before(session: AsyncSession, group: Group, start: date) -> dict[int, int]:
+    """Each fund's holding from the entries that occurred before ``start`` (by fund id)."""
+    result = await session.execute(
+        select(Posting.fund_id, func.sum(Posting.amount))
+        .join(Entry, Entry.id == Posting.entry_id)
+        .where(
+            Entry.group_id == group.id,
+            Posting.account_type == HOLDING,
+            Entry.occurred_on < start,
+        )
+        .group_by(Posting.fund_id)
+    )
+    return {fund_id: int(total or 0) for fund_id, total in result}
+
+
+async def period_leaves(session: AsyncSession, group: Group, start: date, end: date) -> bytes:
+    """The leaves of the period's entries, exactly as hashed, one per line in ``seq`` order
+    (the lines of ``export.jsonl`` whose entry occurred in the period)."""
+    leaves = await session.scalars(
+        select(Entry.leaf)
+        .where(Entry.group_id == group.id, Entry.occurred_on >= start, Entry.occurred_on <= end)
+        .order_by(Entry.seq)
+    )
+    return b"".join(leaf + b"\n" for leaf in leaves)

@@ -1,14 +1,17 @@
-"""Read models of the pages: entries and funds as people read them (formatted, labelled)."""
+"""Entries, funds and decisions as people read them (formatted, labelled): for the pages
+and the audit statement."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 
-from app.web.queries import ReversalLinks
 from app.web.templating import Formatter
 from ledger.models import Entry, Fund
+from ledger.queries import ReversalLinks
 from ledger.rules import HOLDING
+from proposals.labels import STATUS_LABELS
+from proposals.queries import Decision
 
 KIND_LABELS = {
     "donation": "Donation",
@@ -126,4 +129,31 @@ def fund_view(fund: Fund, fmt: Formatter, committed: int = 0) -> FundView:
         committed=fmt.money(committed, fund.currency),
         available=fmt.money(fund.balance - committed, fund.currency),
         balance_minor=fund.balance,
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class DecisionLine:
+    """A decision taken in a statement's period, as the statement prints it."""
+
+    number: int
+    title: str
+    outcome: str
+    decided_on: date
+    amount: str | None = None  # "300.00 EUR"
+    fund: str | None = None
+    explanation: str = ""
+    round: int | None = None
+
+
+def decision_line(decision: Decision) -> DecisionLine:
+    return DecisionLine(
+        number=decision.number,
+        title=decision.title,
+        outcome=STATUS_LABELS.get(decision.status, decision.status),
+        decided_on=decision.decided_at.astimezone(UTC).date(),
+        amount=f"{decision.amount} {decision.currency}" if decision.amount else None,
+        fund=decision.fund,
+        explanation=decision.explanation,
+        round=decision.round,
     )

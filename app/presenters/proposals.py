@@ -1,0 +1,548 @@
+"""Proposals as people read them, for the pages and the decision record (PDF) alike: a
+proposal whole (its text, each version with what changed, each round with its tally,
+responses and minute), the lines and cards the lists show, what a steward may pay, and a
+member's notifications.
+
+Presenters only format: the reads are ``proposals.queries`` (which also decides, in
+``names_visible``, whether names are shown; a hidden name arrives here as None).
+Moments stay datetimes and texts stay plain, so each medium writes them its own way (the
+pages in the reader's zone, the PDF in UTC).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from markupsafe import Markup
+
+from app.presenters.diff import DiffLine, FieldChange, field_changes, text_diff
+from app.presenters.markdown import render_markdown
+from app.web.templating import Formatter
+from ledger.models import Fund, Group
+from ledger.money import format_amount
+from proposals import rules, service
+from proposals.labels import CLOSED_BY, KIND_LABELS, POSITION_LABELS, STATUS_LABELS
+from proposals.minute import Minute, minute_of_round
+from proposals.models import Notification, Proposal, ProposalVersion
+from proposals.queries import Awaiting, Payable
+from proposals.rules import round_is_reset_by
+from proposals.schemas import ProposalOut, ResponseOut, RoundOut, TallyOut, VersionOut
+
+# What an amendment changed, in words (``VersionOut.changed`` holds the field names).
+FIELD_LABELS = {
+    "title": "title",
+    "body": "text",
+    "fund": "fund",
+    "amount": "amount",
+    "counterparty": "counterparty",
+}
+
+
+def _money(fmt: Formatter, fund: Fund | None, amount: int | None) -> str:
+    if fund is None or amount is None:
+        return ""
+    return fmt.money(amount, fund.currency)
+
+
+def money_text(version: ProposalVersion, fmt: Formatter) -> str:
+    """``€80.00 from Rent relief``, or empty for a proposal that pays nothing."""
+    if version.fund is None or version.amount is None:
+        return ""
+    return f"{fmt.money(version.amount, version.fund.currency)} from {version.fund.name}"
+
+
+# --- a proposal, whole ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Tally:
+    agree: int
+    concern: int
+    stand_aside: int
+    block: int
+    responded: int
+    eligible: int
+    quorum_needed: int
+
+
+def _tally_of(tally: TallyOut | rules.Outcome) -> Tally:
+    return Tally(
+        agree=tally.agree,
+        concern=tally.concern,
+        stand_aside=tally.stand_aside,
+        block=tally.block,
+        responded=tally.responded,
+        eligible=tally.eligible,
+        quorum_needed=tally.quorum_needed,
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class VersionView:
+    number: int
+    title: str
+    body: str
+    amount: str  # formatted for the page; empty when it pays nothing
+    amount_minor: int | None
+    currency: str | None
+    fund: str | None  # the fund's name
+    fund_slug: str | None
+    counterparty: str | None
+    reason: str
+    author: str | None  # None when names are not shown
+    created_at: datetime
+    changed: list[str]  # the fields changed from the version before (``FIELD_LABELS``)
+    changes: list[FieldChange]
+    body_changes: list[DiffLine]
+    # An amendment of substance opens a new round; a title fix keeps the responses.
+    opened_round: bool
+
+    @property
+    def body_html(self) -> Markup:
+        return render_markdown(self.body)
+
+    @property
+    def changed_labels(self) -> list[str]:
+        return [FIELD_LABELS.get(name, name) for name in self.changed]
+
+
+@dataclass(frozen=True, slots=True)
+class ResponseView:
+    position: str
+    position_label: str
+    reason: str
+    member: str | None  # None when names are not shown
+    at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class MinuteView:
+    """The record of a closed round, as it was frozen when the round closed."""
+
+    version: int
+    title: str
+    amount: str
+    fund: str | None
+    counterparty: str | None
+    eligible: int
+    # Every eligible member's name (None for a person no longer known); empty when names
+    # are not shown.
+    names: list[str | None]
+
+    @property
+    def eligible_names(self) -> list[str]:
+        """The names known."""
+        return [name for name in self.names if name]
+
+    def names_or(self, someone: str) -> list[str]:
+        """Every eligible member, ``someone`` standing for a name no longer known."""
+        return [name or someone for name in self.names]
+
+
+@dataclass(frozen=True, slots=True)
+class RoundView:
+    number: int
+    version: int
+    opened_at: datetime
+    closes_at: datetime
+    closed_at: datetime | None
+    closed_by: str  # how it closed, in words; empty while open
+    outcome: str | None
+    outcome_label: str
+    # The outcome's plain explanation; for an open round, what closing now would give.
+    explanation: str
+    tally: Tally  # live while the round is open, as counted at close after
+    responses: list[ResponseView]
+    minute: MinuteView | None
+
+    @property
+    def is_open(self) -> bool:
+        return self.closed_at is None
+
+    @property
+    def state_label(self) -> str:
+        """``Passed``, ``Closed without a decision`` or ``Open``."""
+        if self.outcome:
+            return self.outcome_label
+        return "Open" if self.is_open else "Closed without a decision"
+
+    @property
+    def full_explanation(self) -> str:
+        """The explanation said in full: what closing now would give, why it passed (or
+        not), or how a round without a decision closed."""
+        if self.is_open:
+            return f"If it closed now: {self.explanation}" if self.explanation else ""
+        return self.explanation if self.outcome else self.closed_by
+
+
+@dataclass(frozen=True, slots=True)
+class ProposalPage:
+    number: int
+    title: str
+    body: str
+    status: str
+    status_label: str
+    kind: str
+    kind_label: str
+    amount: str
+    amount_minor: int | None
+    fund: str | None
+    fund_slug: str | None
+    currency: str  # of its fund, else the group's
+    counterparty: str | None
+    author: str | None
+    created_at: datetime
+    decided_at: datetime | None
+    versions: list[VersionView]
+    rounds: list[RoundView]
+    # What a passed proposal lets the stewards pay; None when it authorises nothing.
+    authorised_minor: int | None
+    paid_minor: int
+    authorised: str  # formatted for the page, empty when it authorises nothing
+    paid: str
+    left_to_pay: str
+    show_names: bool
+
+    @property
+    def body_html(self) -> Markup:
+        return render_markdown(self.body)
+
+    @property
+    def left_minor(self) -> int | None:
+        if self.authorised_minor is None:
+            return None
+        return max(self.authorised_minor - self.paid_minor, 0)
+
+
+def _moment(value: datetime | str) -> datetime:
+    # Responses read back from a minute carry their time as ISO text.
+    return datetime.fromisoformat(value) if isinstance(value, str) else value
+
+
+def _responses(responses: list[ResponseOut]) -> list[ResponseView]:
+    return [
+        ResponseView(
+            position=r.position,
+            position_label=POSITION_LABELS.get(r.position, r.position),
+            reason=r.reason,
+            member=r.member,
+            at=_moment(r.at),
+        )
+        for r in responses
+    ]
+
+
+def _minute_view(
+    minute: Minute | None, funds: Mapping[str, Fund], fmt: Formatter, show_names: bool
+) -> MinuteView | None:
+    if minute is None:
+        return None
+    fund = funds.get(str(minute.version.fund))
+    return MinuteView(
+        version=minute.version.number,
+        title=minute.version.title,
+        amount=_money(fmt, fund, minute.version.amount),
+        fund=fund.name if fund else None,
+        counterparty=minute.version.counterparty,
+        eligible=len(minute.eligible),
+        names=[member.name for member in minute.eligible] if show_names else [],
+    )
+
+
+def _round_view(out: RoundOut, minute: MinuteView | None) -> RoundView:
+    if out.closed_at is None:
+        outcome = None
+        explanation = out.live.explanation if out.live else ""
+    else:
+        outcome = out.outcome.status if out.outcome else None
+        explanation = out.outcome.explanation if out.outcome else ""
+    return RoundView(
+        number=out.number,
+        version=out.version,
+        opened_at=out.opened_at,
+        closes_at=out.closes_at,
+        closed_at=out.closed_at,
+        closed_by=CLOSED_BY.get(out.closed_by or "", out.closed_by or ""),
+        outcome=outcome,
+        outcome_label=STATUS_LABELS.get(outcome or "", ""),
+        explanation=explanation,
+        tally=_tally_of(out.tally),
+        responses=_responses(out.responses),
+        minute=minute,
+    )
+
+
+def _version_view(
+    version: ProposalVersion, before: ProposalVersion | None, out: VersionOut, fmt: Formatter
+) -> VersionView:
+    return VersionView(
+        number=version.version,
+        title=version.title,
+        body=version.body,
+        amount=_money(fmt, version.fund, version.amount),
+        amount_minor=version.amount if version.fund is not None else None,
+        currency=version.fund.currency if version.fund else None,
+        fund=version.fund.name if version.fund else None,
+        fund_slug=version.fund.slug if version.fund else None,
+        counterparty=version.counterparty,
+        reason=version.reason,
+        author=out.author,
+        created_at=version.created_at,
+        changed=list(out.changed),
+        changes=field_changes(before, version, fmt) if before is not None else [],
+        body_changes=text_diff(before.body, version.body) if before is not None else [],
+        opened_round=before is not None and round_is_reset_by(set(out.changed)),
+    )
+
+
+def proposal_page(
+    group: Group,
+    proposal: Proposal,
+    out: ProposalOut,
+    fmt: Formatter,
+    *,
+    show_names: bool,
+    paid: int,
+) -> ProposalPage:
+    """The whole proposal, from its read model ``out`` (``proposals.queries.proposal_out``,
+    read with the same ``show_names``); ``paid`` is the money paid under it
+    (``proposals.queries.paid_under``)."""
+    current = service.current_version(proposal)
+    funds = {v.fund.slug: v.fund for v in proposal.versions if v.fund is not None}
+    minutes = {r.number: minute_of_round(r) for r in proposal.rounds}
+    pays = current.fund is not None and current.amount is not None
+    currency = current.fund.currency if current.fund is not None and pays else group.currency
+    authorised_minor: int | None = None
+    authorised = paid_text = left = ""
+    if out.authorised is not None and current.fund is not None and current.amount is not None:
+        authorised_minor = current.amount
+        authorised = fmt.money(current.amount, currency)
+        paid_text = fmt.money(paid, currency)
+        left = fmt.money(max(current.amount - paid, 0), currency)
+    return ProposalPage(
+        number=proposal.number,
+        title=current.title,
+        body=current.body,
+        status=proposal.status,
+        status_label=STATUS_LABELS.get(proposal.status, proposal.status),
+        kind=proposal.kind,
+        kind_label=KIND_LABELS.get(proposal.kind, proposal.kind),
+        amount=_money(fmt, current.fund, current.amount),
+        amount_minor=current.amount if current.fund is not None else None,
+        fund=current.fund.name if current.fund else None,
+        fund_slug=current.fund.slug if current.fund else None,
+        currency=currency,
+        counterparty=current.counterparty,
+        author=out.author,
+        created_at=proposal.created_at,
+        decided_at=proposal.decided_at,
+        versions=[
+            _version_view(v, proposal.versions[i - 1] if i else None, out.versions[i], fmt)
+            for i, v in enumerate(proposal.versions)
+        ],
+        rounds=[
+            _round_view(r, _minute_view(minutes.get(r.number), funds, fmt, show_names))
+            for r in out.rounds
+        ],
+        authorised_minor=authorised_minor,
+        paid_minor=paid,
+        authorised=authorised,
+        paid=paid_text,
+        left_to_pay=left,
+        show_names=show_names,
+    )
+
+
+# --- a proposal, in a list ------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class ProposalLine:
+    """A proposal as the lists show it: open ones with their live tally and deadline,
+    decided ones with their outcome and why."""
+
+    number: int
+    title: str
+    status: str
+    status_label: str
+    kind_label: str
+    amount: str
+    fund: str | None
+    counterparty: str | None
+    closes_at: datetime | None
+    tally: Tally | None
+    explanation: str
+    decided_at: datetime | None
+
+
+def proposal_line(proposal: Proposal, live: rules.Outcome | None, fmt: Formatter) -> ProposalLine:
+    """``live`` is the tally of its open round (``proposals.queries.live_tallies``)."""
+    version = service.current_version(proposal)
+    round_ = service.current_round(proposal)
+    tally: Tally | None = None
+    closes_at: datetime | None = None
+    if proposal.status == "open" and round_.closed_at is None and live is not None:
+        tally = _tally_of(live)
+        closes_at = round_.closes_at
+        explanation = live.explanation
+    elif proposal.status == "withdrawn":
+        explanation = "Withdrawn by its author."
+    else:
+        decided = [r for r in proposal.rounds if r.outcome]
+        explanation = (decided[-1].explanation or "") if decided else ""
+    return ProposalLine(
+        number=proposal.number,
+        title=version.title,
+        status=proposal.status,
+        status_label=STATUS_LABELS.get(proposal.status, proposal.status),
+        kind_label=KIND_LABELS.get(proposal.kind, proposal.kind),
+        amount=_money(fmt, version.fund, version.amount),
+        fund=version.fund.name if version.fund else None,
+        counterparty=version.counterparty,
+        closes_at=closes_at,
+        tally=tally,
+        explanation=explanation,
+        decided_at=proposal.decided_at,
+    )
+
+
+def proposal_lines(
+    proposals: Sequence[Proposal], live: Mapping[int, rules.Outcome], fmt: Formatter
+) -> list[ProposalLine]:
+    return [proposal_line(p, live.get(p.number), fmt) for p in proposals]
+
+
+# A member's group page lists this many decisions.
+RECENT_DECISIONS = 5
+
+
+@dataclass(frozen=True, slots=True)
+class ProposalCard:
+    """One line about a proposal in a member's list."""
+
+    group_slug: str
+    group_name: str
+    number: int
+    title: str
+    status: str
+    status_label: str
+    money: str
+    closes_at: str  # the open round's deadline, as people read it; empty when closed
+    responded: str  # "2 of 4 members have responded"; empty when not counted
+    mine: bool  # the reader wrote it
+
+
+def proposal_card(
+    group: Group,
+    proposal: Proposal,
+    fmt: Formatter,
+    reader_id: int,
+    live: rules.Outcome | None = None,
+) -> ProposalCard:
+    """``live``: the open round's tally, to say how many responded (else nothing is said)."""
+    version = service.current_version(proposal)
+    round_ = service.current_round(proposal)
+    responded = (
+        f"{live.responded} of {live.eligible} members have responded"
+        if live is not None and round_.closed_at is None
+        else ""
+    )
+    return ProposalCard(
+        group_slug=group.slug,
+        group_name=group.name,
+        number=proposal.number,
+        title=version.title,
+        status=proposal.status,
+        status_label=STATUS_LABELS.get(proposal.status, proposal.status),
+        money=money_text(version, fmt),
+        closes_at=fmt.moment(round_.closes_at) if round_.closed_at is None else "",
+        responded=responded,
+        mine=proposal.author_id == reader_id,
+    )
+
+
+def awaiting_cards(
+    awaiting: Sequence[Awaiting], fmt: Formatter, reader_id: int
+) -> list[ProposalCard]:
+    return [proposal_card(a.group, a.proposal, fmt, reader_id) for a in awaiting]
+
+
+# --- payments under a decision -----------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class PayableProposal:
+    """A passed proposal to pay money with some of it still unpaid."""
+
+    number: int
+    title: str
+    fund_slug: str
+    fund_name: str
+    remaining: str
+    authorised: str
+    counterparty: str | None  # whom the group decided to pay (None: nobody named)
+    left_to_pay: str  # the remaining amount as a form field takes it, such as "380.00"
+
+    @property
+    def label(self) -> str:
+        return f"#{self.number} {self.title}: {self.remaining} left to pay from {self.fund_name}"
+
+
+def payable_views(payable: Sequence[Payable], fmt: Formatter) -> list[PayableProposal]:
+    return [
+        PayableProposal(
+            number=p.number,
+            title=p.title,
+            fund_slug=p.fund.slug,
+            fund_name=p.fund.name,
+            remaining=fmt.money(p.remaining, p.fund.currency),
+            authorised=fmt.money(p.authorised, p.fund.currency),
+            counterparty=p.counterparty,
+            left_to_pay=format_amount(p.remaining, p.fund.currency),
+        )
+        for p in payable
+    ]
+
+
+# --- notifications -----------------------------------------------------------------------
+
+SHOWN_NOTIFICATIONS = 20
+
+
+@dataclass(frozen=True, slots=True)
+class NotificationView:
+    subject: str
+    body: str
+    group_name: str
+    at: str
+    link: str
+    link_text: str
+
+
+def _link(notification: Notification, slug: str) -> tuple[str, str]:
+    if notification.kind == "new_request":
+        return f"/m/{slug}/requests", "Open the stewards' queue"
+    if notification.proposal_number is not None:
+        return f"/m/{slug}/proposals/{notification.proposal_number}", "Open the proposal"
+    return f"/m/{slug}", "Open the group"
+
+
+def notification_views(
+    notifications: Sequence[tuple[Notification, Group]], fmt: Formatter
+) -> list[NotificationView]:
+    views: list[NotificationView] = []
+    for notification, group in notifications:
+        link, link_text = _link(notification, group.slug)
+        views.append(
+            NotificationView(
+                subject=notification.subject,
+                body=notification.body,
+                group_name=group.name,
+                at=fmt.moment(notification.created_at),
+                link=link,
+                link_text=link_text,
+            )
+        )
+    return views
