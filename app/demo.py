@@ -20,7 +20,7 @@ from ledger.models import Group, User
 from ledger.schemas import DisbursementIn, DonationIn, FundIn, ReversalIn, TransferIn
 from proposals import service as proposals
 from proposals import support
-from proposals.schemas import AmendmentIn, ProposalIn
+from proposals.schemas import AmendmentIn, PolicyIn, ProposalIn
 
 DEMO_PASSWORD = "commonpurse-demo"
 DEMO_SLUG = "northside"
@@ -75,7 +75,8 @@ async def load_demo(settings: Settings, *, entries: int = 320) -> None:
         for slug, name in FUNDS:
             await service.create_fund(session, group, FundIn(slug=slug, name=name))
         notary = load_notary(settings)
-        await _history(session, group, people[1].id, entries, notary)
+        policy_of = await _policies(session, group, people)
+        await _history(session, group, people[1].id, entries, policy_of)
         await _decisions(session, group, people, notary)
         token = await create_token(session, people[1], "demo")
     click.echo(f"Loaded the demo group '{DEMO_SLUG}' with {entries} entries.")
@@ -86,14 +87,59 @@ async def load_demo(settings: Settings, *, entries: int = 320) -> None:
     click.echo(f"Demo API token of the steward: {token}")
 
 
+# The standing spending policies the demo group adopted before its history: fund, title,
+# most per payment, most per month. Every payment of the history is made under one.
+POLICIES = [
+    ("groceries", "Emergency groceries", 60, 300),
+    ("rent-relief", "Small rent top-ups", 150, 600),
+    ("utilities", "Utility bills", 120, 400),
+    ("emergency", "Emergencies that cannot wait", 200, 500),
+]
+HISTORY_DAYS = 180
+
+
+async def _policies(session: AsyncSession, group: Group, people: list[User]) -> dict[str, int]:
+    """Adopt the demo's spending policies, each by everyone's agreement, before the
+    history starts; the policy's number per fund."""
+    adopted_at = datetime.now(UTC) - timedelta(days=HISTORY_DAYS + 1)
+    numbers: dict[str, int] = {}
+    for fund, title, per_payment, per_month in POLICIES:
+        policy = await proposals.create_proposal(
+            session,
+            group,
+            people[2],
+            ProposalIn(
+                title=title,
+                body=f"Stewards may pay up to {per_payment} EUR at a time, {per_month} EUR a "
+                "month, without a round for each payment. Larger needs come as proposals.",
+                kind="policy",
+                policy=PolicyIn(
+                    fund=fund,
+                    max_per_payment=f"{per_payment}.00",
+                    max_per_month=f"{per_month}.00",
+                    purpose=title,
+                ),
+            ),
+            now=adopted_at,
+        )
+        for person in people:
+            await proposals.respond(
+                session, group, policy.number, person, "agree", "", now=adopted_at
+            )
+        numbers[fund] = policy.number
+    return numbers
+
+
 async def _history(
-    session: AsyncSession, group: Group, steward_id: int, count: int, notary: Notary
+    session: AsyncSession, group: Group, steward_id: int, count: int, policy_of: dict[str, int]
 ) -> None:
-    """Months of giving and support; refused entries (an empty fund, an entry reversed
+    """Months of giving and support, every payment under one of the group's spending
+    policies; refused entries (an empty fund, a month's room used up, an entry reversed
     already) are skipped, as a steward would."""
     rng = random.Random(20261125)  # the same demo every time
-    start = datetime.now(UTC) - timedelta(days=180)
-    step = timedelta(days=180) / count
+    most = {fund: per_payment for fund, _, per_payment, _ in POLICIES}
+    start = datetime.now(UTC) - timedelta(days=HISTORY_DAYS)
+    step = timedelta(days=HISTORY_DAYS) / count
     recorded = 0
     with click.progressbar(length=count, label="Recording demo entries") as bar:
         while recorded < count:
@@ -111,9 +157,10 @@ async def _history(
             elif roll < 0.9:
                 entry = DisbursementIn(
                     fund=fund,
-                    amount=f"{rng.randint(15, 300)}.{rng.choice(['00', '50'])}",
+                    amount=f"{rng.randint(15, most[fund] - 1)}.{rng.choice(['00', '50'])}",
                     memo=rng.choice(MEMOS["disbursement"]),
                     counterparty=f"R-{rng.randint(1, 60):02d}",
+                    policy=policy_of[fund],
                 )
             elif roll < 0.97:
                 other = rng.choice([f for f, _ in FUNDS if f != fund])
@@ -130,7 +177,12 @@ async def _history(
             try:
                 async with session.begin_nested():
                     await service.record_entry(
-                        session, group, entry, recorded_by=steward_id, now=moment
+                        session,
+                        group,
+                        entry,
+                        recorded_by=steward_id,
+                        now=moment,
+                        authority=proposals.authorise_payment,
                     )
             except LedgerError:
                 continue

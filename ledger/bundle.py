@@ -35,9 +35,11 @@ from sqlalchemy.orm import Session
 
 from ledger.canonical import (
     LEAF_VERSION,
+    LEAF_VERSIONS,
     ZERO_HASH,
     LeafDoc,
     LeafPostingDoc,
+    leaf_version_of,
     parse_leaf,
     parse_leaf_lines,
 )
@@ -549,8 +551,13 @@ class _Replay:
             raise fail("does not follow the previous entry's hash")
         if document.group != self.group:
             raise fail(f"belongs to the group {document.group!r}, not {self.group!r}")
-        if document.v != LEAF_VERSION:
+        if document.v not in LEAF_VERSIONS:
             raise fail(f"is a leaf of version {document.v!r}, which this verifier does not know")
+        if document.v != leaf_version_of(document):
+            raise fail(
+                f"is written as version {document.v!r} but holds the parts of version "
+                f"{leaf_version_of(document)!r}"
+            )
         try:
             amounts = [int(p.amount) for p in document.postings]
         except ValueError as error:
@@ -592,7 +599,7 @@ class _Replay:
             or set(map(len, prevs)) != {HEX_LENGTH}
             or "".join(prevs) != self.prev + chain_hex[:-HEX_LENGTH]
             or set(map(_GROUP, documents)) != {self.group}
-            or set(map(_VERSION, documents)) != {LEAF_VERSION}
+            or not _versions_match(documents)
         ):
             return False
         postings = list(map(_POSTINGS, documents))
@@ -689,6 +696,15 @@ _SEQ, _PREV, _GROUP, _VERSION, _KIND, _REVERSES, _POSTINGS = map(
     attrgetter, ("seq", "prev", "group", "v", "kind", "reverses", "postings")
 )
 _ACCOUNT, _FUND, _AMOUNT, _CURRENCY = map(attrgetter, ("account", "fund", "amount", "currency"))
+_POLICY = attrgetter("policy")
+
+
+def _versions_match(documents: list[LeafDoc]) -> bool:
+    """Whether each leaf is written in the version its parts need (``leaf_version_of``);
+    for a batch of first-version leaves, the common case, without a loop in Python."""
+    if set(map(_VERSION, documents)) == {LEAF_VERSION}:
+        return not any(map(_POLICY, documents))
+    return all(document.v == leaf_version_of(document) for document in documents)
 
 
 def _leaf_digest(leaf: bytes) -> bytes:

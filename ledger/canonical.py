@@ -21,7 +21,12 @@ import msgspec
 
 from ledger.rules import Leg
 
+# Leaf formats. A log keeps every leaf as it was written, so each version stays readable:
+# "1" the first format; "2" adds "policy", the spending policy a payment is made under.
+# A leaf is written in the lowest version that can hold it.
 LEAF_VERSION = "1"
+LEAF_VERSION_POLICY = "2"
+LEAF_VERSIONS = (LEAF_VERSION, LEAF_VERSION_POLICY)
 ZERO_HASH = "0" * 64
 
 # msgspec's sorted, compact, UTF-8 output is byte-for-byte what ``json.dumps(...,
@@ -124,13 +129,14 @@ def leaf_document(
     reverses: int | None,
     proposal: tuple[int, int] | None,
     prev: str,
+    policy: tuple[int, int] | None = None,
 ) -> dict[str, Any]:
     """The document an entry's leaf encodes. Optional parts are left out when absent.
 
     It holds no personal data: a counterparty is a pseudonym, a memo is public text.
     """
     document: dict[str, Any] = {
-        "v": LEAF_VERSION,
+        "v": LEAF_VERSION if policy is None else LEAF_VERSION_POLICY,
         "group": group,
         "seq": str(seq),
         "kind": kind,
@@ -149,7 +155,14 @@ def leaf_document(
         document["reverses"] = str(reverses)
     if proposal is not None:
         document["proposal"] = {"number": str(proposal[0]), "version": str(proposal[1])}
+    if policy is not None:
+        document["policy"] = {"number": str(policy[0]), "version": str(policy[1])}
     return document
+
+
+def leaf_version_of(document: LeafDoc) -> str:
+    """The version a leaf with these parts is written in (see ``LEAF_VERSIONS``)."""
+    return LEAF_VERSION if document.policy is None else LEAF_VERSION_POLICY
 
 
 # --- reading leaves back --------------------------------------------------------------------
@@ -182,6 +195,7 @@ class LeafDoc(
     kind: str
     memo: str
     occurred_on: str
+    policy: LeafProposalDoc | None = None
     # A tuple, not a list: a verifier keeps the postings of every entry a later reversal
     # may name, and tuples of these (untracked) structs drop out of the garbage collector.
     postings: tuple[LeafPostingDoc, ...]

@@ -40,6 +40,7 @@ CSV_COLUMNS = (
     "reverses",
     "proposal",
     "hash",
+    "policy",
 )
 
 
@@ -70,6 +71,7 @@ def _csv(session: Session, group: Group) -> bytes:
         proposal = (
             f"{entry.proposal_number}v{entry.proposal_version}" if entry.proposal_number else ""
         )
+        policy = f"{entry.policy_number}v{entry.policy_version}" if entry.policy_number else ""
         for posting in entry.postings:
             writer.writerow(
                 (
@@ -86,6 +88,7 @@ def _csv(session: Session, group: Group) -> bytes:
                     entry.reverses_seq or "",
                     proposal,
                     entry.hash,
+                    policy,
                 )
             )
     return out.getvalue().encode("utf-8")

@@ -176,6 +176,7 @@ class Entry(Base):
         Index("ix_entries_group_day", "group_id", "occurred_on", "seq"),
         # What was paid under a proposal (committed money, authorising the next payment).
         Index("ix_entries_group_proposal", "group_id", "proposal_number"),
+        Index("ix_entries_group_policy", "group_id", "policy_number"),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
@@ -189,6 +190,9 @@ class Entry(Base):
     reverses_seq: Mapped[int | None] = mapped_column(BigInteger)
     proposal_number: Mapped[int | None] = mapped_column(Integer)
     proposal_version: Mapped[int | None] = mapped_column(Integer)
+    # The spending policy a payment was made under (its proposal's number and version).
+    policy_number: Mapped[int | None] = mapped_column(Integer)
+    policy_version: Mapped[int | None] = mapped_column(Integer)
     recorded_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     prev_hash: Mapped[str] = mapped_column(String(64))
     hash: Mapped[str] = mapped_column(String(64))

@@ -125,6 +125,10 @@ class EntryLike(Protocol):
     @property
     def proposal_version(self) -> int | None: ...
     @property
+    def policy_number(self) -> int | None: ...
+    @property
+    def policy_version(self) -> int | None: ...
+    @property
     def hash(self) -> str: ...
     @property
     def postings(self) -> Sequence[PostingLike]: ...
@@ -236,6 +240,7 @@ class _Transaction:
     hash: str
     reverses: int | None
     proposal: str | None
+    policy: str | None
     legs: tuple[_Leg, ...]
 
 
@@ -272,6 +277,8 @@ def _narration(entry: EntryLike) -> str:
         label += f" of entry {entry.reverses_seq}"
     if entry.proposal_number is not None:
         label += f" under proposal {entry.proposal_number} v{entry.proposal_version}"
+    if entry.policy_number is not None:
+        label += f" under policy {entry.policy_number} v{entry.policy_version}"
     memo = one_line(entry.memo)
     return f"{label}: {memo}" if memo else label
 
@@ -328,6 +335,11 @@ def _book(group: GroupLike, funds: Iterable[FundLike], entries: Iterable[EntryLi
                 proposal=(
                     f"{entry.proposal_number}v{entry.proposal_version}"
                     if entry.proposal_number is not None
+                    else None
+                ),
+                policy=(
+                    f"{entry.policy_number}v{entry.policy_version}"
+                    if entry.policy_number is not None
                     else None
                 ),
                 legs=tuple(legs),
@@ -402,6 +414,8 @@ def hledger_journal(
             tags.append(f"reversed_by:{book.reversed_by[txn.seq]}")
         if txn.proposal is not None:
             tags.append(f"proposal:{txn.proposal}")
+        if txn.policy is not None:
+            tags.append(f"policy:{txn.policy}")
         lines.append("")
         lines.append(f"{txn.on.isoformat()} ({txn.seq}) {description}  ; {', '.join(tags)}")
         for leg in txn.legs:
@@ -517,6 +531,8 @@ def beancount_file(
             lines.append(f'  reversed_by: "{book.reversed_by[txn.seq]}"')
         if txn.proposal is not None:
             lines.append(f'  proposal: "{txn.proposal}"')
+        if txn.policy is not None:
+            lines.append(f'  policy: "{txn.policy}"')
         for leg in txn.legs:
             running[leg.account, leg.currency] += leg.amount
             lines.append(

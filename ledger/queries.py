@@ -301,6 +301,11 @@ def entry_out(entry: Entry, reversed_by: int | None = None) -> EntryOut:
             if entry.proposal_number is not None and entry.proposal_version is not None
             else None
         ),
+        policy=(
+            ProposalRef(number=entry.policy_number, version=entry.policy_version)
+            if entry.policy_number is not None and entry.policy_version is not None
+            else None
+        ),
         postings=[
             PostingOut(
                 fund=p.fund.slug,

@@ -54,6 +54,7 @@ class DisbursementIn(_Entry, tag="disbursement"):
     fund: Slug
     amount: Amount
     proposal: ProposalNumber | None = None
+    policy: ProposalNumber | None = None  # a spending policy in force (its proposal's number)
     occurred_on: date | None = None
     memo: Memo = ""
     counterparty: Counterparty | None = None
@@ -107,6 +108,7 @@ class EntryOut(msgspec.Struct, kw_only=True):
     reverses: int | None
     reversed_by: int | None
     proposal: ProposalRef | None
+    policy: ProposalRef | None = None
     postings: list[PostingOut]
     prev_hash: str
     hash: str

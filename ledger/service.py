@@ -38,20 +38,35 @@ from ledger.schemas import DisbursementIn, DonationIn, EntryIn, FundIn, Reversal
 MAX_PAGE = 200
 
 
+@dataclass(frozen=True, slots=True)
+class Payment:
+    """What a disbursement asks to be authorised: read after the log's lock, so the answer
+    holds until the entry is written (racing payments are decided one after the other)."""
+
+    fund: Fund
+    amount: int
+    counterparty: str | None
+    occurred_on: date
+    proposal: int | None  # the passed proposal it is made under, or
+    policy: int | None  # the standing policy (its proposal's number)
+    recorded_by: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class Authorisation:
+    """The decision a payment is made under, as its leaf names it: (number, version)."""
+
+    proposal: tuple[int, int] | None = None
+    policy: tuple[int, int] | None = None
+
+
 class DisbursementAuthority(Protocol):
-    """Says which decision authorises a payment of ``amount`` from ``fund`` to
-    ``counterparty``: (proposal number, version), or raises ``NotAuthorised``. The proposals
+    """Says which decision authorises a payment, or raises ``NotAuthorised``. The proposals
     package provides it; the ledger only records the answer."""
 
     def __call__(
-        self,
-        session: AsyncSession,
-        group: Group,
-        number: int,
-        fund: Fund,
-        amount: int,
-        counterparty: str | None,
-    ) -> Awaitable[tuple[int, int]]: ...
+        self, session: AsyncSession, group: Group, payment: Payment
+    ) -> Awaitable[Authorisation]: ...
 
 
 # --- funds -------------------------------------------------------------------------------
@@ -239,6 +254,7 @@ class _Plan:
     counterparty: str | None = None
     reverses: int | None = None
     proposal: tuple[int, int] | None = None
+    policy: tuple[int, int] | None = None
     # For a reversal: the legs of the entry it reverses (None when that is a reversal
     # itself), and whether it was reversed already; what ``rules.Books`` needs to know.
     original: tuple[rules.Leg, ...] | None = None
@@ -253,6 +269,7 @@ async def _plan(
     authority: DisbursementAuthority | None,
     group_funds: _Funds,
     dates: rules.DateWindow,
+    recorded_by: int | None,
 ) -> _Plan:
     memo = _text(entry_in.memo, "memo", multiline=True) or ""
     if isinstance(entry_in, ReversalIn):
@@ -305,13 +322,25 @@ async def _plan(
             counterparty,
         )
     assert isinstance(entry_in, DisbursementIn)
-    proposal: tuple[int, int] | None = None
-    if entry_in.proposal is not None:
-        if authority is None:
-            raise NotAuthorised(
-                f"Proposal {entry_in.proposal} does not authorise payments.", field="proposal"
-            )
-        proposal = await authority(session, group, entry_in.proposal, fund, amount, counterparty)
+    if entry_in.proposal is not None and entry_in.policy is not None:
+        raise InvalidInput(
+            "A payment is made under one decision: a proposal or a policy, not both.",
+            field="policy",
+        )
+    if entry_in.proposal is None and entry_in.policy is None:
+        # Only the group's decisions move money out: a passed proposal, or a standing
+        # policy for small payments.
+        raise NotAuthorised(
+            "A payment needs a decision: name the passed proposal it pays (proposal) or the "
+            "spending policy in force it is made under (policy).",
+            field="proposal",
+        )
+    if authority is None:
+        raise NotAuthorised("Nothing here can authorise payments.", field="proposal")
+    payment = Payment(
+        fund, amount, counterparty, occurred_on, entry_in.proposal, entry_in.policy, recorded_by
+    )
+    authorisation = await authority(session, group, payment)
     return _Plan(
         "disbursement",
         rules.disbursement(_state(fund), amount),
@@ -319,7 +348,8 @@ async def _plan(
         occurred_on,
         memo,
         counterparty,
-        proposal=proposal,
+        proposal=authorisation.proposal,
+        policy=authorisation.policy,
     )
 
 
@@ -343,7 +373,9 @@ async def record_entry(
     connection = await session.connection()
     driver = await _asyncpg(connection)
     log, group_funds = await _lock_log_and_funds(session, group, driver)
-    plan = await _plan(session, group, entry_in, now.date(), authority, group_funds, dates)
+    plan = await _plan(
+        session, group, entry_in, now.date(), authority, group_funds, dates, recorded_by
+    )
     funds = plan.funds
     # The rules of the log, as the verifiers apply them to every entry after it is written.
     books = rules.Books(
@@ -370,6 +402,7 @@ async def record_entry(
         postings=_legs(plan.postings),
         reverses=plan.reverses,
         proposal=plan.proposal,
+        policy=plan.policy,
         prev=log.head_hash,
     )
     leaf = canonical_json(document)
@@ -385,6 +418,8 @@ async def record_entry(
         "reverses_seq": plan.reverses,
         "proposal_number": plan.proposal[0] if plan.proposal else None,
         "proposal_version": plan.proposal[1] if plan.proposal else None,
+        "policy_number": plan.policy[0] if plan.policy else None,
+        "policy_version": plan.policy[1] if plan.policy else None,
         "recorded_by": recorded_by,
         "prev_hash": log.head_hash,
         "hash": leaf_hash,
@@ -501,17 +536,19 @@ _ENTRY_COLUMNS = (
     "prev_hash",
     "hash",
     "leaf",
+    "policy_number",
+    "policy_version",
 )
 _POSTING_COLUMNS = ("position", "fund_id", "account", "account_type", "amount", "currency")
-# Parameters: $1-$14 the entry (_ENTRY_COLUMNS), $15-$20 the postings' columns as arrays
-# (_POSTING_COLUMNS), $21-$22 the funds' ids and balance changes, $23 the compact range,
-# and with a checkpoint $24-$25 its root and note (its size is the entry's seq).
+# Parameters: $1-$16 the entry (_ENTRY_COLUMNS), $17-$22 the postings' columns as arrays
+# (_POSTING_COLUMNS), $23-$24 the funds' ids and balance changes, $25 the compact range,
+# and with a checkpoint $26-$27 its root and note (its size is the entry's seq).
 _WRITE_SQL = """
 WITH new_entry AS (
     INSERT INTO entries (group_id, seq, kind, occurred_on, recorded_at, memo, counterparty,
                          reverses_seq, proposal_number, proposal_version, recorded_by,
-                         prev_hash, hash, leaf)
-    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)
+                         prev_hash, hash, leaf, policy_number, policy_version)
+    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)
     RETURNING id
 ), new_postings AS (
     INSERT INTO postings (entry_id, seq, position, fund_id, account, account_type, amount,
@@ -519,22 +556,22 @@ WITH new_entry AS (
     SELECT new_entry.id, $2, p.position, p.fund_id, p.account, p.account_type, p.amount,
            p.currency
     FROM new_entry,
-         unnest($15::integer[], $16::bigint[], $17::varchar[], $18::varchar[], $19::bigint[],
-                $20::varchar[])
+         unnest($17::integer[], $18::bigint[], $19::varchar[], $20::varchar[], $21::bigint[],
+                $22::varchar[])
          AS p(position, fund_id, account, account_type, amount, currency)
 ), new_balances AS (
     UPDATE funds SET balance = funds.balance + b.change
-    FROM unnest($21::bigint[], $22::bigint[]) AS b(fund_id, change)
+    FROM unnest($23::bigint[], $24::bigint[]) AS b(fund_id, change)
     WHERE funds.id = b.fund_id
 ), new_head AS (
-    UPDATE log_states SET size = $2, head_hash = $13, merkle = $23
+    UPDATE log_states SET size = $2, head_hash = $13, merkle = $25
     WHERE group_id = $1
 ){checkpoint}
 SELECT id FROM new_entry
 """
 _NEW_CHECKPOINT = """, new_checkpoint AS (
     INSERT INTO checkpoints (group_id, size, root_hash, note, signed_at)
-    VALUES ($1, $2, $24, $25, $5)
+    VALUES ($1, $2, $26, $27, $5)
 )"""
 _WRITE_POSTGRES = _WRITE_SQL.format(checkpoint="")
 _WRITE_AND_SIGN_POSTGRES = _WRITE_SQL.format(checkpoint=_NEW_CHECKPOINT)

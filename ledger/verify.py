@@ -93,11 +93,27 @@ _ENTRY_COLUMNS = (
     Entry.prev_hash,
     Entry.hash,
     Entry.leaf,
+    Entry.policy_number,
+    Entry.policy_version,
 )
 # The entry's columns, then one posting's, as ``_walk`` reads them.
 _EntryRow = tuple[
-    int, str, date, datetime, str, str | None, int | None, int | None, int | None, str, str, bytes
+    int,
+    str,
+    date,
+    datetime,
+    str,
+    str | None,
+    int | None,
+    int | None,
+    int | None,
+    str,
+    str,
+    bytes,
+    int | None,
+    int | None,
 ]
+_ENTRY_WIDTH = len(_ENTRY_COLUMNS)
 _PostingRow = tuple[int, str, str, int, str]
 _POSTING_COLUMNS = (
     Posting.fund_id,
@@ -123,9 +139,9 @@ def _walk(session: Session, group_id: int, checker: _Checker) -> None:
         if current is None or row[0] != current[0]:
             if current is not None:
                 checker.entry(current, postings)
-            current, postings = cast("_EntryRow", tuple(row[:12])), []
-        if row[12] is not None:
-            postings.append(cast("_PostingRow", tuple(row[12:])))
+            current, postings = cast("_EntryRow", tuple(row[:_ENTRY_WIDTH])), []
+        if row[_ENTRY_WIDTH] is not None:
+            postings.append(cast("_PostingRow", tuple(row[_ENTRY_WIDTH:])))
     if current is not None:
         checker.entry(current, postings)
 
@@ -159,6 +175,8 @@ class _Checker:
             prev_hash,
             entry_hash,
             leaf,
+            policy_number,
+            policy_version,
         ) = row
         expected = self.seq + 1
         if seq != expected:
@@ -184,6 +202,9 @@ class _Checker:
                 if p_number is not None and p_version is not None
                 else None,
                 prev=prev_hash,
+                policy=(policy_number, policy_version)
+                if policy_number is not None and policy_version is not None
+                else None,
             )
         except (KeyError, TypeError, ValueError, AttributeError) as exc:
             raise _Broken(seq, f"entry {seq} cannot be read: {exc}") from exc

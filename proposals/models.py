@@ -4,12 +4,13 @@ outcome and minute are written once when it closes."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 
 from advanced_alchemy.types import DateTimeUTC
 from sqlalchemy import (
     BigInteger,
     Boolean,
+    Date,
     ForeignKey,
     Index,
     Integer,
@@ -33,6 +34,10 @@ class GroupRules(Base):
     rules: Mapped[str] = mapped_column(Text)
     # Public pages show counts and reasons; names only when the group chooses so.
     public_names: Mapped[bool] = mapped_column(Boolean, default=False)
+    # Whether a spending policy's unused room this month counts as committed money.
+    policy_room_committed: Mapped[bool] = mapped_column(
+        Boolean, default=False, server_default=false()
+    )
     updated_at: Mapped[datetime] = mapped_column(DateTimeUTC(timezone=True))
 
 
@@ -80,6 +85,24 @@ class ProposalVersion(Base):
 
     fund: Mapped[Fund | None] = relationship(lazy="joined", viewonly=True)
     author: Mapped[User] = relationship(lazy="joined", innerjoin=True, viewonly=True)
+
+
+class PolicyTerms(Base):
+    """What a version of a policy proposal says: a standing decision that small payments
+    run under (its fund is the version's). Written once, with its version."""
+
+    __tablename__ = "policy_terms"
+
+    version_id: Mapped[int] = mapped_column(ForeignKey("proposal_versions.id"), primary_key=True)
+    # What it adopts; all None for a proposal that only ends the policy it replaces.
+    max_per_payment: Mapped[int | None] = mapped_column(BigInteger)
+    max_per_month: Mapped[int | None] = mapped_column(BigInteger)
+    purpose: Mapped[str] = mapped_column(Text, default="")
+    # Who may pay under it: member ids (space separated); empty for every steward.
+    payers: Mapped[str] = mapped_column(Text, default="")
+    ends_on: Mapped[date | None] = mapped_column(Date)  # the last day it is in force
+    # The policy (its proposal's number) that this one amends or ends once it passes.
+    replaces: Mapped[int | None] = mapped_column(Integer)
 
 
 class Round(Base):

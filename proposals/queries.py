@@ -24,12 +24,13 @@ from ledger.models import Entry, Fund, Group, Membership
 from ledger.money import format_amount
 from ledger.queries import ReversalLinks
 from ledger.rules import HOLDING
-from proposals import rules, service
+from proposals import policies, rules, service
 from proposals.minute import minute_of_round
 from proposals.models import Notification, Proposal, ProposalVersion, Response, Round
 from proposals.notify import for_member
 from proposals.schemas import (
     OutcomeOut,
+    PolicyTermsOut,
     ProposalOut,
     ProposalSummary,
     ResponseOut,
@@ -241,7 +242,17 @@ async def proposal_out(
         rounds=rounds,
         authorised=authorised,
         paid=paid,
+        policy=await _policy_terms(session, proposal),
     )
+
+
+async def _policy_terms(session: AsyncSession, proposal: Proposal) -> PolicyTermsOut | None:
+    if proposal.kind != policies.POLICY:
+        return None
+    version = service.current_version(proposal)
+    terms = await policies.terms_of(session, version)
+    currency = version.fund.currency if version.fund else ""
+    return policies.terms_out(terms, currency) if terms is not None else None
 
 
 def proposal_summary(proposal: Proposal) -> ProposalSummary:

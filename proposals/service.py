@@ -22,7 +22,8 @@ from ledger.groups import active_membership, has_role, list_members, utcnow
 from ledger.models import Entry, Fund, Group, Membership, Posting, User
 from ledger.money import format_amount, parse_amount
 from ledger.rules import HOLDING
-from proposals import minute, personal, rules
+from ledger.service import Authorisation, Payment
+from proposals import minute, personal, policies, rules
 from proposals.errors import (
     InvalidProposal,
     NotAllowed,
@@ -75,6 +76,20 @@ async def set_rules(
     row.updated_at = utcnow()
     await session.flush()
     return updated, row.public_names
+
+
+async def policy_room_committed(session: AsyncSession, group: Group) -> bool:
+    """Whether the group counts its policies' unused room this month as committed money."""
+    row = await session.get(GroupRules, group.id)
+    return bool(row and row.policy_room_committed)
+
+
+async def set_policy_room_committed(session: AsyncSession, group: Group, value: bool) -> None:
+    await set_rules(session, group, {}, None)  # makes the row when there is none yet
+    row = await session.get(GroupRules, group.id)
+    assert row is not None
+    row.policy_room_committed = value
+    await session.flush()
 
 
 # --- loading --------------------------------------------------------------------------------
@@ -241,7 +256,24 @@ async def create_proposal(
     now = _now(now)
     await ledger_service.lock_log(session, group)  # numbers are per group and gapless
     title = _clean_text(data.title, "title", required=True)
-    money = await _money(session, group, data.fund, data.amount, data.counterparty)
+    terms: policies.CheckedTerms | None = None
+    if data.kind == policies.POLICY or data.policy is not None:
+        if data.policy is None or data.kind != policies.POLICY:
+            raise InvalidProposal(
+                'A policy proposal says kind "policy" and states its terms (policy).',
+                field="policy" if data.policy is None else "kind",
+            )
+        for name in ("fund", "amount", "counterparty", "beneficiary"):
+            if getattr(data, name) is not None:
+                raise InvalidProposal(
+                    f"A policy proposal names its fund in its terms and pays nobody itself; "
+                    f"leave out {name}.",
+                    field=name,
+                )
+        terms = await policies.check_terms(session, group, data.policy, _clean_text)
+        money = _Money(terms.fund, None, None)
+    else:
+        money = await _money(session, group, data.fund, data.amount, data.counterparty)
     beneficiary_id: int | None = None
     if data.beneficiary is not None:
         membership = await session.get(Membership, data.beneficiary)
@@ -260,27 +292,31 @@ async def create_proposal(
         group_id=group.id,
         number=number,
         author_id=author.id,
-        kind="disbursement" if money.fund is not None else "general",
+        kind=policies.POLICY
+        if terms is not None
+        else ("disbursement" if money.fund is not None else "general"),
         status="open",
         beneficiary_id=beneficiary_id,
         created_at=now,
     )
     session.add(proposal)
     await session.flush()
-    session.add(
-        ProposalVersion(
-            proposal_id=proposal.id,
-            version=1,
-            title=title,
-            body=_clean_text(data.body, "body"),
-            fund_id=money.fund.id if money.fund else None,
-            amount=money.amount,
-            counterparty=money.counterparty,
-            reason="",
-            author_id=author.id,
-            created_at=now,
-        )
+    first = ProposalVersion(
+        proposal_id=proposal.id,
+        version=1,
+        title=title,
+        body=_clean_text(data.body, "body"),
+        fund_id=money.fund.id if money.fund else None,
+        amount=money.amount,
+        counterparty=money.counterparty,
+        reason="",
+        author_id=author.id,
+        created_at=now,
     )
+    session.add(first)
+    if terms is not None:
+        await session.flush()
+        session.add(policies.terms_row(first, terms))
     await _open_round(session, group, proposal, 1, 1, now, data.closes_at)
     return await get_proposal(session, group, number)
 
@@ -548,18 +584,30 @@ async def amend(
         )
     await _refuse_personal_data(session, proposal, data)
     before = current_version(proposal)
-    money = await _money(
-        session,
-        group,
-        data.fund if data.fund is not None else (before.fund.slug if before.fund else None),
-        data.amount
-        if data.amount is not None
-        else (
-            None
-            if before.amount is None or before.fund is None
-            else format_amount(before.amount, before.fund.currency)
-        ),
-        data.counterparty if data.counterparty is not None else before.counterparty,
+    if proposal.kind == policies.POLICY:
+        given = [n for n in ("fund", "amount", "counterparty") if getattr(data, n) is not None]
+        if given:
+            raise InvalidProposal(
+                "A policy's terms are changed by a new policy proposal that replaces it; an "
+                "amendment changes its title or text.",
+                field=given[0],
+            )
+    money = (
+        _Money(before.fund, None, None)
+        if proposal.kind == policies.POLICY
+        else await _money(
+            session,
+            group,
+            data.fund if data.fund is not None else (before.fund.slug if before.fund else None),
+            data.amount
+            if data.amount is not None
+            else (
+                None
+                if before.amount is None or before.fund is None
+                else format_amount(before.amount, before.fund.currency)
+            ),
+            data.counterparty if data.counterparty is not None else before.counterparty,
+        )
     )
     after = {
         "title": _clean_text(data.title, "title", required=True)
@@ -596,6 +644,11 @@ async def amend(
     if money.fund is not None and proposal.kind == "general":
         proposal.kind = "disbursement"
     await session.flush()
+    if proposal.kind == policies.POLICY:
+        terms = await policies.terms_of(session, before)
+        if terms is not None:
+            session.add(policies.copied_terms(terms, version))
+            await session.flush()
     round_ = current_round(proposal)
     if rules.round_is_reset_by(changed):
         if round_.closed_at is None:
@@ -689,26 +742,46 @@ async def authorised(session: AsyncSession, group: Group) -> dict[int, tuple[int
 
 
 async def committed_by_fund(session: AsyncSession, group: Group) -> dict[int, int]:
-    """Money promised by passed proposals and not yet paid, per fund id."""
+    """Money promised by passed proposals and not yet paid, per fund id; and, where the
+    group chooses so, what its spending policies may still pay this month."""
     promised = await authorised(session, group)
     done = await paid(session, group, list(promised))
     committed: dict[int, int] = {}
     for number, (fund_id, amount) in promised.items():
         committed[fund_id] = committed.get(fund_id, 0) + max(amount - done.get(number, 0), 0)
+    if await policy_room_committed(session, group):
+        room = await policies.unused_room_by_fund(session, group, utcnow().date())
+        for fund_id, left in room.items():
+            committed[fund_id] = committed.get(fund_id, 0) + left
     return committed
 
 
-async def authorise_payment(
-    session: AsyncSession,
-    group: Group,
-    number: int,
-    fund: Fund,
-    amount: int,
-    counterparty: str | None,
+async def authorise_payment(session: AsyncSession, group: Group, payment: Payment) -> Authorisation:
+    """The ledger's ``DisbursementAuthority``: a payment is made under a passed proposal
+    (``authorise_under_proposal``) or under a spending policy in force
+    (``policies.authorise_under_policy``); nothing else moves money out."""
+    if payment.policy is not None:
+        today = utcnow().date()
+        return Authorisation(
+            policy=await policies.authorise_under_policy(session, group, payment, today)
+        )
+    assert payment.proposal is not None
+    return Authorisation(proposal=await authorise_under_proposal(session, group, payment))
+
+
+async def authorise_under_proposal(
+    session: AsyncSession, group: Group, payment: Payment
 ) -> tuple[int, int]:
-    """The ledger's ``DisbursementAuthority``: a payment needs a passed proposal for this
-    fund, to the recipient it names (or to none when it names none), with enough left
-    unpaid. Returns (number, version) for the entry's leaf."""
+    """A payment needs a passed proposal for this fund, to the recipient it names (or to
+    none when it names none), with enough left unpaid. Returns (number, version) for the
+    entry's leaf."""
+    assert payment.proposal is not None
+    number, fund, amount, counterparty = (
+        payment.proposal,
+        payment.fund,
+        payment.amount,
+        payment.counterparty,
+    )
     result = await session.scalars(
         select(Proposal)
         .where(Proposal.group_id == group.id, Proposal.number == number)

@@ -16,9 +16,11 @@ from app.auth import Caller, provide_caller
 from app.deps import CurrentCaller, DbSession, ProposalNumber
 from app.guards import public_or_member, requires
 from app.jobs import CLOSES_DUE_ROUNDS
-from proposals import queries, service
+from ledger.groups import utcnow
+from proposals import policies, queries, service
 from proposals.schemas import (
     AmendmentIn,
+    PolicyOut,
     ProposalIn,
     ProposalOut,
     ProposalSummary,
@@ -144,10 +146,22 @@ class ProposalController(Controller):
         await service.withdraw(db_session, caller.group, number, caller.user)
         return await _show(db_session, caller, number)
 
+    @get(
+        "/policies",
+        guards=[public_or_member],
+        summary="Spending policies the group adopted, with this month's use and room",
+    )
+    async def list_policies(self, db_session: DbSession, caller: CurrentCaller) -> list[PolicyOut]:
+        return await policies.policies_out(db_session, caller.group, utcnow().date())
+
     @get("/rules", guards=[requires("admin")], summary="The group's decision rules (admin)")
     async def get_rules(self, db_session: DbSession, caller: CurrentCaller) -> RulesOut:
         rules, public_names = await service.get_rules(db_session, caller.group)
-        return RulesOut(rules=rules.to_json(), public_names=public_names)
+        return RulesOut(
+            rules=rules.to_json(),
+            public_names=public_names,
+            policy_room_committed=await service.policy_room_committed(db_session, caller.group),
+        )
 
     @put(
         "/rules",
@@ -160,4 +174,12 @@ class ProposalController(Controller):
         rules, public_names = await service.set_rules(
             db_session, caller.group, data.rules, data.public_names
         )
-        return RulesOut(rules=rules.to_json(), public_names=public_names)
+        if data.policy_room_committed is not None:
+            await service.set_policy_room_committed(
+                db_session, caller.group, data.policy_room_committed
+            )
+        return RulesOut(
+            rules=rules.to_json(),
+            public_names=public_names,
+            policy_room_committed=await service.policy_room_committed(db_session, caller.group),
+        )

@@ -46,9 +46,12 @@ from ledger.errors import IdempotencyMismatch, LedgerError
 from ledger.groups import utcnow
 from ledger.idempotency import record_entry_once
 from ledger.models import Group
+from ledger.money import parse_amount
 from ledger.rules import ENTRY_KINDS
 from ledger.schemas import DisbursementIn, FundIn
+from proposals import policies
 from proposals import queries as proposal_queries
+from proposals.schemas import PolicyOut
 from proposals.service import authorise_payment, committed_by_fund
 
 
@@ -180,11 +183,23 @@ class LedgerForms(Controller):
             "reverses",
             "form_id",
             "proposal",
+            "policy",
         )
         form = await read_form(request, fields)
         funds = {f.slug: f for f in await service.list_funds(db_session, group)}
         today = utcnow().astimezone(Formatter.for_group(group, settings_of(request)).zone).date()
         decided_in = _decided_in(form) if kind == "payment" else None
+        if kind == "payment" and decided_in is None and form.value("policy").lstrip("#"):
+            policy_in = _policy_in(form)
+            if policy_in is not None and not form.value("fund"):
+                form.values["fund"] = next(
+                    (
+                        p.fund
+                        for p in await _policies_in_force(db_session, group)
+                        if p.number == policy_in
+                    ),
+                    "",
+                )
         decision = await _decision_of(db_session, caller, form) if decided_in else None
         if decision is not None:
             # The decision says where the money goes; the form shows it and cannot change it
@@ -196,8 +211,10 @@ class LedgerForms(Controller):
         entry_in = entry_from_form(kind, form, funds, today, settings_of(request).date_window)
         if entry_in is None:
             return await self._record_page(request, db_session, caller, kind, form, status=422)
-        if isinstance(entry_in, DisbursementIn) and decided_in is not None:
-            entry_in = msgspec.structs.replace(entry_in, proposal=decided_in)
+        if isinstance(entry_in, DisbursementIn):
+            entry_in = msgspec.structs.replace(
+                entry_in, proposal=decided_in, policy=_policy_in(form)
+            )
         form_id = form.value("form_id")
         record: dict[str, Any] = {
             "notary": notary,
@@ -263,6 +280,7 @@ class LedgerForms(Controller):
             if kind == "payment"
             else []
         )
+        in_force = await _policies_in_force(db_session, group) if kind == "payment" else []
         return page(
             request,
             "member/record.html",
@@ -275,6 +293,7 @@ class LedgerForms(Controller):
             form=form,
             funds=[fund_view(f, fmt, committed.get(f.id, 0)) for f in funds],
             payable=payable,
+            policies=[(str(p.number), _policy_label(p, fmt)) for p in in_force],
             decision=next(
                 (p for p in payable if str(p.number) == form.value("proposal").lstrip("#")), None
             ),
@@ -325,6 +344,35 @@ class LedgerForms(Controller):
 
 def _recorded(slug: str, kind: str, seq: int) -> Redirect:
     return see_other(f"/m/{slug}/record/{kind}?recorded={seq}")
+
+
+def _policy_in(form: Form) -> int | None:
+    """The spending policy a payment is made under (the ledger checks its limits)."""
+    text = form.value("policy").lstrip("#")
+    if not text:
+        return None
+    if not text.isdigit() or not 0 < int(text) <= MAX_SEQ:
+        form.fail("policy", "Choose one of the policies listed.")
+        return None
+    return int(text)
+
+
+async def _policies_in_force(db_session: AsyncSession, group: Group) -> list[PolicyOut]:
+    return [
+        policy
+        for policy in await policies.policies_out(db_session, group, utcnow().date())
+        if policy.status == policies.IN_FORCE
+    ]
+
+
+def _policy_label(policy: PolicyOut, fmt: Formatter) -> str:
+    def money(text: str) -> str:
+        return fmt.money(parse_amount(text, policy.currency), policy.currency)
+
+    return (
+        f"#{policy.number} {policy.title}: {money(policy.remaining_this_month)} left this "
+        f"month, at most {money(policy.max_per_payment)} a payment"
+    )
 
 
 def _decided_in(form: Form) -> int | None:

@@ -609,8 +609,11 @@ class RulesPages(Controller):
         self, request: Request[Any, Any, Any], db_session: DbSession, caller: CurrentCaller
     ) -> Template:
         current, public_names = await proposals.get_rules(db_session, caller.group)
+        form = rules_form(current, public_names)
+        if await proposals.policy_room_committed(db_session, caller.group):
+            form.values["policy_room_committed"] = "on"
         saved = request.query_params.get("saved") == "1"
-        return _rules_page(request, caller, rules_form(current, public_names), saved=saved)
+        return _rules_page(request, caller, form, saved=saved)
 
     @post("/m/{group:str}/rules", guards=[member_with("admin")], name="rules_submit")
     async def save_rules(
@@ -622,6 +625,9 @@ class RulesPages(Controller):
             try:
                 await proposals.set_rules(
                     db_session, caller.group, changes, form.value("public_names") == "on"
+                )
+                await proposals.set_policy_room_committed(
+                    db_session, caller.group, form.value("policy_room_committed") == "on"
                 )
             except LedgerError as error:
                 form.fail("", str(error))
@@ -665,6 +671,7 @@ RULE_FIELDS = (
     "fallback_rounds",
     "fallback_share",
     "public_names",
+    "policy_room_committed",
 )
 _PERCENT = re.compile(r"([0-9]{1,3})(?:[.,]([0-9]{1,4}))?")
 _WHOLE = re.compile(r"[0-9]{1,6}")

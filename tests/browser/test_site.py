@@ -54,7 +54,32 @@ def seed_entries(base: str, cast: Cast) -> None:
         },
         {"kind": "reversal", "reverses": 2, "memo": "Counted twice"},
     ]
+    # The payment is made under a spending policy the whole group agreed to.
+    proposals = f"{base}/api/groups/{cast.world.slug}/proposals"
+    terms = {"fund": "rent-relief", "max_per_payment": "200.00", "max_per_month": "600.00"}
+    proposed = httpx.post(
+        proposals,
+        json={
+            "title": "Rent top-ups",
+            "kind": "policy",
+            "policy": {**terms, "purpose": "Small rent top-ups"},
+        },
+        headers=cast.world.admin.headers,
+        timeout=30,
+    )
+    assert proposed.status_code == 201, proposed.text
+    policy = proposed.json()["number"]
+    for person in (cast.world.admin, cast.world.steward, cast.world.facilitator, cast.world.member):
+        agreed = httpx.post(
+            f"{proposals}/{policy}/responses",
+            json={"position": "agree"},
+            headers=person.headers,
+            timeout=30,
+        )
+        assert agreed.status_code == 201, agreed.text
     for body in bodies:
+        if body["kind"] == "disbursement":
+            body = {**body, "policy": policy}
         response = httpx.post(url, json=body, headers=cast.steward.headers, timeout=30)
         assert response.status_code == 201, response.text
 

@@ -161,6 +161,7 @@ ROUTES: dict[tuple[str, str], Route] = {
     # Decisions. Proposal 1 is open and was opened just now.
     ("GET", "/api/groups/{group:str}/proposals"): Route(PUBLIC_READ),
     ("POST", "/api/groups/{group:str}/proposals"): Route(MEMBER, body={}, allowed=422),
+    ("GET", "/api/groups/{group:str}/policies"): Route(PUBLIC_READ),
     ("GET", "/api/groups/{group:str}/proposals/{number:int}"): Route(PUBLIC_READ),
     ("POST", "/api/groups/{group:str}/proposals/{number:int}/responses"): Route(
         MEMBER, body={}, allowed=422

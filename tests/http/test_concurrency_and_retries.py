@@ -15,7 +15,7 @@ from app.asgi import create_app
 from app.jobs import forget_erased_pages
 from ledger import groups, service
 from ledger.schemas import DonationIn
-from tests.support.clients import in_loop_client, racing_client
+from tests.support.clients import in_loop_client, racing_client, standing_policy
 from tests.support.people import World, build_world, make_person
 
 Client = AsyncTestClient[Litestar]
@@ -46,12 +46,14 @@ async def test_fifty_racing_payments_pay_exactly_what_the_fund_holds(
     async with racing_client(settings) as client:
         donation = {"kind": "donation", "fund": "rent-relief", "amount": "170.00"}
         assert (await post_entry(client, world, donation)).status_code == 201
+        policy = await standing_policy(client, world, "rent-relief")
         payments: list[dict[str, Any]] = [
             {
                 "kind": "disbursement",
                 "fund": "rent-relief",
                 "amount": "10.00",
                 "counterparty": f"R-{i}",
+                "policy": policy,
             }
             if i % 2
             else {
@@ -82,7 +84,13 @@ async def test_reversals_racing_payments_never_overdraw(settings: Any, world: Wo
         donation = {"kind": "donation", "fund": "rent-relief", "amount": "10.00"}
         for _ in range(10):
             assert (await post_entry(client, world, donation)).status_code == 201
-        payment = {"kind": "disbursement", "fund": "rent-relief", "amount": "10.00"}
+        policy = await standing_policy(client, world, "rent-relief")
+        payment = {
+            "kind": "disbursement",
+            "fund": "rent-relief",
+            "amount": "10.00",
+            "policy": policy,
+        }
         bodies: list[dict[str, Any]] = []
         for seq in range(1, 11):
             bodies += [{"kind": "reversal", "reverses": seq, "memo": "It bounced"}, payment]
@@ -142,9 +150,11 @@ async def test_the_same_key_with_another_body_is_refused(client: Client, world: 
 
 
 async def test_a_refusal_is_the_first_outcome_and_is_replayed(client: Client, world: World) -> None:
-    pay = {"kind": "disbursement", "fund": "groceries", "amount": "5.00"}
+    policy = await standing_policy(client, world, "groceries")
+    pay = {"kind": "disbursement", "fund": "groceries", "amount": "5.00", "policy": policy}
     refused = await post_entry(client, world, pay, key="pay-1")
     assert refused.status_code == 409
+    assert refused.json()["errors"][0]["field"] == "amount"  # the fund is empty
     await post_entry(client, world, {"kind": "donation", "fund": "groceries", "amount": "50.00"})
     # The fund could pay now, but a retry must answer what the first attempt got.
     retried = await post_entry(client, world, pay, key="pay-1")

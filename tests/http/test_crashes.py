@@ -32,7 +32,7 @@ from app.db import sqlite_path
 from app.settings import Settings
 from ledger import service
 from ledger.schemas import DonationIn
-from tests.support.people import World
+from tests.support.people import World, adopt_policy
 from tests.support.serving import (
     REQUEST_TIMEOUT,
     Append,
@@ -46,6 +46,12 @@ from tests.support.tools import need_tool
 from tests.support.tools import run as run_tool
 
 FUND = "rent-relief"
+
+
+@pytest.fixture
+async def policy(session: AsyncSession, world: World) -> int:
+    """The spending policy the appends' payments are made under."""
+    return await adopt_policy(session, world, fund=FUND)
 
 
 @pytest.fixture
@@ -154,11 +160,11 @@ def sent(planned: Sequence[Append], load: Load) -> list[Append]:
 
 
 def test_kill_9_during_appends_loses_no_acknowledged_entry_and_duplicates_none(
-    server: ServerProcess, world: World
+    server: ServerProcess, world: World, policy: int
 ) -> None:
     """Each append signs a checkpoint of the log in its own transaction, so a kill during a
     burst of appends is also a kill during checkpoint signing."""
-    planned = appends(1000, fund=FUND)
+    planned = appends(1000, fund=FUND, policy=policy)
     load = run_until_killed(server, world, planned, kill_after=30)
 
     server.start()
@@ -176,14 +182,14 @@ print(connection.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone(), flush=Tr
 
 @pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)  # PostgreSQL: the test above
 def test_kill_9_during_a_sqlite_wal_checkpoint_loses_nothing(
-    server: ServerProcess, world: World, settings: Settings
+    server: ServerProcess, world: World, settings: Settings, policy: int
 ) -> None:
     """A reader holding an old snapshot keeps a TRUNCATE checkpoint from finishing while
     appends go on, so the kill lands while the checkpoint has copied part of the WAL into
     the database file and waits to truncate it."""
     path = sqlite_path(settings.database_url)
     assert path is not None
-    planned = appends(1000, fund=FUND)
+    planned = appends(1000, fund=FUND, policy=policy)
     reader = sqlite3.connect(path, isolation_level=None)
     checkpointer: list[subprocess.Popen[str]] = []
 
@@ -272,9 +278,9 @@ class Exports:
 
 
 def test_kill_9_during_exports_leaves_a_ledger_that_verifies_and_exports_whole(
-    long_ledger: None, server: ServerProcess, world: World, tmp_path: Path
+    long_ledger: None, server: ServerProcess, world: World, tmp_path: Path, policy: int
 ) -> None:
-    planned = appends(1000, fund=FUND)
+    planned = appends(1000, fund=FUND, policy=policy)
     exports = Exports(server, world)
 
     with ThreadPoolExecutor(max_workers=2) as pool:

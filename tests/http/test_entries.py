@@ -15,6 +15,7 @@ from app.asgi import create_app
 from app.settings import Settings
 from ledger.models import Fund
 from ledger.money import MAX_BALANCE
+from tests.support.clients import standing_policy
 from tests.support.people import World
 
 Client = AsyncTestClient[Litestar]
@@ -27,6 +28,9 @@ async def balances(client: Client, world: World) -> dict[str, str]:
 
 
 async def record(client: Client, world: World, body: dict[str, Any], **headers: str) -> Any:
+    """The API's answer; a payment that names no decision is made under a standing policy."""
+    if body["kind"] == "disbursement" and "proposal" not in body and "policy" not in body:
+        body = {**body, "policy": await standing_policy(client, world, body["fund"])}
     return await client.post(
         f"/api/groups/{world.slug}/entries", json=body, headers={**world.steward.headers, **headers}
     )

@@ -23,7 +23,7 @@ from app.web.verification import VerificationKeeper
 from ledger import groups, queries, service
 from ledger.queries import BalancePoint
 from ledger.verify import verify_group
-from tests.support.clients import browser, give_password, text_of
+from tests.support.clients import browser, give_password, record_entry, text_of
 from tests.support.people import World, build_world
 
 Client = AsyncTestClient[Litestar]
@@ -32,12 +32,7 @@ ATOM = "{http://www.w3.org/2005/Atom}"
 
 
 async def record(client: Client, world: World, body: dict[str, Any]) -> dict[str, Any]:
-    response = await client.post(
-        f"/api/groups/{world.slug}/entries", json=body, headers=world.steward.headers
-    )
-    assert response.status_code == 201, response.text
-    result: dict[str, Any] = response.json()
-    return result
+    return await record_entry(client, world, body)
 
 
 async def donate(
@@ -333,8 +328,10 @@ async def test_feed_is_valid_atom_with_the_newest_entries(client: Client, world:
     assert self_link is not None
     assert self_link.get("href") == f"http://testserver.local/g/{world.slug}/feed.atom"
     entries = feed.findall(f"{ATOM}entry")
+    # The payment was made under a spending policy adopted just before it: a decision.
     assert [e.findtext(f"{ATOM}title") for e in entries] == [
         "Payment of €4.00 from Groceries",
+        "Proposal 1 passed: Everyday payments from groceries",
         "Donation of €10.00 to Groceries",
     ]
     for entry in entries:
@@ -343,9 +340,14 @@ async def test_feed_is_valid_atom_with_the_newest_entries(client: Client, world:
         assert datetime.fromisoformat(updated.replace("Z", "+00:00")).tzinfo is not None
         link = entry.find(f"{ATOM}link")
         assert link is not None
-        assert link.get("href", "").startswith("http://testserver.local/g/rent-fund/ledger")
-    assert "Soup & bread <night>" in (entries[1].findtext(f"{ATOM}content") or "")
-    assert len({e.findtext(f"{ATOM}id") for e in entries}) == 2
+        assert link.get("href", "").startswith(
+            (
+                "http://testserver.local/g/rent-fund/ledger",
+                "http://testserver.local/g/rent-fund/proposals/1",
+            )
+        )
+    assert "Soup & bread <night>" in (entries[2].findtext(f"{ATOM}content") or "")
+    assert len({e.findtext(f"{ATOM}id") for e in entries}) == 3
 
 
 def test_feed_drops_characters_xml_cannot_carry() -> None:

@@ -241,6 +241,7 @@ async def test_admin_reads_and_changes_the_decision_rules(
                 fallback_rounds="3",
                 fallback_share="80",
                 public_names="on",
+                policy_room_committed="on",
             ),
         )
         assert saved.status_code == 303, saved.text
@@ -251,6 +252,7 @@ async def test_admin_reads_and_changes_the_decision_rules(
         assert 'name="min_support_share" type="text" value="62.5"' in shown.text
         assert re.search(r'name="fallback" type="checkbox" checked', shown.text)
         assert not re.search(r'name="close_when_all_responded" type="checkbox" checked', shown.text)
+        assert re.search(r'name="policy_room_committed" type="checkbox" checked', shown.text)
     assert await rules_of(client, world) == {
         "rules": {
             "quorum": "0.6",
@@ -263,6 +265,7 @@ async def test_admin_reads_and_changes_the_decision_rules(
             "fallback": {"after_blocked_rounds": 3, "agree_share": "0.8"},
         },
         "public_names": True,
+        "policy_room_committed": True,
     }
     # Switching the fallback off again clears it; precise shares stay exact.
     async with browser(settings, world.admin) as admin:

@@ -22,7 +22,7 @@ from app.settings import Settings
 from ledger import groups, service
 from ledger.schemas import DisbursementIn, DonationIn, FundIn, ReversalIn
 from proposals import service as proposals
-from proposals.schemas import AmendmentIn, ProposalIn
+from proposals.schemas import AmendmentIn, PolicyIn, ProposalIn
 from tests.support.clients import browser, give_password, post_form
 from tests.support.people import Person
 
@@ -61,21 +61,6 @@ async def stage(session: AsyncSession, payload: str) -> Person:
     await groups.add_member(session, group, member, ["member"])
     await service.create_fund(session, group, FundIn(slug="food", name=payload))
     await service.create_fund(session, group, FundIn(slug="rent", name="Rent"))
-    await service.record_entry(
-        session,
-        group,
-        DonationIn(fund="food", amount="20.00", memo=payload, counterparty=payload[:64]),
-        recorded_by=admin.id,
-    )
-    await service.record_entry(
-        session,
-        group,
-        DisbursementIn(fund="food", amount="5.00", memo=payload, counterparty=payload[:64]),
-        recorded_by=admin.id,
-    )
-    await service.record_entry(
-        session, group, ReversalIn(reverses=2, memo=payload), recorded_by=admin.id
-    )
     # Proposal 1: blocked in round 1 (a minute, a decision in the feed), amended, round 2
     # open with a response; names public, so they are on the page too.
     await proposals.set_rules(session, group, {}, True)
@@ -100,6 +85,44 @@ async def stage(session: AsyncSession, payload: str) -> Person:
         AmendmentIn(reason=payload, body=f"{payload}\n\n{payload} again", amount="4.00"),
     )
     await proposals.respond(session, group, 1, admin, "agree", payload)
+    # Proposal 2: a spending policy, which the payment is made under.
+    policy = await proposals.create_proposal(
+        session,
+        group,
+        member,
+        ProposalIn(
+            title=payload,
+            body=payload,
+            kind="policy",
+            policy=PolicyIn(
+                fund="food", max_per_payment="10.00", max_per_month="50.00", purpose=payload
+            ),
+        ),
+    )
+    for person in (admin, member):
+        await proposals.respond(session, group, policy.number, person, "agree", payload)
+    await service.record_entry(
+        session,
+        group,
+        DonationIn(fund="food", amount="20.00", memo=payload, counterparty=payload[:64]),
+        recorded_by=admin.id,
+    )
+    await service.record_entry(
+        session,
+        group,
+        DisbursementIn(
+            fund="food",
+            amount="5.00",
+            memo=payload,
+            counterparty=payload[:64],
+            policy=policy.number,
+        ),
+        recorded_by=admin.id,
+        authority=proposals.authorise_payment,
+    )
+    await service.record_entry(
+        session, group, ReversalIn(reverses=2, memo=payload), recorded_by=admin.id
+    )
     await session.commit()
     person = Person(admin, "")
     await give_password(session, person)
@@ -230,7 +253,9 @@ async def test_member_text_is_escaped_on_every_page_and_in_the_feed(
     document = ET.fromstring(feed.content)  # well-formed whatever the text
     assert document.findtext(f"{ATOM}title") == f"{payload}: entries and decisions"
     contents = [e.findtext(f"{ATOM}content") or "" for e in document.findall(f"{ATOM}entry")]
-    assert len(contents) == 4  # three entries and the decision that blocked proposal 1
+    # Three entries, the decision that blocked proposal 1 and the one that adopted policy 2.
+    assert len(contents) == 5
     assert all(payload in content for content in contents)
     titles = [e.findtext(f"{ATOM}title") or "" for e in document.findall(f"{ATOM}entry")]
     assert f"Proposal 1 blocked: {payload}" in titles
+    assert f"Proposal 2 passed: {payload}" in titles

@@ -15,7 +15,7 @@ from app.settings import Settings
 from ledger import groups
 from ledger.models import Entry, Membership
 from tests.support.clients import browser, csrf_of, give_password, post_form, text_of
-from tests.support.people import Person, World, build_world, make_person
+from tests.support.people import Person, World, adopt_policy, build_world, make_person
 
 Client = AsyncTestClient[Litestar]
 HTML = {"Accept": "text/html"}
@@ -105,6 +105,7 @@ async def test_steward_records_a_donation_and_a_payment_through_the_forms(
     settings: Settings, client: Client, world: World, session: AsyncSession
 ) -> None:
     await give_password(session, world.steward)
+    policy = await adopt_policy(session, world, purpose="Rent top-ups")
     async with browser(settings, world.steward) as steward:
         form = await steward.get(f"/m/{world.slug}/record/donation", headers=HTML)
         assert form.status_code == 200
@@ -127,11 +128,28 @@ async def test_steward_records_a_donation_and_a_payment_through_the_forms(
         done = await steward.get(donated.headers["location"], headers=HTML)
         text = text_of(done.text)
         assert "Recorded as entry #1: Donation of €250.00 to Rent relief." in text
+        form = await steward.get(f"/m/{world.slug}/record/payment", headers=HTML)
+        assert (
+            f'<option value="{policy}">#{policy} Standing policy: Rent top-ups: €1,000,000.00 '
+            "left this month, at most €100,000.00 a payment</option>" in form.text
+        )
+        unauthorised = await record_form(
+            steward, world, "payment", {"fund": "rent-relief", "amount": "80.50"}
+        )
+        assert unauthorised.status_code == 409
+        assert "A payment needs a decision" in text_of(unauthorised.text)
+        assert 'id="error-proposal"' in unauthorised.text
         paid = await record_form(
             steward,
             world,
             "payment",
-            {"fund": "rent-relief", "amount": "80.50", "counterparty": "R-17", "memo": "Rent"},
+            {
+                "policy": str(policy),
+                "fund": "",
+                "amount": "80.50",
+                "counterparty": "R-17",
+                "memo": "Rent",
+            },
         )
         assert paid.status_code == 303
         assert paid.headers["location"].endswith("/record/payment?recorded=2")
@@ -218,10 +236,14 @@ async def test_a_payment_beyond_the_fund_is_refused_next_to_the_amount(
     settings: Settings, world: World, session: AsyncSession
 ) -> None:
     await give_password(session, world.steward)
+    policy = await adopt_policy(session, world, fund="groceries")
     async with browser(settings, world.steward) as steward:
         await record_form(steward, world, "donation", {"fund": "groceries", "amount": "10.00"})
         refused = await record_form(
-            steward, world, "payment", {"fund": "groceries", "amount": "10.01", "memo": "Food"}
+            steward,
+            world,
+            "payment",
+            {"fund": "groceries", "amount": "10.01", "memo": "Food", "policy": str(policy)},
         )
         assert refused.status_code == 409
         text = text_of(refused.text)

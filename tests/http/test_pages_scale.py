@@ -24,7 +24,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 from app.settings import Settings
 from ledger import service
 from ledger.schemas import DisbursementIn, DonationIn, TransferIn
-from tests.support.people import World
+from proposals.service import authorise_payment
+from tests.support.people import World, adopt_policy
 
 HTML = {"Accept": "text/html"}
 ENTRIES = 120
@@ -96,16 +97,21 @@ def problems_of(statement: str, plan: str, engine: str) -> list[str]:
 
 @pytest.fixture
 async def long_ledger(session: AsyncSession, world: World) -> World:
-    group = world.group
+    policy = await adopt_policy(session, world, fund="groceries")
+    group = await world.fresh_group(session)
     for i in range(ENTRIES):
         match i % 3:
             case 0:
                 entry: Any = DonationIn(fund="groceries", amount="10.00")
             case 1:
-                entry = DisbursementIn(fund="groceries", amount="4.00", counterparty=f"R-{i}")
+                entry = DisbursementIn(
+                    fund="groceries", amount="4.00", counterparty=f"R-{i}", policy=policy
+                )
             case _:
                 entry = TransferIn(from_fund="groceries", to_fund="rent-relief", amount="1.00")
-        await service.record_entry(session, group, entry, recorded_by=None)
+        await service.record_entry(
+            session, group, entry, recorded_by=None, authority=authorise_payment
+        )
     await session.commit()
     return world
 

@@ -13,9 +13,10 @@ from pathlib import Path
 
 import httpx
 import pytest
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.settings import Settings
-from tests.support.people import World
+from tests.support.people import World, adopt_policy
 
 
 def free_port() -> int:
@@ -61,7 +62,12 @@ def server(settings: Settings, tmp_path: Path) -> Iterator[str]:
         process.wait(timeout=15)
 
 
-def test_two_workers_never_overdraw_a_fund(server: str, world: World) -> None:
+@pytest.fixture
+async def policy(session: AsyncSession, world: World) -> int:
+    return await adopt_policy(session, world)
+
+
+def test_two_workers_never_overdraw_a_fund(server: str, world: World, policy: int) -> None:
     headers = world.steward.headers
     entries = f"{server}/api/groups/{world.slug}/entries"
     donation = httpx.post(
@@ -81,6 +87,7 @@ def test_two_workers_never_overdraw_a_fund(server: str, world: World) -> None:
                 "fund": "rent-relief",
                 "amount": "10.00",
                 "counterparty": f"R-{i}",
+                "policy": policy,
             },
         )
         return response.status_code
@@ -94,3 +101,44 @@ def test_two_workers_never_overdraw_a_fund(server: str, world: World) -> None:
     verify = httpx.get(f"{server}/api/groups/{world.slug}/verify").json()
     assert verify["ok"]
     assert verify["entries"] == 18
+
+
+@pytest.fixture
+async def small_policy(session: AsyncSession, world: World) -> int:
+    return await adopt_policy(
+        session, world, fund="groceries", max_per_payment="10.00", max_per_month="70.00"
+    )
+
+
+def test_two_workers_never_overspend_a_policys_month(
+    server: str, world: World, small_policy: int
+) -> None:
+    """The month's room of a spending policy holds across processes as a fund's money does:
+    of many racing payments under it, exactly those that fit go through."""
+    headers = world.steward.headers
+    entries = f"{server}/api/groups/{world.slug}/entries"
+    donation = httpx.post(
+        entries,
+        headers=headers,
+        json={"kind": "donation", "fund": "groceries", "amount": "500.00"},
+    )
+    assert donation.status_code == 201, donation.text
+
+    def pay(i: int) -> int:
+        body = {
+            "kind": "disbursement",
+            "fund": "groceries",
+            "amount": "10.00",
+            "policy": small_policy,
+        }
+        return httpx.post(entries, headers=headers, timeout=60, json=body).status_code
+
+    with ThreadPoolExecutor(max_workers=25) as pool:
+        statuses = list(pool.map(pay, range(30)))
+    assert sorted(statuses) == [201] * 7 + [409] * 23, statuses
+    policies = httpx.get(f"{server}/api/groups/{world.slug}/policies").json()
+    assert (policies[0]["used_this_month"], policies[0]["remaining_this_month"]) == (
+        "70.00",
+        "0.00",
+    )
+    assert httpx.get(f"{server}/api/groups/{world.slug}/verify").json()["ok"]

@@ -39,7 +39,7 @@ from proposals import support
 from proposals.models import SupportRequest
 from proposals.schemas import ProposalIn
 from tests.support.databases import POSTGRES_URL, pg_admin, worker
-from tests.support.people import World
+from tests.support.people import World, adopt_policy
 from tests.support.serving import REQUEST_TIMEOUT, Load, ServerProcess, appends, commonpurse
 
 Cli = Callable[..., Result]
@@ -492,10 +492,15 @@ async def test_a_backup_of_an_older_schema_is_restored_and_brought_to_the_newest
 
 
 async def test_a_backup_taken_while_a_server_appends_is_one_consistent_moment(
-    settings: Settings, world: World, tmp_path: Path, empty_database: Settings
+    settings: Settings,
+    world: World,
+    tmp_path: Path,
+    empty_database: Settings,
+    session: AsyncSession,
 ) -> None:
     """Appends from concurrent clients to a two-worker server go on during the backup; the
     copy verifies, and holds at least what was acknowledged before it began."""
+    policy = await adopt_policy(session, world, fund="groceries")
     server = ServerProcess(settings, tmp_path)
     await asyncio.to_thread(server.start)
     try:
@@ -507,7 +512,9 @@ async def test_a_backup_taken_while_a_server_appends_is_one_consistent_moment(
         assert response.status_code == 201, response.text
         load = Load(entries, world.steward.headers)
         loading = asyncio.create_task(
-            asyncio.to_thread(load.run, appends(4000, fund="groceries", prefix="during"), 6)
+            asyncio.to_thread(
+                load.run, appends(4000, fund="groceries", prefix="during", policy=policy), 6
+            )
         )
         assert await asyncio.to_thread(load.when_acknowledged(20).wait, REQUEST_TIMEOUT)
         acknowledged_before = load.acknowledged

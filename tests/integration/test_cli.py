@@ -103,8 +103,16 @@ def test_demo_loads_once_and_verifies(cli) -> None:  # type: ignore[no-untyped-d
     leaves = cli("export", "northside", "--format", "jsonl").output.splitlines()
     assert len(leaves) == 322
     assert json.loads(leaves[0])["seq"] == "1"
-    assert json.loads(leaves[-1])["proposal"]["number"] == "1"
+    # Four spending policies came first (proposals 1-4): the history's payments name them.
+    assert json.loads(leaves[-1])["proposal"]["number"] == "5"
+    under_policies = [json.loads(leaf) for leaf in leaves if b'"policy"' in leaf.encode()]
+    assert len(under_policies) > 50
+    assert {leaf["v"] for leaf in under_policies} == {"2"}
+    assert {leaf["policy"]["number"] for leaf in under_policies} == {"1", "2", "3", "4"}
+    payments = [leaf for leaf in map(json.loads, leaves) if leaf["kind"] == "disbursement"]
+    assert all("policy" in leaf or "proposal" in leaf for leaf in payments)
     proposals = cli("proposals", "list", "northside").output
+    assert "[passed] Emergency groceries" in proposals
     assert "[passed] Two months of rent arrears for R-4K" in proposals
     assert "[open] Rice and oil for the community fridge" in proposals
 

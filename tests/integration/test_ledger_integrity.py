@@ -15,8 +15,9 @@ from ledger.errors import InsufficientFunds, LedgerError
 from ledger.models import Fund
 from ledger.schemas import DisbursementIn, DonationIn, ReversalIn, TransferIn
 from ledger.verify import verify_group
+from proposals.service import authorise_payment
 from tests.support.databases import drop_triggers
-from tests.support.people import World, fill
+from tests.support.people import World, adopt_policies, adopt_policy, fill
 
 
 @pytest.mark.parametrize(
@@ -97,6 +98,7 @@ async def test_rebuilt_balances_equal_the_stored_ones_after_a_random_history(
     session: AsyncSession, world: World
 ) -> None:
     rng = random.Random(7)
+    policy_of = await adopt_policies(session, world.group, ["rent-relief", "groceries"])
     recorded = 0
     for _ in range(120):
         fund, other = rng.sample(["rent-relief", "groceries"], 2)
@@ -105,14 +107,18 @@ async def test_rebuilt_balances_equal_the_stored_ones_after_a_random_history(
             [
                 DonationIn(fund=fund, amount=amount),
                 DonationIn(fund=fund, amount=amount),
-                DisbursementIn(fund=fund, amount=amount, counterparty="R-1"),
+                DisbursementIn(
+                    fund=fund, amount=amount, counterparty="R-1", policy=policy_of[fund]
+                ),
                 TransferIn(from_fund=fund, to_fund=other, amount=amount),
                 ReversalIn(reverses=rng.randint(1, max(recorded, 1)), memo="mistake"),
             ]
         )
         try:
             async with session.begin_nested():
-                await service.record_entry(session, world.group, entry, recorded_by=None)
+                await service.record_entry(
+                    session, world.group, entry, recorded_by=None, authority=authorise_payment
+                )
             recorded += 1
         except LedgerError:  # refusals are part of a real history
             pass
@@ -133,6 +139,8 @@ async def test_an_append_reads_the_funds_afresh_even_when_the_session_holds_them
     """The funds and the log's head an append reads under its lock replace what the session
     already held (another session may have recorded since): on PostgreSQL the lock reads
     them without the ORM and updates the session's objects in place."""
+    async with session_maker() as adopting:
+        policy = await adopt_policy(adopting, world)
     async with session_maker() as reader:
         held = {fund.slug: fund for fund in await service.list_funds(reader, world.group)}
         assert held["rent-relief"].balance == 0
@@ -149,8 +157,9 @@ async def test_an_append_reads_the_funds_afresh_even_when_the_session_holds_them
         entry = await service.record_entry(
             reader,
             world.group,
-            DisbursementIn(fund="rent-relief", amount="60.00", counterparty="R-1"),
+            DisbursementIn(fund="rent-relief", amount="60.00", counterparty="R-1", policy=policy),
             recorded_by=None,
+            authority=authorise_payment,
         )
         assert entry.seq == 2
         assert [p.fund for p in entry.postings] == [held["rent-relief"]] * 2
@@ -159,8 +168,11 @@ async def test_an_append_reads_the_funds_afresh_even_when_the_session_holds_them
             await service.record_entry(
                 reader,
                 world.group,
-                DisbursementIn(fund="rent-relief", amount="40.01", counterparty="R-1"),
+                DisbursementIn(
+                    fund="rent-relief", amount="40.01", counterparty="R-1", policy=policy
+                ),
                 recorded_by=None,
+                authority=authorise_payment,
             )
         await reader.commit()
     async with session_maker() as check:

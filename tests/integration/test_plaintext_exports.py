@@ -39,7 +39,9 @@ from ledger.plaintext import account_name, hledger_text, one_line
 from ledger.rules import DateWindow
 from ledger.schemas import DisbursementIn, DonationIn, FundIn, ReversalIn, TransferIn
 from ledger.verify import verify_group
+from proposals.service import authorise_payment
 from tests.support.databases import unavailable
+from tests.support.people import adopt_policies
 from tests.support.tools import need_tool, run
 
 TOOL_TIMEOUT = 120  # seconds; hledger 1.25 reads 2,000 transactions in well under one
@@ -167,6 +169,10 @@ async def generate(session: AsyncSession, *, slug: str, count: int, seed: int) -
         currency[fund_slug] = fund_currency
         allow_negative[fund_slug] = negative
     eur_funds = [slug for slug, code in currency.items() if code == "EUR"]
+    # Every payment is made under a decision: a standing policy per fund.
+    policy_of = await adopt_policies(
+        session, group, currency, max_per_payment="1000000", max_per_month="1000000000"
+    )
     balance = dict.fromkeys(currency, 0)
     changes: dict[int, dict[str, int]] = {}  # seq -> change of each fund's money
     reversible: list[int] = []
@@ -195,7 +201,12 @@ async def generate(session: AsyncSession, *, slug: str, count: int, seed: int) -
             minor = amount(fund_slug, balance[fund_slug])
             text = format_amount(minor, currency[fund_slug])
             entry = DisbursementIn(
-                fund=fund_slug, amount=text, occurred_on=on, memo=memo, counterparty=party
+                fund=fund_slug,
+                amount=text,
+                occurred_on=on,
+                memo=memo,
+                counterparty=party,
+                policy=policy_of[fund_slug],
             )
             return entry, {fund_slug: -minor}
         if roll < 0.55:
@@ -233,10 +244,13 @@ async def generate(session: AsyncSession, *, slug: str, count: int, seed: int) -
                 amount="100.00",
                 occurred_on=now.date() - timedelta(days=200),
                 memo="Coats bought before the appeal",
+                policy=policy_of["winter-coats-2024"],
             )
             delta = {"winter-coats-2024": -10_000}
             plain.discard(seq)
-        entry = await service.record_entry(session, group, entry_in, recorded_by=user.id, now=now)
+        entry = await service.record_entry(
+            session, group, entry_in, recorded_by=user.id, now=now, authority=authorise_payment
+        )
         assert entry.seq == seq
         for fund_slug, change in delta.items():
             balance[fund_slug] += change
@@ -537,16 +551,23 @@ async def test_a_log_with_dates_no_new_entry_may_have_still_exports_and_verifies
         session, slug="old-log", name="Old log", currency="EUR", admin=admin
     )
     await service.create_fund(session, group, FundIn(slug="groceries", name="Groceries"))
+    policy = (await adopt_policies(session, group, ["groceries"]))["groceries"]
     largest = format_amount(MAX_MINOR_UNITS, "EUR")
     for entry_in in (
         DonationIn(fund="groceries", amount=largest, occurred_on=date.min, memo="year one"),
         DonationIn(fund="groceries", amount=largest, occurred_on=date(1969, 12, 31)),
         DonationIn(fund="groceries", amount="10.00", occurred_on=date.max, memo="year 9999"),
-        DisbursementIn(fund="groceries", amount="5.00", occurred_on=date.max),
+        DisbursementIn(fund="groceries", amount="5.00", occurred_on=date.max, policy=policy),
         ReversalIn(reverses=3, memo="typed the year wrong"),
     ):
         await service.record_entry(
-            session, group, entry_in, recorded_by=None, notary=notary, dates=anything
+            session,
+            group,
+            entry_in,
+            recorded_by=None,
+            notary=notary,
+            dates=anything,
+            authority=authorise_payment,
         )
     await session.commit()
 

@@ -14,6 +14,7 @@ from typing import Any
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
 
+from tests.support.clients import record_entry as record
 from tests.support.people import World
 
 Client = AsyncTestClient[Litestar]
@@ -108,15 +109,6 @@ ENTRIES: list[dict[str, Any]] = [
     },
 ]
 PERIOD = (date(2024, 2, 1), date(2024, 2, 29))
-
-
-async def record(client: Client, world: World, body: dict[str, Any]) -> dict[str, Any]:
-    response = await client.post(
-        f"/api/groups/{world.slug}/entries", json=body, headers=world.steward.headers
-    )
-    assert response.status_code == 201, response.text
-    entry: dict[str, Any] = response.json()
-    return entry
 
 
 async def record_ledger(client: Client, world: World) -> None:

@@ -7,6 +7,7 @@ import re
 from collections.abc import AsyncIterator
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from html import unescape
+from typing import Any
 
 import httpx
 from argon2 import PasswordHasher
@@ -138,3 +139,52 @@ async def propose(client: Client, world: World, **fields: str) -> httpx.Response
 
 def proposal_url(world: World, tail: str = "") -> str:
     return f"/m/{world.slug}/proposals{tail}"
+
+
+async def standing_policy(client: httpx.AsyncClient, world: World, fund: str) -> int:
+    """The number of a spending policy in force for ``fund``, adopted through the API by
+    everyone's agreement if there is none yet (every payment needs a decision)."""
+    listed = (await client.get(f"/api/groups/{world.slug}/policies")).json()
+    for policy in listed:
+        if policy["fund"] == fund and policy["status"] == "in_force":
+            number: int = policy["number"]
+            return number
+    proposed = await client.post(
+        f"/api/groups/{world.slug}/proposals",
+        headers=world.admin.headers,
+        json={
+            "title": f"Everyday payments from {fund}",
+            "kind": "policy",
+            "policy": {
+                "fund": fund,
+                "max_per_payment": "10000.00",
+                "max_per_month": "100000.00",
+                "purpose": "Everyday payments",
+            },
+        },
+    )
+    assert proposed.status_code == 201, proposed.text
+    number = proposed.json()["number"]
+    for person in (world.admin, world.steward, world.facilitator, world.member):
+        agreed = await client.post(
+            f"/api/groups/{world.slug}/proposals/{number}/responses",
+            headers=person.headers,
+            json={"position": "agree"},
+        )
+        assert agreed.status_code == 201, agreed.text
+    return number
+
+
+async def record_entry(
+    client: httpx.AsyncClient, world: World, body: dict[str, Any]
+) -> dict[str, Any]:
+    """Record an entry through the API as the world's steward; a payment that names no
+    decision is made under a standing policy of its fund (``standing_policy``)."""
+    if body["kind"] == "disbursement" and "proposal" not in body and "policy" not in body:
+        body = {**body, "policy": await standing_policy(client, world, body["fund"])}
+    response = await client.post(
+        f"/api/groups/{world.slug}/entries", json=body, headers=world.steward.headers
+    )
+    assert response.status_code == 201, response.text
+    entry: dict[str, Any] = response.json()
+    return entry

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -10,8 +11,10 @@ from app.auth import create_token
 from ledger import groups, service
 from ledger.models import Group, User
 from ledger.schemas import DonationIn, FundIn
+from proposals import service as proposals
 from proposals import support
 from proposals.models import SupportRequest
+from proposals.schemas import PolicyIn, ProposalIn
 
 
 @dataclass
@@ -86,3 +89,51 @@ async def fill(session: AsyncSession, world: World, count: int = 6) -> None:
             recorded_by=world.steward.user.id,
         )
     await session.commit()
+
+
+async def adopt_policies(
+    session: AsyncSession,
+    group: Group,
+    funds: Iterable[str],
+    *,
+    max_per_payment: str = "100000.00",
+    max_per_month: str = "1000000.00",
+    purpose: str = "Everyday payments",
+    **terms: object,
+) -> dict[str, int]:
+    """A spending policy per fund that all the group's members agreed to (every payment
+    needs a decision); their numbers by fund. Wide limits by default, for tests about
+    something else than the limits. Not committed."""
+    members = await groups.list_members(session, group.id)
+    admin = next(m.user for m in members if "admin" in m.roles.split())
+    numbers: dict[str, int] = {}
+    for fund in funds:
+        proposal = await proposals.create_proposal(
+            session,
+            group,
+            admin,
+            ProposalIn(
+                title=f"Standing policy: {purpose}",
+                kind="policy",
+                policy=PolicyIn(
+                    fund=fund,
+                    max_per_payment=max_per_payment,
+                    max_per_month=max_per_month,
+                    purpose=purpose,
+                    **terms,  # type: ignore[arg-type]
+                ),
+            ),
+        )
+        for member in members:
+            await proposals.respond(session, group, proposal.number, member.user, "agree", "")
+        numbers[fund] = proposal.number
+    return numbers
+
+
+async def adopt_policy(
+    session: AsyncSession, world: World, *, fund: str = "rent-relief", **terms: object
+) -> int:
+    """``adopt_policies`` for one fund of the world, committed; its number."""
+    numbers = await adopt_policies(session, await world.fresh_group(session), [fund], **terms)  # type: ignore[arg-type]
+    await session.commit()
+    return numbers[fund]

@@ -159,9 +159,10 @@ class Append:
     body: dict[str, Any]
 
 
-def appends(count: int, *, fund: str, prefix: str = "crash") -> list[Append]:
-    """Donations and payments (small enough that the fund never runs out), each with its
-    own Idempotency-Key, which is also its memo: an entry is found again by its memo."""
+def appends(count: int, *, fund: str, policy: int, prefix: str = "crash") -> list[Append]:
+    """Donations and payments under the spending ``policy`` (small enough that the fund
+    never runs out), each with its own Idempotency-Key, which is also its memo: an entry
+    is found again by its memo."""
     planned = []
     for i in range(count):
         key = f"{prefix}-{i:04d}"
@@ -174,6 +175,7 @@ def appends(count: int, *, fund: str, prefix: str = "crash") -> list[Append]:
                 "amount": "1.00",
                 "counterparty": f"R-{i}",
                 "memo": key,
+                "policy": policy,
             }
         )
         planned.append(Append(key, body))

@@ -66,6 +66,8 @@ class Entry:
     reverses_seq: int | None = None
     proposal_number: int | None = None
     proposal_version: int | None = None
+    policy_number: int | None = None
+    policy_version: int | None = None
     hash: str = HASH
 
 
