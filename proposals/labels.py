@@ -10,7 +10,11 @@ STATUS_LABELS = {
     "not_passed": "Not passed",
     "withdrawn": "Withdrawn",
 }
-KIND_LABELS = {"general": "Decision", "disbursement": "Payment from a fund"}
+KIND_LABELS = {
+    "general": "Decision",
+    "disbursement": "Payment from a fund",
+    "policy": "Spending policy",
+}
 POSITION_LABELS = {
     "agree": "Agree",
     "concern": "Agree with a concern",

@@ -398,3 +398,78 @@ def terms_out(terms: PolicyTerms, currency: str) -> PolicyTermsOut:
         ends_on=terms.ends_on,
         replaces=terms.replaces,
     )
+
+
+async def policy_payments(session: AsyncSession, group: Group, number: int) -> list[Entry]:
+    """The payments made under policy ``number``, newest first."""
+    return list(
+        await session.scalars(
+            select(Entry)
+            .where(Entry.group_id == group.id, Entry.policy_number == number)
+            .order_by(Entry.seq.desc())
+        )
+    )
+
+
+# --- what authorised a payment -------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Authority:
+    """What authorised one payment, as the pages say it: a passed proposal (with the day it
+    passed), a spending policy (with what it had paid in that payment's month), or nothing
+    (a payment recorded before every payment needed a decision)."""
+
+    kind: str  # "proposal", "policy" or "none"
+    number: int | None = None
+    title: str = ""
+    decided_on: date | None = None
+    month: date | None = None  # the first day of the payment's month (policies)
+    used: int = 0  # paid under the policy in that month, reversals left out
+    most: int = 0  # the policy's most per month
+    currency: str = ""
+
+
+async def authorities(
+    session: AsyncSession, group: Group, entries: Sequence[Entry]
+) -> dict[int, Authority]:
+    """What authorised each payment among ``entries`` (by seq)."""
+    payments = [e for e in entries if e.kind == "disbursement"]
+    if not payments:
+        return {}
+    numbers = {e.proposal_number for e in payments if e.proposal_number is not None}
+    decided: dict[int, tuple[str, date | None]] = {}
+    if numbers:
+        for proposal in await session.scalars(
+            select(Proposal).where(Proposal.group_id == group.id, Proposal.number.in_(numbers))
+        ):
+            decided[proposal.number] = (
+                proposal.versions[-1].title,
+                proposal.decided_at.date() if proposal.decided_at else None,
+            )
+    by_number = {p.number: p for p in await policies(session, group, date.today())}
+    used: dict[tuple[int, date], int] = {}
+    found: dict[int, Authority] = {}
+    for entry in payments:
+        if entry.proposal_number is not None:
+            title, day = decided.get(entry.proposal_number, ("", None))
+            found[entry.seq] = Authority("proposal", entry.proposal_number, title, day)
+        elif entry.policy_number is not None and entry.policy_number in by_number:
+            policy = by_number[entry.policy_number]
+            month = month_of(entry.occurred_on)[0]
+            if (policy.number, month) not in used:
+                spent = await used_in_month(session, group, [policy.number], month)
+                used[(policy.number, month)] = spent.get(policy.number, 0)
+            found[entry.seq] = Authority(
+                "policy",
+                policy.number,
+                policy.title,
+                policy.decided_on,
+                month,
+                used[(policy.number, month)],
+                policy.terms.max_per_month or 0,
+                policy.fund.currency,
+            )
+        else:
+            found[entry.seq] = Authority("none")
+    return found

@@ -11,6 +11,7 @@ from ledger.models import Entry, Fund
 from ledger.queries import ReversalLinks
 from ledger.rules import HOLDING
 from proposals.labels import STATUS_LABELS
+from proposals.policies import Authority
 from proposals.queries import Decision
 
 KIND_LABELS = {
@@ -45,6 +46,12 @@ class EntryView:
     legs: list[Leg]
     hash: str
     proposal: int | None
+    # What authorised a payment: "proposal", "policy" or "none" (recorded before payments
+    # needed a decision); empty for other entries or where the page did not read it.
+    authority_kind: str
+    authority_number: int | None
+    authority_name: str  # "proposal 4", "policy 2 ‘Emergency groceries’"
+    authority_text: str  # ", passed 3 Nov 2026"; ": €120.00 of €300.00 used in November 2026"
     reversed_by: int | None
     reversed_reason: str | None
     reverses: int | None
@@ -76,7 +83,28 @@ def entry_title(entry: Entry, fmt: Formatter) -> str:
     return KIND_LABELS.get(entry.kind, entry.kind).capitalize()
 
 
-def entry_view(entry: Entry, fmt: Formatter, links: ReversalLinks | None = None) -> EntryView:
+def _authority(authority: Authority | None, fmt: Formatter) -> tuple[str, int | None, str, str]:
+    if authority is None:
+        return "", None, "", ""
+    if authority.kind == "proposal":
+        passed = f", passed {fmt.day(authority.decided_on)}" if authority.decided_on else ""
+        return "proposal", authority.number, f"proposal {authority.number}", passed
+    if authority.kind == "policy" and authority.month is not None:
+        used = (
+            f": {fmt.money(authority.used, authority.currency)} of "
+            f"{fmt.money(authority.most, authority.currency)} used in {fmt.month(authority.month)}"
+        )
+        return "policy", authority.number, f"policy {authority.number} ‘{authority.title}’", used
+    return "none", None, "", ""
+
+
+def entry_view(
+    entry: Entry,
+    fmt: Formatter,
+    links: ReversalLinks | None = None,
+    authority: Authority | None = None,
+) -> EntryView:
+    authority_kind, authority_number, authority_name, authority_text = _authority(authority, fmt)
     reversal = links.reversed_by.get(entry.seq) if links else None
     original = (
         links.originals.get(entry.reverses_seq)
@@ -100,6 +128,10 @@ def entry_view(entry: Entry, fmt: Formatter, links: ReversalLinks | None = None)
         ],
         hash=entry.hash,
         proposal=entry.proposal_number,
+        authority_kind=authority_kind,
+        authority_number=authority_number,
+        authority_name=authority_name,
+        authority_text=authority_text,
         reversed_by=reversal.seq if reversal else None,
         reversed_reason=reversal.memo if reversal else None,
         reverses=entry.reverses_seq,

@@ -21,14 +21,14 @@ from app.presenters.diff import DiffLine, FieldChange, field_changes, text_diff
 from app.presenters.markdown import render_markdown
 from app.web.templating import Formatter
 from ledger.models import Fund, Group
-from ledger.money import format_amount
-from proposals import rules, service
+from ledger.money import format_amount, parse_amount
+from proposals import policies, rules, service
 from proposals.labels import CLOSED_BY, KIND_LABELS, POSITION_LABELS, STATUS_LABELS
 from proposals.minute import Minute, minute_of_round
 from proposals.models import Notification, Proposal, ProposalVersion
 from proposals.queries import Awaiting, Payable
 from proposals.rules import round_is_reset_by
-from proposals.schemas import ProposalOut, ResponseOut, RoundOut, TallyOut, VersionOut
+from proposals.schemas import PolicyOut, ProposalOut, ResponseOut, RoundOut, TallyOut, VersionOut
 
 # What an amendment changed, in words (``VersionOut.changed`` holds the field names).
 FIELD_LABELS = {
@@ -546,3 +546,58 @@ def notification_views(
             )
         )
     return views
+
+
+# --- spending policies -------------------------------------------------------------------------
+
+POLICY_STATUS_LABELS = {
+    policies.IN_FORCE: "In force",
+    policies.ENDED: "Ended",
+    policies.EXPIRED: "Expired",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class PolicyView:
+    """A spending policy as its page and the list of decisions show it."""
+
+    number: int
+    title: str
+    purpose: str
+    status: str
+    status_label: str
+    in_force: bool
+    fund_name: str
+    max_per_payment: str
+    max_per_month: str
+    used_this_month: str
+    remaining_this_month: str
+    payers: str
+    decided_on: str
+    ends_on: str
+    ended_by: int | None
+
+
+def policy_view(
+    policy: policies.Policy, out: PolicyOut, fmt: Formatter, payer_names: Sequence[str]
+) -> PolicyView:
+    def money(text: str) -> str:
+        return fmt.money(parse_amount(text, out.currency), out.currency)
+
+    return PolicyView(
+        number=out.number,
+        title=out.title,
+        purpose=out.purpose,
+        status=out.status,
+        status_label=POLICY_STATUS_LABELS.get(out.status, out.status),
+        in_force=out.status == policies.IN_FORCE,
+        fund_name=policy.fund.name,
+        max_per_payment=money(out.max_per_payment),
+        max_per_month=money(out.max_per_month),
+        used_this_month=money(out.used_this_month),
+        remaining_this_month=money(out.remaining_this_month),
+        payers=", ".join(payer_names) if payer_names else "Every steward",
+        decided_on=fmt.day(policy.decided_on) if policy.decided_on else "",
+        ends_on=fmt.day(out.ends_on) if out.ends_on else "",
+        ended_by=out.ended_by,
+    )

@@ -208,7 +208,6 @@ class MemberGroupPages(Controller):
         funds = await service.list_funds(db_session, group)
         committed = await committed_by_fund(db_session, group)
         entries, _ = await service.list_entries(db_session, group, limit=MEMBER_RECENT_ENTRIES)
-        links = await ledger_queries.reversal_links(db_session, group, entries)
         reader = caller.logged_in_user.id
         discussed = await proposal_queries.in_discussion(db_session, group)
         live = await proposal_queries.live_tallies(db_session, group, discussed)
@@ -228,7 +227,7 @@ class MemberGroupPages(Controller):
             roles=caller.roles,
             held_roles=caller.membership.roles.split() if caller.membership else [],
             funds=[fund_view(f, fmt, committed.get(f.id, 0)) for f in funds],
-            entries=[entry_view(e, fmt, links) for e in entries],
+            entries=await entry_views(db_session, group, entries, fmt),
             members=await groups.list_members(db_session, group.id),
             awaiting=awaiting_cards(
                 await proposal_queries.awaiting_response(db_session, reader, group), fmt, reader

@@ -59,7 +59,8 @@ async def entry_views(
     session: AsyncSession, group: Group, entries: list[Any], fmt: Formatter
 ) -> list[EntryView]:
     links = await ledger_queries.reversal_links(session, group, entries)
-    return [entry_view(entry, fmt, links) for entry in entries]
+    authorised = await policies.authorities(session, group, entries)
+    return [entry_view(entry, fmt, links, authorised.get(entry.seq)) for entry in entries]
 
 
 class LedgerPages(Controller):

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import UTC, datetime, tzinfo
+from datetime import UTC, date, datetime, tzinfo
 from decimal import Decimal
 from typing import Annotated, Any
 
@@ -37,27 +37,35 @@ from app.errors import status_of
 from app.guards import member_with, public_or_member
 from app.presenters.ledger import entry_view
 from app.presenters.markdown import render_markdown
-from app.presenters.proposals import money_text, proposal_lines, proposal_page
+from app.presenters.proposals import (
+    PolicyView,
+    money_text,
+    policy_view,
+    proposal_lines,
+    proposal_page,
+)
 from app.web.forms import (
     Form,
     read_form,
 )
+from app.web.ledger import entry_views
 from app.web.security import COOKIE_FREE
 from app.web.templating import Formatter, page, see_other
+from ledger import groups
 from ledger import queries as ledger_queries
 from ledger import service as ledger_service
 from ledger.errors import LedgerError
 from ledger.groups import utcnow
 from ledger.models import Fund, Group
 from ledger.money import format_amount
+from proposals import policies, rules, service
 from proposals import queries as proposal_queries
-from proposals import rules, service
 from proposals import rules as decision_rules
 from proposals import service as proposals
 from proposals.errors import NotAllowed
 from proposals.labels import POSITION_LABELS, STATUS_LABELS
 from proposals.models import Proposal
-from proposals.schemas import AmendmentIn, ProposalIn
+from proposals.schemas import AmendmentIn, PolicyIn, ProposalIn
 
 OPEN_PROPOSALS = 100
 # A proposal's page is /proposals/12, its decision record /proposals/12.pdf.
@@ -151,6 +159,58 @@ def proposal_from_form(form: Form, zone: tzinfo) -> ProposalIn | None:
     )
 
 
+POLICY_FIELDS = (
+    "title",
+    "body",
+    "fund",
+    "max_per_payment",
+    "max_per_month",
+    "purpose",
+    "ends_on",
+    "replaces",
+    "end",
+    "closes_at",
+)
+
+
+def policy_from_form(form: Form, zone: tzinfo) -> ProposalIn | None:
+    """The policy proposal the form asks for, or None with the form's errors filled in;
+    amounts, the fund and the policy it replaces are checked by the service."""
+    title = _limited(form, "title", TITLE_MAX, required="Give the policy a title.")
+    body = _limited(form, "body", BODY_MAX)
+    purpose = _limited(form, "purpose", policies.PURPOSE_MAX, one_line=True)
+    closes_at = _deadline(form, zone)
+    ends_on: date | None = None
+    if form.value("ends_on"):
+        try:
+            ends_on = date.fromisoformat(form.value("ends_on"))
+        except ValueError:
+            form.fail("ends_on", "Write the date as YYYY-MM-DD, e.g. 2026-12-31.")
+    replaces: int | None = None
+    if form.value("replaces"):
+        text = form.value("replaces").lstrip("#")
+        if text.isdigit() and 0 < int(text) <= MAX_PROPOSAL:
+            replaces = int(text)
+        else:
+            form.fail("replaces", "Choose one of the policies listed.")
+    end = form.value("end") == "on"
+    if not form.ok:
+        return None
+    terms = (
+        PolicyIn(replaces=replaces, end=True)
+        if end
+        else PolicyIn(
+            fund=form.value("fund") or None,
+            max_per_payment=form.value("max_per_payment") or None,
+            max_per_month=form.value("max_per_month") or None,
+            purpose=purpose or None,
+            ends_on=ends_on,
+            replaces=replaces,
+        )
+    )
+    return ProposalIn(title=title, body=body, kind="policy", policy=terms, closes_at=closes_at)
+
+
 def amendment_from_form(form: Form, before: Proposal) -> AmendmentIn | None:
     version = service.current_version(before)
     title = _limited(form, "title", TITLE_MAX, required="Keep a title for the proposal.")
@@ -232,10 +292,46 @@ class ProposalPages(Controller):
             group=group,
             fmt=fmt,
             caller=caller,
+            policies=[] if cursor else await _policy_views(db_session, group, fmt, names=False),
             open_proposals=proposal_lines(open_now, live, fmt),
             closed=proposal_lines(closed, {}, fmt),
             before=cursor,
             next_before=next_before,
+        )
+
+    @get(
+        "/g/{group:str}/policies/{number:int}",
+        guards=[public_or_member],
+        name="policy",
+        closes_due_rounds=True,
+    )
+    async def policy(
+        self,
+        request: Request[Any, Any, Any],
+        db_session: DbSession,
+        caller: CurrentCaller,
+        number: ProposalNumber,
+    ) -> Template:
+        """A spending policy: its terms, this month's room, every payment made under it."""
+        group = caller.group
+        fmt = Formatter.for_group(group, settings_of(request))
+        names = await proposal_queries.names_visible(
+            db_session, group, member=caller.membership is not None
+        )
+        found = [
+            v for v in await _policy_views(db_session, group, fmt, names) if v.number == number
+        ]
+        if not found:
+            raise NotFoundException(f"Group {group.slug!r} has adopted no policy {number}.")
+        payments = await policies.policy_payments(db_session, group, number)
+        return page(
+            request,
+            "public/policy.html",
+            group=group,
+            fmt=fmt,
+            caller=caller,
+            policy=found[0],
+            payments=await entry_views(db_session, group, payments, fmt),
         )
 
     @get(
@@ -295,6 +391,23 @@ class ProposalPages(Controller):
         )
 
 
+async def _policy_views(
+    db_session: AsyncSession, group: Group, fmt: Formatter, names: bool
+) -> list[PolicyView]:
+    """The group's policies as pages show them; who may pay is named only where names are
+    shown (members, or a group that shows names)."""
+    today = utcnow().date()
+    adopted = {p.number: p for p in await policies.policies(db_session, group, today)}
+    members = {m.id: m.user.name for m in await groups.list_members(db_session, group.id)}
+    views = []
+    for out in await policies.policies_out(db_session, group, today):
+        payers = [members.get(i, f"member {i}") for i in out.payers] if names else []
+        if out.payers and not names:
+            payers = [f"{len(out.payers)} named members"]
+        views.append(policy_view(adopted[out.number], out, fmt, payers))
+    return views
+
+
 class MemberProposalPages(Controller):
     include_in_schema = False
     dependencies = {"caller": Provide(provide_caller, sync_to_thread=False)}
@@ -327,6 +440,63 @@ class MemberProposalPages(Controller):
                 request, db_session, caller, form, status=status_of(error)
             )
         return see_other(f"/m/{caller.group.slug}/proposals/{proposal.number}?done=proposed")
+
+    @get("/m/{group:str}/policies/new", guards=[member_with("member")], name="policy_form")
+    async def policy_form(
+        self, request: Request[Any, Any, Any], db_session: DbSession, caller: CurrentCaller
+    ) -> Template:
+        return await self._policy_page(request, db_session, caller, Form())
+
+    @post("/m/{group:str}/policies/new", guards=[member_with("member")], name="propose_policy")
+    async def propose_policy(
+        self, request: Request[Any, Any, Any], db_session: DbSession, caller: CurrentCaller
+    ) -> Template | Redirect:
+        form = await read_form(request, POLICY_FIELDS)
+        fmt = Formatter.for_group(caller.group, settings_of(request))
+        data = policy_from_form(form, fmt.zone)
+        if data is None:
+            return await self._policy_page(request, db_session, caller, form, status=422)
+        try:
+            proposal = await service.create_proposal(
+                db_session, caller.group, caller.logged_in_user, data
+            )
+        except LedgerError as error:
+            # The service names the terms' fields "policy.<name>"; the form names them plainly.
+            field = (error.field or "").removeprefix("policy.")
+            form.fail(field if field in POLICY_FIELDS else "", str(error))
+            await self._explain_deadline(db_session, caller, form, fmt)
+            return await self._policy_page(
+                request, db_session, caller, form, status=status_of(error)
+            )
+        return see_other(f"/m/{caller.group.slug}/proposals/{proposal.number}?done=proposed")
+
+    async def _policy_page(
+        self,
+        request: Request[Any, Any, Any],
+        db_session: AsyncSession,
+        caller: Caller,
+        form: Form,
+        *,
+        status: int = 200,
+    ) -> Template:
+        group = caller.group
+        group_rules, _ = await service.get_rules(db_session, group)
+        today = utcnow().date()
+        in_force = [
+            p for p in await policies.policies(db_session, group, today) if p.in_force_on(today)
+        ]
+        return page(
+            request,
+            "member/propose_policy.html",
+            status_code=status,
+            group=group,
+            caller=caller,
+            form=form,
+            fund_options=await _fund_options(db_session, caller),
+            policy_options=[(str(p.number), f"#{p.number} {p.title}") for p in in_force],
+            min_open_hours=group_rules.min_open_hours,
+            zone=Formatter.for_group(group, settings_of(request)).zone_name(),
+        )
 
     async def _explain_deadline(
         self, db_session: AsyncSession, caller: Caller, form: Form, fmt: Formatter

@@ -153,6 +153,10 @@ class Formatter:
             value = value.astimezone(self.zone).date()
         return format_date(value, format="medium", locale=self.locale)
 
+    def month(self, value: date) -> str:
+        """``November 2026`` (in the locale's way)."""
+        return format_date(value, format="LLLL y", locale=self.locale)
+
     def moment(self, value: datetime) -> str:
         return format_datetime(value, format="medium", tzinfo=self.zone, locale=self.locale)
 

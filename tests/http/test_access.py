@@ -219,6 +219,8 @@ ROUTES: dict[tuple[str, str], Route] = {
     ("GET", "/g/{group:str}/ledger"): Route(PUBLIC_READ),
     ("GET", "/g/{group:str}/feed.atom"): Route(PUBLIC_READ),
     ("GET", "/g/{group:str}/proposals"): Route(PUBLIC_READ),
+    # The probe's group adopted no policy: past the guard, a 404.
+    ("GET", "/g/{group:str}/policies/{number:int}"): Route(PUBLIC_READ, allowed=404),
     # A proposal's page (the probe); ``1.pdf`` on the same route is its decision record.
     ("GET", "/g/{group:str}/proposals/{number:str}"): Route(PUBLIC_READ),
     # Asking for support (no login; the private group has not switched its form on).
@@ -252,6 +254,8 @@ ROUTES: dict[tuple[str, str], Route] = {
     # Decisions. Proposal 1 (by the member) is open and was opened just now.
     ("GET", "/m/{group:str}/proposals/new"): Route(MEMBER, page=True),
     ("POST", "/m/{group:str}/proposals/new"): Route(MEMBER, page=True, allowed=422),
+    ("GET", "/m/{group:str}/policies/new"): Route(MEMBER, page=True),
+    ("POST", "/m/{group:str}/policies/new"): Route(MEMBER, page=True, allowed=422),
     ("GET", "/m/{group:str}/proposals/{number:int}"): Route(MEMBER, page=True),
     # An empty form chooses no response.
     ("POST", "/m/{group:str}/proposals/{number:int}/respond"): Route(

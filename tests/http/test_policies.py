@@ -14,13 +14,17 @@ from litestar.testing import AsyncTestClient
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.settings import Settings
+from ledger import service as ledger_service
 from ledger.bundle import verify_bundle
 from ledger.canonical import parse_leaf
-from tests.support.clients import racing_client
+from ledger.schemas import DisbursementIn
+from ledger.service import Authorisation
+from tests.support.clients import browser, give_password, post_form, racing_client, text_of
 from tests.support.people import Person, World, adopt_policy
 
 Client = AsyncTestClient[Litestar]
 EVERYONE = ("admin", "steward", "facilitator", "member")
+HTML = {"Accept": "text/html"}
 
 
 def api(world: World, tail: str) -> str:
@@ -68,6 +72,11 @@ async def agree(client: Client, world: World, number: int) -> None:
             json={"position": "agree"},
         )
         assert response.status_code == 201, response.text
+
+
+def words(page: httpx.Response) -> str:
+    """The page's text as read aloud: no space before punctuation after a link."""
+    return text_of(page.text).replace(" ,", ",").replace(" :", ":")
 
 
 async def policies(client: Client, world: World) -> dict[int, dict[str, Any]]:
@@ -328,3 +337,114 @@ async def test_racing_payments_under_one_policy_take_exactly_the_months_room(
     listed = (await policies(client, world))[number]
     assert (listed["used_this_month"], listed["remaining_this_month"]) == ("70.00", "0.00")
     assert (await client.get(api(world, "/verify"))).json()["ok"] is True
+
+
+async def test_every_payment_says_what_authorised_it_and_a_policy_has_its_page(
+    client: Client, world: World, session: AsyncSession
+) -> None:
+    await donate(client, world, "200.00")
+    number = await propose_policy(client, world, world.member)
+    await agree(client, world, number)
+    paid = await pay(client, world, "20.00", policy=number, counterparty="Corner shop")
+    assert paid.status_code == 201, paid.text
+    # A payment recorded before every payment needed a decision: its leaf names neither
+    # (an authority that says so stands in for the old code).
+    group = await world.fresh_group(session)
+
+    async def no_decision(*_: Any) -> Authorisation:
+        return Authorisation()
+
+    await ledger_service.record_entry(
+        session,
+        group,
+        DisbursementIn(fund="groceries", amount="1.00", policy=number, memo="Old payment"),
+        recorded_by=None,
+        authority=no_decision,
+    )
+    await session.commit()
+    month = date.today().strftime("%B %Y")
+    ledger = words(await client.get(f"/g/{world.slug}/ledger", headers=HTML))
+    assert (
+        f"Under policy {number} ‘Emergency groceries’: €20.00 of €50.00 used in {month}" in ledger
+    )
+    assert "Recorded before every payment needed a decision" in ledger
+    page = await client.get(f"/g/{world.slug}/ledger", headers=HTML)
+    assert f'href="/g/{world.slug}/policies/{number}"' in page.text
+
+    decisions = text_of((await client.get(f"/g/{world.slug}/proposals", headers=HTML)).text)
+    assert f"Policy {number}: Emergency groceries In force" in decisions
+    assert "at most €20.00 a payment and €50.00 a month" in decisions
+    assert "€20.00 used this month, €30.00 left" in decisions
+
+    shown = await client.get(f"/g/{world.slug}/policies/{number}", headers=HTML)
+    assert shown.status_code == 200
+    text = text_of(shown.text)
+    assert f"Policy {number}: Emergency groceries In force" in text
+    assert "Most per payment €20.00 Most per calendar month €50.00" in text
+    assert "Who may pay under it Every steward" in text
+    assert "This month €20.00 used, €30.00 left" in text
+    assert "Payment of €20.00 from Groceries" in text
+    assert "Old payment" not in text
+    missing = await client.get(f"/g/{world.slug}/policies/99", headers=HTML)
+    assert missing.status_code == 404
+
+
+async def test_a_payment_under_a_proposal_says_when_it_passed(client: Client, world: World) -> None:
+    await donate(client, world, "200.00", fund="rent-relief")
+    proposed = await client.post(
+        api(world, "/proposals"),
+        headers=world.member.headers,
+        json={"title": "Rent", "fund": "rent-relief", "amount": "50.00", "counterparty": "R-4"},
+    )
+    assert proposed.status_code == 201, proposed.text
+    await agree(client, world, 1)
+    paid = await pay(client, world, "50.00", fund="rent-relief", proposal=1, counterparty="R-4")
+    assert paid.status_code == 201, paid.text
+    today = date.today()
+    passed = f"{today:%b} {today.day}, {today.year}"
+    group_page = words(await client.get(f"/g/{world.slug}", headers=HTML))
+    assert f"Authorised by proposal 1, passed {passed}" in group_page
+
+
+async def test_a_member_proposes_a_policy_and_a_later_one_ends_it_through_the_forms(
+    settings: Settings, client: Client, world: World, session: AsyncSession
+) -> None:
+    await give_password(session, world.member)
+    url = f"/m/{world.slug}/policies/new"
+    terms = {
+        "title": "Emergency groceries",
+        "purpose": "Grocery cards for households in a crisis",
+        "fund": "groceries",
+        "max_per_payment": "20.00",
+        "max_per_month": "10.00",
+    }
+    async with browser(settings, world.member) as member:
+        form = await member.get(url, headers=HTML)
+        assert form.status_code == 200
+        assert "Propose a spending policy" in text_of(form.text)
+        assert "Replaces" not in text_of(form.text)  # no policy is in force yet
+        refused = await post_form(member, url, terms)
+        assert refused.status_code == 422
+        assert "The most per month is at least the most per payment." in text_of(refused.text)
+        assert 'id="error-max_per_month"' in refused.text
+        assert 'value="Emergency groceries"' in refused.text
+        proposed = await post_form(member, url, {**terms, "max_per_month": "300.00"})
+        assert proposed.status_code == 303, proposed.text
+        assert proposed.headers["location"] == f"/m/{world.slug}/proposals/1?done=proposed"
+    await agree(client, world, 1)
+    assert (await policies(client, world))[1]["max_per_month"] == "300.00"
+    async with browser(settings, world.member) as member:
+        form = await member.get(url, headers=HTML)
+        assert '<option value="1">#1 Emergency groceries</option>' in form.text
+        ending = await post_form(
+            member, url, {"title": "Stop the grocery cards", "replaces": "1", "end": "on"}
+        )
+        assert ending.status_code == 303, ending.text
+    await agree(client, world, 2)
+    assert (await policies(client, world))[1]["status"] == "ended"
+    shown = (await client.get(api(world, "/proposals/2"))).json()
+    assert (shown["kind"], shown["policy"]["replaces"], shown["policy"]["max_per_month"]) == (
+        "policy",
+        1,
+        None,
+    )
