@@ -35,6 +35,7 @@ from app.deps import (
 from app.documents.proposal import proposal_record_response
 from app.errors import status_of
 from app.guards import member_with, public_or_member
+from app.presenters.formatting import Formatter
 from app.presenters.ledger import entry_view
 from app.presenters.markdown import render_markdown
 from app.presenters.proposals import money_text, proposal_lines, proposal_page
@@ -43,7 +44,7 @@ from app.web.forms import (
     read_form,
 )
 from app.web.security import COOKIE_FREE
-from app.web.templating import Formatter, page, see_other
+from app.web.templating import page, see_other
 from ledger import queries as ledger_queries
 from ledger import service as ledger_service
 from ledger.errors import LedgerError
