@@ -18,8 +18,8 @@ from datetime import datetime
 from markupsafe import Markup
 
 from app.presenters.diff import DiffLine, FieldChange, field_changes, text_diff
+from app.presenters.formatting import Formatter
 from app.presenters.markdown import render_markdown
-from app.web.templating import Formatter
 from ledger.models import Fund, Group
 from ledger.money import format_amount, parse_amount
 from proposals import policies, rules, service

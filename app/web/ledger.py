@@ -27,6 +27,7 @@ from app.db import keep_changes
 from app.deps import CurrentCaller, CurrentNotary, DbSession, settings_of
 from app.errors import status_of
 from app.guards import member_with, public_or_member
+from app.presenters.formatting import Formatter
 from app.presenters.ledger import KIND_LABELS, EntryView, entry_view, fund_view
 from app.presenters.proposals import PayableProposal, payable_views
 from app.web.forms import (
@@ -39,7 +40,7 @@ from app.web.forms import (
     read_form,
 )
 from app.web.security import COOKIE_FREE
-from app.web.templating import Formatter, page, see_other
+from app.web.templating import page, see_other
 from ledger import queries as ledger_queries
 from ledger import service
 from ledger.errors import IdempotencyMismatch, LedgerError

@@ -35,6 +35,7 @@ from app.deps import (
 from app.documents.proposal import proposal_record_response
 from app.errors import status_of
 from app.guards import member_with, public_or_member
+from app.presenters.formatting import Formatter
 from app.presenters.ledger import entry_view
 from app.presenters.markdown import render_markdown
 from app.presenters.proposals import (
@@ -50,7 +51,7 @@ from app.web.forms import (
 )
 from app.web.ledger import entry_views
 from app.web.security import COOKIE_FREE
-from app.web.templating import Formatter, page, see_other
+from app.web.templating import page, see_other
 from ledger import groups
 from ledger import queries as ledger_queries
 from ledger import service as ledger_service
