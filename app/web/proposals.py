@@ -65,7 +65,7 @@ from proposals import rules as decision_rules
 from proposals import service as proposals
 from proposals.errors import NotAllowed
 from proposals.labels import POSITION_LABELS, STATUS_LABELS
-from proposals.models import Proposal
+from proposals.models import Proposal, Round
 from proposals.schemas import AmendmentIn, PolicyIn, ProposalIn
 
 OPEN_PROPOSALS = 100
@@ -690,6 +690,7 @@ class MemberProposalPages(Controller):
             None,
         )
         round_open = proposal.status == "open" and round_.closed_at is None
+        may_respond = round_open and caller.user_id in service.eligible_of(round_)
         payment = await _payment(db_session, group, proposal, fmt)
         return page(
             request,
@@ -711,7 +712,10 @@ class MemberProposalPages(Controller):
             status_label=STATUS_LABELS.get(proposal.status, proposal.status),
             positions=POSITION_LABELS,
             mine=mine,
-            may_respond=round_open and caller.user_id in service.eligible_of(round_),
+            may_respond=may_respond,
+            why_not_eligible=(
+                _why_not_eligible(caller, round_, fmt) if round_open and not may_respond else ""
+            ),
             may_amend=proposal.status in ("open", "blocked")
             and author_or_facilitator(proposal, caller),
             may_close=round_open and caller.may("facilitator"),
@@ -725,6 +729,24 @@ class MemberProposalPages(Controller):
             fund_options=await _fund_options(db_session, caller),
             done=done,
         )
+
+
+def _why_not_eligible(caller: Caller, round_: Round, fmt: Formatter) -> str:
+    """Why a member sees no response form on an open round: the round's members were fixed
+    when it opened."""
+    opened = fmt.moment(round_.opened_at)
+    joined = caller.membership.joined_at if caller.membership else None
+    if joined is not None and joined > round_.opened_at:
+        return (
+            f"You joined on {fmt.moment(joined)}, after round {round_.number} opened on "
+            f"{opened}: a round counts the members of the group when it opens, so you cannot "
+            "respond to this one. You can take part in its next round (after an amendment) "
+            "and in every proposal from now on."
+        )
+    return (
+        f"Round {round_.number} opened on {opened} and counts only the members of that "
+        "moment, so you cannot respond to it."
+    )
 
 
 async def _fund_options(db_session: AsyncSession, caller: Caller) -> list[tuple[str, str]]:

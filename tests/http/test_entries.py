@@ -292,3 +292,33 @@ async def test_documents_answer_404_or_422_for_numbers_and_days_no_ledger_holds(
         response = await client.get(f"/g/{world.slug}/audit.pdf?{query}")
         assert response.status_code == 422, query
         assert response.headers["content-type"].startswith("application/problem+json")
+
+
+async def test_a_refused_entry_names_only_fields_of_its_body(client: Client, world: World) -> None:
+    """A 422 was seen naming a `group` field that no entry has: the path's group is never a
+    field at fault, whatever is wrong with the body or the headers."""
+    bodies: list[Any] = [
+        {"kind": "donation", "fund": "groceries", "amount": "1.001"},
+        {"kind": "donation", "fund": "nowhere", "amount": "1.00"},
+        {"kind": "donation", "fund": "groceries", "amount": 1},
+        {"kind": "donation", "fund": "groceries"},
+        {"kind": "bogus", "fund": "groceries", "amount": "1.00"},
+        {"kind": "transfer", "from_fund": "groceries", "to_fund": "groceries", "amount": "1.00"},
+        {"kind": "reversal", "reverses": 5},
+        {"kind": "reversal", "reverses": 2**70, "memo": "x"},
+        {"kind": "donation", "fund": "groceries", "amount": "1.00", "occurred_on": "2026-13-01"},
+        [],
+        {},
+    ]
+    for number, body in enumerate(bodies):
+        for key in ({}, {"Idempotency-Key": f"probe-{number}"}):
+            answer = await client.post(
+                f"/api/groups/{world.slug}/entries?group=x",
+                json=body,
+                headers={**world.steward.headers, **key},
+            )
+            assert answer.status_code == 422, (body, answer.text)
+            fields = {error["field"] for error in answer.json().get("errors", [])}
+            assert "group" not in fields, (body, answer.text)
+            named = set(body) if isinstance(body, dict) else set()
+            assert fields <= named | {"kind", "fund", "amount", "memo"}, (body, answer.text)

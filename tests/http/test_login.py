@@ -246,6 +246,13 @@ async def test_pages_ask_anonymous_visitors_to_log_in(client: Client, world: Wor
     assert 'name="next" value="/m/rent-fund/record/donation"' in landed.text
 
 
+async def test_the_login_page_says_what_members_do_here_now(client: Client) -> None:
+    page = await client.get("/login")
+    assert page.status_code == 200
+    assert "soon" not in page.text  # deciding together is here, not promised
+    assert "propose and decide together" in page.text
+
+
 async def test_a_session_cookie_api_write_needs_the_csrf_header_and_a_bearer_token_does_not(
     settings: Settings, world: World, session: AsyncSession
 ) -> None:

@@ -252,6 +252,10 @@ async def test_a_member_who_joined_after_the_round_opened_cannot_respond(
         page = await late.get(proposal_url(world, "/1"), headers=HTML)
         assert page.status_code == 200
         assert 'action="/m/rent-fund/proposals/1/respond"' not in page.text
+        # The page says why there is no form, rather than leaving the member to guess.
+        shown = text_of(page.text)
+        assert "after round 1 opened" in shown
+        assert "so you cannot respond to this one" in shown
         refused = await respond(late, world, 1, "agree")
         assert refused.status_code == 409
         assert "Only members who belonged to the group when this round opened" in text_of(

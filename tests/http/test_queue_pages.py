@@ -357,7 +357,8 @@ async def test_marking_paid_needs_the_authorised_payment_in_the_ledger(
             assert answer.status_code in (200, 201), answer.text
         passed = text_of((await steward.get(page_of(world, request), headers=HTML)).text)
         assert "it is passed" in passed
-        assert "mark this request as paid" in passed
+        assert "this request shows as paid" in passed
+        assert "Mark as paid" not in passed
         paid = await client.post(
             f"/api/groups/{world.slug}/entries",
             headers=world.steward.headers,
@@ -370,6 +371,10 @@ async def test_marking_paid_needs_the_authorised_payment_in_the_ledger(
             },
         )
         assert paid.status_code == 201, paid.text
+        # Paid in the ledger is paid: the page says so and offers no "Mark as paid".
+        settled = text_of((await steward.get(page_of(world, request), headers=HTML)).text)
+        assert "The authorised money has been paid" in settled
+        assert "Mark as paid" not in settled
         marked = await act(steward, world, request, "paid", {})
         assert marked.status_code == 303
         assert marked.headers["location"] == page_of(world, request, "?done=paid")
