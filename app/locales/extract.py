@@ -14,7 +14,11 @@ from babel.messages.catalog import Catalog
 from babel.messages.pofile import write_po
 
 ROOT = Path(__file__).resolve().parents[2]
-TEMPLATES = ("templates/public/ask.html", "templates/public/ask_status.html")
+TEMPLATES = (
+    "templates/public/ask.html",
+    "templates/public/ask_status.html",
+    "templates/public/_group_header.html",
+)
 SOURCES = {
     "app/web/ask.py": ("translate",),
     "proposals/support.py": ("InvalidInput",),

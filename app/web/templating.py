@@ -22,6 +22,7 @@ from litestar.utils.scope.state import ScopeState
 from markupsafe import Markup
 
 from app.deps import settings_of
+from app.i18n import SOURCE_LANGUAGE, available_languages, choose, translations
 from app.migrate import PROJECT_ROOT
 from app.presenters.formatting import Formatter, locale_or_default
 
@@ -60,6 +61,10 @@ def csrf_field(context: Context) -> Markup:
     )
 
 
+def _english(message: str) -> str:
+    return message
+
+
 def create_environment() -> Environment:
     environment = Environment(
         loader=FileSystemLoader(TEMPLATES),
@@ -68,7 +73,8 @@ def create_environment() -> Environment:
         trim_blocks=True,
         lstrip_blocks=True,
     )
-    environment.globals.update(static=static_url, csrf_field=csrf_field)
+    # Pages in one language pass their own ``t``; the others are written in English.
+    environment.globals.update(static=static_url, csrf_field=csrf_field, t=_english)
     return environment
 
 
@@ -85,6 +91,15 @@ def page(
 ) -> Template:
     """A page rendered from ``template`` with what every page's layout needs."""
     context.setdefault("current_user", request.scope.get("state", {}).get("cp_user"))
+    # "Ask for support" reads in the visitor's language on every page: a page in one
+    # language (the ask pages) uses its own, the others the browser's Accept-Language.
+    if "t" in context:
+        context.setdefault("visitor_t", context["t"])
+        context.setdefault("visitor_language", context.get("language", SOURCE_LANGUAGE))
+    else:
+        visitor = choose(request.headers.get("accept-language", ""), available_languages())
+        context.setdefault("visitor_t", translations(visitor).gettext)
+        context.setdefault("visitor_language", visitor)
     if "fmt" not in context:
         fmt = Formatter.for_group(context.get("group"), settings_of(request))
         language = context.get("language")  # a page in the reader's language (the ask form)
