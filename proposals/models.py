@@ -206,11 +206,43 @@ class RequestNote(Base):
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     request_id: Mapped[int] = mapped_column(ForeignKey("support_requests.id"), index=True)
-    author_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    # None: added by the person who asked, from their status page.
+    author_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     sealed: Mapped[bytes] = mapped_column(LargeBinary)
     created_at: Mapped[datetime] = mapped_column(DateTimeUTC(timezone=True))
 
-    author: Mapped[User] = relationship(lazy="joined", innerjoin=True, viewonly=True)
+    author: Mapped[User | None] = relationship(lazy="joined", viewonly=True)
+
+
+class RequestEvent(Base):
+    """What the person did on their status page (added information, withdrew, erased their
+    details): the request's history as the stewards see it. No personal data: the text the
+    person added is a sealed note."""
+
+    __tablename__ = "request_events"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    request_id: Mapped[int] = mapped_column(ForeignKey("support_requests.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(32))
+    at: Mapped[datetime] = mapped_column(DateTimeUTC(timezone=True))
+
+
+class RequestUpdate(Base):
+    """A change of a request's status to tell the person by e-mail, if they asked to be told
+    (an outbox, sent with retries like ``Notification``). The address is read from the
+    sealed details when sending, never copied here; erasing the details deletes these."""
+
+    __tablename__ = "request_updates"
+    __table_args__ = (Index("ix_request_updates_pending", "sent_at", "next_attempt_at"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    request_id: Mapped[int] = mapped_column(ForeignKey("support_requests.id"), index=True)
+    status: Mapped[str] = mapped_column(String(16))
+    created_at: Mapped[datetime] = mapped_column(DateTimeUTC(timezone=True))
+    sent_at: Mapped[datetime | None] = mapped_column(DateTimeUTC(timezone=True))
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(DateTimeUTC(timezone=True))
+    last_error: Mapped[str] = mapped_column(Text, default="")
 
 
 class DetailsRead(Base):

@@ -18,15 +18,21 @@ from ledger.models import User
 from proposals.models import RequestDetails, RequestKey, RequestNote, SupportRequest
 from proposals.privacy import Details, new_key, seal, unseal
 
+PERSON_WHO_ASKED = "The person who asked"
+
 
 @dataclass(frozen=True, slots=True)
 class Note:
     """A note as the stewards read it."""
 
     id: int
-    author: User
+    author: User | None  # None: the person who asked
     text: str
     created_at: datetime
+
+    @property
+    def by(self) -> str:
+        return self.author.name if self.author is not None else PERSON_WHO_ASKED
 
 
 async def _key(session: AsyncSession, request_id: int) -> bytes | None:
@@ -71,14 +77,14 @@ async def details_of_proposal(
 
 
 async def add_note(
-    session: AsyncSession, request_id: int, author: User, text: str, now: datetime
+    session: AsyncSession, request_id: int, author: User | None, text: str, now: datetime
 ) -> Note:
     key = await _key(session, request_id)
     if key is None:
         raise LookupError("this request's key is gone")  # erased: the caller checks first
     row = RequestNote(
         request_id=request_id,
-        author_id=author.id,
+        author_id=author.id if author is not None else None,
         sealed=seal(key, request_id, "note", text.encode()),
         created_at=now,
     )

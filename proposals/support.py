@@ -30,7 +30,13 @@ from ledger.models import Group, User
 from ledger.money import check_currency, format_amount, parse_amount
 from proposals import personal
 from proposals import service as proposals
-from proposals.models import DetailsRead, Proposal, SupportRequest, SupportSettings
+from proposals.models import (
+    DetailsRead,
+    Proposal,
+    RequestEvent,
+    SupportRequest,
+    SupportSettings,
+)
 from proposals.personal import Note
 from proposals.privacy import Details, refuse_personal_data
 from proposals.schemas import ProposalIn
@@ -181,11 +187,12 @@ async def _tell_stewards(
 @dataclass(frozen=True, slots=True)
 class RequestStatus:
     pseudonym: str
-    status: str  # received, discussing, proposed, decided, paid, declined
+    status: str  # received, discussing, proposed, decided, paid, declined, withdrawn
     created_at: datetime
     amount: str | None
     decision: str | None  # passed, not_passed, blocked, withdrawn
     decline_message: str
+    erased: bool = False
 
 
 async def find_by_reference(
@@ -215,7 +222,7 @@ async def status_by_reference(session: AsyncSession, group: Group, reference: st
 
 async def status_of(session: AsyncSession, group: Group, request: SupportRequest) -> RequestStatus:
     status, decision = request.status, None
-    if request.proposal_id is not None and status not in ("declined", "paid"):
+    if request.proposal_id is not None and status not in ("declined", "paid", "withdrawn"):
         proposal = await session.get(Proposal, request.proposal_id)
         if proposal is not None and proposal.status != "open":
             status, decision = "decided", proposal.status
@@ -223,7 +230,13 @@ async def status_of(session: AsyncSession, group: Group, request: SupportRequest
                 status = "paid"
     amount = format_amount(request.amount, request.currency) if request.amount else None
     return RequestStatus(
-        request.pseudonym, status, request.created_at, amount, decision, request.decline_message
+        request.pseudonym,
+        status,
+        request.created_at,
+        amount,
+        decision,
+        request.decline_message,
+        erased=request.erased_at is not None,
     )
 
 
@@ -231,6 +244,87 @@ async def _fully_paid(session: AsyncSession, group: Group, proposal: Proposal) -
     version = proposals.current_version(proposal)
     done = (await proposals.paid(session, group, [proposal.number])).get(proposal.number, 0)
     return version.amount is not None and done >= version.amount
+
+
+# --- what the person may do on their status page ------------------------------------------
+
+# Each is an event of the request's history, which the stewards see.
+EVENT_KINDS = ("added", "withdrawn", "erased")
+# While the group may still act on it, the person may add to or withdraw their request.
+_STILL_OPEN = ("received", "discussing", "proposed")
+
+
+async def _record(session: AsyncSession, request: SupportRequest, kind: str, now: datetime) -> None:
+    session.add(RequestEvent(request_id=request.id, kind=kind, at=now))
+    await session.flush()
+
+
+def _refuse_unless_open(request: SupportRequest, what: str) -> None:
+    if request.erased_at is not None:
+        raise Conflict(f"Your details were erased: you cannot {what} any more.")
+    if request.status not in _STILL_OPEN:
+        raise Conflict(f"This request is closed: you cannot {what} any more.")
+
+
+async def add_information(
+    session: AsyncSession, request: SupportRequest, text: str, now: datetime | None = None
+) -> None:
+    """The person adds to their request: a note sealed like the stewards' own (no author)."""
+    now = now or utcnow()
+    _refuse_unless_open(request, "add information")
+    text = _field(text, "information", 4000)
+    if not text:
+        raise InvalidInput("Please write what you want to add.", field="information")
+    await personal.add_note(session, request.id, None, text, now)
+    await _record(session, request, "added", now)
+
+
+async def withdraw(
+    session: AsyncSession, request: SupportRequest, now: datetime | None = None
+) -> None:
+    """The person no longer needs the group's help. A proposal already made stays for the
+    group to withdraw or decide (its members see the request was withdrawn)."""
+    now = now or utcnow()
+    _refuse_unless_open(request, "withdraw it")
+    request.status = "withdrawn"
+    request.closed_at = now
+    await _record(session, request, "withdrawn", now)
+
+
+async def erase_by_person(
+    session: AsyncSession, request: SupportRequest, now: datetime | None = None
+) -> None:
+    """The person erases their details now (the request, its code and history stay)."""
+    now = now or utcnow()
+    if request.erased_at is not None:
+        raise Conflict("Your details were erased already.")
+    await erase(session, request, now)
+    await _record(session, request, "erased", now)
+
+
+async def history(session: AsyncSession, request: SupportRequest) -> list[RequestEvent]:
+    return list(
+        await session.scalars(
+            select(RequestEvent)
+            .where(RequestEvent.request_id == request.id)
+            .order_by(RequestEvent.at, RequestEvent.id)
+        )
+    )
+
+
+async def latest_events(
+    session: AsyncSession, requests: Sequence[SupportRequest]
+) -> dict[int, RequestEvent]:
+    """The latest event of each of these requests that has one (for the queue)."""
+    ids = [r.id for r in requests]
+    if not ids:
+        return {}
+    found: dict[int, RequestEvent] = {}
+    for event in await session.scalars(
+        select(RequestEvent).where(RequestEvent.request_id.in_(ids)).order_by(RequestEvent.id)
+    ):
+        found[event.request_id] = event
+    return found
 
 
 # --- the stewards' queue --------------------------------------------------------------------
@@ -415,6 +509,7 @@ async def _discard(session: AsyncSession, ids: Sequence[int]) -> None:
         await personal.forget(session, request_id)
     if ids:
         await session.execute(delete(DetailsRead).where(DetailsRead.request_id.in_(ids)))
+        await session.execute(delete(RequestEvent).where(RequestEvent.request_id.in_(ids)))
         await session.execute(delete(SupportRequest).where(SupportRequest.id.in_(ids)))
     await session.flush()
 

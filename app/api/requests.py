@@ -134,7 +134,7 @@ class RequestController(Controller):
                 email=details.email,
                 via_member=details.via_member,
             ),
-            notes=[NoteOut(author=n.author.name, text=n.text, at=n.created_at) for n in notes],
+            notes=[NoteOut(author=n.by, text=n.text, at=n.created_at) for n in notes],
         )
 
     @get(
@@ -164,7 +164,7 @@ class RequestController(Controller):
         assert caller.user is not None
         found = await support.get_request(db_session, caller.group, request_id)
         note = await support.add_note(db_session, found, caller.user, data.text)
-        return NoteOut(author=note.author.name, text=note.text, at=note.created_at)
+        return NoteOut(author=note.by, text=note.text, at=note.created_at)
 
     @post(
         "/requests/{request_id:int}/propose",

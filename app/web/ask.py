@@ -13,6 +13,7 @@ flood.
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Annotated, Any
@@ -37,11 +38,11 @@ from app.limits import (
     client_address,
 )
 from app.web.templating import page
-from ledger.errors import InvalidInput
+from ledger.errors import Conflict, InvalidInput
 from ledger.groups import find_group, utcnow
 from ledger.models import Group
 from proposals import support
-from proposals.models import SupportSettings
+from proposals.models import SupportRequest, SupportSettings
 
 # A request is text: a few kilobytes at most.
 MAX_FORM_BYTES = 16_384
@@ -235,58 +236,222 @@ class AskPages(Controller):
         group: FromPath[str],
         reference: FromPath[str],
         sent: FromQuery[bool] = False,
+        done: FromQuery[str] = "",
     ) -> Template:
-        context = await _open_group(db_session, group)
-        try:
-            status = await support.status_by_reference(db_session, context.group, reference)
-        except support.NotFound as missing:
-            raise NotFoundException(str(missing)) from missing
-        found = await support.find_by_reference(db_session, context.group, reference)
-        language = found.language if found and found.language in context.languages else "en"
-        translate = translations(language).gettext
-        steps = [
-            ("received", translate("Received")),
-            ("discussing", translate("Being discussed")),
-            ("proposed", translate("Proposed to the group")),
-            ("decided", translate("Decided")),
-            ("paid", translate("Paid")),
-        ]
-        order = [key for key, _ in steps]
-        current = status.status if status.status in order else "received"
-        done = order[: order.index(current) + 1]
-        explanations = {
-            "received": translate(
-                "Your request has arrived. Someone who handles requests will read it soon."
-            ),
-            "discussing": translate(
-                "Someone who handles requests is looking at it and may contact you."
-            ),
-            "proposed": translate("The group is deciding together whether to help."),
-            "decided": translate(
-                "The group has decided: it will help, and the money will be paid soon."
+        context, found = await _open_request(db_session, group, reference)
+        return await _status_page(request, db_session, context, found, just_sent=sent, done=done)
+
+    @post("/{reference:str}/add", request_max_body_size=MAX_FORM_BYTES)
+    async def add_information(
+        self,
+        request: Request[Any, Any, Any],
+        db_session: DbSession,
+        group: FromPath[str],
+        reference: FromPath[str],
+        data: Annotated[dict[str, str], Body(media_type=RequestEncodingType.URL_ENCODED)],
+    ) -> Template | Redirect:
+        context, found = await _open_request(db_session, group, reference)
+        text = str(data.get("information", ""))[:5000]
+        translate = _translate_for(context, found)
+        if not text.strip():
+            return await _status_page(
+                request,
+                db_session,
+                context,
+                found,
+                problem=translate("Please write what you want to add."),
+                status_code=422,
             )
-            if status.decision == "passed"
-            else translate(
-                "The group could not agree to help with this request this time. "
-                "Someone may contact you about other ways to help."
-            ),
-            "paid": translate("The money has been paid."),
-        }
-        return page(
+        return await _act(
             request,
-            "public/ask_status.html",
-            group=context.group,
-            asks_open=True,
-            t=translate,
-            language=language,
-            status=status,
-            steps=steps,
-            current=current,
-            done=done,
-            explanation=explanations[current],
-            just_sent=sent,
-            headers={"Referrer-Policy": "no-referrer", "Cache-Control": "no-store"},
+            db_session,
+            context,
+            found,
+            "added",
+            support.add_information(db_session, found, text),
+            text,
         )
+
+    @post("/{reference:str}/withdraw", request_max_body_size=MAX_FORM_BYTES)
+    async def withdraw(
+        self,
+        request: Request[Any, Any, Any],
+        db_session: DbSession,
+        group: FromPath[str],
+        reference: FromPath[str],
+        data: Annotated[dict[str, str], Body(media_type=RequestEncodingType.URL_ENCODED)],
+    ) -> Template | Redirect:
+        context, found = await _open_request(db_session, group, reference)
+        if not data.get("confirm"):
+            return await _unconfirmed(request, db_session, context, found)
+        return await _act(
+            request, db_session, context, found, "withdrawn", support.withdraw(db_session, found)
+        )
+
+    @post("/{reference:str}/erase", request_max_body_size=MAX_FORM_BYTES)
+    async def erase(
+        self,
+        request: Request[Any, Any, Any],
+        db_session: DbSession,
+        group: FromPath[str],
+        reference: FromPath[str],
+        data: Annotated[dict[str, str], Body(media_type=RequestEncodingType.URL_ENCODED)],
+    ) -> Template | Redirect:
+        context, found = await _open_request(db_session, group, reference)
+        if not data.get("confirm"):
+            return await _unconfirmed(request, db_session, context, found)
+        return await _act(
+            request,
+            db_session,
+            context,
+            found,
+            "erased",
+            support.erase_by_person(db_session, found),
+        )
+
+
+async def _open_request(
+    session: AsyncSession, slug: str, reference: str
+) -> tuple[AskContext, SupportRequest]:
+    context = await _open_group(session, slug)
+    found = await support.find_by_reference(session, context.group, reference)
+    if found is None:
+        raise NotFoundException("We could not find a request with this reference.")
+    return context, found
+
+
+def _translate_for(context: AskContext, found: SupportRequest) -> Callable[[str], str]:
+    language = found.language if found.language in context.languages else "en"
+    return translations(language).gettext
+
+
+async def _act(
+    request: Request[Any, Any, Any],
+    session: AsyncSession,
+    context: AskContext,
+    found: SupportRequest,
+    done: str,
+    action: Awaitable[None],
+    text: str = "",
+) -> Template | Redirect:
+    """Do what the person asked, then show their page saying it is done (or why not)."""
+    translate = _translate_for(context, found)
+    try:
+        await action
+    except InvalidInput as invalid:
+        return await _status_page(
+            request,
+            session,
+            context,
+            found,
+            problem=translate(str(invalid)),
+            text=text,
+            status_code=422,
+        )
+    except Conflict:
+        # The page was old: the request closed, or the details were erased, meanwhile.
+        return await _status_page(
+            request,
+            session,
+            context,
+            found,
+            problem=translate("This request cannot be changed any more."),
+            status_code=409,
+        )
+    return Redirect(f"/g/{context.group.slug}/ask/{found.reference}?done={done}", status_code=303)
+
+
+async def _unconfirmed(
+    request: Request[Any, Any, Any],
+    session: AsyncSession,
+    context: AskContext,
+    found: SupportRequest,
+) -> Template:
+    translate = _translate_for(context, found)
+    return await _status_page(
+        request,
+        session,
+        context,
+        found,
+        problem=translate("Please tick the box to confirm, then press the button again."),
+        status_code=422,
+    )
+
+
+async def _status_page(
+    request: Request[Any, Any, Any],
+    session: AsyncSession,
+    context: AskContext,
+    found: SupportRequest,
+    *,
+    just_sent: bool = False,
+    done: str = "",
+    problem: str = "",
+    text: str = "",
+    status_code: int = 200,
+) -> Template:
+    status = await support.status_of(session, context.group, found)
+    language = found.language if found.language in context.languages else "en"
+    translate = translations(language).gettext
+    steps = [
+        ("received", translate("Received")),
+        ("discussing", translate("Being discussed")),
+        ("proposed", translate("Proposed to the group")),
+        ("decided", translate("Decided")),
+        ("paid", translate("Paid")),
+    ]
+    order = [key for key, _ in steps]
+    current = status.status if status.status in order else "received"
+    done_steps = order[: order.index(current) + 1]
+    explanations = {
+        "received": translate(
+            "Your request has arrived. Someone who handles requests will read it soon."
+        ),
+        "discussing": translate(
+            "Someone who handles requests is looking at it and may contact you."
+        ),
+        "proposed": translate("The group is deciding together whether to help."),
+        "decided": translate(
+            "The group has decided: it will help, and the money will be paid soon."
+        )
+        if status.decision == "passed"
+        else translate(
+            "The group could not agree to help with this request this time. "
+            "Someone may contact you about other ways to help."
+        ),
+        "paid": translate("The money has been paid."),
+    }
+    confirmations = {
+        "added": translate("Thank you: what you added has reached the people who handle requests."),
+        "withdrawn": translate(
+            "Your request is withdrawn. The people who handle requests can see that you did."
+        ),
+        "erased": translate(
+            "Your details are erased: your name, how to reach you and what you wrote are "
+            "gone. The code of your request stays."
+        ),
+    }
+    return page(
+        request,
+        "public/ask_status.html",
+        status_code=status_code,
+        group=context.group,
+        asks_open=True,
+        t=translate,
+        language=language,
+        status=status,
+        steps=steps,
+        current=current,
+        done=done_steps,
+        explanation=explanations[current],
+        just_sent=just_sent,
+        confirmation=confirmations.get(done, ""),
+        problem=problem,
+        information=text,
+        reference=found.reference,
+        can_change=status.status in ("received", "discussing", "proposed") and not status.erased,
+        headers={"Referrer-Policy": "no-referrer", "Cache-Control": "no-store"},
+    )
 
 
 async def _proves_a_person(

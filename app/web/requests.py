@@ -39,7 +39,7 @@ from ledger.groups import utcnow
 from ledger.models import User
 from ledger.money import format_amount
 from proposals import support
-from proposals.models import DetailsRead, Proposal, SupportRequest
+from proposals.models import DetailsRead, Proposal, RequestEvent, SupportRequest
 
 TITLE_MAX = 200  # as the API's ProposalIn
 SUMMARY_MAX = 20_000
@@ -54,6 +54,13 @@ STATUS_LABELS = {
     "decided": "Decided",
     "paid": "Paid",
     "declined": "Declined",
+    "withdrawn": "Withdrawn by the person",
+}
+# What the person did on their status page, as the stewards read it.
+EVENT_LABELS = {
+    "added": "The person added information (see the notes)",
+    "withdrawn": "The person withdrew the request",
+    "erased": "The person erased their details",
 }
 DECISION_LABELS = {
     "passed": "passed",
@@ -92,6 +99,8 @@ class RequestRow:
     age: str
     amount: str
     erased: bool
+    # The person's latest action on their status page, if any ("... 2 hours ago").
+    latest: str = ""
 
 
 def _age(created_at: datetime, now: datetime, fmt: Formatter) -> str:
@@ -106,7 +115,11 @@ def _status_label(status: support.RequestStatus) -> str:
 
 
 def _row(
-    request: SupportRequest, status: support.RequestStatus, fmt: Formatter, now: datetime
+    request: SupportRequest,
+    status: support.RequestStatus,
+    fmt: Formatter,
+    now: datetime,
+    latest: RequestEvent | None = None,
 ) -> RequestRow:
     return RequestRow(
         id=request.id,
@@ -119,6 +132,7 @@ def _row(
         age=_age(request.created_at, now, fmt),
         amount=fmt.money(request.amount, request.currency) if request.amount else "",
         erased=request.erased_at is not None,
+        latest=f"{EVENT_LABELS[latest.kind]}, {_age(latest.at, now, fmt)} ago" if latest else "",
     )
 
 
@@ -140,9 +154,13 @@ class RequestPages(Controller):
     ) -> Template:
         fmt = Formatter.for_group(caller.group, settings_of(request))
         now = utcnow()
+        queued = await support.queue(db_session, caller.group)
+        latest = await support.latest_events(db_session, queued)
         rows = [
-            _row(r, await support.status_of(db_session, caller.group, r), fmt, now)
-            for r in await support.queue(db_session, caller.group)
+            _row(
+                r, await support.status_of(db_session, caller.group, r), fmt, now, latest.get(r.id)
+            )
+            for r in queued
         ]
         held_rows = [
             _row(r, await support.status_of(db_session, caller.group, r), fmt, now)
@@ -439,6 +457,10 @@ class RequestPages(Controller):
             roles=caller.roles,
             req=found,
             row=_row(found, state, fmt, utcnow()),
+            history=[
+                (EVENT_LABELS[event.kind], event.at)
+                for event in await support.history(db_session, found)
+            ],
             state=state,
             details=details,
             notes=notes,
