@@ -25,7 +25,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from app import limits
 from app.db import after_commit, unit_of_work
-from app.mail import SmtpSettings, send_due
+from app.mail import SmtpSettings, send_due, send_request_updates
 from ledger.groups import utcnow
 from ledger.models import Group
 from proposals import service as proposals
@@ -201,6 +201,7 @@ async def maintenance_loop(app: Litestar) -> AsyncIterator[None]:
                 if smtp is not None:
                     async with unit_of_work(session_maker) as session:
                         await send_due(session, smtp, settings.host)
+                        await send_request_updates(session, smtp, settings.base_url)
                 if ticks % (PURGE_EVERY_SECONDS // TICK_SECONDS) == 0:
                     await purge_requests(session_maker, config.get_engine())
             except Exception:  # keep the loop alive; the next tick tries again

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import logging
 import smtplib
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from email.message import EmailMessage
@@ -22,10 +23,12 @@ import anyio
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.i18n import translations
 from app.settings import Settings
 from ledger.groups import utcnow
-from ledger.models import User
-from proposals.models import Notification
+from ledger.models import Group, User
+from proposals import personal
+from proposals.models import Notification, RequestUpdate, SupportRequest
 from proposals.notify import next_attempt
 
 logger = logging.getLogger("commonpurse.mail")
@@ -163,3 +166,82 @@ async def _try(
         item.sent_at = now
         item.last_error = ""
     return True
+
+
+# --- updates to the people who asked for support ------------------------------------------
+
+
+def _news(translate: Callable[[str], str], status: str) -> str:
+    """What changed, in the person's language (the status page says more)."""
+    news = {
+        "discussing": translate(
+            "Someone who handles requests is looking at it and may contact you."
+        ),
+        "proposed": translate("The group is deciding together whether to help."),
+        "decided": translate("The group has decided. Your page says what."),
+        "paid": translate("The money has been paid."),
+        "declined": translate(
+            "The group cannot help with this request. Your page has a message for you."
+        ),
+    }
+    return news.get(status, "")
+
+
+async def send_request_updates(
+    session: AsyncSession, smtp: SmtpSettings, base_url: str, now: datetime | None = None
+) -> int:
+    """Tell the people who asked to be told of each change of their request. The address
+    is unsealed only now; an update whose request was erased meanwhile is gone with it.
+    The subject names the group only; the body links to the private status page."""
+    now = now or utcnow()
+    sent = 0
+    due = list(
+        await session.scalars(
+            select(RequestUpdate)
+            .where(RequestUpdate.sent_at.is_(None), RequestUpdate.next_attempt_at <= now)
+            .order_by(RequestUpdate.id)
+            .limit(BATCH)
+            .with_for_update(skip_locked=True)
+        )
+    )
+    for update in due:
+        request = await session.get(SupportRequest, update.request_id)
+        details = await personal.details_of(session, update.request_id)
+        group = await session.get(Group, request.group_id) if request else None
+        if request is None or group is None or details is None or not details.updates_email:
+            update.sent_at = now  # nobody to tell any more
+            continue
+        translate = translations(request.language).gettext
+        body = "\n\n".join(
+            (
+                _news(translate, update.status),
+                translate("Follow your request on your private page:")
+                + f"\n{base_url}/g/{group.slug}/ask/{request.reference}",
+                translate(
+                    "You get this e-mail because you asked to be told of each change. "
+                    "To stop, erase your details on that page."
+                ),
+            )
+        )
+        message = _message(
+            smtp,
+            details.updates_email,
+            translate("News about your request to %(group)s") % {"group": group.name},
+            body,
+            f"request-update-{update.id}",
+            base_url.split("://", 1)[-1],
+        )
+        try:
+            await anyio.to_thread.run_sync(_send, smtp, message)
+        except (OSError, smtplib.SMTPException) as error:
+            update.attempts += 1
+            update.next_attempt_at = next_attempt(update.attempts, now)
+            update.last_error = str(error)[:500]
+            logger.warning("Sending %s failed (%s); will retry.", message["Message-ID"], error)
+            continue
+        update.attempts += 1
+        update.sent_at = now
+        update.last_error = ""
+        sent += 1
+    await session.flush()
+    return sent

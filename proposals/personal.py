@@ -52,6 +52,16 @@ async def keep_details(session: AsyncSession, request_id: int, details: Details)
     await session.flush()
 
 
+async def replace_details(session: AsyncSession, request_id: int, details: Details) -> None:
+    """Seal changed details with the request's key (raises LookupError once erased)."""
+    key = await _key(session, request_id)
+    row = await session.get(RequestDetails, request_id)
+    if key is None or row is None:
+        raise LookupError("this request's details are gone")  # erased: the caller checks first
+    row.sealed = seal(key, request_id, "details", details.to_bytes())
+    await session.flush()
+
+
 async def details_of(session: AsyncSession, request_id: int) -> Details | None:
     """The details, or None once erased."""
     key = await _key(session, request_id)

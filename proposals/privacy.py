@@ -47,6 +47,8 @@ class Details:
     phone: str = ""
     email: str = ""
     via_member: str = ""
+    # Where to tell the person of each change, if they asked (from their status page).
+    updates_email: str = ""
 
     def to_bytes(self) -> bytes:
         return json.dumps(asdict(self), ensure_ascii=False, sort_keys=True).encode()

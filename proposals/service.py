@@ -23,7 +23,7 @@ from ledger.groups import active_membership, has_role, list_members, utcnow
 from ledger.models import Entry, Fund, Group, Membership, User
 from ledger.money import format_amount, parse_amount
 from ledger.service import Authorisation, Payment
-from proposals import minute, personal, policies, rules
+from proposals import minute, personal, policies, rules, updates
 from proposals.errors import (
     InvalidProposal,
     NotAllowed,
@@ -505,6 +505,7 @@ async def finish_round(
     if outcome is not None:
         proposal.status = outcome.status
         proposal.decided_at = now
+        await updates.proposal_decided(session, proposal, now)
     await session.flush()
     return outcome
 

@@ -17,7 +17,7 @@ from __future__ import annotations
 import re
 import secrets
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 from sqlalchemy import case, delete, select
@@ -34,12 +34,14 @@ from proposals.models import (
     DetailsRead,
     Proposal,
     RequestEvent,
+    RequestUpdate,
     SupportRequest,
     SupportSettings,
 )
 from proposals.personal import Note
 from proposals.privacy import Details, refuse_personal_data
 from proposals.schemas import ProposalIn
+from proposals.updates import tell_the_person as _tell_the_person
 
 __all__ = ["Details", "InvalidInput", "NotFound", "Note"]
 
@@ -249,7 +251,7 @@ async def _fully_paid(session: AsyncSession, group: Group, proposal: Proposal) -
 # --- what the person may do on their status page ------------------------------------------
 
 # Each is an event of the request's history, which the stewards see.
-EVENT_KINDS = ("added", "withdrawn", "erased")
+EVENT_KINDS = ("added", "withdrawn", "erased", "follows")
 # While the group may still act on it, the person may add to or withdraw their request.
 _STILL_OPEN = ("received", "discussing", "proposed")
 
@@ -300,6 +302,29 @@ async def erase_by_person(
         raise Conflict("Your details were erased already.")
     await erase(session, request, now)
     await _record(session, request, "erased", now)
+
+
+async def follow_by_email(
+    session: AsyncSession, request: SupportRequest, email: str, now: datetime | None = None
+) -> None:
+    """The person leaves an address to be told of each change of their request's status:
+    kept sealed with their details (``proposals.personal``) and erased with them."""
+    now = now or utcnow()
+    if request.erased_at is not None:
+        raise Conflict("Your details were erased: you cannot add an address any more.")
+    email = _field(email, "updates_email", 254).lower()
+    if not re.fullmatch(r"[^@\s]+@[^@\s]+\.[^@\s]+", email):
+        raise InvalidInput("Please check the e-mail address.", field="updates_email")
+    details = await personal.details_of(session, request.id)
+    if details is None:
+        raise Conflict("Your details were erased: you cannot add an address any more.")
+    await personal.replace_details(session, request.id, replace(details, updates_email=email))
+    await _record(session, request, "follows", now)
+
+
+async def follows_by_email(session: AsyncSession, request: SupportRequest) -> bool:
+    details = await personal.details_of(session, request.id)
+    return details is not None and bool(details.updates_email)
 
 
 async def history(session: AsyncSession, request: SupportRequest) -> list[RequestEvent]:
@@ -365,6 +390,7 @@ async def read_details(
     session.add(DetailsRead(request_id=request.id, user_id=reader.id, read_at=now))
     if request.status == "received" and not request.held:
         request.status = "discussing"
+        await _tell_the_person(session, request, "discussing", now)
     await session.flush()
     return await personal.details_of(session, request.id), await personal.notes_of(
         session, request.id
@@ -389,11 +415,13 @@ async def add_note(
     if request.erased_at is not None:
         raise Conflict("This request's details were erased; notes cannot be added.")
     _refuse_if_held(request)
+    now = now or utcnow()
     note = await personal.add_note(
-        session, request.id, author, _field(text, "text", 4000, required=True), now or utcnow()
+        session, request.id, author, _field(text, "text", 4000, required=True), now
     )
     if request.status == "received":
         request.status = "discussing"
+        await _tell_the_person(session, request, "discussing", now)
     await session.flush()
     return note
 
@@ -427,6 +455,7 @@ async def propose(
     )
     request.proposal_id = proposal.id
     request.status = "proposed"
+    await _tell_the_person(session, request, "proposed", now or utcnow())
     await session.flush()
     return proposal
 
@@ -442,6 +471,7 @@ async def decline(
         "We are sorry: the group cannot help with this request now."
     )
     request.closed_at = now or utcnow()
+    await _tell_the_person(session, request, "declined", request.closed_at)
     await session.flush()
 
 
@@ -458,6 +488,7 @@ async def mark_paid(
         raise Conflict("Record the authorised payment in the ledger first.")
     request.status = "paid"
     request.closed_at = now or utcnow()
+    await _tell_the_person(session, request, "paid", request.closed_at)
     await session.flush()
 
 
@@ -471,6 +502,8 @@ async def erase(
     the proposal, the minutes and the ledger stay as they are. Erasing again changes
     nothing but the time (``commonpurse restore`` re-applies erasures this way)."""
     await personal.forget(session, request.id)
+    # The address went with the details: nothing is left to send.
+    await session.execute(delete(RequestUpdate).where(RequestUpdate.request_id == request.id))
     request.erased_at = now or utcnow()
     if request.closed_at is None:
         request.closed_at = request.erased_at
@@ -510,6 +543,7 @@ async def _discard(session: AsyncSession, ids: Sequence[int]) -> None:
     if ids:
         await session.execute(delete(DetailsRead).where(DetailsRead.request_id.in_(ids)))
         await session.execute(delete(RequestEvent).where(RequestEvent.request_id.in_(ids)))
+        await session.execute(delete(RequestUpdate).where(RequestUpdate.request_id.in_(ids)))
         await session.execute(delete(SupportRequest).where(SupportRequest.id.in_(ids)))
     await session.flush()
 

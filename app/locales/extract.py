@@ -21,6 +21,7 @@ TEMPLATES = (
 )
 SOURCES = {
     "app/web/ask.py": ("translate",),
+    "app/mail.py": ("translate",),
     "proposals/support.py": ("InvalidInput",),
 }
 

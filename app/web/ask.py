@@ -272,6 +272,26 @@ class AskPages(Controller):
             text,
         )
 
+    @post("/{reference:str}/follow", request_max_body_size=MAX_FORM_BYTES)
+    async def follow(
+        self,
+        request: Request[Any, Any, Any],
+        db_session: DbSession,
+        group: FromPath[str],
+        reference: FromPath[str],
+        data: Annotated[dict[str, str], Body(media_type=RequestEncodingType.URL_ENCODED)],
+    ) -> Template | Redirect:
+        context, found = await _open_request(db_session, group, reference)
+        email = str(data.get("updates_email", ""))[:300]
+        return await _act(
+            request,
+            db_session,
+            context,
+            found,
+            "follows",
+            support.follow_by_email(db_session, found, email),
+        )
+
     @post("/{reference:str}/withdraw", request_max_body_size=MAX_FORM_BYTES)
     async def withdraw(
         self,
@@ -430,6 +450,7 @@ async def _status_page(
             "Your details are erased: your name, how to reach you and what you wrote are "
             "gone. The code of your request stays."
         ),
+        "follows": translate("Thank you: we will send you an e-mail each time this page changes."),
     }
     return page(
         request,
@@ -450,6 +471,7 @@ async def _status_page(
         information=text,
         reference=found.reference,
         can_change=status.status in ("received", "discussing", "proposed") and not status.erased,
+        follows=await support.follows_by_email(session, found),
         headers={"Referrer-Policy": "no-referrer", "Cache-Control": "no-store"},
     )
 

@@ -145,3 +145,21 @@ async def test_the_actions_need_the_forms_token_and_the_right_reference(
     wrong = await act(client, f"/g/{world.slug}/ask/not-a-reference/withdraw", token, confirm="yes")
     assert wrong.status_code == 404
     assert await events(session) == []
+
+
+async def test_the_person_may_leave_an_address_to_be_told_of_changes(
+    client: Client, world: World, session: AsyncSession
+) -> None:
+    path, token = await asked(client, world)
+    page = await client.get(path, headers=HTML)
+    assert "leave an e-mail address" in page.text
+    refused = await act(client, f"{path}/follow", token, updates_email="not an address")
+    assert refused.status_code == 422
+    assert "check the e-mail address" in refused.text
+    followed = await act(client, f"{path}/follow", token, updates_email="me@example.net")
+    assert followed.status_code == 303
+    page = await client.get(f"{path}?done=follows", headers=HTML)
+    assert "we will send you an e-mail each time" in page.text
+    assert "me@example.net" not in page.text
+    assert f"{path}/follow" not in page.text
+    assert await events(session) == ["follows"]
