@@ -4,8 +4,8 @@ The person who asked may add information (a sealed note without an author), with
 request, or erase their details; each is an event the stewards see. They may also leave
 an address (sealed with their details) to be told of each change: an outbox of updates.
 
-Revision ID: 0013
-Revises: 0011
+Revision ID: 0014
+Revises: 0013
 Create Date: 2026-12-05 08:00:00
 """
 
@@ -17,8 +17,8 @@ import sqlalchemy as sa
 from advanced_alchemy.types import DateTimeUTC
 from alembic import op
 
-revision: str = "0013"
-down_revision: str | None = "0011"
+revision: str = "0014"
+down_revision: str | None = "0013"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
