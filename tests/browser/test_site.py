@@ -161,6 +161,7 @@ def test_pages_have_no_serious_or_critical_accessibility_violations(
     ]
     members = [
         "/m",
+        "/notifications",
         f"/m/{slug}",
         f"/m/{slug}/record/donation",
         f"/m/{slug}/record/payment",
