@@ -48,7 +48,7 @@ from app.deps import provide_notary
 from app.errors import EXCEPTION_HANDLERS, PROBLEM_MEDIA_TYPE, problem_document
 from app.jobs import due_rounds_first_middleware, maintenance_loop
 from app.settings import Settings
-from app.signing import load_cosigning_key, load_notary
+from app.signing import load_cosigning_key, load_notary, signing_loop
 from app.web import site
 from app.witnessing import witnessing_loop
 
@@ -233,6 +233,7 @@ class CommonPursePlugin(InitPluginProtocol, ReceiveRoutePlugin):
         app_config.exception_handlers.update(EXCEPTION_HANDLERS)
         app_config.request_class = StrictJSONRequest
         app_config.lifespan.append(maintenance_loop)
+        app_config.lifespan.append(signing_loop)
         app_config.lifespan.append(witnessing_loop)
         site.configure(app_config, settings)
         documents.configure(app_config, settings)

@@ -213,8 +213,9 @@ def export_command(group: str, fmt: str, output: Path | None) -> None:
             if fmt == "bundle":
                 from app.signing import load_notary
 
+                notary = load_notary(settings)
                 return await ledger_export.export_bundle(
-                    session, owner, load_notary(settings).key.vkey(), settings.base_url
+                    session, owner, notary.key.vkey(), settings.base_url, notary
                 )
             return await ledger_export.export(session, owner, fmt)
 

@@ -13,6 +13,7 @@ from ledger.rules import DAYS_AHEAD, EARLIEST_DAY, DateWindow
 
 PREFIX = "COMMONPURSE_"
 DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///var/commonpurse.db"
+DEFAULT_CHECKPOINT_INTERVAL = 1.0
 
 
 class SettingsError(Exception):
@@ -49,6 +50,18 @@ def _days(text: str | None, default: int, name: str) -> int:
     return int(text)
 
 
+def _seconds(text: str | None, default: float, name: str) -> float:
+    if not text:
+        return default
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not 0 <= value <= 3600:
+        raise SettingsError(f"{PREFIX}{name} must be a number of seconds, 0 to 3600.")
+    return value
+
+
 def parse_trusted_proxies(value: str) -> tuple[str, ...]:
     """``COMMONPURSE_TRUSTED_PROXIES``: comma-separated addresses or networks (CIDR)."""
     entries = tuple(part.strip() for part in value.split(",") if part.strip())
@@ -82,6 +95,11 @@ class Settings:
     # signing key unless set, and the name its cosignatures carry (default <host>/witness).
     witness_key_file: Path | None = None
     witness_name: str = ""
+    # Seconds between the batches in which the logs' new heads are signed as checkpoints,
+    # off the appends' path; 0 signs in each append's own transaction. A server reads
+    # DEFAULT_CHECKPOINT_INTERVAL from the environment; settings built in code (tests,
+    # tools) sign with each append unless they say otherwise.
+    checkpoint_interval: float = 0.0
     extra: dict[str, str] = field(default_factory=dict)
 
     @classmethod
@@ -100,6 +118,11 @@ class Settings:
             trusted_proxies=parse_trusted_proxies(get(PREFIX + "TRUSTED_PROXIES", "")),
             witness_key_file=Path(v) if (v := get(PREFIX + "WITNESS_KEY_FILE")) else None,
             witness_name=get(PREFIX + "WITNESS_NAME", ""),
+            checkpoint_interval=_seconds(
+                get(PREFIX + "CHECKPOINT_INTERVAL"),
+                DEFAULT_CHECKPOINT_INTERVAL,
+                "CHECKPOINT_INTERVAL",
+            ),
             extra={k[len(PREFIX) :]: v for k, v in values.items() if k.startswith(PREFIX)},
         )
 

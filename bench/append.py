@@ -24,6 +24,7 @@ throughput at least 40% of the no-op route's. Afterwards the group is verified.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import socket
@@ -35,6 +36,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
@@ -49,9 +51,14 @@ from bench.common import (
     open_engine,
     progress,
 )
+from ledger.checkpoint import parse_note
+from ledger.cosignature import CosignatureVerifier, CosigningKey, count_cosigners
 from ledger.verify import verify_group
+from ledger.witnesses import add_witness, trust
 
-TARGET = 0.40
+TARGET = 0.50
+WITNESSES = 2
+WITNESS_INTERVAL = 1.0
 CLIENTS = 4
 WARM_UP = 50
 
@@ -87,7 +94,9 @@ def _cpu_seconds(pid: int) -> float:
 
 
 @contextmanager
-def _server(url: str, directory: Path) -> Iterator[tuple[int, int]]:
+def _server(
+    url: str, directory: Path, extra_env: dict[str, str] | None = None
+) -> Iterator[tuple[int, int]]:
     port = _free_port()
     env = {
         **os.environ,
@@ -95,6 +104,7 @@ def _server(url: str, directory: Path) -> Iterator[tuple[int, int]]:
         "COMMONPURSE_SECRET_KEY": "bench-secret-" + "x" * 40,
         "COMMONPURSE_SIGNING_KEY_FILE": str(directory / "signing-key.pem"),
         "COMMONPURSE_BASE_URL": f"http://127.0.0.1:{port}",
+        **(extra_env or {}),
     }
     command = [
         sys.executable,
@@ -295,18 +305,84 @@ def _describe(figures: RouteFigures) -> str:
     return text + (f"  ({figures.errors} errors)" if figures.errors else "")
 
 
+async def _witness_the_log(
+    url: str, slug: str, port: int, log_vkey: str, witnesses: list[tuple[str, int, Path]]
+) -> None:
+    """Each witness instance trusts the bench log; the bench group asks each of them."""
+    now = datetime.now(UTC)
+    for witness_url, _, _ in witnesses:
+        engine = open_engine(witness_url)
+        try:
+            async with create_session_maker(engine)() as session, session.begin():
+                await trust(session, f"127.0.0.1:{port}/g/{slug}", [log_vkey], now)
+        finally:
+            await engine.dispose()
+    engine = open_engine(url)
+    try:
+        async with create_session_maker(engine)() as session, session.begin():
+            group = await load_group(session, slug)
+            for _, witness_port, directory in witnesses:
+                key = CosigningKey.load_or_create(
+                    directory / "witness-key", f"127.0.0.1:{witness_port}/witness"
+                )
+                await add_witness(
+                    session, group, f"http://127.0.0.1:{witness_port}/witness", key.vkey(), now
+                )
+    finally:
+        await engine.dispose()
+
+
+def _cosigned(port: int, slug: str, witnesses: list[tuple[str, int, Path]]) -> tuple[int, int]:
+    """The size of the published checkpoint and how many witnesses cosigned it, once the
+    witnesses had a round to catch up (a few seconds at most)."""
+    keys = [
+        CosignatureVerifier.from_vkey(
+            CosigningKey.load_or_create(
+                directory / "witness-key", f"127.0.0.1:{witness_port}/witness"
+            ).vkey()
+        )
+        for _, witness_port, directory in witnesses
+    ]
+    deadline = time.monotonic() + 3 * WITNESS_INTERVAL + 10
+    while True:
+        note = httpx.get(f"http://127.0.0.1:{port}/api/groups/{slug}/checkpoint").text
+        parsed = parse_note(note)
+        cosigned = len(count_cosigners(parsed, keys))
+        if cosigned == len(keys) or time.monotonic() > deadline:
+            return int(parsed.text.split("\n")[1]), cosigned
+        time.sleep(0.2)
+
+
 def run(engine_name: str, quick: bool) -> Result:
     slices, per_slice = (2, 300) if quick else (4, 500)
     result = Result("append", engine_name)
-    with (
-        tempfile.TemporaryDirectory(prefix="commonpurse-bench-server-") as directory,
-        fresh_database(engine_name) as url,
-    ):
+    with contextlib.ExitStack() as stack:
+        directory = Path(
+            stack.enter_context(tempfile.TemporaryDirectory(prefix="commonpurse-bench-server-"))
+        )
+        url = stack.enter_context(fresh_database(engine_name))
         group = asyncio.run(_setup(url))
-        with _server(url, Path(directory)) as (port, pid):
+        # Two other instances witness the log (real servers, real HTTP), as the issue asks.
+        witnesses = []
+        for number in range(WITNESSES):
+            witness_url = stack.enter_context(fresh_database(engine_name, f"_w{number}"))
+            witness_directory = directory / f"witness-{number}"
+            witness_directory.mkdir()
+            witness_port, _ = stack.enter_context(_server(witness_url, witness_directory))
+            witnesses.append((witness_url, witness_port, witness_directory))
+        log_env = {"COMMONPURSE_WITNESS_INTERVAL": str(WITNESS_INTERVAL)}
+        with _server(url, directory, log_env) as (port, pid):
+            log_vkey = httpx.get(f"http://127.0.0.1:{port}/.well-known/commonpurse-key").text
+            asyncio.run(_witness_the_log(url, group.slug, port, log_vkey.strip(), witnesses))
             noop, append = asyncio.run(_drive(port, pid, group, slices, per_slice))
+            size, cosigned = _cosigned(port, group.slug, witnesses)
         ok, entries, problem = asyncio.run(_verify(url, group.slug))
     result.figure("requests per route", f"{noop.requests:,} ({CLIENTS} concurrent clients)")
+    result.figure(
+        "witnesses of the log",
+        f"{cosigned} of {WITNESSES} cosigned the published checkpoint ({size:,} entries); "
+        f"a round every {WITNESS_INTERVAL:g} s",
+    )
     result.figure("no-op   GET /api/me", _describe(noop))
     result.figure("append  POST /api/groups/{g}/entries", _describe(append))
     result.figure(

@@ -52,8 +52,17 @@ from ledger.checkpoint import (
 )
 from ledger.cosignature import CosignatureVerifier, count_cosigners
 from ledger.errors import LedgerError
-from ledger.merkle import TreeBuilder
-from ledger.models import Checkpoint, Cosignature, Entry, Fund, Group, GroupWitness
+from ledger.log import Notary
+from ledger.merkle import CompactRange, TreeBuilder
+from ledger.models import (
+    Checkpoint,
+    Cosignature,
+    Entry,
+    Fund,
+    Group,
+    GroupWitness,
+    LogState,
+)
 from ledger.rules import HOLDING_ROOT, REVERSAL, Books, FundTerms, Leg, negation
 
 FORMAT = "commonpurse-bundle/1"
@@ -127,16 +136,41 @@ def _cosignature_lines(session: Session, group: Group) -> dict[int, str]:
 
 
 def build_bundle(
-    session: Session, group: Group, vkey: str, base_url: str, *, journal: bytes, beancount: bytes
+    session: Session,
+    group: Group,
+    vkey: str,
+    base_url: str,
+    *,
+    journal: bytes,
+    beancount: bytes,
+    notary: Notary | None = None,
 ) -> bytes:
     """The bundle of a group as zip bytes (run inside ``AsyncSession.run_sync``), with the
-    group's hledger ``journal`` and ``beancount`` file (``ledger.export`` writes them)."""
+    group's hledger ``journal`` and ``beancount`` file (``ledger.export`` writes them).
+
+    With the ``notary``, entries newer than the latest checkpoint (signed in batches) are
+    covered by a checkpoint of the log's head signed now, so the bundle verifies whole."""
     funds = list(session.scalars(select(Fund).where(Fund.group_id == group.id).order_by(Fund.id)))
     cosignatures = _cosignature_lines(session, group)
     checkpoints = _daily_checkpoints(session, group, set(cosignatures))
     witnesses = session.scalars(
         select(GroupWitness.vkey).where(GroupWitness.group_id == group.id).order_by(GroupWitness.id)
     )
+    state = session.get(LogState, group.id)
+    if (
+        notary is not None
+        and state is not None
+        and state.size > (checkpoints[-1].size if checkpoints else 0)
+    ):
+        root = CompactRange.from_json(state.merkle).root()
+        checkpoints.append(
+            Checkpoint(
+                group_id=group.id,
+                size=state.size,
+                root_hash=root.hex(),
+                note=notary.sign(group.slug, state.size, root),
+            )
+        )
     origin = checkpoints[-1].note.split("\n", 1)[0] if checkpoints else ""
     filename = f"{group.slug}-bundle.zip"
     out = io.BytesIO()

@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session, selectinload
 
 from ledger.bundle import build_bundle
 from ledger.canonical import timestamp
+from ledger.log import Notary
 from ledger.models import Entry, Fund, Group, LogState, Posting
 from ledger.money import format_amount
 from ledger.plaintext import beancount_file, hledger_journal
@@ -159,11 +160,20 @@ async def export(session: AsyncSession, group: Group, fmt: str) -> bytes:
     return await session.run_sync(lambda sync_session: writer(sync_session, group))
 
 
-async def export_bundle(session: AsyncSession, group: Group, vkey: str, base_url: str) -> bytes:
-    """The verification bundle (``ledger.bundle``) as zip bytes."""
+async def export_bundle(
+    session: AsyncSession,
+    group: Group,
+    vkey: str,
+    base_url: str,
+    notary: Notary | None = None,
+) -> bytes:
+    """The verification bundle (``ledger.bundle``) as zip bytes (``notary``: to sign the
+    log's head when the latest checkpoint does not cover it yet)."""
 
     def build(sync: Session) -> bytes:
         journal, beancount = write_hledger(sync, group), write_beancount(sync, group)
-        return build_bundle(sync, group, vkey, base_url, journal=journal, beancount=beancount)
+        return build_bundle(
+            sync, group, vkey, base_url, journal=journal, beancount=beancount, notary=notary
+        )
 
     return await session.run_sync(build)

@@ -11,14 +11,17 @@ import base64
 import os
 import tempfile
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 
-from sqlalchemy import select
+from sqlalchemy import func, select
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ledger.checkpoint import SigningKey
 from ledger.errors import InvalidInput, NotFound
-from ledger.merkle import consistency_proof, inclusion_proof, root_from_leaf_hashes
+from ledger.merkle import CompactRange, consistency_proof, inclusion_proof, root_from_leaf_hashes
 from ledger.models import Checkpoint, Entry, Group, LogState
 from ledger.tiles import TILE_WIDTH, Tile, entry_bundle, hash_tile, level_hashes, tiles_of
 from ledger.witnesses import cosignatures_of
@@ -33,6 +36,8 @@ class Notary:
 
     key: SigningKey
     host: str
+    # Sign in each append's transaction (True), or leave it to ``sign_pending`` batches.
+    on_append: bool = True
 
     def origin(self, group_slug: str) -> str:
         return f"{self.host}/g/{group_slug}"
@@ -202,6 +207,45 @@ def _write_atomically(path: Path, content: bytes) -> None:
     except BaseException:
         Path(temporary).unlink(missing_ok=True)
         raise
+
+
+async def sign_pending(session: AsyncSession, notary: Notary, now: datetime) -> int:
+    """Sign the head of every log that has entries its latest checkpoint does not cover:
+    the batch that replaces signing in each append's transaction. The head is read as one
+    committed row (size and compact range together), so the checkpoint is always of a tree
+    the log really had; a size another process signed meanwhile is left as it is."""
+    covered = (
+        select(Checkpoint.group_id, func.max(Checkpoint.size).label("size"))
+        .group_by(Checkpoint.group_id)
+        .subquery()
+    )
+    rows = await session.execute(
+        select(LogState.group_id, LogState.size, LogState.merkle, Group.slug)
+        .join(Group, Group.id == LogState.group_id)
+        .outerjoin(covered, covered.c.group_id == LogState.group_id)
+        .where(LogState.size > func.coalesce(covered.c.size, 0))
+    )
+    dialect = session.get_bind().dialect.name
+    make_insert = postgresql_insert if dialect == "postgresql" else sqlite_insert
+    signed = 0
+    for group_id, size, merkle, slug in rows.tuples():
+        tree = CompactRange.from_json(merkle)
+        if tree.size != size:  # never sign a head whose tree disagrees with its size
+            continue
+        root = tree.root()
+        await session.execute(
+            make_insert(Checkpoint)
+            .values(
+                group_id=group_id,
+                size=size,
+                root_hash=root.hex(),
+                note=notary.sign(slug, size, root),
+                signed_at=now,
+            )
+            .on_conflict_do_nothing()
+        )
+        signed += 1
+    return signed
 
 
 def root_base64(root_hex: str) -> str:

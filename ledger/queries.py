@@ -15,6 +15,7 @@ from datetime import date, datetime
 
 from sqlalchemy import Select, and_, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import InstrumentedAttribute
 
 from ledger.canonical import timestamp
 from ledger.models import Entry, Fund, Group, LogState, Membership, Posting
@@ -438,3 +439,39 @@ async def period_leaves(session: AsyncSession, group: Group, start: date, end: d
         .order_by(Entry.seq)
     )
     return b"".join(leaf + b"\n" for leaf in leaves)
+
+
+# --- money paid under decisions ---------------------------------------------------------------
+
+
+async def paid_under(
+    session: AsyncSession,
+    group: Group,
+    decision: InstrumentedAttribute[int | None],
+    numbers: Sequence[int],
+    *,
+    between: tuple[date, date] | None = None,
+) -> dict[int, int]:
+    """Money paid out under each of the decisions ``numbers`` (``decision``: the entries'
+    column naming them, ``Entry.proposal_number`` or ``Entry.policy_number``), by payments
+    that occurred ``between`` two days when given, less payments reversed."""
+    if not numbers:
+        return {}
+    reversed_seqs = select(Entry.reverses_seq).where(
+        Entry.group_id == group.id, Entry.reverses_seq.is_not(None)
+    )
+    query = (
+        select(decision, func.sum(-Posting.amount))
+        .join(Posting, Posting.entry_id == Entry.id)
+        .where(
+            Entry.group_id == group.id,
+            decision.in_(list(numbers)),
+            Posting.account_type == HOLDING,
+            Entry.seq.not_in(reversed_seqs),
+        )
+        .group_by(decision)
+    )
+    if between is not None:
+        query = query.where(Entry.occurred_on >= between[0], Entry.occurred_on <= between[1])
+    rows = await session.execute(query)
+    return {number: int(total) for number, total in rows if number is not None}

@@ -366,7 +366,8 @@ async def record_entry(
 ) -> Entry:
     """Append one entry to the group's ledger, or raise without writing anything.
 
-    With a ``notary``, the new tree head is signed as a checkpoint in the same transaction.
+    With a ``notary`` that signs on append, the new tree head is signed as a checkpoint in
+    the same transaction; otherwise the next batch (``log.sign_pending``) signs it.
     ``dates``: the days an entry may have occurred on (the instance's setting).
     """
     now = now or utcnow()
@@ -440,7 +441,7 @@ async def record_entry(
     tree = CompactRange.from_json(log.merkle).append(bytes.fromhex(leaf_hash))
     head = {"group": group.id, "size": seq, "head_hash": leaf_hash, "merkle": tree.to_json()}
     checkpoint = None
-    if notary is not None:
+    if notary is not None and notary.on_append:
         root = tree.root()
         checkpoint = {
             "group_id": group.id,

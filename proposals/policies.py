@@ -16,14 +16,14 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Protocol
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from ledger import queries
 from ledger.errors import NotAuthorised
 from ledger.groups import active_membership
-from ledger.models import Entry, Fund, Group, Membership, Posting
+from ledger.models import Entry, Fund, Group, Membership
 from ledger.money import format_amount, parse_amount
-from ledger.rules import HOLDING
 from ledger.service import Payment, get_fund
 from proposals.errors import InvalidProposal
 from proposals.models import PolicyTerms, Proposal, ProposalVersion
@@ -261,26 +261,9 @@ async def used_in_month(
 ) -> dict[int, int]:
     """Money paid under each policy in ``day``'s calendar month (by the day each payment
     occurred on), less payments reversed."""
-    if not numbers:
-        return {}
-    first, last = month_of(day)
-    reversed_seqs = select(Entry.reverses_seq).where(
-        Entry.group_id == group.id, Entry.reverses_seq.is_not(None)
+    return await queries.paid_under(
+        session, group, Entry.policy_number, numbers, between=month_of(day)
     )
-    rows = await session.execute(
-        select(Entry.policy_number, func.sum(-Posting.amount))
-        .join(Posting, Posting.entry_id == Entry.id)
-        .where(
-            Entry.group_id == group.id,
-            Entry.policy_number.in_(list(numbers)),
-            Entry.occurred_on >= first,
-            Entry.occurred_on <= last,
-            Posting.account_type == HOLDING,
-            Entry.seq.not_in(reversed_seqs),
-        )
-        .group_by(Entry.policy_number)
-    )
-    return {number: int(total) for number, total in rows if number is not None}
 
 
 async def authorise_under_policy(

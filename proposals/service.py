@@ -15,13 +15,13 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from ledger import queries as ledger_queries
 from ledger import service as ledger_service
 from ledger.canonical import has_control_characters, nfc
 from ledger.errors import NotAuthorised
 from ledger.groups import active_membership, has_role, list_members, utcnow
-from ledger.models import Entry, Fund, Group, Membership, Posting, User
+from ledger.models import Entry, Fund, Group, Membership, User
 from ledger.money import format_amount, parse_amount
-from ledger.rules import HOLDING
 from ledger.service import Authorisation, Payment
 from proposals import minute, personal, policies, rules
 from proposals.errors import (
@@ -705,23 +705,7 @@ async def withdraw(
 
 async def paid(session: AsyncSession, group: Group, numbers: Sequence[int]) -> dict[int, int]:
     """Money paid under each proposal: its disbursements, less those reversed."""
-    if not numbers:
-        return {}
-    reversed_seqs = select(Entry.reverses_seq).where(
-        Entry.group_id == group.id, Entry.reverses_seq.is_not(None)
-    )
-    rows = await session.execute(
-        select(Entry.proposal_number, func.sum(-Posting.amount))
-        .join(Posting, Posting.entry_id == Entry.id)
-        .where(
-            Entry.group_id == group.id,
-            Entry.proposal_number.in_(list(numbers)),
-            Posting.account_type == HOLDING,
-            Entry.seq.not_in(reversed_seqs),
-        )
-        .group_by(Entry.proposal_number)
-    )
-    return {number: int(total) for number, total in rows if number is not None}
+    return await ledger_queries.paid_under(session, group, Entry.proposal_number, numbers)
 
 
 async def authorised(session: AsyncSession, group: Group) -> dict[int, tuple[int, int]]:

@@ -86,7 +86,7 @@ def export_route(extension: str) -> HTTPRouteHandler:
         if export_.format == "bundle":
             settings = settings_of(request)
             content = await export.export_bundle(
-                db_session, caller.group, notary.key.vkey(), settings.base_url
+                db_session, caller.group, notary.key.vkey(), settings.base_url, notary
             )
         else:
             content = await export.export(db_session, caller.group, export_.format)

@@ -11,6 +11,7 @@ from __future__ import annotations
 from litestar import Controller, Response, get
 from litestar.di import Provide
 from litestar.exceptions import NotFoundException
+from litestar.params import FromPath
 
 from app.auth import Caller, provide_caller
 from app.deps import CurrentCaller, DbSession
@@ -63,7 +64,7 @@ class TileController(Controller):
         "`x001/x234/067`. Full tiles never change and are cached for a year.",
     )
     async def tile(
-        self, db_session: DbSession, caller: CurrentCaller, tile: str
+        self, db_session: DbSession, caller: CurrentCaller, tile: FromPath[str]
     ) -> Response[bytes]:
         try:
             wanted = parse_tile_path("tile/" + tile.lstrip("/"))

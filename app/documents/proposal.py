@@ -31,9 +31,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.documents.pdf import PdfAttachment, PdfDocument
 from app.documents.seal import Links, Seal, latest_seal
+from app.presenters.formatting import Formatter
 from app.presenters.ledger import DecisionLine, decision_line
 from app.presenters.proposals import proposal_page
-from app.web.templating import Formatter
 from ledger.merkle import inclusion_proof, root_from_leaf_hashes
 from ledger.models import Entry, Group
 from ledger.money import format_amount

@@ -7,7 +7,7 @@ import difflib
 import re
 from dataclasses import dataclass
 
-from app.web.templating import Formatter
+from app.presenters.formatting import Formatter
 from ledger.models import Fund
 from proposals.models import ProposalVersion
 

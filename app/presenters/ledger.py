@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 
-from app.web.templating import Formatter
+from app.presenters.formatting import Formatter
 from ledger.models import Entry, Fund
 from ledger.queries import ReversalLinks
 from ledger.rules import HOLDING

@@ -19,10 +19,10 @@ from datetime import datetime
 from markupsafe import Markup
 
 from app.presenters.diff import DiffLine, FieldChange, field_changes, text_diff
+from app.presenters.formatting import Formatter
 from app.presenters.markdown import render_markdown
-from app.web.templating import Formatter
 from ledger.models import Fund, Group
-from ledger.money import format_amount, parse_amount
+from ledger.money import format_amount
 from proposals import policies, rules, service
 from proposals.labels import CLOSED_BY, KIND_LABELS, POSITION_LABELS, STATUS_LABELS
 from proposals.minute import Minute, minute_of_round
@@ -594,7 +594,7 @@ def policy_view(
     policy: policies.Policy, out: PolicyOut, fmt: Formatter, payer_names: Sequence[str]
 ) -> PolicyView:
     def money(text: str) -> str:
-        return fmt.money(parse_amount(text, out.currency), out.currency)
+        return fmt.money_text(text, out.currency)
 
     return PolicyView(
         number=out.number,

@@ -13,7 +13,7 @@ from datetime import date, timedelta
 
 from babel.dates import format_skeleton
 
-from app.web.templating import Formatter
+from app.presenters.formatting import Formatter
 from ledger.queries import BalancePoint
 
 WIDTH, HEIGHT = 400, 190

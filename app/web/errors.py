@@ -10,7 +10,7 @@ from typing import Any
 from litestar import Request, Response
 from litestar.exceptions import HTTPException
 
-from app.web.templating import Formatter
+from app.presenters.formatting import Formatter
 
 logger = logging.getLogger("commonpurse")
 

@@ -24,6 +24,7 @@ from app.auth import (
 )
 from app.deps import CurrentCaller, CurrentUser, DbSession, Id, settings_of
 from app.guards import logged_in, member_with, public_or_member
+from app.presenters.formatting import Formatter
 from app.presenters.ledger import FundView, entry_title, entry_view, fund_view
 from app.presenters.proposals import (
     RECENT_DECISIONS,
@@ -37,7 +38,7 @@ from app.presenters.proposals import (
 from app.web.chart import Chart, balance_chart
 from app.web.ledger import entry_views
 from app.web.security import COOKIE_FREE
-from app.web.templating import Formatter, page, see_other
+from app.web.templating import page, see_other
 from app.web.verification import VerificationKeeper
 from ledger import groups, log, service, witnesses
 from ledger import queries as ledger_queries

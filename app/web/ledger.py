@@ -27,6 +27,7 @@ from app.db import keep_changes
 from app.deps import CurrentCaller, CurrentNotary, DbSession, settings_of
 from app.errors import status_of
 from app.guards import member_with, public_or_member
+from app.presenters.formatting import Formatter
 from app.presenters.ledger import KIND_LABELS, EntryView, entry_view, fund_view
 from app.presenters.proposals import PayableProposal, payable_views
 from app.web.forms import (
@@ -39,14 +40,13 @@ from app.web.forms import (
     read_form,
 )
 from app.web.security import COOKIE_FREE
-from app.web.templating import Formatter, page, see_other
+from app.web.templating import page, see_other
 from ledger import queries as ledger_queries
 from ledger import service
 from ledger.errors import IdempotencyMismatch, LedgerError
 from ledger.groups import utcnow
 from ledger.idempotency import record_entry_once
 from ledger.models import Group
-from ledger.money import parse_amount
 from ledger.rules import ENTRY_KINDS
 from ledger.schemas import DisbursementIn, FundIn
 from proposals import policies
@@ -368,7 +368,7 @@ async def _policies_in_force(db_session: AsyncSession, group: Group) -> list[Pol
 
 def _policy_label(policy: PolicyOut, fmt: Formatter) -> str:
     def money(text: str) -> str:
-        return fmt.money(parse_amount(text, policy.currency), policy.currency)
+        return fmt.money_text(text, policy.currency)
 
     return (
         f"#{policy.number} {policy.title}: {money(policy.remaining_this_month)} left this "

@@ -35,6 +35,7 @@ from app.deps import (
 from app.documents.proposal import proposal_record_response
 from app.errors import status_of
 from app.guards import member_with, public_or_member
+from app.presenters.formatting import Formatter
 from app.presenters.ledger import entry_view
 from app.presenters.markdown import render_markdown
 from app.presenters.proposals import (
@@ -50,7 +51,7 @@ from app.web.forms import (
 )
 from app.web.ledger import entry_views
 from app.web.security import COOKIE_FREE
-from app.web.templating import Formatter, page, see_other
+from app.web.templating import page, see_other
 from ledger import groups
 from ledger import queries as ledger_queries
 from ledger import service as ledger_service
@@ -427,25 +428,13 @@ class MemberProposalPages(Controller):
         form = await read_form(request, PROPOSE_FIELDS)
         fmt = Formatter.for_group(caller.group, settings_of(request))
         data = proposal_from_form(form, fmt.zone)
-        if data is None:
-            return await self._propose_page(request, db_session, caller, form, status=422)
-        try:
-            proposal = await service.create_proposal(
-                db_session, caller.group, caller.logged_in_user, data
-            )
-        except LedgerError as error:
-            form.fail_with(error, PROPOSE_FIELDS)
-            await self._explain_deadline(db_session, caller, form, fmt)
-            return await self._propose_page(
-                request, db_session, caller, form, status=status_of(error)
-            )
-        return see_other(f"/m/{caller.group.slug}/proposals/{proposal.number}?done=proposed")
+        return await self._open(request, db_session, caller, form, data, PROPOSE_FIELDS)
 
     @get("/m/{group:str}/policies/new", guards=[member_with("member")], name="policy_form")
     async def policy_form(
         self, request: Request[Any, Any, Any], db_session: DbSession, caller: CurrentCaller
     ) -> Template:
-        return await self._policy_page(request, db_session, caller, Form())
+        return await self._propose_page(request, db_session, caller, Form(), policy=True)
 
     @post("/m/{group:str}/policies/new", guards=[member_with("member")], name="propose_policy")
     async def propose_policy(
@@ -454,49 +443,37 @@ class MemberProposalPages(Controller):
         form = await read_form(request, POLICY_FIELDS)
         fmt = Formatter.for_group(caller.group, settings_of(request))
         data = policy_from_form(form, fmt.zone)
-        if data is None:
-            return await self._policy_page(request, db_session, caller, form, status=422)
-        try:
-            proposal = await service.create_proposal(
-                db_session, caller.group, caller.logged_in_user, data
-            )
-        except LedgerError as error:
-            # The service names the terms' fields "policy.<name>"; the form names them plainly.
-            field = (error.field or "").removeprefix("policy.")
-            form.fail(field if field in POLICY_FIELDS else "", str(error))
-            await self._explain_deadline(db_session, caller, form, fmt)
-            return await self._policy_page(
-                request, db_session, caller, form, status=status_of(error)
-            )
-        return see_other(f"/m/{caller.group.slug}/proposals/{proposal.number}?done=proposed")
+        return await self._open(request, db_session, caller, form, data, POLICY_FIELDS)
 
-    async def _policy_page(
+    async def _open(
         self,
         request: Request[Any, Any, Any],
         db_session: AsyncSession,
         caller: Caller,
         form: Form,
-        *,
-        status: int = 200,
-    ) -> Template:
-        group = caller.group
-        group_rules, _ = await service.get_rules(db_session, group)
-        today = utcnow().date()
-        in_force = [
-            p for p in await policies.policies(db_session, group, today) if p.in_force_on(today)
-        ]
-        return page(
-            request,
-            "member/propose_policy.html",
-            status_code=status,
-            group=group,
-            caller=caller,
-            form=form,
-            fund_options=await _fund_options(db_session, caller),
-            policy_options=[(str(p.number), f"#{p.number} {p.title}") for p in in_force],
-            min_open_hours=group_rules.min_open_hours,
-            zone=Formatter.for_group(group, settings_of(request)).zone_name(),
-        )
+        data: ProposalIn | None,
+        fields: tuple[str, ...],
+    ) -> Template | Redirect:
+        """Open the proposal a form asks for, or show the form again with what to fix."""
+        policy = fields is POLICY_FIELDS
+        if data is None:
+            return await self._propose_page(
+                request, db_session, caller, form, status=422, policy=policy
+            )
+        try:
+            proposal = await service.create_proposal(
+                db_session, caller.group, caller.logged_in_user, data
+            )
+        except LedgerError as error:
+            # The service names a policy's fields "policy.<name>"; the form names them plainly.
+            field = (error.field or "").removeprefix("policy.")
+            form.fail(field if field in fields else "", str(error))
+            fmt = Formatter.for_group(caller.group, settings_of(request))
+            await self._explain_deadline(db_session, caller, form, fmt)
+            return await self._propose_page(
+                request, db_session, caller, form, status=status_of(error), policy=policy
+            )
+        return see_other(f"/m/{caller.group.slug}/proposals/{proposal.number}?done=proposed")
 
     async def _explain_deadline(
         self, db_session: AsyncSession, caller: Caller, form: Form, fmt: Formatter
@@ -519,17 +496,26 @@ class MemberProposalPages(Controller):
         form: Form,
         *,
         status: int = 200,
+        policy: bool = False,
     ) -> Template:
+        """The form to propose (``policy``: a spending policy, which may replace one)."""
         group = caller.group
         group_rules, _ = await service.get_rules(db_session, group)
+        today = utcnow().date()
+        in_force = (
+            [p for p in await policies.policies(db_session, group, today) if p.in_force_on(today)]
+            if policy
+            else []
+        )
         return page(
             request,
-            "member/propose.html",
+            "member/propose_policy.html" if policy else "member/propose.html",
             status_code=status,
             group=group,
             caller=caller,
             form=form,
             fund_options=await _fund_options(db_session, caller),
+            policy_options=[(str(p.number), f"#{p.number} {p.title}") for p in in_force],
             min_open_hours=group_rules.min_open_hours,
             zone=Formatter.for_group(group, settings_of(request)).zone_name(),
         )

@@ -29,9 +29,10 @@ from app.errors import status_of
 from app.guards import member_with, steward_or_facilitator_page
 from app.i18n import language_name
 from app.jobs import discard_held_requests, erase_personal_data
+from app.presenters.formatting import Formatter
 from app.presenters.ledger import fund_view
 from app.web.forms import Form, read_form
-from app.web.templating import Formatter, page, see_other
+from app.web.templating import page, see_other
 from ledger import service
 from ledger.errors import LedgerError
 from ledger.groups import utcnow

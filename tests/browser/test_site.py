@@ -18,6 +18,34 @@ from tests.browser.steps import DESKTOP, PHONE, Cast, log_in, serious_violations
 SERIOUS = ("serious", "critical")
 
 
+def adopt_a_policy(base: str, cast: Cast) -> int:
+    """A spending policy for rent top-ups that the whole group agreed to, over HTTP; its
+    number (every payment is made under a decision)."""
+    proposals = f"{base}/api/groups/{cast.world.slug}/proposals"
+    terms = {"fund": "rent-relief", "max_per_payment": "200.00", "max_per_month": "600.00"}
+    proposed = httpx.post(
+        proposals,
+        json={
+            "title": "Rent top-ups",
+            "kind": "policy",
+            "policy": {**terms, "purpose": "Small rent top-ups"},
+        },
+        headers=cast.world.admin.headers,
+        timeout=30,
+    )
+    assert proposed.status_code == 201, proposed.text
+    policy: int = proposed.json()["number"]
+    for person in (cast.world.admin, cast.world.steward, cast.world.facilitator, cast.world.member):
+        agreed = httpx.post(
+            f"{proposals}/{policy}/responses",
+            json={"position": "agree"},
+            headers=person.headers,
+            timeout=30,
+        )
+        assert agreed.status_code == 201, agreed.text
+    return policy
+
+
 def seed_entries(base: str, cast: Cast) -> None:
     """A few months of money, through the API with the steward's token."""
     url = f"{base}/api/groups/{cast.world.slug}/entries"
@@ -54,29 +82,7 @@ def seed_entries(base: str, cast: Cast) -> None:
         },
         {"kind": "reversal", "reverses": 2, "memo": "Counted twice"},
     ]
-    # The payment is made under a spending policy the whole group agreed to.
-    proposals = f"{base}/api/groups/{cast.world.slug}/proposals"
-    terms = {"fund": "rent-relief", "max_per_payment": "200.00", "max_per_month": "600.00"}
-    proposed = httpx.post(
-        proposals,
-        json={
-            "title": "Rent top-ups",
-            "kind": "policy",
-            "policy": {**terms, "purpose": "Small rent top-ups"},
-        },
-        headers=cast.world.admin.headers,
-        timeout=30,
-    )
-    assert proposed.status_code == 201, proposed.text
-    policy = proposed.json()["number"]
-    for person in (cast.world.admin, cast.world.steward, cast.world.facilitator, cast.world.member):
-        agreed = httpx.post(
-            f"{proposals}/{policy}/responses",
-            json={"position": "agree"},
-            headers=person.headers,
-            timeout=30,
-        )
-        assert agreed.status_code == 201, agreed.text
+    policy = adopt_a_policy(base, cast)
     for body in bodies:
         if body["kind"] == "disbursement":
             body = {**body, "policy": policy}
@@ -87,6 +93,7 @@ def seed_entries(base: str, cast: Cast) -> None:
 def test_steward_records_a_donation_and_a_payment_and_the_public_page_shows_them(
     chromium: Any, server: str, cast: Cast, artifacts: Path
 ) -> None:
+    policy = adopt_a_policy(server, cast)
     context = chromium.new_context(viewport=DESKTOP)
     page = context.new_page()
     try:
@@ -114,7 +121,8 @@ def test_steward_records_a_donation_and_a_payment_and_the_public_page_shows_them
         expect(notice).to_contain_text("Donation of €250.00 to Rent relief")
 
         page.get_by_role("link", name="Payment").click()
-        page.get_by_label("Fund", exact=True).select_option("rent-relief")
+        # Paid under the group's spending policy for rent top-ups (its fund comes with it).
+        page.get_by_label("Or under a spending policy", exact=True).select_option(str(policy))
         page.get_by_label("Amount in EUR", exact=True).fill("80.50")
         page.get_by_label("To (optional)", exact=True).fill("R-17")
         page.get_by_label("Note (optional)", exact=True).fill("Rent support for March")
@@ -126,6 +134,7 @@ def test_steward_records_a_donation_and_a_payment_and_the_public_page_shows_them
         body = page.locator("main").inner_text()
         assert "Donation of €250.00 to Rent relief" in body
         assert "Payment of €80.50 from Rent relief" in body
+        assert f"Under policy {policy} ‘Rent top-ups’: €80.50 of €600.00 used in" in body
         assert "Verified: 2 entries" in body
         row = page.get_by_role("row", name="Rent relief")
         assert "€169.50" in row.inner_text()

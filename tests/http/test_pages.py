@@ -14,11 +14,11 @@ from litestar.testing import AsyncTestClient
 from sqlalchemy import text as sql
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.presenters.formatting import Formatter
 from app.settings import Settings
 from app.web import verification as verification_module
 from app.web.chart import balance_chart
 from app.web.groups import _xml_safe
-from app.web.templating import Formatter
 from app.web.verification import VerificationKeeper
 from ledger import groups, queries, service
 from ledger.queries import BalancePoint

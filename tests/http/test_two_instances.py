@@ -47,7 +47,12 @@ class Instance:
         settings = Settings(database_url=url, secret_key=f"{name}-secret-" + "z" * 40)
         self.server = ServerProcess(settings, directory, workers=1)
         self.server.env.update(
-            {"COMMONPURSE_BASE_URL": f"http://{self.host}", "COMMONPURSE_WITNESS_INTERVAL": "0.3"}
+            {
+                "COMMONPURSE_BASE_URL": f"http://{self.host}",
+                "COMMONPURSE_WITNESS_INTERVAL": "0.3",
+                # Checkpoints signed in batches, off the appends' path, as servers do.
+                "COMMONPURSE_CHECKPOINT_INTERVAL": "0.2",
+            }
         )
         self.origin = f"{self.host}/g/{name}"
 
@@ -94,7 +99,10 @@ def test_two_instances_vouch_for_each_other_and_refuse_a_fork(
     request: pytest.FixtureRequest, db_url: str, tmp_path: Path
 ) -> None:
     engine = "sqlite" if db_url.startswith("sqlite") else "postgres"
-    with fresh_database(request, engine, tmp_path) as other_url:
+    # A directory of its own: on SQLite the database is a file named after it.
+    (tmp_path / "other-database").mkdir()
+    with fresh_database(request, engine, tmp_path / "other-database") as other_url:
+        assert other_url != db_url
         alpha = Instance("alpha", db_url, tmp_path / "alpha")
         beta = Instance("beta", other_url, tmp_path / "beta")
         try:

@@ -44,6 +44,9 @@ def cli_env(settings: Settings, signing_key: Path) -> dict[str, str]:
         "COMMONPURSE_SIGNING_KEY_FILE": str(signing_key),
         # Fixed, whatever the port: the host names the logs (checkpoint origins).
         "COMMONPURSE_BASE_URL": "http://crash.test",
+        # Each append signs its checkpoint in its own transaction (a crash mid-append is a
+        # crash mid-signing); a test that wants batches says so.
+        "COMMONPURSE_CHECKPOINT_INTERVAL": "0",
     }
 
 

@@ -1,0 +1,105 @@
+"""How people read money, counts, days and moments: one ``Formatter`` per reader, in a
+locale and a time zone (the group's, else the instance's, else English and UTC)."""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from decimal import Decimal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from babel import Locale, UnknownLocaleError
+from babel.dates import format_date, format_datetime
+from babel.numbers import format_currency, format_decimal
+
+from app.settings import Settings
+from ledger.models import Group
+from ledger.money import exponent, format_amount
+
+DEFAULT_LOCALE = "en"
+DEFAULT_TIME_ZONE = "UTC"
+
+
+def locale_or_default(name: str) -> str:
+    """A locale Babel knows, by its name (``fr-BE`` or ``fr_BE``), else the default."""
+    try:
+        return str(Locale.parse(name.replace("-", "_")))
+    except (ValueError, UnknownLocaleError):
+        return DEFAULT_LOCALE
+
+
+def _zone(name: str) -> ZoneInfo:
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        return ZoneInfo(DEFAULT_TIME_ZONE)
+
+
+@dataclass(frozen=True, slots=True)
+class Formatter:
+    """Formats money and moments for people, in one locale and time zone."""
+
+    locale: str = DEFAULT_LOCALE
+    zone: ZoneInfo = field(default_factory=lambda: ZoneInfo(DEFAULT_TIME_ZONE))
+
+    @classmethod
+    def for_group(cls, group: Group | None, settings: Settings) -> Formatter:
+        """The group's locale and time zone when it has them (a later column), else the
+        instance's (``COMMONPURSE_LOCALE``, ``COMMONPURSE_TIME_ZONE``), else English/UTC."""
+        locale = getattr(group, "locale", None) or settings.extra.get("LOCALE") or DEFAULT_LOCALE
+        zone = (
+            getattr(group, "time_zone", None)
+            or settings.extra.get("TIME_ZONE")
+            or DEFAULT_TIME_ZONE
+        )
+        return cls(locale_or_default(str(locale)), _zone(str(zone)))
+
+    def money(self, minor: int, currency: str) -> str:
+        """``€1,234.50`` (in the locale's way), from integer minor units; never a float."""
+        return format_currency(
+            Decimal(format_amount(minor, currency)), currency, locale=self.locale
+        )
+
+    def money_text(self, amount: str, currency: str) -> str:
+        """``money`` for an amount as the API writes it (``"120.50"``; zero included)."""
+        return format_currency(Decimal(amount), currency, locale=self.locale)
+
+    def money_short(self, minor: int, currency: str) -> str:
+        """Whole amounts without their zero decimals (``€1,000``), for chart axes."""
+        if minor % 10 ** exponent(currency):
+            return self.money(minor, currency)
+        locale = Locale.parse(self.locale)
+        pattern = copy.copy(locale.currency_formats["standard"])
+        pattern.frac_prec = (0, 0)
+        text: str = pattern.apply(
+            Decimal(minor // 10 ** exponent(currency)),
+            locale,
+            currency=currency,
+            currency_digits=False,
+        )
+        return text
+
+    def number(self, value: int) -> str:
+        """A count as people read it: ``1,000,000`` (in the locale's way)."""
+        return format_decimal(value, locale=self.locale)
+
+    def signed(self, minor: int, currency: str) -> str:
+        """Money with an explicit sign: ``+€50.00``, ``−€20.00`` (a real minus sign)."""
+        text = self.money(abs(minor), currency)
+        return ("+" if minor > 0 else "\u2212" if minor < 0 else "") + text
+
+    def day(self, value: date | datetime) -> str:
+        if isinstance(value, datetime):
+            value = value.astimezone(self.zone).date()
+        return format_date(value, format="medium", locale=self.locale)
+
+    def month(self, value: date) -> str:
+        """``November 2026`` (in the locale's way)."""
+        return format_date(value, format="LLLL y", locale=self.locale)
+
+    def moment(self, value: datetime) -> str:
+        return format_datetime(value, format="medium", tzinfo=self.zone, locale=self.locale)
+
+    def zone_name(self) -> str:
+        return str(self.zone.key)
