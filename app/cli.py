@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.auth import create_token, hash_password
 from app.backup import BackupError
 from app.db import session_scope
+from app.password_reset import start_reset
 from app.passwords import weak_password_reason
 from app.settings import Settings, SettingsError
 from ledger import export as ledger_export
@@ -126,6 +127,22 @@ async def user_add(email: str, name: str) -> None:
             session, email=email, name=name, password_hash=hash_password(password)
         )
         click.echo(f"Added user {person.email}.")
+
+
+@user.command("reset-link")
+@click.argument("email")
+@async_command
+async def user_reset_link(email: str) -> None:
+    """Print a one-time link that sets a new password for a user (for an instance without
+    e-mail: give it to the person yourself). It works once, within an hour."""
+    settings = Settings.from_env()
+    async with session_scope(settings) as session:
+        started = await start_reset(session, email)
+        if started is None:
+            fail(f"No user has the e-mail {email}.")
+            return
+        _, secret = started
+        click.echo(f"{settings.base_url}/password/reset/{secret}")
 
 
 @main.group()

@@ -59,6 +59,11 @@ LOGIN_PER_ACCOUNT = Limit("login-account", 5, LOGIN_WINDOW)
 LOGIN_DELAY_FIRST = 0.5  # seconds, doubling with each further attempt
 LOGIN_DELAY_MOST = 8.0
 
+# Requests for a password reset link (``app.password_reset``), as strict as logins: from
+# one address, and for one account (so nobody's mailbox is flooded with links).
+RESET_PER_ADDRESS = Limit("reset-address", 10, LOGIN_WINDOW)
+RESET_PER_ACCOUNT = Limit("reset-account", 3, LOGIN_WINDOW)
+
 # Requests for support from one address.
 ASK_PER_ADDRESS = Limit("ask-address", 5, timedelta(hours=1))
 # Beyond this many requests to one group in an hour the group is flooded: requests without

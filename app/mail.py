@@ -80,6 +80,20 @@ def _message(
     return message
 
 
+async def send_now(
+    smtp: SmtpSettings, to: str, subject: str, body: str, message_id: str, host: str
+) -> bool:
+    """Send one message at once, outside the outbox: for what must not be kept in the
+    database, such as a password reset link. A failure is logged, never raised."""
+    message = _message(smtp, to, subject, body, message_id, host)
+    try:
+        await anyio.to_thread.run_sync(_send, smtp, message)
+    except (OSError, smtplib.SMTPException) as error:
+        logger.warning("Sending %s failed (%s).", message["Message-ID"], error)
+        return False
+    return True
+
+
 async def send_due(
     session: AsyncSession, smtp: SmtpSettings, host: str, now: datetime | None = None
 ) -> int:

@@ -1,4 +1,4 @@
-"""Tables of the web shell: API tokens, browser sessions and rate counters."""
+"""Tables of the web shell: API tokens, browser sessions, rate counters and password resets."""
 
 from __future__ import annotations
 
@@ -52,3 +52,17 @@ class RateCounter(Base):
     started_at: Mapped[datetime] = mapped_column(DateTimeUTC(timezone=True))
     # The end of the window: a hit after it starts a new one, and the sweep deletes the row.
     expires_at: Mapped[datetime] = mapped_column(DateTimeUTC(timezone=True), index=True)
+
+
+class PasswordReset(Base):
+    """A link that sets a new password, sent by e-mail: it works once, for a short while.
+    Only its SHA-256 is stored, so a copy of the database resets nobody's password."""
+
+    __tablename__ = "password_resets"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(DateTimeUTC(timezone=True))
+    expires_at: Mapped[datetime] = mapped_column(DateTimeUTC(timezone=True), index=True)
+    used_at: Mapped[datetime | None] = mapped_column(DateTimeUTC(timezone=True))

@@ -53,7 +53,7 @@ from app.db import create_engine, create_session_maker
 from app.settings import Settings
 from bench.common import Result
 from ledger import groups
-from ledger.models import Entry, Fund, Group, Posting
+from ledger.models import Entry, Fund, Group, Posting, User
 from ledger.money import format_amount
 from ledger.rules import HOLDING
 
@@ -126,12 +126,35 @@ def _next_entry(rng: random.Random, balances: dict[str, int], recent: list[int])
     )
 
 
+async def _standing_policies(session: AsyncSession, group: Group, admin: User) -> dict[str, int]:
+    """A spending policy per fund, adopted by the group's one member: every payment is made
+    under a decision. Limits wide enough never to refuse a bench payment."""
+    from proposals import service as proposals
+    from proposals.schemas import PolicyIn, ProposalIn
+
+    numbers: dict[str, int] = {}
+    for slug, name in FUNDS:
+        terms = PolicyIn(
+            fund=slug,
+            max_per_payment="1000000.00",
+            max_per_month="100000000.00",
+            purpose=f"Everyday payments from {name}",
+        )
+        proposal = await proposals.create_proposal(
+            session, group, admin, ProposalIn(title=name, kind="policy", policy=terms)
+        )
+        await proposals.respond(session, group, proposal.number, admin, "agree", "")
+        numbers[slug] = proposal.number
+    return numbers
+
+
 async def build_ledger(settings: Settings, entries: int) -> None:
     """The bench group and its entries, through the service, in one transaction."""
     from app.signing import load_notary
     from ledger import service
     from ledger.errors import LedgerError
     from ledger.schemas import DisbursementIn, DonationIn, FundIn, TransferIn
+    from proposals.service import authorise_payment
 
     notary = load_notary(settings)
     engine = create_engine(settings)
@@ -148,6 +171,7 @@ async def build_ledger(settings: Settings, entries: int) -> None:
             )
             for slug, name in FUNDS:
                 await service.create_fund(session, group, FundIn(slug=slug, name=name))
+            policy_of = await _standing_policies(session, group, user)
             balances = {slug: 0 for slug, _ in FUNDS}
             recent: list[int] = []
             for index in range(entries):
@@ -155,6 +179,8 @@ async def build_ledger(settings: Settings, entries: int) -> None:
                 entry_in = _next_entry(rng, balances, recent)
                 if isinstance(entry_in, DonationIn | DisbursementIn | TransferIn):
                     entry_in.occurred_on = first_day + timedelta(days=index * 365 // entries)
+                if isinstance(entry_in, DisbursementIn):
+                    entry_in.policy = policy_of[entry_in.fund]
                 try:
                     entry = await service.record_entry(
                         session,
@@ -163,6 +189,7 @@ async def build_ledger(settings: Settings, entries: int) -> None:
                         recorded_by=user.id,
                         notary=notary if index == entries - 1 else None,
                         now=moment,
+                        authority=authorise_payment,
                     )
                 except LedgerError:  # a reversal that would overdraw: record a gift instead
                     entry = await service.record_entry(

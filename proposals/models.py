@@ -301,3 +301,5 @@ class Notification(Base):
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     next_attempt_at: Mapped[datetime] = mapped_column(DateTimeUTC(timezone=True))
     last_error: Mapped[str] = mapped_column(Text, default="")
+    # When the member opened it from their inbox (or the page it is about); None: unread.
+    read_at: Mapped[datetime | None] = mapped_column(DateTimeUTC(timezone=True))

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ledger.groups import list_members, utcnow
@@ -133,6 +133,54 @@ async def for_member(session: AsyncSession, user_id: int, limit: int = 50) -> li
             .order_by(Notification.id.desc())
             .limit(limit)
         )
+    )
+
+
+async def mark_read(
+    session: AsyncSession, user_id: int, notification_id: int, now: datetime | None = None
+) -> Notification | None:
+    """Mark one of my notifications read, with every other of mine about the same proposal
+    (the inbox shows them as one line). None when it is not mine."""
+    notification = await session.get(Notification, notification_id)
+    if notification is None or notification.user_id != user_id:
+        return None
+    if notification.proposal_number is None:
+        notification.read_at = notification.read_at or now or utcnow()
+        await session.flush()
+    else:
+        await mark_read_about(
+            session, user_id, notification.group_id, notification.proposal_number, now
+        )
+    return notification
+
+
+async def mark_read_about(
+    session: AsyncSession,
+    user_id: int,
+    group_id: int,
+    proposal_number: int,
+    now: datetime | None = None,
+) -> None:
+    """The member opened the proposal: what told them of it is read."""
+    await session.execute(
+        update(Notification)
+        .where(
+            Notification.user_id == user_id,
+            Notification.group_id == group_id,
+            Notification.proposal_number == proposal_number,
+            Notification.read_at.is_(None),
+        )
+        .values(read_at=now or utcnow())
+        .execution_options(synchronize_session="fetch")
+    )
+
+
+async def mark_all_read(session: AsyncSession, user_id: int, now: datetime | None = None) -> None:
+    await session.execute(
+        update(Notification)
+        .where(Notification.user_id == user_id, Notification.read_at.is_(None))
+        .values(read_at=now or utcnow())
+        .execution_options(synchronize_session="fetch")
     )
 
 

@@ -666,6 +666,56 @@ async def payable_proposals(session: AsyncSession, group: Group) -> list[Payable
 # --- notifications -----------------------------------------------------------------------------
 
 
+# How far back the inbox looks (its lines are grouped per proposal from these).
+INBOX_DEPTH = 500
+
+
+@dataclass(frozen=True, slots=True)
+class InboxLine:
+    """One line of a member's inbox: the newest notification about one thing (a proposal
+    gathers the notifications of all its rounds), read only when all of them are."""
+
+    notification: Notification
+    group: Group
+    unread: bool
+    proposal: Proposal | None  # open, when the line is about a proposal
+
+
+async def inbox(session: AsyncSession, user_id: int, *, limit: int) -> list[InboxLine]:
+    """My inbox, newest first: one line per proposal still open (decided ones fall away)
+    and one per other notification, of the groups I still belong to."""
+    notifications = await my_notifications(session, user_id, limit=INBOX_DEPTH)
+    numbers_by_group: dict[int, set[int]] = {}
+    for notification, group in notifications:
+        if notification.proposal_number is not None:
+            numbers_by_group.setdefault(group.id, set()).add(notification.proposal_number)
+    proposals: dict[tuple[int, int], Proposal] = {}
+    for group_id, numbers in numbers_by_group.items():
+        for found in await session.scalars(
+            select(Proposal).where(Proposal.group_id == group_id, Proposal.number.in_(numbers))
+        ):
+            proposals[(group_id, found.number)] = found
+    lines: list[InboxLine] = []
+    seen: dict[tuple[int, int], int] = {}  # (group, proposal) -> index of its line
+    for notification, group in notifications:  # newest first
+        number = notification.proposal_number
+        if number is None:
+            lines.append(InboxLine(notification, group, notification.read_at is None, None))
+            continue
+        proposal = proposals.get((group.id, number))
+        if proposal is None or proposal.status != "open":
+            continue
+        key = (group.id, number)
+        if key in seen:
+            line = lines[seen[key]]
+            if notification.read_at is None and not line.unread:
+                lines[seen[key]] = InboxLine(line.notification, group, True, proposal)
+            continue
+        seen[key] = len(lines)
+        lines.append(InboxLine(notification, group, notification.read_at is None, proposal))
+    return lines[:limit]
+
+
 async def my_notifications(
     session: AsyncSession, user_id: int, *, limit: int
 ) -> list[tuple[Notification, Group]]:

@@ -61,6 +61,10 @@ class Formatter:
             Decimal(format_amount(minor, currency)), currency, locale=self.locale
         )
 
+    def money_text(self, amount: str, currency: str) -> str:
+        """``money`` for an amount as the API writes it (``"120.50"``; zero included)."""
+        return format_currency(Decimal(amount), currency, locale=self.locale)
+
     def money_short(self, minor: int, currency: str) -> str:
         """Whole amounts without their zero decimals (``€1,000``), for chart axes."""
         if minor % 10 ** exponent(currency):

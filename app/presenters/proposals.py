@@ -11,6 +11,7 @@ pages in the reader's zone, the PDF in UTC).
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -21,12 +22,12 @@ from app.presenters.diff import DiffLine, FieldChange, field_changes, text_diff
 from app.presenters.formatting import Formatter
 from app.presenters.markdown import render_markdown
 from ledger.models import Fund, Group
-from ledger.money import format_amount, parse_amount
+from ledger.money import format_amount
 from proposals import policies, rules, service
 from proposals.labels import CLOSED_BY, KIND_LABELS, POSITION_LABELS, STATUS_LABELS
 from proposals.minute import Minute, minute_of_round
 from proposals.models import Notification, Proposal, ProposalVersion
-from proposals.queries import Awaiting, Payable
+from proposals.queries import Awaiting, InboxLine, Payable
 from proposals.rules import round_is_reset_by
 from proposals.schemas import PolicyOut, ProposalOut, ResponseOut, RoundOut, TallyOut, VersionOut
 
@@ -509,43 +510,54 @@ def payable_views(payable: Sequence[Payable], fmt: Formatter) -> list[PayablePro
 # --- notifications -----------------------------------------------------------------------
 
 SHOWN_NOTIFICATIONS = 20
+# The "[Group name] " an e-mail's subject starts with: the inbox names the group apart.
+_SUBJECT_PREFIX = re.compile(r"^\[[^\]]*\]\s*")
 
 
 @dataclass(frozen=True, slots=True)
 class NotificationView:
-    subject: str
-    body: str
+    """One line of a member's inbox."""
+
+    id: int
+    text: str
     group_name: str
     at: str
-    link: str
-    link_text: str
+    open_url: str  # marks the line read, then leads where it points
+    unread: bool
 
 
-def _link(notification: Notification, slug: str) -> tuple[str, str]:
+def _line_text(line: InboxLine) -> str:
+    """A sentence a member reads at a glance (not the e-mail's subject)."""
+    proposal = line.proposal
+    if proposal is not None:
+        title = service.current_version(proposal).title
+        round_number = service.current_round(proposal).number
+        again = f" (round {round_number})" if round_number > 1 else ""
+        return f"Proposal #{proposal.number}, \u201c{title}\u201d, awaits your response{again}"
+    return _SUBJECT_PREFIX.sub("", line.notification.subject)
+
+
+def notification_target(notification: Notification, slug: str) -> str:
+    """Where a notification leads once opened."""
     if notification.kind == "new_request":
-        return f"/m/{slug}/requests", "Open the stewards' queue"
+        return f"/m/{slug}/requests"
     if notification.proposal_number is not None:
-        return f"/m/{slug}/proposals/{notification.proposal_number}", "Open the proposal"
-    return f"/m/{slug}", "Open the group"
+        return f"/m/{slug}/proposals/{notification.proposal_number}"
+    return f"/m/{slug}"
 
 
-def notification_views(
-    notifications: Sequence[tuple[Notification, Group]], fmt: Formatter
-) -> list[NotificationView]:
-    views: list[NotificationView] = []
-    for notification, group in notifications:
-        link, link_text = _link(notification, group.slug)
-        views.append(
-            NotificationView(
-                subject=notification.subject,
-                body=notification.body,
-                group_name=group.name,
-                at=fmt.moment(notification.created_at),
-                link=link,
-                link_text=link_text,
-            )
+def notification_views(lines: Sequence[InboxLine], fmt: Formatter) -> list[NotificationView]:
+    return [
+        NotificationView(
+            id=line.notification.id,
+            text=_line_text(line),
+            group_name=line.group.name,
+            at=fmt.moment(line.notification.created_at),
+            open_url=f"/notifications/{line.notification.id}",
+            unread=line.unread,
         )
-    return views
+        for line in lines
+    ]
 
 
 # --- spending policies -------------------------------------------------------------------------
@@ -582,7 +594,7 @@ def policy_view(
     policy: policies.Policy, out: PolicyOut, fmt: Formatter, payer_names: Sequence[str]
 ) -> PolicyView:
     def money(text: str) -> str:
-        return fmt.money(parse_amount(text, out.currency), out.currency)
+        return fmt.money_text(text, out.currency)
 
     return PolicyView(
         number=out.number,

@@ -1,4 +1,5 @@
-"""Logging in and out, and joining a group with an invite link.
+"""Logging in and out, setting a new password by e-mail, and joining a group with an
+invite link.
 
 An invite's link is shown once, right after it is made (see ``app.web.members``); the join
 page it opens lets a person join with their account or make one. A join page's address
@@ -12,6 +13,7 @@ from typing import Annotated, Any
 
 import anyio
 from litestar import Controller, Request, get, post
+from litestar.background_tasks import BackgroundTask
 from litestar.params import FromPath, QueryParameter
 from litestar.response import Redirect, Template
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -32,6 +34,15 @@ from app.db import commit_so_far
 from app.deps import DbSession, settings_of
 from app.errors import status_of
 from app.limits import Limiter, client_address, wait_outside_turn
+from app.mail import SmtpSettings, send_now
+from app.password_reset import (
+    RESET_LIFETIME,
+    count_reset_request,
+    find_reset,
+    finish_reset,
+    reset_message,
+    start_reset,
+)
 from app.passwords import MIN_LENGTH, weak_password_reason
 from app.web.forms import (
     Form,
@@ -63,7 +74,8 @@ class LoginPages(Controller):
         target = safe_next(next_path)
         if await authenticate(request) is not None:
             return Redirect(target, status_code=303)
-        return page(request, "member/login.html", form=Form(), next=target)
+        done = request.query_params.get("reset") == "done"
+        return page(request, "member/login.html", form=Form(), next=target, reset_done=done)
 
     @post("/login", name="login_submit")
     async def login(
@@ -125,6 +137,146 @@ class LoginPages(Controller):
         if token:
             await end_session(db_session, token)
         return see_other("/", cookies=[expired_session_cookie(settings)])
+
+
+# --- a forgotten password ----------------------------------------------------------------
+
+# A reset page's address holds the link's secret: never sent on, nor kept.
+_RESET_HEADERS = {"Referrer-Policy": "no-referrer", "Cache-Control": "no-store"}
+_RESET_SENT = (
+    "If an account has this address, an e-mail with a link to set a new password is on its "
+    "way. The link works once, within {minutes} minutes. No e-mail? Check the address and "
+    "your spam folder, or ask again."
+)
+_RESET_GONE = (
+    "This link cannot set a password: it was used already, a newer link replaced it, or it "
+    "expired. Ask for a new one."
+)
+
+
+class PasswordPages(Controller):
+    include_in_schema = False
+
+    @get("/password/forgot", name="password_forgot")
+    async def forgot_form(self, request: Request[Any, Any, Any]) -> Template:
+        return _forgot_page(request, Form())
+
+    @post("/password/forgot", name="password_forgot_submit")
+    async def forgot(self, request: Request[Any, Any, Any], db_session: DbSession) -> Template:
+        settings = settings_of(request)
+        smtp = SmtpSettings.from_settings(settings)
+        form = await read_form(request, ("email",))
+        email = form.value("email").strip().lower()
+        if smtp is None:  # the page says to ask an admin
+            return _forgot_page(request, form)
+        if not email:
+            form.fail("email", "Enter the e-mail address you log in with.")
+            return _forgot_page(request, form, status=422)
+        now = utcnow()
+        limiter = Limiter.of(settings)
+        address = client_address(request, settings.trusted_networks)
+        wait = await count_reset_request(db_session, limiter, email, address, now=now)
+        await commit_so_far(request)
+        if wait is not None:
+            minutes = max(1, -(-int(wait.total_seconds()) // 60))
+            form.fail(
+                "",
+                "Too many requests for a new password. Please wait "
+                f"{minutes} minute{'s' if minutes != 1 else ''} before you ask again.",
+            )
+            return _forgot_page(
+                request,
+                form,
+                status=429,
+                headers={"Retry-After": str(max(1, int(wait.total_seconds())))},
+            )
+        started = await start_reset(db_session, email, now=now)
+        background = None
+        if started is not None:
+            user, token = started
+            subject, body = reset_message(user.name, f"{settings.base_url}/password/reset/{token}")
+            # Sent after the answer, so the answer takes as long whether or not the address
+            # has an account (the reset is committed before the answer goes out).
+            background = BackgroundTask(
+                send_now, smtp, user.email, subject, body, f"reset-{token[:12]}", settings.host
+            )
+        minutes = int(RESET_LIFETIME.total_seconds() // 60)
+        answer = page(
+            request,
+            "member/password_forgot.html",
+            form=Form(),
+            mail=True,
+            sent=_RESET_SENT.format(minutes=minutes),
+        )
+        answer.background = background
+        return answer
+
+    @get("/password/reset/{token:str}", name="password_reset")
+    async def reset_form(
+        self, request: Request[Any, Any, Any], db_session: DbSession, token: FromPath[str]
+    ) -> Template:
+        found = await find_reset(db_session, token)
+        return _reset_page(request, token, Form(), gone=found is None)
+
+    @post("/password/reset/{token:str}", name="password_reset_submit")
+    async def reset(
+        self, request: Request[Any, Any, Any], db_session: DbSession, token: FromPath[str]
+    ) -> Template | Redirect:
+        found = await find_reset(db_session, token)
+        if found is None:
+            return _reset_page(request, token, Form(), gone=True)
+        user = await db_session.get(User, found.user_id)
+        assert user is not None
+        form = Form()
+        password = str((await request.form()).get("password") or "")  # never shown again
+        if reason := weak_password_reason(password, email=user.email, name=user.name):
+            form.fail("password", reason)
+            return _reset_page(request, token, form, status=422)
+        password_hash = await anyio.to_thread.run_sync(hash_password, password)
+        if await finish_reset(db_session, token, password_hash) is None:
+            return _reset_page(request, token, Form(), gone=True)  # spent a moment ago
+        response = see_other("/login?reset=done")
+        response.headers.update(_RESET_HEADERS)
+        return response
+
+
+def _forgot_page(
+    request: Request[Any, Any, Any],
+    form: Form,
+    *,
+    status: int = 200,
+    headers: dict[str, str] | None = None,
+) -> Template:
+    mail = SmtpSettings.from_settings(settings_of(request)) is not None
+    return page(
+        request,
+        "member/password_forgot.html",
+        status_code=status,
+        headers=headers,
+        form=form,
+        mail=mail,
+        sent="",
+    )
+
+
+def _reset_page(
+    request: Request[Any, Any, Any],
+    token: str,
+    form: Form,
+    *,
+    gone: bool = False,
+    status: int = 200,
+) -> Template:
+    return page(
+        request,
+        "member/password_reset.html",
+        status_code=404 if gone else status,
+        headers=_RESET_HEADERS,
+        form=form,
+        token=token,
+        problem=_RESET_GONE if gone else "",
+        min_password=MIN_LENGTH,
+    )
 
 
 # --- the join page (anyone with the link) ---------------------------------------------------

@@ -11,10 +11,10 @@ import uuid
 from dataclasses import dataclass
 from typing import Annotated, Any
 
-from litestar import Controller, Litestar, Request, Response, get
+from litestar import Controller, Litestar, Request, Response, get, post
 from litestar.di import Provide
 from litestar.params import QueryParameter
-from litestar.response import Template
+from litestar.response import Redirect, Template
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.auth import (
@@ -22,7 +22,7 @@ from app.auth import (
     provide_caller,
     provide_user,
 )
-from app.deps import CurrentCaller, CurrentUser, DbSession, settings_of
+from app.deps import CurrentCaller, CurrentUser, DbSession, Id, settings_of
 from app.guards import logged_in, member_with, public_or_member
 from app.presenters.formatting import Formatter
 from app.presenters.ledger import FundView, entry_title, entry_view, fund_view
@@ -30,6 +30,7 @@ from app.presenters.proposals import (
     RECENT_DECISIONS,
     SHOWN_NOTIFICATIONS,
     awaiting_cards,
+    notification_target,
     notification_views,
     proposal_card,
     proposal_lines,
@@ -37,7 +38,7 @@ from app.presenters.proposals import (
 from app.web.chart import Chart, balance_chart
 from app.web.ledger import entry_views
 from app.web.security import COOKIE_FREE
-from app.web.templating import page
+from app.web.templating import page, see_other
 from app.web.verification import VerificationKeeper
 from ledger import groups, log, service, witnesses
 from ledger import queries as ledger_queries
@@ -46,6 +47,7 @@ from ledger.errors import NotFound
 from ledger.groups import utcnow
 from ledger.log import root_base64
 from ledger.models import Checkpoint, Group
+from proposals import notify
 from proposals import queries as proposal_queries
 from proposals import service as proposals
 from proposals.labels import STATUS_LABELS
@@ -166,6 +168,10 @@ class GroupPages(Controller):
         )
 
 
+# The inbox page shows this many lines at most (newest first).
+INBOX_LINES = 100
+
+
 class MemberGroupPages(Controller):
     include_in_schema = False
     dependencies = {
@@ -185,14 +191,42 @@ class MemberGroupPages(Controller):
             awaiting=awaiting_cards(
                 await proposal_queries.awaiting_response(db_session, user.id), fmt, user.id
             ),
-            notifications=notification_views(
-                await proposal_queries.my_notifications(
-                    db_session, user.id, limit=SHOWN_NOTIFICATIONS
-                ),
-                fmt,
-            ),
+            # The dashboard shows what is new; the inbox keeps the rest.
+            notifications=[
+                view
+                for view in notification_views(
+                    await proposal_queries.inbox(db_session, user.id, limit=SHOWN_NOTIFICATIONS),
+                    fmt,
+                )
+                if view.unread
+            ],
             fmt=fmt,
         )
+
+    @get("/notifications", guards=[logged_in], name="inbox")
+    async def inbox(
+        self, request: Request[Any, Any, Any], db_session: DbSession, user: CurrentUser
+    ) -> Template:
+        fmt = Formatter.for_group(None, settings_of(request))
+        lines = await proposal_queries.inbox(db_session, user.id, limit=INBOX_LINES)
+        return page(request, "member/inbox.html", lines=notification_views(lines, fmt), fmt=fmt)
+
+    @get("/notifications/{notification_id:int}", guards=[logged_in], name="notification_open")
+    async def open_notification(
+        self, db_session: DbSession, user: CurrentUser, notification_id: Id
+    ) -> Redirect:
+        """Opening a line marks it read and leads to what it is about."""
+        opened = await notify.mark_read(db_session, user.id, notification_id)
+        if opened is None:
+            raise NotFound(f"You have no notification {notification_id}.")
+        group = await db_session.get(Group, opened.group_id)
+        assert group is not None  # notifications are never deleted with their group
+        return see_other(notification_target(opened, group.slug))
+
+    @post("/notifications/read", guards=[logged_in], name="notifications_read")
+    async def mark_all_read(self, db_session: DbSession, user: CurrentUser) -> Redirect:
+        await notify.mark_all_read(db_session, user.id)
+        return see_other("/notifications")
 
     @get(
         "/m/{group:str}", guards=[member_with("member")], name="group_home", closes_due_rounds=True

@@ -47,7 +47,6 @@ from ledger.errors import IdempotencyMismatch, LedgerError
 from ledger.groups import utcnow
 from ledger.idempotency import record_entry_once
 from ledger.models import Group
-from ledger.money import parse_amount
 from ledger.rules import ENTRY_KINDS
 from ledger.schemas import DisbursementIn, FundIn
 from proposals import policies
@@ -369,7 +368,7 @@ async def _policies_in_force(db_session: AsyncSession, group: Group) -> list[Pol
 
 def _policy_label(policy: PolicyOut, fmt: Formatter) -> str:
     def money(text: str) -> str:
-        return fmt.money(parse_amount(text, policy.currency), policy.currency)
+        return fmt.money_text(text, policy.currency)
 
     return (
         f"#{policy.number} {policy.title}: {money(policy.remaining_this_month)} left this "

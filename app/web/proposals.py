@@ -59,7 +59,7 @@ from ledger.errors import LedgerError
 from ledger.groups import utcnow
 from ledger.models import Fund, Group
 from ledger.money import format_amount
-from proposals import policies, rules, service
+from proposals import notify, policies, rules, service
 from proposals import queries as proposal_queries
 from proposals import rules as decision_rules
 from proposals import service as proposals
@@ -689,6 +689,8 @@ class MemberProposalPages(Controller):
             ),
             None,
         )
+        if caller.user_id is not None:  # what told the member of it is now read
+            await notify.mark_read_about(db_session, caller.user_id, group.id, number)
         round_open = proposal.status == "open" and round_.closed_at is None
         may_respond = round_open and caller.user_id in service.eligible_of(round_)
         payment = await _payment(db_session, group, proposal, fmt)

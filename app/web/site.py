@@ -17,7 +17,7 @@ from app.errors import PAGE_ERROR_HANDLERS
 from app.guards import LoginRequired, login_redirect
 from app.settings import Settings
 from app.web.ask import AskPages
-from app.web.auth import JoinPages, LoginPages
+from app.web.auth import JoinPages, LoginPages, PasswordPages
 from app.web.groups import Feeds, GroupPages, MemberGroupPages
 from app.web.ledger import LedgerForms, LedgerPages
 from app.web.members import MemberPages
@@ -40,6 +40,7 @@ PAGE_CONTROLLERS = (
     RequestPages,
     MemberPages,
     LoginPages,
+    PasswordPages,
     JoinPages,
 )
 

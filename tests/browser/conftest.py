@@ -83,7 +83,13 @@ def _free_port() -> int:
 
 
 @pytest.fixture
-def server(settings: Settings, tmp_path: Path) -> Iterator[str]:
+def server_env() -> dict[str, str]:
+    """More settings for the server (a test module overrides it, e.g. to send e-mail)."""
+    return {}
+
+
+@pytest.fixture
+def server(settings: Settings, tmp_path: Path, server_env: dict[str, str]) -> Iterator[str]:
     """``commonpurse serve`` with two workers, so a session must hold across processes."""
     port = _free_port()
     base = f"http://127.0.0.1:{port}"
@@ -93,6 +99,7 @@ def server(settings: Settings, tmp_path: Path) -> Iterator[str]:
         "COMMONPURSE_SECRET_KEY": settings.secret_key,
         "COMMONPURSE_SIGNING_KEY_FILE": str(tmp_path / "server-key"),
         "COMMONPURSE_BASE_URL": base,
+        **server_env,
     }
     log = (tmp_path / "server.log").open("wb")
     process = subprocess.Popen(

@@ -165,11 +165,14 @@ def test_pages_have_no_serious_or_critical_accessibility_violations(
         f"/g/{slug}/proposals",
         f"/g/{slug}/ask",
         "/login",
+        "/password/forgot",
+        "/password/reset/not-a-real-link",
         "/join/not-a-real-invite",
         "/no-such-page",
     ]
     members = [
         "/m",
+        "/notifications",
         f"/m/{slug}",
         f"/m/{slug}/record/donation",
         f"/m/{slug}/record/payment",

@@ -241,6 +241,22 @@ ROUTES: dict[tuple[str, str], Route] = {
     ("POST", "/logout"): Route(ANYONE, page=True, allowed=303),
     # The members' pages. The probes' forms are empty, which the pages refuse.
     ("GET", "/m"): Route(LOGGED_IN, page=True),
+    # A forgotten password: this instance sends no e-mail, so the page says to ask an admin.
+    ("GET", "/password/forgot"): Route(ANYONE),
+    ("POST", "/password/forgot"): Route(ANYONE, page=True),
+    # A reset link anyone may open; the probe's token was never issued.
+    ("GET", "/password/reset/{token:str}"): Route(
+        ANYONE, allowed=404, params={"token": "never-issued"}
+    ),
+    ("POST", "/password/reset/{token:str}"): Route(
+        ANYONE, page=True, allowed=404, params={"token": "never-issued"}
+    ),
+    # The inbox is each person's own: another's notification (or none) is not found.
+    ("GET", "/notifications"): Route(LOGGED_IN, page=True),
+    ("GET", "/notifications/{notification_id:int}"): Route(
+        LOGGED_IN, page=True, allowed=404, params={"notification_id": "999999"}
+    ),
+    ("POST", "/notifications/read"): Route(LOGGED_IN, page=True, allowed=303),
     ("GET", "/m/{group:str}"): Route(MEMBER, page=True),
     ("GET", "/m/{group:str}/record/{kind:str}"): Route(STEWARD, page=True),
     ("POST", "/m/{group:str}/record/{kind:str}"): Route(STEWARD, page=True, allowed=422),

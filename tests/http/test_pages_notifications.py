@@ -1,11 +1,13 @@
-"""A member's notifications on the dashboard, and the form that chooses how they also come
-by e-mail (none, each, a daily digest)."""
+"""A member's notifications: an inbox (a readable line each, one per proposal, read once
+opened, decided proposals gone), what is new on the dashboard, and the form that chooses
+how they also come by e-mail (none, each, a daily digest)."""
 
 from __future__ import annotations
 
 import re
 
-from sqlalchemy import select
+import httpx
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.settings import Settings
@@ -24,9 +26,13 @@ def settings_url(world: World) -> str:
 
 
 def notification_links(html: str) -> list[tuple[str, str]]:
-    """(link, subject) of each notification listed, in page order."""
-    section = html.split('id="notifications-heading"', 1)[1]
-    return re.findall(r'<li><a href="([^"]+)">([^<]+)</a>', section)
+    """(link, text) of each notification listed, in page order."""
+    section = html.split('<ul class="plain-list inbox">', 1)[1].split("</ul>", 1)[0]
+    return re.findall(r'<a href="([^"]+)">([^<]+)</a>', section)
+
+
+def texts(html: str) -> list[str]:
+    return [text for _, text in notification_links(html)]
 
 
 async def test_the_dashboard_lists_my_notifications_newest_first_with_links(
@@ -48,11 +54,19 @@ async def test_the_dashboard_lists_my_notifications_newest_first_with_links(
     async with browser(settings, world.steward) as steward:
         page = await steward.get("/m", headers=HTML)
         assert page.status_code == 200
-        assert notification_links(page.text) == [
-            ("/m/rent-fund/requests", f"[Rent Fund] New request for support {asked.pseudonym}"),
-            ("/m/rent-fund/proposals/2", "[Rent Fund] Your response is awaited: Fix the boiler"),
-            ("/m/rent-fund/proposals/1", "[Rent Fund] Your response is awaited: Paint the hall"),
+        # A readable line each, not the e-mails' subjects.
+        assert texts(page.text) == [
+            f"New request for support {asked.pseudonym}",
+            "Proposal #2, \u201cFix the boiler\u201d, awaits your response",
+            "Proposal #1, \u201cPaint the hall\u201d, awaits your response",
         ]
+        assert "[Rent Fund]" not in page.text
+        for link, _ in notification_links(page.text):
+            assert re.fullmatch(r"/notifications/\d+", link)
+        first = notification_links(page.text)[0][0]
+        opened = await steward.get(first, follow_redirects=False)
+        assert opened.status_code == 303
+        assert opened.headers["location"] == "/m/rent-fund/requests"
         assert "asker@example.org" not in page.text  # only the pseudonym, never the person
         assert "Rent for March" not in page.text
     async with browser(settings, world.member) as member:
@@ -148,3 +162,119 @@ async def test_only_members_reach_the_settings(
         sent = await anonymous.get(settings_url(world), follow_redirects=False)
         assert sent.status_code == 303
         assert sent.headers["location"].startswith("/login?next=")
+
+
+async def unread_on_dashboard(client: httpx.AsyncClient) -> list[str]:
+    page = await client.get("/m", headers=HTML)
+    assert page.status_code == 200
+    return texts(page.text) if 'id="notifications-heading"' in page.text else []
+
+
+async def test_opening_a_notification_marks_it_read_and_it_leaves_the_dashboard(
+    settings: Settings, world: World, session: AsyncSession
+) -> None:
+    await give_password(session, world.member, world.steward)
+    async with browser(settings, world.member) as member:
+        await propose(member, world, title="Paint the hall", fund="", amount="")
+    async with browser(settings, world.steward) as steward:
+        page = await steward.get("/m", headers=HTML)
+        assert "1 new" in text_of(page.text)
+        [(link, _)] = notification_links(page.text)
+        opened = await steward.get(link, follow_redirects=False)
+        assert opened.status_code == 303
+        assert opened.headers["location"] == "/m/rent-fund/proposals/1"
+        assert await unread_on_dashboard(steward) == []
+        inbox = await steward.get("/notifications", headers=HTML)
+        assert inbox.status_code == 200
+        assert texts(inbox.text) == [
+            "Proposal #1, \u201cPaint the hall\u201d, awaits your response"
+        ]
+        assert "(read)" in inbox.text
+        assert "Mark all as read" not in inbox.text
+    notification = await session.scalar(
+        select(Notification).where(Notification.user_id == world.steward.user.id)
+    )
+    assert notification is not None
+    assert notification.read_at is not None
+    await session.commit()
+
+
+async def test_opening_the_proposal_page_marks_its_notification_read(
+    settings: Settings, world: World, session: AsyncSession
+) -> None:
+    await give_password(session, world.member, world.admin)
+    async with browser(settings, world.member) as member:
+        await propose(member, world, title="Paint the hall", fund="", amount="")
+    async with browser(settings, world.admin) as admin:
+        assert len(await unread_on_dashboard(admin)) == 1
+        assert (await admin.get("/m/rent-fund/proposals/1", headers=HTML)).status_code == 200
+        assert await unread_on_dashboard(admin) == []
+
+
+async def test_one_line_per_proposal_whatever_its_rounds_and_decided_ones_fall_away(
+    settings: Settings, world: World, session: AsyncSession
+) -> None:
+    await give_password(session, world.member, world.steward)
+    async with browser(settings, world.member) as member:
+        await propose(member, world, title="Paint the hall", fund="", amount="")
+        await propose(member, world, title="Fix the boiler", fund="", amount="")
+    async with browser(settings, world.steward) as steward:
+        await steward.get("/m/rent-fund/proposals/1", headers=HTML)  # read round 1
+    async with browser(settings, world.member) as member:
+        amended = await post_form(
+            member,
+            "/m/rent-fund/proposals/1/amend",
+            {
+                "title": "Paint the hall",
+                "body": "Two coats, not one.",
+                "fund": "",
+                "amount": "",
+                "counterparty": "",
+                "amend_reason": "One coat will not do",
+            },
+            form_url="/m/rent-fund/proposals/1",
+        )
+        assert amended.status_code == 303, amended.text
+        withdrawn = await post_form(
+            member, "/m/rent-fund/proposals/2/withdraw", {}, form_url="/m/rent-fund/proposals/2"
+        )
+        assert withdrawn.status_code == 303, withdrawn.text
+    count = await session.scalar(
+        select(func.count())
+        .select_from(Notification)
+        .where(Notification.user_id == world.steward.user.id)
+    )
+    assert count == 3  # two rounds of proposal 1, one of proposal 2
+    await session.commit()
+    async with browser(settings, world.steward) as steward:
+        # The new round is new again; the withdrawn proposal is gone.
+        assert await unread_on_dashboard(steward) == [
+            "Proposal #1, \u201cPaint the hall\u201d, awaits your response (round 2)"
+        ]
+        inbox = await steward.get("/notifications", headers=HTML)
+        assert texts(inbox.text) == [
+            "Proposal #1, \u201cPaint the hall\u201d, awaits your response (round 2)"
+        ]
+        assert "Fix the boiler" not in inbox.text
+        marked = await post_form(steward, "/notifications/read", {}, form_url="/notifications")
+        assert marked.status_code == 303
+        assert marked.headers["location"] == "/notifications"
+        assert await unread_on_dashboard(steward) == []
+
+
+async def test_a_notification_of_someone_else_is_not_found(
+    settings: Settings, world: World, session: AsyncSession
+) -> None:
+    await give_password(session, world.member, world.steward)
+    async with browser(settings, world.member) as member:
+        await propose(member, world, title="Paint the hall", fund="", amount="")
+    theirs = await session.scalar(
+        select(Notification.id).where(Notification.user_id == world.steward.user.id)
+    )
+    await session.commit()
+    async with browser(settings, world.member) as member:
+        answer = await member.get(f"/notifications/{theirs}", headers=HTML)
+        assert answer.status_code == 404
+    read_at = await session.scalar(select(Notification.read_at).where(Notification.id == theirs))
+    assert read_at is None
+    await session.commit()

@@ -433,6 +433,11 @@ async def test_a_member_proposes_a_policy_and_a_later_one_ends_it_through_the_fo
         assert proposed.headers["location"] == f"/m/{world.slug}/proposals/1?done=proposed"
     await agree(client, world, 1)
     assert (await policies(client, world))[1]["max_per_month"] == "300.00"
+    # Nothing paid under it yet: the pages say so (zero is an amount to show, not to refuse).
+    decisions = await client.get(f"/g/{world.slug}/proposals", headers=HTML)
+    assert decisions.status_code == 200
+    assert "€0.00 used this month, €300.00 left" in text_of(decisions.text)
+    assert (await client.get(f"/g/{world.slug}/policies/1", headers=HTML)).status_code == 200
     async with browser(settings, world.member) as member:
         form = await member.get(url, headers=HTML)
         assert '<option value="1">#1 Emergency groceries</option>' in form.text

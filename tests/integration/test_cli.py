@@ -149,3 +149,13 @@ async def test_requests_purge_erases_old_closed_requests(cli, session, world) ->
     result = await asyncio.to_thread(cli, "requests", "purge")
     assert result.exit_code == 0, result.output
     assert "Erased the details of 1 request(s)." in result.output
+
+
+def test_an_admin_prints_a_one_time_reset_link_for_an_instance_without_mail(cli) -> None:  # type: ignore[no-untyped-def]
+    cli("user", "add", "ana@example.org", "--name", "Ana", stdin="a long password\n")
+    printed = cli("user", "reset-link", "ANA@example.org")
+    assert printed.exit_code == 0, printed.output
+    assert printed.output.startswith("http://127.0.0.1:8000/password/reset/")
+    unknown = cli("user", "reset-link", "nobody@example.org")
+    assert unknown.exit_code == 1
+    assert "No user has the e-mail nobody@example.org." in unknown.output
