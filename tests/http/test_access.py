@@ -228,6 +228,20 @@ ROUTES: dict[tuple[str, str], Route] = {
     # The probe's form is empty: refused, nothing is kept.
     ("POST", "/g/{group:str}/ask"): Route(WHERE_ASKING_IS_OPEN, page=True, allowed=422),
     ("GET", "/g/{group:str}/ask/{reference:str}"): Route(WHERE_ASKING_IS_OPEN),
+    # The person's own actions on their status page: the probe's empty form is refused
+    # (422) before anything is looked up, and changes nothing.
+    ("POST", "/g/{group:str}/ask/{reference:str}/add"): Route(
+        WHERE_ASKING_IS_OPEN, page=True, allowed=422
+    ),
+    ("POST", "/g/{group:str}/ask/{reference:str}/withdraw"): Route(
+        WHERE_ASKING_IS_OPEN, page=True, allowed=422
+    ),
+    ("POST", "/g/{group:str}/ask/{reference:str}/erase"): Route(
+        WHERE_ASKING_IS_OPEN, page=True, allowed=422
+    ),
+    ("POST", "/g/{group:str}/ask/{reference:str}/follow"): Route(
+        WHERE_ASKING_IS_OPEN, page=True, allowed=422
+    ),
     # Documents. Printing takes long: the probes are refused before any printing starts.
     ("GET", "/g/{group:str}/audit.pdf"): Route(PUBLIC_READ, query="from=2025-02-30", allowed=422),
     # (Entry 0 names nothing: 404, as a private group is to those outside it.)
