@@ -21,7 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from ledger import queries
 from ledger.errors import NotAuthorised
-from ledger.groups import active_membership
+from ledger.groups import active_membership, utcnow
 from ledger.models import Entry, Fund, Group, Membership
 from ledger.money import format_amount, parse_amount
 from ledger.service import Payment, get_fund
@@ -195,11 +195,13 @@ async def policies(session: AsyncSession, group: Group, today: date) -> list[Pol
             .order_by(Proposal.number.desc())
         )
     )
-    terms: dict[int, PolicyTerms] = {}
-    for proposal in passed:
-        found = await session.get(PolicyTerms, proposal.versions[-1].id)
-        if found is not None:
-            terms[proposal.number] = found
+    by_version = {proposal.versions[-1].id: proposal.number for proposal in passed}
+    terms: dict[int, PolicyTerms] = {
+        by_version[row.version_id]: row
+        for row in await session.scalars(
+            select(PolicyTerms).where(PolicyTerms.version_id.in_(list(by_version)))
+        )
+    }
     # A later passed proposal that replaces a policy ends it (amended: the later one is the
     # policy in force now; ended: nothing is).
     ended_by: dict[int, int] = {}
@@ -430,7 +432,12 @@ async def authorities(
                 proposal.versions[-1].title,
                 proposal.decided_at.date() if proposal.decided_at else None,
             )
-    by_number = {p.number: p for p in await policies(session, group, date.today())}
+    # The policies are read only when a payment names one (most pages show none).
+    by_number = (
+        {p.number: p for p in await policies(session, group, utcnow().date())}
+        if any(e.policy_number is not None for e in payments)
+        else {}
+    )
     used: dict[tuple[int, date], int] = {}
     found: dict[int, Authority] = {}
     for entry in payments:
