@@ -24,7 +24,7 @@ from litestar.params import ParameterKwarg
 from litestar.types import ExceptionHandlersMap
 
 from app.web.errors import error_page, page_http_error, page_unexpected_error
-from ledger.errors import Conflict, InvalidInput, LedgerError, NotFound
+from ledger.errors import Conflict, InvalidInput, LedgerError, NotFound, NotYet
 from proposals.errors import NotAllowed
 
 logger = logging.getLogger("commonpurse")
@@ -37,6 +37,7 @@ NEVER_HTML = ("/api/", "/schema", "/.well-known/", "/health")
 # The domain's errors and the HTTP status each one means; the first that matches counts.
 STATUS_OF: list[tuple[type[LedgerError], int]] = [
     (InvalidInput, 422),
+    (NotYet, 503),
     (NotFound, 404),
     # A Conflict to the domain, but a refusal of who is asking: 403, as a missing role is
     # (and as the members' pages answer).
@@ -131,11 +132,16 @@ def respond(
     return problem_response(status, detail, errors=errors, headers=headers)
 
 
+# How long to wait before asking again for what is not there yet (see ``NotYet``).
+RETRY_AFTER_SECONDS = 1
+
+
 def on_ledger_error(request: Request[Any, Any, Any], error: LedgerError) -> Response[Any]:
+    headers = {"Retry-After": str(RETRY_AFTER_SECONDS)} if isinstance(error, NotYet) else None
     if _wants_html(request):
-        return respond(request, status_of(error), str(error))
+        return respond(request, status_of(error), str(error), headers=headers)
     status, body = ledger_problem(error)
-    return Response(body, status_code=status, media_type=PROBLEM_MEDIA_TYPE)
+    return Response(body, status_code=status, media_type=PROBLEM_MEDIA_TYPE, headers=headers)
 
 
 # msgspec names the field at fault in backquotes when the body as a whole is wrong.

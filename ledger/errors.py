@@ -26,6 +26,11 @@ class NotFound(LedgerError):
     """A group, fund, entry or user does not exist (HTTP 404)."""
 
 
+class NotYet(NotFound):
+    """Not there yet, but soon: the first checkpoint of a log whose entries are being signed
+    in the background (HTTP 503 with Retry-After: ask again in a moment)."""
+
+
 class Conflict(LedgerError):
     """The input is well formed but the ledger's state refuses it (HTTP 409)."""
 

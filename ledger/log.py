@@ -20,7 +20,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ledger.checkpoint import SigningKey
-from ledger.errors import InvalidInput, NotFound
+from ledger.errors import InvalidInput, NotFound, NotYet
 from ledger.merkle import CompactRange, consistency_proof, inclusion_proof, root_from_leaf_hashes
 from ledger.models import Checkpoint, Entry, Group, LogState
 from ledger.tiles import TILE_WIDTH, Tile, entry_bundle, hash_tile, level_hashes, tiles_of
@@ -55,6 +55,13 @@ async def latest_checkpoint(session: AsyncSession, group: Group) -> Checkpoint:
     )
     checkpoint = result.one_or_none()
     if checkpoint is None:
+        if await _size(session, group):
+            # Checkpoints are signed in batches off the appends' path: the first one follows
+            # the first entry within the interval.
+            raise NotYet(
+                f"The first checkpoint of group {group.slug!r} is being signed; "
+                "ask again in a moment."
+            )
         raise NotFound(f"Group {group.slug!r} has no entries yet, so no checkpoint.")
     return checkpoint
 

@@ -13,6 +13,7 @@ from typing import Annotated, Any
 import msgspec
 from litestar import Controller, Request, Response, get, post
 from litestar.di import Provide
+from litestar.exceptions import ServiceUnavailableException
 from litestar.handlers import HTTPRouteHandler
 from litestar.params import FromQuery, HeaderParameter, JSONBody, Parameter, QueryParameter
 
@@ -242,6 +243,8 @@ class LogController(Controller):
         guards=[public_or_member],
         media_type=TEXT,
         summary="The latest signed checkpoint (C2SP tlog-checkpoint signed note)",
+        # The first checkpoint follows the first entry within the signing interval.
+        raises=[ServiceUnavailableException],
         description="Signed by the instance's key, then cosigned by the group's witnesses "
         "once they answered (C2SP tlog-cosignature lines).",
     )

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from litestar import Controller, Response, get
 from litestar.di import Provide
-from litestar.exceptions import NotFoundException
+from litestar.exceptions import NotFoundException, ServiceUnavailableException
 from litestar.params import FromPath
 
 from app.auth import Caller, provide_caller
@@ -46,6 +46,8 @@ class TileController(Controller):
         guards=[public_or_member],
         media_type=TEXT,
         summary="The latest checkpoint, as C2SP tlog-tiles serves it",
+        # The first checkpoint follows the first entry within the signing interval.
+        raises=[ServiceUnavailableException],
         description="The same signed note as `GET /api/groups/{group}/checkpoint`, with the "
         "cosignatures of the group's witnesses once they answered; cached for seconds.",
     )

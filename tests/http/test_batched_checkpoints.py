@@ -112,6 +112,34 @@ async def test_the_log_verifies_while_its_newest_entries_await_their_checkpoint(
     assert (await verify_group(session, group)).ok
 
 
+async def test_a_log_whose_first_checkpoint_is_being_signed_says_so_and_when_to_ask_again(
+    client: Client, app: Litestar, world: World, session: AsyncSession
+) -> None:
+    from ledger import service
+    from ledger.schemas import DonationIn
+
+    late = replace(app.state.notary, on_append=False)
+    group = await world.fresh_group(session)
+    await service.record_entry(
+        session, group, DonationIn(fund="groceries", amount="1.00"), recorded_by=None, notary=late
+    )
+    await session.commit()
+    for url in (f"/api/groups/{world.slug}/checkpoint", f"/g/{world.slug}/log/checkpoint"):
+        answer = await client.get(url)
+        assert answer.status_code == 503, answer.text
+        assert answer.headers["retry-after"] == "1"
+        assert "is being signed" in answer.json()["detail"]
+    # The group's page shows the entry, with no seal until the checkpoint comes.
+    page = await client.get(f"/g/{world.slug}")
+    assert page.status_code == 200
+
+    assert await log.sign_pending(session, late, group.created_at) == 1
+    await session.commit()
+    answer = await client.get(f"/g/{world.slug}/log/checkpoint")
+    assert answer.status_code == 200
+    assert verify_note(answer.text, late.key.verifier).size == 1
+
+
 def test_servers_sign_in_batches_of_a_second_by_default(tmp_path: Path) -> None:
     settings = Settings.from_env({"COMMONPURSE_SIGNING_KEY_FILE": str(tmp_path / "key")})
     assert settings.checkpoint_interval == 1.0

@@ -78,6 +78,12 @@ class Instance:
     def checkpoint(self) -> str:
         return httpx.get(f"{self.base}/g/{self.slug}/log/checkpoint", timeout=30).text
 
+    def signed(self) -> bool:
+        """Whether the log's first checkpoint is signed (503 until the batch signs it)."""
+        answer = httpx.get(f"{self.base}/g/{self.slug}/log/checkpoint", timeout=30)
+        assert answer.status_code in (200, 503), answer.text
+        return answer.status_code == 200
+
 
 def wait_until(what: str, check: Callable[[], bool]) -> None:
     deadline = time.monotonic() + WAIT_SECONDS
@@ -89,6 +95,8 @@ def wait_until(what: str, check: Callable[[], bool]) -> None:
 
 def cosigned_at(instance: Instance, witness: CosignatureVerifier, size: int) -> Callable[[], bool]:
     def check() -> bool:
+        if not instance.signed():
+            return False
         note = parse_note(instance.checkpoint())
         return f"\n{size}\n" in note.text and witness.find(note) is not None
 
