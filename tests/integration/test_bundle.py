@@ -6,7 +6,8 @@ import asyncio
 import json
 import os
 import zipfile
-from collections.abc import Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -19,7 +20,9 @@ from litestar.testing import AsyncTestClient
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.asgi import create_app
 from app.cli import main
+from app.db import create_engine, create_session_maker
 from app.settings import Settings
 from ledger import bundle as bundle_module
 from ledger import service
@@ -32,7 +35,7 @@ from ledger.schemas import DisbursementIn, DonationIn, EntryIn, FundIn, Reversal
 from proposals.service import authorise_payment
 from tests.pdf.ledger_data import cents, record
 from tests.support.databases import fresh_database
-from tests.support.people import World, adopt_policies
+from tests.support.people import World, adopt_policies, build_world
 
 Client = AsyncTestClient[Litestar]
 ENTRIES = [
@@ -78,6 +81,71 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
         yield url
 
 
+@dataclass(frozen=True)
+class Exported:
+    """A group's bundle as exported, the key that signed it and the balances the database
+    held then."""
+
+    path: Path
+    key_file: Path
+    published_key: str
+    balances: dict[str, int]
+
+
+Writer = Callable[[Client, World, AsyncSession], Awaitable[None]]
+
+
+@dataclass
+class Exports:
+    """Each engine writes each ledger once for this module (the generated one takes
+    seconds); the tests read the bundles and write their changed copies beside them."""
+
+    directory: Path
+    made: dict[tuple[str, str], Exported] = field(default_factory=dict)
+
+    def get(
+        self, request: pytest.FixtureRequest, db_url: str, ledger: str, write: Writer
+    ) -> Exported:
+        key = (ledger, db_url.split(":", 1)[0])
+        if key not in self.made:
+            settings: Settings = request.getfixturevalue("settings")
+            directory = self.directory / f"{key[0].replace(' ', '-')}-{key[1]}"
+            directory.mkdir()
+            self.made[key] = asyncio.run(_export(settings, write, directory))
+        return self.made[key]
+
+
+@pytest.fixture(scope="module")
+def exports(tmp_path_factory: pytest.TempPathFactory) -> Exports:
+    return Exports(tmp_path_factory.mktemp("exports"))
+
+
+async def _export(settings: Settings, write: Writer, directory: Path) -> Exported:
+    """A fresh app on the test's fresh database: a world, ``write``, then the export."""
+    app = create_app(settings)
+    engine = create_engine(settings)
+    try:
+        async with (
+            AsyncTestClient(app=app, base_url="http://testserver.local") as client,
+            create_session_maker(engine)() as session,
+        ):
+            world = await build_world(session)
+            await write(client, world, session)
+            exported = await client.get(f"/api/groups/{world.slug}/export.zip")
+            assert exported.status_code == 200
+            assert exported.headers["content-type"] == "application/zip"
+            funds = (await client.get(f"/api/groups/{world.slug}/funds")).json()
+            published = (await client.get("/.well-known/commonpurse-key")).text
+    finally:
+        await engine.dispose()
+    path = directory / "bundle.zip"
+    path.write_bytes(exported.content)
+    key_file = directory / "signing-key.pem"
+    key_file.write_bytes(settings.signing_key_file.read_bytes())
+    balances = {fund["slug"]: cents(fund["balance"]) for fund in funds}
+    return Exported(path, key_file, published, balances)
+
+
 @pytest.fixture(autouse=True)
 def processes(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
     """Every check of this module runs with the leaves checked in one process and in two
@@ -88,15 +156,14 @@ def processes(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -
 
 
 @pytest.fixture
-async def bundle(client: Client, world: World, tmp_path: Path) -> Path:
+def bundle(request: pytest.FixtureRequest, db_url: str, exports: Exports) -> Exported:
+    """A bundle of the six ENTRIES, recorded through the API."""
+    return exports.get(request, db_url, "six entries", _record_entries)
+
+
+async def _record_entries(client: Client, world: World, session: AsyncSession) -> None:
     for body in ENTRIES:
         await record(client, world, body)
-    exported = await client.get(f"/api/groups/{world.slug}/export.zip")
-    assert exported.status_code == 200
-    assert exported.headers["content-type"] == "application/zip"
-    path = tmp_path / "bundle.zip"
-    path.write_bytes(exported.content)
-    return path
 
 
 def rewrite(path: Path, change: Callable[[dict[str, bytes]], None]) -> Path:
@@ -124,15 +191,13 @@ def flip_byte(lines: list[bytes]) -> list[bytes]:
     return lines
 
 
-async def test_an_honest_bundle_verifies_with_the_published_key(
-    client: Client, bundle: Path
-) -> None:
-    published = (await client.get("/.well-known/commonpurse-key")).text
-    report = verify_bundle(bundle, published)
+async def test_an_honest_bundle_verifies_with_the_published_key(bundle: Exported) -> None:
+    published = bundle.published_key
+    report = verify_bundle(bundle.path, published)
     assert report.ok, report.problem
     assert report.entries == len(ENTRIES)
     assert report.balances == {"rent-relief": 40000 - 3000, "groceries": 8000 + 3000 - 4550}
-    with zipfile.ZipFile(bundle) as archive:
+    with zipfile.ZipFile(bundle.path) as archive:
         assert {
             "leaves.jsonl",
             "checkpoints.jsonl",
@@ -144,7 +209,7 @@ async def test_an_honest_bundle_verifies_with_the_published_key(
         } <= set(archive.namelist())
         assert archive.read("key.vkey").decode().strip() == published.strip()
     result = await asyncio.to_thread(
-        CliRunner().invoke, main, ["verify", "--bundle", str(bundle), "--key", published]
+        CliRunner().invoke, main, ["verify", "--bundle", str(bundle.path), "--key", published]
     )
     assert result.exit_code == 0, result.output
     assert "ok: 6 entries" in result.output
@@ -174,15 +239,15 @@ TAMPERING: dict[str, tuple[Callable[[dict[str, bytes]], None], int | None, str]]
 
 
 @pytest.mark.parametrize("tampering", TAMPERING, ids=list(TAMPERING))
-def test_tampered_leaves_are_named(bundle: Path, tampering: str) -> None:
+def test_tampered_leaves_are_named(bundle: Exported, tampering: str) -> None:
     change, first_bad, words = TAMPERING[tampering]
-    report = verify_bundle(rewrite(bundle, change))
+    report = verify_bundle(rewrite(bundle.path, change))
     assert not report.ok
     assert report.first_bad_seq == first_bad, report.problem
     assert words in report.summary()
 
 
-def test_a_checkpoint_signed_by_another_key_is_refused(bundle: Path, tmp_path: Path) -> None:
+def test_a_checkpoint_signed_by_another_key_is_refused(bundle: Exported) -> None:
     stranger = SigningKey.generate("stranger.example")
 
     def change(files: dict[str, bytes]) -> None:
@@ -192,29 +257,29 @@ def test_a_checkpoint_signed_by_another_key_is_refused(bundle: Path, tmp_path: P
             msgspec.json.encode({"size": 6, "note": stranger.sign_note(body)}) + b"\n"
         )
 
-    report = verify_bundle(rewrite(bundle, change))
+    report = verify_bundle(rewrite(bundle.path, change))
     assert not report.ok
     assert "not signed by the instance's key" in (report.problem or "")
 
 
-def test_a_bundle_whose_key_is_not_the_published_one_is_refused(bundle: Path) -> None:
+def test_a_bundle_whose_key_is_not_the_published_one_is_refused(bundle: Exported) -> None:
     other = SigningKey.generate("testserver.local").vkey()
-    report = verify_bundle(bundle, other)
+    report = verify_bundle(bundle.path, other)
     assert not report.ok
     assert "not the published key" in (report.problem or "")
 
 
-def test_a_truncated_bundle_is_refused(bundle: Path) -> None:
-    data = bundle.read_bytes()
-    cut = bundle.with_name("cut.zip")
+def test_a_truncated_bundle_is_refused(bundle: Exported) -> None:
+    data = bundle.path.read_bytes()
+    cut = bundle.path.with_name("cut.zip")
     cut.write_bytes(data[: len(data) // 2])
     report = verify_bundle(cut)
     assert not report.ok
     assert "damaged or truncated" in (report.problem or "")
 
 
-def test_a_checkpoint_inconsistent_with_the_log_is_refused(bundle: Path, settings) -> None:  # type: ignore[no-untyped-def]
-    key = SigningKey.load_or_create(settings.signing_key_file, "testserver.local")
+def test_a_checkpoint_inconsistent_with_the_log_is_refused(bundle: Exported) -> None:
+    key = SigningKey.load_or_create(bundle.key_file, "testserver.local")
 
     def change(files: dict[str, bytes]) -> None:
         latest = files["checkpoints.jsonl"]
@@ -225,7 +290,7 @@ def test_a_checkpoint_inconsistent_with_the_log_is_refused(bundle: Path, setting
             msgspec.json.encode({"size": 3, "note": forged}) + b"\n" + latest
         )
 
-    report = verify_bundle(rewrite(bundle, change))
+    report = verify_bundle(rewrite(bundle.path, change))
     assert not report.ok
     assert report.first_bad_seq == 3
     assert "checkpoint of size 3" in (report.problem or "")
@@ -263,9 +328,12 @@ def history(count: int) -> Iterator[EntryIn | int]:
 
 
 @pytest.fixture
-async def generated(
-    app: Litestar, client: Client, world: World, session: AsyncSession, tmp_path: Path
-) -> Path:
+def generated(request: pytest.FixtureRequest, db_url: str, exports: Exports) -> Exported:
+    return exports.get(request, db_url, "generated", _generate)
+
+
+async def _generate(client: Client, world: World, session: AsyncSession) -> None:
+    app = client.app
     group = world.group
     await service.create_fund(session, group, FundIn(slug="utilities", name="Utilities"))
     # Payments under policies write leaves of the second version among the first's.
@@ -304,41 +372,35 @@ async def generated(
             )
         )
     await session.commit()
-    exported = await client.get(f"/api/groups/{world.slug}/export.zip")
-    assert exported.status_code == 200
-    path = tmp_path / "generated.zip"
-    path.write_bytes(exported.content)
-    return path
 
 
 def summary(report: bundle_module.BundleReport) -> tuple[object, ...]:
     return (report.ok, report.entries, report.checkpoints, report.problem, report.balances)
 
 
-async def test_a_generated_ledger_verifies_whatever_the_batch_size(
-    client: Client, world: World, generated: Path, monkeypatch: pytest.MonkeyPatch
+def test_a_generated_ledger_verifies_whatever_the_batch_size(
+    generated: Exported, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    published = (await client.get("/.well-known/commonpurse-key")).text
-    report = verify_bundle(generated, published)
+    published = generated.published_key
+    report = verify_bundle(generated.path, published)
     assert report.ok, report.problem
     assert report.entries == GENERATED
     assert report.checkpoints == len(CHECKPOINT_SIZES) + 1
-    funds = (await client.get(f"/api/groups/{world.slug}/funds")).json()
     assert report.balances == {
-        fund["slug"]: cents(fund["balance"]) for fund in funds if fund["slug"] in report.balances
+        fund: balance for fund, balance in generated.balances.items() if fund in report.balances
     }
     assert set(report.balances) == {"rent-relief", "groceries", "utilities"}
-    with zipfile.ZipFile(generated) as archive:
+    with zipfile.ZipFile(generated.path) as archive:
         kinds = {json.loads(line)["kind"] for line in archive.read("leaves.jsonl").splitlines()}
     assert kinds == {"donation", "disbursement", "transfer", "reversal"}
 
     # Batches of a few leaves; reads shorter than a leaf.
     for batch in (SMALL_BATCH, 100):
         monkeypatch.setattr(bundle_module, "BATCH_BYTES", batch)
-        assert summary(verify_bundle(generated, published)) == summary(report)
+        assert summary(verify_bundle(generated.path, published)) == summary(report)
     # Entry by entry (the rules as ``_entry`` states them) agrees with the batch checks.
     monkeypatch.setattr(bundle_module._Replay, "_batch_holds", lambda *_: False)
-    assert summary(verify_bundle(generated, published)) == summary(report)
+    assert summary(verify_bundle(generated.path, published)) == summary(report)
 
 
 Documents = list[dict[str, Any]]
@@ -492,13 +554,13 @@ BROKEN_RULES: dict[str, tuple[Callable[[Documents], int], str]] = {
 }
 
 
-async def test_every_broken_rule_is_named_even_in_a_properly_signed_bundle(
-    generated: Path, settings: Settings, monkeypatch: pytest.MonkeyPatch
+def test_every_broken_rule_is_named_even_in_a_properly_signed_bundle(
+    generated: Exported, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    key = SigningKey.load_or_create(settings.signing_key_file, "testserver.local")
-    assert verify_bundle(reseal(generated, key, lambda documents: None)[0]).ok
+    key = SigningKey.load_or_create(generated.key_file, "testserver.local")
+    assert verify_bundle(reseal(generated.path, key, lambda documents: None)[0]).ok
     for name, (edit, words) in BROKEN_RULES.items():
-        resealed, bad = reseal(generated, key, edit)
+        resealed, bad = reseal(generated.path, key, edit)
         for batch in (bundle_module.BATCH_BYTES, SMALL_BATCH):
             monkeypatch.setattr(bundle_module, "BATCH_BYTES", batch)
             report = verify_bundle(resealed)
@@ -551,10 +613,8 @@ def test_the_batch_reads_amounts_exactly_as_the_rule_for_one_entry(texts: list[s
     assert bundle_module._whole_minor_units(texts) == expected
 
 
-async def test_a_checkpoint_whose_root_differs_inside_a_batch_is_named(
-    generated: Path, settings: Settings
-) -> None:
-    key = SigningKey.load_or_create(settings.signing_key_file, "testserver.local")
+def test_a_checkpoint_whose_root_differs_inside_a_batch_is_named(generated: Exported) -> None:
+    key = SigningKey.load_or_create(generated.key_file, "testserver.local")
 
     def change(files: dict[str, bytes]) -> None:
         lines = files["checkpoints.jsonl"].splitlines()
@@ -567,7 +627,7 @@ async def test_a_checkpoint_whose_root_differs_inside_a_batch_is_named(
             for line in lines
         )
 
-    report = verify_bundle(rewrite(generated, change))
+    report = verify_bundle(rewrite(generated.path, change))
     assert not report.ok
     assert report.first_bad_seq == 256
     assert "checkpoint of size 256" in (report.problem or "")
@@ -578,7 +638,7 @@ async def test_a_checkpoint_whose_root_differs_inside_a_batch_is_named(
 
 @pytest.mark.parametrize("processes", ["two processes"], indirect=True)
 def test_two_processes_check_every_leaf_and_stop_together(
-    generated: Path, monkeypatch: pytest.MonkeyPatch
+    generated: Exported, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The child really does its part (the one-process check is not run on an honest
     bundle); when this process stops early, the child is stopped and reaped."""
@@ -600,7 +660,7 @@ def test_two_processes_check_every_leaf_and_stop_together(
         one_by_one(replay, block)
 
     monkeypatch.setattr(bundle_module._Replay, "check", check)
-    report = verify_bundle(generated)
+    report = verify_bundle(generated.path)
     assert report.ok, report.problem
     assert report.entries == GENERATED
     assert len(forked) == 1
@@ -611,7 +671,7 @@ def test_two_processes_check_every_leaf_and_stop_together(
     misnumbered = edit_leaves(
         lambda lines: [*lines[:3], lines[3].replace(b'"seq":"4"', b'"seq":"44"'), *lines[4:]]
     )
-    broken = verify_bundle(rewrite(generated, misnumbered))
+    broken = verify_bundle(rewrite(generated.path, misnumbered))
     assert not broken.ok
     assert broken.first_bad_seq == 4
     assert checked  # the one-process check named it
@@ -622,13 +682,13 @@ def test_two_processes_check_every_leaf_and_stop_together(
 
 @pytest.mark.parametrize("processes", ["two processes"], indirect=True)
 def test_a_child_that_fails_leaves_the_check_to_one_process(
-    generated: Path, monkeypatch: pytest.MonkeyPatch
+    generated: Exported, monkeypatch: pytest.MonkeyPatch
 ) -> None:
 
     def fail(*_: object) -> bool:
         raise MemoryError("no room for the child")
 
     monkeypatch.setattr(bundle_module, "_read_and_hash", fail)
-    report = verify_bundle(generated)
+    report = verify_bundle(generated.path)
     assert report.ok, report.problem
     assert report.entries == GENERATED
