@@ -177,6 +177,23 @@ ROUTES: dict[tuple[str, str], Route] = {
     ("POST", "/api/groups/{group:str}/proposals/{number:int}/withdraw"): Route(
         MEMBER, allowed=404, params={"number": "999"}
     ),
+    # The discussion. Members write; a facilitator hides (probes refused by validation). The
+    # stage's groups keep their discussions for members (the default); a group that makes
+    # them public lets anyone who reads its proposals read them (tests/http/test_discussion).
+    ("POST", "/api/groups/{group:str}/proposals/{number:int}/comments"): Route(
+        MEMBER, body={}, allowed=422
+    ),
+    ("GET", "/api/groups/{group:str}/proposals/{number:int}/comments"): Route(MEMBER),
+    ("PATCH", "/api/groups/{group:str}/proposals/{number:int}/comments/{comment_id:int}"): Route(
+        MEMBER, body={}, allowed=422
+    ),
+    ("POST", "/api/groups/{group:str}/proposals/{number:int}/comments/{comment_id:int}/hide"): (
+        Route(FACILITATOR, body={}, allowed=422)
+    ),
+    # Reminding is not harmless: probe a proposal that does not exist.
+    ("POST", "/api/groups/{group:str}/proposals/{number:int}/reminders"): Route(
+        FACILITATOR, allowed=404, params={"number": "999"}
+    ),
     ("GET", "/api/groups/{group:str}/rules"): Route(ADMIN),
     ("PUT", "/api/groups/{group:str}/rules"): Route(ADMIN, body={"unknown": 1}, allowed=422),
     # Requests for support. Request 1 was just received.
@@ -539,6 +556,7 @@ def url_of(stage: Stage, path: str, group: World | None, route: Route) -> str:
         "kind": "donation",
         "file_path": "site.css",
         "member_id": str(stage.admin_membership[world.slug]),
+        "comment_id": "999999",
         "path": "no-such-page",
         **route.params,
     }
