@@ -319,6 +319,20 @@ ROUTES: dict[tuple[str, str], Route] = {
     ("POST", "/m/{group:str}/proposals/{number:int}/close"): Route(
         FACILITATOR, page=True, allowed=409
     ),
+    # The discussion: an empty form is refused (422) before anything is written; reminding
+    # is not harmless, so probe a proposal that does not exist.
+    ("POST", "/m/{group:str}/proposals/{number:int}/comments"): Route(
+        MEMBER, page=True, allowed=422
+    ),
+    ("POST", "/m/{group:str}/proposals/{number:int}/comments/{comment_id:int}/edit"): Route(
+        MEMBER, page=True, allowed=422
+    ),
+    ("POST", "/m/{group:str}/proposals/{number:int}/comments/{comment_id:int}/hide"): Route(
+        FACILITATOR, page=True, allowed=422
+    ),
+    ("POST", "/m/{group:str}/proposals/{number:int}/remind"): Route(
+        FACILITATOR, page=True, allowed=404, params={"number": "999"}
+    ),
     ("GET", "/m/{group:str}/notifications"): Route(MEMBER, page=True),
     ("POST", "/m/{group:str}/notifications"): Route(MEMBER, page=True, allowed=422),
     ("POST", "/m/{group:str}/members/{member_id:int}/roles"): Route(
