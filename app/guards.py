@@ -16,9 +16,12 @@ from litestar.connection import ASGIConnection
 from litestar.exceptions import NotAuthorizedException, NotFoundException, PermissionDeniedException
 from litestar.handlers.base import BaseRouteHandler
 from litestar.response import Redirect
+from sqlalchemy import select
 
-from app.auth import Caller, authenticate, resolve_caller
+from app.auth import Caller, authenticate, request_session, resolve_caller
 from ledger.groups import has_role
+from ledger.models import Group
+from proposals.models import GroupRules
 
 Guard = Callable[[ASGIConnection[Any, Any, Any, Any], BaseRouteHandler], Awaitable[None]]
 
@@ -53,6 +56,32 @@ async def public_or_member(
     if membership is None and not group.public:
         raise NotFoundException(f"There is no group {group.slug!r}.")
     connection.state.cp_caller = Caller(user, group, membership)
+
+
+async def discussion_readers(
+    connection: ASGIConnection[Any, Any, Any, Any], handler: BaseRouteHandler
+) -> None:
+    """Guard: a group's discussions are for its members (answering as ``requires("member")``
+    does), unless a public group made them public: then anyone may read them, as its
+    proposals."""
+    try:
+        await requires("member")(connection, handler)
+    except (NotAuthorizedException, PermissionDeniedException) as refused:
+        if not await _discussions_public(connection):
+            raise
+        try:
+            await public_or_member(connection, handler)
+        except (NotAuthorizedException, NotFoundException):
+            raise refused from None
+
+
+async def _discussions_public(connection: ASGIConnection[Any, Any, Any, Any]) -> bool:
+    public = await request_session(connection).scalar(
+        select(GroupRules.public_comments)
+        .join(Group, Group.id == GroupRules.group_id)
+        .where(Group.slug == connection.path_params["group"], Group.public.is_(True))
+    )
+    return bool(public)
 
 
 async def steward_or_facilitator(

@@ -3,6 +3,8 @@
 - rounds close at their deadline even when nobody calls (a close also happens at the first
   request that touches the proposal; a round's close is a conditional update, so workers
   racing each other still give each round exactly one outcome);
+- the members who have not responded are reminded the group's set time before a round's
+  deadline (once per round: the round is claimed by a conditional update too);
 - the notification outbox is e-mailed, with retries (``app.mail``);
 - requests for support past their group's retention period are erased.
 """
@@ -28,8 +30,8 @@ from app.db import after_commit, unit_of_work
 from app.mail import SmtpSettings, send_due, send_request_updates
 from ledger.groups import utcnow
 from ledger.models import Group
+from proposals import discussion, support
 from proposals import service as proposals
-from proposals import support
 from proposals.models import Proposal, Round, SupportRequest
 
 logger = logging.getLogger("commonpurse.jobs")
@@ -46,6 +48,29 @@ async def close_due_rounds(
     async with unit_of_work(session_maker) as session:
         group = await session.get(Group, group_id) if group_id is not None else None
         return await proposals.close_due(session, group=group)
+
+
+async def send_due_reminders(session_maker: async_sessionmaker[AsyncSession]) -> int:
+    """The automatic reminders that are due, in a write transaction of their own."""
+    async with unit_of_work(session_maker) as session:
+        return await discussion.remind_due(session)
+
+
+def send_mail_soon(connection: ASGIConnection[Any, Any, Any, Any]) -> None:
+    """Once the request's notifications are committed, send the outbox's due e-mail now
+    rather than at the loop's next tick (a reminder should not wait). Without a mail server
+    configured this does nothing; a failure leaves the rows for the loop's retries."""
+    settings = connection.app.state.settings
+    smtp = SmtpSettings.from_settings(settings)
+    if smtp is None:
+        return
+    session_maker = connection.app.state.alchemy_config.create_session_maker()
+
+    async def send() -> None:
+        async with unit_of_work(session_maker) as session:
+            await send_due(session, smtp, settings.host)
+
+    after_commit(connection, send)
 
 
 # A route's option: the group in its path has its rounds past their deadline closed before
@@ -198,6 +223,9 @@ async def maintenance_loop(app: Litestar) -> AsyncIterator[None]:
                     closed = await close_due_rounds(session_maker)
                     if closed:
                         logger.info("Closed %d round(s) at their deadline.", closed)
+                    reminded = await send_due_reminders(session_maker)
+                    if reminded:
+                        logger.info("Reminded %d member(s) before a deadline.", reminded)
                 if smtp is not None:
                     async with unit_of_work(session_maker) as session:
                         await send_due(session, smtp, settings.host)

@@ -29,3 +29,11 @@ class TooEarly(Conflict):
 
 class NotAllowed(Conflict):
     """Only the author (or a facilitator) may do this (HTTP 403, like a missing role)."""
+
+
+class CommentNotFound(NotFound):
+    """No such comment in this proposal's discussion."""
+
+
+class CommentHidden(Conflict):
+    """A facilitator hid the comment; it can no longer be edited (nor hidden again)."""

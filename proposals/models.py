@@ -38,6 +38,11 @@ class GroupRules(Base):
     policy_room_committed: Mapped[bool] = mapped_column(
         Boolean, default=False, server_default=false()
     )
+    # Whether anyone who may read the group's proposals also reads their discussions.
+    public_comments: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    # How many hours before a round's deadline the members who have not responded are
+    # reminded (0: no automatic reminder).
+    reminder_hours: Mapped[int] = mapped_column(Integer, default=24, server_default="24")
     updated_at: Mapped[datetime] = mapped_column(DateTimeUTC(timezone=True))
 
 
@@ -127,6 +132,8 @@ class Round(Base):
     outcome_reason: Mapped[str | None] = mapped_column(String(32))
     explanation: Mapped[str | None] = mapped_column(Text)
     minute: Mapped[str | None] = mapped_column(Text)  # JSON, written at close
+    # When the automatic reminder of this round was done (or found needless).
+    reminded_at: Mapped[datetime | None] = mapped_column(DateTimeUTC(timezone=True))
 
 
 class Response(Base):
@@ -141,6 +148,61 @@ class Response(Base):
     created_at: Mapped[datetime] = mapped_column(DateTimeUTC(timezone=True))
 
     user: Mapped[User] = relationship(lazy="joined", innerjoin=True, viewonly=True)
+
+
+class Comment(Base):
+    """A member's comment in a proposal's discussion, or a reply to one (one level deep).
+    Edits keep the earlier text (``CommentVersion``); a facilitator may hide a comment with
+    a reason; nothing deletes one."""
+
+    __tablename__ = "comments"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    proposal_id: Mapped[int] = mapped_column(ForeignKey("proposals.id"), index=True)
+    # The round open when it was written (None between rounds or after the decision).
+    round_id: Mapped[int | None] = mapped_column(ForeignKey("rounds.id"), index=True)
+    reply_to_id: Mapped[int | None] = mapped_column(ForeignKey("comments.id"))
+    author_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    body: Mapped[str] = mapped_column(Text)  # Markdown, the latest text
+    created_at: Mapped[datetime] = mapped_column(DateTimeUTC(timezone=True))
+    edited_at: Mapped[datetime | None] = mapped_column(DateTimeUTC(timezone=True))
+    hidden_at: Mapped[datetime | None] = mapped_column(DateTimeUTC(timezone=True))
+    hidden_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    hidden_reason: Mapped[str] = mapped_column(Text, default="")
+
+    author: Mapped[User] = relationship(
+        foreign_keys=[author_id], lazy="joined", innerjoin=True, viewonly=True
+    )
+    hidden_by: Mapped[User | None] = relationship(
+        foreign_keys=[hidden_by_id], lazy="joined", viewonly=True
+    )
+    versions: Mapped[list[CommentVersion]] = relationship(
+        order_by="CommentVersion.id", lazy="selectin", viewonly=True
+    )
+
+
+class CommentVersion(Base):
+    """An earlier text of a comment, kept when its author edited it (append-only)."""
+
+    __tablename__ = "comment_versions"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    comment_id: Mapped[int] = mapped_column(ForeignKey("comments.id"), index=True)
+    body: Mapped[str] = mapped_column(Text)
+    written_at: Mapped[datetime] = mapped_column(DateTimeUTC(timezone=True))
+    replaced_at: Mapped[datetime] = mapped_column(DateTimeUTC(timezone=True))
+
+
+class Reminder(Base):
+    """A member was reminded to respond in a round: once per round per member, by a
+    facilitator or automatically before the deadline."""
+
+    __tablename__ = "reminders"
+
+    round_id: Mapped[int] = mapped_column(ForeignKey("rounds.id"), primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(16))  # "facilitator" or "automatic"
+    sent_at: Mapped[datetime] = mapped_column(DateTimeUTC(timezone=True))
 
 
 # --- requests for support -------------------------------------------------------------------

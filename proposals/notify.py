@@ -48,7 +48,11 @@ async def notify(
     now: datetime | None = None,
     *,
     proposal_number: int | None = None,
+    delivery: str | None = None,
 ) -> None:
+    """Queue a notification for each of ``user_ids``, delivered as each member chose
+    (``delivery`` overrides it: a reminder is e-mailed at once, since a digest could
+    arrive after the deadline it reminds of)."""
     now = now or utcnow()
     modes = await _modes(session, group, user_ids)
     for user_id in user_ids:
@@ -61,7 +65,7 @@ async def notify(
                 body=body,
                 proposal_number=proposal_number,
                 created_at=now,
-                delivery=modes.get(user_id, "none"),
+                delivery=delivery or modes.get(user_id, "none"),
                 attempts=0,
                 next_attempt_at=now,
                 last_error="",

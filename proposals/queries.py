@@ -24,7 +24,7 @@ from ledger.models import Entry, Fund, Group, Membership
 from ledger.money import format_amount
 from ledger.queries import ReversalLinks
 from ledger.rules import HOLDING
-from proposals import policies, rules, service
+from proposals import discussion, policies, rules, service
 from proposals.minute import minute_of_round
 from proposals.models import Notification, Proposal, ProposalVersion, Response, Round
 from proposals.notify import for_member
@@ -137,6 +137,7 @@ async def _round_out(
     round_: Round,
     previous: RoundOut | None,
     show_names: bool,
+    comments: int = 0,
 ) -> RoundOut:
     minute = minute_of_round(round_)
     live: rules.Outcome | None = None
@@ -196,6 +197,7 @@ async def _round_out(
         live=_outcome(live) if live is not None and round_.closed_at is None else None,
         responses=responses,
         concerns_to_answer=to_answer,
+        comments=comments,
     )
 
 
@@ -205,10 +207,18 @@ async def proposal_out(
     version = service.current_version(proposal)
     fund, amount, currency = _money(version)
     rounds: list[RoundOut] = []
+    # The discussion during each round: its record links to it (the minute stays as written).
+    comments = await discussion.comments_per_round(session, proposal)
     for round_ in proposal.rounds:
         rounds.append(
             await _round_out(
-                session, group, proposal, round_, rounds[-1] if rounds else None, show_names
+                session,
+                group,
+                proposal,
+                round_,
+                rounds[-1] if rounds else None,
+                show_names,
+                comments.get(round_.number, 0),
             )
         )
     versions = [

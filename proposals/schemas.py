@@ -67,17 +67,99 @@ class AmendmentIn(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     counterparty: Counterparty | None = None
 
 
+# A reminder more than a year before a deadline reminds of nothing (rules.MAX_OPEN_HOURS).
+ReminderHours = Annotated[
+    int,
+    msgspec.Meta(
+        ge=0,
+        le=24 * 365,
+        description="Hours before a round's deadline when the members who have not "
+        "responded are reminded; 0 turns the automatic reminder off",
+    ),
+]
+
+
 class RulesIn(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     rules: dict[str, Any] = msgspec.field(default_factory=dict)
     public_names: bool | None = None
     # Whether spending policies' unused room this month counts as committed money.
     policy_room_committed: bool | None = None
+    # Whether anyone who may read the proposals also reads their discussions.
+    public_comments: bool | None = None
+    reminder_hours_before: ReminderHours | None = None
 
 
 class RulesOut(msgspec.Struct, kw_only=True):
     rules: dict[str, Any]
     public_names: bool
     policy_room_committed: bool = False
+    public_comments: bool = False
+    reminder_hours_before: int = 24
+
+
+# --- the discussion ---------------------------------------------------------------------------
+
+CommentBody = Annotated[str, msgspec.Meta(min_length=1, max_length=10_000)]
+
+
+class CommentIn(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    body: Annotated[CommentBody, msgspec.Meta(description="Markdown, shown sanitised")]
+    reply_to: (
+        Annotated[
+            int,
+            msgspec.Meta(ge=1, le=MAX_ID, description="The id of the comment this answers"),
+        ]
+        | None
+    ) = None
+
+
+class CommentEditIn(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    body: CommentBody
+
+
+class HideIn(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    reason: Annotated[str, msgspec.Meta(min_length=1, max_length=2_000)]
+
+
+class EarlierTextOut(msgspec.Struct, kw_only=True):
+    """A comment's text before an edit: ``written_at`` until ``replaced_at``."""
+
+    body: str
+    written_at: datetime
+    replaced_at: datetime
+
+
+class HiddenOut(msgspec.Struct, kw_only=True):
+    reason: str
+    at: datetime
+    by: str | None  # None where names are not shown
+
+
+class CommentOut(msgspec.Struct, kw_only=True):
+    id: int
+    author: str | None  # None where the group keeps names off its public pages
+    body: str | None  # Markdown; None when hidden (facilitators still read it)
+    created_at: datetime
+    round: int | None  # the round open when it was written
+    reply_to: int | None = None
+    author_id: int | None = None
+    edited_at: datetime | None = None
+    # The texts before each edit, oldest first (for members).
+    earlier: list[EarlierTextOut] = msgspec.field(default_factory=list)
+    hidden: HiddenOut | None = None
+    replies: list[CommentOut] = msgspec.field(default_factory=list)
+
+
+class NotRespondedOut(msgspec.Struct, kw_only=True):
+    """An eligible member who has not responded in the open round yet."""
+
+    member_id: int
+    member: str
+    reminded_at: datetime | None = None
+
+
+class RemindedOut(msgspec.Struct, kw_only=True):
+    reminded: int
 
 
 class VersionOut(msgspec.Struct, kw_only=True):
@@ -130,6 +212,8 @@ class RoundOut(msgspec.Struct, kw_only=True):
     live: OutcomeOut | None
     responses: list[ResponseOut]
     concerns_to_answer: list[ResponseOut]
+    # Comments written while this round was open (the discussion holds them).
+    comments: int = 0
 
 
 class PolicyOut(msgspec.Struct, kw_only=True):
@@ -180,6 +264,8 @@ class ProposalOut(msgspec.Struct, kw_only=True):
     authorised: str | None
     paid: str | None
     policy: PolicyTermsOut | None = None
+    # For members: who has not responded in the open round yet (None for others).
+    not_responded: list[NotRespondedOut] | None = None
 
 
 class ProposalSummary(msgspec.Struct, kw_only=True):

@@ -360,6 +360,19 @@ async def _open_round_of(
     return round_
 
 
+async def open_round_of(
+    session: AsyncSession, group: Group, proposal: Proposal, now: datetime | None = None
+) -> Round:
+    """The proposal's open round (closing it first if its deadline has passed); RoundClosed
+    when none is open. The caller holds the group's lock."""
+    return await _open_round_of(session, group, proposal, _now(now))
+
+
+def clean_text(value: str, field: str, *, required: bool = False) -> str:
+    """Text as stored: stripped, NFC, no control characters (but line breaks)."""
+    return _clean_text(value, field, required=required)
+
+
 async def respond(
     session: AsyncSession,
     group: Group,

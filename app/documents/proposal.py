@@ -37,7 +37,7 @@ from app.presenters.proposals import proposal_page
 from ledger.merkle import inclusion_proof, root_from_leaf_hashes
 from ledger.models import Entry, Group
 from ledger.money import format_amount
-from proposals import queries, service
+from proposals import discussion, queries, service
 from proposals.minute import Minute, minute_of_round
 
 if TYPE_CHECKING:
@@ -218,6 +218,11 @@ async def proposal_document(
         "payments_name": payments_file_name(group, number) if payments else None,
         "proofs_name": proofs_file_name(group, number) if proofs else None,
         "checkpoint_name": seal.attachment().name if seal else None,
+        # Where each round's comments are read: the public page when the group shows its
+        # discussions, else the members' page.
+        "discussion_url": f"{links.base_url}/g/{group.slug}/proposals/{number}#discussion"
+        if (await discussion.settings_of(session, group)).public_comments
+        else f"{links.base_url}/m/{group.slug}/proposals/{number}#discussion",
     }
     return PdfDocument(
         template=TEMPLATE,

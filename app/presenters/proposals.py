@@ -157,6 +157,7 @@ class RoundView:
     tally: Tally  # live while the round is open, as counted at close after
     responses: list[ResponseView]
     minute: MinuteView | None
+    comments: int = 0  # written in the discussion while the round was open
 
     @property
     def is_open(self) -> bool:
@@ -272,6 +273,7 @@ def _round_view(out: RoundOut, minute: MinuteView | None) -> RoundView:
         tally=_tally_of(out.tally),
         responses=_responses(out.responses),
         minute=minute,
+        comments=out.comments,
     )
 
 

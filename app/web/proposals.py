@@ -29,12 +29,15 @@ from app.auth import (
 from app.deps import (
     CurrentCaller,
     DbSession,
+    Id,
     ProposalNumber,
     settings_of,
 )
 from app.documents.proposal import proposal_record_response
 from app.errors import status_of
 from app.guards import member_with, public_or_member
+from app.jobs import send_mail_soon
+from app.presenters.discussion import comment_count, comment_views
 from app.presenters.formatting import Formatter
 from app.presenters.ledger import entry_view
 from app.presenters.markdown import render_markdown
@@ -59,7 +62,7 @@ from ledger.errors import LedgerError
 from ledger.groups import utcnow
 from ledger.models import Fund, Group
 from ledger.money import format_amount
-from proposals import notify, policies, rules, service
+from proposals import discussion, notify, policies, rules, service
 from proposals import queries as proposal_queries
 from proposals import rules as decision_rules
 from proposals import service as proposals
@@ -84,7 +87,16 @@ RESPOND_FIELDS = ("position", "reason")
 AMEND_FIELDS = ("title", "body", "fund", "amount", "counterparty", "amend_reason")
 AMEND_FIELD_OF = {"reason": "amend_reason"}
 
+COMMENT_MAX = 10_000
+COMMENT_FIELDS = ("body", "reply_to")
+HIDE_FIELDS = ("reason",)
+
 DONE_MESSAGES = {
+    "commented": "Your comment is in the discussion.",
+    "edited": "Your comment was edited; its earlier text stays readable.",
+    "hidden": "The comment was hidden; the discussion shows why.",
+    "reminded": "The members who had not responded were reminded (each once per round).",
+    "nobody_to_remind": "Everyone who has not responded was reminded already in this round.",
     "proposed": "Your proposal is open. The members have been told it awaits their response.",
     "responded": "Your response was recorded. You can change it while the round is open.",
     "amended": "The proposal was amended.",
@@ -367,10 +379,23 @@ class ProposalPages(Controller):
         group = caller.group
         fmt = Formatter.for_group(group, settings_of(request))
         proposal = await proposals.get_proposal(db_session, group, number)
-        names = await proposal_queries.names_visible(
-            db_session, group, member=caller.membership is not None
-        )
+        member = caller.membership is not None
+        names = await proposal_queries.names_visible(db_session, group, member=member)
         out = await proposal_queries.proposal_out(db_session, group, proposal, show_names=names)
+        readable = await discussion.may_read(db_session, group, member=member)
+        comments = (
+            comment_views(
+                await discussion.comments_out(
+                    db_session,
+                    proposal,
+                    show_names=names,
+                    member=member,
+                    facilitator=caller.may("facilitator"),
+                )
+            )
+            if readable
+            else []
+        )
         payments = await proposal_queries.payment_entries(db_session, group, number)
         links = await ledger_queries.reversal_links(db_session, group, payments)
         view = proposal_page(
@@ -389,6 +414,9 @@ class ProposalPages(Controller):
             caller=caller,
             proposal=view,
             payments=[entry_view(entry, fmt, links) for entry in payments],
+            discussion_shown=readable,
+            comments=comments,
+            comment_total=comment_count(comments),
         )
 
 
@@ -660,6 +688,146 @@ class MemberProposalPages(Controller):
             )
         return await _done(db_session, caller, number, "withdrawn")
 
+    # --- the discussion, and reminders ----------------------------------------------------
+
+    @post(
+        "/m/{group:str}/proposals/{number:int}/comments",
+        guards=[member_with("member")],
+        name="member_comment",
+    )
+    async def comment(
+        self,
+        request: Request[Any, Any, Any],
+        db_session: DbSession,
+        caller: CurrentCaller,
+        number: ProposalNumber,
+    ) -> Template | Redirect:
+        form = await read_form(request, COMMENT_FIELDS)
+        body = _limited(form, "body", COMMENT_MAX, required="Write your comment first.")
+        reply_to = form.value("reply_to")
+        if reply_to and not (reply_to.isdigit() and 0 < int(reply_to) <= MAX_PROPOSAL):
+            form.fail("reply_to", "Reply from the comment's own Reply button.")
+        status = 422
+        if form.ok:
+            try:
+                written = await discussion.post_comment(
+                    db_session,
+                    caller.group,
+                    number,
+                    caller.logged_in_user,
+                    body,
+                    int(reply_to) if reply_to else None,
+                )
+            except LedgerError as error:
+                status = status_of(error)
+                form.fail_with(error, COMMENT_FIELDS)
+        if not form.ok:
+            target = f"reply-{reply_to}" if reply_to else "new"
+            return await self._proposal_page(
+                request, db_session, caller, number, talk_form=form, talk=target, status=status
+            )
+        return _done_at(caller, number, "commented", written.id)
+
+    @post(
+        "/m/{group:str}/proposals/{number:int}/comments/{comment_id:int}/edit",
+        guards=[member_with("member")],
+        name="member_edit_comment",
+    )
+    async def edit_comment(
+        self,
+        request: Request[Any, Any, Any],
+        db_session: DbSession,
+        caller: CurrentCaller,
+        number: ProposalNumber,
+        comment_id: Id,
+    ) -> Template | Redirect:
+        form = await read_form(request, ("body",))
+        body = _limited(form, "body", COMMENT_MAX, required="A comment cannot be empty.")
+        status = 422
+        if form.ok:
+            try:
+                await discussion.edit_comment(
+                    db_session, caller.group, number, caller.logged_in_user, comment_id, body
+                )
+            except NotAllowed as error:
+                raise PermissionDeniedException(str(error)) from error
+            except LedgerError as error:
+                status = status_of(error)
+                form.fail_with(error, ("body",))
+        if not form.ok:
+            return await self._proposal_page(
+                request,
+                db_session,
+                caller,
+                number,
+                talk_form=form,
+                talk=f"edit-{comment_id}",
+                status=status,
+            )
+        return _done_at(caller, number, "edited", comment_id)
+
+    @post(
+        "/m/{group:str}/proposals/{number:int}/comments/{comment_id:int}/hide",
+        guards=[member_with("facilitator")],
+        name="member_hide_comment",
+    )
+    async def hide_comment(
+        self,
+        request: Request[Any, Any, Any],
+        db_session: DbSession,
+        caller: CurrentCaller,
+        number: ProposalNumber,
+        comment_id: Id,
+    ) -> Template | Redirect:
+        form = await read_form(request, HIDE_FIELDS)
+        reason = _limited(form, "reason", 2_000, required="Say why you hide it.")
+        status = 422
+        if form.ok:
+            try:
+                await discussion.hide_comment(
+                    db_session, caller.group, number, caller.logged_in_user, comment_id, reason
+                )
+            except LedgerError as error:
+                status = status_of(error)
+                form.fail_with(error, HIDE_FIELDS)
+        if not form.ok:
+            return await self._proposal_page(
+                request,
+                db_session,
+                caller,
+                number,
+                talk_form=form,
+                talk=f"hide-{comment_id}",
+                status=status,
+            )
+        return _done_at(caller, number, "hidden", comment_id)
+
+    @post(
+        "/m/{group:str}/proposals/{number:int}/remind",
+        guards=[member_with("facilitator")],
+        name="member_remind",
+    )
+    async def remind(
+        self,
+        request: Request[Any, Any, Any],
+        db_session: DbSession,
+        caller: CurrentCaller,
+        number: ProposalNumber,
+    ) -> Template | Redirect:
+        try:
+            reminded = await discussion.remind(db_session, caller.group, number)
+        except LedgerError as error:
+            form = Form()
+            form.fail("remind", str(error))
+            return await self._proposal_page(
+                request, db_session, caller, number, action_form=form, status=status_of(error)
+            )
+        if reminded:
+            send_mail_soon(request)
+        return await _done(
+            db_session, caller, number, "reminded" if reminded else "nobody_to_remind"
+        )
+
     async def _proposal_page(
         self,
         request: Request[Any, Any, Any],
@@ -667,6 +835,8 @@ class MemberProposalPages(Controller):
         caller: Caller,
         number: int,
         *,
+        talk_form: Form | None = None,
+        talk: str = "",
         respond_form: Form | None = None,
         amend_form: Form | None = None,
         action_form: Form | None = None,
@@ -694,6 +864,15 @@ class MemberProposalPages(Controller):
         round_open = proposal.status == "open" and round_.closed_at is None
         may_respond = round_open and caller.user_id in service.eligible_of(round_)
         payment = await _payment(db_session, group, proposal, fmt)
+        comments = comment_views(
+            await discussion.comments_out(
+                db_session,
+                proposal,
+                show_names=True,
+                member=True,
+                facilitator=caller.may("facilitator"),
+            )
+        )
         return page(
             request,
             "member/proposal.html",
@@ -730,6 +909,14 @@ class MemberProposalPages(Controller):
             action_form=action_form or Form(),
             fund_options=await _fund_options(db_session, caller),
             done=done,
+            not_responded=await discussion.not_responded(db_session, group, proposal),
+            may_remind=round_open and caller.may("facilitator"),
+            comments=comments,
+            comment_total=comment_count(comments),
+            may_hide=caller.may("facilitator"),
+            talk_form=talk_form or Form(),
+            talk=talk,
+            public_comments=(await discussion.settings_of(db_session, group)).public_comments,
         )
 
 
@@ -777,6 +964,11 @@ async def _done(db_session: AsyncSession, caller: Caller, number: int, what: str
     return see_other(f"/m/{caller.group.slug}/proposals/{number}?done={what}")
 
 
+def _done_at(caller: Caller, number: int, what: str, comment_id: int) -> Redirect:
+    """Back to the proposal's page, at the comment just written, edited or hidden."""
+    return see_other(f"/m/{caller.group.slug}/proposals/{number}?done={what}#comment-{comment_id}")
+
+
 # --- decision rules (admins) -------------------------------------------------------------
 
 
@@ -792,6 +984,9 @@ class RulesPages(Controller):
         form = rules_form(current, public_names)
         if await proposals.policy_room_committed(db_session, caller.group):
             form.values["policy_room_committed"] = "on"
+        talk = await discussion.settings_of(db_session, caller.group)
+        form.values["public_comments"] = "on" if talk.public_comments else ""
+        form.values["reminder_hours"] = str(talk.reminder_hours)
         saved = request.query_params.get("saved") == "1"
         return _rules_page(request, caller, form, saved=saved)
 
@@ -800,6 +995,14 @@ class RulesPages(Controller):
         self, request: Request[Any, Any, Any], db_session: DbSession, caller: CurrentCaller
     ) -> Template | Redirect:
         form = await read_form(request, RULE_FIELDS)
+        # Left empty: the reminder time stays as it is.
+        reminder_hours = (
+            _whole(
+                form, "reminder_hours", minimum=0, maximum=decision_rules.MAX_OPEN_HOURS, example=24
+            )
+            if form.value("reminder_hours")
+            else None
+        )
         changes = rules_from_form(form)
         if changes is not None:
             try:
@@ -808,6 +1011,12 @@ class RulesPages(Controller):
                 )
                 await proposals.set_policy_room_committed(
                     db_session, caller.group, form.value("policy_room_committed") == "on"
+                )
+                await discussion.set_settings(
+                    db_session,
+                    caller.group,
+                    public_comments=form.value("public_comments") == "on",
+                    reminder_hours=reminder_hours,
                 )
             except LedgerError as error:
                 form.fail("", str(error))
@@ -852,6 +1061,8 @@ RULE_FIELDS = (
     "fallback_share",
     "public_names",
     "policy_room_committed",
+    "public_comments",
+    "reminder_hours",
 )
 _PERCENT = re.compile(r"([0-9]{1,3})(?:[.,]([0-9]{1,4}))?")
 _WHOLE = re.compile(r"[0-9]{1,6}")

@@ -177,6 +177,23 @@ ROUTES: dict[tuple[str, str], Route] = {
     ("POST", "/api/groups/{group:str}/proposals/{number:int}/withdraw"): Route(
         MEMBER, allowed=404, params={"number": "999"}
     ),
+    # The discussion. Members write; a facilitator hides (probes refused by validation). The
+    # stage's groups keep their discussions for members (the default); a group that makes
+    # them public lets anyone who reads its proposals read them (tests/http/test_discussion).
+    ("POST", "/api/groups/{group:str}/proposals/{number:int}/comments"): Route(
+        MEMBER, body={}, allowed=422
+    ),
+    ("GET", "/api/groups/{group:str}/proposals/{number:int}/comments"): Route(MEMBER),
+    ("PATCH", "/api/groups/{group:str}/proposals/{number:int}/comments/{comment_id:int}"): Route(
+        MEMBER, body={}, allowed=422
+    ),
+    ("POST", "/api/groups/{group:str}/proposals/{number:int}/comments/{comment_id:int}/hide"): (
+        Route(FACILITATOR, body={}, allowed=422)
+    ),
+    # Reminding is not harmless: probe a proposal that does not exist.
+    ("POST", "/api/groups/{group:str}/proposals/{number:int}/reminders"): Route(
+        FACILITATOR, allowed=404, params={"number": "999"}
+    ),
     ("GET", "/api/groups/{group:str}/rules"): Route(ADMIN),
     ("PUT", "/api/groups/{group:str}/rules"): Route(ADMIN, body={"unknown": 1}, allowed=422),
     # Requests for support. Request 1 was just received.
@@ -301,6 +318,20 @@ ROUTES: dict[tuple[str, str], Route] = {
     # Too early to close: the round opened just now and few responded.
     ("POST", "/m/{group:str}/proposals/{number:int}/close"): Route(
         FACILITATOR, page=True, allowed=409
+    ),
+    # The discussion: an empty form is refused (422) before anything is written; reminding
+    # is not harmless, so probe a proposal that does not exist.
+    ("POST", "/m/{group:str}/proposals/{number:int}/comments"): Route(
+        MEMBER, page=True, allowed=422
+    ),
+    ("POST", "/m/{group:str}/proposals/{number:int}/comments/{comment_id:int}/edit"): Route(
+        MEMBER, page=True, allowed=422
+    ),
+    ("POST", "/m/{group:str}/proposals/{number:int}/comments/{comment_id:int}/hide"): Route(
+        FACILITATOR, page=True, allowed=422
+    ),
+    ("POST", "/m/{group:str}/proposals/{number:int}/remind"): Route(
+        FACILITATOR, page=True, allowed=404, params={"number": "999"}
     ),
     ("GET", "/m/{group:str}/notifications"): Route(MEMBER, page=True),
     ("POST", "/m/{group:str}/notifications"): Route(MEMBER, page=True, allowed=422),
@@ -539,6 +570,7 @@ def url_of(stage: Stage, path: str, group: World | None, route: Route) -> str:
         "kind": "donation",
         "file_path": "site.css",
         "member_id": str(stage.admin_membership[world.slug]),
+        "comment_id": "999999",
         "path": "no-such-page",
         **route.params,
     }

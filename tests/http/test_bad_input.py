@@ -51,6 +51,8 @@ GROUPS = "/api/groups"
 PROPOSALS = "/api/groups/{group:str}/proposals"
 PROPOSAL = "/api/groups/{group:str}/proposals/{number:int}"
 RULES = "/api/groups/{group:str}/rules"
+COMMENTS = PROPOSAL + "/comments"
+COMMENT = COMMENTS + "/{comment_id:int}"
 REQUESTS = "/api/groups/{group:str}/requests"
 REQUEST = "/api/groups/{group:str}/requests/{request_id:int}"
 INVITES = "/api/groups/{group:str}/invites"
@@ -1072,6 +1074,160 @@ CASES = [
         caller="member",
         status=(404,),
     ),
+    # The discussion: comment 1 on proposal 1 is the member's.
+    Case("empty comment", "POST", COMMENTS, {"body": ""}, caller="member", field="body"),
+    Case(
+        "comment of blank lines", "POST", COMMENTS, {"body": " \n "}, caller="member", field="body"
+    ),
+    Case(
+        "comment with a control character",
+        "POST",
+        COMMENTS,
+        {"body": "Ring \x07"},
+        caller="member",
+        field="body",
+    ),
+    Case(
+        "comment with an unknown field",
+        "POST",
+        COMMENTS,
+        {"body": "Hi", "mood": "happy"},
+        caller="member",
+        field="mood",
+    ),
+    Case(
+        "reply to a comment that does not exist",
+        "POST",
+        COMMENTS,
+        {"body": "Hi", "reply_to": 999},
+        caller="member",
+        field="reply_to",
+    ),
+    Case(
+        "reply_to in words",
+        "POST",
+        COMMENTS,
+        {"body": "Hi", "reply_to": "one"},
+        caller="member",
+        field="reply_to",
+    ),
+    Case(
+        "comment on a proposal that does not exist",
+        "POST",
+        COMMENTS,
+        {"body": "Hi"},
+        params={"number": "999"},
+        caller="member",
+        status=(404,),
+    ),
+    Case(
+        "discussion of a proposal that does not exist",
+        "GET",
+        COMMENTS,
+        params={"number": "999"},
+        caller="member",
+        status=(404,),
+    ),
+    Case(
+        "edit that changes nothing",
+        "PATCH",
+        COMMENT,
+        {"body": "A first thought."},
+        caller="member",
+        field="body",
+    ),
+    Case("edit to an empty comment", "PATCH", COMMENT, {"body": ""}, caller="member", field="body"),
+    Case(
+        "edit of someone else's comment",
+        "PATCH",
+        COMMENT,
+        {"body": "Mine now."},
+        caller="admin",
+        status=(403,),
+    ),
+    Case(
+        "edit of a comment that does not exist",
+        "PATCH",
+        COMMENT,
+        {"body": "Hi"},
+        params={"comment_id": "999"},
+        caller="member",
+        status=(404,),
+    ),
+    Case(
+        "comment id beyond 64 bits",
+        "PATCH",
+        COMMENT,
+        {"body": "Hi"},
+        params={"comment_id": HUGE},
+        caller="member",
+        status=(400, 404),
+    ),
+    Case(
+        "hiding without a reason",
+        "POST",
+        COMMENT + "/hide",
+        {},
+        caller="facilitator",
+        field="reason",
+    ),
+    Case(
+        "hiding with a blank reason",
+        "POST",
+        COMMENT + "/hide",
+        {"reason": "   "},
+        caller="facilitator",
+        field="reason",
+    ),
+    Case(
+        "hiding a comment that does not exist",
+        "POST",
+        COMMENT + "/hide",
+        {"reason": "Off topic"},
+        params={"comment_id": "999"},
+        caller="facilitator",
+        status=(404,),
+    ),
+    Case(
+        "reminding on a proposal that does not exist",
+        "POST",
+        PROPOSAL + "/reminders",
+        params={"number": "999"},
+        caller="facilitator",
+        status=(404,),
+    ),
+    Case(
+        "reminder hours below zero",
+        "PUT",
+        RULES,
+        {"reminder_hours_before": -1},
+        caller="admin",
+        field="reminder_hours_before",
+    ),
+    Case(
+        "reminder hours beyond a year",
+        "PUT",
+        RULES,
+        {"reminder_hours_before": 9000},
+        caller="admin",
+        field="reminder_hours_before",
+    ),
+    Case(
+        "reminder hours as text",
+        "PUT",
+        RULES,
+        {"reminder_hours_before": "24"},
+        caller="admin",
+        field="reminder_hours_before",
+    ),
+    Case(
+        "public comments as the number 1",
+        "PUT",
+        RULES,
+        {"public_comments": 1},
+        caller="admin",
+        field="public_comments",
+    ),
     Case(
         "unknown decision rule",
         "PUT",
@@ -1288,10 +1444,13 @@ async def stage(
             setup = [
                 (ENTRIES, donation(amount="50.00"), world.steward.headers),
                 (PROPOSALS, {"title": "Mend the roof", "body": "Rain."}, world.member.headers),
+                (PROPOSAL + "/comments", {"body": "A first thought."}, world.member.headers),
             ]
             for route, body, headers in setup:
                 response = await client.post(
-                    route.replace("{group:str}", GROUP), json=body, headers=headers
+                    route.replace("{group:str}", GROUP).replace("{number:int}", "1"),
+                    json=body,
+                    headers=headers,
                 )
                 assert response.status_code == 201, response.text
             tables = MetaData()
@@ -1332,6 +1491,7 @@ def url_of(stage: Stage, case: Case) -> str:
         "number": "1",
         "member_id": str(stage.admin_membership),
         "request_id": str(stage.request_id),
+        "comment_id": "1",
     }
     samples.update(case.params)
     url = PATH_PARAMETER.sub(lambda match: samples[match.group(1)], case.route)

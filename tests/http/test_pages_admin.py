@@ -242,6 +242,8 @@ async def test_admin_reads_and_changes_the_decision_rules(
                 fallback_share="80",
                 public_names="on",
                 policy_room_committed="on",
+                public_comments="on",
+                reminder_hours="12",
             ),
         )
         assert saved.status_code == 303, saved.text
@@ -253,6 +255,8 @@ async def test_admin_reads_and_changes_the_decision_rules(
         assert re.search(r'name="fallback" type="checkbox" checked', shown.text)
         assert not re.search(r'name="close_when_all_responded" type="checkbox" checked', shown.text)
         assert re.search(r'name="policy_room_committed" type="checkbox" checked', shown.text)
+        assert re.search(r'name="public_comments" type="checkbox" checked', shown.text)
+        assert 'name="reminder_hours" type="text" value="12"' in shown.text
     assert await rules_of(client, world) == {
         "rules": {
             "quorum": "0.6",
@@ -266,6 +270,8 @@ async def test_admin_reads_and_changes_the_decision_rules(
         },
         "public_names": True,
         "policy_room_committed": True,
+        "public_comments": True,
+        "reminder_hours_before": 12,
     }
     # Switching the fallback off again clears it; precise shares stay exact.
     async with browser(settings, world.admin) as admin:
