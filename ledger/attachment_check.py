@@ -79,8 +79,8 @@ def check_files(bundle: Path | str, directory: Path) -> FilesReport:
     """Every file of ``directory`` against the receipts the bundle's log names."""
     logged = logged_files(bundle)
     by_hash: dict[str, LoggedFile] = {}
-    for receipt in logged:
-        by_hash.setdefault(receipt.sha256, receipt)
+    for logged_file in logged:
+        by_hash.setdefault(logged_file.sha256, logged_file)
     report = FilesReport()
     seen: set[str] = set()
     for path in sorted(p for p in directory.rglob("*") if p.is_file()):
