@@ -545,6 +545,8 @@ def requests_purge() -> None:
     (the server does this every hour)."""
     from app.db import create_engine
     from app.jobs import forget_erased_pages
+    from ledger.attachments import forget_erased_files
+    from ledger.files import DirectoryStore
     from proposals.support import purge
 
     settings = Settings.from_env()
@@ -552,6 +554,9 @@ def requests_purge() -> None:
     async def work() -> int:
         async with session_scope(settings) as session:
             erased = await purge(session)
+        async with session_scope(settings) as session:
+            # The erased receipts' files leave the store once the erasure is committed.
+            await forget_erased_files(session, DirectoryStore(settings.attachments_dir))
         engine = create_engine(settings)
         try:
             await forget_erased_pages(engine)
