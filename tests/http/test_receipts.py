@@ -210,6 +210,9 @@ async def test_attaching_is_for_stewards_and_to_money_entries(client: Client, wo
     receipt = await attach(client, world, seq, photo)
     # A receipt's own leaf is not an entry to attach to, nor one to reverse.
     assert (await attach(client, world, receipt.json()["seq"], photo)).status_code == 404
+    # Nor one to print a receipt of its own for.
+    printed = await client.get(f"/g/{world.slug}/entries/{receipt.json()['seq']}/receipt.pdf")
+    assert printed.status_code == 404
     reversal = await client.post(
         f"/api/groups/{world.slug}/entries",
         json={"kind": "reversal", "reverses": receipt.json()["seq"], "memo": "undo"},
