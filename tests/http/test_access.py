@@ -479,6 +479,7 @@ async def stage(
         database_url=module_db_url,
         secret_key="test-secret-" + "x" * 40,
         signing_key_file=tmp_path_factory.mktemp("keys") / "signing-key.pem",
+        attachments_dir=tmp_path_factory.mktemp("attachments"),
         base_url="http://testserver.local",
     )
     engine = create_engine(settings)
