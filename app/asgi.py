@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import re
 import weakref
 from typing import Any
 
@@ -28,6 +29,7 @@ from litestar.types import (
 
 from app import documents
 from app.api import openapi
+from app.api.attachments import FORM_ROOM, ReceiptSettingsController, attachments_controller
 from app.api.bodies import StrictJSONRequest
 from app.api.groups import GroupController, MeController
 from app.api.ledger import LedgerController, LogController, well_known_key
@@ -51,6 +53,7 @@ from app.settings import Settings
 from app.signing import load_cosigning_key, load_notary, signing_loop
 from app.web import site
 from app.witnessing import witnessing_loop
+from ledger.files import DirectoryStore
 
 
 def read_only_request_middleware(app: ASGIApp) -> ASGIApp:
@@ -108,6 +111,9 @@ def sqlite_writer_turns_middleware(app: ASGIApp) -> ASGIApp:
     return middleware
 
 
+_ATTACHING = re.compile(r"/api/groups/[^/]+/entries/[0-9]+/attachments")
+
+
 def json_only_api_middleware(app: ASGIApp) -> ASGIApp:
     """The API reads JSON only: a body of another type is a 415, before anything is parsed.
 
@@ -125,7 +131,11 @@ def json_only_api_middleware(app: ASGIApp) -> ASGIApp:
                 b"transfer-encoding" in headers
             )
             media_type = headers.get(b"content-type", b"").split(b";")[0].strip().lower()
-            if has_body and media_type != b"application/json":
+            # Receipts come as files (CSRF still guards a browser's cookie there).
+            attaching = media_type == b"multipart/form-data" and _ATTACHING.fullmatch(
+                scope.get("path", "")
+            )
+            if has_body and media_type != b"application/json" and not attaching:
                 body = msgspec.json.encode(
                     problem_document(
                         415, "Send the request body as JSON (Content-Type: application/json)."
@@ -213,8 +223,13 @@ class CommonPursePlugin(InitPluginProtocol, ReceiveRoutePlugin):
                 "alchemy_config": alchemy,
                 "notary": load_notary(settings),
                 "cosigning_key": load_cosigning_key(settings),
+                "files": DirectoryStore(settings.attachments_dir),
             }
         )
+        # Pages' forms may carry a receipt: room for the largest file the instance takes.
+        limit = settings.max_attachment_bytes + FORM_ROOM
+        if isinstance(app_config.request_max_body_size, int):
+            app_config.request_max_body_size = max(app_config.request_max_body_size, limit)
         app_config.route_handlers.extend(
             [
                 health,
@@ -223,6 +238,8 @@ class CommonPursePlugin(InitPluginProtocol, ReceiveRoutePlugin):
                 GroupController,
                 LedgerController,
                 LogController,
+                attachments_controller(settings.max_attachment_bytes),
+                ReceiptSettingsController,
                 ProposalController,
                 RequestController,
                 TileController,

@@ -256,17 +256,28 @@ def export_command(group: str, fmt: str, output: Path | None) -> None:
     default=None,
     help="How many of the --witness keys must have cosigned (default: all of them).",
 )
+@click.option(
+    "--attachments",
+    "attachments_dir",
+    type=click.Path(exists=True, file_okay=False, path_type=Path),
+    default=None,
+    help="A folder of receipt files: each must be a receipt the bundle's log names (by its "
+    "SHA-256), and each receipt it names must be there.",
+)
 def verify(
     group: str | None,
     bundle_path: Path | None,
     published_key: str | None,
     witness_keys: tuple[str, ...],
     min_witnesses: int | None,
+    attachments_dir: Path | None,
 ) -> None:
     """Check a group's ledger in the database, or a bundle offline; exit 1 naming the first
-    bad entry."""
+    bad entry (and, with --attachments, every file that is missing or does not match)."""
     if (witness_keys or min_witnesses is not None) and bundle_path is None:
         fail("--witness and --min-witnesses check a bundle: give --bundle FILE too.")
+    if attachments_dir is not None and bundle_path is None:
+        fail("--attachments checks files against a bundle: give --bundle FILE too.")
     if bundle_path is not None:
         from ledger.bundle import verify_bundle
 
@@ -274,7 +285,17 @@ def verify(
             bundle_path, published_key, witnesses=witness_keys, min_witnesses=min_witnesses
         )
         click.echo(report.summary(), err=not report.ok)
-        raise SystemExit(0 if report.ok else 1)
+        if not report.ok:
+            raise SystemExit(1)
+        if attachments_dir is not None:
+            from ledger.attachment_check import check_files
+
+            files = check_files(bundle_path, attachments_dir)
+            for line in files.lines():
+                click.echo(line, err=not line.startswith("matches"))
+            click.echo(files.summary(), err=not files.ok)
+            raise SystemExit(0 if files.ok else 1)
+        raise SystemExit(0)
     if group is None:
         fail("Name a group, or give --bundle FILE.")
         return
@@ -524,6 +545,8 @@ def requests_purge() -> None:
     (the server does this every hour)."""
     from app.db import create_engine
     from app.jobs import forget_erased_pages
+    from ledger.attachments import forget_erased_files
+    from ledger.files import DirectoryStore
     from proposals.support import purge
 
     settings = Settings.from_env()
@@ -531,6 +554,9 @@ def requests_purge() -> None:
     async def work() -> int:
         async with session_scope(settings) as session:
             erased = await purge(session)
+        async with session_scope(settings) as session:
+            # The erased receipts' files leave the store once the erasure is committed.
+            await forget_erased_files(session, DirectoryStore(settings.attachments_dir))
         engine = create_engine(settings)
         try:
             await forget_erased_pages(engine)

@@ -24,7 +24,16 @@ from litestar.params import ParameterKwarg
 from litestar.types import ExceptionHandlersMap
 
 from app.web.errors import error_page, page_http_error, page_unexpected_error
-from ledger.errors import Conflict, InvalidInput, LedgerError, NotFound, NotYet
+from ledger.errors import (
+    Conflict,
+    Erased,
+    FileTooLarge,
+    InvalidInput,
+    LedgerError,
+    NotFound,
+    NotYet,
+    UnsupportedFile,
+)
 from proposals.errors import NotAllowed
 
 logger = logging.getLogger("commonpurse")
@@ -36,8 +45,11 @@ NEVER_HTML = ("/api/", "/schema", "/.well-known/", "/health")
 
 # The domain's errors and the HTTP status each one means; the first that matches counts.
 STATUS_OF: list[tuple[type[LedgerError], int]] = [
+    (UnsupportedFile, 415),
+    (FileTooLarge, 413),
     (InvalidInput, 422),
     (NotYet, 503),
+    (Erased, 410),
     (NotFound, 404),
     # A Conflict to the domain, but a refusal of who is asking: 403, as a missing role is
     # (and as the members' pages answer).

@@ -130,3 +130,9 @@ async def steward_or_facilitator_page(
     """Guard: log in first, then be a steward or a facilitator of the group."""
     await logged_in(connection, handler)
     await steward_or_facilitator(connection, handler)
+
+
+def may_read_files(caller: Caller) -> bool:
+    """Members read the group's receipts; everyone else when the group publishes them
+    (that a receipt exists, and its hash, is public wherever the ledger is)."""
+    return caller.membership is not None or caller.group.publish_receipts

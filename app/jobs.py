@@ -28,6 +28,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from app import limits
 from app.db import after_commit, unit_of_work
 from app.mail import SmtpSettings, send_due, send_request_updates
+from ledger import attachments
+from ledger.files import FileStore
 from ledger.groups import utcnow
 from ledger.models import Group
 from proposals import discussion, support
@@ -187,20 +189,46 @@ async def discard_held_requests(
 def _forget_after_commit(connection: ASGIConnection[Any, Any, Any, Any]) -> None:
     engine: AsyncEngine = connection.app.state.alchemy_config.get_engine()
     after_commit(connection, lambda: forget_erased_pages(engine))
+    forget_erased_files_after_commit(connection)
+
+
+def forget_erased_files_after_commit(connection: ASGIConnection[Any, Any, Any, Any]) -> None:
+    """Once an erasure is committed, the files of the receipts it erased leave the store
+    (never before: a rolled-back erasure keeps its files)."""
+    config = connection.app.state.alchemy_config
+    store: FileStore = connection.app.state.files
+
+    async def forget() -> None:
+        await forget_erased_files(config.create_session_maker(), store)
+
+    after_commit(connection, forget)
+
+
+async def forget_erased_files(
+    session_maker: async_sessionmaker[AsyncSession], store: FileStore
+) -> int:
+    """Remove from the store the files of every erased receipt; how many were there."""
+    async with unit_of_work(session_maker, writes=False) as session:
+        return await attachments.forget_erased_files(session, store)
 
 
 async def purge_requests(
-    session_maker: async_sessionmaker[AsyncSession], engine: AsyncEngine
+    session_maker: async_sessionmaker[AsyncSession],
+    engine: AsyncEngine,
+    store: FileStore | None = None,
 ) -> int:
     """The hourly work on personal data: erase what is past its retention, sweep spent
     rate counters, and make erased keys leave the files (on PostgreSQL every hour, so an
-    erasure whose rewrite could not run at once is covered too)."""
+    erasure whose rewrite could not run at once is covered too), and erased receipts'
+    files leave the ``store``."""
 
     async with unit_of_work(session_maker) as session:
         erased = await support.purge(session)
         await limits.sweep(session, utcnow())
     if erased or engine.dialect.name != "sqlite":
         await forget_erased_pages(engine)
+    if store is not None:
+        await forget_erased_files(session_maker, store)
     return erased
 
 
@@ -231,7 +259,7 @@ async def maintenance_loop(app: Litestar) -> AsyncIterator[None]:
                         await send_due(session, smtp, settings.host)
                         await send_request_updates(session, smtp, settings.base_url)
                 if ticks % (PURGE_EVERY_SECONDS // TICK_SECONDS) == 0:
-                    await purge_requests(session_maker, config.get_engine())
+                    await purge_requests(session_maker, config.get_engine(), app.state.files)
             except Exception:  # keep the loop alive; the next tick tries again
                 logger.exception("Background work failed")
             ticks += 1

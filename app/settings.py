@@ -14,6 +14,7 @@ from ledger.rules import DAYS_AHEAD, EARLIEST_DAY, DateWindow
 PREFIX = "COMMONPURSE_"
 DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///var/commonpurse.db"
 DEFAULT_CHECKPOINT_INTERVAL = 1.0
+DEFAULT_MAX_ATTACHMENT_BYTES = 10 * 1024 * 1024
 
 
 class SettingsError(Exception):
@@ -62,6 +63,14 @@ def _seconds(text: str | None, default: float, name: str) -> float:
     return value
 
 
+def _bytes(text: str | None, default: int, name: str) -> int:
+    if not text:
+        return default
+    if not text.isascii() or not text.isdigit() or not 1 <= int(text) <= 1 << 30:
+        raise SettingsError(f"{PREFIX}{name} must be a whole number of bytes, 1 to 1073741824.")
+    return int(text)
+
+
 def parse_trusted_proxies(value: str) -> tuple[str, ...]:
     """``COMMONPURSE_TRUSTED_PROXIES``: comma-separated addresses or networks (CIDR)."""
     entries = tuple(part.strip() for part in value.split(",") if part.strip())
@@ -100,6 +109,10 @@ class Settings:
     # DEFAULT_CHECKPOINT_INTERVAL from the environment; settings built in code (tests,
     # tools) sign with each append unless they say otherwise.
     checkpoint_interval: float = 0.0
+    # Files attached to entries (receipts): where they are kept, by their SHA-256, and the
+    # largest file accepted (larger uploads are refused with 413 before they are read).
+    attachments_dir: Path = Path("var/attachments")
+    max_attachment_bytes: int = DEFAULT_MAX_ATTACHMENT_BYTES
     extra: dict[str, str] = field(default_factory=dict)
 
     @classmethod
@@ -122,6 +135,12 @@ class Settings:
                 get(PREFIX + "CHECKPOINT_INTERVAL"),
                 DEFAULT_CHECKPOINT_INTERVAL,
                 "CHECKPOINT_INTERVAL",
+            ),
+            attachments_dir=Path(get(PREFIX + "ATTACHMENTS_DIR") or "var/attachments"),
+            max_attachment_bytes=_bytes(
+                get(PREFIX + "MAX_ATTACHMENT_BYTES"),
+                DEFAULT_MAX_ATTACHMENT_BYTES,
+                "MAX_ATTACHMENT_BYTES",
             ),
             extra={k[len(PREFIX) :]: v for k, v in values.items() if k.startswith(PREFIX)},
         )

@@ -22,7 +22,7 @@ import struct
 import sys
 import zipfile
 from bisect import bisect_left, bisect_right
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from itertools import accumulate, chain, compress, repeat
 from operator import attrgetter, gt, is_not
@@ -34,6 +34,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from ledger.canonical import (
+    ATTACHMENT,
+    ATTACHMENT_TYPES,
     LEAF_VERSION,
     LEAF_VERSIONS,
     ZERO_HASH,
@@ -592,6 +594,9 @@ class _Replay:
                 f"is written as version {document.v!r} but holds the parts of version "
                 f"{leaf_version_of(document)!r}"
             )
+        if document.kind == ATTACHMENT or document.attachment is not None:
+            self._attachment(document, digest, fail)
+            return
         try:
             amounts = [int(p.amount) for p in document.postings]
         except ValueError as error:
@@ -618,6 +623,27 @@ class _Replay:
         if seq in self.checkpoints and self.tree.root() != self.checkpoints[seq]:
             raise _root_differs(seq)
 
+    def _attachment(self, document: LeafDoc, digest: bytes, fail: Callable[[str], _Broken]) -> None:
+        """An attached file's leaf: its shape (``attachment_problem``), and that it names an
+        earlier entry that moves money; then it joins the replay."""
+        problem = attachment_problem(document)
+        if problem is not None:
+            raise fail(problem)
+        assert document.attachment is not None  # attachment_problem said so
+        entry = _entry_number(document.attachment.entry)
+        try:
+            self.books.attach(entry or 0)
+        except LedgerError as broken:
+            raise fail(broken.in_log) from broken
+        self._add(digest)
+
+    def _add(self, digest: bytes) -> None:
+        seq = self.seq
+        self.prev = digest.hex()
+        self.tree.append(digest)
+        if seq in self.checkpoints and self.tree.root() != self.checkpoints[seq]:
+            raise _root_differs(seq)
+
     def _batch_holds(self, documents: list[LeafDoc], hashes: bytes) -> bool:
         """Whether every entry of the batch (``hashes``: their leaf hashes, joined) passes
         ``_entry``'s checks; when it does, the batch is added to the replay (all but the
@@ -634,6 +660,8 @@ class _Replay:
             or "".join(prevs) != self.prev + chain_hex[:-HEX_LENGTH]
             or set(map(_GROUP, documents)) != {self.group}
             or not _versions_match(documents)
+            # Attached files: leaf by leaf (``_entry``).
+            or any(map(_ATTACHMENT_PART, documents))
         ):
             return False
         postings = list(map(_POSTINGS, documents))
@@ -731,6 +759,7 @@ _SEQ, _PREV, _GROUP, _VERSION, _KIND, _REVERSES, _POSTINGS = map(
 )
 _ACCOUNT, _FUND, _AMOUNT, _CURRENCY = map(attrgetter, ("account", "fund", "amount", "currency"))
 _POLICY = attrgetter("policy")
+_ATTACHMENT_PART = attrgetter("attachment")
 
 
 def _versions_match(documents: list[LeafDoc]) -> bool:
@@ -775,6 +804,34 @@ def _root_differs(size: int) -> _Broken:
         f"size {size} states",
         size,
     )
+
+
+def attachment_problem(document: LeafDoc) -> str | None:
+    """What is wrong with the shape of an attached file's leaf, else None: it is of kind
+    "attachment" and carries the file's part (entry, SHA-256, size, type) and nothing of
+    a money entry."""
+    part = document.attachment
+    if document.kind != ATTACHMENT or part is None:
+        return "mixes an attached file with a money entry"
+    if (
+        document.postings
+        or document.memo
+        or document.counterparty is not None
+        or document.reverses is not None
+        or document.proposal is not None
+        or document.policy is not None
+    ):
+        return "attaches a file but also holds parts of a money entry"
+    if _entry_number(part.entry) is None:
+        return f"attaches a file to {part.entry!r}, which is not an entry number"
+    if len(part.sha256) != HEX_LENGTH or part.sha256.strip("0123456789abcdef"):
+        return "names a file by something that is not a SHA-256 in lower-case hex"
+    size = _entry_number(part.size)
+    if size is None or size == 0:
+        return f"states a file size {part.size!r} that is not a positive whole number"
+    if part.type not in ATTACHMENT_TYPES:
+        return f"states a file type {part.type!r} that receipts cannot have"
+    return None
 
 
 def _entry_number(text: str) -> int | None:

@@ -22,11 +22,16 @@ import msgspec
 from ledger.rules import Leg
 
 # Leaf formats. A log keeps every leaf as it was written, so each version stays readable:
-# "1" the first format; "2" adds "policy", the spending policy a payment is made under.
-# A leaf is written in the lowest version that can hold it.
+# "1" the first format; "2" adds "policy", the spending policy a payment is made under;
+# "3" is a leaf of kind "attachment" (a receipt attached to an earlier entry, see
+# ``attachment_leaf_document``). A leaf is written in the lowest version that can hold it.
 LEAF_VERSION = "1"
 LEAF_VERSION_POLICY = "2"
-LEAF_VERSIONS = (LEAF_VERSION, LEAF_VERSION_POLICY)
+LEAF_VERSION_ATTACHMENT = "3"
+LEAF_VERSIONS = (LEAF_VERSION, LEAF_VERSION_POLICY, LEAF_VERSION_ATTACHMENT)
+ATTACHMENT = "attachment"
+# The types of file a receipt may be (what ``ledger.cleaning`` reads from the bytes).
+ATTACHMENT_TYPES = ("application/pdf", "image/jpeg", "image/png", "image/webp")
 ZERO_HASH = "0" * 64
 
 # msgspec's sorted, compact, UTF-8 output is byte-for-byte what ``json.dumps(...,
@@ -160,8 +165,43 @@ def leaf_document(
     return document
 
 
+def attachment_leaf_document(
+    *,
+    group: str,
+    seq: int,
+    occurred_on: date,
+    recorded_at: datetime,
+    entry: int,
+    sha256: str,
+    content_type: str,
+    size: int,
+    prev: str,
+) -> dict[str, Any]:
+    """The leaf of a file attached to entry ``entry``: its SHA-256, type and size. It moves
+    no money (no postings, no memo) and names no file: a file's name can name a person."""
+    return {
+        "v": LEAF_VERSION_ATTACHMENT,
+        "group": group,
+        "seq": str(seq),
+        "kind": ATTACHMENT,
+        "occurred_on": occurred_on.isoformat(),
+        "recorded_at": timestamp(recorded_at),
+        "memo": "",
+        "postings": [],
+        "attachment": {
+            "entry": str(entry),
+            "sha256": sha256,
+            "size": str(size),
+            "type": content_type,
+        },
+        "prev": prev,
+    }
+
+
 def leaf_version_of(document: LeafDoc) -> str:
     """The version a leaf with these parts is written in (see ``LEAF_VERSIONS``)."""
+    if document.attachment is not None:
+        return LEAF_VERSION_ATTACHMENT
     return LEAF_VERSION if document.policy is None else LEAF_VERSION_POLICY
 
 
@@ -185,11 +225,20 @@ class LeafProposalDoc(msgspec.Struct, forbid_unknown_fields=True, gc=False):
     version: str
 
 
+class LeafAttachmentDoc(msgspec.Struct, forbid_unknown_fields=True, gc=False):
+    entry: str
+    sha256: str
+    size: str
+    type: str
+
+
 class LeafDoc(
     msgspec.Struct, forbid_unknown_fields=True, omit_defaults=True, gc=False, kw_only=True
 ):
-    """A leaf as ``leaf_document`` writes it: every value a string, optional parts absent."""
+    """A leaf as ``leaf_document`` (or ``attachment_leaf_document``) writes it: every value
+    a string, optional parts absent."""
 
+    attachment: LeafAttachmentDoc | None = None
     counterparty: str | None = None
     group: str
     kind: str

@@ -61,3 +61,15 @@ class IdempotencyMismatch(Conflict):
 
 class AlreadyExists(Conflict):
     """A slug or e-mail address is taken."""
+
+
+class UnsupportedFile(InvalidInput):
+    """An attached file is not of a type receipts may be (PDF, PNG, JPEG, WebP: HTTP 415)."""
+
+
+class FileTooLarge(InvalidInput):
+    """An attached file is larger than the instance accepts (HTTP 413)."""
+
+
+class Erased(NotFound):
+    """What was asked for existed but was erased with a person's data (HTTP 410)."""

@@ -1,7 +1,8 @@
 """Exports of a group's ledger. Every report is a fold over the entries in ``seq`` order.
 
 - ``csv``: one row per posting, for spreadsheets;
-- ``json``: the group, its funds and every entry as the API shows it;
+- ``json``: the group, its funds and every entry as the API shows it, with the files
+  attached to it (their hash, type and size);
 - ``jsonl``: the leaves exactly as hashed, one per line, so anyone can re-hash them;
 - ``hledger`` and ``beancount``: plain-text accounting files the standard tools check
   (``ledger.plaintext``); the verification bundle is ``ledger.bundle``.
@@ -18,10 +19,11 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session, selectinload
 
+from ledger.attachments import AttachmentView, attachment_view
 from ledger.bundle import build_bundle
-from ledger.canonical import timestamp
+from ledger.canonical import ATTACHMENT, timestamp
 from ledger.log import Notary
-from ledger.models import Entry, Fund, Group, LogState, Posting
+from ledger.models import Attachment, AttachmentErasure, Entry, Fund, Group, LogState, Posting
 from ledger.money import format_amount
 from ledger.plaintext import beancount_file, hledger_journal
 from ledger.queries import entry_out, fund_out
@@ -46,13 +48,14 @@ CSV_COLUMNS = (
 
 
 def _entries(session: Session, group: Group, batch: int = 5_000) -> Iterator[Entry]:
-    """Entries with their postings, in log order, a batch at a time."""
+    """Money entries with their postings, in log order, a batch at a time (the leaves of
+    files attached to them move no money: the JSON export lists them with their entry)."""
     last = 0
     while True:
         page = list(
             session.scalars(
                 select(Entry)
-                .where(Entry.group_id == group.id, Entry.seq > last)
+                .where(Entry.group_id == group.id, Entry.seq > last, Entry.kind != ATTACHMENT)
                 .order_by(Entry.seq)
                 .limit(batch)
                 .options(selectinload(Entry.postings).joinedload(Posting.fund))
@@ -110,12 +113,23 @@ def _json(session: Session, group: Group) -> bytes:
             )
         ).all()
     )
+    attachments: dict[int, list[AttachmentView]] = {}
+    for attachment, erased_at in session.execute(
+        select(Attachment, AttachmentErasure.erased_at)
+        .outerjoin(AttachmentErasure, AttachmentErasure.attachment_id == Attachment.id)
+        .where(Attachment.group_id == group.id)
+        .order_by(Attachment.seq)
+    ):
+        attachments.setdefault(attachment.entry_seq, []).append(
+            attachment_view(attachment, erased_at)
+        )
     document = {
         "group": {"slug": group.slug, "name": group.name, "currency": group.currency},
         "head": {"seq": state.size if state else 0, "hash": state.head_hash if state else ""},
         "funds": [fund_out(fund) for fund in funds],
         "entries": [
-            entry_out(entry, reversed_by.get(entry.seq)) for entry in _entries(session, group)
+            entry_out(entry, reversed_by.get(entry.seq), attachments.get(entry.seq, ()))
+            for entry in _entries(session, group)
         ],
     }
     return msgspec.json.encode(document)

@@ -65,6 +65,8 @@ class Group(Base):
     description: Mapped[str] = mapped_column(Text, default="")
     public: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(DateTimeUTC(timezone=True))
+    # Whether anyone may read the files attached to entries (receipts); members always may.
+    publish_receipts: Mapped[bool] = mapped_column(Boolean, default=False)
 
 
 class Membership(Base):
@@ -301,3 +303,37 @@ class Cosignature(Base):
     witness_id: Mapped[int] = mapped_column(ForeignKey("group_witnesses.id"), primary_key=True)
     line: Mapped[str] = mapped_column(Text)
     cosigned_at: Mapped[datetime] = mapped_column(DateTimeUTC(timezone=True))
+
+
+class Attachment(Base):
+    """A file attached to an entry (a receipt, a proof of payment), as its leaf in the log
+    states it: the log's leaf ``seq`` (of kind "attachment") names ``entry_seq`` and the
+    file's SHA-256, type and size. The file itself is kept in a ``ledger.files`` store under
+    its hash. Append-only, like entries (triggers made by the migrations)."""
+
+    __tablename__ = "attachments"
+    __table_args__ = (
+        UniqueConstraint("group_id", "seq"),
+        Index("ix_attachments_group_entry", "group_id", "entry_seq"),
+        Index("ix_attachments_sha256", "sha256"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    group_id: Mapped[int] = mapped_column(ForeignKey("groups.id"))
+    seq: Mapped[int] = mapped_column(BigInteger)
+    entry_seq: Mapped[int] = mapped_column(BigInteger)
+    sha256: Mapped[str] = mapped_column(String(64))
+    content_type: Mapped[str] = mapped_column(String(32))
+    size: Mapped[int] = mapped_column(BigInteger)
+    recorded_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    recorded_at: Mapped[datetime] = mapped_column(DateTimeUTC(timezone=True))
+
+
+class AttachmentErasure(Base):
+    """When an attached file was erased with a person's data: the file leaves the store,
+    its leaf and hash stay in the log, and pages say "erased on" this day."""
+
+    __tablename__ = "attachment_erasures"
+
+    attachment_id: Mapped[int] = mapped_column(ForeignKey("attachments.id"), primary_key=True)
+    erased_at: Mapped[datetime] = mapped_column(DateTimeUTC(timezone=True))

@@ -17,11 +17,12 @@ from sqlalchemy import Select, and_, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import InstrumentedAttribute
 
-from ledger.canonical import timestamp
+from ledger.attachments import AttachmentView
+from ledger.canonical import ATTACHMENT, timestamp
 from ledger.models import Entry, Fund, Group, LogState, Membership, Posting
 from ledger.money import format_amount
 from ledger.rules import HOLDING
-from ledger.schemas import EntryOut, FundOut, PostingOut, ProposalRef
+from ledger.schemas import AttachmentOut, EntryOut, FundOut, PostingOut, ProposalRef
 from ledger.verify import VerifyReport
 
 DIRECTORY_PAGE = 30
@@ -198,7 +199,12 @@ async def ledger_page(
         if before is not None:
             statement = statement.where(Posting.seq < before)
     else:
-        statement = select(Entry).where(Entry.group_id == group.id).order_by(Entry.seq.desc())
+        # Money entries; the files attached to them are shown with them.
+        statement = (
+            select(Entry)
+            .where(Entry.group_id == group.id, Entry.kind != ATTACHMENT)
+            .order_by(Entry.seq.desc())
+        )
         if before is not None:
             statement = statement.where(Entry.seq < before)
     if where.kind:
@@ -287,7 +293,23 @@ async def fund_history(
 # --- the API's and the exports' read models ----------------------------------------------
 
 
-def entry_out(entry: Entry, reversed_by: int | None = None) -> EntryOut:
+def attachment_out(view: AttachmentView) -> AttachmentOut:
+    return AttachmentOut(
+        sha256=view.sha256,
+        content_type=view.content_type,
+        size=view.size,
+        entry=view.entry,
+        seq=view.seq,
+        recorded_at=timestamp(view.recorded_at),
+        erased_on=view.erased_at.date() if view.erased_at else None,
+    )
+
+
+def entry_out(
+    entry: Entry,
+    reversed_by: int | None = None,
+    attachments: Sequence[AttachmentView] = (),
+) -> EntryOut:
     return EntryOut(
         seq=entry.seq,
         kind=entry.kind,
@@ -318,6 +340,7 @@ def entry_out(entry: Entry, reversed_by: int | None = None) -> EntryOut:
         ],
         prev_hash=entry.prev_hash,
         hash=entry.hash,
+        attachments=[attachment_out(view) for view in attachments],
     )
 
 

@@ -249,6 +249,8 @@ class Books:
         self.reversed: set[int] = set(reversed_)
         self.keep = keep
         self.used: set[str] = set()  # funds some entry moved money in or out of
+        # Leaves from ``first`` on that move no money (attached files): nothing names them.
+        self.records: set[int] = set()
 
     def record(self, kind: str, legs: Sequence[Leg], reverses: int | None = None) -> None:
         """Check the next entry against every rule of the log, then add it; nothing is
@@ -265,6 +267,20 @@ class Books:
             self.reversed.add(original)
         keep = kind != REVERSAL and (self.keep is None or seq in self.keep)
         self.reversible.append(legs if keep else None)
+        self.seq = seq
+
+    def attach(self, entry: int) -> None:
+        """Check the next leaf, a file attached to ``entry``, then add it: it must name an
+        earlier entry that moves money (not another attachment), and is never reversed."""
+        seq = self.seq + 1
+        if not 0 < entry < seq or entry in self.records:
+            raise InvalidInput(
+                f"There is no entry {entry} to attach a file to.",
+                field="seq",
+                in_log=f"attaches a file to entry {entry}, which is not an earlier entry",
+            )
+        self.reversible.append(None)
+        self.records.add(seq)
         self.seq = seq
 
     def _check_balanced(self, legs: Sequence[Leg]) -> None:

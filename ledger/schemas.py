@@ -98,6 +98,19 @@ class ProposalRef(msgspec.Struct, kw_only=True):
     version: int
 
 
+class AttachmentOut(msgspec.Struct, kw_only=True):
+    """A file attached to an entry (a receipt), as its leaf in the log states it."""
+
+    sha256: str
+    content_type: str
+    size: int
+    entry: int  # the entry it is attached to
+    seq: int  # its own leaf in the log
+    recorded_at: str
+    # The day its file was erased with a person's data (the leaf and the hash stay).
+    erased_on: date | None = None
+
+
 class EntryOut(msgspec.Struct, kw_only=True):
     seq: int
     kind: str
@@ -112,6 +125,7 @@ class EntryOut(msgspec.Struct, kw_only=True):
     postings: list[PostingOut]
     prev_hash: str
     hash: str
+    attachments: list[AttachmentOut] = msgspec.field(default_factory=list)
 
 
 class EntryPage(msgspec.Struct, kw_only=True):

@@ -15,6 +15,7 @@ from sqlalchemy.orm.attributes import set_committed_value
 
 from ledger import rules
 from ledger.canonical import (
+    ATTACHMENT,
     canonical_json,
     has_control_characters,
     leaf_document,
@@ -276,7 +277,8 @@ async def _plan(
         if not memo:
             raise InvalidInput("A reversal needs a reason in its memo.", field="memo")
         original = await find_entry(session, group, entry_in.reverses)
-        if original is None:
+        if original is None or original.kind == ATTACHMENT:
+            # (An attached file's leaf moves no money: there is nothing to reverse.)
             raise InvalidInput(
                 f"There is no entry {entry_in.reverses} to reverse.", field="reverses"
             )
@@ -643,7 +645,8 @@ async def list_entries(
     next page (None on the last). Deep pages cost what the first does (no OFFSET)."""
     if not 1 <= limit <= MAX_PAGE:
         raise InvalidInput(f"limit is between 1 and {MAX_PAGE}.", field="limit")
-    query = select(Entry).where(Entry.group_id == group.id)
+    # Money entries: files attached to them are listed with them (``ledger.attachments``).
+    query = select(Entry).where(Entry.group_id == group.id, Entry.kind != ATTACHMENT)
     if fund is not None:
         seqs = (
             select(Posting.seq)

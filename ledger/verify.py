@@ -15,10 +15,18 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
 
-from ledger.canonical import ZERO_HASH, canonical_json, leaf_document, leaf_hash_hex
+from ledger.canonical import (
+    ATTACHMENT,
+    ATTACHMENT_TYPES,
+    ZERO_HASH,
+    attachment_leaf_document,
+    canonical_json,
+    leaf_document,
+    leaf_hash_hex,
+)
 from ledger.errors import LedgerError
 from ledger.merkle import CompactRange, TreeBuilder
-from ledger.models import Checkpoint, Entry, Fund, Group, LogState, Posting
+from ledger.models import Attachment, Checkpoint, Entry, Fund, Group, LogState, Posting
 from ledger.money import MAX_BALANCE
 from ledger.rules import Books, FundTerms, Leg
 
@@ -61,9 +69,11 @@ def _verify(session: Session, group_id: int, group_slug: str) -> VerifyReport:
         .limit(1)
     ).one_or_none()
     checker.checkpoint_size = latest.size if latest is not None else None
+    checker.attachments = _attachments(session, group_id)
     try:
         _walk(session, group_id, checker)
         checker.finish(state, latest)
+        checker.finish_attachments()
     except _Broken as broken:
         return VerifyReport(
             False, checker.count, checker.seq, checker.prev, broken.seq, broken.problem
@@ -79,6 +89,24 @@ def _reversed_seqs(session: Session, group_id: int) -> set[int]:
         )
     )
     return {seq for seq in rows if seq is not None}
+
+
+# What an attachment's leaf states beyond the entry's columns: the entry it is attached
+# to, the file's SHA-256, type and size (by the leaf's seq).
+_AttachmentRow = tuple[int, str, str, int]
+
+
+def _attachments(session: Session, group_id: int) -> dict[int, _AttachmentRow]:
+    rows = session.execute(
+        select(
+            Attachment.seq,
+            Attachment.entry_seq,
+            Attachment.sha256,
+            Attachment.content_type,
+            Attachment.size,
+        ).where(Attachment.group_id == group_id)
+    )
+    return {seq: (entry, sha256, kind, size) for seq, entry, sha256, kind, size in rows}
 
 
 _ENTRY_COLUMNS = (
@@ -165,6 +193,8 @@ class _Checker:
         # checkpoints are signed in batches, so the newest entries may not be covered yet.
         self.checkpoint_size: int | None = None
         self.checkpoint_root: bytes | None = None
+        # The attachments' rows not yet met in the log, by their leaf's seq.
+        self.attachments: dict[int, _AttachmentRow] = {}
 
     def entry(self, row: _EntryRow, postings: list[_PostingRow]) -> None:
         (
@@ -188,6 +218,9 @@ class _Checker:
             raise _Broken(expected, f"entry {expected} is missing")
         if prev_hash != self.prev:
             raise _Broken(seq, f"entry {seq} does not follow the previous entry's hash")
+        if kind == ATTACHMENT:
+            self._attachment(row, postings)
+            return
         try:
             legs = [
                 Leg(account, self.slugs[fund_id], amount, currency)
@@ -221,12 +254,55 @@ class _Checker:
             self.books.record(kind, legs, reverses)
         except LedgerError as broken:
             raise _Broken(seq, f"entry {seq} {broken.in_log}") from broken
+        self._add(seq, entry_hash)
+
+    def _add(self, seq: int, entry_hash: str) -> None:
         self.count += 1
         self.seq = seq
         self.prev = entry_hash
         self.tree.append(bytes.fromhex(entry_hash))
         if seq == self.checkpoint_size:
             self.checkpoint_root = self.tree.root()
+
+    def _attachment(self, row: _EntryRow, postings: list[_PostingRow]) -> None:
+        """A file attached to an earlier entry: its leaf re-derived from the entry's and the
+        attachment's rows, and the rule that it names an earlier entry that moves money."""
+        seq, _, occurred_on, recorded_at, memo = row[:5]
+        prev_hash, entry_hash, leaf = row[9:12]
+        found = self.attachments.pop(seq, None)
+        if found is None:
+            raise _Broken(seq, f"entry {seq} is an attached file the database does not hold")
+        if postings or memo or any(part is not None for part in (*row[5:9], *row[12:])):
+            raise _Broken(seq, f"entry {seq} attaches a file but also holds parts of a money entry")
+        entry, sha256, content_type, size = found
+        if content_type not in ATTACHMENT_TYPES:
+            raise _Broken(seq, f"entry {seq} states a file type {content_type!r}")
+        document = attachment_leaf_document(
+            group=self.group_slug,
+            seq=seq,
+            occurred_on=occurred_on,
+            recorded_at=recorded_at,
+            entry=entry,
+            sha256=sha256,
+            content_type=content_type,
+            size=size,
+            prev=prev_hash,
+        )
+        if canonical_json(document, check=False) != leaf:
+            raise _Broken(seq, f"entry {seq} differs from the leaf that was hashed")
+        if leaf_hash_hex(leaf) != entry_hash:
+            raise _Broken(seq, f"entry {seq} does not match its hash")
+        try:
+            self.books.attach(entry)
+        except LedgerError as broken:
+            raise _Broken(seq, f"entry {seq} {broken.in_log}") from broken
+        self._add(seq, entry_hash)
+
+    def finish_attachments(self) -> None:
+        """Every attachment's row is a leaf of the log."""
+        if self.attachments:
+            seq = min(self.attachments)
+            raise _Broken(seq, f"the attachment recorded as entry {seq} is not in the log")
 
     def finish(self, state: LogState | None, latest: Checkpoint | None) -> None:
         if state is None:

@@ -23,10 +23,11 @@ from datetime import datetime, timedelta
 from sqlalchemy import case, delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from ledger import attachments
 from ledger.canonical import has_control_characters, nfc
 from ledger.errors import Conflict, InvalidInput, NotFound
 from ledger.groups import utcnow
-from ledger.models import Group, User
+from ledger.models import Entry, Group, User
 from ledger.money import check_currency, format_amount, parse_amount
 from proposals import personal
 from proposals import service as proposals
@@ -505,9 +506,27 @@ async def erase(
     # The address went with the details: nothing is left to send.
     await session.execute(delete(RequestUpdate).where(RequestUpdate.request_id == request.id))
     request.erased_at = now or utcnow()
+    await _erase_receipts(session, request, request.erased_at)
     if request.closed_at is None:
         request.closed_at = request.erased_at
     await session.flush()
+
+
+async def _erase_receipts(session: AsyncSession, request: SupportRequest, now: datetime) -> None:
+    """The files of the receipts of the payments made under the request's proposal (and of
+    their reversals) are the person's data too: they go; their leaves and hashes stay."""
+    proposal = await session.get(Proposal, request.proposal_id) if request.proposal_id else None
+    group = await session.get(Group, request.group_id)
+    if proposal is None or group is None:
+        return
+    paid = select(Entry.seq).where(
+        Entry.group_id == group.id, Entry.proposal_number == proposal.number
+    )
+    seqs = list(await session.scalars(paid))
+    seqs += await session.scalars(
+        select(Entry.seq).where(Entry.group_id == group.id, Entry.reverses_seq.in_(seqs))
+    )
+    await attachments.erase_files(session, group, seqs, now)
 
 
 # --- requests held during a flood -------------------------------------------------------------

@@ -81,6 +81,7 @@ def settings(db_url: str, tmp_path: Path) -> Settings:
         secret_key="test-secret-" + "x" * 40,
         signing_key_file=tmp_path / "signing-key.pem",
         base_url="http://testserver.local",
+        attachments_dir=tmp_path / "attachments",
     )
 
 

@@ -24,7 +24,7 @@ from app.db import keep_changes
 from app.deps import CurrentCaller, CurrentNotary, DbSession, Id, provide_notary, settings_of
 from app.errors import PROBLEM_MEDIA_TYPE, ledger_problem
 from app.guards import public_or_member, requires
-from ledger import export, log, service
+from ledger import attachments, export, log, service
 from ledger.idempotency import record_entry_once
 from ledger.models import Entry
 from ledger.queries import entry_out, fund_out
@@ -196,15 +196,22 @@ class LedgerController(Controller):
         entries, next_before = await service.list_entries(
             db_session, caller.group, fund=fund_row, before=before, limit=limit
         )
-        reversed_by = await service.reversals_of(db_session, caller.group, [e.seq for e in entries])
+        seqs = [e.seq for e in entries]
+        reversed_by = await service.reversals_of(db_session, caller.group, seqs)
+        files = await attachments.by_entry(db_session, caller.group, seqs)
         return EntryPage(
-            entries=[entry_out(e, reversed_by.get(e.seq)) for e in entries], next=next_before
+            entries=[entry_out(e, reversed_by.get(e.seq), files.get(e.seq, ())) for e in entries],
+            next=next_before,
         )
 
     @get("/entries/{seq:int}", guards=[public_or_member], summary="One entry")
     async def get_entry(self, db_session: DbSession, caller: CurrentCaller, seq: Id) -> EntryOut:
         entry = await service.get_entry(db_session, caller.group, seq)
-        return entry_out(entry, await service.reversal_of(db_session, caller.group, seq))
+        return entry_out(
+            entry,
+            await service.reversal_of(db_session, caller.group, seq),
+            await attachments.attachments_of(db_session, caller.group, [seq]),
+        )
 
     @get("/verify", guards=[public_or_member], summary="Verify the group's whole ledger")
     async def verify(self, db_session: DbSession, caller: CurrentCaller) -> VerifyOut:

@@ -17,7 +17,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.documents.pdf import DEFAULT_LIMITS, Limits, PdfAttachment, PdfDocument, render_pdf
 from app.documents.seal import Links, latest_seal
 from ledger import log, service
-from ledger.errors import Conflict
+from ledger.canonical import ATTACHMENT
+from ledger.errors import Conflict, NotFound
 from ledger.models import Group
 from ledger.money import format_amount
 from ledger.rules import HOLDING
@@ -39,6 +40,9 @@ async def receipt_document(
     """Read the entry, its proof and the latest checkpoint (NotFound for an unknown entry;
     Conflict while no signed checkpoint covers it yet)."""
     entry = await service.get_entry(session, group, seq)
+    if entry.kind == ATTACHMENT:
+        # A file attached to an entry moves no money: there is nothing to give a receipt for.
+        raise NotFound(f"Entry {seq} of {group.slug!r} is a file attached to an entry.")
     seal = await latest_seal(session, group)
     if seal is None or seal.size < seq:
         raise Conflict(f"Entry {seq} is not covered by a signed checkpoint yet; try again soon.")

@@ -23,8 +23,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.documents.columns import Column, Grid, fit_widths
 from app.documents.pdf import DEFAULT_LIMITS, Limits, PdfAttachment, PdfDocument, render_pdf
 from app.documents.seal import Links, latest_seal
-from app.presenters.ledger import DecisionLine
+from app.presenters.ledger import FILE_TYPE_LABELS, DecisionLine, size_text
 from ledger import service as ledger_service
+from ledger.attachments import attachments_of
 from ledger.errors import InvalidInput
 from ledger.models import Fund, Group
 from ledger.money import format_amount
@@ -209,6 +210,18 @@ def _fund_section(
     )
 
 
+@dataclass(frozen=True, slots=True)
+class ReceiptLine:
+    """A receipt attached to an entry of the period: its hash and type (the files are the
+    members'; their hashes let an auditor who is handed one check it)."""
+
+    entry: int
+    sha256: str
+    kind: str
+    size: str
+    erased_on: str | None
+
+
 def leaves_file_name(group: Group, start: date, end: date) -> str:
     return f"{group.slug}-leaves-{start.isoformat()}-{end.isoformat()}.jsonl"
 
@@ -246,6 +259,16 @@ async def statement_document(
     sections = [
         _fund_section(fund, openings.get(fund.id, 0), by_fund[fund.id], slugs) for fund in funds
     ]
+    receipts = [
+        ReceiptLine(
+            entry=view.entry,
+            sha256=view.sha256,
+            kind=FILE_TYPE_LABELS.get(view.content_type, view.content_type),
+            size=size_text(view.size),
+            erased_on=view.erased_at.date().isoformat() if view.erased_at else None,
+        )
+        for view in await attachments_of(session, group, [row.seq for row in rows])
+    ]
     decisions = list(await decisions_in_period(session, group, date_from, date_to))
     seal = await latest_seal(session, group)
     leaves = await period_leaves(session, group, date_from, date_to)
@@ -280,6 +303,7 @@ async def statement_document(
         "first_seq": rows[0].seq if rows else None,
         "last_seq": rows[-1].seq if rows else None,
         "decisions": decisions,
+        "receipts": receipts,
         "seal": seal,
         "links": links,
         "leaves_name": leaves_name,

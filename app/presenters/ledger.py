@@ -3,10 +3,12 @@ and the audit statement."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 
 from app.presenters.formatting import Formatter
+from ledger.attachments import AttachmentView
 from ledger.models import Entry, Fund
 from ledger.queries import ReversalLinks
 from ledger.rules import HOLDING
@@ -29,6 +31,50 @@ class Leg:
     fund: str
     amount: str  # signed and formatted: "+€50.00"
     direction: str  # "in" or "out"
+
+
+FILE_TYPE_LABELS = {
+    "application/pdf": "PDF",
+    "image/jpeg": "JPEG image",
+    "image/png": "PNG image",
+    "image/webp": "WebP image",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class ReceiptView:
+    """A file attached to an entry, as pages and the statement show it: its hash and type
+    for everyone; the link only for those who may read it."""
+
+    sha256: str
+    type_label: str
+    size_text: str  # "12.4 KB"
+    erased_on: str | None  # "3 Nov 2026" once the file was erased
+    url: str | None
+
+
+def size_text(size: int) -> str:
+    if size < 1024:
+        return f"{size} bytes"
+    if size < 1024 * 1024:
+        return f"{size / 1024:.1f} KB"
+    return f"{size / (1024 * 1024):.1f} MB"
+
+
+def receipt_view(
+    view: AttachmentView, fmt: Formatter, group_slug: str, *, readable: bool
+) -> ReceiptView:
+    return ReceiptView(
+        sha256=view.sha256,
+        type_label=FILE_TYPE_LABELS.get(view.content_type, view.content_type),
+        size_text=size_text(view.size),
+        erased_on=fmt.day(view.erased_at) if view.erased_at else None,
+        url=(
+            f"/api/groups/{group_slug}/entries/{view.entry}/attachments/{view.sha256}"
+            if readable and view.erased_at is None
+            else None
+        ),
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,6 +102,9 @@ class EntryView:
     reversed_reason: str | None
     reverses: int | None
     reverses_title: str | None
+    receipts: list[ReceiptView] = field(default_factory=list)
+    # Where a steward attaches a receipt to this entry (None for everyone else).
+    attach_url: str | None = None
 
 
 def _holding(entry: Entry) -> list[tuple[str, int, str]]:
@@ -103,6 +152,8 @@ def entry_view(
     fmt: Formatter,
     links: ReversalLinks | None = None,
     authority: Authority | None = None,
+    receipts: Sequence[ReceiptView] = (),
+    attach_url: str | None = None,
 ) -> EntryView:
     authority_kind, authority_number, authority_name, authority_text = _authority(authority, fmt)
     reversal = links.reversed_by.get(entry.seq) if links else None
@@ -136,6 +187,8 @@ def entry_view(
         reversed_reason=reversal.memo if reversal else None,
         reverses=entry.reverses_seq,
         reverses_title=entry_title(original, fmt) if original else None,
+        receipts=list(receipts),
+        attach_url=attach_url,
     )
 
 

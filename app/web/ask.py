@@ -29,6 +29,7 @@ from app import challenge
 from app.db import commit_so_far, keep_changes
 from app.deps import DbSession, settings_of
 from app.i18n import available_languages, choose, language_name, translations
+from app.jobs import forget_erased_files_after_commit
 from app.limits import (
     ASK_FLOOD,
     ASK_HELD,
@@ -320,6 +321,8 @@ class AskPages(Controller):
         context, found = await _open_request(db_session, group, reference)
         if not data.get("confirm"):
             return await _unconfirmed(request, db_session, context, found)
+        # The receipts' files go once the erasure is committed.
+        forget_erased_files_after_commit(request)
         return await _act(
             request,
             db_session,

@@ -147,7 +147,7 @@ class GroupPages(Controller):
             fmt=fmt,
             caller=caller,
             panels=panels,
-            entries=await entry_views(db_session, group, entries, fmt),
+            entries=await entry_views(db_session, group, entries, fmt, caller),
             verification=verification,
             checkpoint=checkpoint,
             witnesses=await witnesses.group_witnesses(db_session, group),
@@ -262,7 +262,7 @@ class MemberGroupPages(Controller):
             roles=caller.roles,
             held_roles=caller.membership.roles.split() if caller.membership else [],
             funds=[fund_view(f, fmt, committed.get(f.id, 0)) for f in funds],
-            entries=await entry_views(db_session, group, entries, fmt),
+            entries=await entry_views(db_session, group, entries, fmt, caller),
             members=await groups.list_members(db_session, group.id),
             awaiting=awaiting_cards(
                 await proposal_queries.awaiting_response(db_session, reader, group), fmt, reader

@@ -13,22 +13,31 @@ from typing import Annotated, Any
 
 import msgspec
 from litestar import Controller, Request, get, post
+from litestar.datastructures import UploadFile
 from litestar.di import Provide
 from litestar.exceptions import NotFoundException
 from litestar.params import FromPath, QueryParameter
 from litestar.response import Redirect, Template
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.api.attachments import cleaned, keep, read_upload, store_of
 from app.auth import (
     Caller,
     provide_caller,
 )
 from app.db import keep_changes
-from app.deps import CurrentCaller, CurrentNotary, DbSession, settings_of
+from app.deps import CurrentCaller, CurrentNotary, DbSession, Id, settings_of
 from app.errors import status_of
-from app.guards import member_with, public_or_member
+from app.guards import may_read_files, member_with, public_or_member
 from app.presenters.formatting import Formatter
-from app.presenters.ledger import KIND_LABELS, EntryView, entry_view, fund_view
+from app.presenters.ledger import (
+    KIND_LABELS,
+    EntryView,
+    entry_view,
+    fund_view,
+    receipt_view,
+    size_text,
+)
 from app.presenters.proposals import PayableProposal, payable_views
 from app.web.forms import (
     ENTRY_FORMS,
@@ -41,9 +50,11 @@ from app.web.forms import (
 )
 from app.web.security import COOKIE_FREE
 from app.web.templating import page, see_other
+from ledger import attachments, service
 from ledger import queries as ledger_queries
-from ledger import service
-from ledger.errors import IdempotencyMismatch, LedgerError
+from ledger.canonical import ATTACHMENT
+from ledger.cleaning import CleanFile
+from ledger.errors import IdempotencyMismatch, InvalidInput, LedgerError
 from ledger.groups import utcnow
 from ledger.idempotency import record_entry_once
 from ledger.models import Group
@@ -56,11 +67,33 @@ from proposals.service import authorise_payment, committed_by_fund
 
 
 async def entry_views(
-    session: AsyncSession, group: Group, entries: list[Any], fmt: Formatter
+    session: AsyncSession,
+    group: Group,
+    entries: list[Any],
+    fmt: Formatter,
+    caller: Caller | None = None,
 ) -> list[EntryView]:
+    """Entries as pages show them, with their receipts (linked for ``caller`` when they may
+    read them; a steward also gets where to attach one)."""
     links = await ledger_queries.reversal_links(session, group, entries)
     authorised = await policies.authorities(session, group, entries)
-    return [entry_view(entry, fmt, links, authorised.get(entry.seq)) for entry in entries]
+    files = await attachments.by_entry(session, group, [entry.seq for entry in entries])
+    readable = may_read_files(caller) if caller is not None else group.publish_receipts
+    steward = caller is not None and caller.may("steward")
+    return [
+        entry_view(
+            entry,
+            fmt,
+            links,
+            authorised.get(entry.seq),
+            [
+                receipt_view(view, fmt, group.slug, readable=readable)
+                for view in files.get(entry.seq, [])
+            ],
+            f"/m/{group.slug}/entries/{entry.seq}/receipts" if steward else None,
+        )
+        for entry in entries
+    ]
 
 
 class LedgerPages(Controller):
@@ -112,7 +145,7 @@ class LedgerPages(Controller):
             rows, next_before = await ledger_queries.ledger_page(
                 db_session, group, where, before=cursor, limit=ledger_queries.LEDGER_PAGE
             )
-            entries = await entry_views(db_session, group, rows, fmt)
+            entries = await entry_views(db_session, group, rows, fmt, caller)
         filters = {k: v for k, v in values.items() if v and k not in errors}
         return page(
             request,
@@ -187,6 +220,15 @@ class LedgerForms(Controller):
             "policy",
         )
         form = await read_form(request, fields)
+        # A receipt may come with the entry: cleaned first, so a file that cannot be kept
+        # sends the form back before anything is recorded.
+        try:
+            receipt = await receipt_of(request, settings_of(request).max_attachment_bytes)
+        except LedgerError as error:
+            form.fail("receipt", str(error))
+            return await self._record_page(
+                request, db_session, caller, kind, form, status=status_of(error)
+            )
         funds = {f.slug: f for f in await service.list_funds(db_session, group)}
         today = utcnow().astimezone(Formatter.for_group(group, settings_of(request)).zone).date()
         decided_in = _decided_in(form) if kind == "payment" else None
@@ -258,6 +300,8 @@ class LedgerForms(Controller):
             return await self._record_page(
                 request, db_session, caller, kind, form, status=status_of(error)
             )
+        if receipt is not None:
+            await attach_receipt(request, db_session, caller, entry.seq, receipt)
         return _recorded(group.slug, kind, entry.seq)
 
     async def _record_page(
@@ -302,6 +346,80 @@ class LedgerForms(Controller):
             today=utcnow().astimezone(fmt.zone).date().isoformat(),
         )
 
+    # --- receipts of an entry -----------------------------------------------------------
+
+    @get(
+        "/m/{group:str}/entries/{seq:int}/receipts", guards=[member_with("member")], name="receipts"
+    )
+    async def receipts_page(
+        self,
+        request: Request[Any, Any, Any],
+        db_session: DbSession,
+        caller: CurrentCaller,
+        seq: Id,
+    ) -> Template:
+        return await self._receipts_page(request, db_session, caller, seq, Form(values={}))
+
+    @post(
+        "/m/{group:str}/entries/{seq:int}/receipts",
+        guards=[member_with("steward")],
+        name="receipts_attach",
+    )
+    async def attach_receipt_form(
+        self,
+        request: Request[Any, Any, Any],
+        db_session: DbSession,
+        caller: CurrentCaller,
+        seq: Id,
+    ) -> Template | Redirect:
+        form = Form(values={})
+        await self._entry_with_receipts(db_session, caller, seq)
+        try:
+            receipt = await receipt_of(request, settings_of(request).max_attachment_bytes)
+            if receipt is None:
+                raise InvalidInput("Choose the file of the receipt.", field="receipt")
+            await attach_receipt(request, db_session, caller, seq, receipt)
+        except LedgerError as error:
+            form.fail("receipt", str(error))
+            return await self._receipts_page(
+                request, db_session, caller, seq, form, status=status_of(error)
+            )
+        return see_other(f"/m/{caller.group.slug}/entries/{seq}/receipts?attached=1")
+
+    async def _entry_with_receipts(self, db_session: AsyncSession, caller: Caller, seq: int) -> Any:
+        entry = await service.find_entry(db_session, caller.group, seq)
+        if entry is None or entry.kind == ATTACHMENT:
+            raise NotFoundException(f"{caller.group.slug!r} has no entry {seq}.")
+        return entry
+
+    async def _receipts_page(
+        self,
+        request: Request[Any, Any, Any],
+        db_session: AsyncSession,
+        caller: Caller,
+        seq: int,
+        form: Form,
+        *,
+        status: int = 200,
+    ) -> Template:
+        group = caller.group
+        fmt = Formatter.for_group(group, settings_of(request))
+        entry = await self._entry_with_receipts(db_session, caller, seq)
+        (view,) = await entry_views(db_session, group, [entry], fmt, caller)
+        return page(
+            request,
+            "member/receipts.html",
+            status_code=status,
+            group=group,
+            fmt=fmt,
+            caller=caller,
+            entry=view,
+            form=form,
+            steward=caller.may("steward"),
+            attached=request.query_params.get("attached") == "1",
+            limit=size_text(settings_of(request).max_attachment_bytes),
+        )
+
     # --- funds (stewards) ----------------------------------------------------------------
 
     @get("/m/{group:str}/funds/new", guards=[member_with("steward")], name="fund_form")
@@ -341,6 +459,34 @@ class LedgerForms(Controller):
                 form=form,
             )
         return see_other(f"/m/{caller.group.slug}?fund={slug}")
+
+
+async def receipt_of(request: Request[Any, Any, Any], limit: int) -> CleanFile | None:
+    """The receipt a page's form sent (the field ``receipt``), cleaned; None when the form
+    came without one (a browser sends an empty file then)."""
+    upload = (await request.form()).get("receipt")
+    if not isinstance(upload, UploadFile) or not upload.filename:
+        return None
+    return await cleaned(await read_upload(upload, limit))
+
+
+async def attach_receipt(
+    request: Request[Any, Any, Any],
+    session: AsyncSession,
+    caller: Caller,
+    seq: int,
+    receipt: CleanFile,
+) -> None:
+    _, new = await attachments.attach(
+        session,
+        caller.group,
+        seq,
+        receipt,
+        recorded_by=caller.user_id,
+        notary=request.app.state.notary,
+    )
+    if new:
+        await keep(store_of(request), receipt)
 
 
 def _recorded(slug: str, kind: str, seq: int) -> Redirect:

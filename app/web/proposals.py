@@ -344,7 +344,7 @@ class ProposalPages(Controller):
             fmt=fmt,
             caller=caller,
             policy=found[0],
-            payments=await entry_views(db_session, group, payments, fmt),
+            payments=await entry_views(db_session, group, payments, fmt, caller),
         )
 
     @get(

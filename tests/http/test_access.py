@@ -143,6 +143,15 @@ ROUTES: dict[tuple[str, str], Route] = {
     # The log.
     ("GET", "/api/groups/{group:str}/checkpoint"): Route(PUBLIC_READ),
     ("GET", "/api/groups/{group:str}/entries/{seq:int}/proof"): Route(PUBLIC_READ),
+    # Receipts: the probe sends no file (422); the entry has none to read (404).
+    ("POST", "/api/groups/{group:str}/entries/{seq:int}/attachments"): Route(STEWARD, allowed=422),
+    ("GET", "/api/groups/{group:str}/entries/{seq:int}/attachments"): Route(PUBLIC_READ),
+    ("GET", "/api/groups/{group:str}/entries/{seq:int}/attachments/{sha256:str}"): Route(
+        PUBLIC_READ, allowed=404, params={"sha256": "0" * 64}
+    ),
+    ("GET", "/api/groups/{group:str}/receipt-settings"): Route(MEMBER),
+    # The probe sends an empty body, which the validation refuses.
+    ("PUT", "/api/groups/{group:str}/receipt-settings"): Route(ADMIN, body={}, allowed=422),
     ("GET", "/api/groups/{group:str}/consistency"): Route(PUBLIC_READ, query="from=1&to=1"),
     # The witnesses the group's log asks (admins); the probe sends an empty body.
     ("GET", "/api/groups/{group:str}/witnesses"): Route(ADMIN),
@@ -291,6 +300,9 @@ ROUTES: dict[tuple[str, str], Route] = {
     ("GET", "/m/{group:str}"): Route(MEMBER, page=True),
     ("GET", "/m/{group:str}/record/{kind:str}"): Route(STEWARD, page=True),
     ("POST", "/m/{group:str}/record/{kind:str}"): Route(STEWARD, page=True, allowed=422),
+    # An entry's receipts: members read them; a steward's form without a file is a 422.
+    ("GET", "/m/{group:str}/entries/{seq:int}/receipts"): Route(MEMBER, page=True),
+    ("POST", "/m/{group:str}/entries/{seq:int}/receipts"): Route(STEWARD, page=True, allowed=422),
     ("GET", "/m/{group:str}/funds/new"): Route(STEWARD, page=True),
     ("POST", "/m/{group:str}/funds/new"): Route(STEWARD, page=True, allowed=422),
     ("GET", "/m/{group:str}/members"): Route(ADMIN, page=True),
@@ -498,6 +510,7 @@ async def stage(
         database_url=module_db_url,
         secret_key="test-secret-" + "x" * 40,
         signing_key_file=tmp_path_factory.mktemp("keys") / "signing-key.pem",
+        attachments_dir=tmp_path_factory.mktemp("attachments"),
         base_url="http://testserver.local",
     )
     engine = create_engine(settings)

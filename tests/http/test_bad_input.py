@@ -44,6 +44,11 @@ HUGE = str(2**70)  # beyond any 64-bit column
 ENTRIES = "/api/groups/{group:str}/entries"
 ENTRY = "/api/groups/{group:str}/entries/{seq:int}"
 PROOF = "/api/groups/{group:str}/entries/{seq:int}/proof"
+ATTACHMENTS = "/api/groups/{group:str}/entries/{seq:int}/attachments"
+ATTACHMENT = "/api/groups/{group:str}/entries/{seq:int}/attachments/{sha256:str}"
+RECEIPT_SETTINGS = "/api/groups/{group:str}/receipt-settings"
+BOUNDARY = "receipt-boundary-7MA4YWxkTrZu0gW"
+MULTIPART = f"multipart/form-data; boundary={BOUNDARY}"
 MEMBERS = "/api/groups/{group:str}/members"
 MEMBER = "/api/groups/{group:str}/members/{member_id:int}"
 FUNDS = "/api/groups/{group:str}/funds"
@@ -80,6 +85,33 @@ class Case:
     caller: str = "steward"
     status: tuple[int, ...] = (422,)
     field: str | None = None  # the field ``errors`` must name
+
+
+def multipart(
+    content: bytes, *, name: str = "file", filename: str = "receipt.jpg", kind: str = "image/jpeg"
+) -> bytes:
+    """A form with one file part, as a browser or ``curl -F`` sends it."""
+    return (
+        (
+            f'--{BOUNDARY}\r\nContent-Disposition: form-data; name="{name}"; '
+            f'filename="{filename}"\r\nContent-Type: {kind}\r\n\r\n'
+        ).encode()
+        + content
+        + f"\r\n--{BOUNDARY}--\r\n".encode()
+    )
+
+
+def attachment_case(id: str, content: bytes, status: int, **changes: Any) -> Case:
+    return Case(
+        id,
+        "POST",
+        ATTACHMENTS,
+        content=multipart(content, **changes),
+        content_type=MULTIPART,
+        params={"seq": "1"},
+        status=(status,),
+        field="file",
+    )
 
 
 def donation(**changes: Any) -> dict[str, Any]:
@@ -432,6 +464,95 @@ CASES = [
         params={"seq": HUGE},
         caller="member",
         status=(404,),
+    ),
+    # Receipts: the type is read from the bytes, whatever the name and header say.
+    attachment_case("a GIF sent as a JPEG receipt", b"GIF89a\x04\x00\x04\x00", 415),
+    attachment_case("a web page as a receipt", b"<html>receipt</html>", 415, kind="text/html"),
+    attachment_case("a PDF that cannot be read", b"%PDF-1.7 torn", 422),
+    attachment_case("a JPEG that cannot be read", b"\xff\xd8\xff\xe0 torn", 422),
+    attachment_case("an empty file", b"", 422),
+    Case(
+        "a receipt under another field",
+        "POST",
+        ATTACHMENTS,
+        content=multipart(b"%PDF-1.7", name="photo"),
+        content_type=MULTIPART,
+        params={"seq": "1"},
+        status=(400, 422),
+    ),
+    Case(
+        "a receipt sent as JSON",
+        "POST",
+        ATTACHMENTS,
+        body={"file": "JVBERi0xLjc="},
+        params={"seq": "1"},
+        status=(400, 415, 422),
+    ),
+    Case(
+        "a multipart body without its boundary",
+        "POST",
+        ATTACHMENTS,
+        content=multipart(b"%PDF-1.7"),
+        content_type="multipart/form-data",
+        params={"seq": "1"},
+        status=(400, 422),
+    ),
+    Case(
+        "a receipt for an entry that does not exist",
+        "POST",
+        ATTACHMENTS,
+        content=multipart(b"\x89PNG\r\n\x1a\n"),
+        content_type=MULTIPART,
+        params={"seq": "999"},
+        status=(404, 422),
+    ),
+    Case(
+        "receipts of an entry in words",
+        "GET",
+        ATTACHMENTS,
+        params={"seq": "one"},
+        caller="member",
+        status=(404,),
+    ),
+    Case(
+        "receipts of a huge entry number",
+        "GET",
+        ATTACHMENTS,
+        params={"seq": HUGE},
+        caller="member",
+        status=(404,),
+    ),
+    Case(
+        "a receipt named by something not a hash",
+        "GET",
+        ATTACHMENT,
+        params={"seq": "1", "sha256": "receipt.jpg"},
+        caller="member",
+        status=(404,),
+    ),
+    Case(
+        "a receipt that is not attached",
+        "GET",
+        ATTACHMENT,
+        params={"seq": "1", "sha256": "a" * 64},
+        caller="member",
+        status=(404,),
+    ),
+    Case(
+        "publishing receipts with a word",
+        "PUT",
+        RECEIPT_SETTINGS,
+        {"published": "yes"},
+        caller="admin",
+        field="published",
+    ),
+    Case("receipt settings without a choice", "PUT", RECEIPT_SETTINGS, {}, caller="admin"),
+    Case(
+        "receipt settings with an unknown field",
+        "PUT",
+        RECEIPT_SETTINGS,
+        {"published": True, "everyone": True},
+        caller="admin",
     ),
     Case(
         "proof of an entry in words",
@@ -1423,6 +1544,7 @@ async def stage(
         database_url=module_db_url,
         secret_key="test-secret-" + "x" * 40,
         signing_key_file=tmp_path_factory.mktemp("keys") / "signing-key.pem",
+        attachments_dir=tmp_path_factory.mktemp("attachments"),
         base_url="http://testserver.local",
     )
     database = create_engine(settings)
