@@ -8,8 +8,8 @@ nobody deletes one. A reminder is sent at most once per round per member
 reminder is done. The group chooses whether its discussions are public and how long
 before a deadline the automatic reminder goes (0: never).
 
-Revision ID: 0017
-Revises: 0014
+Revision ID: 0016
+Revises: 0015
 Create Date: 2026-12-06 09:00:00
 """
 
@@ -21,8 +21,8 @@ import sqlalchemy as sa
 from advanced_alchemy.types import DateTimeUTC
 from alembic import op
 
-revision: str = "0017"
-down_revision: str | None = "0014"
+revision: str = "0016"
+down_revision: str | None = "0015"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
