@@ -748,9 +748,11 @@ async def list_entries(
     fund: Fund | None = None,
     before: int | None = None,
     limit: int = 50,
+    money_only: bool = False,
 ) -> tuple[list[Entry], int | None]:
     """Newest first, keyset-paginated on ``seq``: returns a page and the ``before`` of the
-    next page (None on the last). Deep pages cost what the first does (no OFFSET)."""
+    next page (None on the last). Deep pages cost what the first does (no OFFSET).
+    ``money_only``: without decision leaves (for pages that show decisions apart)."""
     if not 1 <= limit <= MAX_PAGE:
         raise InvalidInput(f"limit is between 1 and {MAX_PAGE}.", field="limit")
     query = select(Entry).where(Entry.group_id == group.id)
@@ -766,6 +768,8 @@ async def list_entries(
         query = query.where(Entry.seq.in_(seqs.scalar_subquery()))
     elif before is not None:
         query = query.where(Entry.seq < before)
+    if money_only:
+        query = query.where(Entry.kind != rules.DECISION)
     entries = list(await session.scalars(query.order_by(Entry.seq.desc()).limit(limit + 1)))
     if len(entries) > limit:
         return entries[:limit], entries[limit - 1].seq

@@ -130,6 +130,9 @@ class RoundOut(msgspec.Struct, kw_only=True):
     live: OutcomeOut | None
     responses: list[ResponseOut]
     concerns_to_answer: list[ResponseOut]
+    # The entry of the group's log that holds this round's decision (None while it is
+    # open, and for rounds closed before decisions were logged).
+    decided_in: int | None = None
 
 
 class PolicyOut(msgspec.Struct, kw_only=True):

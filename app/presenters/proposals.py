@@ -157,6 +157,9 @@ class RoundView:
     tally: Tally  # live while the round is open, as counted at close after
     responses: list[ResponseView]
     minute: MinuteView | None
+    # The entry of the group's log that holds the decision (None: open, or closed before
+    # decisions were logged).
+    decided_in: int | None = None
 
     @property
     def is_open(self) -> bool:
@@ -272,6 +275,7 @@ def _round_view(out: RoundOut, minute: MinuteView | None) -> RoundView:
         tally=_tally_of(out.tally),
         responses=_responses(out.responses),
         minute=minute,
+        decided_in=out.decided_in,
     )
 
 

@@ -375,3 +375,28 @@ async def test_an_old_payment_cannot_skip_a_decision_the_log_holds(
     report = await verify_group(session, await world.fresh_group(session))
     assert (report.ok, report.first_bad_seq) == (False, paid.seq)
     assert "without naming its decision (entry 2)" in (report.problem or "")
+
+
+async def test_the_proposal_page_and_the_exports_say_where_the_decision_is_in_the_log(
+    session: AsyncSession, world: World, client: Client
+) -> None:
+    await _donate(session, world)
+    proposal = await _proposal(session, world, {})
+    paid = await _pay(session, world, proposal=proposal.number)
+    await session.commit()
+    page = await client.get(f"/g/{world.slug}/proposals/{proposal.number}")
+    assert page.status_code == 200
+    assert "Decided in" in page.text
+    assert f'href="/api/groups/{world.slug}/entries/2">entry #2</a> of the log' in page.text
+    shown = (await client.get(f"/api/groups/{world.slug}/proposals/{proposal.number}")).json()
+    assert [r["decided_in"] for r in shown["rounds"]] == [2]
+    exported = (await client.get(f"/api/groups/{world.slug}/export.json")).json()
+    by_seq = {entry["seq"]: entry for entry in exported["entries"]}
+    assert by_seq[2]["kind"] == "decision"
+    assert by_seq[2]["postings"] == []
+    assert by_seq[paid.seq]["decided_in"] == 2
+    # The public ledger lists the money; the decision is shown with its proposal.
+    ledger = await client.get(f"/g/{world.slug}/ledger")
+    assert ledger.status_code == 200
+    assert 'id="entry-2"' not in ledger.text
+    assert f'id="entry-{paid.seq}"' in ledger.text
