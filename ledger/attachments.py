@@ -73,7 +73,8 @@ async def attach(
     now = now or utcnow()
     log = await lock_log(session, group)
     entry = await find_entry(session, group, entry_seq)
-    if entry is None or entry.kind == ATTACHMENT:
+    # Files are attached to money entries: not to another file, nor to a decision.
+    if entry is None or entry.kind in (ATTACHMENT, rules.DECISION):
         raise NotFound(f"Group {group.slug!r} has no entry {entry_seq} to attach a file to.")
     sha256 = leaf_sha256(file)
     for existing in await attachments_of(session, group, [entry_seq]):

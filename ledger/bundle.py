@@ -53,6 +53,7 @@ from ledger.checkpoint import (
     verify_note,
 )
 from ledger.cosignature import CosignatureVerifier, count_cosigners
+from ledger.decisions import DecisionBook
 from ledger.errors import LedgerError
 from ledger.log import Notary
 from ledger.merkle import CompactRange, TreeBuilder
@@ -65,7 +66,7 @@ from ledger.models import (
     GroupWitness,
     LogState,
 )
-from ledger.rules import HOLDING_ROOT, REVERSAL, Books, FundTerms, Leg, negation
+from ledger.rules import DECISION, HOLDING_ROOT, REVERSAL, Books, FundTerms, Leg, negation
 
 FORMAT = "commonpurse-bundle/1"
 HEX_LENGTH = len(ZERO_HASH)
@@ -227,6 +228,10 @@ class BundleReport:
     balances: dict[str, int] = field(default_factory=dict)
     # The witnesses whose valid cosignature the latest checkpoint carries (when asked for).
     cosigned_by: list[str] = field(default_factory=list)
+    # Payments written before decisions were logged: authorised by the database record
+    # only (their count, and the first of them).
+    unlogged_payments: int = 0
+    unlogged_seqs: list[int] = field(default_factory=list)
 
     def summary(self) -> str:
         if self.ok:
@@ -235,9 +240,15 @@ class BundleReport:
                 if self.cosigned_by
                 else ""
             )
+            unlogged = (
+                f"; {self.unlogged_payments} payment(s) recorded before decisions were logged "
+                "are authorised by the database record only"
+                if self.unlogged_payments
+                else ""
+            )
             return (
                 f"ok: {self.entries} entries and {self.checkpoints} signed checkpoints "
-                f"verified{witnessed}"
+                f"verified{witnessed}{unlogged}"
             )
         where = f" at entry {self.first_bad_seq}" if self.first_bad_seq is not None else ""
         return f"broken{where}: {self.problem}"
@@ -312,6 +323,8 @@ def verify_bundle(
     report.balances = {
         slug: total for slug, total in replay.books.balances.items() if slug in replay.books.used
     }
+    report.unlogged_payments = replay.decisions.unlogged
+    report.unlogged_seqs = list(replay.decisions.unlogged_seqs)
     return report
 
 
@@ -538,6 +551,8 @@ class _Replay:
         # seq at ``books.reversible[seq - 1]`` while a reversal may still name it (the
         # batched check keeps the leaves' own postings there, amounts as text).
         self.books = Books(FundTerms(f.slug, f.currency, f.allow_negative) for f in funds.values())
+        # Which decisions the log holds, and what was paid under them (``ledger.decisions``).
+        self.decisions = DecisionBook()
 
     @property
     def seq(self) -> int:
@@ -616,6 +631,7 @@ class _Replay:
         ]
         try:
             self.books.record(document.kind, legs, reverses)
+            self.decisions.leaf(seq, document, legs)
         except LedgerError as broken:
             raise fail(broken.in_log) from broken
         self.prev = digest.hex()
@@ -668,7 +684,8 @@ class _Replay:
         counts = list(map(len, postings))
         flat = list(chain.from_iterable(postings))
         amounts = _whole_minor_units(list(map(_AMOUNT, flat)))
-        if amounts is None or min(counts) < 2:
+        kinds = list(map(_KIND, documents))
+        if amounts is None or not _postings_counts_hold(kinds, counts):
             return False
         # ``starts[i]``: where entry i's postings start in ``flat``. Every entry balances
         # when the running total of all amounts is back to zero at each entry's start...
@@ -683,7 +700,7 @@ class _Replay:
         # Reversals (a few in a hundred entries) one by one.
         reverses = list(map(_REVERSES, documents))
         named = list(compress(range(count), map(is_not, reverses, repeat(None))))
-        if list(map(_KIND, documents)).count("reversal") != len(named):
+        if kinds.count("reversal") != len(named):
             return False  # a reversal that names no entry
         added: list[tuple[LeafPostingDoc, ...] | None] = list(postings)
         reversed_now: set[int] = set()
@@ -727,6 +744,9 @@ class _Replay:
                 net = sum(mine)
             rest -= net
             balances[slug] = start + net
+        # Payments follow decisions: the few entries that decide, pay or reverse, in order.
+        if not self._authority_holds(documents, kinds, first):
+            return False
         # Every entry holds: add the batch.
         for target in reversed_now:
             if target < first:
@@ -737,6 +757,24 @@ class _Replay:
         books.used |= slugs
         books.seq = first + count - 1
         self.prev = chain_hex[-HEX_LENGTH:]
+        return True
+
+    def _authority_holds(self, documents: list[LeafDoc], kinds: list[str], first: int) -> bool:
+        """``DecisionBook.leaf`` for the batch's decisions, payments and reversals (and any
+        leaf naming a decision), added to the book when all hold; else nothing added."""
+        decisions = self.decisions
+        decisions.mark()
+        try:
+            for i in compress(range(len(documents)), map(_touches_decisions, kinds, documents)):
+                document = documents[i]
+                legs = [
+                    Leg(p.account, p.fund, int(p.amount), p.currency) for p in document.postings
+                ]
+                decisions.leaf(first + i, document, legs)
+        except LedgerError:
+            decisions.undo()
+            return False
+        decisions.keep()
         return True
 
     def finish(self) -> None:
@@ -760,13 +798,38 @@ _SEQ, _PREV, _GROUP, _VERSION, _KIND, _REVERSES, _POSTINGS = map(
 _ACCOUNT, _FUND, _AMOUNT, _CURRENCY = map(attrgetter, ("account", "fund", "amount", "currency"))
 _POLICY = attrgetter("policy")
 _ATTACHMENT_PART = attrgetter("attachment")
+_DECIDED_IN, _DECISION = attrgetter("decided_in"), attrgetter("decision")
+_AUTHORITY_KINDS = frozenset((DECISION, REVERSAL, "disbursement"))
+
+
+def _touches_decisions(kind: str, document: LeafDoc) -> bool:
+    return (
+        kind in _AUTHORITY_KINDS
+        or document.decided_in is not None
+        or (document.decision is not None)
+    )
+
+
+def _postings_counts_hold(kinds: list[str], counts: list[int]) -> bool:
+    """Every entry has two postings or more, but decisions, which have none (as
+    ``Books.record`` says one by one)."""
+    if min(counts) >= 2:
+        return DECISION not in kinds
+    return all(
+        count == 0 if kind == DECISION else count >= 2
+        for kind, count in zip(kinds, counts, strict=True)
+    )
 
 
 def _versions_match(documents: list[LeafDoc]) -> bool:
     """Whether each leaf is written in the version its parts need (``leaf_version_of``);
     for a batch of first-version leaves, the common case, without a loop in Python."""
     if set(map(_VERSION, documents)) == {LEAF_VERSION}:
-        return not any(map(_POLICY, documents))
+        return not (
+            any(map(_POLICY, documents))
+            or any(map(_DECIDED_IN, documents))
+            or any(map(_DECISION, documents))
+        )
     return all(document.v == leaf_version_of(document) for document in documents)
 
 

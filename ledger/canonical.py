@@ -24,11 +24,14 @@ from ledger.rules import Leg
 # Leaf formats. A log keeps every leaf as it was written, so each version stays readable:
 # "1" the first format; "2" adds "policy", the spending policy a payment is made under;
 # "3" is a leaf of kind "attachment" (a receipt attached to an earlier entry, see
-# ``attachment_leaf_document``). A leaf is written in the lowest version that can hold it.
+# ``attachment_leaf_document``); "4" adds decision leaves (kind "decision": a closed round,
+# with "decision") and payments that name the decision leaf authorising them ("decided_in",
+# its seq). A leaf is written in the lowest version that can hold it.
 LEAF_VERSION = "1"
 LEAF_VERSION_POLICY = "2"
 LEAF_VERSION_ATTACHMENT = "3"
-LEAF_VERSIONS = (LEAF_VERSION, LEAF_VERSION_POLICY, LEAF_VERSION_ATTACHMENT)
+LEAF_VERSION_DECISION = "4"
+LEAF_VERSIONS = (LEAF_VERSION, LEAF_VERSION_POLICY, LEAF_VERSION_ATTACHMENT, LEAF_VERSION_DECISION)
 ATTACHMENT = "attachment"
 # The types of file a receipt may be (what ``ledger.cleaning`` reads from the bytes).
 ATTACHMENT_TYPES = ("application/pdf", "image/jpeg", "image/png", "image/webp")
@@ -61,7 +64,9 @@ def has_control_characters(text: str, *, multiline: bool = False) -> bool:
     return bool((_CONTROL_IN_TEXT if multiline else _CONTROL).search(text))
 
 
-def canonical_json(document: Mapping[str, Any], *, check: bool = True) -> bytes:
+def canonical_json(
+    document: Mapping[str, Any], *, check: bool = True, nulls: bool = False
+) -> bytes:
     """Encode a document of dicts, lists and strings canonically.
 
     The caller builds documents from strings only: a float or a bare int here is a bug, and
@@ -69,14 +74,18 @@ def canonical_json(document: Mapping[str, Any], *, check: bool = True) -> bytes:
     The verifier passes ``check=False`` for leaf documents (whose keys are fixed ASCII names):
     it compares the result with stored bytes anyway. Without the check, keys are sorted by
     code point, which equals RFC 8785's UTF-16 order for keys below U+E000.
+    ``nulls``: the document may hold JSON null, a place kept empty (a decision's tier).
     """
-    if check and _check(document):
+    if check and _check(document, nulls):
         return _ordered_encoder.encode(_in_utf16_order(document)).encode("utf-8")
     return _encoder.encode(document)
 
 
-def _check(value: object) -> bool:
-    """Refuse what is not canonical text; True when some key needs RFC 8785's UTF-16 order."""
+def _check(value: object, nulls: bool = False) -> bool:
+    """Refuse what is not canonical text; True when some key needs RFC 8785's UTF-16 order.
+    With ``nulls``, ``None`` (JSON null) marks a place kept empty."""
+    if value is None and nulls:
+        return False
     if isinstance(value, str):
         if not unicodedata.is_normalized("NFC", value):
             raise ValueError("canonical text must be NFC-normalised")
@@ -90,10 +99,10 @@ def _check(value: object) -> bool:
                 raise ValueError("canonical keys must be NFC-normalised")
             if key and max(key) >= _UTF16_ORDER_MATTERS_FROM:
                 reorder = True
-            reorder = _check(item) or reorder
+            reorder = _check(item, nulls) or reorder
     elif isinstance(value, list):
         for item in value:
-            reorder = _check(item) or reorder
+            reorder = _check(item, nulls) or reorder
     else:
         raise TypeError(f"canonical values are strings, lists or objects, not {type(value)}")
     return reorder
@@ -135,13 +144,21 @@ def leaf_document(
     proposal: tuple[int, int] | None,
     prev: str,
     policy: tuple[int, int] | None = None,
+    decided_in: int | None = None,
+    decision: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
     """The document an entry's leaf encodes. Optional parts are left out when absent.
 
     It holds no personal data: a counterparty is a pseudonym, a memo is public text.
+    ``decision``: the body of a decision leaf (``ledger.decisions.decision_body``);
+    ``decided_in``: the seq of the decision leaf a payment is made under.
     """
+    if decision is not None or decided_in is not None:
+        version = LEAF_VERSION_DECISION
+    else:
+        version = LEAF_VERSION if policy is None else LEAF_VERSION_POLICY
     document: dict[str, Any] = {
-        "v": LEAF_VERSION if policy is None else LEAF_VERSION_POLICY,
+        "v": version,
         "group": group,
         "seq": str(seq),
         "kind": kind,
@@ -162,6 +179,10 @@ def leaf_document(
         document["proposal"] = {"number": str(proposal[0]), "version": str(proposal[1])}
     if policy is not None:
         document["policy"] = {"number": str(policy[0]), "version": str(policy[1])}
+    if decided_in is not None:
+        document["decided_in"] = str(decided_in)
+    if decision is not None:
+        document["decision"] = decision
     return document
 
 
@@ -202,6 +223,8 @@ def leaf_version_of(document: LeafDoc) -> str:
     """The version a leaf with these parts is written in (see ``LEAF_VERSIONS``)."""
     if document.attachment is not None:
         return LEAF_VERSION_ATTACHMENT
+    if document.decision is not None or document.decided_in is not None:
+        return LEAF_VERSION_DECISION
     return LEAF_VERSION if document.policy is None else LEAF_VERSION_POLICY
 
 
@@ -232,6 +255,90 @@ class LeafAttachmentDoc(msgspec.Struct, forbid_unknown_fields=True, gc=False):
     type: str
 
 
+class LeafTallyDoc(msgspec.Struct, forbid_unknown_fields=True, gc=False, kw_only=True):
+    """A closed round's counts, as its minute's tally states them."""
+
+    agree: str
+    block: str
+    concern: str
+    eligible: str
+    quorum_needed: str
+    responded: str
+    stand_aside: str
+
+
+class LeafFallbackDoc(msgspec.Struct, forbid_unknown_fields=True, gc=False, kw_only=True):
+    after_blocked_rounds: str
+    agree_share: str
+
+
+class LeafRulesDoc(msgspec.Struct, forbid_unknown_fields=True, gc=False, kw_only=True):
+    """The decision rules a round was decided by (CONTRACT section 5), as text."""
+
+    blocks_to_stop: str
+    close_when_all_responded: str
+    exclude_beneficiary: str
+    fallback: LeafFallbackDoc | None  # null: no fallback
+    max_stand_aside_share: str
+    min_open_hours: str
+    min_support_share: str
+    quorum: str
+
+
+class LeafMoneyDoc(
+    msgspec.Struct, forbid_unknown_fields=True, omit_defaults=True, gc=False, kw_only=True
+):
+    """What a decision authorises to pay: the amount from the fund, to the counterparty
+    (absent: to nobody named)."""
+
+    amount: str
+    counterparty: str | None = None
+    currency: str
+    fund: str
+
+
+class LeafPolicyTermsDoc(
+    msgspec.Struct, forbid_unknown_fields=True, omit_defaults=True, gc=False, kw_only=True
+):
+    """The terms a policy decision adopts (absent parts: an ending, "end": "true")."""
+
+    currency: str | None = None
+    end: str | None = None
+    ends_on: str | None = None
+    fund: str | None = None
+    max_per_month: str | None = None
+    max_per_payment: str | None = None
+    payers: tuple[str, ...] | None = None
+    purpose: str | None = None
+    replaces: str | None = None
+
+
+class LeafNameDoc(msgspec.Struct, forbid_unknown_fields=True, gc=False, kw_only=True):
+    """A member who counted and what they said (only where the group publishes names)."""
+
+    member: str
+    position: str
+
+
+class LeafDecisionDoc(
+    msgspec.Struct, forbid_unknown_fields=True, omit_defaults=True, gc=False, kw_only=True
+):
+    """The body of a decision leaf: a closed round of a proposal (named by the leaf's
+    "proposal") and what it decided. ``tier`` is always written (null until groups have
+    tiers of decisions)."""
+
+    closed_by: str
+    minute: str  # SHA-256 (hex) of the round's stored minute
+    money: LeafMoneyDoc | None = None
+    names: tuple[LeafNameDoc, ...] | None = None
+    outcome: str
+    policy: LeafPolicyTermsDoc | None = None
+    round: str
+    rules: LeafRulesDoc
+    tally: LeafTallyDoc
+    tier: str | None
+
+
 class LeafDoc(
     msgspec.Struct, forbid_unknown_fields=True, omit_defaults=True, gc=False, kw_only=True
 ):
@@ -240,6 +347,8 @@ class LeafDoc(
 
     attachment: LeafAttachmentDoc | None = None
     counterparty: str | None = None
+    decided_in: str | None = None
+    decision: LeafDecisionDoc | None = None
     group: str
     kind: str
     memo: str

@@ -195,6 +195,8 @@ class Entry(Base):
     # The spending policy a payment was made under (its proposal's number and version).
     policy_number: Mapped[int | None] = mapped_column(Integer)
     policy_version: Mapped[int | None] = mapped_column(Integer)
+    # The decision leaf (its seq) a payment is made under (leaf version 3, ledger.decisions).
+    decided_in: Mapped[int | None] = mapped_column(BigInteger)
     recorded_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     prev_hash: Mapped[str] = mapped_column(String(64))
     hash: Mapped[str] = mapped_column(String(64))

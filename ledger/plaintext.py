@@ -307,6 +307,10 @@ def _book(group: GroupLike, funds: Iterable[FundLike], entries: Iterable[EntryLi
     reversed_by: dict[int, int] = {}
     head: tuple[int, str] | None = None
     for entry in entries:
+        if head is None or entry.seq > head[0]:
+            head = (entry.seq, entry.hash)
+        if entry.kind == rules.DECISION:
+            continue  # a decision moves no money: the log holds it, the books need not
         legs = []
         for posting in entry.postings:
             used = account(posting.account_type, posting.fund.slug)
@@ -321,8 +325,6 @@ def _book(group: GroupLike, funds: Iterable[FundLike], entries: Iterable[EntryLi
             reversed_by[entry.reverses_seq] = entry.seq
         if not _HASH.fullmatch(entry.hash):
             raise ValueError(f"entry {entry.seq} has a hash that is not lower-case hex")
-        if head is None or entry.seq > head[0]:
-            head = (entry.seq, entry.hash)
         transactions.append(
             _Transaction(
                 seq=entry.seq,

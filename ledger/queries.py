@@ -21,7 +21,7 @@ from ledger.attachments import AttachmentView
 from ledger.canonical import ATTACHMENT, timestamp
 from ledger.models import Entry, Fund, Group, LogState, Membership, Posting
 from ledger.money import format_amount
-from ledger.rules import HOLDING
+from ledger.rules import DECISION, HOLDING
 from ledger.schemas import AttachmentOut, EntryOut, FundOut, PostingOut, ProposalRef
 from ledger.verify import VerifyReport
 
@@ -209,6 +209,8 @@ async def ledger_page(
             statement = statement.where(Entry.seq < before)
     if where.kind:
         statement = statement.where(Entry.kind == where.kind)
+    else:  # the money: decisions are shown with their proposals
+        statement = statement.where(Entry.kind != DECISION)
     if where.start:
         statement = statement.where(Entry.occurred_on >= where.start)
     if where.end:
@@ -329,6 +331,7 @@ def entry_out(
             if entry.policy_number is not None and entry.policy_version is not None
             else None
         ),
+        decided_in=entry.decided_in,
         postings=[
             PostingOut(
                 fund=p.fund.slug,

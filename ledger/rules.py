@@ -179,6 +179,8 @@ def check_balance_limit(funds: Mapping[int, FundState], changes: Mapping[int, in
 
 HOLDING_ROOT = _ACCOUNT_ROOTS[HOLDING] + ":"
 REVERSAL = "reversal"
+# An entry that moves no money: a closed round's decision (``ledger.decisions``).
+DECISION = "decision"
 
 
 @dataclass(frozen=True, slots=True)
@@ -249,13 +251,17 @@ class Books:
         self.reversed: set[int] = set(reversed_)
         self.keep = keep
         self.used: set[str] = set()  # funds some entry moved money in or out of
-        # Leaves from ``first`` on that move no money (attached files): nothing names them.
+        # Leaves from ``first`` on that move no money (attached files, decisions): no reversal
+        # or attachment names them.
         self.records: set[int] = set()
 
     def record(self, kind: str, legs: Sequence[Leg], reverses: int | None = None) -> None:
         """Check the next entry against every rule of the log, then add it; nothing is
         added when a rule is broken."""
         seq = self.seq + 1
+        if kind == DECISION:
+            self._record_decision(legs, reverses)
+            return
         self._check_balanced(legs)
         original = self._check_reversal(seq, kind, legs, reverses)
         balances = self._check_funds(legs)
@@ -282,6 +288,16 @@ class Books:
         self.reversible.append(None)
         self.records.add(seq)
         self.seq = seq
+
+    def _record_decision(self, legs: Sequence[Leg], reverses: int | None) -> None:
+        """A decision joins the log without money; it can never be reversed."""
+        if legs or reverses is not None:
+            raise Unbalanced(
+                "A decision moves no money.", in_log="is a decision but moves or reverses money"
+            )
+        self.reversible.append(None)
+        self.seq += 1
+        self.records.add(self.seq)
 
     def _check_balanced(self, legs: Sequence[Leg]) -> None:
         sums: dict[str, int] = defaultdict(int)

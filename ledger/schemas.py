@@ -122,6 +122,9 @@ class EntryOut(msgspec.Struct, kw_only=True):
     reversed_by: int | None
     proposal: ProposalRef | None
     policy: ProposalRef | None = None
+    # The decision leaf (its seq) a payment is made under; None for payments decided
+    # before decisions were logged, and for other entries.
+    decided_in: int | None = None
     postings: list[PostingOut]
     prev_hash: str
     hash: str

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Iterable, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from typing import Any, Protocol, cast
 
 from sqlalchemy import Table, bindparam, func, insert, select, update
@@ -22,8 +22,10 @@ from ledger.canonical import (
     leaf_hash_hex,
     nfc,
 )
+from ledger.decisions import DecisionLeaf, decision_body
 from ledger.errors import (
     AlreadyExists,
+    Conflict,
     InvalidInput,
     NotAuthorised,
     NotFound,
@@ -59,6 +61,9 @@ class Authorisation:
 
     proposal: tuple[int, int] | None = None
     policy: tuple[int, int] | None = None
+    # The decision leaf that authorises it (its seq); None when its decision was taken
+    # before decisions were logged.
+    decided_in: int | None = None
 
 
 class DisbursementAuthority(Protocol):
@@ -256,6 +261,7 @@ class _Plan:
     reverses: int | None = None
     proposal: tuple[int, int] | None = None
     policy: tuple[int, int] | None = None
+    decided_in: int | None = None
     # For a reversal: the legs of the entry it reverses (None when that is a reversal
     # itself), and whether it was reversed already; what ``rules.Books`` needs to know.
     original: tuple[rules.Leg, ...] | None = None
@@ -281,6 +287,12 @@ async def _plan(
             # (An attached file's leaf moves no money: there is nothing to reverse.)
             raise InvalidInput(
                 f"There is no entry {entry_in.reverses} to reverse.", field="reverses"
+            )
+        if original.kind == rules.DECISION:
+            raise Conflict(
+                f"Entry {original.seq} is a decision: it moves no money, and a decision "
+                "stands in the log as taken.",
+                field="reverses",
             )
         planned = [
             rules.PlannedPosting(p.fund_id, p.fund.slug, p.account_type, p.amount, p.currency)
@@ -352,6 +364,7 @@ async def _plan(
         counterparty,
         proposal=authorisation.proposal,
         policy=authorisation.policy,
+        decided_in=authorisation.decided_in,
     )
 
 
@@ -406,6 +419,7 @@ async def record_entry(
         reverses=plan.reverses,
         proposal=plan.proposal,
         policy=plan.policy,
+        decided_in=plan.decided_in,
         prev=log.head_hash,
     )
     leaf = canonical_json(document)
@@ -423,6 +437,7 @@ async def record_entry(
         "proposal_version": plan.proposal[1] if plan.proposal else None,
         "policy_number": plan.policy[0] if plan.policy else None,
         "policy_version": plan.policy[1] if plan.policy else None,
+        "decided_in": plan.decided_in,
         "recorded_by": recorded_by,
         "prev_hash": log.head_hash,
         "hash": leaf_hash,
@@ -474,6 +489,99 @@ async def record_entry(
     return entry
 
 
+async def record_decision(
+    session: AsyncSession,
+    group: Group,
+    decision: DecisionLeaf,
+    *,
+    now: datetime,
+    notary: Notary | None = None,
+) -> Entry:
+    """Append a decision leaf (``ledger.decisions``): an entry that moves no money. The
+    caller holds the group's log lock already (closing a round takes it first), and writes
+    the round's close in the same transaction."""
+    log = await lock_log(session, group)
+    seq = log.size + 1
+    document = leaf_document(
+        group=group.slug,
+        seq=seq,
+        kind=rules.DECISION,
+        occurred_on=now.astimezone(UTC).date(),
+        recorded_at=now,
+        memo="",
+        counterparty=None,
+        postings=(),
+        reverses=None,
+        proposal=(decision.proposal, decision.version),
+        prev=log.head_hash,
+        decision=decision_body(decision),
+    )
+    leaf = canonical_json(document, nulls=True)
+    leaf_hash = leaf_hash_hex(leaf)
+    columns: dict[str, Any] = {
+        "group_id": group.id,
+        "seq": seq,
+        "kind": rules.DECISION,
+        "occurred_on": now.astimezone(UTC).date(),
+        "recorded_at": now,
+        "memo": "",
+        "counterparty": None,
+        "reverses_seq": None,
+        "proposal_number": decision.proposal,
+        "proposal_version": decision.version,
+        "policy_number": None,
+        "policy_version": None,
+        "decided_in": None,
+        "recorded_by": None,
+        "prev_hash": log.head_hash,
+        "hash": leaf_hash,
+        "leaf": leaf,
+    }
+    tree = CompactRange.from_json(log.merkle).append(bytes.fromhex(leaf_hash))
+    head = {"group": group.id, "size": seq, "head_hash": leaf_hash, "merkle": tree.to_json()}
+    connection = await session.connection()
+    entry_id: int = (await connection.execute(_INSERT_ENTRY, columns)).scalar_one()
+    await connection.execute(_ADVANCE_LOG, head)
+    if notary is not None and notary.on_append:
+        root = tree.root()
+        await connection.execute(
+            _INSERT_CHECKPOINT,
+            {
+                "group_id": group.id,
+                "size": seq,
+                "root_hash": root.hex(),
+                "note": notary.sign(group.slug, seq, root),
+                "signed_at": now,
+            },
+        )
+    entry = as_loaded(Entry, {"id": entry_id, **columns})
+    session.add(entry)
+    set_committed_value(entry, "postings", [])
+    for name in ("size", "head_hash", "merkle"):
+        set_committed_value(log, name, head[name])
+    return entry
+
+
+async def decision_of(
+    session: AsyncSession, group: Group, proposal: int
+) -> tuple[int, int | None] | None:
+    """The latest decision leaf of a proposal in the group's log: (seq, version); None
+    when none was logged (decided before decisions were logged, or not decided)."""
+    row = (
+        await session.execute(
+            select(Entry.seq, Entry.proposal_version)
+            .where(
+                Entry.group_id == group.id,
+                Entry.proposal_number == proposal,
+                Entry.kind == rules.DECISION,
+            )
+            .order_by(Entry.seq.desc())
+            .limit(1)
+        )
+    ).one_or_none()
+    return None if row is None else (row[0], row[1])
+
+
 # Appending is the hot path: its writes are plain statements built once, executed without
 # the unit of work (the caller updates the session's objects to match).
 _Rows = list[dict[str, Any]]
@@ -515,6 +623,7 @@ async def _write_postgres(
         [b["fund"] for b in balances],
         [b["change"] for b in balances],
         head["merkle"],
+        entry["decided_in"],
     ]
     if checkpoint is None:
         entry_id: int = await driver.fetchval(_WRITE_POSTGRES, *arguments)
@@ -545,13 +654,14 @@ _ENTRY_COLUMNS = (
 _POSTING_COLUMNS = ("position", "fund_id", "account", "account_type", "amount", "currency")
 # Parameters: $1-$16 the entry (_ENTRY_COLUMNS), $17-$22 the postings' columns as arrays
 # (_POSTING_COLUMNS), $23-$24 the funds' ids and balance changes, $25 the compact range,
-# and with a checkpoint $26-$27 its root and note (its size is the entry's seq).
+# $26 the entry's decided_in, and with a checkpoint $27-$28 its root and note (its size is
+# the entry's seq).
 _WRITE_SQL = """
 WITH new_entry AS (
     INSERT INTO entries (group_id, seq, kind, occurred_on, recorded_at, memo, counterparty,
                          reverses_seq, proposal_number, proposal_version, recorded_by,
-                         prev_hash, hash, leaf, policy_number, policy_version)
-    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)
+                         prev_hash, hash, leaf, policy_number, policy_version, decided_in)
+    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $26)
     RETURNING id
 ), new_postings AS (
     INSERT INTO postings (entry_id, seq, position, fund_id, account, account_type, amount,
@@ -574,7 +684,7 @@ SELECT id FROM new_entry
 """
 _NEW_CHECKPOINT = """, new_checkpoint AS (
     INSERT INTO checkpoints (group_id, size, root_hash, note, signed_at)
-    VALUES ($1, $2, $26, $27, $5)
+    VALUES ($1, $2, $27, $28, $5)
 )"""
 _WRITE_POSTGRES = _WRITE_SQL.format(checkpoint="")
 _WRITE_AND_SIGN_POSTGRES = _WRITE_SQL.format(checkpoint=_NEW_CHECKPOINT)
@@ -640,9 +750,11 @@ async def list_entries(
     fund: Fund | None = None,
     before: int | None = None,
     limit: int = 50,
+    money_only: bool = False,
 ) -> tuple[list[Entry], int | None]:
     """Newest first, keyset-paginated on ``seq``: returns a page and the ``before`` of the
-    next page (None on the last). Deep pages cost what the first does (no OFFSET)."""
+    next page (None on the last). Deep pages cost what the first does (no OFFSET).
+    ``money_only``: without decision leaves (for pages that show decisions apart)."""
     if not 1 <= limit <= MAX_PAGE:
         raise InvalidInput(f"limit is between 1 and {MAX_PAGE}.", field="limit")
     # Money entries: files attached to them are listed with them (``ledger.attachments``).
@@ -659,6 +771,8 @@ async def list_entries(
         query = query.where(Entry.seq.in_(seqs.scalar_subquery()))
     elif before is not None:
         query = query.where(Entry.seq < before)
+    if money_only:
+        query = query.where(Entry.kind != rules.DECISION)
     entries = list(await session.scalars(query.order_by(Entry.seq.desc()).limit(limit + 1)))
     if len(entries) > limit:
         return entries[:limit], entries[limit - 1].seq

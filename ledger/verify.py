@@ -8,9 +8,10 @@ balances and compares them with the stored ones. Reports the first bad ``seq``.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from typing import cast
 
+import msgspec
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
@@ -19,11 +20,14 @@ from ledger.canonical import (
     ATTACHMENT,
     ATTACHMENT_TYPES,
     ZERO_HASH,
+    LeafDecisionDoc,
     attachment_leaf_document,
     canonical_json,
     leaf_document,
     leaf_hash_hex,
+    parse_leaf,
 )
+from ledger.decisions import DecisionBook
 from ledger.errors import LedgerError
 from ledger.merkle import CompactRange, TreeBuilder
 from ledger.models import Attachment, Checkpoint, Entry, Fund, Group, LogState, Posting
@@ -42,6 +46,10 @@ class VerifyReport:
     first_bad_seq: int | None = None
     problem: str | None = None
     balances: dict[str, int] = field(default_factory=dict)
+    # Payments written before decisions were logged: authorised by the database record
+    # only (their count, and the first of them).
+    unlogged_payments: int = 0
+    unlogged_seqs: list[int] = field(default_factory=list)
 
 
 class _Broken(Exception):
@@ -79,7 +87,15 @@ def _verify(session: Session, group_id: int, group_slug: str) -> VerifyReport:
             False, checker.count, checker.seq, checker.prev, broken.seq, broken.problem
         )
     balances = {slug: checker.books.balances[slug] for slug in sorted(checker.books.used)}
-    return VerifyReport(True, checker.count, checker.seq, checker.prev, balances=balances)
+    return VerifyReport(
+        True,
+        checker.count,
+        checker.seq,
+        checker.prev,
+        balances=balances,
+        unlogged_payments=checker.decisions.unlogged,
+        unlogged_seqs=list(checker.decisions.unlogged_seqs),
+    )
 
 
 def _reversed_seqs(session: Session, group_id: int) -> set[int]:
@@ -124,6 +140,7 @@ _ENTRY_COLUMNS = (
     Entry.leaf,
     Entry.policy_number,
     Entry.policy_version,
+    Entry.decided_in,
 )
 # The entry's columns, then one posting's, as ``_walk`` reads them.
 _EntryRow = tuple[
@@ -139,6 +156,7 @@ _EntryRow = tuple[
     str,
     str,
     bytes,
+    int | None,
     int | None,
     int | None,
 ]
@@ -185,6 +203,8 @@ class _Checker:
             (FundTerms(f.slug, f.currency, f.allow_negative, f.name) for f in funds.values()),
             keep=reversed_seqs,
         )
+        # Which decisions the log holds, and what was paid under them (``ledger.decisions``).
+        self.decisions = DecisionBook()
         self.count = 0
         self.seq = 0
         self.prev = ZERO_HASH
@@ -212,6 +232,7 @@ class _Checker:
             leaf,
             policy_number,
             policy_version,
+            decided_in,
         ) = row
         expected = self.seq + 1
         if seq != expected:
@@ -221,6 +242,14 @@ class _Checker:
         if kind == ATTACHMENT:
             self._attachment(row, postings)
             return
+        # A decision's body lives in its leaf alone (read strictly); the rest of the leaf is
+        # re-derived from the row like any entry's.
+        decision: LeafDecisionDoc | None = None
+        if kind == "decision":
+            try:
+                decision = parse_leaf(leaf).decision
+            except ValueError as exc:
+                raise _Broken(seq, f"entry {seq} is not a canonical leaf ({exc})") from exc
         try:
             legs = [
                 Leg(account, self.slugs[fund_id], amount, currency)
@@ -243,6 +272,8 @@ class _Checker:
                 policy=(policy_number, policy_version)
                 if policy_number is not None and policy_version is not None
                 else None,
+                decided_in=decided_in,
+                decision=None if decision is None else msgspec.to_builtins(decision),
             )
         except (KeyError, TypeError, ValueError, AttributeError) as exc:
             raise _Broken(seq, f"entry {seq} cannot be read: {exc}") from exc
@@ -252,6 +283,7 @@ class _Checker:
             raise _Broken(seq, f"entry {seq} does not match its hash")
         try:
             self.books.record(kind, legs, reverses)
+            self._authority(seq, kind, legs, row, decision)
         except LedgerError as broken:
             raise _Broken(seq, f"entry {seq} {broken.in_log}") from broken
         self._add(seq, entry_hash)
@@ -303,6 +335,41 @@ class _Checker:
         if self.attachments:
             seq = min(self.attachments)
             raise _Broken(seq, f"the attachment recorded as entry {seq} is not in the log")
+
+    def _authority(
+        self,
+        seq: int,
+        kind: str,
+        legs: list[Leg],
+        row: _EntryRow,
+        decision: LeafDecisionDoc | None,
+    ) -> None:
+        """The rule that payments follow decisions (``ledger.decisions``), for this entry."""
+        p_number, p_version, decided_in = row[7], row[8], row[14]
+        if decision is not None:
+            if p_number is None or p_version is None:
+                raise LedgerError("", in_log="is a decision of no proposal")
+            self.decisions.decision(seq, p_number, p_version, decision)
+        elif kind == "reversal" and row[6] is not None:
+            self.decisions.reversal(row[6])
+        elif kind == "disbursement":
+            holding = [leg for leg in legs if leg.holding]
+            if len(holding) != 1:
+                raise LedgerError("", in_log="is a payment that does not take money from one fund")
+            self.decisions.payment(
+                seq,
+                proposal=None if p_number is None or p_version is None else (p_number, p_version),
+                policy=None if row[12] is None or row[13] is None else (row[12], row[13]),
+                decided_in=decided_in,
+                fund=holding[0].fund,
+                amount=-holding[0].amount,
+                currency=holding[0].currency,
+                counterparty=row[5],
+                occurred_on=row[2].isoformat(),
+                recorded_on=row[3].astimezone(UTC).date().isoformat(),
+            )
+        elif decided_in is not None:
+            raise LedgerError("", in_log="names a decision but is not a payment")
 
     def finish(self, state: LogState | None, latest: Checkpoint | None) -> None:
         if state is None:

@@ -19,11 +19,12 @@ from sqlalchemy import and_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ledger import service as ledger_service
+from ledger.canonical import parse_leaf
 from ledger.groups import utcnow
 from ledger.models import Entry, Fund, Group, Membership
 from ledger.money import format_amount
 from ledger.queries import ReversalLinks
-from ledger.rules import HOLDING
+from ledger.rules import DECISION, HOLDING
 from proposals import discussion, policies, rules, service
 from proposals.minute import minute_of_round
 from proposals.models import Notification, Proposal, ProposalVersion, Response, Round
@@ -201,6 +202,23 @@ async def _round_out(
     )
 
 
+async def decisions_of(session: AsyncSession, group: Group, number: int) -> dict[int, int]:
+    """Where the log holds each decided round of proposal ``number``: round -> entry seq."""
+    leaves = await session.execute(
+        select(Entry.seq, Entry.leaf).where(
+            Entry.group_id == group.id,
+            Entry.proposal_number == number,
+            Entry.kind == DECISION,
+        )
+    )
+    found: dict[int, int] = {}
+    for seq, leaf in leaves:
+        decision = parse_leaf(leaf).decision
+        if decision is not None:
+            found[int(decision.round)] = seq
+    return found
+
+
 async def proposal_out(
     session: AsyncSession, group: Group, proposal: Proposal, *, show_names: bool
 ) -> ProposalOut:
@@ -209,18 +227,19 @@ async def proposal_out(
     rounds: list[RoundOut] = []
     # The discussion during each round: its record links to it (the minute stays as written).
     comments = await discussion.comments_per_round(session, proposal)
+    logged = await decisions_of(session, group, proposal.number)
     for round_ in proposal.rounds:
-        rounds.append(
-            await _round_out(
-                session,
-                group,
-                proposal,
-                round_,
-                rounds[-1] if rounds else None,
-                show_names,
-                comments.get(round_.number, 0),
-            )
+        out = await _round_out(
+            session,
+            group,
+            proposal,
+            round_,
+            rounds[-1] if rounds else None,
+            show_names,
+            comments.get(round_.number, 0),
         )
+        out.decided_in = logged.get(round_.number)
+        rounds.append(out)
     versions = [
         version_out(v, proposal.versions[i - 1] if i else None, show_names=show_names)
         for i, v in enumerate(proposal.versions)
@@ -561,7 +580,11 @@ async def payment_entries(session: AsyncSession, group: Group, number: int) -> l
     return list(
         await session.scalars(
             select(Entry)
-            .where(Entry.group_id == group.id, Entry.proposal_number == number)
+            .where(
+                Entry.group_id == group.id,
+                Entry.proposal_number == number,
+                Entry.kind != DECISION,  # the decision leaf names the proposal too
+            )
             .order_by(Entry.seq.desc())
         )
     )
@@ -604,7 +627,11 @@ async def payments_under(session: AsyncSession, group: Group, number: int) -> li
     entries = list(
         await session.scalars(
             select(Entry)
-            .where(Entry.group_id == group.id, Entry.proposal_number == number)
+            .where(
+                Entry.group_id == group.id,
+                Entry.proposal_number == number,
+                Entry.kind != DECISION,  # the decision leaf names the proposal too
+            )
             .order_by(Entry.seq)
         )
     )

@@ -214,6 +214,9 @@ class RoundOut(msgspec.Struct, kw_only=True):
     concerns_to_answer: list[ResponseOut]
     # Comments written while this round was open (the discussion holds them).
     comments: int = 0
+    # The entry of the group's log that holds this round's decision (None while it is
+    # open, and for rounds closed before decisions were logged).
+    decided_in: int | None = None
 
 
 class PolicyOut(msgspec.Struct, kw_only=True):

@@ -23,7 +23,7 @@ from ledger.groups import active_membership, has_role, list_members, utcnow
 from ledger.models import Entry, Fund, Group, Membership, User
 from ledger.money import format_amount, parse_amount
 from ledger.service import Authorisation, Payment
-from proposals import minute, personal, policies, rules, updates
+from proposals import decisions, minute, personal, policies, rules, updates
 from proposals.errors import (
     InvalidProposal,
     NotAllowed,
@@ -515,6 +515,21 @@ async def finish_round(
     if result.rowcount != 1:  # type: ignore[attr-defined]
         raise RoundClosed(f"Round {round_.number} of proposal {proposal.number} is closed.")
     await session.refresh(round_)
+    # The decision joins the group's log in the same transaction: what authorises money is
+    # the leaf, not this row's status.
+    _, public_names = await get_rules(session, group)
+    leaf = await decisions.decision_leaf(
+        session,
+        proposal,
+        round_,
+        version,
+        outcome=outcome,
+        tally=tally,
+        round_rules=rules_of(round_),
+        minute_text=str(values["minute"]),
+        public_names=public_names,
+    )
+    await decisions.log_decision(session, group, leaf, round_)
     if outcome is not None:
         proposal.status = outcome.status
         proposal.decided_at = now
@@ -760,11 +775,22 @@ async def authorise_payment(session: AsyncSession, group: Group, payment: Paymen
     (``policies.authorise_under_policy``); nothing else moves money out."""
     if payment.policy is not None:
         today = utcnow().date()
-        return Authorisation(
-            policy=await policies.authorise_under_policy(session, group, payment, today)
-        )
+        policy = await policies.authorise_under_policy(session, group, payment, today)
+        return Authorisation(policy=policy, decided_in=await _decided_in(session, group, policy[0]))
     assert payment.proposal is not None
-    return Authorisation(proposal=await authorise_under_proposal(session, group, payment))
+    proposal = await authorise_under_proposal(session, group, payment)
+    return Authorisation(
+        proposal=proposal, decided_in=await _decided_in(session, group, proposal[0])
+    )
+
+
+async def _decided_in(session: AsyncSession, group: Group, number: int) -> int | None:
+    """The decision leaf a payment under proposal (or policy) ``number`` names: the latest
+    of that proposal in the log. The verifiers check that it authorises the payment (this
+    service decided from the proposal's stored status). None when the proposal was decided
+    before decisions were logged."""
+    decided = await ledger_service.decision_of(session, group, number)
+    return None if decided is None else decided[0]
 
 
 async def authorise_under_proposal(

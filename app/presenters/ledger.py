@@ -21,6 +21,7 @@ KIND_LABELS = {
     "disbursement": "Payment",
     "transfer": "Transfer",
     "reversal": "Reversal",
+    "decision": "Decision",
 }
 
 
@@ -118,6 +119,8 @@ def entry_title(entry: Entry, fmt: Formatter) -> str:
     legs = _holding(entry)
     if entry.kind == "reversal":
         return f"Reversal of entry #{entry.reverses_seq}"
+    if entry.kind == "decision":  # moves no money: the log's record of a closed round
+        return f"Decision on proposal {entry.proposal_number}"
     if entry.kind == "transfer" and len(legs) == 2:
         source = next((leg for leg in legs if leg[1] < 0), legs[0])
         target = next((leg for leg in legs if leg[1] > 0), legs[1])

@@ -158,6 +158,9 @@ class RoundView:
     responses: list[ResponseView]
     minute: MinuteView | None
     comments: int = 0  # written in the discussion while the round was open
+    # The entry of the group's log that holds the decision (None: open, or closed before
+    # decisions were logged).
+    decided_in: int | None = None
 
     @property
     def is_open(self) -> bool:
@@ -274,6 +277,7 @@ def _round_view(out: RoundOut, minute: MinuteView | None) -> RoundView:
         responses=_responses(out.responses),
         minute=minute,
         comments=out.comments,
+        decided_in=out.decided_in,
     )
 
 

@@ -133,7 +133,9 @@ class GroupPages(Controller):
                 complete=complete,
             )
             panels.append(FundPanel(fund_view(fund, fmt, committed.get(fund.id, 0)), chart))
-        entries, _ = await service.list_entries(db_session, group, limit=RECENT_ENTRIES)
+        entries, _ = await service.list_entries(
+            db_session, group, limit=RECENT_ENTRIES, money_only=True
+        )
         keeper: VerificationKeeper = request.app.state.verification_keeper
         verification = await keeper.view(db_session, group)
         checkpoint = await _checkpoint(db_session, group)
@@ -242,7 +244,9 @@ class MemberGroupPages(Controller):
         fmt = Formatter.for_group(group, settings_of(request))
         funds = await service.list_funds(db_session, group)
         committed = await committed_by_fund(db_session, group)
-        entries, _ = await service.list_entries(db_session, group, limit=MEMBER_RECENT_ENTRIES)
+        entries, _ = await service.list_entries(
+            db_session, group, limit=MEMBER_RECENT_ENTRIES, money_only=True
+        )
         reader = caller.logged_in_user.id
         discussed = await proposal_queries.in_discussion(db_session, group)
         live = await proposal_queries.live_tallies(db_session, group, discussed)
@@ -293,7 +297,9 @@ class Feeds(Controller):
         group = caller.group
         settings = settings_of(request)
         fmt = Formatter.for_group(group, settings)
-        entries, _ = await service.list_entries(db_session, group, limit=FEED_ENTRIES)
+        entries, _ = await service.list_entries(
+            db_session, group, limit=FEED_ENTRIES, money_only=True
+        )
         base = settings.base_url
         group_url = f"{base}/g/{group.slug}"
         items: list[dict[str, Any]] = [

@@ -64,7 +64,11 @@ async def test_every_entry_kind_moves_the_balances_it_should(client: Client, wor
         {"kind": "disbursement", "fund": "rent-relief", "amount": "120.50", "counterparty": "R-17"},
     )
     assert paid.status_code == 201, paid.text
-    assert paid.json()["prev_hash"] == body["hash"]
+    # The policy it is paid under was adopted in between: a decision, entry 2 of the log.
+    decision = (await client.get(f"/api/groups/{world.slug}/entries/2")).json()
+    assert decision["kind"] == "decision"
+    assert decision["prev_hash"] == body["hash"]
+    assert paid.json()["prev_hash"] == decision["hash"]
     assert await balances(client, world) == {"rent-relief": "379.50", "groceries": "0.00"}
 
     moved = await record(
@@ -76,21 +80,21 @@ async def test_every_entry_kind_moves_the_balances_it_should(client: Client, wor
     assert await balances(client, world) == {"rent-relief": "300.00", "groceries": "79.50"}
 
     undone = await record(
-        client, world, {"kind": "reversal", "reverses": 2, "memo": "Paid twice by mistake"}
+        client, world, {"kind": "reversal", "reverses": 3, "memo": "Paid twice by mistake"}
     )
     assert undone.status_code == 201, undone.text
-    assert undone.json()["reverses"] == 2
+    assert undone.json()["reverses"] == 3
     assert await balances(client, world) == {"rent-relief": "420.50", "groceries": "79.50"}
 
     page = await client.get(f"/api/groups/{world.slug}/entries", headers=world.member.headers)
-    assert [e["seq"] for e in page.json()["entries"]] == [4, 3, 2, 1]
-    assert page.json()["entries"][2]["reversed_by"] == 4
+    assert [e["seq"] for e in page.json()["entries"]] == [5, 4, 3, 2, 1]
+    assert page.json()["entries"][2]["reversed_by"] == 5
 
     verify = await client.get(f"/api/groups/{world.slug}/verify", headers=world.member.headers)
     assert verify.json() == {
         "ok": True,
-        "entries": 4,
-        "head": {"seq": 4, "hash": undone.json()["hash"]},
+        "entries": 5,
+        "head": {"seq": 5, "hash": undone.json()["hash"]},
         "first_bad_seq": None,
         "problem": None,
     }

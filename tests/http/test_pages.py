@@ -133,16 +133,17 @@ async def test_group_page_shows_funds_chart_entries_seal_and_links(
     assert "highest €500.00" in text
     assert "Balance at the end of each month" in text
     # Newest entries, newest first, in words.
-    assert seqs_on(page.text) == [3, 2, 1]
+    # (Entry 2 is the decision adopting the policy the payment is made under.)
+    assert seqs_on(page.text) == [4, 3, 1]
     assert "Transfer of €79.50 from Rent relief to Groceries" in text
     assert "Payment of €120.50 from Rent relief" in text
     assert "To: R-17" in text
     assert "Benefit gig" in text
     assert "−€120.50" in text
     # The seal, the checkpoint and the ways to check it all.
-    assert "Verified: 3 entries" in text
+    assert "Verified: 4 entries" in text  # and the decision adopting the policy
     assert head["hash"] in page.text
-    assert "Latest signed checkpoint: 3 entries" in text
+    assert "Latest signed checkpoint: 4 entries" in text
     for link in (
         f"/api/groups/{world.slug}/export.csv",
         f"/api/groups/{world.slug}/export.jsonl",
@@ -234,11 +235,13 @@ async def test_ledger_filters_by_fund_kind_and_dates(client: Client, world: Worl
         },
     )
     base = f"/g/{world.slug}/ledger"
-    assert seqs_on((await client.get(base)).text) == [3, 2, 1]
-    assert seqs_on((await client.get(f"{base}?fund=groceries")).text) == [3, 1]
+    # Entry 3 is the decision adopting the policy the payment is made under: the ledger
+    # page lists the money, the decision is shown with its proposal.
+    assert seqs_on((await client.get(base)).text) == [4, 2, 1]
+    assert seqs_on((await client.get(f"{base}?fund=groceries")).text) == [4, 1]
     assert seqs_on((await client.get(f"{base}?kind=donation")).text) == [2, 1]
-    assert seqs_on((await client.get(f"{base}?kind=disbursement")).text) == [3]
-    assert seqs_on((await client.get(f"{base}?from=2026-02-01")).text) == [3, 2]
+    assert seqs_on((await client.get(f"{base}?kind=disbursement")).text) == [4]
+    assert seqs_on((await client.get(f"{base}?from=2026-02-01")).text) == [4, 2]
     assert seqs_on((await client.get(f"{base}?to=2026-02-10")).text) == [2, 1]
     assert seqs_on((await client.get(f"{base}?from=2026-02-01&to=2026-02-28")).text) == [2]
     assert seqs_on((await client.get(f"{base}?fund=groceries&kind=donation")).text) == [1]

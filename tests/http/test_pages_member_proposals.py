@@ -718,7 +718,10 @@ async def test_the_whole_life_of_a_proposal_through_the_forms(
         assert "Record a payment under this proposal" not in text
     entries = list(await session.scalars(select(Entry).order_by(Entry.seq)))
     await session.commit()
+    # Each closed round of proposal 1 (blocked, then passed) is a decision of the log.
     assert [(e.kind, e.proposal_number) for e in entries] == [
+        ("decision", 1),
+        ("decision", 1),
         ("donation", None),
         ("disbursement", 1),
         ("disbursement", 1),

@@ -181,7 +181,8 @@ async def test_proposal_page_shows_text_versions_rounds_responses_minute_and_pay
     payments = html[html.index('id="payments-heading"') :]
     assert "Payment of €250.00 from Rent relief" in text_of(payments)
     assert "March and April rent" in payments
-    assert f'href="/g/{world.slug}/entries/2/receipt.pdf"' in payments
+    # Entries 2 and 3 are the decisions of its two rounds; the payment is entry 4.
+    assert f'href="/g/{world.slug}/entries/4/receipt.pdf"' in payments
     assert 'id="entry-1"' not in payments  # the donation was not made under it
     # Names are the group's to show: by default nobody outside sees them.
     for name in names_of(world):
@@ -194,13 +195,13 @@ async def test_a_reversed_payment_shows_as_reversed_and_no_longer_counts_as_paid
 ) -> None:
     await blocked_amended_passed_and_paid(client, world)
     await entry(
-        client, world, {"kind": "reversal", "reverses": 2, "memo": "Paid the wrong landlord"}
+        client, world, {"kind": "reversal", "reverses": 4, "memo": "Paid the wrong landlord"}
     )
     page = await client.get(f"/g/{world.slug}/proposals/1", headers=HTML)
     text = text_of(page.text)
     assert "Authorised €250.00 Paid so far €0.00 Left to pay €250.00" in text
     payments = text_of(page.text[page.text.index('id="payments-heading"') :])
-    assert "Reversed by entry #3 : Paid the wrong landlord" in payments
+    assert "Reversed by entry #5 : Paid the wrong landlord" in payments
     shown = (await client.get(api(world, "/1"))).json()
     assert shown["paid"] == "0.00"  # the page and the API count alike
 
@@ -373,7 +374,7 @@ async def test_group_page_shows_open_and_decided_proposals_and_committed_money(
             "counterparty": "R-17",
         },
     )
-    assert paid["seq"] == 2
+    assert paid["seq"] == 4  # after the donation and the decisions of proposals 1 and 2
     text = text_of((await client.get(f"/g/{world.slug}", headers=HTML)).text)
     assert "Rent relief €400.00 €20.00 €380.00" in text
 

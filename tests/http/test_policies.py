@@ -179,10 +179,15 @@ async def test_the_leaf_names_the_policy_in_a_new_version_and_old_leaves_still_v
     paid = await pay(client, world, "15.00", policy=number, counterparty="R-3")
     assert paid.status_code == 201, paid.text
     leaves = (await client.get(api(world, "/export.jsonl"))).content.splitlines()
-    first, second = (parse_leaf(leaf) for leaf in leaves)
+    first, decided, second = (parse_leaf(leaf) for leaf in leaves)
     assert (first.v, first.policy) == ("1", None)
-    assert second.v == "2"
-    assert json.loads(leaves[1])["policy"] == {"number": str(number), "version": "1"}
+    # Adopting the policy is a decision leaf; the payment names it (leaf version 3).
+    assert (decided.v, decided.kind) == ("4", "decision")
+    assert decided.decision is not None
+    assert decided.decision.policy is not None
+    assert (decided.decision.outcome, decided.decision.policy.fund) == ("passed", "groceries")
+    assert (second.v, second.decided_in) == ("4", "2")
+    assert json.loads(leaves[2])["policy"] == {"number": str(number), "version": "1"}
     assert (await client.get(api(world, "/verify"))).json()["ok"] is True
     bundle = tmp_path / "bundle.zip"
     bundle.write_bytes((await client.get(api(world, "/export.zip"))).content)

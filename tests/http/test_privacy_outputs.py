@@ -189,7 +189,7 @@ async def public_outputs(
         f"/g/{slug}/feed.atom": True,
         status_url: True,
         f"{api}/entries": True,
-        f"{api}/entries/2": True,
+        f"{api}/entries/3": True,  # the payment (entry 2: its decision)
         f"{api}/proposals": True,
         f"{api}/proposals/{number}": True,
         f"{api}/funds": False,
@@ -214,7 +214,7 @@ async def public_outputs(
     documents = {
         "audit.pdf": f"/g/{slug}/audit.pdf?to={today}",
         "receipt of the donation": f"/g/{slug}/entries/1/receipt.pdf",
-        "receipt of the payment": f"/g/{slug}/entries/2/receipt.pdf",
+        "receipt of the payment": f"/g/{slug}/entries/3/receipt.pdf",
         "decision record": f"/g/{slug}/proposals/{number}.pdf",
     }
     for name, url in documents.items():
@@ -262,7 +262,7 @@ async def test_no_public_output_holds_the_persons_details_and_the_proposal_shows
         },
     )
     assert paid.status_code == 201, paid.text
-    assert paid.json()["seq"] == 2
+    assert paid.json()["seq"] == 3  # entry 2 is the decision that passed it
     await steward_marks_it_paid(settings, world, code)
     status = text_of((await client.get(status_url, headers=HTML)).text)
     assert "The money has been paid." in status

@@ -195,7 +195,7 @@ async def test_a_payment_under_a_decision_pays_whom_the_group_decided(
             {"field": "counterparty", "message": f"Proposal 1 pays R-17; this payment {named}."}
         ]
     entries = (await client.get(f"/api/groups/{world.slug}/entries")).json()
-    assert [e["kind"] for e in entries["entries"]] == ["donation"]
+    assert [e["kind"] for e in entries["entries"]] == ["decision", "donation"]
     # Several partial payments to the decided recipient are fine.
     assert (await pay(client, world, "100.00")).status_code == 201
     assert (await pay(client, world, "50.00")).status_code == 201

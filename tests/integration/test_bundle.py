@@ -34,16 +34,20 @@ from ledger.models import Checkpoint, Entry
 from ledger.schemas import DisbursementIn, DonationIn, EntryIn, FundIn, ReversalIn, TransferIn
 from proposals.service import authorise_payment
 from tests.pdf.ledger_data import cents, record
+from tests.support.clients import standing_policy
 from tests.support.databases import fresh_database
 from tests.support.people import World, adopt_policies, build_world
 
 Client = AsyncTestClient[Litestar]
+# The bundle's log opens with the decisions adopting a spending policy for each fund (the
+# payments below are made under them): entries 1 and 2; ENTRIES follow from entry 3.
+DECIDED = 2
 ENTRIES = [
     {"kind": "donation", "fund": "rent-relief", "amount": "400.00", "memo": "Benefit gig"},
     {"kind": "donation", "fund": "groceries", "amount": "80.00", "counterparty": "Bakery"},
     {"kind": "disbursement", "fund": "rent-relief", "amount": "120.00", "counterparty": "R-17"},
     {"kind": "transfer", "from_fund": "rent-relief", "to_fund": "groceries", "amount": "30.00"},
-    {"kind": "reversal", "reverses": 3, "memo": "Paid from the wrong fund"},
+    {"kind": "reversal", "reverses": 5, "memo": "Paid from the wrong fund"},
     {"kind": "disbursement", "fund": "groceries", "amount": "45.50", "counterparty": "R-02"},
 ]
 
@@ -157,11 +161,13 @@ def processes(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -
 
 @pytest.fixture
 def bundle(request: pytest.FixtureRequest, db_url: str, exports: Exports) -> Exported:
-    """A bundle of the six ENTRIES, recorded through the API."""
+    """A bundle of the six ENTRIES, recorded through the API under standing policies."""
     return exports.get(request, db_url, "six entries", _record_entries)
 
 
 async def _record_entries(client: Client, world: World, session: AsyncSession) -> None:
+    for fund in ("rent-relief", "groceries"):
+        await standing_policy(client, world, fund)
     for body in ENTRIES:
         await record(client, world, body)
 
@@ -187,7 +193,7 @@ def edit_leaves(edit: Callable[[list[bytes]], list[bytes]]) -> Callable[[dict[st
 
 
 def flip_byte(lines: list[bytes]) -> list[bytes]:
-    lines[3] = lines[3].replace(b"30.00", b"31.00").replace(b'"3000"', b'"3100"', 1)
+    lines[5] = lines[5].replace(b"30.00", b"31.00").replace(b'"3000"', b'"3100"', 1)
     return lines
 
 
@@ -195,7 +201,8 @@ async def test_an_honest_bundle_verifies_with_the_published_key(bundle: Exported
     published = bundle.published_key
     report = verify_bundle(bundle.path, published)
     assert report.ok, report.problem
-    assert report.entries == len(ENTRIES)
+    assert report.entries == DECIDED + len(ENTRIES)
+    assert report.unlogged_payments == 0  # each payment names its decision
     assert report.balances == {"rent-relief": 40000 - 3000, "groceries": 8000 + 3000 - 4550}
     with zipfile.ZipFile(bundle.path) as archive:
         assert {
@@ -212,21 +219,21 @@ async def test_an_honest_bundle_verifies_with_the_published_key(bundle: Exported
         CliRunner().invoke, main, ["verify", "--bundle", str(bundle.path), "--key", published]
     )
     assert result.exit_code == 0, result.output
-    assert "ok: 6 entries" in result.output
+    assert "ok: 8 entries" in result.output
 
 
 TAMPERING: dict[str, tuple[Callable[[dict[str, bytes]], None], int | None, str]] = {
-    "one byte changed in a leaf": (edit_leaves(flip_byte), 4, "entry 4"),
+    "one byte changed in a leaf": (edit_leaves(flip_byte), 6, "entry 6"),
     "a leaf holding bytes that are not UTF-8": (
         edit_leaves(
             lambda lines: [
-                *lines[:4],
-                lines[4].replace(b'"memo":"', b'"memo":"\xed\xa0\x80'),
-                *lines[5:],
+                *lines[:6],
+                lines[6].replace(b'"memo":"', b'"memo":"\xed\xa0\x80'),
+                *lines[7:],
             ]
         ),
-        5,
-        "entry 5 is not a canonical leaf (not UTF-8",
+        7,
+        "entry 7 is not a canonical leaf (not UTF-8",
     ),
     "a leaf removed": (edit_leaves(lambda lines: lines[:2] + lines[3:]), 3, "entry 3"),
     "two leaves swapped": (
@@ -234,7 +241,7 @@ TAMPERING: dict[str, tuple[Callable[[dict[str, bytes]], None], int | None, str]]
         2,
         "entry 2",
     ),
-    "the last leaf removed": (edit_leaves(lambda lines: lines[:-1]), 6, "removed"),
+    "the last leaf removed": (edit_leaves(lambda lines: lines[:-1]), 8, "removed"),
 }
 
 
@@ -384,7 +391,7 @@ def test_a_generated_ledger_verifies_whatever_the_batch_size(
     published = generated.published_key
     report = verify_bundle(generated.path, published)
     assert report.ok, report.problem
-    assert report.entries == GENERATED
+    assert report.entries == GENERATED + len(FUNDS)  # and the policies adopted
     assert report.checkpoints == len(CHECKPOINT_SIZES) + 1
     assert report.balances == {
         fund: balance for fund, balance in generated.balances.items() if fund in report.balances
@@ -392,7 +399,7 @@ def test_a_generated_ledger_verifies_whatever_the_batch_size(
     assert set(report.balances) == {"rent-relief", "groceries", "utilities"}
     with zipfile.ZipFile(generated.path) as archive:
         kinds = {json.loads(line)["kind"] for line in archive.read("leaves.jsonl").splitlines()}
-    assert kinds == {"donation", "disbursement", "transfer", "reversal"}
+    assert kinds == {"decision", "donation", "disbursement", "transfer", "reversal"}
 
     # Batches of a few leaves; reads shorter than a leaf.
     for batch in (SMALL_BATCH, 100):
@@ -419,7 +426,7 @@ def reseal(
     prev, leaves, hashes = ZERO_HASH, [], []
     for document in documents:
         document["prev"] = prev
-        leaf = canonical_json(document)
+        leaf = canonical_json(document, nulls=True)
         prev = leaf_hash_hex(leaf)
         leaves.append(leaf + b"\n")
         hashes.append(bytes.fromhex(prev))
@@ -662,7 +669,7 @@ def test_two_processes_check_every_leaf_and_stop_together(
     monkeypatch.setattr(bundle_module._Replay, "check", check)
     report = verify_bundle(generated.path)
     assert report.ok, report.problem
-    assert report.entries == GENERATED
+    assert report.entries == GENERATED + len(FUNDS)  # and the policies adopted
     assert len(forked) == 1
     assert checked == []  # every block went through the two processes
 
@@ -691,4 +698,4 @@ def test_a_child_that_fails_leaves_the_check_to_one_process(
     monkeypatch.setattr(bundle_module, "_read_and_hash", fail)
     report = verify_bundle(generated.path)
     assert report.ok, report.problem
-    assert report.entries == GENERATED
+    assert report.entries == GENERATED + len(FUNDS)  # and the policies adopted

@@ -98,16 +98,23 @@ def test_demo_loads_once_and_verifies(cli) -> None:  # type: ignore[no-untyped-d
     assert "not loaded" in cli("demo").output
     verify = cli("verify", "northside")
     assert verify.exit_code == 0, verify.output
-    # 320 entries of history, then a donation and the payment of the demo's passed proposal.
-    assert "ok: 322 entries" in verify.output
+    # 320 entries of history, then a donation and the payment of the demo's passed proposal;
+    # and the demo's six decisions (four policies, a proposal blocked then passed).
+    assert "ok: 328 entries" in verify.output
     leaves = cli("export", "northside", "--format", "jsonl").output.splitlines()
-    assert len(leaves) == 322
+    assert len(leaves) == 328
     assert json.loads(leaves[0])["seq"] == "1"
     # Four spending policies came first (proposals 1-4): the history's payments name them.
     assert json.loads(leaves[-1])["proposal"]["number"] == "5"
-    under_policies = [json.loads(leaf) for leaf in leaves if b'"policy"' in leaf.encode()]
+    under_policies = [
+        leaf
+        for leaf in map(json.loads, leaves)
+        if leaf["kind"] == "disbursement" and "policy" in leaf
+    ]
     assert len(under_policies) > 50
-    assert {leaf["v"] for leaf in under_policies} == {"2"}
+    # Each names the decision leaf that adopted its policy (leaf version 4).
+    assert {leaf["v"] for leaf in under_policies} == {"4"}
+    assert all("decided_in" in leaf for leaf in under_policies)
     assert {leaf["policy"]["number"] for leaf in under_policies} == {"1", "2", "3", "4"}
     payments = [leaf for leaf in map(json.loads, leaves) if leaf["kind"] == "disbursement"]
     assert all("policy" in leaf or "proposal" in leaf for leaf in payments)

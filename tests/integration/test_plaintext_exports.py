@@ -227,9 +227,11 @@ async def generate(session: AsyncSession, *, slug: str, count: int, seed: int) -
         )
         return entry, {fund_slug: minor}
 
+    # Adopting each policy was a decision, an entry of the log already.
+    decided = (await service.lock_log(session, group)).size
     start = datetime(2023, 1, 1, 9, tzinfo=UTC)
     for i in range(count):
-        seq = i + 1
+        seq = decided + i + 1
         now = start + timedelta(hours=8 * i)
         backdated = rng.randint(1, 120) if rng.random() < 0.33 else 0
         entry_in, delta = plan(
@@ -238,7 +240,7 @@ async def generate(session: AsyncSession, *, slug: str, count: int, seed: int) -
             now.date() - timedelta(days=backdated),
             COUNTERPARTIES[i % len(COUNTERPARTIES)],
         )
-        if seq == 1:  # paid ahead of any donation, dated before everything: below zero
+        if i == 0:  # paid ahead of any donation, dated before everything: below zero
             entry_in = DisbursementIn(
                 fund="winter-coats-2024",
                 amount="100.00",

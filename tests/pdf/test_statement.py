@@ -153,7 +153,7 @@ async def test_statement_carries_the_periods_leaves_and_the_signed_checkpoint(
     note = (await client.get(f"/api/groups/{world.slug}/checkpoint")).text
     assert attachments["checkpoint.txt"] == [note.encode()]
     verifier = Verifier.from_vkey((await client.get("/.well-known/commonpurse-key")).text)
-    assert verify_note(attachments["checkpoint.txt"][0], verifier).size == 11
+    assert verify_note(attachments["checkpoint.txt"][0], verifier).size == 13  # two decisions too
 
 
 async def test_statement_prints_the_checkpoint_verbatim_and_it_verifies(
