@@ -623,7 +623,6 @@ async def _write_postgres(
         [b["fund"] for b in balances],
         [b["change"] for b in balances],
         head["merkle"],
-        entry["decided_in"],
     ]
     if checkpoint is None:
         entry_id: int = await driver.fetchval(_WRITE_POSTGRES, *arguments)
@@ -650,18 +649,18 @@ _ENTRY_COLUMNS = (
     "leaf",
     "policy_number",
     "policy_version",
+    "decided_in",
 )
 _POSTING_COLUMNS = ("position", "fund_id", "account", "account_type", "amount", "currency")
-# Parameters: $1-$16 the entry (_ENTRY_COLUMNS), $17-$22 the postings' columns as arrays
-# (_POSTING_COLUMNS), $23-$24 the funds' ids and balance changes, $25 the compact range,
-# $26 the entry's decided_in, and with a checkpoint $27-$28 its root and note (its size is
-# the entry's seq).
+# Parameters: $1-$17 the entry (_ENTRY_COLUMNS), $18-$23 the postings' columns as arrays
+# (_POSTING_COLUMNS), $24-$25 the funds' ids and balance changes, $26 the compact range, and
+# with a checkpoint $27-$28 its root and note (its size is the entry's seq).
 _WRITE_SQL = """
 WITH new_entry AS (
     INSERT INTO entries (group_id, seq, kind, occurred_on, recorded_at, memo, counterparty,
                          reverses_seq, proposal_number, proposal_version, recorded_by,
                          prev_hash, hash, leaf, policy_number, policy_version, decided_in)
-    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $26)
+    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)
     RETURNING id
 ), new_postings AS (
     INSERT INTO postings (entry_id, seq, position, fund_id, account, account_type, amount,
@@ -669,15 +668,15 @@ WITH new_entry AS (
     SELECT new_entry.id, $2, p.position, p.fund_id, p.account, p.account_type, p.amount,
            p.currency
     FROM new_entry,
-         unnest($17::integer[], $18::bigint[], $19::varchar[], $20::varchar[], $21::bigint[],
-                $22::varchar[])
+         unnest($18::integer[], $19::bigint[], $20::varchar[], $21::varchar[], $22::bigint[],
+                $23::varchar[])
          AS p(position, fund_id, account, account_type, amount, currency)
 ), new_balances AS (
     UPDATE funds SET balance = funds.balance + b.change
-    FROM unnest($23::bigint[], $24::bigint[]) AS b(fund_id, change)
+    FROM unnest($24::bigint[], $25::bigint[]) AS b(fund_id, change)
     WHERE funds.id = b.fund_id
 ), new_head AS (
-    UPDATE log_states SET size = $2, head_hash = $13, merkle = $25
+    UPDATE log_states SET size = $2, head_hash = $13, merkle = $26
     WHERE group_id = $1
 ){checkpoint}
 SELECT id FROM new_entry

@@ -75,7 +75,7 @@ async def test_fifty_racing_payments_pay_exactly_what_the_fund_holds(
         balances, verify = await fund_state(client, world)
     assert balances == {"rent-relief": "0.00", "groceries": f"{10 * transfers}.00"}
     assert verify["ok"]
-    assert verify["entries"] == 18
+    assert verify["entries"] == 18 + 1  # and the decision adopting the standing policy
 
 
 async def test_reversals_racing_payments_never_overdraw(settings: Any, world: World) -> None:
@@ -100,7 +100,7 @@ async def test_reversals_racing_payments_never_overdraw(settings: Any, world: Wo
         balances, verify = await fund_state(client, world)
     assert balances["rent-relief"] == "0.00"
     assert verify["ok"]
-    assert verify["entries"] == 20
+    assert verify["entries"] == 20 + 1  # and the decision adopting the standing policy
 
 
 async def test_racing_payments_of_one_proposal_pay_it_once(settings: Any, world: World) -> None:
@@ -162,7 +162,7 @@ async def test_a_refusal_is_the_first_outcome_and_is_replayed(client: Client, wo
     assert retried.json() == refused.json()
     balances, verify = await fund_state(client, world)
     assert balances["groceries"] == "50.00"
-    assert verify["entries"] == 1
+    assert verify["entries"] == 1 + 1  # and the decision adopting the standing policy
 
 
 async def test_racing_retries_with_one_key_record_once(settings: Any, world: World) -> None:

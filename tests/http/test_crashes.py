@@ -102,30 +102,33 @@ def assert_each_append_once(
     others: int = 1,
 ) -> dict[str, Any]:
     """Every planned append is in the ledger exactly once (found by its memo), each as its
-    answer said, beside the ``others`` entries made before; the log verifies (API and
-    command line) and its checkpoint covers it all."""
+    answer said, beside the ``others`` entries made before (and the decisions the log holds,
+    such as the one adopting a standing policy); the log verifies (API and command line) and
+    its checkpoint covers it all."""
     for key, response in answers.items():
         assert response.status_code == 201, (key, response.text)
     ledger = httpx.get(
         f"{server.base}/api/groups/{world.slug}/export.json", timeout=REQUEST_TIMEOUT
     ).json()
-    memos = Counter(entry["memo"] for entry in ledger["entries"])
+    logged = len(ledger["entries"])
+    money = [entry for entry in ledger["entries"] if entry["kind"] != "decision"]
+    memos = Counter(entry["memo"] for entry in money)
     twice = sorted(memo for memo, count in memos.items() if count > 1)
     missing = sorted(append.key for append in planned if memos[append.key] == 0)
     assert not twice, f"recorded twice: {twice}"
     assert not missing, f"lost: {missing}"
     total = len(planned) + others  # so nothing that was never sent
-    assert len(ledger["entries"]) == total
-    by_memo = {entry["memo"]: entry for entry in ledger["entries"]}
+    assert len(money) == total
+    by_memo = {entry["memo"]: entry for entry in money}
     for key, response in answers.items():
         answered = response.json()
         assert (by_memo[key]["seq"], by_memo[key]["hash"]) == (answered["seq"], answered["hash"])
 
     verify = httpx.get(f"{server.base}/api/groups/{world.slug}/verify").json()
     assert verify["ok"], verify
-    assert verify["entries"] == total
+    assert verify["entries"] == logged
     checkpoint = httpx.get(f"{server.base}/api/groups/{world.slug}/checkpoint").text
-    assert checkpoint.splitlines()[1] == str(total)
+    assert checkpoint.splitlines()[1] == str(logged)
     command = commonpurse(server.env, "verify", world.slug, cwd=server.directory)
     assert command.returncode == 0, command.stderr
     return verify

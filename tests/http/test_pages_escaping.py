@@ -107,7 +107,7 @@ async def stage(session: AsyncSession, payload: str) -> Person:
         DonationIn(fund="food", amount="20.00", memo=payload, counterparty=payload[:64]),
         recorded_by=admin.id,
     )
-    await service.record_entry(
+    paid = await service.record_entry(
         session,
         group,
         DisbursementIn(
@@ -121,7 +121,7 @@ async def stage(session: AsyncSession, payload: str) -> Person:
         authority=proposals.authorise_payment,
     )
     await service.record_entry(
-        session, group, ReversalIn(reverses=2, memo=payload), recorded_by=admin.id
+        session, group, ReversalIn(reverses=paid.seq, memo=payload), recorded_by=admin.id
     )
     await session.commit()
     person = Person(admin, "")

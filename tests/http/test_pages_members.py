@@ -124,10 +124,11 @@ async def test_steward_records_a_donation_and_a_payment_through_the_forms(
             },
         )
         assert donated.status_code == 303
-        assert donated.headers["location"] == f"/m/{world.slug}/record/donation?recorded=1"
+        # Entry 1 of the log is the decision that adopted the policy.
+        assert donated.headers["location"] == f"/m/{world.slug}/record/donation?recorded=2"
         done = await steward.get(donated.headers["location"], headers=HTML)
         text = text_of(done.text)
-        assert "Recorded as entry #1: Donation of €250.00 to Rent relief." in text
+        assert "Recorded as entry #2: Donation of €250.00 to Rent relief." in text
         form = await steward.get(f"/m/{world.slug}/record/payment", headers=HTML)
         assert (
             f'<option value="{policy}">#{policy} Standing policy: Rent top-ups: €1,000,000.00 '
@@ -152,14 +153,16 @@ async def test_steward_records_a_donation_and_a_payment_through_the_forms(
             },
         )
         assert paid.status_code == 303
-        assert paid.headers["location"].endswith("/record/payment?recorded=2")
+        assert paid.headers["location"].endswith("/record/payment?recorded=3")
     assert await balances(client, world) == {"rent-relief": "169.50", "groceries": "0.00"}
     public = text_of((await client.get(f"/g/{world.slug}", headers=HTML)).text)
     assert "Donation of €250.00 to Rent relief" in public
     assert "Payment of €80.50 from Rent relief" in public
     assert "From: Bakery on 5th" in public
     assert "To: R-17" in public
-    entries = list(await session.scalars(select(Entry).order_by(Entry.seq)))
+    entries = list(
+        await session.scalars(select(Entry).where(Entry.kind != "decision").order_by(Entry.seq))
+    )
     assert [e.recorded_by for e in entries] == [world.steward.user.id] * 2
     assert str(entries[0].occurred_on) == "2026-01-15"
 
@@ -251,7 +254,7 @@ async def test_a_payment_beyond_the_fund_is_refused_next_to_the_amount(
         assert re.search(r'id="error-amount"', refused.text)
         assert 'value="10.01"' in refused.text
         assert ">Food</textarea>" in refused.text
-    assert await entry_count(session) == 1
+    assert await entry_count(session) == 1 + 1  # and the decision adopting the policy
 
 
 async def test_transfers_and_reversals_through_the_forms(
