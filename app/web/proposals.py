@@ -43,6 +43,7 @@ from app.presenters.ledger import entry_view
 from app.presenters.markdown import render_markdown
 from app.presenters.proposals import (
     PolicyView,
+    decision_notes,
     money_text,
     policy_view,
     proposal_lines,
@@ -81,7 +82,7 @@ BODY_MAX = 20_000
 REASON_MAX = 5_000
 COUNTERPARTY_MAX = 64
 
-PROPOSE_FIELDS = ("title", "body", "fund", "amount", "counterparty", "closes_at")
+PROPOSE_FIELDS = ("title", "body", "fund", "amount", "counterparty", "closes_at", "urgent")
 RESPOND_FIELDS = ("position", "reason")
 # The amendment's reason has a name of its own: the response form's reason is on the page too.
 AMEND_FIELDS = ("title", "body", "fund", "amount", "counterparty", "amend_reason")
@@ -169,6 +170,7 @@ def proposal_from_form(form: Form, zone: tzinfo) -> ProposalIn | None:
         amount=form.value("amount") or None,
         counterparty=counterparty or None,
         closes_at=closes_at,
+        urgent=form.value("urgent") == "on",
     )
 
 
@@ -861,7 +863,10 @@ class MemberProposalPages(Controller):
         )
         if caller.user_id is not None:  # what told the member of it is now read
             await notify.mark_read_about(db_session, caller.user_id, group.id, number)
-        round_open = proposal.status == "open" and round_.closed_at is None
+        # An urgent proposal that passed early keeps its round open for confirmation.
+        round_open = round_.closed_at is None and (
+            proposal.status == "open" or service.awaiting_confirmation(proposal, round_)
+        )
         may_respond = round_open and caller.user_id in service.eligible_of(round_)
         payment = await _payment(db_session, group, proposal, fmt)
         comments = comment_views(
@@ -891,6 +896,9 @@ class MemberProposalPages(Controller):
                 rules.earliest_close_at(service.rules_of(round_), round_.opened_at)
             ),
             status_label=STATUS_LABELS.get(proposal.status, proposal.status),
+            notes=decision_notes(
+                shown, fmt, paid=await _paid_text(db_session, group, proposal, fmt)
+            ),
             positions=POSITION_LABELS,
             mine=mine,
             may_respond=may_respond,
@@ -941,6 +949,17 @@ def _why_not_eligible(caller: Caller, round_: Round, fmt: Formatter) -> str:
 async def _fund_options(db_session: AsyncSession, caller: Caller) -> list[tuple[str, str]]:
     funds: list[Fund] = await ledger_service.list_funds(db_session, caller.group)
     return [(fund.slug, fund.name) for fund in funds]
+
+
+async def _paid_text(
+    db_session: AsyncSession, group: Group, proposal: Proposal, fmt: Formatter
+) -> str:
+    """The money paid under the proposal, formatted; empty when none was."""
+    version = service.current_version(proposal)
+    if version.fund is None:
+        return ""
+    paid = (await service.paid(db_session, group, [proposal.number])).get(proposal.number, 0)
+    return fmt.money(paid, version.fund.currency) if paid else ""
 
 
 async def _payment(

@@ -8,6 +8,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.settings import Settings
 from tests.http.test_pages_admin import rules_form, rules_of
+from tests.http.test_proposals import BLOCK_REASON, answer, donate, let_the_deadline_pass, pay
+from tests.http.test_rule_tiers import set_tiers
 from tests.support.clients import browser, give_password, post_form, text_of
 from tests.support.people import World
 
@@ -80,3 +82,52 @@ async def test_admin_edits_the_table_of_tiers_on_the_rules_page(
         cleared = await post_form(admin, url, rules_form())
         assert cleared.status_code == 303
     assert (await rules_of(client, world))["tiers"] == []
+
+
+async def test_an_urgent_proposal_from_the_form_and_its_state_on_the_pages(
+    settings: Settings, client: Client, world: World, session: AsyncSession
+) -> None:
+    await set_tiers(client, world)
+    await donate(client, world, "500.00")
+    await give_password(session, world.member)
+    async with browser(settings, world.member) as member:
+        refused = await post_form(
+            member,
+            f"/m/{world.slug}/proposals/new",
+            {"title": "Van repair", "fund": "rent-relief", "amount": "500.00", "urgent": "on"},
+        )
+        assert refused.status_code == 422
+        assert "do not allow urgent decisions for tier 2" in text_of(refused.text)
+        opened = await post_form(
+            member,
+            f"/m/{world.slug}/proposals/new",
+            {
+                "title": "Van repair",
+                "fund": "rent-relief",
+                "amount": "60.00",
+                "counterparty": "R-17",
+                "urgent": "on",
+            },
+        )
+        assert opened.status_code == 303, opened.text
+        page = text_of((await member.get(f"/m/{world.slug}/proposals/1", headers=HTML)).text)
+        assert "decided by tier 1, up to EUR 100" in page
+        assert "Urgent: it may pass early" in page
+    await answer(client, world, world.admin, 1, "agree")
+    await answer(client, world, world.steward, 1, "agree")
+    assert (await pay(client, world, "40.00")).status_code == 201
+    public = text_of((await client.get(f"/g/{world.slug}/proposals/1", headers=HTML)).text)
+    assert "Passed urgently on" in public
+    assert "awaiting confirmation" in public
+    async with browser(settings, world.member) as member:
+        page = await member.get(f"/m/{world.slug}/proposals/1", headers=HTML)
+        # The round stays open for its confirmation: members can still respond.
+        assert "awaiting confirmation" in text_of(page.text)
+        assert 'name="position"' in page.text
+    await answer(client, world, world.facilitator, 1, "block", BLOCK_REASON)
+    await let_the_deadline_pass(session)
+    public = text_of((await client.get(f"/g/{world.slug}/proposals/1", headers=HTML)).text)
+    assert "not confirmed at its deadline" in public
+    assert "paid under the urgent decision stays paid" in public
+    record = await client.get(f"/g/{world.slug}/proposals/1.pdf")
+    assert record.status_code == 200
