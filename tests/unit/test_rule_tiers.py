@@ -105,10 +105,12 @@ def test_the_tier_is_the_first_whose_limit_reaches_the_amount() -> None:
         2,
     ]
     last = chosen(1000_01)
-    assert last is not None and last.number == 3
+    assert last is not None
+    assert last.number == 3
     assert last.explanation.startswith("Tier 3, above EUR 1,000 (EUR 1,000.01 is asked)")
     first = chosen(80_00)
-    assert first is not None and first.label == "up to EUR 100"
+    assert first is not None
+    assert first.label == "up to EUR 100"
     assert first.explanation == (
         "Tier 1, up to EUR 100 (EUR 80 is asked): lazy consensus, open at least 24 hours."
     )
@@ -122,7 +124,8 @@ def test_no_amount_or_no_table_keeps_the_ordinary_rules() -> None:
 
 def test_an_amount_in_another_currency_takes_the_last_tier() -> None:
     tier = chosen(1, currency="USD")
-    assert tier is not None and tier.number == 3
+    assert tier is not None
+    assert tier.number == 3
     assert "USD, not the group's EUR" in tier.why
 
 
@@ -149,7 +152,8 @@ def test_lazy_consensus_passes_in_silence_and_stops_at_one_block() -> None:
 
 def test_decide_names_the_tier_and_decides_by_its_mode() -> None:
     small, large = chosen(50_00), chosen(5000_00)
-    assert small is not None and large is not None
+    assert small is not None
+    assert large is not None
     members = list(range(8))
     lazy = decide(small.tier.applied_to(DEFAULT), members, {}, tier=small)
     assert lazy.passed
