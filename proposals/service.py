@@ -185,8 +185,11 @@ def awaiting_confirmation(proposal: Proposal, round_: Round) -> bool:
     )
 
 
-def _round_open(proposal: Proposal, round_: Round) -> bool:
-    return proposal.status == "open" or awaiting_confirmation(proposal, round_)
+def round_is_open(proposal: Proposal, round_: Round) -> bool:
+    """Whether members may still respond in the round (also while it awaits confirmation)."""
+    return round_.closed_at is None and (
+        proposal.status == "open" or awaiting_confirmation(proposal, round_)
+    )
 
 
 async def latest_responses(session: AsyncSession, round_: Round) -> list[Response]:
@@ -417,7 +420,7 @@ async def _close_if_due(
     amended into a new round, and a blocked round would close as "amended" and no longer
     count towards the fallback vote."""
     round_ = current_round(proposal)
-    if _round_open(proposal, round_) and round_.closed_at is None and round_.closes_at <= now:
+    if round_is_open(proposal, round_) and round_.closes_at <= now:
         await finish_round(session, group, proposal, round_, now, closed_by="deadline")
 
 
@@ -425,7 +428,7 @@ async def _open_round_of(
     session: AsyncSession, group: Group, proposal: Proposal, now: datetime
 ) -> Round:
     """The proposal's open round, closing it first if its deadline has passed."""
-    if not _round_open(proposal, current_round(proposal)):
+    if proposal.status != "open" and not awaiting_confirmation(proposal, current_round(proposal)):
         raise RoundClosed(f"Proposal {proposal.number} is {proposal.status.replace('_', ' ')}.")
     await _close_if_due(session, group, proposal, now)
     round_ = current_round(proposal)

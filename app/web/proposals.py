@@ -864,9 +864,7 @@ class MemberProposalPages(Controller):
         if caller.user_id is not None:  # what told the member of it is now read
             await notify.mark_read_about(db_session, caller.user_id, group.id, number)
         # An urgent proposal that passed early keeps its round open for confirmation.
-        round_open = round_.closed_at is None and (
-            proposal.status == "open" or service.awaiting_confirmation(proposal, round_)
-        )
+        round_open = service.round_is_open(proposal, round_)
         may_respond = round_open and caller.user_id in service.eligible_of(round_)
         payment = await _payment(db_session, group, proposal, fmt)
         comments = comment_views(

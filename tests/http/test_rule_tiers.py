@@ -166,6 +166,11 @@ async def test_urgent_passes_early_money_goes_out_and_the_deadline_confirms_it(
     assert passed["urgent_decision"] == "passed urgently, awaiting confirmation"
     assert passed["rounds"][0]["closed_at"] is None
     assert passed["rounds"][0]["urgent_passed_at"] is not None
+    # Who has not spoken yet still shows: the confirmation needs them too.
+    assert {m["member"] for m in passed["not_responded"]} == {
+        world.facilitator.user.name,
+        world.member.user.name,
+    }
     assert (await pay(client, world, "60.00")).status_code == 201
     # The round stays open: the others may still respond until the deadline.
     assert (await answer(client, world, world.facilitator, 1, "agree")).status_code == 201
