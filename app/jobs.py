@@ -22,7 +22,7 @@ from litestar import Litestar
 from litestar.connection import ASGIConnection
 from litestar.enums import ScopeType
 from litestar.types import ASGIApp, Receive, Scope, Send
-from sqlalchemy import exists, select
+from sqlalchemy import exists, or_, select
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from app import limits
@@ -114,7 +114,7 @@ async def _group_with_due_rounds(
         exists().where(
             Round.proposal_id == Proposal.id,
             Proposal.group_id == Group.id,
-            Proposal.status == "open",
+            or_(Proposal.status == "open", Round.urgent_passed_at.is_not(None)),
             Round.closed_at.is_(None),
             Round.closes_at <= utcnow(),
         ),

@@ -4,10 +4,12 @@ round, its minute and the proposal's terms, appended in the transaction that clo
 from __future__ import annotations
 
 import hashlib
+import json
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ledger import service as ledger_service
+from ledger.canonical import timestamp
 from ledger.decisions import DecisionLeaf, PolicyDecision
 from ledger.models import Entry, Group
 from proposals import minute as minutes
@@ -60,6 +62,7 @@ async def decision_leaf(
         names = [(response.member, response.position) for response in written.responses]
     closed_by = round_.closed_by or ""
     return DecisionLeaf(
+        tier=tier_text(round_),
         proposal=proposal.number,
         version=version.version,
         round=round_.number,
@@ -80,6 +83,18 @@ async def decision_leaf(
         policy=policy,
         names=names,
     )
+
+
+def tier_text(round_: Round) -> str | None:
+    """The tier the round was decided in, for its leaf ("1: up to EUR 100, lazy"), and
+    whether the proposal passed urgently in it; None where the ordinary rules applied."""
+    if round_.tier is None:
+        return None
+    chosen = rules.ChosenTier.from_json(json.loads(round_.tier))
+    text = f"{chosen.number}: {chosen.label}, {chosen.tier.mode}"
+    if round_.urgent_passed_at is not None:
+        text += f", passed urgently at {timestamp(round_.urgent_passed_at)}"
+    return text
 
 
 async def log_decision(

@@ -25,7 +25,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import func, select, update
+from sqlalchemy import func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ledger import service as ledger_service
@@ -122,7 +122,7 @@ async def _comment_of(session: AsyncSession, proposal: Proposal, comment_id: int
 def _round_now(proposal: Proposal, now: datetime) -> Round | None:
     """The round open at ``now``, if any (a round past its deadline is over)."""
     round_ = service.current_round(proposal)
-    if proposal.status == "open" and round_.closed_at is None and round_.closes_at > now:
+    if service.round_is_open(proposal, round_) and round_.closes_at > now:
         return round_
     return None
 
@@ -362,7 +362,7 @@ async def not_responded(session: AsyncSession, group: Group, proposal: Proposal)
     """The members who count in the open round and have not responded, by name; none when
     no round is open."""
     round_ = service.current_round(proposal)
-    if proposal.status != "open" or round_.closed_at is not None:
+    if not service.round_is_open(proposal, round_):
         return []
     rules = service.rules_of(round_)
     eligible = set(service.eligible_of(round_))
@@ -460,7 +460,8 @@ async def remind_due(session: AsyncSession, now: datetime | None = None) -> int:
             .join(Group, Group.id == Proposal.group_id)
             .outerjoin(GroupRules, GroupRules.group_id == Group.id)
             .where(
-                Proposal.status == "open",
+                # Also a round kept open to confirm an urgent decision.
+                or_(Proposal.status == "open", Round.urgent_passed_at.is_not(None)),
                 Round.closed_at.is_(None),
                 Round.reminded_at.is_(None),
                 Round.closes_at > now,

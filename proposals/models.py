@@ -43,6 +43,8 @@ class GroupRules(Base):
     # How many hours before a round's deadline the members who have not responded are
     # reminded (0: no automatic reminder).
     reminder_hours: Mapped[int] = mapped_column(Integer, default=24, server_default="24")
+    # The table of rules by amount (``rules.tiers_from_json``); "[]": the ordinary rules.
+    tiers: Mapped[str] = mapped_column(Text, default="[]", server_default="[]")
     updated_at: Mapped[datetime] = mapped_column(DateTimeUTC(timezone=True))
 
 
@@ -61,6 +63,8 @@ class Proposal(Base):
     beneficiary_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     created_at: Mapped[datetime] = mapped_column(DateTimeUTC(timezone=True))
     decided_at: Mapped[datetime | None] = mapped_column(DateTimeUTC(timezone=True))
+    # Flagged urgent by its author: may pass early where its tier allows it.
+    urgent: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
     author: Mapped[User] = relationship(foreign_keys=[author_id], lazy="joined", innerjoin=True)
     versions: Mapped[list[ProposalVersion]] = relationship(
@@ -134,6 +138,12 @@ class Round(Base):
     minute: Mapped[str | None] = mapped_column(Text)  # JSON, written at close
     # When the automatic reminder of this round was done (or found needless).
     reminded_at: Mapped[datetime | None] = mapped_column(DateTimeUTC(timezone=True))
+    # The tier of the amount, chosen when the round opened (JSON, ``rules.ChosenTier``);
+    # None when the ordinary rules apply.
+    tier: Mapped[str | None] = mapped_column(Text)
+    # When an urgent proposal passed early in this round; the round stays open until its
+    # deadline, where the outcome confirms the decision or not.
+    urgent_passed_at: Mapped[datetime | None] = mapped_column(DateTimeUTC(timezone=True))
 
 
 class Response(Base):

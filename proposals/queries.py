@@ -37,6 +37,7 @@ from proposals.schemas import (
     ResponseOut,
     RoundOut,
     TallyOut,
+    TierOut,
     VersionOut,
 )
 
@@ -199,6 +200,8 @@ async def _round_out(
         responses=responses,
         concerns_to_answer=to_answer,
         comments=comments,
+        tier=tier_out(service.tier_of(round_)),
+        urgent_passed_at=round_.urgent_passed_at,
     )
 
 
@@ -217,6 +220,32 @@ async def decisions_of(session: AsyncSession, group: Group, number: int) -> dict
         if decision is not None:
             found[int(decision.round)] = seq
     return found
+
+
+def tier_out(tier: rules.ChosenTier | None) -> TierOut | None:
+    if tier is None:
+        return None
+    data = tier.tier.to_json(tier.minor_digits)
+    return TierOut(
+        number=tier.number,
+        label=tier.label,
+        why=tier.why,
+        mode=tier.tier.mode,
+        min_deadline_hours=tier.tier.min_deadline_hours,
+        quorum=str(data["quorum"]),
+        urgent_agreements=tier.tier.urgent_agreements,
+    )
+
+
+def urgent_decision(proposal: Proposal) -> str | None:
+    """ "passed urgently, confirmed" (or "not confirmed", "awaiting confirmation"): the
+    latest round where the proposal passed urgently, if any."""
+    urgent = [r for r in proposal.rounds if r.urgent_passed_at is not None]
+    if not urgent:
+        return None
+    round_ = urgent[-1]
+    state = rules.urgent_state(True, round_.closed_at is not None, round_.outcome)
+    return f"passed urgently, {state}"
 
 
 async def proposal_out(
@@ -245,14 +274,17 @@ async def proposal_out(
         for i, v in enumerate(proposal.versions)
     ]
     authorised = paid = None
+    urgently = urgent_decision(proposal)
     if (
         proposal.kind == "disbursement"
         and version.fund is not None
         and version.amount is not None
-        and proposal.status == "passed"
+        # Money paid under an urgent decision later not confirmed stays paid, and shows.
+        and (proposal.status == "passed" or urgently is not None)
     ):
         done = (await service.paid(session, group, [proposal.number])).get(proposal.number, 0)
-        authorised = format_amount(version.amount, version.fund.currency)
+        if proposal.status == "passed":
+            authorised = format_amount(version.amount, version.fund.currency)
         paid = format_amount(done, version.fund.currency)
     return ProposalOut(
         number=proposal.number,
@@ -272,6 +304,8 @@ async def proposal_out(
         authorised=authorised,
         paid=paid,
         policy=await _policy_terms(session, proposal),
+        urgent=proposal.urgent,
+        urgent_decision=urgently,
     )
 
 

@@ -41,7 +41,7 @@ from __future__ import annotations
 import math
 import re
 from collections import Counter
-from collections.abc import Callable, Collection, Hashable, Mapping
+from collections.abc import Callable, Collection, Hashable, Mapping, Sequence
 from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, fields
 from datetime import datetime, timedelta
@@ -55,6 +55,7 @@ _T = TypeVar("_T")
 Status = Literal["passed", "blocked", "not_passed"]
 Reason = Literal[
     "passed",
+    "lazy_passed",
     "fallback_passed",
     "no_eligible_members",
     "no_quorum",
@@ -232,6 +233,7 @@ def decide(
     *,
     beneficiaries: Collection[MemberId] = (),
     blocked_rounds_before: int = 0,
+    tier: ChosenTier | None = None,
 ) -> Outcome:
     """The outcome of a round (or its live tally while open), by the checks in the module doc.
 
@@ -239,7 +241,22 @@ def decide(
     latest position, and responses of anyone not eligible are ignored. `beneficiaries`
     would receive the money. `blocked_rounds_before` counts this proposal's earlier
     rounds that ended blocked (amendments do not reset it); it opens the fallback vote.
+    `tier`: the tier of the amount chosen when the round opened (`rules` are then the
+    tier's rules, `Tier.applied_to`); a lazy tier decides by `decide_lazily`, and the
+    explanation begins with the tier and why it applied.
     """
+    if tier is not None:
+        if tier.tier.mode == "lazy":
+            outcome = decide_lazily(rules, eligible, responses, beneficiaries=beneficiaries)
+        else:
+            outcome = decide(
+                rules,
+                eligible,
+                responses,
+                beneficiaries=beneficiaries,
+                blocked_rounds_before=blocked_rounds_before,
+            )
+        return _with_explanation(outcome, f"{tier.explanation} {outcome.explanation}")
     if blocked_rounds_before < 0:
         raise ValueError("blocked_rounds_before must be 0 or more")
     counting = counting_members(rules, eligible, beneficiaries)
@@ -346,6 +363,327 @@ def round_is_reset_by(changed_fields: AbstractSet[str]) -> bool:
     if unknown:
         raise ValueError(f"not an amendable proposal field: {', '.join(unknown)}")
     return not ROUND_RESETTING_FIELDS.isdisjoint(changed_fields)
+
+
+# --- rules that fit the amount -------------------------------------------------------------
+
+TierMode = Literal["consensus", "lazy"]
+TIER_MODES: Final = ("consensus", "lazy")
+MAX_TIERS: Final = 10
+_TIER_NAMES: Final = frozenset(
+    {"up_to", "mode", "min_deadline_hours", "quorum", "urgent_agreements"}
+)
+_UP_TO_PATTERN: Final = re.compile(r"([0-9]{1,15})(?:\.([0-9]+))?")
+
+
+@dataclass(frozen=True, slots=True)
+class Tier:
+    """One row of a group's table of rules by amount.
+
+    `up_to` (minor units, inclusive) is None for the last, open-ended tier. `consensus`
+    is the group's ordinary rules with this tier's quorum and minimum deadline; `lazy`
+    passes at its deadline unless someone blocks, with no quorum. `urgent_agreements`:
+    None when urgent proposals are not allowed in the tier; N when an urgent proposal
+    passes early once N members agree and nobody blocks.
+    """
+
+    up_to: int | None
+    mode: TierMode
+    min_deadline_hours: int
+    quorum: Fraction
+    urgent_agreements: int | None = None
+
+    def __post_init__(self) -> None:
+        if self.up_to is not None:
+            _check_count("up_to", self.up_to, minimum=1)
+        if self.mode not in TIER_MODES:
+            raise ValueError('mode must be "consensus" or "lazy"')
+        _check_count(
+            "min_deadline_hours", self.min_deadline_hours, minimum=0, maximum=MAX_OPEN_HOURS
+        )
+        _check_share("quorum", self.quorum)
+        if self.mode == "lazy" and self.quorum != 0:
+            raise ValueError('quorum must be "0" (or left out) in a lazy tier: it has no quorum')
+        if self.urgent_agreements is not None:
+            _check_count("urgent_agreements", self.urgent_agreements, minimum=1)
+
+    def applied_to(self, rules: DecisionRules) -> DecisionRules:
+        """The group's rules as this tier changes them (frozen onto the round)."""
+        return DecisionRules(
+            **{
+                **{rule.name: getattr(rules, rule.name) for rule in fields(DecisionRules)},
+                "quorum": self.quorum,
+                "min_open_hours": self.min_deadline_hours,
+            }
+        )
+
+    def to_json(self, minor_digits: int) -> dict[str, object]:
+        data: dict[str, object] = {}
+        if self.up_to is not None:
+            data["up_to"] = _minor_text(self.up_to, minor_digits, grouped=False)
+        data.update(
+            mode=self.mode,
+            min_deadline_hours=self.min_deadline_hours,
+            quorum=_decimal_text(self.quorum),
+            urgent_agreements=self.urgent_agreements,
+        )
+        return data
+
+
+def tiers_from_json(data: object, rules: DecisionRules, minor_digits: int) -> tuple[Tier, ...]:
+    """Read a table of tiers as sent over HTTP or stored; ValueError naming the field.
+
+    `up_to` is a decimal string in the currency's major unit, ascending, and only the
+    last tier leaves it out. A tier's missing quorum or minimum deadline is the group's
+    (a lazy tier's quorum is zero). An empty table means the ordinary rules for every amount.
+    """
+    if not isinstance(data, list):
+        raise ValueError("tiers must be a list of tiers")
+    if len(data) > MAX_TIERS:
+        raise ValueError(f"tiers: at most {MAX_TIERS} tiers")
+    tiers: list[Tier] = []
+    for index, raw in enumerate(data):
+        name = f"tiers[{index}]"
+        if not isinstance(raw, Mapping):
+            raise ValueError(f"{name} must be an object")
+        _refuse_unknown_names(f"{name}.", raw, _TIER_NAMES)
+        last = index == len(data) - 1
+        up_to: int | None = None
+        if "up_to" in raw and raw["up_to"] is not None:
+            if last:
+                raise ValueError(
+                    f"{name}.up_to: the last tier has no upper limit (it covers every "
+                    "larger amount)"
+                )
+            up_to = _parse_up_to(f"{name}.up_to", raw["up_to"], minor_digits)
+            if tiers and tiers[-1].up_to is not None and up_to <= tiers[-1].up_to:
+                raise ValueError(f"{name}.up_to must be more than the tier before it")
+        elif not last:
+            raise ValueError(f"{name}.up_to is required: only the last tier is open-ended")
+        if "mode" not in raw:
+            raise ValueError(f'{name}.mode is required: "consensus" or "lazy"')
+        mode = raw["mode"]
+        if mode not in TIER_MODES:
+            raise ValueError(f'{name}.mode must be "consensus" or "lazy"')
+        default_quorum = Fraction(0) if mode == "lazy" else rules.quorum
+        try:
+            hours = _read(raw, "min_deadline_hours", _parse_count, rules.min_open_hours)
+            quorum = _read(raw, "quorum", _parse_share, default_quorum)
+            urgent = raw.get("urgent_agreements")
+            if urgent is not None:
+                urgent = _parse_count("urgent_agreements", urgent)
+            tiers.append(
+                Tier(
+                    up_to=up_to,
+                    mode="lazy" if mode == "lazy" else "consensus",
+                    min_deadline_hours=hours,
+                    quorum=quorum,
+                    urgent_agreements=urgent,
+                )
+            )
+        except ValueError as error:
+            raise ValueError(f"{name}.{error}") from None
+    return tuple(tiers)
+
+
+def tiers_to_json(tiers: Collection[Tier], minor_digits: int) -> list[dict[str, object]]:
+    return [tier.to_json(minor_digits) for tier in tiers]
+
+
+@dataclass(frozen=True, slots=True)
+class ChosenTier:
+    """The tier a round's amount fell in, fixed when the round opened, and why."""
+
+    number: int  # its place in the table, from 1
+    tier: Tier
+    currency: str
+    minor_digits: int
+    why: str  # "EUR 80.00 is asked"
+
+    @property
+    def label(self) -> str:
+        """ "up to EUR 100", "above EUR 1,000" or "every amount"."""
+        if self.tier.up_to is not None:
+            return f"up to {self.currency} {_minor_text(self.tier.up_to, self.minor_digits)}"
+        if self.previous_up_to is not None:
+            return f"above {self.currency} {_minor_text(self.previous_up_to, self.minor_digits)}"
+        return "any amount"
+
+    previous_up_to: int | None = None
+
+    @property
+    def mode_text(self) -> str:
+        if self.tier.mode == "lazy":
+            return f"lazy consensus, open at least {self.tier.min_deadline_hours} hours"
+        return (
+            f"the group's ordinary rules with a quorum of {_percent(self.tier.quorum)}, "
+            f"open at least {self.tier.min_deadline_hours} hours"
+        )
+
+    @property
+    def explanation(self) -> str:
+        """ "Tier 1, up to EUR 100 (EUR 80.00 is asked): lazy consensus." """
+        return f"Tier {self.number}, {self.label} ({self.why}): {self.mode_text}."
+
+    def to_json(self) -> dict[str, object]:
+        return {
+            "number": self.number,
+            "label": self.label,
+            "why": self.why,
+            "currency": self.currency,
+            "minor_digits": self.minor_digits,
+            "previous_up_to": self.previous_up_to,
+            **self.tier.to_json(self.minor_digits),
+        }
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, object]) -> ChosenTier:
+        """Read back what `to_json` stored on a round."""
+        digits = _parse_count("minor_digits", data["minor_digits"])
+        up_to = data.get("up_to")
+        urgent = data.get("urgent_agreements")
+        previous = data.get("previous_up_to")
+        return cls(
+            number=_parse_count("number", data["number"]),
+            tier=Tier(
+                up_to=None if up_to is None else _parse_up_to("up_to", up_to, digits),
+                mode="lazy" if data["mode"] == "lazy" else "consensus",
+                min_deadline_hours=_parse_count("min_deadline_hours", data["min_deadline_hours"]),
+                quorum=_parse_share("quorum", data["quorum"]),
+                urgent_agreements=None if urgent is None else _parse_count("urgent", urgent),
+            ),
+            currency=str(data["currency"]),
+            minor_digits=digits,
+            why=str(data["why"]),
+            previous_up_to=None if previous is None else _parse_count("previous", previous),
+        )
+
+
+def choose_tier(
+    tiers: Sequence[Tier],
+    amount: int | None,
+    *,
+    currency: str,
+    group_currency: str,
+    minor_digits: int,
+) -> ChosenTier | None:
+    """The tier for an amount asked: the first whose `up_to` reaches it.
+
+    None without tiers, or for a proposal that asks no money (the ordinary rules apply).
+    An amount in another currency than the group's cannot be compared with the table, so
+    it takes the last tier, the most careful one.
+    """
+    if not tiers or amount is None:
+        return None
+    if currency != group_currency:
+        number = len(tiers)
+        why = f"the amount is in {currency}, not the group's {group_currency}: the last tier"
+    else:
+        number = next(
+            index
+            for index, tier in enumerate(tiers, start=1)
+            if tier.up_to is None or amount <= tier.up_to
+        )
+        why = f"{group_currency} {_minor_text(amount, minor_digits)} is asked"
+    return ChosenTier(
+        number=number,
+        tier=tiers[number - 1],
+        currency=group_currency,
+        minor_digits=minor_digits,
+        why=why,
+        previous_up_to=tiers[number - 2].up_to if number > 1 else None,
+    )
+
+
+def decide_lazily(
+    rules: DecisionRules,
+    eligible: Collection[MemberId],
+    responses: Mapping[MemberId, Position],
+    *,
+    beneficiaries: Collection[MemberId] = (),
+) -> Outcome:
+    """Lazy consensus: passed unless someone who counts blocks; silence is consent, so
+    there is no quorum and stand-asides do not hold it back."""
+    counting = counting_members(rules, eligible, beneficiaries)
+    tally = _Tally.of(rules, counting, responses)
+    if not counting:
+        return tally.outcome(
+            "not_passed",
+            "no_eligible_members",
+            "Not passed: no member is eligible to decide this round.",
+        )
+    if tally.block:
+        return tally.outcome(
+            "blocked",
+            "blocked",
+            f"Blocked by {_plural(tally.block, 'member')}: under lazy consensus one block "
+            "stops a proposal.",
+        )
+    return tally.outcome(
+        "passed", "lazy_passed", "Passed by lazy consensus: nobody blocked by the deadline."
+    )
+
+
+def urgent_passes(
+    tier: ChosenTier | None,
+    rules: DecisionRules,
+    eligible: Collection[MemberId],
+    responses: Mapping[MemberId, Position],
+    *,
+    beneficiaries: Collection[MemberId] = (),
+) -> bool:
+    """Whether an urgent proposal passes early, before its deadline: its tier allows
+    urgency, at least `urgent_agreements` members who count agree (a concern is agreement
+    too), and nobody who counts blocks. It must still be confirmed at the deadline."""
+    if tier is None or tier.tier.urgent_agreements is None:
+        return False
+    counting = counting_members(rules, eligible, beneficiaries)
+    tally = _Tally.of(rules, counting, responses)
+    return tally.block == 0 and tally.support >= tier.tier.urgent_agreements
+
+
+Confirmation = Literal["awaiting confirmation", "confirmed", "not confirmed"]
+
+
+def urgent_state(passed_urgently: bool, closed: bool, outcome: str | None) -> Confirmation | None:
+    """Where an urgent decision stands: None when the round did not pass urgently."""
+    if not passed_urgently:
+        return None
+    if not closed:
+        return "awaiting confirmation"
+    return "confirmed" if outcome == "passed" else "not confirmed"
+
+
+def _with_explanation(outcome: Outcome, explanation: str) -> Outcome:
+    return Outcome(
+        **{
+            **{name.name: getattr(outcome, name.name) for name in fields(Outcome)},
+            "explanation": explanation,
+        }
+    )
+
+
+def _parse_up_to(name: str, raw: object, minor_digits: int) -> int:
+    match = _UP_TO_PATTERN.fullmatch(raw) if isinstance(raw, str) else None
+    if match is None or len(match.group(2) or "") > minor_digits:
+        raise ValueError(
+            f'{name} must be a decimal string such as "100" or "100.50", with at most '
+            f"{minor_digits} decimal places"
+        )
+    decimals = (match.group(2) or "").ljust(minor_digits, "0")
+    minor: int = int(match.group(1)) * 10**minor_digits + int(decimals or "0")
+    if minor < 1:
+        raise ValueError(f"{name} must be more than zero")
+    return minor
+
+
+def _minor_text(minor: int, minor_digits: int, *, grouped: bool = True) -> str:
+    """100_000 with two digits -> "1,000" (or "1000" ungrouped), 100_50 -> "100.50"."""
+    whole, cents = divmod(minor, 10**minor_digits)
+    text = f"{whole:,}" if grouped else str(whole)
+    if cents == 0 or minor_digits == 0:
+        return text
+    return f"{text}.{cents:0{minor_digits}d}"
 
 
 # --- the checks ---------------------------------------------------------------------

@@ -42,6 +42,14 @@ class ProposalIn(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     amount: Amount | None = None
     counterparty: Counterparty | None = None
     closes_at: datetime | None = None
+    urgent: Annotated[
+        bool,
+        msgspec.Meta(
+            description="Urgent: may pass early once the tier's number of members agree "
+            "and nobody blocks, then be confirmed at the deadline (422 where the amount's "
+            "tier does not allow it)"
+        ),
+    ] = False
     beneficiary: (
         Annotated[
             int,
@@ -87,10 +95,22 @@ class RulesIn(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     # Whether anyone who may read the proposals also reads their discussions.
     public_comments: bool | None = None
     reminder_hours_before: ReminderHours | None = None
+    tiers: (
+        Annotated[
+            list[Any],
+            msgspec.Meta(
+                description="Rules by amount: [{up_to?, mode, min_deadline_hours?, quorum?, "
+                "urgent_agreements?}], up_to ascending, the last tier without; [] for the "
+                "ordinary rules at every amount"
+            ),
+        ]
+        | None
+    ) = None
 
 
 class RulesOut(msgspec.Struct, kw_only=True):
     rules: dict[str, Any]
+    tiers: list[dict[str, Any]] = msgspec.field(default_factory=list)
     public_names: bool
     policy_room_committed: bool = False
     public_comments: bool = False
@@ -200,6 +220,18 @@ class OutcomeOut(msgspec.Struct, kw_only=True):
     explanation: str
 
 
+class TierOut(msgspec.Struct, kw_only=True):
+    """The tier of the amount, fixed when the round opened."""
+
+    number: int
+    label: str  # "up to EUR 100"
+    why: str
+    mode: str  # "consensus" or "lazy"
+    min_deadline_hours: int
+    quorum: str
+    urgent_agreements: int | None
+
+
 class RoundOut(msgspec.Struct, kw_only=True):
     number: int
     version: int
@@ -217,6 +249,9 @@ class RoundOut(msgspec.Struct, kw_only=True):
     # The entry of the group's log that holds this round's decision (None while it is
     # open, and for rounds closed before decisions were logged).
     decided_in: int | None = None
+    tier: TierOut | None = None  # None: the ordinary rules applied
+    # When an urgent proposal passed early in this round.
+    urgent_passed_at: datetime | None = None
 
 
 class PolicyOut(msgspec.Struct, kw_only=True):
@@ -269,6 +304,9 @@ class ProposalOut(msgspec.Struct, kw_only=True):
     policy: PolicyTermsOut | None = None
     # For members: who has not responded in the open round yet (None for others).
     not_responded: list[NotRespondedOut] | None = None
+    urgent: bool = False
+    # "passed urgently, awaiting confirmation" / "..., confirmed" / "..., not confirmed".
+    urgent_decision: str | None = None
 
 
 class ProposalSummary(msgspec.Struct, kw_only=True):

@@ -7,12 +7,14 @@ group's log lock first, the same lock the ledger takes, so the lock order is alw
 
 from __future__ import annotations
 
+import dataclasses
 import json
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import func, select, update
+from sqlalchemy import func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ledger import queries as ledger_queries
@@ -21,7 +23,7 @@ from ledger.canonical import has_control_characters, nfc
 from ledger.errors import NotAuthorised
 from ledger.groups import active_membership, has_role, list_members, utcnow
 from ledger.models import Entry, Fund, Group, Membership, User
-from ledger.money import format_amount, parse_amount
+from ledger.money import exponent, format_amount, parse_amount
 from ledger.service import Authorisation, Payment
 from proposals import decisions, minute, personal, policies, rules, updates
 from proposals.errors import (
@@ -76,6 +78,40 @@ async def set_rules(
     row.updated_at = utcnow()
     await session.flush()
     return updated, row.public_names
+
+
+async def get_tiers(session: AsyncSession, group: Group) -> tuple[rules.Tier, ...]:
+    """The group's table of rules by amount (empty: the ordinary rules for every amount)."""
+    row = await session.get(GroupRules, group.id)
+    if row is None:
+        return ()
+    current, _ = await get_rules(session, group)
+    return rules.tiers_from_json(json.loads(row.tiers), current, exponent(group.currency))
+
+
+def tiers_json(group: Group, tiers: Sequence[rules.Tier]) -> list[dict[str, object]]:
+    return rules.tiers_to_json(tiers, exponent(group.currency))
+
+
+_TIER_FIELD = re.compile(r"tiers(?:\[[0-9]+\](?:\.[a-z_]+)?)?")
+
+
+async def set_tiers(session: AsyncSession, group: Group, data: object) -> tuple[rules.Tier, ...]:
+    """Replace the table of tiers; open rounds keep the tier they opened with."""
+    current, _ = await get_rules(session, group)
+    try:
+        tiers = rules.tiers_from_json(data, current, exponent(group.currency))
+    except ValueError as error:
+        message = str(error)
+        named = _TIER_FIELD.match(message)
+        raise InvalidProposal(message, field=named.group(0) if named else "tiers") from error
+    await set_rules(session, group, {}, None)  # makes the row when there is none yet
+    row = await session.get(GroupRules, group.id)
+    assert row is not None
+    row.tiers = json.dumps(tiers_json(group, tiers), sort_keys=True)
+    row.updated_at = utcnow()
+    await session.flush()
+    return tiers
 
 
 async def policy_room_committed(session: AsyncSession, group: Group) -> bool:
@@ -133,6 +169,27 @@ def eligible_of(round_: Round) -> list[int]:
 
 def rules_of(round_: Round) -> rules.DecisionRules:
     return rules.DecisionRules.from_json(json.loads(round_.rules))
+
+
+def tier_of(round_: Round) -> rules.ChosenTier | None:
+    """The tier the round's amount fell in when it opened (None: the ordinary rules)."""
+    return None if round_.tier is None else rules.ChosenTier.from_json(json.loads(round_.tier))
+
+
+def awaiting_confirmation(proposal: Proposal, round_: Round) -> bool:
+    """An urgent proposal passed early and its round is open until the ordinary deadline."""
+    return (
+        proposal.status == "passed"
+        and round_.urgent_passed_at is not None
+        and round_.closed_at is None
+    )
+
+
+def round_is_open(proposal: Proposal, round_: Round) -> bool:
+    """Whether members may still respond in the round (also while it awaits confirmation)."""
+    return round_.closed_at is None and (
+        proposal.status == "open" or awaiting_confirmation(proposal, round_)
+    )
 
 
 async def latest_responses(session: AsyncSession, round_: Round) -> list[Response]:
@@ -204,8 +261,26 @@ async def _open_round(
     version: int,
     now: datetime,
     closes_at: datetime | None,
+    money: _Money,
 ) -> Round:
     group_rules, _ = await get_rules(session, group)
+    tier = rules.choose_tier(
+        await get_tiers(session, group),
+        money.amount,
+        currency=money.fund.currency if money.fund is not None else group.currency,
+        group_currency=group.currency,
+        minor_digits=exponent(group.currency),
+    )
+    if tier is not None:
+        group_rules = tier.tier.applied_to(group_rules)
+    if proposal.urgent and (tier is None or tier.tier.urgent_agreements is None):
+        where = "a proposal that asks no money" if tier is None else f"tier {tier.number}"
+        raise InvalidProposal(
+            f"The group's rules do not allow urgent decisions for {where}"
+            + ("" if tier is None else f" ({tier.label})")
+            + ": leave out urgent, or ask an amount whose tier allows it.",
+            field="urgent",
+        )
     earliest = rules.earliest_close_at(group_rules, now)
     if closes_at is None:
         closes_at = max(now + DEFAULT_ROUND_LENGTH, earliest)
@@ -225,6 +300,7 @@ async def _open_round(
         number=number,
         version=version,
         rules=json.dumps(group_rules.to_json(), sort_keys=True),
+        tier=None if tier is None else json.dumps(tier.to_json(), sort_keys=True),
         eligible=json.dumps(eligible),
         opened_at=now,
         closes_at=closes_at.astimezone(UTC),
@@ -298,6 +374,7 @@ async def create_proposal(
         status="open",
         beneficiary_id=beneficiary_id,
         created_at=now,
+        urgent=data.urgent,
     )
     session.add(proposal)
     await session.flush()
@@ -317,7 +394,7 @@ async def create_proposal(
     if terms is not None:
         await session.flush()
         session.add(policies.terms_row(first, terms))
-    await _open_round(session, group, proposal, 1, 1, now, data.closes_at)
+    await _open_round(session, group, proposal, 1, 1, now, data.closes_at, money)
     return await get_proposal(session, group, number)
 
 
@@ -343,7 +420,7 @@ async def _close_if_due(
     amended into a new round, and a blocked round would close as "amended" and no longer
     count towards the fallback vote."""
     round_ = current_round(proposal)
-    if proposal.status == "open" and round_.closed_at is None and round_.closes_at <= now:
+    if round_is_open(proposal, round_) and round_.closes_at <= now:
         await finish_round(session, group, proposal, round_, now, closed_by="deadline")
 
 
@@ -351,7 +428,7 @@ async def _open_round_of(
     session: AsyncSession, group: Group, proposal: Proposal, now: datetime
 ) -> Round:
     """The proposal's open round, closing it first if its deadline has passed."""
-    if proposal.status not in ("open",):
+    if proposal.status != "open" and not awaiting_confirmation(proposal, current_round(proposal)):
         raise RoundClosed(f"Proposal {proposal.number} is {proposal.status.replace('_', ' ')}.")
     await _close_if_due(session, group, proposal, now)
     round_ = current_round(proposal)
@@ -407,6 +484,19 @@ async def respond(
     await session.flush()
     round_rules = rules_of(round_)
     eligible, answers, beneficiaries = await _counting(session, group, proposal, round_)
+    if (
+        proposal.urgent
+        and proposal.status == "open"
+        and rules.urgent_passes(
+            tier_of(round_), round_rules, eligible, answers, beneficiaries=beneficiaries
+        )
+    ):
+        # Passed now, money may be paid; the round stays open for its confirmation.
+        round_.urgent_passed_at = now
+        proposal.status = "passed"
+        proposal.decided_at = now
+        await updates.proposal_decided(session, proposal, now)
+        await session.flush()
     if rules.should_close_early(round_rules, eligible, answers, beneficiaries=beneficiaries):
         await finish_round(session, group, proposal, round_, now, closed_by="all_responded")
     return response
@@ -455,6 +545,7 @@ def _decide(
         answers,
         beneficiaries=beneficiaries,
         blocked_rounds_before=_blocked_before(proposal, round_),
+        tier=tier_of(round_),
     )
 
 
@@ -482,6 +573,8 @@ async def finish_round(
     tally = _decide(proposal, round_, eligible, answers, beneficiaries)
     counted = rules.counting_members(rules_of(round_), eligible, beneficiaries)
     outcome = None if closed_by in ("amended", "withdrawn") else tally
+    if outcome is not None and round_.urgent_passed_at is not None:
+        outcome = _confirmation(outcome, round_.urgent_passed_at)
     values: dict[str, object] = {"closed_at": now, "closed_by": closed_by}
     if outcome is not None:
         values.update(
@@ -538,6 +631,21 @@ async def finish_round(
     return outcome
 
 
+def _confirmation(outcome: rules.Outcome, passed_at: datetime) -> rules.Outcome:
+    """The outcome of a round where an urgent proposal passed early: it confirms the urgent
+    decision when it would pass by the ordinary rules; otherwise the decision is not
+    confirmed (money paid under it stays paid: the ledger never changes)."""
+    when = passed_at.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
+    if outcome.passed:
+        head = f"Passed urgently on {when}, confirmed at the deadline."
+    else:
+        head = (
+            f"Passed urgently on {when}, not confirmed at the deadline: no more money may be "
+            "paid under it; money already paid stays paid."
+        )
+    return dataclasses.replace(outcome, explanation=f"{head} {outcome.explanation}")
+
+
 async def close(
     session: AsyncSession, group: Group, number: int, now: datetime | None = None
 ) -> rules.Outcome:
@@ -570,7 +678,11 @@ async def close_due(
         select(Proposal, Round, Group)
         .join(Round, Round.proposal_id == Proposal.id)
         .join(Group, Group.id == Proposal.group_id)
-        .where(Round.closed_at.is_(None), Round.closes_at <= now, Proposal.status == "open")
+        .where(
+            Round.closed_at.is_(None),
+            Round.closes_at <= now,
+            or_(Proposal.status == "open", Round.urgent_passed_at.is_not(None)),
+        )
         # One order for taking the groups' locks, so that two runs cannot deadlock.
         .order_by(Group.id, Round.id)
     )
@@ -684,7 +796,9 @@ async def amend(
             await finish_round(session, group, proposal, round_, now, closed_by="amended")
         proposal.status = "open"
         proposal.decided_at = None
-        await _open_round(session, group, proposal, round_.number + 1, version.version, now, None)
+        await _open_round(
+            session, group, proposal, round_.number + 1, version.version, now, None, money
+        )
     return await get_proposal(session, group, number)
 
 

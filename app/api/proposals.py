@@ -72,6 +72,7 @@ async def _rules_out(session: AsyncSession, caller: Caller) -> RulesOut:
     talk = await discussion.settings_of(session, caller.group)
     return RulesOut(
         rules=rules.to_json(),
+        tiers=service.tiers_json(caller.group, await service.get_tiers(session, caller.group)),
         public_names=public_names,
         policy_room_committed=await service.policy_room_committed(session, caller.group),
         public_comments=talk.public_comments,
@@ -314,6 +315,8 @@ class ProposalController(Controller):
         self, db_session: DbSession, caller: CurrentCaller, data: JSONBody[RulesIn]
     ) -> RulesOut:
         await service.set_rules(db_session, caller.group, data.rules, data.public_names)
+        if data.tiers is not None:
+            await service.set_tiers(db_session, caller.group, data.tiers)
         if data.policy_room_committed is not None:
             await service.set_policy_room_committed(
                 db_session, caller.group, data.policy_room_committed

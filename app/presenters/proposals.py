@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from markupsafe import Markup
@@ -209,6 +209,8 @@ class ProposalPage:
     paid: str
     left_to_pay: str
     show_names: bool
+    # The tier of the current round and where an urgent decision stands, in words.
+    notes: list[str] = field(default_factory=list)
 
     @property
     def body_html(self) -> Markup:
@@ -359,7 +361,49 @@ def proposal_page(
         paid=paid_text,
         left_to_pay=left,
         show_names=show_names,
+        notes=decision_notes(out, fmt, paid=fmt.money(paid, currency) if paid else ""),
     )
+
+
+def decision_notes(out: ProposalOut, fmt: Formatter, *, paid: str = "") -> list[str]:
+    """What the current round's tier is and where an urgent decision stands, for the page
+    and the decision record. ``paid``: the money paid under the proposal, formatted."""
+    notes: list[str] = []
+    current = out.rounds[-1] if out.rounds else None
+    if current is not None and current.tier is not None:
+        tier = current.tier
+        mode = "lazy consensus" if tier.mode == "lazy" else "the group's ordinary rules"
+        notes.append(
+            f"Round {current.number} is decided by tier {tier.number}, {tier.label} "
+            f"({tier.why}): {mode}."
+        )
+    if out.urgent_decision is None:
+        if out.urgent and out.status == "open":
+            notes.append(
+                "Urgent: it may pass early once enough members agree and nobody blocks; it "
+                "is then confirmed at its deadline."
+            )
+        return notes
+    urgent = [r for r in out.rounds if r.urgent_passed_at is not None][-1]
+    assert urgent.urgent_passed_at is not None
+    passed_on = fmt.moment(urgent.urgent_passed_at)
+    if urgent.closed_at is None:
+        notes.append(
+            f"Passed urgently on {passed_on}, awaiting confirmation: at the deadline "
+            f"({fmt.moment(urgent.closes_at)}) it is confirmed if it passes by the ordinary "
+            "rules."
+        )
+    elif urgent.outcome is not None and urgent.outcome.status == "passed":
+        notes.append(f"Passed urgently on {passed_on}, confirmed at its deadline.")
+    else:
+        text = f"Passed urgently on {passed_on}, not confirmed at its deadline."
+        if paid:
+            text += (
+                f" {paid} paid under the urgent decision stays paid (the ledger never "
+                "changes); nothing more may be paid under it."
+            )
+        notes.append(text)
+    return notes
 
 
 # --- a proposal, in a list ------------------------------------------------------------------

@@ -43,6 +43,7 @@ from app.presenters.ledger import entry_view
 from app.presenters.markdown import render_markdown
 from app.presenters.proposals import (
     PolicyView,
+    decision_notes,
     money_text,
     policy_view,
     proposal_lines,
@@ -81,7 +82,7 @@ BODY_MAX = 20_000
 REASON_MAX = 5_000
 COUNTERPARTY_MAX = 64
 
-PROPOSE_FIELDS = ("title", "body", "fund", "amount", "counterparty", "closes_at")
+PROPOSE_FIELDS = ("title", "body", "fund", "amount", "counterparty", "closes_at", "urgent")
 RESPOND_FIELDS = ("position", "reason")
 # The amendment's reason has a name of its own: the response form's reason is on the page too.
 AMEND_FIELDS = ("title", "body", "fund", "amount", "counterparty", "amend_reason")
@@ -169,6 +170,7 @@ def proposal_from_form(form: Form, zone: tzinfo) -> ProposalIn | None:
         amount=form.value("amount") or None,
         counterparty=counterparty or None,
         closes_at=closes_at,
+        urgent=form.value("urgent") == "on",
     )
 
 
@@ -861,7 +863,8 @@ class MemberProposalPages(Controller):
         )
         if caller.user_id is not None:  # what told the member of it is now read
             await notify.mark_read_about(db_session, caller.user_id, group.id, number)
-        round_open = proposal.status == "open" and round_.closed_at is None
+        # An urgent proposal that passed early keeps its round open for confirmation.
+        round_open = service.round_is_open(proposal, round_)
         may_respond = round_open and caller.user_id in service.eligible_of(round_)
         payment = await _payment(db_session, group, proposal, fmt)
         comments = comment_views(
@@ -891,6 +894,9 @@ class MemberProposalPages(Controller):
                 rules.earliest_close_at(service.rules_of(round_), round_.opened_at)
             ),
             status_label=STATUS_LABELS.get(proposal.status, proposal.status),
+            notes=decision_notes(
+                shown, fmt, paid=await _paid_text(db_session, group, proposal, fmt)
+            ),
             positions=POSITION_LABELS,
             mine=mine,
             may_respond=may_respond,
@@ -943,6 +949,17 @@ async def _fund_options(db_session: AsyncSession, caller: Caller) -> list[tuple[
     return [(fund.slug, fund.name) for fund in funds]
 
 
+async def _paid_text(
+    db_session: AsyncSession, group: Group, proposal: Proposal, fmt: Formatter
+) -> str:
+    """The money paid under the proposal, formatted; empty when none was."""
+    version = service.current_version(proposal)
+    if version.fund is None:
+        return ""
+    paid = (await service.paid(db_session, group, [proposal.number])).get(proposal.number, 0)
+    return fmt.money(paid, version.fund.currency) if paid else ""
+
+
 async def _payment(
     db_session: AsyncSession, group: Group, proposal: Proposal, fmt: Formatter
 ) -> Payment | None:
@@ -987,6 +1004,10 @@ class RulesPages(Controller):
         talk = await discussion.settings_of(db_session, caller.group)
         form.values["public_comments"] = "on" if talk.public_comments else ""
         form.values["reminder_hours"] = str(talk.reminder_hours)
+        tiers = proposals.tiers_json(
+            caller.group, await proposals.get_tiers(db_session, caller.group)
+        )
+        form.values.update(tiers_form_values(tiers))
         saved = request.query_params.get("saved") == "1"
         return _rules_page(request, caller, form, saved=saved)
 
@@ -994,7 +1015,7 @@ class RulesPages(Controller):
     async def save_rules(
         self, request: Request[Any, Any, Any], db_session: DbSession, caller: CurrentCaller
     ) -> Template | Redirect:
-        form = await read_form(request, RULE_FIELDS)
+        form = await read_form(request, RULE_FIELDS + TIER_FIELDS)
         # Left empty: the reminder time stays as it is.
         reminder_hours = (
             _whole(
@@ -1004,7 +1025,8 @@ class RulesPages(Controller):
             else None
         )
         changes = rules_from_form(form)
-        if changes is not None:
+        tiers, rows = tiers_from_form(form)
+        if changes is not None and form.ok:
             try:
                 await proposals.set_rules(
                     db_session, caller.group, changes, form.value("public_names") == "on"
@@ -1018,9 +1040,11 @@ class RulesPages(Controller):
                     public_comments=form.value("public_comments") == "on",
                     reminder_hours=reminder_hours,
                 )
+                await proposals.set_tiers(db_session, caller.group, tiers)
             except LedgerError as error:
-                form.fail("", str(error))
+                form.fail(_tier_field(error.field, rows), str(error))
         if changes is None or not form.ok:
+            # Nothing of a refused form is kept (the request's transaction rolls back).
             return _rules_page(request, caller, form, status=422)
         return see_other(f"/m/{caller.group.slug}/rules?saved=1")
 
@@ -1041,6 +1065,7 @@ def _rules_page(
         caller=caller,
         form=form,
         saved=saved,
+        tier_rows=range(TIER_ROWS),
     )
 
 
@@ -1125,6 +1150,69 @@ def _whole(form: Form, name: str, *, minimum: int, maximum: int, example: int) -
         form.fail(name, f"Enter a whole number from {minimum} to {maximum:,}.")
         return None
     return int(text)
+
+
+# The table of rules by amount: a few rows of the form; a row is used when a way of
+# deciding is chosen, and its fields are named after their place (``tier_0_up_to``).
+TIER_ROWS = 5
+_TIER_COLUMNS = ("up_to", "mode", "hours", "quorum", "urgent")
+TIER_FIELDS = tuple(f"tier_{row}_{column}" for row in range(TIER_ROWS) for column in _TIER_COLUMNS)
+_TIER_ERROR = re.compile(r"tiers\[([0-9]+)\]\.([a-z_]+)")
+_TIER_COLUMN_OF = {"min_deadline_hours": "hours", "urgent_agreements": "urgent"}
+
+
+def tiers_form_values(tiers: list[dict[str, object]]) -> dict[str, str]:
+    """The form's rows filled in with the group's table of tiers."""
+    values: dict[str, str] = {}
+    for row, tier in enumerate(tiers[:TIER_ROWS]):
+        mode = str(tier["mode"])
+        values[f"tier_{row}_up_to"] = str(tier.get("up_to") or "")
+        values[f"tier_{row}_mode"] = mode
+        values[f"tier_{row}_hours"] = str(tier["min_deadline_hours"])
+        values[f"tier_{row}_quorum"] = "" if mode == "lazy" else _percent_text(tier["quorum"])
+        urgent = tier.get("urgent_agreements")
+        values[f"tier_{row}_urgent"] = "" if urgent is None else str(urgent)
+    return values
+
+
+def tiers_from_form(form: Form) -> tuple[list[dict[str, object]], list[int]]:
+    """The table the form asks for (as ``set_tiers`` takes it) and the form row of each tier;
+    the table's own checks (``proposals.rules.tiers_from_json``) say what is wrong."""
+    tiers: list[dict[str, object]] = []
+    rows: list[int] = []
+    for row in range(TIER_ROWS):
+        mode = form.value(f"tier_{row}_mode")
+        if not mode:
+            continue
+        tier: dict[str, object] = {"mode": mode}
+        if up_to := form.value(f"tier_{row}_up_to"):
+            tier["up_to"] = up_to.replace(",", "")
+        if form.value(f"tier_{row}_hours"):
+            tier["min_deadline_hours"] = _whole(
+                form,
+                f"tier_{row}_hours",
+                minimum=0,
+                maximum=decision_rules.MAX_OPEN_HOURS,
+                example=24,
+            )
+        if form.value(f"tier_{row}_quorum"):
+            tier["quorum"] = _share(form, f"tier_{row}_quorum")
+        if form.value(f"tier_{row}_urgent"):
+            tier["urgent_agreements"] = _whole(
+                form, f"tier_{row}_urgent", minimum=1, maximum=999, example=2
+            )
+        tiers.append(tier)
+        rows.append(row)
+    return tiers, rows
+
+
+def _tier_field(field: str | None, rows: list[int]) -> str:
+    """The form field an error of the table names (``tiers[1].up_to`` -> its row's field)."""
+    named = _TIER_ERROR.fullmatch(field or "")
+    if named is None or int(named.group(1)) >= len(rows):
+        return "" if field not in RULE_FIELDS else str(field)
+    column = _TIER_COLUMN_OF.get(named.group(2), named.group(2))
+    return f"tier_{rows[int(named.group(1))]}_{column}" if column in _TIER_COLUMNS else ""
 
 
 def rules_from_form(form: Form) -> dict[str, object] | None:

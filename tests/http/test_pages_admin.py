@@ -272,6 +272,7 @@ async def test_admin_reads_and_changes_the_decision_rules(
         "policy_room_committed": True,
         "public_comments": True,
         "reminder_hours_before": 12,
+        "tiers": [],
     }
     # Switching the fallback off again clears it; precise shares stay exact.
     async with browser(settings, world.admin) as admin:
