@@ -22,6 +22,8 @@ from litestar.params import PathParameter, QueryParameter
 from litestar.response import Redirect, Template
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.api.attachments import keep, store_of
+from app.api.claims import claim_in
 from app.auth import (
     Caller,
     provide_caller,
@@ -39,7 +41,7 @@ from app.guards import member_with, public_or_member
 from app.jobs import send_mail_soon
 from app.presenters.discussion import comment_count, comment_views
 from app.presenters.formatting import Formatter
-from app.presenters.ledger import entry_view
+from app.presenters.ledger import entry_view, size_text
 from app.presenters.markdown import render_markdown
 from app.presenters.proposals import (
     PolicyView,
@@ -52,17 +54,17 @@ from app.web.forms import (
     Form,
     read_form,
 )
-from app.web.ledger import entry_views
+from app.web.ledger import entry_views, receipt_of
 from app.web.security import COOKIE_FREE
 from app.web.templating import page, see_other
 from ledger import groups
 from ledger import queries as ledger_queries
 from ledger import service as ledger_service
-from ledger.errors import LedgerError
+from ledger.errors import InvalidInput, LedgerError
 from ledger.groups import utcnow
 from ledger.models import Fund, Group
 from ledger.money import format_amount
-from proposals import discussion, notify, policies, rules, service
+from proposals import claims, discussion, notify, policies, rules, service
 from proposals import queries as proposal_queries
 from proposals import rules as decision_rules
 from proposals import service as proposals
@@ -82,6 +84,8 @@ REASON_MAX = 5_000
 COUNTERPARTY_MAX = 64
 
 PROPOSE_FIELDS = ("title", "body", "fund", "amount", "counterparty", "closes_at")
+# A claim to be paid back; its receipt comes as the file "receipt".
+CLAIM_FIELDS = ("fund", "amount", "what_for", "body")
 RESPOND_FIELDS = ("position", "reason")
 # The amendment's reason has a name of its own: the response form's reason is on the page too.
 AMEND_FIELDS = ("title", "body", "fund", "amount", "counterparty", "amend_reason")
@@ -472,6 +476,58 @@ class MemberProposalPages(Controller):
         fmt = Formatter.for_group(caller.group, settings_of(request))
         data = policy_from_form(form, fmt.zone)
         return await self._open(request, db_session, caller, form, data, POLICY_FIELDS)
+
+    @get("/m/{group:str}/claims/new", guards=[member_with("member")], name="claim_form")
+    async def claim_form(
+        self, request: Request[Any, Any, Any], db_session: DbSession, caller: CurrentCaller
+    ) -> Template:
+        return await self._claim_page(request, db_session, caller, Form())
+
+    @post("/m/{group:str}/claims/new", guards=[member_with("member")], name="claim")
+    async def file_claim(
+        self, request: Request[Any, Any, Any], db_session: DbSession, caller: CurrentCaller
+    ) -> Template | Redirect:
+        form = await read_form(request, CLAIM_FIELDS)
+        try:
+            data = claim_in({name: form.value(name) for name in CLAIM_FIELDS})
+            receipt = await receipt_of(request, settings_of(request).max_attachment_bytes)
+            if receipt is None:
+                raise InvalidInput(
+                    "A claim needs its receipt: a photo or a PDF of it.", field="receipt"
+                )
+            proposal, _ = await claims.file_claim(
+                db_session, caller.group, caller.logged_in_user, data, receipt
+            )
+        except LedgerError as error:
+            form.fail_with(error, (*CLAIM_FIELDS, "receipt"))
+            return await self._claim_page(
+                request, db_session, caller, form, status=status_of(error)
+            )
+        await keep(store_of(request), receipt)
+        return see_other(f"/m/{caller.group.slug}/proposals/{proposal.number}?done=proposed")
+
+    async def _claim_page(
+        self,
+        request: Request[Any, Any, Any],
+        db_session: AsyncSession,
+        caller: Caller,
+        form: Form,
+        *,
+        status: int = 200,
+    ) -> Template:
+        membership = caller.membership
+        assert membership is not None  # the member guard let them in
+        return page(
+            request,
+            "member/claim.html",
+            status_code=status,
+            group=caller.group,
+            caller=caller,
+            form=form,
+            fund_options=await _fund_options(db_session, caller),
+            pseudonym=claims.pseudonym(membership),
+            limit=size_text(settings_of(request).max_attachment_bytes),
+        )
 
     async def _open(
         self,
