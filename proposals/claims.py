@@ -6,7 +6,7 @@ group's rules like any other, except that the claimant's own response never coun
 (``service._counting``). Its receipt is cleaned and kept when the claim is filed; when a
 steward records the payment under the claim's proposal, the receipt is attached to that
 payment (``receipt_to_attach``). Nobody pays themselves under a spending policy
-(``refuse_payment_to_oneself``): money to oneself needs the group's decision.
+(``pseudonyms.refuse_payment_to_oneself``): money to oneself needs the group's decision.
 """
 
 from __future__ import annotations
@@ -17,24 +17,15 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ledger.cleaning import CleanFile
-from ledger.errors import NotAuthorised
 from ledger.files import sha256_of
 from ledger.groups import active_membership, utcnow
-from ledger.models import Entry, Group, Membership, User
+from ledger.models import Entry, Group, User
 from ledger.money import format_amount
-from ledger.service import Payment
 from proposals import service
 from proposals.errors import NotAllowed
 from proposals.models import Claim, Proposal
+from proposals.pseudonyms import pseudonym
 from proposals.schemas import ClaimIn, ClaimOut, ClaimReceiptOut, ProposalIn
-
-PSEUDONYM_PREFIX = "M-"
-
-
-def pseudonym(membership: Membership) -> str:
-    """How the ledger and the public pages name a member who is paid: by their membership,
-    never by their name."""
-    return f"{PSEUDONYM_PREFIX}{membership.id}"
 
 
 async def file_claim(
@@ -108,17 +99,3 @@ async def receipt_to_attach(session: AsyncSession, group: Group, entry: Entry) -
         .where(Proposal.group_id == group.id, Proposal.number == entry.proposal_number)
     )
     return claim
-
-
-async def refuse_payment_to_oneself(session: AsyncSession, group: Group, payment: Payment) -> None:
-    """A steward paying their own pseudonym under a policy decides alone on money to
-    themselves: refused (a claim, decided by the others, pays them back)."""
-    if payment.recorded_by is None or not payment.counterparty:
-        return
-    membership = await active_membership(session, group.id, payment.recorded_by)
-    if membership is not None and payment.counterparty == pseudonym(membership):
-        raise NotAuthorised(
-            f"{payment.counterparty} is you: nobody pays themselves under a policy. File a "
-            "claim and the group decides on it.",
-            field="counterparty",
-        )

@@ -23,7 +23,7 @@ from ledger.groups import active_membership, has_role, list_members, utcnow
 from ledger.models import Entry, Fund, Group, Membership, User
 from ledger.money import format_amount, parse_amount
 from ledger.service import Authorisation, Payment
-from proposals import minute, personal, policies, rules, updates
+from proposals import minute, personal, policies, pseudonyms, rules, updates
 from proposals.errors import (
     InvalidProposal,
     NotAllowed,
@@ -780,9 +780,7 @@ async def authorise_payment(session: AsyncSession, group: Group, payment: Paymen
     (``authorise_under_proposal``) or under a spending policy in force
     (``policies.authorise_under_policy``); nothing else moves money out."""
     if payment.policy is not None:
-        from proposals.claims import refuse_payment_to_oneself
-
-        await refuse_payment_to_oneself(session, group, payment)
+        await pseudonyms.refuse_payment_to_oneself(session, group, payment)
         today = utcnow().date()
         return Authorisation(
             policy=await policies.authorise_under_policy(session, group, payment, today)

@@ -64,7 +64,7 @@ from ledger.errors import InvalidInput, LedgerError
 from ledger.groups import utcnow
 from ledger.models import Fund, Group
 from ledger.money import format_amount
-from proposals import claims, discussion, notify, policies, rules, service
+from proposals import claims, discussion, notify, policies, pseudonyms, rules, service
 from proposals import queries as proposal_queries
 from proposals import rules as decision_rules
 from proposals import service as proposals
@@ -525,7 +525,7 @@ class MemberProposalPages(Controller):
             caller=caller,
             form=form,
             fund_options=await _fund_options(db_session, caller),
-            pseudonym=claims.pseudonym(membership),
+            pseudonym=pseudonyms.pseudonym(membership),
             limit=size_text(settings_of(request).max_attachment_bytes),
         )
 
