@@ -99,3 +99,11 @@ async def receipt_to_attach(session: AsyncSession, group: Group, entry: Entry) -
         .where(Proposal.group_id == group.id, Proposal.number == entry.proposal_number)
     )
     return claim
+
+
+async def claim_of(session: AsyncSession, proposal: Proposal) -> Claim | None:
+    """The claim this proposal is, if it is one."""
+    claim: Claim | None = await session.scalar(
+        select(Claim).where(Claim.proposal_id == proposal.id)
+    )
+    return claim

@@ -15,6 +15,7 @@ from datetime import UTC, date, datetime, tzinfo
 from decimal import Decimal
 from typing import Annotated, Any
 
+import anyio
 from litestar import Controller, Request, Response, get, post
 from litestar.di import Provide
 from litestar.exceptions import NotFoundException, PermissionDeniedException
@@ -506,6 +507,37 @@ class MemberProposalPages(Controller):
         await keep(store_of(request), receipt)
         return see_other(f"/m/{caller.group.slug}/proposals/{proposal.number}?done=proposed")
 
+    @get(
+        "/m/{group:str}/claims/{number:int}/receipt",
+        guards=[member_with("member")],
+        name="claim_receipt",
+    )
+    async def claim_receipt(
+        self,
+        request: Request[Any, Any, Any],
+        db_session: DbSession,
+        caller: CurrentCaller,
+        number: ProposalNumber,
+    ) -> Response[bytes]:
+        """The receipt of a claim, for the members who decide on it (before any payment)."""
+        proposal = await service.get_proposal(db_session, caller.group, number)
+        claim = await claims.claim_of(db_session, proposal)
+        if claim is None:
+            raise NotFoundException(f"Proposal {number} is not a claim.")
+        try:
+            content = await anyio.to_thread.run_sync(store_of(request).get, claim.sha256)
+        except FileNotFoundError:
+            raise NotFoundException("This claim's receipt is not in the store.") from None
+        extension = claim.content_type.rsplit("/", 1)[-1]
+        return Response(
+            content,
+            media_type=claim.content_type,
+            headers={
+                "Content-Disposition": f'inline; filename="{claim.sha256}.{extension}"',
+                "X-Content-Type-Options": "nosniff",
+            },
+        )
+
     async def _claim_page(
         self,
         request: Request[Any, Any, Any],
@@ -920,6 +952,7 @@ class MemberProposalPages(Controller):
         round_open = proposal.status == "open" and round_.closed_at is None
         may_respond = round_open and caller.user_id in service.eligible_of(round_)
         payment = await _payment(db_session, group, proposal, fmt)
+        claim = await claims.claim_of(db_session, proposal)
         comments = comment_views(
             await discussion.comments_out(
                 db_session,
@@ -950,6 +983,8 @@ class MemberProposalPages(Controller):
             positions=POSITION_LABELS,
             mine=mine,
             may_respond=may_respond,
+            claim=claim,
+            claimant_is_me=claim is not None and claim.claimant_id == caller.user_id,
             why_not_eligible=(
                 _why_not_eligible(caller, round_, fmt) if round_open and not may_respond else ""
             ),

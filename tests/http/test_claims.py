@@ -270,6 +270,12 @@ async def test_a_claim_through_the_pages_paid_from_the_prefilled_form(
         )
         assert filed.status_code == 303, filed.text
         assert filed.headers["location"] == f"/m/{world.slug}/proposals/1?done=proposed"
+        page = text_of((await member.get(f"/m/{world.slug}/proposals/1", headers=HTML)).text)
+        assert "Your own response is recorded but does not count" in page
+        receipt = await member.get(f"/m/{world.slug}/claims/1/receipt")
+        assert receipt.status_code == 200
+        assert receipt.headers["content-type"] == "image/jpeg"
+        no_exif(receipt.content)
         agreed = await post_form(
             member,
             f"/m/{world.slug}/proposals/1/respond",
