@@ -31,6 +31,7 @@ from app import documents
 from app.api import openapi
 from app.api.attachments import FORM_ROOM, ReceiptSettingsController, attachments_controller
 from app.api.bodies import StrictJSONRequest
+from app.api.claims import claims_controller
 from app.api.groups import GroupController, MeController
 from app.api.ledger import LedgerController, LogController, well_known_key
 from app.api.proposals import ProposalController
@@ -111,7 +112,8 @@ def sqlite_writer_turns_middleware(app: ASGIApp) -> ASGIApp:
     return middleware
 
 
-_ATTACHING = re.compile(r"/api/groups/[^/]+/entries/[0-9]+/attachments")
+# Routes that take a file: a receipt attached to an entry, a claim with its receipt.
+_ATTACHING = re.compile(r"/api/groups/[^/]+/(entries/[0-9]+/attachments|claims)")
 
 
 def json_only_api_middleware(app: ASGIApp) -> ASGIApp:
@@ -240,6 +242,7 @@ class CommonPursePlugin(InitPluginProtocol, ReceiveRoutePlugin):
                 LogController,
                 attachments_controller(settings.max_attachment_bytes),
                 ReceiptSettingsController,
+                claims_controller(settings.max_attachment_bytes),
                 ProposalController,
                 RequestController,
                 TileController,

@@ -114,6 +114,24 @@ class PolicyTerms(Base):
     replaces: Mapped[int | None] = mapped_column(Integer)
 
 
+class Claim(Base):
+    """A member's claim to be paid back what they paid out of pocket: the disbursement
+    proposal it became (to the member's pseudonym) and its receipt, cleaned and kept by its
+    SHA-256 until the payment is recorded and the receipt attached to it. Written once."""
+
+    __tablename__ = "claims"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    group_id: Mapped[int] = mapped_column(ForeignKey("groups.id"), index=True)
+    proposal_id: Mapped[int] = mapped_column(ForeignKey("proposals.id"), unique=True)
+    # Who paid and is to be paid back: their own response does not count on the claim.
+    claimant_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    sha256: Mapped[str] = mapped_column(String(64))
+    content_type: Mapped[str] = mapped_column(String(32))
+    size: Mapped[int] = mapped_column(BigInteger)
+    created_at: Mapped[datetime] = mapped_column(DateTimeUTC(timezone=True))
+
+
 class Round(Base):
     """One round of responses to one version. Eligible members and rules are frozen when it
     opens; the outcome, its explanation and the minute are written once when it closes."""

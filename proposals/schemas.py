@@ -319,3 +319,34 @@ class ProposalSummary(msgspec.Struct, kw_only=True):
     currency: str | None
     created_at: datetime
     closes_at: datetime | None
+
+
+class ClaimIn(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    """A member's claim to be paid back what they paid out of pocket (the receipt comes
+    with it: the API's multipart field ``file``, the page's ``receipt``)."""
+
+    fund: Slug
+    amount: Amount
+    what_for: Annotated[
+        str,
+        msgspec.Meta(min_length=1, max_length=200, description="What the money was spent on"),
+    ]
+    body: Body = ""
+
+
+class ClaimReceiptOut(msgspec.Struct, kw_only=True):
+    sha256: str
+    content_type: str
+    size: int
+
+
+class ClaimOut(msgspec.Struct, kw_only=True):
+    """A claim: the proposal it became (to the claimant's pseudonym) and its receipt."""
+
+    proposal: int
+    counterparty: str
+    fund: str
+    amount: str
+    what_for: str
+    status: str
+    receipt: ClaimReceiptOut

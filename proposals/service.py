@@ -25,7 +25,7 @@ from ledger.groups import active_membership, has_role, list_members, utcnow
 from ledger.models import Entry, Fund, Group, Membership, User
 from ledger.money import exponent, format_amount, parse_amount
 from ledger.service import Authorisation, Payment
-from proposals import decisions, minute, personal, policies, rules, updates
+from proposals import decisions, minute, personal, policies, pseudonyms, rules, updates
 from proposals.errors import (
     InvalidProposal,
     NotAllowed,
@@ -34,7 +34,7 @@ from proposals.errors import (
     RoundClosed,
     TooEarly,
 )
-from proposals.models import GroupRules, Proposal, ProposalVersion, Response, Round
+from proposals.models import Claim, GroupRules, Proposal, ProposalVersion, Response, Round
 from proposals.privacy import refuse_personal_data
 from proposals.schemas import AmendmentIn, ProposalIn
 
@@ -518,7 +518,23 @@ async def _counting(
         responses = await latest_responses(session, round_)
     answers = {r.user_id: rules.Position(r.position) for r in responses}
     beneficiaries = [proposal.beneficiary_id] if proposal.beneficiary_id else []
+    # A member never decides alone on their own claim, whatever the group's rules say
+    # about beneficiaries: their response is kept but counts for nothing (nor their block).
+    claimant = await claimant_of(session, proposal)
+    if claimant is not None:
+        eligible = [member for member in eligible if member != claimant]
     return eligible, answers, beneficiaries
+
+
+async def claimant_of(session: AsyncSession, proposal: Proposal) -> int | None:
+    """The member who filed the claim this proposal is, if it is one (claims always name
+    their claimant as beneficiary, so other proposals cost no query)."""
+    if proposal.beneficiary_id is None:
+        return None
+    claimant: int | None = await session.scalar(
+        select(Claim.claimant_id).where(Claim.proposal_id == proposal.id)
+    )
+    return claimant
 
 
 async def live_outcome(
@@ -725,6 +741,11 @@ async def amend(
         )
     await _refuse_personal_data(session, proposal, data)
     before = current_version(proposal)
+    if data.counterparty is not None and await claimant_of(session, proposal) is not None:
+        raise InvalidProposal(
+            "A claim pays back the member who filed it; its recipient cannot change.",
+            field="counterparty",
+        )
     if proposal.kind == policies.POLICY:
         given = [n for n in ("fund", "amount", "counterparty") if getattr(data, n) is not None]
         if given:
@@ -888,6 +909,7 @@ async def authorise_payment(session: AsyncSession, group: Group, payment: Paymen
     (``authorise_under_proposal``) or under a spending policy in force
     (``policies.authorise_under_policy``); nothing else moves money out."""
     if payment.policy is not None:
+        await pseudonyms.refuse_payment_to_oneself(session, group, payment)
         today = utcnow().date()
         policy = await policies.authorise_under_policy(session, group, payment, today)
         return Authorisation(policy=policy, decided_in=await _decided_in(session, group, policy[0]))

@@ -18,6 +18,7 @@ from litestar.handlers import HTTPRouteHandler
 from litestar.params import FromQuery, HeaderParameter, JSONBody, Parameter, QueryParameter
 
 from app.api import openapi
+from app.api.claims import attach_claim_receipt
 from app.api.schemas import ConsistencyProofOut, InclusionProofOut, LedgerExportOut
 from app.auth import provide_caller
 from app.db import keep_changes
@@ -161,6 +162,7 @@ class LedgerController(Controller):
                 authority=authorise_payment,
                 dates=dates,
             )
+            await attach_claim_receipt(request, db_session, group, entry, caller.user_id)
             return _recorded(entry)
         assert caller.user_id is not None  # the steward guard let a member in
         outcome = await record_entry_once(
@@ -181,6 +183,8 @@ class LedgerController(Controller):
                 body, status_code=status, media_type=PROBLEM_MEDIA_TYPE, headers=replayed
             )
         assert outcome.entry is not None
+        if not outcome.replayed:
+            await attach_claim_receipt(request, db_session, group, outcome.entry, caller.user_id)
         return _recorded(outcome.entry, replayed)
 
     @get("/entries", guards=[public_or_member], summary="Entries, newest first")

@@ -21,6 +21,7 @@ from litestar.response import Redirect, Template
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.api.attachments import cleaned, keep, read_upload, store_of
+from app.api.claims import attach_claim_receipt
 from app.auth import (
     Caller,
     provide_caller,
@@ -302,6 +303,7 @@ class LedgerForms(Controller):
             )
         if receipt is not None:
             await attach_receipt(request, db_session, caller, entry.seq, receipt)
+        await attach_claim_receipt(request, db_session, group, entry, caller.user_id)
         return _recorded(group.slug, kind, entry.seq)
 
     async def _record_page(

@@ -15,6 +15,7 @@ from datetime import UTC, date, datetime, tzinfo
 from decimal import Decimal
 from typing import Annotated, Any
 
+import anyio
 from litestar import Controller, Request, Response, get, post
 from litestar.di import Provide
 from litestar.exceptions import NotFoundException, PermissionDeniedException
@@ -22,6 +23,8 @@ from litestar.params import PathParameter, QueryParameter
 from litestar.response import Redirect, Template
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.api.attachments import keep, store_of
+from app.api.claims import claim_in
 from app.auth import (
     Caller,
     provide_caller,
@@ -39,7 +42,7 @@ from app.guards import member_with, public_or_member
 from app.jobs import send_mail_soon
 from app.presenters.discussion import comment_count, comment_views
 from app.presenters.formatting import Formatter
-from app.presenters.ledger import entry_view
+from app.presenters.ledger import entry_view, size_text
 from app.presenters.markdown import render_markdown
 from app.presenters.proposals import (
     PolicyView,
@@ -53,17 +56,17 @@ from app.web.forms import (
     Form,
     read_form,
 )
-from app.web.ledger import entry_views
+from app.web.ledger import entry_views, receipt_of
 from app.web.security import COOKIE_FREE
 from app.web.templating import page, see_other
 from ledger import groups
 from ledger import queries as ledger_queries
 from ledger import service as ledger_service
-from ledger.errors import LedgerError
+from ledger.errors import InvalidInput, LedgerError
 from ledger.groups import utcnow
 from ledger.models import Fund, Group
 from ledger.money import format_amount
-from proposals import discussion, notify, policies, rules, service
+from proposals import claims, discussion, notify, policies, pseudonyms, rules, service
 from proposals import queries as proposal_queries
 from proposals import rules as decision_rules
 from proposals import service as proposals
@@ -83,6 +86,8 @@ REASON_MAX = 5_000
 COUNTERPARTY_MAX = 64
 
 PROPOSE_FIELDS = ("title", "body", "fund", "amount", "counterparty", "closes_at", "urgent")
+# A claim to be paid back; its receipt comes as the file "receipt".
+CLAIM_FIELDS = ("fund", "amount", "what_for", "body")
 RESPOND_FIELDS = ("position", "reason")
 # The amendment's reason has a name of its own: the response form's reason is on the page too.
 AMEND_FIELDS = ("title", "body", "fund", "amount", "counterparty", "amend_reason")
@@ -474,6 +479,89 @@ class MemberProposalPages(Controller):
         fmt = Formatter.for_group(caller.group, settings_of(request))
         data = policy_from_form(form, fmt.zone)
         return await self._open(request, db_session, caller, form, data, POLICY_FIELDS)
+
+    @get("/m/{group:str}/claims/new", guards=[member_with("member")], name="claim_form")
+    async def claim_form(
+        self, request: Request[Any, Any, Any], db_session: DbSession, caller: CurrentCaller
+    ) -> Template:
+        return await self._claim_page(request, db_session, caller, Form())
+
+    @post("/m/{group:str}/claims/new", guards=[member_with("member")], name="claim")
+    async def file_claim(
+        self, request: Request[Any, Any, Any], db_session: DbSession, caller: CurrentCaller
+    ) -> Template | Redirect:
+        form = await read_form(request, CLAIM_FIELDS)
+        try:
+            data = claim_in({name: form.value(name) for name in CLAIM_FIELDS})
+            receipt = await receipt_of(request, settings_of(request).max_attachment_bytes)
+            if receipt is None:
+                raise InvalidInput(
+                    "A claim needs its receipt: a photo or a PDF of it.", field="receipt"
+                )
+            proposal, _ = await claims.file_claim(
+                db_session, caller.group, caller.logged_in_user, data, receipt
+            )
+        except LedgerError as error:
+            form.fail_with(error, (*CLAIM_FIELDS, "receipt"))
+            return await self._claim_page(
+                request, db_session, caller, form, status=status_of(error)
+            )
+        await keep(store_of(request), receipt)
+        return see_other(f"/m/{caller.group.slug}/proposals/{proposal.number}?done=proposed")
+
+    @get(
+        "/m/{group:str}/claims/{number:int}/receipt",
+        guards=[member_with("member")],
+        name="claim_receipt",
+    )
+    async def claim_receipt(
+        self,
+        request: Request[Any, Any, Any],
+        db_session: DbSession,
+        caller: CurrentCaller,
+        number: ProposalNumber,
+    ) -> Response[bytes]:
+        """The receipt of a claim, for the members who decide on it (before any payment)."""
+        proposal = await service.get_proposal(db_session, caller.group, number)
+        claim = await claims.claim_of(db_session, proposal)
+        if claim is None:
+            raise NotFoundException(f"Proposal {number} is not a claim.")
+        try:
+            content = await anyio.to_thread.run_sync(store_of(request).get, claim.sha256)
+        except FileNotFoundError:
+            raise NotFoundException("This claim's receipt is not in the store.") from None
+        extension = claim.content_type.rsplit("/", 1)[-1]
+        return Response(
+            content,
+            media_type=claim.content_type,
+            headers={
+                "Content-Disposition": f'inline; filename="{claim.sha256}.{extension}"',
+                "X-Content-Type-Options": "nosniff",
+            },
+        )
+
+    async def _claim_page(
+        self,
+        request: Request[Any, Any, Any],
+        db_session: AsyncSession,
+        caller: Caller,
+        form: Form,
+        *,
+        status: int = 200,
+    ) -> Template:
+        membership = caller.membership
+        assert membership is not None  # the member guard let them in
+        return page(
+            request,
+            "member/claim.html",
+            status_code=status,
+            group=caller.group,
+            caller=caller,
+            form=form,
+            fund_options=await _fund_options(db_session, caller),
+            pseudonym=pseudonyms.pseudonym(membership),
+            limit=size_text(settings_of(request).max_attachment_bytes),
+        )
 
     async def _open(
         self,
@@ -867,6 +955,7 @@ class MemberProposalPages(Controller):
         round_open = service.round_is_open(proposal, round_)
         may_respond = round_open and caller.user_id in service.eligible_of(round_)
         payment = await _payment(db_session, group, proposal, fmt)
+        claim = await claims.claim_of(db_session, proposal)
         comments = comment_views(
             await discussion.comments_out(
                 db_session,
@@ -900,6 +989,8 @@ class MemberProposalPages(Controller):
             positions=POSITION_LABELS,
             mine=mine,
             may_respond=may_respond,
+            claim=claim,
+            claimant_is_me=claim is not None and claim.claimant_id == caller.user_id,
             why_not_eligible=(
                 _why_not_eligible(caller, round_, fmt) if round_open and not may_respond else ""
             ),

@@ -149,6 +149,8 @@ ROUTES: dict[tuple[str, str], Route] = {
     ("GET", "/api/groups/{group:str}/entries/{seq:int}/attachments/{sha256:str}"): Route(
         PUBLIC_READ, allowed=404, params={"sha256": "0" * 64}
     ),
+    # A claim: the probe sends no form at all (422).
+    ("POST", "/api/groups/{group:str}/claims"): Route(MEMBER, allowed=422),
     ("GET", "/api/groups/{group:str}/receipt-settings"): Route(MEMBER),
     # The probe sends an empty body, which the validation refuses.
     ("PUT", "/api/groups/{group:str}/receipt-settings"): Route(ADMIN, body={}, allowed=422),
@@ -313,6 +315,10 @@ ROUTES: dict[tuple[str, str], Route] = {
     # Decisions. Proposal 1 (by the member) is open and was opened just now.
     ("GET", "/m/{group:str}/proposals/new"): Route(MEMBER, page=True),
     ("POST", "/m/{group:str}/proposals/new"): Route(MEMBER, page=True, allowed=422),
+    ("GET", "/m/{group:str}/claims/new"): Route(MEMBER, page=True),
+    ("POST", "/m/{group:str}/claims/new"): Route(MEMBER, page=True, allowed=422),
+    # Proposal 1 is not a claim: it has no receipt.
+    ("GET", "/m/{group:str}/claims/{number:int}/receipt"): Route(MEMBER, page=True, allowed=404),
     ("GET", "/m/{group:str}/policies/new"): Route(MEMBER, page=True),
     ("POST", "/m/{group:str}/policies/new"): Route(MEMBER, page=True, allowed=422),
     ("GET", "/m/{group:str}/proposals/{number:int}"): Route(MEMBER, page=True),

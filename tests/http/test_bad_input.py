@@ -29,6 +29,7 @@ from ledger import groups, service
 from ledger.schemas import FundIn
 from ledger.verify import verify_group
 from tests.support.people import World, ask_for_support, build_world
+from tests.support.receipts import png_with_text
 from tests.support.routes import PATH_PARAMETER, app_routes
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
@@ -47,6 +48,7 @@ PROOF = "/api/groups/{group:str}/entries/{seq:int}/proof"
 ATTACHMENTS = "/api/groups/{group:str}/entries/{seq:int}/attachments"
 ATTACHMENT = "/api/groups/{group:str}/entries/{seq:int}/attachments/{sha256:str}"
 RECEIPT_SETTINGS = "/api/groups/{group:str}/receipt-settings"
+CLAIMS = "/api/groups/{group:str}/claims"
 BOUNDARY = "receipt-boundary-7MA4YWxkTrZu0gW"
 MULTIPART = f"multipart/form-data; boundary={BOUNDARY}"
 MEMBERS = "/api/groups/{group:str}/members"
@@ -98,6 +100,29 @@ def multipart(
         ).encode()
         + content
         + f"\r\n--{BOUNDARY}--\r\n".encode()
+    )
+
+
+def claim_form(content: bytes = b"\xff\xd8\xff", **changes: str) -> bytes:
+    """A claim as the members' app sends it: its fields, then the receipt's file."""
+    fields = {"fund": "groceries", "amount": "12.00", "what_for": "Soap", **changes}
+    parts = b"".join(
+        f'--{BOUNDARY}\r\nContent-Disposition: form-data; name="{name}"\r\n\r\n{value}\r\n'.encode()
+        for name, value in fields.items()
+    )
+    return parts + multipart(content)
+
+
+def claim_case(id: str, status: int, field: str, content: bytes = b"", **changes: str) -> Case:
+    return Case(
+        id,
+        "POST",
+        CLAIMS,
+        content=claim_form(content or png_with_text(), **changes),
+        content_type=MULTIPART,
+        caller="member",
+        status=(status,),
+        field=field,
     )
 
 
@@ -471,6 +496,13 @@ CASES = [
     attachment_case("a PDF that cannot be read", b"%PDF-1.7 torn", 422),
     attachment_case("a JPEG that cannot be read", b"\xff\xd8\xff\xe0 torn", 422),
     attachment_case("an empty file", b"", 422),
+    # Claims: the fields as the JSON API checks them, the receipt as attachments do.
+    claim_case("a claim's amount with an exponent", 422, "amount", amount="1e3"),
+    claim_case("a claim's amount of zero", 422, "amount", amount="0.00"),
+    claim_case("a claim for nothing said", 422, "what_for", what_for=""),
+    claim_case("a claim from a fund that does not exist", 422, "fund", fund="nowhere"),
+    claim_case("a claim whose receipt is text", 415, "file", content=b"a note I wrote"),
+    Case("a claim sent as JSON", "POST", CLAIMS, body={"fund": "groceries"}, status=(400, 415)),
     Case(
         "a receipt under another field",
         "POST",

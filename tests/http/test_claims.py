@@ -1,0 +1,303 @@
+"""Reimbursements: a member files a claim with its receipt; it becomes a proposal to the
+member's pseudonym that the others decide on (the claimant's own response does not count);
+the payment under it carries the receipt; nobody pays themselves under a policy."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+
+import httpx
+from litestar import Litestar
+from litestar.testing import AsyncTestClient
+from PIL import Image
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.settings import Settings
+from ledger.models import Membership
+from tests.support.clients import (
+    browser,
+    form_token,
+    give_password,
+    post_form,
+    record_entry,
+    standing_policy,
+    text_of,
+)
+from tests.support.people import Person, World
+from tests.support.receipts import GPS_IFD, SECRET, photo_with_gps
+
+Client = AsyncTestClient[Litestar]
+HTML = {"Accept": "text/html"}
+WHAT_FOR = "Nappies for the Tuesday distribution"
+
+
+async def pseudonym_of(session: AsyncSession, world: World, person: Person) -> str:
+    membership = await session.scalar(
+        select(Membership).where(
+            Membership.group_id == world.group.id, Membership.user_id == person.user.id
+        )
+    )
+    assert membership is not None
+    await session.commit()  # no read transaction left open while the app writes (SQLite)
+    return f"M-{membership.id}"
+
+
+async def file_claim(
+    client: httpx.AsyncClient | Client,
+    world: World,
+    person: Person,
+    content: bytes | None,
+    **fields: str,
+) -> httpx.Response:
+    data = {"fund": "rent-relief", "amount": "23.40", "what_for": WHAT_FOR, **fields}
+    files = {"file": ("IMG_2024 at home.jpg", content, "image/jpeg")} if content else None
+    return await client.post(
+        f"/api/groups/{world.slug}/claims", data=data, files=files, headers=person.headers
+    )
+
+
+async def respond(client: Client, world: World, person: Person, number: int, position: str) -> None:
+    body = {"position": position, "reason": "I paid it myself" if position == "block" else ""}
+    answered = await client.post(
+        f"/api/groups/{world.slug}/proposals/{number}/responses", json=body, headers=person.headers
+    )
+    assert answered.status_code == 201, answered.text
+
+
+async def proposal(client: Client, world: World, number: int) -> dict[str, object]:
+    read = await client.get(
+        f"/api/groups/{world.slug}/proposals/{number}", headers=world.admin.headers
+    )
+    assert read.status_code == 200, read.text
+    body: dict[str, object] = read.json()
+    return body
+
+
+def no_exif(content: bytes) -> None:
+    photo = Image.open(io.BytesIO(content))
+    assert not photo.getexif()
+    assert "exif" not in photo.info
+    assert SECRET.encode() not in content
+
+
+async def test_a_claim_passes_with_the_others_and_its_receipt_goes_with_the_payment(
+    client: Client, world: World, session: AsyncSession
+) -> None:
+    await record_entry(
+        client, world, {"kind": "donation", "fund": "rent-relief", "amount": "200.00"}
+    )
+    original = photo_with_gps()
+    assert Image.open(io.BytesIO(original)).getexif().get_ifd(GPS_IFD)  # the test's premise
+    pseudonym = await pseudonym_of(session, world, world.member)
+
+    filed = await file_claim(client, world, world.member, original)
+
+    assert filed.status_code == 201, filed.text
+    claim = filed.json()
+    assert claim["counterparty"] == pseudonym
+    assert (claim["fund"], claim["amount"], claim["what_for"]) == ("rent-relief", "23.40", WHAT_FOR)
+    assert claim["receipt"]["content_type"] == "image/jpeg"
+    number = claim["proposal"]
+    opened = await proposal(client, world, number)
+    assert (opened["kind"], opened["status"]) == ("disbursement", "open")
+    assert (opened["counterparty"], opened["amount"], opened["fund"]) == (
+        pseudonym,
+        "23.40",
+        "rent-relief",
+    )
+    assert "Member" not in str(opened["counterparty"])  # never the member's name
+
+    # The claimant's own agreement is kept but counts for nothing: three others decide.
+    await respond(client, world, world.member, number, "agree")
+    tally = (await proposal(client, world, number))["rounds"][0]["tally"]  # type: ignore[index]
+    assert (tally["eligible"], tally["agree"], tally["responded"]) == (3, 0, 0)
+    # Nor does the claimant's block: the others' agreement passes it.
+    await respond(client, world, world.member, number, "block")
+    for person in (world.admin, world.steward):
+        await respond(client, world, person, number, "agree")
+    assert (await proposal(client, world, number))["status"] == "open"
+    await respond(client, world, world.facilitator, number, "agree")
+    passed = await proposal(client, world, number)
+    assert passed["status"] == "passed"
+    assert passed["rounds"][0]["tally"]["block"] == 0  # type: ignore[index]
+
+    # The steward pays it; the claim's receipt is attached to the payment.
+    paid = await client.post(
+        f"/api/groups/{world.slug}/entries",
+        headers=world.steward.headers,
+        json={
+            "kind": "disbursement",
+            "fund": "rent-relief",
+            "amount": "23.40",
+            "counterparty": pseudonym,
+            "proposal": number,
+        },
+    )
+    assert paid.status_code == 201, paid.text
+    seq = paid.json()["seq"]
+    entry = (await client.get(f"/api/groups/{world.slug}/entries/{seq}")).json()
+    assert [a["sha256"] for a in entry["attachments"]] == [claim["receipt"]["sha256"]]
+    kept = await client.get(
+        f"/api/groups/{world.slug}/entries/{seq}/attachments/{claim['receipt']['sha256']}",
+        headers=world.member.headers,
+    )
+    assert kept.status_code == 200
+    assert hashlib.sha256(kept.content).hexdigest() == claim["receipt"]["sha256"]
+    no_exif(kept.content)
+    report = (await client.get(f"/api/groups/{world.slug}/verify")).json()
+    assert report["ok"], report
+    # The public ledger shows the payment, what authorised it, and its receipt.
+    ledger = text_of((await client.get(f"/g/{world.slug}/ledger", headers=HTML)).text)
+    assert f"To: {pseudonym}" in ledger
+    assert f"Authorised by proposal {number}" in ledger
+    assert "Receipt attached: JPEG" in ledger
+
+
+async def test_the_claimant_alone_never_passes_a_claim(client: Client, world: World) -> None:
+    filed = await file_claim(client, world, world.member, photo_with_gps())
+    number = filed.json()["proposal"]
+
+    await respond(client, world, world.member, number, "agree")
+    closed = await client.post(
+        f"/api/groups/{world.slug}/proposals/{number}/close", headers=world.facilitator.headers
+    )
+
+    assert closed.status_code in (200, 201, 409), closed.text
+    assert (await proposal(client, world, number))["status"] != "passed"
+
+
+async def test_a_claim_needs_its_receipt_and_names_what_is_wrong(
+    client: Client, world: World
+) -> None:
+    without = await file_claim(client, world, world.member, None)
+    # (Without a file, the body is a plain form: the API takes files as multipart only.)
+    assert without.status_code in (400, 415, 422), without.text
+    bad_amount = await file_claim(client, world, world.member, photo_with_gps(), amount="1e3")
+    assert bad_amount.status_code == 422, bad_amount.text
+    assert bad_amount.json()["errors"][0]["field"] == "amount"
+    not_a_receipt = await file_claim(client, world, world.member, b"just some text")
+    assert not_a_receipt.status_code == 415, not_a_receipt.text
+    listed = (await client.get(f"/api/groups/{world.slug}/proposals")).json()
+    assert listed == [] or listed.get("proposals") == []
+    outsider = await file_claim(client, world, world.outsider, photo_with_gps())
+    assert outsider.status_code in (403, 404)
+
+
+async def test_a_claims_recipient_cannot_be_amended(client: Client, world: World) -> None:
+    number = (await file_claim(client, world, world.member, photo_with_gps())).json()["proposal"]
+
+    amended = await client.post(
+        f"/api/groups/{world.slug}/proposals/{number}/amendments",
+        headers=world.member.headers,
+        json={"counterparty": "R-99", "reason": "Pay my friend instead"},
+    )
+
+    assert amended.status_code == 422, amended.text
+    assert amended.json()["errors"][0]["field"] == "counterparty"
+
+
+async def test_nobody_pays_themselves_under_a_policy(
+    client: Client, world: World, session: AsyncSession
+) -> None:
+    await record_entry(
+        client, world, {"kind": "donation", "fund": "rent-relief", "amount": "50.00"}
+    )
+    policy = await standing_policy(client, world, "rent-relief")
+    body = {"kind": "disbursement", "fund": "rent-relief", "amount": "10.00", "policy": policy}
+    own = await pseudonym_of(session, world, world.steward)
+
+    to_oneself = await client.post(
+        f"/api/groups/{world.slug}/entries",
+        headers=world.steward.headers,
+        json={**body, "counterparty": own},
+    )
+
+    assert to_oneself.status_code == 409, to_oneself.text
+    assert to_oneself.json()["errors"][0]["field"] == "counterparty"
+    # To another member it goes through.
+    other = await pseudonym_of(session, world, world.member)
+    to_another = await client.post(
+        f"/api/groups/{world.slug}/entries",
+        headers=world.steward.headers,
+        json={**body, "counterparty": other},
+    )
+    assert to_another.status_code == 201, to_another.text
+
+
+async def test_a_claim_through_the_pages_paid_from_the_prefilled_form(
+    settings: Settings, client: Client, world: World, session: AsyncSession
+) -> None:
+    await give_password(session, world.member, world.steward)
+    await record_entry(
+        client, world, {"kind": "donation", "fund": "rent-relief", "amount": "200.00"}
+    )
+    pseudonym = await pseudonym_of(session, world, world.member)
+    async with browser(settings, world.member) as member:
+        form = await member.get(f"/m/{world.slug}/claims/new", headers=HTML)
+        assert form.status_code == 200
+        assert pseudonym in text_of(form.text)
+        assert (
+            'href="/m/rent-fund/claims/new"'
+            in (await member.get("/m/rent-fund", headers=HTML)).text
+        )
+        token = await form_token(member, f"/m/{world.slug}/claims/new")
+        missing = await member.post(
+            f"/m/{world.slug}/claims/new",
+            data={
+                "_csrf_token": token,
+                "fund": "rent-relief",
+                "amount": "23.40",
+                "what_for": WHAT_FOR,
+            },
+            files={"receipt": ("", b"", "application/octet-stream")},
+            headers=HTML,
+        )
+        assert missing.status_code == 422
+        assert "A claim needs its receipt" in text_of(missing.text)
+        filed = await member.post(
+            f"/m/{world.slug}/claims/new",
+            data={
+                "_csrf_token": token,
+                "fund": "rent-relief",
+                "amount": "23.40",
+                "what_for": WHAT_FOR,
+            },
+            files={"receipt": ("IMG_2024.jpg", photo_with_gps(), "image/jpeg")},
+            headers=HTML,
+            follow_redirects=False,
+        )
+        assert filed.status_code == 303, filed.text
+        assert filed.headers["location"] == f"/m/{world.slug}/proposals/1?done=proposed"
+        page = text_of((await member.get(f"/m/{world.slug}/proposals/1", headers=HTML)).text)
+        assert "Your own response is recorded but does not count" in page
+        receipt = await member.get(f"/m/{world.slug}/claims/1/receipt")
+        assert receipt.status_code == 200
+        assert receipt.headers["content-type"] == "image/jpeg"
+        no_exif(receipt.content)
+        agreed = await post_form(
+            member,
+            f"/m/{world.slug}/proposals/1/respond",
+            {"position": "agree", "reason": ""},
+            form_url=f"/m/{world.slug}/proposals/1",
+        )
+        assert agreed.status_code == 303, agreed.text
+    for person in (world.admin, world.steward, world.facilitator):
+        await respond(client, world, person, 1, "agree")
+    assert (await proposal(client, world, 1))["status"] == "passed"
+    async with browser(settings, world.steward) as steward:
+        form = await steward.get(f"/m/{world.slug}/record/payment?proposal=1", headers=HTML)
+        assert f'name="counterparty" type="text" value="{pseudonym}"' in form.text
+        assert 'name="amount" type="text" value="23.40"' in form.text
+        paid = await post_form(
+            steward,
+            f"/m/{world.slug}/record/payment",
+            {"proposal": "1", "fund": "rent-relief", "amount": "23.40", "counterparty": pseudonym},
+            form_url=f"/m/{world.slug}/record/payment?proposal=1",
+        )
+        assert paid.status_code == 303, paid.text
+    ledger = text_of((await client.get(f"/g/{world.slug}/ledger", headers=HTML)).text)
+    assert f"To: {pseudonym}" in ledger
+    assert "Authorised by proposal 1" in ledger
+    assert "Receipt attached: JPEG" in ledger
