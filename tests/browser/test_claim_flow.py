@@ -94,24 +94,25 @@ def test_a_member_is_paid_back_with_the_receipt_attached_to_the_payment(
         expect(recipient).to_have_value(pseudonym)
         expect(recipient).not_to_be_editable()
         steward.get_by_role("button", name="Record a payment").click()
-        expect(steward.get_by_role("status")).to_contain_text("Recorded as entry #2")
+        # Entry 2 of the log is the decision of the round that passed the claim.
+        expect(steward.get_by_role("status")).to_contain_text("Recorded as entry #3")
 
         # 4. Anyone reads the payment, its authority and that a receipt is attached.
         context = chromium.new_context(viewport=DESKTOP)
         opened.append(context)
         visitor = context.new_page()
         visitor.goto(f"{server}/g/{slug}/ledger")
-        payment = visitor.locator("#entry-2")
+        payment = visitor.locator("#entry-3")
         text = payment.inner_text()
         assert f"To: {pseudonym}" in text
         assert "Authorised by proposal 1" in text
         assert "Receipt attached: JPEG" in text
         found["public ledger with a reimbursement"] = serious_violations(visitor)
         visitor.screenshot(path=str(artifacts / "reimbursement-public.png"), full_page=True)
-        listed = httpx.get(f"{server}/api/groups/{slug}/entries/2/attachments", timeout=30).json()
+        listed = httpx.get(f"{server}/api/groups/{slug}/entries/3/attachments", timeout=30).json()
         assert len(listed) == 1
         kept = httpx.get(
-            f"{server}/api/groups/{slug}/entries/2/attachments/{listed[0]['sha256']}",
+            f"{server}/api/groups/{slug}/entries/3/attachments/{listed[0]['sha256']}",
             headers=world.member.headers,
             timeout=30,
         )

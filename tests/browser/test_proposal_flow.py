@@ -42,7 +42,9 @@ DONATIONS = [
     (60, "rent-relief", "200.00", "Monthly pledges", "Members"),
     (20, "rent-relief", "150.00", "Bake sale", "Bakery on 5th"),
 ]
-PAYMENT = len(DONATIONS) + 1  # the number of the payment's entry
+# The number of the payment's entry: after the donations, the log holds the decisions of the
+# blocked round and of the round that passed.
+PAYMENT = len(DONATIONS) + 2 + 1
 
 
 def seed_fund(base: str, cast: Cast) -> None:

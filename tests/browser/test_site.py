@@ -80,7 +80,8 @@ def seed_entries(base: str, cast: Cast) -> None:
             "amount": "50.00",
             "memo": "Rebalancing",
         },
-        {"kind": "reversal", "reverses": 2, "memo": "Counted twice"},
+        # Entry 1 of the log is the decision adopting the policy: 3 is the street fair.
+        {"kind": "reversal", "reverses": 3, "memo": "Counted twice"},
     ]
     policy = adopt_a_policy(base, cast)
     for body in bodies:
@@ -117,7 +118,8 @@ def test_steward_records_a_donation_and_a_payment_and_the_public_page_shows_them
         page.get_by_label("Note (optional)", exact=True).fill("Benefit gig at the community hall")
         page.get_by_role("button", name="Record a donation").click()
         notice = page.get_by_role("status")
-        expect(notice).to_contain_text("Recorded as entry #1")
+        # Entry 1 of the log is the decision adopting the policy.
+        expect(notice).to_contain_text("Recorded as entry #2")
         expect(notice).to_contain_text("Donation of €250.00 to Rent relief")
 
         page.get_by_role("link", name="Payment").click()
@@ -127,7 +129,7 @@ def test_steward_records_a_donation_and_a_payment_and_the_public_page_shows_them
         page.get_by_label("To (optional)", exact=True).fill("R-17")
         page.get_by_label("Note (optional)", exact=True).fill("Rent support for March")
         page.get_by_role("button", name="Record a payment").click()
-        expect(page.get_by_role("status")).to_contain_text("Recorded as entry #2")
+        expect(page.get_by_role("status")).to_contain_text("Recorded as entry #3")
         page.screenshot(path=str(artifacts / "record-payment.png"), full_page=True)
 
         page.goto(f"{server}/g/{cast.world.slug}")
@@ -135,7 +137,7 @@ def test_steward_records_a_donation_and_a_payment_and_the_public_page_shows_them
         assert "Donation of €250.00 to Rent relief" in body
         assert "Payment of €80.50 from Rent relief" in body
         assert f"Under policy {policy} ‘Rent top-ups’: €80.50 of €600.00 used in" in body
-        assert "Verified: 2 entries" in body
+        assert "Verified: 3 entries" in body  # and the decision adopting the policy
         row = page.get_by_role("row", name="Rent relief")
         assert "€169.50" in row.inner_text()
         page.screenshot(path=str(artifacts / "public-page.png"), full_page=True)
