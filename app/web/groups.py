@@ -169,6 +169,19 @@ class GroupPages(Controller):
             overview_proposals=OVERVIEW_PROPOSALS,
         )
 
+    @get("/g/{group:str}/follow", guards=[public_or_member], name="follow")
+    async def follow_page(self, request: Request[Any, Any, Any], caller: CurrentCaller) -> Template:
+        """How to follow the group: a browser opening the Atom feed shows raw XML, so the
+        pages link here, to the feed's address to copy into a feed reader."""
+        group = caller.group
+        return page(
+            request,
+            "public/follow.html",
+            group=group,
+            caller=caller,
+            feed_url=f"{settings_of(request).base_url}/g/{group.slug}/feed.atom",
+        )
+
 
 # The inbox page shows this many lines at most (newest first).
 INBOX_LINES = 100

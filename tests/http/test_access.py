@@ -246,6 +246,7 @@ ROUTES: dict[tuple[str, str], Route] = {
     ("GET", "/g/{group:str}"): Route(PUBLIC_READ),
     ("GET", "/g/{group:str}/ledger"): Route(PUBLIC_READ),
     ("GET", "/g/{group:str}/feed.atom"): Route(PUBLIC_READ),
+    ("GET", "/g/{group:str}/follow"): Route(PUBLIC_READ),
     ("GET", "/g/{group:str}/proposals"): Route(PUBLIC_READ),
     # The probe's group adopted no policy: past the guard, a 404.
     ("GET", "/g/{group:str}/policies/{number:int}"): Route(PUBLIC_READ, allowed=404),

@@ -151,6 +151,7 @@ async def test_group_page_shows_funds_chart_entries_seal_and_links(
         f"/api/groups/{world.slug}/checkpoint",
         "/.well-known/commonpurse-key",
         f"/g/{world.slug}/feed.atom",
+        f"/g/{world.slug}/follow",
     ):
         assert f'href="{link}"' in page.text, link
 
@@ -314,6 +315,22 @@ async def test_amounts_follow_the_currency_and_the_instance_locale(
 
 
 # --- the feed --------------------------------------------------------------------------------
+
+
+async def test_follow_page_explains_the_feed_and_gives_its_address_to_copy(
+    client: Client, world: World
+) -> None:
+    # A browser opening the feed shows raw XML: people are led to this page instead.
+    response = await client.get(f"/g/{world.slug}/follow", headers=HTML)
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith("text/html")
+    text = text_of(response.text)
+    assert "feed reader" in text
+    feed_url = f"http://testserver.local/g/{world.slug}/feed.atom"
+    assert f'value="{feed_url}"' in response.text
+    assert "readonly" in response.text
+    assert f'href="/g/{world.slug}/ledger"' in response.text
+    assert (await client.get("/g/no-such-group/follow", headers=HTML)).status_code == 404
 
 
 async def test_feed_is_valid_atom_with_the_newest_entries(client: Client, world: World) -> None:
