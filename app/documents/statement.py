@@ -83,7 +83,10 @@ def parse_day(text: str, field: str) -> date:
     try:
         return date.fromisoformat(text)
     except ValueError:
-        raise InvalidInput(f"{text!r} is not a date in the calendar.", field=field) from None
+        # Name the field: a person at the period picker sees this on a page, not a form.
+        raise InvalidInput(
+            f"{field}: {text!r} is not a day of the calendar (write it YYYY-MM-DD).", field=field
+        ) from None
 
 
 async def resolve_period(

@@ -314,6 +314,31 @@ async def test_amounts_follow_the_currency_and_the_instance_locale(
         assert "+¥1,234,567" in text
 
 
+async def test_group_page_picks_the_audit_statements_period_and_a_bad_day_gets_a_page(
+    client: Client, world: World
+) -> None:
+    await donate(client, world, "10.00")
+    page = await client.get(f"/g/{world.slug}", headers=HTML)
+    assert f'action="/g/{world.slug}/audit.pdf" method="get"' in page.text
+    assert 'name="from" type="date"' in page.text
+    assert 'name="to" type="date"' in page.text
+    # Fields left blank mean the whole ledger so far.
+    blank = await client.get(f"/g/{world.slug}/audit.pdf?from=&to=", headers=HTML)
+    assert blank.status_code == 200
+    assert blank.headers["content-type"] == "application/pdf"
+    # A browser typing a bad day gets a page saying what to fix, not a JSON problem.
+    bad = await client.get(f"/g/{world.slug}/audit.pdf?from=2026-13-40", headers=HTML)
+    assert bad.status_code == 422
+    assert bad.headers["content-type"].startswith("text/html")
+    assert "from" in text_of(bad.text)
+    assert "YYYY-MM-DD" in text_of(bad.text) or "2026-13-40" in text_of(bad.text)
+    backwards = await client.get(
+        f"/g/{world.slug}/audit.pdf?from=2026-01-02&to=2026-01-01", headers=HTML
+    )
+    assert backwards.status_code == 422
+    assert "'from' must not be after 'to'" in text_of(backwards.text)
+
+
 # --- the feed --------------------------------------------------------------------------------
 
 
