@@ -14,7 +14,6 @@ from litestar.config.app import AppConfig
 from litestar.di import Provide
 from litestar.enums import ScopeType
 from litestar.openapi import OpenAPIConfig
-from litestar.openapi.plugins import ScalarRenderPlugin
 from litestar.plugins import InitPluginProtocol, ReceiveRoutePlugin
 from litestar.routes import BaseRoute
 from litestar.types import (
@@ -35,6 +34,7 @@ from app.api.claims import claims_controller
 from app.api.groups import GroupController, MeController
 from app.api.ledger import LedgerController, LogController, well_known_key
 from app.api.proposals import ProposalController
+from app.api.reference import ApiReference
 from app.api.requests import RequestController
 from app.api.tiles import TileController
 from app.api.witness import GroupWitnessController, WitnessController
@@ -276,7 +276,7 @@ class CommonPursePlugin(InitPluginProtocol, ReceiveRoutePlugin):
                 "and every operation lists each status it can answer."
             ),
             path="/schema",
-            render_plugins=[ScalarRenderPlugin()],
+            render_plugins=[ApiReference()],
             components=openapi.COMPONENTS,
         )
         return app_config

@@ -37,14 +37,6 @@ CONTENT_SECURITY_POLICY = (
     "font-src 'self'; connect-src 'self'; form-action 'self'; base-uri 'none'; "
     "frame-ancestors 'none'"
 )
-# The API reference page (``/schema``) is Litestar's: it loads its viewer from a CDN and
-# configures it inline, so it gets a policy of its own; nothing else does.
-SCHEMA_CONTENT_SECURITY_POLICY = (
-    "default-src 'none'; script-src 'self' 'unsafe-inline' https://cdn.jsdelivr.net; "
-    "style-src 'self' 'unsafe-inline' https://cdn.jsdelivr.net https://fonts.googleapis.com; "
-    "font-src 'self' data: https://fonts.gstatic.com https://cdn.jsdelivr.net; "
-    "img-src 'self' data: https:; connect-src 'self'; base-uri 'none'; frame-ancestors 'none'"
-)
 
 
 def csrf_config(settings: Settings) -> CSRFConfig:
@@ -111,12 +103,9 @@ def security_headers(settings: Settings) -> Any:
             return
         headers = MutableScopeHeaders.from_message(message)
         path: str = scope.get("path", "")
+        # Every page, the API reference (``/schema``) included, is our own: one policy.
         if "content-security-policy" not in headers:
-            headers["Content-Security-Policy"] = (
-                SCHEMA_CONTENT_SECURITY_POLICY
-                if path.startswith("/schema")
-                else CONTENT_SECURITY_POLICY
-            )
+            headers["Content-Security-Policy"] = CONTENT_SECURITY_POLICY
         headers["X-Content-Type-Options"] = "nosniff"
         if "referrer-policy" not in headers:  # a page may ask for less (no-referrer)
             headers["Referrer-Policy"] = "strict-origin-when-cross-origin"

@@ -107,7 +107,6 @@ ROUTES: dict[tuple[str, str], Route] = {
     ("GET", "/health"): Route(ANYONE),
     ("GET", "/schema"): Route(ANYONE),
     ("GET", "/schema/openapi.json"): Route(ANYONE),
-    ("GET", "/schema/scalar"): Route(ANYONE),
     # Litestar's answer for schema pages that do not exist: a 404 to everyone alike.
     ("GET", "/schema/{path:str}"): Route(ANYONE, allowed=404),
     ("GET", "/.well-known/commonpurse-key"): Route(ANYONE),
