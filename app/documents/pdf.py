@@ -51,6 +51,7 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined
 from markupsafe import Markup
 
 from app.documents.columns import clean
+from app.presenters.markdown import render_markdown
 from ledger.money import format_amount
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -130,16 +131,11 @@ def utc_minute(moment: datetime | str) -> str:
     return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
 
 
-def paragraphs(text: str) -> list[list[str]]:
-    """Member text as paragraphs of lines (blank lines part paragraphs), each line cleaned
-    of control and bidi-override characters; printed escaped, never as markup."""
-    found: list[list[str]] = [[]]
-    for line in text.splitlines():
-        if line.strip():
-            found[-1].append(clean(line))
-        elif found[-1]:
-            found.append([])
-    return [paragraph for paragraph in found if paragraph]
+def markdown(text: str) -> Markup:
+    """Member text written in Markdown, rendered and sanitised as the pages render it (a
+    PDF showing ``**two months behind**`` read as a broken page); each line is first cleaned
+    of control and bidi-override characters."""
+    return render_markdown("\n".join(clean(line) for line in text.splitlines()))
 
 
 def money_from(minor: int | None, currency: str | None, fund: str | None) -> str:
@@ -162,7 +158,7 @@ def _environment() -> Environment:
     environment.filters["money"] = _money
     environment.filters["signed_money"] = _signed_money
     environment.filters["utc_minute"] = utc_minute
-    environment.filters["paragraphs"] = paragraphs
+    environment.filters["markdown"] = markdown
     environment.filters["money_from"] = money_from
     return environment
 

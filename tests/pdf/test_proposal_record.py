@@ -277,6 +277,27 @@ async def test_a_hostile_proposal_prints_as_harmless_text(
     qpdf_check(pdf, tmp_path)
 
 
+async def test_the_text_prints_its_markdown_rendered_as_the_page_shows_it(
+    client: Client, world: World, tmp_path: Path
+) -> None:
+    created = await client.post(
+        proposals_url(world),
+        headers=world.member.headers,
+        json={
+            "title": "Rent help",
+            "body": "R-50 is **two months behind**.\n\n- first month\n- second month",
+        },
+    )
+    assert created.status_code == 201, created.text
+    pdf = await decision_record(client, world)
+    text = pdftotext(pdf, tmp_path, layout=False)
+    assert "two months behind" in text
+    assert "**" not in text
+    assert "- first month" not in text
+    assert "first month" in text
+    assert "second month" in text
+
+
 async def test_an_unknown_proposal_is_404(client: Client, world: World) -> None:
     await record(client, world, {"kind": "donation", "fund": "groceries", "amount": "1.00"})
     assert (await client.get(f"/g/{world.slug}/proposals/1.pdf")).status_code == 404
