@@ -292,6 +292,45 @@ async def fund_history(
     return points, complete
 
 
+@dataclass(frozen=True, slots=True)
+class MonthFlow:
+    """Money that came into and went out of the group in one month, in one currency."""
+
+    month: date  # its first day
+    currency: str
+    money_in: int
+    money_out: int  # positive
+
+
+async def monthly_flows(session: AsyncSession, group: Group, since: date) -> list[MonthFlow]:
+    """In and out per month (by the day the money moved) from ``since``'s month on.
+
+    Each entry counts by what it did to the group's funds together: a donation in, a payment
+    out, a reversal the other way, and a transfer between two funds not at all."""
+    since = since.replace(day=1)
+    rows = await session.execute(
+        select(Entry.occurred_on, Posting.currency, func.sum(Posting.amount))
+        .join(Posting, Posting.entry_id == Entry.id)
+        .where(
+            Entry.group_id == group.id,
+            Entry.occurred_on >= since,
+            Posting.account_type == HOLDING,
+        )
+        .group_by(Entry.id, Entry.occurred_on, Posting.currency)
+    )
+    flows: dict[tuple[date, str], list[int]] = defaultdict(lambda: [0, 0])
+    for occurred_on, currency, net in rows:
+        flow = flows[(occurred_on.replace(day=1), currency)]
+        if net > 0:
+            flow[0] += int(net)
+        elif net < 0:
+            flow[1] -= int(net)
+    return [
+        MonthFlow(month, currency, money_in, money_out)
+        for (month, currency), (money_in, money_out) in sorted(flows.items())
+    ]
+
+
 # --- the API's and the exports' read models ----------------------------------------------
 
 

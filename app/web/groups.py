@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Annotated, Any
 
 from litestar import Controller, Litestar, Request, Response, get, post
@@ -58,6 +59,14 @@ MEMBER_RECENT_ENTRIES = 5
 FEED_ENTRIES = 50
 # The group page shows this many open proposals and recent decisions; the list, all.
 OVERVIEW_PROPOSALS = 5
+
+
+@dataclass(frozen=True, slots=True)
+class MonthSummary:
+    """A month on the group page: its name and, per currency, money in and money out."""
+
+    name: str
+    flows: list[tuple[str, str]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -122,7 +131,10 @@ class GroupPages(Controller):
         now = utcnow()
         panels: list[FundPanel] = []
         committed = await proposals.committed_by_fund(db_session, group)
-        for fund in await service.list_funds(db_session, group):
+        funds = await service.list_funds(db_session, group)
+        held: dict[str, int] = {}
+        for fund in funds:
+            held[fund.currency] = held.get(fund.currency, 0) + fund.balance
             points, complete = await ledger_queries.fund_history(db_session, fund)
             chart = balance_chart(
                 points,
@@ -142,9 +154,24 @@ class GroupPages(Controller):
         open_now = await proposal_queries.open_proposals(
             db_session, group, limit=OVERVIEW_PROPOSALS + 1
         )
+        this_month = now.astimezone(fmt.zone).date().replace(day=1)
+        last_month = (this_month - timedelta(days=1)).replace(day=1)
+        flows = await ledger_queries.monthly_flows(db_session, group, last_month)
         return page(
             request,
             "public/group.html",
+            held=[fmt.money(total, currency) for currency, total in sorted(held.items())],
+            months=[
+                MonthSummary(
+                    fmt.month(month),
+                    [
+                        (fmt.money(f.money_in, f.currency), fmt.money(f.money_out, f.currency))
+                        for f in flows
+                        if f.month == month
+                    ],
+                )
+                for month in (this_month, last_month)
+            ],
             group=group,
             fmt=fmt,
             caller=caller,

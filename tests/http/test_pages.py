@@ -314,6 +314,28 @@ async def test_amounts_follow_the_currency_and_the_instance_locale(
         assert "+¥1,234,567" in text
 
 
+async def test_group_page_sums_what_is_held_and_what_came_in_and_went_out_by_month(
+    client: Client, world: World
+) -> None:
+    today = date.today()
+    last_month = (today.replace(day=1) - timedelta(days=1)).replace(day=5)
+    await donate(client, world, "100.00", fund="rent-relief", occurred_on=last_month.isoformat())
+    await donate(client, world, "10.00")
+    await record(client, world, {"kind": "disbursement", "fund": "groceries", "amount": "4.00"})
+    # Moving money between funds is neither in nor out of the group.
+    await record(
+        client,
+        world,
+        {"kind": "transfer", "from_fund": "rent-relief", "to_fund": "groceries", "amount": "30.00"},
+    )
+    page = await client.get(f"/g/{world.slug}", headers=HTML)
+    text = text_of(page.text)
+    assert "In all: €106.00" in text
+    fmt = Formatter()
+    assert f"{fmt.month(today)} €10.00 €4.00" in text
+    assert f"{fmt.month(last_month)} €100.00 €0.00" in text
+
+
 async def test_group_page_picks_the_audit_statements_period_and_a_bad_day_gets_a_page(
     client: Client, world: World
 ) -> None:
