@@ -292,6 +292,34 @@ async def fund_history(
     return points, complete
 
 
+async def running_balances(
+    session: AsyncSession, fund: Fund, seqs: Sequence[int]
+) -> dict[int, int]:
+    """The fund's balance just after each entry of ``seqs``: its stored balance less what
+    every later entry moved. Reads the fund's postings from the oldest of ``seqs`` on (the
+    newest page reads only itself), through the (fund, holding, seq) index."""
+    if not seqs:
+        return {}
+    rows = await session.execute(
+        select(Posting.seq, func.sum(Posting.amount))
+        .where(
+            Posting.fund_id == fund.id,
+            Posting.account_type == HOLDING,
+            Posting.seq >= min(seqs),
+        )
+        .group_by(Posting.seq)
+        .order_by(Posting.seq.desc())
+    )
+    wanted = set(seqs)
+    balance = fund.balance
+    after: dict[int, int] = {}
+    for seq, amount in rows:
+        if seq in wanted:
+            after[seq] = balance
+        balance -= int(amount)
+    return after
+
+
 @dataclass(frozen=True, slots=True)
 class MonthFlow:
     """Money that came into and went out of the group in one month, in one currency."""

@@ -141,12 +141,21 @@ class LedgerPages(Controller):
                 errors["before"] = "That page link is broken; start from the newest entries."
         entries: list[EntryView] = []
         next_before: int | None = None
+        # Filtered to one fund, each entry shows the fund's balance just after it.
+        balances: dict[int, str] = {}
         if not errors:
             where = ledger_queries.LedgerFilter(fund_row, kind or None, dates["from"], dates["to"])
             rows, next_before = await ledger_queries.ledger_page(
                 db_session, group, where, before=cursor, limit=ledger_queries.LEDGER_PAGE
             )
             entries = await entry_views(db_session, group, rows, fmt, caller)
+            if fund_row is not None:
+                after = await ledger_queries.running_balances(
+                    db_session, fund_row, [row.seq for row in rows]
+                )
+                balances = {
+                    seq: fmt.money(balance, fund_row.currency) for seq, balance in after.items()
+                }
         filters = {k: v for k, v in values.items() if v and k not in errors}
         return page(
             request,
@@ -162,6 +171,8 @@ class LedgerPages(Controller):
             filters=filters,
             filtered=bool(filters),
             entries=entries,
+            balances=balances,
+            balance_fund=fund_row.name if fund_row is not None else "",
             before=cursor,
             next_before=next_before,
         )

@@ -336,6 +336,31 @@ async def test_group_page_sums_what_is_held_and_what_came_in_and_went_out_by_mon
     assert f"{fmt.month(last_month)} €100.00 €0.00" in text
 
 
+async def test_ledger_of_one_fund_shows_its_running_balance_after_each_entry(
+    client: Client, world: World
+) -> None:
+    await donate(client, world, "10.00")
+    await donate(client, world, "100.00", fund="rent-relief")
+    await record(
+        client,
+        world,
+        {"kind": "transfer", "from_fund": "rent-relief", "to_fund": "groceries", "amount": "30.00"},
+    )
+    await record(client, world, {"kind": "disbursement", "fund": "groceries", "amount": "4.00"})
+    page = await client.get(f"/g/{world.slug}/ledger?fund=groceries", headers=HTML)
+    balances = re.findall(r'<strong class="entry__balance">([^<]+)</strong>', page.text)
+    assert balances == ["€36.00", "€40.00", "€10.00"]  # newest first
+    assert "Groceries after: €36.00" in text_of(page.text)
+    rent = await client.get(f"/g/{world.slug}/ledger?fund=rent-relief", headers=HTML)
+    assert re.findall(r'<strong class="entry__balance">([^<]+)</strong>', rent.text) == [
+        "€70.00",
+        "€100.00",
+    ]
+    # Unfiltered, entries move several funds: no single running balance.
+    everything = await client.get(f"/g/{world.slug}/ledger", headers=HTML)
+    assert "entry__balance" not in everything.text
+
+
 async def test_group_page_picks_the_audit_statements_period_and_a_bad_day_gets_a_page(
     client: Client, world: World
 ) -> None:
