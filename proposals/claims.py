@@ -101,6 +101,17 @@ async def receipt_to_attach(session: AsyncSession, group: Group, entry: Entry) -
     return claim
 
 
+async def list_claims(session: AsyncSession, group: Group) -> list[ClaimOut]:
+    """The group's claims, newest first, each with where its proposal stands."""
+    rows = await session.execute(
+        select(Proposal, Claim)
+        .join(Claim, Claim.proposal_id == Proposal.id)
+        .where(Claim.group_id == group.id)
+        .order_by(Proposal.number.desc())
+    )
+    return [claim_out(proposal, claim) for proposal, claim in rows]
+
+
 async def claim_of(session: AsyncSession, proposal: Proposal) -> Claim | None:
     """The claim this proposal is, if it is one."""
     claim: Claim | None = await session.scalar(

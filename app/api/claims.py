@@ -13,7 +13,7 @@ from typing import Annotated, Any
 
 import anyio
 import msgspec
-from litestar import Controller, Request, Response, post
+from litestar import Controller, Request, Response, get, post
 from litestar.datastructures import UploadFile
 from litestar.di import Provide
 from litestar.enums import RequestEncodingType
@@ -103,6 +103,18 @@ def claims_controller(limit: int) -> type[Controller]:
             await keep(store_of(request), receipt)
             body = msgspec.json.encode(claims.claim_out(proposal, filed))
             return Response(body, status_code=201, media_type=JSON)
+
+        @get(
+            guards=[requires("member")],
+            summary="The group's claims, newest first",
+            description=(
+                "Each claim with its proposal's number and status, the pseudonym it is paid "
+                "to, and its receipt's SHA-256, type and size. Members only: a claim names "
+                "no one, but what members paid out of pocket is the group's business."
+            ),
+        )
+        async def list_claims(self, db_session: DbSession, caller: CurrentCaller) -> list[ClaimOut]:
+            return await claims.list_claims(db_session, caller.group)
 
     return ClaimController
 

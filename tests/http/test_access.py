@@ -150,6 +150,7 @@ ROUTES: dict[tuple[str, str], Route] = {
     ),
     # A claim: the probe sends no form at all (422).
     ("POST", "/api/groups/{group:str}/claims"): Route(MEMBER, allowed=422),
+    ("GET", "/api/groups/{group:str}/claims"): Route(MEMBER),
     ("GET", "/api/groups/{group:str}/receipt-settings"): Route(MEMBER),
     # The probe sends an empty body, which the validation refuses.
     ("PUT", "/api/groups/{group:str}/receipt-settings"): Route(ADMIN, body={}, allowed=422),

@@ -155,6 +155,28 @@ async def test_a_claim_passes_with_the_others_and_its_receipt_goes_with_the_paym
     assert "Receipt attached: JPEG" in ledger
 
 
+async def test_members_list_the_groups_claims_newest_first(
+    client: Client, world: World, session: AsyncSession
+) -> None:
+    pseudonym = await pseudonym_of(session, world, world.member)
+    first = await file_claim(client, world, world.member, photo_with_gps())
+    second = await file_claim(client, world, world.member, photo_with_gps(), amount="5.00")
+    assert first.status_code == second.status_code == 201
+    listed = await client.get(f"/api/groups/{world.slug}/claims", headers=world.admin.headers)
+    assert listed.status_code == 200, listed.text
+    claims = listed.json()
+    assert [c["proposal"] for c in claims] == [
+        second.json()["proposal"],
+        first.json()["proposal"],
+    ]
+    assert [c["amount"] for c in claims] == ["5.00", "23.40"]
+    assert {c["counterparty"] for c in claims} == {pseudonym}
+    assert claims[1]["receipt"] == first.json()["receipt"]
+    assert all(c["status"] == "open" for c in claims)
+    outsider = await client.get(f"/api/groups/{world.slug}/claims")
+    assert outsider.status_code in (401, 403)
+
+
 async def test_the_claimant_alone_never_passes_a_claim(client: Client, world: World) -> None:
     filed = await file_claim(client, world, world.member, photo_with_gps())
     number = filed.json()["proposal"]
