@@ -88,8 +88,24 @@ def server_env() -> dict[str, str]:
     return {}
 
 
+SERVER_LOG = pytest.StashKey[Path]()
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Any:
+    """A failed browser test shows what the server logged: a page saying "Something went
+    wrong" is all the browser sees of a server error."""
+    report = yield
+    log = item.stash.get(SERVER_LOG, None)
+    if report.failed and log is not None and log.exists():
+        report.sections.append(("server log", log.read_text(errors="replace")[-12000:]))
+    return report
+
+
 @pytest.fixture
-def server(settings: Settings, tmp_path: Path, server_env: dict[str, str]) -> Iterator[str]:
+def server(
+    request: pytest.FixtureRequest, settings: Settings, tmp_path: Path, server_env: dict[str, str]
+) -> Iterator[str]:
     """``commonpurse serve`` with two workers, so a session must hold across processes."""
     port = _free_port()
     base = f"http://127.0.0.1:{port}"
@@ -102,6 +118,7 @@ def server(settings: Settings, tmp_path: Path, server_env: dict[str, str]) -> It
         **server_env,
     }
     log = (tmp_path / "server.log").open("wb")
+    request.node.stash[SERVER_LOG] = tmp_path / "server.log"
     process = subprocess.Popen(
         [sys.executable, "-m", "app", "serve", "--port", str(port), "--workers", "2"],
         env=env,
