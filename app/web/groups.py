@@ -253,7 +253,12 @@ class MemberGroupPages(Controller):
         lines = await proposal_queries.inbox(db_session, user.id, limit=INBOX_LINES)
         return page(request, "member/inbox.html", lines=notification_views(lines, fmt), fmt=fmt)
 
-    @get("/notifications/{notification_id:int}", guards=[logged_in], name="notification_open")
+    @get(
+        "/notifications/{notification_id:int}",
+        guards=[logged_in],
+        name="notification_open",
+        writes=True,  # marks the line read: begin with the write lock (SQLite)
+    )
     async def open_notification(
         self, db_session: DbSession, user: CurrentUser, notification_id: Id
     ) -> Redirect:

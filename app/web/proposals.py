@@ -645,6 +645,9 @@ class MemberProposalPages(Controller):
         guards=[member_with("member")],
         name="member_proposal",
         closes_due_rounds=True,
+        # Opening the page marks its notifications read: on SQLite a read transaction that
+        # then writes fails "database is locked" when another process wrote meanwhile.
+        writes=True,
     )
     async def proposal(
         self,
