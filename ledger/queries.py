@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 
-from sqlalchemy import Select, and_, func, or_, select
+from sqlalchemy import Select, and_, case, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import InstrumentedAttribute
 
@@ -336,8 +336,12 @@ async def monthly_flows(session: AsyncSession, group: Group, since: date) -> lis
     Each entry counts by what it did to the group's funds together: a donation in, a payment
     out, a reversal the other way, and a transfer between two funds not at all."""
     since = since.replace(day=1)
-    rows = await session.execute(
-        select(Entry.occurred_on, Posting.currency, func.sum(Posting.amount))
+    per_entry = (
+        select(
+            Entry.occurred_on.label("day"),
+            Posting.currency.label("currency"),
+            func.sum(Posting.amount).label("net"),
+        )
         .join(Posting, Posting.entry_id == Entry.id)
         .where(
             Entry.group_id == group.id,
@@ -345,14 +349,23 @@ async def monthly_flows(session: AsyncSession, group: Group, since: date) -> lis
             Posting.account_type == HOLDING,
         )
         .group_by(Entry.id, Entry.occurred_on, Posting.currency)
+        .subquery()
+    )
+    # Summed per day in the database: the group page reads at most a row per day and
+    # currency, however many entries the months hold.
+    rows = await session.execute(
+        select(
+            per_entry.c.day,
+            per_entry.c.currency,
+            func.sum(case((per_entry.c.net > 0, per_entry.c.net), else_=0)),
+            func.sum(case((per_entry.c.net < 0, -per_entry.c.net), else_=0)),
+        ).group_by(per_entry.c.day, per_entry.c.currency)
     )
     flows: dict[tuple[date, str], list[int]] = defaultdict(lambda: [0, 0])
-    for occurred_on, currency, net in rows:
-        flow = flows[(occurred_on.replace(day=1), currency)]
-        if net > 0:
-            flow[0] += int(net)
-        elif net < 0:
-            flow[1] -= int(net)
+    for day, currency, money_in, money_out in rows:
+        flow = flows[(day.replace(day=1), currency)]
+        flow[0] += int(money_in or 0)
+        flow[1] += int(money_out or 0)
     return [
         MonthFlow(month, currency, money_in, money_out)
         for (month, currency), (money_in, money_out) in sorted(flows.items())
