@@ -107,9 +107,8 @@ class DocumentController(Controller):
         ] = None,
     ) -> Response[bytes]:
         group = caller.group
-        # The group page's period picker sends a date left blank as empty: the default.
         start, end = await resolve_period(
-            db_session, group, date_from or None, date_to or None, settings_of(request).date_window
+            db_session, group, date_from, date_to, settings_of(request).date_window
         )
         decisions: DecisionsInPeriod = request.app.state.get(DECISIONS_STATE_KEY, no_decisions)
         document = await statement_document(

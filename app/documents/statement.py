@@ -98,11 +98,12 @@ async def resolve_period(
 ) -> tuple[date, date]:
     """The period asked for in ``from`` and ``to`` (YYYY-MM-DD); by default from the day of
     the group's first entry to today. InvalidInput for a malformed or backwards period, or
-    a day outside the dates the ledger accepts (``window``)."""
+    a day outside the dates the ledger accepts (``window``). A day left blank (the period
+    picker's empty field) means its default."""
     end = today()
-    if date_to is not None:
+    if date_to:
         end = window.check(parse_day(date_to, "to"), end, field="to")
-    if date_from is not None:
+    if date_from:
         start = window.check(parse_day(date_from, "from"), today(), field="from")
     else:
         start = min(await first_day(session, group) or end, end)
