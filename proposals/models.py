@@ -45,6 +45,11 @@ class GroupRules(Base):
     reminder_hours: Mapped[int] = mapped_column(Integer, default=24, server_default="24")
     # The table of rules by amount (``rules.tiers_from_json``); "[]": the ordinary rules.
     tiers: Mapped[str] = mapped_column(Text, default="[]", server_default="[]")
+    # Whether responses and counts stay hidden until a round closes (each round keeps the
+    # value it opened with, ``Round.tally_hidden``).
+    hide_tally_until_close: Mapped[bool] = mapped_column(
+        Boolean, default=False, server_default=false()
+    )
     updated_at: Mapped[datetime] = mapped_column(DateTimeUTC(timezone=True))
 
 
@@ -162,6 +167,9 @@ class Round(Base):
     # When an urgent proposal passed early in this round; the round stays open until its
     # deadline, where the outcome confirms the decision or not.
     urgent_passed_at: Mapped[datetime | None] = mapped_column(DateTimeUTC(timezone=True))
+    # Whether its responses and counts stay hidden until it closes (the group's setting
+    # when it opened).
+    tally_hidden: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
 
 class Response(Base):
