@@ -120,12 +120,13 @@ def _outcome(outcome: rules.Outcome) -> OutcomeOut:
     return OutcomeOut(status=outcome.status, reason=outcome.reason, explanation=outcome.explanation)
 
 
-def _tally(outcome: rules.Outcome) -> TallyOut:
+def _tally(outcome: rules.Outcome, *, sealed: bool = False) -> TallyOut:
+    """The counts; ``sealed``: only how many responded (``service.tally_sealed``)."""
     return TallyOut(
-        agree=outcome.agree,
-        concern=outcome.concern,
-        stand_aside=outcome.stand_aside,
-        block=outcome.block,
+        agree=None if sealed else outcome.agree,
+        concern=None if sealed else outcome.concern,
+        stand_aside=None if sealed else outcome.stand_aside,
+        block=None if sealed else outcome.block,
         responded=outcome.responded,
         eligible=outcome.eligible,
         quorum_needed=outcome.quorum_needed,
@@ -140,9 +141,12 @@ async def _round_out(
     previous: RoundOut | None,
     show_names: bool,
     comments: int = 0,
+    viewer: int | None = None,
 ) -> RoundOut:
+    """``viewer``: the member reading, whose own response shows in a hidden tally."""
     minute = minute_of_round(round_)
     live: rules.Outcome | None = None
+    sealed = service.tally_sealed(round_)
     if minute is not None:
         if minute.tally is not None:  # frozen at close
             tally = TallyOut(**msgspec.structs.asdict(minute.tally))
@@ -161,7 +165,10 @@ async def _round_out(
     else:
         latest = await service.latest_responses(session, round_)
         live = await service.live_outcome(session, group, proposal, round_, latest)
-        tally = _tally(live)
+        tally = _tally(live, sealed=sealed)
+        if sealed:  # the reader's own response only, and what would happen stays unsaid
+            latest = [r for r in latest if viewer is not None and r.user_id == viewer]
+            live = None
         responses = [
             ResponseOut(
                 position=r.position,
@@ -202,6 +209,7 @@ async def _round_out(
         comments=comments,
         tier=tier_out(service.tier_of(round_)),
         urgent_passed_at=round_.urgent_passed_at,
+        tally_hidden=sealed,
     )
 
 
@@ -249,8 +257,15 @@ def urgent_decision(proposal: Proposal) -> str | None:
 
 
 async def proposal_out(
-    session: AsyncSession, group: Group, proposal: Proposal, *, show_names: bool
+    session: AsyncSession,
+    group: Group,
+    proposal: Proposal,
+    *,
+    show_names: bool,
+    viewer: int | None = None,
 ) -> ProposalOut:
+    """The proposal as one reader may read it: ``show_names`` from ``names_visible``;
+    ``viewer``, the member reading (their own response shows in a hidden tally)."""
     version = service.current_version(proposal)
     fund, amount, currency = _money(version)
     rounds: list[RoundOut] = []
@@ -266,6 +281,7 @@ async def proposal_out(
             rounds[-1] if rounds else None,
             show_names,
             comments.get(round_.number, 0),
+            viewer,
         )
         out.decided_in = logged.get(round_.number)
         rounds.append(out)
@@ -397,16 +413,28 @@ async def in_discussion(session: AsyncSession, group: Group) -> list[Proposal]:
     ]
 
 
+@dataclass(frozen=True, slots=True)
+class LiveTally:
+    """Where an open round stands, as the lists show it."""
+
+    tally: TallyOut  # no counts of positions while the tally is hidden
+    explanation: str  # what would happen if it closed now; empty while hidden
+
+
 async def live_tallies(
     session: AsyncSession, group: Group, proposals: Sequence[Proposal]
-) -> dict[int, rules.Outcome]:
+) -> dict[int, LiveTally]:
     """The live tally of each proposal's open round, by proposal number (none for a
     proposal whose round is closed)."""
-    tallies: dict[int, rules.Outcome] = {}
+    tallies: dict[int, LiveTally] = {}
     for proposal in proposals:
         round_ = service.current_round(proposal)
         if round_.closed_at is None:
-            tallies[proposal.number] = await service.live_outcome(session, group, proposal, round_)
+            live = await service.live_outcome(session, group, proposal, round_)
+            sealed = service.tally_sealed(round_)
+            tallies[proposal.number] = LiveTally(
+                _tally(live, sealed=sealed), "" if sealed else live.explanation
+            )
     return tallies
 
 

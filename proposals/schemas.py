@@ -95,6 +95,9 @@ class RulesIn(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     # Whether anyone who may read the proposals also reads their discussions.
     public_comments: bool | None = None
     reminder_hours_before: ReminderHours | None = None
+    # Whether responses and counts stay hidden until a round closes (rounds already open
+    # keep the choice they opened with).
+    hide_tally_until_close: bool | None = None
     tiers: (
         Annotated[
             list[Any],
@@ -115,6 +118,7 @@ class RulesOut(msgspec.Struct, kw_only=True):
     policy_room_committed: bool = False
     public_comments: bool = False
     reminder_hours_before: int = 24
+    hide_tally_until_close: bool = False
 
 
 # --- the discussion ---------------------------------------------------------------------------
@@ -205,10 +209,12 @@ class ResponseOut(msgspec.Struct, kw_only=True):
 
 
 class TallyOut(msgspec.Struct, kw_only=True):
-    agree: int
-    concern: int
-    stand_aside: int
-    block: int
+    # None while the round's tally is hidden (``RoundOut.tally_hidden``): who responded
+    # shows, what they said does not.
+    agree: int | None
+    concern: int | None
+    stand_aside: int | None
+    block: int | None
     responded: int
     eligible: int
     quorum_needed: int
@@ -252,6 +258,10 @@ class RoundOut(msgspec.Struct, kw_only=True):
     tier: TierOut | None = None  # None: the ordinary rules applied
     # When an urgent proposal passed early in this round.
     urgent_passed_at: datetime | None = None
+    # The group keeps responses and counts hidden until the round closes: while it is open
+    # the tally holds no counts of positions, ``live`` is None and ``responses`` holds only
+    # the reader's own.
+    tally_hidden: bool = False
 
 
 class PolicyOut(msgspec.Struct, kw_only=True):

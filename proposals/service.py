@@ -128,6 +128,21 @@ async def set_policy_room_committed(session: AsyncSession, group: Group, value: 
     await session.flush()
 
 
+async def hides_tallies(session: AsyncSession, group: Group) -> bool:
+    """Whether the group's new rounds keep responses and counts hidden until they close."""
+    row = await session.get(GroupRules, group.id)
+    return bool(row and row.hide_tally_until_close)
+
+
+async def set_hides_tallies(session: AsyncSession, group: Group, value: bool) -> None:
+    """Open rounds keep the choice they opened with: members responded under it."""
+    await set_rules(session, group, {}, None)  # makes the row when there is none yet
+    row = await session.get(GroupRules, group.id)
+    assert row is not None
+    row.hide_tally_until_close = value
+    await session.flush()
+
+
 # --- loading --------------------------------------------------------------------------------
 
 
@@ -183,6 +198,12 @@ def awaiting_confirmation(proposal: Proposal, round_: Round) -> bool:
         and round_.urgent_passed_at is not None
         and round_.closed_at is None
     )
+
+
+def tally_sealed(round_: Round) -> bool:
+    """Whether the round's responses and counts are hidden from everyone but each
+    responder's own: the group chose so when it opened, and it has not closed yet."""
+    return round_.tally_hidden and round_.closed_at is None
 
 
 def round_is_open(proposal: Proposal, round_: Round) -> bool:
@@ -304,6 +325,7 @@ async def _open_round(
         eligible=json.dumps(eligible),
         opened_at=now,
         closes_at=closes_at.astimezone(UTC),
+        tally_hidden=await hides_tallies(session, group),
     )
     session.add(round_)
     await session.flush()

@@ -46,7 +46,9 @@ async def _show(session: AsyncSession, caller: Caller, number: int) -> ProposalO
     proposal = await service.get_proposal(session, caller.group, number)
     member = caller.membership is not None
     names = await queries.names_visible(session, caller.group, member=member)
-    out = await queries.proposal_out(session, caller.group, proposal, show_names=names)
+    out = await queries.proposal_out(
+        session, caller.group, proposal, show_names=names, viewer=caller.user_id
+    )
     if not member:
         return out
     silent = await discussion.not_responded(session, caller.group, proposal)
@@ -77,6 +79,7 @@ async def _rules_out(session: AsyncSession, caller: Caller) -> RulesOut:
         policy_room_committed=await service.policy_room_committed(session, caller.group),
         public_comments=talk.public_comments,
         reminder_hours_before=talk.reminder_hours,
+        hide_tally_until_close=await service.hides_tallies(session, caller.group),
     )
 
 
@@ -321,6 +324,8 @@ class ProposalController(Controller):
             await service.set_policy_room_committed(
                 db_session, caller.group, data.policy_room_committed
             )
+        if data.hide_tally_until_close is not None:
+            await service.set_hides_tallies(db_session, caller.group, data.hide_tally_until_close)
         await discussion.set_settings(
             db_session,
             caller.group,

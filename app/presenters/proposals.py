@@ -27,7 +27,7 @@ from proposals import policies, rules, service
 from proposals.labels import CLOSED_BY, KIND_LABELS, POSITION_LABELS, STATUS_LABELS
 from proposals.minute import Minute, minute_of_round
 from proposals.models import Notification, Proposal, ProposalVersion
-from proposals.queries import Awaiting, InboxLine, Payable
+from proposals.queries import Awaiting, InboxLine, LiveTally, Payable
 from proposals.rules import round_is_reset_by
 from proposals.schemas import PolicyOut, ProposalOut, ResponseOut, RoundOut, TallyOut, VersionOut
 
@@ -59,13 +59,18 @@ def money_text(version: ProposalVersion, fmt: Formatter) -> str:
 
 @dataclass(frozen=True, slots=True)
 class Tally:
-    agree: int
-    concern: int
-    stand_aside: int
-    block: int
+    # None while the group keeps the round's tally hidden (only who responded shows).
+    agree: int | None
+    concern: int | None
+    stand_aside: int | None
+    block: int | None
     responded: int
     eligible: int
     quorum_needed: int
+
+    @property
+    def hidden(self) -> bool:
+        return self.agree is None
 
 
 def _tally_of(tally: TallyOut | rules.Outcome) -> Tally:
@@ -428,14 +433,14 @@ class ProposalLine:
     decided_at: datetime | None
 
 
-def proposal_line(proposal: Proposal, live: rules.Outcome | None, fmt: Formatter) -> ProposalLine:
+def proposal_line(proposal: Proposal, live: LiveTally | None, fmt: Formatter) -> ProposalLine:
     """``live`` is the tally of its open round (``proposals.queries.live_tallies``)."""
     version = service.current_version(proposal)
     round_ = service.current_round(proposal)
     tally: Tally | None = None
     closes_at: datetime | None = None
     if proposal.status == "open" and round_.closed_at is None and live is not None:
-        tally = _tally_of(live)
+        tally = _tally_of(live.tally)
         closes_at = round_.closes_at
         explanation = live.explanation
     elif proposal.status == "withdrawn":
@@ -460,7 +465,7 @@ def proposal_line(proposal: Proposal, live: rules.Outcome | None, fmt: Formatter
 
 
 def proposal_lines(
-    proposals: Sequence[Proposal], live: Mapping[int, rules.Outcome], fmt: Formatter
+    proposals: Sequence[Proposal], live: Mapping[int, LiveTally], fmt: Formatter
 ) -> list[ProposalLine]:
     return [proposal_line(p, live.get(p.number), fmt) for p in proposals]
 
@@ -490,13 +495,13 @@ def proposal_card(
     proposal: Proposal,
     fmt: Formatter,
     reader_id: int,
-    live: rules.Outcome | None = None,
+    live: LiveTally | None = None,
 ) -> ProposalCard:
     """``live``: the open round's tally, to say how many responded (else nothing is said)."""
     version = service.current_version(proposal)
     round_ = service.current_round(proposal)
     responded = (
-        f"{live.responded} of {live.eligible} members have responded"
+        f"{live.tally.responded} of {live.tally.eligible} members have responded"
         if live is not None and round_.closed_at is None
         else ""
     )

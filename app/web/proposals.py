@@ -388,7 +388,9 @@ class ProposalPages(Controller):
         proposal = await proposals.get_proposal(db_session, group, number)
         member = caller.membership is not None
         names = await proposal_queries.names_visible(db_session, group, member=member)
-        out = await proposal_queries.proposal_out(db_session, group, proposal, show_names=names)
+        out = await proposal_queries.proposal_out(
+            db_session, group, proposal, show_names=names, viewer=caller.user_id
+        )
         readable = await discussion.may_read(db_session, group, member=member)
         comments = (
             comment_views(
@@ -940,7 +942,9 @@ class MemberProposalPages(Controller):
         fmt = Formatter.for_group(group, settings_of(request))
         proposal = await service.get_proposal(db_session, group, number)
         names = await proposal_queries.names_visible(db_session, group, member=True)
-        shown = await proposal_queries.proposal_out(db_session, group, proposal, show_names=names)
+        shown = await proposal_queries.proposal_out(
+            db_session, group, proposal, show_names=names, viewer=caller.user_id
+        )
         version = service.current_version(proposal)
         round_ = service.current_round(proposal)
         round_out = shown.rounds[-1]
@@ -1095,6 +1099,8 @@ class RulesPages(Controller):
         form = rules_form(current, public_names)
         if await proposals.policy_room_committed(db_session, caller.group):
             form.values["policy_room_committed"] = "on"
+        if await proposals.hides_tallies(db_session, caller.group):
+            form.values["hide_tally_until_close"] = "on"
         talk = await discussion.settings_of(db_session, caller.group)
         form.values["public_comments"] = "on" if talk.public_comments else ""
         form.values["reminder_hours"] = str(talk.reminder_hours)
@@ -1127,6 +1133,9 @@ class RulesPages(Controller):
                 )
                 await proposals.set_policy_room_committed(
                     db_session, caller.group, form.value("policy_room_committed") == "on"
+                )
+                await proposals.set_hides_tallies(
+                    db_session, caller.group, form.value("hide_tally_until_close") == "on"
                 )
                 await discussion.set_settings(
                     db_session,
@@ -1180,6 +1189,7 @@ RULE_FIELDS = (
     "fallback_share",
     "public_names",
     "policy_room_committed",
+    "hide_tally_until_close",
     "public_comments",
     "reminder_hours",
 )

@@ -23,20 +23,19 @@ depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:
-    with op.batch_alter_table("group_rules") as table:
-        table.add_column(
-            sa.Column(
-                "hide_tally_until_close", sa.Boolean(), server_default=sa.false(), nullable=False
-            )
-        )
-    with op.batch_alter_table("rounds") as table:
-        table.add_column(
-            sa.Column("tally_hidden", sa.Boolean(), server_default=sa.false(), nullable=False)
-        )
+    # Plain ADD COLUMN, not a batch: on SQLite a batch copies the table and would drop
+    # the triggers that keep closed rounds final (0017).
+    op.add_column(
+        "group_rules",
+        sa.Column("hide_tally_until_close", sa.Boolean(), server_default=sa.false(), nullable=False),
+    )
+    op.add_column(
+        "rounds",
+        sa.Column("tally_hidden", sa.Boolean(), server_default=sa.false(), nullable=False),
+    )
 
 
 def downgrade() -> None:
-    with op.batch_alter_table("rounds") as table:
-        table.drop_column("tally_hidden")
-    with op.batch_alter_table("group_rules") as table:
-        table.drop_column("hide_tally_until_close")
+    # Plain ALTER TABLE ... DROP COLUMN on both engines (SQLite 3.35+): no table rebuild.
+    op.drop_column("rounds", "tally_hidden")
+    op.drop_column("group_rules", "hide_tally_until_close")
