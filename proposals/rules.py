@@ -654,6 +654,46 @@ def urgent_state(passed_urgently: bool, closed: bool, outcome: str | None) -> Co
     return "confirmed" if outcome == "passed" else "not confirmed"
 
 
+def what_happens_next(
+    status: str,
+    reason: str,
+    deadline: str,
+    *,
+    blocks: int = 0,
+    missing: int = 0,
+    hidden: bool = False,
+    passed_urgently: bool = False,
+    closes_when_all_respond: bool = False,
+) -> str:
+    """What will become of an open round, in one sentence a member reads first: from where
+    it stands (the ``status`` and ``reason`` of its live outcome, its ``blocks`` and the
+    responses ``missing`` for a quorum) to its ``deadline`` (as people read it).
+    ``hidden``: the group keeps the tally hidden, so nothing is said of where it stands."""
+    sooner = ", or sooner once everyone has responded" if closes_when_all_respond else ""
+    if passed_urgently:
+        return (
+            f"Passed urgently: members may still respond until {deadline}, when the decision "
+            "is confirmed or not."
+        )
+    if hidden:
+        return f"Decided on {deadline}{sooner}; what each member said shows then."
+    if reason in ("passed", "lazy_passed"):
+        return f"Passes on {deadline} unless someone blocks."
+    if status == "passed":  # by the fallback vote
+        return f"Passes on {deadline} by the fallback vote, unless the vote changes."
+    if reason == "no_quorum":
+        return (
+            f"Needs {_plural(missing, 'more response')} by {deadline}; without them it does "
+            "not pass."
+        )
+    if status == "blocked":
+        return (
+            f"Blocked by {_plural(blocks, 'member')}: it does not pass on {deadline} "
+            "unless the block is withdrawn, or an amendment answers it and opens a new round."
+        )
+    return f"Does not pass as it stands; decided on {deadline}{sooner}."
+
+
 def _with_explanation(outcome: Outcome, explanation: str) -> Outcome:
     return Outcome(
         **{

@@ -101,5 +101,11 @@ class Formatter:
     def moment(self, value: datetime) -> str:
         return format_datetime(value, format="medium", tzinfo=self.zone, locale=self.locale)
 
+    def deadline(self, value: datetime) -> str:
+        """``Friday 11 Dec, 18:00``: a deadline as people say it, with its weekday."""
+        return format_datetime(
+            value, format="EEEE d MMM, HH:mm", tzinfo=self.zone, locale=self.locale
+        )
+
     def zone_name(self) -> str:
         return str(self.zone.key)

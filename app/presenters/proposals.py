@@ -216,6 +216,8 @@ class ProposalPage:
     show_names: bool
     # The tier of the current round and where an urgent decision stands, in words.
     notes: list[str] = field(default_factory=list)
+    # What will become of the open round, in a sentence; empty once it closed.
+    next_step: str = ""
 
     @property
     def body_html(self) -> Markup:
@@ -367,6 +369,27 @@ def proposal_page(
         left_to_pay=left,
         show_names=show_names,
         notes=decision_notes(out, fmt, paid=fmt.money(paid, currency) if paid else ""),
+        next_step=next_step(proposal, out.rounds[-1], fmt),
+    )
+
+
+def next_step(proposal: Proposal, out: RoundOut, fmt: Formatter) -> str:
+    """What will become of the proposal's open round ``out``, said in one sentence
+    (``rules.what_happens_next``); empty once the round closed."""
+    if out.closed_at is not None:
+        return ""
+    live = out.live
+    return rules.what_happens_next(
+        live.status if live else "",
+        live.reason if live else "",
+        fmt.deadline(out.closes_at),
+        blocks=out.tally.block or 0,
+        missing=out.tally.quorum_needed - out.tally.responded,
+        hidden=out.tally_hidden,
+        passed_urgently=out.urgent_passed_at is not None,
+        closes_when_all_respond=service.rules_of(
+            service.current_round(proposal)
+        ).close_when_all_responded,
     )
 
 

@@ -48,6 +48,7 @@ from app.presenters.proposals import (
     PolicyView,
     decision_notes,
     money_text,
+    next_step,
     policy_view,
     proposal_lines,
     proposal_page,
@@ -986,6 +987,7 @@ class MemberProposalPages(Controller):
             body=render_markdown(version.body),
             this_round=round_out,
             round_open=round_open,
+            next_step=next_step(proposal, round_out, fmt),
             earliest_close=fmt.moment(
                 rules.earliest_close_at(service.rules_of(round_), round_.opened_at)
             ),

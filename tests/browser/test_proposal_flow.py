@@ -163,8 +163,9 @@ def test_a_proposal_is_made_blocked_amended_agreed_paid_and_shown_to_the_public(
         expect(
             author.get_by_role("heading", name="Round 2: open until", exact=False)
         ).to_be_visible()
-        assert "0 of 4 (2 needed)" in author.get_by_role("cell", name="of 4").inner_text()
-        versions = author.get_by_role("region", name="Versions").inner_text()
+        round_two = author.get_by_role("region", name="Round 2: open until", exact=False)
+        assert "0 of 4 (2 needed)" in round_two.inner_text()
+        versions = author.get_by_role("region", name="History").inner_text()
         assert "Version 2" in versions
         assert "changed the text and amount" in versions
         author.screenshot(path=str(artifacts / "proposal-member.png"), full_page=True)

@@ -26,6 +26,7 @@ from proposals.rules import (
     everyone_responded,
     round_is_reset_by,
     should_close_early,
+    what_happens_next,
 )
 
 AGREE, CONCERN, STAND_ASIDE, BLOCK = (
@@ -839,3 +840,77 @@ def test_agrees_and_blocks_are_monotone_in_every_small_round() -> None:
                 continue
             after = decide(rules, eligible, changed, blocked_rounds_before=blocked_rounds_before)
             assert after.passed == before.passed, (rules, counts, member, after.explanation)
+
+
+# --- what happens next, said first on the proposal's page --------------------------------
+
+FRIDAY = "Friday 11 Dec, 18:00"
+
+
+def next_of(outcome: Outcome, **options: bool) -> str:
+    return what_happens_next(
+        outcome.status,
+        outcome.reason,
+        FRIDAY,
+        blocks=outcome.block,
+        missing=outcome.quorum_needed - outcome.responded,
+        **options,
+    )
+
+
+@pytest.mark.parametrize(
+    ("counts", "expected"),
+    [
+        ({"agree": 4, "silent": 1}, "Passes on Friday 11 Dec, 18:00 unless someone blocks."),
+        (
+            {"agree": 1, "silent": 9},
+            "Needs 4 more responses by Friday 11 Dec, 18:00; without them it does not pass.",
+        ),
+        (
+            {"agree": 3, "block": 1},
+            "Blocked by 1 member: it does not pass on Friday 11 Dec, 18:00 unless the block is "
+            "withdrawn, or an amendment answers it and opens a new round.",
+        ),
+        (
+            {"agree": 1, "stand_aside": 4},
+            "Does not pass as it stands; decided on Friday 11 Dec, 18:00.",
+        ),
+    ],
+)
+def test_what_happens_next_says_where_the_round_stands(
+    counts: dict[str, int], expected: str
+) -> None:
+    assert next_of(outcome_of(**counts)) == expected
+
+
+def test_a_hidden_tally_says_only_when_it_is_decided() -> None:
+    for counts in ({"agree": 4}, {"block": 2, "agree": 3}, {"silent": 5}):
+        said = next_of(outcome_of(**counts), hidden=True, closes_when_all_respond=True)
+        assert said == (
+            "Decided on Friday 11 Dec, 18:00, or sooner once everyone has responded; "
+            "what each member said shows then."
+        )
+
+
+def test_an_urgent_pass_awaits_its_confirmation() -> None:
+    said = next_of(outcome_of(agree=3, silent=2), passed_urgently=True)
+    assert said.startswith("Passed urgently")
+    assert "confirmed or not" in said
+
+
+@given(
+    agree=st.integers(0, 6),
+    concern=st.integers(0, 3),
+    stand_aside=st.integers(0, 3),
+    block=st.integers(0, 2),
+    silent=st.integers(0, 6),
+)
+def test_what_happens_next_never_promises_a_pass_the_tally_would_not_give(
+    agree: int, concern: int, stand_aside: int, block: int, silent: int
+) -> None:
+    outcome = outcome_of(
+        agree=agree, concern=concern, stand_aside=stand_aside, block=block, silent=silent
+    )
+    said = next_of(outcome)
+    assert said.startswith("Passes") == outcome.passed
+    assert FRIDAY in said
