@@ -244,6 +244,7 @@ async def test_admin_reads_and_changes_the_decision_rules(
                 policy_room_committed="on",
                 public_comments="on",
                 reminder_hours="12",
+                hide_tally_until_close="on",
             ),
         )
         assert saved.status_code == 303, saved.text
@@ -257,6 +258,7 @@ async def test_admin_reads_and_changes_the_decision_rules(
         assert re.search(r'name="policy_room_committed" type="checkbox" checked', shown.text)
         assert re.search(r'name="public_comments" type="checkbox" checked', shown.text)
         assert 'name="reminder_hours" type="text" value="12"' in shown.text
+        assert re.search(r'name="hide_tally_until_close" type="checkbox" checked', shown.text)
     assert await rules_of(client, world) == {
         "rules": {
             "quorum": "0.6",
@@ -272,6 +274,7 @@ async def test_admin_reads_and_changes_the_decision_rules(
         "policy_room_committed": True,
         "public_comments": True,
         "reminder_hours_before": 12,
+        "hide_tally_until_close": True,
         "tiers": [],
     }
     # Switching the fallback off again clears it; precise shares stay exact.

@@ -1,0 +1,138 @@
+"""The phone first: every main page at 360 px, as a person in need, a donor and a member
+meet it. No page scrolls sideways, every control a thumb presses is at least 44 px high
+and wide (links inside running text excepted, as WCAG 2.5.8 does), and axe finds no
+serious or moderate violation on the public and ask pages. Each page leaves a phone-width
+screenshot in ``test-artifacts/phone``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from tests.browser.steps import PERSON, STATUS_URL, WORDS, Cast, fill_the_form, log_in
+from tests.browser.test_site import seed_entries
+
+NARROW = {"width": 360, "height": 740}
+THUMB = 44  # px: the smallest control a thumb presses surely
+
+# The controls a thumb presses, and for a radio or a checkbox its label (what is pressed).
+# Links inside running text (paragraphs, list items of prose, table cells) are left out.
+SMALL_TARGETS = """
+(thumb) => {
+  const seen = [];
+  const controls = document.querySelectorAll(
+    'button, select, textarea, input:not([type=hidden]), a.button, nav a, summary'
+  );
+  for (const el of controls) {
+    const style = getComputedStyle(el);
+    if (style.visibility === 'hidden' || style.display === 'none') continue;
+    let box = el.getBoundingClientRect();
+    if (box.width === 0 && box.height === 0) continue;
+    if (el.matches('input[type=radio], input[type=checkbox]')) {
+      const label = el.closest('label') || document.querySelector(`label[for="${el.id}"]`);
+      if (label) box = label.getBoundingClientRect();
+    }
+    if (el.matches('.skip-link') || el.closest('.visually-hidden')) continue;
+    if (box.height < thumb - 0.5 || box.width < thumb - 0.5) {
+      const name = (el.innerText || el.value || el.name || el.id).trim().slice(0, 40);
+      const size = `${Math.round(box.width)}x${Math.round(box.height)}`;
+      seen.push(`${el.tagName.toLowerCase()} "${name}" ${size}`);
+    }
+  }
+  return seen;
+}
+"""
+
+
+def moderate_or_worse(page: Any) -> list[str]:
+    from axe_playwright_python.sync_playwright import Axe  # type: ignore[import-untyped]
+
+    results = Axe().run(page)
+    return [
+        f"{v['id']} ({v['impact']}): {v['help']} at {[n['target'] for n in v['nodes']][:3]}"
+        for v in results.response["violations"]
+        if v["impact"] in ("moderate", "serious", "critical")
+    ]
+
+
+def check_page(page: Any, name: str, shots: Path, *, axe: bool) -> list[str]:
+    problems = []
+    width = page.evaluate("document.documentElement.scrollWidth")
+    if width > NARROW["width"]:
+        problems.append(f"scrolls sideways ({width}px)")
+    problems += [f"small target: {t}" for t in page.evaluate(SMALL_TARGETS, THUMB)]
+    if axe:
+        problems += moderate_or_worse(page)
+    page.screenshot(path=str(shots / f"{name}.png"), full_page=True)
+    return problems
+
+
+def test_every_main_page_works_at_360_px(
+    chromium: Any, server: str, cast: Cast, artifacts: Path
+) -> None:
+    world = cast.world
+    slug = world.slug
+    seed_entries(server, cast)
+    opened = httpx.post(
+        f"{server}/api/groups/{slug}/proposals",
+        json={
+            "title": "Rent for R-17 in March",
+            "body": "Two months **behind**.",
+            "fund": "rent-relief",
+            "amount": "150.00",
+            "counterparty": "R-17",
+        },
+        headers=world.member.headers,
+        timeout=30,
+    )
+    assert opened.status_code == 201, opened.text
+    shots = artifacts / "phone"
+    shots.mkdir(exist_ok=True)
+    found: dict[str, list[str]] = {}
+    context = chromium.new_context(viewport=NARROW, is_mobile=True, has_touch=True)
+    try:
+        page = context.new_page()
+        # A person asks, in Spanish, and reads their status page.
+        page.goto(f"{server}/g/{slug}/ask?lang=es")
+        found["ask-es"] = check_page(page, "ask-es", shots, axe=True)
+        fill_the_form(page, WORDS["es"])
+        page.get_by_role("button", name=WORDS["es"]["send"]).click()
+        page.wait_for_url(STATUS_URL)
+        assert PERSON["name"] not in page.url
+        found["ask-status-es"] = check_page(page, "ask-status-es", shots, axe=True)
+        public = {
+            "directory": "/",
+            "group": f"/g/{slug}",
+            "ledger": f"/g/{slug}/ledger",
+            "proposals": f"/g/{slug}/proposals",
+            "proposal": f"/g/{slug}/proposals/1",
+            "follow": f"/g/{slug}/follow",
+            "ask": f"/g/{slug}/ask",
+            "verify": "/verify",
+            "login": "/login",
+            "password-forgot": "/password/forgot",
+        }
+        for name, path in public.items():
+            page.goto(server + path)
+            found[name] = check_page(page, name, shots, axe=True)
+        log_in(page, server, cast.admin.user.email, cast.password)
+        members = {
+            "m": "/m",
+            "m-group": f"/m/{slug}",
+            "m-proposal": f"/m/{slug}/proposals/1",
+            "m-propose": f"/m/{slug}/proposals/new",
+            "m-donation": f"/m/{slug}/record/donation",
+            "m-requests": f"/m/{slug}/requests",
+            "m-notifications": "/notifications",
+            "m-rules": f"/m/{slug}/rules",
+            "m-members": f"/m/{slug}/members",
+        }
+        for name, path in members.items():
+            page.goto(server + path)
+            found[name] = check_page(page, name, shots, axe=False)
+    finally:
+        context.close()
+    problems = {name: issues for name, issues in found.items() if issues}
+    assert not problems, problems
