@@ -31,6 +31,7 @@ from app.api import openapi
 from app.api.attachments import FORM_ROOM, ReceiptSettingsController, attachments_controller
 from app.api.bodies import StrictJSONRequest
 from app.api.claims import claims_controller
+from app.api.giving import GivingController
 from app.api.groups import GroupController, MeController
 from app.api.ledger import LedgerController, LogController, well_known_key
 from app.api.proposals import ProposalController
@@ -238,6 +239,7 @@ class CommonPursePlugin(InitPluginProtocol, ReceiveRoutePlugin):
                 well_known_key,
                 MeController,
                 GroupController,
+                GivingController,
                 LedgerController,
                 LogController,
                 attachments_controller(settings.max_attachment_bytes),

@@ -339,3 +339,37 @@ class AttachmentErasure(Base):
 
     attachment_id: Mapped[int] = mapped_column(ForeignKey("attachments.id"), primary_key=True)
     erased_at: Mapped[datetime] = mapped_column(DateTimeUTC(timezone=True))
+
+
+class GivingDetails(Base):
+    """How to give to a group, as its admins wrote it: words (Markdown) and bank details.
+
+    Public like the group's page; none of it enters the log. The IBAN and BIC are stored as
+    checked (``ledger.giving_rules``), without spaces."""
+
+    __tablename__ = "group_giving"
+
+    group_id: Mapped[int] = mapped_column(ForeignKey("groups.id"), primary_key=True)
+    how_to_give: Mapped[str] = mapped_column(Text, default="")
+    iban: Mapped[str | None] = mapped_column(String(34))
+    bic: Mapped[str | None] = mapped_column(String(11))
+    account_holder: Mapped[str | None] = mapped_column(String(70))
+    updated_at: Mapped[datetime] = mapped_column(DateTimeUTC(timezone=True))
+    updated_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+
+
+class DonorThanks(Base):
+    """A donor who asked to be thanked by name, for one donation: the name they chose.
+
+    Personal data, so never in the log (the donation's entry stays anonymous) and erased on
+    request (the row is deleted; the donation then counts among the anonymous ones)."""
+
+    __tablename__ = "donor_thanks"
+    __table_args__ = (UniqueConstraint("group_id", "entry_seq"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    group_id: Mapped[int] = mapped_column(ForeignKey("groups.id"))
+    entry_seq: Mapped[int] = mapped_column(BigInteger)
+    name: Mapped[str] = mapped_column(String(70))
+    recorded_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    recorded_at: Mapped[datetime] = mapped_column(DateTimeUTC(timezone=True))

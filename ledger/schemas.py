@@ -157,3 +157,81 @@ class VerifyOut(msgspec.Struct, kw_only=True):
     head: HeadOut
     first_bad_seq: int | None
     problem: str | None
+
+
+# --- how to give -------------------------------------------------------------------------
+
+
+class GivingIn(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    """How to give, as a whole: what is left out is cleared."""
+
+    how_to_give: Annotated[
+        str,
+        msgspec.Meta(
+            max_length=5000,
+            description="Markdown: bank transfer details and other ways to give; "
+            "shown rendered and sanitised on the group's pages.",
+        ),
+    ] = ""
+    iban: (
+        Annotated[
+            str,
+            msgspec.Meta(
+                max_length=64,
+                description="The account's IBAN (ISO 13616), spaces allowed; checked (country, "
+                "length, MOD 97-10 check digits). Empty: no bank details.",
+                examples=["DE89 3704 0044 0532 0130 00"],
+            ),
+        ]
+        | None
+    ) = None
+    bic: Annotated[str, msgspec.Meta(max_length=16, examples=["COBADEFFXXX"])] | None = None
+    account_holder: (
+        Annotated[
+            str, msgspec.Meta(max_length=200, description="The name on the account (70 at most).")
+        ]
+        | None
+    ) = None
+
+
+class ThanksIn(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    name: Annotated[
+        str,
+        msgspec.Meta(
+            min_length=1,
+            max_length=200,
+            description="The name the donor asked to be thanked by (70 characters at most); "
+            "only with their consent: it is shown on the group's public pages.",
+        ),
+    ]
+
+
+class MoneyOut(msgspec.Struct, kw_only=True):
+    currency: str
+    amount: str
+
+
+class DonorsOut(msgspec.Struct, kw_only=True):
+    """The group's donations: counted and summed (reversed ones left out), and the names of
+    the donors who asked to be thanked by name, newest first. Nobody else is named."""
+
+    donations: int
+    totals: list[MoneyOut]
+    named: list[str]
+
+
+class GivingOut(msgspec.Struct, kw_only=True):
+    how_to_give: str
+    iban: str | None
+    bic: str | None
+    account_holder: str | None
+    # The text of the SEPA payment QR code (EPC069-12), for a euro group with an IBAN of the
+    # SEPA area; None otherwise.
+    epc_qr: str | None
+    donors: DonorsOut
+
+
+class ThanksOut(msgspec.Struct, kw_only=True):
+    entry: int
+    name: str
+    recorded_at: str
