@@ -41,7 +41,7 @@ from app.web.ledger import entry_views
 from app.web.security import COOKIE_FREE
 from app.web.templating import page, see_other
 from app.web.verification import VerificationKeeper
-from ledger import groups, log, service, witnesses
+from ledger import giving, groups, log, service, witnesses
 from ledger import queries as ledger_queries
 from ledger.canonical import timestamp
 from ledger.errors import NotFound
@@ -59,6 +59,8 @@ MEMBER_RECENT_ENTRIES = 5
 FEED_ENTRIES = 50
 # The group page shows this many open proposals and recent decisions; the list, all.
 OVERVIEW_PROPOSALS = 5
+# The group page thanks this many donors by name (the newest; the give page names more).
+DONORS_ON_GROUP_PAGE = 12
 
 
 @dataclass(frozen=True, slots=True)
@@ -157,9 +159,12 @@ class GroupPages(Controller):
         this_month = now.astimezone(fmt.zone).date().replace(day=1)
         last_month = (this_month - timedelta(days=1)).replace(day=1)
         flows = await ledger_queries.monthly_flows(db_session, group, last_month)
+        ways = await giving.get_giving(db_session, group)
         return page(
             request,
             "public/group.html",
+            gives=bool(ways.how_to_give or ways.bank),
+            donors=await giving.donors(db_session, group, named=DONORS_ON_GROUP_PAGE),
             held=[fmt.money(total, currency) for currency, total in sorted(held.items())],
             months=[
                 MonthSummary(
