@@ -58,6 +58,9 @@ GROUPS = "/api/groups"
 PROPOSALS = "/api/groups/{group:str}/proposals"
 PROPOSAL = "/api/groups/{group:str}/proposals/{number:int}"
 RULES = "/api/groups/{group:str}/rules"
+GIVING = "/api/groups/{group:str}/giving"
+THANKS = ENTRY + "/thanks"  # entry 1 is a donation
+GOOD_IBAN = "DE89 3704 0044 0532 0130 00"
 COMMENTS = PROPOSAL + "/comments"
 COMMENT = COMMENTS + "/{comment_id:int}"
 REQUESTS = "/api/groups/{group:str}/requests"
@@ -1414,6 +1417,128 @@ CASES = [
         {"rules": {"close_when_all_responded": 0}},
         caller="admin",
         field="rules",
+    ),
+    # How to give (admins) and donors thanked by name (stewards).
+    Case(
+        "IBAN with a mistyped digit",
+        "PUT",
+        GIVING,
+        {"iban": "DE89 3704 0044 0532 0130 01"},
+        caller="admin",
+        field="iban",
+    ),
+    Case(
+        "IBAN too short for its country",
+        "PUT",
+        GIVING,
+        {"iban": "DE89 3704 0044 0532 0130"},
+        caller="admin",
+        field="iban",
+    ),
+    Case("IBAN of no country", "PUT", GIVING, {"iban": "XX12 3456"}, caller="admin", field="iban"),
+    Case("IBAN as a number", "PUT", GIVING, {"iban": 1234}, caller="admin", field="iban"),
+    Case(
+        "BIC too short",
+        "PUT",
+        GIVING,
+        {"iban": GOOD_IBAN, "bic": "COBA"},
+        caller="admin",
+        field="bic",
+    ),
+    Case(
+        "BIC without an IBAN", "PUT", GIVING, {"bic": "COBADEFFXXX"}, caller="admin", field="iban"
+    ),
+    Case(
+        "account holder beyond 70 characters",
+        "PUT",
+        GIVING,
+        {"iban": GOOD_IBAN, "account_holder": "x" * 71},
+        caller="admin",
+        field="account_holder",
+    ),
+    Case(
+        "how to give beyond 5000 characters",
+        "PUT",
+        GIVING,
+        {"how_to_give": "x" * 5001},
+        caller="admin",
+        field="how_to_give",
+    ),
+    Case(
+        "how to give with a control character",
+        "PUT",
+        GIVING,
+        {"how_to_give": "Cash\x00"},
+        caller="admin",
+        field="how_to_give",
+    ),
+    Case(
+        "how to give with an unknown field",
+        "PUT",
+        GIVING,
+        {"how_to_give": "Cash", "paypal": "me"},
+        caller="admin",
+        field="paypal",
+    ),
+    Case("how to give by a steward", "PUT", GIVING, {"how_to_give": "Cash"}, status=(403,)),
+    Case(
+        "thanking by an empty name", "PUT", THANKS, {"name": ""}, params={"seq": "1"}, field="name"
+    ),
+    Case(
+        "thanking by a name of spaces",
+        "PUT",
+        THANKS,
+        {"name": "   "},
+        params={"seq": "1"},
+        field="name",
+    ),
+    Case(
+        "thanking by a name beyond 70 characters",
+        "PUT",
+        THANKS,
+        {"name": "x" * 71},
+        params={"seq": "1"},
+        field="name",
+    ),
+    Case(
+        "thanking the donor of an entry that does not exist",
+        "PUT",
+        THANKS,
+        {"name": "Ana"},
+        params={"seq": "999"},
+        status=(404,),
+    ),
+    Case(
+        "thanking the donor of a huge entry number",
+        "PUT",
+        THANKS,
+        {"name": "Ana"},
+        params={"seq": HUGE},
+        status=(404,),
+    ),
+    Case(
+        "thanking as a member",
+        "PUT",
+        THANKS,
+        {"name": "Ana"},
+        params={"seq": "1"},
+        caller="member",
+        status=(403,),
+    ),
+    Case(
+        "forgetting a donor who is not thanked by name",
+        "DELETE",
+        THANKS,
+        params={"seq": "1"},
+        status=(404,),
+    ),
+    Case(
+        "forgetting a donor as a member",
+        "DELETE",
+        THANKS,
+        params={"seq": "1"},
+        caller="member",
+        status=(403,),
     ),
     # Requests for support (request 1 was just received) and the group's settings.
     Case(
