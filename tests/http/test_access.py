@@ -207,6 +207,12 @@ ROUTES: dict[tuple[str, str], Route] = {
     ),
     ("GET", "/api/groups/{group:str}/rules"): Route(ADMIN),
     ("PUT", "/api/groups/{group:str}/rules"): Route(ADMIN, body={"unknown": 1}, allowed=422),
+    ("GET", "/api/groups/{group:str}/giving"): Route(PUBLIC_READ),
+    ("PUT", "/api/groups/{group:str}/giving"): Route(ADMIN, body={"unknown": 1}, allowed=422),
+    ("PUT", "/api/groups/{group:str}/entries/{seq:int}/thanks"): Route(
+        STEWARD, body={}, allowed=422
+    ),
+    ("DELETE", "/api/groups/{group:str}/entries/{seq:int}/thanks"): Route(STEWARD, allowed=404),
     # Requests for support. Request 1 was just received.
     ("GET", "/api/groups/{group:str}/requests"): Route(STEWARD_OR_FACILITATOR),
     ("GET", "/api/groups/{group:str}/requests/{request_id:int}"): Route(STEWARD_OR_FACILITATOR),
@@ -247,6 +253,7 @@ ROUTES: dict[tuple[str, str], Route] = {
     ("GET", "/g/{group:str}/ledger"): Route(PUBLIC_READ),
     ("GET", "/g/{group:str}/feed.atom"): Route(PUBLIC_READ),
     ("GET", "/g/{group:str}/follow"): Route(PUBLIC_READ),
+    ("GET", "/g/{group:str}/give"): Route(PUBLIC_READ),
     ("GET", "/g/{group:str}/proposals"): Route(PUBLIC_READ),
     # The probe's group adopted no policy: past the guard, a 404.
     ("GET", "/g/{group:str}/policies/{number:int}"): Route(PUBLIC_READ, allowed=404),
@@ -395,6 +402,9 @@ ROUTES: dict[tuple[str, str], Route] = {
     ),
     ("GET", "/m/{group:str}/rules"): Route(ADMIN, page=True),
     ("POST", "/m/{group:str}/rules"): Route(ADMIN, page=True, allowed=422),
+    # An empty form is valid (no way to give shown): it saves and goes back to the form.
+    ("GET", "/m/{group:str}/giving"): Route(ADMIN, page=True),
+    ("POST", "/m/{group:str}/giving"): Route(ADMIN, page=True, allowed=303),
     # An invite link anyone may open; the probe's token was never issued.
     ("GET", "/join/{token:str}"): Route(ANYONE, allowed=404, params={"token": "never-issued"}),
     ("POST", "/join/{token:str}"): Route(
