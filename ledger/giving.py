@@ -6,7 +6,7 @@ can be erased."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 
 from sqlalchemy import ColumnElement, and_, delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -99,7 +99,7 @@ async def set_giving(
 
 
 def check_donor_name(text: str) -> str:
-    name = check_account_holder(text, field="name")
+    name = check_account_holder(text, field="name", what="the donor's name")
     if not name:
         raise InvalidInput("Enter the name the donor asked to be thanked by.", field="name")
     return name
@@ -150,6 +150,38 @@ async def thanks_of(session: AsyncSession, group: Group, seq: int) -> DonorThank
         select(DonorThanks).where(DonorThanks.group_id == group.id, DonorThanks.entry_seq == seq)
     )
     return result.one_or_none()
+
+
+@dataclass(frozen=True, slots=True)
+class ThankedDonation:
+    """A donation whose donor is thanked by name, for the stewards' list."""
+
+    seq: int
+    occurred_on: date
+    name: str
+    reversed: bool
+
+
+async def thanked_donations(session: AsyncSession, group: Group) -> list[ThankedDonation]:
+    """Every donation whose donor is thanked by name, newest first (reversed ones too: the
+    stewards may still erase their names)."""
+    reversal = aliased(Entry)
+    rows = await session.execute(
+        select(Entry.seq, Entry.occurred_on, DonorThanks.name, reversal.seq)
+        .join(
+            Entry,
+            and_(Entry.group_id == DonorThanks.group_id, Entry.seq == DonorThanks.entry_seq),
+        )
+        .outerjoin(
+            reversal, and_(reversal.group_id == group.id, reversal.reverses_seq == Entry.seq)
+        )
+        .where(DonorThanks.group_id == group.id)
+        .order_by(Entry.seq.desc())
+    )
+    return [
+        ThankedDonation(seq, occurred_on, name, reversed_by is not None)
+        for seq, occurred_on, name, reversed_by in rows
+    ]
 
 
 def _standing_donations(group: Group) -> ColumnElement[bool]:

@@ -123,15 +123,17 @@ def check_bic(text: str, *, field: str = "bic") -> str:
     return bic
 
 
-def check_account_holder(text: str, *, field: str = "account_holder") -> str:
-    """The name on the account, on one line, at most 70 characters (the QR code's limit)."""
+def check_account_holder(
+    text: str, *, field: str = "account_holder", what: str = "the account holder"
+) -> str:
+    """The name on the account, on one line, at most 70 characters (the QR code's limit);
+    ``what`` names it in errors (the same rule checks a donor's name)."""
     name = nfc(" ".join(text.split()))
     if has_control_characters(name):
-        raise InvalidInput("The account holder cannot hold control characters.", field=field)
+        raise InvalidInput(f"Remove the control characters from {what}.", field=field)
     if len(name) > ACCOUNT_HOLDER_MAX:
         raise InvalidInput(
-            f"Keep the account holder to {ACCOUNT_HOLDER_MAX} characters or fewer "
-            f"(it has {len(name)}).",
+            f"Keep {what} to {ACCOUNT_HOLDER_MAX} characters or fewer (it has {len(name)}).",
             field=field,
         )
     return name

@@ -18,7 +18,7 @@ from litestar.response import Redirect, Template
 from markupsafe import Markup
 
 from app.auth import Caller, provide_caller
-from app.deps import CurrentCaller, DbSession, settings_of
+from app.deps import CurrentCaller, DbSession, Id, settings_of
 from app.guards import member_with, public_or_member
 from app.presenters.formatting import Formatter
 from app.presenters.markdown import render_markdown
@@ -151,6 +151,36 @@ class GivingAdminPages(Controller):
         if not form.ok:
             return _giving_page(request, caller, form, status=422)
         return see_other(f"/m/{caller.group.slug}/giving?saved=1")
+
+
+class DonorPages(Controller):
+    """The stewards' list of donors thanked by name, where a name is erased on request."""
+
+    include_in_schema = False
+    dependencies = {"caller": Provide(provide_caller, sync_to_thread=False)}
+
+    @get("/m/{group:str}/donors", guards=[member_with("steward")], name="donors")
+    async def donors_page(
+        self, request: Request[Any, Any, Any], db_session: DbSession, caller: CurrentCaller
+    ) -> Template:
+        erased = request.query_params.get("erased", "")
+        return page(
+            request,
+            "member/donors.html",
+            group=caller.group,
+            caller=caller,
+            thanked=await giving.thanked_donations(db_session, caller.group),
+            erased=erased if erased.isdigit() else "",
+        )
+
+    @post(
+        "/m/{group:str}/donors/{seq:int}/erase",
+        guards=[member_with("steward")],
+        name="donor_erase",
+    )
+    async def erase_name(self, db_session: DbSession, caller: CurrentCaller, seq: Id) -> Redirect:
+        await giving.forget_donor(db_session, caller.group, seq)
+        return see_other(f"/m/{caller.group.slug}/donors?erased={seq}")
 
 
 def check_fields(form: Form) -> None:

@@ -51,7 +51,7 @@ from app.web.forms import (
 )
 from app.web.security import COOKIE_FREE
 from app.web.templating import page, see_other
-from ledger import attachments, service
+from ledger import attachments, giving, service
 from ledger import queries as ledger_queries
 from ledger.canonical import ATTACHMENT
 from ledger.cleaning import CleanFile
@@ -230,6 +230,7 @@ class LedgerForms(Controller):
             "form_id",
             "proposal",
             "policy",
+            "thank_as",
         )
         form = await read_form(request, fields)
         # A receipt may come with the entry: cleaned first, so a file that cannot be kept
@@ -263,8 +264,15 @@ class LedgerForms(Controller):
             form.values["counterparty"] = form.value("counterparty") or (
                 decision.counterparty or ""
             )
+        # A donor who asked to be thanked by name: the name stays beside the log.
+        thank_as = form.value("thank_as") if kind == "donation" else ""
+        if thank_as:
+            try:
+                thank_as = giving.check_donor_name(thank_as)
+            except InvalidInput as error:
+                form.fail("thank_as", str(error))
         entry_in = entry_from_form(kind, form, funds, today, settings_of(request).date_window)
-        if entry_in is None:
+        if entry_in is None or not form.ok:
             return await self._record_page(request, db_session, caller, kind, form, status=422)
         if isinstance(entry_in, DisbursementIn):
             entry_in = msgspec.structs.replace(
@@ -312,6 +320,8 @@ class LedgerForms(Controller):
             return await self._record_page(
                 request, db_session, caller, kind, form, status=status_of(error)
             )
+        if thank_as:
+            await giving.thank_donor(db_session, group, entry.seq, thank_as, user_id=caller.user_id)
         if receipt is not None:
             await attach_receipt(request, db_session, caller, entry.seq, receipt)
         await attach_claim_receipt(request, db_session, group, entry, caller.user_id)

@@ -18,7 +18,7 @@ from app.guards import LoginRequired, login_redirect
 from app.settings import Settings
 from app.web.ask import AskPages
 from app.web.auth import JoinPages, LoginPages, PasswordPages
-from app.web.giving import GivingAdminPages, GivingPages
+from app.web.giving import DonorPages, GivingAdminPages, GivingPages
 from app.web.groups import Feeds, GroupPages, MemberGroupPages
 from app.web.ledger import LedgerForms, LedgerPages
 from app.web.members import MemberPages
@@ -39,6 +39,7 @@ PAGE_CONTROLLERS = (
     RulesPages,
     GivingPages,
     GivingAdminPages,
+    DonorPages,
     AskPages,
     RequestPages,
     MemberPages,

@@ -405,6 +405,8 @@ ROUTES: dict[tuple[str, str], Route] = {
     # An empty form is valid (no way to give shown): it saves and goes back to the form.
     ("GET", "/m/{group:str}/giving"): Route(ADMIN, page=True),
     ("POST", "/m/{group:str}/giving"): Route(ADMIN, page=True, allowed=303),
+    ("GET", "/m/{group:str}/donors"): Route(STEWARD, page=True),
+    ("POST", "/m/{group:str}/donors/{seq:int}/erase"): Route(STEWARD, page=True, allowed=404),
     # An invite link anyone may open; the probe's token was never issued.
     ("GET", "/join/{token:str}"): Route(ANYONE, allowed=404, params={"token": "never-issued"}),
     ("POST", "/join/{token:str}"): Route(

@@ -339,3 +339,51 @@ async def test_admin_writes_how_to_give_in_the_form_with_errors_next_to_the_fiel
 
     async with browser(settings, world.steward) as steward:
         assert (await steward.get(form, headers=HTML)).status_code == 403
+
+
+async def test_a_steward_thanks_a_donor_when_recording_and_erases_the_name_on_request(
+    settings: Settings, world: World, session: AsyncSession
+) -> None:
+    await give_password(session, world.steward)
+    async with browser(settings, world.steward) as steward:
+        form = await steward.get(f"/m/{world.slug}/record/donation", headers=HTML)
+        assert "Thank the donor by name" in text_of(form.text)
+        refused = await post_form(
+            steward,
+            f"/m/{world.slug}/record/donation",
+            {"fund": "groceries", "amount": "30.00", "thank_as": "x" * 71},
+        )
+        assert refused.status_code == 422
+        assert "Keep the donor's name to 70 characters or fewer" in text_of(refused.text)
+        assert (await steward.get(api(world))).json()["donors"]["donations"] == 0
+
+        recorded = await post_form(
+            steward,
+            f"/m/{world.slug}/record/donation",
+            {"fund": "groceries", "amount": "30.00", "thank_as": "The Bakery Collective"},
+        )
+        assert recorded.status_code == 303, recorded.text
+        await post_form(
+            steward,
+            f"/m/{world.slug}/record/donation",
+            {"fund": "groceries", "amount": "10.00"},
+        )
+        donors = (await steward.get(api(world))).json()["donors"]
+        assert donors["named"] == ["The Bakery Collective"]
+        assert donors["donations"] == 2
+        entry = (await steward.get(api(world, "/entries/1"))).json()
+        assert entry["kind"] == "donation"
+        assert "Bakery" not in str(entry)  # never in the log
+
+        listed = await steward.get(f"/m/{world.slug}/donors", headers=HTML)
+        assert listed.status_code == 200
+        assert "The Bakery Collective : entry #1" in text_of(listed.text)
+        erased = await post_form(
+            steward, f"/m/{world.slug}/donors/1/erase", {}, form_url=f"/m/{world.slug}/donors"
+        )
+        assert erased.status_code == 303
+        assert erased.headers["location"] == f"/m/{world.slug}/donors?erased=1"
+        shown = await steward.get(erased.headers["location"], headers=HTML)
+        assert "The name given for entry #1 was erased." in text_of(shown.text)
+        assert "Bakery" not in shown.text
+        assert (await steward.get(api(world))).json()["donors"]["named"] == []
