@@ -225,9 +225,17 @@ class GivingOut(msgspec.Struct, kw_only=True):
     iban: str | None
     bic: str | None
     account_holder: str | None
-    # The text of the SEPA payment QR code (EPC069-12), for a euro group with an IBAN of the
-    # SEPA area; None otherwise.
-    epc_qr: str | None
+    epc_qr: (
+        Annotated[
+            str,
+            msgspec.Meta(
+                description="The text of the SEPA payment QR code (EPC069-12 version 002, "
+                "UTF-8, lines joined by LF) for a euro group with an IBAN of the SEPA area; "
+                "null otherwise."
+            ),
+        ]
+        | None
+    )
     donors: DonorsOut
 
 
