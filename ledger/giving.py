@@ -38,6 +38,8 @@ class Giving:
 
     how_to_give: str
     bank: BankDetails | None
+    # When an admin last changed it (donors may want to know the account is not new).
+    updated_at: datetime | None = None
 
     def qr_payload(self, group: Group, amount: int | None = None) -> str | None:
         """The text of the SEPA payment QR code, or None (no IBAN, not euros, not SEPA)."""
@@ -70,7 +72,7 @@ def _giving(row: GivingDetails | None) -> Giving:
     if row is None or (not row.how_to_give and not row.iban):
         return Giving("", None)
     bank = BankDetails(row.iban, row.bic or "", row.account_holder or "") if row.iban else None
-    return Giving(row.how_to_give, bank)
+    return Giving(row.how_to_give, bank, row.updated_at)
 
 
 async def get_giving(session: AsyncSession, group: Group) -> Giving:
@@ -92,7 +94,7 @@ async def set_giving(
     row.updated_at = utcnow()
     row.updated_by = user_id
     await session.flush()
-    return giving
+    return _giving(row)
 
 
 # --- donors --------------------------------------------------------------------------------
@@ -243,6 +245,7 @@ def giving_out(group: Group, giving: Giving, found: Donors) -> GivingOut:
         bic=(bank.bic or None) if bank else None,
         account_holder=(bank.account_holder or None) if bank else None,
         epc_qr=giving.qr_payload(group),
+        updated_at=timestamp(giving.updated_at) if giving.updated_at else None,
         donors=donors_out(found),
     )
 

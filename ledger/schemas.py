@@ -236,6 +236,7 @@ class GivingOut(msgspec.Struct, kw_only=True):
         ]
         | None
     )
+    updated_at: str | None  # when an admin last changed it; null when never said
     donors: DonorsOut
 
 

@@ -102,6 +102,7 @@ class GivingPages(Controller):
             qr_amount=fmt.money(minor, group.currency) if minor is not None else "",
             form=form,
             donors=await giving.donors(db_session, group),
+            changed_on=fmt.day(ways.updated_at) if ways.updated_at else "",
         )
 
 

@@ -59,6 +59,7 @@ async def test_admin_says_how_to_give_and_anyone_reads_it_with_the_payment_qr_te
         "bic": None,
         "account_holder": None,
         "epc_qr": None,
+        "updated_at": None,
         "donors": {"donations": 0, "totals": [], "named": []},
     }
 
@@ -68,6 +69,7 @@ async def test_admin_says_how_to_give_and_anyone_reads_it_with_the_payment_qr_te
     read = (await client.get(api(world))).json()  # no login: a donor has no account
     assert read == saved
     assert read["how_to_give"] == WAYS
+    assert read["updated_at"].endswith("Z")
     assert read["epc_qr"].split("\n") == [
         "BCD",
         "002",
@@ -260,6 +262,7 @@ async def test_the_give_page_shows_the_words_the_account_and_a_qr_code_a_bank_ap
     assert "IBAN DE89 3704 0044 0532 0130 00" in text
     assert "Account holder Rent Fund e.V." in text
     assert "Reference Donation to Rent Fund" in text
+    assert "Rent Fund's admins last changed how to give on" in text
     svg = re.search(r"<svg role=\"img\".*?</svg>", page.text, re.S)
     assert svg, page.text
     assert "<title>SEPA payment QR code" in svg.group(0)
