@@ -109,6 +109,7 @@ def test_every_main_page_works_at_360_px(
             "proposals": f"/g/{slug}/proposals",
             "proposal": f"/g/{slug}/proposals/1",
             "follow": f"/g/{slug}/follow",
+            "give": f"/g/{slug}/give",
             "ask": f"/g/{slug}/ask",
             "verify": "/verify",
             "login": "/login",
@@ -128,6 +129,8 @@ def test_every_main_page_works_at_360_px(
             "m-notifications": "/notifications",
             "m-rules": f"/m/{slug}/rules",
             "m-members": f"/m/{slug}/members",
+            "m-giving": f"/m/{slug}/giving",
+            "m-donors": f"/m/{slug}/donors",
         }
         for name, path in members.items():
             page.goto(server + path)
