@@ -46,6 +46,18 @@ SMALL_TARGETS = """
 """
 
 
+# A table wider than its box scrolls inside it, and says so where the eye meets it.
+HIDDEN_SCROLL = """
+() => [...document.querySelectorAll('.table-scroll')]
+  .filter((box) => box.scrollWidth > box.clientWidth + 1)
+  .filter((box) => {
+    const hint = box.previousElementSibling;
+    return !(hint && hint.matches('.table-scroll__hint') && hint.offsetHeight > 0);
+  })
+  .map((box) => `${box.getAttribute('aria-label') || 'a table'} (${box.scrollWidth}px)`)
+"""
+
+
 def moderate_or_worse(page: Any) -> list[str]:
     from axe_playwright_python.sync_playwright import Axe  # type: ignore[import-untyped]
 
@@ -63,6 +75,7 @@ def check_page(page: Any, name: str, shots: Path, *, axe: bool) -> list[str]:
     if width > NARROW["width"]:
         problems.append(f"scrolls sideways ({width}px)")
     problems += [f"small target: {t}" for t in page.evaluate(SMALL_TARGETS, THUMB)]
+    problems += [f"scrolls without a hint: {t}" for t in page.evaluate(HIDDEN_SCROLL)]
     if axe:
         problems += moderate_or_worse(page)
     page.screenshot(path=str(shots / f"{name}.png"), full_page=True)
