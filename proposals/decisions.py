@@ -8,10 +8,8 @@ import json
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from ledger import service as ledger_service
 from ledger.canonical import timestamp
 from ledger.decisions import DecisionLeaf, PolicyDecision
-from ledger.models import Entry, Group
 from proposals import minute as minutes
 from proposals import policies, rules
 from proposals.models import Proposal, ProposalVersion, Round
@@ -33,9 +31,11 @@ async def decision_leaf(
     round_rules: rules.DecisionRules,
     minute_text: str,
     public_names: bool,
+    closed_by: str | None = None,
 ) -> DecisionLeaf:
-    """What the log says of ``round_`` closing now. A round closed without an outcome
-    (amended, withdrawn) is logged too, with that as its outcome."""
+    """What the log says of ``round_`` closing now (or, ``closed_by`` "urgent", passing
+    urgently while it stays open). A round closed without an outcome (amended, withdrawn)
+    is logged too, with that as its outcome."""
     money = None
     if version.fund is not None and version.amount is not None:
         money = (version.fund.slug, version.amount, version.fund.currency, version.counterparty)
@@ -60,7 +60,8 @@ async def decision_leaf(
     if public_names:
         written = minutes.decode(minute_text)
         names = [(response.member, response.position) for response in written.responses]
-    closed_by = round_.closed_by or ""
+    # "urgent": passed before its deadline, the round still open for its confirmation.
+    closed_by = closed_by or round_.closed_by or ""
     return DecisionLeaf(
         tier=tier_text(round_),
         proposal=proposal.number,
@@ -95,11 +96,3 @@ def tier_text(round_: Round) -> str | None:
     if round_.urgent_passed_at is not None:
         text += f", passed urgently at {timestamp(round_.urgent_passed_at)}"
     return text
-
-
-async def log_decision(
-    session: AsyncSession, group: Group, leaf: DecisionLeaf, round_: Round
-) -> Entry:
-    """Append the decision leaf; ``round_`` was just closed in this transaction."""
-    assert round_.closed_at is not None
-    return await ledger_service.record_decision(session, group, leaf, now=round_.closed_at)

@@ -167,6 +167,9 @@ class Round(Base):
     # When an urgent proposal passed early in this round; the round stays open until its
     # deadline, where the outcome confirms the decision or not.
     urgent_passed_at: Mapped[datetime | None] = mapped_column(DateTimeUTC(timezone=True))
+    # The minute as it stood when it passed urgently (JSON): its decision leaf, appended
+    # then, states its hash.
+    urgent_minute: Mapped[str | None] = mapped_column(Text)
     # Whether its responses and counts stay hidden until it closes (the group's setting
     # when it opened).
     tally_hidden: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())

@@ -221,6 +221,8 @@ async def decisions_of(session: AsyncSession, group: Group, number: int) -> dict
             Entry.proposal_number == number,
             Entry.kind == DECISION,
         )
+        # A round that passed urgently has two leaves; the later (its close) is its record.
+        .order_by(Entry.seq)
     )
     found: dict[int, int] = {}
     for seq, leaf in leaves:

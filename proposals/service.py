@@ -514,11 +514,9 @@ async def respond(
         )
     ):
         # Passed now, money may be paid; the round stays open for its confirmation.
-        round_.urgent_passed_at = now
-        proposal.status = "passed"
-        proposal.decided_at = now
-        await updates.proposal_decided(session, proposal, now)
-        await session.flush()
+        await _pass_urgently(
+            session, group, proposal, round_, now, (eligible, answers, beneficiaries)
+        )
     if rules.should_close_early(round_rules, eligible, answers, beneficiaries=beneficiaries):
         await finish_round(session, group, proposal, round_, now, closed_by="all_responded")
     return response
@@ -609,7 +607,6 @@ async def finish_round(
     responses = await latest_responses(session, round_)
     eligible, answers, beneficiaries = await _counting(session, group, proposal, round_, responses)
     tally = _decide(proposal, round_, eligible, answers, beneficiaries)
-    counted = rules.counting_members(rules_of(round_), eligible, beneficiaries)
     outcome = None if closed_by in ("amended", "withdrawn") else tally
     if outcome is not None and round_.urgent_passed_at is not None:
         outcome = _confirmation(outcome, round_.urgent_passed_at)
@@ -618,12 +615,73 @@ async def finish_round(
         values.update(
             outcome=outcome.status, outcome_reason=outcome.reason, explanation=outcome.explanation
         )
-    # The minute freezes what was decided, by whom and why: the members and responses that
-    # counted (as the tally does) and the tally itself, so the round reads the same after
-    # members come and go.
     version = max(proposal.versions, key=lambda v: v.version)
+    values["minute"] = await _minute_text(
+        session,
+        group,
+        proposal,
+        round_,
+        version,
+        responses,
+        (eligible, beneficiaries),
+        tally=tally,
+        outcome=outcome,
+        now=now,
+        closed_by=closed_by,
+    )
+    result = await session.execute(
+        update(Round)
+        .where(Round.id == round_.id, Round.closed_at.is_(None))
+        .values(**values)
+        .execution_options(synchronize_session=False)
+    )
+    if result.rowcount != 1:  # type: ignore[attr-defined]
+        raise RoundClosed(f"Round {round_.number} of proposal {proposal.number} is closed.")
+    await session.refresh(round_)
+    # The decision joins the group's log in the same transaction: what authorises money is
+    # the leaf, not this row's status.
+    await _log_decision(
+        session,
+        group,
+        proposal,
+        round_,
+        version,
+        str(values["minute"]),
+        tally=tally,
+        outcome=outcome,
+        now=now,
+        closed_by=closed_by,
+    )
+    if outcome is not None:
+        proposal.status = outcome.status
+        proposal.decided_at = now
+        await updates.proposal_decided(session, proposal, now)
+    await session.flush()
+    return outcome
+
+
+async def _minute_text(
+    session: AsyncSession,
+    group: Group,
+    proposal: Proposal,
+    round_: Round,
+    version: ProposalVersion,
+    responses: Sequence[Response],
+    counting: tuple[list[int], list[int]],
+    *,
+    tally: rules.Outcome,
+    outcome: rules.Outcome | None,
+    now: datetime,
+    closed_by: str,
+) -> str:
+    """The minute of the round as it stands ``now``: what was decided, by whom and why (the
+    members and responses that counted, as the tally does, and the tally itself), so the
+    round reads the same after members come and go. ``counting``: the eligible members
+    who count now and the beneficiaries (``_counting``)."""
+    eligible, beneficiaries = counting
+    counted = rules.counting_members(rules_of(round_), eligible, beneficiaries)
     members = {m.user_id: m.user.name for m in await list_members(session, group.id)}
-    values["minute"] = minute.encode(
+    return minute.encode(
         minute.minute_of(
             proposal,
             round_,
@@ -637,17 +695,22 @@ async def finish_round(
             closed_by=closed_by,
         )
     )
-    result = await session.execute(
-        update(Round)
-        .where(Round.id == round_.id, Round.closed_at.is_(None))
-        .values(**values)
-        .execution_options(synchronize_session=False)
-    )
-    if result.rowcount != 1:  # type: ignore[attr-defined]
-        raise RoundClosed(f"Round {round_.number} of proposal {proposal.number} is closed.")
-    await session.refresh(round_)
-    # The decision joins the group's log in the same transaction: what authorises money is
-    # the leaf, not this row's status.
+
+
+async def _log_decision(
+    session: AsyncSession,
+    group: Group,
+    proposal: Proposal,
+    round_: Round,
+    version: ProposalVersion,
+    minute_text: str,
+    *,
+    tally: rules.Outcome,
+    outcome: rules.Outcome | None,
+    now: datetime,
+    closed_by: str,
+) -> None:
+    """Append the decision leaf of ``round_`` (closed now, or passed urgently now)."""
     _, public_names = await get_rules(session, group)
     leaf = await decisions.decision_leaf(
         session,
@@ -657,16 +720,69 @@ async def finish_round(
         outcome=outcome,
         tally=tally,
         round_rules=rules_of(round_),
-        minute_text=str(values["minute"]),
+        minute_text=minute_text,
         public_names=public_names,
+        closed_by=closed_by,
     )
-    await decisions.log_decision(session, group, leaf, round_)
-    if outcome is not None:
-        proposal.status = outcome.status
-        proposal.decided_at = now
-        await updates.proposal_decided(session, proposal, now)
+    await ledger_service.record_decision(session, group, leaf, now=now)
+
+
+async def _pass_urgently(
+    session: AsyncSession,
+    group: Group,
+    proposal: Proposal,
+    round_: Round,
+    now: datetime,
+    counting: tuple[list[int], dict[int, rules.Position], list[int]],
+) -> None:
+    """An urgent proposal passes before its deadline: money may be paid from now, so the
+    decision joins the log now (closed_by "urgent"); the round stays open until its
+    deadline, where its outcome confirms the decision or not."""
+    eligible, answers, beneficiaries = counting
+    tally = _decide(proposal, round_, eligible, answers, beneficiaries)
+    when = now.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
+    passed = dataclasses.replace(
+        tally,
+        status="passed",
+        reason="passed",
+        explanation=(
+            f"Passed urgently on {when}: {tally.agree + tally.concern} agreed and nobody "
+            "blocked; to be confirmed at the deadline."
+        ),
+    )
+    round_.urgent_passed_at = now
+    proposal.status = "passed"
+    proposal.decided_at = now
+    version = max(proposal.versions, key=lambda v: v.version)
+    responses = await latest_responses(session, round_)
+    text = await _minute_text(
+        session,
+        group,
+        proposal,
+        round_,
+        version,
+        responses,
+        (eligible, beneficiaries),
+        tally=tally,
+        outcome=passed,
+        now=now,
+        closed_by="urgent",
+    )
+    round_.urgent_minute = text
+    await _log_decision(
+        session,
+        group,
+        proposal,
+        round_,
+        version,
+        text,
+        tally=tally,
+        outcome=passed,
+        now=now,
+        closed_by="urgent",
+    )
+    await updates.proposal_decided(session, proposal, now)
     await session.flush()
-    return outcome
 
 
 def _confirmation(outcome: rules.Outcome, passed_at: datetime) -> rules.Outcome:

@@ -4,14 +4,19 @@ an amendment that re-tiers the new round."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from ledger.bundle import verify_bundle
+from proposals.models import Round
 from tests.http.test_proposals import (
     BLOCK_REASON,
     answer,
@@ -183,7 +188,19 @@ async def test_urgent_passes_early_money_goes_out_and_the_deadline_confirms_it(
         world.facilitator.user.name,
         world.member.user.name,
     }
-    assert (await pay(client, world, "60.00")).status_code == 201
+    paid = await pay(client, world, "60.00")
+    assert paid.status_code == 201
+    # The urgent decision is in the log before the money it authorises: a leaf closed_by
+    # "urgent", stating the hash of the minute as it stood then (kept on the round).
+    payment = await decision_leaf(client, world, int(paid.json()["seq"]))
+    urgent = await decision_leaf(client, world, int(payment["decided_in"]))
+    assert (urgent["decision"]["outcome"], urgent["decision"]["closed_by"]) == ("passed", "urgent")
+    assert urgent["decision"]["round"] == "1"
+    assert "passed urgently at" in urgent["decision"]["tier"]
+    kept = await session.scalar(select(Round.urgent_minute))
+    await session.commit()
+    assert kept is not None
+    assert urgent["decision"]["minute"] == hashlib.sha256(kept.encode()).hexdigest()
     # The round stays open: the others may still respond until the deadline.
     assert (await answer(client, world, world.facilitator, 1, "agree")).status_code == 201
     await let_the_deadline_pass(session)
@@ -194,12 +211,14 @@ async def test_urgent_passes_early_money_goes_out_and_the_deadline_confirms_it(
     assert confirmed["paid"] == "60.00"
     leaf = await decision_leaf(client, world, confirmed["rounds"][0]["decided_in"])
     assert leaf["decision"]["tier"].startswith("1: up to EUR 100, lazy, passed urgently at ")
+    assert leaf["decision"]["closed_by"] == "deadline"
+    assert int(leaf["seq"]) > int(urgent["seq"])
     verified = (await client.get(f"/api/groups/{world.slug}/verify")).json()
     assert verified["ok"], verified
 
 
 async def test_urgent_not_confirmed_keeps_the_money_paid_and_says_so(
-    client: Client, world: World, session: AsyncSession
+    client: Client, world: World, session: AsyncSession, tmp_path: Path
 ) -> None:
     await set_tiers(client, world)
     await donate(client, world, "500.00")
@@ -217,6 +236,15 @@ async def test_urgent_not_confirmed_keeps_the_money_paid_and_says_so(
     assert (decided["paid"], decided["authorised"]) == ("40.00", None)
     # No more money under a decision that was not confirmed.
     assert (await pay(client, world, "20.00")).status_code == 409
+    # The payment under the urgent leaf, then the leaf that did not confirm it: both the
+    # database's verifier and the bundle's check the log whole.
+    verified = (await client.get(f"/api/groups/{world.slug}/verify")).json()
+    assert verified["ok"], verified
+    exported = await client.get(f"/api/groups/{world.slug}/export.zip")
+    bundle = tmp_path / "bundle.zip"
+    bundle.write_bytes(exported.content)
+    checked = verify_bundle(bundle)
+    assert checked.ok, checked.problem
 
 
 async def test_urgent_is_refused_where_the_tier_does_not_allow_it(

@@ -24,7 +24,6 @@ from ledger.groups import active_membership
 from ledger.models import Entry
 from ledger.schemas import DisbursementIn, DonationIn, ReversalIn
 from ledger.verify import verify_group
-from proposals import decisions as proposal_decisions
 from proposals import service as proposals
 from proposals.models import Proposal, Round
 from proposals.schemas import AmendmentIn, ProposalIn
@@ -305,11 +304,11 @@ async def test_a_log_written_before_decisions_were_logged_still_verifies(
     """The previous code path: rounds closed without a decision leaf, payments of leaf
     versions 1 and 2. Then decisions are logged, and the old and the new live together."""
 
-    async def not_logged(*_: object) -> None:
+    async def not_logged(*_: object, **__: object) -> None:
         return None
 
     with monkeypatch.context() as before:
-        before.setattr(proposal_decisions, "log_decision", not_logged)
+        before.setattr(proposals, "_log_decision", not_logged)
         await _donate(session, world)
         old_proposal = await _proposal(session, world, {})
         old_policy = await adopt_policy(session, world, fund="rent-relief")
