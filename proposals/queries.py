@@ -216,7 +216,8 @@ async def _round_out(
 async def decisions_of(session: AsyncSession, group: Group, number: int) -> dict[int, int]:
     """Where the log holds each decided round of proposal ``number``: round -> entry seq."""
     leaves = await session.execute(
-        select(Entry.seq, Entry.leaf).where(
+        select(Entry.seq, Entry.leaf)
+        .where(
             Entry.group_id == group.id,
             Entry.proposal_number == number,
             Entry.kind == DECISION,
@@ -769,6 +770,8 @@ async def payable_proposals(session: AsyncSession, group: Group) -> list[Payable
 
 # How far back the inbox looks (its lines are grouped per proposal from these).
 INBOX_DEPTH = 500
+# How many lines the inbox shows (the page and the API alike).
+INBOX_LINES = 100
 
 
 @dataclass(frozen=True, slots=True)
@@ -782,7 +785,9 @@ class InboxLine:
     proposal: Proposal | None  # open, when the line is about a proposal
 
 
-async def inbox(session: AsyncSession, user_id: int, *, limit: int) -> list[InboxLine]:
+async def inbox(
+    session: AsyncSession, user_id: int, *, limit: int = INBOX_LINES
+) -> list[InboxLine]:
     """My inbox, newest first: one line per proposal still open (decided ones fall away)
     and one per other notification, of the groups I still belong to."""
     notifications = await my_notifications(session, user_id, limit=INBOX_DEPTH)

@@ -11,6 +11,7 @@ from litestar.params import JSONBody
 from app.api.schemas import (
     GroupIn,
     GroupOut,
+    InboxLineOut,
     InviteCreated,
     InviteIn,
     InviteOut,
@@ -21,10 +22,13 @@ from app.api.schemas import (
 from app.auth import provide_caller, provide_user
 from app.deps import CurrentCaller, CurrentUser, DbSession, Id, settings_of
 from app.guards import require_user, requires
+from app.presenters.proposals import notification_target
 from app.settings import Settings
 from ledger import groups
-from ledger.errors import InvalidInput
+from ledger.errors import InvalidInput, NotFound
 from ledger.models import Group, Invite, Membership
+from proposals import notify
+from proposals import queries as proposal_queries
 
 
 def group_out(group: Group) -> GroupOut:
@@ -73,6 +77,52 @@ class MeController(Controller):
     @get(guards=[require_user], summary="The calling user")
     async def me(self, user: CurrentUser) -> MeOut:
         return MeOut(id=user.id, email=user.email, name=user.name)
+
+    @get(
+        "/notifications",
+        guards=[require_user],
+        summary="My inbox: one line per open proposal and per other notification, newest "
+        "first, each read or unread",
+    )
+    async def inbox(self, db_session: DbSession, user: CurrentUser) -> list[InboxLineOut]:
+        lines = await proposal_queries.inbox(
+            db_session,
+            user.id,
+        )
+        return [
+            InboxLineOut(
+                id=line.notification.id,
+                group=line.group.slug,
+                kind=line.notification.kind,
+                subject=line.notification.subject,
+                created_at=line.notification.created_at,
+                unread=line.unread,
+                proposal=line.proposal.number if line.proposal is not None else None,
+                url=notification_target(line.notification, line.group.slug),
+            )
+            for line in lines
+        ]
+
+    @post(
+        "/notifications/{notification_id:int}/read",
+        guards=[require_user],
+        status_code=204,
+        summary="Mark a line of my inbox read (a proposal's line: all its notifications)",
+    )
+    async def mark_read(
+        self, db_session: DbSession, user: CurrentUser, notification_id: Id
+    ) -> None:
+        if await notify.mark_read(db_session, user.id, notification_id) is None:
+            raise NotFound(f"You have no notification {notification_id}.")
+
+    @post(
+        "/notifications/read",
+        guards=[require_user],
+        status_code=204,
+        summary="Mark my whole inbox read",
+    )
+    async def mark_all_read(self, db_session: DbSession, user: CurrentUser) -> None:
+        await notify.mark_all_read(db_session, user.id)
 
 
 class GroupController(Controller):

@@ -81,6 +81,20 @@ class MeOut(msgspec.Struct, kw_only=True):
     name: str
 
 
+class InboxLineOut(msgspec.Struct, kw_only=True):
+    """One line of a member's inbox: the newest notification about one thing (a proposal
+    still open gathers all of its rounds' notifications into one line)."""
+
+    id: int
+    group: str  # the group's slug
+    kind: str
+    subject: str
+    created_at: datetime
+    unread: bool
+    proposal: int | None  # the open proposal it is about
+    url: str  # the page it leads to
+
+
 class ExportGroupOut(msgspec.Struct, kw_only=True):
     slug: str
     name: str

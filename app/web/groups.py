@@ -215,10 +215,6 @@ class GroupPages(Controller):
         )
 
 
-# The inbox page shows this many lines at most (newest first).
-INBOX_LINES = 100
-
-
 class MemberGroupPages(Controller):
     include_in_schema = False
     dependencies = {
@@ -255,7 +251,10 @@ class MemberGroupPages(Controller):
         self, request: Request[Any, Any, Any], db_session: DbSession, user: CurrentUser
     ) -> Template:
         fmt = Formatter.for_group(None, settings_of(request))
-        lines = await proposal_queries.inbox(db_session, user.id, limit=INBOX_LINES)
+        lines = await proposal_queries.inbox(
+            db_session,
+            user.id,
+        )
         return page(request, "member/inbox.html", lines=notification_views(lines, fmt), fmt=fmt)
 
     @get(

@@ -112,6 +112,12 @@ ROUTES: dict[tuple[str, str], Route] = {
     ("GET", "/.well-known/commonpurse-key"): Route(ANYONE),
     # People and groups.
     ("GET", "/api/me"): Route(LOGGED_IN),
+    ("GET", "/api/me/notifications"): Route(LOGGED_IN),
+    ("POST", "/api/me/notifications/read"): Route(LOGGED_IN, allowed=204),
+    # Nobody's notification 999999: a logged-in caller learns only that it is not theirs.
+    ("POST", "/api/me/notifications/{notification_id:int}/read"): Route(
+        LOGGED_IN, allowed=404, params={"notification_id": "999999"}
+    ),
     ("POST", "/api/groups"): Route(LOGGED_IN, body={}, allowed=422),
     ("GET", "/api/groups/{group:str}"): Route(MEMBER),
     ("GET", "/api/groups/{group:str}/members"): Route(MEMBER),

@@ -1230,6 +1230,13 @@ CASES = [
         caller="member",
         status=(404,),
     ),
+    Case(
+        "marking read a notification that is not the caller's",
+        "POST",
+        "/api/me/notifications/{notification_id:int}/read",
+        params={"notification_id": "999999"},
+        status=(404,),
+    ),
     # The discussion: comment 1 on proposal 1 is the member's.
     Case("empty comment", "POST", COMMENTS, {"body": ""}, caller="member", field="body"),
     Case(
@@ -1845,5 +1852,11 @@ def test_every_api_route_has_bad_input_cases(tmp_path: Any) -> None:
         if method == "GET" and PATH_PARAMETER.findall(path) == ["group"]
     }
     api = {(method, path) for method, path in app_routes(app) if path.startswith("/api/")}
-    missing = sorted(api - covered - group_only - {("GET", "/api/me")})
+    # Routes whose only input is the caller.
+    caller_only = {
+        ("GET", "/api/me"),
+        ("GET", "/api/me/notifications"),
+        ("POST", "/api/me/notifications/read"),
+    }
+    missing = sorted(api - covered - group_only - caller_only)
     assert not missing, f"add bad-input cases for {missing}"

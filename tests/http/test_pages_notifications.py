@@ -278,3 +278,52 @@ async def test_a_notification_of_someone_else_is_not_found(
     read_at = await session.scalar(select(Notification.read_at).where(Notification.id == theirs))
     assert read_at is None
     await session.commit()
+
+
+async def test_the_inbox_through_the_api_reads_and_marks_as_the_page_does(
+    client: httpx.AsyncClient, world: World, session: AsyncSession
+) -> None:
+    """``GET /api/me/notifications``: one line per open proposal (not per round), unread
+    until marked; a line of someone else's is 404 and changes nothing."""
+    for title in ("Paint the hall", "Fix the boiler"):
+        opened = await client.post(
+            f"/api/groups/{world.slug}/proposals",
+            json={"title": title, "body": "Soon."},
+            headers=world.member.headers,
+        )
+        assert opened.status_code == 201, opened.text
+    amended = await client.post(
+        f"/api/groups/{world.slug}/proposals/2/amendments",
+        json={"body": "Before winter.", "reason": "A date helps."},
+        headers=world.member.headers,
+    )
+    assert amended.status_code in (200, 201), amended.text
+    inbox = await client.get("/api/me/notifications", headers=world.steward.headers)
+    assert inbox.status_code == 200, inbox.text
+    lines = inbox.json()
+    assert [(line["proposal"], line["unread"]) for line in lines] == [(2, True), (1, True)]
+    assert lines[0]["url"] == f"/m/{world.slug}/proposals/2"
+    assert lines[0]["group"] == world.slug
+    assert "Fix the boiler" in lines[0]["subject"]
+    # Not the steward's: refused, and their line stays unread.
+    other = await client.post(
+        f"/api/me/notifications/{lines[0]['id']}/read", headers=world.member.headers
+    )
+    assert other.status_code == 404, other.text
+    marked = await client.post(
+        f"/api/me/notifications/{lines[0]['id']}/read", headers=world.steward.headers
+    )
+    assert marked.status_code == 204, marked.text
+    after = (await client.get("/api/me/notifications", headers=world.steward.headers)).json()
+    assert [(line["proposal"], line["unread"]) for line in after] == [(2, False), (1, True)]
+    everything = await client.post("/api/me/notifications/read", headers=world.steward.headers)
+    assert everything.status_code == 204
+    after = (await client.get("/api/me/notifications", headers=world.steward.headers)).json()
+    assert [line["unread"] for line in after] == [False, False]
+    anonymous = await client.get("/api/me/notifications")
+    assert anonymous.status_code == 401
+    unread = await session.scalar(
+        select(func.count()).select_from(Notification).where(Notification.read_at.is_(None))
+    )
+    await session.commit()
+    assert unread  # the other members' lines are untouched
