@@ -327,6 +327,8 @@ ROUTES: dict[tuple[str, str], Route] = {
     ("POST", "/m/{group:str}/claims/new"): Route(MEMBER, page=True, allowed=422),
     # Proposal 1 is not a claim: it has no receipt.
     ("GET", "/m/{group:str}/claims/{number:int}/receipt"): Route(MEMBER, page=True, allowed=404),
+    ("GET", "/m/{group:str}/claims"): Route(MEMBER, page=True),
+    ("GET", "/m/{group:str}/claims/{number:int}/file"): Route(MEMBER, page=True, allowed=404),
     ("GET", "/m/{group:str}/policies/new"): Route(MEMBER, page=True),
     ("POST", "/m/{group:str}/policies/new"): Route(MEMBER, page=True, allowed=422),
     ("GET", "/m/{group:str}/proposals/{number:int}"): Route(MEMBER, page=True),
