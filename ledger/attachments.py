@@ -12,7 +12,7 @@ the store once that is committed (and again every hour, for any it missed).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -203,8 +203,17 @@ async def erase_files(
     """Record the erasure of the files attached to these entries (every attachment of the
     same bytes, which are the same person's data): their hashes. The files leave the store
     with ``forget_erased_files`` once this is committed."""
-    now = now or utcnow()
     hashes = {view.sha256 for view in await attachments_of(session, group, entry_seqs)}
+    return await erase_hashes(session, hashes, now)
+
+
+async def erase_hashes(
+    session: AsyncSession, hashes: Iterable[str], now: datetime | None = None
+) -> list[str]:
+    """Record the erasure of every attachment of these files (a person's data, wherever it
+    was attached); their hashes, sorted. Leaves and hashes stay."""
+    now = now or utcnow()
+    hashes = set(hashes)
     if not hashes:
         return []
     pending = await session.scalars(

@@ -17,13 +17,14 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import exists, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from ledger import attachments
 from ledger.cleaning import CleanFile
 from ledger.files import sha256_of
 from ledger.groups import active_membership, utcnow
-from ledger.models import Entry, Group, User
+from ledger.models import Attachment, AttachmentErasure, Entry, Group, User
 from ledger.money import format_amount, parse_amount
 from ledger.service import get_fund
 from proposals import policies, service
@@ -155,7 +156,12 @@ async def record_claim_payment(
 
 
 def claim_out(proposal: Proposal | None, claim: Claim, paid_in: int | None = None) -> ClaimOut:
-    receipt = ClaimReceiptOut(sha256=claim.sha256, content_type=claim.content_type, size=claim.size)
+    receipt = ClaimReceiptOut(
+        sha256=claim.sha256,
+        content_type=claim.content_type,
+        size=claim.size,
+        erased_on=claim.receipt_erased_at.date() if claim.receipt_erased_at else None,
+    )
     if proposal is None:
         assert claim.fund is not None
         assert claim.amount is not None
@@ -230,6 +236,50 @@ async def get_claim(session: AsyncSession, group: Group, claim_id: int) -> Claim
         if found.id == claim_id:
             return found
     return None
+
+
+# --- erasure ---------------------------------------------------------------------------------
+
+
+async def erase_receipts(
+    session: AsyncSession, group: Group, claimant_id: int, now: datetime | None = None
+) -> list[str]:
+    """Erase the receipts of every claim ``claimant_id`` filed in ``group`` (their data:
+    where they shopped, when, often their card): the claims keep the hash and say when it
+    was erased, every attachment of those files is erased too (its leaf and hash stay in the
+    log), and the files leave the store once this is committed (``erased_hashes``). The
+    hashes erased, sorted."""
+    now = now or utcnow()
+    filed = list(
+        await session.scalars(
+            select(Claim).where(Claim.group_id == group.id, Claim.claimant_id == claimant_id)
+        )
+    )
+    for claim in filed:
+        if claim.receipt_erased_at is None:
+            claim.receipt_erased_at = now
+    await session.flush()
+    return await attachments.erase_hashes(session, {claim.sha256 for claim in filed}, now)
+
+
+async def erased_hashes(session: AsyncSession) -> list[str]:
+    """Claims' receipts that were erased and that no claim or attachment still keeps: none
+    of them may stay in the store (a receipt never attached is kept for its claim only)."""
+    kept_by_claims = select(Claim.sha256).where(Claim.receipt_erased_at.is_(None))
+    erased = select(AttachmentErasure.attachment_id).where(
+        AttachmentErasure.attachment_id == Attachment.id
+    )
+    kept_by_attachments = select(Attachment.sha256).where(~exists(erased))
+    rows = await session.scalars(
+        select(Claim.sha256)
+        .where(
+            Claim.receipt_erased_at.is_not(None),
+            Claim.sha256.not_in(kept_by_claims),
+            Claim.sha256.not_in(kept_by_attachments),
+        )
+        .distinct()
+    )
+    return sorted(rows)
 
 
 async def find_claim(session: AsyncSession, group: Group, claim_id: int) -> Claim | None:

@@ -147,6 +147,9 @@ class Claim(Base):
     content_type: Mapped[str] = mapped_column(String(32))
     size: Mapped[int] = mapped_column(BigInteger)
     created_at: Mapped[datetime] = mapped_column(DateTimeUTC(timezone=True))
+    # When the receipt's file was erased with the claimant's data (the hash stays); the one
+    # change a claim sees after it is written.
+    receipt_erased_at: Mapped[datetime | None] = mapped_column(DateTimeUTC(timezone=True))
 
 
 class ClaimPayment(Base):

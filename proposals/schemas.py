@@ -362,6 +362,7 @@ class ClaimReceiptOut(msgspec.Struct, kw_only=True):
     sha256: str
     content_type: str
     size: int
+    erased_on: date | None = None  # the file was erased with the claimant's data
 
 
 class ClaimOut(msgspec.Struct, kw_only=True):

@@ -144,8 +144,8 @@ async def attach_claim_receipt(
     carries the claim's receipt (a leaf of its own, as any attached receipt); the same
     receipt is attached once to each payment."""
     claim = await claims.receipt_to_attach(session, group, entry, claim_id)
-    if claim is None:
-        return
+    if claim is None or claim.receipt_erased_at is not None:
+        return  # (an erased receipt is not attached again: its file is gone)
     try:
         content = await anyio.to_thread.run_sync(store_of(request).get, claim.sha256)
     except FileNotFoundError:

@@ -63,7 +63,7 @@ from app.web.templating import page, see_other
 from ledger import groups
 from ledger import queries as ledger_queries
 from ledger import service as ledger_service
-from ledger.errors import InvalidInput, LedgerError
+from ledger.errors import Erased, InvalidInput, LedgerError
 from ledger.groups import utcnow
 from ledger.models import Fund, Group
 from ledger.money import format_amount
@@ -1089,6 +1089,11 @@ def _why_not_eligible(caller: Caller, round_: Round, fmt: Formatter) -> str:
 
 
 async def _claim_receipt_response(request: Request[Any, Any, Any], claim: Claim) -> Response[bytes]:
+    if claim.receipt_erased_at is not None:
+        raise Erased(
+            f"This receipt was erased on {claim.receipt_erased_at.date().isoformat()} with the "
+            "data of the member who filed the claim; its hash stays."
+        )
     try:
         content = await anyio.to_thread.run_sync(store_of(request).get, claim.sha256)
     except FileNotFoundError:

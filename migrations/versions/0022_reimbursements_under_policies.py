@@ -4,6 +4,8 @@
 policy opens no proposal (``claims.proposal_id`` is null): it names the policy and keeps its
 own fund, amount, purpose and the pseudonym it is paid to. ``claim_payments`` links a claim
 paid under a policy to its payment (one payment per claim: the unique claim id).
+``claims.receipt_erased_at``: when the receipt's file was erased with the claimant's data
+(its hash stays).
 
 Revision ID: 0022
 Revises: 0021
@@ -39,6 +41,9 @@ def upgrade() -> None:
         table.add_column(sa.Column("what_for", sa.Text(), nullable=True))
         table.add_column(sa.Column("body", sa.Text(), nullable=True))
         table.add_column(sa.Column("counterparty", sa.String(length=64), nullable=True))
+        table.add_column(
+            sa.Column("receipt_erased_at", DateTimeUTC(timezone=True), nullable=True)
+        )
         table.create_foreign_key(op.f("fk_claims_fund_id_funds"), "funds", ["fund_id"], ["id"])
     op.create_table(
         "claim_payments",
@@ -61,7 +66,7 @@ def downgrade() -> None:
     op.drop_table("claim_payments")
     with op.batch_alter_table("claims") as table:
         table.drop_constraint(op.f("fk_claims_fund_id_funds"), type_="foreignkey")
-        for name in ("counterparty", "body", "what_for", "amount", "fund_id", "policy_number"):
+        for name in ("receipt_erased_at", "counterparty", "body", "what_for", "amount", "fund_id", "policy_number"):
             table.drop_column(name)
         table.alter_column("proposal_id", existing_type=BIG_ID, nullable=False)
     with op.batch_alter_table("policy_terms") as table:

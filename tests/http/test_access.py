@@ -118,6 +118,9 @@ ROUTES: dict[tuple[str, str], Route] = {
     ("POST", "/api/groups/{group:str}/members"): Route(ADMIN, body={}, allowed=422),
     # The probe removes the group's only admin, which is refused.
     ("DELETE", "/api/groups/{group:str}/members/{member_id:int}"): Route(ADMIN, allowed=409),
+    ("DELETE", "/api/groups/{group:str}/members/{member_id:int}/personal-data"): Route(
+        ADMIN, allowed=204
+    ),
     # Invites: the probes send a duration out of range, or revoke an invite that is not.
     ("POST", "/api/groups/{group:str}/invites"): Route(
         ADMIN, body={"expires_in_days": 0}, allowed=422

@@ -26,7 +26,7 @@ from tests.support.clients import (
     text_of,
 )
 from tests.support.people import Person, World
-from tests.support.receipts import GPS_IFD, SECRET, photo_with_gps
+from tests.support.receipts import GPS_IFD, SECRET, photo_with_gps, png_with_text
 
 Client = AsyncTestClient[Litestar]
 HTML = {"Accept": "text/html"}
@@ -550,3 +550,86 @@ async def test_a_claim_under_a_policy_through_the_pages_paid_from_the_claims_lis
     assert f"To: {pseudonym}" in ledger
     assert f"policy {policy}" in ledger
     assert "Receipt attached: JPEG" in ledger
+
+
+async def test_erasing_a_members_data_erases_their_claims_receipts_and_keeps_the_hashes(
+    settings: Settings, client: Client, world: World, session: AsyncSession
+) -> None:
+    await record_entry(
+        client, world, {"kind": "donation", "fund": "rent-relief", "amount": "200.00"}
+    )
+    policy = await adopt_reimbursing_policy(client, world)
+    pseudonym = await pseudonym_of(session, world, world.member)
+    membership = int(pseudonym.removeprefix("M-"))
+    # One claim paid under the policy (its receipt attached to the payment), one waiting.
+    paid_claim = (
+        await file_claim(client, world, world.member, photo_with_gps((1, 2, 3)), policy=str(policy))
+    ).json()
+    waiting = (
+        await file_claim(
+            client,
+            world,
+            world.member,
+            photo_with_gps((4, 5, 6)),
+            amount="5.00",
+            policy=str(policy),
+        )
+    ).json()
+    paid = await pay_claim(
+        client,
+        world,
+        world.steward,
+        policy=policy,
+        claim=paid_claim["id"],
+        counterparty=pseudonym,
+    )
+    assert paid.status_code == 201, paid.text
+    seq = paid.json()["seq"]
+    others = await file_claim(client, world, world.steward, png_with_text(), amount="1.00")
+    hashes = [paid_claim["receipt"]["sha256"], waiting["receipt"]["sha256"]]
+    kept = others.json()["receipt"]["sha256"]
+    store = settings.attachments_dir
+    assert len({*hashes, kept}) == 3
+    assert all((store / h[:2] / h).exists() for h in [*hashes, kept])
+    url = f"/api/groups/{world.slug}/members/{membership}/personal-data"
+    not_admin = await client.delete(url, headers=world.steward.headers)
+    assert not_admin.status_code == 403
+    assert all((store / h[:2] / h).exists() for h in hashes)
+
+    erased = await client.delete(url, headers=world.admin.headers)
+
+    assert erased.status_code == 204, erased.text
+    assert not any((store / h[:2] / h).exists() for h in hashes)
+    assert (store / kept[:2] / kept).exists()  # another member's receipt stays
+    listed = (
+        await client.get(f"/api/groups/{world.slug}/claims", headers=world.admin.headers)
+    ).json()
+    erased_on = {c["receipt"]["sha256"]: c["receipt"]["erased_on"] for c in listed}
+    assert erased_on[kept] is None
+    assert all(erased_on[h] is not None for h in hashes)
+    attached = f"/api/groups/{world.slug}/entries/{seq}/attachments"
+    gone = await client.get(f"{attached}/{hashes[0]}", headers=world.member.headers)
+    assert gone.status_code == 410
+    assert [a["sha256"] for a in (await client.get(attached)).json()] == [hashes[0]]
+    page = text_of((await client.get(f"/g/{world.slug}/ledger", headers=HTML)).text)
+    assert f"SHA-256 {hashes[0]} · erased on" in page
+    report = (await client.get(f"/api/groups/{world.slug}/verify")).json()
+    assert report["ok"], report
+    # The claim still waiting can be paid; it goes without its erased receipt.
+    later = await pay_claim(
+        client,
+        world,
+        world.steward,
+        policy=policy,
+        claim=waiting["id"],
+        counterparty=pseudonym,
+        amount="5.00",
+    )
+    assert later.status_code == 201, later.text
+    later_entry = await client.get(f"/api/groups/{world.slug}/entries/{later.json()['seq']}")
+    assert later_entry.json()["attachments"] == []
+    await give_password(session, world.member)
+    async with browser(settings, world.member) as member:
+        claims_page = text_of((await member.get(f"/m/{world.slug}/claims", headers=HTML)).text)
+        assert "erased on" in claims_page
+        assert (await member.get(f"/m/{world.slug}/claims/{waiting['id']}/file")).status_code == 410
