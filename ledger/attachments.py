@@ -194,6 +194,16 @@ def read_file(store: FileStore, view: AttachmentView) -> bytes:
         ) from None
 
 
+# --- who reads the files ------------------------------------------------------------------
+
+
+async def publish_receipts(session: AsyncSession, group: Group, published: bool) -> None:
+    """Whether everyone may read the group's receipts' files (members always may; that a
+    receipt exists, and its hash, is public anyway). The API and the rules page set it."""
+    group.publish_receipts = published
+    await session.flush()
+
+
 # --- erasure --------------------------------------------------------------------------------
 
 

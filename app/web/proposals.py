@@ -60,6 +60,7 @@ from app.web.forms import (
 from app.web.ledger import entry_views, receipt_of
 from app.web.security import COOKIE_FREE
 from app.web.templating import page, see_other
+from ledger import attachments as ledger_attachments
 from ledger import groups
 from ledger import queries as ledger_queries
 from ledger import service as ledger_service
@@ -1171,6 +1172,7 @@ class RulesPages(Controller):
         talk = await discussion.settings_of(db_session, caller.group)
         form.values["public_comments"] = "on" if talk.public_comments else ""
         form.values["reminder_hours"] = str(talk.reminder_hours)
+        form.values["publish_receipts"] = "on" if caller.group.publish_receipts else ""
         tiers = proposals.tiers_json(
             caller.group, await proposals.get_tiers(db_session, caller.group)
         )
@@ -1211,6 +1213,9 @@ class RulesPages(Controller):
                     reminder_hours=reminder_hours,
                 )
                 await proposals.set_tiers(db_session, caller.group, tiers)
+                await ledger_attachments.publish_receipts(
+                    db_session, caller.group, form.value("publish_receipts") == "on"
+                )
             except LedgerError as error:
                 form.fail(_tier_field(error.field, rows), str(error))
         if changes is None or not form.ok:
@@ -1259,6 +1264,7 @@ RULE_FIELDS = (
     "hide_tally_until_close",
     "public_comments",
     "reminder_hours",
+    "publish_receipts",
 )
 _PERCENT = re.compile(r"([0-9]{1,3})(?:[.,]([0-9]{1,4}))?")
 _WHOLE = re.compile(r"[0-9]{1,6}")
