@@ -21,6 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.cli import main
 from app.settings import Settings
 from ledger import attachments
+from ledger import bundle as bundle_module
 from ledger.bundle import verify_bundle
 from ledger.canonical import LEAF_VERSION_ATTACHMENT, ZERO_HASH, canonical_json, leaf_hash_hex
 from ledger.checkpoint import SigningKey
@@ -501,3 +502,45 @@ async def test_an_erased_receipt_is_listed_in_the_members_statement_but_not_atta
 
     assert pdf.status_code == 200, pdf.text
     assert not any(name.startswith("receipt-") for name in reader(pdf.content).attachments)
+
+
+async def test_verify_bundle_checks_a_batch_holding_receipt_leaves_leaf_by_leaf_in_two_processes(
+    client: Client, world: World, tmp_path: Path, settings: Settings, monkeypatch: Any
+) -> None:
+    """A batch with a receipt's leaf is not one the fast path decides: it is checked leaf by
+    leaf, in one process and in two (large bundles), and the two-process check does not give
+    up on it (the one-process check, which names problems, is not needed for an honest one)."""
+    first = await donation(client, world)
+    await receipt_of(client, world, first, photo_with_gps())
+    second = await donation(client, world, "7.00")
+    await receipt_of(client, world, second, png_with_text(), content_type="image/png")
+    await donation(client, world, "3.00")
+    bundle = await bundle_of(client, world, tmp_path)
+    one_by_one = bundle_module._Replay.check
+    checked: list[int] = []
+
+    def check(replay: Any, block: bytes) -> None:
+        checked.append(replay.seq)
+        one_by_one(replay, block)
+
+    monkeypatch.setattr(bundle_module._Replay, "check", check)
+    for two_processes in (False, True):
+        checked.clear()
+        report = verify_bundle(bundle, two_processes=two_processes)
+        assert report.ok, (two_processes, report.problem)
+        assert report.entries == 5
+        assert checked == ([] if two_processes else [0])
+    # The command line, as a large bundle gets it on a machine of two cores.
+    monkeypatch.setattr(bundle_module, "uses_two_processes", lambda leaf_bytes: True)
+    checked.clear()
+    verified = cli_verify("--bundle", str(bundle))
+    assert verified.exit_code == 0, verified.output
+    assert checked == []
+    # A broken receipt leaf is named the same way in both.
+    key = SigningKey.load_or_create(settings.signing_key_file, "testserver.local")
+    broken = resealed(bundle, key, naming("9"))
+    reports = [verify_bundle(broken, two_processes=two) for two in (False, True)]
+    assert [(r.ok, r.first_bad_seq, r.problem) for r in reports] == [
+        (False, 2, reports[0].problem)
+    ] * 2
+    assert "not an earlier entry" in (reports[0].problem or "")
