@@ -322,6 +322,8 @@ ROUTES: dict[tuple[str, str], Route] = {
     ("POST", "/m/{group:str}/members"): Route(ADMIN, page=True, allowed=422),
     # Removing the only admin is refused.
     ("POST", "/m/{group:str}/members/{member_id:int}/remove"): Route(ADMIN, page=True, allowed=409),
+    ("GET", "/m/{group:str}/members/{member_id:int}/erase"): Route(ADMIN, page=True),
+    ("POST", "/m/{group:str}/members/{member_id:int}/erase"): Route(ADMIN, page=True, allowed=422),
     # Changing the roles of someone who is not a member.
     # Decisions. Proposal 1 (by the member) is open and was opened just now.
     ("GET", "/m/{group:str}/proposals/new"): Route(MEMBER, page=True),

@@ -633,3 +633,42 @@ async def test_erasing_a_members_data_erases_their_claims_receipts_and_keeps_the
         claims_page = text_of((await member.get(f"/m/{world.slug}/claims", headers=HTML)).text)
         assert "erased on" in claims_page
         assert (await member.get(f"/m/{world.slug}/claims/{waiting['id']}/file")).status_code == 410
+
+
+async def test_an_admin_erases_a_members_claims_receipts_from_the_members_page(
+    settings: Settings, client: Client, world: World, session: AsyncSession
+) -> None:
+    await give_password(session, world.admin)
+    pseudonym = await pseudonym_of(session, world, world.member)
+    membership = int(pseudonym.removeprefix("M-"))
+    filed = await file_claim(client, world, world.member, photo_with_gps())
+    assert filed.status_code == 201, filed.text
+    sha256 = filed.json()["receipt"]["sha256"]
+    kept = settings.attachments_dir / sha256[:2] / sha256
+    assert kept.exists()
+    url = f"/m/{world.slug}/members/{membership}/erase"
+    async with browser(settings, world.admin) as admin:
+        members = await admin.get(f"/m/{world.slug}/members", headers=HTML)
+        assert f'href="{url}"' in members.text
+        confirm = await admin.get(url, headers=HTML)
+        assert confirm.status_code == 200
+        assert "1 not erased yet" in text_of(confirm.text)
+
+        unconfirmed = await post_form(admin, url, {})
+
+        assert unconfirmed.status_code == 422
+        assert "Tick the box" in text_of(unconfirmed.text)
+        assert kept.exists()
+
+        erased = await post_form(admin, url, {"confirm": "yes"})
+
+        assert erased.status_code == 303, erased.text
+        assert erased.headers["location"] == f"/m/{world.slug}/members?done=erased"
+        done = await admin.get(erased.headers["location"], headers=HTML)
+        assert "claims' receipts were erased" in text_of(done.text)
+    assert not kept.exists()
+    listed = (
+        await client.get(f"/api/groups/{world.slug}/claims", headers=world.admin.headers)
+    ).json()
+    assert listed[0]["receipt"]["sha256"] == sha256
+    assert listed[0]["receipt"]["erased_on"] is not None
