@@ -544,8 +544,7 @@ def requests_purge() -> None:
     """Erase the personal details of requests closed longer ago than their group keeps them
     (the server does this every hour)."""
     from app.db import create_engine
-    from app.jobs import forget_erased_pages
-    from ledger.attachments import forget_erased_files
+    from app.jobs import forget_erased_files_in, forget_erased_pages
     from ledger.files import DirectoryStore
     from proposals.support import purge
 
@@ -556,7 +555,7 @@ def requests_purge() -> None:
             erased = await purge(session)
         async with session_scope(settings) as session:
             # The erased receipts' files leave the store once the erasure is committed.
-            await forget_erased_files(session, DirectoryStore(settings.attachments_dir))
+            await forget_erased_files_in(session, DirectoryStore(settings.attachments_dir))
         engine = create_engine(settings)
         try:
             await forget_erased_pages(engine)

@@ -1,7 +1,9 @@
-"""A believable demo group: a neighbourhood fund with a few months of giving and support."""
+"""A believable demo group: a neighbourhood fund with a few months of giving and support,
+a receipt attached to a payment, and a member's claim paid back under a policy."""
 
 from __future__ import annotations
 
+import io
 import random
 from datetime import UTC, datetime, timedelta
 
@@ -13,14 +15,16 @@ from app.auth import create_token, hash_password
 from app.db import session_scope
 from app.settings import Settings
 from app.signing import load_notary
-from ledger import groups, service
+from ledger import attachments, groups, service
+from ledger.cleaning import CleanFile, clean
 from ledger.errors import LedgerError
+from ledger.files import DirectoryStore, FileStore
 from ledger.log import Notary
-from ledger.models import Group, User
+from ledger.models import Group, Membership, User
 from ledger.schemas import DisbursementIn, DonationIn, FundIn, ReversalIn, TransferIn
+from proposals import claims, pseudonyms, support
 from proposals import service as proposals
-from proposals import support
-from proposals.schemas import AmendmentIn, PolicyIn, ProposalIn
+from proposals.schemas import AmendmentIn, ClaimIn, PolicyIn, ProposalIn
 
 DEMO_PASSWORD = "commonpurse-demo"
 DEMO_SLUG = "northside"
@@ -77,7 +81,9 @@ async def load_demo(settings: Settings, *, entries: int = 320) -> None:
         notary = load_notary(settings)
         policy_of = await _policies(session, group, people)
         await _history(session, group, people[1].id, entries, policy_of)
-        await _decisions(session, group, people, notary)
+        store = DirectoryStore(settings.attachments_dir)
+        await _decisions(session, group, people, notary, store)
+        await _claim(session, group, people, notary, store)
         token = await create_token(session, people[1], "demo")
     click.echo(f"Loaded the demo group '{DEMO_SLUG}' with {entries} entries.")
     click.echo(
@@ -191,11 +197,11 @@ async def _history(
 
 
 async def _decisions(
-    session: AsyncSession, group: Group, people: list[User], notary: Notary
+    session: AsyncSession, group: Group, people: list[User], notary: Notary, store: FileStore
 ) -> None:
-    """A decided proposal (blocked, amended, passed and paid), one still open, and one
-    request for support waiting in the stewards' queue: every part of the site has
-    something to show."""
+    """A decided proposal (blocked, amended, passed and paid, the landlord's receipt
+    attached to the payment), one still open, and one request for support waiting in the
+    stewards' queue: every part of the site has something to show."""
     ana, ben, chidi, dara, eli = people
     await service.record_entry(
         session,
@@ -236,7 +242,7 @@ async def _decisions(
     )
     for person in (ana, ben, chidi, dara, eli):
         await proposals.respond(session, group, rent.number, person, "agree", "")
-    await service.record_entry(
+    arrears = await service.record_entry(
         session,
         group,
         DisbursementIn(
@@ -249,6 +255,13 @@ async def _decisions(
         recorded_by=ben.id,
         authority=proposals.authorise_payment,
         notary=notary,
+    )
+    landlords = _receipt_image(
+        ["ELM STREET LETTINGS", "Rent received: arrears", "March and April", "EUR 400.00"]
+    )
+    store.put(landlords.content)
+    await attachments.attach(
+        session, group, arrears.seq, landlords, recorded_by=ben.id, notary=notary
     )
     fridge = await proposals.create_proposal(
         session,
@@ -279,3 +292,93 @@ async def _decisions(
             consent=True,
         ),
     )
+
+
+async def _claim(
+    session: AsyncSession, group: Group, people: list[User], notary: Notary, store: FileStore
+) -> None:
+    """The group adopts a policy that pays members back small costs; Dara, who paid for
+    nappies out of her pocket, files her claim under it with a photo of the till receipt,
+    and Ben pays it back: the payment carries the receipt. (A policy of its own, so the
+    history's payments never used its month.)"""
+    _, ben, chidi, dara, _ = people
+    adopted = await proposals.create_proposal(
+        session,
+        group,
+        chidi,
+        ProposalIn(
+            title="Out-of-pocket costs",
+            body="Members who buy something for a distribution are paid back from the "
+            "groceries fund, up to 40 EUR at a time and 120 EUR a month, with the receipt.",
+            kind="policy",
+            policy=PolicyIn(
+                fund="groceries",
+                max_per_payment="40.00",
+                max_per_month="120.00",
+                purpose="Paying members back what they bought for a distribution",
+                reimbursements=True,
+            ),
+        ),
+    )
+    for person in people:
+        await proposals.respond(session, group, adopted.number, person, "agree", "")
+    policy = adopted.number
+    await service.record_entry(
+        session,
+        group,
+        DonationIn(fund="groceries", amount="60.00", memo="Collection tin at the pharmacy"),
+        recorded_by=ben.id,
+        notary=notary,
+    )
+    receipt = _receipt_image(
+        ["CORNER PHARMACY", "Nappies size 4  x2", "Baby formula", "TOTAL EUR 23.40"]
+    )
+    _, claim = await claims.file_claim(
+        session,
+        group,
+        dara,
+        ClaimIn(
+            fund="groceries",
+            amount="23.40",
+            what_for="Nappies and formula for the Tuesday distribution",
+            policy=policy,
+        ),
+        receipt,
+    )
+    store.put(receipt.content)
+    membership = await session.scalar(
+        select(Membership).where(Membership.group_id == group.id, Membership.user_id == dara.id)
+    )
+    assert membership is not None
+    paid = await service.record_entry(
+        session,
+        group,
+        DisbursementIn(
+            fund="groceries",
+            amount="23.40",
+            policy=policy,
+            claim=claim.id,
+            counterparty=pseudonyms.pseudonym(membership),
+            memo="Paid back: nappies and formula",
+        ),
+        recorded_by=ben.id,
+        authority=proposals.authorise_payment,
+        notary=notary,
+    )
+    linked = await claims.receipt_to_attach(session, group, paid, claim.id)
+    assert linked is not None
+    await attachments.attach(session, group, paid.seq, receipt, recorded_by=ben.id, notary=notary)
+
+
+def _receipt_image(lines: list[str]) -> CleanFile:
+    """A small picture of a till receipt (drawn here, so the demo needs no files), cleaned
+    as any receipt is."""
+    from PIL import Image, ImageDraw
+
+    image = Image.new("RGB", (240, 40 + 22 * len(lines)), "white")
+    draw = ImageDraw.Draw(image)
+    for row, line in enumerate(lines):
+        draw.text((16, 16 + 22 * row), line, fill="black")
+    buffer = io.BytesIO()
+    image.save(buffer, format="PNG")
+    return clean(buffer.getvalue())

@@ -32,7 +32,7 @@ from ledger import attachments
 from ledger.files import FileStore
 from ledger.groups import utcnow
 from ledger.models import Group
-from proposals import discussion, support
+from proposals import claims, discussion, support
 from proposals import service as proposals
 from proposals.models import Proposal, Round, SupportRequest
 
@@ -209,7 +209,14 @@ async def forget_erased_files(
 ) -> int:
     """Remove from the store the files of every erased receipt; how many were there."""
     async with unit_of_work(session_maker, writes=False) as session:
-        return await attachments.forget_erased_files(session, store)
+        return await forget_erased_files_in(session, store)
+
+
+async def forget_erased_files_in(session: AsyncSession, store: FileStore) -> int:
+    """Remove from the store the erased files: attached receipts (``ledger.attachments``)
+    and claims' receipts (``proposals.claims``); how many were still there."""
+    removed = await attachments.forget_erased_files(session, store)
+    return removed + sum(store.delete(sha256) for sha256 in await claims.erased_hashes(session))
 
 
 async def purge_requests(

@@ -12,7 +12,7 @@ the store once that is committed (and again every hour, for any it missed).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -194,6 +194,16 @@ def read_file(store: FileStore, view: AttachmentView) -> bytes:
         ) from None
 
 
+# --- who reads the files ------------------------------------------------------------------
+
+
+async def publish_receipts(session: AsyncSession, group: Group, published: bool) -> None:
+    """Whether everyone may read the group's receipts' files (members always may; that a
+    receipt exists, and its hash, is public anyway). The API and the rules page set it."""
+    group.publish_receipts = published
+    await session.flush()
+
+
 # --- erasure --------------------------------------------------------------------------------
 
 
@@ -203,8 +213,17 @@ async def erase_files(
     """Record the erasure of the files attached to these entries (every attachment of the
     same bytes, which are the same person's data): their hashes. The files leave the store
     with ``forget_erased_files`` once this is committed."""
-    now = now or utcnow()
     hashes = {view.sha256 for view in await attachments_of(session, group, entry_seqs)}
+    return await erase_hashes(session, hashes, now)
+
+
+async def erase_hashes(
+    session: AsyncSession, hashes: Iterable[str], now: datetime | None = None
+) -> list[str]:
+    """Record the erasure of every attachment of these files (a person's data, wherever it
+    was attached); their hashes, sorted. Leaves and hashes stay."""
+    now = now or utcnow()
+    hashes = set(hashes)
     if not hashes:
         return []
     pending = await session.scalars(

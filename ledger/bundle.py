@@ -553,6 +553,8 @@ class _Replay:
         self.books = Books(FundTerms(f.slug, f.currency, f.allow_negative) for f in funds.values())
         # Which decisions the log holds, and what was paid under them (``ledger.decisions``).
         self.decisions = DecisionBook()
+        # False while another process grows the Merkle tree (``holds``).
+        self.grows_tree = True
 
     @property
     def seq(self) -> int:
@@ -582,12 +584,25 @@ class _Replay:
     def holds(self, block: bytes, hashes: bytes) -> bool:
         """``check`` for a block whose leaf hashes (``hashes``, joined) another process
         computed, without the Merkle tree (that process grows it): True and the block
-        added when every entry holds; else False, and nothing added."""
+        added when every entry holds; else False (the replay is then to be dropped: the
+        caller checks the bundle again in one process, which names the problem). A block
+        the fast path does not decide (an attached file's leaf, an entry mixing currencies)
+        is checked leaf by leaf here too, rather than given up."""
         try:
             documents, _ = parse_leaf_lines(block)
         except ValueError:
             return False
-        return len(documents) * HASH_BYTES == len(hashes) and self._batch_holds(documents, hashes)
+        if len(documents) * HASH_BYTES != len(hashes):
+            return False
+        if self._batch_holds(documents, hashes):
+            return True
+        self.grows_tree = False
+        try:
+            for index, document in enumerate(documents):
+                self._entry(document, hashes[index * HASH_BYTES : (index + 1) * HASH_BYTES])
+        except _Broken:
+            return False
+        return True
 
     def _entry(self, document: LeafDoc, digest: bytes) -> None:
         """Check the next entry, then add it to the replay; _Broken names the first problem."""
@@ -634,10 +649,7 @@ class _Replay:
             self.decisions.leaf(seq, document, legs)
         except LedgerError as broken:
             raise fail(broken.in_log) from broken
-        self.prev = digest.hex()
-        self.tree.append(digest)
-        if seq in self.checkpoints and self.tree.root() != self.checkpoints[seq]:
-            raise _root_differs(seq)
+        self._add(digest)
 
     def _attachment(self, document: LeafDoc, digest: bytes, fail: Callable[[str], _Broken]) -> None:
         """An attached file's leaf: its shape (``attachment_problem``), and that it names an
@@ -656,6 +668,8 @@ class _Replay:
     def _add(self, digest: bytes) -> None:
         seq = self.seq
         self.prev = digest.hex()
+        if not self.grows_tree:
+            return
         self.tree.append(digest)
         if seq in self.checkpoints and self.tree.root() != self.checkpoints[seq]:
             raise _root_differs(seq)

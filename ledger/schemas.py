@@ -55,6 +55,9 @@ class DisbursementIn(_Entry, tag="disbursement"):
     amount: Amount
     proposal: ProposalNumber | None = None
     policy: ProposalNumber | None = None  # a spending policy in force (its proposal's number)
+    # A member's claim filed under that policy: the payment pays it back and carries its
+    # receipt.
+    claim: Id | None = None
     occurred_on: date | None = None
     memo: Memo = ""
     counterparty: Counterparty | None = None

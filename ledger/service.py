@@ -53,6 +53,7 @@ class Payment:
     proposal: int | None  # the passed proposal it is made under, or
     policy: int | None  # the standing policy (its proposal's number)
     recorded_by: int | None
+    claim: int | None = None  # the claim (its id) a payment under a policy pays back
 
 
 @dataclass(frozen=True, slots=True)
@@ -351,8 +352,21 @@ async def _plan(
         )
     if authority is None:
         raise NotAuthorised("Nothing here can authorise payments.", field="proposal")
+    if entry_in.claim is not None and entry_in.policy is None:
+        raise InvalidInput(
+            "A claim is paid under the policy it was filed under (policy); a claim that became "
+            "a proposal is paid under its proposal.",
+            field="claim",
+        )
     payment = Payment(
-        fund, amount, counterparty, occurred_on, entry_in.proposal, entry_in.policy, recorded_by
+        fund,
+        amount,
+        counterparty,
+        occurred_on,
+        entry_in.proposal,
+        entry_in.policy,
+        recorded_by,
+        entry_in.claim,
     )
     authorisation = await authority(session, group, payment)
     return _Plan(

@@ -117,23 +117,51 @@ class PolicyTerms(Base):
     ends_on: Mapped[date | None] = mapped_column(Date)  # the last day it is in force
     # The policy (its proposal's number) that this one amends or ends once it passes.
     replaces: Mapped[int | None] = mapped_column(Integer)
+    # Whether members' claims may be paid under it (``proposals.claims``).
+    reimbursements: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
 
 class Claim(Base):
     """A member's claim to be paid back what they paid out of pocket: the disbursement
-    proposal it became (to the member's pseudonym) and its receipt, cleaned and kept by its
-    SHA-256 until the payment is recorded and the receipt attached to it. Written once."""
+    proposal it became (to the member's pseudonym), or the spending policy it is paid under
+    (then the claim keeps its own fund, amount, purpose and pseudonym); and its receipt,
+    cleaned and kept by its SHA-256 until the payment is recorded and the receipt attached
+    to it. Written once."""
 
     __tablename__ = "claims"
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     group_id: Mapped[int] = mapped_column(ForeignKey("groups.id"), index=True)
-    proposal_id: Mapped[int] = mapped_column(ForeignKey("proposals.id"), unique=True)
+    proposal_id: Mapped[int | None] = mapped_column(ForeignKey("proposals.id"), unique=True)
+    # A claim under a policy that pays reimbursements (no proposal): what it asks.
+    policy_number: Mapped[int | None] = mapped_column(Integer)
+    fund_id: Mapped[int | None] = mapped_column(ForeignKey("funds.id"))
+    fund: Mapped[Fund | None] = relationship(lazy="joined", viewonly=True)
+    amount: Mapped[int | None] = mapped_column(BigInteger)
+    what_for: Mapped[str | None] = mapped_column(Text)
+    body: Mapped[str | None] = mapped_column(Text)
+    counterparty: Mapped[str | None] = mapped_column(String(64))
     # Who paid and is to be paid back: their own response does not count on the claim.
     claimant_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
     sha256: Mapped[str] = mapped_column(String(64))
     content_type: Mapped[str] = mapped_column(String(32))
     size: Mapped[int] = mapped_column(BigInteger)
+    created_at: Mapped[datetime] = mapped_column(DateTimeUTC(timezone=True))
+    # When the receipt's file was erased with the claimant's data (the hash stays); the one
+    # change a claim sees after it is written.
+    receipt_erased_at: Mapped[datetime | None] = mapped_column(DateTimeUTC(timezone=True))
+
+
+class ClaimPayment(Base):
+    """The payment that paid a claim under a policy (a claim under a proposal is paid under
+    its proposal). One per claim. Written once."""
+
+    __tablename__ = "claim_payments"
+    __table_args__ = (UniqueConstraint("group_id", "seq"),)
+
+    claim_id: Mapped[int] = mapped_column(ForeignKey("claims.id"), primary_key=True)
+    group_id: Mapped[int] = mapped_column(ForeignKey("groups.id"))
+    seq: Mapped[int] = mapped_column(BigInteger)
     created_at: Mapped[datetime] = mapped_column(DateTimeUTC(timezone=True))
 
 

@@ -26,7 +26,7 @@ from ledger.models import Entry, Fund, Group, Membership
 from ledger.money import format_amount, parse_amount
 from ledger.service import Payment, get_fund
 from proposals.errors import InvalidProposal
-from proposals.models import PolicyTerms, Proposal, ProposalVersion
+from proposals.models import Claim, ClaimPayment, PolicyTerms, Proposal, ProposalVersion
 from proposals.schemas import PolicyIn, PolicyOut, PolicyTermsOut
 
 POLICY = "policy"
@@ -49,6 +49,7 @@ class CheckedTerms:
     payers: tuple[int, ...]
     ends_on: date | None
     replaces: int | None
+    reimbursements: bool = False
 
 
 async def check_terms(
@@ -68,10 +69,10 @@ async def check_terms(
             for name in ("fund", "max_per_payment", "max_per_month", "purpose", "ends_on")
             if getattr(terms, name) not in (None, "")
         ]
-        if given or terms.payers:
+        if given or terms.payers or terms.reimbursements:
+            named = given[0] if given else ("payers" if terms.payers else "reimbursements")
             raise InvalidProposal(
-                "A proposal that ends a policy states no new terms.",
-                field=f"policy.{given[0] if given else 'payers'}",
+                "A proposal that ends a policy states no new terms.", field=f"policy.{named}"
             )
         return CheckedTerms(None, None, None, "", (), None, replaces)
     for name in ("fund", "max_per_payment", "max_per_month", "purpose"):
@@ -107,7 +108,14 @@ async def check_terms(
             f"Keep the purpose to {PURPOSE_MAX} characters.", field="policy.purpose"
         )
     return CheckedTerms(
-        fund, per_payment, per_month, purpose, tuple(sorted(set(payers))), terms.ends_on, replaces
+        fund,
+        per_payment,
+        per_month,
+        purpose,
+        tuple(sorted(set(payers))),
+        terms.ends_on,
+        replaces,
+        terms.reimbursements,
     )
 
 
@@ -126,6 +134,7 @@ def terms_row(version: ProposalVersion, terms: CheckedTerms) -> PolicyTerms:
         payers=" ".join(map(str, terms.payers)),
         ends_on=terms.ends_on,
         replaces=terms.replaces,
+        reimbursements=terms.reimbursements,
     )
 
 
@@ -139,6 +148,7 @@ def copied_terms(terms: PolicyTerms, version: ProposalVersion) -> PolicyTerms:
         payers=terms.payers,
         ends_on=terms.ends_on,
         replaces=terms.replaces,
+        reimbursements=terms.reimbursements,
     )
 
 
@@ -164,6 +174,11 @@ class Policy:
 
     def in_force_on(self, day: date) -> bool:
         return self.status == IN_FORCE and (self.terms.ends_on is None or day <= self.terms.ends_on)
+
+    @property
+    def pays_claims(self) -> bool:
+        """Whether members' claims may be paid under it (its term ``reimbursements``)."""
+        return self.terms.reimbursements
 
 
 async def _policy_proposal(
@@ -323,6 +338,69 @@ async def authorise_under_policy(
     return number, policy.version
 
 
+async def policy_paying_claims(
+    session: AsyncSession, group: Group, number: int, today: date
+) -> Policy:
+    """Policy ``number``, in force on ``today`` and paying reimbursements, for a claim filed
+    under it; or ``InvalidProposal`` naming the field."""
+    for policy in await policies(session, group, today):
+        if policy.number == number and policy.in_force_on(today):
+            if not policy.pays_claims:
+                raise InvalidProposal(
+                    f"Policy {number} does not pay reimbursements.", field="policy"
+                )
+            return policy
+    raise InvalidProposal(f"Policy {number} is not a policy in force.", field="policy")
+
+
+async def authorise_claim_payment(session: AsyncSession, group: Group, payment: Payment) -> None:
+    """A payment under a policy that names a claim pays that claim back, once and in full:
+    a claim filed under this policy, which still pays reimbursements, from the claim's fund
+    to the claim's pseudonym, and never by its claimant. (The policy's own limits are
+    ``authorise_under_policy``'s.)"""
+    assert payment.claim is not None
+    assert payment.policy is not None
+    claim = await session.get(Claim, payment.claim)
+    if claim is None or claim.group_id != group.id:
+        raise NotAuthorised(f"There is no claim {payment.claim}.", field="claim")
+    if claim.policy_number is None:
+        raise NotAuthorised(
+            f"Claim {claim.id} became a proposal: it is paid under that proposal.",
+            field="claim",
+        )
+    if claim.policy_number != payment.policy:
+        raise NotAuthorised(
+            f"Claim {claim.id} is paid under policy {claim.policy_number}.", field="policy"
+        )
+    if payment.recorded_by is not None and payment.recorded_by == claim.claimant_id:
+        raise NotAuthorised(
+            "This is your own claim: nobody pays themselves under a policy. Another steward "
+            "pays it.",
+            field="claim",
+        )
+    policy = await find_policy(session, group, payment.policy, payment.occurred_on)
+    if not policy.pays_claims:
+        raise NotAuthorised(f"Policy {policy.number} does not pay reimbursements.", field="policy")
+    paid = await session.get(ClaimPayment, claim.id)
+    if paid is not None:
+        raise NotAuthorised(f"Claim {claim.id} was paid in entry {paid.seq}.", field="claim")
+    if claim.counterparty != payment.counterparty:
+        raise NotAuthorised(
+            f"Claim {claim.id} is paid to {claim.counterparty}.", field="counterparty"
+        )
+    assert claim.amount is not None
+    assert claim.fund is not None
+    if claim.fund_id != payment.fund.id:
+        raise NotAuthorised(f"Claim {claim.id} is paid from {claim.fund.name}.", field="fund")
+    if claim.amount != payment.amount:
+        currency = claim.fund.currency
+        raise NotAuthorised(
+            f"Claim {claim.id} is for {format_amount(claim.amount, currency)} {currency}; "
+            "it is paid in one payment of that amount.",
+            field="amount",
+        )
+
+
 async def unused_room_by_fund(session: AsyncSession, group: Group, today: date) -> dict[int, int]:
     """Each fund's room left this month under the policies in force (fund id -> amount)."""
     in_force = [p for p in await policies(session, group, today) if p.in_force_on(today)]
@@ -365,6 +443,7 @@ async def policies_out(session: AsyncSession, group: Group, today: date) -> list
                 ends_on=policy.terms.ends_on,
                 status=policy.status,
                 ended_by=policy.ended_by,
+                reimbursements=policy.pays_claims,
             )
         )
     return shown
@@ -382,6 +461,7 @@ def terms_out(terms: PolicyTerms, currency: str) -> PolicyTermsOut:
         payers=[int(text) for text in terms.payers.split()],
         ends_on=terms.ends_on,
         replaces=terms.replaces,
+        reimbursements=terms.reimbursements,
     )
 
 

@@ -31,6 +31,9 @@ class PolicyIn(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     ] = msgspec.field(default_factory=list)
     replaces: ProposalNumber | None = None
     end: bool = False
+    reimbursements: Annotated[
+        bool, msgspec.Meta(description="Members' claims may be paid under it")
+    ] = False
 
 
 class ProposalIn(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
@@ -281,6 +284,7 @@ class PolicyOut(msgspec.Struct, kw_only=True):
     ends_on: date | None
     status: str
     ended_by: int | None
+    reimbursements: bool = False
 
 
 class PolicyTermsOut(msgspec.Struct, kw_only=True):
@@ -292,6 +296,7 @@ class PolicyTermsOut(msgspec.Struct, kw_only=True):
     payers: list[int]
     ends_on: date | None
     replaces: int | None
+    reimbursements: bool = False
 
 
 class ProposalOut(msgspec.Struct, kw_only=True):
@@ -342,18 +347,32 @@ class ClaimIn(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
         msgspec.Meta(min_length=1, max_length=200, description="What the money was spent on"),
     ]
     body: Body = ""
+    policy: Annotated[
+        ProposalNumber | None,
+        msgspec.Meta(
+            description=(
+                "A spending policy in force that pays reimbursements: the claim is paid under "
+                "it by a steward, with no proposal of its own"
+            )
+        ),
+    ] = None
 
 
 class ClaimReceiptOut(msgspec.Struct, kw_only=True):
     sha256: str
     content_type: str
     size: int
+    erased_on: date | None = None  # the file was erased with the claimant's data
 
 
 class ClaimOut(msgspec.Struct, kw_only=True):
-    """A claim: the proposal it became (to the claimant's pseudonym) and its receipt."""
+    """A claim: the proposal it became (to the claimant's pseudonym), or the policy it is
+    paid under; and its receipt."""
 
-    proposal: int
+    id: int
+    proposal: int | None
+    policy: int | None
+    paid_in: int | None  # the payment (its seq) of a claim paid under a policy
     counterparty: str
     fund: str
     amount: str

@@ -1045,8 +1045,12 @@ async def committed_by_fund(session: AsyncSession, group: Group) -> dict[int, in
 async def authorise_payment(session: AsyncSession, group: Group, payment: Payment) -> Authorisation:
     """The ledger's ``DisbursementAuthority``: a payment is made under a passed proposal
     (``authorise_under_proposal``) or under a spending policy in force
-    (``policies.authorise_under_policy``); nothing else moves money out."""
+    (``policies.authorise_under_policy``), and when it pays a member's claim under that
+    policy, the claim's own rule (``policies.authorise_claim_payment``); nothing else moves
+    money out."""
     if payment.policy is not None:
+        if payment.claim is not None:
+            await policies.authorise_claim_payment(session, group, payment)
         await pseudonyms.refuse_payment_to_oneself(session, group, payment)
         today = utcnow().date()
         policy = await policies.authorise_under_policy(session, group, payment, today)

@@ -200,6 +200,5 @@ class ReceiptSettingsController(Controller):
     async def change(
         self, db_session: DbSession, caller: CurrentCaller, data: JSONBody[ReceiptSettingsIn]
     ) -> ReceiptSettingsOut:
-        caller.group.publish_receipts = data.published
-        await db_session.flush()
+        await attachments.publish_receipts(db_session, caller.group, data.published)
         return ReceiptSettingsOut(published=caller.group.publish_receipts)

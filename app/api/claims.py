@@ -44,6 +44,7 @@ class ClaimUpload:
     what_for: str
     file: UploadFile
     body: str = ""
+    policy: str = ""  # a policy in force that pays reimbursements (its number)
 
 
 def claim_in(fields: dict[str, Any]) -> ClaimIn:
@@ -53,6 +54,13 @@ def claim_in(fields: dict[str, Any]) -> ClaimIn:
     except msgspec.ValidationError as error:
         message, _, where = str(error).partition(" - at `$.")
         raise InvalidInput(message, field=where.removesuffix("`") or None) from error
+
+
+def policy_number(text: str) -> int | str:
+    """The form's ``policy`` as a number ("2" or "#2"); other text stays text, for
+    ``claim_in`` to refuse naming the field."""
+    text = text.strip().lstrip("#")
+    return int(text) if text.isdigit() and len(text) < 11 else text
 
 
 def claims_controller(limit: int) -> type[Controller]:
@@ -68,11 +76,15 @@ def claims_controller(limit: int) -> type[Controller]:
             summary="File a claim to be paid back what you paid for the group",
             description=(
                 "Multipart form: `fund`, `amount` (a decimal string), `what_for`, optional "
-                "`body`, and the receipt as `file` (PDF, PNG, JPEG or WebP; required, "
-                "cleaned of its metadata like any receipt). Opens a disbursement proposal "
-                "to the member's pseudonym (`M-<membership id>`); the member's own "
-                "response does not count on it. The receipt is attached to the payment "
-                "when a steward records it under that proposal."
+                "`body`, optional `policy`, and the receipt as `file` (PDF, PNG, JPEG or "
+                "WebP; required, cleaned of its metadata like any receipt). Without "
+                "`policy` it opens a disbursement proposal to the member's pseudonym "
+                "(`M-<membership id>`); the member's own response does not count on it. "
+                "With `policy` (a spending policy in force that pays reimbursements, from "
+                "this fund, at most its most per payment) no proposal is opened: a steward "
+                "pays the claim under the policy (`POST .../entries` with `policy` and "
+                "`claim`: the claim's `id`), never the claimant. The receipt is attached "
+                "to the payment when a steward records it."
             ),
             request_max_body_size=limit + FORM_ROOM,
             responses={
@@ -88,14 +100,15 @@ def claims_controller(limit: int) -> type[Controller]:
             caller: CurrentCaller,
             data: Annotated[ClaimUpload, Body(media_type=RequestEncodingType.MULTI_PART)],
         ) -> Response[bytes]:
-            claim = claim_in(
-                {
-                    "fund": data.fund,
-                    "amount": data.amount,
-                    "what_for": data.what_for,
-                    "body": data.body,
-                }
-            )
+            fields: dict[str, Any] = {
+                "fund": data.fund,
+                "amount": data.amount,
+                "what_for": data.what_for,
+                "body": data.body,
+            }
+            if data.policy:
+                fields["policy"] = policy_number(data.policy)
+            claim = claim_in(fields)
             receipt = await cleaned(await read_upload(data.file, limit))
             proposal, filed = await claims.file_claim(
                 db_session, caller.group, caller.logged_in_user, claim, receipt
@@ -125,12 +138,14 @@ async def attach_claim_receipt(
     group: Group,
     entry: Entry,
     recorded_by: int | None,
+    claim_id: int | None = None,
 ) -> None:
-    """A payment under a claim's proposal carries the claim's receipt (a leaf of its own,
-    as any attached receipt); the same receipt is attached once to each payment."""
-    claim = await claims.receipt_to_attach(session, group, entry)
-    if claim is None:
-        return
+    """A payment under a claim's proposal, or under a policy naming the claim (``claim_id``),
+    carries the claim's receipt (a leaf of its own, as any attached receipt); the same
+    receipt is attached once to each payment."""
+    claim = await claims.receipt_to_attach(session, group, entry, claim_id)
+    if claim is None or claim.receipt_erased_at is not None:
+        return  # (an erased receipt is not attached again: its file is gone)
     try:
         content = await anyio.to_thread.run_sync(store_of(request).get, claim.sha256)
     except FileNotFoundError:

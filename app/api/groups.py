@@ -22,12 +22,13 @@ from app.api.schemas import (
 from app.auth import provide_caller, provide_user
 from app.deps import CurrentCaller, CurrentUser, DbSession, Id, settings_of
 from app.guards import require_user, requires
+from app.jobs import forget_erased_files_after_commit
 from app.presenters.proposals import notification_target
 from app.settings import Settings
 from ledger import groups
 from ledger.errors import InvalidInput, NotFound
 from ledger.models import Group, Invite, Membership
-from proposals import notify
+from proposals import claims, notify
 from proposals import queries as proposal_queries
 
 
@@ -181,6 +182,30 @@ class GroupController(Controller):
         self, db_session: DbSession, caller: CurrentCaller, member_id: Id
     ) -> None:
         await groups.remove_member(db_session, caller.group, member_id)
+
+    @delete(
+        "/{group:str}/members/{member_id:int}/personal-data",
+        guards=[requires("admin")],
+        summary="Erase a member's personal data: the files of their claims' receipts",
+        description=(
+            "The receipts of every claim the member filed in the group are erased: their "
+            "files leave the store once this is committed, wherever they were attached; the "
+            "claims, the payments and the receipts' leaves and hashes stay, and the pages "
+            "say when they were erased. The member may be current or removed."
+        ),
+    )
+    async def erase_member_data(
+        self,
+        request: Request[Any, Any, Any],
+        db_session: DbSession,
+        caller: CurrentCaller,
+        member_id: Id,
+    ) -> None:
+        membership = await db_session.get(Membership, member_id)
+        if membership is None or membership.group_id != caller.group.id:
+            raise NotFound(f"Group {caller.group.slug!r} has no member {member_id}.")
+        await claims.erase_receipts(db_session, caller.group, membership.user_id)
+        forget_erased_files_after_commit(request)
 
     @post(
         "/{group:str}/invites",

@@ -29,7 +29,17 @@ from ledger import attachments, export, log, service
 from ledger.idempotency import record_entry_once
 from ledger.models import Entry
 from ledger.queries import entry_out, fund_out
-from ledger.schemas import MAX_ID, EntryIn, EntryOut, EntryPage, FundIn, FundOut, HeadOut, VerifyOut
+from ledger.schemas import (
+    MAX_ID,
+    DisbursementIn,
+    EntryIn,
+    EntryOut,
+    EntryPage,
+    FundIn,
+    FundOut,
+    HeadOut,
+    VerifyOut,
+)
 from ledger.verify import verify_group
 from proposals.service import authorise_payment, committed_by_fund
 
@@ -162,7 +172,9 @@ class LedgerController(Controller):
                 authority=authorise_payment,
                 dates=dates,
             )
-            await attach_claim_receipt(request, db_session, group, entry, caller.user_id)
+            await attach_claim_receipt(
+                request, db_session, group, entry, caller.user_id, _claim_of(data)
+            )
             return _recorded(entry)
         assert caller.user_id is not None  # the steward guard let a member in
         outcome = await record_entry_once(
@@ -184,7 +196,9 @@ class LedgerController(Controller):
             )
         assert outcome.entry is not None
         if not outcome.replayed:
-            await attach_claim_receipt(request, db_session, group, outcome.entry, caller.user_id)
+            await attach_claim_receipt(
+                request, db_session, group, outcome.entry, caller.user_id, _claim_of(data)
+            )
         return _recorded(outcome.entry, replayed)
 
     @get("/entries", guards=[public_or_member], summary="Entries, newest first")
@@ -234,6 +248,11 @@ class LedgerController(Controller):
     export_journal = export_route("journal")
     export_beancount = export_route("beancount")
     export_zip = export_route("zip")
+
+
+def _claim_of(entry_in: EntryIn) -> int | None:
+    """The claim a payment under a policy pays back, if it names one."""
+    return entry_in.claim if isinstance(entry_in, DisbursementIn) else None
 
 
 def _recorded(entry: Entry, headers: dict[str, str] | None = None) -> Response[bytes]:

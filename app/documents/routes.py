@@ -14,6 +14,7 @@ from litestar.di import Provide
 from litestar.exceptions import ServiceUnavailableException
 from litestar.params import QueryParameter
 
+from app.api.attachments import store_of
 from app.auth import Caller, provide_caller
 from app.deps import CurrentCaller, DbSession, Id, settings_of
 from app.documents.pdf import DEFAULT_LIMITS, Limits, PdfDocument, RenderError, render_pdf
@@ -24,7 +25,7 @@ from app.documents.statement import (
     resolve_period,
     statement_document,
 )
-from app.guards import public_or_member
+from app.guards import may_read_files, public_or_member
 
 PDF = "application/pdf"
 LIMITS_STATE_KEY = "pdf_limits"
@@ -50,12 +51,14 @@ async def pdf_response(
     caller: Caller,
     db_session: DbSession,
     request: Request[Any, Any, Any],
+    private: bool = False,
 ) -> Response[bytes]:
-    """Print ``document`` and answer it inline as ``filename``.
+    """Print ``document`` and answer it inline as ``filename`` (``private``: never kept by
+    a shared cache, as a private group's documents).
 
     The database connection goes back to the pool before printing starts: every value the
     document needs is in it already, and printing may take seconds."""
-    private = not caller.group.public
+    private = private or not caller.group.public
     await db_session.close()
     try:
         content = await render_pdf(document, _limits(request))
@@ -90,8 +93,11 @@ class DocumentController(Controller):
         description=(
             "Per fund the opening balance, every entry of the period with its running "
             "balance and the closing balance; the decisions taken; the latest signed "
-            "checkpoint with how to verify it. `from` defaults to the day of the group's "
-            "first entry, `to` to today (YYYY-MM-DD)."
+            "checkpoint with how to verify it; each entry's receipts by hash and type, and, "
+            "for members (everyone where the group publishes receipts), their files "
+            "attached to the PDF as associated files named `receipt-<entry>-<sha256>.<ext>`. "
+            "`from` defaults to the day of the group's first entry, `to` to today "
+            "(YYYY-MM-DD)."
         ),
     )
     async def audit_statement(
@@ -119,9 +125,12 @@ class DocumentController(Controller):
             base_url=base_url_of(request),
             decisions_in_period=decisions,
             limits=_limits(request),
+            receipt_files=store_of(request) if may_read_files(caller) else None,
         )
         filename = f"{group.slug}-audit-{start.isoformat()}-{end.isoformat()}.pdf"
-        return await pdf_response(document, filename, caller, db_session, request)
+        # Receipts' files for members only stay out of every shared cache.
+        private = bool(document.context["receipts_attached"]) and not group.publish_receipts
+        return await pdf_response(document, filename, caller, db_session, request, private)
 
     @get(
         "/entries/{seq:int}/receipt.pdf",

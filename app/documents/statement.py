@@ -3,7 +3,10 @@
 Per fund: the opening balance (the holding postings of every entry that occurred before the
 period), every entry of the period with its running balance, and the closing balance; then
 the decisions taken in the period and the integrity seal. The period's leaves (JSON Lines,
-exactly as hashed) and the latest checkpoint are attached inside the PDF.
+exactly as hashed) and the latest checkpoint are attached inside the PDF. The receipts of
+the period's entries are listed by hash and type; for those who may read them (members, or
+everyone where the group publishes receipts) their files are attached too, as associated
+files (``receipt_files``), up to ``MAX_EMBEDDED_BYTES``.
 
 ``render_statement`` works without HTTP (the bench and the CLI use it); the route in
 ``app.documents.routes`` only parses the period and calls it.
@@ -18,6 +21,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any, Protocol
 
+import anyio
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.documents.columns import Column, Grid, fit_widths
@@ -25,8 +29,9 @@ from app.documents.pdf import DEFAULT_LIMITS, Limits, PdfAttachment, PdfDocument
 from app.documents.seal import Links, latest_seal
 from app.presenters.ledger import FILE_TYPE_LABELS, DecisionLine, size_text
 from ledger import service as ledger_service
-from ledger.attachments import attachments_of
+from ledger.attachments import AttachmentView, attachments_of
 from ledger.errors import InvalidInput
+from ledger.files import FileStore
 from ledger.models import Fund, Group
 from ledger.money import format_amount
 from ledger.queries import (
@@ -47,6 +52,14 @@ BAND_LINES = 30
 LINE_CELLS = 110
 """Character cells in a printed line (DejaVu Sans Mono 7.5 pt across A4 less margins)."""
 COUNTERPARTY_CELLS = 18
+MAX_EMBEDDED_BYTES = 100 * 1024 * 1024
+"""Receipt files attached to one statement at most (beyond: listed by hash only)."""
+EXTENSIONS = {
+    "application/pdf": "pdf",
+    "image/png": "png",
+    "image/jpeg": "jpg",
+    "image/webp": "webp",
+}
 _DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 
 
@@ -224,6 +237,12 @@ class ReceiptLine:
     kind: str
     size: str
     erased_on: str | None
+    attached_as: str | None = None  # the file's name inside the PDF, when it is attached
+
+
+def receipt_file_name(entry: int, sha256: str, content_type: str) -> str:
+    """A receipt's name inside the statement: its entry and hash (never its own name)."""
+    return f"receipt-{entry}-{sha256}.{EXTENSIONS.get(content_type, 'bin')}"
 
 
 def leaves_file_name(group: Group, start: date, end: date) -> str:
@@ -239,10 +258,13 @@ async def statement_document(
     base_url: str,
     decisions_in_period: DecisionsInPeriod = no_decisions,
     limits: Limits = DEFAULT_LIMITS,
+    receipt_files: FileStore | None = None,
 ) -> PdfDocument:
     """Read everything the statement shows (plain data, ready for a worker thread).
 
-    InvalidInput when the period holds more rows than ``limits.max_rows``."""
+    ``receipt_files``: the store of receipts' files, for a reader who may read them; their
+    files are then attached to the PDF. InvalidInput when the period holds more rows than
+    ``limits.max_rows``."""
     if date_from > date_to:
         raise InvalidInput("'from' must not be after 'to'.", field="from")
     count = await count_period_rows(session, group, date_from, date_to)
@@ -263,6 +285,9 @@ async def statement_document(
     sections = [
         _fund_section(fund, openings.get(fund.id, 0), by_fund[fund.id], slugs) for fund in funds
     ]
+    views = await attachments_of(session, group, [row.seq for row in rows])
+    files = await _receipt_files(views, receipt_files) if receipt_files is not None else []
+    embedded = {(file.entry, file.sha256): file.attachment.name for file in files}
     receipts = [
         ReceiptLine(
             entry=view.entry,
@@ -270,8 +295,9 @@ async def statement_document(
             kind=FILE_TYPE_LABELS.get(view.content_type, view.content_type),
             size=size_text(view.size),
             erased_on=view.erased_at.date().isoformat() if view.erased_at else None,
+            attached_as=embedded.get((view.entry, view.sha256)),
         )
-        for view in await attachments_of(session, group, [row.seq for row in rows])
+        for view in views
     ]
     decisions = list(await decisions_in_period(session, group, date_from, date_to))
     seal = await latest_seal(session, group)
@@ -291,6 +317,7 @@ async def statement_document(
     ]
     if seal is not None:
         attachments.append(seal.attachment())
+    attachments += [file.attachment for file in files]
     period = f"{date_from.isoformat()} to {date_to.isoformat()}"
     context: dict[str, Any] = {
         "group": {
@@ -312,6 +339,7 @@ async def statement_document(
         "links": links,
         "leaves_name": leaves_name,
         "checkpoint_name": seal.attachment().name if seal else None,
+        "receipts_attached": len(files),
     }
     return PdfDocument(
         template=TEMPLATE,
@@ -326,6 +354,45 @@ async def statement_document(
         author=f"{group.name} (Common Purse)",
         attachments=attachments,
     )
+
+
+@dataclass(frozen=True, slots=True)
+class _ReceiptFile:
+    entry: int
+    sha256: str
+    attachment: PdfAttachment
+
+
+async def _receipt_files(views: Sequence[AttachmentView], store: FileStore) -> list[_ReceiptFile]:
+    """The files of these receipts (not erased, in the store), each once per entry, as
+    associated files of the statement, until ``MAX_EMBEDDED_BYTES``."""
+    found: list[_ReceiptFile] = []
+    seen: set[tuple[int, str]] = set()
+    room = MAX_EMBEDDED_BYTES
+    for view in views:
+        key = (view.entry, view.sha256)
+        if view.erased_at is not None or key in seen or view.size > room:
+            continue
+        try:
+            content = await anyio.to_thread.run_sync(store.get, view.sha256)
+        except FileNotFoundError:
+            continue  # (the store lost it: the statement lists its hash all the same)
+        seen.add(key)
+        room -= len(content)
+        kind = FILE_TYPE_LABELS.get(view.content_type, view.content_type)
+        found.append(
+            _ReceiptFile(
+                view.entry,
+                view.sha256,
+                PdfAttachment(
+                    name=receipt_file_name(view.entry, view.sha256, view.content_type),
+                    content=content,
+                    description=f"Receipt of entry #{view.entry}: {kind}, SHA-256 {view.sha256}",
+                    relationship="Supplement",
+                ),
+            )
+        )
+    return found
 
 
 async def render_statement(

@@ -61,7 +61,7 @@ from ledger.idempotency import record_entry_once
 from ledger.models import Group
 from ledger.rules import ENTRY_KINDS
 from ledger.schemas import DisbursementIn, FundIn
-from proposals import policies
+from proposals import claims, policies
 from proposals import queries as proposal_queries
 from proposals.schemas import PolicyOut
 from proposals.service import authorise_payment, committed_by_fund
@@ -192,9 +192,22 @@ class LedgerForms(Controller):
         recorded: Annotated[int | None, QueryParameter(ge=1, le=MAX_SEQ)] = None,
         seq: Annotated[int | None, QueryParameter(ge=1, le=MAX_SEQ)] = None,
         proposal: Annotated[int | None, QueryParameter(ge=1, le=MAX_SEQ)] = None,
+        claim: Annotated[int | None, QueryParameter(ge=1, le=MAX_SEQ)] = None,
     ) -> Template:
         _check_kind(kind)
         form = Form(values={"form_id": new_form_id()})
+        if kind == "payment" and claim is not None:
+            # "Pay this claim" under the policy it was filed under: what it asks comes with it.
+            found = await claims.get_claim(db_session, caller.group, claim)
+            if found is not None and found.policy is not None:
+                form.values.update(
+                    claim=str(found.id),
+                    policy=str(found.policy),
+                    fund=found.fund,
+                    amount=found.amount,
+                    counterparty=found.counterparty,
+                    memo=f"Claim {found.id}: {found.what_for}"[:500],
+                )
         if kind == "reversal" and seq is not None:
             form.values["reverses"] = str(seq)
         if kind == "payment" and proposal is not None:
@@ -231,6 +244,7 @@ class LedgerForms(Controller):
             "proposal",
             "policy",
             "thank_as",
+            "claim",
         )
         form = await read_form(request, fields)
         # A receipt may come with the entry: cleaned first, so a file that cannot be kept
@@ -276,7 +290,7 @@ class LedgerForms(Controller):
             return await self._record_page(request, db_session, caller, kind, form, status=422)
         if isinstance(entry_in, DisbursementIn):
             entry_in = msgspec.structs.replace(
-                entry_in, proposal=decided_in, policy=_policy_in(form)
+                entry_in, proposal=decided_in, policy=_policy_in(form), claim=_claim_in(form)
             )
         form_id = form.value("form_id")
         record: dict[str, Any] = {
@@ -324,7 +338,14 @@ class LedgerForms(Controller):
             await giving.thank_donor(db_session, group, entry.seq, thank_as, user_id=caller.user_id)
         if receipt is not None:
             await attach_receipt(request, db_session, caller, entry.seq, receipt)
-        await attach_claim_receipt(request, db_session, group, entry, caller.user_id)
+        await attach_claim_receipt(
+            request,
+            db_session,
+            group,
+            entry,
+            caller.user_id,
+            entry_in.claim if isinstance(entry_in, DisbursementIn) else None,
+        )
         return _recorded(group.slug, kind, entry.seq)
 
     async def _record_page(
@@ -525,6 +546,12 @@ def _policy_in(form: Form) -> int | None:
         form.fail("policy", "Choose one of the policies listed.")
         return None
     return int(text)
+
+
+def _claim_in(form: Form) -> int | None:
+    """The claim a payment under a policy pays back (the ledger checks it is that claim)."""
+    text = form.value("claim")
+    return int(text) if text.isdigit() and 0 < int(text) <= MAX_SEQ else None
 
 
 async def _policies_in_force(db_session: AsyncSession, group: Group) -> list[PolicyOut]:

@@ -30,6 +30,7 @@ from app.auth import (
 from app.deps import CurrentCaller, DbSession, settings_of
 from app.errors import status_of
 from app.guards import member_with
+from app.jobs import forget_erased_files_after_commit
 from app.mail import SmtpSettings
 from app.settings import Settings
 from app.web.forms import (
@@ -42,7 +43,7 @@ from ledger import groups
 from ledger.errors import InvalidInput, LedgerError, NotFound
 from ledger.groups import MAX_INVITE_DAYS, ROLES
 from ledger.models import Invite, Membership, User
-from proposals import notify
+from proposals import claims, notify
 from proposals.models import NotificationPreference
 
 # The new invite's token, on its way to the members page (see the module's doc).
@@ -211,6 +212,44 @@ class MemberPages(Controller):
             return see_other("/m")
         return _members_done(caller, "removed")
 
+    @get(
+        "/m/{group:str}/members/{member_id:int}/erase",
+        guards=[member_with("admin")],
+        name="member_erase_confirm",
+    )
+    async def erase_confirm(
+        self,
+        request: Request[Any, Any, Any],
+        db_session: DbSession,
+        caller: CurrentCaller,
+        member_id: FromPath[int],
+    ) -> Template:
+        membership = await _membership(db_session, caller, member_id)
+        return await _erase_page(request, db_session, caller, membership, Form())
+
+    @post(
+        "/m/{group:str}/members/{member_id:int}/erase",
+        guards=[member_with("admin")],
+        name="member_erase",
+    )
+    async def erase(
+        self,
+        request: Request[Any, Any, Any],
+        db_session: DbSession,
+        caller: CurrentCaller,
+        member_id: FromPath[int],
+    ) -> Template | Redirect:
+        """Erase the member's personal data kept here: their claims' receipts (as
+        ``DELETE /api/groups/{g}/members/{id}/personal-data``)."""
+        membership = await _membership(db_session, caller, member_id)
+        form = await read_form(request, ("confirm",))
+        if form.value("confirm") != "yes":
+            form.fail("confirm", "Tick the box to confirm that the files go for good.")
+            return await _erase_page(request, db_session, caller, membership, form, status=422)
+        await claims.erase_receipts(db_session, caller.group, membership.user_id)
+        forget_erased_files_after_commit(request)
+        return _members_done(caller, "erased")
+
     async def _members_page(
         self,
         request: Request[Any, Any, Any],
@@ -341,7 +380,35 @@ _DONE_MESSAGES = {
     "added": "The member was added.",
     "updated": "The roles were saved.",
     "removed": "The member was removed. Their past entries and responses stay.",
+    "erased": "The member's claims' receipts were erased; their hashes stay in the log.",
 }
+
+
+async def _erase_page(
+    request: Request[Any, Any, Any],
+    db_session: AsyncSession,
+    caller: Caller,
+    membership: Membership,
+    form: Form,
+    *,
+    status: int = 200,
+) -> Template:
+    filed = [
+        claim
+        for claim in await claims.claims_of(db_session, caller.group)
+        if claim.claimant_id == membership.user_id
+    ]
+    return page(
+        request,
+        "member/member_erase.html",
+        status_code=status,
+        group=caller.group,
+        caller=caller,
+        form=form,
+        member=membership,
+        receipts=len([claim for claim in filed if claim.receipt_erased_at is None]),
+        erased=len([claim for claim in filed if claim.receipt_erased_at is not None]),
+    )
 
 
 def _members_done(caller: Caller, what: str) -> Redirect:

@@ -24,7 +24,7 @@ from litestar.response import Redirect, Template
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.api.attachments import keep, store_of
-from app.api.claims import claim_in
+from app.api.claims import claim_in, policy_number
 from app.auth import (
     Caller,
     provide_caller,
@@ -60,20 +60,22 @@ from app.web.forms import (
 from app.web.ledger import entry_views, receipt_of
 from app.web.security import COOKIE_FREE
 from app.web.templating import page, see_other
+from ledger import attachments as ledger_attachments
 from ledger import groups
 from ledger import queries as ledger_queries
 from ledger import service as ledger_service
-from ledger.errors import InvalidInput, LedgerError
+from ledger.errors import Erased, InvalidInput, LedgerError
 from ledger.groups import utcnow
 from ledger.models import Fund, Group
 from ledger.money import format_amount
+from ledger.schemas import MAX_ID
 from proposals import claims, discussion, notify, policies, pseudonyms, rules, service
 from proposals import queries as proposal_queries
 from proposals import rules as decision_rules
 from proposals import service as proposals
 from proposals.errors import NotAllowed
 from proposals.labels import POSITION_LABELS, STATUS_LABELS
-from proposals.models import Proposal, Round
+from proposals.models import Claim, Proposal, Round
 from proposals.schemas import AmendmentIn, PolicyIn, ProposalIn
 
 OPEN_PROPOSALS = 100
@@ -88,7 +90,7 @@ COUNTERPARTY_MAX = 64
 
 PROPOSE_FIELDS = ("title", "body", "fund", "amount", "counterparty", "closes_at", "urgent")
 # A claim to be paid back; its receipt comes as the file "receipt".
-CLAIM_FIELDS = ("fund", "amount", "what_for", "body")
+CLAIM_FIELDS = ("fund", "amount", "what_for", "body", "policy")
 RESPOND_FIELDS = ("position", "reason")
 # The amendment's reason has a name of its own: the response form's reason is on the page too.
 AMEND_FIELDS = ("title", "body", "fund", "amount", "counterparty", "amend_reason")
@@ -191,6 +193,7 @@ POLICY_FIELDS = (
     "replaces",
     "end",
     "closes_at",
+    "reimbursements",
 )
 
 
@@ -227,6 +230,7 @@ def policy_from_form(form: Form, zone: tzinfo) -> ProposalIn | None:
             purpose=purpose or None,
             ends_on=ends_on,
             replaces=replaces,
+            reimbursements=form.value("reimbursements") == "on",
         )
     )
     return ProposalIn(title=title, body=body, kind="policy", policy=terms, closes_at=closes_at)
@@ -345,6 +349,7 @@ class ProposalPages(Controller):
         if not found:
             raise NotFoundException(f"Group {group.slug!r} has adopted no policy {number}.")
         payments = await policies.policy_payments(db_session, group, number)
+        adopted = await policies.policies(db_session, group, utcnow().date())
         return page(
             request,
             "public/policy.html",
@@ -352,6 +357,7 @@ class ProposalPages(Controller):
             fmt=fmt,
             caller=caller,
             policy=found[0],
+            pays_claims=any(p.number == number and p.pays_claims for p in adopted),
             payments=await entry_views(db_session, group, payments, fmt, caller),
         )
 
@@ -495,13 +501,15 @@ class MemberProposalPages(Controller):
     ) -> Template | Redirect:
         form = await read_form(request, CLAIM_FIELDS)
         try:
-            data = claim_in({name: form.value(name) for name in CLAIM_FIELDS})
+            fields: dict[str, Any] = {name: form.value(name) for name in CLAIM_FIELDS}
+            fields["policy"] = policy_number(fields["policy"]) if fields["policy"] else None
+            data = claim_in(fields)
             receipt = await receipt_of(request, settings_of(request).max_attachment_bytes)
             if receipt is None:
                 raise InvalidInput(
                     "A claim needs its receipt: a photo or a PDF of it.", field="receipt"
                 )
-            proposal, _ = await claims.file_claim(
+            proposal, filed = await claims.file_claim(
                 db_session, caller.group, caller.logged_in_user, data, receipt
             )
         except LedgerError as error:
@@ -510,7 +518,51 @@ class MemberProposalPages(Controller):
                 request, db_session, caller, form, status=status_of(error)
             )
         await keep(store_of(request), receipt)
+        if proposal is None:  # to be paid under a policy: no round
+            return see_other(f"/m/{caller.group.slug}/claims?filed={filed.id}")
         return see_other(f"/m/{caller.group.slug}/proposals/{proposal.number}?done=proposed")
+
+    @get("/m/{group:str}/claims", guards=[member_with("member")], name="claims")
+    async def claims_page(
+        self,
+        request: Request[Any, Any, Any],
+        db_session: DbSession,
+        caller: CurrentCaller,
+        filed: Annotated[int | None, QueryParameter(ge=1, le=MAX_ID)] = None,
+    ) -> Template:
+        """The group's claims: where each stands, its receipt, and (for stewards) the claims
+        waiting to be paid under a policy."""
+        group = caller.group
+        return page(
+            request,
+            "member/claims.html",
+            group=caller.group,
+            caller=caller,
+            claims=await claims.list_claims(db_session, caller.group),
+            filed=filed,
+            my_id=caller.user_id,
+            claimants={c.id: c.claimant_id for c in await claims.claims_of(db_session, group)},
+            steward=caller.may("steward"),
+        )
+
+    @get(
+        "/m/{group:str}/claims/{number:int}/file",
+        guards=[member_with("member")],
+        name="claim_file",
+    )
+    async def claim_file(
+        self,
+        request: Request[Any, Any, Any],
+        db_session: DbSession,
+        caller: CurrentCaller,
+        number: Annotated[int, PathParameter(ge=1, le=MAX_ID)],
+    ) -> Response[bytes]:
+        """The receipt of any claim by its id (a claim under a policy has no proposal; the
+        path's number is the claim's id, as the claims page lists it)."""
+        claim = await claims.find_claim(db_session, caller.group, number)
+        if claim is None:
+            raise NotFoundException(f"There is no claim {number}.")
+        return await _claim_receipt_response(request, claim)
 
     @get(
         "/m/{group:str}/claims/{number:int}/receipt",
@@ -529,19 +581,7 @@ class MemberProposalPages(Controller):
         claim = await claims.claim_of(db_session, proposal)
         if claim is None:
             raise NotFoundException(f"Proposal {number} is not a claim.")
-        try:
-            content = await anyio.to_thread.run_sync(store_of(request).get, claim.sha256)
-        except FileNotFoundError:
-            raise NotFoundException("This claim's receipt is not in the store.") from None
-        extension = claim.content_type.rsplit("/", 1)[-1]
-        return Response(
-            content,
-            media_type=claim.content_type,
-            headers={
-                "Content-Disposition": f'inline; filename="{claim.sha256}.{extension}"',
-                "X-Content-Type-Options": "nosniff",
-            },
-        )
+        return await _claim_receipt_response(request, claim)
 
     async def _claim_page(
         self,
@@ -562,6 +602,11 @@ class MemberProposalPages(Controller):
             caller=caller,
             form=form,
             fund_options=await _fund_options(db_session, caller),
+            policy_options=[
+                (str(p.number), f"{p.number}: {p.title} ({p.fund}, at most {p.max_per_payment})")
+                for p in await policies.policies_out(db_session, caller.group, utcnow().date())
+                if p.reimbursements and p.status == policies.IN_FORCE
+            ],
             pseudonym=pseudonyms.pseudonym(membership),
             limit=size_text(settings_of(request).max_attachment_bytes),
         )
@@ -1044,6 +1089,27 @@ def _why_not_eligible(caller: Caller, round_: Round, fmt: Formatter) -> str:
     )
 
 
+async def _claim_receipt_response(request: Request[Any, Any, Any], claim: Claim) -> Response[bytes]:
+    if claim.receipt_erased_at is not None:
+        raise Erased(
+            f"This receipt was erased on {claim.receipt_erased_at.date().isoformat()} with the "
+            "data of the member who filed the claim; its hash stays."
+        )
+    try:
+        content = await anyio.to_thread.run_sync(store_of(request).get, claim.sha256)
+    except FileNotFoundError:
+        raise NotFoundException("This claim's receipt is not in the store.") from None
+    extension = claim.content_type.rsplit("/", 1)[-1]
+    return Response(
+        content,
+        media_type=claim.content_type,
+        headers={
+            "Content-Disposition": f'inline; filename="{claim.sha256}.{extension}"',
+            "X-Content-Type-Options": "nosniff",
+        },
+    )
+
+
 async def _fund_options(db_session: AsyncSession, caller: Caller) -> list[tuple[str, str]]:
     funds: list[Fund] = await ledger_service.list_funds(db_session, caller.group)
     return [(fund.slug, fund.name) for fund in funds]
@@ -1106,6 +1172,7 @@ class RulesPages(Controller):
         talk = await discussion.settings_of(db_session, caller.group)
         form.values["public_comments"] = "on" if talk.public_comments else ""
         form.values["reminder_hours"] = str(talk.reminder_hours)
+        form.values["publish_receipts"] = "on" if caller.group.publish_receipts else ""
         tiers = proposals.tiers_json(
             caller.group, await proposals.get_tiers(db_session, caller.group)
         )
@@ -1146,6 +1213,9 @@ class RulesPages(Controller):
                     reminder_hours=reminder_hours,
                 )
                 await proposals.set_tiers(db_session, caller.group, tiers)
+                await ledger_attachments.publish_receipts(
+                    db_session, caller.group, form.value("publish_receipts") == "on"
+                )
             except LedgerError as error:
                 form.fail(_tier_field(error.field, rows), str(error))
         if changes is None or not form.ok:
@@ -1194,6 +1264,7 @@ RULE_FIELDS = (
     "hide_tally_until_close",
     "public_comments",
     "reminder_hours",
+    "publish_receipts",
 )
 _PERCENT = re.compile(r"([0-9]{1,3})(?:[.,]([0-9]{1,4}))?")
 _WHOLE = re.compile(r"[0-9]{1,6}")

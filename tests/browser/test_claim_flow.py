@@ -126,3 +126,87 @@ def test_a_member_is_paid_back_with_the_receipt_attached_to_the_payment(
             context.close()
     problems = {where: issues for where, issues in found.items() if issues}
     assert not problems, problems
+
+
+def test_a_small_claim_is_paid_back_under_a_policy_that_pays_claims_without_a_round(
+    chromium: Any, server: str, cast: Cast, artifacts: Path, tmp_path: Path
+) -> None:
+    world, slug = cast.world, cast.world.slug
+    donated = httpx.post(
+        f"{server}/api/groups/{slug}/entries",
+        json={"kind": "donation", "fund": "groceries", "amount": "150.00", "memo": "Street fair"},
+        headers=cast.steward.headers,
+        timeout=30,
+    )
+    assert donated.status_code == 201, donated.text
+    # The group adopts a policy that pays members' claims (decision: entry 2).
+    proposed = httpx.post(
+        f"{server}/api/groups/{slug}/proposals",
+        json={
+            "title": "Out-of-pocket costs",
+            "kind": "policy",
+            "policy": {
+                "fund": "groceries",
+                "max_per_payment": "40.00",
+                "max_per_month": "120.00",
+                "purpose": "Paying members back small costs",
+                "reimbursements": True,
+            },
+        },
+        headers=world.admin.headers,
+        timeout=30,
+    )
+    assert proposed.status_code == 201, proposed.text
+    policy = proposed.json()["number"]
+    for person in (world.admin, world.steward, world.facilitator, world.member):
+        agreed = httpx.post(
+            f"{server}/api/groups/{slug}/proposals/{policy}/responses",
+            json={"position": "agree"},
+            headers=person.headers,
+            timeout=30,
+        )
+        assert agreed.status_code == 201, agreed.text
+    photo = tmp_path / "IMG_20261205_101500.jpg"
+    photo.write_bytes(photo_with_gps())
+    found: dict[str, list[str]] = {}
+    opened: list[Any] = []
+    try:
+        # 1. The member files the claim under the policy: no round opens.
+        claimant = open_as(chromium, server, world.member, cast.password, opened)
+        claimant.goto(f"{server}/m/{slug}/claims/new")
+        claimant.get_by_label("What for", exact=True).fill(WHAT_FOR)
+        claimant.get_by_label("From fund", exact=True).select_option("groceries")
+        claimant.get_by_label("Amount in EUR", exact=True).fill("23.40")
+        claimant.get_by_label("Paid under a spending policy", exact=True).select_option(str(policy))
+        claimant.get_by_label("Receipt", exact=True).set_input_files(str(photo))
+        claimant.get_by_role("button", name="File the claim").click()
+        claimant.wait_for_url(f"{server}/m/{slug}/claims?filed=1")
+        expect(claimant.get_by_role("status")).to_contain_text("Claim 1 is filed")
+        found["claims page"] = serious_violations(claimant)
+        assert claimant.get_by_role("link", name="Pay it").count() == 0
+
+        # 2. A steward pays it from the claims page, the form filled in from the claim.
+        steward = open_as(chromium, server, world.steward, cast.password, opened)
+        steward.goto(f"{server}/m/{slug}/claims")
+        steward.get_by_role("link", name="Pay it").click()
+        expect(steward.get_by_role("heading", name="Paying back claim 1")).to_be_visible()
+        expect(steward.get_by_label("Amount in EUR", exact=True)).to_have_value("23.40")
+        found["payment form of a claim"] = serious_violations(steward)
+        steward.get_by_role("button", name="Record a payment").click()
+        expect(steward.get_by_role("status")).to_contain_text("Recorded as entry #3")
+
+        # 3. Anyone reads the payment, the policy that authorised it, and its receipt.
+        context = chromium.new_context(viewport=DESKTOP)
+        opened.append(context)
+        visitor = context.new_page()
+        visitor.goto(f"{server}/g/{slug}/ledger")
+        text = visitor.locator("#entry-3").inner_text()
+        assert re.search(r"To: M-\d+", text), text
+        assert f"Under policy {policy}" in text
+        assert "Receipt attached: JPEG" in text
+        visitor.screenshot(path=str(artifacts / "reimbursement-policy.png"), full_page=True)
+    finally:
+        for context in opened:
+            context.close()
+    problems = {where: issues for where, issues in found.items() if issues}
+    assert not problems, problems

@@ -124,6 +124,9 @@ ROUTES: dict[tuple[str, str], Route] = {
     ("POST", "/api/groups/{group:str}/members"): Route(ADMIN, body={}, allowed=422),
     # The probe removes the group's only admin, which is refused.
     ("DELETE", "/api/groups/{group:str}/members/{member_id:int}"): Route(ADMIN, allowed=409),
+    ("DELETE", "/api/groups/{group:str}/members/{member_id:int}/personal-data"): Route(
+        ADMIN, allowed=204
+    ),
     # Invites: the probes send a duration out of range, or revoke an invite that is not.
     ("POST", "/api/groups/{group:str}/invites"): Route(
         ADMIN, body={"expires_in_days": 0}, allowed=422
@@ -325,6 +328,8 @@ ROUTES: dict[tuple[str, str], Route] = {
     ("POST", "/m/{group:str}/members"): Route(ADMIN, page=True, allowed=422),
     # Removing the only admin is refused.
     ("POST", "/m/{group:str}/members/{member_id:int}/remove"): Route(ADMIN, page=True, allowed=409),
+    ("GET", "/m/{group:str}/members/{member_id:int}/erase"): Route(ADMIN, page=True),
+    ("POST", "/m/{group:str}/members/{member_id:int}/erase"): Route(ADMIN, page=True, allowed=422),
     # Changing the roles of someone who is not a member.
     # Decisions. Proposal 1 (by the member) is open and was opened just now.
     ("GET", "/m/{group:str}/proposals/new"): Route(MEMBER, page=True),
@@ -333,6 +338,8 @@ ROUTES: dict[tuple[str, str], Route] = {
     ("POST", "/m/{group:str}/claims/new"): Route(MEMBER, page=True, allowed=422),
     # Proposal 1 is not a claim: it has no receipt.
     ("GET", "/m/{group:str}/claims/{number:int}/receipt"): Route(MEMBER, page=True, allowed=404),
+    ("GET", "/m/{group:str}/claims"): Route(MEMBER, page=True),
+    ("GET", "/m/{group:str}/claims/{number:int}/file"): Route(MEMBER, page=True, allowed=404),
     ("GET", "/m/{group:str}/policies/new"): Route(MEMBER, page=True),
     ("POST", "/m/{group:str}/policies/new"): Route(MEMBER, page=True, allowed=422),
     ("GET", "/m/{group:str}/proposals/{number:int}"): Route(MEMBER, page=True),

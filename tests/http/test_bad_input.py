@@ -53,6 +53,7 @@ BOUNDARY = "receipt-boundary-7MA4YWxkTrZu0gW"
 MULTIPART = f"multipart/form-data; boundary={BOUNDARY}"
 MEMBERS = "/api/groups/{group:str}/members"
 MEMBER = "/api/groups/{group:str}/members/{member_id:int}"
+MEMBER_DATA = "/api/groups/{group:str}/members/{member_id:int}/personal-data"
 FUNDS = "/api/groups/{group:str}/funds"
 GROUPS = "/api/groups"
 PROPOSALS = "/api/groups/{group:str}/proposals"
@@ -674,6 +675,22 @@ CASES = [
         status=(404,),
     ),
     Case("removing the last admin", "DELETE", MEMBER, caller="admin", status=(409,)),
+    Case(
+        "erasing the data of a member that does not exist",
+        "DELETE",
+        MEMBER_DATA,
+        params={"member_id": "999999"},
+        caller="admin",
+        status=(404,),
+    ),
+    Case(
+        "erasing the data of a member id in words",
+        "DELETE",
+        MEMBER_DATA,
+        params={"member_id": "one"},
+        caller="admin",
+        status=(404,),
+    ),
     Case(
         "group slug with a NUL character",
         "GET",

@@ -15,8 +15,16 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.settings import Settings
 from ledger.models import Invite
 from proposals import service as proposals
-from tests.support.clients import browser, csrf_of, give_password, post_form, text_of
+from tests.support.clients import (
+    browser,
+    csrf_of,
+    give_password,
+    post_form,
+    record_entry,
+    text_of,
+)
 from tests.support.people import World
+from tests.support.receipts import attach, png_with_text
 
 Client = AsyncTestClient[Litestar]
 HTML = {"Accept": "text/html"}
@@ -352,3 +360,46 @@ async def test_the_rules_form_shows_errors_next_to_fields_and_keeps_the_input(
             if value != "on":
                 assert f'name="{name}" type="text" value="{value}"' in refused.text, name
     assert await rules_of(client, world) == before
+
+
+async def test_admin_publishes_the_receipts_from_the_rules_page_and_withdraws_them(
+    settings: Settings, client: Client, world: World, session: AsyncSession
+) -> None:
+    await give_password(session, world.admin)
+    donated = await record_entry(
+        client, world, {"kind": "donation", "fund": "rent-relief", "amount": "5.00"}
+    )
+    attached = await attach(
+        client, world, donated["seq"], png_with_text(), content_type="image/png"
+    )
+    assert attached.status_code == 201, attached.text
+    file_url = (
+        f"/api/groups/{world.slug}/entries/{donated['seq']}/attachments/{attached.json()['sha256']}"
+    )
+    settings_url = f"/api/groups/{world.slug}/receipt-settings"
+    assert (await client.get(file_url)).status_code in (401, 403, 404)
+    url = f"/m/{world.slug}/rules"
+    async with browser(settings, world.admin) as admin:
+        page = await admin.get(url, headers=HTML)
+        assert 'name="publish_receipts" type="checkbox"' in page.text
+        assert not re.search(r'name="publish_receipts" type="checkbox" checked', page.text)
+
+        saved = await post_form(admin, url, rules_form(publish_receipts="on"))
+
+        assert saved.status_code == 303, saved.text
+        shown = await admin.get(saved.headers["location"], headers=HTML)
+        assert re.search(r'name="publish_receipts" type="checkbox" checked', shown.text)
+        published = await client.get(settings_url, headers=world.member.headers)
+        assert published.json() == {"published": True}
+        opened = await client.get(file_url)
+        assert opened.status_code == 200
+        as_member = await client.get(file_url, headers=world.member.headers)
+        assert opened.content == as_member.content
+
+        withdrawn = await post_form(admin, url, rules_form())
+
+        assert withdrawn.status_code == 303, withdrawn.text
+    assert (await client.get(settings_url, headers=world.member.headers)).json() == {
+        "published": False
+    }
+    assert (await client.get(file_url)).status_code in (401, 403, 404)

@@ -116,6 +116,7 @@ async def test_a_policy_is_adopted_by_consensus_and_pays_within_its_limits(
         "payers": [],
         "ends_on": None,
         "replaces": None,
+        "reimbursements": False,
     }
     # Not in force while it is being decided.
     assert (await pay(client, world, "10.00", policy=number)).status_code == 409
@@ -168,6 +169,7 @@ async def test_a_policy_is_adopted_by_consensus_and_pays_within_its_limits(
         "ends_on": None,
         "status": "in_force",
         "ended_by": None,
+        "reimbursements": False,
     }
 
 
@@ -433,11 +435,14 @@ async def test_a_member_proposes_a_policy_and_a_later_one_ends_it_through_the_fo
         assert "The most per month is at least the most per payment." in text_of(refused.text)
         assert 'id="error-max_per_month"' in refused.text
         assert 'value="Emergency groceries"' in refused.text
-        proposed = await post_form(member, url, {**terms, "max_per_month": "300.00"})
+        proposed = await post_form(
+            member, url, {**terms, "max_per_month": "300.00", "reimbursements": "on"}
+        )
         assert proposed.status_code == 303, proposed.text
         assert proposed.headers["location"] == f"/m/{world.slug}/proposals/1?done=proposed"
     await agree(client, world, 1)
     assert (await policies(client, world))[1]["max_per_month"] == "300.00"
+    assert (await policies(client, world))[1]["reimbursements"] is True
     # Nothing paid under it yet: the pages say so (zero is an amount to show, not to refuse).
     decisions = await client.get(f"/g/{world.slug}/proposals", headers=HTML)
     assert decisions.status_code == 200

@@ -20,13 +20,15 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.cli import main
 from app.settings import Settings
+from ledger import attachments
+from ledger import bundle as bundle_module
 from ledger.bundle import verify_bundle
 from ledger.canonical import LEAF_VERSION_ATTACHMENT, ZERO_HASH, canonical_json, leaf_hash_hex
 from ledger.checkpoint import SigningKey
 from ledger.merkle import root_from_leaf_hashes
 from ledger.models import Attachment, Entry
 from proposals import support
-from tests.pdf.reading import pdftotext
+from tests.pdf.reading import pdftotext, qpdf_check, reader
 from tests.support.clients import browser, csrf_of, give_password, record_entry, text_of
 from tests.support.people import World, ask_for_support
 from tests.support.receipts import attach, pdf_with_author, photo_with_gps, png_with_text
@@ -440,3 +442,105 @@ async def test_the_audit_statement_lists_each_entrys_receipts(
     assert "JPEG image" in printed
     assert "PDF" in printed
     assert hashlib.sha256(b"").hexdigest() not in printed
+
+
+async def test_the_members_audit_statement_carries_the_receipts_files_and_the_publics_does_not(
+    client: Client, world: World, tmp_path: Path
+) -> None:
+    seq = await donation(client, world)
+    photo = await receipt_of(client, world, seq, photo_with_gps())
+    pdf = await receipt_of(client, world, seq, pdf_with_author())
+    other = await donation(client, world, "3.00")
+    png = await receipt_of(client, world, other, png_with_text(), content_type="image/png")
+    leaves = f"{world.slug}-leaves-"
+
+    for_members = await client.get(f"/g/{world.slug}/audit.pdf", headers=world.member.headers)
+
+    assert for_members.status_code == 200, for_members.text
+    assert for_members.headers["cache-control"] == "private, no-store"
+    attached = reader(for_members.content).attachments
+    receipts = {name: files for name, files in attached.items() if not name.startswith(leaves)}
+    receipts.pop("checkpoint.txt", None)
+    assert set(receipts) == {
+        f"receipt-{seq}-{photo}.jpg",
+        f"receipt-{seq}-{pdf}.pdf",
+        f"receipt-{other}-{png}.png",
+    }
+    for entry, sha256 in [(seq, photo), (seq, pdf), (other, png)]:
+        (content,) = next(files for name, files in receipts.items() if sha256 in name)
+        # The very bytes the group keeps (cleaned), as the log names them.
+        assert hashlib.sha256(content).hexdigest() == sha256
+        assert content == await file_of(client, world, entry, sha256)
+    printed = " ".join(pdftotext(for_members.content, tmp_path, layout=False).split())
+    assert "The files themselves are attached to this PDF (3)" in printed
+    qpdf_check(for_members.content, tmp_path)  # still a sound PDF with its files inside
+
+    # The public reads the hashes only, unless the group publishes its receipts.
+    public = await client.get(f"/g/{world.slug}/audit.pdf")
+    public_files = set(reader(public.content).attachments)
+    assert not any(name.startswith("receipt-") for name in public_files)
+    published = await client.put(
+        f"/api/groups/{world.slug}/receipt-settings",
+        json={"published": True},
+        headers=world.admin.headers,
+    )
+    assert published.status_code == 200, published.text
+    public = await client.get(f"/g/{world.slug}/audit.pdf")
+    assert f"receipt-{other}-{png}.png" in reader(public.content).attachments
+    assert public.headers["cache-control"] == "no-cache"
+
+
+async def test_an_erased_receipt_is_listed_in_the_members_statement_but_not_attached(
+    client: Client, world: World, session: AsyncSession
+) -> None:
+    seq = await donation(client, world)
+    photo = await receipt_of(client, world, seq, photo_with_gps())
+    await attachments.erase_hashes(session, [photo])
+    await session.commit()
+
+    pdf = await client.get(f"/g/{world.slug}/audit.pdf", headers=world.member.headers)
+
+    assert pdf.status_code == 200, pdf.text
+    assert not any(name.startswith("receipt-") for name in reader(pdf.content).attachments)
+
+
+async def test_verify_bundle_checks_a_batch_holding_receipt_leaves_leaf_by_leaf_in_two_processes(
+    client: Client, world: World, tmp_path: Path, settings: Settings, monkeypatch: Any
+) -> None:
+    """A batch with a receipt's leaf is not one the fast path decides: it is checked leaf by
+    leaf, in one process and in two (large bundles), and the two-process check does not give
+    up on it (the one-process check, which names problems, is not needed for an honest one)."""
+    first = await donation(client, world)
+    await receipt_of(client, world, first, photo_with_gps())
+    second = await donation(client, world, "7.00")
+    await receipt_of(client, world, second, png_with_text(), content_type="image/png")
+    await donation(client, world, "3.00")
+    bundle = await bundle_of(client, world, tmp_path)
+    one_by_one = bundle_module._Replay.check
+    checked: list[int] = []
+
+    def check(replay: Any, block: bytes) -> None:
+        checked.append(replay.seq)
+        one_by_one(replay, block)
+
+    monkeypatch.setattr(bundle_module._Replay, "check", check)
+    for two_processes in (False, True):
+        checked.clear()
+        report = verify_bundle(bundle, two_processes=two_processes)
+        assert report.ok, (two_processes, report.problem)
+        assert report.entries == 5
+        assert checked == ([] if two_processes else [0])
+    # The command line, as a large bundle gets it on a machine of two cores.
+    monkeypatch.setattr(bundle_module, "uses_two_processes", lambda leaf_bytes: True)
+    checked.clear()
+    verified = cli_verify("--bundle", str(bundle))
+    assert verified.exit_code == 0, verified.output
+    assert checked == []
+    # A broken receipt leaf is named the same way in both.
+    key = SigningKey.load_or_create(settings.signing_key_file, "testserver.local")
+    broken = resealed(bundle, key, naming("9"))
+    reports = [verify_bundle(broken, two_processes=two) for two in (False, True)]
+    assert [(r.ok, r.first_bad_seq, r.problem) for r in reports] == [
+        (False, 2, reports[0].problem)
+    ] * 2
+    assert "not an earlier entry" in (reports[0].problem or "")

@@ -18,6 +18,7 @@ def cli(settings: Settings):  # type: ignore[no-untyped-def]
     env = {
         "COMMONPURSE_DATABASE_URL": settings.database_url,
         "COMMONPURSE_SIGNING_KEY_FILE": str(settings.signing_key_file),
+        "COMMONPURSE_ATTACHMENTS_DIR": str(settings.attachments_dir),
     }
 
     def invoke(*args: str, stdin: str | None = None):  # type: ignore[no-untyped-def]
@@ -91,21 +92,40 @@ def test_a_common_or_guessable_password_is_refused(cli, password: str) -> None: 
     assert "Traceback" not in result.output
 
 
-def test_demo_loads_once_and_verifies(cli) -> None:  # type: ignore[no-untyped-def]
+def test_demo_loads_once_and_verifies(cli, settings: Settings) -> None:  # type: ignore[no-untyped-def]
     first = cli("demo")
     assert first.exit_code == 0, first.output
     assert "Demo login" in first.output
     assert "not loaded" in cli("demo").output
     verify = cli("verify", "northside")
     assert verify.exit_code == 0, verify.output
-    # 320 entries of history, then a donation and the payment of the demo's passed proposal;
-    # and the demo's six decisions (four policies, a proposal blocked then passed).
-    assert "ok: 328 entries" in verify.output
+    # 320 entries of history, then a donation, the payment of the demo's passed proposal and
+    # its receipt; the demo's seven decisions (four policies, a proposal blocked then passed,
+    # the policy that pays claims); a donation, the payment of a claim and its receipt.
+    assert "ok: 333 entries" in verify.output
     leaves = cli("export", "northside", "--format", "jsonl").output.splitlines()
-    assert len(leaves) == 328
+    assert len(leaves) == 333
     assert json.loads(leaves[0])["seq"] == "1"
-    # Four spending policies came first (proposals 1-4): the history's payments name them.
-    assert json.loads(leaves[-1])["proposal"]["number"] == "5"
+    # The passed proposal's payment carries the landlord's receipt.
+    documents = [json.loads(leaf) for leaf in leaves]
+    rent = next(
+        d
+        for d in documents
+        if d["kind"] == "disbursement" and d.get("proposal", {}).get("number") == "5"
+    )
+    receipts = [d["attachment"] for d in documents if d["kind"] == "attachment"]
+    assert receipts[0]["entry"] == rent["seq"]
+    # The claim is paid under the policy that pays claims (proposal 7) and carries its
+    # receipt; the receipts' files are in the store.
+    claim_payment = documents[-2]
+    assert (claim_payment["kind"], claim_payment["policy"]["number"]) == ("disbursement", "7")
+    assert claim_payment["counterparty"].startswith("M-")
+    assert receipts[-1]["entry"] == claim_payment["seq"]
+    for receipt in receipts:
+        path = settings.attachments_dir / receipt["sha256"][:2] / receipt["sha256"]
+        assert path.exists()
+    proposals_listed = cli("proposals", "list", "northside").output
+    assert "[passed] Out-of-pocket costs" in proposals_listed
     under_policies = [
         leaf
         for leaf in map(json.loads, leaves)
@@ -115,7 +135,7 @@ def test_demo_loads_once_and_verifies(cli) -> None:  # type: ignore[no-untyped-d
     # Each names the decision leaf that adopted its policy (leaf version 4).
     assert {leaf["v"] for leaf in under_policies} == {"4"}
     assert all("decided_in" in leaf for leaf in under_policies)
-    assert {leaf["policy"]["number"] for leaf in under_policies} == {"1", "2", "3", "4"}
+    assert {leaf["policy"]["number"] for leaf in under_policies} == {"1", "2", "3", "4", "7"}
     payments = [leaf for leaf in map(json.loads, leaves) if leaf["kind"] == "disbursement"]
     assert all("policy" in leaf or "proposal" in leaf for leaf in payments)
     proposals = cli("proposals", "list", "northside").output
