@@ -26,12 +26,20 @@ from ledger.rules import Leg
 # "3" is a leaf of kind "attachment" (a receipt attached to an earlier entry, see
 # ``attachment_leaf_document``); "4" adds decision leaves (kind "decision": a closed round,
 # with "decision") and payments that name the decision leaf authorising them ("decided_in",
-# its seq). A leaf is written in the lowest version that can hold it.
+# its seq); "5" adds "reimbursements" to a policy decision's terms (the policy may pay
+# members' claims). A leaf is written in the lowest version that can hold it.
 LEAF_VERSION = "1"
 LEAF_VERSION_POLICY = "2"
 LEAF_VERSION_ATTACHMENT = "3"
 LEAF_VERSION_DECISION = "4"
-LEAF_VERSIONS = (LEAF_VERSION, LEAF_VERSION_POLICY, LEAF_VERSION_ATTACHMENT, LEAF_VERSION_DECISION)
+LEAF_VERSION_REIMBURSEMENTS = "5"
+LEAF_VERSIONS = (
+    LEAF_VERSION,
+    LEAF_VERSION_POLICY,
+    LEAF_VERSION_ATTACHMENT,
+    LEAF_VERSION_DECISION,
+    LEAF_VERSION_REIMBURSEMENTS,
+)
 ATTACHMENT = "attachment"
 # The types of file a receipt may be (what ``ledger.cleaning`` reads from the bytes).
 ATTACHMENT_TYPES = ("application/pdf", "image/jpeg", "image/png", "image/webp")
@@ -153,7 +161,9 @@ def leaf_document(
     ``decision``: the body of a decision leaf (``ledger.decisions.decision_body``);
     ``decided_in``: the seq of the decision leaf a payment is made under.
     """
-    if decision is not None or decided_in is not None:
+    if decision is not None and "reimbursements" in (decision.get("policy") or {}):
+        version = LEAF_VERSION_REIMBURSEMENTS
+    elif decision is not None or decided_in is not None:
         version = LEAF_VERSION_DECISION
     else:
         version = LEAF_VERSION if policy is None else LEAF_VERSION_POLICY
@@ -223,7 +233,10 @@ def leaf_version_of(document: LeafDoc) -> str:
     """The version a leaf with these parts is written in (see ``LEAF_VERSIONS``)."""
     if document.attachment is not None:
         return LEAF_VERSION_ATTACHMENT
-    if document.decision is not None or document.decided_in is not None:
+    decision = document.decision
+    if decision is not None and decision.policy and decision.policy.reimbursements is not None:
+        return LEAF_VERSION_REIMBURSEMENTS
+    if decision is not None or document.decided_in is not None:
         return LEAF_VERSION_DECISION
     return LEAF_VERSION if document.policy is None else LEAF_VERSION_POLICY
 
@@ -310,6 +323,7 @@ class LeafPolicyTermsDoc(
     max_per_payment: str | None = None
     payers: tuple[str, ...] | None = None
     purpose: str | None = None
+    reimbursements: str | None = None  # "true": it may pay members' claims (version "5")
     replaces: str | None = None
 
 

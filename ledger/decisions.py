@@ -53,6 +53,7 @@ class PolicyDecision:
     ends_on: date | None = None
     replaces: int | None = None
     end: bool = False
+    reimbursements: bool = False  # it may pay members' claims
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,6 +113,8 @@ def decision_body(leaf: DecisionLeaf) -> dict[str, Any]:
         policy: dict[str, Any] = {}
         if terms.end:
             policy["end"] = "true"
+        if terms.reimbursements:  # absent otherwise: such leaves keep version "4"
+            policy["reimbursements"] = "true"
         for name in ("fund", "currency", "purpose"):
             if getattr(terms, name) is not None:
                 policy[name] = getattr(terms, name)

@@ -55,6 +55,7 @@ async def decision_leaf(
                 ends_on=terms.ends_on,
                 replaces=terms.replaces,
                 end=ends,
+                reimbursements=not ends and terms.reimbursements,
             )
     names = None
     if public_names:

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import hashlib
 import io
+import json
+from pathlib import Path
 
 import httpx
 from litestar import Litestar
@@ -15,6 +17,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.settings import Settings
+from ledger.bundle import verify_bundle
 from ledger.models import Membership
 from tests.support.clients import (
     browser,
@@ -363,7 +366,7 @@ def field_of(response: httpx.Response) -> str:
 
 
 async def test_a_claim_under_a_policy_that_pays_claims_is_paid_without_a_round(
-    client: Client, world: World, session: AsyncSession
+    client: Client, world: World, session: AsyncSession, tmp_path: Path
 ) -> None:
     await record_entry(
         client, world, {"kind": "donation", "fund": "rent-relief", "amount": "200.00"}
@@ -428,6 +431,25 @@ async def test_a_claim_under_a_policy_that_pays_claims_is_paid_without_a_round(
     assert "Receipt attached: JPEG" in ledger
     page = text_of((await client.get(f"/g/{world.slug}/policies/{policy}", headers=HTML)).text)
     assert "a member's claim may be paid under it" in page
+    # The log says the policy pays claims: its decision leaf is of version "5", and the
+    # bundle, leaves of versions 4 and 5 together, checks whole.
+    leaves = [
+        json.loads(line)
+        for line in (await client.get(f"/api/groups/{world.slug}/export.jsonl")).text.splitlines()
+    ]
+    adopted = [
+        leaf
+        for leaf in leaves
+        if leaf["kind"] == "decision" and leaf["proposal"]["number"] == str(policy)
+    ]
+    assert [(leaf["v"], leaf["decision"]["policy"]["reimbursements"]) for leaf in adopted] == [
+        ("5", "true")
+    ]
+    exported = await client.get(f"/api/groups/{world.slug}/export.zip")
+    bundle = tmp_path / "bundle.zip"
+    bundle.write_bytes(exported.content)
+    checked = verify_bundle(bundle)
+    assert checked.ok, checked.problem
 
 
 async def test_a_claim_under_a_policy_stays_within_its_limits(
