@@ -15,13 +15,20 @@ from app.auth import create_token, hash_password
 from app.db import session_scope
 from app.settings import Settings
 from app.signing import load_notary
-from ledger import attachments, groups, service
+from ledger import attachments, giving, groups, service
 from ledger.cleaning import CleanFile, clean
 from ledger.errors import LedgerError
 from ledger.files import DirectoryStore, FileStore
 from ledger.log import Notary
 from ledger.models import Group, Membership, User
-from ledger.schemas import DisbursementIn, DonationIn, FundIn, ReversalIn, TransferIn
+from ledger.schemas import (
+    DisbursementIn,
+    DonationIn,
+    FundIn,
+    GivingIn,
+    ReversalIn,
+    TransferIn,
+)
 from proposals import claims, pseudonyms, support
 from proposals import service as proposals
 from proposals.schemas import AmendmentIn, ClaimIn, PolicyIn, ProposalIn
@@ -78,6 +85,21 @@ async def load_demo(settings: Settings, *, entries: int = 320) -> None:
             await groups.add_member(session, group, person, roles)
         for slug, name in FUNDS:
             await service.create_fund(session, group, FundIn(slug=slug, name=name))
+        await giving.set_giving(
+            session,
+            group,
+            GivingIn(
+                how_to_give="Every euro goes to neighbours who need it; the ledger shows where.\n\n"
+                "- **By bank transfer** to the account below (the QR code fills it in)\n"
+                "- **In cash** at the Tuesday meeting, 7 pm, St Anne's hall: a steward "
+                "records it the same evening\n\n"
+                "Tell us if you would like to be thanked by name; otherwise you are thanked "
+                "among all our donors.",
+                iban="DE89 3704 0044 0532 0130 00",
+                account_holder="Northside Mutual Aid",
+            ),
+            user_id=people[0].id,
+        )
         notary = load_notary(settings)
         policy_of = await _policies(session, group, people)
         await _history(session, group, people[1].id, entries, policy_of)
@@ -102,12 +124,15 @@ POLICIES = [
     ("emergency", "Emergencies that cannot wait", 200, 500),
 ]
 HISTORY_DAYS = 180
+# The story of the last two weeks (a proposal blocked, amended, passed and paid; another
+# under discussion; requests; a claim) comes after the history, in the log as in time.
+STORY_DAYS = 14
 
 
 async def _policies(session: AsyncSession, group: Group, people: list[User]) -> dict[str, int]:
     """Adopt the demo's spending policies, each by everyone's agreement, before the
     history starts; the policy's number per fund."""
-    adopted_at = datetime.now(UTC) - timedelta(days=HISTORY_DAYS + 1)
+    adopted_at = datetime.now(UTC) - timedelta(days=STORY_DAYS + HISTORY_DAYS + 1)
     numbers: dict[str, int] = {}
     for fund, title, per_payment, per_month in POLICIES:
         policy = await proposals.create_proposal(
@@ -144,7 +169,7 @@ async def _history(
     already) are skipped, as a steward would."""
     rng = random.Random(20261125)  # the same demo every time
     most = {fund: per_payment for fund, _, per_payment, _ in POLICIES}
-    start = datetime.now(UTC) - timedelta(days=HISTORY_DAYS)
+    start = datetime.now(UTC) - timedelta(days=STORY_DAYS + HISTORY_DAYS)
     step = timedelta(days=HISTORY_DAYS) / count
     recorded = 0
     with click.progressbar(length=count, label="Recording demo entries") as bar:
@@ -196,19 +221,31 @@ async def _history(
             bar.update(1)
 
 
+def _days_ago(days: float, hour: int = 0) -> datetime:
+    """A moment of the story: ``days`` before now, at ``hour`` o'clock (UTC) that day."""
+    day = datetime.now(UTC) - timedelta(days=days)
+    return day.replace(hour=hour, minute=15 * (hour % 4), second=0, microsecond=0)
+
+
 async def _decisions(
     session: AsyncSession, group: Group, people: list[User], notary: Notary, store: FileStore
 ) -> None:
-    """A decided proposal (blocked, amended, passed and paid, the landlord's receipt
-    attached to the payment), one still open, and one request for support waiting in the
-    stewards' queue: every part of the site has something to show."""
+    """The last two weeks, each step on its own day: a benefit gig's takings (its organisers
+    asked to be thanked by name); a proposal blocked because it asked 50 EUR too much,
+    amended to what the household owes, passed and paid, the landlord's receipt attached; a
+    proposal still open; two requests for support waiting in the stewards' queue, one asked
+    in Spanish. Every part of the site has something to show, and its texts agree."""
     ana, ben, chidi, dara, eli = people
-    await service.record_entry(
+    gig = await service.record_entry(
         session,
         group,
         DonationIn(fund="rent-relief", amount="500.00", memo="Benefit gig", counterparty=None),
         recorded_by=ben.id,
         notary=notary,
+        now=_days_ago(13, 10),
+    )
+    await giving.thank_donor(
+        session, group, gig.seq, "The Northside Ceilidh Band", user_id=ben.id, now=_days_ago(13, 10)
     )
     rent = await proposals.create_proposal(
         session,
@@ -222,6 +259,7 @@ async def _decisions(
             amount="450.00",
             counterparty="R-4K",
         ),
+        now=_days_ago(12, 9),
     )
     membership = {m.user_id: m for m in await groups.list_members(session, group.id)}
     await proposals.respond(
@@ -231,6 +269,7 @@ async def _decisions(
         eli,
         "block",
         "The arrears are 400 EUR; the extra 50 would come out of next month's groceries.",
+        now=_days_ago(11, 18),
     )
     await proposals.amend(
         session,
@@ -238,10 +277,19 @@ async def _decisions(
         rent.number,
         dara,
         membership[dara.id],
-        AmendmentIn(amount="400.00", reason="Checked with the household: 400 EUR is the arrears."),
+        AmendmentIn(
+            amount="400.00",
+            body="A household on Elm Street is **two months behind** after a job loss.\n\n"
+            "- March and April rent: 400 EUR (checked with the household)\n"
+            "- paid to the landlord directly",
+            reason="Checked with the household: 400 EUR is the arrears.",
+        ),
+        now=_days_ago(10, 11),
     )
-    for person in (ana, ben, chidi, dara, eli):
-        await proposals.respond(session, group, rent.number, person, "agree", "")
+    for hour, person in enumerate((ana, ben, chidi, dara, eli)):
+        await proposals.respond(
+            session, group, rent.number, person, "agree", "", now=_days_ago(9, 8 + 2 * hour)
+        )
     arrears = await service.record_entry(
         session,
         group,
@@ -255,13 +303,20 @@ async def _decisions(
         recorded_by=ben.id,
         authority=proposals.authorise_payment,
         notary=notary,
+        now=_days_ago(8, 10),
     )
     landlords = _receipt_image(
         ["ELM STREET LETTINGS", "Rent received: arrears", "March and April", "EUR 400.00"]
     )
     store.put(landlords.content)
     await attachments.attach(
-        session, group, arrears.seq, landlords, recorded_by=ben.id, notary=notary
+        session,
+        group,
+        arrears.seq,
+        landlords,
+        recorded_by=ben.id,
+        notary=notary,
+        now=_days_ago(8, 11),
     )
     fridge = await proposals.create_proposal(
         session,
@@ -269,16 +324,23 @@ async def _decisions(
         chidi,
         ProposalIn(
             title="Rice and oil for the community fridge",
-            body="Bulk buy from the cash-and-carry, enough for a month.",
+            body="Bulk buy from the cash-and-carry, enough for a month: 180 EUR.",
             fund="groceries",
             amount="180.00",
             counterparty="Community fridge",
             closes_at=datetime.now(UTC) + timedelta(days=5),
         ),
+        now=_days_ago(3, 9),
     )
-    await proposals.respond(session, group, fridge.number, ana, "agree", "")
+    await proposals.respond(session, group, fridge.number, ana, "agree", "", now=_days_ago(3, 14))
     await proposals.respond(
-        session, group, fridge.number, ben, "concern", "Could we split it over two months?"
+        session,
+        group,
+        fridge.number,
+        ben,
+        "concern",
+        "Could we split it over two months?",
+        now=_days_ago(2, 19),
     )
     await support.ask(
         session,
@@ -291,6 +353,20 @@ async def _decisions(
             language="en",
             consent=True,
         ),
+        now=_days_ago(2, 8),
+    )
+    await support.ask(
+        session,
+        group,
+        support.AskForm(
+            need="Necesito ayuda con la compra de esta semana para mis dos hijos.",
+            amount="60.50",
+            urgency="normal",
+            email="lucia.demo@example.org",
+            language="es",
+            consent=True,
+        ),
+        now=_days_ago(1, 17),
     )
 
 

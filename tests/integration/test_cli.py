@@ -142,6 +142,22 @@ def test_demo_loads_once_and_verifies(cli, settings: Settings) -> None:  # type:
     assert "[passed] Emergency groceries" in proposals
     assert "[passed] Two months of rent arrears for R-4K" in proposals
     assert "[open] Rice and oil for the community fridge" in proposals
+    # A story told in time: the log's moments never go back, and the last two weeks' steps
+    # (the gig, the block, the amendment, the agreements, the payment, ...) each have their
+    # own day.
+    moments = [document["recorded_at"] for document in documents]
+    assert moments == sorted(moments)
+    rent_steps = [
+        d["recorded_at"][:10]
+        for d in documents
+        if d.get("proposal", {}).get("number") == "5" or d["kind"] == "attachment"
+    ]
+    assert len(set(rent_steps)) >= 3, rent_steps
+    # The amendment says what the payment pays: 400 EUR, not the 450 first asked.
+    shown = json.loads(cli("proposals", "show", "northside", "5").output)
+    assert "400 EUR" in shown["body"]
+    assert "450 EUR" not in shown["body"]
+    assert shown["versions"][0]["body"] != shown["body"]
 
 
 async def test_verify_exits_1_naming_the_first_bad_entry(cli, session, world) -> None:  # type: ignore[no-untyped-def]
