@@ -4,6 +4,7 @@ locale and a time zone (the group's, else the instance's, else English and UTC).
 from __future__ import annotations
 
 import copy
+import re
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
@@ -11,7 +12,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from babel import Locale, UnknownLocaleError
 from babel.dates import format_date, format_datetime
-from babel.numbers import format_currency, format_decimal
+from babel.numbers import NumberFormatError, format_currency, format_decimal, parse_decimal
 
 from app.settings import Settings
 from ledger.models import Group
@@ -34,6 +35,29 @@ def _zone(name: str) -> ZoneInfo:
         return ZoneInfo(name)
     except (ZoneInfoNotFoundError, ValueError):
         return ZoneInfo(DEFAULT_TIME_ZONE)
+
+
+# What a person may write around an amount: a currency's sign or code, and spaces (the
+# locale's own, no-break ones included).
+_AROUND_AN_AMOUNT = re.compile(r"[\s\u00a0\u202f€$£¥]|[A-Za-z]{3}")
+
+
+def typed_amount(text: str, language: str) -> str:
+    """An amount as a person typed it in their language (``60,50``, ``60,50 €`` and
+    ``1.234,50`` in Spanish; ``60.50``, ``€60.50`` and ``1,234.50`` in English) as the
+    decimal text the ledger reads (``60.50``). The locale's way is tried first, then the
+    English one (a Spanish speaker who writes ``60.50`` means sixty and a half). Text
+    that reads as neither comes back as it was, for the ledger's own check to refuse."""
+    bare = _AROUND_AN_AMOUNT.sub("", text)
+    if not bare:
+        return text
+    for locale in dict.fromkeys((locale_or_default(language), DEFAULT_LOCALE)):
+        try:
+            value = parse_decimal(bare, locale=locale, strict=True)
+        except NumberFormatError:
+            continue
+        return f"{value:f}"
+    return text
 
 
 @dataclass(frozen=True, slots=True)

@@ -38,6 +38,7 @@ from app.limits import (
     Limiter,
     client_address,
 )
+from app.presenters.formatting import Formatter, locale_or_default, typed_amount
 from app.web.templating import page
 from ledger.errors import Conflict, InvalidInput
 from ledger.groups import find_group, utcnow
@@ -180,7 +181,8 @@ class AskPages(Controller):
             )
         form = support.AskForm(
             need=values["need"],
-            amount=values["amount"],
+            # As the person wrote it in their language ("60,50 €"), read as "60.50".
+            amount=typed_amount(values["amount"], language),
             urgency=values["urgency"],
             name=values["name"],
             phone=values["phone"],
@@ -193,7 +195,9 @@ class AskPages(Controller):
             # Checked first, and not counted: a person correcting the form loses no turn.
             support.validate(form, context.group.currency, context.languages)
         except InvalidInput as invalid:
-            return again(422, errors={invalid.field or "need": translate(str(invalid))})
+            # The ledger's words for a bad amount are for the API; a person reads these.
+            said = AMOUNT_HELP if invalid.field == "amount" else str(invalid)
+            return again(422, errors={invalid.field or "need": translate(said)})
         # Counting and deciding are one statement each (``app.limits``).
         from_address, to_group = await limiter.hit(
             db_session, now, (ASK_PER_ADDRESS, address), (ASK_FLOOD, by_group)
@@ -464,6 +468,12 @@ async def _status_page(
         t=translate,
         language=language,
         status=status,
+        # The amount asked, the way the person's language writes money ("60,50 €").
+        amount_asked=(
+            Formatter(locale_or_default(language)).money_text(status.amount, context.group.currency)
+            if status.amount
+            else ""
+        ),
         steps=steps,
         current=current,
         done=done_steps,

@@ -185,3 +185,36 @@ async def test_what_a_person_writes_is_escaped_for_the_stewards(
         f"/api/groups/{world.slug}/requests/{queue[0]['id']}", headers=world.steward.headers
     )
     assert shown.json()["details"]["need"] == payload
+
+
+@pytest.mark.parametrize(
+    ("language", "typed", "shown"),
+    [
+        ("es", "60,50", "60,50\u00a0€"),
+        ("es", "60,50 €", "60,50\u00a0€"),
+        ("es", "1.234,50", "1234,50\u00a0€"),
+        ("en", "60.50", "€60.50"),
+        ("en", "€60.50", "€60.50"),
+    ],
+)
+async def test_an_amount_is_typed_and_shown_the_way_the_persons_language_writes_it(
+    client: Client, world: World, session: AsyncSession, language: str, typed: str, shown: str
+) -> None:
+    _, token = await form_token(client, world.slug)
+    sent = await submit(client, world.slug, token, language=language, amount=typed)
+    assert sent.status_code == 303, sent.text
+    stored = await session.scalar(select(SupportRequest.amount))
+    await session.commit()
+    assert stored == 6050 if "60" in typed else stored == 123450
+    status = await client.get(sent.headers["location"], headers={"Accept": "text/html"})
+    assert shown in status.text or shown.replace("1234", "1.234") in status.text
+
+
+async def test_an_amount_that_reads_as_none_is_refused_in_the_persons_language(
+    client: Client, world: World, session: AsyncSession
+) -> None:
+    _, token = await form_token(client, world.slug)
+    refused = await submit(client, world.slug, token, language="es", amount="sesenta")
+    assert refused.status_code == 422, refused.text
+    assert "Escribe la cantidad con números, como 120 o 120,50" in refused.text
+    assert await count(session, SupportRequest) == 0
