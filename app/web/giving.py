@@ -17,14 +17,14 @@ from litestar.params import QueryParameter
 from litestar.response import Redirect, Template
 from markupsafe import Markup
 
-from app.auth import Caller, provide_caller
+from app.auth import provide_caller
 from app.deps import CurrentCaller, DbSession, Id, settings_of
 from app.guards import member_with, public_or_member
 from app.presenters.formatting import Formatter
 from app.presenters.markdown import render_markdown
 from app.web.forms import Form, read_form
 from app.web.security import COOKIE_FREE
-from app.web.templating import page, see_other
+from app.web.templating import page, see_other, settings_page
 from ledger import giving
 from ledger.errors import InvalidInput, LedgerError
 from ledger.giving_rules import (
@@ -125,7 +125,7 @@ class GivingAdminPages(Controller):
             }
         )
         saved = request.query_params.get("saved") == "1"
-        return _giving_page(request, caller, form, saved=saved)
+        return settings_page(request, "member/giving.html", caller, form, saved=saved)
 
     @post("/m/{group:str}/giving", guards=[member_with("admin")], name="giving_submit")
     async def save_giving(
@@ -150,7 +150,7 @@ class GivingAdminPages(Controller):
             except LedgerError as error:
                 form.fail_with(error, GIVING_FIELDS)
         if not form.ok:
-            return _giving_page(request, caller, form, status=422)
+            return settings_page(request, "member/giving.html", caller, form, status=422)
         return see_other(f"/m/{caller.group.slug}/giving?saved=1")
 
 
@@ -202,22 +202,3 @@ def check_fields(form: Form) -> None:
             check()
         except InvalidInput as error:
             form.fail(name, str(error))
-
-
-def _giving_page(
-    request: Request[Any, Any, Any],
-    caller: Caller,
-    form: Form,
-    *,
-    status: int = 200,
-    saved: bool = False,
-) -> Template:
-    return page(
-        request,
-        "member/giving.html",
-        status_code=status,
-        group=caller.group,
-        caller=caller,
-        form=form,
-        saved=saved,
-    )

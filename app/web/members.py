@@ -38,7 +38,7 @@ from app.web.forms import (
     Form,
     read_form,
 )
-from app.web.templating import page, see_other
+from app.web.templating import page, see_other, settings_page
 from ledger import groups
 from ledger.errors import InvalidInput, LedgerError, NotFound
 from ledger.groups import MAX_INVITE_DAYS, ROLES
@@ -361,13 +361,12 @@ class MemberPages(Controller):
         status: int = 200,
         saved: bool = False,
     ) -> Template:
-        return page(
+        return settings_page(
             request,
             "member/notifications.html",
-            status_code=status,
-            group=caller.group,
-            caller=caller,
-            form=form,
+            caller,
+            form,
+            status=status,
             modes=MODE_LABELS,
             # Stewards, facilitators and admins hear of new requests (``notify_stewards``).
             hears_of_requests=caller.may("steward") or caller.may("facilitator"),

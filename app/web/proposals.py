@@ -59,7 +59,7 @@ from app.web.forms import (
 )
 from app.web.ledger import entry_views, receipt_of
 from app.web.security import COOKIE_FREE
-from app.web.templating import page, see_other
+from app.web.templating import page, see_other, settings_page
 from ledger import attachments as ledger_attachments
 from ledger import groups
 from ledger import queries as ledger_queries
@@ -1232,13 +1232,12 @@ def _rules_page(
     status: int = 200,
     saved: bool = False,
 ) -> Template:
-    return page(
+    return settings_page(
         request,
         "member/rules.html",
-        status_code=status,
-        group=caller.group,
-        caller=caller,
-        form=form,
+        caller,
+        form,
+        status=status,
         saved=saved,
         tier_rows=range(TIER_ROWS),
     )

@@ -21,10 +21,12 @@ from litestar.response import Redirect, Template
 from litestar.utils.scope.state import ScopeState
 from markupsafe import Markup
 
+from app.auth import Caller
 from app.deps import settings_of
 from app.i18n import SOURCE_LANGUAGE, available_languages, choose, translations
 from app.migrate import PROJECT_ROOT
 from app.presenters.formatting import Formatter, locale_or_default
+from app.web.forms import Form
 
 TEMPLATES = PROJECT_ROOT / "templates"
 STATIC = Path(__file__).resolve().parent.parent / "static"
@@ -112,6 +114,30 @@ def page(
         status_code=status_code,
         headers=headers or {},
         media_type="text/html; charset=utf-8",
+    )
+
+
+def settings_page(
+    request: Request[Any, Any, Any],
+    template: str,
+    caller: Caller,
+    form: Form,
+    *,
+    status: int = 200,
+    saved: bool = False,
+    **context: Any,
+) -> Template:
+    """A group's settings form for its members (the rules, how to give, notifications):
+    the form with what was typed and its errors (``status`` 422), or "saved"."""
+    return page(
+        request,
+        template,
+        status_code=status,
+        group=caller.group,
+        caller=caller,
+        form=form,
+        saved=saved,
+        **context,
     )
 
 
