@@ -92,9 +92,7 @@ async def set_settings(
             "reminder) to 8760.",
             field="reminder_hours_before",
         )
-    await service.set_rules(session, group, {}, None)  # makes the row when there is none yet
-    row = await session.get(GroupRules, group.id)
-    assert row is not None
+    row = await service.rules_row(session, group)
     if public_comments is not None:
         row.public_comments = public_comments
     if reminder_hours is not None:

@@ -80,6 +80,15 @@ async def set_rules(
     return updated, row.public_names
 
 
+async def rules_row(session: AsyncSession, group: Group) -> GroupRules:
+    """The group's settings row, made with the default rules when there is none yet (for
+    a setting changed on its own)."""
+    await set_rules(session, group, {}, None)
+    row = await session.get(GroupRules, group.id)
+    assert row is not None
+    return row
+
+
 async def get_tiers(session: AsyncSession, group: Group) -> tuple[rules.Tier, ...]:
     """The group's table of rules by amount (empty: the ordinary rules for every amount)."""
     row = await session.get(GroupRules, group.id)
@@ -105,9 +114,7 @@ async def set_tiers(session: AsyncSession, group: Group, data: object) -> tuple[
         message = str(error)
         named = _TIER_FIELD.match(message)
         raise InvalidProposal(message, field=named.group(0) if named else "tiers") from error
-    await set_rules(session, group, {}, None)  # makes the row when there is none yet
-    row = await session.get(GroupRules, group.id)
-    assert row is not None
+    row = await rules_row(session, group)
     row.tiers = json.dumps(tiers_json(group, tiers), sort_keys=True)
     row.updated_at = utcnow()
     await session.flush()
@@ -121,9 +128,7 @@ async def policy_room_committed(session: AsyncSession, group: Group) -> bool:
 
 
 async def set_policy_room_committed(session: AsyncSession, group: Group, value: bool) -> None:
-    await set_rules(session, group, {}, None)  # makes the row when there is none yet
-    row = await session.get(GroupRules, group.id)
-    assert row is not None
+    row = await rules_row(session, group)
     row.policy_room_committed = value
     await session.flush()
 
@@ -136,9 +141,7 @@ async def hides_tallies(session: AsyncSession, group: Group) -> bool:
 
 async def set_hides_tallies(session: AsyncSession, group: Group, value: bool) -> None:
     """Open rounds keep the choice they opened with: members responded under it."""
-    await set_rules(session, group, {}, None)  # makes the row when there is none yet
-    row = await session.get(GroupRules, group.id)
-    assert row is not None
+    row = await rules_row(session, group)
     row.hide_tally_until_close = value
     await session.flush()
 
