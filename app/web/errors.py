@@ -10,7 +10,9 @@ from typing import Any
 from litestar import Request, Response
 from litestar.exceptions import HTTPException
 
+from app.i18n import translations
 from app.presenters.formatting import Formatter
+from app.web.templating import languages_offered, visitor_language
 
 logger = logging.getLogger("commonpurse")
 
@@ -49,12 +51,19 @@ def error_page(
     if not message and not shown_detail:
         message = phrase + "."
     try:
+        language = visitor_language(request)
+        translate = translations(language).gettext
         environment = request.app.template_engine.engine  # type: ignore[union-attr]
         body = environment.get_template("errors/error.html").render(
             request=request,
+            t=translate,
+            visitor_t=translate,
+            language=language,
+            visitor_language=language,
+            languages_offered=languages_offered(),
             status=status,
-            title=title,
-            message=message,
+            title=translate(title),
+            message=translate(message) if message else "",
             detail=shown_detail,
             current_user=request.scope.get("state", {}).get("cp_user"),
             fmt=Formatter(),

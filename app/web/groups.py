@@ -14,6 +14,7 @@ from typing import Annotated, Any
 
 from litestar import Controller, Litestar, Request, Response, get, post
 from litestar.di import Provide
+from litestar.exceptions import ValidationException
 from litestar.params import QueryParameter
 from litestar.response import Redirect, Template
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -25,6 +26,7 @@ from app.auth import (
 )
 from app.deps import CurrentCaller, CurrentUser, DbSession, Id, settings_of
 from app.guards import logged_in, member_with, public_or_member
+from app.i18n import available_languages
 from app.presenters.formatting import Formatter
 from app.presenters.ledger import FundView, entry_title, entry_view, fund_view
 from app.presenters.proposals import (
@@ -39,7 +41,7 @@ from app.presenters.proposals import (
 from app.web.chart import Chart, balance_chart
 from app.web.ledger import entry_views
 from app.web.security import COOKIE_FREE
-from app.web.templating import page, see_other
+from app.web.templating import language_cookie, local_path, page, see_other
 from app.web.verification import VerificationKeeper
 from ledger import giving, groups, log, service, witnesses
 from ledger import queries as ledger_queries
@@ -123,6 +125,17 @@ class GroupPages(Controller):
             after=after,
             fmt=Formatter.for_group(None, settings_of(request)),
         )
+
+    @get("/language", name="language")
+    async def choose_language(
+        self,
+        to: Annotated[str, QueryParameter(max_length=16)],
+        next: Annotated[str, QueryParameter(max_length=2000)] = "/",
+    ) -> Redirect:
+        """The language picker: remember the language chosen and go back to the page."""
+        if to not in available_languages():
+            raise ValidationException(f"to: {to!r} is not a language of this site")
+        return see_other(local_path(next), cookies=[language_cookie(to)])
 
     @get("/g/{group:str}", guards=[public_or_member], name="group", closes_due_rounds=True)
     async def group_page(

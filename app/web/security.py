@@ -114,6 +114,12 @@ def security_headers(settings: Settings) -> Any:
         headers["Permissions-Policy"] = "camera=(), microphone=(), geolocation=(), payment=()"
         if strict_transport:
             headers["Strict-Transport-Security"] = "max-age=31536000"
+        if headers.get("content-type", "").startswith("text/html"):
+            # A page is in the visitor's language (their browser's, or the picker's cookie).
+            vary = headers.get("vary")
+            headers["Vary"] = (
+                f"{vary}, Accept-Language, Cookie" if vary else "Accept-Language, Cookie"
+            )
         members_page = path in ("/m", "/login") or path.startswith("/m/")
         if members_page and "cache-control" not in headers:
             # Members' pages show names and roles: never kept by a shared cache.

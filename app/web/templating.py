@@ -23,7 +23,7 @@ from markupsafe import Markup
 
 from app.auth import Caller
 from app.deps import settings_of
-from app.i18n import SOURCE_LANGUAGE, available_languages, choose, translations
+from app.i18n import SOURCE_LANGUAGE, available_languages, choose, language_name, translations
 from app.migrate import PROJECT_ROOT
 from app.presenters.formatting import Formatter, locale_or_default
 from app.web.forms import Form
@@ -83,6 +83,28 @@ def create_environment() -> Environment:
 # --- rendering ---------------------------------------------------------------------------
 
 
+LANGUAGE_COOKIE = "lang"
+
+
+def languages_offered() -> list[tuple[str, str]]:
+    """Each language of the site with its name in itself, for the language picker."""
+    return [(code, language_name(code)) for code in available_languages()]
+
+
+def visitor_language(request: Request[Any, Any, Any]) -> str:
+    """The language a visitor reads: the one they picked (``?lang=``, or the picker's
+    cookie), else their browser's ``Accept-Language``, else the instance's own language."""
+    offered = available_languages()
+    picked = request.query_params.get("lang") or request.cookies.get(LANGUAGE_COOKIE)
+    if picked in offered:
+        return str(picked)
+    accept = request.headers.get("accept-language", "")
+    if accept:
+        return choose(accept, offered)
+    instance = Locale.parse(Formatter.for_group(None, settings_of(request)).locale).language
+    return instance if instance in offered else SOURCE_LANGUAGE
+
+
 def page(
     request: Request[Any, Any, Any],
     template: str,
@@ -91,23 +113,24 @@ def page(
     headers: dict[str, str] | None = None,
     **context: Any,
 ) -> Template:
-    """A page rendered from ``template`` with what every page's layout needs."""
+    """A page rendered from ``template`` with what every page's layout needs.
+
+    Its words are in the visitor's language (``t``, ``language``), unless the page is in
+    a language of its own (the ask pages pass the person's ``t`` and ``language``); the
+    layout's "Ask for support" stays in the visitor's (``visitor_t``)."""
     context.setdefault("current_user", request.scope.get("state", {}).get("cp_user"))
-    # "Ask for support" reads in the visitor's language on every page: a page in one
-    # language (the ask pages) uses its own, the others the browser's Accept-Language.
-    if "t" in context:
-        context.setdefault("visitor_t", context["t"])
-        context.setdefault("visitor_language", context.get("language", SOURCE_LANGUAGE))
-    else:
-        visitor = choose(request.headers.get("accept-language", ""), available_languages())
-        context.setdefault("visitor_t", translations(visitor).gettext)
-        context.setdefault("visitor_language", visitor)
-    if "fmt" not in context:
-        fmt = Formatter.for_group(context.get("group"), settings_of(request))
-        language = context.get("language")  # a page in the reader's language (the ask form)
-        if language and Locale.parse(fmt.locale).language != language:
-            fmt = replace(fmt, locale=locale_or_default(language))
-        context["fmt"] = fmt
+    visitor = visitor_language(request)
+    visitor_t = translations(visitor).gettext
+    context.setdefault("visitor_t", visitor_t)
+    context.setdefault("visitor_language", visitor)
+    context.setdefault("t", visitor_t)
+    context.setdefault("language", visitor)
+    context.setdefault("languages_offered", languages_offered())
+    fmt = context.get("fmt") or Formatter.for_group(context.get("group"), settings_of(request))
+    # Money and days read the way the page's language writes them.
+    if Locale.parse(fmt.locale).language != context["language"]:
+        fmt = replace(fmt, locale=locale_or_default(context["language"]))
+    context["fmt"] = fmt
     return Template(
         template_name=template,
         context=context,
@@ -138,6 +161,20 @@ def settings_page(
         form=form,
         saved=saved,
         **context,
+    )
+
+
+def local_path(target: str) -> str:
+    """``target`` if it is a path on this site, else ``/`` (never a redirect elsewhere)."""
+    if target.startswith("/") and not target.startswith("//") and "\\" not in target:
+        return target
+    return "/"
+
+
+def language_cookie(language: str) -> Cookie:
+    """The language picker's choice, kept for a year (it says nothing about the person)."""
+    return Cookie(
+        key=LANGUAGE_COOKIE, value=language, max_age=365 * 86_400, httponly=True, samesite="lax"
     )
 
 

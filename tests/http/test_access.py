@@ -256,6 +256,8 @@ ROUTES: dict[tuple[str, str], Route] = {
     ("PUT", "/api/groups/{group:str}/notifications"): Route(MEMBER, body={}, allowed=422),
     # The public pages.
     ("GET", "/"): Route(ANYONE),
+    # The language picker: remembers the choice and goes back (303).
+    ("GET", "/language"): Route(ANYONE, query="to=es&next=/", allowed=303),
     ("GET", "/static/{file_path:path}"): Route(ANYONE),
     ("HEAD", "/static/{file_path:path}"): Route(ANYONE),
     ("GET", "/g/{group:str}"): Route(PUBLIC_READ),
