@@ -24,7 +24,7 @@ def same_currency(
     found = (found or "").strip().upper()
     if found and found != expected:
         raise StatementError(
-            f"the amount is in {found}, but this place holds {expected}; "
+            f"the statement is in {found}, but this place holds {expected}; "
             "import this file into a place in that currency.",
             line=line,
             element=element,

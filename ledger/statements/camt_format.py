@@ -239,14 +239,6 @@ def read_camt(data: bytes, currency: str) -> CamtRead:
             for entry in reader.findall(statement, "Ntry")
             if (line := reader.entry(entry)) is not None
         ]
-        if opening is not None and closing is not None:
-            check_balances(
-                opening.amount,
-                sum(line.amount for line in lines),
-                closing.amount,
-                currency,
-                element=where,
-            )
         if first:
             read.opening = opening
         elif (
@@ -257,6 +249,14 @@ def read_camt(data: bytes, currency: str) -> CamtRead:
             raise StatementError(
                 "this statement does not open where the one before it closed: is one "
                 "missing in between?",
+                element=where,
+            )
+        if opening is not None and closing is not None:
+            check_balances(
+                opening.amount,
+                sum(line.amount for line in lines),
+                closing.amount,
+                currency,
                 element=where,
             )
         read.closing = closing or read.closing

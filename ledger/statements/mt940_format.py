@@ -114,7 +114,10 @@ def read_mt940(data: bytes, currency: str) -> Mt940Read:
         try:
             transactions = _parse_block(block)
         except Exception as error:  # mt-940 raises RuntimeError, ValueError, decimal errors
-            reason = error.args[0] if error.args else type(error).__name__
+            if isinstance(error, ArithmeticError):
+                reason = "its amount is not a number (digits and one decimal comma)"
+            else:
+                reason = error.args[0] if error.args else type(error).__name__
             raise StatementError(
                 f"MT940 cannot read this line: {reason}", line=_failing_line(text, start, block)
             ) from None
@@ -140,14 +143,6 @@ def read_mt940(data: bytes, currency: str) -> Mt940Read:
             _line(transaction.data, currency, line)
             for transaction, line in zip(transactions.transactions, line_starts, strict=True)
         ]
-        if opening is not None and closing is not None:
-            check_balances(
-                opening.amount,
-                sum(line.amount for line in lines),
-                closing.amount,
-                currency,
-                line=closing_line,
-            )
         if number == 0:
             read.opening = opening
         elif (
@@ -159,6 +154,14 @@ def read_mt940(data: bytes, currency: str) -> Mt940Read:
                 "this statement does not open where the one before it closed: is one "
                 "missing in between?",
                 line=opening_line,
+            )
+        if opening is not None and closing is not None:
+            check_balances(
+                opening.amount,
+                sum(line.amount for line in lines),
+                closing.amount,
+                currency,
+                line=closing_line,
             )
         read.closing = closing or read.closing
         read.lines.extend(lines)

@@ -27,7 +27,7 @@ from ledger.statements.lines import Balance, LineFacts
 from ledger.statements.paths import element_paths
 
 # What ofxtools raises for markup or values that break the specification.
-_OFX_ERRORS = (ValueError, TypeError, LookupError, SyntaxError, AttributeError)
+_OFX_ERRORS = (ValueError, TypeError, LookupError, SyntaxError, AttributeError, ArithmeticError)
 _STATEMENTS = ("STMTRS", "CCSTMTRS")
 
 
@@ -134,6 +134,10 @@ def read_ofx(data: bytes, currency: str) -> OfxRead:
 
 def _line(element: ET.Element, paths: dict[int, str], currency: str) -> LineFacts:
     path = paths[id(element)]
+    amount = element.find("TRNAMT")
+    if amount is not None:
+        # ofxtools would say only "ConversionSyntax"; name the amount instead.
+        minor_units((amount.text or "").replace(",", "."), currency, element=f"{path}/TRNAMT")
     transaction = _convert(element, path)
     if transaction.currency is not None:
         same_currency(transaction.currency.cursym, currency, element=f"{path}/CURRENCY")
