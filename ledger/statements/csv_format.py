@@ -27,7 +27,8 @@ from __future__ import annotations
 import csv
 import io
 import re
-from collections.abc import Callable
+from collections import deque
+from collections.abc import Callable, Iterator
 from datetime import date, datetime
 from typing import Annotated, Literal
 
@@ -152,6 +153,19 @@ def amount_reader(
     ).fullmatch
 
     def read(text: str) -> int | None:
+        match = fullmatch(text)
+        if match is not None:  # the common case: a plain signed amount, no spaces
+            sign, digits, decimals, trailing = match.groups()
+            if decimals is not None and len(decimals) == places and not trailing:
+                if thousands_separator:
+                    digits = digits.replace(thousands_separator, "")
+                minor = int(digits + decimals)
+                if minor > MAX_MINOR_UNITS:
+                    raise ValueError(f"{text!r} is too large an amount")
+                return -minor if sign and sign != "+" else minor
+        return read_slowly(text)
+
+    def read_slowly(text: str) -> int | None:
         text = text.strip()
         if not text:
             return None
@@ -195,30 +209,30 @@ class CsvRead(msgspec.Struct, frozen=True, kw_only=True):
     closing: Balance | None
 
 
-def _rows(text: str, mapping: CsvMapping) -> tuple[list[tuple[int, list[str]]], list[str] | None]:
-    """The file's rows with their line numbers (empty rows dropped), and its header."""
+def _rows(text: str, mapping: CsvMapping) -> Iterator[tuple[int, list[str]]]:
+    """The file's rows with their line numbers, empty rows and the skipped lines left out.
+    Rows stream through (only ``skip_end_lines`` of them are held back), so a long file
+    never sits in memory twice."""
     stream = io.StringIO(text, newline="")
     for _ in range(mapping.skip_lines):
         stream.readline()
     reader = csv.reader(stream, delimiter=mapping.delimiter, strict=True)
     offset = mapping.skip_lines
-    rows: list[tuple[int, list[str]]] = []
+    held: deque[tuple[int, list[str]]] = deque()
+    keep = mapping.skip_end_lines
     try:
         for row in reader:
-            if row and any(row):
-                rows.append((reader.line_num + offset, row))
+            if row and (row[0] or any(row)):
+                if not keep:
+                    yield reader.line_num + offset, row
+                    continue
+                held.append((reader.line_num + offset, row))
+                if len(held) > keep:
+                    yield held.popleft()
     except csv.Error as error:
         raise StatementError(
             f"the CSV is malformed: {error}.", line=reader.line_num + offset
         ) from None
-    if mapping.skip_end_lines:
-        del rows[-mapping.skip_end_lines :]
-    header: list[str] | None = None
-    if mapping.header:
-        if not rows:
-            raise StatementError("the file has no header line.")
-        header = [name.strip() for name in rows.pop(0)[1]]
-    return rows, header
 
 
 def _index(column: Column, header: list[str] | None, name: str) -> int:
@@ -244,9 +258,13 @@ def _index(column: Column, header: list[str] | None, name: str) -> int:
 def read_csv(data: bytes, mapping: CsvMapping, currency: str) -> CsvRead:
     """Read a CSV statement with ``mapping``; all of it or a ``StatementError``."""
     mapping.check()
-    rows, header = _rows(decode(data, mapping.encoding), mapping)
-    if not rows:
-        raise StatementError("the file holds no statement lines.")
+    rows = _rows(decode(data, mapping.encoding), mapping)
+    header: list[str] | None = None
+    if mapping.header:
+        first = next(rows, None)
+        if first is None:
+            raise StatementError("the file has no header line.")
+        header = [name.strip() for name in first[1]]
 
     def optional(column: Column | None, name: str) -> int | None:
         return None if column is None else _index(column, header, name)
@@ -265,6 +283,7 @@ def read_csv(data: bytes, mapping: CsvMapping, currency: str) -> CsvRead:
     used = [at_date, at_value_date, at_amount, at_in, at_out, at_direction, at_reference]
     used += [at_counterparty, at_balance, at_currency, *at_description]
     width = max(position for position in used if position is not None) + 1
+    one_description = at_description[0] if len(at_description) == 1 else None
 
     read_amount = amount_reader(currency, mapping.decimal_mark, mapping.thousands_separator)
     debit = {mark.casefold() for mark in mapping.debit_marks}
@@ -325,29 +344,38 @@ def read_csv(data: bytes, mapping: CsvMapping, currency: str) -> CsvRead:
             balance = None if at_balance is None else read_amount(row[at_balance])
         except ValueError as error:
             raise StatementError(f"{error}.", line=line) from None
-        if at_currency is not None:
+        if at_currency is not None and row[at_currency] != currency:
             same_currency(row[at_currency], currency, line=line)
+        date_text = row[at_date]
+        booked_on = dates.get(date_text) or read_date(date_text, line, "date")
+        value_on = None
+        if at_value_date is not None:
+            value_text = row[at_value_date]
+            if value_text == date_text:
+                value_on = booked_on
+            elif value_text.strip():
+                value_on = dates.get(value_text) or read_date(value_text, line, "value date")
+        if one_description is not None:
+            description: str | None = row[one_description]
+        elif at_description:
+            description = " ".join(row[position] for position in at_description)
+        else:
+            description = None
         append(
             LineFacts(
-                booked_on=read_date(row[at_date], line, "date"),
-                value_on=(
-                    read_date(row[at_value_date], line, "value date")
-                    if at_value_date is not None and row[at_value_date].strip()
-                    else None
-                ),
+                booked_on=booked_on,
+                value_on=value_on,
                 amount=amount,
                 currency=currency,
                 counterparty=None if at_counterparty is None else row[at_counterparty],
                 reference=None if at_reference is None else row[at_reference],
-                description=(
-                    " ".join(row[position] for position in at_description)
-                    if at_description
-                    else None
-                ),
+                description=description,
                 balance=balance,
                 line=line,
             )
         )
+    if not lines:
+        raise StatementError("the file holds no statement lines.")
     opening, closing = _balances(lines) if at_balance is not None else (None, None)
     return CsvRead(lines=lines, opening=opening, closing=closing)
 

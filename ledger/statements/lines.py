@@ -56,14 +56,16 @@ class StatementFormat(StrEnum):
     MT940 = "mt940"
 
 
-class Balance(msgspec.Struct, frozen=True, kw_only=True):
+class Balance(msgspec.Struct, frozen=True, kw_only=True, gc=False):
     """A balance the bank states, at the end of ``on`` (minor units, signed)."""
 
     on: date
     amount: int
 
 
-class StatementLine(msgspec.Struct, frozen=True, kw_only=True):
+# ``gc=False``: lines hold only scalars and texts, never a cycle, so the garbage collector
+# need not track the tens of thousands a statement makes (it would rescan them repeatedly).
+class StatementLine(msgspec.Struct, frozen=True, kw_only=True, gc=False):
     """One booking on the statement.
 
     ``line`` is the file's line number (CSV, MT940: where the line's ``:61:`` is), ``element``
@@ -118,6 +120,14 @@ def clean_text(text: str | None) -> str | None:
     space, trimmed; None when nothing is left."""
     if not text:
         return None
+    if (
+        text.isascii()
+        and text.isprintable()
+        and text[0] != " "
+        and text[-1] != " "
+        and "  " not in text
+    ):
+        return text  # the common case, already clean: no copy
     if not text.isascii():
         text = unicodedata.normalize("NFC", text.translate(_CONTROLS))
     elif not text.isprintable():
@@ -126,7 +136,7 @@ def clean_text(text: str | None) -> str | None:
     return text or None
 
 
-class LineFacts(msgspec.Struct, frozen=True, kw_only=True):
+class LineFacts(msgspec.Struct, frozen=True, kw_only=True, gc=False):
     """A line as a format reads it, before its occurrence and fingerprint are known.
     Texts are cleaned by ``finish_lines``."""
 
@@ -174,27 +184,47 @@ def finish_lines(facts: Iterable[LineFacts]) -> tuple[StatementLine, ...]:
     """Clean each line's texts, count identical lines of a day, and fingerprint them."""
     seen: dict[tuple[object, ...], int] = {}
     lines: list[StatementLine] = []
+    # Names and purposes repeat through a statement: each distinct text is cleaned once.
+    cleaned: dict[str | None, str | None] = {None: None}
+
+    def clean(text: str | None) -> str | None:
+        found = cleaned.get(text, "")
+        if found == "":
+            found = cleaned[text] = clean_text(text)
+        return found
+
+    sha256 = hashlib.sha256
+    days: dict[date, str] = {}
     for fact in facts:
-        counterparty = clean_text(fact.counterparty)
-        reference = clean_text(fact.reference)
-        description = clean_text(fact.description)
-        key = (fact.booked_on, fact.amount, fact.currency, reference, counterparty, description)
+        counterparty = clean(fact.counterparty)
+        reference = clean_text(fact.reference)  # mostly unique: not worth remembering
+        description = clean(fact.description)
+        booked_on = fact.booked_on
+        key = (booked_on, fact.amount, fact.currency, reference, counterparty, description)
         occurrence = seen.get(key, 0)
         seen[key] = occurrence + 1
+        day = days.get(booked_on)
+        if day is None:
+            day = days[booked_on] = booked_on.isoformat()
+        # ``fingerprint``, inline: this loop runs once per line of a long statement.
+        canonical = _encode(
+            [
+                FINGERPRINT_VERSION,
+                day,
+                str(fact.amount),
+                fact.currency,
+                reference or "",
+                counterparty or "",
+                description or "",
+                str(occurrence),
+            ]
+        )
         lines.append(
             StatementLine(
-                booked_on=fact.booked_on,
+                booked_on=booked_on,
                 amount=fact.amount,
                 currency=fact.currency,
-                fingerprint=fingerprint(
-                    fact.booked_on,
-                    fact.amount,
-                    fact.currency,
-                    reference,
-                    counterparty,
-                    description,
-                    occurrence,
-                ),
+                fingerprint=sha256(canonical).hexdigest(),
                 occurrence=occurrence,
                 value_on=fact.value_on,
                 counterparty=counterparty,
