@@ -107,10 +107,14 @@ class _Reader:
         return found.text.strip() or None
 
     def day(self, element: ET.Element | None, *, required: str | None = None) -> date | None:
-        """The date of a ``Dt``/``DtTm`` choice (or of ``FrDtTm``-like elements)."""
+        """The date of a ``Dt``/``DtTm`` choice (or of ``FrDtTm``-like elements); when it
+        is missing, None, or the error naming the ``required`` path."""
         if element is None:
             if required:
-                raise StatementError(f"the entry has no {required}.", element=required)
+                raise StatementError(
+                    f"the date ({local_name(required.rpartition('/')[2])}) is missing.",
+                    element=required,
+                )
             return None
         inner = self.find(element, "Dt")
         if inner is None:

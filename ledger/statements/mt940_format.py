@@ -106,6 +106,14 @@ def read_mt940(data: bytes, currency: str) -> Mt940Read:
     starts = [match.start() for match in _STATEMENT_START.finditer(text)]
     if not starts:
         raise StatementError("the file has no MT940 statement (no ':20:' line).", line=1)
+    stray = next(
+        (match for match in _TAG.finditer(text, 0, starts[0]) if match.group(1) == "61"), None
+    )
+    if stray is not None:  # mt-940 would drop it: nothing is left out silently
+        raise StatementError(
+            "a statement line (':61:') comes before the statement's ':20:'.",
+            line=_line_of(text, stray.start()),
+        )
     read = Mt940Read()
     accounts: set[str] = set()
     for number, start in enumerate(starts):

@@ -137,7 +137,11 @@ def _line(element: ET.Element, paths: dict[int, str], currency: str) -> LineFact
     amount = element.find("TRNAMT")
     if amount is not None:
         # ofxtools would say only "ConversionSyntax"; name the amount instead.
-        minor_units((amount.text or "").replace(",", "."), currency, element=f"{path}/TRNAMT")
+        text = (amount.text or "").strip()
+        try:
+            Decimal(text.replace(",", "."))
+        except ArithmeticError:
+            raise StatementError(f"{text!r} is not an amount.", element=f"{path}/TRNAMT") from None
     transaction = _convert(element, path)
     if transaction.currency is not None:
         same_currency(transaction.currency.cursym, currency, element=f"{path}/CURRENCY")

@@ -5,11 +5,15 @@ the line or element named; fingerprints survive re-imports and overlapping files
 from __future__ import annotations
 
 import hashlib
+import random
 from datetime import date
 from pathlib import Path
 
+import msgspec
 import pytest
 import rfc8785
+from hypothesis import given
+from hypothesis import strategies as st
 from msgspec.structs import replace
 
 from ledger.errors import InvalidInput
@@ -242,7 +246,7 @@ def test_a_file_in_another_encoding_than_the_mapping_says_names_line_and_byte() 
         ("camt052.xml", None, None, "Document", "camt.052.001.08"),
         ("billion-laughs.xml", None, None, "DOCTYPE", "no entity is expanded"),
         ("external-entity.xml", None, None, "DOCTYPE", "nothing is fetched"),
-        ("ofx-bad-amount.ofx", None, None, "STMTTRN[5]/TRNAMT", "'-84.3x' is not an amount"),
+        ("ofx-bad-amount.ofx", None, None, "STMTTRN[5]/TRNAMT", "'-84,3x' is not an amount"),
         ("ofx-bad-date.ofx", None, None, "STMTTRN[5]", "20261310120000"),
         ("ofx-wrong-currency.ofx", None, None, "STMTRS/CURDEF", "USD"),
         ("mt940-bad-amount.sta", None, 13, None, "amount is not a number"),
@@ -381,3 +385,93 @@ def test_texts_are_stored_cleaned_so_spacing_does_not_change_a_fingerprint() -> 
     )
     assert untidy.lines[0].counterparty == "Maria Lopez"
     assert tidy.lines[0].fingerprint == untidy.lines[0].fingerprint
+
+
+@given(seed=st.integers(min_value=0, max_value=2**32))
+def test_the_order_of_a_files_lines_does_not_change_its_fingerprints(seed: int) -> None:
+    rows = read("utf8.csv").decode().splitlines()[1:]
+    random.Random(seed).shuffle(rows)
+    shuffled = parse_statement(_csv(rows), currency="EUR", mapping=replace(UTF8, balance=None))
+    whole = parse("utf8.csv", UTF8)
+    assert {line.fingerprint for line in shuffled.lines} == {
+        line.fingerprint for line in whole.lines
+    }
+
+
+# --- more than one statement in a file, and what is not a booked line ------------------------
+
+
+def _camt_twice(second_opening: str = "1108.63") -> bytes:
+    """The November CAMT.053 file with a second statement for 1-2 December appended."""
+    text = read("camt053-001-02.xml").decode()
+    december = f"""<Stmt>
+      <Id>STB-0532013000-2026-12</Id>
+      <Acct><Id><IBAN>DE89370400440532013000</IBAN></Id><Ccy>EUR</Ccy></Acct>
+      <Bal><Tp><CdOrPrtry><Cd>PRCD</Cd></CdOrPrtry></Tp><Amt Ccy="EUR">{second_opening}</Amt>
+        <CdtDbtInd>CRDT</CdtDbtInd><Dt><Dt>2026-11-30</Dt></Dt></Bal>
+      <Bal><Tp><CdOrPrtry><Cd>CLBD</Cd></CdOrPrtry></Tp><Amt Ccy="EUR">1128.63</Amt>
+        <CdtDbtInd>CRDT</CdtDbtInd><Dt><Dt>2026-12-02</Dt></Dt></Bal>
+      <Ntry><Amt Ccy="EUR">20.00</Amt><CdtDbtInd>CRDT</CdtDbtInd><Sts>BOOK</Sts>
+        <BookgDt><Dt>2026-12-01</Dt></BookgDt><AcctSvcrRef>STB202612010001</AcctSvcrRef></Ntry>
+      <Ntry><Amt Ccy="EUR">500.00</Amt><CdtDbtInd>CRDT</CdtDbtInd><Sts>PDNG</Sts>
+        <BookgDt><Dt>2026-12-02</Dt></BookgDt></Ntry>
+    </Stmt>
+  </BkToCstmrStmt>"""
+    return text.replace("  </BkToCstmrStmt>", december).encode()
+
+
+def test_a_camt_file_of_two_statements_reads_as_one_and_skips_pending_entries() -> None:
+    statement = parse_statement(_camt_twice(), currency="EUR")
+    assert len(statement.lines) == 9  # 8 in November, 1 booked in December; pending is not
+    assert statement.lines[-1].element == "Document/BkToCstmrStmt/Stmt[2]/Ntry[1]"
+    assert statement.opening is not None
+    assert statement.closing is not None
+    assert (statement.opening.amount, statement.closing.amount) == (OPENING, 112863)
+    assert statement.ends_on == date(2026, 11, 30)  # the second statement states no period
+
+
+def test_a_camt_statement_that_does_not_open_where_the_last_closed_is_refused() -> None:
+    with pytest.raises(StatementError) as caught:
+        parse_statement(_camt_twice(second_opening="1100.00"), currency="EUR")
+    assert caught.value.element == "Document/BkToCstmrStmt/Stmt[2]"
+    assert "one before it closed" in str(caught.value)
+
+
+def test_a_camt_entry_without_a_booking_date_is_refused_naming_it() -> None:
+    data = read("camt053-001-08.xml").replace(b"<BookgDt><Dt>2026-11-10</Dt></BookgDt>", b"")
+    with pytest.raises(StatementError) as caught:
+        parse_statement(data, currency="EUR")
+    assert caught.value.element == "Document/BkToCstmrStmt/Stmt/Ntry[5]/BookgDt"
+    assert "date (BookgDt) is missing" in str(caught.value)
+
+
+def test_an_ofx_file_of_two_accounts_is_refused() -> None:
+    text = read("november.qfx").decode()
+    start, end = text.index("<STMTTRNRS>"), text.index("</STMTTRNRS>") + len("</STMTTRNRS>")
+    other = text[start:end].replace("<ACCTID>0532013000", "<ACCTID>0999999999")
+    with pytest.raises(StatementError, match="2 accounts"):
+        parse_statement((text[:end] + other + text[end:]).encode(), currency="EUR")
+
+
+def test_an_mt940_line_before_its_statement_starts_is_refused_not_dropped() -> None:
+    data = b":61:2611021102C50,00NTRFNONREF\r\n" + read("november.sta")
+    with pytest.raises(StatementError, match=r"^Line 1: a statement line"):
+        parse_statement(data, currency="EUR", format="mt940")
+
+
+def test_an_mt940_file_in_a_swift_envelope_reads_the_same() -> None:
+    text = read("november.sta").decode("latin-1")
+    wrapped = (
+        "{1:F01STADDEFFAXXX0000000000}{2:O9401200261130STADDEFFAXXX00000000002611301200N}{4:\r\n"
+    )
+    wrapped += text.rstrip("-\r\n") + "\r\n-}"
+    statement = parse_statement(wrapped.encode("latin-1"), currency="EUR")
+    assert statement.format is StatementFormat.MT940
+    assert [line.fingerprint for line in statement.lines] == [
+        line.fingerprint for line in parse("november.sta").lines
+    ]
+
+
+def test_a_statement_is_json_for_a_preview_to_keep() -> None:
+    statement = parse("camt053-001-08.xml")
+    assert msgspec.json.decode(msgspec.json.encode(statement), type=Statement) == statement
