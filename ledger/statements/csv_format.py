@@ -59,8 +59,8 @@ class CsvMapping(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_field
     direction: Column | None = None
     debit_marks: tuple[str, ...] = ("D", "DR", "DBIT", "DEBIT", "-")
     credit_marks: tuple[str, ...] = ("C", "CR", "CRDT", "CREDIT", "+")
-    # Several columns are joined with " " (e.g. "Purpose" and "Purpose 2").
-    description: tuple[Column, ...] = ()
+    # One column, or several joined with " " (e.g. "Purpose" and "Purpose 2").
+    description: Column | tuple[Column, ...] = ()
     reference: Column | None = None
     counterparty: Column | None = None
     balance: Column | None = None
@@ -106,7 +106,7 @@ class CsvMapping(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_field
             )
         columns = [self.date, self.value_date, self.amount, self.amount_in, self.amount_out]
         columns += [self.direction, self.reference, self.counterparty, self.balance]
-        for column in [*columns, *self.description, self.currency]:
+        for column in [*columns, *self.description_columns, self.currency]:
             if isinstance(column, int) and column < 1:
                 raise StatementError("columns are numbered from 1.", field="mapping")
             if isinstance(column, str) and not self.header:
@@ -116,6 +116,12 @@ class CsvMapping(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_field
                     field="mapping",
                 )
         return self
+
+    @property
+    def description_columns(self) -> tuple[Column, ...]:
+        if isinstance(self.description, tuple):
+            return self.description
+        return (self.description,)
 
     def to_json(self) -> bytes:
         return msgspec.json.encode(self)
@@ -279,7 +285,9 @@ def read_csv(data: bytes, mapping: CsvMapping, currency: str) -> CsvRead:
     at_counterparty = optional(mapping.counterparty, "counterparty")
     at_balance = optional(mapping.balance, "balance")
     at_currency = optional(mapping.currency, "currency")
-    at_description = [_index(column, header, "description") for column in mapping.description]
+    at_description = [
+        _index(column, header, "description") for column in mapping.description_columns
+    ]
     used = [at_date, at_value_date, at_amount, at_in, at_out, at_direction, at_reference]
     used += [at_counterparty, at_balance, at_currency, *at_description]
     width = max(position for position in used if position is not None) + 1

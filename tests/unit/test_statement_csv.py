@@ -83,6 +83,13 @@ def test_a_line_shorter_than_the_mapping_reads_is_refused_with_its_number() -> N
         parse_statement(data, currency="EUR", mapping=CsvMapping(date=1, amount=2, counterparty=3))
 
 
+def test_a_single_description_column_needs_no_list() -> None:
+    mapping = mapping_from_json(b'{"date": 1, "amount": 2, "description": 3, "header": false}')
+    data = b"2026-11-02,5.00,Donation\n"
+    statement = parse_statement(data, currency="EUR", mapping=mapping)
+    assert statement.lines[0].description == "Donation"
+
+
 def test_a_header_name_is_found_whatever_its_case() -> None:
     data = b"DATE,AMOUNT\n2026-11-02,5.00\n"
     statement = parse_statement(
