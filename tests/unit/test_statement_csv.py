@@ -4,10 +4,14 @@ editor the file's first lines, and each sign convention reads money in and out."
 
 from __future__ import annotations
 
+import csv
+import io
+from datetime import date
 from pathlib import Path
 
+import msgspec
 import pytest
-from hypothesis import given
+from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 from ledger.money import MAX_MINOR_UNITS
@@ -224,3 +228,82 @@ def test_the_preview_of_a_utf16_file_follows_its_byte_order_mark() -> None:
 def test_the_preview_of_a_file_not_in_the_encoding_says_where() -> None:
     with pytest.raises(StatementError, match=r"^Line 5: byte"):
         preview_csv((DATA / "latin1.csv").read_bytes(), encoding="utf-8")
+
+
+# --- a whole statement, written in any style a mapping describes, reads back ----------------
+
+names = st.text(
+    alphabet=st.characters(categories=["L", "Nd"], max_codepoint=0xFF), min_size=1, max_size=20
+)
+statement_lines = st.lists(
+    st.tuples(
+        st.dates(min_value=date(2000, 1, 1), max_value=date(2099, 12, 31)),
+        st.integers(min_value=-(10**9), max_value=10**9).filter(bool),
+        names,
+    ),
+    min_size=1,
+    max_size=15,
+)
+
+
+@settings(max_examples=60)
+@given(
+    lines=statement_lines,
+    style=st.sampled_from(STYLES),
+    sign=st.sampled_from(["signed", "inverted", "direction", "in-out"]),
+    delimiter=st.sampled_from([",", ";", "\t", "|"]),
+    encoding=st.sampled_from(["utf-8", "utf-8-sig", "latin-1", "utf-16"]),
+    date_format=st.sampled_from(["%Y-%m-%d", "%d.%m.%Y", "%d/%m/%Y", "%m/%d/%Y"]),
+)
+def test_a_statement_written_in_any_mapped_style_reads_back(
+    lines: list[tuple[date, int, str]],
+    style: tuple[str, str],
+    sign: str,
+    delimiter: str,
+    encoding: str,
+    date_format: str,
+) -> None:
+    decimal_mark, thousands = style
+    assume(not (encoding == "latin-1" and thousands == "\u202f"))  # not a Latin-1 character
+
+    def money(minor: int) -> str:
+        whole, fraction = divmod(abs(minor), 100)
+        text = f"{whole:,}".replace(",", thousands) + decimal_mark + f"{fraction:02d}"
+        return "-" + text if minor < 0 else text
+
+    header = ["Date", "Name", "Amount", "Out", "Type"]
+    rows = []
+    for day, minor, name in lines:
+        amount, out, kind = money(minor), "", ""
+        if sign == "inverted":
+            amount = money(-minor)
+        elif sign == "direction":
+            amount, kind = money(abs(minor)), ("CRDT" if minor > 0 else "DBIT")
+        elif sign == "in-out":
+            amount, out = (money(minor), "") if minor > 0 else ("", money(-minor))
+        rows.append([day.strftime(date_format), name, amount, out, kind])
+    buffer = io.StringIO(newline="")
+    csv.writer(buffer, delimiter=delimiter).writerows([header, *rows])
+    data = buffer.getvalue().encode(encoding)
+    mapping = mapping_from_json(
+        msgspec.json.encode(
+            {
+                "date": "Date",
+                "date_format": date_format,
+                "counterparty": "Name",
+                "sign": sign,
+                "amount": "Amount" if sign != "in-out" else None,
+                "amount_in": "Amount" if sign == "in-out" else None,
+                "amount_out": "Out" if sign == "in-out" else None,
+                "direction": "Type" if sign == "direction" else None,
+                "decimal_mark": decimal_mark,
+                "thousands_separator": thousands,
+                "delimiter": delimiter,
+                "encoding": "utf-8" if encoding == "utf-8-sig" else encoding,
+            }
+        )
+    )
+    statement = parse_statement(data, currency="EUR", mapping=mapping)
+    assert [(line.booked_on, line.amount, line.counterparty) for line in statement.lines] == [
+        (day, minor, name) for day, minor, name in lines
+    ]
