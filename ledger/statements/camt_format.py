@@ -263,7 +263,7 @@ def read_camt(data: bytes, currency: str) -> CamtRead:
                 currency,
                 element=where,
             )
-        read.closing = closing or read.closing
+        read.closing = closing  # the file's last statement's, stated or not
         read.lines.extend(lines)
     if len(accounts) > 1:
         raise StatementError(

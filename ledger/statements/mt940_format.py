@@ -171,7 +171,7 @@ def read_mt940(data: bytes, currency: str) -> Mt940Read:
                 currency,
                 line=closing_line,
             )
-        read.closing = closing or read.closing
+        read.closing = closing  # the file's last statement's, stated or not
         read.lines.extend(lines)
     if len(accounts) > 1:
         raise StatementError(

@@ -13,7 +13,7 @@ from __future__ import annotations
 import hashlib
 import re
 
-from ledger.statements.amounts import expected_currency
+from ledger.statements.amounts import check_balances, expected_currency
 from ledger.statements.camt_format import NAMESPACE_PREFIX, read_camt
 from ledger.statements.csv_format import CsvMapping, read_csv
 from ledger.statements.decoding import bom_encoding
@@ -76,6 +76,21 @@ def _unknown(head: str) -> StatementError:
     )
 
 
+def _checked(statement: Statement) -> Statement:
+    """The whole file's arithmetic, whatever the format: where it states both balances, the
+    opening one plus all its lines is the closing one (each format checks its own parts
+    first, naming the part; this holds the result to the same rule)."""
+    if statement.opening is not None and statement.closing is not None:
+        check_balances(
+            statement.opening.amount,
+            statement.total,
+            statement.closing.amount,
+            statement.currency,
+            element="Document" if statement.format is StatementFormat.CAMT053 else None,
+        )
+    return statement
+
+
 def parse_statement(
     data: bytes,
     *,
@@ -112,57 +127,65 @@ def parse_statement(
             raise StatementError("a CSV statement needs a mapping of its columns.", field="mapping")
         csv_read = read_csv(data, mapping, currency)
         lines = finish_lines(csv_read.lines)
-        return Statement(
-            format=chosen,
-            currency=currency,
-            sha256=sha256,
-            lines=lines,
-            starts_on=min(line.booked_on for line in lines),
-            ends_on=max(line.booked_on for line in lines),
-            opening=csv_read.opening,
-            closing=csv_read.closing,
-            variant="CSV",
+        return _checked(
+            Statement(
+                format=chosen,
+                currency=currency,
+                sha256=sha256,
+                lines=lines,
+                starts_on=min(line.booked_on for line in lines),
+                ends_on=max(line.booked_on for line in lines),
+                opening=csv_read.opening,
+                closing=csv_read.closing,
+                variant="CSV",
+            )
         )
     if chosen in (StatementFormat.OFX, StatementFormat.QFX):
         ofx = read_ofx(data, currency)
         lines = finish_lines(ofx.lines)
-        return Statement(
-            format=chosen,
-            currency=currency,
-            sha256=sha256,
-            lines=lines,
-            starts_on=ofx.starts_on or min((line.booked_on for line in lines), default=None),
-            ends_on=ofx.ends_on or max((line.booked_on for line in lines), default=None),
-            closing=ofx.closing,
-            account=ofx.account,
-            variant=ofx.version,
+        return _checked(
+            Statement(
+                format=chosen,
+                currency=currency,
+                sha256=sha256,
+                lines=lines,
+                starts_on=ofx.starts_on or min((line.booked_on for line in lines), default=None),
+                ends_on=ofx.ends_on or max((line.booked_on for line in lines), default=None),
+                closing=ofx.closing,
+                account=ofx.account,
+                variant=ofx.version,
+            )
         )
     if chosen is StatementFormat.CAMT053:
         camt = read_camt(data, currency)
         lines = finish_lines(camt.lines)
-        return Statement(
+        return _checked(
+            Statement(
+                format=chosen,
+                currency=currency,
+                sha256=sha256,
+                lines=lines,
+                starts_on=camt.starts_on or min((line.booked_on for line in lines), default=None),
+                ends_on=camt.ends_on or max((line.booked_on for line in lines), default=None),
+                opening=camt.opening,
+                closing=camt.closing,
+                account=camt.account,
+                variant=camt.version,
+            )
+        )
+    mt940 = read_mt940(data, currency)
+    lines = finish_lines(mt940.lines)
+    return _checked(
+        Statement(
             format=chosen,
             currency=currency,
             sha256=sha256,
             lines=lines,
-            starts_on=camt.starts_on or min((line.booked_on for line in lines), default=None),
-            ends_on=camt.ends_on or max((line.booked_on for line in lines), default=None),
-            opening=camt.opening,
-            closing=camt.closing,
-            account=camt.account,
-            variant=camt.version,
+            starts_on=min((line.booked_on for line in lines), default=None),
+            ends_on=max((line.booked_on for line in lines), default=None),
+            opening=mt940.opening,
+            closing=mt940.closing,
+            account=mt940.account,
+            variant="MT940",
         )
-    mt940 = read_mt940(data, currency)
-    lines = finish_lines(mt940.lines)
-    return Statement(
-        format=chosen,
-        currency=currency,
-        sha256=sha256,
-        lines=lines,
-        starts_on=min((line.booked_on for line in lines), default=None),
-        ends_on=max((line.booked_on for line in lines), default=None),
-        opening=mt940.opening,
-        closing=mt940.closing,
-        account=mt940.account,
-        variant="MT940",
     )

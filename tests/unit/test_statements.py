@@ -437,6 +437,19 @@ def test_a_camt_statement_that_does_not_open_where_the_last_closed_is_refused() 
     assert "one before it closed" in str(caught.value)
 
 
+def test_a_file_whose_statements_do_not_add_up_as_a_whole_is_refused() -> None:
+    # December states no opening balance, so only the whole file can be checked: 1,240.50
+    # in November, the month's lines and December's 20.00 make 1,128.63, not 1,130.00.
+    data = _camt_twice().decode()
+    start = data.index("<Bal><Tp><CdOrPrtry><Cd>PRCD")
+    data = data[:start] + data[data.index("</Bal>", start) + len("</Bal>") :]
+    data = data.replace('<Amt Ccy="EUR">1128.63</Amt>', '<Amt Ccy="EUR">1130.00</Amt>')
+    with pytest.raises(StatementError) as caught:
+        parse_statement(data.encode(), currency="EUR")
+    assert caught.value.element == "Document"
+    assert "1128.63, but the closing balance is 1130.00" in str(caught.value)
+
+
 def test_a_camt_entry_without_a_booking_date_is_refused_naming_it() -> None:
     data = read("camt053-001-08.xml").replace(b"<BookgDt><Dt>2026-11-10</Dt></BookgDt>", b"")
     with pytest.raises(StatementError) as caught:
