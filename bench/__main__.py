@@ -14,7 +14,7 @@ import time
 import traceback
 from collections.abc import Callable
 
-from bench import append, bundle, pages, reads, statement, verify
+from bench import append, bank, bundle, pages, reads, statement, verify
 from bench.common import ENGINES, Result, load_average
 
 BENCHES: dict[str, Callable[[str, bool], Result]] = {
@@ -24,6 +24,7 @@ BENCHES: dict[str, Callable[[str, bool], Result]] = {
     "pages": pages.run,
     "bundle": bundle.run,
     "statement": statement.run,
+    "bank": bank.run,
 }
 
 
@@ -37,7 +38,8 @@ def main(argv: list[str] | None = None) -> int:
         "--quick",
         action="store_true",
         help="smaller sizes (verify, reads and pages: 100,000 entries instead of 1M; "
-        "bundle: 20,000 instead of 100,000; statement: 2,000 instead of 10,000)",
+        "bundle: 20,000 instead of 100,000; statement: 2,000 instead of 10,000; "
+        "bank: 10,000 CSV lines instead of 50,000)",
     )
     args = parser.parse_args(argv)
     # The app logs every request httpx makes at INFO; that is not what is measured.
