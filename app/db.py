@@ -13,8 +13,6 @@ import asyncio
 import contextlib
 import json
 import logging
-import os
-import re
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from contextvars import ContextVar
@@ -65,16 +63,6 @@ def request_writes(scope: Scope) -> bool:
         return True
     handler = scope.get("route_handler")
     return handler is not None and bool(handler.opt.get(WRITES))
-
-
-_WRITE_STATEMENT = re.compile(r"\s*(INSERT|UPDATE|DELETE|REPLACE)\b", re.IGNORECASE)
-# Tests (``COMMONPURSE_STRICT_READS=1``, read when an engine is made) make a read-only
-# request that writes an error; a deployed instance logs it and goes on.
-STRICT_READS = "COMMONPURSE_STRICT_READS"
-
-
-class ReadOnlyRequestWrote(RuntimeError):
-    """A GET whose route does not say ``writes=True`` wrote to SQLite."""
 
 
 def sqlite_path(url: str) -> Path | None:
@@ -135,8 +123,6 @@ def create_engine(settings: Settings, **kwargs: Any) -> AsyncEngine:
 
 
 def _configure_sqlite(engine: AsyncEngine) -> None:
-    strict_reads = os.environ.get(STRICT_READS) == "1"
-
     @event.listens_for(engine.sync_engine, "connect")
     def on_connect(dbapi_connection: DBAPIConnection, _record: ConnectionPoolEntry) -> None:
         # Let SQLAlchemy's "begin" event below decide how transactions begin.
@@ -153,20 +139,6 @@ def _configure_sqlite(engine: AsyncEngine) -> None:
     @event.listens_for(engine.sync_engine, "begin")
     def on_begin(connection: Connection) -> None:
         connection.exec_driver_sql("BEGIN IMMEDIATE" if write_intent.get() else "BEGIN")
-
-    @event.listens_for(engine.sync_engine, "before_cursor_execute")
-    def on_execute(_connection: Connection, _cursor: Any, statement: str, *_: Any) -> None:
-        # A request that said it only reads began without the write lock; if it writes
-        # after all, it fails "database is locked" whenever another writer committed first
-        # (a flake under load, not an error in a quiet test). Say so every time instead.
-        if not write_intent.get() and _WRITE_STATEMENT.match(statement):
-            message = (
-                "A request declared read-only writes (declare its route writes=True): "
-                + statement.split("\n", 1)[0][:120]
-            )
-            if strict_reads:
-                raise ReadOnlyRequestWrote(message)
-            logger.error(message)
 
 
 # The sessions opened while serving the current request (see ``unit_of_work_middleware``).

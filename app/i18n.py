@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import gettext
 import io
+from collections.abc import Callable
 from functools import cache
 from pathlib import Path
 
 from babel import Locale, UnknownLocaleError
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
+from markupsafe import Markup, escape
 
 LOCALES = Path(__file__).resolve().parent / "locales"
 SOURCE_LANGUAGE = "en"
@@ -59,3 +61,24 @@ def choose(accept_language: str, offered: list[str]) -> str:
             if candidate in offered:
                 return candidate
     return offered[0] if offered else SOURCE_LANGUAGE
+
+
+def page_text(text: str) -> Markup:
+    """A text of the catalogues as a page or a PDF shows it: escaped, save its apostrophes
+    (harmless in text and in the double-quoted attributes the templates write), so "group's"
+    reads as it did before it was translated. Being Markup, ``|format(...)`` escapes what it
+    fills in."""
+    return Markup(str(escape(text)).replace("&#39;", "'"))  # noqa: S704 (escaped just now)
+
+
+def page_words(language: str) -> tuple[Callable[[str], Markup], Callable[[str, str, int], Markup]]:
+    """``t`` and ``tn`` of a template in ``language``."""
+    catalogue = translations(language)
+
+    def t(message: str) -> Markup:
+        return page_text(catalogue.gettext(message))
+
+    def tn(singular: str, plural: str, n: int) -> Markup:
+        return page_text(catalogue.ngettext(singular, plural, n))
+
+    return t, tn

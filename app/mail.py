@@ -23,7 +23,7 @@ import anyio
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.i18n import translations
+from app.i18n import SOURCE_LANGUAGE, translations
 from app.settings import Settings
 from ledger.groups import utcnow
 from ledger.models import Group, User
@@ -150,10 +150,11 @@ async def _send_digests(session: AsyncSession, smtp: SmtpSettings, host: str, no
         user = await session.get(User, user_id)
         assert user is not None
         body = "\n\n".join(f"- {item.subject}\n  {item.body}" for item in items)
+        translate = translations(member_language(user)).gettext
         message = _message(
             smtp,
             user.email,
-            f"Your daily Common Purse digest ({len(items)})",
+            translate("Your daily Common Purse digest (%(n)s)") % {"n": len(items)},
             body,
             f"digest-{items[0].id}-{items[-1].id}",
             host,
@@ -161,6 +162,12 @@ async def _send_digests(session: AsyncSession, smtp: SmtpSettings, host: str, no
         if await _try(smtp, message, items, now):
             sent += 1
     return sent
+
+
+def member_language(user: User) -> str:
+    """The language of the e-mails a member gets: English, as no member has chosen one yet
+    (the users' table keeps no language); the one place a member's choice would plug in."""
+    return SOURCE_LANGUAGE
 
 
 async def _try(

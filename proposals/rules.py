@@ -49,6 +49,8 @@ from enum import StrEnum
 from fractions import Fraction
 from typing import Final, Literal, TypeVar
 
+from ledger.words import N_
+
 MemberId = TypeVar("MemberId", bound=Hashable)
 _T = TypeVar("_T")
 
@@ -669,29 +671,75 @@ def what_happens_next(
     it stands (the ``status`` and ``reason`` of its live outcome, its ``blocks`` and the
     responses ``missing`` for a quorum) to its ``deadline`` (as people read it).
     ``hidden``: the group keeps the tally hidden, so nothing is said of where it stands."""
-    sooner = ", or sooner once everyone has responded" if closes_when_all_respond else ""
+    text, values = what_happens_next_words(
+        status,
+        reason,
+        deadline,
+        blocks=blocks,
+        missing=missing,
+        hidden=hidden,
+        passed_urgently=passed_urgently,
+        closes_when_all_respond=closes_when_all_respond,
+    )
+    return text % values
+
+
+def what_happens_next_words(
+    status: str,
+    reason: str,
+    deadline: str,
+    *,
+    blocks: int = 0,
+    missing: int = 0,
+    hidden: bool = False,
+    passed_urgently: bool = False,
+    closes_when_all_respond: bool = False,
+) -> tuple[str, dict[str, object]]:
+    """``what_happens_next`` as its English text with placeholders and their values, so a
+    page translates the text before it fills in the values (``N_`` marks the texts)."""
+    values: dict[str, object] = {"deadline": deadline, "n": missing if missing else blocks}
     if passed_urgently:
-        return (
-            f"Passed urgently: members may still respond until {deadline}, when the decision "
+        return N_(
+            "Passed urgently: members may still respond until %(deadline)s, when the decision "
             "is confirmed or not."
-        )
+        ), values
     if hidden:
-        return f"Decided on {deadline}{sooner}; what each member said shows then."
+        if closes_when_all_respond:
+            return N_(
+                "Decided on %(deadline)s, or sooner once everyone has responded; what each "
+                "member said shows then."
+            ), values
+        return N_("Decided on %(deadline)s; what each member said shows then."), values
     if reason in ("passed", "lazy_passed"):
-        return f"Passes on {deadline} unless someone blocks."
+        return N_("Passes on %(deadline)s unless someone blocks."), values
     if status == "passed":  # by the fallback vote
-        return f"Passes on {deadline} by the fallback vote, unless the vote changes."
+        return N_("Passes on %(deadline)s by the fallback vote, unless the vote changes."), values
     if reason == "no_quorum":
-        return (
-            f"Needs {_plural(missing, 'more response')} by {deadline}; without them it does "
-            "not pass."
-        )
+        values["n"] = missing
+        if missing == 1:
+            return N_(
+                "Needs %(n)s more response by %(deadline)s; without them it does not pass."
+            ), values
+        return N_(
+            "Needs %(n)s more responses by %(deadline)s; without them it does not pass."
+        ), values
     if status == "blocked":
-        return (
-            f"Blocked by {_plural(blocks, 'member')}: it does not pass on {deadline} "
-            "unless the block is withdrawn, or an amendment answers it and opens a new round."
-        )
-    return f"Does not pass as it stands; decided on {deadline}{sooner}."
+        values["n"] = blocks
+        if blocks == 1:
+            return N_(
+                "Blocked by %(n)s member: it does not pass on %(deadline)s unless the block is "
+                "withdrawn, or an amendment answers it and opens a new round."
+            ), values
+        return N_(
+            "Blocked by %(n)s members: it does not pass on %(deadline)s unless the block is "
+            "withdrawn, or an amendment answers it and opens a new round."
+        ), values
+    if closes_when_all_respond:
+        return N_(
+            "Does not pass as it stands; decided on %(deadline)s, or sooner once everyone has "
+            "responded."
+        ), values
+    return N_("Does not pass as it stands; decided on %(deadline)s."), values
 
 
 def _with_explanation(outcome: Outcome, explanation: str) -> Outcome:

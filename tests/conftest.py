@@ -9,7 +9,6 @@ directly; nothing is imported from this file.
 from __future__ import annotations
 
 import asyncio
-import os
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
@@ -20,7 +19,7 @@ from litestar.testing import AsyncTestClient
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from app.asgi import create_app
-from app.db import STRICT_READS, create_engine, create_session_maker
+from app.db import create_engine, create_session_maker
 from app.migrate import upgrade
 from app.settings import Settings
 from tests.support.databases import (
@@ -33,10 +32,6 @@ from tests.support.databases import (
     unavailable,
 )
 from tests.support.people import World, build_world
-
-# A GET that writes without saying so fails here at once, not as a rare "database is
-# locked" under load (``app.db``); server processes the tests start inherit it.
-os.environ.setdefault(STRICT_READS, "1")
 
 
 @pytest.fixture(scope="session")

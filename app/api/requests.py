@@ -115,7 +115,6 @@ class RequestController(Controller):
         "/requests/{request_id:int}",
         guards=[steward_or_facilitator],
         summary="A request with the person's details and notes (this read is logged)",
-        writes=True,  # the read of the person's details is logged
     )
     async def show(
         self, db_session: DbSession, caller: CurrentCaller, request_id: Id

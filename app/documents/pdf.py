@@ -47,10 +47,13 @@ from urllib.parse import unquote, urlsplit
 import anyio
 import anyio.to_thread
 import segno
-from jinja2 import Environment, FileSystemLoader, StrictUndefined
+from jinja2 import Environment, FileSystemLoader, StrictUndefined, pass_context
+from jinja2.runtime import Context
 from markupsafe import Markup
 
 from app.documents.columns import clean
+from app.i18n import SOURCE_LANGUAGE, page_words
+from app.presenters.formatting import Formatter, locale_or_default
 from app.presenters.markdown import render_markdown
 from ledger.money import format_amount
 
@@ -115,13 +118,35 @@ class PdfDocument:
 # --- templates ---------------------------------------------------------------------------
 
 
-def _money(minor: int, currency: str) -> str:
+def _formatter(context: Context) -> Formatter | None:
+    """The document's reader's formatter, when it is not in English: an English document
+    writes money as it always has (``300.00 EUR``), another language its own way
+    (``300,00 €``)."""
+    fmt = context.get("fmt")
+    return fmt if isinstance(fmt, Formatter) and fmt.language != SOURCE_LANGUAGE else None
+
+
+@pass_context
+def _money(context: Context, minor: int, currency: str) -> str:
+    fmt = _formatter(context)
+    if fmt is not None:
+        return fmt.money(minor, currency)
     return f"{format_amount(minor, currency)} {currency}"
 
 
-def _signed_money(minor: int, currency: str) -> str:
+@pass_context
+def _signed_money(context: Context, minor: int, currency: str) -> str:
+    fmt = _formatter(context)
+    if fmt is not None:
+        return fmt.signed(minor, currency)
     sign = "+" if minor > 0 else ""
     return f"{sign}{format_amount(minor, currency)} {currency}"
+
+
+def document_words(language: str) -> dict[str, Any]:
+    """What a print template needs to speak ``language``: ``t``, ``tn`` and ``fmt``."""
+    t, tn = page_words(language)
+    return {"t": t, "tn": tn, "fmt": Formatter(locale_or_default(language))}
 
 
 def utc_minute(moment: datetime | str) -> str:
@@ -138,11 +163,16 @@ def markdown(text: str) -> Markup:
     return render_markdown("\n".join(clean(line) for line in text.splitlines()))
 
 
-def money_from(minor: int | None, currency: str | None, fund: str | None) -> str:
+@pass_context
+def money_from(context: Context, minor: int | None, currency: str | None, fund: str | None) -> str:
     """``300.00 EUR from rent-relief``; empty when there is no money."""
     if minor is None or currency is None:
         return ""
-    return _money(minor, currency) + (f" from {fund}" if fund else "")
+    money = _money(context, minor, currency)
+    if not fund:
+        return money
+    t = context.get("t") or page_words(SOURCE_LANGUAGE)[0]
+    return str(t("%(amount)s from %(fund)s") % {"amount": money, "fund": fund})
 
 
 def _environment() -> Environment:
@@ -160,6 +190,8 @@ def _environment() -> Environment:
     environment.filters["utc_minute"] = utc_minute
     environment.filters["markdown"] = markdown
     environment.filters["money_from"] = money_from
+    # Documents in another language pass their own (``document_words``).
+    environment.globals.update(document_words(SOURCE_LANGUAGE))
     return environment
 
 
@@ -179,7 +211,7 @@ def environment() -> Environment:
 def render_html(document: PdfDocument) -> str:
     template = environment().get_template(document.template)
     return template.render(
-        **document.context,
+        **{**document_words(document.lang), **document.context},
         document_title=clean(document.title),
         document_description=clean(document.description),
         document_keywords=", ".join(clean(keyword) for keyword in document.keywords),

@@ -31,7 +31,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.documents.pdf import PdfAttachment, PdfDocument
 from app.documents.seal import Links, Seal, latest_seal
-from app.presenters.formatting import Formatter
+from app.i18n import SOURCE_LANGUAGE
+from app.presenters.formatting import Formatter, locale_or_default
 from app.presenters.ledger import DecisionLine, decision_line
 from app.presenters.proposals import proposal_page
 from ledger.merkle import inclusion_proof, root_from_leaf_hashes
@@ -124,7 +125,12 @@ def proofs_file_name(group: Group, number: int) -> str:
 
 
 async def proposal_document(
-    session: AsyncSession, group: Group, number: int, *, base_url: str
+    session: AsyncSession,
+    group: Group,
+    number: int,
+    *,
+    base_url: str,
+    language: str = SOURCE_LANGUAGE,
 ) -> PdfDocument:
     """Read everything the decision record of proposal ``number`` shows (ProposalNotFound
     for a number the group does not have)."""
@@ -140,7 +146,9 @@ async def proposal_document(
     paid = sum(p.amount for p in payments if p.reversed_by is None)
     # Moments and money are printed in UTC and plain decimals (the PDF's filters), so the
     # page's formatter only fills texts the record does not print.
-    view = proposal_page(group, proposal, shown, Formatter(), show_names=names, paid=paid)
+    # Its words are in the reader's language (labels, how rounds closed, what happens next).
+    fmt = Formatter(locale_or_default(language))
+    view = proposal_page(group, proposal, shown, fmt, show_names=names, paid=paid)
     payment_views = [
         PaymentView(
             seq=p.seq,
@@ -236,6 +244,7 @@ async def proposal_document(
         keywords=("decision record", group.slug, group.name, f"proposal {number}"),
         author=f"{group.name} (Common Purse)",
         attachments=attachments,
+        lang=fmt.language,
     )
 
 
@@ -254,7 +263,11 @@ async def proposal_record_response(
     group = caller.group
     if not group.public and caller.membership is None:
         raise NotFoundException(f"There is no group {group.slug!r}.")
-    document = await proposal_document(db_session, group, number, base_url=base_url_of(request))
+    from app.web.templating import visitor_language
+
+    document = await proposal_document(
+        db_session, group, number, base_url=base_url_of(request), language=visitor_language(request)
+    )
     filename = f"{group.slug}-proposal-{number}.pdf"
     return await pdf_response(document, filename, caller, db_session, request)
 

@@ -16,6 +16,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.documents.pdf import DEFAULT_LIMITS, Limits, PdfAttachment, PdfDocument, render_pdf
 from app.documents.seal import Links, latest_seal
+from app.documents.statement import GRID_KINDS
+from app.i18n import SOURCE_LANGUAGE
 from ledger import log, service
 from ledger.canonical import ATTACHMENT
 from ledger.errors import Conflict, NotFound
@@ -35,7 +37,12 @@ def proof_file_name(group: Group, seq: int) -> str:
 
 
 async def receipt_document(
-    session: AsyncSession, group: Group, seq: int, *, base_url: str
+    session: AsyncSession,
+    group: Group,
+    seq: int,
+    *,
+    base_url: str,
+    language: str = SOURCE_LANGUAGE,
 ) -> PdfDocument:
     """Read the entry, its proof and the latest checkpoint (NotFound for an unknown entry;
     Conflict while no signed checkpoint covers it yet)."""
@@ -89,6 +96,7 @@ async def receipt_document(
         "leaf_name": leaf_file_name(group, seq),
         "proof_name": proof_file_name(group, seq),
         "checkpoint_name": seal.attachment().name,
+        "kinds": GRID_KINDS,
     }
     return PdfDocument(
         template=TEMPLATE,
@@ -101,6 +109,7 @@ async def receipt_document(
         ),
         keywords=("receipt", group.slug, group.name, f"entry {seq}"),
         author=f"{group.name} (Common Purse)",
+        lang=language,
         attachments=[
             PdfAttachment(
                 name=leaf_file_name(group, seq),

@@ -26,6 +26,7 @@ from app.documents.statement import (
     statement_document,
 )
 from app.guards import may_read_files, public_or_member
+from app.web.templating import visitor_language
 
 PDF = "application/pdf"
 LIMITS_STATE_KEY = "pdf_limits"
@@ -126,6 +127,7 @@ class DocumentController(Controller):
             decisions_in_period=decisions,
             limits=_limits(request),
             receipt_files=store_of(request) if may_read_files(caller) else None,
+            language=visitor_language(request),
         )
         filename = f"{group.slug}-audit-{start.isoformat()}-{end.isoformat()}.pdf"
         # Receipts' files for members only stay out of every shared cache.
@@ -146,6 +148,12 @@ class DocumentController(Controller):
         seq: Id,
     ) -> Response[bytes]:
         group = caller.group
-        document = await receipt_document(db_session, group, seq, base_url=base_url_of(request))
+        document = await receipt_document(
+            db_session,
+            group,
+            seq,
+            base_url=base_url_of(request),
+            language=visitor_language(request),
+        )
         filename = f"{group.slug}-receipt-{seq}.pdf"
         return await pdf_response(document, filename, caller, db_session, request)

@@ -16,17 +16,20 @@ from __future__ import annotations
 
 import re
 from collections import defaultdict
-from collections.abc import Awaitable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any, Protocol
 
 import anyio
+from babel.numbers import get_decimal_symbol
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.documents.columns import Column, Grid, fit_widths
 from app.documents.pdf import DEFAULT_LIMITS, Limits, PdfAttachment, PdfDocument, render_pdf
 from app.documents.seal import Links, latest_seal
+from app.i18n import SOURCE_LANGUAGE
+from app.presenters.formatting import Formatter, locale_or_default
 from app.presenters.ledger import FILE_TYPE_LABELS, DecisionLine, size_text
 from ledger import service as ledger_service
 from ledger.attachments import AttachmentView, attachments_of
@@ -43,6 +46,7 @@ from ledger.queries import (
     period_rows,
 )
 from ledger.rules import DEFAULT_DATES, DateWindow
+from ledger.words import N_
 
 TEMPLATE = "statement.pdf.html"
 ENTRIES_PER_BAND = 5
@@ -60,6 +64,7 @@ EXTENSIONS = {
     "image/jpeg": "jpg",
     "image/webp": "webp",
 }
+ENGLISH = Formatter()
 _DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 
 
@@ -147,23 +152,47 @@ class FundSection:
     bands: list[str]
 
 
-def _memo(row: PeriodRow) -> str:
+def _memo(row: PeriodRow, t: Callable[[str], str]) -> str:
     if row.reverses is not None:
-        return f"(reverses #{row.reverses}) {row.memo}".rstrip()
+        return (
+            t("(reverses #%(seq)s) %(memo)s") % {"seq": row.reverses, "memo": row.memo}
+        ).rstrip()
     return row.memo
 
 
-def _counterparty(row: PeriodRow, fund_id: int, slugs: dict[int, str]) -> str:
+def _counterparty(
+    row: PeriodRow, fund_id: int, slugs: dict[int, str], t: Callable[[str], str]
+) -> str:
     if row.kind in ("transfer", "reversal") and len(row.amounts) > 1:
         others = [slugs[f] for f in row.amounts if f != fund_id]
-        direction = "from" if row.amounts[fund_id] > 0 else "to"
-        return f"{direction} {', '.join(others)}"
+        text = t("from %(funds)s") if row.amounts[fund_id] > 0 else t("to %(funds)s")
+        return text % {"funds": ", ".join(others)}
     return row.counterparty or ""
 
 
+# The kinds as the statement's grid prints them (in English, the ledger's own words).
+GRID_KINDS = {
+    "donation": N_("donation"),
+    "disbursement": N_("disbursement"),
+    "transfer": N_("transfer"),
+    "reversal": N_("reversal"),
+    "decision": N_("decision"),
+}
+
+
+def _grid_amount(text: str, fmt: Formatter) -> str:
+    """``1234.50`` in the grid, with the reader's decimal sign (``1234,50`` in Spanish)."""
+    return text.replace(".", get_decimal_symbol(fmt.locale))
+
+
 def _fund_section(
-    fund: Fund, opening: int, rows: list[PeriodRow], slugs: dict[int, str]
+    fund: Fund,
+    opening: int,
+    rows: list[PeriodRow],
+    slugs: dict[int, str],
+    fmt: Formatter = ENGLISH,
 ) -> FundSection:
+    t = fmt.translate
     balance = opening
     money_in = money_out = 0
     values: list[list[str]] = []
@@ -179,14 +208,14 @@ def _fund_section(
             [
                 str(row.seq),
                 row.occurred_on.isoformat(),
-                row.kind,
-                sign + format_amount(amount, fund.currency),
-                format_amount(balance, fund.currency),
-                _counterparty(row, fund.id, slugs),
-                _memo(row),
+                t(GRID_KINDS.get(row.kind, row.kind)),
+                sign + _grid_amount(format_amount(amount, fund.currency), fmt),
+                _grid_amount(format_amount(balance, fund.currency), fmt),
+                _counterparty(row, fund.id, slugs, t),
+                _memo(row, t),
             ]
         )
-    headings = ["#", "Date", "Kind", "Amount", "Balance", "Counterparty", "Memo"]
+    headings = ["#", t("Date"), t("Kind"), t("Amount"), t("Balance"), t("Counterparty"), t("Memo")]
     fixed = fit_widths(headings[:5], [v[:5] for v in values], [None] * 5)
     counterparty = fit_widths(headings[5:6], [v[5:6] for v in values], [COUNTERPARTY_CELLS])[0]
     memo = max(20, LINE_CELLS - sum(fixed) - counterparty - 2 * 6)
@@ -259,8 +288,10 @@ async def statement_document(
     decisions_in_period: DecisionsInPeriod = no_decisions,
     limits: Limits = DEFAULT_LIMITS,
     receipt_files: FileStore | None = None,
+    language: str = SOURCE_LANGUAGE,
 ) -> PdfDocument:
-    """Read everything the statement shows (plain data, ready for a worker thread).
+    """Read everything the statement shows (plain data, ready for a worker thread), in
+    ``language`` (the reader's).
 
     ``receipt_files``: the store of receipts' files, for a reader who may read them; their
     files are then attached to the PDF. InvalidInput when the period holds more rows than
@@ -282,8 +313,10 @@ async def statement_document(
     for row in rows:
         for fund_id in row.amounts:
             by_fund[fund_id].append(row)
+    fmt = Formatter(locale_or_default(language))
     sections = [
-        _fund_section(fund, openings.get(fund.id, 0), by_fund[fund.id], slugs) for fund in funds
+        _fund_section(fund, openings.get(fund.id, 0), by_fund[fund.id], slugs, fmt)
+        for fund in funds
     ]
     views = await attachments_of(session, group, [row.seq for row in rows])
     files = await _receipt_files(views, receipt_files) if receipt_files is not None else []
@@ -292,8 +325,8 @@ async def statement_document(
         ReceiptLine(
             entry=view.entry,
             sha256=view.sha256,
-            kind=FILE_TYPE_LABELS.get(view.content_type, view.content_type),
-            size=size_text(view.size),
+            kind=fmt.translate(FILE_TYPE_LABELS.get(view.content_type, view.content_type)),
+            size=size_text(view.size, fmt),
             erased_on=view.erased_at.date().isoformat() if view.erased_at else None,
             attached_as=embedded.get((view.entry, view.sha256)),
         )
@@ -318,7 +351,8 @@ async def statement_document(
     if seal is not None:
         attachments.append(seal.attachment())
     attachments += [file.attachment for file in files]
-    period = f"{date_from.isoformat()} to {date_to.isoformat()}"
+    t = fmt.translate
+    period = t("%(from)s to %(to)s") % {"from": date_from.isoformat(), "to": date_to.isoformat()}
     context: dict[str, Any] = {
         "group": {
             "name": group.name,
@@ -344,13 +378,16 @@ async def statement_document(
     return PdfDocument(
         template=TEMPLATE,
         context=context,
-        title=f"Audit statement of {group.name}, {period}",
-        description=(
-            f"Audit statement of the group {group.name} ({group.slug}) for the period {period}: "
+        title=t("Audit statement of %(group)s, %(period)s")
+        % {"group": group.name, "period": period},
+        description=t(
+            "Audit statement of the group %(group)s (%(slug)s) for the period %(period)s: "
             "opening balances, every entry, closing balances, decisions and the signed "
             "checkpoint of its log."
-        ),
-        keywords=("audit statement", group.slug, group.name, period),
+        )
+        % {"group": group.name, "slug": group.slug, "period": period},
+        keywords=(t("audit statement"), group.slug, group.name, period),
+        lang=fmt.language,
         author=f"{group.name} (Common Purse)",
         attachments=attachments,
     )

@@ -32,12 +32,14 @@ POT = LOCALES / "messages.pot"
 # reference documents the API (in English, as the OpenAPI document is) and the Atom feed
 # is read by feed readers, which send no language.
 UNTRANSLATED_TEMPLATES = frozenset({"api_reference.html", "public/feed.atom"})
-PYTHON_SOURCES = ("app", "proposals/labels.py")
+PYTHON_SOURCES = ("app", "proposals/labels.py", "proposals/rules.py")
 CALLERS = frozenset({"translate", "t", "N_"})
 SOURCES_RAISING = {"proposals/support.py": "InvalidInput"}
 TABLES = {
     "proposals/labels.py": ("STATUS_LABELS", "KIND_LABELS", "POSITION_LABELS", "CLOSED_BY"),
     "app/web/errors.py": ("_TITLES", "_MESSAGES"),
+    "app/presenters/ledger.py": ("KIND_LABELS", "FILE_TYPE_LABELS"),
+    "app/presenters/proposals.py": ("POLICY_STATUS_LABELS", "FIELD_LABELS"),
 }
 _STRING = r'"((?:[^"\\]|\\.)*)"'
 _TEMPLATE_MESSAGE = re.compile(r"\b(?:visitor_)?t\(\s*" + _STRING + r"\s*\)")

@@ -99,22 +99,28 @@ def field_changes(
     before: ProposalVersion, after: ProposalVersion, fmt: Formatter
 ) -> list[FieldChange]:
     """What changed between two versions, apart from the body (which ``text_diff`` shows)."""
+    t = fmt.translate  # the labels in the reader's language
     changes: list[FieldChange] = []
     if before.title != after.title:
         removed, added = word_diff(before.title, after.title)
-        changes.append(FieldChange("Title", removed, added))
+        changes.append(FieldChange(t("Title"), removed, added))
     pairs = (
-        ("Amount", _money(fmt, before.fund, before.amount), _money(fmt, after.fund, after.amount)),
         (
-            "Fund",
+            t("Amount"),
+            _money(fmt, before.fund, before.amount),
+            _money(fmt, after.fund, after.amount),
+        ),
+        (
+            t("Fund"),
             before.fund.name if before.fund else "",
             after.fund.name if after.fund else "",
         ),
-        ("Paid to", before.counterparty or "", after.counterparty or ""),
+        (t("Paid to"), before.counterparty or "", after.counterparty or ""),
     )
+    none = t("none")
     for label, old, new in pairs:
         if old != new:
             changes.append(
-                FieldChange(label, [DiffPart(old or "none", True)], [DiffPart(new or "none", True)])
+                FieldChange(label, [DiffPart(old or none, True)], [DiffPart(new or none, True)])
             )
     return changes

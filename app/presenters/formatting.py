@@ -14,6 +14,7 @@ from babel import Locale, UnknownLocaleError
 from babel.dates import format_date, format_datetime
 from babel.numbers import NumberFormatError, format_currency, format_decimal, parse_decimal
 
+from app.i18n import translations
 from app.settings import Settings
 from ledger.models import Group
 from ledger.money import exponent, format_amount
@@ -78,6 +79,19 @@ class Formatter:
             or DEFAULT_TIME_ZONE
         )
         return cls(locale_or_default(str(locale)), _zone(str(zone)))
+
+    @property
+    def language(self) -> str:
+        """The language its texts are in (``es`` for ``es_ES``)."""
+        return str(Locale.parse(self.locale).language)
+
+    def translate(self, message: str) -> str:
+        """``message`` (an English text of the catalogues) in this reader's language: the
+        presenters' words follow the same reader as their money and days."""
+        return translations(self.language).gettext(message)
+
+    def translate_plural(self, singular: str, plural: str, n: int) -> str:
+        return translations(self.language).ngettext(singular, plural, n)
 
     def money(self, minor: int, currency: str) -> str:
         """``€1,234.50`` (in the locale's way), from integer minor units; never a float."""

@@ -7,6 +7,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 
+from babel.numbers import format_decimal
+
 from app.presenters.formatting import Formatter
 from ledger.attachments import AttachmentView
 from ledger.models import Entry, Fund
@@ -54,12 +56,15 @@ class ReceiptView:
     url: str | None
 
 
-def size_text(size: int) -> str:
+def size_text(size: int, fmt: Formatter | None = None) -> str:
+    """``12.4 KB``, the way the reader writes numbers (``12,4 KB`` in Spanish)."""
+    t = fmt.translate if fmt is not None else str
     if size < 1024:
-        return f"{size} bytes"
-    if size < 1024 * 1024:
-        return f"{size / 1024:.1f} KB"
-    return f"{size / (1024 * 1024):.1f} MB"
+        return f"{size} bytes" if fmt is None else t("%(n)s bytes") % {"n": size}
+    value, unit = (size / 1024, "KB") if size < 1024 * 1024 else (size / (1024 * 1024), "MB")
+    if fmt is None:
+        return f"{value:.1f} {unit}"
+    return f"{format_decimal(round(value, 1), format='0.0', locale=fmt.locale)} {unit}"
 
 
 def receipt_view(
@@ -67,8 +72,8 @@ def receipt_view(
 ) -> ReceiptView:
     return ReceiptView(
         sha256=view.sha256,
-        type_label=FILE_TYPE_LABELS.get(view.content_type, view.content_type),
-        size_text=size_text(view.size),
+        type_label=fmt.translate(FILE_TYPE_LABELS.get(view.content_type, view.content_type)),
+        size_text=size_text(view.size, fmt),
         erased_on=fmt.day(view.erased_at) if view.erased_at else None,
         url=(
             f"/api/groups/{group_slug}/entries/{view.entry}/attachments/{view.sha256}"
@@ -117,36 +122,52 @@ def _holding(entry: Entry) -> list[tuple[str, int, str]]:
 def entry_title(entry: Entry, fmt: Formatter) -> str:
     """One line that says what happened: "Donation of €50.00 to Rent relief"."""
     legs = _holding(entry)
+    t = fmt.translate  # in the reader's language, as the money it names
     if entry.kind == "reversal":
-        return f"Reversal of entry #{entry.reverses_seq}"
+        return t("Reversal of entry #%(seq)s") % {"seq": entry.reverses_seq}
     if entry.kind == "decision":  # moves no money: the log's record of a closed round
-        return f"Decision on proposal {entry.proposal_number}"
+        return t("Decision on proposal %(number)s") % {"number": entry.proposal_number}
     if entry.kind == "transfer" and len(legs) == 2:
         source = next((leg for leg in legs if leg[1] < 0), legs[0])
         target = next((leg for leg in legs if leg[1] > 0), legs[1])
-        return f"Transfer of {fmt.money(target[1], target[2])} from {source[0]} to {target[0]}"
+        return t("Transfer of %(money)s from %(source)s to %(target)s") % {
+            "money": fmt.money(target[1], target[2]),
+            "source": source[0],
+            "target": target[0],
+        }
     if legs:
         name, amount, currency = legs[0]
         money = fmt.money(abs(amount), currency)
         if entry.kind == "donation":
-            return f"Donation of {money} to {name}"
+            return t("Donation of %(money)s to %(fund)s") % {"money": money, "fund": name}
         if entry.kind == "disbursement":
-            return f"Payment of {money} from {name}"
-    return KIND_LABELS.get(entry.kind, entry.kind).capitalize()
+            return t("Payment of %(money)s from %(fund)s") % {"money": money, "fund": name}
+    return t(KIND_LABELS.get(entry.kind, entry.kind)).capitalize()
 
 
 def _authority(authority: Authority | None, fmt: Formatter) -> tuple[str, int | None, str, str]:
     if authority is None:
         return "", None, "", ""
+    t = fmt.translate
     if authority.kind == "proposal":
-        passed = f", passed {fmt.day(authority.decided_on)}" if authority.decided_on else ""
-        return "proposal", authority.number, f"proposal {authority.number}", passed
-    if authority.kind == "policy" and authority.month is not None:
-        used = (
-            f": {fmt.money(authority.used, authority.currency)} of "
-            f"{fmt.money(authority.most, authority.currency)} used in {fmt.month(authority.month)}"
+        passed = (
+            t(", passed %(day)s") % {"day": fmt.day(authority.decided_on)}
+            if authority.decided_on
+            else ""
         )
-        return "policy", authority.number, f"policy {authority.number} ‘{authority.title}’", used
+        name = t("proposal %(number)s") % {"number": authority.number}
+        return "proposal", authority.number, name, passed
+    if authority.kind == "policy" and authority.month is not None:
+        used = t(": %(used)s of %(most)s used in %(month)s") % {
+            "used": fmt.money(authority.used, authority.currency),
+            "most": fmt.money(authority.most, authority.currency),
+            "month": fmt.month(authority.month),
+        }
+        name = t("policy %(number)s ‘%(title)s’") % {
+            "number": authority.number,
+            "title": authority.title,
+        }
+        return "policy", authority.number, name, used
     return "none", None, "", ""
 
 
@@ -168,7 +189,7 @@ def entry_view(
     return EntryView(
         seq=entry.seq,
         kind=entry.kind,
-        kind_label=KIND_LABELS.get(entry.kind, entry.kind),
+        kind_label=fmt.translate(KIND_LABELS.get(entry.kind, entry.kind)),
         title=entry_title(entry, fmt),
         occurred_on=entry.occurred_on,
         occurred_on_text=fmt.day(entry.occurred_on),

@@ -23,6 +23,7 @@ from app.presenters.formatting import Formatter
 from app.presenters.markdown import render_markdown
 from ledger.models import Fund, Group
 from ledger.money import format_amount
+from ledger.words import N_
 from proposals import policies, rules, service
 from proposals.labels import CLOSED_BY, KIND_LABELS, POSITION_LABELS, STATUS_LABELS
 from proposals.minute import Minute, minute_of_round
@@ -30,6 +31,9 @@ from proposals.models import Notification, Proposal, ProposalVersion
 from proposals.queries import Awaiting, InboxLine, LiveTally, Payable
 from proposals.rules import round_is_reset_by
 from proposals.schemas import PolicyOut, ProposalOut, ResponseOut, RoundOut, TallyOut, VersionOut
+
+WITHDRAWN_BY_AUTHOR = N_("Withdrawn by its author.")
+EVERY_STEWARD = N_("Every steward")
 
 # What an amendment changed, in words (``VersionOut.changed`` holds the field names).
 FIELD_LABELS = {
@@ -51,7 +55,11 @@ def money_text(version: ProposalVersion, fmt: Formatter) -> str:
     """``€80.00 from Rent relief``, or empty for a proposal that pays nothing."""
     if version.fund is None or version.amount is None:
         return ""
-    return f"{fmt.money(version.amount, version.fund.currency)} from {version.fund.name}"
+    t = fmt.translate
+    return t("%(amount)s from %(fund)s") % {
+        "amount": fmt.money(version.amount, version.fund.currency),
+        "fund": version.fund.name,
+    }
 
 
 # --- a proposal, whole ------------------------------------------------------------------------
@@ -235,11 +243,11 @@ def _moment(value: datetime | str) -> datetime:
     return datetime.fromisoformat(value) if isinstance(value, str) else value
 
 
-def _responses(responses: list[ResponseOut]) -> list[ResponseView]:
+def _responses(responses: list[ResponseOut], fmt: Formatter) -> list[ResponseView]:
     return [
         ResponseView(
             position=r.position,
-            position_label=POSITION_LABELS.get(r.position, r.position),
+            position_label=fmt.translate(POSITION_LABELS.get(r.position, r.position)),
             reason=r.reason,
             member=r.member,
             at=_moment(r.at),
@@ -265,7 +273,7 @@ def _minute_view(
     )
 
 
-def _round_view(out: RoundOut, minute: MinuteView | None) -> RoundView:
+def _round_view(out: RoundOut, minute: MinuteView | None, fmt: Formatter) -> RoundView:
     if out.closed_at is None:
         outcome = None
         explanation = out.live.explanation if out.live else ""
@@ -278,12 +286,12 @@ def _round_view(out: RoundOut, minute: MinuteView | None) -> RoundView:
         opened_at=out.opened_at,
         closes_at=out.closes_at,
         closed_at=out.closed_at,
-        closed_by=CLOSED_BY.get(out.closed_by or "", out.closed_by or ""),
+        closed_by=fmt.translate(CLOSED_BY.get(out.closed_by or "", out.closed_by or "")),
         outcome=outcome,
-        outcome_label=STATUS_LABELS.get(outcome or "", ""),
+        outcome_label=fmt.translate(STATUS_LABELS[outcome]) if outcome in STATUS_LABELS else "",
         explanation=explanation,
         tally=_tally_of(out.tally),
-        responses=_responses(out.responses),
+        responses=_responses(out.responses, fmt),
         minute=minute,
         comments=out.comments,
         decided_in=out.decided_in,
@@ -342,9 +350,9 @@ def proposal_page(
         title=current.title,
         body=current.body,
         status=proposal.status,
-        status_label=STATUS_LABELS.get(proposal.status, proposal.status),
+        status_label=fmt.translate(STATUS_LABELS.get(proposal.status, proposal.status)),
         kind=proposal.kind,
-        kind_label=KIND_LABELS.get(proposal.kind, proposal.kind),
+        kind_label=fmt.translate(KIND_LABELS.get(proposal.kind, proposal.kind)),
         amount=_money(fmt, current.fund, current.amount),
         amount_minor=current.amount if current.fund is not None else None,
         fund=current.fund.name if current.fund else None,
@@ -359,7 +367,7 @@ def proposal_page(
             for i, v in enumerate(proposal.versions)
         ],
         rounds=[
-            _round_view(r, _minute_view(minutes.get(r.number), funds, fmt, show_names))
+            _round_view(r, _minute_view(minutes.get(r.number), funds, fmt, show_names), fmt)
             for r in out.rounds
         ],
         authorised_minor=authorised_minor,
@@ -379,7 +387,7 @@ def next_step(proposal: Proposal, out: RoundOut, fmt: Formatter) -> str:
     if out.closed_at is not None:
         return ""
     live = out.live
-    return rules.what_happens_next(
+    text, values = rules.what_happens_next_words(
         live.status if live else "",
         live.reason if live else "",
         fmt.deadline(out.closes_at),
@@ -391,6 +399,7 @@ def next_step(proposal: Proposal, out: RoundOut, fmt: Formatter) -> str:
             service.current_round(proposal)
         ).close_when_all_responded,
     )
+    return fmt.translate(text) % values
 
 
 def decision_notes(out: ProposalOut, fmt: Formatter, *, paid: str = "") -> list[str]:
@@ -467,7 +476,7 @@ def proposal_line(proposal: Proposal, live: LiveTally | None, fmt: Formatter) ->
         closes_at = round_.closes_at
         explanation = live.explanation
     elif proposal.status == "withdrawn":
-        explanation = "Withdrawn by its author."
+        explanation = fmt.translate(WITHDRAWN_BY_AUTHOR)
     else:
         decided = [r for r in proposal.rounds if r.outcome]
         explanation = (decided[-1].explanation or "") if decided else ""
@@ -475,8 +484,8 @@ def proposal_line(proposal: Proposal, live: LiveTally | None, fmt: Formatter) ->
         number=proposal.number,
         title=version.title,
         status=proposal.status,
-        status_label=STATUS_LABELS.get(proposal.status, proposal.status),
-        kind_label=KIND_LABELS.get(proposal.kind, proposal.kind),
+        status_label=fmt.translate(STATUS_LABELS.get(proposal.status, proposal.status)),
+        kind_label=fmt.translate(KIND_LABELS.get(proposal.kind, proposal.kind)),
         amount=_money(fmt, version.fund, version.amount),
         fund=version.fund.name if version.fund else None,
         counterparty=version.counterparty,
@@ -679,14 +688,14 @@ def policy_view(
         title=out.title,
         purpose=out.purpose,
         status=out.status,
-        status_label=POLICY_STATUS_LABELS.get(out.status, out.status),
+        status_label=fmt.translate(POLICY_STATUS_LABELS.get(out.status, out.status)),
         in_force=out.status == policies.IN_FORCE,
         fund_name=policy.fund.name,
         max_per_payment=money(out.max_per_payment),
         max_per_month=money(out.max_per_month),
         used_this_month=money(out.used_this_month),
         remaining_this_month=money(out.remaining_this_month),
-        payers=", ".join(payer_names) if payer_names else "Every steward",
+        payers=", ".join(payer_names) if payer_names else fmt.translate(EVERY_STEWARD),
         decided_on=fmt.day(policy.decided_on) if policy.decided_on else "",
         ends_on=fmt.day(out.ends_on) if out.ends_on else "",
         ended_by=out.ended_by,

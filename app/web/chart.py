@@ -110,13 +110,32 @@ def balance_chart(
 
     highest = max(points, key=lambda p: p.balance)
     lowest = min(points, key=lambda p: p.balance)
-    since = "since its first entry" if complete else f"over its last {len(points) - 1} entries"
-    summary = (
-        f"Balance of {fund_name} {since}, from {day(points[0].on)} to {day(end)}: "
-        f"{money(points[0].balance)} at the start, {money(points[-1].balance)} now; "
-        f"highest {money(highest.balance)} on {day(highest.on)}, "
-        f"lowest {money(lowest.balance)} on {day(lowest.on)}."
-    )
+    t = fmt.translate  # the chart's words are in its reader's language, as its money
+    values = {
+        "fund": fund_name,
+        "first": day(points[0].on),
+        "last": day(end),
+        "start": money(points[0].balance),
+        "now": money(points[-1].balance),
+        "highest": money(highest.balance),
+        "highest_on": day(highest.on),
+        "lowest": money(lowest.balance),
+        "lowest_on": day(lowest.on),
+        "n": len(points) - 1,
+    }
+    if complete:
+        text = t(
+            "Balance of %(fund)s since its first entry, from %(first)s to %(last)s: "
+            "%(start)s at the start, %(now)s now; highest %(highest)s on %(highest_on)s, "
+            "lowest %(lowest)s on %(lowest_on)s."
+        )
+    else:
+        text = t(
+            "Balance of %(fund)s over its last %(n)s entries, from %(first)s to %(last)s: "
+            "%(start)s at the start, %(now)s now; highest %(highest)s on %(highest_on)s, "
+            "lowest %(lowest)s on %(lowest_on)s."
+        )
+    summary = text % values
     months: dict[tuple[int, int], int] = {}
     for point in points:
         months[(point.on.year, point.on.month)] = point.balance

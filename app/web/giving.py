@@ -18,13 +18,14 @@ from litestar.response import Redirect, Template
 from markupsafe import Markup
 
 from app.auth import provide_caller
-from app.deps import CurrentCaller, DbSession, Id, settings_of
+from app.deps import CurrentCaller, DbSession, Id
 from app.guards import member_with, public_or_member
-from app.presenters.formatting import Formatter
+from app.i18n import SOURCE_LANGUAGE
+from app.presenters.formatting import typed_amount
 from app.presenters.markdown import render_markdown
 from app.web.forms import Form, read_form
 from app.web.security import COOKIE_FREE
-from app.web.templating import page, see_other, settings_page
+from app.web.templating import page, see_other, settings_page, visitor_formatter
 from ledger import giving
 from ledger.errors import InvalidInput, LedgerError
 from ledger.giving_rules import (
@@ -36,6 +37,7 @@ from ledger.giving_rules import (
 )
 from ledger.money import parse_amount
 from ledger.schemas import GivingIn
+from ledger.words import N_
 
 GIVING_FIELDS = ("how_to_give", "iban", "bic", "account_holder")
 QR_TITLE = "SEPA payment QR code: scan it with a banking app to fill in the transfer"
@@ -59,6 +61,11 @@ def payment_qr(payload: str) -> Markup:
     return Markup(svg.replace("<svg ", '<svg role="img" ', 1))  # noqa: S704 (segno's markup)
 
 
+GIVE_AMOUNT_HELP = N_(
+    "Write the amount with digits, such as 20 or 12.50, within what a transfer allows."
+)
+
+
 class GivingPages(Controller):
     include_in_schema = False
     opt = {COOKIE_FREE: True}
@@ -73,16 +80,20 @@ class GivingPages(Controller):
         amount: Annotated[str, QueryParameter(max_length=40)] = "",
     ) -> Template:
         group = caller.group
-        fmt = Formatter.for_group(group, settings_of(request))
+        fmt = visitor_formatter(request, group)
         ways = await giving.get_giving(db_session, group)
         form = Form(values={"amount": amount.strip()})
         minor: int | None = None
         if form.value("amount"):
             try:
-                minor = parse_amount(form.value("amount"), group.currency)
+                # Typed the reader's way: "12,50" in Spanish, "12.50" in English.
+                typed = typed_amount(form.value("amount"), fmt.language)
+                minor = parse_amount(typed, group.currency)
                 ways.qr_payload(group, minor)  # the code's own limits
             except LedgerError as error:
-                form.fail("amount", str(error))
+                # The ledger words its refusals in English; other readers get the form's help.
+                english = fmt.language == SOURCE_LANGUAGE
+                form.fail("amount", str(error) if english else fmt.translate(GIVE_AMOUNT_HELP))
                 minor = None
         payload = ways.qr_payload(group, minor)
         bank = ways.bank

@@ -41,7 +41,7 @@ from app.presenters.proposals import (
 from app.web.chart import Chart, balance_chart
 from app.web.ledger import entry_views
 from app.web.security import COOKIE_FREE
-from app.web.templating import language_cookie, local_path, page, see_other
+from app.web.templating import language_cookie, local_path, page, see_other, visitor_formatter
 from app.web.verification import VerificationKeeper
 from ledger import giving, groups, log, service, witnesses
 from ledger import queries as ledger_queries
@@ -123,7 +123,7 @@ class GroupPages(Controller):
             query=query,
             next_after=next_after,
             after=after,
-            fmt=Formatter.for_group(None, settings_of(request)),
+            fmt=visitor_formatter(request),
         )
 
     @get("/language", name="language")
@@ -142,7 +142,7 @@ class GroupPages(Controller):
         self, request: Request[Any, Any, Any], db_session: DbSession, caller: CurrentCaller
     ) -> Template:
         group = caller.group
-        fmt = Formatter.for_group(group, settings_of(request))
+        fmt = visitor_formatter(request, group)
         now = utcnow()
         panels: list[FundPanel] = []
         committed = await proposals.committed_by_fund(db_session, group)

@@ -50,7 +50,7 @@ from app.web.forms import (
     read_form,
 )
 from app.web.security import COOKIE_FREE
-from app.web.templating import page, see_other
+from app.web.templating import page, see_other, visitor_formatter
 from ledger import attachments, giving, service
 from ledger import queries as ledger_queries
 from ledger.canonical import ATTACHMENT
@@ -115,30 +115,31 @@ class LedgerPages(Controller):
         before: Annotated[str, QueryParameter(max_length=20)] = "",
     ) -> Template:
         group = caller.group
-        fmt = Formatter.for_group(group, settings_of(request))
+        fmt = visitor_formatter(request, group)
+        t = fmt.translate  # the filters' refusals read in the page's language
         funds = await service.list_funds(db_session, group)
         values = {"fund": fund, "kind": kind, "from": start, "to": end}
         errors: dict[str, str] = {}
         fund_row = next((f for f in funds if f.slug == fund), None)
         if fund and fund_row is None:
-            errors["fund"] = "Choose one of the group's funds."
+            errors["fund"] = t("Choose one of the group's funds.")
         if kind and kind not in ENTRY_KINDS:
-            errors["kind"] = "Choose one of the kinds listed."
+            errors["kind"] = t("Choose one of the kinds listed.")
         dates: dict[str, date | None] = {}
         for name, text in (("from", start), ("to", end)):
             try:
                 dates[name] = date.fromisoformat(text) if text else None
             except ValueError:
-                errors[name] = "Write the date as YYYY-MM-DD, e.g. 2026-03-31."
+                errors[name] = t("Write the date as YYYY-MM-DD, e.g. 2026-03-31.")
                 dates[name] = None
         if dates["from"] and dates["to"] and dates["from"] > dates["to"]:
-            errors["to"] = "The end date is before the start date."
+            errors["to"] = t("The end date is before the start date.")
         cursor: int | None = None
         if before:
             if before.isdigit() and 0 < int(before) <= MAX_SEQ:
                 cursor = int(before)
             else:
-                errors["before"] = "That page link is broken; start from the newest entries."
+                errors["before"] = t("That page link is broken; start from the newest entries.")
         entries: list[EntryView] = []
         next_before: int | None = None
         # Filtered to one fund, each entry shows the fund's balance just after it.
@@ -165,7 +166,7 @@ class LedgerPages(Controller):
             fmt=fmt,
             caller=caller,
             funds=funds,
-            kinds=[(k, KIND_LABELS[k]) for k in ENTRY_KINDS],
+            kinds=[(k, t(KIND_LABELS[k])) for k in ENTRY_KINDS],
             values=values,
             errors=errors,
             filters=filters,

@@ -59,7 +59,7 @@ from app.web.forms import (
 )
 from app.web.ledger import entry_views, receipt_of
 from app.web.security import COOKIE_FREE
-from app.web.templating import page, see_other, settings_page
+from app.web.templating import page, see_other, settings_page, visitor_formatter
 from ledger import attachments as ledger_attachments
 from ledger import groups
 from ledger import queries as ledger_queries
@@ -296,7 +296,7 @@ class ProposalPages(Controller):
         before: Annotated[str, QueryParameter(max_length=12)] = "",
     ) -> Template:
         group = caller.group
-        fmt = Formatter.for_group(group, settings_of(request))
+        fmt = visitor_formatter(request, group)
         cursor: int | None = None
         if before:
             if not (before.isdigit() and 0 < int(before) <= MAX_PROPOSAL):
@@ -339,7 +339,7 @@ class ProposalPages(Controller):
     ) -> Template:
         """A spending policy: its terms, this month's room, every payment made under it."""
         group = caller.group
-        fmt = Formatter.for_group(group, settings_of(request))
+        fmt = visitor_formatter(request, group)
         names = await proposal_queries.names_visible(
             db_session, group, member=caller.membership is not None
         )
@@ -391,7 +391,7 @@ class ProposalPages(Controller):
         number: int,
     ) -> Template:
         group = caller.group
-        fmt = Formatter.for_group(group, settings_of(request))
+        fmt = visitor_formatter(request, group)
         proposal = await proposals.get_proposal(db_session, group, number)
         member = caller.membership is not None
         names = await proposal_queries.names_visible(db_session, group, member=member)

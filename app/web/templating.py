@@ -23,10 +23,17 @@ from markupsafe import Markup
 
 from app.auth import Caller
 from app.deps import settings_of
-from app.i18n import SOURCE_LANGUAGE, available_languages, choose, language_name, translations
+from app.i18n import (
+    SOURCE_LANGUAGE,
+    available_languages,
+    choose,
+    language_name,
+    page_words,
+)
 from app.migrate import PROJECT_ROOT
 from app.presenters.formatting import Formatter, locale_or_default
 from app.web.forms import Form
+from ledger.models import Group
 
 TEMPLATES = PROJECT_ROOT / "templates"
 STATIC = Path(__file__).resolve().parent.parent / "static"
@@ -63,8 +70,7 @@ def csrf_field(context: Context) -> Markup:
     )
 
 
-def _english(message: str) -> str:
-    return message
+_english, _english_plural = page_words(SOURCE_LANGUAGE)
 
 
 def create_environment() -> Environment:
@@ -76,7 +82,9 @@ def create_environment() -> Environment:
         lstrip_blocks=True,
     )
     # Pages in one language pass their own ``t``; the others are written in English.
-    environment.globals.update(static=static_url, csrf_field=csrf_field, t=_english)
+    environment.globals.update(
+        static=static_url, csrf_field=csrf_field, t=_english, tn=_english_plural
+    )
     return environment
 
 
@@ -105,6 +113,16 @@ def visitor_language(request: Request[Any, Any, Any]) -> str:
     return instance if instance in offered else SOURCE_LANGUAGE
 
 
+def visitor_formatter(request: Request[Any, Any, Any], group: Group | None = None) -> Formatter:
+    """The group's (else the instance's) formatter, in the visitor's language: what the
+    presenters format and word for a page reads like the page."""
+    fmt = Formatter.for_group(group, settings_of(request))
+    language = visitor_language(request)
+    if fmt.language != language:
+        fmt = replace(fmt, locale=locale_or_default(language))
+    return fmt
+
+
 def page(
     request: Request[Any, Any, Any],
     template: str,
@@ -120,11 +138,12 @@ def page(
     layout's "Ask for support" stays in the visitor's (``visitor_t``)."""
     context.setdefault("current_user", request.scope.get("state", {}).get("cp_user"))
     visitor = visitor_language(request)
-    visitor_t = translations(visitor).gettext
+    visitor_t, _ = page_words(visitor)
     context.setdefault("visitor_t", visitor_t)
     context.setdefault("visitor_language", visitor)
     context.setdefault("t", visitor_t)
     context.setdefault("language", visitor)
+    context.setdefault("tn", page_words(context["language"])[1])
     context.setdefault("languages_offered", languages_offered())
     fmt = context.get("fmt") or Formatter.for_group(context.get("group"), settings_of(request))
     # Money and days read the way the page's language writes them.

@@ -84,6 +84,12 @@ async def test_each_change_is_mailed_in_the_persons_language(
     assert "Ada" not in first["Subject"]
     text = first.get_payload()
     assert f"{BASE}/g/{world.slug}/ask/{with_address.reference}" in str(text)
+    # The whole message is in the language the person asked in, not only its subject.
+    said = first.get_payload(decode=True).decode("utf-8")
+    assert "Sigue tu solicitud en tu página privada:" in said
+    assert "Recibes este correo porque pediste que te avisáramos" in said
+    assert "Follow your request" not in said
+    assert "You get this e-mail" not in said
 
 
 async def test_erasing_the_details_cancels_the_updates_not_yet_sent(
