@@ -151,7 +151,13 @@ RETRY_AFTER_SECONDS = 1
 def on_ledger_error(request: Request[Any, Any, Any], error: LedgerError) -> Response[Any]:
     headers = {"Retry-After": str(RETRY_AFTER_SECONDS)} if isinstance(error, NotYet) else None
     if _wants_html(request):
-        return respond(request, status_of(error), str(error), headers=headers)
+        return error_page(
+            request,
+            status_of(error),
+            str(error),
+            headers=headers,
+            words=getattr(error, "words", None),
+        )
     status, body = ledger_problem(error)
     return Response(body, status_code=status, media_type=PROBLEM_MEDIA_TYPE, headers=headers)
 
@@ -286,7 +292,8 @@ def on_unexpected_error(request: Request[Any, Any, Any], error: Exception) -> Re
 
 
 def on_ledger_error_page(request: Request[Any, Any, Any], error: LedgerError) -> Response[Any]:
-    return error_page(request, status_of(error), str(error))
+    # An error that carries its ``words`` (text and values) is said in the reader's language.
+    return error_page(request, status_of(error), str(error), words=getattr(error, "words", None))
 
 
 # The pages' controllers answer every error with a page, whatever the Accept header says.

@@ -93,17 +93,34 @@ def today() -> date:
     return datetime.now(UTC).date()
 
 
+# The period picker's fields as its refusals name them (``from`` and ``to`` in English).
+PERIOD_FIELDS = (N_("from"), N_("to"))
+
+
+class PeriodInvalid(InvalidInput):
+    """A period that cannot be printed, with ``words`` (its English text with placeholders,
+    and their values) for a page to say it in its reader's language."""
+
+    def __init__(self, text: str, values: dict[str, object], *, field: str) -> None:
+        super().__init__(text % values, field=field)
+        self.words = (text, values)
+
+
 def parse_day(text: str, field: str) -> date:
     if not _DATE.fullmatch(text):
-        raise InvalidInput(
-            f"{field} must be a date written YYYY-MM-DD, not {text[:40]!r}.", field=field
+        raise PeriodInvalid(
+            N_("%(field)s must be a date written YYYY-MM-DD, not %(typed)s."),
+            {"field": field, "typed": repr(text[:40])},
+            field=field,
         )
     try:
         return date.fromisoformat(text)
     except ValueError:
         # Name the field: a person at the period picker sees this on a page, not a form.
-        raise InvalidInput(
-            f"{field}: {text!r} is not a day of the calendar (write it YYYY-MM-DD).", field=field
+        raise PeriodInvalid(
+            N_("%(field)s: %(typed)s is not a day of the calendar (write it YYYY-MM-DD)."),
+            {"field": field, "typed": repr(text)},
+            field=field,
         ) from None
 
 
@@ -126,8 +143,12 @@ async def resolve_period(
     else:
         start = min(await first_day(session, group) or end, end)
     if start > end:
-        raise InvalidInput(
-            f"The period starts ({start}) after it ends ({end}); 'from' must not be after 'to'.",
+        raise PeriodInvalid(
+            N_(
+                "The period starts (%(start)s) after it ends (%(end)s); "
+                "'from' must not be after 'to'."
+            ),
+            {"start": start, "end": end},
             field="from",
         )
     return start, end

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from html import escape
 from http import HTTPStatus
 from typing import Any
@@ -43,7 +44,10 @@ def error_page(
     detail: str,
     *,
     headers: dict[str, str] | None = None,
+    words: tuple[str, Mapping[str, object]] | None = None,
 ) -> Response[str]:
+    """An error page in the visitor's language; ``words``: the detail as its English text
+    with placeholders and their values, translated before it is filled in."""
     phrase = HTTPStatus(status).phrase if status in HTTPStatus._value2member_map_ else "Error"
     title = _TITLES.get(status, phrase)
     message = _MESSAGES.get(status, "")
@@ -53,6 +57,11 @@ def error_page(
     try:
         language = visitor_language(request)
         translate = translations(language).gettext
+        if shown_detail and words is not None:
+            values = dict(words[1])
+            if isinstance(values.get("field"), str):  # a form's field, named in its words
+                values["field"] = translate(str(values["field"]))
+            shown_detail = translate(words[0]) % values
         environment = request.app.template_engine.engine  # type: ignore[union-attr]
         body = environment.get_template("errors/error.html").render(
             request=request,

@@ -133,3 +133,18 @@ async def test_a_proposal_page_in_spanish(client: Client, world: World) -> None:
     english = text_of((await client.get(f"/g/{world.slug}/proposals/1", headers=ENGLISH)).text)
     assert "Amount €300.00" in english
     assert "Needs " in english
+
+
+async def test_a_bad_day_at_the_period_picker_is_explained_in_spanish(
+    client: Client, world: World
+) -> None:
+    bad = await client.get(f"/g/{world.slug}/audit.pdf?from=2026-13-40", headers=SPANISH)
+    assert bad.status_code == 422
+    assert bad.headers["content-type"].startswith("text/html")
+    text = text_of(bad.text)
+    assert "desde: '2026-13-40' no es un día del calendario (escríbelo AAAA-MM-DD)." in text
+    assert "is not a day" not in text
+    backwards = await client.get(
+        f"/g/{world.slug}/audit.pdf?from=2026-01-02&to=2026-01-01", headers=SPANISH
+    )
+    assert "«desde» no puede ser posterior a «hasta»" in text_of(backwards.text)
