@@ -17,7 +17,7 @@ from __future__ import annotations
 import re
 from collections import defaultdict
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime
 from typing import Any, Protocol
 
@@ -277,6 +277,18 @@ def _fund_section(
     )
 
 
+def _reader_money(decision: DecisionLine, fmt: Formatter) -> DecisionLine:
+    """A decision's amount (``300.00 EUR``) the reader's way, in a language not English
+    (``300,00 €``); English statements print it as they always have."""
+    if decision.amount is None or fmt.language == SOURCE_LANGUAGE:
+        return decision
+    value, _, currency = decision.amount.rpartition(" ")
+    try:
+        return replace(decision, amount=fmt.money_text(value, currency))
+    except (ArithmeticError, ValueError):
+        return decision  # not an amount as the decisions write it: printed as it is
+
+
 @dataclass(frozen=True, slots=True)
 class ReceiptLine:
     """A receipt attached to an entry of the period: its hash and type (the files are the
@@ -353,7 +365,10 @@ async def statement_document(
         )
         for view in views
     ]
-    decisions = list(await decisions_in_period(session, group, date_from, date_to))
+    decisions = [
+        _reader_money(decision, fmt)
+        for decision in await decisions_in_period(session, group, date_from, date_to)
+    ]
     seal = await latest_seal(session, group)
     leaves = await period_leaves(session, group, date_from, date_to)
     links = Links(base_url.rstrip("/"), group.slug)

@@ -113,12 +113,22 @@ def visitor_language(request: Request[Any, Any, Any]) -> str:
     return instance if instance in offered else SOURCE_LANGUAGE
 
 
+def language_asked(request: Request[Any, Any, Any]) -> bool:
+    """Whether the visitor said which language they read (the picker, ``?lang=`` or their
+    browser's ``Accept-Language``); without it, money and days keep the instance's locale."""
+    return bool(
+        request.query_params.get("lang")
+        or request.cookies.get(LANGUAGE_COOKIE)
+        or request.headers.get("accept-language")
+    )
+
+
 def visitor_formatter(request: Request[Any, Any, Any], group: Group | None = None) -> Formatter:
-    """The group's (else the instance's) formatter, in the visitor's language: what the
-    presenters format and word for a page reads like the page."""
+    """The group's (else the instance's) formatter, in the visitor's language when they
+    asked for one: what the presenters format and word for a page reads like the page."""
     fmt = Formatter.for_group(group, settings_of(request))
     language = visitor_language(request)
-    if fmt.language != language:
+    if fmt.language != language and language_asked(request):
         fmt = replace(fmt, locale=locale_or_default(language))
     return fmt
 
@@ -141,13 +151,16 @@ def page(
     visitor_t, _ = page_words(visitor)
     context.setdefault("visitor_t", visitor_t)
     context.setdefault("visitor_language", visitor)
+    own_language = "language" in context  # a page in a language of its own (the ask pages)
     context.setdefault("t", visitor_t)
     context.setdefault("language", visitor)
     context.setdefault("tn", page_words(context["language"])[1])
     context.setdefault("languages_offered", languages_offered())
     fmt = context.get("fmt") or Formatter.for_group(context.get("group"), settings_of(request))
-    # Money and days read the way the page's language writes them.
-    if Locale.parse(fmt.locale).language != context["language"]:
+    # Money and days read the way the page's language writes them (the instance's locale
+    # stays for a visitor who asked for no language).
+    asked = own_language or language_asked(request)
+    if Locale.parse(fmt.locale).language != context["language"] and asked:
         fmt = replace(fmt, locale=locale_or_default(context["language"]))
     context["fmt"] = fmt
     return Template(
