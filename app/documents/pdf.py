@@ -52,7 +52,7 @@ from jinja2.runtime import Context
 from markupsafe import Markup
 
 from app.documents.columns import clean
-from app.i18n import SOURCE_LANGUAGE, page_words
+from app.i18n import SOURCE_LANGUAGE, page_words, translations
 from app.presenters.formatting import Formatter, locale_or_default
 from app.presenters.markdown import render_markdown
 from ledger.money import format_amount
@@ -208,6 +208,21 @@ def environment() -> Environment:
         return _cached_environment
 
 
+def page_numbers_css(language: str) -> Markup:
+    """The footer's "Page 1 of 2" in the document's language (the stylesheet says it in
+    English): a style rule, as a page's margin boxes take their words from CSS only."""
+    if language == SOURCE_LANGUAGE:
+        return Markup("")
+    t = translations(language).gettext
+    # Our catalogue's words inside a CSS string: its quotes, backslashes and any "<" escaped.
+    words = t("Page %(page)s of %(pages)s")
+    words = words.replace("\\", "\\\\").replace('"', '\\"').replace("<", "\\3c ")
+    content = '"' + words % {"page": '" counter(page) "', "pages": '" counter(pages) "'} + '"'
+    return Markup(  # noqa: S704 (escaped for CSS above; no markup from anyone else)
+        f"<style>@page {{ @bottom-right {{ content: {content}; }} }}</style>"
+    )
+
+
 def render_html(document: PdfDocument) -> str:
     template = environment().get_template(document.template)
     return template.render(
@@ -218,6 +233,7 @@ def render_html(document: PdfDocument) -> str:
         document_author=clean(document.author),
         document_created=document.created.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
         document_lang=document.lang,
+        page_numbers=page_numbers_css(document.lang),
         stylesheet=STYLESHEET,
     )
 

@@ -50,7 +50,7 @@ async def test_the_audit_statement_in_spanish(client: Client, world: World, tmp_
         "Periodo del 2024-01-01 al 2024-01-31 (ambos días incluidos)",
         "2 asientos",
         "Resumen",
-        "Fondo Apertura Entradas Salidas Cierre Asientos",
+        "FONDO APERTURA ENTRADAS SALIDAS CIERRE ASIENTOS",  # (headings in capitals)
         "12.345,50 €",
         "12.320,50 €",  # rent relief's closing balance after the transfer
         "Saldo de apertura al comenzar el 2024-01-01",
@@ -63,6 +63,7 @@ async def test_the_audit_statement_in_spanish(client: Client, world: World, tmp_
         "Cómo verificar este documento",
         "Comprueba la firma.",
         "Generado el",
+        "Página 1 de 2",
     ):
         assert words in text, words
     for english in (
@@ -76,6 +77,7 @@ async def test_the_audit_statement_in_spanish(client: Client, world: World, tmp_
         "How to verify",
         "Generated",
         "No decisions were recorded",
+        "Page 1",
     ):
         assert english not in text, english
 
@@ -86,3 +88,4 @@ async def test_the_audit_statement_in_spanish(client: Client, world: World, tmp_
     assert "Closing balance at the end of 2024-01-31 12320.50 EUR" in text
     assert "+12345.50" in text
     assert "to groceries" in text
+    assert "Page 1 of 2" in text
