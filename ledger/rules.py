@@ -165,6 +165,21 @@ def check_balance_limit(funds: Mapping[int, FundState], changes: Mapping[int, in
             )
 
 
+def check_place_limit(
+    places: Mapping[int, PlaceTerms], balances: Mapping[int, int], changes: Mapping[int, int]
+) -> None:
+    """``check_balance_limit`` for places: no stored place balance may overflow either."""
+    for place_id, change in changes.items():
+        if abs(balances[place_id] + change) > MAX_BALANCE:
+            place = places[place_id]
+            raise BalanceLimit(
+                f"The place {place.name or place.slug!r} cannot hold more than "
+                f"{format_amount(MAX_BALANCE, place.currency)} {place.currency} either way; "
+                "this entry would take it beyond that.",
+                field="amount",
+            )
+
+
 # --- what an entry may be: the rules of the log ------------------------------------------------
 #
 # One statement, used by the append path (before an entry is written), the database verifier
@@ -423,8 +438,7 @@ class Books:
                 # (The default place may hold funds of other currencies the group had
                 # before places existed.)
                 raise InvalidInput(
-                    f"The place {place.name or slug!r} holds {place.currency}, "
-                    f"not {leg.currency}.",
+                    f"The place {place.name or slug!r} holds {place.currency}, not {leg.currency}.",
                     field=field,
                     in_log=f"puts {leg.currency} in the {place.currency} place {slug!r}",
                 )
