@@ -232,6 +232,12 @@ class Entry(Base):
     postings: Mapped[list[Posting]] = relationship(
         order_by="Posting.position", lazy="selectin", viewonly=True
     )
+    place: Mapped[Place | None] = relationship(
+        foreign_keys=[place_id], lazy="joined", viewonly=True
+    )
+    to_place: Mapped[Place | None] = relationship(
+        foreign_keys=[to_place_id], lazy="joined", viewonly=True
+    )
 
 
 class Posting(Base):

@@ -541,10 +541,9 @@ async def _plan(
 
 
 def _check_place_currency(place: Place, fund: Fund) -> None:
-    """A place holds money of its own currency only (the log's rule says the same of every
-    place but the default, which may hold what funds of other currencies held before places
-    existed; new entries keep to the rule there too)."""
-    if fund.currency != place.currency:
+    """A place holds money of its own currency only; but the default place, which holds
+    whatever the funds held before places existed, of any currency (the log's rule)."""
+    if fund.currency != place.currency and not place.is_default:
         raise InvalidInput(
             f"The place {place.name!r} holds {place.currency}; the fund {fund.name!r} holds "
             f"{fund.currency}.",
@@ -699,6 +698,8 @@ async def record_entry(
         set_committed_value(posting, "fund", funds[planned.fund_id])
         loaded_postings.append(posting)
     set_committed_value(entry, "postings", loaded_postings)
+    set_committed_value(entry, "place", plan.place)
+    set_committed_value(entry, "to_place", plan.to_place)
     for fund_id, change in changes.items():
         set_committed_value(funds[fund_id], "balance", funds[fund_id].balance + change)
     for place_id, change in place_changes.items():
@@ -780,6 +781,8 @@ async def record_decision(
     entry = as_loaded(Entry, {"id": entry_id, **columns})
     session.add(entry)
     set_committed_value(entry, "postings", [])
+    set_committed_value(entry, "place", None)
+    set_committed_value(entry, "to_place", None)
     for name in ("size", "head_hash", "merkle"):
         set_committed_value(log, name, head[name])
     return entry
