@@ -9,10 +9,9 @@ from __future__ import annotations
 from datetime import datetime
 
 from ledger.models import Group, Place
+from ledger.rules import DEFAULT_PLACE_NAME, DEFAULT_PLACE_SLUG
 
-# The default place of every group: most groups hold their money in one bank account.
-DEFAULT_PLACE_SLUG = "bank"
-DEFAULT_PLACE_NAME = "Bank account"
+__all__ = ["DEFAULT_PLACE_NAME", "DEFAULT_PLACE_SLUG", "default_place"]
 
 
 def default_place(group: Group, now: datetime) -> Place:

@@ -35,6 +35,10 @@ _ACCOUNT_ROOTS = {
     INCOME: "Income:Donations",
     EXPENSE: "Expenses:Support",
 }
+# The default place every group has (``ledger.places``): most hold their money in one bank
+# account.
+DEFAULT_PLACE_SLUG = "bank"
+DEFAULT_PLACE_NAME = "Bank account"
 SLUG = re.compile(r"[a-z][a-z0-9]*(?:-[a-z0-9]+)*")
 
 
@@ -410,45 +414,44 @@ class Books:
             )
 
     def _check_places(self, kind: str, legs: Sequence[Leg]) -> dict[str, int]:
-        """Each place's balance after the entry, leg by leg: never below zero unless the
-        place allows it (a bank account with an overdraft); a place other than the
-        default holds its own currency only."""
-        balances: dict[str, int] = {}
+        """Each place's balance after the entry: never below zero unless the place allows
+        it (a bank account with an overdraft), checked on what the whole entry takes out
+        (a transfer between funds, or its reversal, leaves its place as it was); a place
+        other than the default holds its own currency only."""
+        changes: dict[str, int] = {}
         field = "from_place" if kind == MOVE else "place"
         for leg in legs:
             if not leg.in_place:
                 continue
             slug = leg.place or self.default_place
-            if slug is None:
-                if leg.place is None and not self.places:
-                    continue  # a log from before places: the funds' rules held it
-                raise InvalidInput(
-                    "The group has no places.", field=field, in_log="names a place of no group"
-                )
-            place = self.places.get(slug)
+            place = None if slug is None else self.places.get(slug)
             if place is None:
                 if leg.place is None and not self.places:
-                    continue
+                    continue  # a log from before places: the funds' rules held it
                 raise InvalidInput(
                     f"There is no place {slug!r}.",
                     field=field,
                     in_log=f"uses the unknown place {slug!r}",
                 )
             if leg.currency != place.currency and slug != self.default_place:
-                # (The default place may hold funds of other currencies the group had
-                # before places existed.)
+                # (The default place may hold funds of other currencies, as before places.)
                 raise InvalidInput(
-                    f"The place {place.name or slug!r} holds {place.currency}, not {leg.currency}.",
+                    f"The place {place.name or place.slug!r} holds {place.currency}, "
+                    f"not {leg.currency}.",
                     field=field,
-                    in_log=f"puts {leg.currency} in the {place.currency} place {slug!r}",
+                    in_log=f"puts {leg.currency} in the {place.currency} place {place.slug!r}",
                 )
-            before = balances.get(slug, self.place_balances.get(slug, 0))
-            after = balances[slug] = before + leg.amount
-            if leg.amount < 0 and after < 0 and not place.allow_negative:
+            changes[place.slug] = changes.get(place.slug, 0) + leg.amount
+        balances: dict[str, int] = {}
+        for slug, change in changes.items():
+            place = self.places[slug]
+            before = self.place_balances.get(slug, 0)
+            after = balances[slug] = before + change
+            if change < 0 and after < 0 and not place.allow_negative:
                 raise InsufficientFunds(
                     f"The place {place.name or slug!r} holds "
                     f"{format_amount(before, place.currency)} {place.currency}; this entry "
-                    f"needs {format_amount(-leg.amount, place.currency)} there.",
+                    f"takes {format_amount(-change, place.currency)} from it.",
                     field=field,
                     in_log=f"takes the place {slug!r} below zero",
                 )
