@@ -18,7 +18,10 @@ Choices that keep that true:
 - **Accounts.** ``ledger.rules.account_name`` for every valid fund slug (the names the log
   itself uses), but a fund's money is shown where it is held: ``Assets:<Place>:<Fund>``
   (``Assets:Bank:Rent-relief``), so ``Assets:Bank`` totals what the place holds; a move
-  between places posts to the places' own accounts (``Assets:Cash`` to ``Assets:Bank``).
+  between places, which touches no fund, posts to each place's ``Between-Places`` account
+  (``Assets:Cash:Between-Places`` to ``Assets:Bank:Between-Places``): not to the place's
+  own account, as a beancount balance check of an account counts its sub-accounts, and a
+  name no fund can have (a fund's component has no capital after its first letter).
   Anything else gets a component that starts with a digit (which no valid
   slug can produce) followed by the slug's UTF-8 in hex, and a mapping refuses collisions.
 - **Text.** Member text becomes one line: control characters and line breaks become
@@ -177,12 +180,16 @@ def _component(slug: str) -> str:
     return slug[0].upper() + slug[1:]
 
 
+# Where a move's legs go: money moved between places, of no fund in particular.
+BETWEEN_PLACES = "Between-Places"
+
+
 def place_account(place_slug: str, fund_slug: str | None = None) -> str:
     """Where a fund's money is held, as an account of its place (``Assets:Cash:Groceries``);
-    without a fund, the place's own account (``Assets:Cash``), which moves post to."""
-    name = "Assets:" + _component(place_slug)
-    if fund_slug is not None:
-        name += ":" + _component(fund_slug)
+    without a fund, what moves brought to the place or took from it
+    (``Assets:Cash:Between-Places``); ``Assets:Cash`` is their total."""
+    name = "Assets:" + _component(place_slug) + ":"
+    name += BETWEEN_PLACES if fund_slug is None else _component(fund_slug)
     if not _ACCOUNT.fullmatch(name):
         raise ValueError(f"{name!r} is not an account name hledger and beancount both accept")
     return name
@@ -447,7 +454,8 @@ def _header(book: _Book) -> list[str]:
     places = sorted({a.place_slug for a in book.accounts.values() if a.place_slug is not None})
     for place in places:
         lines.append(
-            f";   place {one_line(place)}: money held there is under {place_account(place)}"
+            f";   place {one_line(place)}: what it holds is under "
+            f"{place_account(place).removesuffix(':' + BETWEEN_PLACES)}"
         )
     return lines
 
