@@ -11,9 +11,11 @@ from typing import Any
 import msgspec
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
+from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.settings import Settings
 from ledger.bundle import verify_bundle
-from tests.support.clients import standing_policy
+from tests.support.clients import browser, give_password, post_form, standing_policy, text_of
 from tests.support.people import World
 
 Client = AsyncTestClient[Litestar]
@@ -214,3 +216,62 @@ async def test_an_entry_in_an_unknown_place_is_refused_naming_the_field(
     assert refused.status_code == 422
     assert [e["field"] for e in refused.json()["errors"]] == ["place"]
     assert await places(client, world) == {"bank": "0.00"}
+
+
+async def test_a_steward_adds_a_place_records_in_it_and_moves_money_on_the_web(
+    settings: Settings, world: World, session: AsyncSession
+) -> None:
+    """One place: no picker and no move. A second place: the record forms ask where the
+    money is, money moves between places, and the group page says where the money is."""
+    await give_password(session, world.steward)
+    html = {"Accept": "text/html"}
+    async with browser(settings, world.steward) as steward:
+        alone = text_of((await steward.get(f"/m/{world.slug}/record/donation", headers=html)).text)
+        assert "Where the money is" not in alone
+        assert "Move money between places" not in alone
+        public = text_of((await steward.get(f"/g/{world.slug}", headers=html)).text)
+        assert "Where the money is" not in public
+
+        refused = await post_form(steward, f"/m/{world.slug}/places/new", {"name": " "})
+        assert refused.status_code == 422
+        assert "Give the place a name" in text_of(refused.text)
+        added = await post_form(steward, f"/m/{world.slug}/places/new", {"name": "Cash box"})
+        assert added.status_code == 303, added.text
+        taken = await post_form(
+            steward, f"/m/{world.slug}/places/new", {"name": "Tin", "slug": "cash-box"}
+        )
+        assert taken.status_code == 422  # as the fund form answers a taken name
+        assert "has a place 'cash-box' already" in text_of(taken.text)
+
+        form = text_of((await steward.get(f"/m/{world.slug}/record/donation", headers=html)).text)
+        assert "Where the money is" in form
+        assert "Bank account (€0.00), the usual place" in form
+        donated = await post_form(
+            steward,
+            f"/m/{world.slug}/record/donation",
+            {"fund": "groceries", "amount": "30.00", "place": "cash-box"},
+        )
+        assert donated.status_code == 303, donated.text
+        unknown = await post_form(
+            steward,
+            f"/m/{world.slug}/record/donation",
+            {"fund": "groceries", "amount": "1.00", "place": "safe"},
+        )
+        assert unknown.status_code == 422
+        too_much = await post_form(
+            steward,
+            f"/m/{world.slug}/record/move",
+            {"from_place": "cash-box", "to_place": "bank", "amount": "30.01"},
+        )
+        assert too_much.status_code == 409
+        assert "The place 'Cash box' holds 30.00 EUR" in text_of(too_much.text)
+        moved = await post_form(
+            steward,
+            f"/m/{world.slug}/record/move",
+            {"from_place": "cash-box", "to_place": "bank", "amount": "20.00", "memo": "Paid in"},
+        )
+        assert moved.status_code == 303, moved.text
+        public = text_of((await steward.get(f"/g/{world.slug}", headers=html)).text)
+        assert "Where the money is" in public
+        assert "Moved €20.00 from Cash box to Bank account" in public
+        assert await places(steward, world) == {"bank": "20.00", "cash-box": "10.00"}
