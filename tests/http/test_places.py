@@ -275,3 +275,10 @@ async def test_a_steward_adds_a_place_records_in_it_and_moves_money_on_the_web(
         assert "Where the money is" in public
         assert "Moved €20.00 from Cash box to Bank account" in public
         assert await places(steward, world) == {"bank": "20.00", "cash-box": "10.00"}
+        # The ledger's pages and documents take a move (it has no postings) in their stride.
+        ledger = await steward.get(f"/g/{world.slug}/ledger", headers=html)
+        assert ledger.status_code == 200
+        assert "Moved €20.00 from Cash box to Bank account" in text_of(ledger.text)
+        audit = await steward.get(f"/g/{world.slug}/audit.pdf")
+        assert audit.status_code == 200, audit.text
+        assert audit.content.startswith(b"%PDF")
