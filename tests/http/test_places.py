@@ -11,10 +11,12 @@ from typing import Any
 import msgspec
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
+from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.settings import Settings
 from ledger.bundle import verify_bundle
+from ledger.models import Place
 from tests.support.clients import browser, give_password, post_form, standing_policy, text_of
 from tests.support.people import World
 
@@ -282,3 +284,24 @@ async def test_a_steward_adds_a_place_records_in_it_and_moves_money_on_the_web(
         audit = await steward.get(f"/g/{world.slug}/audit.pdf")
         assert audit.status_code == 200, audit.text
         assert audit.content.startswith(b"%PDF")
+
+
+async def test_verify_names_a_place_whose_kept_balance_differs_from_the_log(
+    client: Client, world: World, session: AsyncSession
+) -> None:
+    assert (await add_cash_box(client, world)).status_code == 201
+    tin = await record(
+        client, world, {"kind": "donation", "fund": "groceries", "amount": "9.00", "place": "cash"}
+    )
+    assert tin.status_code == 201
+    await session.execute(
+        update(Place)
+        .where(Place.group_id == world.group.id, Place.slug == "cash")
+        .values(balance=Place.balance + 1)
+    )
+    await session.commit()
+    verified = (await client.get(f"/api/groups/{world.slug}/verify")).json()
+    assert not verified["ok"]
+    assert verified["problem"] == (
+        "the stored balance of place 'cash' differs from what the entries put there"
+    )
