@@ -138,6 +138,8 @@ ROUTES: dict[tuple[str, str], Route] = {
     # The ledger.
     ("GET", "/api/groups/{group:str}/funds"): Route(PUBLIC_READ),
     ("POST", "/api/groups/{group:str}/funds"): Route(STEWARD, body={}, allowed=422),
+    ("GET", "/api/groups/{group:str}/places"): Route(PUBLIC_READ),
+    ("POST", "/api/groups/{group:str}/places"): Route(STEWARD, body={}, allowed=422),
     ("GET", "/api/groups/{group:str}/entries"): Route(PUBLIC_READ),
     ("POST", "/api/groups/{group:str}/entries"): Route(STEWARD, body={}, allowed=422),
     ("GET", "/api/groups/{group:str}/entries/{seq:int}"): Route(PUBLIC_READ),
@@ -326,6 +328,8 @@ ROUTES: dict[tuple[str, str], Route] = {
     ("POST", "/m/{group:str}/entries/{seq:int}/receipts"): Route(STEWARD, page=True, allowed=422),
     ("GET", "/m/{group:str}/funds/new"): Route(STEWARD, page=True),
     ("POST", "/m/{group:str}/funds/new"): Route(STEWARD, page=True, allowed=422),
+    ("GET", "/m/{group:str}/places/new"): Route(STEWARD, page=True),
+    ("POST", "/m/{group:str}/places/new"): Route(STEWARD, page=True, allowed=422),
     ("GET", "/m/{group:str}/members"): Route(ADMIN, page=True),
     ("POST", "/m/{group:str}/members"): Route(ADMIN, page=True, allowed=422),
     # Removing the only admin is refused.

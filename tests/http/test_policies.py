@@ -198,8 +198,8 @@ async def test_the_leaf_names_the_policy_in_a_new_version_and_old_leaves_still_v
         report = verify_bundle(bundle, key, two_processes=two_processes)
         assert report.ok, report
     csv = (await client.get(api(world, "/export.csv"))).text.splitlines()
-    assert csv[0].endswith(",hash,policy")
-    assert csv[-1].endswith(f",{number}v1")
+    assert csv[0].endswith(",hash,policy,place")
+    assert csv[-1].endswith(f",{number}v1,bank")
     journal = (await client.get(api(world, "/export.journal"))).text
     assert f"policy:{number}v1" in journal
     assert f"under policy {number} v1" in journal

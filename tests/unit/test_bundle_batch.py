@@ -18,7 +18,7 @@ from typing import Any
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from ledger.bundle import BundleFund, _Broken, _leaf_digest, _Replay
+from ledger.bundle import BundleFund, BundlePlace, _Broken, _leaf_digest, _Replay
 from ledger.canonical import ZERO_HASH, LeafDoc, canonical_json, leaf_document, parse_leaf
 from ledger.rules import Leg, account_name, negation
 
@@ -102,7 +102,7 @@ def leaves(history: list[Step]) -> tuple[list[LeafDoc], list[bytes]]:
         if step.reverses_back is not None or step.reverses_to is not None:
             reverses = step.reverses_to or max(seq - (step.reverses_back or 0), 1)
             original = written[reverses - 1] if reverses < seq else []
-            legs = [Leg(a, f, amount, c) for a, f, amount, c in negation(original)]
+            legs = [Leg(a, f, amount, c, p) for a, f, amount, c, p in negation(original)]
         leaf = canonical_json(
             leaf_document(
                 group="g",
@@ -186,3 +186,43 @@ def test_the_batched_check_decides_what_the_rules_decide(
             assert any(
                 len({p.currency for p in document.postings}) > 1 for document in documents[split:]
             )
+
+
+# A group with places: leaves written before places (or in the default place) name none, so
+# the batch's legs are all in the default place, which may not go below zero.
+PLACES = [BundlePlace("bank", "EUR", False, True), BundlePlace("cash", "EUR", False, False)]
+
+
+@settings(max_examples=500, deadline=None)
+@given(
+    before=st.lists(steps(), max_size=8),
+    batch=st.lists(steps(), min_size=1, max_size=12),
+)
+def test_with_places_the_batched_check_never_passes_what_the_rules_refuse(
+    before: list[Step], batch: list[Step]
+) -> None:
+    """The batched check may leave a batch to the entry-by-entry check (a place's running
+    balance dipping inside an entry that leaves it whole), but what it passes, the rules
+    pass, with the same balances of funds and places."""
+    documents, digests = leaves(before + batch)
+    split = len(before)
+    one = _Replay("g", FUNDS, {}, PLACES)
+    problem: str | None = None
+    for document, digest in zip(documents, digests, strict=True):
+        try:
+            one._entry(document, digest)
+        except _Broken as broken:
+            problem = broken.problem
+            break
+    if problem is not None and one.books.seq < split:
+        return
+    fast = _Replay("g", FUNDS, {}, PLACES)
+    for document, digest in zip(documents[:split], digests[:split], strict=True):
+        fast._entry(document, digest)
+    untouched = books_of(fast), dict(fast.books.place_balances)
+    if fast._batch_holds(documents[split:], b"".join(digests[split:])):
+        assert problem is None
+        assert books_of(fast) == books_of(one)
+        assert fast.books.place_balances == one.books.place_balances
+    else:
+        assert (books_of(fast), dict(fast.books.place_balances)) == untouched

@@ -17,9 +17,11 @@ from hypothesis import strategies as st
 
 from ledger.canonical import (
     ZERO_HASH,
+    Move,
     canonical_json,
     leaf_document,
     leaf_hash_hex,
+    leaf_version_of,
     parse_leaf,
     parse_leaf_lines,
     timestamp,
@@ -243,3 +245,52 @@ def test_a_canonical_leaf_reads_back() -> None:
     documents, lines = parse_leaf_lines(leaf + b"\n" + leaf)
     assert lines == [leaf, leaf]
     assert len(documents) == 2
+
+
+# --- places (leaf version 6) -----------------------------------------------------------------
+
+
+def _placed_leaf(**parts: Any) -> bytes:
+    legs = [
+        Leg("Assets:Holding:Groceries", "groceries", 500, "EUR", parts.get("place")),
+        Leg("Income:Donations:Groceries", "groceries", -500, "EUR", parts.get("place")),
+    ]
+    return canonical_json(
+        leaf_document(
+            group="pod",
+            seq=2,
+            kind=parts.pop("kind", "donation"),
+            occurred_on=date(2026, 12, 6),
+            recorded_at=datetime(2026, 12, 6, 5, 0, tzinfo=UTC),
+            memo="",
+            counterparty=None,
+            postings=[] if parts.get("move") else legs,
+            reverses=None,
+            proposal=None,
+            prev=ZERO_HASH,
+            **parts,
+        )
+    )
+
+
+def test_an_entry_in_the_default_place_is_written_as_before_places() -> None:
+    leaf = _placed_leaf()
+    assert b'"v":"1"' in leaf
+    assert b"place" not in leaf
+    assert leaf_version_of(parse_leaf(leaf)) == "1"
+
+
+def test_a_place_or_a_move_makes_a_version_6_leaf_that_reads_back() -> None:
+    cash = parse_leaf(_placed_leaf(place="cash"))
+    assert (cash.v, cash.place) == ("6", "cash")
+    moved = parse_leaf(_placed_leaf(kind="move", move=Move("cash", "bank", 8000, "EUR")))
+    assert moved.v == "6"
+    assert moved.move is not None
+    assert moved.move.legs() == Move("cash", "bank", 8000, "EUR").legs()
+    assert leaf_version_of(moved) == "6"
+
+
+def test_a_leaf_of_an_older_version_may_not_name_a_place() -> None:
+    """A verifier compares the version a leaf says with the one its parts need."""
+    leaf = _placed_leaf(place="cash").replace(b'"v":"6"', b'"v":"1"')
+    assert leaf_version_of(parse_leaf(leaf)) == "6"
