@@ -232,11 +232,13 @@ class Entry(Base):
     postings: Mapped[list[Posting]] = relationship(
         order_by="Posting.position", lazy="selectin", viewonly=True
     )
+    # Loaded by a second query only when some entry names a place (most groups never do):
+    # a join would widen every read of entries.
     place: Mapped[Place | None] = relationship(
-        foreign_keys=[place_id], lazy="joined", viewonly=True
+        foreign_keys=[place_id], lazy="selectin", viewonly=True
     )
     to_place: Mapped[Place | None] = relationship(
-        foreign_keys=[to_place_id], lazy="joined", viewonly=True
+        foreign_keys=[to_place_id], lazy="selectin", viewonly=True
     )
 
 
