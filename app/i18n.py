@@ -35,6 +35,11 @@ def translations(language: str) -> gettext.NullTranslations:
     return gettext.GNUTranslations(compiled)
 
 
+def N_(text: str) -> str:
+    """Marks a text for the catalogues that is translated later, where it is shown."""
+    return text
+
+
 def available_languages() -> list[str]:
     """English and every language with a catalogue."""
     found = {SOURCE_LANGUAGE} | {

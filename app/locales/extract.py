@@ -38,6 +38,7 @@ SOURCES_RAISING = {"proposals/support.py": "InvalidInput"}
 TABLES = {
     "proposals/labels.py": ("STATUS_LABELS", "KIND_LABELS", "POSITION_LABELS", "CLOSED_BY"),
     "app/web/errors.py": ("_TITLES", "_MESSAGES"),
+    "app/presenters/ledger.py": ("KIND_LABELS",),
 }
 _STRING = r'"((?:[^"\\]|\\.)*)"'
 _TEMPLATE_MESSAGE = re.compile(r"\b(?:visitor_)?t\(\s*" + _STRING + r"\s*\)")

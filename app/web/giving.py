@@ -20,6 +20,7 @@ from markupsafe import Markup
 from app.auth import provide_caller
 from app.deps import CurrentCaller, DbSession, Id, settings_of
 from app.guards import member_with, public_or_member
+from app.i18n import N_
 from app.presenters.formatting import Formatter
 from app.presenters.markdown import render_markdown
 from app.web.forms import Form, read_form
@@ -194,7 +195,7 @@ def check_fields(form: Form) -> None:
     if iban:
         checks.append(("iban", lambda: check_iban(iban)))
     elif bic or holder:
-        form.fail("iban", "Enter the IBAN of the account, or leave the bank details empty.")
+        form.fail("iban", N_("Enter the IBAN of the account, or leave the bank details empty."))
     if bic:
         checks.append(("bic", lambda: check_bic(bic)))
     for name, check in checks:

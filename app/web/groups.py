@@ -39,6 +39,7 @@ from app.presenters.proposals import (
     proposal_lines,
 )
 from app.web.chart import Chart, balance_chart
+from app.web.language import reader_formatter
 from app.web.ledger import entry_views
 from app.web.security import COOKIE_FREE
 from app.web.templating import language_cookie, local_path, page, see_other
@@ -303,7 +304,7 @@ class MemberGroupPages(Controller):
         fund: Annotated[str, QueryParameter(max_length=64)] = "",
     ) -> Template:
         group = caller.group
-        fmt = Formatter.for_group(group, settings_of(request))
+        fmt = reader_formatter(request, group)
         funds = await service.list_funds(db_session, group)
         committed = await committed_by_fund(db_session, group)
         entries, _ = await service.list_entries(

@@ -30,6 +30,7 @@ from app.db import keep_changes
 from app.deps import CurrentCaller, CurrentNotary, DbSession, Id, settings_of
 from app.errors import status_of
 from app.guards import may_read_files, member_with, public_or_member
+from app.i18n import N_, translations
 from app.presenters.formatting import Formatter
 from app.presenters.ledger import (
     KIND_LABELS,
@@ -49,6 +50,7 @@ from app.web.forms import (
     new_form_id,
     read_form,
 )
+from app.web.language import reader_formatter, visitor_language
 from app.web.security import COOKIE_FREE
 from app.web.templating import page, see_other
 from ledger import attachments, giving, service
@@ -323,8 +325,10 @@ class LedgerForms(Controller):
             form.values["form_id"] = new_form_id()
             form.fail(
                 "",
-                "This form was sent before with other details. Check them and send it "
-                "again to record a new entry.",
+                N_(
+                    "This form was sent before with other details. Check them and send it "
+                    "again to record a new entry."
+                ),
             )
             return await self._record_page(request, db_session, caller, kind, form, status=409)
         except LedgerError as error:
@@ -360,7 +364,8 @@ class LedgerForms(Controller):
         recorded: int | None = None,
     ) -> Template:
         group = caller.group
-        fmt = Formatter.for_group(group, settings_of(request))
+        fmt = reader_formatter(request, group)
+        translate = translations(visitor_language(request)).gettext
         funds = await service.list_funds(db_session, group)
         committed = await committed_by_fund(db_session, group)
         done = await service.find_entry(db_session, group, recorded) if recorded else None
@@ -378,7 +383,7 @@ class LedgerForms(Controller):
             fmt=fmt,
             caller=caller,
             kind=kind,
-            kinds=[(k, KIND_LABELS[v]) for k, v in ENTRY_FORMS.items()],
+            kinds=[(k, translate(KIND_LABELS[v])) for k, v in ENTRY_FORMS.items()],
             form=form,
             funds=[fund_view(f, fmt, committed.get(f.id, 0)) for f in funds],
             payable=payable,
@@ -416,12 +421,12 @@ class LedgerForms(Controller):
         caller: CurrentCaller,
         seq: Id,
     ) -> Template | Redirect:
-        form = Form(values={})
+        form = Form(values={}, language=visitor_language(request))
         await self._entry_with_receipts(db_session, caller, seq)
         try:
             receipt = await receipt_of(request, settings_of(request).max_attachment_bytes)
             if receipt is None:
-                raise InvalidInput("Choose the file of the receipt.", field="receipt")
+                raise InvalidInput(N_("Choose the file of the receipt."), field="receipt")
             await attach_receipt(request, db_session, caller, seq, receipt)
         except LedgerError as error:
             form.fail("receipt", str(error))
@@ -447,7 +452,7 @@ class LedgerForms(Controller):
         status: int = 200,
     ) -> Template:
         group = caller.group
-        fmt = Formatter.for_group(group, settings_of(request))
+        fmt = reader_formatter(request, group)
         entry = await self._entry_with_receipts(db_session, caller, seq)
         (view,) = await entry_views(db_session, group, [entry], fmt, caller)
         return page(
@@ -479,9 +484,9 @@ class LedgerForms(Controller):
         slug = form.value("slug") or _slugify(name)
         form.values["slug"] = slug
         if not name:
-            form.fail("name", "Give the fund a name, such as Rent relief.")
+            form.fail("name", N_("Give the fund a name, such as Rent relief."))
         elif len(name) > 120:
-            form.fail("name", "Keep the name to 120 characters or fewer.")
+            form.fail("name", N_("Keep the name to 120 characters or fewer."))
         if form.ok:
             try:
                 await service.create_fund(
@@ -543,7 +548,7 @@ def _policy_in(form: Form) -> int | None:
     if not text:
         return None
     if not text.isdigit() or not 0 < int(text) <= MAX_SEQ:
-        form.fail("policy", "Choose one of the policies listed.")
+        form.fail("policy", N_("Choose one of the policies listed."))
         return None
     return int(text)
 
@@ -578,7 +583,7 @@ def _decided_in(form: Form) -> int | None:
     if not text:
         return None
     if not text.isdigit() or not 0 < int(text) <= MAX_SEQ:
-        form.fail("proposal", "Choose one of the proposals listed.")
+        form.fail("proposal", N_("Choose one of the proposals listed."))
         return None
     return int(text)
 

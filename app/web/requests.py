@@ -24,14 +24,15 @@ from sqlalchemy import func, select
 
 from app.auth import Caller, provide_caller
 from app.db import keep_changes
-from app.deps import CurrentCaller, DbSession, Id, settings_of
+from app.deps import CurrentCaller, DbSession, Id
 from app.errors import status_of
 from app.guards import member_with, steward_or_facilitator_page
-from app.i18n import language_name
+from app.i18n import N_, language_name
 from app.jobs import discard_held_requests, erase_personal_data
 from app.presenters.formatting import Formatter
 from app.presenters.ledger import fund_view
 from app.web.forms import Form, read_form
+from app.web.language import reader_formatter
 from app.web.templating import page, see_other
 from ledger import service
 from ledger.errors import LedgerError
@@ -152,7 +153,7 @@ class RequestPages(Controller):
         caller: CurrentCaller,
         done: Annotated[str, QueryParameter(max_length=20)] = "",
     ) -> Template:
-        fmt = Formatter.for_group(caller.group, settings_of(request))
+        fmt = reader_formatter(request, caller.group)
         now = utcnow()
         queued = await support.queue(db_session, caller.group)
         latest = await support.latest_events(db_session, queued)
@@ -258,7 +259,7 @@ class RequestPages(Controller):
     ) -> Template | Redirect:
         found = await support.get_request(db_session, caller.group, request_id)
         form = await read_form(request, ("text",))
-        text = _limited(form, "text", NOTE_MAX, required="Write the note first.")
+        text = _limited(form, "text", NOTE_MAX, required=N_("Write the note first."))
         refused = 422
         if form.ok:
             refused = await _attempt(
@@ -285,12 +286,12 @@ class RequestPages(Controller):
         found = await support.get_request(db_session, caller.group, request_id)
         fields = ("title", "summary", "fund", "amount")
         form = await read_form(request, fields)
-        title = _limited(form, "title", TITLE_MAX, required="Give the proposal a title.")
+        title = _limited(form, "title", TITLE_MAX, required=N_("Give the proposal a title."))
         summary = _limited(form, "summary", SUMMARY_MAX)
         if not form.value("fund"):
-            form.fail("fund", "Choose the fund the money comes from.")
+            form.fail("fund", N_("Choose the fund the money comes from."))
         if not form.value("amount"):
-            form.fail("amount", "Enter the amount to pay, such as 120.00.")
+            form.fail("amount", N_("Enter the amount to pay, such as 120.00."))
         refused = 422
         if form.ok:
             refused = await _attempt(
@@ -389,10 +390,10 @@ class RequestPages(Controller):
         found = await support.get_request(db_session, caller.group, request_id)
         form = await read_form(request, ("confirm",))
         if found.erased_at is not None:
-            form.fail("", "These details were erased already.")
+            form.fail("", N_("These details were erased already."))
             return _erase_page(request, caller, found, form, status=409)
         if form.value("confirm") != "yes":
-            form.fail("confirm", "Tick the box to confirm that the details go for good.")
+            form.fail("confirm", N_("Tick the box to confirm that the details go for good."))
             return _erase_page(request, caller, found, form, status=422)
         await erase_personal_data(request, db_session, found)
         return Redirect(f"{_base(caller.group.slug, found.id)}?done=erased", status_code=303)
@@ -426,7 +427,7 @@ class RequestPages(Controller):
         done: str = "",
     ) -> Template:
         group = caller.group
-        fmt = Formatter.for_group(group, settings_of(request))
+        fmt = reader_formatter(request, group)
         details, notes = await support.read_details(db_session, group, found, caller.logged_in_user)
         state = await support.status_of(db_session, group, found)
         proposal = await db_session.get(Proposal, found.proposal_id) if found.proposal_id else None
@@ -506,7 +507,12 @@ def _limited(form: Form, name: str, limit: int, *, required: str = "") -> str:
     if required and not text:
         form.fail(name, required)
     elif len(text) > limit:
-        form.fail(name, f"Keep this to {limit} characters or fewer (it has {len(text)}).")
+        form.fail(
+            name,
+            N_("Keep this to %(limit)s characters or fewer (it has %(count)s)."),
+            limit=limit,
+            count=len(text),
+        )
     return text
 
 

@@ -31,6 +31,22 @@ NOT_YET_CONVERTED: frozenset[str] = frozenset(
     "public/ask.html",
     "public/ask_status.html",
     "public/_group_header.html",
+    # The members' pages.
+    "member/_discussion.html",
+    "member/_forms.html",
+    "member/_inbox_lines.html",
+    "member/_proposals.html",
+    "member/_roles.html",
+    "member/dashboard.html",
+    "member/group.html",
+    "member/inbox.html",
+    "member/join.html",
+    "member/login.html",
+    "member/notifications.html",
+    "member/password_forgot.html",
+    "member/password_reset.html",
+    "member/proposal.html",
+    "member/record.html",
 }
 _TAG = re.compile(r"<!--.*?-->|<[^>]*>", re.DOTALL)
 _ENTITY = re.compile(r"&[#\w]+;")
