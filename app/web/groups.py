@@ -240,7 +240,7 @@ class MemberGroupPages(Controller):
     async def dashboard(
         self, request: Request[Any, Any, Any], db_session: DbSession, user: CurrentUser
     ) -> Template:
-        fmt = Formatter.for_group(None, settings_of(request))
+        fmt = reader_formatter(request, None)
         return page(
             request,
             "member/dashboard.html",
@@ -264,7 +264,7 @@ class MemberGroupPages(Controller):
     async def inbox(
         self, request: Request[Any, Any, Any], db_session: DbSession, user: CurrentUser
     ) -> Template:
-        fmt = Formatter.for_group(None, settings_of(request))
+        fmt = reader_formatter(request, None)
         lines = await proposal_queries.inbox(
             db_session,
             user.id,

@@ -10,7 +10,7 @@ The rules live in ``proposals.support``; these pages only call it.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Annotated, Any
@@ -27,12 +27,12 @@ from app.db import keep_changes
 from app.deps import CurrentCaller, DbSession, Id
 from app.errors import status_of
 from app.guards import member_with, steward_or_facilitator_page
-from app.i18n import N_, language_name
+from app.i18n import N_, language_name, translations
 from app.jobs import discard_held_requests, erase_personal_data
 from app.presenters.formatting import Formatter
 from app.presenters.ledger import fund_view
 from app.web.forms import Form, read_form
-from app.web.language import reader_formatter
+from app.web.language import reader_formatter, visitor_language
 from app.web.templating import page, see_other
 from ledger import service
 from ledger.errors import LedgerError
@@ -49,41 +49,44 @@ MESSAGE_MAX = 2000
 SHOWN_READS = 10
 
 STATUS_LABELS = {
-    "received": "New",
-    "discussing": "Being discussed",
-    "proposed": "Proposed to the group",
-    "decided": "Decided",
-    "paid": "Paid",
-    "declined": "Declined",
-    "withdrawn": "Withdrawn by the person",
+    "received": N_("New"),
+    "discussing": N_("Being discussed"),
+    "proposed": N_("Proposed to the group"),
+    "decided": N_("Decided"),
+    "paid": N_("Paid"),
+    "declined": N_("Declined"),
+    "withdrawn": N_("Withdrawn by the person"),
 }
 # What the person did on their status page, as the stewards read it.
 EVENT_LABELS = {
-    "added": "The person added information (see the notes)",
-    "withdrawn": "The person withdrew the request",
-    "erased": "The person erased their details",
+    "added": N_("The person added information (see the notes)"),
+    "withdrawn": N_("The person withdrew the request"),
+    "erased": N_("The person erased their details"),
 }
 DECISION_LABELS = {
-    "passed": "passed",
-    "not_passed": "not passed",
-    "blocked": "blocked",
-    "withdrawn": "withdrawn",
+    "passed": N_("passed"),
+    "not_passed": N_("not passed"),
+    "blocked": N_("blocked"),
+    "withdrawn": N_("withdrawn"),
 }
-URGENCY_LABELS = {"urgent": "Urgent", "normal": "Soon", "low": "Not urgent"}
+URGENCY_LABELS = {"urgent": N_("Urgent"), "normal": N_("Soon"), "low": N_("Not urgent")}
 DONE_MESSAGES = {
-    "noted": "Your note was added.",
-    "proposed": "The request is now a proposal; the group decides on it.",
-    "declined": "The request was declined. The person sees your message on their page.",
-    "paid": "The request is marked as paid. The person's page says so.",
-    "erased": "The person's details and the notes were erased. The code, the proposal "
-    "and the ledger stay as they were.",
-    "released": "The request is in the queue now, and the stewards have been told of it.",
+    "noted": N_("Your note was added."),
+    "proposed": N_("The request is now a proposal; the group decides on it."),
+    "declined": N_("The request was declined. The person sees your message on their page."),
+    "paid": N_("The request is marked as paid. The person's page says so."),
+    "erased": N_(
+        "The person's details and the notes were erased. The code, the proposal "
+        "and the ledger stay as they were."
+    ),
+    "released": N_("The request is in the queue now, and the stewards have been told of it."),
 }
 QUEUE_DONE_MESSAGES = {
-    "cleared": "The held requests were discarded, with their details.",
-    "none": "There was no held request to discard.",
+    "cleared": N_("The held requests were discarded, with their details."),
+    "none": N_("There was no held request to discard."),
 }
 OPEN = ("received", "discussing")
+Translate = Callable[[str], str]
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,10 +111,10 @@ def _age(created_at: datetime, now: datetime, fmt: Formatter) -> str:
     return format_timedelta(now - created_at, threshold=1.0, locale=fmt.locale)
 
 
-def _status_label(status: support.RequestStatus) -> str:
-    label = STATUS_LABELS[status.status]
+def _status_label(status: support.RequestStatus, translate: Translate) -> str:
+    label = translate(STATUS_LABELS[status.status])
     if status.status == "decided" and status.decision:
-        label += f": {DECISION_LABELS.get(status.decision, status.decision)}"
+        label += f": {translate(DECISION_LABELS.get(status.decision, status.decision))}"
     return label
 
 
@@ -120,20 +123,24 @@ def _row(
     status: support.RequestStatus,
     fmt: Formatter,
     now: datetime,
+    translate: Translate,
     latest: RequestEvent | None = None,
 ) -> RequestRow:
     return RequestRow(
         id=request.id,
         pseudonym=request.pseudonym,
         status=status.status,
-        status_label=_status_label(status),
+        status_label=_status_label(status, translate),
         urgency=request.urgency,
-        urgency_label=URGENCY_LABELS.get(request.urgency, request.urgency),
+        urgency_label=translate(URGENCY_LABELS.get(request.urgency, request.urgency)),
         received=fmt.day(request.created_at),
         age=_age(request.created_at, now, fmt),
         amount=fmt.money(request.amount, request.currency) if request.amount else "",
         erased=request.erased_at is not None,
-        latest=f"{EVENT_LABELS[latest.kind]}, {_age(latest.at, now, fmt)} ago" if latest else "",
+        latest=translate("%(event)s, %(age)s ago")
+        % {"event": translate(EVENT_LABELS[latest.kind]), "age": _age(latest.at, now, fmt)}
+        if latest
+        else "",
     )
 
 
@@ -154,17 +161,23 @@ class RequestPages(Controller):
         done: Annotated[str, QueryParameter(max_length=20)] = "",
     ) -> Template:
         fmt = reader_formatter(request, caller.group)
+        translate = translations(visitor_language(request)).gettext
         now = utcnow()
         queued = await support.queue(db_session, caller.group)
         latest = await support.latest_events(db_session, queued)
         rows = [
             _row(
-                r, await support.status_of(db_session, caller.group, r), fmt, now, latest.get(r.id)
+                r,
+                await support.status_of(db_session, caller.group, r),
+                fmt,
+                now,
+                translate,
+                latest.get(r.id),
             )
             for r in queued
         ]
         held_rows = [
-            _row(r, await support.status_of(db_session, caller.group, r), fmt, now)
+            _row(r, await support.status_of(db_session, caller.group, r), fmt, now, translate)
             for r in await support.queue(db_session, caller.group, held=True)
         ]
         return page(
@@ -428,6 +441,7 @@ class RequestPages(Controller):
     ) -> Template:
         group = caller.group
         fmt = reader_formatter(request, group)
+        translate = translations(visitor_language(request)).gettext
         details, notes = await support.read_details(db_session, group, found, caller.logged_in_user)
         state = await support.status_of(db_session, group, found)
         proposal = await db_session.get(Proposal, found.proposal_id) if found.proposal_id else None
@@ -457,9 +471,9 @@ class RequestPages(Controller):
             caller=caller,
             roles=caller.roles,
             req=found,
-            row=_row(found, state, fmt, utcnow()),
+            row=_row(found, state, fmt, utcnow(), translate),
             history=[
-                (EVENT_LABELS[event.kind], event.at)
+                (translate(EVENT_LABELS[event.kind]), event.at)
                 for event in await support.history(db_session, found)
             ],
             state=state,
