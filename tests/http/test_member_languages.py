@@ -150,3 +150,37 @@ async def test_the_login_page_and_its_error_read_in_spanish(
     wrong = await post_form(client, "/login", {"email": "", "password": ""})
     assert "Escribe tu dirección de correo." in wrong.text
     assert "Escribe tu contraseña." in wrong.text
+
+
+async def test_every_members_page_of_an_admin_reads_in_spanish(
+    settings: Settings, world: World, session: AsyncSession
+) -> None:
+    await give_password(session, world.admin)
+    group = f"/m/{world.slug}"
+    headings = {
+        "/m": "Tus grupos",
+        "/notifications": "Notificaciones",
+        "/password/forgot": "¿Olvidaste tu contraseña?",
+        group: "Área de miembros",
+        f"{group}/members": "Miembros y funciones",
+        f"{group}/rules": "Reglas de decisión",
+        f"{group}/giving": "Cómo donar",
+        f"{group}/notifications": "Notificaciones",
+        f"{group}/requests": "Peticiones de apoyo",
+        f"{group}/claims": "Reembolsos",
+        f"{group}/claims/new": "Pedir un reembolso",
+        f"{group}/funds/new": "Abrir un fondo nuevo",
+        f"{group}/donors": "Donantes a quienes se agradece por su nombre",
+        f"{group}/proposals/new": "Proponer",
+        f"{group}/policies/new": "Proponer una política de gasto",
+        f"{group}/record/payment": "Registrar un pago",
+        f"{group}/record/transfer": "Mover dinero entre fondos",
+        f"{group}/record/reversal": "Anular un asiento",
+    }
+    async with browser(settings, world.admin) as admin:
+        admin.headers["Accept-Language"] = "es"
+        for url, heading in headings.items():
+            page = await admin.get(url, headers=HTML)
+            assert page.status_code == 200, url
+            assert '<html lang="es">' in page.text, url
+            assert f"<h1>{heading}</h1>" in page.text, url
