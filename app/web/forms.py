@@ -125,6 +125,27 @@ DOMAIN_MESSAGES: tuple[tuple[re.Pattern[str], str], ...] = tuple(
             r"to (?P<latest>[\d-]+)\.",
             N_("%(day)s is outside the dates the ledger accepts: from %(earliest)s to %(latest)s."),
         ),
+        # A join link that cannot be used (``ledger.groups.invite_refusal``).
+        (
+            r"This invite link has been used already; each link works once\. Please ask an "
+            r"admin of (?P<group>.+) for a new one\.",
+            N_(
+                "This invite link has been used already; each link works once. Please ask an "
+                "admin of %(group)s for a new one."
+            ),
+        ),
+        (
+            r"This invite link was withdrawn by the group\. If you should join, ask an admin "
+            r"of (?P<group>.+) for a new one\.",
+            N_(
+                "This invite link was withdrawn by the group. If you should join, ask an admin "
+                "of %(group)s for a new one."
+            ),
+        ),
+        (
+            r"This invite link has expired\. Please ask an admin of (?P<group>.+) for a new one\.",
+            N_("This invite link has expired. Please ask an admin of %(group)s for a new one."),
+        ),
         (
             r"Choose a password of at least (?P<count>\d+) characters\.",
             N_("Choose a password of at least %(count)s characters."),

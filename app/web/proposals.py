@@ -517,7 +517,7 @@ class MemberProposalPages(Controller):
             receipt = await receipt_of(request, settings_of(request).max_attachment_bytes)
             if receipt is None:
                 raise InvalidInput(
-                    "A claim needs its receipt: a photo or a PDF of it.", field="receipt"
+                    N_("A claim needs its receipt: a photo or a PDF of it."), field="receipt"
                 )
             proposal, filed = await claims.file_claim(
                 db_session, caller.group, caller.logged_in_user, data, receipt

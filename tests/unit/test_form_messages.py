@@ -57,3 +57,10 @@ def test_a_form_fills_its_errors_in_its_language_keeping_the_first() -> None:
         "amount": "Escribe una cantidad, como 12.50.",
         "memo": "No pases de 5 caracteres (tiene 9).",
     }
+
+
+def test_a_join_link_that_cannot_be_used_says_why_in_spanish() -> None:
+    refusal = "This invite link has expired. Please ask an admin of Food & Rent for a new one."
+    assert said(refusal, "es") == (
+        "Este enlace de invitación caducó. Pide uno nuevo a quien administra Food & Rent."
+    )
