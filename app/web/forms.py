@@ -17,6 +17,7 @@ from babel.numbers import format_currency
 from litestar import Request
 
 from app.i18n import N_, SOURCE_LANGUAGE, translations
+from app.presenters.formatting import typed_amount
 from app.web.language import visitor_language
 from ledger.errors import InvalidInput, LedgerError
 from ledger.models import Fund
@@ -52,6 +53,14 @@ class Form:
 
     def error(self, name: str) -> str:
         return self.errors.get(name, "")
+
+    def amount(self, name: str) -> str:
+        """An amount as the ledger reads it ("60.50"), typed the way the reader's language
+        writes money ("60,50 €" in Spanish); in English, as typed."""
+        text = self.value(name)
+        if self.language == SOURCE_LANGUAGE or not text:
+            return text
+        return typed_amount(text, self.language)
 
     def has(self, name: str, option: str) -> bool:
         return option in self.lists.get(name, [])
@@ -218,7 +227,7 @@ def _fund(
 
 
 def _amount(form: Form, fund: Fund | None) -> str:
-    amount = form.value("amount")
+    amount = form.amount("amount")
     if not amount:
         form.fail("amount", N_("Enter an amount, such as 12.50."))
     elif fund is not None:

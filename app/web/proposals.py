@@ -183,7 +183,7 @@ def proposal_from_form(form: Form, zone: tzinfo) -> ProposalIn | None:
         title=title,
         body=body,
         fund=form.value("fund") or None,
-        amount=form.value("amount") or None,
+        amount=form.amount("amount") or None,
         counterparty=counterparty or None,
         closes_at=closes_at,
         urgent=form.value("urgent") == "on",
@@ -233,8 +233,8 @@ def policy_from_form(form: Form, zone: tzinfo) -> ProposalIn | None:
         if end
         else PolicyIn(
             fund=form.value("fund") or None,
-            max_per_payment=form.value("max_per_payment") or None,
-            max_per_month=form.value("max_per_month") or None,
+            max_per_payment=form.amount("max_per_payment") or None,
+            max_per_month=form.amount("max_per_month") or None,
             purpose=purpose or None,
             ends_on=ends_on,
             replaces=replaces,
@@ -252,7 +252,7 @@ def amendment_from_form(form: Form, before: Proposal) -> AmendmentIn | None:
     reason = _limited(
         form, "amend_reason", REASON_MAX, required=N_("Say why you amend it: what does it answer?")
     )
-    fund, amount = form.value("fund"), form.value("amount")
+    fund, amount = form.value("fund"), form.amount("amount")
     if version.fund is not None and not (fund and amount):
         # An amendment changes the money; it cannot take it away (the service keeps it).
         form.fail(
@@ -512,6 +512,7 @@ class MemberProposalPages(Controller):
         form = await read_form(request, CLAIM_FIELDS)
         try:
             fields: dict[str, Any] = {name: form.value(name) for name in CLAIM_FIELDS}
+            fields["amount"] = form.amount("amount")
             fields["policy"] = policy_number(fields["policy"]) if fields["policy"] else None
             data = claim_in(fields)
             receipt = await receipt_of(request, settings_of(request).max_attachment_bytes)

@@ -320,7 +320,7 @@ class RequestPages(Controller):
                     title=title,
                     summary=summary,
                     fund=form.value("fund"),
-                    amount=form.value("amount"),
+                    amount=form.amount("amount"),
                 ),
                 # The service knows the summary as the proposal's body.
                 renamed={"body": "summary"},

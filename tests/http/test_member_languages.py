@@ -130,6 +130,12 @@ async def test_the_record_form_and_its_errors_read_in_spanish(
             "El fondo 'Groceries' quedaría por debajo de cero: tiene 0,00 € y este asiento"
             " necesita 50,00 €." in text_of(overdrawn.text)
         )
+        # An amount typed the way Spanish writes money is read as such.
+        recorded = await post_form(steward, url, {"fund": "rent-relief", "amount": "1.000,25 €"})
+        assert recorded.status_code == 303, recorded.text
+        shown = text_of((await steward.get(recorded.headers["location"], headers=HTML)).text)
+        assert "Registrado como asiento n.º" in shown
+        assert "Rent relief 2.234,75 €" in shown
         # The ledger's refusal of a zero amount, in Spanish too.
         zero = await post_form(steward, url, {"fund": "rent-relief", "amount": "0"})
         assert zero.status_code == 422

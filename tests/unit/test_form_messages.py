@@ -64,3 +64,12 @@ def test_a_join_link_that_cannot_be_used_says_why_in_spanish() -> None:
     assert said(refusal, "es") == (
         "Este enlace de invitación caducó. Pide uno nuevo a quien administra Food & Rent."
     )
+
+
+def test_a_form_reads_amounts_the_way_its_readers_language_writes_money() -> None:
+    spanish = Form(values={"amount": "60,50 €", "other": "1.234,50"}, language="es")
+    assert spanish.amount("amount") == "60.50"
+    assert spanish.amount("other") == "1234.50"
+    # In English, an amount is taken exactly as typed (the ledger's own check reads it).
+    english = Form(values={"amount": "1,234.50"})
+    assert english.amount("amount") == "1,234.50"
