@@ -263,7 +263,7 @@ async def proposal_record_response(
     group = caller.group
     if not group.public and caller.membership is None:
         raise NotFoundException(f"There is no group {group.slug!r}.")
-    from app.web.templating import visitor_language
+    from app.web.language import visitor_language
 
     document = await proposal_document(
         db_session, group, number, base_url=base_url_of(request), language=visitor_language(request)

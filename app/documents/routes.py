@@ -26,7 +26,7 @@ from app.documents.statement import (
     statement_document,
 )
 from app.guards import may_read_files, public_or_member
-from app.web.templating import visitor_language
+from app.web.language import visitor_language
 
 PDF = "application/pdf"
 LIMITS_STATE_KEY = "pdf_limits"

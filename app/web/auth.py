@@ -48,12 +48,15 @@ from app.web.forms import (
     Form,
     read_form,
     safe_next,
+    said,
 )
+from app.web.language import visitor_language
 from app.web.templating import CSRF_COOKIE, page, see_other
 from ledger import groups
 from ledger.errors import LedgerError
 from ledger.groups import utcnow
 from ledger.models import Invite, Membership, User
+from ledger.words import N_
 
 # A join page's address holds the invite's secret: it is never sent on, nor kept.
 _JOIN_HEADERS = {"Referrer-Policy": "no-referrer", "Cache-Control": "no-store"}
@@ -89,9 +92,9 @@ class LoginPages(Controller):
         settings = settings_of(request)
         now = utcnow()
         if not email:
-            form.fail("email", "Enter your e-mail address.")
+            form.fail("email", N_("Enter your e-mail address."))
         if not password:
-            form.fail("password", "Enter your password.")
+            form.fail("password", N_("Enter your password."))
         if not form.ok:
             return page(request, "member/login.html", form=form, next=target, status_code=400)
         limiter = Limiter.of(settings)
@@ -105,8 +108,16 @@ class LoginPages(Controller):
             minutes = max(1, -(-int(wait.total_seconds()) // 60))
             form.fail(
                 "",
-                "Too many failed attempts to log in. For your safety, please wait "
-                f"{minutes} minute{'s' if minutes != 1 else ''} before you try again.",
+                N_(
+                    "Too many failed attempts to log in. For your safety, please wait "
+                    "1 minute before you try again."
+                )
+                if minutes == 1
+                else N_(
+                    "Too many failed attempts to log in. For your safety, please wait "
+                    "%(minutes)s minutes before you try again."
+                ),
+                minutes=minutes,
             )
             return page(
                 request,
@@ -120,7 +131,7 @@ class LoginPages(Controller):
         await wait_outside_turn(request, turn.delay)
         user = await check_password(db_session, email, str(password))
         if user is None:
-            form.fail("", "The e-mail address or the password is not right.")
+            form.fail("", N_("The e-mail address or the password is not right."))
             return page(request, "member/login.html", form=form, next=target, status_code=400)
         await forget_login_attempts(db_session, limiter, email, address, now=utcnow())
         cookie_name = session_cookie_name(settings)
@@ -143,12 +154,12 @@ class LoginPages(Controller):
 
 # A reset page's address holds the link's secret: never sent on, nor kept.
 _RESET_HEADERS = {"Referrer-Policy": "no-referrer", "Cache-Control": "no-store"}
-_RESET_SENT = (
+_RESET_SENT = N_(
     "If an account has this address, an e-mail with a link to set a new password is on its "
-    "way. The link works once, within {minutes} minutes. No e-mail? Check the address and "
+    "way. The link works once, within %(minutes)s minutes. No e-mail? Check the address and "
     "your spam folder, or ask again."
 )
-_RESET_GONE = (
+_RESET_GONE = N_(
     "This link cannot set a password: it was used already, a newer link replaced it, or it "
     "expired. Ask for a new one."
 )
@@ -170,7 +181,7 @@ class PasswordPages(Controller):
         if smtp is None:  # the page says to ask an admin
             return _forgot_page(request, form)
         if not email:
-            form.fail("email", "Enter the e-mail address you log in with.")
+            form.fail("email", N_("Enter the e-mail address you log in with."))
             return _forgot_page(request, form, status=422)
         now = utcnow()
         limiter = Limiter.of(settings)
@@ -181,8 +192,16 @@ class PasswordPages(Controller):
             minutes = max(1, -(-int(wait.total_seconds()) // 60))
             form.fail(
                 "",
-                "Too many requests for a new password. Please wait "
-                f"{minutes} minute{'s' if minutes != 1 else ''} before you ask again.",
+                N_(
+                    "Too many requests for a new password. Please wait 1 minute before you "
+                    "ask again."
+                )
+                if minutes == 1
+                else N_(
+                    "Too many requests for a new password. Please wait %(minutes)s minutes "
+                    "before you ask again."
+                ),
+                minutes=minutes,
             )
             return _forgot_page(
                 request,
@@ -206,7 +225,7 @@ class PasswordPages(Controller):
             "member/password_forgot.html",
             form=Form(),
             mail=True,
-            sent=_RESET_SENT.format(minutes=minutes),
+            sent=said(_RESET_SENT, visitor_language(request), minutes=minutes),
         )
         answer.background = background
         return answer
@@ -227,7 +246,7 @@ class PasswordPages(Controller):
             return _reset_page(request, token, Form(), gone=True)
         user = await db_session.get(User, found.user_id)
         assert user is not None
-        form = Form()
+        form = Form(language=visitor_language(request))
         password = str((await request.form()).get("password") or "")  # never shown again
         if reason := weak_password_reason(password, email=user.email, name=user.name):
             form.fail("password", reason)
@@ -274,7 +293,7 @@ def _reset_page(
         headers=_RESET_HEADERS,
         form=form,
         token=token,
-        problem=_RESET_GONE if gone else "",
+        problem=said(_RESET_GONE, visitor_language(request)) if gone else "",
         min_password=MIN_LENGTH,
     )
 
@@ -296,7 +315,7 @@ class JoinView:
 
 # The one answer to a new-account form whose address has an account (unless it comes with
 # that account's password): it must not say which addresses have accounts.
-_CANNOT_MAKE_ACCOUNT = (
+_CANNOT_MAKE_ACCOUNT = N_(
     "These details cannot make a new account. If you have an account, log in to join with "
     "it; if not, check the e-mail address."
 )
@@ -333,7 +352,7 @@ class JoinPages(Controller):
 async def _join_view(db_session: AsyncSession, token: str, user: User | None) -> JoinView:
     view = JoinView(token=token, invite=await groups.find_invite(db_session, token), user=user)
     if view.invite is None:
-        view.problem = (
+        view.problem = N_(
             "This invite link is not valid. Check that the whole link was copied, or ask an "
             "admin of the group for a new one."
         )
@@ -359,6 +378,7 @@ def _join_page(request: Request[Any, Any, Any], view: JoinView, *, status: int =
         status_code=status,
         headers=_JOIN_HEADERS,
         view=view,
+        problem=said(view.problem, visitor_language(request)) if view.problem else "",
         invite=invite,
         group=invite.group if invite is not None else None,
         form=view.form,
@@ -391,9 +411,9 @@ async def _join_with_new_account(
     password = str((await request.form()).get("password") or "")  # as typed, never shown
     name, email = form.value("name"), form.value("email")
     if not name:
-        form.fail("name", "Enter your name as the group knows you.")
+        form.fail("name", N_("Enter your name as the group knows you."))
     if not email:
-        form.fail("email", "Enter your e-mail address; you log in with it.")
+        form.fail("email", N_("Enter your e-mail address; you log in with it."))
     for field_name in ("name", "email"):
         if form.value(field_name) and not form.error(field_name):
             try:

@@ -13,7 +13,8 @@ from litestar.exceptions import HTTPException
 
 from app.i18n import translations
 from app.presenters.formatting import Formatter
-from app.web.templating import languages_offered, visitor_language
+from app.web.language import visitor_language
+from app.web.templating import languages_offered
 
 logger = logging.getLogger("commonpurse")
 

@@ -10,15 +10,21 @@ import re
 import secrets
 from dataclasses import dataclass, field
 from datetime import date
+from decimal import Decimal
 from typing import Any
 
+from babel.numbers import format_currency
 from litestar import Request
 
+from app.i18n import SOURCE_LANGUAGE, translations
+from app.presenters.formatting import typed_amount
+from app.web.language import visitor_language
 from ledger.errors import InvalidInput, LedgerError
 from ledger.models import Fund
 from ledger.money import parse_amount
 from ledger.rules import DateWindow
 from ledger.schemas import DisbursementIn, DonationIn, EntryIn, MoveIn, ReversalIn, TransferIn
+from ledger.words import N_
 
 MAX_SEQ = 2**62  # far beyond any ledger, within a 64-bit column
 FORM_ID = re.compile(r"[A-Za-z0-9_-]{16,64}")
@@ -36,11 +42,13 @@ ENTRY_FORMS = {
 
 @dataclass
 class Form:
-    """What was typed and what is wrong with it; ``errors[""]`` is about the whole form."""
+    """What was typed and what is wrong with it; ``errors[""]`` is about the whole form,
+    each error in the ``language`` of the person filling it in."""
 
     values: dict[str, str] = field(default_factory=dict)
     errors: dict[str, str] = field(default_factory=dict)
     lists: dict[str, list[str]] = field(default_factory=dict)
+    language: str = SOURCE_LANGUAGE
 
     def value(self, name: str) -> str:
         return self.values.get(name, "")
@@ -48,11 +56,21 @@ class Form:
     def error(self, name: str) -> str:
         return self.errors.get(name, "")
 
+    def amount(self, name: str) -> str:
+        """An amount as the ledger reads it ("60.50"), typed the way the reader's language
+        writes money ("60,50 €" in Spanish); in English, as typed."""
+        text = self.value(name)
+        if self.language == SOURCE_LANGUAGE or not text:
+            return text
+        return typed_amount(text, self.language)
+
     def has(self, name: str, option: str) -> bool:
         return option in self.lists.get(name, [])
 
-    def fail(self, name: str, message: str) -> None:
-        self.errors.setdefault(name, message)
+    def fail(self, name: str, message: str, /, **values: object) -> None:
+        """``message`` (a catalogue's, marked ``N_``, or the domain's) as the error of
+        ``name``, in the form's language, with its ``%(placeholders)s`` filled in."""
+        self.errors.setdefault(name, said(message, self.language, **values))
 
     def fail_with(self, error: LedgerError, fields: tuple[str, ...]) -> None:
         self.fail(error.field if error.field in fields else "", str(error))
@@ -74,7 +92,111 @@ async def read_form(
     return Form(
         values=values,
         lists={name: [str(v) for v in data.getall(name, [])] for name in lists},
+        language=visitor_language(request),
     )
+
+
+# What the domain (ledger/, proposals/) says in English that a member meets most on the
+# forms, as catalogue messages: a pattern of the domain's text, and the message it becomes
+# (its groups fill the placeholders). Other domain texts are shown as they are.
+_AMOUNT = r"'?(?P<text>.*?)'?"
+DOMAIN_MESSAGES: tuple[tuple[re.Pattern[str], str], ...] = tuple(
+    (re.compile(pattern), message)
+    for pattern, message in (
+        (
+            _AMOUNT + r" is not an amount: write digits with an optional decimal point, "
+            r'such as "12\.50"\.',
+            N_(
+                '"%(text)s" is not an amount: write digits with an optional decimal point, '
+                'such as "12.50".'
+            ),
+        ),
+        (
+            r"(?P<currency>[A-Z]{3}) amounts have at most (?P<places>\d+) decimal\(s\); "
+            + _AMOUNT
+            + r" has (?P<count>\d+)\.",
+            N_(
+                '%(currency)s amounts have at most %(places)s decimal(s); "%(text)s" has %(count)s.'
+            ),
+        ),
+        (
+            r"The amount is too large: at most (?P<most>[\d.]+)\.",
+            N_("The amount is too large: at most %(most)s."),
+        ),
+        (
+            r"The fund (?P<fund>.+) holds (?P<held>-?[\d.]+) (?P<currency>[A-Z]{3}); "
+            r"this entry needs (?P<needed>[\d.]+)\.",
+            N_(
+                "The fund %(fund)s would go below zero: it holds %(held)s and this entry "
+                "needs %(needed)s."
+            ),
+        ),
+        (
+            r"(?P<day>[\d-]+) is outside the dates the ledger accepts: from (?P<earliest>[\d-]+) "
+            r"to (?P<latest>[\d-]+)\.",
+            N_("%(day)s is outside the dates the ledger accepts: from %(earliest)s to %(latest)s."),
+        ),
+        # A join link that cannot be used (``ledger.groups.invite_refusal``).
+        (
+            r"This invite link has been used already; each link works once\. Please ask an "
+            r"admin of (?P<group>.+) for a new one\.",
+            N_(
+                "This invite link has been used already; each link works once. Please ask an "
+                "admin of %(group)s for a new one."
+            ),
+        ),
+        (
+            r"This invite link was withdrawn by the group\. If you should join, ask an admin "
+            r"of (?P<group>.+) for a new one\.",
+            N_(
+                "This invite link was withdrawn by the group. If you should join, ask an admin "
+                "of %(group)s for a new one."
+            ),
+        ),
+        (
+            r"This invite link has expired\. Please ask an admin of (?P<group>.+) for a new one\.",
+            N_("This invite link has expired. Please ask an admin of %(group)s for a new one."),
+        ),
+        (
+            r"Choose a password of at least (?P<count>\d+) characters\.",
+            N_("Choose a password of at least %(count)s characters."),
+        ),
+        (
+            # The advice of the password checker is in English: in another language, the
+            # advice that always holds.
+            r"This password is too easy to guess\. .*",
+            N_("This password is too easy to guess. Add another word or two."),
+        ),
+    )
+)
+# The domain's texts without values that members meet on the forms (translated as they are).
+DOMAIN_TEXTS = (
+    N_('An amount must be a decimal string such as "12.50".'),
+    N_("The amount must be more than zero."),
+    N_("A reversal needs a reason in its memo."),
+    N_("A transfer needs two different funds."),
+    N_("A block needs a reason the group can answer: say what would have to change."),
+)
+
+
+def said(message: str, language: str, /, **values: object) -> str:
+    """``message`` in ``language``: a catalogue's message, or a domain text that
+    ``DOMAIN_MESSAGES`` knows; any other text as it is (English)."""
+    if language == SOURCE_LANGUAGE:
+        return message % values if values else message
+    translate = translations(language).gettext
+    for pattern, known in DOMAIN_MESSAGES:
+        match = pattern.fullmatch(message)
+        if match is not None:
+            found = match.groupdict()
+            if "held" in found:
+                # Money in the language's own way ("10,00 €").
+                currency = found.pop("currency")
+                for name in ("held", "needed"):
+                    found[name] = format_currency(Decimal(found[name]), currency, locale=language)
+            return translate(known) % found
+    text = translate(message)
+    return text % values if values else text
 
 
 def _date(form: Form, name: str, today: date, window: DateWindow) -> date | None:
@@ -84,7 +206,7 @@ def _date(form: Form, name: str, today: date, window: DateWindow) -> date | None
     try:
         value = date.fromisoformat(text)
     except ValueError:
-        form.fail(name, "Write the date as YYYY-MM-DD, e.g. 2026-03-31.")
+        form.fail(name, N_("Write the date as YYYY-MM-DD, e.g. 2026-03-31."))
         return None
     try:  # the ledger's own rule, checked here so that it shows with the form's other errors
         return window.check(value, today, field=name)
@@ -93,21 +215,23 @@ def _date(form: Form, name: str, today: date, window: DateWindow) -> date | None
         return value
 
 
-def _fund(form: Form, name: str, funds: dict[str, Fund], *, what: str = "a fund") -> Fund | None:
+def _fund(
+    form: Form, name: str, funds: dict[str, Fund], *, missing: str = N_("Choose a fund.")
+) -> Fund | None:
     slug = form.value(name)
     if not slug:
-        form.fail(name, f"Choose {what}.")
+        form.fail(name, missing)
         return None
     fund = funds.get(slug)
     if fund is None:
-        form.fail(name, "Choose one of the group's funds.")
+        form.fail(name, N_("Choose one of the group's funds."))
     return fund
 
 
 def _amount(form: Form, fund: Fund | None) -> str:
-    amount = form.value("amount")
+    amount = form.amount("amount")
     if not amount:
-        form.fail("amount", "Enter an amount, such as 12.50.")
+        form.fail("amount", N_("Enter an amount, such as 12.50."))
     elif fund is not None:
         try:
             parse_amount(amount, fund.currency)
@@ -121,11 +245,16 @@ def _text(form: Form, name: str, limit: int, *, required: str = "", one_line: bo
     if required and not text:
         form.fail(name, required)
     if len(text) > limit:
-        form.fail(name, f"Keep this to {limit} characters or fewer (it has {len(text)}).")
+        form.fail(
+            name,
+            N_("Keep this to %(limit)s characters or fewer (it has %(count)s)."),
+            limit=limit,
+            count=len(text),
+        )
     if one_line and any(ch in text for ch in "\r\n"):
-        form.fail(name, "Write this on one line.")
+        form.fail(name, N_("Write this on one line."))
     if any(ch < " " and ch not in "\n\t" for ch in text):
-        form.fail(name, "Remove the control characters from this text.")
+        form.fail(name, N_("Remove the control characters from this text."))
     return text
 
 
@@ -137,8 +266,8 @@ def entry_from_form(
     if kind == "reversal":
         reverses = form.value("reverses").lstrip("#")
         if not reverses.isdigit() or not 0 < int(reverses) <= MAX_SEQ:
-            form.fail("reverses", "Enter the number of the entry to reverse, such as 12.")
-        memo = _text(form, "memo", MEMO_MAX, required="Say why the entry is reversed.")
+            form.fail("reverses", N_("Enter the number of the entry to reverse, such as 12."))
+        memo = _text(form, "memo", MEMO_MAX, required=N_("Say why the entry is reversed."))
         if not form.ok:
             return None
         return ReversalIn(reverses=int(reverses), memo=memo)
@@ -161,10 +290,10 @@ def entry_from_form(
             from_place=leaves, to_place=arrives, amount=amount, occurred_on=occurred_on, memo=memo
         )
     if kind == "transfer":
-        source = _fund(form, "from_fund", funds, what="the fund the money leaves")
-        target = _fund(form, "to_fund", funds, what="the fund the money goes to")
+        source = _fund(form, "from_fund", funds, missing=N_("Choose the fund the money leaves."))
+        target = _fund(form, "to_fund", funds, missing=N_("Choose the fund the money goes to."))
         if source is not None and source is target:
-            form.fail("to_fund", "Choose a different fund from the first.")
+            form.fail("to_fund", N_("Choose a different fund from the first."))
         amount = _amount(form, source)
         if not form.ok or source is None or target is None:
             return None

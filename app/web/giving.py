@@ -24,8 +24,9 @@ from app.i18n import SOURCE_LANGUAGE
 from app.presenters.formatting import typed_amount
 from app.presenters.markdown import render_markdown
 from app.web.forms import Form, read_form
+from app.web.language import visitor_formatter
 from app.web.security import COOKIE_FREE
-from app.web.templating import page, see_other, settings_page, visitor_formatter
+from app.web.templating import page, see_other, settings_page
 from ledger import giving
 from ledger.errors import InvalidInput, LedgerError
 from ledger.giving_rules import (
@@ -205,7 +206,7 @@ def check_fields(form: Form) -> None:
     if iban:
         checks.append(("iban", lambda: check_iban(iban)))
     elif bic or holder:
-        form.fail("iban", "Enter the IBAN of the account, or leave the bank details empty.")
+        form.fail("iban", N_("Enter the IBAN of the account, or leave the bank details empty."))
     if bic:
         checks.append(("bic", lambda: check_bic(bic)))
     for name, check in checks:

@@ -39,9 +39,10 @@ from app.presenters.proposals import (
     proposal_lines,
 )
 from app.web.chart import Chart, balance_chart
+from app.web.language import visitor_formatter
 from app.web.ledger import entry_views
 from app.web.security import COOKIE_FREE
-from app.web.templating import language_cookie, local_path, page, see_other, visitor_formatter
+from app.web.templating import language_cookie, local_path, page, see_other
 from app.web.verification import VerificationKeeper
 from ledger import giving, groups, log, service, witnesses
 from ledger import queries as ledger_queries
@@ -240,7 +241,7 @@ class MemberGroupPages(Controller):
     async def dashboard(
         self, request: Request[Any, Any, Any], db_session: DbSession, user: CurrentUser
     ) -> Template:
-        fmt = Formatter.for_group(None, settings_of(request))
+        fmt = visitor_formatter(request, None)
         return page(
             request,
             "member/dashboard.html",
@@ -264,7 +265,7 @@ class MemberGroupPages(Controller):
     async def inbox(
         self, request: Request[Any, Any, Any], db_session: DbSession, user: CurrentUser
     ) -> Template:
-        fmt = Formatter.for_group(None, settings_of(request))
+        fmt = visitor_formatter(request, None)
         lines = await proposal_queries.inbox(
             db_session,
             user.id,
@@ -304,7 +305,7 @@ class MemberGroupPages(Controller):
         fund: Annotated[str, QueryParameter(max_length=64)] = "",
     ) -> Template:
         group = caller.group
-        fmt = Formatter.for_group(group, settings_of(request))
+        fmt = visitor_formatter(request, group)
         funds = await service.list_funds(db_session, group)
         committed = await committed_by_fund(db_session, group)
         entries, _ = await service.list_entries(

@@ -30,6 +30,7 @@ from app.db import keep_changes
 from app.deps import CurrentCaller, CurrentNotary, DbSession, Id, settings_of
 from app.errors import status_of
 from app.guards import may_read_files, member_with, public_or_member
+from app.i18n import translations
 from app.presenters.formatting import Formatter
 from app.presenters.ledger import (
     KIND_LABELS,
@@ -50,8 +51,9 @@ from app.web.forms import (
     new_form_id,
     read_form,
 )
+from app.web.language import visitor_formatter, visitor_language
 from app.web.security import COOKIE_FREE
-from app.web.templating import page, see_other, visitor_formatter
+from app.web.templating import page, see_other
 from ledger import attachments, giving, service
 from ledger import queries as ledger_queries
 from ledger.canonical import ATTACHMENT
@@ -62,6 +64,7 @@ from ledger.idempotency import record_entry_once
 from ledger.models import Group
 from ledger.rules import ENTRY_KINDS
 from ledger.schemas import DisbursementIn, FundIn, PlaceIn
+from ledger.words import N_
 from proposals import claims, policies
 from proposals import queries as proposal_queries
 from proposals.schemas import PolicyOut
@@ -328,8 +331,10 @@ class LedgerForms(Controller):
             form.values["form_id"] = new_form_id()
             form.fail(
                 "",
-                "This form was sent before with other details. Check them and send it "
-                "again to record a new entry.",
+                N_(
+                    "This form was sent before with other details. Check them and send it "
+                    "again to record a new entry."
+                ),
             )
             return await self._record_page(request, db_session, caller, kind, form, status=409)
         except LedgerError as error:
@@ -365,7 +370,8 @@ class LedgerForms(Controller):
         recorded: int | None = None,
     ) -> Template:
         group = caller.group
-        fmt = Formatter.for_group(group, settings_of(request))
+        fmt = visitor_formatter(request, group)
+        translate = translations(visitor_language(request)).gettext
         funds = await service.list_funds(db_session, group)
         committed = await committed_by_fund(db_session, group)
         done = await service.find_entry(db_session, group, recorded) if recorded else None
@@ -377,7 +383,7 @@ class LedgerForms(Controller):
         in_force = await _policies_in_force(db_session, group) if kind == "payment" else []
         places = await service.list_places(db_session, group)
         # One place: nobody chooses, and there is nothing to move money between.
-        kinds = [(k, KIND_LABELS[v]) for k, v in ENTRY_FORMS.items()]
+        kinds = [(k, translate(KIND_LABELS[v])) for k, v in ENTRY_FORMS.items()]
         if len(places) < 2:
             kinds = [(k, label) for k, label in kinds if k != "move"]
         return page(
@@ -427,12 +433,12 @@ class LedgerForms(Controller):
         caller: CurrentCaller,
         seq: Id,
     ) -> Template | Redirect:
-        form = Form(values={})
+        form = Form(values={}, language=visitor_language(request))
         await self._entry_with_receipts(db_session, caller, seq)
         try:
             receipt = await receipt_of(request, settings_of(request).max_attachment_bytes)
             if receipt is None:
-                raise InvalidInput("Choose the file of the receipt.", field="receipt")
+                raise InvalidInput(N_("Choose the file of the receipt."), field="receipt")
             await attach_receipt(request, db_session, caller, seq, receipt)
         except LedgerError as error:
             form.fail("receipt", str(error))
@@ -458,7 +464,7 @@ class LedgerForms(Controller):
         status: int = 200,
     ) -> Template:
         group = caller.group
-        fmt = Formatter.for_group(group, settings_of(request))
+        fmt = visitor_formatter(request, group)
         entry = await self._entry_with_receipts(db_session, caller, seq)
         (view,) = await entry_views(db_session, group, [entry], fmt, caller)
         return page(
@@ -541,9 +547,9 @@ class LedgerForms(Controller):
         slug = form.value("slug") or _slugify(name)
         form.values["slug"] = slug
         if not name:
-            form.fail("name", "Give the fund a name, such as Rent relief.")
+            form.fail("name", N_("Give the fund a name, such as Rent relief."))
         elif len(name) > 120:
-            form.fail("name", "Keep the name to 120 characters or fewer.")
+            form.fail("name", N_("Keep the name to 120 characters or fewer."))
         if form.ok:
             try:
                 await service.create_fund(
@@ -605,7 +611,7 @@ def _policy_in(form: Form) -> int | None:
     if not text:
         return None
     if not text.isdigit() or not 0 < int(text) <= MAX_SEQ:
-        form.fail("policy", "Choose one of the policies listed.")
+        form.fail("policy", N_("Choose one of the policies listed."))
         return None
     return int(text)
 
@@ -640,7 +646,7 @@ def _decided_in(form: Form) -> int | None:
     if not text:
         return None
     if not text.isdigit() or not 0 < int(text) <= MAX_SEQ:
-        form.fail("proposal", "Choose one of the proposals listed.")
+        form.fail("proposal", N_("Choose one of the proposals listed."))
         return None
     return int(text)
 

@@ -30,6 +30,7 @@ from app.auth import (
 from app.deps import CurrentCaller, DbSession, settings_of
 from app.errors import status_of
 from app.guards import member_with
+from app.i18n import translations
 from app.jobs import forget_erased_files_after_commit
 from app.mail import SmtpSettings
 from app.settings import Settings
@@ -38,11 +39,13 @@ from app.web.forms import (
     Form,
     read_form,
 )
+from app.web.language import visitor_language
 from app.web.templating import page, see_other, settings_page
 from ledger import groups
 from ledger.errors import InvalidInput, LedgerError, NotFound
 from ledger.groups import MAX_INVITE_DAYS, ROLES
 from ledger.models import Invite, Membership, User
+from ledger.words import N_
 from proposals import claims, notify
 from proposals.models import NotificationPreference
 
@@ -51,9 +54,9 @@ NEW_INVITE_COOKIE = "cp_new_invite"
 INVITE_DAY_CHOICES = (1, 3, 7, 14, MAX_INVITE_DAYS)
 
 MODE_LABELS = {
-    "none": "No e-mail: I read them on my dashboard",
-    "each": "An e-mail for each one",
-    "daily": "One e-mail a day with all of them (a daily digest)",
+    "none": N_("No e-mail: I read them on my dashboard"),
+    "each": N_("An e-mail for each one"),
+    "daily": N_("One e-mail a day with all of them (a daily digest)"),
 }
 
 
@@ -100,12 +103,12 @@ async def invites_section(
             section.new_link = join_link(settings_of(request), token)
     done = request.query_params.get("done", "")
     if done == "invited" and not section.new_link:
-        section.notice = (
+        section.notice = N_(
             "The invite was made. Its link is shown only once: if you did not copy it, "
             "revoke the invite and make a new one."
         )
     elif done == "invite-revoked":
-        section.notice = "The invite was revoked: its link no longer works."
+        section.notice = N_("The invite was revoked: its link no longer works.")
     return section
 
 
@@ -144,7 +147,7 @@ class MemberPages(Controller):
         roles = _chosen_roles(form)
         user: User | None = None
         if not email:
-            form.fail("email", "Enter the e-mail address they log in with.")
+            form.fail("email", N_("Enter the e-mail address they log in with."))
         else:
             try:
                 email = groups.check_email(email)
@@ -153,10 +156,14 @@ class MemberPages(Controller):
                 form.fail("email", str(error))
             if form.ok and user is None:
                 # Invites (a one-time join link) will go here once they exist.
-                form.fail("email", f"No one has an account with {email} yet.")
+                form.fail("email", N_("No one has an account with %(email)s yet."), email=email)
         present = user and await groups.active_membership(db_session, caller.group.id, user.id)
         if user is not None and present:
-            form.fail("email", f"{user.name} is a member already; change their roles below.")
+            form.fail(
+                "email",
+                N_("%(name)s is a member already; change their roles below."),
+                name=user.name,
+            )
         if not form.ok or user is None:
             return await self._members_page(request, db_session, caller, form, status=422)
         await groups.add_member(db_session, caller.group, user, roles)
@@ -203,7 +210,7 @@ class MemberPages(Controller):
         try:
             await groups.remove_member(db_session, caller.group, member_id)
         except LedgerError as error:
-            form = Form()
+            form = Form(language=visitor_language(request))
             form.fail(f"member-{member_id}", str(error))
             return await self._members_page(
                 request, db_session, caller, form, status=status_of(error)
@@ -244,7 +251,7 @@ class MemberPages(Controller):
         membership = await _membership(db_session, caller, member_id)
         form = await read_form(request, ("confirm",))
         if form.value("confirm") != "yes":
-            form.fail("confirm", "Tick the box to confirm that the files go for good.")
+            form.fail("confirm", N_("Tick the box to confirm that the files go for good."))
             return await _erase_page(request, db_session, caller, membership, form, status=422)
         await claims.erase_receipts(db_session, caller.group, membership.user_id)
         forget_erased_files_after_commit(request)
@@ -340,7 +347,7 @@ class MemberPages(Controller):
     ) -> Template | Redirect:
         form = await read_form(request, ("mode",))
         if not form.value("mode"):
-            form.fail("mode", "Choose how you want to hear of them.")
+            form.fail("mode", N_("Choose how you want to hear of them."))
         else:
             try:
                 await notify.set_mode(
@@ -361,13 +368,14 @@ class MemberPages(Controller):
         status: int = 200,
         saved: bool = False,
     ) -> Template:
+        translate = translations(visitor_language(request)).gettext
         return settings_page(
             request,
             "member/notifications.html",
             caller,
             form,
             status=status,
-            modes=MODE_LABELS,
+            modes={mode: translate(label) for mode, label in MODE_LABELS.items()},
             # Stewards, facilitators and admins hear of new requests (``notify_stewards``).
             hears_of_requests=caller.may("steward") or caller.may("facilitator"),
             mail_sent=SmtpSettings.from_settings(settings_of(request)) is not None,
@@ -376,10 +384,10 @@ class MemberPages(Controller):
 
 
 _DONE_MESSAGES = {
-    "added": "The member was added.",
-    "updated": "The roles were saved.",
-    "removed": "The member was removed. Their past entries and responses stay.",
-    "erased": "The member's claims' receipts were erased; their hashes stay in the log.",
+    "added": N_("The member was added."),
+    "updated": N_("The roles were saved."),
+    "removed": N_("The member was removed. Their past entries and responses stay."),
+    "erased": N_("The member's claims' receipts were erased; their hashes stay in the log."),
 }
 
 

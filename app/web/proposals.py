@@ -39,6 +39,7 @@ from app.deps import (
 from app.documents.proposal import proposal_record_response
 from app.errors import status_of
 from app.guards import member_with, public_or_member
+from app.i18n import translations
 from app.jobs import send_mail_soon
 from app.presenters.discussion import comment_count, comment_views
 from app.presenters.formatting import Formatter
@@ -56,10 +57,12 @@ from app.presenters.proposals import (
 from app.web.forms import (
     Form,
     read_form,
+    said,
 )
+from app.web.language import visitor_formatter, visitor_language
 from app.web.ledger import entry_views, receipt_of
 from app.web.security import COOKIE_FREE
-from app.web.templating import page, see_other, settings_page, visitor_formatter
+from app.web.templating import page, see_other, settings_page
 from ledger import attachments as ledger_attachments
 from ledger import groups
 from ledger import queries as ledger_queries
@@ -69,6 +72,7 @@ from ledger.groups import utcnow
 from ledger.models import Fund, Group
 from ledger.money import format_amount
 from ledger.schemas import MAX_ID
+from ledger.words import N_
 from proposals import claims, discussion, notify, policies, pseudonyms, rules, service
 from proposals import queries as proposal_queries
 from proposals import rules as decision_rules
@@ -101,16 +105,16 @@ COMMENT_FIELDS = ("body", "reply_to")
 HIDE_FIELDS = ("reason",)
 
 DONE_MESSAGES = {
-    "commented": "Your comment is in the discussion.",
-    "edited": "Your comment was edited; its earlier text stays readable.",
-    "hidden": "The comment was hidden; the discussion shows why.",
-    "reminded": "The members who had not responded were reminded (each once per round).",
-    "nobody_to_remind": "Everyone who has not responded was reminded already in this round.",
-    "proposed": "Your proposal is open. The members have been told it awaits their response.",
-    "responded": "Your response was recorded. You can change it while the round is open.",
-    "amended": "The proposal was amended.",
-    "closed": "The round was closed.",
-    "withdrawn": "The proposal was withdrawn.",
+    "commented": N_("Your comment is in the discussion."),
+    "edited": N_("Your comment was edited; its earlier text stays readable."),
+    "hidden": N_("The comment was hidden; the discussion shows why."),
+    "reminded": N_("The members who had not responded were reminded (each once per round)."),
+    "nobody_to_remind": N_("Everyone who has not responded was reminded already in this round."),
+    "proposed": N_("Your proposal is open. The members have been told it awaits their response."),
+    "responded": N_("Your response was recorded. You can change it while the round is open."),
+    "amended": N_("The proposal was amended."),
+    "closed": N_("The round was closed."),
+    "withdrawn": N_("The proposal was withdrawn."),
 }
 
 
@@ -137,9 +141,14 @@ def _limited(
     if required and not text:
         form.fail(name, required)
     if len(text) > limit:
-        form.fail(name, f"Keep this to {limit:,} characters or fewer (it has {len(text):,}).")
+        form.fail(
+            name,
+            N_("Keep this to %(limit)s characters or fewer (it has %(count)s)."),
+            limit=f"{limit:,}",
+            count=f"{len(text):,}",
+        )
     if one_line and "\n" in text:
-        form.fail(name, "Write this on one line.")
+        form.fail(name, N_("Write this on one line."))
     return text
 
 
@@ -151,21 +160,21 @@ def _deadline(form: Form, zone: tzinfo) -> datetime | None:
     try:
         moment = datetime.fromisoformat(text)
     except ValueError:
-        form.fail("closes_at", "Write the deadline as YYYY-MM-DD HH:MM, e.g. 2026-03-31 18:00.")
+        form.fail("closes_at", N_("Write the deadline as YYYY-MM-DD HH:MM, e.g. 2026-03-31 18:00."))
         return None
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=zone)
     try:
         return moment.astimezone(UTC)
     except OverflowError:  # the last moments of year 9999, west of Greenwich
-        form.fail("closes_at", "Choose a deadline in the next few months.")
+        form.fail("closes_at", N_("Choose a deadline in the next few months."))
         return None
 
 
 def proposal_from_form(form: Form, zone: tzinfo) -> ProposalIn | None:
     """The proposal the form asks for, or None with the form's errors filled in. Amounts,
     funds and deadlines are checked by the service, which names the field."""
-    title = _limited(form, "title", TITLE_MAX, required="Give the proposal a title.")
+    title = _limited(form, "title", TITLE_MAX, required=N_("Give the proposal a title."))
     body = _limited(form, "body", BODY_MAX)
     counterparty = _limited(form, "counterparty", COUNTERPARTY_MAX, one_line=True)
     closes_at = _deadline(form, zone)
@@ -175,7 +184,7 @@ def proposal_from_form(form: Form, zone: tzinfo) -> ProposalIn | None:
         title=title,
         body=body,
         fund=form.value("fund") or None,
-        amount=form.value("amount") or None,
+        amount=form.amount("amount") or None,
         counterparty=counterparty or None,
         closes_at=closes_at,
         urgent=form.value("urgent") == "on",
@@ -200,7 +209,7 @@ POLICY_FIELDS = (
 def policy_from_form(form: Form, zone: tzinfo) -> ProposalIn | None:
     """The policy proposal the form asks for, or None with the form's errors filled in;
     amounts, the fund and the policy it replaces are checked by the service."""
-    title = _limited(form, "title", TITLE_MAX, required="Give the policy a title.")
+    title = _limited(form, "title", TITLE_MAX, required=N_("Give the policy a title."))
     body = _limited(form, "body", BODY_MAX)
     purpose = _limited(form, "purpose", policies.PURPOSE_MAX, one_line=True)
     closes_at = _deadline(form, zone)
@@ -209,14 +218,14 @@ def policy_from_form(form: Form, zone: tzinfo) -> ProposalIn | None:
         try:
             ends_on = date.fromisoformat(form.value("ends_on"))
         except ValueError:
-            form.fail("ends_on", "Write the date as YYYY-MM-DD, e.g. 2026-12-31.")
+            form.fail("ends_on", N_("Write the date as YYYY-MM-DD, e.g. 2026-12-31."))
     replaces: int | None = None
     if form.value("replaces"):
         text = form.value("replaces").lstrip("#")
         if text.isdigit() and 0 < int(text) <= MAX_PROPOSAL:
             replaces = int(text)
         else:
-            form.fail("replaces", "Choose one of the policies listed.")
+            form.fail("replaces", N_("Choose one of the policies listed."))
     end = form.value("end") == "on"
     if not form.ok:
         return None
@@ -225,8 +234,8 @@ def policy_from_form(form: Form, zone: tzinfo) -> ProposalIn | None:
         if end
         else PolicyIn(
             fund=form.value("fund") or None,
-            max_per_payment=form.value("max_per_payment") or None,
-            max_per_month=form.value("max_per_month") or None,
+            max_per_payment=form.amount("max_per_payment") or None,
+            max_per_month=form.amount("max_per_month") or None,
             purpose=purpose or None,
             ends_on=ends_on,
             replaces=replaces,
@@ -238,19 +247,21 @@ def policy_from_form(form: Form, zone: tzinfo) -> ProposalIn | None:
 
 def amendment_from_form(form: Form, before: Proposal) -> AmendmentIn | None:
     version = service.current_version(before)
-    title = _limited(form, "title", TITLE_MAX, required="Keep a title for the proposal.")
+    title = _limited(form, "title", TITLE_MAX, required=N_("Keep a title for the proposal."))
     body = _limited(form, "body", BODY_MAX)
     counterparty = _limited(form, "counterparty", COUNTERPARTY_MAX, one_line=True)
     reason = _limited(
-        form, "amend_reason", REASON_MAX, required="Say why you amend it: what does it answer?"
+        form, "amend_reason", REASON_MAX, required=N_("Say why you amend it: what does it answer?")
     )
-    fund, amount = form.value("fund"), form.value("amount")
+    fund, amount = form.value("fund"), form.amount("amount")
     if version.fund is not None and not (fund and amount):
         # An amendment changes the money; it cannot take it away (the service keeps it).
         form.fail(
             "amount" if fund else "fund",
-            "A proposal to pay money keeps a fund and an amount. To ask for no money, "
-            "withdraw it and propose again.",
+            N_(
+                "A proposal to pay money keeps a fund and an amount. To ask for no money, "
+                "withdraw it and propose again."
+            ),
         )
     if not form.ok:
         return None
@@ -502,12 +513,13 @@ class MemberProposalPages(Controller):
         form = await read_form(request, CLAIM_FIELDS)
         try:
             fields: dict[str, Any] = {name: form.value(name) for name in CLAIM_FIELDS}
+            fields["amount"] = form.amount("amount")
             fields["policy"] = policy_number(fields["policy"]) if fields["policy"] else None
             data = claim_in(fields)
             receipt = await receipt_of(request, settings_of(request).max_attachment_bytes)
             if receipt is None:
                 raise InvalidInput(
-                    "A claim needs its receipt: a photo or a PDF of it.", field="receipt"
+                    N_("A claim needs its receipt: a photo or a PDF of it."), field="receipt"
                 )
             proposal, filed = await claims.file_claim(
                 db_session, caller.group, caller.logged_in_user, data, receipt
@@ -634,7 +646,7 @@ class MemberProposalPages(Controller):
             # The service names a policy's fields "policy.<name>"; the form names them plainly.
             field = (error.field or "").removeprefix("policy.")
             form.fail(field if field in fields else "", str(error))
-            fmt = Formatter.for_group(caller.group, settings_of(request))
+            fmt = visitor_formatter(request, caller.group)
             await self._explain_deadline(db_session, caller, form, fmt)
             return await self._propose_page(
                 request, db_session, caller, form, status=status_of(error), policy=policy
@@ -649,9 +661,11 @@ class MemberProposalPages(Controller):
             return
         group_rules, _ = await service.get_rules(db_session, caller.group)
         earliest = rules.earliest_close_at(group_rules, utcnow())
-        form.errors["closes_at"] = (
-            f"A round stays open at least {group_rules.min_open_hours} hours: choose a "
-            f"deadline after {fmt.moment(earliest)}."
+        form.errors["closes_at"] = said(
+            N_("A round stays open at least %(hours)s hours: choose a deadline after %(moment)s."),
+            form.language,
+            hours=group_rules.min_open_hours,
+            moment=fmt.moment(earliest),
         )
 
     async def _propose_page(
@@ -724,7 +738,7 @@ class MemberProposalPages(Controller):
         form = await read_form(request, RESPOND_FIELDS)
         reason = _limited(form, "reason", REASON_MAX)
         if form.value("position") not in POSITION_LABELS:
-            form.fail("position", "Choose your response.")
+            form.fail("position", N_("Choose your response."))
         status = 422
         if form.ok:
             try:
@@ -844,10 +858,10 @@ class MemberProposalPages(Controller):
         number: ProposalNumber,
     ) -> Template | Redirect:
         form = await read_form(request, COMMENT_FIELDS)
-        body = _limited(form, "body", COMMENT_MAX, required="Write your comment first.")
+        body = _limited(form, "body", COMMENT_MAX, required=N_("Write your comment first."))
         reply_to = form.value("reply_to")
         if reply_to and not (reply_to.isdigit() and 0 < int(reply_to) <= MAX_PROPOSAL):
-            form.fail("reply_to", "Reply from the comment's own Reply button.")
+            form.fail("reply_to", N_("Reply from the comment's own Reply button."))
         status = 422
         if form.ok:
             try:
@@ -883,7 +897,7 @@ class MemberProposalPages(Controller):
         comment_id: Id,
     ) -> Template | Redirect:
         form = await read_form(request, ("body",))
-        body = _limited(form, "body", COMMENT_MAX, required="A comment cannot be empty.")
+        body = _limited(form, "body", COMMENT_MAX, required=N_("A comment cannot be empty."))
         status = 422
         if form.ok:
             try:
@@ -921,7 +935,7 @@ class MemberProposalPages(Controller):
         comment_id: Id,
     ) -> Template | Redirect:
         form = await read_form(request, HIDE_FIELDS)
-        reason = _limited(form, "reason", 2_000, required="Say why you hide it.")
+        reason = _limited(form, "reason", 2_000, required=N_("Say why you hide it."))
         status = 422
         if form.ok:
             try:
@@ -985,7 +999,9 @@ class MemberProposalPages(Controller):
         done: str = "",
     ) -> Template:
         group = caller.group
-        fmt = Formatter.for_group(group, settings_of(request))
+        fmt = visitor_formatter(request, group)
+        language = visitor_language(request)
+        translate = translations(language).gettext
         proposal = await service.get_proposal(db_session, group, number)
         names = await proposal_queries.names_visible(db_session, group, member=True)
         shown = await proposal_queries.proposal_out(
@@ -1040,13 +1056,15 @@ class MemberProposalPages(Controller):
             notes=decision_notes(
                 shown, fmt, paid=await _paid_text(db_session, group, proposal, fmt)
             ),
-            positions=POSITION_LABELS,
+            positions={key: translate(label) for key, label in POSITION_LABELS.items()},
             mine=mine,
             may_respond=may_respond,
             claim=claim,
             claimant_is_me=claim is not None and claim.claimant_id == caller.user_id,
             why_not_eligible=(
-                _why_not_eligible(caller, round_, fmt) if round_open and not may_respond else ""
+                _why_not_eligible(caller, round_, fmt, language)
+                if round_open and not may_respond
+                else ""
             ),
             may_amend=proposal.status in ("open", "blocked")
             and author_or_facilitator(proposal, caller),
@@ -1071,21 +1089,32 @@ class MemberProposalPages(Controller):
         )
 
 
-def _why_not_eligible(caller: Caller, round_: Round, fmt: Formatter) -> str:
+def _why_not_eligible(caller: Caller, round_: Round, fmt: Formatter, language: str) -> str:
     """Why a member sees no response form on an open round: the round's members were fixed
     when it opened."""
     opened = fmt.moment(round_.opened_at)
     joined = caller.membership.joined_at if caller.membership else None
     if joined is not None and joined > round_.opened_at:
-        return (
-            f"You joined on {fmt.moment(joined)}, after round {round_.number} opened on "
-            f"{opened}: a round counts the members of the group when it opens, so you cannot "
-            "respond to this one. You can take part in its next round (after an amendment) "
-            "and in every proposal from now on."
+        return said(
+            N_(
+                "You joined on %(joined)s, after round %(round)s opened on %(opened)s: a round "
+                "counts the members of the group when it opens, so you cannot respond to this "
+                "one. You can take part in its next round (after an amendment) and in every "
+                "proposal from now on."
+            ),
+            language,
+            joined=fmt.moment(joined),
+            round=round_.number,
+            opened=opened,
         )
-    return (
-        f"Round {round_.number} opened on {opened} and counts only the members of that "
-        "moment, so you cannot respond to it."
+    return said(
+        N_(
+            "Round %(round)s opened on %(opened)s and counts only the members of that moment, "
+            "so you cannot respond to it."
+        ),
+        language,
+        round=round_.number,
+        opened=opened,
     )
 
 
@@ -1300,18 +1329,27 @@ def _share(form: Form, name: str, *, minimum: int = 0) -> str | None:
     text = form.value(name).removesuffix("%").strip()
     example = "75" if minimum else "50"
     if not text:
-        form.fail(name, f"Enter a percentage from {minimum} to 100, such as {example}.")
+        form.fail(
+            name,
+            N_("Enter a percentage from %(minimum)s to 100, such as %(example)s."),
+            minimum=minimum,
+            example=example,
+        )
         return None
     if not _PERCENT.fullmatch(text):
         form.fail(
             name,
-            f"Write a percentage from {minimum} to 100 with digits, such as {example} or 62.5 "
-            "(at most 4 decimals).",
+            N_(
+                "Write a percentage from %(minimum)s to 100 with digits, such as %(example)s "
+                "or 62.5 (at most 4 decimals)."
+            ),
+            minimum=minimum,
+            example=example,
         )
         return None
     value = Decimal(text.replace(",", "."))
     if not minimum <= value <= 100:
-        form.fail(name, f"Choose a percentage from {minimum} to 100.")
+        form.fail(name, N_("Choose a percentage from %(minimum)s to 100."), minimum=minimum)
         return None
     share = format(value / 100, "f")
     return share.rstrip("0").rstrip(".") if "." in share else share
@@ -1320,10 +1358,15 @@ def _share(form: Form, name: str, *, minimum: int = 0) -> str | None:
 def _whole(form: Form, name: str, *, minimum: int, maximum: int, example: int) -> int | None:
     text = form.value(name)
     if not text:
-        form.fail(name, f"Enter a whole number, such as {example}.")
+        form.fail(name, N_("Enter a whole number, such as %(example)s."), example=example)
         return None
     if not _WHOLE.fullmatch(text) or not minimum <= int(text) <= maximum:
-        form.fail(name, f"Enter a whole number from {minimum} to {maximum:,}.")
+        form.fail(
+            name,
+            N_("Enter a whole number from %(minimum)s to %(maximum)s."),
+            minimum=minimum,
+            maximum=f"{maximum:,}",
+        )
         return None
     return int(text)
 

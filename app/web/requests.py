@@ -10,7 +10,7 @@ The rules live in ``proposals.support``; these pages only call it.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Annotated, Any
@@ -24,20 +24,22 @@ from sqlalchemy import func, select
 
 from app.auth import Caller, provide_caller
 from app.db import keep_changes
-from app.deps import CurrentCaller, DbSession, Id, settings_of
+from app.deps import CurrentCaller, DbSession, Id
 from app.errors import status_of
 from app.guards import member_with, steward_or_facilitator_page
-from app.i18n import language_name
+from app.i18n import language_name, translations
 from app.jobs import discard_held_requests, erase_personal_data
 from app.presenters.formatting import Formatter
 from app.presenters.ledger import fund_view
 from app.web.forms import Form, read_form
+from app.web.language import visitor_formatter, visitor_language
 from app.web.templating import page, see_other
 from ledger import service
 from ledger.errors import LedgerError
 from ledger.groups import utcnow
 from ledger.models import User
 from ledger.money import format_amount
+from ledger.words import N_
 from proposals import support
 from proposals.models import DetailsRead, Proposal, RequestEvent, SupportRequest
 
@@ -48,41 +50,44 @@ MESSAGE_MAX = 2000
 SHOWN_READS = 10
 
 STATUS_LABELS = {
-    "received": "New",
-    "discussing": "Being discussed",
-    "proposed": "Proposed to the group",
-    "decided": "Decided",
-    "paid": "Paid",
-    "declined": "Declined",
-    "withdrawn": "Withdrawn by the person",
+    "received": N_("New"),
+    "discussing": N_("Being discussed"),
+    "proposed": N_("Proposed to the group"),
+    "decided": N_("Decided"),
+    "paid": N_("Paid"),
+    "declined": N_("Declined"),
+    "withdrawn": N_("Withdrawn by the person"),
 }
 # What the person did on their status page, as the stewards read it.
 EVENT_LABELS = {
-    "added": "The person added information (see the notes)",
-    "withdrawn": "The person withdrew the request",
-    "erased": "The person erased their details",
+    "added": N_("The person added information (see the notes)"),
+    "withdrawn": N_("The person withdrew the request"),
+    "erased": N_("The person erased their details"),
 }
 DECISION_LABELS = {
-    "passed": "passed",
-    "not_passed": "not passed",
-    "blocked": "blocked",
-    "withdrawn": "withdrawn",
+    "passed": N_("passed"),
+    "not_passed": N_("not passed"),
+    "blocked": N_("blocked"),
+    "withdrawn": N_("withdrawn"),
 }
-URGENCY_LABELS = {"urgent": "Urgent", "normal": "Soon", "low": "Not urgent"}
+URGENCY_LABELS = {"urgent": N_("Urgent"), "normal": N_("Soon"), "low": N_("Not urgent")}
 DONE_MESSAGES = {
-    "noted": "Your note was added.",
-    "proposed": "The request is now a proposal; the group decides on it.",
-    "declined": "The request was declined. The person sees your message on their page.",
-    "paid": "The request is marked as paid. The person's page says so.",
-    "erased": "The person's details and the notes were erased. The code, the proposal "
-    "and the ledger stay as they were.",
-    "released": "The request is in the queue now, and the stewards have been told of it.",
+    "noted": N_("Your note was added."),
+    "proposed": N_("The request is now a proposal; the group decides on it."),
+    "declined": N_("The request was declined. The person sees your message on their page."),
+    "paid": N_("The request is marked as paid. The person's page says so."),
+    "erased": N_(
+        "The person's details and the notes were erased. The code, the proposal "
+        "and the ledger stay as they were."
+    ),
+    "released": N_("The request is in the queue now, and the stewards have been told of it."),
 }
 QUEUE_DONE_MESSAGES = {
-    "cleared": "The held requests were discarded, with their details.",
-    "none": "There was no held request to discard.",
+    "cleared": N_("The held requests were discarded, with their details."),
+    "none": N_("There was no held request to discard."),
 }
 OPEN = ("received", "discussing")
+Translate = Callable[[str], str]
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,10 +112,10 @@ def _age(created_at: datetime, now: datetime, fmt: Formatter) -> str:
     return format_timedelta(now - created_at, threshold=1.0, locale=fmt.locale)
 
 
-def _status_label(status: support.RequestStatus) -> str:
-    label = STATUS_LABELS[status.status]
+def _status_label(status: support.RequestStatus, translate: Translate) -> str:
+    label = translate(STATUS_LABELS[status.status])
     if status.status == "decided" and status.decision:
-        label += f": {DECISION_LABELS.get(status.decision, status.decision)}"
+        label += f": {translate(DECISION_LABELS.get(status.decision, status.decision))}"
     return label
 
 
@@ -119,20 +124,24 @@ def _row(
     status: support.RequestStatus,
     fmt: Formatter,
     now: datetime,
+    translate: Translate,
     latest: RequestEvent | None = None,
 ) -> RequestRow:
     return RequestRow(
         id=request.id,
         pseudonym=request.pseudonym,
         status=status.status,
-        status_label=_status_label(status),
+        status_label=_status_label(status, translate),
         urgency=request.urgency,
-        urgency_label=URGENCY_LABELS.get(request.urgency, request.urgency),
+        urgency_label=translate(URGENCY_LABELS.get(request.urgency, request.urgency)),
         received=fmt.day(request.created_at),
         age=_age(request.created_at, now, fmt),
         amount=fmt.money(request.amount, request.currency) if request.amount else "",
         erased=request.erased_at is not None,
-        latest=f"{EVENT_LABELS[latest.kind]}, {_age(latest.at, now, fmt)} ago" if latest else "",
+        latest=translate("%(event)s, %(age)s ago")
+        % {"event": translate(EVENT_LABELS[latest.kind]), "age": _age(latest.at, now, fmt)}
+        if latest
+        else "",
     )
 
 
@@ -152,18 +161,24 @@ class RequestPages(Controller):
         caller: CurrentCaller,
         done: Annotated[str, QueryParameter(max_length=20)] = "",
     ) -> Template:
-        fmt = Formatter.for_group(caller.group, settings_of(request))
+        fmt = visitor_formatter(request, caller.group)
+        translate = translations(visitor_language(request)).gettext
         now = utcnow()
         queued = await support.queue(db_session, caller.group)
         latest = await support.latest_events(db_session, queued)
         rows = [
             _row(
-                r, await support.status_of(db_session, caller.group, r), fmt, now, latest.get(r.id)
+                r,
+                await support.status_of(db_session, caller.group, r),
+                fmt,
+                now,
+                translate,
+                latest.get(r.id),
             )
             for r in queued
         ]
         held_rows = [
-            _row(r, await support.status_of(db_session, caller.group, r), fmt, now)
+            _row(r, await support.status_of(db_session, caller.group, r), fmt, now, translate)
             for r in await support.queue(db_session, caller.group, held=True)
         ]
         return page(
@@ -258,7 +273,7 @@ class RequestPages(Controller):
     ) -> Template | Redirect:
         found = await support.get_request(db_session, caller.group, request_id)
         form = await read_form(request, ("text",))
-        text = _limited(form, "text", NOTE_MAX, required="Write the note first.")
+        text = _limited(form, "text", NOTE_MAX, required=N_("Write the note first."))
         refused = 422
         if form.ok:
             refused = await _attempt(
@@ -285,12 +300,12 @@ class RequestPages(Controller):
         found = await support.get_request(db_session, caller.group, request_id)
         fields = ("title", "summary", "fund", "amount")
         form = await read_form(request, fields)
-        title = _limited(form, "title", TITLE_MAX, required="Give the proposal a title.")
+        title = _limited(form, "title", TITLE_MAX, required=N_("Give the proposal a title."))
         summary = _limited(form, "summary", SUMMARY_MAX)
         if not form.value("fund"):
-            form.fail("fund", "Choose the fund the money comes from.")
+            form.fail("fund", N_("Choose the fund the money comes from."))
         if not form.value("amount"):
-            form.fail("amount", "Enter the amount to pay, such as 120.00.")
+            form.fail("amount", N_("Enter the amount to pay, such as 120.00."))
         refused = 422
         if form.ok:
             refused = await _attempt(
@@ -306,7 +321,7 @@ class RequestPages(Controller):
                     title=title,
                     summary=summary,
                     fund=form.value("fund"),
-                    amount=form.value("amount"),
+                    amount=form.amount("amount"),
                 ),
                 # The service knows the summary as the proposal's body.
                 renamed={"body": "summary"},
@@ -389,10 +404,10 @@ class RequestPages(Controller):
         found = await support.get_request(db_session, caller.group, request_id)
         form = await read_form(request, ("confirm",))
         if found.erased_at is not None:
-            form.fail("", "These details were erased already.")
+            form.fail("", N_("These details were erased already."))
             return _erase_page(request, caller, found, form, status=409)
         if form.value("confirm") != "yes":
-            form.fail("confirm", "Tick the box to confirm that the details go for good.")
+            form.fail("confirm", N_("Tick the box to confirm that the details go for good."))
             return _erase_page(request, caller, found, form, status=422)
         await erase_personal_data(request, db_session, found)
         return Redirect(f"{_base(caller.group.slug, found.id)}?done=erased", status_code=303)
@@ -426,7 +441,8 @@ class RequestPages(Controller):
         done: str = "",
     ) -> Template:
         group = caller.group
-        fmt = Formatter.for_group(group, settings_of(request))
+        fmt = visitor_formatter(request, group)
+        translate = translations(visitor_language(request)).gettext
         details, notes = await support.read_details(db_session, group, found, caller.logged_in_user)
         state = await support.status_of(db_session, group, found)
         proposal = await db_session.get(Proposal, found.proposal_id) if found.proposal_id else None
@@ -456,9 +472,9 @@ class RequestPages(Controller):
             caller=caller,
             roles=caller.roles,
             req=found,
-            row=_row(found, state, fmt, utcnow()),
+            row=_row(found, state, fmt, utcnow(), translate),
             history=[
-                (EVENT_LABELS[event.kind], event.at)
+                (translate(EVENT_LABELS[event.kind]), event.at)
                 for event in await support.history(db_session, found)
             ],
             state=state,
@@ -506,7 +522,12 @@ def _limited(form: Form, name: str, limit: int, *, required: str = "") -> str:
     if required and not text:
         form.fail(name, required)
     elif len(text) > limit:
-        form.fail(name, f"Keep this to {limit} characters or fewer (it has {len(text)}).")
+        form.fail(
+            name,
+            N_("Keep this to %(limit)s characters or fewer (it has %(count)s)."),
+            limit=limit,
+            count=len(text),
+        )
     return text
 
 

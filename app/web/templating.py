@@ -7,12 +7,10 @@ bound to a group's locale and time zone, which each page passes to its template 
 from __future__ import annotations
 
 import hashlib
-from dataclasses import replace
 from functools import cache
 from pathlib import Path
 from typing import Any
 
-from babel import Locale
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, pass_context
 from jinja2.runtime import Context
 from litestar import Request
@@ -23,17 +21,11 @@ from markupsafe import Markup
 
 from app.auth import Caller
 from app.deps import settings_of
-from app.i18n import (
-    SOURCE_LANGUAGE,
-    available_languages,
-    choose,
-    language_name,
-    page_words,
-)
+from app.i18n import SOURCE_LANGUAGE, available_languages, language_name, page_words
 from app.migrate import PROJECT_ROOT
-from app.presenters.formatting import Formatter, locale_or_default
+from app.presenters.formatting import Formatter
 from app.web.forms import Form
-from ledger.models import Group
+from app.web.language import LANGUAGE_COOKIE, for_language, language_asked, visitor_language
 
 TEMPLATES = PROJECT_ROOT / "templates"
 STATIC = Path(__file__).resolve().parent.parent / "static"
@@ -91,46 +83,9 @@ def create_environment() -> Environment:
 # --- rendering ---------------------------------------------------------------------------
 
 
-LANGUAGE_COOKIE = "lang"
-
-
 def languages_offered() -> list[tuple[str, str]]:
     """Each language of the site with its name in itself, for the language picker."""
     return [(code, language_name(code)) for code in available_languages()]
-
-
-def visitor_language(request: Request[Any, Any, Any]) -> str:
-    """The language a visitor reads: the one they picked (``?lang=``, or the picker's
-    cookie), else their browser's ``Accept-Language``, else the instance's own language."""
-    offered = available_languages()
-    picked = request.query_params.get("lang") or request.cookies.get(LANGUAGE_COOKIE)
-    if picked in offered:
-        return str(picked)
-    accept = request.headers.get("accept-language", "")
-    if accept:
-        return choose(accept, offered)
-    instance = Locale.parse(Formatter.for_group(None, settings_of(request)).locale).language
-    return instance if instance in offered else SOURCE_LANGUAGE
-
-
-def language_asked(request: Request[Any, Any, Any]) -> bool:
-    """Whether the visitor said which language they read (the picker, ``?lang=`` or their
-    browser's ``Accept-Language``); without it, money and days keep the instance's locale."""
-    return bool(
-        request.query_params.get("lang")
-        or request.cookies.get(LANGUAGE_COOKIE)
-        or request.headers.get("accept-language")
-    )
-
-
-def visitor_formatter(request: Request[Any, Any, Any], group: Group | None = None) -> Formatter:
-    """The group's (else the instance's) formatter, in the visitor's language when they
-    asked for one: what the presenters format and word for a page reads like the page."""
-    fmt = Formatter.for_group(group, settings_of(request))
-    language = visitor_language(request)
-    if fmt.language != language and language_asked(request):
-        fmt = replace(fmt, locale=locale_or_default(language))
-    return fmt
 
 
 def page(
@@ -159,9 +114,8 @@ def page(
     fmt = context.get("fmt") or Formatter.for_group(context.get("group"), settings_of(request))
     # Money and days read the way the page's language writes them (the instance's locale
     # stays for a visitor who asked for no language).
-    asked = own_language or language_asked(request)
-    if Locale.parse(fmt.locale).language != context["language"] and asked:
-        fmt = replace(fmt, locale=locale_or_default(context["language"]))
+    if own_language or language_asked(request):
+        fmt = for_language(fmt, context["language"])
     context["fmt"] = fmt
     return Template(
         template_name=template,

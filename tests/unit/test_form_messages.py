@@ -1,0 +1,75 @@
+"""A form's error in its reader's language: catalogue messages, and the domain's commonest
+refusals (which the domain writes in English, with values) mapped to catalogue messages."""
+
+from __future__ import annotations
+
+from app.web.forms import Form, said
+from ledger.errors import InvalidInput
+from ledger.money import parse_amount
+
+
+def _refusal(text: str, currency: str = "EUR") -> str:
+    try:
+        parse_amount(text, currency)
+    except InvalidInput as error:
+        return str(error)
+    raise AssertionError(f"{text!r} was taken as an amount")
+
+
+def test_english_is_left_exactly_as_written() -> None:
+    refusal = _refusal("12.345")
+    assert said(refusal, "en") == refusal
+    assert said("Keep this to %(limit)s characters.", "en", limit=500) == (
+        "Keep this to 500 characters."
+    )
+
+
+def test_the_domains_amount_refusals_read_in_spanish_with_their_values() -> None:
+    assert said(_refusal("0"), "es") == "La cantidad tiene que ser mayor que cero."
+    assert said(_refusal("12,50"), "es") == (
+        '"12,50" no es una cantidad: escribe cifras con un punto decimal opcional, como "12.50".'
+    )
+    assert said(_refusal("1.005"), "es") == (
+        'Las cantidades en EUR tienen como mucho 2 decimal(es); "1.005" tiene 3.'
+    )
+
+
+def test_an_overdraft_says_the_money_the_languages_way() -> None:
+    refusal = "The fund 'Rent relief' holds 1234.50 EUR; this entry needs 2000.00."
+    assert said(refusal, "es") == (
+        "El fondo 'Rent relief' quedaría por debajo de cero: tiene 1.234,50\xa0€ y este asiento"
+        " necesita 2.000,00\xa0€."
+    )
+
+
+def test_a_text_no_catalogue_knows_stays_as_it_is() -> None:
+    assert said("Group 'x' has no fund 'y'.", "es") == "Group 'x' has no fund 'y'."
+
+
+def test_a_form_fills_its_errors_in_its_language_keeping_the_first() -> None:
+    form = Form(language="es")
+    form.fail("amount", "Enter an amount, such as 12.50.")
+    form.fail("amount", "Write this on one line.")
+    form.fail(
+        "memo", "Keep this to %(limit)s characters or fewer (it has %(count)s).", limit=5, count=9
+    )
+    assert form.errors == {
+        "amount": "Escribe una cantidad, como 12.50.",
+        "memo": "No pases de 5 caracteres (tiene 9).",
+    }
+
+
+def test_a_join_link_that_cannot_be_used_says_why_in_spanish() -> None:
+    refusal = "This invite link has expired. Please ask an admin of Food & Rent for a new one."
+    assert said(refusal, "es") == (
+        "Este enlace de invitación caducó. Pide uno nuevo a quien administra Food & Rent."
+    )
+
+
+def test_a_form_reads_amounts_the_way_its_readers_language_writes_money() -> None:
+    spanish = Form(values={"amount": "60,50 €", "other": "1.234,50"}, language="es")
+    assert spanish.amount("amount") == "60.50"
+    assert spanish.amount("other") == "1234.50"
+    # In English, an amount is taken exactly as typed (the ledger's own check reads it).
+    english = Form(values={"amount": "1,234.50"})
+    assert english.amount("amount") == "1,234.50"
