@@ -49,7 +49,7 @@ from ledger import rules
 from ledger.canonical import canonical_json, leaf_document, leaf_hash_hex
 from ledger.log import Notary
 from ledger.merkle import CompactRange, node_hash
-from ledger.models import Checkpoint, Entry, Fund, Group, LogState, Posting
+from ledger.models import Checkpoint, Entry, Fund, Group, LogState, Place, Posting
 
 DEFAULT_FUNDS: tuple[str, ...] = ("rent-relief", "groceries", "utilities", "emergency")
 DEFAULT_BATCH = 20_000
@@ -340,6 +340,15 @@ def _generate(
         connection.execute(
             update(Fund).where(Fund.id == state.id).values(balance=balances[state.id])
         )
+    # Every generated entry is in the group's default place (its leaf names none): the place
+    # holds what the funds gained.
+    connection.execute(
+        update(Place)
+        .where(Place.group_id == group_id, Place.is_default.is_(True))
+        .values(
+            balance=Place.balance + sum(balances[state.id] - state.balance for state in states)
+        )
+    )
     if postgres and n_entries:
         for table in ("entries", "postings"):
             connection.execute(
@@ -407,7 +416,7 @@ class _BulkInsert:
         keys, processors = self.keys, self.processors
         values = []
         for row in rows:
-            value = [row[key] for key in keys]
+            value = [row.get(key) for key in keys]  # (columns a row leaves out are NULL)
             for index, processor in processors:
                 value[index] = processor(value[index])
             values.append(value)

@@ -65,8 +65,18 @@ from ledger.models import (
     Group,
     GroupWitness,
     LogState,
+    Place,
 )
-from ledger.rules import DECISION, HOLDING_ROOT, REVERSAL, Books, FundTerms, Leg, negation
+from ledger.rules import (
+    DECISION,
+    HOLDING_ROOT,
+    REVERSAL,
+    Books,
+    FundTerms,
+    Leg,
+    PlaceTerms,
+    negation,
+)
 
 FORMAT = "commonpurse-bundle/1"
 HEX_LENGTH = len(ZERO_HASH)
@@ -83,7 +93,8 @@ key.vkey           the instance's Ed25519 verifier key (C2SP vkey); compare it w
                    {base}/.well-known/commonpurse-key
 witnesses.vkey     the verifier keys of the witnesses the log asks, one a line; get them
                    from the witnesses themselves before you rely on them
-funds.json         the funds, and whether each may go below zero
+funds.json         the funds, and whether each may go below zero; the places where the
+                   money is held (a leaf naming no place is in the default one)
 ledger.journal     the same ledger for hledger      (hledger -f ledger.journal check)
 ledger.beancount   the same ledger for beancount    (bean-check ledger.beancount)
 
@@ -104,6 +115,17 @@ class BundleFund:
     slug: str
     currency: str
     allow_negative: bool
+
+
+@dataclass(frozen=True, slots=True)
+class BundlePlace:
+    """A place where the group holds money; ``default``: the one leaves naming no place
+    are in. A bundle written before places lists none (its leaves name none either)."""
+
+    slug: str
+    currency: str
+    allow_negative: bool
+    default: bool
 
 
 def _daily_checkpoints(session: Session, group: Group, witnessed: set[int]) -> list[Checkpoint]:
@@ -154,6 +176,9 @@ def build_bundle(
     With the ``notary``, entries newer than the latest checkpoint (signed in batches) are
     covered by a checkpoint of the log's head signed now, so the bundle verifies whole."""
     funds = list(session.scalars(select(Fund).where(Fund.group_id == group.id).order_by(Fund.id)))
+    places = list(
+        session.scalars(select(Place).where(Place.group_id == group.id).order_by(Place.id))
+    )
     cosignatures = _cosignature_lines(session, group)
     checkpoints = _daily_checkpoints(session, group, set(cosignatures))
     witnesses = session.scalars(
@@ -203,6 +228,10 @@ def build_bundle(
                     "format": FORMAT,
                     "group": group.slug,
                     "funds": [BundleFund(f.slug, f.currency, f.allow_negative) for f in funds],
+                    "places": [
+                        BundlePlace(p.slug, p.currency, p.allow_negative, p.is_default)
+                        for p in places
+                    ],
                 }
             ),
         )
@@ -291,18 +320,18 @@ def verify_bundle(
             if published_vkey is not None and vkey != published_vkey.strip():
                 raise _Broken("the bundle's key is not the published key")
             verifier = Verifier.from_vkey(vkey)
-            group, funds = _read_funds(archive.read("funds.json"))
+            group, funds, places = _read_funds(archive.read("funds.json"))
             checkpoints = _read_checkpoints(archive.read("checkpoints.jsonl"), verifier)
             if witnesses or min_witnesses is not None:
                 report.cosigned_by = _check_witnesses(
                     archive.read("checkpoints.jsonl"), witnesses, min_witnesses
                 )
-            replay = _Replay(group, funds, checkpoints)
+            replay = _Replay(group, funds, checkpoints, places)
             if two_processes is None:
                 two_processes = uses_two_processes(archive.getinfo("leaves.jsonl").file_size)
             if not (two_processes and _check_in_two_processes(path, replay)):
                 # The definition, and what names the first problem: one process, in order.
-                replay = _Replay(group, funds, checkpoints)
+                replay = _Replay(group, funds, checkpoints, places)
                 with archive.open("leaves.jsonl") as leaves:
                     for block in _leaf_blocks(leaves):
                         replay.check(block)
@@ -328,20 +357,26 @@ def verify_bundle(
     return report
 
 
-def _read_funds(raw: bytes) -> tuple[str, dict[str, BundleFund]]:
-    """The group's slug and its funds."""
+def _read_funds(raw: bytes) -> tuple[str, dict[str, BundleFund], list[BundlePlace]]:
+    """The group's slug, its funds and its places (none in a bundle from before places)."""
     try:
         document = msgspec.json.decode(raw)
         funds = {
             f["slug"]: BundleFund(f["slug"], f["currency"], bool(f["allow_negative"]))
             for f in document["funds"]
         }
+        places = [
+            BundlePlace(p["slug"], p["currency"], bool(p["allow_negative"]), bool(p["default"]))
+            for p in document.get("places", [])
+        ]
         group = document["group"]
     except (msgspec.DecodeError, KeyError, TypeError) as error:
         raise _Broken(f"funds.json is not readable ({error})") from error
     if not isinstance(group, str):
         raise _Broken("funds.json does not name the group")
-    return group, funds
+    if places and sum(place.default for place in places) != 1:
+        raise _Broken("funds.json does not name one default place")
+    return group, funds, places
 
 
 def _read_checkpoints(raw: bytes, verifier: Verifier) -> dict[int, bytes]:
@@ -539,7 +574,11 @@ class _Replay:
     """
 
     def __init__(
-        self, group: str, funds: dict[str, BundleFund], checkpoints: dict[int, bytes]
+        self,
+        group: str,
+        funds: dict[str, BundleFund],
+        checkpoints: dict[int, bytes],
+        places: Sequence[BundlePlace] = (),
     ) -> None:
         self.group = group
         self.funds = funds
@@ -550,7 +589,11 @@ class _Replay:
         # The rules of the log and what they read: the balances, and the postings of entry
         # seq at ``books.reversible[seq - 1]`` while a reversal may still name it (the
         # batched check keeps the leaves' own postings there, amounts as text).
-        self.books = Books(FundTerms(f.slug, f.currency, f.allow_negative) for f in funds.values())
+        self.books = Books(
+            (FundTerms(f.slug, f.currency, f.allow_negative) for f in funds.values()),
+            places=(PlaceTerms(p.slug, p.currency, p.allow_negative) for p in places),
+            default_place=next((p.slug for p in places if p.default), None),
+        )
         # Which decisions the log holds, and what was paid under them (``ledger.decisions``).
         self.decisions = DecisionBook()
         # False while another process grows the Merkle tree (``holds``).
@@ -641,9 +684,18 @@ class _Replay:
                     raise fail(f"reverses {document.reverses!r}, which is not an entry number")
                 reverses = 0  # whatever it names, only a reversal may name one
         legs = [
-            Leg(p.account, p.fund, amount, p.currency)
+            Leg(p.account, p.fund, amount, p.currency, document.place)
             for p, amount in zip(document.postings, amounts, strict=True)
         ]
+        if document.move is not None:
+            # A move's part: its amount written as the ledger writes whole minor units,
+            # and its legs (a move has no postings: ``Books`` holds it to two legs).
+            moved = document.move.amount
+            if _entry_number(moved.removeprefix("-")) is None or moved in ("-0", "0"):
+                raise fail(f"moves an amount {moved!r} not written as whole minor units")
+            if document.place is not None:
+                raise fail("names a place beside a move's places")
+            legs = [*document.move.legs(), *legs]
         try:
             self.books.record(document.kind, legs, reverses)
             self.decisions.leaf(seq, document, legs)
@@ -690,8 +742,10 @@ class _Replay:
             or "".join(prevs) != self.prev + chain_hex[:-HEX_LENGTH]
             or set(map(_GROUP, documents)) != {self.group}
             or not _versions_match(documents)
-            # Attached files: leaf by leaf (``_entry``).
+            # Attached files, and entries naming places: leaf by leaf (``_entry``).
             or any(map(_ATTACHMENT_PART, documents))
+            or any(map(_PLACE_PART, documents))
+            or any(map(_MOVE_PART, documents))
         ):
             return False
         postings = list(map(_POSTINGS, documents))
@@ -758,6 +812,19 @@ class _Replay:
                 net = sum(mine)
             rest -= net
             balances[slug] = start + net
+        # Every leg of the batch is in the default place (the others went leaf by leaf): its
+        # running balance, never below zero unless it may.
+        default = books.default_place
+        held = None
+        if default is not None and default in books.places:
+            start = books.place_balances[default]
+            if (
+                start < outflow
+                and not books.places[default].allow_negative
+                and min(accumulate(moves, initial=start)) < 0
+            ):
+                return False
+            held = start + sum(moves)
         # Payments follow decisions: the few entries that decide, pay or reverse, in order.
         if not self._authority_holds(documents, kinds, first):
             return False
@@ -768,6 +835,8 @@ class _Replay:
         books.reversible.extend(added)
         books.reversed |= reversed_now
         books.balances.update(balances)
+        if held is not None and default is not None:
+            books.place_balances[default] = held
         books.used |= slugs
         books.seq = first + count - 1
         self.prev = chain_hex[-HEX_LENGTH:]
@@ -811,6 +880,7 @@ _SEQ, _PREV, _GROUP, _VERSION, _KIND, _REVERSES, _POSTINGS = map(
 )
 _ACCOUNT, _FUND, _AMOUNT, _CURRENCY = map(attrgetter, ("account", "fund", "amount", "currency"))
 _POLICY = attrgetter("policy")
+_PLACE_PART, _MOVE_PART = attrgetter("place"), attrgetter("move")
 _ATTACHMENT_PART = attrgetter("attachment")
 _DECIDED_IN, _DECISION = attrgetter("decided_in"), attrgetter("decision")
 _AUTHORITY_KINDS = frozenset((DECISION, REVERSAL, "disbursement"))
@@ -918,7 +988,9 @@ def _entry_number(text: str) -> int | None:
 
 def _postings(
     postings: Sequence[LeafPostingDoc], amounts: Sequence[int]
-) -> list[tuple[str, str, int, str]]:
+) -> list[tuple[str, str, int, str, str | None]]:
+    """Legs of a leaf in the default place (the fast path reads no others)."""
     return [
-        (p.account, p.fund, amount, p.currency) for p, amount in zip(postings, amounts, strict=True)
+        (p.account, p.fund, amount, p.currency, None)
+        for p, amount in zip(postings, amounts, strict=True)
     ]

@@ -12,6 +12,7 @@ import json
 import re
 import unicodedata
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from itertools import compress
 from operator import not_
@@ -19,7 +20,7 @@ from typing import Any, NoReturn
 
 import msgspec
 
-from ledger.rules import Leg
+from ledger.rules import Leg, move_legs
 
 # Leaf formats. A log keeps every leaf as it was written, so each version stays readable:
 # "1" the first format; "2" adds "policy", the spending policy a payment is made under;
@@ -27,18 +28,24 @@ from ledger.rules import Leg
 # ``attachment_leaf_document``); "4" adds decision leaves (kind "decision": a closed round,
 # with "decision") and payments that name the decision leaf authorising them ("decided_in",
 # its seq); "5" adds "reimbursements" to a policy decision's terms (the policy may pay
-# members' claims). A leaf is written in the lowest version that can hold it.
+# members' claims); "6" adds places, where money is held: "place" names the place of an entry
+# not in the group's default place (a leaf naming none is in the default place, as every
+# leaf before places was), and "move" is the part of an entry moving money between two
+# places (kind "move", or the reversal of one), which has no postings.
+# A leaf is written in the lowest version that can hold it.
 LEAF_VERSION = "1"
 LEAF_VERSION_POLICY = "2"
 LEAF_VERSION_ATTACHMENT = "3"
 LEAF_VERSION_DECISION = "4"
 LEAF_VERSION_REIMBURSEMENTS = "5"
+LEAF_VERSION_PLACES = "6"
 LEAF_VERSIONS = (
     LEAF_VERSION,
     LEAF_VERSION_POLICY,
     LEAF_VERSION_ATTACHMENT,
     LEAF_VERSION_DECISION,
     LEAF_VERSION_REIMBURSEMENTS,
+    LEAF_VERSION_PLACES,
 )
 ATTACHMENT = "attachment"
 # The types of file a receipt may be (what ``ledger.cleaning`` reads from the bytes).
@@ -154,14 +161,20 @@ def leaf_document(
     policy: tuple[int, int] | None = None,
     decided_in: int | None = None,
     decision: Mapping[str, Any] | None = None,
+    place: str | None = None,
+    move: Move | None = None,
 ) -> dict[str, Any]:
     """The document an entry's leaf encodes. Optional parts are left out when absent.
 
     It holds no personal data: a counterparty is a pseudonym, a memo is public text.
     ``decision``: the body of a decision leaf (``ledger.decisions.decision_body``);
-    ``decided_in``: the seq of the decision leaf a payment is made under.
+    ``decided_in``: the seq of the decision leaf a payment is made under;
+    ``place``: the place of an entry not in the default place; ``move``: a move's part
+    (its ``postings`` are then empty).
     """
-    if decision is not None and "reimbursements" in (decision.get("policy") or {}):
+    if place is not None or move is not None:
+        version = LEAF_VERSION_PLACES
+    elif decision is not None and "reimbursements" in (decision.get("policy") or {}):
         version = LEAF_VERSION_REIMBURSEMENTS
     elif decision is not None or decided_in is not None:
         version = LEAF_VERSION_DECISION
@@ -193,7 +206,30 @@ def leaf_document(
         document["decided_in"] = str(decided_in)
     if decision is not None:
         document["decision"] = decision
+    if place is not None:
+        document["place"] = place
+    if move is not None:
+        document["move"] = {
+            "amount": str(move.amount),
+            "currency": move.currency,
+            "from": move.from_place,
+            "to": move.to_place,
+        }
     return document
+
+
+@dataclass(frozen=True, slots=True)
+class Move:
+    """A move's part of its leaf: ``amount`` (minor units; negated in its reversal) leaves
+    ``from_place`` for ``to_place`` (both places' slugs, always written)."""
+
+    from_place: str
+    to_place: str
+    amount: int
+    currency: str
+
+    def legs(self) -> tuple[Leg, Leg]:
+        return move_legs(self.from_place, self.to_place, self.amount, self.currency)
 
 
 def attachment_leaf_document(
@@ -233,6 +269,8 @@ def leaf_version_of(document: LeafDoc) -> str:
     """The version a leaf with these parts is written in (see ``LEAF_VERSIONS``)."""
     if document.attachment is not None:
         return LEAF_VERSION_ATTACHMENT
+    if document.place is not None or document.move is not None:
+        return LEAF_VERSION_PLACES
     decision = document.decision
     if decision is not None and decision.policy and decision.policy.reimbursements is not None:
         return LEAF_VERSION_REIMBURSEMENTS
@@ -266,6 +304,20 @@ class LeafAttachmentDoc(msgspec.Struct, forbid_unknown_fields=True, gc=False):
     sha256: str
     size: str
     type: str
+
+
+class LeafMoveDoc(msgspec.Struct, forbid_unknown_fields=True, gc=False, kw_only=True):
+    """A move's part: the amount leaving the place "from" for the place "to"."""
+
+    amount: str
+    currency: str
+    from_: str = msgspec.field(name="from")
+    to: str
+
+    def legs(self) -> tuple[Leg, Leg]:
+        """Its legs, as ``Move.legs`` gives them (the amount read as an integer: the caller
+        checked it is one)."""
+        return move_legs(self.from_, self.to, int(self.amount), self.currency)
 
 
 class LeafTallyDoc(msgspec.Struct, forbid_unknown_fields=True, gc=False, kw_only=True):
@@ -366,7 +418,9 @@ class LeafDoc(
     group: str
     kind: str
     memo: str
+    move: LeafMoveDoc | None = None
     occurred_on: str
+    place: str | None = None
     policy: LeafProposalDoc | None = None
     # A tuple, not a list: a verifier keeps the postings of every entry a later reversal
     # may name, and tuples of these (untracked) structs drop out of the garbage collector.

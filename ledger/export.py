@@ -23,10 +23,19 @@ from ledger.attachments import AttachmentView, attachment_view
 from ledger.bundle import build_bundle
 from ledger.canonical import ATTACHMENT, timestamp
 from ledger.log import Notary
-from ledger.models import Attachment, AttachmentErasure, Entry, Fund, Group, LogState, Posting
+from ledger.models import (
+    Attachment,
+    AttachmentErasure,
+    Entry,
+    Fund,
+    Group,
+    LogState,
+    Place,
+    Posting,
+)
 from ledger.money import format_amount
-from ledger.plaintext import beancount_file, hledger_journal
-from ledger.queries import entry_out, fund_out
+from ledger.plaintext import beancount_file, hledger_journal, place_account
+from ledger.queries import entry_out, fund_out, place_of, place_out
 
 FORMATS = ("csv", "json", "jsonl", "hledger", "beancount")
 CSV_COLUMNS = (
@@ -44,6 +53,7 @@ CSV_COLUMNS = (
     "proposal",
     "hash",
     "policy",
+    "place",
 )
 
 
@@ -76,23 +86,34 @@ def _csv(session: Session, group: Group) -> bytes:
             f"{entry.proposal_number}v{entry.proposal_version}" if entry.proposal_number else ""
         )
         policy = f"{entry.policy_number}v{entry.policy_version}" if entry.policy_number else ""
-        for posting in entry.postings:
+        place = place_of(entry) or ""
+        # A row per posting: (fund, account, amount, currency, place); a move's rows are
+        # its two places' own accounts, with no fund.
+        rows = [(p.fund.slug, p.account, p.amount, p.currency, place) for p in entry.postings]
+        if entry.moved is not None and entry.to_place is not None:
+            currency, to = entry.to_place.currency, entry.to_place.slug
+            rows += [
+                ("", place_account(place), -entry.moved, currency, place),
+                ("", place_account(to), entry.moved, currency, to),
+            ]
+        for fund, account, amount, currency, where in rows:
             writer.writerow(
                 (
                     entry.seq,
                     entry.occurred_on.isoformat(),
                     timestamp(entry.recorded_at),
                     entry.kind,
-                    posting.fund.slug,
-                    posting.account,
-                    format_amount(posting.amount, posting.currency),
-                    posting.currency,
+                    fund,
+                    account,
+                    format_amount(amount, currency),
+                    currency,
                     _spreadsheet_safe(entry.memo),
                     _spreadsheet_safe(entry.counterparty or ""),
                     entry.reverses_seq or "",
                     proposal,
                     entry.hash,
                     policy,
+                    where,
                 )
             )
     return out.getvalue().encode("utf-8")
@@ -127,6 +148,7 @@ def _json(session: Session, group: Group) -> bytes:
         "group": {"slug": group.slug, "name": group.name, "currency": group.currency},
         "head": {"seq": state.size if state else 0, "hash": state.head_hash if state else ""},
         "funds": [fund_out(fund) for fund in funds],
+        "places": [place_out(place) for place in _places(session, group)],
         "entries": [
             entry_out(entry, reversed_by.get(entry.seq), attachments.get(entry.seq, ()))
             for entry in _entries(session, group)
@@ -149,14 +171,22 @@ def _funds(session: Session, group: Group) -> list[Fund]:
     return list(session.scalars(select(Fund).where(Fund.group_id == group.id).order_by(Fund.id)))
 
 
+def _places(session: Session, group: Group) -> list[Place]:
+    return list(session.scalars(select(Place).where(Place.group_id == group.id).order_by(Place.id)))
+
+
 def write_hledger(session: Session, group: Group) -> bytes:
     """The group's hledger journal (UTF-8)."""
-    return hledger_journal(group, _funds(session, group), _entries(session, group)).encode()
+    return hledger_journal(
+        group, _funds(session, group), _entries(session, group), _places(session, group)
+    ).encode()
 
 
 def write_beancount(session: Session, group: Group) -> bytes:
     """The group's beancount file (UTF-8)."""
-    return beancount_file(group, _funds(session, group), _entries(session, group)).encode()
+    return beancount_file(
+        group, _funds(session, group), _entries(session, group), _places(session, group)
+    ).encode()
 
 
 _WRITERS = {

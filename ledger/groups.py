@@ -18,6 +18,7 @@ from ledger.canonical import ZERO_HASH, has_control_characters, nfc
 from ledger.errors import AlreadyExists, Conflict, InvalidInput, NotFound
 from ledger.models import Group, Invite, LogState, Membership, User
 from ledger.money import check_currency
+from ledger.places import default_place
 from ledger.rules import SLUG, check_slug
 
 ROLES = ("member", "steward", "facilitator", "admin")
@@ -117,6 +118,9 @@ async def create_group(
     session.add(group)
     await session.flush()
     session.add(LogState(group_id=group.id, size=0, head_hash=ZERO_HASH))
+    # Every group holds its money somewhere: one default place, so a group with one
+    # account never chooses (``ledger.places``).
+    session.add(default_place(group, now))
     session.add(
         Membership(
             group_id=group.id, user_id=admin.id, roles=normalise_roles(["admin"]), joined_at=now

@@ -133,6 +133,26 @@ class Fund(Base):
     created_at: Mapped[datetime] = mapped_column(DateTimeUTC(timezone=True))
 
 
+class Place(Base):
+    """Where money is held (a bank account, a cash box), beside what it is for (funds).
+    Every group has one default place (``is_default``), so a group with one account never
+    chooses. Its balance, the sum over funds of what is held there, is kept in the same
+    transaction as every entry in it, like a fund's; ``verify`` rebuilds it from the log."""
+
+    __tablename__ = "places"
+    __table_args__ = (UniqueConstraint("group_id", "slug"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    group_id: Mapped[int] = mapped_column(ForeignKey("groups.id"))
+    slug: Mapped[str] = mapped_column(String(64))
+    name: Mapped[str] = mapped_column(String(120))
+    currency: Mapped[str] = mapped_column(String(3))
+    is_default: Mapped[bool] = mapped_column(Boolean, default=False)
+    allow_negative: Mapped[bool] = mapped_column(Boolean, default=False)
+    balance: Mapped[int] = mapped_column(BigInteger, default=0)
+    created_at: Mapped[datetime] = mapped_column(DateTimeUTC(timezone=True))
+
+
 class LogState(Base):
     """The head of a group's log. Appending locks this row first, always in this order:
     log state, then funds. That one lock serialises appends per group on PostgreSQL
@@ -201,9 +221,22 @@ class Entry(Base):
     prev_hash: Mapped[str] = mapped_column(String(64))
     hash: Mapped[str] = mapped_column(String(64))
     leaf: Mapped[bytes] = mapped_column(LargeBinary)
+    # Where the money moved (leaf version 6): the place of a money entry (NULL for entries
+    # written before places, which are in the group's default place); for a move (or its
+    # reversal) the place it leaves, ``to_place_id`` the one it arrives in, and ``moved``
+    # the amount (negated in a reversal), in the places' currency. A move has no postings.
+    place_id: Mapped[int | None] = mapped_column(ForeignKey("places.id"))
+    to_place_id: Mapped[int | None] = mapped_column(ForeignKey("places.id"))
+    moved: Mapped[int | None] = mapped_column(BigInteger)
 
     postings: Mapped[list[Posting]] = relationship(
         order_by="Posting.position", lazy="selectin", viewonly=True
+    )
+    place: Mapped[Place | None] = relationship(
+        foreign_keys=[place_id], lazy="joined", viewonly=True
+    )
+    to_place: Mapped[Place | None] = relationship(
+        foreign_keys=[to_place_id], lazy="joined", viewonly=True
     )
 
 

@@ -16,7 +16,13 @@ Choices that keep that true:
   Without ``~ 0`` beancount tolerates one unit of the last digit shown, so an export off
   by 0.01 would pass.
 - **Accounts.** ``ledger.rules.account_name`` for every valid fund slug (the names the log
-  itself uses); anything else gets a component that starts with a digit (which no valid
+  itself uses), but a fund's money is shown where it is held: ``Assets:<Place>:<Fund>``
+  (``Assets:Bank:Rent-relief``), so ``Assets:Bank`` totals what the place holds; a move
+  between places, which touches no fund, posts to each place's ``Between-Places`` account
+  (``Assets:Cash:Between-Places`` to ``Assets:Bank:Between-Places``): not to the place's
+  own account, as a beancount balance check of an account counts its sub-accounts, and a
+  name no fund can have (a fund's component has no capital after its first letter).
+  Anything else gets a component that starts with a digit (which no valid
   slug can produce) followed by the slug's UTF-8 in hex, and a mapping refuses collisions.
 - **Text.** Member text becomes one line: control characters and line breaks become
   spaces, bidirectional embedding/override/isolate controls become U+FFFD (they could make
@@ -63,6 +69,7 @@ _KIND_LABELS = {
     "disbursement": "Disbursement",
     "transfer": "Transfer",
     "reversal": "Reversal",
+    "move": "Move",
 }
 # Embeddings, overrides and isolates (the "Trojan Source" characters). Marks such as
 # U+200F stay: right-to-left text needs them and they cannot reorder a whole line.
@@ -94,6 +101,17 @@ class FundLike(FundRef, Protocol):
     def currency(self) -> str: ...
     @property
     def created_at(self) -> datetime: ...
+
+
+class PlaceLike(Protocol):
+    @property
+    def slug(self) -> str: ...
+    @property
+    def name(self) -> str: ...
+    @property
+    def currency(self) -> str: ...
+    @property
+    def is_default(self) -> bool: ...
 
 
 class PostingLike(Protocol):
@@ -155,18 +173,44 @@ def account_name(account_type: str, fund_slug: str) -> str:
     return name
 
 
+def _component(slug: str) -> str:
+    """An account name's component for a slug (as ``account_name`` makes it)."""
+    if not rules.SLUG.fullmatch(slug):
+        slug = "0" + slug.encode("utf-8").hex()
+    return slug[0].upper() + slug[1:]
+
+
+# Where a move's legs go: money moved between places, of no fund in particular.
+BETWEEN_PLACES = "Between-Places"
+
+
+def place_account(place_slug: str, fund_slug: str | None = None) -> str:
+    """Where a fund's money is held, as an account of its place (``Assets:Cash:Groceries``);
+    without a fund, what moves brought to the place or took from it
+    (``Assets:Cash:Between-Places``); ``Assets:Cash`` is their total."""
+    name = "Assets:" + _component(place_slug) + ":"
+    name += BETWEEN_PLACES if fund_slug is None else _component(fund_slug)
+    if not _ACCOUNT.fullmatch(name):
+        raise ValueError(f"{name!r} is not an account name hledger and beancount both accept")
+    return name
+
+
 class AccountNames:
-    """Names per (account type, fund slug), refusing two keys that would share a name."""
+    """Names per (account type, fund slug, place slug), refusing two keys that would share
+    a name. A holding account is named by its place (``place_account``)."""
 
     def __init__(self) -> None:
-        self._names: dict[tuple[str, str], str] = {}
-        self._keys: dict[str, tuple[str, str]] = {}
+        self._names: dict[tuple[str, str, str | None], str] = {}
+        self._keys: dict[str, tuple[str, str, str | None]] = {}
 
-    def __call__(self, account_type: str, fund_slug: str) -> str:
-        key = (account_type, fund_slug)
+    def __call__(self, account_type: str, fund_slug: str, place: str | None = None) -> str:
+        key = (account_type, fund_slug, place)
         name = self._names.get(key)
         if name is None:
-            name = account_name(account_type, fund_slug)
+            if place is not None and account_type == rules.HOLDING:
+                name = place_account(place, fund_slug or None)
+            else:
+                name = account_name(account_type, fund_slug)
             other = self._keys.setdefault(name, key)
             if other != key:
                 raise ValueError(f"accounts {other} and {key} would both be named {name!r}")
@@ -248,7 +292,8 @@ class _Transaction:
 class _Account:
     name: str
     account_type: str
-    fund_slug: str
+    fund_slug: str  # "" for a place's own account
+    place_slug: str | None = None
     fund_name: str | None = None
     currencies: set[str] = field(default_factory=set)
     opened: date | None = None
@@ -283,17 +328,33 @@ def _narration(entry: EntryLike) -> str:
     return f"{label}: {memo}" if memo else label
 
 
-def _book(group: GroupLike, funds: Iterable[FundLike], entries: Iterable[EntryLike]) -> _Book:
+def _book(
+    group: GroupLike,
+    funds: Iterable[FundLike],
+    entries: Iterable[EntryLike],
+    places: Iterable[PlaceLike] = (),
+) -> _Book:
     names = AccountNames()
     accounts: dict[str, _Account] = {}
     fund_opened: dict[str, date] = {}
+    # Entries that name no place (or stand-ins without one) are in the default place.
+    default = next((p.slug for p in places if p.is_default), rules.DEFAULT_PLACE_SLUG)
 
-    def account(account_type: str, slug: str) -> _Account:
-        name = names(account_type, slug)
+    def account(account_type: str, slug: str, place: str | None = None) -> _Account:
+        where = place or default if account_type == rules.HOLDING else None
+        name = names(account_type, slug, where)
         found = accounts.get(name)
         if found is None:
-            found = accounts[name] = _Account(name, account_type, slug)
+            found = accounts[name] = _Account(name, account_type, slug, where)
         return found
+
+    def use(used: _Account, currency: str, on: date) -> None:
+        used.currencies.add(_check_currency(currency))
+        if used.last_used is None or on > used.last_used:
+            used.last_used = on
+        key = used.fund_slug or f"place {used.place_slug}"
+        if key not in fund_opened or on < fund_opened[key]:
+            fund_opened[key] = on
 
     for fund in funds:
         _check_currency(fund.currency)
@@ -312,15 +373,21 @@ def _book(group: GroupLike, funds: Iterable[FundLike], entries: Iterable[EntryLi
         if entry.kind == rules.DECISION:
             continue  # a decision moves no money: the log holds it, the books need not
         legs = []
+        # Where the money is (read with getattr: stand-ins from before places have none).
+        place = getattr(entry, "place", None)
+        where = place.slug if place is not None else None
         for posting in entry.postings:
-            used = account(posting.account_type, posting.fund.slug)
-            used.currencies.add(_check_currency(posting.currency))
-            if used.last_used is None or entry.occurred_on > used.last_used:
-                used.last_used = entry.occurred_on
-            slug = posting.fund.slug
-            if slug not in fund_opened or entry.occurred_on < fund_opened[slug]:
-                fund_opened[slug] = entry.occurred_on
+            used = account(posting.account_type, posting.fund.slug, where)
+            use(used, posting.currency, entry.occurred_on)
             legs.append(_Leg(used.name, posting.amount, posting.currency))
+        moved: int | None = getattr(entry, "moved", None)
+        to_place = getattr(entry, "to_place", None)
+        if moved is not None and to_place is not None:
+            # A move: from its place's own account to the other's, no fund touched.
+            for slug, amount in ((where or default, -moved), (to_place.slug, moved)):
+                used = account(rules.HOLDING, "", slug)
+                use(used, to_place.currency, entry.occurred_on)
+                legs.append(_Leg(used.name, amount, to_place.currency))
         if entry.reverses_seq is not None:
             reversed_by[entry.reverses_seq] = entry.seq
         if not _HASH.fullmatch(entry.hash):
@@ -350,7 +417,7 @@ def _book(group: GroupLike, funds: Iterable[FundLike], entries: Iterable[EntryLi
     # A fund's accounts open together, on or before their first use (backdated entries
     # can predate the fund's creation).
     for item in accounts.values():
-        item.opened = fund_opened[item.fund_slug]
+        item.opened = fund_opened[item.fund_slug or f"place {item.place_slug}"]
     transactions.sort(key=lambda t: (t.on, t.seq))
     currencies = {_check_currency(group.currency)}
     for item in accounts.values():
@@ -384,6 +451,12 @@ def _header(book: _Book) -> list[str]:
     )
     for slug, name in funds:
         lines.append(f";   fund {one_line(slug)}: {one_line(name or '')}")
+    places = sorted({a.place_slug for a in book.accounts.values() if a.place_slug is not None})
+    for place in places:
+        lines.append(
+            f";   place {one_line(place)}: what it holds is under "
+            f"{place_account(place).removesuffix(':' + BETWEEN_PLACES)}"
+        )
     return lines
 
 
@@ -391,10 +464,13 @@ def _header(book: _Book) -> list[str]:
 
 
 def hledger_journal(
-    group: GroupLike, funds: Iterable[FundLike], entries: Iterable[EntryLike]
+    group: GroupLike,
+    funds: Iterable[FundLike],
+    entries: Iterable[EntryLike],
+    places: Iterable[PlaceLike] = (),
 ) -> str:
     """The group's ledger as an hledger journal that `hledger check -s ordereddates` accepts."""
-    book = _book(group, funds, entries)
+    book = _book(group, funds, entries, places)
     lines = _header(book)
     lines += ["", "decimal-mark ."]
     lines += [f"commodity {_hledger_commodity_example(c)} {c}" for c in book.currencies]
@@ -403,6 +479,8 @@ def hledger_journal(
         declared = f"account {item.name}  ; type:{_HLEDGER_TYPES[item.account_type]}"
         if rules.SLUG.fullmatch(item.fund_slug):  # a tag value would end at a comma
             declared += f", fund:{item.fund_slug}"
+        if item.place_slug is not None and rules.SLUG.fullmatch(item.place_slug):
+            declared += f", place:{item.place_slug}"
         lines.append(declared)
 
     running: dict[tuple[str, str], int] = defaultdict(int)
@@ -446,10 +524,13 @@ def _month_starts(after: date, through: date) -> list[date]:
 
 
 def beancount_file(
-    group: GroupLike, funds: Iterable[FundLike], entries: Iterable[EntryLike]
+    group: GroupLike,
+    funds: Iterable[FundLike],
+    entries: Iterable[EntryLike],
+    places: Iterable[PlaceLike] = (),
 ) -> str:
     """The group's ledger as a beancount file that `bean-check` accepts."""
-    book = _book(group, funds, entries)
+    book = _book(group, funds, entries, places)
     lines = _header(book)
     lines += [
         "",
@@ -474,7 +555,10 @@ def beancount_file(
         lines.append(
             f"{item.opened.isoformat()} open {item.name} {','.join(sorted(item.currencies))}"
         )
-        lines.append(f"  fund: {beancount_string(item.fund_slug)}")
+        if item.fund_slug:
+            lines.append(f"  fund: {beancount_string(item.fund_slug)}")
+        if item.place_slug is not None:
+            lines.append(f"  place: {beancount_string(item.place_slug)}")
         if item.fund_name is not None:
             lines.append(f"  name: {beancount_string(item.fund_name)}")
         pairs += [(item, currency) for currency in sorted(item.currencies)]

@@ -19,10 +19,19 @@ from sqlalchemy.orm import InstrumentedAttribute
 
 from ledger.attachments import AttachmentView
 from ledger.canonical import ATTACHMENT, timestamp
-from ledger.models import Entry, Fund, Group, LogState, Membership, Posting
+from ledger.models import Entry, Fund, Group, LogState, Membership, Place, Posting
 from ledger.money import format_amount
+from ledger.places import DEFAULT_PLACE_SLUG
 from ledger.rules import DECISION, HOLDING
-from ledger.schemas import AttachmentOut, EntryOut, FundOut, PostingOut, ProposalRef
+from ledger.schemas import (
+    AttachmentOut,
+    EntryOut,
+    FundOut,
+    MoveOut,
+    PlaceOut,
+    PostingOut,
+    ProposalRef,
+)
 from ledger.verify import VerifyReport
 
 DIRECTORY_PAGE = 30
@@ -412,6 +421,17 @@ def entry_out(
             else None
         ),
         decided_in=entry.decided_in,
+        place=place_of(entry),
+        move=(
+            MoveOut(
+                from_place=entry.place.slug if entry.place else DEFAULT_PLACE_SLUG,
+                to_place=entry.to_place.slug,
+                amount=format_amount(entry.moved, entry.to_place.currency),
+                currency=entry.to_place.currency,
+            )
+            if entry.moved is not None and entry.to_place is not None
+            else None
+        ),
         postings=[
             PostingOut(
                 fund=p.fund.slug,
@@ -424,6 +444,29 @@ def entry_out(
         prev_hash=entry.prev_hash,
         hash=entry.hash,
         attachments=[attachment_out(view) for view in attachments],
+    )
+
+
+def place_of(entry: Entry) -> str | None:
+    """The slug of the place an entry moved money in (for a move, the place it left); None
+    for entries that move no money. An entry written before places is in the default
+    place, whose slug every group has (``ledger.places``)."""
+    if entry.place is not None:
+        return entry.place.slug
+    if entry.kind in (ATTACHMENT, DECISION):
+        return None
+    return DEFAULT_PLACE_SLUG
+
+
+def place_out(place: Place) -> PlaceOut:
+    return PlaceOut(
+        slug=place.slug,
+        name=place.name,
+        currency=place.currency,
+        default=place.is_default,
+        allow_negative=place.allow_negative,
+        balance=format_amount(place.balance, place.currency),
+        reconciled_through=None,  # reconciliation with statements is to come
     )
 
 

@@ -28,13 +28,17 @@ from ledger.errors import (
 )
 from ledger.money import MAX_BALANCE, format_amount
 
-ENTRY_KINDS = ("donation", "disbursement", "transfer", "reversal")
+ENTRY_KINDS = ("donation", "disbursement", "transfer", "reversal", "move")
 HOLDING, INCOME, EXPENSE = "holding", "income", "expense"
 _ACCOUNT_ROOTS = {
     HOLDING: "Assets:Holding",
     INCOME: "Income:Donations",
     EXPENSE: "Expenses:Support",
 }
+# The default place every group has (``ledger.places``): most hold their money in one bank
+# account.
+DEFAULT_PLACE_SLUG = "bank"
+DEFAULT_PLACE_NAME = "Bank account"
 SLUG = re.compile(r"[a-z][a-z0-9]*(?:-[a-z0-9]+)*")
 
 
@@ -165,6 +169,21 @@ def check_balance_limit(funds: Mapping[int, FundState], changes: Mapping[int, in
             )
 
 
+def check_place_limit(
+    places: Mapping[int, PlaceTerms], balances: Mapping[int, int], changes: Mapping[int, int]
+) -> None:
+    """``check_balance_limit`` for places: no stored place balance may overflow either."""
+    for place_id, change in changes.items():
+        if abs(balances[place_id] + change) > MAX_BALANCE:
+            place = places[place_id]
+            raise BalanceLimit(
+                f"The place {place.name or place.slug!r} cannot hold more than "
+                f"{format_amount(MAX_BALANCE, place.currency)} {place.currency} either way; "
+                "this entry would take it beyond that.",
+                field="amount",
+            )
+
+
 # --- what an entry may be: the rules of the log ------------------------------------------------
 #
 # One statement, used by the append path (before an entry is written), the database verifier
@@ -179,6 +198,9 @@ def check_balance_limit(funds: Mapping[int, FundState], changes: Mapping[int, in
 
 HOLDING_ROOT = _ACCOUNT_ROOTS[HOLDING] + ":"
 REVERSAL = "reversal"
+# An entry that moves money between two of the group's places (cash paid into the bank),
+# touching no fund: its two legs name places and no fund.
+MOVE = "move"
 # An entry that moves no money: a closed round's decision (``ledger.decisions``).
 DECISION = "decision"
 
@@ -192,10 +214,28 @@ class Leg:
     fund: str
     amount: int
     currency: str
+    # Where the money is: a place's slug, None for the group's default place (what every
+    # leaf written before places existed means, and what a leaf in that place still says).
+    place: str | None = None
 
     @property
     def holding(self) -> bool:
         return self.account.startswith(HOLDING_ROOT)
+
+    @property
+    def in_place(self) -> bool:
+        """Whether the leg changes what a place holds: a fund's money, or a move's leg
+        (which has no fund)."""
+        return self.holding or not self.fund
+
+
+def move_legs(from_place: str, to_place: str, amount: int, currency: str) -> tuple[Leg, Leg]:
+    """The legs of a move (or of its reversal, with ``amount`` negated): the money leaves
+    ``from_place`` and arrives in ``to_place``; no fund is touched."""
+    return (
+        Leg("", "", -amount, currency, from_place),
+        Leg("", "", amount, currency, to_place),
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -208,14 +248,28 @@ class FundTerms:
     name: str = ""
 
 
-def negation(legs: Iterable[Any]) -> list[tuple[str, str, int, str]]:
-    """The legs of an entry's exact reversal. Legs kept by a verifier's fast path may hold
-    their amounts as the decimal text of the leaf: ``int`` reads both."""
-    return [(leg.account, leg.fund, -int(leg.amount), leg.currency) for leg in legs]
+@dataclass(frozen=True, slots=True)
+class PlaceTerms:
+    """What the rules know of a place: where money is held (a bank account, a cash box)."""
+
+    slug: str
+    currency: str
+    allow_negative: bool = False
+    name: str = ""
 
 
-def _flat(legs: Iterable[Leg]) -> list[tuple[str, str, int, str]]:
-    return [(leg.account, leg.fund, leg.amount, leg.currency) for leg in legs]
+def negation(legs: Iterable[Any]) -> list[tuple[str, str, int, str, str | None]]:
+    """The legs of an entry's exact reversal, in the same place. Legs kept by a verifier's
+    fast path may hold their amounts as the decimal text of the leaf (``int`` reads both)
+    and have no place (they are in the default place)."""
+    return [
+        (leg.account, leg.fund, -int(leg.amount), leg.currency, getattr(leg, "place", None))
+        for leg in legs
+    ]
+
+
+def _flat(legs: Iterable[Leg]) -> list[tuple[str, str, int, str, str | None]]:
+    return [(leg.account, leg.fund, leg.amount, leg.currency, leg.place) for leg in legs]
 
 
 class Books:
@@ -227,7 +281,12 @@ class Books:
     the one entry a reversal reverses (its legs; ``None`` when it is itself a reversal),
     in ``reversed`` whether it was reversed already. ``keep`` says which entries' legs to
     keep for a later reversal (all by default; a verifier that knows which entries are
-    reversed keeps only those)."""
+    reversed keeps only those).
+
+    ``places``: the group's places with their terms, ``default_place`` the slug of the one
+    that legs naming no place are in, ``place_balances`` what each holds. Without places
+    (a bundle written before places existed) legs in the default place are not checked:
+    that place was the sum of the funds, and the funds' rules held it."""
 
     def __init__(
         self,
@@ -238,7 +297,14 @@ class Books:
         earlier: Mapping[int, Sequence[Any] | None] | None = None,
         reversed_: Iterable[int] = (),
         keep: Container[int] | None = None,
+        places: Iterable[PlaceTerms] = (),
+        default_place: str | None = None,
+        place_balances: Mapping[str, int] | None = None,
     ) -> None:
+        self.places = {place.slug: place for place in places}
+        self.default_place = default_place
+        self.place_balances: dict[str, int] = dict.fromkeys(self.places, 0)
+        self.place_balances.update(place_balances or {})
         self.funds = {fund.slug: fund for fund in funds}
         self.balances: dict[str, int] = dict.fromkeys(self.funds, 0)
         self.balances.update(balances or {})
@@ -263,10 +329,13 @@ class Books:
             self._record_decision(legs, reverses)
             return
         self._check_balanced(legs)
+        self._check_move(kind, legs)
         original = self._check_reversal(seq, kind, legs, reverses)
         balances = self._check_funds(legs)
+        places = self._check_places(kind, legs)
         # Every rule holds: the entry joins the books.
         self.balances.update(balances)
+        self.place_balances.update(places)
         self.used.update(balances)
         if original is not None:
             self._forget(original)
@@ -305,6 +374,88 @@ class Books:
             sums[leg.currency] += leg.amount
         if len(legs) < 2 or any(sums.values()):
             raise Unbalanced("The entry's postings do not balance.", in_log="does not balance")
+
+    def _check_move(self, kind: str, legs: Sequence[Leg]) -> None:
+        """A move takes a positive amount from one place to another and touches no fund;
+        only a move (or its reversal, held to be its exact negation) has legs without a
+        fund; every other entry is in one place."""
+        if kind == MOVE:
+            if (
+                len(legs) != 2
+                or legs[0].fund
+                or legs[1].fund
+                or legs[0].account
+                or legs[1].account
+                or legs[1].amount <= 0
+            ):
+                raise InvalidInput(
+                    "A move takes a positive amount from one place to another.",
+                    field="amount",
+                    in_log="is a move that does not take an amount from one place to another",
+                )
+            if (legs[0].place or self.default_place) == (legs[1].place or self.default_place):
+                raise InvalidInput(
+                    "A move needs two different places.",
+                    field="to_place",
+                    in_log="moves money from a place to itself",
+                )
+            return
+        if kind != REVERSAL and any(not leg.fund for leg in legs):
+            raise InvalidInput(
+                "Only a move has legs without a fund.",
+                field="kind",
+                in_log="has a leg without a fund but is not a move",
+            )
+        if kind != REVERSAL and len({leg.place for leg in legs}) > 1:
+            raise InvalidInput(
+                "An entry other than a move is in one place.",
+                field="place",
+                in_log="is in more than one place but is not a move",
+            )
+
+    def _check_places(self, kind: str, legs: Sequence[Leg]) -> dict[str, int]:
+        """Each place's balance after the entry: never below zero unless the place allows
+        it (a bank account with an overdraft), checked on what the whole entry takes out
+        (a transfer between funds, or its reversal, leaves its place as it was); a place
+        other than the default holds its own currency only."""
+        changes: dict[str, int] = {}
+        field = "from_place" if kind == MOVE else "place"
+        for leg in legs:
+            if not leg.in_place:
+                continue
+            slug = leg.place or self.default_place
+            place = None if slug is None else self.places.get(slug)
+            if place is None:
+                if leg.place is None and not self.places:
+                    continue  # a log from before places: the funds' rules held it
+                raise InvalidInput(
+                    f"There is no place {slug!r}.",
+                    field=field,
+                    in_log=f"uses the unknown place {slug!r}",
+                )
+            if leg.currency != place.currency and slug != self.default_place:
+                # (The default place may hold funds of other currencies, as before places.)
+                raise InvalidInput(
+                    f"The place {place.name or place.slug!r} holds {place.currency}, "
+                    f"not {leg.currency}.",
+                    field=field,
+                    in_log=f"puts {leg.currency} in the {place.currency} place {place.slug!r}",
+                )
+            changes[place.slug] = changes.get(place.slug, 0) + leg.amount
+        balances: dict[str, int] = {}
+        for slug, change in changes.items():
+            place = self.places[slug]
+            before = self.place_balances.get(slug, 0)
+            after = balances[slug] = before + change
+            if change < 0 and after < 0 and not place.allow_negative:
+                raise InsufficientFunds(
+                    f"The place {place.name or slug!r} holds "
+                    f"{format_amount(before, place.currency)} {place.currency}; this entry "
+                    f"takes {format_amount(-change, place.currency)} from it.",
+                    field=field,
+                    in_log=f"takes the place {slug!r} below zero",
+                )
+        return balances
 
     def _check_reversal(
         self, seq: int, kind: str, legs: Sequence[Leg], reverses: int | None

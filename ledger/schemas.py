@@ -42,9 +42,22 @@ class _Entry(msgspec.Struct, kw_only=True, forbid_unknown_fields=True, tag_field
     pass
 
 
+# Where the money is: one of the group's places (its slug); absent, the group's default place.
+PlaceSlug = Annotated[
+    str,
+    msgspec.Meta(
+        min_length=1,
+        max_length=64,
+        description="The place the money is in (its slug); the group's default place if absent.",
+        examples=["cash"],
+    ),
+]
+
+
 class DonationIn(_Entry, tag="donation"):
     fund: Slug
     amount: Amount
+    place: PlaceSlug | None = None
     occurred_on: date | None = None
     memo: Memo = ""
     counterparty: Counterparty | None = None
@@ -53,6 +66,7 @@ class DonationIn(_Entry, tag="donation"):
 class DisbursementIn(_Entry, tag="disbursement"):
     fund: Slug
     amount: Amount
+    place: PlaceSlug | None = None
     proposal: ProposalNumber | None = None
     policy: ProposalNumber | None = None  # a spending policy in force (its proposal's number)
     # A member's claim filed under that policy: the payment pays it back and carries its
@@ -67,6 +81,18 @@ class TransferIn(_Entry, tag="transfer"):
     from_fund: Slug
     to_fund: Slug
     amount: Amount
+    place: PlaceSlug | None = None  # a transfer between funds stays in one place
+    occurred_on: date | None = None
+    memo: Memo = ""
+
+
+class MoveIn(_Entry, tag="move"):
+    """Money moved from one of the group's places to another (cash paid into the bank):
+    no fund changes."""
+
+    from_place: Slug
+    to_place: Slug
+    amount: Amount
     occurred_on: date | None = None
     memo: Memo = ""
 
@@ -76,7 +102,17 @@ class ReversalIn(_Entry, tag="reversal"):
     memo: Annotated[str, msgspec.Meta(min_length=1, max_length=500)]
 
 
-EntryIn = DonationIn | DisbursementIn | TransferIn | ReversalIn
+EntryIn = DonationIn | DisbursementIn | TransferIn | ReversalIn | MoveIn
+
+
+class PlaceIn(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    """A place where the group holds money (a bank account, a cash box)."""
+
+    slug: Slug
+    name: Annotated[str, msgspec.Meta(min_length=1, max_length=120)]
+    currency: Annotated[str, msgspec.Meta(min_length=3, max_length=3)] | None = None
+    # A bank account with an overdraft may go below zero; a cash box never does.
+    allow_negative: bool = False
 
 
 class FundIn(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
@@ -87,6 +123,26 @@ class FundIn(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
 
 
 # --- read models -------------------------------------------------------------------------
+
+
+class MoveOut(msgspec.Struct, kw_only=True):
+    """What a move (or its reversal, with the amount negated) moved between places."""
+
+    from_place: str
+    to_place: str
+    amount: str
+    currency: str
+
+
+class PlaceOut(msgspec.Struct, kw_only=True):
+    slug: str
+    name: str
+    currency: str
+    default: bool
+    allow_negative: bool
+    balance: str
+    # The last day the books were reconciled with the place's statement (None: never).
+    reconciled_through: date | None = None
 
 
 class PostingOut(msgspec.Struct, kw_only=True):
@@ -129,6 +185,10 @@ class EntryOut(msgspec.Struct, kw_only=True):
     # before decisions were logged, and for other entries.
     decided_in: int | None = None
     postings: list[PostingOut]
+    # Where the money is (a place's slug); None for entries that move no money. A move
+    # (and its reversal) says what it moved in ``move`` and has no postings.
+    place: str | None = None
+    move: MoveOut | None = None
     prev_hash: str
     hash: str
     attachments: list[AttachmentOut] = msgspec.field(default_factory=list)

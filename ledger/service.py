@@ -16,6 +16,7 @@ from sqlalchemy.orm.attributes import set_committed_value
 from ledger import rules
 from ledger.canonical import (
     ATTACHMENT,
+    Move,
     canonical_json,
     has_control_characters,
     leaf_document,
@@ -34,9 +35,18 @@ from ledger.groups import check_name, utcnow
 from ledger.loaded import as_loaded, current
 from ledger.log import Notary
 from ledger.merkle import CompactRange
-from ledger.models import Checkpoint, Entry, Fund, Group, LogState, Posting
+from ledger.models import Checkpoint, Entry, Fund, Group, LogState, Place, Posting
 from ledger.money import check_currency, parse_amount
-from ledger.schemas import DisbursementIn, DonationIn, EntryIn, FundIn, ReversalIn, TransferIn
+from ledger.schemas import (
+    DisbursementIn,
+    DonationIn,
+    EntryIn,
+    FundIn,
+    MoveIn,
+    PlaceIn,
+    ReversalIn,
+    TransferIn,
+)
 
 MAX_PAGE = 200
 
@@ -127,12 +137,57 @@ _FUND_BY_SLUG = (
 )
 
 
+# --- places ------------------------------------------------------------------------------
+
+
+async def create_place(session: AsyncSession, group: Group, place_in: PlaceIn) -> Place:
+    """A new place of the group (never its default: that one is made with the group)."""
+    slug = rules.check_slug(place_in.slug)
+    currency = check_currency(place_in.currency or group.currency)
+    existing = await session.scalars(
+        select(Place.id).where(Place.group_id == group.id, Place.slug == slug)
+    )
+    if existing.first() is not None:
+        raise AlreadyExists(f"Group {group.slug!r} has a place {slug!r} already.", field="slug")
+    place = Place(
+        group_id=group.id,
+        slug=slug,
+        name=check_name(place_in.name),
+        currency=currency,
+        is_default=False,
+        allow_negative=place_in.allow_negative,
+        balance=0,
+        created_at=utcnow(),
+    )
+    session.add(place)
+    await session.flush()
+    return place
+
+
+async def list_places(session: AsyncSession, group: Group) -> list[Place]:
+    """The group's places, the default first."""
+    result = await session.scalars(
+        select(Place)
+        .where(Place.group_id == group.id)
+        .order_by(Place.is_default.desc(), Place.id)
+        .execution_options(populate_existing=True)
+    )
+    return list(result)
+
+
+def _place_terms(place: Place) -> rules.PlaceTerms:
+    return rules.PlaceTerms(place.slug, place.currency, place.allow_negative, place.name)
+
+
 def _terms(fund: Fund) -> rules.FundTerms:
     return rules.FundTerms(fund.slug, fund.currency, fund.allow_negative, fund.name)
 
 
-def _legs(postings: Iterable[rules.PlannedPosting]) -> tuple[rules.Leg, ...]:
-    return tuple(rules.Leg(p.account, p.fund_slug, p.amount, p.currency) for p in postings)
+def _legs(
+    postings: Iterable[rules.PlannedPosting], place: str | None = None
+) -> tuple[rules.Leg, ...]:
+    """The legs of planned postings in ``place`` (None: the default place)."""
+    return tuple(rules.Leg(p.account, p.fund_slug, p.amount, p.currency, place) for p in postings)
 
 
 def _state(fund: Fund) -> rules.FundState:
@@ -164,29 +219,45 @@ _LOCK_LOG = (
 
 async def _lock_log_and_funds(
     session: AsyncSession, group: Group, driver: Any | None
-) -> tuple[LogState, _Funds]:
-    """``lock_log``, and the group's funds as of now, in one query (an append needs both; a
-    group has a handful of funds).
+) -> tuple[LogState, _Funds, _Places]:
+    """``lock_log``, and the group's funds and places as of now, in one query (an append
+    needs them all; a group has a handful of funds and places, most groups one place).
 
-    The fund rows are locked too, and that is what makes their balances current: in READ
-    COMMITTED, a row lock that waited for another append re-reads the rows it locks, while
-    the rows of a table merely joined stay as the statement's snapshot saw them, which
-    would let two workers spend the same money."""
+    The fund and place rows are locked too, and that is what makes their balances current:
+    in READ COMMITTED, a row lock that waited for another append re-reads the rows it
+    locks, while the rows of a table merely joined stay as the statement's snapshot saw
+    them, which would let two workers spend the same money."""
     if driver is not None:
         rows = await driver.fetch(_LOCK_LOG_AND_FUNDS_POSTGRES, group.id)
         if rows:  # the session gets the rows as if the ORM had loaded them
             log = current(session, LogState, dict(zip(_LOG_COLUMNS, rows[0], strict=False)))
-            split = len(_LOG_COLUMNS)
-            return log, _Funds(
-                current(session, Fund, dict(zip(_FUND_COLUMNS, row[split:], strict=True)))
-                for row in rows
+            funds_at = len(_LOG_COLUMNS)
+            places_at = funds_at + len(_FUND_COLUMNS)
+            # (One row per fund and place: each row object is made once.)
+            fund_rows = {row[funds_at]: row[funds_at:places_at] for row in rows}
+            place_rows = {row[places_at]: row[places_at:] for row in rows}
+            return (
+                log,
+                _Funds(
+                    current(session, Fund, dict(zip(_FUND_COLUMNS, row, strict=True)))
+                    for row in fund_rows.values()
+                ),
+                _Places(
+                    current(session, Place, dict(zip(_PLACE_COLUMNS, row, strict=True)))
+                    for row in place_rows.values()
+                ),
             )
     else:
         rows = (await session.execute(_LOCK_LOG_AND_FUNDS, {"group": group.id})).all()
         if rows:
-            return rows[0][0], _Funds(fund for _, fund in rows)
+            return (
+                rows[0][0],
+                _Funds({fund.id: fund for _, fund, _ in rows}.values()),
+                _Places({place.id: place for _, _, place in rows}.values()),
+            )
     # A group without funds: nothing to record, but take the lock all the same.
-    return await lock_log(session, group), _Funds(())
+    log = await lock_log(session, group)
+    return log, _Funds(()), _Places(await list_places(session, group))
 
 
 async def _asyncpg(connection: AsyncConnection) -> Any | None:
@@ -203,21 +274,25 @@ async def _asyncpg(connection: AsyncConnection) -> Any | None:
 # lazily, which an async session cannot do).
 _LOG_COLUMNS = tuple(column.name for column in cast("Table", LogState.__table__).columns)
 _FUND_COLUMNS = tuple(column.name for column in cast("Table", Fund.__table__).columns)
+_PLACE_COLUMNS = tuple(column.name for column in cast("Table", Place.__table__).columns)
 # (S608: the names are the models' own, not input.)
 _LOCK_LOG_AND_FUNDS_POSTGRES = f"""
 SELECT {", ".join(f"log_states.{name}" for name in _LOG_COLUMNS)},
-       {", ".join(f"funds.{name}" for name in _FUND_COLUMNS)}
+       {", ".join(f"funds.{name}" for name in _FUND_COLUMNS)},
+       {", ".join(f"places.{name}" for name in _PLACE_COLUMNS)}
 FROM log_states JOIN funds ON funds.group_id = log_states.group_id
+     JOIN places ON places.group_id = log_states.group_id
 WHERE log_states.group_id = $1
-FOR UPDATE OF log_states, funds
+FOR UPDATE OF log_states, funds, places
 """  # noqa: S608
 
 
 _LOCK_LOG_AND_FUNDS = (
-    select(LogState, Fund)
+    select(LogState, Fund, Place)
     .join(Fund, Fund.group_id == LogState.group_id)
+    .join(Place, Place.group_id == LogState.group_id)
     .where(LogState.group_id == bindparam("group"))
-    .with_for_update(of=(LogState, Fund))
+    .with_for_update(of=(LogState, Fund, Place))
     .execution_options(populate_existing=True)
 )
 
@@ -234,6 +309,37 @@ class _Funds:
         if fund is None:
             raise _no_fund(group, slug, field)
         return fund
+
+
+class _Places:
+    """A group's places as read after the log lock, found by slug or id."""
+
+    def __init__(self, places: Iterable[Place]) -> None:
+        self.by_id = {place.id: place for place in places}
+        self.by_slug = {place.slug: place for place in self.by_id.values()}
+        self.default = next((place for place in self.by_id.values() if place.is_default), None)
+
+    def named(self, group: Group, slug: str | None, field: str = "place") -> Place:
+        """The place ``slug`` names; the default place when it names none."""
+        place = self.default if slug is None else self.by_slug.get(slug)
+        if place is None:
+            raise InvalidInput(
+                f"Group {group.slug!r} has no place {slug!r}."
+                if slug is not None
+                else f"Group {group.slug!r} has no place to hold money.",
+                field=field,
+            )
+        return place
+
+    def of(self, place_id: int | None) -> Place:
+        """The place of an entry's ``place_id`` (None: the default place)."""
+        place = self.default if place_id is None else self.by_id.get(place_id)
+        assert place is not None  # every entry's place is one of its group's
+        return place
+
+    def in_leaf(self, place: Place) -> str | None:
+        """How a leaf names ``place``: not at all when it is the default place."""
+        return None if place.is_default else place.slug
 
 
 def _text(value: str | None, field: str, *, multiline: bool = False) -> str | None:
@@ -267,6 +373,16 @@ class _Plan:
     # itself), and whether it was reversed already; what ``rules.Books`` needs to know.
     original: tuple[rules.Leg, ...] | None = None
     original_reversed: bool = False
+    # Where: the entry's place (for a move, the place it leaves), and a move's part.
+    place: Place | None = None
+    move: Move | None = None
+    to_place: Place | None = None
+
+    def legs(self, places: _Places) -> tuple[rules.Leg, ...]:
+        """The entry's legs as the rules and its leaf see them."""
+        if self.move is not None:
+            return self.move.legs()
+        return _legs(self.postings, None if self.place is None else places.in_leaf(self.place))
 
 
 async def _plan(
@@ -278,6 +394,7 @@ async def _plan(
     group_funds: _Funds,
     dates: rules.DateWindow,
     recorded_by: int | None,
+    places: _Places,
 ) -> _Plan:
     memo = _text(entry_in.memo, "memo", multiline=True) or ""
     if isinstance(entry_in, ReversalIn):
@@ -300,6 +417,17 @@ async def _plan(
             for p in original.postings
         ]
         funds = {p.fund_id: group_funds.by_id[p.fund_id] for p in planned}
+        # A reversal is in its entry's place; a move's reverses the move.
+        place = places.of(original.place_id)
+        move = to_place = None
+        original_legs: tuple[rules.Leg, ...]
+        if original.moved is not None:
+            to_place = places.of(original.to_place_id)
+            move = Move(place.slug, to_place.slug, original.moved, place.currency)
+            original_legs = move.legs()
+            move = Move(place.slug, to_place.slug, -original.moved, place.currency)
+        else:
+            original_legs = _legs(planned, places.in_leaf(place))
         return _Plan(
             "reversal",
             rules.reversal(planned),
@@ -307,14 +435,40 @@ async def _plan(
             today,
             memo,
             reverses=original.seq,
-            original=None if original.kind == rules.REVERSAL else _legs(planned),
+            original=None if original.kind == rules.REVERSAL else original_legs,
             original_reversed=await reversal_of(session, group, original.seq) is not None,
+            place=place,
+            move=move,
+            to_place=to_place,
         )
 
     occurred_on = dates.check(entry_in.occurred_on or today, today)
+    if isinstance(entry_in, MoveIn):
+        leaves = places.named(group, entry_in.from_place, field="from_place")
+        arrives = places.named(group, entry_in.to_place, field="to_place")
+        if leaves.id == arrives.id:
+            raise InvalidInput("A move needs two different places.", field="to_place")
+        if leaves.currency != arrives.currency:
+            raise InvalidInput(
+                f"Cannot move money between {leaves.currency} and {arrives.currency} places.",
+                field="to_place",
+            )
+        moved = parse_amount(entry_in.amount, leaves.currency)
+        return _Plan(
+            rules.MOVE,
+            [],
+            {},
+            occurred_on,
+            memo,
+            place=leaves,
+            move=Move(leaves.slug, arrives.slug, moved, leaves.currency),
+            to_place=arrives,
+        )
+    place = places.named(group, entry_in.place)
     if isinstance(entry_in, TransferIn):
         source = group_funds.named(group, entry_in.from_fund, field="from_fund")
         target = group_funds.named(group, entry_in.to_fund, field="to_fund")
+        _check_place_currency(place, source)
         amount = parse_amount(entry_in.amount, source.currency)
         return _Plan(
             "transfer",
@@ -322,9 +476,11 @@ async def _plan(
             {source.id: source, target.id: target},
             occurred_on,
             memo,
+            place=place,
         )
 
     fund = group_funds.named(group, entry_in.fund)
+    _check_place_currency(place, fund)
     amount = parse_amount(entry_in.amount, fund.currency)
     counterparty = _text(entry_in.counterparty, "counterparty")
     if isinstance(entry_in, DonationIn):
@@ -335,6 +491,7 @@ async def _plan(
             occurred_on,
             memo,
             counterparty,
+            place=place,
         )
     assert isinstance(entry_in, DisbursementIn)
     if entry_in.proposal is not None and entry_in.policy is not None:
@@ -379,7 +536,19 @@ async def _plan(
         proposal=authorisation.proposal,
         policy=authorisation.policy,
         decided_in=authorisation.decided_in,
+        place=place,
     )
+
+
+def _check_place_currency(place: Place, fund: Fund) -> None:
+    """A place holds money of its own currency only; but the default place, which holds
+    whatever the funds held before places existed, of any currency (the log's rule)."""
+    if fund.currency != place.currency and not place.is_default:
+        raise InvalidInput(
+            f"The place {place.name!r} holds {place.currency}; the fund {fund.name!r} holds "
+            f"{fund.currency}.",
+            field="place",
+        )
 
 
 async def record_entry(
@@ -402,11 +571,21 @@ async def record_entry(
     now = now or utcnow()
     connection = await session.connection()
     driver = await _asyncpg(connection)
-    log, group_funds = await _lock_log_and_funds(session, group, driver)
+    log, group_funds, group_places = await _lock_log_and_funds(session, group, driver)
     plan = await _plan(
-        session, group, entry_in, now.date(), authority, group_funds, dates, recorded_by
+        session,
+        group,
+        entry_in,
+        now.date(),
+        authority,
+        group_funds,
+        dates,
+        recorded_by,
+        group_places,
     )
     funds = plan.funds
+    legs = plan.legs(group_places)
+    places = group_places.by_id.values()
     # The rules of the log, as the verifiers apply them to every entry after it is written.
     books = rules.Books(
         (_terms(fund) for fund in funds.values()),
@@ -414,11 +593,24 @@ async def record_entry(
         first=log.size + 1,
         earlier={plan.reverses: plan.original} if plan.reverses is not None else None,
         reversed_=[plan.reverses] if plan.original_reversed and plan.reverses else [],
+        places=map(_place_terms, places),
+        default_place=group_places.default.slug if group_places.default else None,
+        place_balances={place.slug: place.balance for place in places},
     )
-    books.record(plan.kind, _legs(plan.postings), plan.reverses)
+    books.record(plan.kind, legs, plan.reverses)
     changes = rules.fund_changes(plan.postings)
+    place_changes = {
+        group_places.by_slug[slug].id: books.place_balances[slug] - balance
+        for slug, balance in ((p.slug, p.balance) for p in places)
+        if books.place_balances[slug] != balance
+    }
     # And what the database can hold.
     rules.check_balance_limit({i: _state(f) for i, f in funds.items()}, changes)
+    rules.check_place_limit(
+        {i: _place_terms(p) for i, p in group_places.by_id.items()},
+        {i: group_places.by_id[i].balance for i in place_changes},
+        place_changes,
+    )
 
     seq = log.size + 1
     document = leaf_document(
@@ -429,12 +621,16 @@ async def record_entry(
         recorded_at=now,
         memo=plan.memo,
         counterparty=plan.counterparty,
-        postings=_legs(plan.postings),
+        postings=() if plan.move is not None else legs,
         reverses=plan.reverses,
         proposal=plan.proposal,
         policy=plan.policy,
         decided_in=plan.decided_in,
         prev=log.head_hash,
+        place=None
+        if plan.move is not None or plan.place is None
+        else group_places.in_leaf(plan.place),
+        move=plan.move,
     )
     leaf = canonical_json(document)
     leaf_hash = leaf_hash_hex(leaf)
@@ -456,6 +652,9 @@ async def record_entry(
         "prev_hash": log.head_hash,
         "hash": leaf_hash,
         "leaf": leaf,
+        "place_id": plan.place.id if plan.place is not None else None,
+        "to_place_id": plan.to_place.id if plan.to_place is not None else None,
+        "moved": plan.move.amount if plan.move is not None else None,
     }
     postings = [
         {
@@ -482,10 +681,13 @@ async def record_entry(
             "signed_at": now,
         }
     balances = [{"fund": fund, "change": change} for fund, change in changes.items()]
+    held = [{"place": place, "change": change} for place, change in place_changes.items()]
     if driver is not None:
-        entry_id = await _write_postgres(driver, columns, postings, balances, head, checkpoint)
+        entry_id = await _write_postgres(
+            driver, columns, postings, balances, held, head, checkpoint
+        )
     else:
-        entry_id = await _write(connection, columns, postings, balances, head, checkpoint)
+        entry_id = await _write(connection, columns, postings, balances, held, head, checkpoint)
 
     # The session's objects are made to match the rows, as if freshly loaded.
     entry = as_loaded(Entry, {"id": entry_id, **columns})
@@ -496,8 +698,13 @@ async def record_entry(
         set_committed_value(posting, "fund", funds[planned.fund_id])
         loaded_postings.append(posting)
     set_committed_value(entry, "postings", loaded_postings)
+    set_committed_value(entry, "place", plan.place)
+    set_committed_value(entry, "to_place", plan.to_place)
     for fund_id, change in changes.items():
         set_committed_value(funds[fund_id], "balance", funds[fund_id].balance + change)
+    for place_id, change in place_changes.items():
+        place = group_places.by_id[place_id]
+        set_committed_value(place, "balance", place.balance + change)
     for name in ("size", "head_hash", "merkle"):
         set_committed_value(log, name, head[name])
     return entry
@@ -550,6 +757,9 @@ async def record_decision(
         "prev_hash": log.head_hash,
         "hash": leaf_hash,
         "leaf": leaf,
+        "place_id": None,
+        "to_place_id": None,
+        "moved": None,
     }
     tree = CompactRange.from_json(log.merkle).append(bytes.fromhex(leaf_hash))
     head = {"group": group.id, "size": seq, "head_hash": leaf_hash, "merkle": tree.to_json()}
@@ -571,6 +781,8 @@ async def record_decision(
     entry = as_loaded(Entry, {"id": entry_id, **columns})
     session.add(entry)
     set_committed_value(entry, "postings", [])
+    set_committed_value(entry, "place", None)
+    set_committed_value(entry, "to_place", None)
     for name in ("size", "head_hash", "merkle"):
         set_committed_value(log, name, head[name])
     return entry
@@ -606,14 +818,19 @@ async def _write(
     entry: dict[str, Any],
     postings: _Rows,
     balances: _Rows,
+    held: _Rows,
     head: dict[str, Any],
     checkpoint: dict[str, Any] | None,
 ) -> int:
-    """Write an entry, its postings, the funds' new balances, the log's new head and the
-    checkpoint; the entry's id."""
+    """Write an entry, its postings, the funds' and places' new balances, the log's new head
+    and the checkpoint; the entry's id."""
     entry_id: int = (await connection.execute(_INSERT_ENTRY, entry)).scalar_one()
-    await connection.execute(_INSERT_POSTINGS, [{"entry_id": entry_id, **p} for p in postings])
-    await connection.execute(_ADD_TO_BALANCE, balances)
+    if postings:  # (a move has none)
+        await connection.execute(_INSERT_POSTINGS, [{"entry_id": entry_id, **p} for p in postings])
+    if balances:
+        await connection.execute(_ADD_TO_BALANCE, balances)
+    if held:
+        await connection.execute(_ADD_TO_PLACE, held)
     await connection.execute(_ADVANCE_LOG, head)
     if checkpoint is not None:
         await connection.execute(_INSERT_CHECKPOINT, checkpoint)
@@ -625,6 +842,7 @@ async def _write_postgres(
     entry: dict[str, Any],
     postings: _Rows,
     balances: _Rows,
+    held: _Rows,
     head: dict[str, Any],
     checkpoint: dict[str, Any] | None,
 ) -> int:
@@ -637,6 +855,8 @@ async def _write_postgres(
         [b["fund"] for b in balances],
         [b["change"] for b in balances],
         head["merkle"],
+        [h["place"] for h in held],
+        [h["change"] for h in held],
     ]
     if checkpoint is None:
         entry_id: int = await driver.fetchval(_WRITE_POSTGRES, *arguments)
@@ -664,17 +884,23 @@ _ENTRY_COLUMNS = (
     "policy_number",
     "policy_version",
     "decided_in",
+    "place_id",
+    "to_place_id",
+    "moved",
 )
 _POSTING_COLUMNS = ("position", "fund_id", "account", "account_type", "amount", "currency")
-# Parameters: $1-$17 the entry (_ENTRY_COLUMNS), $18-$23 the postings' columns as arrays
-# (_POSTING_COLUMNS), $24-$25 the funds' ids and balance changes, $26 the compact range, and
-# with a checkpoint $27-$28 its root and note (its size is the entry's seq).
+# Parameters: $1-$20 the entry (_ENTRY_COLUMNS), $21-$26 the postings' columns as arrays
+# (_POSTING_COLUMNS), $27-$28 the funds' ids and balance changes, $29 the compact range,
+# $30-$31 the places' ids and balance changes, and with a checkpoint $32-$33 its root and
+# note (its size is the entry's seq).
 _WRITE_SQL = """
 WITH new_entry AS (
     INSERT INTO entries (group_id, seq, kind, occurred_on, recorded_at, memo, counterparty,
                          reverses_seq, proposal_number, proposal_version, recorded_by,
-                         prev_hash, hash, leaf, policy_number, policy_version, decided_in)
-    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)
+                         prev_hash, hash, leaf, policy_number, policy_version, decided_in,
+                         place_id, to_place_id, moved)
+    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18,
+            $19, $20)
     RETURNING id
 ), new_postings AS (
     INSERT INTO postings (entry_id, seq, position, fund_id, account, account_type, amount,
@@ -682,22 +908,26 @@ WITH new_entry AS (
     SELECT new_entry.id, $2, p.position, p.fund_id, p.account, p.account_type, p.amount,
            p.currency
     FROM new_entry,
-         unnest($18::integer[], $19::bigint[], $20::varchar[], $21::varchar[], $22::bigint[],
-                $23::varchar[])
+         unnest($21::integer[], $22::bigint[], $23::varchar[], $24::varchar[], $25::bigint[],
+                $26::varchar[])
          AS p(position, fund_id, account, account_type, amount, currency)
 ), new_balances AS (
     UPDATE funds SET balance = funds.balance + b.change
-    FROM unnest($24::bigint[], $25::bigint[]) AS b(fund_id, change)
+    FROM unnest($27::bigint[], $28::bigint[]) AS b(fund_id, change)
     WHERE funds.id = b.fund_id
+), new_held AS (
+    UPDATE places SET balance = places.balance + h.change
+    FROM unnest($30::bigint[], $31::bigint[]) AS h(place_id, change)
+    WHERE places.id = h.place_id
 ), new_head AS (
-    UPDATE log_states SET size = $2, head_hash = $13, merkle = $26
+    UPDATE log_states SET size = $2, head_hash = $13, merkle = $29
     WHERE group_id = $1
 ){checkpoint}
 SELECT id FROM new_entry
 """
 _NEW_CHECKPOINT = """, new_checkpoint AS (
     INSERT INTO checkpoints (group_id, size, root_hash, note, signed_at)
-    VALUES ($1, $2, $27, $28, $5)
+    VALUES ($1, $2, $32, $33, $5)
 )"""
 _WRITE_POSTGRES = _WRITE_SQL.format(checkpoint="")
 _WRITE_AND_SIGN_POSTGRES = _WRITE_SQL.format(checkpoint=_NEW_CHECKPOINT)
@@ -712,6 +942,12 @@ _ADD_TO_BALANCE = (
     update(_FUNDS)
     .where(_FUNDS.c.id == bindparam("fund"))
     .values(balance=_FUNDS.c.balance + bindparam("change"))
+)
+_PLACES = cast("Table", Place.__table__)
+_ADD_TO_PLACE = (
+    update(_PLACES)
+    .where(_PLACES.c.id == bindparam("place"))
+    .values(balance=_PLACES.c.balance + bindparam("change"))
 )
 _ADVANCE_LOG = (
     update(_LOGS)

@@ -21,6 +21,7 @@ from ledger.canonical import (
     ATTACHMENT_TYPES,
     ZERO_HASH,
     LeafDecisionDoc,
+    Move,
     attachment_leaf_document,
     canonical_json,
     leaf_document,
@@ -30,9 +31,9 @@ from ledger.canonical import (
 from ledger.decisions import DecisionBook
 from ledger.errors import LedgerError
 from ledger.merkle import CompactRange, TreeBuilder
-from ledger.models import Attachment, Checkpoint, Entry, Fund, Group, LogState, Posting
+from ledger.models import Attachment, Checkpoint, Entry, Fund, Group, LogState, Place, Posting
 from ledger.money import MAX_BALANCE
-from ledger.rules import Books, FundTerms, Leg
+from ledger.rules import Books, FundTerms, Leg, PlaceTerms
 
 _BATCH = 10_000
 
@@ -46,6 +47,8 @@ class VerifyReport:
     first_bad_seq: int | None = None
     problem: str | None = None
     balances: dict[str, int] = field(default_factory=dict)
+    # What each place holds, replayed (places any entry moved money in or out of).
+    place_balances: dict[str, int] = field(default_factory=dict)
     # Payments written before decisions were logged: authorised by the database record
     # only (their count, and the first of them).
     unlogged_payments: int = 0
@@ -68,8 +71,12 @@ def _verify(session: Session, group_id: int, group_slug: str) -> VerifyReport:
     funds = {
         fund.id: fund for fund in session.scalars(select(Fund).where(Fund.group_id == group_id))
     }
+    places = {
+        place.id: place
+        for place in session.scalars(select(Place).where(Place.group_id == group_id))
+    }
     state = session.get(LogState, group_id)
-    checker = _Checker(group_slug, funds, _reversed_seqs(session, group_id))
+    checker = _Checker(group_slug, funds, _reversed_seqs(session, group_id), places)
     latest = session.scalars(
         select(Checkpoint)
         .where(Checkpoint.group_id == group_id)
@@ -93,6 +100,7 @@ def _verify(session: Session, group_id: int, group_slug: str) -> VerifyReport:
         checker.seq,
         checker.prev,
         balances=balances,
+        place_balances=dict(sorted(checker.books.place_balances.items())),
         unlogged_payments=checker.decisions.unlogged,
         unlogged_seqs=list(checker.decisions.unlogged_seqs),
     )
@@ -141,6 +149,9 @@ _ENTRY_COLUMNS = (
     Entry.policy_number,
     Entry.policy_version,
     Entry.decided_in,
+    Entry.place_id,
+    Entry.to_place_id,
+    Entry.moved,
 )
 # The entry's columns, then one posting's, as ``_walk`` reads them.
 _EntryRow = tuple[
@@ -156,6 +167,9 @@ _EntryRow = tuple[
     str,
     str,
     bytes,
+    int | None,
+    int | None,
+    int | None,
     int | None,
     int | None,
     int | None,
@@ -194,14 +208,27 @@ def _walk(session: Session, group_id: int, checker: _Checker) -> None:
 
 
 class _Checker:
-    def __init__(self, group_slug: str, funds: dict[int, Fund], reversed_seqs: set[int]) -> None:
+    def __init__(
+        self,
+        group_slug: str,
+        funds: dict[int, Fund],
+        reversed_seqs: set[int],
+        places: dict[int, Place],
+    ) -> None:
         self.group_slug = group_slug
         self.funds = funds
         self.slugs = {fund_id: fund.slug for fund_id, fund in funds.items()}
+        self.places = places
+        default = next((place for place in places.values() if place.is_default), None)
+        self.default_place = default
         # The rules of the log; the legs of an entry are kept only if a reversal names it.
         self.books = Books(
             (FundTerms(f.slug, f.currency, f.allow_negative, f.name) for f in funds.values()),
             keep=reversed_seqs,
+            places=(
+                PlaceTerms(p.slug, p.currency, p.allow_negative, p.name) for p in places.values()
+            ),
+            default_place=default.slug if default is not None else None,
         )
         # Which decisions the log holds, and what was paid under them (``ledger.decisions``).
         self.decisions = DecisionBook()
@@ -233,6 +260,9 @@ class _Checker:
             policy_number,
             policy_version,
             decided_in,
+            place_id,
+            to_place_id,
+            moved,
         ) = row
         expected = self.seq + 1
         if seq != expected:
@@ -251,10 +281,24 @@ class _Checker:
             except ValueError as exc:
                 raise _Broken(seq, f"entry {seq} is not a canonical leaf ({exc})") from exc
         try:
+            # Where: the entry's place, named in the leaf unless it is the default; a move
+            # (or its reversal) has a move's part and no postings.
+            place = None if place_id is None else self.places[place_id]
+            in_leaf = None if place is None or place.is_default else place.slug
+            move: Move | None = None
+            if moved is not None:
+                leaves = place or self.default_place
+                arrives = None if to_place_id is None else self.places[to_place_id]
+                if leaves is None or arrives is None:
+                    raise ValueError("a move between places the group does not have")
+                move = Move(leaves.slug, arrives.slug, moved, leaves.currency)
+                in_leaf = None
             legs = [
-                Leg(account, self.slugs[fund_id], amount, currency)
+                Leg(account, self.slugs[fund_id], amount, currency, in_leaf)
                 for fund_id, account, _, amount, currency in postings
             ]
+            if move is not None:
+                legs = [*move.legs(), *legs]
             document = leaf_document(
                 group=self.group_slug,
                 seq=seq,
@@ -263,7 +307,7 @@ class _Checker:
                 recorded_at=recorded_at,
                 memo=memo,
                 counterparty=counterparty,
-                postings=[*legs],
+                postings=[] if move is not None else [*legs],
                 reverses=reverses,
                 proposal=(p_number, p_version)
                 if p_number is not None and p_version is not None
@@ -274,6 +318,8 @@ class _Checker:
                 else None,
                 decided_in=decided_in,
                 decision=None if decision is None else msgspec.to_builtins(decision),
+                place=in_leaf,
+                move=move,
             )
         except (KeyError, TypeError, ValueError, AttributeError) as exc:
             raise _Broken(seq, f"entry {seq} cannot be read: {exc}") from exc
@@ -403,4 +449,12 @@ class _Checker:
                     None,
                     f"the stored balance of fund {fund.slug!r} differs from "
                     "the sum of its postings",
+                )
+        held = self.books.place_balances
+        for place in self.places.values():
+            if type(place.balance) is not int or place.balance != held.get(place.slug, 0):
+                raise _Broken(
+                    None,
+                    f"the stored balance of place {place.slug!r} differs from "
+                    "what the entries put there",
                 )

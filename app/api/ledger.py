@@ -28,7 +28,7 @@ from app.guards import public_or_member, requires
 from ledger import attachments, export, log, service
 from ledger.idempotency import record_entry_once
 from ledger.models import Entry
-from ledger.queries import entry_out, fund_out
+from ledger.queries import entry_out, fund_out, place_out
 from ledger.schemas import (
     MAX_ID,
     DisbursementIn,
@@ -38,6 +38,8 @@ from ledger.schemas import (
     FundIn,
     FundOut,
     HeadOut,
+    PlaceIn,
+    PlaceOut,
     VerifyOut,
 )
 from ledger.verify import verify_group
@@ -138,9 +140,32 @@ class LedgerController(Controller):
         ]
 
     @post(
+        "/places",
+        guards=[requires("steward")],
+        summary="Add a place where the group holds money",
+        description=(
+            "A bank account, a PayPal account, a cash box: where money is, beside what it is "
+            "for (funds). Every group has a default place (slug `bank`), which entries "
+            "naming no place are in. 409 when the slug is taken."
+        ),
+    )
+    async def create_place(
+        self, db_session: DbSession, caller: CurrentCaller, data: JSONBody[PlaceIn]
+    ) -> PlaceOut:
+        return place_out(await service.create_place(db_session, caller.group, data))
+
+    @get(
+        "/places",
+        guards=[public_or_member],
+        summary="Places with what each holds (the default first)",
+    )
+    async def list_places(self, db_session: DbSession, caller: CurrentCaller) -> list[PlaceOut]:
+        return [place_out(place) for place in await service.list_places(db_session, caller.group)]
+
+    @post(
         "/entries",
         guards=[requires("steward")],
-        summary="Record a donation, disbursement, transfer or reversal",
+        summary="Record a donation, disbursement, transfer, move or reversal",
         description=(
             "Send an `Idempotency-Key` header to make retries safe: a retry with the same key "
             "and body answers the first outcome (success or failure) and records nothing "

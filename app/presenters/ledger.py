@@ -9,7 +9,7 @@ from datetime import UTC, date, datetime
 
 from app.presenters.formatting import Formatter
 from ledger.attachments import AttachmentView
-from ledger.models import Entry, Fund
+from ledger.models import Entry, Fund, Place
 from ledger.queries import ReversalLinks
 from ledger.rules import HOLDING
 from proposals.labels import STATUS_LABELS
@@ -22,6 +22,7 @@ KIND_LABELS = {
     "transfer": "Transfer",
     "reversal": "Reversal",
     "decision": "Decision",
+    "move": "Move between places",
 }
 
 
@@ -114,6 +115,17 @@ def _holding(entry: Entry) -> list[tuple[str, int, str]]:
     ]
 
 
+def _moved(entry: Entry) -> list[tuple[str, int, str]]:
+    """A move's legs, by its places' names (it touches no fund)."""
+    if entry.moved is None or entry.place is None or entry.to_place is None:
+        return []
+    currency = entry.to_place.currency
+    return [
+        (entry.place.name, -entry.moved, currency),
+        (entry.to_place.name, entry.moved, currency),
+    ]
+
+
 def entry_title(entry: Entry, fmt: Formatter) -> str:
     """One line that says what happened: "Donation of €50.00 to Rent relief"."""
     legs = _holding(entry)
@@ -121,6 +133,10 @@ def entry_title(entry: Entry, fmt: Formatter) -> str:
         return f"Reversal of entry #{entry.reverses_seq}"
     if entry.kind == "decision":  # moves no money: the log's record of a closed round
         return f"Decision on proposal {entry.proposal_number}"
+    if entry.kind == "move" and entry.moved is not None and entry.to_place is not None:
+        leaves = entry.place.name if entry.place is not None else "the default place"
+        money = fmt.money(entry.moved, entry.to_place.currency)
+        return f"Moved {money} from {leaves} to {entry.to_place.name}"
     if entry.kind == "transfer" and len(legs) == 2:
         source = next((leg for leg in legs if leg[1] < 0), legs[0])
         target = next((leg for leg in legs if leg[1] > 0), legs[1])
@@ -178,7 +194,7 @@ def entry_view(
         counterparty=entry.counterparty,
         legs=[
             Leg(name, fmt.signed(amount, currency), "in" if amount > 0 else "out")
-            for name, amount, currency in _holding(entry)
+            for name, amount, currency in _holding(entry) or _moved(entry)
         ],
         hash=entry.hash,
         proposal=entry.proposal_number,
@@ -192,6 +208,20 @@ def entry_view(
         reverses_title=entry_title(original, fmt) if original else None,
         receipts=list(receipts),
         attach_url=attach_url,
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class PlaceView:
+    slug: str
+    name: str
+    balance: str
+    default: bool
+
+
+def place_view(place: Place, fmt: Formatter) -> PlaceView:
+    return PlaceView(
+        place.slug, place.name, fmt.money(place.balance, place.currency), place.is_default
     )
 
 

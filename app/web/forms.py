@@ -18,7 +18,7 @@ from ledger.errors import InvalidInput, LedgerError
 from ledger.models import Fund
 from ledger.money import parse_amount
 from ledger.rules import DateWindow
-from ledger.schemas import DisbursementIn, DonationIn, EntryIn, ReversalIn, TransferIn
+from ledger.schemas import DisbursementIn, DonationIn, EntryIn, MoveIn, ReversalIn, TransferIn
 
 MAX_SEQ = 2**62  # far beyond any ledger, within a 64-bit column
 FORM_ID = re.compile(r"[A-Za-z0-9_-]{16,64}")
@@ -30,6 +30,7 @@ ENTRY_FORMS = {
     "payment": "disbursement",
     "transfer": "transfer",
     "reversal": "reversal",
+    "move": "move",
 }
 
 
@@ -142,6 +143,23 @@ def entry_from_form(
             return None
         return ReversalIn(reverses=int(reverses), memo=memo)
     memo = _text(form, "memo", MEMO_MAX)
+    # Where the money is: the picker is shown only to groups with more than one place; the
+    # ledger names an unknown place (``place``), and takes the default when none is sent.
+    place = form.value("place") or None
+    if kind == "move":
+        leaves, arrives = form.value("from_place"), form.value("to_place")
+        if not leaves:
+            form.fail("from_place", "Choose the place the money leaves.")
+        if not arrives:
+            form.fail("to_place", "Choose the place the money goes to.")
+        elif leaves == arrives:
+            form.fail("to_place", "Choose a different place from the first.")
+        amount = _amount(form, None)
+        if not form.ok:
+            return None
+        return MoveIn(
+            from_place=leaves, to_place=arrives, amount=amount, occurred_on=occurred_on, memo=memo
+        )
     if kind == "transfer":
         source = _fund(form, "from_fund", funds, what="the fund the money leaves")
         target = _fund(form, "to_fund", funds, what="the fund the money goes to")
@@ -156,6 +174,7 @@ def entry_from_form(
             amount=amount,
             occurred_on=occurred_on,
             memo=memo,
+            place=place,
         )
     fund = _fund(form, "fund", funds)
     amount = _amount(form, fund)
@@ -169,6 +188,7 @@ def entry_from_form(
             occurred_on=occurred_on,
             memo=memo,
             counterparty=counterparty,
+            place=place,
         )
     return DisbursementIn(
         fund=fund.slug,
@@ -176,6 +196,7 @@ def entry_from_form(
         occurred_on=occurred_on,
         memo=memo,
         counterparty=counterparty,
+        place=place,
     )
 
 

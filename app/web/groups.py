@@ -28,7 +28,7 @@ from app.deps import CurrentCaller, CurrentUser, DbSession, Id, settings_of
 from app.guards import logged_in, member_with, public_or_member
 from app.i18n import available_languages
 from app.presenters.formatting import Formatter
-from app.presenters.ledger import FundView, entry_title, entry_view, fund_view
+from app.presenters.ledger import FundView, entry_title, entry_view, fund_view, place_view
 from app.presenters.proposals import (
     RECENT_DECISIONS,
     SHOWN_NOTIFICATIONS,
@@ -179,6 +179,7 @@ class GroupPages(Controller):
             gives=bool(ways.how_to_give or ways.bank),
             donors=await giving.donors(db_session, group, named=DONORS_ON_GROUP_PAGE),
             held=[fmt.money(total, currency) for currency, total in sorted(held.items())],
+            places=[place_view(p, fmt) for p in await service.list_places(db_session, group)],
             months=[
                 MonthSummary(
                     fmt.month(month),

@@ -36,6 +36,7 @@ from app.presenters.ledger import (
     EntryView,
     entry_view,
     fund_view,
+    place_view,
     receipt_view,
     size_text,
 )
@@ -60,7 +61,7 @@ from ledger.groups import utcnow
 from ledger.idempotency import record_entry_once
 from ledger.models import Group
 from ledger.rules import ENTRY_KINDS
-from ledger.schemas import DisbursementIn, FundIn
+from ledger.schemas import DisbursementIn, FundIn, PlaceIn
 from proposals import claims, policies
 from proposals import queries as proposal_queries
 from proposals.schemas import PolicyOut
@@ -245,6 +246,9 @@ class LedgerForms(Controller):
             "policy",
             "thank_as",
             "claim",
+            "place",
+            "from_place",
+            "to_place",
         )
         form = await read_form(request, fields)
         # A receipt may come with the entry: cleaned first, so a file that cannot be kept
@@ -370,6 +374,11 @@ class LedgerForms(Controller):
             else []
         )
         in_force = await _policies_in_force(db_session, group) if kind == "payment" else []
+        places = await service.list_places(db_session, group)
+        # One place: nobody chooses, and there is nothing to move money between.
+        kinds = [(k, KIND_LABELS[v]) for k, v in ENTRY_FORMS.items()]
+        if len(places) < 2:
+            kinds = [(k, label) for k, label in kinds if k != "move"]
         return page(
             request,
             "member/record.html",
@@ -378,8 +387,9 @@ class LedgerForms(Controller):
             fmt=fmt,
             caller=caller,
             kind=kind,
-            kinds=[(k, KIND_LABELS[v]) for k, v in ENTRY_FORMS.items()],
+            kinds=kinds,
             form=form,
+            places=[place_view(p, fmt) for p in places],
             funds=[fund_view(f, fmt, committed.get(f.id, 0)) for f in funds],
             payable=payable,
             policies=[(str(p.number), _policy_label(p, fmt)) for p in in_force],
@@ -462,6 +472,57 @@ class LedgerForms(Controller):
             steward=caller.may("steward"),
             attached=request.query_params.get("attached") == "1",
             limit=size_text(settings_of(request).max_attachment_bytes),
+        )
+
+    # --- places (stewards) ---------------------------------------------------------------
+
+    @get("/m/{group:str}/places/new", guards=[member_with("steward")], name="place_form")
+    async def place_form(
+        self, request: Request[Any, Any, Any], db_session: DbSession, caller: CurrentCaller
+    ) -> Template:
+        return await self._place_page(request, db_session, caller, Form())
+
+    @post("/m/{group:str}/places/new", guards=[member_with("steward")], name="place_submit")
+    async def create_place(
+        self, request: Request[Any, Any, Any], db_session: DbSession, caller: CurrentCaller
+    ) -> Template | Redirect:
+        form = await read_form(request, ("name", "slug"))
+        name = " ".join(form.value("name").split())
+        slug = form.value("slug") or _slugify(name)
+        form.values["slug"] = slug
+        if not name:
+            form.fail("name", "Give the place a name, such as Cash box.")
+        elif len(name) > 120:
+            form.fail("name", "Keep the name to 120 characters or fewer.")
+        if form.ok:
+            try:
+                await service.create_place(db_session, caller.group, PlaceIn(slug=slug, name=name))
+            except LedgerError as error:
+                form.fail_with(error, ("name", "slug"))
+        if not form.ok:
+            return await self._place_page(request, db_session, caller, form, status=422)
+        return see_other(f"/m/{caller.group.slug}/places/new?added={slug}")
+
+    async def _place_page(
+        self,
+        request: Request[Any, Any, Any],
+        db_session: DbSession,
+        caller: Caller,
+        form: Form,
+        *,
+        status: int = 200,
+    ) -> Template:
+        fmt = Formatter.for_group(caller.group, settings_of(request))
+        places = await service.list_places(db_session, caller.group)
+        return page(
+            request,
+            "member/place.html",
+            status_code=status,
+            group=caller.group,
+            caller=caller,
+            form=form,
+            places=[place_view(p, fmt) for p in places],
+            added=request.query_params.get("added"),
         )
 
     # --- funds (stewards) ----------------------------------------------------------------

@@ -26,7 +26,7 @@ from app.asgi import create_app
 from app.db import create_engine, create_session_maker
 from app.settings import Settings
 from ledger import groups, service
-from ledger.schemas import FundIn
+from ledger.schemas import FundIn, PlaceIn
 from ledger.verify import verify_group
 from tests.support.people import World, ask_for_support, build_world
 from tests.support.receipts import png_with_text
@@ -55,6 +55,7 @@ MEMBERS = "/api/groups/{group:str}/members"
 MEMBER = "/api/groups/{group:str}/members/{member_id:int}"
 MEMBER_DATA = "/api/groups/{group:str}/members/{member_id:int}/personal-data"
 FUNDS = "/api/groups/{group:str}/funds"
+PLACES = "/api/groups/{group:str}/places"
 GROUPS = "/api/groups"
 PROPOSALS = "/api/groups/{group:str}/proposals"
 PROPOSAL = "/api/groups/{group:str}/proposals/{number:int}"
@@ -1081,6 +1082,57 @@ CASES = [
         caller="member",
         field="name",
     ),
+    # Places.
+    Case(
+        "place slug with a space", "POST", PLACES, {"slug": "cash box", "name": "X"}, field="slug"
+    ),
+    Case(
+        "place slug taken (the default place)",
+        "POST",
+        PLACES,
+        {"slug": "bank", "name": "X"},
+        status=(409,),
+        field="slug",
+    ),
+    Case(
+        "place currency unknown",
+        "POST",
+        PLACES,
+        {"slug": "cash", "name": "X", "currency": "XYZ"},
+        field="currency",
+    ),
+    Case("place without a name", "POST", PLACES, {"slug": "cash"}, field="name"),
+    Case(
+        "place by a member who is not a steward",
+        "POST",
+        PLACES,
+        {"slug": "cash", "name": "Cash box"},
+        caller="member",
+        status=(403,),
+    ),
+    Case("donation in an unknown place", "POST", ENTRIES, donation(place="safe"), field="place"),
+    Case(
+        "move to an unknown place",
+        "POST",
+        ENTRIES,
+        {"kind": "move", "from_place": "bank", "to_place": "safe", "amount": "5.00"},
+        field="to_place",
+    ),
+    Case(
+        "move from a place to itself",
+        "POST",
+        ENTRIES,
+        {"kind": "move", "from_place": "bank", "to_place": "bank", "amount": "5.00"},
+        field="to_place",
+    ),
+    Case(
+        "move of more than the place holds",
+        "POST",
+        ENTRIES,
+        {"kind": "move", "from_place": "bank", "to_place": "spare", "amount": "99999.00"},
+        status=(409,),
+        field="from_place",
+    ),
     # Funds.
     Case(
         "fund slug with a space", "POST", FUNDS, {"slug": "rent relief", "name": "X"}, field="slug"
@@ -1738,6 +1790,7 @@ async def stage(
         await service.create_fund(
             session, world.group, FundIn(slug="dinar", name="Dinar", currency="KWD")
         )
+        await service.create_place(session, world.group, PlaceIn(slug="spare", name="Spare till"))
         admin = await groups.active_membership(session, world.group.id, world.admin.user.id)
         assert admin is not None
         request_id = (await ask_for_support(session, world)).id

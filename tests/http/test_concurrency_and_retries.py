@@ -78,6 +78,45 @@ async def test_fifty_racing_payments_pay_exactly_what_the_fund_holds(
     assert verify["entries"] == 18 + 1  # and the decision adopting the standing policy
 
 
+async def test_racing_moves_and_payments_never_overdraw_a_place(
+    settings: Any, world: World
+) -> None:
+    """The fund holds plenty, the cash box 50.00: moves out of it and payments from it, all at
+    once, take exactly what it holds (its row is locked with the funds')."""
+    async with racing_client(settings) as client:
+        cash = {"slug": "cash", "name": "Cash box"}
+        made = await client.post(
+            f"/api/groups/{world.slug}/places", json=cash, headers=world.steward.headers
+        )
+        assert made.status_code == 201, made.text
+        for body in (
+            {"kind": "donation", "fund": "rent-relief", "amount": "500.00"},
+            {"kind": "donation", "fund": "rent-relief", "amount": "50.00", "place": "cash"},
+        ):
+            assert (await post_entry(client, world, body)).status_code == 201
+        policy = await standing_policy(client, world, "rent-relief")
+        attempts: list[dict[str, Any]] = [
+            {
+                "kind": "disbursement",
+                "fund": "rent-relief",
+                "amount": "5.00",
+                "place": "cash",
+                "policy": policy,
+            }
+            if i % 2
+            else {"kind": "move", "from_place": "cash", "to_place": "bank", "amount": "5.00"}
+            for i in range(30)
+        ]
+        responses = await asyncio.gather(*(post_entry(client, world, body) for body in attempts))
+        statuses = sorted(response.status_code for response in responses)
+        assert statuses.count(201) == 10, [r.text for r in responses if r.status_code != 409]
+        assert statuses.count(409) == 20
+        places = (await client.get(f"/api/groups/{world.slug}/places")).json()
+        _, verify = await fund_state(client, world)
+    assert {p["slug"]: p["balance"] for p in places}["cash"] == "0.00"
+    assert verify["ok"]
+
+
 async def test_reversals_racing_payments_never_overdraw(settings: Any, world: World) -> None:
     """Reversals find their funds by id, payments by slug: all see the same balance."""
     async with racing_client(settings) as client:

@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.settings import Settings
@@ -33,11 +33,19 @@ from app.signing import load_notary
 from ledger import groups, service
 from ledger.bundle import verify_bundle
 from ledger.export import export, export_bundle, write_beancount, write_hledger
-from ledger.models import Entry, Fund, Group, Posting
+from ledger.models import Entry, Fund, Group, Place, Posting
 from ledger.money import MAX_MINOR_UNITS, exponent, format_amount
-from ledger.plaintext import account_name, hledger_text, one_line
+from ledger.plaintext import account_name, hledger_text, one_line, place_account
 from ledger.rules import DateWindow
-from ledger.schemas import DisbursementIn, DonationIn, FundIn, ReversalIn, TransferIn
+from ledger.schemas import (
+    DisbursementIn,
+    DonationIn,
+    FundIn,
+    MoveIn,
+    PlaceIn,
+    ReversalIn,
+    TransferIn,
+)
 from ledger.verify import verify_group
 from proposals.service import authorise_payment
 from tests.support.databases import unavailable
@@ -144,8 +152,10 @@ async def generate(session: AsyncSession, *, slug: str, count: int, seed: int) -
     """``count`` entries through the service in one transaction, committed at the end.
 
     The mix: about 40% donations, 25% disbursements, 20% transfers between the EUR funds,
-    10% reversals; a third backdated by up to four months (reversals are dated the day
-    they are recorded), so dates are not in log order; one fund may go negative."""
+    10% reversals, 5% moves between the bank and a cash box (a fifth of the EUR entries
+    are in the cash box); a third backdated by up to four months (reversals are dated the
+    day they are recorded), so dates are not in log order; one fund may go negative, and
+    the bank account with it (an overdraft)."""
     rng = random.Random(seed)
     user = await groups.create_user(
         session, email=f"steward@{slug}.example.org", name="Steward", password_hash=None
@@ -153,8 +163,13 @@ async def generate(session: AsyncSession, *, slug: str, count: int, seed: int) -
     group = await groups.create_group(
         session, slug=slug, name='Mutual aid "test"; | group', currency="EUR", admin=user
     )
+    # The bank may be overdrawn (the fund that may go negative is paid from it first).
+    await session.execute(
+        update(Place).where(Place.group_id == group.id).values(allow_negative=True)
+    )
+    await service.create_place(session, group, PlaceIn(slug="cash", name="Cash box"))
     currency: dict[str, str] = {}
-    allow_negative: dict[str, bool] = {}
+    allow_negative: dict[str, bool] = {"@bank": True, "@cash": False}
     for fund_slug, fund_currency, negative in FUNDS:
         await service.create_fund(
             session,
@@ -173,7 +188,7 @@ async def generate(session: AsyncSession, *, slug: str, count: int, seed: int) -
     policy_of = await adopt_policies(
         session, group, currency, max_per_payment="1000000", max_per_month="1000000000"
     )
-    balance = dict.fromkeys(currency, 0)
+    balance = dict.fromkeys([*currency, "@bank", "@cash"], 0)
     changes: dict[int, dict[str, int]] = {}  # seq -> change of each fund's money
     reversible: list[int] = []
     plain: set[int] = set()
@@ -190,6 +205,9 @@ async def generate(session: AsyncSession, *, slug: str, count: int, seed: int) -
     def plan(seq: int, memo: str, on: date, party: str | None) -> tuple[Any, dict[str, int]]:
         roll = rng.random()
         fund_slug = rng.choice(list(currency))
+        # Where: a fifth of the EUR entries in the cash box, the rest in the bank.
+        place = "cash" if currency[fund_slug] == "EUR" and rng.random() < 0.2 else None
+        at = f"@{place or 'bank'}"
         if roll < 0.10 and reversible:
             original = rng.choice(reversible)
             undo = {f: -c for f, c in changes[original].items()}
@@ -197,8 +215,14 @@ async def generate(session: AsyncSession, *, slug: str, count: int, seed: int) -
                 reversible.remove(original)
                 plain.discard(original)
                 return ReversalIn(reverses=original, memo=memo or "Recorded twice"), undo
-        if roll < 0.35 and (balance[fund_slug] > 0 or allow_negative[fund_slug]):
+        if (
+            roll < 0.35
+            and (balance[fund_slug] > 0 or allow_negative[fund_slug])
+            and (place is None or balance["@cash"] > 0)
+        ):
             minor = amount(fund_slug, balance[fund_slug])
+            if place is not None:
+                minor = min(minor, balance["@cash"])
             text = format_amount(minor, currency[fund_slug])
             entry = DisbursementIn(
                 fund=fund_slug,
@@ -207,25 +231,46 @@ async def generate(session: AsyncSession, *, slug: str, count: int, seed: int) -
                 memo=memo,
                 counterparty=party,
                 policy=policy_of[fund_slug],
+                place=place,
             )
-            return entry, {fund_slug: -minor}
+            return entry, {fund_slug: -minor, at: -minor}
         if roll < 0.55:
             source, target = rng.sample(eur_funds, 2)
             if balance[source] > 0 or allow_negative[source]:
                 minor = amount(source, balance[source])
                 text = format_amount(minor, "EUR")
                 entry = TransferIn(
-                    from_fund=source, to_fund=target, amount=text, occurred_on=on, memo=memo
+                    from_fund=source,
+                    to_fund=target,
+                    amount=text,
+                    occurred_on=on,
+                    memo=memo,
+                    place=place,
                 )
                 return entry, {source: -minor, target: minor}
+        if roll < 0.60:
+            # Cash paid into the bank, or taken out of it.
+            leaves, arrives = ("@cash", "@bank") if rng.random() < 0.6 else ("@bank", "@cash")
+            if leaves == "@bank" or balance["@cash"] > 0:
+                minor = amount("rent-relief", None if leaves == "@bank" else balance["@cash"])
+                if leaves == "@cash":
+                    minor = min(minor, balance["@cash"])
+                move = MoveIn(
+                    from_place=leaves[1:],
+                    to_place=arrives[1:],
+                    amount=format_amount(minor, "EUR"),
+                    occurred_on=on,
+                    memo=memo,
+                )
+                return move, {leaves: -minor, arrives: minor}
         minor = amount(fund_slug)
         text = format_amount(minor, currency[fund_slug])
-        if fund_slug == "rent-relief":
+        if fund_slug == "rent-relief" and place is None:
             plain.add(seq)
         entry = DonationIn(
-            fund=fund_slug, amount=text, occurred_on=on, memo=memo, counterparty=party
+            fund=fund_slug, amount=text, occurred_on=on, memo=memo, counterparty=party, place=place
         )
-        return entry, {fund_slug: minor}
+        return entry, {fund_slug: minor, at: minor}
 
     # Adopting each policy was a decision, an entry of the log already.
     decided = (await service.lock_log(session, group)).size
@@ -248,7 +293,7 @@ async def generate(session: AsyncSession, *, slug: str, count: int, seed: int) -
                 memo="Coats bought before the appeal",
                 policy=policy_of["winter-coats-2024"],
             )
-            delta = {"winter-coats-2024": -10_000}
+            delta = {"winter-coats-2024": -10_000, "@bank": -10_000}
             plain.discard(seq)
         entry = await service.record_entry(
             session, group, entry_in, recorded_by=user.id, now=now, authority=authorise_payment
@@ -306,11 +351,34 @@ async def our_balances(session: AsyncSession, group: Group) -> Balances:
     """Fund balances as the ``funds`` table keeps them; income and expense accounts as the
     sums of their postings."""
     ours: Balances = {}
+    # A fund's money where it is held: the sums of its holding postings in each place (the
+    # fund's kept balance is their total, checked here too), and the moves' legs.
+    held = await session.execute(
+        select(Fund.slug, Entry.place_id, Posting.currency, func.sum(Posting.amount))
+        .join(Fund, Posting.fund_id == Fund.id)
+        .join(Entry, Posting.entry_id == Entry.id)
+        .where(Fund.group_id == group.id, Posting.account_type == "holding")
+        .group_by(Fund.slug, Entry.place_id, Posting.currency)
+    )
+    slugs = dict((await session.execute(select(Place.id, Place.slug))).all())
+    totals: dict[str, int] = {}
+    for slug, place_id, currency, total in held:
+        account = place_account(slugs.get(place_id, "bank"), slug)
+        ours[account] = {currency: Decimal(int(total)).scaleb(-exponent(currency))}
+        totals[slug] = totals.get(slug, 0) + int(total)
     for fund in await session.scalars(select(Fund).where(Fund.group_id == group.id)):
-        places = exponent(fund.currency)
-        ours[account_name("holding", fund.slug)] = {
-            fund.currency: Decimal(fund.balance).scaleb(-places)
-        }
+        assert fund.balance == totals.get(fund.slug, 0)
+    moves = await session.execute(
+        select(Entry.place_id, Entry.to_place_id, Entry.moved).where(
+            Entry.group_id == group.id, Entry.moved.is_not(None)
+        )
+    )
+    moved: dict[str, int] = {}
+    for leaves, arrives, amount in moves:
+        moved[slugs[leaves]] = moved.get(slugs[leaves], 0) - amount
+        moved[slugs[arrives]] = moved.get(slugs[arrives], 0) + amount
+    for slug, total in moved.items():
+        ours[place_account(slug)] = {"EUR": Decimal(total).scaleb(-2)}
     sums = await session.execute(
         select(Posting.account_type, Fund.slug, Posting.currency, func.sum(Posting.amount))
         .join(Fund, Posting.fund_id == Fund.id)
@@ -399,7 +467,7 @@ def test_hledger_check_accepts_the_journal_and_every_balance_matches_ours(
     assert exported.journal.count(", kind:transfer") >= 200
     codes = [int(c) for c in re.findall(r"^\d{4}-\d\d-\d\d \((\d+)\)", exported.journal, re.M)]
     assert codes != sorted(codes)
-    assert "    Assets:Holding:Winter-coats-2024  -100.00 EUR = -100.00 EUR\n" in exported.journal
+    assert "    Assets:Bank:Winter-coats-2024  -100.00 EUR = -100.00 EUR\n" in exported.journal
     assert nonzero(hledger_balances(journal)) == nonzero(exported.ours)
 
 
@@ -510,7 +578,7 @@ def test_bean_check_refuses_a_file_with_a_cent_moved_in_one_transaction(
     checked = bean_check(write(tmp_path, "tampered.beancount", tampered))
     assert checked.returncode != 0
     output = checked.stdout + checked.stderr
-    assert "Balance failed for 'Assets:Holding:Rent-relief'" in output
+    assert "Balance failed for 'Assets:Bank:Rent-relief'" in output
     assert "Balance failed for 'Income:Donations:Rent-relief'" in output
     # Why every balance directive says "~ 0": beancount's default tolerance is one unit of
     # the last digit written, so the same file without it passes.
@@ -528,11 +596,11 @@ async def test_both_tools_accept_the_exports_of_a_group_without_entries(
     journal, beancount = await export_both(session, made.group)
     checked = hledger_check(write(tmp_path, "quiet.journal", journal))
     assert checked.returncode == 0, checked.stderr
-    assert "account Assets:Holding:Winter-coats-2024  ; type:C" in journal
+    assert "account Assets:Bank:Winter-coats-2024  ; type:C" in journal
     checked = bean_check(write(tmp_path, "quiet.beancount", beancount))
     assert checked.returncode == 0, checked.stdout + checked.stderr
     assert " open Expenses:Support:Kuwait KWD" in beancount
-    assert " balance Assets:Holding:Tokyo  0 ~ 0 JPY" in beancount
+    assert " balance Assets:Bank:Tokyo  0 ~ 0 JPY" in beancount
 
 
 # --- a log written before the window of dates ---------------------------------------------------

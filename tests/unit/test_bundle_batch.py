@@ -102,7 +102,7 @@ def leaves(history: list[Step]) -> tuple[list[LeafDoc], list[bytes]]:
         if step.reverses_back is not None or step.reverses_to is not None:
             reverses = step.reverses_to or max(seq - (step.reverses_back or 0), 1)
             original = written[reverses - 1] if reverses < seq else []
-            legs = [Leg(a, f, amount, c) for a, f, amount, c in negation(original)]
+            legs = [Leg(a, f, amount, c, p) for a, f, amount, c, p in negation(original)]
         leaf = canonical_json(
             leaf_document(
                 group="g",

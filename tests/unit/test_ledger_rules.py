@@ -245,3 +245,161 @@ def test_a_slug_that_cannot_name_an_account_is_refused(slug: str) -> None:
     with pytest.raises(InvalidInput) as refused:
         rules.check_slug(slug)
     assert refused.value.field == "slug"
+
+
+# --- places: where the money is held ---------------------------------------------------------
+
+
+BANK = rules.PlaceTerms("bank", "EUR", name="Bank account")
+CASH = rules.PlaceTerms("cash", "EUR", name="Cash box")
+
+
+def placed(entry: list[rules.Leg], place: str | None) -> list[rules.Leg]:
+    """The legs of ``entry`` in ``place`` (None: the default place)."""
+    return [rules.Leg(leg.account, leg.fund, leg.amount, leg.currency, place) for leg in entry]
+
+
+def books_with_places(**balances: int) -> rules.Books:
+    return rules.Books(
+        [terms("groceries"), terms("rent")],
+        places=[BANK, CASH],
+        default_place="bank",
+        place_balances=balances,
+    )
+
+
+def test_an_entry_naming_no_place_is_in_the_default_place() -> None:
+    books = books_with_places()
+    books.record("donation", donation_legs(1000))
+    books.record("donation", placed(donation_legs(300, "rent"), "cash"))
+    assert books.place_balances == {"bank": 1000, "cash": 300}
+    assert books.balances == {"groceries": 1000, "rent": 300}
+
+
+def test_a_place_never_goes_below_zero_though_the_fund_has_the_money() -> None:
+    books = books_with_places()
+    books.record("donation", donation_legs(1000))
+    with pytest.raises(InsufficientFunds) as refused:
+        books.record("disbursement", placed(payment_legs(1), "cash"))
+    assert refused.value.field == "place"
+    assert refused.value.in_log == "takes the place 'cash' below zero"
+    assert str(refused.value) == (
+        "The place 'Cash box' holds 0.00 EUR; this entry takes 0.01 from it."
+    )
+    assert books.place_balances == {"bank": 1000, "cash": 0}
+    assert books.seq == 1
+
+
+def test_a_place_that_allows_it_may_be_overdrawn() -> None:
+    books = rules.Books(
+        [terms(allow_negative=True)],
+        places=[rules.PlaceTerms("bank", "EUR", allow_negative=True)],
+        default_place="bank",
+    )
+    books.record("disbursement", payment_legs(500))
+    assert books.place_balances == {"bank": -500}
+
+
+def test_a_move_takes_money_from_one_place_to_another_and_touches_no_fund() -> None:
+    books = books_with_places()
+    books.record("donation", donation_legs(1000))
+    books.record(rules.MOVE, list(rules.move_legs("bank", "cash", 400, "EUR")))
+    assert books.place_balances == {"bank": 600, "cash": 400}
+    assert books.balances == {"groceries": 1000, "rent": 0}
+    with pytest.raises(InsufficientFunds) as refused:
+        books.record(rules.MOVE, list(rules.move_legs("cash", "bank", 401, "EUR")))
+    assert refused.value.field == "from_place"
+    # Reversed like any entry: its exact negation, once.
+    books.record("reversal", undo_placed(list(rules.move_legs("bank", "cash", 400, "EUR"))), 2)
+    assert books.place_balances == {"bank": 1000, "cash": 0}
+
+
+def undo_placed(entry: list[rules.Leg]) -> list[rules.Leg]:
+    return [rules.Leg(leg.account, leg.fund, -leg.amount, leg.currency, leg.place) for leg in entry]
+
+
+@pytest.mark.parametrize(
+    ("entry", "in_log"),
+    [
+        (rules.move_legs("bank", "bank", 5, "EUR"), "moves money from a place to itself"),
+        (
+            rules.move_legs("bank", "cash", -5, "EUR"),
+            "is a move that does not take an amount from one place to another",
+        ),
+        (
+            donation_legs(5),
+            "is a move that does not take an amount from one place to another",
+        ),
+        (rules.move_legs("bank", "safe", 5, "EUR"), "uses the unknown place 'safe'"),
+        (rules.move_legs("bank", "cash", 5, "USD"), "puts USD in the EUR place 'cash'"),
+    ],
+)
+def test_what_a_move_may_be(entry: list[rules.Leg], in_log: str) -> None:
+    books = books_with_places(bank=1000)
+    with pytest.raises(LedgerError) as refused:
+        books.record(rules.MOVE, list(entry))
+    assert refused.value.in_log == in_log
+    assert books.place_balances == {"bank": 1000, "cash": 0}
+
+
+def test_only_a_move_has_legs_without_a_fund_and_other_entries_are_in_one_place() -> None:
+    books = books_with_places(bank=1000)
+    with pytest.raises(InvalidInput) as refused:
+        books.record("transfer", list(rules.move_legs("bank", "cash", 5, "EUR")))
+    assert refused.value.in_log == "has a leg without a fund but is not a move"
+    split = [*placed(donation_legs(5)[:1], "cash"), *placed(donation_legs(5)[1:], None)]
+    with pytest.raises(InvalidInput) as refused:
+        books.record("donation", split)
+    assert refused.value.in_log == "is in more than one place but is not a move"
+
+
+def test_a_reversal_stays_in_the_place_of_its_entry() -> None:
+    books = books_with_places()
+    books.record("donation", placed(donation_legs(300), "cash"))
+    with pytest.raises(Conflict):
+        books.record("reversal", undo(donation_legs(300)), 1)  # in the bank: not its negation
+    books.record("reversal", undo_placed(placed(donation_legs(300), "cash")), 1)
+    assert books.place_balances == {"bank": 0, "cash": 0}
+
+
+def test_a_log_from_before_places_is_checked_by_its_funds_alone() -> None:
+    """A bundle written before places lists none: its leaves name none either."""
+    books = rules.Books([terms(allow_negative=True)])
+    books.record("disbursement", payment_legs(500))
+    assert books.balances == {"groceries": -500}
+    with pytest.raises(InvalidInput) as refused:
+        books.record("donation", placed(donation_legs(5), "cash"))
+    assert refused.value.in_log == "uses the unknown place 'cash'"
+
+
+@given(
+    st.lists(
+        st.tuples(
+            st.sampled_from(["donation", "disbursement", "move"]),
+            st.sampled_from([None, "cash"]),
+            st.integers(min_value=1, max_value=2_000),
+        ),
+        max_size=40,
+    )
+)
+def test_places_hold_what_the_funds_hold_and_never_less_than_nothing(
+    steps: list[tuple[str, str | None, int]],
+) -> None:
+    """Whatever is tried, the places together hold what the funds hold, and no place that
+    may not is ever below zero: an entry breaking a rule adds nothing."""
+    books = books_with_places()
+    for kind, place, amount in steps:
+        if kind == "move":
+            target = "bank" if place == "cash" else "cash"
+            entry = list(rules.move_legs(place or "bank", target, amount, "EUR"))
+        elif kind == "donation":
+            entry = placed(donation_legs(amount), place)
+        else:
+            entry = placed(payment_legs(amount), place)
+        before = dict(books.place_balances), dict(books.balances)
+        try:
+            books.record(rules.MOVE if kind == "move" else kind, entry)
+        except LedgerError:
+            assert (books.place_balances, books.balances) == before
+        assert sum(books.place_balances.values()) == sum(books.balances.values())
+        assert min(books.place_balances.values()) >= 0

@@ -235,15 +235,15 @@ def test_jpy_and_kwd_amounts_have_their_iso_decimals_in_both_files() -> None:
     assert "commodity 1000.00 EUR" in journal
     assert "commodity 1000. JPY" in journal  # hledger 1.25 wants the point even for 0 places
     assert "commodity 1000.000 KWD" in journal
-    assert "    Assets:Holding:Tokyo  1234 JPY = 1234 JPY" in journal
-    assert "    Assets:Holding:Kuwait  1.234 KWD = 1.234 KWD" in journal
-    assert "    Assets:Holding:Kuwait  -0.005 KWD = 1.229 KWD" in journal
+    assert "    Assets:Bank:Tokyo  1234 JPY = 1234 JPY" in journal
+    assert "    Assets:Bank:Kuwait  1.234 KWD = 1.234 KWD" in journal
+    assert "    Assets:Bank:Kuwait  -0.005 KWD = 1.229 KWD" in journal
 
     beancount = beancount_file(Group(), [YEN, DINAR], entries)
     assert 'option "display_precision" "JPY:1"' in beancount
     assert 'option "display_precision" "KWD:0.001"' in beancount
-    assert "  Assets:Holding:Tokyo  1234 JPY" in beancount
-    assert "2024-03-07 balance Assets:Holding:Kuwait  1.229 ~ 0 KWD" in beancount
+    assert "  Assets:Bank:Tokyo  1234 JPY" in beancount
+    assert "2024-03-07 balance Assets:Bank:Kuwait  1.229 ~ 0 KWD" in beancount
     loaded, errors = load_beancount(beancount)
     assert errors == []
     [kwd] = [e for e in loaded if getattr(e, "meta", {}).get("seq") == "3"]
@@ -302,19 +302,19 @@ def test_hledger_assertions_are_running_balances_in_the_order_written() -> None:
             assert running[account] == Decimal(balance), line
             asserted.append((account, balance))
     assert len(asserted) == 12  # every posting asserts
-    assert asserted[0] == ("Assets:Holding:Rent-relief", "10.00")
+    assert asserted[0] == ("Assets:Bank:Rent-relief", "10.00")
     assert running == {
-        "Assets:Holding:Rent-relief": Decimal("389.50"),
+        "Assets:Bank:Rent-relief": Decimal("389.50"),
         "Income:Donations:Rent-relief": Decimal("-510.00"),
         "Expenses:Support:Rent-relief": Decimal("120.50"),
-        "Assets:Holding:Groceries": Decimal("7.00"),
+        "Assets:Bank:Groceries": Decimal("7.00"),
         "Income:Donations:Groceries": Decimal("-7.00"),
     }
 
 
 def test_hledger_declares_every_account_with_its_type_and_tags_each_entry() -> None:
     journal = hledger_journal(Group(), [RENT, FOOD], backdated_ledger())
-    assert "account Assets:Holding:Rent-relief  ; type:C, fund:rent-relief" in journal
+    assert "account Assets:Bank:Rent-relief  ; type:C, fund:rent-relief" in journal
     assert "account Income:Donations:Groceries  ; type:R, fund:groceries" in journal
     assert "account Expenses:Support:Groceries  ; type:X, fund:groceries" in journal
     assert f"(1) Bakery | Donation: Benefit gig  ; seq:1, hash:{HASH}, kind:donation\n" in journal
@@ -329,7 +329,7 @@ def test_hledger_declares_every_account_with_its_type_and_tags_each_entry() -> N
 def test_beancount_opens_each_account_no_later_than_its_fund_or_first_use() -> None:
     beancount = beancount_file(Group(), [RENT, FOOD], backdated_ledger())
     # Rent relief was created on 2024-03-01 but entry 3 is backdated to 2024-02-20.
-    assert "2024-02-20 open Assets:Holding:Rent-relief EUR" in beancount
+    assert "2024-02-20 open Assets:Bank:Rent-relief EUR" in beancount
     assert "2024-02-20 open Expenses:Support:Rent-relief EUR" in beancount
     assert "2024-03-01 open Income:Donations:Groceries EUR" in beancount
     assert "2024-02-20 commodity EUR" in beancount
@@ -342,16 +342,16 @@ def test_beancount_checks_every_balance_the_day_after_its_last_posting_and_each_
     assert " balance " not in re.sub(r"^\S+ balance \S+  \S+ ~ 0 EUR$", "", beancount, flags=re.M)
     checks = {(day, account): amount for day, account, amount in balances}
     # Closing days: the day after each account's last posting.
-    assert checks["2024-04-12", "Assets:Holding:Rent-relief"] == "389.50"
-    assert checks["2024-04-12", "Assets:Holding:Groceries"] == "7.00"
+    assert checks["2024-04-12", "Assets:Bank:Rent-relief"] == "389.50"
+    assert checks["2024-04-12", "Assets:Bank:Groceries"] == "7.00"
     assert checks["2024-04-03", "Expenses:Support:Rent-relief"] == "120.50"
     assert checks["2024-04-03", "Income:Donations:Groceries"] == "-7.00"
     # Month starts, for every account open by then, used or not.
-    assert checks["2024-03-01", "Assets:Holding:Rent-relief"] == "10.00"
-    assert checks["2024-04-01", "Assets:Holding:Rent-relief"] == "510.00"
+    assert checks["2024-03-01", "Assets:Bank:Rent-relief"] == "10.00"
+    assert checks["2024-04-01", "Assets:Bank:Rent-relief"] == "510.00"
     assert checks["2024-04-01", "Expenses:Support:Groceries"] == "0.00"
-    assert ("2024-03-01", "Assets:Holding:Groceries") in checks  # opened that day
-    assert ("2024-02-01", "Assets:Holding:Rent-relief") not in checks  # not open yet
+    assert ("2024-03-01", "Assets:Bank:Groceries") in checks  # opened that day
+    assert ("2024-02-01", "Assets:Bank:Rent-relief") not in checks  # not open yet
 
 
 def test_beancount_loads_the_file_with_every_check_passing() -> None:
@@ -371,8 +371,8 @@ def test_beancount_loads_the_file_with_every_check_passing() -> None:
 def test_beancount_refuses_our_file_when_one_balance_is_a_cent_off() -> None:
     beancount = beancount_file(Group(), [RENT, FOOD], backdated_ledger())
     tampered = beancount.replace(
-        "2024-04-12 balance Assets:Holding:Rent-relief  389.50 ~ 0 EUR",
-        "2024-04-12 balance Assets:Holding:Rent-relief  389.51 ~ 0 EUR",
+        "2024-04-12 balance Assets:Bank:Rent-relief  389.50 ~ 0 EUR",
+        "2024-04-12 balance Assets:Bank:Rent-relief  389.51 ~ 0 EUR",
     )
     assert tampered != beancount
     _loaded, errors = load_beancount(tampered)
