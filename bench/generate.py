@@ -345,9 +345,7 @@ def _generate(
     connection.execute(
         update(Place)
         .where(Place.group_id == group_id, Place.is_default.is_(True))
-        .values(
-            balance=Place.balance + sum(balances[state.id] - state.balance for state in states)
-        )
+        .values(balance=Place.balance + sum(balances[state.id] - state.balance for state in states))
     )
     if postgres and n_entries:
         for table in ("entries", "postings"):

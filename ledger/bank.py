@@ -50,7 +50,13 @@ from ledger.models import (
 )
 from ledger.money import format_amount
 from ledger.schemas import DonationIn
-from ledger.statements import CsvMapping, Statement, mapping_from_json, parse_statement
+from ledger.statements import (
+    CsvMapping,
+    Statement,
+    detect_format,
+    mapping_from_json,
+    parse_statement,
+)
 
 MATCHED, SUGGESTED, UNMATCHED = "matched", "suggested", "unmatched"
 # Lines stored per INSERT: well under both engines' limits on bound parameters.
@@ -120,6 +126,12 @@ def read_for_place(
     """The file read whole for ``place`` (its currency), or ``StatementError``. Pure and
     slow on a long file: a server runs it in a worker thread."""
     return parse_statement(data, currency=place.currency, format=format or None, mapping=mapping)
+
+
+def detect(data: bytes) -> str | None:
+    """The structured format the content is in (None: CSV, or nothing this reads)."""
+    found = detect_format(data)
+    return found.value if found else None
 
 
 @dataclass(frozen=True, slots=True)

@@ -367,6 +367,36 @@ ROUTES: dict[tuple[str, str], Route] = {
     ("POST", "/m/{group:str}/funds/new"): Route(STEWARD, page=True, allowed=422),
     ("GET", "/m/{group:str}/places/new"): Route(STEWARD, page=True),
     ("POST", "/m/{group:str}/places/new"): Route(STEWARD, page=True, allowed=422),
+    ("GET", "/m/{group:str}/places/{place:str}/statements"): Route(
+        STEWARD, page=True, params={"place": "bank", "statement": "999999", "line": "1"}
+    ),
+    ("POST", "/m/{group:str}/places/{place:str}/statements"): Route(
+        STEWARD,
+        page=True,
+        allowed=422,
+        params={"place": "bank", "statement": "999999", "line": "1"},
+    ),
+    ("POST", "/m/{group:str}/places/{place:str}/statements/preview"): Route(
+        STEWARD,
+        page=True,
+        allowed=422,
+        params={"place": "bank", "statement": "999999", "line": "1"},
+    ),
+    ("GET", "/m/{group:str}/places/{place:str}/statements/{statement:int}"): Route(
+        STEWARD,
+        page=True,
+        allowed=404,
+        params={"place": "bank", "statement": "999999", "line": "1"},
+    ),
+    (
+        "POST",
+        "/m/{group:str}/places/{place:str}/statements/{statement:int}/lines/{line:int}",
+    ): Route(
+        STEWARD,
+        page=True,
+        allowed=404,
+        params={"place": "bank", "statement": "999999", "line": "1"},
+    ),
     ("GET", "/m/{group:str}/members"): Route(ADMIN, page=True),
     ("POST", "/m/{group:str}/members"): Route(ADMIN, page=True, allowed=422),
     # Removing the only admin is refused.
