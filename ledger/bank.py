@@ -15,9 +15,10 @@ Never commits: the caller owns the transaction.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
+from typing import Any
 
 from sqlalchemy import and_, func, insert, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -266,7 +267,7 @@ async def candidates(
     *,
     since: date | None = None,
     until: date | None = None,
-    seqs: Sequence[int] | None = None,
+    seqs: Sequence[int] | Any | None = None,
 ) -> list[Candidate]:
     """The place's entries that move money there, with their signed amount in the place:
     what their holding postings add up to, or for a move, what it took out or brought in."""
@@ -331,26 +332,43 @@ class LineView:
     suggestions: tuple[Suggestion, ...] = field(default=())
 
 
-async def _matches_of_lines(session: AsyncSession, line_ids: Iterable[int]) -> dict[int, MatchView]:
-    ids = list(line_ids)
-    if not ids:
+def _lines_of(lines: Sequence[BankLine]) -> Any:
+    """The bank lines of ``lines``' place and days: a range the indexes find, where a list
+    of 50,000 ids would be a long IN."""
+    return and_(
+        BankLine.place_id == lines[0].place_id,
+        BankLine.booked_on >= min(line.booked_on for line in lines),
+        BankLine.booked_on <= max(line.booked_on for line in lines),
+    )
+
+
+def _matches_around(lines: Sequence[BankLine]) -> Any:
+    """The matches of any line in ``lines``' place and days (a subquery)."""
+    return (
+        select(BankMatchLine.match_id)
+        .join(BankLine, BankLine.id == BankMatchLine.line_id)
+        .where(_lines_of(lines))
+    )
+
+
+async def _matches_of_lines(
+    session: AsyncSession, lines: Sequence[BankLine]
+) -> dict[int, MatchView]:
+    if not lines:
         return {}
     pairs = (
         await session.execute(
             select(BankMatchLine.line_id, BankMatchLine.match_id).where(
-                BankMatchLine.match_id.in_(
-                    select(BankMatchLine.match_id).where(BankMatchLine.line_id.in_(ids))
-                )
+                BankMatchLine.match_id.in_(_matches_around(lines))
             )
         )
     ).all()
-    match_ids = {match_id for _, match_id in pairs}
-    if not match_ids:
+    if not pairs:
         return {}
     entries: dict[int, list[int]] = {}
     for match_id, seq in await session.execute(
         select(BankMatchEntry.match_id, BankMatchEntry.entry_seq)
-        .where(BankMatchEntry.match_id.in_(match_ids))
+        .where(BankMatchEntry.match_id.in_(_matches_around(lines)))
         .order_by(BankMatchEntry.entry_seq)
     ):
         entries.setdefault(match_id, []).append(seq)
@@ -387,19 +405,19 @@ async def views_of(
 ) -> list[LineView]:
     if not lines:
         return []
-    matches = await _matches_of_lines(session, (line.id for line in lines))
+    matches = await _matches_of_lines(session, lines)
     # A match is complete when its lines add up to its entries.
-    match_ids = {view.id for view in matches.values()}
     complete: dict[int, bool] = {}
-    if match_ids:
+    if matches:
+        around = _matches_around(lines)
         totals = await session.execute(
             select(BankMatchLine.match_id, func.sum(BankLine.amount))
             .join(BankLine, BankLine.id == BankMatchLine.line_id)
-            .where(BankMatchLine.match_id.in_(match_ids))
+            .where(BankMatchLine.match_id.in_(around))
             .group_by(BankMatchLine.match_id)
         )
         line_totals = {match_id: total for match_id, total in totals}
-        seqs = sorted({seq for view in matches.values() for seq in view.entries})
+        seqs = select(BankMatchEntry.entry_seq).where(BankMatchEntry.match_id.in_(around))
         amounts = {c.seq: c.amount for c in await candidates(session, group, place, seqs=seqs)}
         for view in matches.values():
             complete[view.id] = int(line_totals.get(view.id, 0)) == sum(
@@ -423,9 +441,9 @@ async def views_of(
         )
         rejected: dict[int, set[int]] = {}
         for line_id, seq in await session.execute(
-            select(RejectedSuggestion.line_id, RejectedSuggestion.entry_seq).where(
-                RejectedSuggestion.line_id.in_([line.id for line in open_lines])
-            )
+            select(RejectedSuggestion.line_id, RejectedSuggestion.entry_seq)
+            .join(BankLine, BankLine.id == RejectedSuggestion.line_id)
+            .where(_lines_of(open_lines))
         ):
             rejected.setdefault(line_id, set()).add(seq)
         for line in open_lines:
