@@ -326,13 +326,13 @@ class MatchView:
 
 @dataclass(frozen=True, slots=True)
 class LineView:
-    line: BankLine
+    line: BankLine | Any  # the ORM object, or a row of bank_lines with the same names
     status: str
     match: MatchView | None = None
     suggestions: tuple[Suggestion, ...] = field(default=())
 
 
-def _lines_of(lines: Sequence[BankLine]) -> Any:
+def _lines_of(lines: Sequence[BankLine | Any]) -> Any:
     """The bank lines of ``lines``' place and days: a range the indexes find, where a list
     of 50,000 ids would be a long IN."""
     return and_(
@@ -342,7 +342,7 @@ def _lines_of(lines: Sequence[BankLine]) -> Any:
     )
 
 
-def _matches_around(lines: Sequence[BankLine]) -> Any:
+def _matches_around(lines: Sequence[BankLine | Any]) -> Any:
     """The matches of any line in ``lines``' place and days (a subquery)."""
     return (
         select(BankMatchLine.match_id)
@@ -352,7 +352,7 @@ def _matches_around(lines: Sequence[BankLine]) -> Any:
 
 
 async def _matches_of_lines(
-    session: AsyncSession, lines: Sequence[BankLine]
+    session: AsyncSession, lines: Sequence[BankLine | Any]
 ) -> dict[int, MatchView]:
     if not lines:
         return {}
@@ -392,17 +392,23 @@ async def statement_lines(
         )
     else:
         where = BankLine.statement_id == statement.id
+    # Rows, not ORM objects: a statement may have 50,000 lines, read-only here.
     lines = list(
-        await session.scalars(
-            select(BankLine).where(where).order_by(BankLine.booked_on, BankLine.id)
-        )
+        (
+            await session.execute(
+                select(*BankLine.__table__.columns)
+                .where(where)
+                .order_by(BankLine.booked_on, BankLine.id)
+            )
+        ).all()
     )
     return await views_of(session, group, place, lines)
 
 
 async def views_of(
-    session: AsyncSession, group: Group, place: Place, lines: Sequence[BankLine]
+    session: AsyncSession, group: Group, place: Place, lines: Sequence[BankLine | Any]
 ) -> list[LineView]:
+    """Each line with its status. ``lines``: ORM objects or rows of ``bank_lines``."""
     if not lines:
         return []
     matches = await _matches_of_lines(session, lines)
