@@ -626,3 +626,19 @@ async def donation_from_line(
     )
     await confirm_match(session, group, place, line, [entry.seq], confirmed_by=recorded_by, now=now)
     return entry
+
+
+async def unmatched_debit_counts(session: AsyncSession, group: Group) -> list[tuple[Place, int]]:
+    """Per place of the group, how many bank lines of money out have no entry matched yet
+    (places with none left out)."""
+    matched = select(BankMatchLine.line_id)
+    rows = await session.execute(
+        select(BankLine.place_id, func.count())
+        .where(BankLine.group_id == group.id, BankLine.amount < 0, BankLine.id.not_in(matched))
+        .group_by(BankLine.place_id)
+    )
+    counts = {place_id: int(count) for place_id, count in rows}
+    if not counts:
+        return []
+    places = await service.list_places(session, group)
+    return [(place, counts[place.id]) for place in places if place.id in counts]

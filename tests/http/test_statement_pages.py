@@ -107,6 +107,8 @@ async def test_a_steward_previews_imports_matches_and_makes_a_donation(
         assert again.status_code == 409
         after = text_of((await steward.get(lines_url, headers=HTML)).text)
         assert after.count("Matched with entries") == 2
+        home = text_of((await steward.get(f"/m/{world.slug}", headers=HTML)).text)
+        assert "Bank account: 3 bank lines of money out without an entry" in home
         listing = text_of((await steward.get(base, headers=HTML)).text)
         assert "Money that left without an entry" in listing
         assert "8 lines, 8 new" in listing
