@@ -37,6 +37,7 @@ from app.api.ledger import LedgerController, LogController, well_known_key
 from app.api.proposals import ProposalController
 from app.api.reference import ApiReference
 from app.api.requests import RequestController
+from app.api.statements import StatementController
 from app.api.tiles import TileController
 from app.api.witness import GroupWitnessController, WitnessController
 from app.auth import session_cookie_name
@@ -113,8 +114,11 @@ def sqlite_writer_turns_middleware(app: ASGIApp) -> ASGIApp:
     return middleware
 
 
-# Routes that take a file: a receipt attached to an entry, a claim with its receipt.
-_ATTACHING = re.compile(r"/api/groups/[^/]+/(entries/[0-9]+/attachments|claims)")
+# Routes that take a file: a receipt attached to an entry, a claim with its receipt, a
+# place's bank statement.
+_ATTACHING = re.compile(
+    r"/api/groups/[^/]+/(entries/[0-9]+/attachments|claims|places/[^/]+/statements)"
+)
 
 
 def json_only_api_middleware(app: ASGIApp) -> ASGIApp:
@@ -134,7 +138,7 @@ def json_only_api_middleware(app: ASGIApp) -> ASGIApp:
                 b"transfer-encoding" in headers
             )
             media_type = headers.get(b"content-type", b"").split(b";")[0].strip().lower()
-            # Receipts come as files (CSRF still guards a browser's cookie there).
+            # Receipts and statements come as files (CSRF still guards a browser's cookie).
             attaching = media_type == b"multipart/form-data" and _ATTACHING.fullmatch(
                 scope.get("path", "")
             )
@@ -244,6 +248,7 @@ class CommonPursePlugin(InitPluginProtocol, ReceiveRoutePlugin):
                 LogController,
                 attachments_controller(settings.max_attachment_bytes),
                 ReceiptSettingsController,
+                StatementController,
                 claims_controller(settings.max_attachment_bytes),
                 ProposalController,
                 RequestController,

@@ -614,6 +614,77 @@ def restore_command(file: Path, force: bool) -> None:
         fail("The restored database does not verify as the backup recorded it.")
 
 
+@main.group("statements")
+def statements_command() -> None:
+    """Bank statements of a group's places."""
+
+
+@statements_command.command("import")
+@click.argument("group")
+@click.argument("place")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["csv", "ofx", "qfx", "camt.053", "mt940"]),
+    help="The file's format; otherwise its content decides (a CSV needs a mapping).",
+)
+@click.option(
+    "--mapping",
+    "mapping_file",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="A CSV mapping as JSON (saved for the place); the place's saved one otherwise.",
+)
+def statements_import(
+    group: str, place: str, file: Path, fmt: str | None, mapping_file: Path | None
+) -> None:
+    """Import FILE as a statement of GROUP's PLACE: all of it or, on a bad file, nothing.
+    Lines already imported (by fingerprint) are not added again."""
+    from ledger import bank
+    from ledger.files import DirectoryStore
+    from ledger.statements import mapping_from_json
+
+    settings = Settings.from_env()
+    content = file.read_bytes()
+    sent = mapping_from_json(mapping_file.read_bytes()) if mapping_file is not None else None
+
+    async def work() -> tuple[bank.Imported, str]:
+        async with session_scope(settings) as session:
+            owner = await groups.get_group(session, group)
+            where = await bank.get_place(session, owner, place)
+            mapping = sent or bank.saved_mapping(await bank.settings_of(session, where))
+            statement = bank.read_for_place(content, where, format=fmt, mapping=mapping)
+            keep = sent if statement.format == "csv" else None
+            if sys.stdout.isatty():
+                with click.progressbar(
+                    length=len(statement.lines), label=f"Importing {file.name}"
+                ) as bar:
+                    imported = await bank.store_statement(
+                        session,
+                        owner,
+                        where,
+                        statement,
+                        imported_by=None,
+                        mapping=keep,
+                        progress=bar.update,
+                    )
+            else:
+                imported = await bank.store_statement(
+                    session, owner, where, statement, imported_by=None, mapping=keep
+                )
+            # Kept only once the lines are stored; the file names people: never public.
+            DirectoryStore(settings.attachments_dir).put(content)
+            return imported, where.name
+
+    imported, name = run(work())
+    row = imported.statement
+    period = f" from {row.starts_on} to {row.ends_on}" if row.starts_on and row.ends_on else ""
+    click.echo(
+        f"Imported statement {row.id} into {name} ({row.format}{period}): {row.lines} "
+        f"line(s), {imported.new_lines} new; SHA-256 {row.sha256}."
+    )
+
+
 @main.command()
 def demo() -> None:
     """Load a demo group into an empty database."""

@@ -408,3 +408,113 @@ class DonorThanks(Base):
     name: Mapped[str] = mapped_column(String(70))
     recorded_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     recorded_at: Mapped[datetime] = mapped_column(DateTimeUTC(timezone=True))
+
+
+class StatementSettings(Base):
+    """How a place's statements are read and matched: the saved CSV mapping (JSON of a
+    ``ledger.statements.CsvMapping``, saved by the last CSV import that sent one) and the
+    days a bank line's date may differ from an entry's to be suggested for it."""
+
+    __tablename__ = "statement_settings"
+
+    place_id: Mapped[int] = mapped_column(ForeignKey("places.id"), primary_key=True)
+    group_id: Mapped[int] = mapped_column(ForeignKey("groups.id"))
+    csv_mapping: Mapped[str | None] = mapped_column(Text)
+    match_window_days: Mapped[int | None] = mapped_column(Integer)
+    updated_at: Mapped[datetime] = mapped_column(DateTimeUTC(timezone=True))
+
+
+class BankStatement(Base):
+    """One import of a place's statement file. The file itself is kept privately in the
+    file store under ``sha256`` (it names people); the hash, the period, the balances and
+    the counts are what may become public. ``lines`` counts the file's lines, ``new_lines``
+    those no earlier import of the place had (by fingerprint)."""
+
+    __tablename__ = "bank_statements"
+    __table_args__ = (Index("ix_bank_statements_place", "place_id", "id"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    group_id: Mapped[int] = mapped_column(ForeignKey("groups.id"))
+    place_id: Mapped[int] = mapped_column(ForeignKey("places.id"))
+    sha256: Mapped[str] = mapped_column(String(64))
+    format: Mapped[str] = mapped_column(String(16))
+    variant: Mapped[str | None] = mapped_column(String(40))
+    starts_on: Mapped[date | None] = mapped_column(Date)
+    ends_on: Mapped[date | None] = mapped_column(Date)
+    opening_on: Mapped[date | None] = mapped_column(Date)
+    opening: Mapped[int | None] = mapped_column(BigInteger)
+    closing_on: Mapped[date | None] = mapped_column(Date)
+    closing: Mapped[int | None] = mapped_column(BigInteger)
+    lines: Mapped[int] = mapped_column(Integer)
+    new_lines: Mapped[int] = mapped_column(Integer)
+    imported_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    imported_at: Mapped[datetime] = mapped_column(DateTimeUTC(timezone=True))
+
+
+class BankLine(Base):
+    """One booking on a place's statements, kept once whatever files carried it: the
+    fingerprint (``ledger.statements.lines``) is unique per place. The counterparty, the
+    reference and the text are private (they name people); ``statement_id`` is the import
+    that first brought the line, ``source`` where in that file it was (line or element)."""
+
+    __tablename__ = "bank_lines"
+    __table_args__ = (
+        UniqueConstraint("place_id", "fingerprint"),
+        Index("ix_bank_lines_place_day", "place_id", "booked_on"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    group_id: Mapped[int] = mapped_column(ForeignKey("groups.id"))
+    place_id: Mapped[int] = mapped_column(ForeignKey("places.id"))
+    statement_id: Mapped[int] = mapped_column(ForeignKey("bank_statements.id"))
+    fingerprint: Mapped[str] = mapped_column(String(64))
+    booked_on: Mapped[date] = mapped_column(Date)
+    value_on: Mapped[date | None] = mapped_column(Date)
+    amount: Mapped[int] = mapped_column(BigInteger)
+    currency: Mapped[str] = mapped_column(String(3))
+    counterparty: Mapped[str | None] = mapped_column(Text)
+    reference: Mapped[str | None] = mapped_column(Text)
+    description: Mapped[str | None] = mapped_column(Text)
+    source: Mapped[str | None] = mapped_column(String(200))
+
+
+class BankMatch(Base):
+    """A steward's confirmation that some bank lines and some entries of a place are the
+    same money: one line may cover several entries, one entry several lines. Complete when
+    the lines add up to the entries; a line or an entry is in one match at most."""
+
+    __tablename__ = "bank_matches"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    group_id: Mapped[int] = mapped_column(ForeignKey("groups.id"))
+    place_id: Mapped[int] = mapped_column(ForeignKey("places.id"))
+    confirmed_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    confirmed_at: Mapped[datetime] = mapped_column(DateTimeUTC(timezone=True))
+
+
+class BankMatchLine(Base):
+    __tablename__ = "bank_match_lines"
+
+    line_id: Mapped[int] = mapped_column(ForeignKey("bank_lines.id"), primary_key=True)
+    match_id: Mapped[int] = mapped_column(ForeignKey("bank_matches.id"), index=True)
+
+
+class BankMatchEntry(Base):
+    __tablename__ = "bank_match_entries"
+    __table_args__ = (UniqueConstraint("group_id", "entry_seq"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    match_id: Mapped[int] = mapped_column(ForeignKey("bank_matches.id"), index=True)
+    group_id: Mapped[int] = mapped_column(ForeignKey("groups.id"))
+    entry_seq: Mapped[int] = mapped_column(BigInteger)
+
+
+class RejectedSuggestion(Base):
+    """A steward said this entry is not this bank line: it is not suggested for it again."""
+
+    __tablename__ = "rejected_suggestions"
+
+    line_id: Mapped[int] = mapped_column(ForeignKey("bank_lines.id"), primary_key=True)
+    entry_seq: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    rejected_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    rejected_at: Mapped[datetime] = mapped_column(DateTimeUTC(timezone=True))

@@ -307,3 +307,84 @@ class ThanksOut(msgspec.Struct, kw_only=True):
     entry: int
     name: str
     recorded_at: str
+
+
+# --- bank statements (ledger.bank) ---------------------------------------------------------
+
+
+class StatementOut(msgspec.Struct, kw_only=True):
+    """One import of a place's statement. ``lines`` counts the file's lines, ``new_lines``
+    those the place had not had (a re-import or an overlapping file adds only these). The
+    file itself is private; its SHA-256 is what may be published."""
+
+    id: int
+    sha256: str
+    format: str
+    lines: int
+    new_lines: int
+    starts_on: date | None = None
+    ends_on: date | None = None
+    opening: str | None = None
+    closing: str | None = None
+    closing_on: date | None = None
+    imported_at: str
+
+
+class SuggestionOut(msgspec.Struct, kw_only=True):
+    """An entry that may be the bank line: amount and direction agree, its date is within
+    the place's window; ``reasons`` what in the bank's texts points to it."""
+
+    entry: int
+    days: int
+    reasons: list[str]
+
+
+class LineOut(msgspec.Struct, kw_only=True):
+    """A bank line (private: it names people), with ``status`` ``matched``, ``suggested``
+    or ``unmatched``. A matched line lists the entries of its match, and whether the match
+    adds up (``complete``: more lines may be expected for an entry paid in parts)."""
+
+    id: int
+    booked_on: date
+    amount: str
+    currency: str
+    status: str
+    value_on: date | None = None
+    counterparty: str | None = None
+    reference: str | None = None
+    description: str | None = None
+    source: str | None = None
+    entries: list[int] = msgspec.field(default_factory=list)
+    complete: bool | None = None
+    suggestions: list[SuggestionOut] = msgspec.field(default_factory=list)
+
+
+class MatchIn(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    """The entries a bank line is (their amounts add up to it); naming entries already
+    matched with other lines adds this line to their match."""
+
+    entries: Annotated[list[Id], msgspec.Meta(min_length=1, max_length=1000)]
+
+
+class RejectIn(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    """A suggested entry that is not this bank line."""
+
+    entry: Id
+
+
+class LineDonationIn(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    """The fund an unmatched credit goes to, as a donation."""
+
+    fund: Slug
+
+
+class StatementSettingsIn(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    """A place's saved CSV mapping (a ``CsvMapping`` as JSON) and matching window."""
+
+    mapping: dict[str, object] | None = None
+    match_window_days: Annotated[int, msgspec.Meta(ge=0, le=60)] | None = None
+
+
+class StatementSettingsOut(msgspec.Struct, kw_only=True):
+    mapping: dict[str, object] | None
+    match_window_days: int

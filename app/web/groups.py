@@ -44,7 +44,7 @@ from app.web.ledger import entry_views
 from app.web.security import COOKIE_FREE
 from app.web.templating import language_cookie, local_path, page, see_other
 from app.web.verification import VerificationKeeper
-from ledger import giving, groups, log, service, witnesses
+from ledger import bank, giving, groups, log, service, witnesses
 from ledger import queries as ledger_queries
 from ledger.canonical import timestamp
 from ledger.errors import NotFound
@@ -340,6 +340,10 @@ class MemberGroupPages(Controller):
             ],
             decided=[proposal_card(group, p, fmt, reader) for p in decided],
             created_fund=next((f.name for f in funds if f.slug == fund), ""),
+            # Money that left by the bank's word with no entry: the stewards' to do.
+            unmatched_debits=await bank.unmatched_debit_counts(db_session, group)
+            if caller.may("steward")
+            else [],
         )
 
 

@@ -25,6 +25,7 @@ from app.web.members import MemberPages
 from app.web.proposals import MemberProposalPages, ProposalPages, RulesPages
 from app.web.requests import RequestPages
 from app.web.security import COOKIE_FREE, csrf_middleware, security_headers
+from app.web.statements import StatementPages
 from app.web.templating import STATIC, create_environment
 from app.web.verification import VerificationKeeper
 
@@ -34,6 +35,7 @@ PAGE_CONTROLLERS = (
     MemberGroupPages,
     LedgerPages,
     LedgerForms,
+    StatementPages,
     ProposalPages,
     MemberProposalPages,
     RulesPages,

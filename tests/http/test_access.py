@@ -140,6 +140,43 @@ ROUTES: dict[tuple[str, str], Route] = {
     ("POST", "/api/groups/{group:str}/funds"): Route(STEWARD, body={}, allowed=422),
     ("GET", "/api/groups/{group:str}/places"): Route(PUBLIC_READ),
     ("POST", "/api/groups/{group:str}/places"): Route(STEWARD, body={}, allowed=422),
+    # A place's statements name people: stewards only. The probes name no statement.
+    ("POST", "/api/groups/{group:str}/places/{place:str}/statements"): Route(
+        STEWARD, allowed=422, params={"place": "bank", "statement": "999999", "line": "1"}
+    ),
+    ("GET", "/api/groups/{group:str}/places/{place:str}/statements"): Route(
+        STEWARD, params={"place": "bank", "statement": "999999", "line": "1"}
+    ),
+    ("GET", "/api/groups/{group:str}/places/{place:str}/statements/{statement:int}/lines"): Route(
+        STEWARD, allowed=404, params={"place": "bank", "statement": "999999", "line": "1"}
+    ),
+    (
+        "POST",
+        "/api/groups/{group:str}/places/{place:str}/statements/{statement:int}/lines/{line:int}/match",
+    ): Route(
+        STEWARD, body={}, allowed=422, params={"place": "bank", "statement": "999999", "line": "1"}
+    ),
+    (
+        "POST",
+        "/api/groups/{group:str}/places/{place:str}/statements/{statement:int}/lines/{line:int}/reject",
+    ): Route(
+        STEWARD, body={}, allowed=422, params={"place": "bank", "statement": "999999", "line": "1"}
+    ),
+    (
+        "POST",
+        "/api/groups/{group:str}/places/{place:str}/statements/{statement:int}/lines/{line:int}/donation",
+    ): Route(
+        STEWARD, body={}, allowed=422, params={"place": "bank", "statement": "999999", "line": "1"}
+    ),
+    ("GET", "/api/groups/{group:str}/places/{place:str}/statement-settings"): Route(
+        STEWARD, params={"place": "bank", "statement": "999999", "line": "1"}
+    ),
+    ("PUT", "/api/groups/{group:str}/places/{place:str}/statement-settings"): Route(
+        STEWARD,
+        body={"match_window_days": -1},
+        allowed=422,
+        params={"place": "bank", "statement": "999999", "line": "1"},
+    ),
     ("GET", "/api/groups/{group:str}/entries"): Route(PUBLIC_READ),
     ("POST", "/api/groups/{group:str}/entries"): Route(STEWARD, body={}, allowed=422),
     ("GET", "/api/groups/{group:str}/entries/{seq:int}"): Route(PUBLIC_READ),
@@ -330,6 +367,36 @@ ROUTES: dict[tuple[str, str], Route] = {
     ("POST", "/m/{group:str}/funds/new"): Route(STEWARD, page=True, allowed=422),
     ("GET", "/m/{group:str}/places/new"): Route(STEWARD, page=True),
     ("POST", "/m/{group:str}/places/new"): Route(STEWARD, page=True, allowed=422),
+    ("GET", "/m/{group:str}/places/{place:str}/statements"): Route(
+        STEWARD, page=True, params={"place": "bank", "statement": "999999", "line": "1"}
+    ),
+    ("POST", "/m/{group:str}/places/{place:str}/statements"): Route(
+        STEWARD,
+        page=True,
+        allowed=422,
+        params={"place": "bank", "statement": "999999", "line": "1"},
+    ),
+    ("POST", "/m/{group:str}/places/{place:str}/statements/preview"): Route(
+        STEWARD,
+        page=True,
+        allowed=422,
+        params={"place": "bank", "statement": "999999", "line": "1"},
+    ),
+    ("GET", "/m/{group:str}/places/{place:str}/statements/{statement:int}"): Route(
+        STEWARD,
+        page=True,
+        allowed=404,
+        params={"place": "bank", "statement": "999999", "line": "1"},
+    ),
+    (
+        "POST",
+        "/m/{group:str}/places/{place:str}/statements/{statement:int}/lines/{line:int}",
+    ): Route(
+        STEWARD,
+        page=True,
+        allowed=404,
+        params={"place": "bank", "statement": "999999", "line": "1"},
+    ),
     ("GET", "/m/{group:str}/members"): Route(ADMIN, page=True),
     ("POST", "/m/{group:str}/members"): Route(ADMIN, page=True, allowed=422),
     # Removing the only admin is refused.

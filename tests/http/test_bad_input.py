@@ -13,6 +13,7 @@ import json
 import re
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -56,6 +57,11 @@ MEMBER = "/api/groups/{group:str}/members/{member_id:int}"
 MEMBER_DATA = "/api/groups/{group:str}/members/{member_id:int}/personal-data"
 FUNDS = "/api/groups/{group:str}/funds"
 PLACES = "/api/groups/{group:str}/places"
+STATEMENTS = PLACES + "/{place:str}/statements"
+LINES = STATEMENTS + "/{statement:int}/lines"
+LINE = LINES + "/{line:int}"
+STATEMENT_SETTINGS = PLACES + "/{place:str}/statement-settings"
+SAMPLES = Path(__file__).resolve().parents[1] / "data" / "statements"
 GROUPS = "/api/groups"
 PROPOSALS = "/api/groups/{group:str}/proposals"
 PROPOSAL = "/api/groups/{group:str}/proposals/{number:int}"
@@ -144,6 +150,21 @@ def attachment_case(id: str, content: bytes, status: int, **changes: Any) -> Cas
     )
 
 
+def statement_case(id: str, name: str, status: int = 422, place: str = "bank") -> Case:
+    """A statement file from the samples, sent as the API takes it."""
+    content = (SAMPLES / name).read_bytes()
+    return Case(
+        id,
+        "POST",
+        STATEMENTS,
+        content=multipart(content, filename=name, kind="application/octet-stream"),
+        content_type=MULTIPART,
+        params={"place": place},
+        status=(status,),
+        field="file" if status == 422 else None,
+    )
+
+
 def donation(**changes: Any) -> dict[str, Any]:
     return {"kind": "donation", "fund": "groceries", "amount": "5.00", **changes}
 
@@ -153,6 +174,76 @@ def without(body: dict[str, Any], key: str) -> dict[str, Any]:
 
 
 CASES = [
+    # Bank statements: every refusal stores nothing (no statement, no line).
+    statement_case("statement with a date that does not parse", "mt940-bad-date.sta"),
+    statement_case("statement in another currency", "camt-wrong-currency.xml"),
+    statement_case("statement in no format read", "unknown.txt"),
+    statement_case("statement with entity expansion", "billion-laughs.xml"),
+    statement_case("statement of no such place", "november.sta", status=404, place="nowhere"),
+    Case(
+        "statements of no such place", "GET", STATEMENTS, params={"place": "nowhere"}, status=(404,)
+    ),
+    Case(
+        "lines of statement 0",
+        "GET",
+        LINES,
+        params={"place": "bank", "statement": "0"},
+        status=(404,),
+    ),
+    Case(
+        "lines of no such statement",
+        "GET",
+        LINES,
+        params={"place": "bank", "statement": "999"},
+        status=(404,),
+    ),
+    Case(
+        "match naming no entry",
+        "POST",
+        LINE + "/match",
+        {"entries": []},
+        params={"place": "bank", "statement": "1", "line": "1"},
+        field="entries",
+    ),
+    Case(
+        "reject entry 0",
+        "POST",
+        LINE + "/reject",
+        {"entry": 0},
+        params={"place": "bank", "statement": "1", "line": "1"},
+        field="entry",
+    ),
+    Case(
+        "donation to no fund",
+        "POST",
+        LINE + "/donation",
+        {"fund": ""},
+        params={"place": "bank", "statement": "1", "line": "1"},
+        field="fund",
+    ),
+    Case(
+        "statement settings of no such place",
+        "GET",
+        STATEMENT_SETTINGS,
+        params={"place": "nowhere"},
+        status=(404,),
+    ),
+    Case(
+        "matching window of 61 days",
+        "PUT",
+        STATEMENT_SETTINGS,
+        {"match_window_days": 61},
+        params={"place": "bank"},
+        field="match_window_days",
+    ),
+    Case(
+        "mapping without its in and out columns",
+        "PUT",
+        STATEMENT_SETTINGS,
+        {"mapping": {"date": "Date", "sign": "in-out"}},
+        params={"place": "bank"},
+        field="mapping.amount_in",
+    ),
     # Amounts (CONTRACT section 3: decimal strings in the currency's major unit).
     Case("amount as a JSON number", "POST", ENTRIES, donation(amount=12), field="amount"),
     Case("amount as a JSON float", "POST", ENTRIES, donation(amount=12.5), field="amount"),

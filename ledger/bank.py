@@ -1,0 +1,644 @@
+"""A place's bank statements, stored, and matched with the ledger's entries.
+
+Importing (``read_for_place`` then ``store_statement``) is all or nothing: the file is read
+whole first (``ledger.statements``), and only then are its lines stored, each once per place
+by fingerprint, so a re-import or an overlapping file adds only what is new. The file's
+bytes are kept by the caller in the file store under their SHA-256, never in the database.
+
+Matching (``statement_lines``, ``confirm_match``, ``reject_suggestion``) applies the pure
+rules of ``ledger.matching`` to the place's entries; ``donation_from_line`` turns an
+unmatched credit into a donation through the ledger's one append path and matches them. The
+bank's names and texts stay here: nothing of a line enters the log but its amount and date.
+
+Never commits: the caller owns the transaction.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import and_, func, insert, or_, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from ledger import rules, service
+from ledger.errors import Conflict, InvalidInput, NotFound
+from ledger.groups import utcnow
+from ledger.log import Notary
+from ledger.matching import (
+    DEFAULT_WINDOW_DAYS,
+    Candidate,
+    LineText,
+    Matcher,
+    Suggestion,
+    check_match,
+    check_window,
+)
+from ledger.models import (
+    BankLine,
+    BankMatch,
+    BankMatchEntry,
+    BankMatchLine,
+    BankStatement,
+    Entry,
+    Group,
+    Place,
+    Posting,
+    RejectedSuggestion,
+    StatementSettings,
+)
+from ledger.money import format_amount
+from ledger.schemas import DonationIn
+from ledger.statements import (
+    CsvMapping,
+    Statement,
+    detect_format,
+    mapping_from_json,
+    parse_statement,
+)
+
+MATCHED, SUGGESTED, UNMATCHED = "matched", "suggested", "unmatched"
+# Lines stored per INSERT: well under both engines' limits on bound parameters.
+INSERT_CHUNK = 2000
+
+
+# --- places and their settings -----------------------------------------------------------
+
+
+async def get_place(session: AsyncSession, group: Group, slug: str) -> Place:
+    place = (
+        await session.scalars(select(Place).where(Place.group_id == group.id, Place.slug == slug))
+    ).one_or_none()
+    if place is None:
+        raise NotFound(f"Group {group.slug!r} has no place {slug!r}.", field="place")
+    return place
+
+
+async def settings_of(session: AsyncSession, place: Place) -> StatementSettings | None:
+    return await session.get(StatementSettings, place.id)
+
+
+def window_of(settings: StatementSettings | None) -> int:
+    if settings is None or settings.match_window_days is None:
+        return DEFAULT_WINDOW_DAYS
+    return settings.match_window_days
+
+
+def saved_mapping(settings: StatementSettings | None) -> CsvMapping | None:
+    if settings is None or settings.csv_mapping is None:
+        return None
+    return mapping_from_json(settings.csv_mapping)
+
+
+async def change_settings(
+    session: AsyncSession,
+    place: Place,
+    *,
+    mapping: CsvMapping | None = None,
+    window_days: int | None = None,
+    now: datetime | None = None,
+) -> StatementSettings:
+    """Save the place's CSV mapping and/or its matching window (None: left as it is)."""
+    settings = await settings_of(session, place)
+    if settings is None:
+        settings = StatementSettings(place_id=place.id, group_id=place.group_id)
+        session.add(settings)
+    if mapping is not None:
+        settings.csv_mapping = mapping.to_json().decode()
+    if window_days is not None:
+        settings.match_window_days = check_window(window_days)
+    settings.updated_at = now or utcnow()
+    await session.flush()
+    return settings
+
+
+# --- import ------------------------------------------------------------------------------
+
+
+def read_for_place(
+    data: bytes,
+    place: Place,
+    *,
+    format: str | None = None,
+    mapping: CsvMapping | None = None,
+) -> Statement:
+    """The file read whole for ``place`` (its currency), or ``StatementError``. Pure and
+    slow on a long file: a server runs it in a worker thread."""
+    return parse_statement(data, currency=place.currency, format=format or None, mapping=mapping)
+
+
+def detect(data: bytes) -> str | None:
+    """The structured format the content is in (None: CSV, or nothing this reads)."""
+    found = detect_format(data)
+    return found.value if found else None
+
+
+@dataclass(frozen=True, slots=True)
+class Imported:
+    statement: BankStatement
+    new_lines: int
+
+
+def _source(line_no: int | None, element: str | None) -> str | None:
+    if line_no is not None:
+        return f"line {line_no}"
+    return element[:200] if element else None
+
+
+async def store_statement(
+    session: AsyncSession,
+    group: Group,
+    place: Place,
+    statement: Statement,
+    *,
+    imported_by: int | None,
+    mapping: CsvMapping | None = None,
+    now: datetime | None = None,
+    progress: Callable[[int], object] | None = None,
+) -> Imported:
+    """Store a statement read for ``place``: a row for the import, and each line the place
+    has not had yet (by fingerprint). With ``mapping`` (a CSV import that sent one), the
+    mapping is saved as the place's. ``progress`` is told how many lines each step
+    stored (a terminal's progress bar)."""
+    now = now or utcnow()
+    # One import of a group at a time: two overlapping files never race on a fingerprint.
+    await service.lock_log(session, group)
+    known: set[str] = set()
+    if statement.lines:
+        first = min(line.booked_on for line in statement.lines)
+        last = max(line.booked_on for line in statement.lines)
+        known = set(
+            await session.scalars(
+                select(BankLine.fingerprint).where(
+                    BankLine.place_id == place.id,
+                    BankLine.booked_on >= first,
+                    BankLine.booked_on <= last,
+                )
+            )
+        )
+    fresh = []
+    for line in statement.lines:
+        if line.fingerprint not in known:
+            known.add(line.fingerprint)
+            fresh.append(line)
+    row = BankStatement(
+        group_id=group.id,
+        place_id=place.id,
+        sha256=statement.sha256,
+        format=statement.format.value,
+        variant=statement.variant,
+        starts_on=statement.starts_on,
+        ends_on=statement.ends_on,
+        opening_on=statement.opening.on if statement.opening else None,
+        opening=statement.opening.amount if statement.opening else None,
+        closing_on=statement.closing.on if statement.closing else None,
+        closing=statement.closing.amount if statement.closing else None,
+        lines=len(statement.lines),
+        new_lines=len(fresh),
+        imported_by=imported_by,
+        imported_at=now,
+    )
+    session.add(row)
+    await session.flush()
+    known_count = len(statement.lines) - len(fresh)
+    if progress is not None and known_count:
+        progress(known_count)
+    for start in range(0, len(fresh), INSERT_CHUNK):
+        await session.execute(
+            insert(BankLine),
+            [
+                {
+                    "group_id": group.id,
+                    "place_id": place.id,
+                    "statement_id": row.id,
+                    "fingerprint": line.fingerprint,
+                    "booked_on": line.booked_on,
+                    "value_on": line.value_on,
+                    "amount": line.amount,
+                    "currency": line.currency,
+                    "counterparty": line.counterparty,
+                    "reference": line.reference,
+                    "description": line.description,
+                    "source": _source(line.line, line.element),
+                }
+                for line in fresh[start : start + INSERT_CHUNK]
+            ],
+        )
+        if progress is not None:
+            progress(len(fresh[start : start + INSERT_CHUNK]))
+    if mapping is not None:
+        await change_settings(session, place, mapping=mapping, now=now)
+    return Imported(row, len(fresh))
+
+
+async def list_statements(session: AsyncSession, place: Place) -> list[BankStatement]:
+    """The place's imports, newest first."""
+    result = await session.scalars(
+        select(BankStatement)
+        .where(BankStatement.place_id == place.id)
+        .order_by(BankStatement.id.desc())
+    )
+    return list(result)
+
+
+async def get_statement(session: AsyncSession, place: Place, statement_id: int) -> BankStatement:
+    row = await session.get(BankStatement, statement_id)
+    if row is None or row.place_id != place.id:
+        raise NotFound(f"The place {place.name!r} has no statement {statement_id}.")
+    return row
+
+
+# --- the place's entries, as matching sees them ----------------------------------------
+
+
+def _in_place(place: Place) -> object:
+    """Entries whose money is in ``place`` (those naming no place are in the default one)."""
+    if place.is_default:
+        return or_(Entry.place_id == place.id, Entry.place_id.is_(None))
+    return Entry.place_id == place.id
+
+
+async def candidates(
+    session: AsyncSession,
+    group: Group,
+    place: Place,
+    *,
+    since: date | None = None,
+    until: date | None = None,
+    seqs: Sequence[int] | Any | None = None,
+) -> list[Candidate]:
+    """The place's entries that move money there, with their signed amount in the place:
+    what their holding postings add up to, or for a move, what it took out or brought in."""
+    dated = []
+    if since is not None:
+        dated.append(Entry.occurred_on >= since)
+    if until is not None:
+        dated.append(Entry.occurred_on <= until)
+    if seqs is not None:
+        dated.append(Entry.seq.in_(seqs))
+    held = (
+        select(
+            Entry.seq,
+            Entry.occurred_on,
+            Entry.proposal_number,
+            Entry.counterparty,
+            func.sum(Posting.amount),
+        )
+        .join(Posting, Posting.entry_id == Entry.id)
+        .where(
+            Entry.group_id == group.id,
+            _in_place(place),  # type: ignore[arg-type]
+            Posting.account_type == rules.HOLDING,
+            *dated,
+        )
+        .group_by(Entry.seq, Entry.occurred_on, Entry.proposal_number, Entry.counterparty)
+    )
+    found = [
+        Candidate(seq, int(amount), day, proposal, counterparty)
+        for seq, day, proposal, counterparty, amount in await session.execute(held)
+        if amount
+    ]
+    moves = select(
+        Entry.seq, Entry.occurred_on, Entry.place_id, Entry.to_place_id, Entry.moved
+    ).where(
+        Entry.group_id == group.id,
+        Entry.moved.is_not(None),
+        or_(_in_place(place), Entry.to_place_id == place.id),  # type: ignore[arg-type]
+        *dated,
+    )
+    for seq, day, _, to_id, moved in await session.execute(moves):
+        amount = int(moved or 0)
+        found.append(Candidate(seq, amount if to_id == place.id else -amount, day))
+    return found
+
+
+# --- lines and their status ----------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class MatchView:
+    id: int
+    entries: tuple[int, ...]
+    complete: bool
+
+
+@dataclass(frozen=True, slots=True)
+class LineView:
+    line: BankLine | Any  # the ORM object, or a row of bank_lines with the same names
+    status: str
+    match: MatchView | None = None
+    suggestions: tuple[Suggestion, ...] = field(default=())
+
+
+def _lines_of(lines: Sequence[BankLine | Any]) -> Any:
+    """The bank lines of ``lines``' place and days: a range the indexes find, where a list
+    of 50,000 ids would be a long IN."""
+    return and_(
+        BankLine.place_id == lines[0].place_id,
+        BankLine.booked_on >= min(line.booked_on for line in lines),
+        BankLine.booked_on <= max(line.booked_on for line in lines),
+    )
+
+
+def _matches_around(lines: Sequence[BankLine | Any]) -> Any:
+    """The matches of any line in ``lines``' place and days (a subquery)."""
+    return (
+        select(BankMatchLine.match_id)
+        .join(BankLine, BankLine.id == BankMatchLine.line_id)
+        .where(_lines_of(lines))
+    )
+
+
+async def _matches_of_lines(
+    session: AsyncSession, lines: Sequence[BankLine | Any]
+) -> dict[int, MatchView]:
+    if not lines:
+        return {}
+    pairs = (
+        await session.execute(
+            select(BankMatchLine.line_id, BankMatchLine.match_id).where(
+                BankMatchLine.match_id.in_(_matches_around(lines))
+            )
+        )
+    ).all()
+    if not pairs:
+        return {}
+    entries: dict[int, list[int]] = {}
+    for match_id, seq in await session.execute(
+        select(BankMatchEntry.match_id, BankMatchEntry.entry_seq)
+        .where(BankMatchEntry.match_id.in_(_matches_around(lines)))
+        .order_by(BankMatchEntry.entry_seq)
+    ):
+        entries.setdefault(match_id, []).append(seq)
+    return {
+        line_id: MatchView(match_id, tuple(entries.get(match_id, ())), False)
+        for line_id, match_id in pairs
+    }
+
+
+async def statement_lines(
+    session: AsyncSession, group: Group, place: Place, statement: BankStatement
+) -> list[LineView]:
+    """The place's lines in the statement's period (those of earlier imports too), in date
+    order, each with its status: ``matched`` (in a confirmed match), ``suggested`` (entries
+    that may be it, best first) or ``unmatched``."""
+    if statement.starts_on is not None and statement.ends_on is not None:
+        where = and_(
+            BankLine.place_id == place.id,
+            BankLine.booked_on >= statement.starts_on,
+            BankLine.booked_on <= statement.ends_on,
+        )
+    else:
+        where = BankLine.statement_id == statement.id
+    # Rows, not ORM objects: a statement may have 50,000 lines, read-only here.
+    lines = list(
+        (
+            await session.execute(
+                select(*BankLine.__table__.columns)
+                .where(where)
+                .order_by(BankLine.booked_on, BankLine.id)
+            )
+        ).all()
+    )
+    return await views_of(session, group, place, lines)
+
+
+async def views_of(
+    session: AsyncSession, group: Group, place: Place, lines: Sequence[BankLine | Any]
+) -> list[LineView]:
+    """Each line with its status. ``lines``: ORM objects or rows of ``bank_lines``."""
+    if not lines:
+        return []
+    matches = await _matches_of_lines(session, lines)
+    # A match is complete when its lines add up to its entries.
+    complete: dict[int, bool] = {}
+    if matches:
+        around = _matches_around(lines)
+        totals = await session.execute(
+            select(BankMatchLine.match_id, func.sum(BankLine.amount))
+            .join(BankLine, BankLine.id == BankMatchLine.line_id)
+            .where(BankMatchLine.match_id.in_(around))
+            .group_by(BankMatchLine.match_id)
+        )
+        line_totals = {match_id: total for match_id, total in totals}
+        seqs = select(BankMatchEntry.entry_seq).where(BankMatchEntry.match_id.in_(around))
+        amounts = {c.seq: c.amount for c in await candidates(session, group, place, seqs=seqs)}
+        for view in matches.values():
+            complete[view.id] = int(line_totals.get(view.id, 0)) == sum(
+                amounts.get(seq, 0) for seq in view.entries
+            )
+    window = window_of(await settings_of(session, place))
+    open_lines = [line for line in lines if line.id not in matches]
+    suggestions: dict[int, list[Suggestion]] = {}
+    if open_lines:
+        first = min(line.booked_on for line in open_lines) - timedelta(days=window)
+        last = max(line.booked_on for line in open_lines) + timedelta(days=window)
+        taken = select(BankMatchEntry.entry_seq).where(BankMatchEntry.group_id == group.id)
+        taken_seqs = set(await session.scalars(taken))
+        matcher = Matcher(
+            (
+                c
+                for c in await candidates(session, group, place, since=first, until=last)
+                if c.seq not in taken_seqs
+            ),
+            window,
+        )
+        rejected: dict[int, set[int]] = {}
+        for line_id, seq in await session.execute(
+            select(RejectedSuggestion.line_id, RejectedSuggestion.entry_seq)
+            .join(BankLine, BankLine.id == RejectedSuggestion.line_id)
+            .where(_lines_of(open_lines))
+        ):
+            rejected.setdefault(line_id, set()).add(seq)
+        for line in open_lines:
+            text = LineText.of(line.amount, line.booked_on, line.reference, line.description)
+            suggestions[line.id] = matcher.suggest(text, rejected=rejected.get(line.id, ()))
+    views = []
+    for line in lines:
+        match = matches.get(line.id)
+        if match is not None:
+            views.append(
+                LineView(
+                    line, MATCHED, MatchView(match.id, match.entries, complete.get(match.id, False))
+                )
+            )
+        elif suggestions.get(line.id):
+            views.append(LineView(line, SUGGESTED, suggestions=tuple(suggestions[line.id])))
+        else:
+            views.append(LineView(line, UNMATCHED))
+    return views
+
+
+async def get_line(
+    session: AsyncSession, place: Place, statement: BankStatement, line_id: int
+) -> BankLine:
+    line = await session.get(BankLine, line_id)
+    if line is None or line.place_id != place.id:
+        raise NotFound(f"The statement {statement.id} has no line {line_id}.")
+    return line
+
+
+async def unmatched_debits(session: AsyncSession, place: Place) -> list[BankLine]:
+    """Money that left the place by the bank's word with no entry matched to it yet."""
+    matched = select(BankMatchLine.line_id)
+    result = await session.scalars(
+        select(BankLine)
+        .where(BankLine.place_id == place.id, BankLine.amount < 0, BankLine.id.not_in(matched))
+        .order_by(BankLine.booked_on, BankLine.id)
+    )
+    return list(result)
+
+
+# --- confirming, rejecting, donations ------------------------------------------------------
+
+
+async def confirm_match(
+    session: AsyncSession,
+    group: Group,
+    place: Place,
+    line: BankLine,
+    seqs: Sequence[int],
+    *,
+    confirmed_by: int | None,
+    now: datetime | None = None,
+) -> BankMatch:
+    """Confirm that ``line`` is the money of the entries ``seqs``. When those entries are
+    already matched (together, to other lines), the line joins that match: one entry may
+    cover several lines. Their amounts must add up (``ledger.matching.check_match``)."""
+    await service.lock_log(session, group)
+    wanted = sorted(set(seqs))
+    if not wanted:
+        raise InvalidInput("Name at least one entry.", field="entries")
+    if await session.get(BankMatchLine, line.id) is not None:
+        raise Conflict("This bank line is matched already.", field="line")
+    amounts = {c.seq: c.amount for c in await candidates(session, group, place, seqs=wanted)}
+    missing = [seq for seq in wanted if seq not in amounts]
+    if missing:
+        raise InvalidInput(
+            f"Entry {missing[0]} moves no money in the place {place.name!r}.", field="entries"
+        )
+    held = (
+        await session.execute(
+            select(BankMatchEntry.entry_seq, BankMatchEntry.match_id).where(
+                BankMatchEntry.group_id == group.id, BankMatchEntry.entry_seq.in_(wanted)
+            )
+        )
+    ).all()
+    match: BankMatch | None = None
+    if held:
+        match_ids = {match_id for _, match_id in held}
+        in_match = set(
+            await session.scalars(
+                select(BankMatchEntry.entry_seq).where(BankMatchEntry.match_id.in_(match_ids))
+            )
+        )
+        if len(match_ids) > 1 or in_match != set(wanted):
+            raise Conflict(
+                f"Entry {held[0][0]} is matched already with other bank lines; name the same "
+                "entries to add this line to that match.",
+                field="entries",
+            )
+        match = await session.get(BankMatch, held[0][1])
+        assert match is not None
+        earlier = list(
+            await session.scalars(
+                select(BankLine.amount)
+                .join(BankMatchLine, BankMatchLine.line_id == BankLine.id)
+                .where(BankMatchLine.match_id == match.id)
+            )
+        )
+        check_match([*earlier, line.amount], [amounts[seq] for seq in wanted])
+    else:
+        check_match([line.amount], [amounts[seq] for seq in wanted])
+        match = BankMatch(
+            group_id=group.id,
+            place_id=place.id,
+            confirmed_by=confirmed_by,
+            confirmed_at=now or utcnow(),
+        )
+        session.add(match)
+        await session.flush()
+        session.add_all(
+            BankMatchEntry(match_id=match.id, group_id=group.id, entry_seq=seq) for seq in wanted
+        )
+    session.add(BankMatchLine(line_id=line.id, match_id=match.id))
+    await session.flush()
+    return match
+
+
+async def reject_suggestion(
+    session: AsyncSession,
+    line: BankLine,
+    seq: int,
+    *,
+    rejected_by: int | None,
+    now: datetime | None = None,
+) -> None:
+    """The entry ``seq`` is not this line: never suggest it for the line again."""
+    if await session.get(RejectedSuggestion, (line.id, seq)) is None:
+        session.add(
+            RejectedSuggestion(
+                line_id=line.id, entry_seq=seq, rejected_by=rejected_by, rejected_at=now or utcnow()
+            )
+        )
+        await session.flush()
+
+
+DONATION_MEMO = "Received in the bank"
+
+
+async def donation_from_line(
+    session: AsyncSession,
+    group: Group,
+    place: Place,
+    line: BankLine,
+    fund: str,
+    *,
+    recorded_by: int | None,
+    notary: Notary | None = None,
+    dates: rules.DateWindow = rules.DEFAULT_DATES,
+    now: datetime | None = None,
+) -> Entry:
+    """Record an unmatched credit as a donation to ``fund`` in the line's place, on the
+    line's booking date, matched to the line. The donor's name stays on the bank line
+    (private): the entry names no counterparty."""
+    await service.lock_log(session, group)
+    if line.amount <= 0:
+        raise InvalidInput("Only money in can be a donation.", field="line")
+    if await session.get(BankMatchLine, line.id) is not None:
+        raise Conflict("This bank line is matched already.", field="line")
+    entry = await service.record_entry(
+        session,
+        group,
+        DonationIn(
+            fund=fund,
+            amount=format_amount(line.amount, line.currency),
+            place=place.slug,
+            occurred_on=line.booked_on,
+            memo=DONATION_MEMO,
+        ),
+        recorded_by=recorded_by,
+        notary=notary,
+        now=now,
+        dates=dates,
+    )
+    await confirm_match(session, group, place, line, [entry.seq], confirmed_by=recorded_by, now=now)
+    return entry
+
+
+async def unmatched_debit_counts(session: AsyncSession, group: Group) -> list[tuple[Place, int]]:
+    """Per place of the group, how many bank lines of money out have no entry matched yet
+    (places with none left out)."""
+    matched = select(BankMatchLine.line_id)
+    rows = await session.execute(
+        select(BankLine.place_id, func.count())
+        .where(BankLine.group_id == group.id, BankLine.amount < 0, BankLine.id.not_in(matched))
+        .group_by(BankLine.place_id)
+    )
+    counts = {place_id: int(count) for place_id, count in rows}
+    if not counts:
+        return []
+    places = await service.list_places(session, group)
+    return [(place, counts[place.id]) for place in places if place.id in counts]

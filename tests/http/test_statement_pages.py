@@ -1,0 +1,123 @@
+"""The stewards' statement pages, on both engines: a CSV with a new mapping is shown
+against its first lines and previewed, stored only when confirmed; lines are confirmed and
+a credit made a donation from the page; a bad file sends the form back with a 422."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import msgspec
+from litestar import Litestar
+from litestar.testing import AsyncTestClient
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.settings import Settings
+from ledger.models import BankStatement
+from tests.support.clients import browser, csrf_of, give_password, text_of
+from tests.support.people import World
+from tests.unit.test_statements import UTF8
+
+Client = AsyncTestClient[Litestar]
+HTML = {"Accept": "text/html"}
+DATA = Path(__file__).resolve().parents[1] / "data" / "statements"
+
+
+async def test_a_steward_previews_imports_matches_and_makes_a_donation(
+    client: Client, settings: Settings, world: World, session: AsyncSession
+) -> None:
+    await give_password(session, world.steward)
+    seq = (
+        await client.post(
+            f"/api/groups/{world.slug}/entries",
+            json={"kind": "donation", "fund": "rent-relief", "amount": "50.00",
+                  "occurred_on": "2026-11-02"},
+            headers=world.steward.headers,
+        )
+    ).json()["seq"]  # fmt: skip
+    base = f"/m/{world.slug}/places/bank/statements"
+    content = (DATA / "utf8.csv").read_bytes()
+    async with browser(settings, world.steward) as steward:
+        form = await steward.get(base, headers=HTML)
+        assert form.status_code == 200, form.text
+        token = csrf_of(form.text)
+        # Without a mapping, a CSV is shown as its first lines to write one against.
+        bare = await steward.post(
+            f"{base}/preview",
+            data={"_csrf_token": token},
+            files={"file": ("nov.csv", content, "text/csv")},
+            headers=HTML,
+        )
+        assert bare.status_code == 422, bare.text
+        assert "Counterparty" in text_of(bare.text)
+        assert "María López" in text_of(bare.text)
+        preview = await steward.post(
+            f"{base}/preview",
+            data={"_csrf_token": token, "mapping": msgspec.json.encode(UTF8).decode()},
+            files={"file": ("nov.csv", content, "text/csv")},
+            headers=HTML,
+        )
+        assert preview.status_code == 200, preview.text
+        assert "8 lines read" in text_of(preview.text)
+        assert await session.scalar(select(func.count()).select_from(BankStatement)) == 0
+        await session.rollback()  # the test's own read lets the app write
+        hidden = csrf_of(preview.text)
+        content_field = preview.text.split('name="content" value="', 1)[1].split('"', 1)[0]
+        imported = await steward.post(
+            base,
+            data={
+                "_csrf_token": hidden,
+                "content": content_field,
+                "mapping": msgspec.json.encode(UTF8).decode(),
+            },
+            headers=HTML,
+            follow_redirects=False,
+        )
+        assert imported.status_code == 303, imported.text
+        lines_url = imported.headers["location"]
+        page = await steward.get(lines_url, headers=HTML)
+        assert page.status_code == 200, page.text
+        assert f"#{seq}" in page.text
+        lines = (
+            await client.get(
+                f"/api/groups/{world.slug}/places/bank/statements/1/lines",
+                headers=world.steward.headers,
+            )
+        ).json()
+        first, concert = lines[0], lines[-1]
+        confirmed = await steward.post(
+            f"{lines_url}/lines/{first['id']}",
+            data={"_csrf_token": csrf_of(page.text), "action": "match", "entries": str(seq)},
+            headers=HTML,
+            follow_redirects=False,
+        )
+        assert confirmed.status_code == 303, confirmed.text
+        donated = await steward.post(
+            f"{lines_url}/lines/{concert['id']}",
+            data={"_csrf_token": csrf_of(page.text), "action": "donation", "fund": "groceries"},
+            headers=HTML,
+            follow_redirects=False,
+        )
+        assert donated.status_code == 303, donated.text
+        again = await steward.post(
+            f"{lines_url}/lines/{concert['id']}",
+            data={"_csrf_token": csrf_of(page.text), "action": "donation", "fund": "groceries"},
+            headers=HTML,
+        )
+        assert again.status_code == 409
+        after = text_of((await steward.get(lines_url, headers=HTML)).text)
+        assert after.count("Matched with entries") == 2
+        home = text_of((await steward.get(f"/m/{world.slug}", headers=HTML)).text)
+        assert "Bank account: 3 bank lines of money out without an entry" in home
+        listing = text_of((await steward.get(base, headers=HTML)).text)
+        assert "Money that left without an entry" in listing
+        assert "8 lines, 8 new" in listing
+
+        bad = await steward.post(
+            f"{base}/preview",
+            data={"_csrf_token": token},
+            files={"file": ("bad.sta", (DATA / "mt940-bad-date.sta").read_bytes(), "text/plain")},
+            headers=HTML,
+        )
+        assert bad.status_code == 422
+        assert "Line 13" in text_of(bad.text)

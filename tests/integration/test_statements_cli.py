@@ -1,0 +1,72 @@
+"""``commonpurse statements import``: a treasurer imports a place's statement from the shell;
+the same file again adds nothing; a bad file is one clear line, exit 1, and stores nothing."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import msgspec
+import pytest
+from click.testing import CliRunner
+
+from app.cli import main
+from app.settings import Settings
+from tests.unit.test_statements import UTF8
+
+DATA = Path(__file__).resolve().parents[1] / "data" / "statements"
+
+
+@pytest.fixture
+def cli(settings: Settings):  # type: ignore[no-untyped-def]
+    runner = CliRunner()
+    env = {
+        "COMMONPURSE_DATABASE_URL": settings.database_url,
+        "COMMONPURSE_SIGNING_KEY_FILE": str(settings.signing_key_file),
+        "COMMONPURSE_ATTACHMENTS_DIR": str(settings.attachments_dir),
+    }
+
+    def invoke(*args: str, stdin: str | None = None):  # type: ignore[no-untyped-def]
+        return runner.invoke(main, list(args), env=env, input=stdin, catch_exceptions=False)
+
+    return invoke
+
+
+def _group(cli) -> None:  # type: ignore[no-untyped-def]
+    cli("user", "add", "ana@example.org", "--name", "Ana", stdin="a long password\n")
+    made = cli(
+        "group", "add", "fridge", "--name", "Fridge", "--currency", "EUR",
+        "--admin", "ana@example.org",
+    )  # fmt: skip
+    assert made.exit_code == 0, made.output
+
+
+def test_a_statement_is_imported_once_from_the_shell(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    _group(cli)
+    mapping = tmp_path / "mapping.json"
+    mapping.write_bytes(msgspec.json.encode(UTF8))
+    csv = str(DATA / "utf8.csv")
+    first = cli("statements", "import", "fridge", "bank", csv, "--mapping", str(mapping))
+    assert first.exit_code == 0, first.output
+    assert "8 line(s), 8 new" in first.output
+    assert "from 2026-11-02 to 2026-11-28" in first.output
+    # The mapping was saved with the place.
+    again = cli("statements", "import", "fridge", "bank", csv, "--format", "csv")
+    assert again.exit_code == 0, again.output
+    assert "8 line(s), 0 new" in again.output
+    camt = cli("statements", "import", "fridge", "bank", str(DATA / "camt053-001-08.xml"))
+    assert camt.exit_code == 0, camt.output
+    assert "(camt.053" in camt.output
+
+
+def test_a_bad_statement_is_one_line_naming_where_and_stores_nothing(cli) -> None:  # type: ignore[no-untyped-def]
+    _group(cli)
+    bad = cli("statements", "import", "fridge", "bank", str(DATA / "mt940-bad-date.sta"))
+    assert bad.exit_code == 1
+    assert "Line 13" in bad.output
+    assert "Traceback" not in bad.output
+    good = cli("statements", "import", "fridge", "bank", str(DATA / "november.sta"))
+    assert good.exit_code == 0, good.output
+    assert "Imported statement 1 " in good.output  # the refused file left no statement
+    nowhere = cli("statements", "import", "fridge", "cash", str(DATA / "november.sta"))
+    assert nowhere.exit_code == 1
+    assert "no place 'cash'" in nowhere.output
