@@ -12,13 +12,15 @@ from __future__ import annotations
 
 import hashlib
 import re
+from collections.abc import Iterable
+from datetime import date
 
 from ledger.statements.amounts import check_balances, expected_currency
 from ledger.statements.camt_format import NAMESPACE_PREFIX, read_camt
 from ledger.statements.csv_format import CsvMapping, read_csv
 from ledger.statements.decoding import bom_encoding
 from ledger.statements.errors import StatementError
-from ledger.statements.lines import Statement, StatementFormat, finish_lines
+from ledger.statements.lines import Balance, LineFacts, Statement, StatementFormat, finish_lines
 from ledger.statements.mt940_format import read_mt940
 from ledger.statements.ofx_format import read_ofx
 
@@ -126,66 +128,82 @@ def parse_statement(
         if mapping is None:
             raise StatementError("a CSV statement needs a mapping of its columns.", field="mapping")
         csv_read = read_csv(data, mapping, currency)
-        lines = finish_lines(csv_read.lines)
-        return _checked(
-            Statement(
-                format=chosen,
-                currency=currency,
-                sha256=sha256,
-                lines=lines,
-                starts_on=min(line.booked_on for line in lines),
-                ends_on=max(line.booked_on for line in lines),
-                opening=csv_read.opening,
-                closing=csv_read.closing,
-                variant="CSV",
-            )
+        return _whole(
+            chosen,
+            currency,
+            sha256,
+            csv_read.lines,
+            variant="CSV",
+            opening=csv_read.opening,
+            closing=csv_read.closing,
         )
     if chosen in (StatementFormat.OFX, StatementFormat.QFX):
         ofx = read_ofx(data, currency)
-        lines = finish_lines(ofx.lines)
-        return _checked(
-            Statement(
-                format=chosen,
-                currency=currency,
-                sha256=sha256,
-                lines=lines,
-                starts_on=ofx.starts_on or min((line.booked_on for line in lines), default=None),
-                ends_on=ofx.ends_on or max((line.booked_on for line in lines), default=None),
-                closing=ofx.closing,
-                account=ofx.account,
-                variant=ofx.version,
-            )
+        return _whole(
+            chosen,
+            currency,
+            sha256,
+            ofx.lines,
+            variant=ofx.version,
+            starts_on=ofx.starts_on,
+            ends_on=ofx.ends_on,
+            closing=ofx.closing,
+            account=ofx.account,
         )
     if chosen is StatementFormat.CAMT053:
         camt = read_camt(data, currency)
-        lines = finish_lines(camt.lines)
-        return _checked(
-            Statement(
-                format=chosen,
-                currency=currency,
-                sha256=sha256,
-                lines=lines,
-                starts_on=camt.starts_on or min((line.booked_on for line in lines), default=None),
-                ends_on=camt.ends_on or max((line.booked_on for line in lines), default=None),
-                opening=camt.opening,
-                closing=camt.closing,
-                account=camt.account,
-                variant=camt.version,
-            )
+        return _whole(
+            chosen,
+            currency,
+            sha256,
+            camt.lines,
+            variant=camt.version,
+            starts_on=camt.starts_on,
+            ends_on=camt.ends_on,
+            opening=camt.opening,
+            closing=camt.closing,
+            account=camt.account,
         )
     mt940 = read_mt940(data, currency)
-    lines = finish_lines(mt940.lines)
+    return _whole(
+        chosen,
+        currency,
+        sha256,
+        mt940.lines,
+        variant="MT940",
+        opening=mt940.opening,
+        closing=mt940.closing,
+        account=mt940.account,
+    )
+
+
+def _whole(
+    chosen: StatementFormat,
+    currency: str,
+    sha256: str,
+    facts: Iterable[LineFacts],
+    *,
+    variant: str | None,
+    starts_on: date | None = None,
+    ends_on: date | None = None,
+    opening: Balance | None = None,
+    closing: Balance | None = None,
+    account: str | None = None,
+) -> Statement:
+    """A reader's lines, finished, with the statement's facts; its period is the one the
+    file states, else its first and last booked days."""
+    lines = finish_lines(facts)
     return _checked(
         Statement(
             format=chosen,
             currency=currency,
             sha256=sha256,
             lines=lines,
-            starts_on=min((line.booked_on for line in lines), default=None),
-            ends_on=max((line.booked_on for line in lines), default=None),
-            opening=mt940.opening,
-            closing=mt940.closing,
-            account=mt940.account,
-            variant="MT940",
+            starts_on=starts_on or min((line.booked_on for line in lines), default=None),
+            ends_on=ends_on or max((line.booked_on for line in lines), default=None),
+            opening=opening,
+            closing=closing,
+            account=account,
+            variant=variant,
         )
     )
