@@ -480,6 +480,15 @@ async def get_line(
     return line
 
 
+async def find_line(
+    session: AsyncSession, group: Group, place_slug: str, statement_id: int, line_id: int
+) -> tuple[Place, BankLine]:
+    """A line of a place's statement, by the numbers in its address, with its place."""
+    place = await get_place(session, group, place_slug)
+    statement = await get_statement(session, place, statement_id)
+    return place, await get_line(session, place, statement, line_id)
+
+
 async def unmatched_debits(session: AsyncSession, place: Place) -> list[BankLine]:
     """Money that left the place by the bank's word with no entry matched to it yet."""
     matched = select(BankMatchLine.line_id)

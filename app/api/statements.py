@@ -220,9 +220,7 @@ class StatementController(Controller):
         line: Id,
         data: JSONBody[MatchIn],
     ) -> LineOut:
-        where = await bank.get_place(db_session, caller.group, place)
-        row = await bank.get_statement(db_session, where, statement)
-        found = await bank.get_line(db_session, where, row, line)
+        where, found = await bank.find_line(db_session, caller.group, place, statement, line)
         await bank.confirm_match(
             db_session, caller.group, where, found, data.entries, confirmed_by=caller.user_id
         )
@@ -243,9 +241,7 @@ class StatementController(Controller):
         line: Id,
         data: JSONBody[RejectIn],
     ) -> LineOut:
-        where = await bank.get_place(db_session, caller.group, place)
-        row = await bank.get_statement(db_session, where, statement)
-        found = await bank.get_line(db_session, where, row, line)
+        where, found = await bank.find_line(db_session, caller.group, place, statement, line)
         await bank.reject_suggestion(db_session, found, data.entry, rejected_by=caller.user_id)
         return line_out((await bank.views_of(db_session, caller.group, where, [found]))[0])
 
@@ -270,9 +266,7 @@ class StatementController(Controller):
         line: Id,
         data: JSONBody[LineDonationIn],
     ) -> EntryOut:
-        where = await bank.get_place(db_session, caller.group, place)
-        row = await bank.get_statement(db_session, where, statement)
-        found = await bank.get_line(db_session, where, row, line)
+        where, found = await bank.find_line(db_session, caller.group, place, statement, line)
         entry = await bank.donation_from_line(
             db_session,
             caller.group,

@@ -263,9 +263,7 @@ class StatementPages(Controller):
     ) -> Template | Redirect:
         """One form per line: ``action`` is ``match`` (``entries``: numbers, comma
         separated), ``reject`` (``entry``) or ``donation`` (``fund``)."""
-        where = await bank.get_place(db_session, caller.group, place)
-        row = await bank.get_statement(db_session, where, statement)
-        found = await bank.get_line(db_session, where, row, line)
+        where, found = await bank.find_line(db_session, caller.group, place, statement, line)
         data = await request.form()
         action = str(data.get("action") or "")
         form = Form(values={})
@@ -303,4 +301,4 @@ class StatementPages(Controller):
             return await self._lines(
                 request, db_session, caller, place, statement, form, status=status_of(error)
             )
-        return see_other(f"{_base(caller, where)}/{row.id}#line-{line}")
+        return see_other(f"{_base(caller, where)}/{statement}#line-{line}")
