@@ -19,6 +19,8 @@ from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 from markupsafe import Markup, escape
 
+from ledger.words import Words
+
 LOCALES = Path(__file__).resolve().parent / "locales"
 SOURCE_LANGUAGE = "en"
 
@@ -82,3 +84,9 @@ def page_words(language: str) -> tuple[Callable[[str], Markup], Callable[[str, s
         return page_text(catalogue.ngettext(singular, plural, n))
 
     return t, tn
+
+
+def say(words: Words, language: str) -> str:
+    """What the domain said (``ledger.words.Words``) in ``language``."""
+    catalogue = translations(language)
+    return words.said(catalogue.gettext, catalogue.ngettext)

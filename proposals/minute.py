@@ -5,7 +5,8 @@ The stored text is ``json.dumps(..., sort_keys=True)`` of the fields below (ASCI
 Python's default separators), exactly as minutes have always been written: a group's
 minutes are kept forever, so ``encode`` must never change the bytes of a minute.
 Minutes written before the tally was kept have no ``tally``; they decode with ``tally``
-None and encode back without it.
+None and encode back without it. Likewise an outcome written before its explanation's
+words were kept has no ``words``.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from typing import Any
 
 import msgspec
 
+from ledger.words import Words
 from proposals import rules
 from proposals.models import Proposal, ProposalVersion, Response, Round
 
@@ -57,10 +59,18 @@ class MinuteTally(msgspec.Struct, kw_only=True):
     quorum_needed: int
 
 
-class MinuteOutcome(msgspec.Struct, kw_only=True):
+class MinuteOutcome(msgspec.Struct, kw_only=True, omit_defaults=True):
     status: str
     reason: str
-    explanation: str
+    explanation: str  # in English, as the round stores it
+    # The explanation as the sentences a page translates (``ledger.words.Words.to_json``);
+    # absent from minutes written before (omitted again when encoded): those show
+    # ``explanation`` as it is.
+    words: list[dict[str, Any]] | None = None
+
+    def said(self) -> tuple[Words, ...] | None:
+        """The explanation's words, or None in a minute written before they were kept."""
+        return None if self.words is None else tuple(Words.from_json(w) for w in self.words)
 
 
 class Minute(msgspec.Struct, kw_only=True, omit_defaults=True):
@@ -132,7 +142,10 @@ def minute_of(
         outcome=None
         if outcome is None
         else MinuteOutcome(
-            status=outcome.status, reason=outcome.reason, explanation=outcome.explanation
+            status=outcome.status,
+            reason=outcome.reason,
+            explanation=outcome.explanation,
+            words=[sentence.to_json() for sentence in outcome.words],
         ),
         closed_at=closed_at.isoformat(),
         closed_by=closed_by,
@@ -154,3 +167,12 @@ def minute_of_round(round_: Round) -> Minute | None:
     if round_.closed_at is None or not round_.minute:
         return None
     return decode(round_.minute)
+
+
+def explanation_words(round_: Round) -> tuple[Words, ...] | None:
+    """The words of a closed round's explanation, for a page to translate; None for a round
+    closed before they were kept (its stored English ``explanation`` shows as it is)."""
+    written = minute_of_round(round_)
+    if written is None or written.outcome is None:
+        return None
+    return written.outcome.said()

@@ -25,8 +25,9 @@ from ledger.models import Entry, Fund, Group, Membership
 from ledger.money import format_amount
 from ledger.queries import ReversalLinks
 from ledger.rules import DECISION, HOLDING
+from ledger.words import N_, Words
 from proposals import discussion, policies, rules, service
-from proposals.minute import minute_of_round
+from proposals.minute import explanation_words, minute_of_round
 from proposals.models import Notification, Proposal, ProposalVersion, Response, Round
 from proposals.notify import for_member
 from proposals.schemas import (
@@ -117,7 +118,12 @@ def version_out(
 
 
 def _outcome(outcome: rules.Outcome) -> OutcomeOut:
-    return OutcomeOut(status=outcome.status, reason=outcome.reason, explanation=outcome.explanation)
+    return OutcomeOut(
+        status=outcome.status,
+        reason=outcome.reason,
+        explanation=outcome.explanation,
+        words=[sentence.to_json() for sentence in outcome.words],
+    )
 
 
 def _tally(outcome: rules.Outcome, *, sealed: bool = False) -> TallyOut:
@@ -184,6 +190,9 @@ async def _round_out(
             status=round_.outcome,
             reason=round_.outcome_reason or "",
             explanation=round_.explanation or "",
+            words=None
+            if minute is None or minute.outcome is None or minute.outcome.words is None
+            else minute.outcome.words,
         )
         if round_.outcome
         else None
@@ -422,6 +431,7 @@ class LiveTally:
 
     tally: TallyOut  # no counts of positions while the tally is hidden
     explanation: str  # what would happen if it closed now; empty while hidden
+    words: tuple[Words, ...] = ()  # the explanation, to translate
 
 
 async def live_tallies(
@@ -436,7 +446,9 @@ async def live_tallies(
             live = await service.live_outcome(session, group, proposal, round_)
             sealed = service.tally_sealed(round_)
             tallies[proposal.number] = LiveTally(
-                _tally(live, sealed=sealed), "" if sealed else live.explanation
+                _tally(live, sealed=sealed),
+                "" if sealed else live.explanation,
+                () if sealed else live.words,
             )
     return tallies
 
@@ -499,6 +511,8 @@ async def awaiting_response(
 
 # --- decisions ---------------------------------------------------------------------------------
 
+WITHDRAWN = Words(N_("Withdrawn by its author."))
+
 
 @dataclass(frozen=True, slots=True)
 class Decision:
@@ -509,11 +523,13 @@ class Decision:
     round: int | None  # None for a withdrawal (it closes no round when none was open)
     title: str
     status: str
-    explanation: str
+    explanation: str  # in English, as stored
     decided_at: datetime
     fund: str | None  # the fund's slug
     amount: str | None  # decimal text in the currency's major unit
     currency: str | None
+    # The explanation, to translate (None: decided before its words were kept).
+    words: tuple[Words, ...] | None = None
 
 
 def _decision(
@@ -524,6 +540,7 @@ def _decision(
     explanation: str,
     decided_at: datetime,
     title: str | None = None,
+    words: tuple[Words, ...] | None = None,
 ) -> Decision:
     fund, amount, currency = _money(version)
     return Decision(
@@ -533,6 +550,7 @@ def _decision(
         status=status,
         explanation=explanation,
         decided_at=decided_at,
+        words=words,
         fund=fund,
         amount=amount,
         currency=currency,
@@ -575,6 +593,7 @@ async def recent_decisions(session: AsyncSession, group: Group, *, limit: int) -
                 round_.explanation or "",
                 round_.closed_at,
                 title=minute.version.title if minute is not None else None,
+                words=explanation_words(round_),
             )
         )
     return decisions
@@ -618,6 +637,7 @@ async def decisions_between(
                 round_.outcome,
                 round_.explanation or "",
                 round_.closed_at,
+                words=explanation_words(round_),
             )
         )
     for proposal in withdrawn:
@@ -629,8 +649,9 @@ async def decisions_between(
                 service.current_version(proposal),
                 None,
                 "withdrawn",
-                "Withdrawn by its author.",
+                WITHDRAWN.english,
                 proposal.decided_at,
+                words=(WITHDRAWN,),
             )
         )
     decisions.sort(key=lambda d: (d.decided_at, d.number, d.round or 0))

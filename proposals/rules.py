@@ -49,7 +49,7 @@ from enum import StrEnum
 from fractions import Fraction
 from typing import Final, Literal, TypeVar
 
-from ledger.words import N_
+from ledger.words import N_, Nn_, Value, Words, english
 
 MemberId = TypeVar("MemberId", bound=Hashable)
 _T = TypeVar("_T")
@@ -208,11 +208,14 @@ _RULE_NAMES: Final = frozenset(rule.name for rule in fields(DecisionRules))
 
 @dataclass(frozen=True, slots=True)
 class Outcome:
-    """A round's outcome, why, and the numbers behind it (shown and stored as they are)."""
+    """A round's outcome, why, and the numbers behind it (shown and stored as they are).
+
+    ``words``: why, as sentences a page translates for its reader (``explanation`` is
+    them in English, as the round stores them)."""
 
     status: Status
     reason: Reason
-    explanation: str
+    words: tuple[Words, ...]
     agree: int
     concern: int
     stand_aside: int
@@ -226,6 +229,10 @@ class Outcome:
     @property
     def passed(self) -> bool:
         return self.status == "passed"
+
+    @property
+    def explanation(self) -> str:
+        return english(self.words)
 
 
 def decide(
@@ -258,7 +265,7 @@ def decide(
                 beneficiaries=beneficiaries,
                 blocked_rounds_before=blocked_rounds_before,
             )
-        return _with_explanation(outcome, f"{tier.explanation} {outcome.explanation}")
+        return _with_words(outcome, (tier.explanation_words, *outcome.words))
     if blocked_rounds_before < 0:
         raise ValueError("blocked_rounds_before must be 0 or more")
     counting = counting_members(rules, eligible, beneficiaries)
@@ -266,17 +273,30 @@ def decide(
 
     status: Status
     reason: Reason
+    headline: tuple[Words, ...]
     if not counting:
         status, reason = "not_passed", "no_eligible_members"
-        headline = "Not passed: no member is eligible to decide this round"
         if set(eligible):
-            headline += ", because members who would receive the money do not count"
-        headline += "."
+            headline = (
+                Words(
+                    N_(
+                        "Not passed: no member is eligible to decide this round, because "
+                        "members who would receive the money do not count."
+                    )
+                ),
+            )
+        else:
+            headline = (Words(NO_ELIGIBLE_MEMBERS),)
     elif tally.responded < tally.quorum_needed:
         status, reason = "not_passed", "no_quorum"
         headline = (
-            f"Not passed for lack of a quorum: {tally.quorum_needed} of {tally.eligible} "
-            "eligible members must respond."
+            Words(
+                N_(
+                    "Not passed for lack of a quorum: %(needed)s of %(eligible)s eligible "
+                    "members must respond."
+                ),
+                {"needed": tally.quorum_needed, "eligible": tally.eligible},
+            ),
         )
     elif tally.eligible < SMALL_GROUP_SIZE:
         status, reason, headline = _decide_small_group(rules, tally)
@@ -289,18 +309,32 @@ def decide(
             and blocked_rounds_before >= fallback.after_blocked_rounds
         ):
             vote_passed, vote = _fallback_vote(fallback, tally)
-            rounds = _plural(blocked_rounds_before, "earlier round")
+            rounds = Words.counted(
+                Nn_("%(n)s earlier round", "%(n)s earlier rounds"), blocked_rounds_before
+            )
             if vote_passed:
                 status, reason = "passed", "fallback_passed"
                 headline = (
-                    f"Passed by the fallback vote, open because the proposal was blocked in "
-                    f"{rounds}: {vote}. Without the vote: {headline}"
+                    Words(
+                        N_(
+                            "Passed by the fallback vote, open because the proposal was "
+                            "blocked in %(rounds)s: %(vote)s. Without the vote:"
+                        ),
+                        {"rounds": rounds, "vote": vote},
+                    ),
+                    *headline,
                 )
             else:
                 # The consensus status stays: a blocked round still counts as a blocked
                 # round towards the next fallback.
                 reason = "fallback_failed"
-                headline += f" The fallback vote, open after {rounds} blocked, fails: {vote}."
+                headline = (
+                    *headline,
+                    Words(
+                        N_("The fallback vote, open after %(rounds)s blocked, fails: %(vote)s."),
+                        {"rounds": rounds, "vote": vote},
+                    ),
+                )
     return tally.outcome(status, reason, headline)
 
 
@@ -504,7 +538,8 @@ class ChosenTier:
 
     @property
     def label(self) -> str:
-        """ "up to EUR 100", "above EUR 1,000" or "every amount"."""
+        """ "up to EUR 100", "above EUR 1,000" or "every amount" (the decision leaf
+        states it, in English; ``tier_label_words`` for a page)."""
         if self.tier.up_to is not None:
             return f"up to {self.currency} {_minor_text(self.tier.up_to, self.minor_digits)}"
         if self.previous_up_to is not None:
@@ -514,18 +549,38 @@ class ChosenTier:
     previous_up_to: int | None = None
 
     @property
-    def mode_text(self) -> str:
+    def mode_words(self) -> Words:
+        hours = self.tier.min_deadline_hours
         if self.tier.mode == "lazy":
-            return f"lazy consensus, open at least {self.tier.min_deadline_hours} hours"
-        return (
-            f"the group's ordinary rules with a quorum of {_percent(self.tier.quorum)}, "
-            f"open at least {self.tier.min_deadline_hours} hours"
+            return Words(N_("lazy consensus, open at least %(hours)s hours"), {"hours": hours})
+        return Words(
+            N_(
+                "the group's ordinary rules with a quorum of %(quorum)s, open at least "
+                "%(hours)s hours"
+            ),
+            {"quorum": _percent(self.tier.quorum), "hours": hours},
+        )
+
+    @property
+    def mode_text(self) -> str:
+        return self.mode_words.english
+
+    @property
+    def explanation_words(self) -> Words:
+        return Words(
+            N_("Tier %(number)s, %(label)s (%(why)s): %(mode)s."),
+            {
+                "number": self.number,
+                "label": tier_label_words(self.label),
+                "why": tier_why_words(self.why),
+                "mode": self.mode_words,
+            },
         )
 
     @property
     def explanation(self) -> str:
         """ "Tier 1, up to EUR 100 (EUR 80.00 is asked): lazy consensus." """
-        return f"Tier {self.number}, {self.label} ({self.why}): {self.mode_text}."
+        return self.explanation_words.english
 
     def to_json(self) -> dict[str, object]:
         return {
@@ -597,6 +652,43 @@ def choose_tier(
     )
 
 
+_LABEL_UP_TO: Final = re.compile(r"up to (?P<amount>.+)")
+_LABEL_ABOVE: Final = re.compile(r"above (?P<amount>.+)")
+_WHY_ASKED: Final = re.compile(r"(?P<amount>[A-Z]{3} [0-9][0-9,.]*) is asked")
+_WHY_OTHER_CURRENCY: Final = re.compile(
+    r"the amount is in (?P<currency>[A-Z]{3}), not the group's (?P<group>[A-Z]{3}): "
+    r"the last tier"
+)
+
+
+def tier_label_words(label: str) -> Words:
+    """A tier's label as ``ChosenTier.label`` writes it ("up to EUR 100"), as words a page
+    translates (a round keeps its tier's label in English)."""
+    if label == "any amount":
+        return Words(N_("any amount"))
+    if match := _LABEL_UP_TO.fullmatch(label):
+        return Words(N_("up to %(amount)s"), match.groupdict())
+    if match := _LABEL_ABOVE.fullmatch(label):
+        return Words(N_("above %(amount)s"), match.groupdict())
+    return Words(label)
+
+
+def tier_why_words(why: str) -> Words:
+    """Why a round's amount fell in its tier, as ``choose_tier`` writes it ("EUR 80.00 is
+    asked"), as words a page translates."""
+    if match := _WHY_ASKED.fullmatch(why):
+        return Words(N_("%(amount)s is asked"), match.groupdict())
+    if match := _WHY_OTHER_CURRENCY.fullmatch(why):
+        return Words(
+            N_("the amount is in %(currency)s, not the group's %(group)s: the last tier"),
+            match.groupdict(),
+        )
+    return Words(why)
+
+
+NO_ELIGIBLE_MEMBERS: Final = N_("Not passed: no member is eligible to decide this round.")
+
+
 def decide_lazily(
     rules: DecisionRules,
     eligible: Collection[MemberId],
@@ -609,20 +701,22 @@ def decide_lazily(
     counting = counting_members(rules, eligible, beneficiaries)
     tally = _Tally.of(rules, counting, responses)
     if not counting:
-        return tally.outcome(
-            "not_passed",
-            "no_eligible_members",
-            "Not passed: no member is eligible to decide this round.",
-        )
+        return tally.outcome("not_passed", "no_eligible_members", (Words(NO_ELIGIBLE_MEMBERS),))
     if tally.block:
         return tally.outcome(
             "blocked",
             "blocked",
-            f"Blocked by {_plural(tally.block, 'member')}: under lazy consensus one block "
-            "stops a proposal.",
+            (
+                Words(
+                    N_("Blocked by %(members)s: under lazy consensus one block stops a proposal."),
+                    {"members": _members(tally.block)},
+                ),
+            ),
         )
     return tally.outcome(
-        "passed", "lazy_passed", "Passed by lazy consensus: nobody blocked by the deadline."
+        "passed",
+        "lazy_passed",
+        (Words(N_("Passed by lazy consensus: nobody blocked by the deadline.")),),
     )
 
 
@@ -742,11 +836,11 @@ def what_happens_next_words(
     return N_("Does not pass as it stands; decided on %(deadline)s."), values
 
 
-def _with_explanation(outcome: Outcome, explanation: str) -> Outcome:
+def _with_words(outcome: Outcome, words: tuple[Words, ...]) -> Outcome:
     return Outcome(
         **{
             **{name.name: getattr(outcome, name.name) for name in fields(Outcome)},
-            "explanation": explanation,
+            "words": words,
         }
     )
 
@@ -828,16 +922,25 @@ class _Tally:
     def support(self) -> int:
         return self.agree + self.concern
 
-    def outcome(self, status: Status, reason: Reason, headline: str) -> Outcome:
-        counts = (
-            f"{self.responded} of {self.eligible} eligible members responded: "
-            f"{self.agree} agree, {_plural(self.concern, 'concern')}, "
-            f"{_plural(self.stand_aside, 'stand-aside')}, {_plural(self.block, 'block')}."
+    def outcome(self, status: Status, reason: Reason, headline: tuple[Words, ...]) -> Outcome:
+        counts = Words(
+            N_(
+                "%(responded)s of %(eligible)s eligible members responded: %(agree)s agree, "
+                "%(concerns)s, %(stand_asides)s, %(blocks)s."
+            ),
+            {
+                "responded": self.responded,
+                "eligible": self.eligible,
+                "agree": self.agree,
+                "concerns": Words.counted(Nn_("%(n)s concern", "%(n)s concerns"), self.concern),
+                "stand_asides": _stand_asides(self.stand_aside),
+                "blocks": _blocks(self.block),
+            },
         )
         return Outcome(
             status=status,
             reason=reason,
-            explanation=f"{headline} {counts}",
+            words=(*headline, counts),
             agree=self.agree,
             concern=self.concern,
             stand_aside=self.stand_aside,
@@ -850,82 +953,177 @@ class _Tally:
         )
 
 
-def _decide_small_group(rules: DecisionRules, tally: _Tally) -> tuple[Status, Reason, str]:
+def _decide_small_group(
+    rules: DecisionRules, tally: _Tally
+) -> tuple[Status, Reason, tuple[Words, ...]]:
     if tally.block >= rules.blocks_to_stop:
-        return "blocked", "blocked", _blocked_headline(rules, tally)
+        return "blocked", "blocked", (_blocked_headline(rules, tally),)
+    values: dict[str, Value] = {
+        "size": SMALL_GROUP_SIZE,
+        "agree": tally.agree,
+        "eligible": tally.eligible,
+    }
     if tally.agree < tally.eligible:
         return (
             "not_passed",
             "not_unanimous",
-            f"Not passed: a group of fewer than {SMALL_GROUP_SIZE} members needs every "
-            f"member to agree, and {tally.agree} of {tally.eligible} agreed.",
+            (
+                Words(
+                    N_(
+                        "Not passed: a group of fewer than %(size)s members needs every "
+                        "member to agree, and %(agree)s of %(eligible)s agreed."
+                    ),
+                    values,
+                ),
+            ),
         )
     return (
         "passed",
         "passed",
-        f"Passed: every eligible member agreed ({tally.agree} of {tally.eligible}), as a "
-        f"group of fewer than {SMALL_GROUP_SIZE} members needs.",
+        (
+            Words(
+                N_(
+                    "Passed: every eligible member agreed (%(agree)s of %(eligible)s), as a "
+                    "group of fewer than %(size)s members needs."
+                ),
+                values,
+            ),
+        ),
     )
 
 
-def _decide_by_consensus(rules: DecisionRules, tally: _Tally) -> tuple[Status, Reason, str]:
+def _decide_by_consensus(
+    rules: DecisionRules, tally: _Tally
+) -> tuple[Status, Reason, tuple[Words, ...]]:
     if tally.block >= rules.blocks_to_stop:
-        return "blocked", "blocked", _blocked_headline(rules, tally)
+        return "blocked", "blocked", (_blocked_headline(rules, tally),)
     # Blocks that did not stop the proposal weigh at least like stand-asides.
     held_back = tally.stand_aside + tally.block
+    counts: dict[str, Value] = {
+        "held": held_back,
+        "responded": tally.responded,
+        "limit": tally.stand_aside_limit,
+    }
     if tally.block:
-        stood_aside = (
-            f"{held_back} of {tally.responded} stood aside or blocked without stopping it "
-            f"({_plural(tally.stand_aside, 'stand-aside')}, {_plural(tally.block, 'block')})"
+        stood_aside = Words(
+            N_(
+                "%(held)s of %(responded)s stood aside or blocked without stopping it "
+                "(%(stand_asides)s, %(blocks)s), the limit is %(limit)s"
+            ),
+            {
+                **counts,
+                "stand_asides": _stand_asides(tally.stand_aside),
+                "blocks": _blocks(tally.block),
+            },
         )
     else:
-        stood_aside = f"{held_back} of {tally.responded} stood aside"
-    stood_aside += f", the limit is {tally.stand_aside_limit}"
+        stood_aside = Words(
+            N_("%(held)s of %(responded)s stood aside, the limit is %(limit)s"), counts
+        )
     if held_back > tally.stand_aside_limit:
         return (
             "not_passed",
             "too_many_stand_asides",
-            f"Not passed: {stood_aside} ({_percent(rules.max_stand_aside_share)} of responses).",
+            (
+                Words(
+                    N_("Not passed: %(stood_aside)s (%(share)s of responses)."),
+                    {
+                        "stood_aside": stood_aside,
+                        "share": _percent(rules.max_stand_aside_share),
+                    },
+                ),
+            ),
         )
+    support: dict[str, Value] = {
+        "support": tally.support,
+        "responded": tally.responded,
+        "needed": tally.support_needed,
+    }
     if tally.support < tally.support_needed:
         return (
             "not_passed",
             "too_little_support",
-            f"Not passed: {tally.support} of {tally.responded} responses agree or agree "
-            f"with concerns, {tally.support_needed} needed "
-            f"({_percent(rules.min_support_share)} of responses).",
+            (
+                Words(
+                    N_(
+                        "Not passed: %(support)s of %(responded)s responses agree or agree "
+                        "with concerns, %(needed)s needed (%(share)s of responses)."
+                    ),
+                    {**support, "share": _percent(rules.min_support_share)},
+                ),
+            ),
         )
     if tally.block:
-        blocks = f"{rules.blocks_to_stop} blocks are needed to stop it"
+        blocks = Words(N_("%(stop)s blocks are needed to stop it"), {"stop": rules.blocks_to_stop})
     else:
-        blocks = "nobody blocked"
+        blocks = Words(N_("nobody blocked"))
     return (
         "passed",
         "passed",
-        f"Passed: {tally.support} of {tally.responded} responses agree or agree with "
-        f"concerns, {tally.support_needed} needed; {stood_aside}; {blocks}.",
+        (
+            Words(
+                N_(
+                    "Passed: %(support)s of %(responded)s responses agree or agree with "
+                    "concerns, %(needed)s needed; %(stood_aside)s; %(blocks)s."
+                ),
+                {**support, "stood_aside": stood_aside, "blocks": blocks},
+            ),
+        ),
     )
 
 
-def _fallback_vote(fallback: Fallback, tally: _Tally) -> tuple[bool, str]:
+def _fallback_vote(fallback: Fallback, tally: _Tally) -> tuple[bool, Words]:
     # "More than half" is what makes a tie (agree == everything else) fail.
     needed = max(math.ceil(fallback.agree_share * tally.responded), tally.responded // 2 + 1)
-    return tally.agree >= needed, (
-        f"{tally.agree} of {tally.responded} agree, {needed} needed "
-        f"({_percent(fallback.agree_share)} of responses and more than half)"
+    return tally.agree >= needed, Words(
+        N_(
+            "%(agree)s of %(responded)s agree, %(needed)s needed (%(share)s of responses "
+            "and more than half)"
+        ),
+        {
+            "agree": tally.agree,
+            "responded": tally.responded,
+            "needed": needed,
+            "share": _percent(fallback.agree_share),
+        },
     )
 
 
-def _blocked_headline(rules: DecisionRules, tally: _Tally) -> str:
-    text = f"Blocked by {_plural(tally.block, 'member')}"
-    if rules.blocks_to_stop > 1:
-        text += f" ({rules.blocks_to_stop} blocks stop a proposal)"
-    if tally.stand_aside:
-        text += (
-            f"; {tally.stand_aside} of {tally.responded} stood aside, "
-            f"the limit is {tally.stand_aside_limit}"
+def _blocked_headline(rules: DecisionRules, tally: _Tally) -> Words:
+    values: dict[str, Value] = {
+        "members": _members(tally.block),
+        "stop": rules.blocks_to_stop,
+        "stood_aside": tally.stand_aside,
+        "responded": tally.responded,
+        "limit": tally.stand_aside_limit,
+    }
+    if rules.blocks_to_stop > 1 and tally.stand_aside:
+        text = N_(
+            "Blocked by %(members)s (%(stop)s blocks stop a proposal); %(stood_aside)s of "
+            "%(responded)s stood aside, the limit is %(limit)s."
         )
-    return text + "."
+    elif rules.blocks_to_stop > 1:
+        text = N_("Blocked by %(members)s (%(stop)s blocks stop a proposal).")
+    elif tally.stand_aside:
+        text = N_(
+            "Blocked by %(members)s; %(stood_aside)s of %(responded)s stood aside, the "
+            "limit is %(limit)s."
+        )
+    else:
+        text = N_("Blocked by %(members)s.")
+    return Words(text, values)
+
+
+def _members(count: int) -> Words:
+    return Words.counted(Nn_("%(n)s member", "%(n)s members"), count)
+
+
+def _stand_asides(count: int) -> Words:
+    return Words.counted(Nn_("%(n)s stand-aside", "%(n)s stand-asides"), count)
+
+
+def _blocks(count: int) -> Words:
+    return Words.counted(Nn_("%(n)s block", "%(n)s blocks"), count)
 
 
 # --- values at the edges ------------------------------------------------------------
@@ -1006,7 +1204,3 @@ def _decimal_text(value: Fraction) -> str:
 
 def _percent(share: Fraction) -> str:
     return f"{_decimal_text(share * 100)}%"
-
-
-def _plural(count: int, noun: str) -> str:
-    return f"{count} {noun}" if count == 1 else f"{count} {noun}s"

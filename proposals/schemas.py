@@ -226,7 +226,12 @@ class TallyOut(msgspec.Struct, kw_only=True):
 class OutcomeOut(msgspec.Struct, kw_only=True):
     status: str
     reason: str
-    explanation: str
+    explanation: str  # in English
+    # The explanation as sentences to translate: each an English message of the
+    # catalogues (``text``, and ``plural`` when it depends on ``values["n"]``) and the
+    # values of its ``%(name)s`` placeholders (a number, a text, or such a sentence in
+    # turn). None for a round closed before they were kept.
+    words: list[dict[str, Any]] | None = None
 
 
 class TierOut(msgspec.Struct, kw_only=True):

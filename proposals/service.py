@@ -25,6 +25,7 @@ from ledger.groups import active_membership, has_role, list_members, utcnow
 from ledger.models import Entry, Fund, Group, Membership, User
 from ledger.money import exponent, format_amount, parse_amount
 from ledger.service import Authorisation, Payment
+from ledger.words import N_, Words
 from proposals import decisions, minute, personal, policies, pseudonyms, rules, updates
 from proposals.errors import (
     InvalidProposal,
@@ -748,9 +749,14 @@ async def _pass_urgently(
         tally,
         status="passed",
         reason="passed",
-        explanation=(
-            f"Passed urgently on {when}: {tally.agree + tally.concern} agreed and nobody "
-            "blocked; to be confirmed at the deadline."
+        words=(
+            Words(
+                N_(
+                    "Passed urgently on %(when)s: %(agreed)s agreed and nobody blocked; to be "
+                    "confirmed at the deadline."
+                ),
+                {"when": when, "agreed": tally.agree + tally.concern},
+            ),
         ),
     )
     round_.urgent_passed_at = now
@@ -794,13 +800,13 @@ def _confirmation(outcome: rules.Outcome, passed_at: datetime) -> rules.Outcome:
     confirmed (money paid under it stays paid: the ledger never changes)."""
     when = passed_at.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
     if outcome.passed:
-        head = f"Passed urgently on {when}, confirmed at the deadline."
+        head = N_("Passed urgently on %(when)s, confirmed at the deadline.")
     else:
-        head = (
-            f"Passed urgently on {when}, not confirmed at the deadline: no more money may be "
+        head = N_(
+            "Passed urgently on %(when)s, not confirmed at the deadline: no more money may be "
             "paid under it; money already paid stays paid."
         )
-    return dataclasses.replace(outcome, explanation=f"{head} {outcome.explanation}")
+    return dataclasses.replace(outcome, words=(Words(head, {"when": when}), *outcome.words))
 
 
 async def close(

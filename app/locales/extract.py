@@ -10,7 +10,8 @@ What is a message:
 - in templates, ``t("...")`` and ``visitor_t("...")``, and ``tn("one", "many", n)`` for a
   text that depends on a number;
 - in Python, the first argument of a call to ``translate``, ``t`` or ``N_`` (``N_`` marks a
-  text translated later, where it is shown), and of ``InvalidInput`` in ``SOURCES_RAISING``;
+  text translated later, where it is shown), both of ``Nn_`` (a text that depends on a
+  number), and the first of ``InvalidInput`` in ``SOURCES_RAISING``;
 - the values of the word tables in ``TABLES`` (labels shown in every language), and
   ``AMOUNT_HELP``.
 """
@@ -32,8 +33,15 @@ POT = LOCALES / "messages.pot"
 # reference documents the API (in English, as the OpenAPI document is) and the Atom feed
 # is read by feed readers, which send no language.
 UNTRANSLATED_TEMPLATES = frozenset({"api_reference.html", "public/feed.atom"})
-PYTHON_SOURCES = ("app", "proposals/labels.py", "proposals/rules.py")
+PYTHON_SOURCES = (
+    "app",
+    "proposals/labels.py",
+    "proposals/rules.py",
+    "proposals/service.py",
+    "proposals/queries.py",
+)
 CALLERS = frozenset({"translate", "t", "N_"})
+PLURAL_CALLERS = frozenset({"Nn_"})
 SOURCES_RAISING = {"proposals/support.py": "InvalidInput"}
 TABLES = {
     "proposals/labels.py": ("STATUS_LABELS", "KIND_LABELS", "POSITION_LABELS", "CLOSED_BY"),
@@ -94,6 +102,10 @@ def _from_python() -> Iterator[Message]:
                 text = _first_text(node)
                 if text is not None and node.func.id in callers:
                     yield text
+                if node.func.id in PLURAL_CALLERS and len(node.args) == 2:
+                    singular, plural = node.args
+                    if isinstance(singular, ast.Constant) and isinstance(plural, ast.Constant):
+                        yield str(singular.value), str(plural.value)
             if isinstance(node, ast.Assign | ast.AnnAssign):
                 targets = node.targets if isinstance(node, ast.Assign) else [node.target]
                 names = {target.id for target in targets if isinstance(target, ast.Name)}

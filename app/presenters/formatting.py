@@ -5,19 +5,22 @@ from __future__ import annotations
 
 import copy
 import re
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
+from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from babel import Locale, UnknownLocaleError
 from babel.dates import format_date, format_datetime
 from babel.numbers import NumberFormatError, format_currency, format_decimal, parse_decimal
 
-from app.i18n import translations
+from app.i18n import say, translations
 from app.settings import Settings
 from ledger.models import Group
 from ledger.money import exponent, format_amount
+from ledger.words import Words
 
 DEFAULT_LOCALE = "en"
 DEFAULT_TIME_ZONE = "UTC"
@@ -92,6 +95,20 @@ class Formatter:
 
     def translate_plural(self, singular: str, plural: str, n: int) -> str:
         return translations(self.language).ngettext(singular, plural, n)
+
+    def said(self, words: Words) -> str:
+        """What the domain said (``ledger.words.Words``), in this reader's language."""
+        return say(words, self.language)
+
+    def explained(
+        self, words: Iterable[Words | Mapping[str, Any]] | None, english: str = ""
+    ) -> str:
+        """An explanation the domain wrote as sentences (``words``, or their JSON as a round
+        keeps them), in this reader's language; ``english``, as stored, when the sentences
+        were not kept (a round decided before they were)."""
+        if words is None:
+            return english
+        return " ".join(self.said(w if isinstance(w, Words) else Words.from_json(w)) for w in words)
 
     def money(self, minor: int, currency: str) -> str:
         """``€1,234.50`` (in the locale's way), from integer minor units; never a float."""

@@ -14,6 +14,7 @@ from ledger.attachments import AttachmentView
 from ledger.models import Entry, Fund, Place
 from ledger.queries import ReversalLinks
 from ledger.rules import HOLDING
+from ledger.words import Words
 from proposals.labels import STATUS_LABELS
 from proposals.policies import Authority
 from proposals.queries import Decision
@@ -285,8 +286,11 @@ class DecisionLine:
     decided_on: date
     amount: str | None = None  # "300.00 EUR"
     fund: str | None = None
-    explanation: str = ""
+    explanation: str = ""  # in English, as stored
     round: int | None = None
+    # The explanation, to translate (``Formatter.explained``); None: decided before its
+    # words were kept.
+    words: tuple[Words, ...] | None = None
 
 
 def decision_line(decision: Decision) -> DecisionLine:
@@ -299,4 +303,5 @@ def decision_line(decision: Decision) -> DecisionLine:
         fund=decision.fund,
         explanation=decision.explanation,
         round=decision.round,
+        words=decision.words,
     )

@@ -26,13 +26,12 @@ from ledger.money import format_amount
 from ledger.words import N_
 from proposals import policies, rules, service
 from proposals.labels import CLOSED_BY, KIND_LABELS, POSITION_LABELS, STATUS_LABELS
-from proposals.minute import Minute, minute_of_round
+from proposals.minute import Minute, explanation_words, minute_of_round
 from proposals.models import Notification, Proposal, ProposalVersion
-from proposals.queries import Awaiting, InboxLine, LiveTally, Payable
+from proposals.queries import WITHDRAWN, Awaiting, InboxLine, LiveTally, Payable
 from proposals.rules import round_is_reset_by
 from proposals.schemas import PolicyOut, ProposalOut, ResponseOut, RoundOut, TallyOut, VersionOut
 
-WITHDRAWN_BY_AUTHOR = N_("Withdrawn by its author.")
 EVERY_STEWARD = N_("Every steward")
 
 # What an amendment changed, in words (``VersionOut.changed`` holds the field names).
@@ -276,10 +275,12 @@ def _minute_view(
 def _round_view(out: RoundOut, minute: MinuteView | None, fmt: Formatter) -> RoundView:
     if out.closed_at is None:
         outcome = None
-        explanation = out.live.explanation if out.live else ""
+        explanation = fmt.explained(out.live.words, out.live.explanation) if out.live else ""
     else:
         outcome = out.outcome.status if out.outcome else None
-        explanation = out.outcome.explanation if out.outcome else ""
+        explanation = (
+            fmt.explained(out.outcome.words, out.outcome.explanation) if out.outcome else ""
+        )
     return RoundView(
         number=out.number,
         version=out.version,
@@ -404,42 +405,59 @@ def next_step(proposal: Proposal, out: RoundOut, fmt: Formatter) -> str:
 
 def decision_notes(out: ProposalOut, fmt: Formatter, *, paid: str = "") -> list[str]:
     """What the current round's tier is and where an urgent decision stands, for the page
-    and the decision record. ``paid``: the money paid under the proposal, formatted."""
+    and the decision record, in the reader's language. ``paid``: the money paid under the
+    proposal, formatted."""
     notes: list[str] = []
     current = out.rounds[-1] if out.rounds else None
     if current is not None and current.tier is not None:
         tier = current.tier
-        mode = "lazy consensus" if tier.mode == "lazy" else "the group's ordinary rules"
+        mode = N_("lazy consensus") if tier.mode == "lazy" else N_("the group's ordinary rules")
         notes.append(
-            f"Round {current.number} is decided by tier {tier.number}, {tier.label} "
-            f"({tier.why}): {mode}."
+            fmt.translate(
+                N_("Round %(round)s is decided by tier %(tier)s, %(label)s (%(why)s): %(mode)s.")
+            )
+            % {
+                "round": current.number,
+                "tier": tier.number,
+                "label": fmt.said(rules.tier_label_words(tier.label)),
+                "why": fmt.said(rules.tier_why_words(tier.why)),
+                "mode": fmt.translate(mode),
+            }
         )
     if out.urgent_decision is None:
         if out.urgent and out.status == "open":
             notes.append(
-                "Urgent: it may pass early once enough members agree and nobody blocks; it "
-                "is then confirmed at its deadline."
+                fmt.translate(
+                    N_(
+                        "Urgent: it may pass early once enough members agree and nobody "
+                        "blocks; it is then confirmed at its deadline."
+                    )
+                )
             )
         return notes
     urgent = [r for r in out.rounds if r.urgent_passed_at is not None][-1]
     assert urgent.urgent_passed_at is not None
-    passed_on = fmt.moment(urgent.urgent_passed_at)
+    values = {
+        "passed_on": fmt.moment(urgent.urgent_passed_at),
+        "deadline": fmt.moment(urgent.closes_at),
+        "paid": paid,
+    }
     if urgent.closed_at is None:
-        notes.append(
-            f"Passed urgently on {passed_on}, awaiting confirmation: at the deadline "
-            f"({fmt.moment(urgent.closes_at)}) it is confirmed if it passes by the ordinary "
-            "rules."
+        text = N_(
+            "Passed urgently on %(passed_on)s, awaiting confirmation: at the deadline "
+            "(%(deadline)s) it is confirmed if it passes by the ordinary rules."
         )
     elif urgent.outcome is not None and urgent.outcome.status == "passed":
-        notes.append(f"Passed urgently on {passed_on}, confirmed at its deadline.")
+        text = N_("Passed urgently on %(passed_on)s, confirmed at its deadline.")
+    elif paid:
+        text = N_(
+            "Passed urgently on %(passed_on)s, not confirmed at its deadline. %(paid)s paid "
+            "under the urgent decision stays paid (the ledger never changes); nothing more "
+            "may be paid under it."
+        )
     else:
-        text = f"Passed urgently on {passed_on}, not confirmed at its deadline."
-        if paid:
-            text += (
-                f" {paid} paid under the urgent decision stays paid (the ledger never "
-                "changes); nothing more may be paid under it."
-            )
-        notes.append(text)
+        text = N_("Passed urgently on %(passed_on)s, not confirmed at its deadline.")
+    notes.append(fmt.translate(text) % values)
     return notes
 
 
@@ -474,12 +492,16 @@ def proposal_line(proposal: Proposal, live: LiveTally | None, fmt: Formatter) ->
     if proposal.status == "open" and round_.closed_at is None and live is not None:
         tally = _tally_of(live.tally)
         closes_at = round_.closes_at
-        explanation = live.explanation
+        explanation = fmt.explained(live.words, live.explanation)
     elif proposal.status == "withdrawn":
-        explanation = fmt.translate(WITHDRAWN_BY_AUTHOR)
+        explanation = fmt.said(WITHDRAWN)
     else:
         decided = [r for r in proposal.rounds if r.outcome]
-        explanation = (decided[-1].explanation or "") if decided else ""
+        explanation = (
+            fmt.explained(explanation_words(decided[-1]), decided[-1].explanation or "")
+            if decided
+            else ""
+        )
     return ProposalLine(
         number=proposal.number,
         title=version.title,
