@@ -23,11 +23,11 @@ import anyio
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.i18n import SOURCE_LANGUAGE, translations
+from app.i18n import SOURCE_LANGUAGE, available_languages, say, translations
 from app.settings import Settings
 from ledger.groups import utcnow
 from ledger.models import Group, User
-from proposals import personal
+from proposals import notify, personal
 from proposals.models import Notification, RequestUpdate, SupportRequest
 from proposals.notify import next_attempt
 
@@ -117,9 +117,8 @@ async def send_due(
     for item in due:
         user = await session.get(User, item.user_id)
         assert user is not None
-        message = _message(
-            smtp, user.email, item.subject, item.body, f"notification-{item.id}", host
-        )
+        subject, body = await _said(session, item, member_language(user))
+        message = _message(smtp, user.email, subject, body, f"notification-{item.id}", host)
         if await _try(smtp, message, [item], now):
             sent += 1
     sent += await _send_digests(session, smtp, host, now)
@@ -149,8 +148,10 @@ async def _send_digests(session: AsyncSession, smtp: SmtpSettings, host: str, no
             continue  # the digest goes out once the oldest item is a day old
         user = await session.get(User, user_id)
         assert user is not None
-        body = "\n\n".join(f"- {item.subject}\n  {item.body}" for item in items)
-        translate = translations(member_language(user)).gettext
+        language = member_language(user)
+        said = [await _said(session, item, language) for item in items]
+        body = "\n\n".join(f"- {subject}\n  {text}" for subject, text in said)
+        translate = translations(language).gettext
         message = _message(
             smtp,
             user.email,
@@ -165,9 +166,24 @@ async def _send_digests(session: AsyncSession, smtp: SmtpSettings, host: str, no
 
 
 def member_language(user: User) -> str:
-    """The language of the e-mails a member gets: English, as no member has chosen one yet
-    (the users' table keeps no language); the one place a member's choice would plug in."""
+    """The language of the e-mails a member gets: the one they picked (the language picker
+    while logged in, or their settings), else English."""
+    if user.language and user.language in available_languages():
+        return user.language
     return SOURCE_LANGUAGE
+
+
+async def _said(session: AsyncSession, item: Notification, language: str) -> tuple[str, str]:
+    """A notification's subject and body in ``language``; as written (English) when it was
+    written before notifications kept their words."""
+    said = notify.said_of(item)
+    group = await session.get(Group, item.group_id)
+    if said is None or group is None:
+        return item.subject, item.body
+    return (
+        notify.subject_line(group, say(said.subject, language))[:200],
+        say(said.body, language),
+    )
 
 
 async def _try(

@@ -51,6 +51,9 @@ class User(Base):
     name: Mapped[str] = mapped_column(String(120))
     password_hash: Mapped[str | None] = mapped_column(String(200))
     created_at: Mapped[datetime] = mapped_column(DateTimeUTC(timezone=True))
+    # The language they read their e-mails and inbox in ("es"), as they picked it; None:
+    # never picked (English).
+    language: Mapped[str | None] = mapped_column(String(16))
 
 
 class Group(Base):

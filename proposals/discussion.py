@@ -31,6 +31,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from ledger import service as ledger_service
 from ledger.groups import active_membership, has_role, list_members, utcnow
 from ledger.models import Group, User
+from ledger.words import N_, Words
 from proposals import service
 from proposals.errors import (
     CommentHidden,
@@ -47,7 +48,7 @@ from proposals.models import (
     Response,
     Round,
 )
-from proposals.notify import notify
+from proposals.notify import Said, notify
 from proposals.schemas import (
     CommentOut,
     EarlierTextOut,
@@ -190,9 +191,21 @@ async def _tell_the_discussion(
         group,
         told,
         "comment",
-        f"[{group.name}] New comment on \u201c{title}\u201d",
-        f"{author.name} commented on proposal {proposal.number} in {group.name}, "
-        f"\u201c{title}\u201d. Open the proposal to read the discussion.",
+        Said(
+            Words(N_("New comment on \u201c%(title)s\u201d"), {"title": title}),
+            Words(
+                N_(
+                    "%(author)s commented on proposal %(number)s in %(group)s, "
+                    "\u201c%(title)s\u201d. Open the proposal to read the discussion."
+                ),
+                {
+                    "author": author.name,
+                    "number": proposal.number,
+                    "group": group.name,
+                    "title": title,
+                },
+            ),
+        ),
         now,
         proposal_number=proposal.number,
     )
@@ -431,9 +444,22 @@ async def _remind_round(
         group,
         waiting,
         "reminder",
-        f"[{group.name}] Reminder: your response is awaited: {title}",
-        f"Proposal {proposal.number} in {group.name}, \u201c{title}\u201d, still awaits your "
-        f"response. Round {round_.number} closes on {deadline}.",
+        Said(
+            Words(N_("Reminder: your response is awaited: %(title)s"), {"title": title}),
+            Words(
+                N_(
+                    "Proposal %(number)s in %(group)s, \u201c%(title)s\u201d, still awaits "
+                    "your response. Round %(round)s closes on %(deadline)s."
+                ),
+                {
+                    "number": proposal.number,
+                    "group": group.name,
+                    "title": title,
+                    "round": round_.number,
+                    "deadline": deadline,
+                },
+            ),
+        ),
         now,
         proposal_number=proposal.number,
         delivery="each",

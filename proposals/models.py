@@ -432,3 +432,7 @@ class Notification(Base):
     last_error: Mapped[str] = mapped_column(Text, default="")
     # When the member opened it from their inbox (or the page it is about); None: unread.
     read_at: Mapped[datetime | None] = mapped_column(DateTimeUTC(timezone=True))
+    # The subject and body as words to say in the member's language (JSON,
+    # ``proposals.notify.Said``); None for notifications written before: their English
+    # ``subject`` and ``body`` show as they are.
+    words: Mapped[str | None] = mapped_column(Text)

@@ -3,11 +3,16 @@
 Rows are written in the same transaction as what they announce, so nothing is lost when the
 mail server is down; ``app.mail`` sends them later with retries. They name pseudonyms and
 proposal titles, never a person's details.
+
+Each keeps its subject and body in English and as words (``ledger.words.Words``), so the
+e-mail and the inbox say it in the member's language (``said_of``).
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import select, update
@@ -15,9 +20,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from ledger.groups import list_members, utcnow
 from ledger.models import Group
+from ledger.words import N_, Words
 from proposals.models import Notification, NotificationPreference, SupportRequest
 
 MODES = ("none", "each", "daily")
+# How urgent a request is, as the notification has always said it (its code, in English).
+URGENCY_WORDS = {"urgent": N_("urgent"), "normal": N_("normal"), "low": N_("low")}
 # Back-off between attempts to send one e-mail; the last step repeats (never given up).
 RETRY_STEPS = (
     timedelta(minutes=1),
@@ -38,13 +46,40 @@ async def _modes(session: AsyncSession, group: Group, user_ids: Sequence[int]) -
     return {row.user_id: row.mode for row in rows}
 
 
+@dataclass(frozen=True, slots=True)
+class Said:
+    """A notification's subject (without the "[Group name] " an e-mail's subject starts
+    with) and body, as words to say in the reader's language."""
+
+    subject: Words
+    body: Words
+
+    def to_json(self) -> str:
+        return json.dumps(
+            {"subject": self.subject.to_json(), "body": self.body.to_json()}, sort_keys=True
+        )
+
+
+def said_of(notification: Notification) -> Said | None:
+    """What a notification says, as words; None for one written before they were kept
+    (its English ``subject`` and ``body`` show as they are)."""
+    if not notification.words:
+        return None
+    data = json.loads(notification.words)
+    return Said(Words.from_json(data["subject"]), Words.from_json(data["body"]))
+
+
+def subject_line(group: Group, subject: str) -> str:
+    """An e-mail's subject: the group's name first, so a member sees at once where from."""
+    return f"[{group.name}] {subject}"
+
+
 async def notify(
     session: AsyncSession,
     group: Group,
     user_ids: Sequence[int],
     kind: str,
-    subject: str,
-    body: str,
+    said: Said,
     now: datetime | None = None,
     *,
     proposal_number: int | None = None,
@@ -61,8 +96,9 @@ async def notify(
                 group_id=group.id,
                 user_id=user_id,
                 kind=kind,
-                subject=subject[:200],
-                body=body,
+                subject=subject_line(group, said.subject.english)[:200],
+                body=said.body.english,
+                words=said.to_json(),
                 proposal_number=proposal_number,
                 created_at=now,
                 delivery=delivery or modes.get(user_id, "none"),
@@ -86,9 +122,20 @@ async def notify_stewards(
         group,
         stewards,
         "new_request",
-        f"[{group.name}] New request for support {request.pseudonym}",
-        f"A new request for support ({request.pseudonym}, {request.urgency}) "
-        f"arrived in {group.name}. Open the stewards' queue to read it.",
+        Said(
+            Words(N_("New request for support %(pseudonym)s"), {"pseudonym": request.pseudonym}),
+            Words(
+                N_(
+                    "A new request for support (%(pseudonym)s, %(urgency)s) arrived in "
+                    "%(group)s. Open the stewards' queue to read it."
+                ),
+                {
+                    "pseudonym": request.pseudonym,
+                    "urgency": Words(URGENCY_WORDS.get(request.urgency, request.urgency)),
+                    "group": group.name,
+                },
+            ),
+        ),
         now,
     )
 
@@ -108,8 +155,15 @@ async def notify_round_opened(
         group,
         others,
         "awaiting_response",
-        f"[{group.name}] Your response is awaited: {title}",
-        f"Proposal {number} in {group.name}, \u201c{title}\u201d, awaits your response.",
+        Said(
+            Words(N_("Your response is awaited: %(title)s"), {"title": title}),
+            Words(
+                N_(
+                    "Proposal %(number)s in %(group)s, \u201c%(title)s\u201d, awaits your response."
+                ),
+                {"number": number, "group": group.name, "title": title},
+            ),
+        ),
         now,
         proposal_number=number,
     )

@@ -39,6 +39,8 @@ PYTHON_SOURCES = (
     "proposals/rules.py",
     "proposals/service.py",
     "proposals/queries.py",
+    "proposals/notify.py",
+    "proposals/discussion.py",
 )
 CALLERS = frozenset({"translate", "t", "N_"})
 PLURAL_CALLERS = frozenset({"Nn_"})

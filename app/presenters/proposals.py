@@ -24,7 +24,7 @@ from app.presenters.markdown import render_markdown
 from ledger.models import Fund, Group
 from ledger.money import format_amount
 from ledger.words import N_
-from proposals import policies, rules, service
+from proposals import notify, policies, rules, service
 from proposals.labels import CLOSED_BY, KIND_LABELS, POSITION_LABELS, STATUS_LABELS
 from proposals.minute import Minute, explanation_words, minute_of_round
 from proposals.models import Notification, Proposal, ProposalVersion
@@ -635,14 +635,28 @@ class NotificationView:
     unread: bool
 
 
-def _line_text(line: InboxLine) -> str:
-    """A sentence a member reads at a glance (not the e-mail's subject)."""
+def _line_text(line: InboxLine, fmt: Formatter) -> str:
+    """A sentence a member reads at a glance (not the e-mail's subject), in their
+    language."""
     proposal = line.proposal
     if proposal is not None:
-        title = service.current_version(proposal).title
         round_number = service.current_round(proposal).number
-        again = f" (round {round_number})" if round_number > 1 else ""
-        return f"Proposal #{proposal.number}, \u201c{title}\u201d, awaits your response{again}"
+        values = {
+            "number": proposal.number,
+            "title": service.current_version(proposal).title,
+            "round": round_number,
+        }
+        if round_number > 1:
+            text = N_(
+                "Proposal #%(number)s, \u201c%(title)s\u201d, awaits your response "
+                "(round %(round)s)"
+            )
+        else:
+            text = N_("Proposal #%(number)s, \u201c%(title)s\u201d, awaits your response")
+        return fmt.translate(text) % values
+    said = notify.said_of(line.notification)
+    if said is not None:
+        return fmt.said(said.subject)
     return _SUBJECT_PREFIX.sub("", line.notification.subject)
 
 
@@ -659,7 +673,7 @@ def notification_views(lines: Sequence[InboxLine], fmt: Formatter) -> list[Notif
     return [
         NotificationView(
             id=line.notification.id,
-            text=_line_text(line),
+            text=_line_text(line, fmt),
             group_name=line.group.name,
             at=fmt.moment(line.notification.created_at),
             open_url=f"/notifications/{line.notification.id}",

@@ -33,6 +33,7 @@ from app.auth import (
 from app.db import commit_so_far
 from app.deps import DbSession, settings_of
 from app.errors import status_of
+from app.i18n import available_languages
 from app.limits import Limiter, client_address, wait_outside_turn
 from app.mail import SmtpSettings, send_now
 from app.password_reset import (
@@ -50,8 +51,8 @@ from app.web.forms import (
     safe_next,
     said,
 )
-from app.web.language import visitor_language
-from app.web.templating import CSRF_COOKIE, page, see_other
+from app.web.language import LANGUAGE_COOKIE, visitor_language
+from app.web.templating import CSRF_COOKIE, language_cookie, page, see_other
 from ledger import groups
 from ledger.errors import LedgerError
 from ledger.groups import utcnow
@@ -136,7 +137,17 @@ class LoginPages(Controller):
         await forget_login_attempts(db_session, limiter, email, address, now=utcnow())
         cookie_name = session_cookie_name(settings)
         token = await start_session(db_session, user, replacing=request.cookies.get(cookie_name))
-        response = see_other(target, cookies=[session_cookie(settings, token)])
+        cookies = [session_cookie(settings, token)]
+        # The member's language and the browser's picked one meet: a language picked before
+        # logging in becomes the member's (their e-mails follow it), and a member who picked
+        # one on another browser reads it here too.
+        picked = request.cookies.get(LANGUAGE_COOKIE)
+        offered = available_languages()
+        if picked in offered and user.language is None:
+            user.language = picked
+        elif not picked and user.language in offered:
+            cookies.append(language_cookie(str(user.language)))
+        response = see_other(target, cookies=cookies)
         # A fresh CSRF token comes with the next page, tied to nothing from before the login.
         response.delete_cookie(CSRF_COOKIE, path="/")
         return response

@@ -130,12 +130,17 @@ class GroupPages(Controller):
     @get("/language", name="language")
     async def choose_language(
         self,
+        request: Request[Any, Any, Any],
         to: Annotated[str, QueryParameter(max_length=16)],
         next: Annotated[str, QueryParameter(max_length=2000)] = "/",
     ) -> Redirect:
-        """The language picker: remember the language chosen and go back to the page."""
+        """The language picker: remember the language chosen and go back to the page. A
+        member who is logged in keeps it too: their e-mails and inbox follow it."""
         if to not in available_languages():
             raise ValidationException(f"to: {to!r} is not a language of this site")
+        user = await authenticate(request)
+        if user is not None and user.language != to:
+            user.language = to
         return see_other(local_path(next), cookies=[language_cookie(to)])
 
     @get("/g/{group:str}", guards=[public_or_member], name="group", closes_due_rounds=True)
