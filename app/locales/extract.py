@@ -44,7 +44,14 @@ PYTHON_SOURCES = (
 )
 CALLERS = frozenset({"translate", "t", "N_"})
 PLURAL_CALLERS = frozenset({"Nn_"})
-SOURCES_RAISING = {"proposals/support.py": "InvalidInput"}
+SOURCES_RAISING = {
+    "proposals/support.py": "InvalidInput",
+    # The domain's refusals without values that forms show (``app.web.forms.said``).
+    "ledger/giving_rules.py": "InvalidInput",
+    "ledger/giving.py": "InvalidInput",
+    "ledger/groups.py": "InvalidInput",
+    "ledger/matching.py": "InvalidInput",
+}
 TABLES = {
     "proposals/labels.py": ("STATUS_LABELS", "KIND_LABELS", "POSITION_LABELS", "CLOSED_BY"),
     "app/web/errors.py": ("_TITLES", "_MESSAGES"),

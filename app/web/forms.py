@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 import secrets
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date
 from decimal import Decimal
 from typing import Any
@@ -78,6 +78,18 @@ class Form:
     @property
     def ok(self) -> bool:
         return not self.errors
+
+    def said_in(self, language: str) -> Form:
+        """The form with its errors in ``language``, for a form built without its reader's
+        language (its errors in English): a page shows every form's errors in the
+        language it is in."""
+        if self.language != SOURCE_LANGUAGE or language == SOURCE_LANGUAGE:
+            return self
+        return replace(
+            self,
+            errors={name: said(error, language) for name, error in self.errors.items()},
+            language=language,
+        )
 
 
 def new_form_id() -> str:
@@ -167,7 +179,71 @@ DOMAIN_MESSAGES: tuple[tuple[re.Pattern[str], str], ...] = tuple(
             r"This password is too easy to guess\. .*",
             N_("This password is too easy to guess. Add another word or two."),
         ),
+        # The less common refusals: bank details (``ledger.giving_rules``), names, slugs,
+        # addresses and invites (``ledger.groups``, ``ledger.rules``), donors, matching.
+        (
+            r"(?P<country>[A-Z]{2}) is not a country that has IBANs\.",
+            N_("%(country)s is not a country that has IBANs."),
+        ),
+        (
+            r"An IBAN of (?P<country>[A-Z]{2}) has (?P<length>\d+) characters; this one has "
+            r"(?P<count>\d+)\.",
+            N_("An IBAN of %(country)s has %(length)s characters; this one has %(count)s."),
+        ),
+        (
+            r"Remove the control characters from the account holder\.",
+            N_("Remove the control characters from the account holder."),
+        ),
+        (
+            r"Remove the control characters from the donor's name\.",
+            N_("Remove the control characters from the donor's name."),
+        ),
+        (
+            r"Keep the account holder to (?P<limit>\d+) characters or fewer \(it has "
+            r"(?P<count>\d+)\)\.",
+            N_("Keep the account holder to %(limit)s characters or fewer (it has %(count)s)."),
+        ),
+        (
+            r"Keep the donor's name to (?P<limit>\d+) characters or fewer \(it has "
+            r"(?P<count>\d+)\)\.",
+            N_("Keep the donor's name to %(limit)s characters or fewer (it has %(count)s)."),
+        ),
+        (
+            r"Keep this to (?P<limit>\d+) characters or fewer \(it has (?P<count>\d+)\)\.",
+            N_("Keep this to %(limit)s characters or fewer (it has %(count)s)."),
+        ),
+        (
+            r"A slug is 1-64 lower-case letters, digits and single dashes, starting with a "
+            r'letter \(like "rent-relief"\); (?P<slug>.*) is not\.',
+            N_(
+                "A slug is 1-64 lower-case letters, digits and single dashes, starting with a "
+                'letter (like "rent-relief"); %(slug)s is not.'
+            ),
+        ),
+        (r"The group slug (?P<slug>.+) is taken\.", N_("The group slug %(slug)s is taken.")),
+        (r"(?P<email>.+) is not an e-mail address\.", N_("%(email)s is not an e-mail address.")),
+        (r"A name is 1-(?P<most>\d+) characters\.", N_("A name is 1-%(most)s characters.")),
+        (
+            r"An invite link works for 1 to (?P<most>\d+) days\.",
+            N_("An invite link works for 1 to %(most)s days."),
+        ),
+        (
+            r"Entry (?P<seq>\d+) is not a donation: only donors are thanked\.",
+            N_("Entry %(seq)s is not a donation: only donors are thanked."),
+        ),
+        (
+            r"The matching window is from 0 to (?P<most>\d+) days\.",
+            N_("The matching window is from 0 to %(most)s days."),
+        ),
     )
+)
+# Where a refusal is about a part of what was sent, it starts by saying where: the line of
+# a bank statement's form (``#12: ``), or the line or element of a statement's file
+# (``ledger.statements.errors.StatementError``); the rest is said as any refusal.
+_WHERE: tuple[tuple[re.Pattern[str], str], ...] = (
+    (re.compile(r"#(?P<line>\d+): (?P<text>.+)", re.DOTALL), "#%(line)s: %(text)s"),
+    (re.compile(r"Line (?P<line>\d+): (?P<text>.+)", re.DOTALL), N_("Line %(line)s: %(text)s")),
+    (re.compile(r"At (?P<element>\S+): (?P<text>.+)", re.DOTALL), N_("At %(element)s: %(text)s")),
 )
 # The domain's texts without values that members meet on the forms (translated as they are).
 DOMAIN_TEXTS = (
@@ -176,6 +252,19 @@ DOMAIN_TEXTS = (
     N_("A reversal needs a reason in its memo."),
     N_("A transfer needs two different funds."),
     N_("A block needs a reason the group can answer: say what would have to change."),
+    # The bank statements' pages (``app.web.statements``) and their files'.
+    N_("Choose the statement's file again."),
+    N_("Choose the statement's file."),
+    N_("Give the numbers of the entries."),
+    N_("Choose the suggestion to reject."),
+    N_("Choose what to do with the line."),
+    N_("the file is empty."),
+    N_("a CSV statement needs a mapping of its columns."),
+    N_("the file has no header line."),
+    N_("the CSV mapping is not valid JSON."),
+    N_("columns are numbered from 1."),
+    # Who may do what (``ledger.groups``).
+    N_("A group needs an admin: make someone else admin first."),
 )
 
 
@@ -185,6 +274,12 @@ def said(message: str, language: str, /, **values: object) -> str:
     if language == SOURCE_LANGUAGE:
         return message % values if values else message
     translate = translations(language).gettext
+    for where, text in _WHERE:
+        match = where.fullmatch(message)
+        if match is not None:
+            found = match.groupdict()
+            found["text"] = said(found["text"], language)
+            return translate(text) % found
     for pattern, known in DOMAIN_MESSAGES:
         match = pattern.fullmatch(message)
         if match is not None:

@@ -111,6 +111,10 @@ def page(
     context.setdefault("language", visitor)
     context.setdefault("tn", page_words(context["language"])[1])
     context.setdefault("languages_offered", languages_offered())
+    form = context.get("form")
+    if isinstance(form, Form) and form.errors:
+        # A form built without the reader's language still says its errors in the page's.
+        context["form"] = form.said_in(context["language"])
     fmt = context.get("fmt") or Formatter.for_group(context.get("group"), settings_of(request))
     # Money and days read the way the page's language writes them (the instance's locale
     # stays for a visitor who asked for no language).

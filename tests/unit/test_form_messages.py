@@ -73,3 +73,55 @@ def test_a_form_reads_amounts_the_way_its_readers_language_writes_money() -> Non
     # In English, an amount is taken exactly as typed (the ledger's own check reads it).
     english = Form(values={"amount": "1,234.50"})
     assert english.amount("amount") == "1,234.50"
+
+
+def _refused(check: object, *args: object, **kwargs: object) -> str:
+    try:
+        check(*args, **kwargs)  # type: ignore[operator]
+    except InvalidInput as error:
+        return str(error)
+    raise AssertionError(f"{args!r} was taken")
+
+
+def test_the_less_common_refusals_read_in_spanish() -> None:
+    from ledger.giving_rules import bank_details, check_bic, check_iban
+    from ledger.groups import check_email
+    from ledger.rules import check_slug
+
+    assert said(_refused(check_iban, "XX89 3704 0044 0532 0130 00"), "es") == (
+        "XX no es un país con IBAN."
+    )
+    assert said(_refused(check_iban, "DE89 3704 0044 0532 0130"), "es") == (
+        "Un IBAN de DE tiene 22 caracteres; este tiene 20."
+    )
+    assert said(_refused(check_iban, "DE89 3704 0044 0532 0130 01"), "es") == (
+        "Los dígitos de control de este IBAN no cuadran: probablemente hay un carácter mal escrito."
+    )
+    assert said(_refused(check_bic, "NOT A BIC"), "es").startswith("Un BIC tiene 8 u 11")
+    assert said(_refused(bank_details, "", "COBADEFFXXX", ""), "es") == (
+        "Un BIC necesita el IBAN de su cuenta."
+    )
+    assert said(_refused(check_slug, "9lives"), "es").endswith("'9lives' no lo es.")
+    assert said(_refused(check_email, "nobody"), "es") == (
+        "'nobody' no es una dirección de correo electrónico."
+    )
+
+
+def test_where_a_refusal_is_about_says_it_before_the_refusal_in_spanish() -> None:
+    assert said("#12: Line 4: the file is empty.", "es") == "#12: Línea 4: el archivo está vacío."
+    assert said("#3: Choose what to do with the line.", "es") == (
+        "#3: Elige qué hacer con la línea."
+    )
+    assert said("At Document: something the domain never said.", "es") == (
+        "En Document: something the domain never said."
+    )
+
+
+def test_a_form_built_in_english_says_its_errors_in_the_pages_language() -> None:
+    form = Form()
+    form.fail("", "#3: Choose what to do with the line.")
+    assert form.said_in("es").errors == {"": "#3: Elige qué hacer con la línea."}
+    assert form.said_in("en") is form
+    spanish = Form(language="es")
+    spanish.fail("", "#3: Choose what to do with the line.")
+    assert spanish.said_in("en") is spanish  # said in its own language already

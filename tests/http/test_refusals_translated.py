@@ -1,0 +1,38 @@
+"""The less common refusals of the domain (bank details, slugs) read in the language of the
+member's form: ``app.web.forms.said`` says them in it."""
+
+from __future__ import annotations
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.settings import Settings
+from tests.support.clients import browser, give_password, post_form, text_of
+from tests.support.people import World
+
+
+async def test_bank_details_and_slug_refusals_read_in_spanish(
+    settings: Settings, world: World, session: AsyncSession
+) -> None:
+    await give_password(session, world.admin)
+    async with browser(settings, world.admin) as admin:
+        await admin.get("/language", params={"to": "es", "next": "/m"})
+        giving = await post_form(
+            admin,
+            f"/m/{world.slug}/giving",
+            {
+                "how_to_give": "En las reuniones.",
+                "iban": "XX89 3704 0044 0532 0130 00",
+                "bic": "NOT A BIC",
+                "account_holder": "",
+            },
+        )
+        assert giving.status_code == 422
+        text = text_of(giving.text)
+        assert "XX no es un país con IBAN." in text
+        assert "Un BIC tiene 8 u 11 letras y cifras" in text
+        assert "is not a country" not in text
+        fund = await post_form(
+            admin, f"/m/{world.slug}/funds/new", {"name": "Comida", "slug": "9-comida"}
+        )
+        assert fund.status_code == 422
+        assert "'9-comida' no lo es." in text_of(fund.text)
