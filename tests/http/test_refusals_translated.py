@@ -6,7 +6,7 @@ from __future__ import annotations
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.settings import Settings
-from tests.support.clients import browser, give_password, post_form, text_of
+from tests.support.clients import browser, csrf_of, give_password, post_form, text_of
 from tests.support.people import World
 
 
@@ -36,3 +36,23 @@ async def test_bank_details_and_slug_refusals_read_in_spanish(
         )
         assert fund.status_code == 422
         assert "'9-comida' no lo es." in text_of(fund.text)
+
+
+async def test_the_statement_pages_refusals_read_in_spanish(
+    settings: Settings, world: World, session: AsyncSession
+) -> None:
+    await give_password(session, world.steward)
+    base = f"/m/{world.slug}/places/bank/statements"
+    async with browser(settings, world.steward) as steward:
+        await steward.get("/language", params={"to": "es", "next": "/m"})
+        form = await steward.get(base, headers={"Accept": "text/html"})
+        refused = await steward.post(
+            f"{base}/preview",
+            data={"_csrf_token": csrf_of(form.text)},
+            files={"file": ("nov.csv", b"", "text/csv")},
+            headers={"Accept": "text/html"},
+        )
+    assert refused.status_code == 422, refused.text
+    text = text_of(refused.text)
+    assert "el archivo está vacío." in text or "Elige el archivo del extracto." in text
+    assert "the file is empty" not in text
