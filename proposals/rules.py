@@ -28,6 +28,10 @@ exact value: a quorum of 0.7 of 10 members is 7, never the 8 that float arithmet
    offered whatever made consensus fail, not only after a block: otherwise a supporter
    could block on purpose to reach a vote that passes what consensus refused.
 
+The outcome carries its explanation as sentences (`ledger.words.Words`: English messages
+marked for the catalogues, with their values), written here once, so that every page says
+it in its reader's language; `Outcome.explanation` is them in English, as rounds store it.
+
 These rules are monotone in the ways a member would expect (tests/unit/test_rules.py
 checks them with hypothesis): a new agree never turns a passed outcome into a failed one,
 and turning a response into a block never turns a failed outcome into a passed one. A
