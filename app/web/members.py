@@ -30,7 +30,7 @@ from app.auth import (
 from app.deps import CurrentCaller, DbSession, settings_of
 from app.errors import status_of
 from app.guards import member_with
-from app.i18n import translations
+from app.i18n import SOURCE_LANGUAGE, available_languages, translations
 from app.jobs import forget_erased_files_after_commit
 from app.mail import SmtpSettings
 from app.settings import Settings
@@ -40,7 +40,7 @@ from app.web.forms import (
     read_form,
 )
 from app.web.language import visitor_language
-from app.web.templating import page, see_other, settings_page
+from app.web.templating import languages_offered, page, see_other, settings_page
 from ledger import groups
 from ledger.errors import InvalidInput, LedgerError, NotFound
 from ledger.groups import MAX_INVITE_DAYS, ROLES
@@ -334,7 +334,12 @@ class MemberPages(Controller):
         done: Annotated[str, QueryParameter(max_length=20)] = "",
     ) -> Template:
         row = await db_session.get(NotificationPreference, (caller.group.id, caller.user_id))
-        form = Form(values={"mode": row.mode if row else "none"})
+        form = Form(
+            values={
+                "mode": row.mode if row else "none",
+                "language": caller.logged_in_user.language or SOURCE_LANGUAGE,
+            }
+        )
         return self._notifications_page(request, caller, form, saved=done == "saved")
 
     @post(
@@ -345,7 +350,12 @@ class MemberPages(Controller):
     async def save_notification_settings(
         self, request: Request[Any, Any, Any], db_session: DbSession, caller: CurrentCaller
     ) -> Template | Redirect:
-        form = await read_form(request, ("mode",))
+        form = await read_form(request, ("mode", "language"))
+        language = form.value("language")
+        if language and language not in available_languages():
+            form.fail("language", N_("Choose one of the languages offered."))
+        elif language:  # the language of their e-mails and inbox, in every group
+            caller.logged_in_user.language = language
         if not form.value("mode"):
             form.fail("mode", N_("Choose how you want to hear of them."))
         else:
@@ -378,6 +388,7 @@ class MemberPages(Controller):
             modes={mode: translate(label) for mode, label in MODE_LABELS.items()},
             # Stewards, facilitators and admins hear of new requests (``notify_stewards``).
             hears_of_requests=caller.may("steward") or caller.may("facilitator"),
+            languages=languages_offered(),
             mail_sent=SmtpSettings.from_settings(settings_of(request)) is not None,
             saved=saved,
         )

@@ -17,7 +17,7 @@ from ledger.models import User
 from proposals import notify, support
 from proposals.models import Notification
 from tests.integration.test_mail import Inbox, smtp  # noqa: F401  (the SMTP server fixture)
-from tests.support.clients import browser, give_password, log_in, text_of
+from tests.support.clients import browser, give_password, log_in, post_form, text_of
 from tests.support.people import World
 
 HTML = {"Accept": "text/html"}
@@ -129,3 +129,22 @@ async def test_logging_in_joins_the_browsers_language_and_the_members(
         assert "lang=es" in logged_in.headers.get("set-cookie", "")
         home = await admin.get("/m", headers=HTML)
     assert '<html lang="es">' in home.text
+
+
+async def test_a_member_chooses_the_language_of_their_mail_in_their_settings(
+    session: AsyncSession, settings: Settings, world: World
+) -> None:
+    await give_password(session, world.member)
+    url = f"/m/{world.slug}/notifications"
+    async with browser(settings, world.member) as member:
+        form = text_of((await member.get(url, headers=HTML)).text)
+        assert "Language of your e-mails and notifications" in form
+        assert "Español" in form
+        refused = await post_form(member, url, {"mode": "each", "language": "xx"})
+        assert refused.status_code == 422
+        assert "Choose one of the languages offered." in text_of(refused.text)
+        saved = await post_form(member, url, {"mode": "each", "language": "es"})
+        assert saved.status_code == 303
+    assert (
+        await session.scalar(select(User.language).where(User.id == world.member.user.id)) == "es"
+    )
