@@ -259,6 +259,14 @@ class CommonPursePlugin(InitPluginProtocol, ReceiveRoutePlugin):
         )
         app_config.exception_handlers.update(EXCEPTION_HANDLERS)
         app_config.request_class = StrictJSONRequest
+
+        # A stopped app closes its connections (advanced-alchemy's own shutdown misses an
+        # engine given to it once a process has made a second config): the next start
+        # opens new ones, on its own event loop.
+        async def close_connections() -> None:
+            await engine.dispose()
+
+        app_config.on_shutdown.append(close_connections)
         app_config.lifespan.append(maintenance_loop)
         app_config.lifespan.append(signing_loop)
         app_config.lifespan.append(witnessing_loop)
