@@ -15,8 +15,9 @@ The guess, in order:
 4. whether that line is a header: none of its cells is a date;
 5. the columns, by their header's words in the languages of the banks our groups use
    (Date, Fecha, Datum; Amount, Importe, Betrag; ...): whole names first, then names
-   inside longer headers; separate money in and out columns, or an amount and a
-   debit/credit column, decide the sign convention;
+   inside longer headers; without such words, the first column of dates is the date and
+   the first column of amounts with decimals the amount; separate money in and out
+   columns, or an amount and a debit/credit column, decide the sign convention;
 6. the date format under which every date of the sample reads (day first before month
    first: most of our groups' banks write 02/11/2026 for the 2nd of November);
 7. the decimal mark and thousands separator the amounts are written with;
@@ -204,6 +205,20 @@ def guess_mapping(data: bytes) -> CsvMapping:
         (fmt for fmt in DATE_FORMATS if dates and all(_reads(d, fmt) for d in dates)),
         "%Y-%m-%d",
     )
+    if not {"amount", "amount_in", "amount_out"} & claimed.keys():
+        # No header names the amount: the first column of amounts with decimals is it.
+        for position in range(width):
+            cells = [row[position].strip() for row in body if row[position].strip()]
+            if (
+                position not in claimed.values()
+                and cells
+                and all(
+                    _AMOUNT.match(cell) and re.search(r"[.,]\d{1,2}\s*-?\)?$", cell)
+                    for cell in cells
+                )
+            ):
+                claimed["amount"] = position
+                break
     money = [
         row[claimed[name]].strip()
         for name in ("amount", "amount_in", "amount_out", "balance")

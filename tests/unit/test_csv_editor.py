@@ -48,13 +48,14 @@ def test_german_soll_and_haben_columns_are_money_out_and_in() -> None:
     assert [line.amount for line in lines] == [-32000, 2000]
 
 
-def test_a_file_without_a_header_is_mapped_by_column_numbers() -> None:
+def test_a_file_without_a_header_is_mapped_by_column_numbers_from_its_values() -> None:
     data = b"2026-11-02,50.00,Donation\n2026-11-03,-320.00,Rent\n"
     mapping = guess_mapping(data)
     assert mapping.header is False
     assert mapping.date == 1
     assert mapping.date_format == "%Y-%m-%d"
-    assert mapping.amount is None  # nothing names it: the steward chooses it
+    assert mapping.amount == 2  # the first column of amounts with decimals
+    assert mapping.description == ()  # nothing names it: the steward chooses it
 
 
 def test_month_first_dates_are_guessed_when_a_day_is_past_the_twelfth() -> None:
