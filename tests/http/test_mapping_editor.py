@@ -313,3 +313,24 @@ async def test_a_saved_mapping_naming_a_column_the_file_lacks_says_so_on_its_fie
     )
     assert fields["balance"] == ""
     assert fields["amount"] == "6"
+
+
+async def test_the_editor_and_its_errors_read_in_spanish(
+    client: Client, settings: Settings, world: World, session: AsyncSession
+) -> None:
+    await give_password(session, world.steward)
+    async with browser(settings, world.steward) as steward:
+        steward.headers["Accept-Language"] = "es"
+        _, fields = await open_editor(steward, world, "utf8.csv")
+        fields["skip_lines"] = "many"
+        page = await steward.post(f"{base_of(world)}/preview", data=fields, headers=HTML)
+    assert page.status_code == 422, page.text
+    text = text_of(page.text)
+    assert "Asigna las columnas de utf8.csv" in text
+    assert "Las primeras líneas del archivo" in text
+    assert "Columna 7" in text
+    assert "Escribe un número de líneas de 0 a 1000." in text
+    assert "%d es el día, %m el mes" in text
+    assert "31/12/2026 (%d/%m/%Y)" in text
+    for english in ("Date column", "Decimal mark", "Lines to skip", "Read with this mapping"):
+        assert english not in text
