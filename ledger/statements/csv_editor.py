@@ -26,6 +26,7 @@ The guess, in order:
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import io
 import re
@@ -246,11 +247,15 @@ def guess_mapping(data: bytes) -> CsvMapping:
 
     tail = 0
     if dates:
-        ending = [
-            row
-            for row in csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
-            if any(cell.strip() for cell in row)
-        ][-5:]
+        # The last lines of the file only (a long statement is never held as rows).
+        tail_text = "\n".join(text.rstrip().rsplit("\n", 6)[-6:])
+        ending: list[list[str]] = []
+        with contextlib.suppress(csv.Error):
+            ending = [
+                row
+                for row in csv.reader(io.StringIO(tail_text, newline=""), delimiter=delimiter)
+                if any(cell.strip() for cell in row)
+            ][-5:]
         for row in reversed(ending):
             cell = row[date_at] if len(row) > date_at else ""
             if _reads(cell, date_format):

@@ -103,18 +103,22 @@ def line_of(page: Any, text: str) -> Any:
 def confirm_the_suggestion(flow: BankFlow, text: str, seq: int) -> None:
     """Confirm the entry suggested for the bank line that reads ``text``."""
     line = line_of(flow.page, text)
+    expect(line.locator(".badge")).to_have_text("Suggested")
     expect(line).to_contain_text("Suggested entries:")
     expect(line).to_contain_text(f"#{seq}")
     line.get_by_role("button", name="Confirm").click()
+    expect(line_of(flow.page, text).locator(".badge")).to_have_text("Matched")
     expect(line_of(flow.page, text)).to_contain_text(f"Matched with entries {seq}.")
 
 
 def make_a_donation(flow: BankFlow, text: str, fund: str) -> None:
     """Turn the unmatched credit that reads ``text`` into a donation to ``fund``."""
     line = line_of(flow.page, text)
+    expect(line.locator(".badge")).to_have_text("Unmatched")
     expect(line).to_contain_text("No entry matches this line.")
     line.get_by_label("Fund", exact=True).select_option(fund)
     line.get_by_role("button", name="Make it a donation").click()
+    expect(line_of(flow.page, text).locator(".badge")).to_have_text("Matched")
     expect(line_of(flow.page, text)).to_contain_text("Matched with entries")
 
 
@@ -165,7 +169,7 @@ def test_a_steward_maps_a_new_csv_imports_it_and_settles_its_lines(
         make_a_donation(flow, "Jonas Weiß", "groceries")
         # 3. The statuses as they now stand, the same after a reload.
         page.reload()
-        expect(page.locator("li.card", has_text="Matched with entries")).to_have_count(2)
+        expect(page.locator("li.card .badge")).to_have_text(["Matched", "Matched", "Unmatched"])
         expect(line_of(page, "Biomarkt Nord")).to_contain_text("No entry matches this line.")
         lines = httpx.get(
             f"{server}/api/groups/{slug}/places/bank/statements/1/lines",

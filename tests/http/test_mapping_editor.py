@@ -334,3 +334,22 @@ async def test_the_editor_and_its_errors_read_in_spanish(
     assert "31/12/2026 (%d/%m/%Y)" in text
     for english in ("Date column", "Decimal mark", "Lines to skip", "Read with this mapping"):
         assert english not in text
+
+
+async def test_an_empty_or_unreadable_file_opens_the_editor_with_the_reason(
+    client: Client, settings: Settings, world: World, session: AsyncSession
+) -> None:
+    await give_password(session, world.steward)
+    async with browser(settings, world.steward) as steward:
+        html, fields = await open_editor(steward, world, "empty.csv")
+        assert 'id="error-preview"' in html
+        assert "the file is empty." in text_of(html)
+        importing = await steward.post(base_of(world), data=fields, headers=HTML)
+        assert importing.status_code == 422, importing.text
+        # A letter, not a table: its lines show, and the mapping says what it lacks.
+        html, _ = await open_editor(steward, world, "unknown.txt")
+        assert "Dear treasurer" in text_of(html)
+        assert 'id="error-amount"' in html
+        assert "needs the 'amount' column" in text_of(html)
+    await session.rollback()
+    assert await session.scalar(select(func.count()).select_from(BankStatement)) == 0
