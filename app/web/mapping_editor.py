@@ -107,7 +107,9 @@ def fields_of(mapping: CsvMapping, columns: FileColumns, form: Form) -> None:
     values["debit_marks"] = ", ".join(mapping.debit_marks)
     values["credit_marks"] = ", ".join(mapping.credit_marks)
     values["decimal_mark"] = _name_of(DECIMAL_MARKS, mapping.decimal_mark)
-    values["thousands_separator"] = _name_of(SEPARATORS, mapping.thousands_separator)
+    # No separator is the select's empty first choice.
+    separator = mapping.thousands_separator
+    values["thousands_separator"] = _name_of(SEPARATORS, separator) if separator else ""
 
 
 def _count(form: Form, name: str) -> int:
