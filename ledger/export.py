@@ -36,6 +36,7 @@ from ledger.models import (
 from ledger.money import format_amount
 from ledger.plaintext import beancount_file, hledger_journal, place_account
 from ledger.queries import entry_out, fund_out, place_of, place_out
+from ledger.rules import RECONCILIATION
 
 FORMATS = ("csv", "json", "jsonl", "hledger", "beancount")
 CSV_COLUMNS = (
@@ -65,7 +66,11 @@ def _entries(session: Session, group: Group, batch: int = 5_000) -> Iterator[Ent
         page = list(
             session.scalars(
                 select(Entry)
-                .where(Entry.group_id == group.id, Entry.seq > last, Entry.kind != ATTACHMENT)
+                .where(
+                    Entry.group_id == group.id,
+                    Entry.seq > last,
+                    Entry.kind.not_in((ATTACHMENT, RECONCILIATION)),
+                )
                 .order_by(Entry.seq)
                 .limit(batch)
                 .options(selectinload(Entry.postings).joinedload(Posting.fund))
