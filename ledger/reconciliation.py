@@ -26,16 +26,19 @@ Never commits: the caller owns the transaction.
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
+import msgspec
 from sqlalchemy import func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ledger import rules, service
 from ledger.canonical import canonical_json, leaf_hash_hex, reconciliation_leaf_document
-from ledger.errors import InvalidInput
+from ledger.errors import IdempotencyMismatch, InvalidInput, LedgerError, NotFound
 from ledger.groups import utcnow
+from ledger.idempotency import refusal_of
 from ledger.log import Notary
 from ledger.merkle import CompactRange
 from ledger.models import (
@@ -45,6 +48,7 @@ from ledger.models import (
     Checkpoint,
     Entry,
     Group,
+    IdempotencyRecord,
     Place,
     Posting,
     Reconciliation,
@@ -201,7 +205,7 @@ async def close(
     places = await service.list_places(session, group)  # as of now, after the lock
     place = next((p for p in places if p.slug == place_slug), None)
     if place is None:
-        raise InvalidInput(f"Group {group.slug!r} has no place {place_slug!r}.", field="place")
+        raise NotFound(f"Group {group.slug!r} has no place {place_slug!r}.", field="place")
     balance = parse_balance(closing_balance, place.currency, field="closing_balance")
     if through > now.date():
         raise InvalidInput(
@@ -300,6 +304,89 @@ async def close(
         )
     await session.flush()
     return view_of(row, place)
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """What a request to close with a key came to (as ``ledger.idempotency.Outcome``)."""
+
+    reconciliation: ReconciliationView | None
+    refusal: LedgerError | None
+    replayed: bool
+
+
+async def close_once(
+    session: AsyncSession,
+    group: Group,
+    place_slug: str,
+    through: date,
+    closing_balance: str,
+    *,
+    key: str,
+    caller_id: int,
+    notary: Notary | None = None,
+    now: datetime | None = None,
+) -> Outcome:
+    """``close`` under the caller's ``key``, as entries are recorded once
+    (``ledger.idempotency``): the first outcome, success or refusal, is given again to a
+    retry with the same request; the same key for another request is refused."""
+    now = now or utcnow()
+    await service.lock_log(session, group)
+    digest = hashlib.sha256(
+        msgspec.json.encode(
+            {
+                "reconcile": place_slug,
+                "through": through.isoformat(),
+                "closing_balance": closing_balance,
+            }
+        )
+    ).hexdigest()
+    kept = await session.get(IdempotencyRecord, (group.id, caller_id, key))
+    if kept is not None:
+        if kept.request_hash != digest:
+            raise IdempotencyMismatch(
+                "This Idempotency-Key was used for a different request; use a new key.",
+            )
+        if kept.entry_seq is not None:
+            return Outcome(await get_reconciliation(session, group, kept.entry_seq), None, True)
+        return Outcome(None, refusal_of(kept), True)
+    record = IdempotencyRecord(
+        group_id=group.id, user_id=caller_id, key=key, request_hash=digest, created_at=now
+    )
+    try:
+        async with session.begin_nested():  # a refusal leaves nothing behind
+            view = await close(
+                session,
+                group,
+                place_slug,
+                through,
+                closing_balance,
+                recorded_by=caller_id,
+                notary=notary,
+                now=now,
+            )
+    except LedgerError as error:
+        record.refusal_kind = type(error).__name__
+        record.refusal_message = str(error)
+        record.refusal_field = error.field
+        session.add(record)
+        return Outcome(None, error, False)
+    record.entry_seq = view.seq
+    session.add(record)
+    return Outcome(view, None, False)
+
+
+async def get_reconciliation(session: AsyncSession, group: Group, seq: int) -> ReconciliationView:
+    found = (
+        await session.execute(
+            select(Reconciliation, Place)
+            .join(Place, Place.id == Reconciliation.place_id)
+            .where(Reconciliation.group_id == group.id, Reconciliation.seq == seq)
+        )
+    ).one_or_none()
+    if found is None:
+        raise NotFound(f"Group {group.slug!r} has no reconciliation {seq}.")
+    return view_of(found[0], found[1])
 
 
 async def list_reconciliations(

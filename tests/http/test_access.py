@@ -168,6 +168,13 @@ ROUTES: dict[tuple[str, str], Route] = {
     ): Route(
         STEWARD, body={}, allowed=422, params={"place": "bank", "statement": "999999", "line": "1"}
     ),
+    # Reconciliations are leaves of the log: public to read, closed by stewards.
+    ("POST", "/api/groups/{group:str}/places/{place:str}/reconciliations"): Route(
+        STEWARD, body={}, allowed=422, params={"place": "bank"}
+    ),
+    ("GET", "/api/groups/{group:str}/places/{place:str}/reconciliations"): Route(
+        PUBLIC_READ, params={"place": "bank"}
+    ),
     ("GET", "/api/groups/{group:str}/places/{place:str}/statement-settings"): Route(
         STEWARD, params={"place": "bank", "statement": "999999", "line": "1"}
     ),
