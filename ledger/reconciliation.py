@@ -177,6 +177,18 @@ async def unmatched_lines_through(
     return count, list(dates)
 
 
+async def latest_statement(session: AsyncSession, place: Place) -> BankStatement | None:
+    """The place's latest import: what the close form is filled in from (its closing day
+    and balance, when the file states them)."""
+    result = await session.scalars(
+        select(BankStatement)
+        .where(BankStatement.place_id == place.id)
+        .order_by(BankStatement.id.desc())
+        .limit(1)
+    )
+    return result.first()
+
+
 async def lines_through(session: AsyncSession, place: Place, day: date) -> int:
     return int(
         await session.scalar(
