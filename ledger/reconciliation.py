@@ -416,13 +416,18 @@ async def list_reconciliations(
     return [view_of(row, where) for row, where in (await session.execute(query)).all()]
 
 
-async def standings(session: AsyncSession, group: Group, today: date) -> list[PlaceStanding]:
+async def standings(
+    session: AsyncSession, group: Group, today: date, *, as_of: date | None = None
+) -> list[PlaceStanding]:
     """Per place of the group (the default first), its last reconciliation and whether it
-    is stale: what the group page and the audit statement say of each place."""
+    is stale on ``today``: what the group page and the audit statement say of each place.
+    ``as_of``: only reconciliations through that day or before count (an audit statement
+    of an earlier period says what was known at its end)."""
     places = await service.list_places(session, group)
     last: dict[str, ReconciliationView] = {}
     for each in await list_reconciliations(session, group):
-        last.setdefault(each.place, each)
+        if as_of is None or each.through <= as_of:
+            last.setdefault(each.place, each)
     with_statements = set(
         await session.scalars(
             select(BankStatement.place_id).where(BankStatement.group_id == group.id).distinct()
