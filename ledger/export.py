@@ -32,6 +32,7 @@ from ledger.models import (
     LogState,
     Place,
     Posting,
+    Reconciliation,
 )
 from ledger.money import format_amount
 from ledger.plaintext import beancount_file, hledger_journal, place_account
@@ -154,6 +155,25 @@ def _json(session: Session, group: Group) -> bytes:
         "head": {"seq": state.size if state else 0, "hash": state.head_hash if state else ""},
         "funds": [fund_out(fund) for fund in funds],
         "places": [place_out(place) for place in _places(session, group)],
+        # Each place's books agreed with its bank through a day (leaves of their own).
+        "reconciliations": [
+            {
+                "seq": row.seq,
+                "place": slug,
+                "through": row.through.isoformat(),
+                "closing_balance": format_amount(row.closing_balance, row.currency),
+                "currency": row.currency,
+                "lines": row.lines,
+                "statement_sha256": row.sha256,
+                "recorded_at": timestamp(row.recorded_at),
+            }
+            for row, slug in session.execute(
+                select(Reconciliation, Place.slug)
+                .join(Place, Place.id == Reconciliation.place_id)
+                .where(Reconciliation.group_id == group.id)
+                .order_by(Reconciliation.seq)
+            ).tuples()
+        ],
         "entries": [
             entry_out(entry, reversed_by.get(entry.seq), attachments.get(entry.seq, ()))
             for entry in _entries(session, group)

@@ -100,6 +100,20 @@ async def test_a_steward_closes_a_reconciliation_and_the_log_carries_it(
     for fmt in ("csv", "json", "journal", "beancount"):
         response = await client.get(f"/api/groups/{world.slug}/export.{fmt}")
         assert response.status_code == 200, (fmt, response.text)
+    exported = (await client.get(f"/api/groups/{world.slug}/export.json")).json()
+    assert exported["reconciliations"] == [
+        {
+            "seq": body["seq"],
+            "place": "bank",
+            "through": "2026-11-28",
+            "closing_balance": "100.00",
+            "currency": "EUR",
+            "lines": 3,
+            "statement_sha256": statement["sha256"],
+            "recorded_at": body["recorded_at"],
+        }
+    ]
+    assert exported["places"][0]["reconciled_through"] == "2026-11-28"
 
 
 async def test_a_balance_that_differs_is_a_422_saying_both_figures(
