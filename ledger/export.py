@@ -35,7 +35,7 @@ from ledger.models import (
     Reconciliation,
 )
 from ledger.money import format_amount
-from ledger.plaintext import beancount_file, hledger_journal, place_account
+from ledger.plaintext import BankBalance, beancount_file, hledger_journal, place_account
 from ledger.queries import entry_out, fund_out, place_of, place_out
 from ledger.rules import RECONCILIATION
 
@@ -172,7 +172,7 @@ def _json(session: Session, group: Group) -> bytes:
                 .join(Place, Place.id == Reconciliation.place_id)
                 .where(Reconciliation.group_id == group.id)
                 .order_by(Reconciliation.seq)
-            ).tuples()
+            )
         ],
         "entries": [
             entry_out(entry, reversed_by.get(entry.seq), attachments.get(entry.seq, ()))
@@ -200,17 +200,38 @@ def _places(session: Session, group: Group) -> list[Place]:
     return list(session.scalars(select(Place).where(Place.group_id == group.id).order_by(Place.id)))
 
 
+def _reconciled(session: Session, group: Group) -> list[BankBalance]:
+    """The group's reconciliations, as both plain-text exports assert them."""
+    return [
+        BankBalance(slug, row.through, row.closing_balance, row.currency, row.seq)
+        for row, slug in session.execute(
+            select(Reconciliation, Place.slug)
+            .join(Place, Place.id == Reconciliation.place_id)
+            .where(Reconciliation.group_id == group.id)
+            .order_by(Reconciliation.seq)
+        ).tuples()
+    ]
+
+
 def write_hledger(session: Session, group: Group) -> bytes:
     """The group's hledger journal (UTF-8)."""
     return hledger_journal(
-        group, _funds(session, group), _entries(session, group), _places(session, group)
+        group,
+        _funds(session, group),
+        _entries(session, group),
+        _places(session, group),
+        _reconciled(session, group),
     ).encode()
 
 
 def write_beancount(session: Session, group: Group) -> bytes:
     """The group's beancount file (UTF-8)."""
     return beancount_file(
-        group, _funds(session, group), _entries(session, group), _places(session, group)
+        group,
+        _funds(session, group),
+        _entries(session, group),
+        _places(session, group),
+        _reconciled(session, group),
     ).encode()
 
 

@@ -14,6 +14,7 @@ from litestar.testing import AsyncTestClient
 
 from ledger.bundle import verify_bundle
 from tests.http.test_statements import MAPPING, donate, lines, upload, url
+from tests.integration.test_plaintext_exports import bean_check, hledger_check
 from tests.support.people import World
 
 Client = AsyncTestClient[Litestar]
@@ -238,3 +239,33 @@ async def test_only_stewards_close_and_bad_input_names_its_field(
         headers=world.steward.headers,
     )
     assert unknown.status_code == 404
+
+
+async def test_hledger_and_beancount_check_the_reconciled_balance(
+    client: Client, world: World, tmp_path: Path
+) -> None:
+    """The exports assert each reconciliation on the place's account: the real tools accept
+    them, and refuse them when the asserted balance is a cent off."""
+    await november(client, world)
+    await donate(client, world, "7.00", "2026-12-01")  # after the day: not in its balance
+    assert (await close(client, world, "2026-11-10", "70.00")).status_code == 201
+    assert (await close(client, world, "2026-11-28", "100.00")).status_code == 201
+    journal = (await client.get(f"/api/groups/{world.slug}/export.journal")).text
+    beancount = (await client.get(f"/api/groups/{world.slug}/export.beancount")).text
+    assert "Assets:Bank  0 EUR =* 100.00 EUR" in journal
+    assert "2026-11-29 balance Assets:Bank  100.00 ~ 0 EUR" in beancount
+    for name, text, check in (
+        ("ledger.journal", journal, hledger_check),
+        ("ledger.beancount", beancount, bean_check),
+    ):
+        good = tmp_path / name
+        good.write_text(text)
+        done = check(good)
+        assert done.returncode == 0, done.stdout + done.stderr
+        bad = tmp_path / f"bad-{name}"
+        bad.write_text(
+            text.replace("=* 100.00 EUR", "=* 100.01 EUR").replace(
+                "balance Assets:Bank  100.00 ~", "balance Assets:Bank  100.01 ~"
+            )
+        )
+        assert check(bad).returncode != 0
