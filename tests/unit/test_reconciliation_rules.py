@@ -346,3 +346,104 @@ def msgspec_document(part: dict[str, str]) -> dict[str, object]:
     )
     document["reconciliation"] = {**document["reconciliation"], **part}
     return document
+
+
+# --- the batched check and reconciled places: a property --------------------------------------
+
+BATCH_FUNDS = {"rent": BundleFund("rent", "EUR", False), "food": BundleFund("food", "EUR", True)}
+days_in_november = st.integers(min_value=1, max_value=30).map(lambda d: date(2026, 11, d))
+
+
+@st.composite
+def dated_entries(draw: st.DrawFn) -> tuple[str, list[rules.Leg], date]:
+    fund, amount, day = (
+        draw(st.sampled_from(["rent", "food"])),
+        draw(st.integers(1, 9)),
+        draw(days_in_november),
+    )
+    if draw(st.booleans()):
+        return "donation", donation(amount, fund=fund), day
+    return (
+        "disbursement",
+        [
+            rules.Leg(rules.account_name(rules.EXPENSE, fund), fund, amount, "EUR"),
+            rules.Leg(rules.account_name(rules.HOLDING, fund), fund, -amount, "EUR"),
+        ],
+        day,
+    )
+
+
+def dated_leaf(seq: int, prev: str, kind: str, legs: list[rules.Leg], day: date) -> bytes:
+    return canonical_json(
+        leaf_document(
+            group="g",
+            seq=seq,
+            kind=kind,
+            occurred_on=day,
+            recorded_at=datetime(2026, 12, 6, tzinfo=UTC),
+            memo="",
+            counterparty=None,
+            postings=legs,
+            reverses=None,
+            proposal=None,
+            prev=prev,
+        )
+    )
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    before=st.lists(dated_entries(), max_size=8),
+    through=days_in_november,
+    batch=st.lists(dated_entries(), min_size=1, max_size=10),
+)
+def test_the_batched_check_passes_only_what_the_rules_pass_in_a_reconciled_place(
+    before: list[tuple[str, list[rules.Leg], date]],
+    through: date,
+    batch: list[tuple[str, list[rules.Leg], date]],
+) -> None:
+    """A history, a reconciliation of the default place at the balance of its day, then a
+    batch with dates before and after that day: what the batched check passes, the rules
+    pass one by one, with the same place balances and days; what it refuses it leaves
+    untouched (the entry-by-entry check then names the problem)."""
+    leaves: list[bytes] = []
+    prev = ZERO_HASH
+    for kind, legs, day in before:
+        leaves.append(dated_leaf(len(leaves) + 1, prev, kind, legs, day))
+        prev = _leaf_digest(leaves[-1]).hex()
+    held = sum(
+        legs[0].amount if kind == "donation" else legs[1].amount
+        for kind, legs, day in before
+        if day <= through
+    )
+    leaves.append(reconciliation_leaf(len(leaves) + 1, prev, balance=held, through=through))
+    prev = _leaf_digest(leaves[-1]).hex()
+    split = len(leaves)
+    for kind, legs, day in batch:
+        leaves.append(dated_leaf(len(leaves) + 1, prev, kind, legs, day))
+        prev = _leaf_digest(leaves[-1]).hex()
+
+    one = _Replay("g", BATCH_FUNDS, {}, PLACES)
+    problem = None
+    for leaf in leaves:
+        try:
+            one._entry(parse_leaf(leaf), _leaf_digest(leaf))
+        except _Broken as broken:
+            problem = broken
+            break
+    if problem is not None and one.books.seq < split:
+        return  # the history broke before the batch (a fund ran dry)
+    fast = _Replay("g", BATCH_FUNDS, {}, PLACES)
+    for leaf in leaves[:split]:
+        fast._entry(parse_leaf(leaf), _leaf_digest(leaf))
+    untouched = (fast.books.seq, dict(fast.books.place_balances), repr(fast.books.days))
+    documents = [parse_leaf(leaf) for leaf in leaves[split:]]
+    if fast._batch_holds(documents, b"".join(map(_leaf_digest, leaves[split:]))):
+        assert problem is None
+        assert fast.books.place_balances == one.books.place_balances
+        assert fast.books.days == one.books.days
+        assert fast.books.seq == one.books.seq
+    else:
+        assert (fast.books.seq, dict(fast.books.place_balances), repr(fast.books.days)) == untouched
+        if any(day <= through for _, _, day in batch):
+            assert problem is not None  # an entry dated into the closed period
