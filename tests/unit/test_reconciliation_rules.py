@@ -14,6 +14,7 @@ from ledger.bundle import BundleFund, BundlePlace, _Broken, _leaf_digest, _Repla
 from ledger.canonical import (
     LEAF_VERSION_RECONCILIATION,
     ZERO_HASH,
+    Move,
     canonical_json,
     leaf_document,
     leaf_version_of,
@@ -447,3 +448,60 @@ def test_the_batched_check_passes_only_what_the_rules_pass_in_a_reconciled_place
         assert (fast.books.seq, dict(fast.books.place_balances), repr(fast.books.days)) == untouched
         if any(day <= through for _, _, day in batch):
             assert problem is not None  # an entry dated into the closed period
+
+
+def test_leaves_of_earlier_versions_replay_as_before_and_a_reconciliation_needs_version_7() -> None:
+    """A log of version 1 and 6 leaves (the default place, a place named, a move) replays
+    unchanged under the rules that know reconciliations, and a reconciliation may follow
+    it; the same reconciliation leaf claiming version 6 is refused."""
+
+    def in_cash(seq: int, prev: str) -> bytes:
+        return canonical_json(
+            leaf_document(
+                group="g",
+                seq=seq,
+                kind="donation",
+                occurred_on=date(2026, 11, 2),
+                recorded_at=datetime(2026, 12, 6, tzinfo=UTC),
+                memo="",
+                counterparty=None,
+                postings=donation(300, "cash"),
+                reverses=None,
+                proposal=None,
+                prev=prev,
+                place="cash",
+            )
+        )
+
+    def move(seq: int, prev: str) -> bytes:
+        return canonical_json(
+            leaf_document(
+                group="g",
+                seq=seq,
+                kind=rules.MOVE,
+                occurred_on=date(2026, 11, 5),
+                recorded_at=datetime(2026, 12, 6, tzinfo=UTC),
+                memo="",
+                counterparty=None,
+                postings=(),
+                reverses=None,
+                proposal=None,
+                prev=prev,
+                move=Move("cash", "bank", 100, "EUR"),
+            )
+        )
+
+    history = chain(
+        lambda s, p: donation_leaf(s, p, 1000, date(2026, 11, 1)),
+        in_cash,
+        move,
+        lambda s, p: reconciliation_leaf(s, p, 1100),
+    )
+    assert [parse_leaf(leaf).v for leaf in history] == ["1", "6", "6", "7"]
+    played = replay(history)
+    assert played.books.place_balances == {"bank": 1100, "cash": 200}
+    assert played.books.reconciled == {"bank": "2026-11-30"}
+    claimed = history[3].replace(b'"v":"7"', b'"v":"6"')
+    with pytest.raises(_Broken) as broken:
+        replay([*history[:3], claimed])
+    assert "written as version '6' but holds the parts of version '7'" in broken.value.problem
