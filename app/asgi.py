@@ -35,6 +35,7 @@ from app.api.giving import GivingController
 from app.api.groups import GroupController, MeController
 from app.api.ledger import LedgerController, LogController, well_known_key
 from app.api.proposals import ProposalController
+from app.api.reconciliations import ReconciliationController
 from app.api.reference import ApiReference
 from app.api.requests import RequestController
 from app.api.statements import StatementController
@@ -249,6 +250,7 @@ class CommonPursePlugin(InitPluginProtocol, ReceiveRoutePlugin):
                 attachments_controller(settings.max_attachment_bytes),
                 ReceiptSettingsController,
                 StatementController,
+                ReconciliationController,
                 claims_controller(settings.max_attachment_bytes),
                 ProposalController,
                 RequestController,
