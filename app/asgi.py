@@ -35,6 +35,7 @@ from app.api.giving import GivingController
 from app.api.groups import GroupController, MeController
 from app.api.ledger import LedgerController, LogController, well_known_key
 from app.api.proposals import ProposalController
+from app.api.reconciliations import ReconciliationController
 from app.api.reference import ApiReference
 from app.api.requests import RequestController
 from app.api.statements import StatementController
@@ -249,6 +250,7 @@ class CommonPursePlugin(InitPluginProtocol, ReceiveRoutePlugin):
                 attachments_controller(settings.max_attachment_bytes),
                 ReceiptSettingsController,
                 StatementController,
+                ReconciliationController,
                 claims_controller(settings.max_attachment_bytes),
                 ProposalController,
                 RequestController,
@@ -259,6 +261,14 @@ class CommonPursePlugin(InitPluginProtocol, ReceiveRoutePlugin):
         )
         app_config.exception_handlers.update(EXCEPTION_HANDLERS)
         app_config.request_class = StrictJSONRequest
+
+        # A stopped app closes its connections (advanced-alchemy's own shutdown misses an
+        # engine given to it once a process has made a second config): the next start
+        # opens new ones, on its own event loop.
+        async def close_connections() -> None:
+            await engine.dispose()
+
+        app_config.on_shutdown.append(close_connections)
         app_config.lifespan.append(maintenance_loop)
         app_config.lifespan.append(signing_loop)
         app_config.lifespan.append(witnessing_loop)

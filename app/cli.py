@@ -6,6 +6,7 @@ import asyncio
 import getpass
 import sys
 from collections.abc import Awaitable, Callable, Coroutine
+from datetime import datetime
 from functools import wraps
 from pathlib import Path
 from typing import Any, TypeVar
@@ -683,6 +684,40 @@ def statements_import(
         f"Imported statement {row.id} into {name} ({row.format}{period}): {row.lines} "
         f"line(s), {imported.new_lines} new; SHA-256 {row.sha256}."
     )
+
+
+@main.command("reconcile")
+@click.argument("group")
+@click.argument("place")
+@click.option(
+    "--through",
+    required=True,
+    type=click.DateTime(formats=["%Y-%m-%d"]),
+    help="The day the books are closed through (YYYY-MM-DD): the statement's closing day.",
+)
+@click.option(
+    "--closing-balance",
+    "closing_balance",
+    required=True,
+    help='The bank\'s balance at the end of that day, as the API writes amounts ("1108.63", '
+    '"-12.50" when overdrawn).',
+)
+def reconcile_command(group: str, place: str, through: datetime, closing_balance: str) -> None:
+    """Close GROUP's PLACE's reconciliation with its bank through a day: the place's balance
+    over the entries dated on or before it must equal the closing balance, and every
+    statement line up to it must be matched. Appends a leaf to the log; never reopened."""
+    from ledger import reconciliation
+
+    settings = Settings.from_env()
+
+    async def work() -> reconciliation.ReconciliationView:
+        async with session_scope(settings) as session:
+            owner = await groups.get_group(session, group)
+            return await reconciliation.close(
+                session, owner, place, through.date(), closing_balance, recorded_by=None
+            )
+
+    click.echo(f"Reconciled: {reconciliation.describe(run(work()))}.")
 
 
 @main.command()

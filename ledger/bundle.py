@@ -24,8 +24,9 @@ import zipfile
 from bisect import bisect_left, bisect_right
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
+from datetime import date
 from itertools import accumulate, chain, compress, repeat
-from operator import attrgetter, gt, is_not
+from operator import attrgetter, gt, is_not, mul, sub
 from pathlib import Path
 from typing import IO
 
@@ -70,6 +71,8 @@ from ledger.models import (
 from ledger.rules import (
     DECISION,
     HOLDING_ROOT,
+    ISO_DAY,
+    RECONCILIATION,
     REVERSAL,
     Books,
     FundTerms,
@@ -670,6 +673,9 @@ class _Replay:
         if document.kind == ATTACHMENT or document.attachment is not None:
             self._attachment(document, digest, fail)
             return
+        if document.kind == RECONCILIATION or document.reconciliation is not None:
+            self._reconciliation(document, digest, fail)
+            return
         try:
             amounts = [int(p.amount) for p in document.postings]
         except ValueError as error:
@@ -697,7 +703,7 @@ class _Replay:
                 raise fail("names a place beside a move's places")
             legs = [*document.move.legs(), *legs]
         try:
-            self.books.record(document.kind, legs, reverses)
+            self.books.record(document.kind, legs, reverses, document.occurred_on)
             self.decisions.leaf(seq, document, legs)
         except LedgerError as broken:
             raise fail(broken.in_log) from broken
@@ -713,6 +719,23 @@ class _Replay:
         entry = _entry_number(document.attachment.entry)
         try:
             self.books.attach(entry or 0)
+        except LedgerError as broken:
+            raise fail(broken.in_log) from broken
+        self._add(digest)
+
+    def _reconciliation(
+        self, document: LeafDoc, digest: bytes, fail: Callable[[str], _Broken]
+    ) -> None:
+        """A reconciliation's leaf: its shape (``reconciliation_problem``), and the log's
+        rule (``Books.reconcile``: the place's balance through the day is the one stated,
+        and the day is after the place's last reconciliation); then it joins the replay."""
+        problem = reconciliation_problem(document)
+        if problem is not None:
+            raise fail(problem)
+        part = document.reconciliation
+        assert part is not None  # reconciliation_problem said so
+        try:
+            self.books.reconcile(part.place, part.through, int(part.balance), part.currency)
         except LedgerError as broken:
             raise fail(broken.in_log) from broken
         self._add(digest)
@@ -744,6 +767,7 @@ class _Replay:
             or not _versions_match(documents)
             # Attached files, and entries naming places: leaf by leaf (``_entry``).
             or any(map(_ATTACHMENT_PART, documents))
+            or any(map(_RECONCILIATION_PART, documents))
             or any(map(_PLACE_PART, documents))
             or any(map(_MOVE_PART, documents))
         ):
@@ -816,6 +840,7 @@ class _Replay:
         # running balance, never below zero unless it may.
         default = books.default_place
         held = None
+        day_changes: dict[str, int] = {}
         if default is not None and default in books.places:
             start = books.place_balances[default]
             if (
@@ -825,6 +850,21 @@ class _Replay:
             ):
                 return False
             held = start + sum(moves)
+            # What each day changes in the place (for its reconciliations); and once it is
+            # reconciled, no money entry dated on or before that day.
+            days = list(map(_OCCURRED_ON, documents))
+            through = books.reconciled.get(default)
+            if through is not None:
+                money_days = list(compress(days, counts))
+                if money_days and (
+                    min(money_days) <= through or not all(map(ISO_DAY.fullmatch, money_days))
+                ):
+                    return False
+            held_run = list(accumulate(map(mul, amounts, holding), initial=0))
+            at_starts = list(map(held_run.__getitem__, starts))
+            for day, net in zip(days, map(sub, at_starts[1:], at_starts), strict=False):
+                if net:
+                    day_changes[day] = day_changes.get(day, 0) + net
         # Payments follow decisions: the few entries that decide, pay or reverse, in order.
         if not self._authority_holds(documents, kinds, first):
             return False
@@ -837,6 +877,9 @@ class _Replay:
         books.balances.update(balances)
         if held is not None and default is not None:
             books.place_balances[default] = held
+            changes = books.days.setdefault(default, {})
+            for day, net in day_changes.items():
+                changes[day] = changes.get(day, 0) + net
         books.used |= slugs
         books.seq = first + count - 1
         self.prev = chain_hex[-HEX_LENGTH:]
@@ -882,6 +925,7 @@ _ACCOUNT, _FUND, _AMOUNT, _CURRENCY = map(attrgetter, ("account", "fund", "amoun
 _POLICY = attrgetter("policy")
 _PLACE_PART, _MOVE_PART = attrgetter("place"), attrgetter("move")
 _ATTACHMENT_PART = attrgetter("attachment")
+_RECONCILIATION_PART, _OCCURRED_ON = attrgetter("reconciliation"), attrgetter("occurred_on")
 _DECIDED_IN, _DECISION = attrgetter("decided_in"), attrgetter("decision")
 _AUTHORITY_KINDS = frozenset((DECISION, REVERSAL, "disbursement"))
 
@@ -978,6 +1022,42 @@ def attachment_problem(document: LeafDoc) -> str | None:
         return f"states a file size {part.size!r} that is not a positive whole number"
     if part.type not in ATTACHMENT_TYPES:
         return f"states a file type {part.type!r} that receipts cannot have"
+    return None
+
+
+def reconciliation_problem(document: LeafDoc) -> str | None:
+    """What is wrong with the shape of a reconciliation's leaf, else None: it is of kind
+    "reconciliation" and carries its part (place, day, balance, currency, lines, SHA-256)
+    and nothing of a money entry."""
+    part = document.reconciliation
+    if document.kind != RECONCILIATION or part is None:
+        return "mixes a reconciliation with another kind of leaf"
+    if (
+        document.postings
+        or document.memo
+        or document.counterparty is not None
+        or document.reverses is not None
+        or document.proposal is not None
+        or document.policy is not None
+        or document.place is not None
+        or document.move is not None
+        or document.decided_in is not None
+        or document.decision is not None
+        or document.attachment is not None
+    ):
+        return "is a reconciliation but also holds parts of a money entry"
+    if _entry_number(part.balance.removeprefix("-")) is None or part.balance == "-0":
+        return f"states a balance {part.balance!r} not written as whole minor units"
+    if _entry_number(part.lines) is None:
+        return f"states {part.lines!r} lines, which is not a whole number"
+    if len(part.sha256) != HEX_LENGTH or part.sha256.strip("0123456789abcdef"):
+        return "names a statement by something that is not a SHA-256 in lower-case hex"
+    try:
+        day = date.fromisoformat(part.through)
+    except ValueError:
+        day = None
+    if day is None or day.isoformat() != part.through:
+        return f"reconciles through {part.through!r}, which is not a day written YYYY-MM-DD"
     return None
 
 

@@ -20,7 +20,7 @@ from typing import Any, NoReturn
 
 import msgspec
 
-from ledger.rules import Leg, move_legs
+from ledger.rules import RECONCILIATION, Leg, move_legs
 
 # Leaf formats. A log keeps every leaf as it was written, so each version stays readable:
 # "1" the first format; "2" adds "policy", the spending policy a payment is made under;
@@ -31,7 +31,9 @@ from ledger.rules import Leg, move_legs
 # members' claims); "6" adds places, where money is held: "place" names the place of an entry
 # not in the group's default place (a leaf naming none is in the default place, as every
 # leaf before places was), and "move" is the part of an entry moving money between two
-# places (kind "move", or the reversal of one), which has no postings.
+# places (kind "move", or the reversal of one), which has no postings; "7" is a leaf of kind
+# "reconciliation" (a place's books agreed with its bank statement through a day, see
+# ``reconciliation_leaf_document``).
 # A leaf is written in the lowest version that can hold it.
 LEAF_VERSION = "1"
 LEAF_VERSION_POLICY = "2"
@@ -39,6 +41,7 @@ LEAF_VERSION_ATTACHMENT = "3"
 LEAF_VERSION_DECISION = "4"
 LEAF_VERSION_REIMBURSEMENTS = "5"
 LEAF_VERSION_PLACES = "6"
+LEAF_VERSION_RECONCILIATION = "7"
 LEAF_VERSIONS = (
     LEAF_VERSION,
     LEAF_VERSION_POLICY,
@@ -46,6 +49,7 @@ LEAF_VERSIONS = (
     LEAF_VERSION_DECISION,
     LEAF_VERSION_REIMBURSEMENTS,
     LEAF_VERSION_PLACES,
+    LEAF_VERSION_RECONCILIATION,
 )
 ATTACHMENT = "attachment"
 # The types of file a receipt may be (what ``ledger.cleaning`` reads from the bytes).
@@ -265,8 +269,49 @@ def attachment_leaf_document(
     }
 
 
+def reconciliation_leaf_document(
+    *,
+    group: str,
+    seq: int,
+    occurred_on: date,
+    recorded_at: datetime,
+    place: str,
+    through: date,
+    balance: int,
+    currency: str,
+    lines: int,
+    sha256: str,
+    prev: str,
+) -> dict[str, Any]:
+    """The leaf of a reconciliation: the place (its slug, always written, the default place
+    too) agreed with its bank through the day ``through``, where it held ``balance`` (minor
+    units of ``currency``), over ``lines`` statement lines, as the statement file with this
+    SHA-256 says (the file stays private: it names people). It moves no money."""
+    return {
+        "v": LEAF_VERSION_RECONCILIATION,
+        "group": group,
+        "seq": str(seq),
+        "kind": RECONCILIATION,
+        "occurred_on": occurred_on.isoformat(),
+        "recorded_at": timestamp(recorded_at),
+        "memo": "",
+        "postings": [],
+        "reconciliation": {
+            "balance": str(balance),
+            "currency": currency,
+            "lines": str(lines),
+            "place": place,
+            "sha256": sha256,
+            "through": through.isoformat(),
+        },
+        "prev": prev,
+    }
+
+
 def leaf_version_of(document: LeafDoc) -> str:
     """The version a leaf with these parts is written in (see ``LEAF_VERSIONS``)."""
+    if document.reconciliation is not None:
+        return LEAF_VERSION_RECONCILIATION
     if document.attachment is not None:
         return LEAF_VERSION_ATTACHMENT
     if document.place is not None or document.move is not None:
@@ -304,6 +349,17 @@ class LeafAttachmentDoc(msgspec.Struct, forbid_unknown_fields=True, gc=False):
     sha256: str
     size: str
     type: str
+
+
+class LeafReconciliationDoc(msgspec.Struct, forbid_unknown_fields=True, gc=False):
+    """A reconciliation's part: the place's balance through a day, by a statement."""
+
+    balance: str
+    currency: str
+    lines: str
+    place: str
+    sha256: str
+    through: str
 
 
 class LeafMoveDoc(msgspec.Struct, forbid_unknown_fields=True, gc=False, kw_only=True):
@@ -427,6 +483,7 @@ class LeafDoc(
     postings: tuple[LeafPostingDoc, ...]
     prev: str
     proposal: LeafProposalDoc | None = None
+    reconciliation: LeafReconciliationDoc | None = None
     recorded_at: str
     reverses: str | None = None
     seq: str

@@ -51,6 +51,10 @@ class AlreadyReversed(Conflict):
     """An entry can be reversed once."""
 
 
+class ClosedPeriod(Conflict):
+    """An entry dated into a period of a place that is reconciled with the bank already."""
+
+
 class NotAuthorised(Conflict):
     """A disbursement names a proposal that does not authorise it."""
 

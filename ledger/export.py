@@ -32,10 +32,12 @@ from ledger.models import (
     LogState,
     Place,
     Posting,
+    Reconciliation,
 )
 from ledger.money import format_amount
-from ledger.plaintext import beancount_file, hledger_journal, place_account
+from ledger.plaintext import BankBalance, beancount_file, hledger_journal, place_account
 from ledger.queries import entry_out, fund_out, place_of, place_out
+from ledger.rules import RECONCILIATION
 
 FORMATS = ("csv", "json", "jsonl", "hledger", "beancount")
 CSV_COLUMNS = (
@@ -65,7 +67,11 @@ def _entries(session: Session, group: Group, batch: int = 5_000) -> Iterator[Ent
         page = list(
             session.scalars(
                 select(Entry)
-                .where(Entry.group_id == group.id, Entry.seq > last, Entry.kind != ATTACHMENT)
+                .where(
+                    Entry.group_id == group.id,
+                    Entry.seq > last,
+                    Entry.kind.not_in((ATTACHMENT, RECONCILIATION)),
+                )
                 .order_by(Entry.seq)
                 .limit(batch)
                 .options(selectinload(Entry.postings).joinedload(Posting.fund))
@@ -149,6 +155,25 @@ def _json(session: Session, group: Group) -> bytes:
         "head": {"seq": state.size if state else 0, "hash": state.head_hash if state else ""},
         "funds": [fund_out(fund) for fund in funds],
         "places": [place_out(place) for place in _places(session, group)],
+        # Each place's books agreed with its bank through a day (leaves of their own).
+        "reconciliations": [
+            {
+                "seq": row.seq,
+                "place": slug,
+                "through": row.through.isoformat(),
+                "closing_balance": format_amount(row.closing_balance, row.currency),
+                "currency": row.currency,
+                "lines": row.lines,
+                "statement_sha256": row.sha256,
+                "recorded_at": timestamp(row.recorded_at),
+            }
+            for row, slug in session.execute(
+                select(Reconciliation, Place.slug)
+                .join(Place, Place.id == Reconciliation.place_id)
+                .where(Reconciliation.group_id == group.id)
+                .order_by(Reconciliation.seq)
+            )
+        ],
         "entries": [
             entry_out(entry, reversed_by.get(entry.seq), attachments.get(entry.seq, ()))
             for entry in _entries(session, group)
@@ -175,17 +200,38 @@ def _places(session: Session, group: Group) -> list[Place]:
     return list(session.scalars(select(Place).where(Place.group_id == group.id).order_by(Place.id)))
 
 
+def _reconciled(session: Session, group: Group) -> list[BankBalance]:
+    """The group's reconciliations, as both plain-text exports assert them."""
+    return [
+        BankBalance(slug, row.through, row.closing_balance, row.currency, row.seq)
+        for row, slug in session.execute(
+            select(Reconciliation, Place.slug)
+            .join(Place, Place.id == Reconciliation.place_id)
+            .where(Reconciliation.group_id == group.id)
+            .order_by(Reconciliation.seq)
+        ).tuples()
+    ]
+
+
 def write_hledger(session: Session, group: Group) -> bytes:
     """The group's hledger journal (UTF-8)."""
     return hledger_journal(
-        group, _funds(session, group), _entries(session, group), _places(session, group)
+        group,
+        _funds(session, group),
+        _entries(session, group),
+        _places(session, group),
+        _reconciled(session, group),
     ).encode()
 
 
 def write_beancount(session: Session, group: Group) -> bytes:
     """The group's beancount file (UTF-8)."""
     return beancount_file(
-        group, _funds(session, group), _entries(session, group), _places(session, group)
+        group,
+        _funds(session, group),
+        _entries(session, group),
+        _places(session, group),
+        _reconciled(session, group),
     ).encode()
 
 

@@ -73,7 +73,7 @@ async def record_entry_once(
             )
         if kept.entry_seq is not None:
             return Outcome(await service.get_entry(session, group, kept.entry_seq), None, True)
-        return Outcome(None, _refusal(kept), True)
+        return Outcome(None, refusal_of(kept), True)
     record_row = IdempotencyRecord(
         group_id=group.id, user_id=caller_id, key=key, request_hash=digest, created_at=now
     )
@@ -93,7 +93,7 @@ async def record_entry_once(
     return Outcome(entry, None, False)
 
 
-def _refusal(kept: IdempotencyRecord) -> LedgerError:
+def refusal_of(kept: IdempotencyRecord) -> LedgerError:
     """The refusal a record keeps, as the error that was raised the first time."""
     kinds = {kind.__name__: kind for kind in _kinds(LedgerError)}
     kind = kinds.get(kept.refusal_kind or "", Conflict)

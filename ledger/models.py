@@ -154,6 +154,9 @@ class Place(Base):
     allow_negative: Mapped[bool] = mapped_column(Boolean, default=False)
     balance: Mapped[int] = mapped_column(BigInteger, default=0)
     created_at: Mapped[datetime] = mapped_column(DateTimeUTC(timezone=True))
+    # The day of the place's last reconciliation with its bank (None: never): entries in
+    # the place dated on or before it are refused (``rules.Books``).
+    reconciled_through: Mapped[date | None] = mapped_column(Date, default=None)
 
 
 class LogState(Base):
@@ -479,6 +482,29 @@ class BankLine(Base):
     reference: Mapped[str | None] = mapped_column(Text)
     description: Mapped[str | None] = mapped_column(Text)
     source: Mapped[str | None] = mapped_column(String(200))
+
+
+class Reconciliation(Base):
+    """A place's books agreed with its bank through a day, as its leaf in the log states
+    it (leaf ``seq``, of kind "reconciliation"): the closing balance, the number of the
+    place's statement lines dated on or before that day, and the SHA-256 of the statement
+    file closed against (``statement_id``: its import). Append-only, like entries."""
+
+    __tablename__ = "reconciliations"
+    __table_args__ = (UniqueConstraint("group_id", "seq"), UniqueConstraint("place_id", "through"))
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    group_id: Mapped[int] = mapped_column(ForeignKey("groups.id"))
+    seq: Mapped[int] = mapped_column(BigInteger)
+    place_id: Mapped[int] = mapped_column(ForeignKey("places.id"))
+    through: Mapped[date] = mapped_column(Date)
+    closing_balance: Mapped[int] = mapped_column(BigInteger)
+    currency: Mapped[str] = mapped_column(String(3))
+    lines: Mapped[int] = mapped_column(BigInteger)
+    statement_id: Mapped[int] = mapped_column(ForeignKey("bank_statements.id"))
+    sha256: Mapped[str] = mapped_column(String(64))
+    recorded_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    recorded_at: Mapped[datetime] = mapped_column(DateTimeUTC(timezone=True))
 
 
 class BankMatch(Base):

@@ -80,6 +80,27 @@ def parse_amount(text: object, currency: str, *, field: str = "amount") -> int:
     return minor
 
 
+def parse_balance(text: object, currency: str, *, field: str = "balance") -> int:
+    """A balance in minor units: written as ``parse_amount`` reads an amount, but it may be
+    zero, or below zero with a leading minus ("-12.50": an overdrawn account)."""
+    if not isinstance(text, str):
+        raise InvalidInput('A balance must be a decimal string such as "12.50".', field=field)
+    negative = text.startswith("-")
+    body = text[1:] if negative else text
+    match = _AMOUNT.fullmatch(body)
+    if match is not None and not (match.group(1) + (match.group(2) or "")).strip("0"):
+        places = exponent(currency)
+        if len(match.group(2) or "") > places:
+            raise InvalidInput(
+                f"{currency} amounts have at most {places} decimal(s); {text!r} has "
+                f"{len(match.group(2) or '')}.",
+                field=field,
+            )
+        return 0
+    minor = parse_amount(body, currency, field=field)
+    return -minor if negative else minor
+
+
 def format_amount(minor: int, currency: str) -> str:
     """Minor units as a decimal string with exactly the currency's decimals ("-12.50")."""
     if type(minor) is not int:  # a balance SQLite overflowed into a float: show its digits

@@ -268,6 +268,23 @@ def _beancount_precision(currency: str) -> str:
 
 
 @dataclass(frozen=True, slots=True)
+class BankBalance:
+    """A reconciliation (``ledger.reconciliation``): the place held ``balance`` (minor
+    units of ``currency``) at the end of ``through``, as its bank said; leaf ``seq``. Both
+    exports assert it on the place's account, which totals what the place holds."""
+
+    place: str
+    through: date
+    balance: int
+    currency: str
+    seq: int
+
+    @property
+    def account(self) -> str:
+        return place_account(self.place).removesuffix(":" + BETWEEN_PLACES)
+
+
+@dataclass(frozen=True, slots=True)
 class _Leg:
     account: str
     amount: int
@@ -468,13 +485,19 @@ def hledger_journal(
     funds: Iterable[FundLike],
     entries: Iterable[EntryLike],
     places: Iterable[PlaceLike] = (),
+    reconciled: Sequence[BankBalance] = (),
 ) -> str:
-    """The group's ledger as an hledger journal that `hledger check -s ordereddates` accepts."""
+    """The group's ledger as an hledger journal that `hledger check -s ordereddates` accepts.
+    ``reconciled``: each is an inclusive balance assertion (``=*``) on the place's account,
+    in a transaction of its own after every transaction of its day."""
     book = _book(group, funds, entries, places)
     lines = _header(book)
     lines += ["", "decimal-mark ."]
-    lines += [f"commodity {_hledger_commodity_example(c)} {c}" for c in book.currencies]
+    currencies = sorted(set(book.currencies) | {_check_currency(r.currency) for r in reconciled})
+    lines += [f"commodity {_hledger_commodity_example(c)} {c}" for c in currencies]
     lines.append("")
+    for account, place in sorted({(r.account, r.place) for r in reconciled}):
+        lines.append(f"account {account}  ; type:C, place:{place}")
     for item in book.accounts.values():
         declared = f"account {item.name}  ; type:{_HLEDGER_TYPES[item.account_type]}"
         if rules.SLUG.fullmatch(item.fund_slug):  # a tag value would end at a comma
@@ -483,8 +506,25 @@ def hledger_journal(
             declared += f", place:{item.place_slug}"
         lines.append(declared)
 
+    pending = sorted(reconciled, key=lambda r: (r.through, r.seq))
+
+    def assertions_before(day: date | None) -> list[str]:
+        """The reconciliations through a day before ``day`` (None: all that are left)."""
+        out: list[str] = []
+        while pending and (day is None or pending[0].through < day):
+            done = pending.pop(0)
+            total = format_amount(done.balance, done.currency)
+            out += [
+                "",
+                f"{done.through.isoformat()} ({done.seq}) Reconciled with the bank"
+                f"  ; seq:{done.seq}, kind:reconciliation",
+                f"    {done.account}  0 {done.currency} =* {total} {done.currency}",
+            ]
+        return out
+
     running: dict[tuple[str, str], int] = defaultdict(int)
     for txn in book.transactions:
+        lines += assertions_before(txn.on)
         narration = hledger_text(txn.narration)
         description = f"{hledger_text(txn.payee)} | {narration}" if txn.payee else narration
         tags = [f"seq:{txn.seq}", f"hash:{txn.hash}", f"kind:{txn.kind}"]
@@ -505,6 +545,7 @@ def hledger_journal(
                 f"    {leg.account}  {format_amount(leg.amount, leg.currency)} {leg.currency}"
                 f" = {format_amount(balance, leg.currency)} {leg.currency}"
             )
+    lines += assertions_before(None)
     return "\n".join(lines) + "\n"
 
 
@@ -528,8 +569,11 @@ def beancount_file(
     funds: Iterable[FundLike],
     entries: Iterable[EntryLike],
     places: Iterable[PlaceLike] = (),
+    reconciled: Sequence[BankBalance] = (),
 ) -> str:
-    """The group's ledger as a beancount file that `bean-check` accepts."""
+    """The group's ledger as a beancount file that `bean-check` accepts. ``reconciled``:
+    each is a ``balance`` of the place's account (which counts its sub-accounts) the day
+    after its day, as beancount checks a balance at the start of its day."""
     book = _book(group, funds, entries, places)
     lines = _header(book)
     lines += [
@@ -547,8 +591,13 @@ def beancount_file(
         return "\n".join(lines) + "\n"
 
     lines.append("")
-    lines += [f"{first.isoformat()} commodity {c}" for c in book.currencies]
+    currencies = sorted(set(book.currencies) | {_check_currency(r.currency) for r in reconciled})
+    lines += [f"{first.isoformat()} commodity {c}" for c in currencies]
     lines.append("")
+    # Open before its first check, even one through a day before any entry (at zero).
+    opens = min([first, *(r.through for r in reconciled)])
+    for account, currency in sorted({(r.account, r.currency) for r in reconciled}):
+        lines.append(f"{opens.isoformat()} open {account} {currency}")
     pairs: list[tuple[_Account, str]] = []
     for item in sorted(book.accounts.values(), key=lambda a: (a.opened or first, a.name)):
         assert item.opened is not None
@@ -642,4 +691,11 @@ def beancount_file(
     for day, name, currency, item in closing:
         if (name, currency, day) not in asserted:
             lines += balances_on(day, [(item, currency)])
+    for done in sorted(reconciled, key=lambda r: (r.through, r.seq)):
+        if done.through == date.max:
+            continue  # no day after it to check on
+        lines.append(
+            f"{(done.through + timedelta(days=1)).isoformat()} balance {done.account}  "
+            f"{format_amount(done.balance, done.currency)} ~ 0 {done.currency}"
+        )
     return "\n".join(lines) + "\n"

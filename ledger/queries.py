@@ -22,7 +22,7 @@ from ledger.canonical import ATTACHMENT, timestamp
 from ledger.models import Entry, Fund, Group, LogState, Membership, Place, Posting
 from ledger.money import format_amount
 from ledger.places import DEFAULT_PLACE_SLUG
-from ledger.rules import DECISION, HOLDING
+from ledger.rules import DECISION, HOLDING, RECONCILIATION
 from ledger.schemas import (
     AttachmentOut,
     EntryOut,
@@ -211,7 +211,7 @@ async def ledger_page(
         # Money entries; the files attached to them are shown with them.
         statement = (
             select(Entry)
-            .where(Entry.group_id == group.id, Entry.kind != ATTACHMENT)
+            .where(Entry.group_id == group.id, Entry.kind.not_in((ATTACHMENT, RECONCILIATION)))
             .order_by(Entry.seq.desc())
         )
         if before is not None:
@@ -453,7 +453,7 @@ def place_of(entry: Entry) -> str | None:
     place, whose slug every group has (``ledger.places``)."""
     if entry.place is not None:
         return entry.place.slug
-    if entry.kind in (ATTACHMENT, DECISION):
+    if entry.kind in (ATTACHMENT, DECISION, RECONCILIATION):
         return None
     return DEFAULT_PLACE_SLUG
 
@@ -466,7 +466,7 @@ def place_out(place: Place) -> PlaceOut:
         default=place.is_default,
         allow_negative=place.allow_negative,
         balance=format_amount(place.balance, place.currency),
-        reconciled_through=None,  # reconciliation with statements is to come
+        reconciled_through=place.reconciled_through,
     )
 
 

@@ -21,6 +21,7 @@ from typing import Any
 from ledger.errors import (
     AlreadyReversed,
     BalanceLimit,
+    ClosedPeriod,
     Conflict,
     InsufficientFunds,
     InvalidInput,
@@ -40,6 +41,8 @@ _ACCOUNT_ROOTS = {
 DEFAULT_PLACE_SLUG = "bank"
 DEFAULT_PLACE_NAME = "Bank account"
 SLUG = re.compile(r"[a-z][a-z0-9]*(?:-[a-z0-9]+)*")
+# A day as a leaf writes it: days written so compare as text the way they do as dates.
+ISO_DAY = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 
 
 def check_slug(slug: str, *, field: str = "slug") -> str:
@@ -203,6 +206,10 @@ REVERSAL = "reversal"
 MOVE = "move"
 # An entry that moves no money: a closed round's decision (``ledger.decisions``).
 DECISION = "decision"
+# A leaf that moves no money either: a place's books agreed with its bank statement through
+# a day (``ledger.reconciliation``); entries in that place dated on or before it are then
+# refused, so the balance that was agreed can never change afterwards.
+RECONCILIATION = "reconciliation"
 
 
 @dataclass(frozen=True, slots=True)
@@ -286,7 +293,13 @@ class Books:
     ``places``: the group's places with their terms, ``default_place`` the slug of the one
     that legs naming no place are in, ``place_balances`` what each holds. Without places
     (a bundle written before places existed) legs in the default place are not checked:
-    that place was the sum of the funds, and the funds' rules held it."""
+    that place was the sum of the funds, and the funds' rules held it.
+
+    Reconciliations: ``reconciled`` says through which day (ISO text) each place was last
+    reconciled; entries in a place dated on or before that day are refused. ``days`` keeps,
+    per place, the net change of each day the entries added with their ``occurred_on``
+    name (a verifier replays them all; the append path of a reconciliation passes the
+    place's balance at its day as the change of that one day, in ``place_days``)."""
 
     def __init__(
         self,
@@ -300,8 +313,14 @@ class Books:
         places: Iterable[PlaceTerms] = (),
         default_place: str | None = None,
         place_balances: Mapping[str, int] | None = None,
+        reconciled: Mapping[str, str] | None = None,
+        place_days: Mapping[str, Mapping[str, int]] | None = None,
     ) -> None:
         self.places = {place.slug: place for place in places}
+        self.reconciled: dict[str, str] = dict(reconciled or {})
+        self.days: dict[str, dict[str, int]] = {
+            slug: dict(changes) for slug, changes in (place_days or {}).items()
+        }
         self.default_place = default_place
         self.place_balances: dict[str, int] = dict.fromkeys(self.places, 0)
         self.place_balances.update(place_balances or {})
@@ -321,9 +340,16 @@ class Books:
         # or attachment names them.
         self.records: set[int] = set()
 
-    def record(self, kind: str, legs: Sequence[Leg], reverses: int | None = None) -> None:
+    def record(
+        self,
+        kind: str,
+        legs: Sequence[Leg],
+        reverses: int | None = None,
+        occurred_on: date | str | None = None,
+    ) -> None:
         """Check the next entry against every rule of the log, then add it; nothing is
-        added when a rule is broken."""
+        added when a rule is broken. ``occurred_on`` (a date or its ISO text): the day the
+        entry says it occurred on, for the rules of reconciled places (None: not read)."""
         seq = self.seq + 1
         if kind == DECISION:
             self._record_decision(legs, reverses)
@@ -333,6 +359,14 @@ class Books:
         original = self._check_reversal(seq, kind, legs, reverses)
         balances = self._check_funds(legs)
         places = self._check_places(kind, legs)
+        day = None if occurred_on is None else str(occurred_on)
+        if day is not None:
+            self._check_open(kind, places, day)
+            for slug, after in places.items():
+                change = after - self.place_balances.get(slug, 0)
+                if change:
+                    changes = self.days.setdefault(slug, {})
+                    changes[day] = changes.get(day, 0) + change
         # Every rule holds: the entry joins the books.
         self.balances.update(balances)
         self.place_balances.update(places)
@@ -357,6 +391,86 @@ class Books:
         self.reversible.append(None)
         self.records.add(seq)
         self.seq = seq
+
+    def reconcile(
+        self, place: str, through: date | str, balance: int, currency: str | None = None
+    ) -> None:
+        """Check the next leaf, a reconciliation of ``place`` through the day ``through``
+        stating ``balance`` (minor units, in ``currency``), then add it: the place exists,
+        the day is later than the place's last reconciliation (a closed one is never
+        reopened), and the entries dated on or before that day put exactly ``balance``
+        there. From then on, entries in the place dated on or before it are refused."""
+        seq = self.seq + 1
+        terms = self.places.get(place)
+        if terms is None:
+            raise InvalidInput(
+                f"There is no place {place!r}.",
+                field="place",
+                in_log=f"reconciles the unknown place {place!r}",
+            )
+        if currency is not None and currency != terms.currency:
+            raise InvalidInput(
+                f"The place {terms.name or place!r} holds {terms.currency}, not {currency}.",
+                field="closing_balance",
+                in_log=f"states a {currency} balance for the {terms.currency} place {place!r}",
+            )
+        day = str(through)
+        if not ISO_DAY.fullmatch(day):
+            raise InvalidInput(
+                f"{day!r} is not a day.",
+                field="through",
+                in_log=f"reconciles through {day!r}, which is not written YYYY-MM-DD",
+            )
+        last = self.reconciled.get(place)
+        if last is not None and day <= last:
+            raise InvalidInput(
+                f"The place {terms.name or place!r} is reconciled through {last} already; a "
+                f"reconciliation closes a later day than that (a closed one is never "
+                "reopened: a correction is a new entry and a new reconciliation).",
+                field="through",
+                in_log=f"reconciles the place {place!r} through {day}, not after its last "
+                f"reconciliation ({last})",
+            )
+        held = self.balance_on(place, day)
+        if held != balance:
+            raise InvalidInput(
+                f"The books put {format_amount(held, terms.currency)} {terms.currency} in "
+                f"the place {terms.name or place!r} through {day}; the closing balance "
+                f"given is {format_amount(balance, terms.currency)} {terms.currency}.",
+                field="closing_balance",
+                in_log=f"states a balance of {balance} for the place {place!r} through "
+                f"{day}, but the entries put {held} there",
+            )
+        self.reconciled[place] = day
+        self.reversible.append(None)
+        self.records.add(seq)
+        self.seq = seq
+
+    def balance_on(self, place: str, day: str) -> int:
+        """What the entries added with their dates put in ``place`` on or before ``day``."""
+        return sum(change for on, change in self.days.get(place, {}).items() if on <= day)
+
+    def _check_open(self, kind: str, places: Mapping[str, int], day: str) -> None:
+        """An entry in a reconciled place is dated after the day it was reconciled
+        through: otherwise the balance the bank agreed with would change silently. (A
+        reversal is dated the day it is recorded, so it passes from the next day on.)"""
+        for slug in places:
+            through = self.reconciled.get(slug)
+            if through is not None and not ISO_DAY.fullmatch(day):
+                raise InvalidInput(
+                    f"{day!r} is not a day.",
+                    field="occurred_on",
+                    in_log=f"states a day {day!r} that is not written YYYY-MM-DD",
+                )
+            if through is not None and day <= through:
+                place = self.places[slug]
+                raise ClosedPeriod(
+                    f"The place {place.name or slug!r} is reconciled with the bank through "
+                    f"{through}: an entry there dated {day} would change the balance that "
+                    f"was agreed. Date it after {through} (a correction is a new entry).",
+                    field="reverses" if kind == REVERSAL else "occurred_on",
+                    in_log=f"is dated {day}, in the place {slug!r} reconciled through {through}",
+                )
 
     def _record_decision(self, legs: Sequence[Leg], reverses: int | None) -> None:
         """A decision joins the log without money; it can never be reversed."""

@@ -330,6 +330,42 @@ class StatementOut(msgspec.Struct, kw_only=True):
     imported_at: str
 
 
+Balance = Annotated[
+    str,
+    msgspec.Meta(
+        min_length=1,
+        max_length=41,
+        description="Decimal string in the currency's major unit; zero, or below zero with "
+        'a leading minus for an overdrawn account ("-12.50").',
+        examples=["1250.00"],
+    ),
+]
+
+
+class ReconciliationIn(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    """Close the place's books against its bank through ``through`` (a day the bank has
+    booked): ``closing_balance`` is the statement's balance at the end of that day."""
+
+    through: date
+    closing_balance: Balance
+
+
+class ReconciliationOut(msgspec.Struct, kw_only=True):
+    """A place's books agreed with its bank through a day; ``seq`` is its leaf in the log,
+    ``lines`` the place's statement lines booked on or before the day (all of them
+    matched), ``statement_sha256`` the hash of the statement file closed against (the
+    file itself stays private)."""
+
+    seq: int
+    place: str
+    through: date
+    closing_balance: str
+    currency: str
+    lines: int
+    statement_sha256: str
+    recorded_at: str
+
+
 class SuggestionOut(msgspec.Struct, kw_only=True):
     """An entry that may be the bank line: amount and direction agree, its date is within
     the place's window; ``reasons`` what in the bank's texts points to it."""

@@ -401,7 +401,7 @@ async def _plan(
         if not memo:
             raise InvalidInput("A reversal needs a reason in its memo.", field="memo")
         original = await find_entry(session, group, entry_in.reverses)
-        if original is None or original.kind == ATTACHMENT:
+        if original is None or original.kind in (ATTACHMENT, rules.RECONCILIATION):
             # (An attached file's leaf moves no money: there is nothing to reverse.)
             raise InvalidInput(
                 f"There is no entry {entry_in.reverses} to reverse.", field="reverses"
@@ -596,8 +596,13 @@ async def record_entry(
         places=map(_place_terms, places),
         default_place=group_places.default.slug if group_places.default else None,
         place_balances={place.slug: place.balance for place in places},
+        reconciled={
+            place.slug: place.reconciled_through.isoformat()
+            for place in places
+            if place.reconciled_through is not None
+        },
     )
-    books.record(plan.kind, legs, plan.reverses)
+    books.record(plan.kind, legs, plan.reverses, plan.occurred_on)
     changes = rules.fund_changes(plan.postings)
     place_changes = {
         group_places.by_slug[slug].id: books.place_balances[slug] - balance
@@ -1007,7 +1012,9 @@ async def list_entries(
     if not 1 <= limit <= MAX_PAGE:
         raise InvalidInput(f"limit is between 1 and {MAX_PAGE}.", field="limit")
     # Money entries: files attached to them are listed with them (``ledger.attachments``).
-    query = select(Entry).where(Entry.group_id == group.id, Entry.kind != ATTACHMENT)
+    query = select(Entry).where(
+        Entry.group_id == group.id, Entry.kind.not_in((ATTACHMENT, rules.RECONCILIATION))
+    )
     if fund is not None:
         seqs = (
             select(Posting.seq)

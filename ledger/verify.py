@@ -27,13 +27,24 @@ from ledger.canonical import (
     leaf_document,
     leaf_hash_hex,
     parse_leaf,
+    reconciliation_leaf_document,
 )
 from ledger.decisions import DecisionBook
 from ledger.errors import LedgerError
 from ledger.merkle import CompactRange, TreeBuilder
-from ledger.models import Attachment, Checkpoint, Entry, Fund, Group, LogState, Place, Posting
+from ledger.models import (
+    Attachment,
+    Checkpoint,
+    Entry,
+    Fund,
+    Group,
+    LogState,
+    Place,
+    Posting,
+    Reconciliation,
+)
 from ledger.money import MAX_BALANCE
-from ledger.rules import Books, FundTerms, Leg, PlaceTerms
+from ledger.rules import RECONCILIATION, Books, FundTerms, Leg, PlaceTerms
 
 _BATCH = 10_000
 
@@ -85,10 +96,12 @@ def _verify(session: Session, group_id: int, group_slug: str) -> VerifyReport:
     ).one_or_none()
     checker.checkpoint_size = latest.size if latest is not None else None
     checker.attachments = _attachments(session, group_id)
+    checker.reconciliations = _reconciliations(session, group_id)
     try:
         _walk(session, group_id, checker)
         checker.finish(state, latest)
         checker.finish_attachments()
+        checker.finish_reconciliations()
     except _Broken as broken:
         return VerifyReport(
             False, checker.count, checker.seq, checker.prev, broken.seq, broken.problem
@@ -131,6 +144,26 @@ def _attachments(session: Session, group_id: int) -> dict[int, _AttachmentRow]:
         ).where(Attachment.group_id == group_id)
     )
     return {seq: (entry, sha256, kind, size) for seq, entry, sha256, kind, size in rows}
+
+
+# What a reconciliation's leaf states beyond the entry's columns: the place (its id), the
+# day, the closing balance, the currency, the number of lines and the statement's SHA-256.
+_ReconciliationRow = tuple[int, date, int, str, int, str]
+
+
+def _reconciliations(session: Session, group_id: int) -> dict[int, _ReconciliationRow]:
+    rows = session.execute(
+        select(
+            Reconciliation.seq,
+            Reconciliation.place_id,
+            Reconciliation.through,
+            Reconciliation.closing_balance,
+            Reconciliation.currency,
+            Reconciliation.lines,
+            Reconciliation.sha256,
+        ).where(Reconciliation.group_id == group_id)
+    )
+    return {seq: tuple(rest) for seq, *rest in rows}  # type: ignore[misc]
 
 
 _ENTRY_COLUMNS = (
@@ -242,6 +275,8 @@ class _Checker:
         self.checkpoint_root: bytes | None = None
         # The attachments' rows not yet met in the log, by their leaf's seq.
         self.attachments: dict[int, _AttachmentRow] = {}
+        # The reconciliations' rows not yet met in the log, by their leaf's seq.
+        self.reconciliations: dict[int, _ReconciliationRow] = {}
 
     def entry(self, row: _EntryRow, postings: list[_PostingRow]) -> None:
         (
@@ -271,6 +306,9 @@ class _Checker:
             raise _Broken(seq, f"entry {seq} does not follow the previous entry's hash")
         if kind == ATTACHMENT:
             self._attachment(row, postings)
+            return
+        if kind == RECONCILIATION:
+            self._reconciliation(row, postings)
             return
         # A decision's body lives in its leaf alone (read strictly); the rest of the leaf is
         # re-derived from the row like any entry's.
@@ -328,7 +366,7 @@ class _Checker:
         if leaf_hash_hex(leaf) != entry_hash:
             raise _Broken(seq, f"entry {seq} does not match its hash")
         try:
-            self.books.record(kind, legs, reverses)
+            self.books.record(kind, legs, reverses, occurred_on)
             self._authority(seq, kind, legs, row, decision)
         except LedgerError as broken:
             raise _Broken(seq, f"entry {seq} {broken.in_log}") from broken
@@ -375,6 +413,61 @@ class _Checker:
         except LedgerError as broken:
             raise _Broken(seq, f"entry {seq} {broken.in_log}") from broken
         self._add(seq, entry_hash)
+
+    def _reconciliation(self, row: _EntryRow, postings: list[_PostingRow]) -> None:
+        """A place reconciled with its bank: its leaf re-derived from the entry's and the
+        reconciliation's rows, and the log's rule (``Books.reconcile``)."""
+        seq, _, occurred_on, recorded_at, memo = row[:5]
+        prev_hash, entry_hash, leaf = row[9:12]
+        found = self.reconciliations.pop(seq, None)
+        if found is None:
+            raise _Broken(seq, f"entry {seq} is a reconciliation the database does not hold")
+        if postings or memo or any(part is not None for part in (*row[5:9], *row[12:])):
+            raise _Broken(
+                seq, f"entry {seq} is a reconciliation but also holds parts of a money entry"
+            )
+        place_id, through, balance, currency, lines, sha256 = found
+        place = self.places.get(place_id)
+        if place is None:
+            raise _Broken(seq, f"entry {seq} reconciles a place the group does not have")
+        document = reconciliation_leaf_document(
+            group=self.group_slug,
+            seq=seq,
+            occurred_on=occurred_on,
+            recorded_at=recorded_at,
+            place=place.slug,
+            through=through,
+            balance=balance,
+            currency=currency,
+            lines=lines,
+            sha256=sha256,
+            prev=prev_hash,
+        )
+        if canonical_json(document, check=False) != leaf:
+            raise _Broken(seq, f"entry {seq} differs from the leaf that was hashed")
+        if leaf_hash_hex(leaf) != entry_hash:
+            raise _Broken(seq, f"entry {seq} does not match its hash")
+        try:
+            self.books.reconcile(place.slug, through, balance, currency)
+        except LedgerError as broken:
+            raise _Broken(seq, f"entry {seq} {broken.in_log}") from broken
+        self._add(seq, entry_hash)
+
+    def finish_reconciliations(self) -> None:
+        """Every reconciliation's row is a leaf of the log, and each place's last
+        reconciled day, kept with the place, is the one the log says."""
+        if self.reconciliations:
+            seq = min(self.reconciliations)
+            raise _Broken(seq, f"the reconciliation recorded as entry {seq} is not in the log")
+        for place in self.places.values():
+            through = place.reconciled_through
+            kept = None if through is None else through.isoformat()
+            if kept != self.books.reconciled.get(place.slug):
+                raise _Broken(
+                    None,
+                    f"the place {place.slug!r} is kept as reconciled through {kept}, but the "
+                    f"log says {self.books.reconciled.get(place.slug)}",
+                )
 
     def finish_attachments(self) -> None:
         """Every attachment's row is a leaf of the log."""

@@ -10,7 +10,7 @@ from typing import Annotated
 import msgspec
 
 from ledger.groups import INVITE_DAYS, MAX_INVITE_DAYS, InviteState
-from ledger.schemas import EntryOut, FundOut, HeadOut
+from ledger.schemas import EntryOut, FundOut, HeadOut, PlaceOut, ReconciliationOut
 
 
 class GroupIn(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
@@ -107,6 +107,9 @@ class LedgerExportOut(msgspec.Struct, kw_only=True):
     group: ExportGroupOut
     head: HeadOut
     funds: list[FundOut]
+    # Where the money is held, and each place's reconciliations with its bank.
+    places: list[PlaceOut] = msgspec.field(default_factory=list)
+    reconciliations: list[ReconciliationOut] = msgspec.field(default_factory=list)
     entries: list[EntryOut]
 
 

@@ -18,7 +18,7 @@ from litestar import Controller, Request, Response, get, post, put
 from litestar.datastructures import UploadFile
 from litestar.di import Provide
 from litestar.enums import RequestEncodingType
-from litestar.params import Body, JSONBody
+from litestar.params import Body, FromPath, JSONBody
 
 from app.api import openapi
 from app.api.attachments import FORM_ROOM, store_of
@@ -147,7 +147,7 @@ class StatementController(Controller):
         request: Request[Any, Any, Any],
         db_session: DbSession,
         caller: CurrentCaller,
-        place: str,
+        place: FromPath[str],
         data: Annotated[StatementUpload, Body(media_type=RequestEncodingType.MULTI_PART)],
     ) -> Response[bytes]:
         where = await bank.get_place(db_session, caller.group, place)
@@ -175,7 +175,7 @@ class StatementController(Controller):
         summary="The place's imported statements, newest first",
     )
     async def list_statements(
-        self, db_session: DbSession, caller: CurrentCaller, place: str
+        self, db_session: DbSession, caller: CurrentCaller, place: FromPath[str]
     ) -> list[StatementOut]:
         where = await bank.get_place(db_session, caller.group, place)
         return [statement_out(row, where) for row in await bank.list_statements(db_session, where)]
@@ -193,7 +193,7 @@ class StatementController(Controller):
         ),
     )
     async def list_lines(
-        self, db_session: DbSession, caller: CurrentCaller, place: str, statement: Id
+        self, db_session: DbSession, caller: CurrentCaller, place: FromPath[str], statement: Id
     ) -> list[LineOut]:
         where = await bank.get_place(db_session, caller.group, place)
         row = await bank.get_statement(db_session, where, statement)
@@ -215,7 +215,7 @@ class StatementController(Controller):
         self,
         db_session: DbSession,
         caller: CurrentCaller,
-        place: str,
+        place: FromPath[str],
         statement: Id,
         line: Id,
         data: JSONBody[MatchIn],
@@ -236,7 +236,7 @@ class StatementController(Controller):
         self,
         db_session: DbSession,
         caller: CurrentCaller,
-        place: str,
+        place: FromPath[str],
         statement: Id,
         line: Id,
         data: JSONBody[RejectIn],
@@ -261,7 +261,7 @@ class StatementController(Controller):
         request: Request[Any, Any, Any],
         db_session: DbSession,
         caller: CurrentCaller,
-        place: str,
+        place: FromPath[str],
         statement: Id,
         line: Id,
         data: JSONBody[LineDonationIn],
@@ -285,7 +285,7 @@ class StatementController(Controller):
         summary="The place's saved CSV mapping and matching window",
     )
     async def read_settings(
-        self, db_session: DbSession, caller: CurrentCaller, place: str
+        self, db_session: DbSession, caller: CurrentCaller, place: FromPath[str]
     ) -> StatementSettingsOut:
         where = await bank.get_place(db_session, caller.group, place)
         return settings_out(await bank.settings_of(db_session, where))
@@ -299,7 +299,7 @@ class StatementController(Controller):
         self,
         db_session: DbSession,
         caller: CurrentCaller,
-        place: str,
+        place: FromPath[str],
         data: JSONBody[StatementSettingsIn],
     ) -> StatementSettingsOut:
         where = await bank.get_place(db_session, caller.group, place)

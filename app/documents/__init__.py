@@ -80,6 +80,11 @@ def configure(app_config: AppConfig, settings: Settings) -> None:
     # Imported here: the render functions above serve the CLI and benches without Litestar.
     from app.documents.routes import DECISIONS_STATE_KEY, LIMITS_STATE_KEY, DocumentController
 
-    app_config.state[LIMITS_STATE_KEY] = limits_from(settings)
-    app_config.state[DECISIONS_STATE_KEY] = proposal_decisions
+    limits = limits_from(settings)  # read now: bad settings stop the app before it starts
+    # Set on each start, so a run may swap them (tests do) without the next run inheriting it.
+    app_config.on_startup.append(
+        lambda app: app.state.update(
+            {LIMITS_STATE_KEY: limits, DECISIONS_STATE_KEY: proposal_decisions}
+        )
+    )
     app_config.route_handlers.append(DocumentController)

@@ -30,7 +30,8 @@ from app.documents.pdf import DEFAULT_LIMITS, Limits, PdfAttachment, PdfDocument
 from app.documents.seal import Links, latest_seal
 from app.i18n import SOURCE_LANGUAGE
 from app.presenters.formatting import Formatter, locale_or_default
-from app.presenters.ledger import FILE_TYPE_LABELS, DecisionLine, size_text
+from app.presenters.ledger import FILE_TYPE_LABELS, DecisionLine, size_text, standing_view
+from ledger import reconciliation
 from ledger import service as ledger_service
 from ledger.attachments import AttachmentView, attachments_of
 from ledger.errors import InvalidInput
@@ -369,6 +370,11 @@ async def statement_document(
         _reader_money(decision, fmt)
         for decision in await decisions_in_period(session, group, date_from, date_to)
     ]
+    # Whether each place's books matched its bank, as known at the period's end.
+    standings = [
+        standing_view(s, fmt)
+        for s in await reconciliation.standings(session, group, date_to, as_of=date_to)
+    ]
     seal = await latest_seal(session, group)
     leaves = await period_leaves(session, group, date_from, date_to)
     links = Links(base_url.rstrip("/"), group.slug)
@@ -404,6 +410,7 @@ async def statement_document(
         "first_seq": rows[0].seq if rows else None,
         "last_seq": rows[-1].seq if rows else None,
         "decisions": decisions,
+        "standings": [s for s in standings if s.state != "none"],
         "receipts": receipts,
         "seal": seal,
         "links": links,

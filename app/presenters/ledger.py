@@ -13,6 +13,7 @@ from app.presenters.formatting import Formatter
 from ledger.attachments import AttachmentView
 from ledger.models import Entry, Fund, Place
 from ledger.queries import ReversalLinks
+from ledger.reconciliation import PlaceStanding
 from ledger.rules import HOLDING
 from ledger.words import Words
 from proposals.labels import STATUS_LABELS
@@ -243,6 +244,36 @@ class PlaceView:
     name: str
     balance: str
     default: bool
+
+
+@dataclass(frozen=True, slots=True)
+class StandingView:
+    """Whether a place's books match its bank, as the group page, the place page and the
+    audit statement say it: ``state`` is ``matched`` (reconciled lately, through
+    ``through``), ``stale`` (reconciled, but not for ``STALE_AFTER``), ``never`` (it has
+    statements but no reconciliation) or ``none`` (no statements: nothing is said);
+    ``seq`` is the last reconciliation's leaf, the proof."""
+
+    slug: str
+    name: str
+    state: str
+    through: str = ""
+    balance: str = ""
+    seq: int | None = None
+
+
+def standing_view(standing: PlaceStanding, fmt: Formatter) -> StandingView:
+    place, last = standing.place, standing.last
+    if last is None:
+        return StandingView(place.slug, place.name, "never" if standing.has_statements else "none")
+    return StandingView(
+        place.slug,
+        place.name,
+        "stale" if standing.stale else "matched",
+        fmt.day(last.through),
+        fmt.money(last.closing_balance, last.currency),
+        last.seq,
+    )
 
 
 def place_view(place: Place, fmt: Formatter) -> PlaceView:

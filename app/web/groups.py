@@ -28,7 +28,14 @@ from app.deps import CurrentCaller, CurrentUser, DbSession, Id, settings_of
 from app.guards import logged_in, member_with, public_or_member
 from app.i18n import available_languages
 from app.presenters.formatting import Formatter
-from app.presenters.ledger import FundView, entry_title, entry_view, fund_view, place_view
+from app.presenters.ledger import (
+    FundView,
+    entry_title,
+    entry_view,
+    fund_view,
+    place_view,
+    standing_view,
+)
 from app.presenters.proposals import (
     RECENT_DECISIONS,
     SHOWN_NOTIFICATIONS,
@@ -44,7 +51,7 @@ from app.web.ledger import entry_views
 from app.web.security import COOKIE_FREE
 from app.web.templating import language_cookie, local_path, page, see_other
 from app.web.verification import VerificationKeeper
-from ledger import bank, giving, groups, log, service, witnesses
+from ledger import bank, giving, groups, log, reconciliation, service, witnesses
 from ledger import queries as ledger_queries
 from ledger.canonical import timestamp
 from ledger.errors import NotFound
@@ -186,6 +193,12 @@ class GroupPages(Controller):
             donors=await giving.donors(db_session, group, named=DONORS_ON_GROUP_PAGE),
             held=[fmt.money(total, currency) for currency, total in sorted(held.items())],
             places=[place_view(p, fmt) for p in await service.list_places(db_session, group)],
+            standings=[
+                standing_view(s, fmt)
+                for s in await reconciliation.standings(
+                    db_session, group, now.astimezone(fmt.zone).date()
+                )
+            ],
             months=[
                 MonthSummary(
                     fmt.month(month),

@@ -40,6 +40,7 @@ from app.presenters.ledger import (
     place_view,
     receipt_view,
     size_text,
+    standing_view,
 )
 from app.presenters.proposals import PayableProposal, payable_views
 from app.web.forms import (
@@ -54,7 +55,7 @@ from app.web.forms import (
 from app.web.language import visitor_formatter, visitor_language
 from app.web.security import COOKIE_FREE
 from app.web.templating import page, see_other
-from ledger import attachments, giving, service
+from ledger import attachments, giving, reconciliation, service
 from ledger import queries as ledger_queries
 from ledger.canonical import ATTACHMENT
 from ledger.cleaning import CleanFile
@@ -62,6 +63,7 @@ from ledger.errors import IdempotencyMismatch, InvalidInput, LedgerError
 from ledger.groups import utcnow
 from ledger.idempotency import record_entry_once
 from ledger.models import Group
+from ledger.money import format_amount
 from ledger.rules import ENTRY_KINDS
 from ledger.schemas import DisbursementIn, FundIn, PlaceIn
 from ledger.words import N_
@@ -510,6 +512,46 @@ class LedgerForms(Controller):
             return await self._place_page(request, db_session, caller, form, status=422)
         return see_other(f"/m/{caller.group.slug}/places/new?added={slug}")
 
+    @post(
+        "/m/{group:str}/places/{place:str}/reconciliations",
+        guards=[member_with("steward")],
+        name="reconcile_submit",
+    )
+    async def reconcile(
+        self,
+        request: Request[Any, Any, Any],
+        db_session: DbSession,
+        caller: CurrentCaller,
+        place: str,
+    ) -> Template | Redirect:
+        """Close the place's reconciliation with its bank (``ledger.reconciliation``); the
+        rule's refusals are shown in the form, at their field."""
+        form = await read_form(request, ("through", "closing_balance"))
+        form.values["place"] = place
+        through = None
+        try:
+            through = date.fromisoformat(form.value("through"))
+        except ValueError:
+            form.fail("through", N_("Give the day as the calendar shows it (YYYY-MM-DD)."))
+        if through is not None:
+            try:
+                await reconciliation.close(
+                    db_session,
+                    caller.group,
+                    place,
+                    through,
+                    form.amount("closing_balance"),
+                    recorded_by=caller.user_id,
+                    notary=request.app.state.notary,
+                )
+            except LedgerError as error:
+                form.fail_with(error, ("through", "closing_balance"))
+        if not form.ok:
+            return await self._place_page(
+                request, db_session, caller, Form(), reconcile_form=form, status=422
+            )
+        return see_other(f"/m/{caller.group.slug}/places/new?reconciled={place}")
+
     async def _place_page(
         self,
         request: Request[Any, Any, Any],
@@ -517,10 +559,31 @@ class LedgerForms(Controller):
         caller: Caller,
         form: Form,
         *,
+        reconcile_form: Form | None = None,
         status: int = 200,
     ) -> Template:
-        fmt = Formatter.for_group(caller.group, settings_of(request))
+        fmt = visitor_formatter(request, caller.group)
         places = await service.list_places(db_session, caller.group)
+        standings = await reconciliation.standings(db_session, caller.group, utcnow().date())
+        # The close form: for the place asked for (a statement page's link) or the first
+        # with statements, filled in from its latest statement's closing day and balance.
+        with_statements = [s.place for s in standings if s.has_statements]
+        if reconcile_form is None:
+            asked = request.query_params.get("reconcile")
+            chosen = next((p for p in with_statements if p.slug == asked), None) or next(
+                iter(with_statements), None
+            )
+            reconcile_form = Form(language=visitor_language(request))
+            if chosen is not None:
+                reconcile_form.values["place"] = chosen.slug
+                latest = await reconciliation.latest_statement(db_session, chosen)
+                if latest is not None:
+                    day = latest.closing_on or latest.ends_on
+                    reconcile_form.values["through"] = day.isoformat() if day else ""
+                    if latest.closing is not None:
+                        reconcile_form.values["closing_balance"] = format_amount(
+                            latest.closing, chosen.currency
+                        )
         return page(
             request,
             "member/place.html",
@@ -528,8 +591,13 @@ class LedgerForms(Controller):
             group=caller.group,
             caller=caller,
             form=form,
+            fmt=fmt,
             places=[place_view(p, fmt) for p in places],
             added=request.query_params.get("added"),
+            reconciled=request.query_params.get("reconciled"),
+            standings=[standing_view(s, fmt) for s in standings],
+            reconcile_form=reconcile_form,
+            reconcilable=[(p.slug, p.name) for p in with_statements],
         )
 
     # --- funds (stewards) ----------------------------------------------------------------

@@ -75,4 +75,7 @@ def configure(app_config: AppConfig, settings: Settings) -> None:
     app_config.middleware.append(csrf_middleware(settings))
     app_config.before_send.append(security_headers(settings))
     app_config.exception_handlers[LoginRequired] = login_redirect
-    app_config.state["verification_keeper"] = VerificationKeeper(settings)
+    # Its results are kept per group for one run of the app: a restarted app checks afresh.
+    app_config.on_startup.append(
+        lambda app: app.state.update(verification_keeper=VerificationKeeper(settings))
+    )

@@ -1,15 +1,23 @@
 """A place's bank statements in the members' pages (stewards): import with a preview, the
 lines with their status and suggestions to confirm or reject, a credit made a donation.
 
-No JavaScript: the preview page carries the file back in a hidden field (base64), so
-nothing is stored until the steward confirms; the import then goes through ``ledger.bank``
-exactly as the API's does.
+A CSV file opens the mapping editor: the file's first lines split into columns, and one
+field per setting of the place's mapping (its saved one, else a guess from the file);
+"Preview" reads the file with the fields' mapping and shows the lines or the error naming
+the line; "Import" reads it the same way, stores it and saves the mapping for the place.
+Other formats go straight to a preview of their lines.
+
+No JavaScript: each page carries the file back in a hidden field (base64), so nothing is
+stored until the steward imports, and the file is chosen once; the import then goes through
+``ledger.bank`` exactly as the API's does.
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
+from dataclasses import dataclass
+from datetime import date
 from typing import Any
 
 import anyio
@@ -26,37 +34,129 @@ from app.deps import CurrentCaller, DbSession, Id, provide_notary, settings_of
 from app.errors import status_of
 from app.guards import member_with
 from app.presenters.formatting import Formatter
+from app.web import mapping_editor
 from app.web.forms import Form
+from app.web.language import visitor_language
 from app.web.templating import page, see_other
 from ledger import bank, service
 from ledger.errors import InvalidInput, LedgerError
 from ledger.models import Place
-from ledger.statements import CsvPreview, Statement, StatementFormat, preview_csv
+from ledger.statements import (
+    ENCODINGS,
+    CsvMapping,
+    CsvPreview,
+    Encoding,
+    Statement,
+    StatementFormat,
+    preview_csv,
+)
+from ledger.statements.csv_editor import DATE_FORMATS, FileColumns, file_columns, guess_mapping
 
 PREVIEW_LINES = 12
+EXAMPLE_DAY = date(2026, 12, 31)
+FIRST_LINES = 15
 FORMATS = [item.value for item in StatementFormat]
+SENT_FIELDS = ("format", "mapping", "content", "editor", "filename")
 
 
 def _base(caller: Caller, place: Place) -> str:
     return f"/m/{caller.group.slug}/places/{place.slug}/statements"
 
 
-async def _sent_file(request: Request[Any, Any, Any]) -> tuple[bytes, dict[str, str]]:
-    """The file a form sent (the field ``file``, or the preview's ``content``) and its
-    other fields."""
+async def _sent_file(request: Request[Any, Any, Any], form: Form) -> bytes:
+    """The file a form sent (the field ``file``, or the page's ``content``); its other
+    fields go into ``form``."""
     data = await request.form()
-    fields = {name: str(data.get(name) or "").strip() for name in ("format", "mapping", "content")}
+    for name in (*SENT_FIELDS, *mapping_editor.FIELDS):
+        form.values[name] = str(data.get(name) or "").strip()
+    for name in mapping_editor.LISTS:
+        form.lists[name] = [str(value) for value in data.getall(name, [])]
     upload = data.get("file")
     if isinstance(upload, UploadFile) and upload.filename:
-        return await read_statement_upload(upload), fields
-    if fields["content"]:
+        form.values["filename"] = upload.filename[:200]
+        return await read_statement_upload(upload)
+    if form.value("content"):
         try:
-            content = base64.b64decode(fields["content"], validate=True)
+            content = base64.b64decode(form.value("content"), validate=True)
         except (binascii.Error, ValueError):
             raise InvalidInput("Choose the statement's file again.", field="file") from None
         if len(content) <= STATEMENT_LIMIT:
-            return content, fields
+            return content
     raise InvalidInput("Choose the statement's file.", field="file")
+
+
+def _is_csv(form: Form, data: bytes) -> bool:
+    chosen = form.value("format")
+    return chosen == "csv" or (not chosen and bank.detect(data) is None)
+
+
+@dataclass
+class Editor:
+    """What the mapping editor shows: the file's columns and first lines, and where the
+    mapping came from (``saved``, ``guessed``, ``sent`` as JSON, or the ``form``)."""
+
+    columns: FileColumns
+    rows: list[tuple[int, list[str]]]
+    source: str
+    mapping: CsvMapping | None = None
+    skipped: int = 0
+    header_line: int | None = None
+
+
+async def _mapping_for(
+    db_session: AsyncSession, place: Place, data: bytes, form: Form
+) -> tuple[CsvMapping | None, FileColumns, str]:
+    """The mapping to read ``data`` with: the editor's fields when the page sent them,
+    else the mapping sent as JSON, the place's saved one, or a guess from the file; the
+    form is filled with it and the file's columns read as it says."""
+    if form.value("editor"):
+        columns = mapping_editor.columns_from_form(data, form)
+        return mapping_editor.mapping_from_form(form, columns), columns, "form"
+    mapping: CsvMapping | None = None
+    source = "sent"
+    try:
+        mapping = mapping_of(form.value("mapping"))
+    except LedgerError as error:
+        form.fail("", str(error))
+    if mapping is None:
+        source = "saved"
+        try:
+            mapping = bank.saved_mapping(await bank.settings_of(db_session, place))
+        except LedgerError:  # a mapping saved before its rules changed: start again
+            mapping = None
+    if mapping is None:
+        source = "guessed"
+        mapping = await anyio.to_thread.run_sync(guess_mapping, data)
+    columns = file_columns(
+        data,
+        encoding=mapping.encoding,
+        delimiter=mapping.delimiter,
+        skip_lines=mapping.skip_lines,
+        header=mapping.header,
+    )
+    mapping_editor.fields_of(mapping, columns, form)
+    return (mapping if form.ok else None), columns, source
+
+
+def _first_lines(data: bytes, form: Form) -> list[tuple[int, list[str]]]:
+    """The file's first lines split as the form's encoding and delimiter say (Latin-1,
+    which every byte is, when the file is not in the chosen encoding: reading it names
+    the line)."""
+    encoding = form.value("encoding")
+    delimiter = mapping_editor.DELIMITERS.get(form.value("delimiter"))
+    chosen: Encoding = next((known for known in ENCODINGS if known == encoding), "utf-8")
+    for tried in (chosen, "latin-1"):
+        try:
+            found: CsvPreview = preview_csv(
+                data,
+                encoding=tried,
+                delimiter=delimiter,
+                count=FIRST_LINES,
+            )
+        except LedgerError:
+            continue
+        return found.rows
+    return []
 
 
 class StatementPages(Controller):
@@ -76,8 +176,7 @@ class StatementPages(Controller):
         place: str,
     ) -> Template:
         where = await bank.get_place(db_session, caller.group, place)
-        settings = await bank.settings_of(db_session, where)
-        form = Form(values={"mapping": settings.csv_mapping or "" if settings else ""})
+        form = Form(language=visitor_language(request))
         return await self._page(request, db_session, caller, where, form)
 
     async def _page(
@@ -90,7 +189,7 @@ class StatementPages(Controller):
         *,
         status: int = 200,
         preview: Statement | None = None,
-        columns: CsvPreview | None = None,
+        editor: Editor | None = None,
         content: str = "",
     ) -> Template:
         fmt = Formatter.for_group(caller.group, settings_of(request))
@@ -108,16 +207,57 @@ class StatementPages(Controller):
             debits=await bank.unmatched_debits(db_session, place),
             preview=preview,
             preview_lines=list(preview.lines[:PREVIEW_LINES]) if preview else [],
-            columns=columns,
+            editor=editor,
+            # Each format shown with a day it writes unmistakably (the 31st of December).
+            date_formats=[(item, EXAMPLE_DAY.strftime(item)) for item in DATE_FORMATS],
+            other_format=mapping_editor.OTHER_FORMAT,
             content=content,
             base=_base(caller, place),
         )
+
+    async def _editor(
+        self,
+        request: Request[Any, Any, Any],
+        db_session: AsyncSession,
+        caller: Caller,
+        place: Place,
+        data: bytes,
+        form: Form,
+    ) -> tuple[Editor, Statement | None]:
+        """The editor for ``data``, and the statement its mapping reads (None, with the
+        error on its field or on the preview, when it reads none)."""
+        mapping, columns, source = await _mapping_for(db_session, place, data, form)
+        skip = form.value("skip_lines")
+        skipped = int(skip) if skip.isdigit() else 0
+        rows = _first_lines(data, form)
+        header_line = next(
+            (line for line, cells in rows if line > skipped and any(c.strip() for c in cells)),
+            None,
+        )
+        editor = Editor(
+            columns=columns,
+            rows=rows,
+            source=source,
+            mapping=mapping,
+            skipped=skipped,
+            header_line=header_line if form.value("header") != "no" else None,
+        )
+        if mapping is None:
+            return editor, None
+        try:
+            statement = await anyio.to_thread.run_sync(
+                lambda: bank.read_for_place(data, place, format="csv", mapping=mapping)
+            )
+        except LedgerError as error:
+            form.fail(mapping_editor.field_of(error), str(error))
+            return editor, None
+        return editor, statement
 
     @post(
         "/m/{group:str}/places/{place:str}/statements/preview",
         guards=[member_with("steward")],
         name="statements_preview",
-        # The file, or the preview's copy of it in base64 (a third larger).
+        # The file, or the page's copy of it in base64 (a third larger).
         request_max_body_size=STATEMENT_LIMIT * 2 + FORM_ROOM,
     )
     async def preview(
@@ -128,34 +268,36 @@ class StatementPages(Controller):
         place: str,
     ) -> Template:
         where = await bank.get_place(db_session, caller.group, place)
-        form = Form(values={})
-        columns: CsvPreview | None = None
-        content = ""
+        form = Form(language=visitor_language(request))
         try:
-            data, fields = await _sent_file(request)
-            form.values.update(format=fields["format"], mapping=fields["mapping"])
-            content = base64.b64encode(data).decode()
-            mapping = mapping_of(fields["mapping"])
-            if fields["format"] == "csv" or (mapping is None and not bank.detect(data)):
-                columns = preview_csv(
-                    data, encoding=mapping.encoding if mapping else "utf-8", count=PREVIEW_LINES
-                )
-            statement = await anyio.to_thread.run_sync(
-                lambda: bank.read_for_place(
-                    data, where, format=fields["format"] or None, mapping=mapping
-                )
-            )
+            data = await _sent_file(request, form)
         except LedgerError as error:
-            form.fail(error.field if error.field in ("format", "mapping") else "file", str(error))
+            form.fail("file", str(error))
+            return await self._page(
+                request, db_session, caller, where, form, status=status_of(error)
+            )
+        content = base64.b64encode(data).decode()
+        if _is_csv(form, data):
+            editor, statement = await self._editor(request, db_session, caller, where, data, form)
             return await self._page(
                 request,
                 db_session,
                 caller,
                 where,
                 form,
-                status=status_of(error),
-                columns=columns,
+                status=200 if statement is not None else 422,
+                preview=statement,
+                editor=editor,
                 content=content,
+            )
+        try:
+            statement = await anyio.to_thread.run_sync(
+                lambda: bank.read_for_place(data, where, format=form.value("format") or None)
+            )
+        except LedgerError as error:
+            form.fail("format" if error.field == "format" else "file", str(error))
+            return await self._page(
+                request, db_session, caller, where, form, status=status_of(error)
             )
         return await self._page(
             request, db_session, caller, where, form, preview=statement, content=content
@@ -165,7 +307,7 @@ class StatementPages(Controller):
         "/m/{group:str}/places/{place:str}/statements",
         guards=[member_with("steward")],
         name="statements_import",
-        # The file, or the preview's copy of it in base64 (a third larger).
+        # The file, or the page's copy of it in base64 (a third larger).
         request_max_body_size=STATEMENT_LIMIT * 2 + FORM_ROOM,
     )
     async def import_statement(
@@ -176,28 +318,49 @@ class StatementPages(Controller):
         place: str,
     ) -> Template | Redirect:
         where = await bank.get_place(db_session, caller.group, place)
-        form = Form(values={})
+        form = Form(language=visitor_language(request))
         try:
-            data, fields = await _sent_file(request)
-            form.values.update(format=fields["format"], mapping=fields["mapping"])
-            sent = mapping_of(fields["mapping"])
-            mapping = sent or bank.saved_mapping(await bank.settings_of(db_session, where))
-            statement = await anyio.to_thread.run_sync(
-                lambda: bank.read_for_place(
-                    data, where, format=fields["format"] or None, mapping=mapping
-                )
+            data = await _sent_file(request, form)
+        except LedgerError as error:
+            form.fail("file", str(error))
+            return await self._page(
+                request, db_session, caller, where, form, status=status_of(error)
             )
+        content = base64.b64encode(data).decode()
+        mapping: CsvMapping | None = None
+        statement: Statement | None = None
+        if _is_csv(form, data):
+            editor, statement = await self._editor(request, db_session, caller, where, data, form)
+            if statement is None:
+                return await self._page(
+                    request,
+                    db_session,
+                    caller,
+                    where,
+                    form,
+                    status=422,
+                    editor=editor,
+                    content=content,
+                )
+            mapping = editor.mapping
+        try:
+            if statement is None:
+                statement = await anyio.to_thread.run_sync(
+                    lambda: bank.read_for_place(data, where, format=form.value("format") or None)
+                )
             imported = await bank.store_statement(
                 db_session,
                 caller.group,
                 where,
                 statement,
                 imported_by=caller.user_id,
-                mapping=sent if statement.format == "csv" else None,
+                # The mapping that read the file becomes the place's: the next file from
+                # this bank opens with it.
+                mapping=mapping,
             )
             await anyio.to_thread.run_sync(store_of(request).put, data)
         except LedgerError as error:
-            form.fail(error.field if error.field in ("format", "mapping") else "file", str(error))
+            form.fail("format" if error.field == "format" else "file", str(error))
             return await self._page(
                 request, db_session, caller, where, form, status=status_of(error)
             )

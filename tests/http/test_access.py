@@ -168,6 +168,13 @@ ROUTES: dict[tuple[str, str], Route] = {
     ): Route(
         STEWARD, body={}, allowed=422, params={"place": "bank", "statement": "999999", "line": "1"}
     ),
+    # Reconciliations are leaves of the log: public to read, closed by stewards.
+    ("POST", "/api/groups/{group:str}/places/{place:str}/reconciliations"): Route(
+        STEWARD, body={}, allowed=422, params={"place": "bank"}
+    ),
+    ("GET", "/api/groups/{group:str}/places/{place:str}/reconciliations"): Route(
+        PUBLIC_READ, params={"place": "bank"}
+    ),
     ("GET", "/api/groups/{group:str}/places/{place:str}/statement-settings"): Route(
         STEWARD, params={"place": "bank", "statement": "999999", "line": "1"}
     ),
@@ -367,6 +374,10 @@ ROUTES: dict[tuple[str, str], Route] = {
     ("POST", "/m/{group:str}/funds/new"): Route(STEWARD, page=True, allowed=422),
     ("GET", "/m/{group:str}/places/new"): Route(STEWARD, page=True),
     ("POST", "/m/{group:str}/places/new"): Route(STEWARD, page=True, allowed=422),
+    # The probe closes nothing: its day is not one.
+    ("POST", "/m/{group:str}/places/{place:str}/reconciliations"): Route(
+        STEWARD, page=True, allowed=422, params={"place": "bank"}
+    ),
     ("GET", "/m/{group:str}/places/{place:str}/statements"): Route(
         STEWARD, page=True, params={"place": "bank", "statement": "999999", "line": "1"}
     ),

@@ -61,6 +61,7 @@ STATEMENTS = PLACES + "/{place:str}/statements"
 LINES = STATEMENTS + "/{statement:int}/lines"
 LINE = LINES + "/{line:int}"
 STATEMENT_SETTINGS = PLACES + "/{place:str}/statement-settings"
+RECONCILIATIONS = PLACES + "/{place:str}/reconciliations"
 SAMPLES = Path(__file__).resolve().parents[1] / "data" / "statements"
 GROUPS = "/api/groups"
 PROPOSALS = "/api/groups/{group:str}/proposals"
@@ -220,6 +221,47 @@ CASES = [
         {"fund": ""},
         params={"place": "bank", "statement": "1", "line": "1"},
         field="fund",
+    ),
+    Case(
+        "reconciliation with a closing balance as a JSON number",
+        "POST",
+        RECONCILIATIONS,
+        {"through": "2026-11-30", "closing_balance": 100},
+        params={"place": "bank"},
+        status=(400, 422),
+        field="closing_balance",
+    ),
+    Case(
+        "reconciliation through a day that is not one",
+        "POST",
+        RECONCILIATIONS,
+        {"through": "2026-11-31", "closing_balance": "0.00"},
+        params={"place": "bank"},
+        status=(400, 422),
+        field="through",
+    ),
+    Case(
+        "reconciliation with more decimals than the currency has",
+        "POST",
+        RECONCILIATIONS,
+        {"through": "2026-11-30", "closing_balance": "-0.001"},
+        params={"place": "bank"},
+        field="closing_balance",
+    ),
+    Case(
+        "reconciliation no statement covers",
+        "POST",
+        RECONCILIATIONS,
+        {"through": "2026-11-30", "closing_balance": "0.00"},
+        params={"place": "bank"},
+        field="through",
+    ),
+    Case(
+        "reconciliations of no such place",
+        "GET",
+        RECONCILIATIONS,
+        params={"place": "nowhere"},
+        status=(404,),
     ),
     Case(
         "statement settings of no such place",

@@ -7,6 +7,7 @@ other page tests as well.
 from __future__ import annotations
 
 from datetime import timedelta
+from pathlib import Path
 
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
@@ -72,13 +73,14 @@ async def test_login_gives_a_new_session_id_and_ends_the_old_one(
 
 
 async def test_session_cookie_is_secure_when_the_instance_is_served_over_https(
-    settings: Settings, world: World, session: AsyncSession
+    settings: Settings, world: World, session: AsyncSession, tmp_path: Path
 ) -> None:
     await give_password(session, world.member)
     https = Settings(
         database_url=settings.database_url,
         secret_key=settings.secret_key,
-        signing_key_file=settings.signing_key_file,
+        # Another host, so another key: a key file holds one host's key.
+        signing_key_file=tmp_path / "signing-key.pem",
         base_url="https://purse.example.org",
     )
     async with AsyncTestClient(app=create_app(https), base_url="https://purse.example.org") as c:

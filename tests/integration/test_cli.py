@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
@@ -13,11 +14,12 @@ from app.settings import Settings
 
 
 @pytest.fixture
-def cli(settings: Settings):  # type: ignore[no-untyped-def]
+def cli(settings: Settings, tmp_path: Path):  # type: ignore[no-untyped-def]
     runner = CliRunner()
     env = {
         "COMMONPURSE_DATABASE_URL": settings.database_url,
-        "COMMONPURSE_SIGNING_KEY_FILE": str(settings.signing_key_file),
+        # The commands' default host (127.0.0.1:8000) is not the test app's: a key of its own.
+        "COMMONPURSE_SIGNING_KEY_FILE": str(tmp_path / "signing-key.pem"),
         "COMMONPURSE_ATTACHMENTS_DIR": str(settings.attachments_dir),
     }
 

@@ -70,3 +70,21 @@ def test_a_bad_statement_is_one_line_naming_where_and_stores_nothing(cli) -> Non
     nowhere = cli("statements", "import", "fridge", "cash", str(DATA / "november.sta"))
     assert nowhere.exit_code == 1
     assert "no place 'cash'" in nowhere.output
+
+
+def test_reconcile_from_the_shell_refuses_in_one_line_until_the_books_match(cli) -> None:  # type: ignore[no-untyped-def]
+    _group(cli)
+    args = ("reconcile", "fridge", "bank", "--through", "2026-11-28", "--closing-balance")
+    nothing = cli(*args, "1108.63")
+    assert nothing.exit_code == 1
+    assert "No imported statement of the place 'Bank account' covers 2026-11-28" in nothing.output
+    assert "Traceback" not in nothing.output
+    imported = cli("statements", "import", "fridge", "bank", str(DATA / "november.sta"))
+    assert imported.exit_code == 0, imported.output
+    unmatched = cli(*args, "1108.63")
+    assert unmatched.exit_code == 1
+    assert "bank line(s) of the place 'Bank account' dated on or before 2026-11-28" in (
+        unmatched.output
+    )
+    bad = cli("reconcile", "fridge", "bank", "--through", "28/11/2026", "--closing-balance", "1")
+    assert bad.exit_code == 2  # click's own refusal of a day it cannot read

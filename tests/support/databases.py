@@ -72,16 +72,25 @@ async def pg_admin(statement: str) -> None:
 
 
 @contextmanager
-def fresh_database(request: pytest.FixtureRequest, engine: str, directory: Path) -> Iterator[str]:
+def fresh_database(
+    request: pytest.FixtureRequest, engine: str, directory: Path, name: str | None = None
+) -> Iterator[str]:
     """A fresh copy of the migrated template of ``engine`` (a SQLite file in ``directory``),
-    dropped after the block."""
+    dropped after the block. With ``name`` the copy has the same address each time (what
+    lets one app serve many tests, see ``tests/conftest.py``); whatever an earlier copy of
+    that name left is replaced first."""
     if engine == "sqlite":
         path = directory / "commonpurse.db"
+        for left in (path, *(path.with_name(path.name + end) for end in ("-wal", "-shm"))):
+            # A new file, not the old one overwritten: a connection an earlier test left
+            # open keeps reading its own copy instead of this one half-written.
+            left.unlink(missing_ok=True)
         shutil.copyfile(request.getfixturevalue("sqlite_template"), path)
         yield f"sqlite+aiosqlite:///{path}"
         return
     template = request.getfixturevalue("postgres_template")
-    name = database_name(str(next(_counter)))
+    name = database_name(name or str(next(_counter)))
+    asyncio.run(pg_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
     asyncio.run(pg_admin(f'CREATE DATABASE "{name}" TEMPLATE "{template}"'))
     try:
         yield postgres_url(name)
