@@ -3,9 +3,10 @@ a receipt attached to a payment, and a member's claim paid back under a policy."
 
 from __future__ import annotations
 
+import csv
 import io
 import random
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, time, timedelta
 
 import click
 from sqlalchemy import func, select
@@ -15,12 +16,13 @@ from app.auth import create_token, hash_password
 from app.db import session_scope
 from app.settings import Settings
 from app.signing import load_notary
-from ledger import attachments, giving, groups, service
+from ledger import attachments, bank, giving, groups, reconciliation, service
 from ledger.cleaning import CleanFile, clean
 from ledger.errors import LedgerError
 from ledger.files import DirectoryStore, FileStore
 from ledger.log import Notary
-from ledger.models import Group, Membership, User
+from ledger.models import BankLine, Entry, Group, Membership, User
+from ledger.money import format_amount
 from ledger.schemas import (
     DisbursementIn,
     DonationIn,
@@ -29,6 +31,7 @@ from ledger.schemas import (
     ReversalIn,
     TransferIn,
 )
+from ledger.statements.csv_format import CsvMapping
 from proposals import claims, pseudonyms, support
 from proposals import service as proposals
 from proposals.schemas import AmendmentIn, ClaimIn, PolicyIn, ProposalIn
@@ -104,6 +107,7 @@ async def load_demo(settings: Settings, *, entries: int = 320) -> None:
         policy_of = await _policies(session, group, people)
         await _history(session, group, people[1].id, entries, policy_of)
         store = DirectoryStore(settings.attachments_dir)
+        await _bank_statement(session, group, people[1], notary, store)
         await _decisions(session, group, people, notary, store)
         await _claim(session, group, people, notary, store)
         token = await create_token(session, people[1], "demo")
@@ -219,6 +223,82 @@ async def _history(
                 continue
             recorded += 1
             bar.update(1)
+
+
+# How many days of the bank account's history the demo's statement covers.
+STATEMENT_DAYS = 31
+
+
+async def _bank_statement(
+    session: AsyncSession, group: Group, ben: User, notary: Notary, store: FileStore
+) -> None:
+    """The bank's statement of the history's last month, as the bank exports it (CSV, a
+    line for each movement of the account), imported by Ben into the bank account; each
+    line confirmed with its entry, and the books reconciled through its last day: the
+    group page says that the books match the bank. The story after it is not yet on a
+    statement."""
+    place = next(p for p in await service.list_places(session, group) if p.is_default)
+    last = await session.scalar(
+        select(func.max(Entry.occurred_on)).where(
+            Entry.group_id == group.id,
+            Entry.occurred_on <= (datetime.now(UTC) - timedelta(days=STORY_DAYS + 1)).date(),
+        )
+    )
+    if last is None:
+        return
+    first = last - timedelta(days=STATEMENT_DAYS - 1)
+    moved = [
+        c for c in await bank.candidates(session, group, place, since=first, until=last) if c.amount
+    ]
+    moved.sort(key=lambda c: (c.occurred_on, c.seq))
+    rows = io.StringIO()
+    export = csv.writer(rows, delimiter=";", lineterminator="\r\n")
+    export.writerow(["Booking date", "Amount", "Counterparty", "Reference"])
+    for number, movement in enumerate(moved, start=1):
+        export.writerow(
+            [
+                movement.occurred_on.strftime("%d.%m.%Y"),
+                format_amount(movement.amount, place.currency).replace(".", ","),
+                movement.counterparty or "",
+                f"NMA{movement.occurred_on:%y%m%d}{number:04d}",
+            ]
+        )
+    data = rows.getvalue().encode()
+    mapping = CsvMapping(
+        date="Booking date",
+        date_format="%d.%m.%Y",
+        amount="Amount",
+        decimal_mark=",",
+        delimiter=";",
+        counterparty="Counterparty",
+        reference="Reference",
+    )
+    statement = bank.read_for_place(data, place, mapping=mapping)
+    at = datetime.combine(last + timedelta(days=1), time(9), UTC)
+    imported = await bank.store_statement(
+        session, group, place, statement, imported_by=ben.id, mapping=mapping, now=at
+    )
+    store.put(data)
+    lines = await session.scalars(
+        select(BankLine)
+        .where(BankLine.statement_id == imported.statement.id)
+        .order_by(BankLine.booked_on, BankLine.id)
+    )
+    for line, movement in zip(lines, moved, strict=True):
+        await bank.confirm_match(
+            session, group, place, line, [movement.seq], confirmed_by=ben.id, now=at
+        )
+    closing = await reconciliation.balance_through(session, group, place, last)
+    await reconciliation.close(
+        session,
+        group,
+        place.slug,
+        last,
+        format_amount(closing, place.currency),
+        recorded_by=ben.id,
+        notary=notary,
+        now=at,
+    )
 
 
 def _days_ago(days: float, hour: int = 0) -> datetime:

@@ -253,7 +253,7 @@ async def get_statement(session: AsyncSession, place: Place, statement_id: int) 
 # --- the place's entries, as matching sees them ----------------------------------------
 
 
-def _in_place(place: Place) -> object:
+def in_place(place: Place) -> object:
     """Entries whose money is in ``place`` (those naming no place are in the default one)."""
     if place.is_default:
         return or_(Entry.place_id == place.id, Entry.place_id.is_(None))
@@ -289,7 +289,7 @@ async def candidates(
         .join(Posting, Posting.entry_id == Entry.id)
         .where(
             Entry.group_id == group.id,
-            _in_place(place),  # type: ignore[arg-type]
+            in_place(place),  # type: ignore[arg-type]
             Posting.account_type == rules.HOLDING,
             *dated,
         )
@@ -305,7 +305,7 @@ async def candidates(
     ).where(
         Entry.group_id == group.id,
         Entry.moved.is_not(None),
-        or_(_in_place(place), Entry.to_place_id == place.id),  # type: ignore[arg-type]
+        or_(in_place(place), Entry.to_place_id == place.id),  # type: ignore[arg-type]
         *dated,
     )
     for seq, day, _, to_id, moved in await session.execute(moves):

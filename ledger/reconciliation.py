@@ -31,10 +31,10 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
 import msgspec
-from sqlalchemy import func, or_, select
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from ledger import rules, service
+from ledger import bank, rules, service
 from ledger.canonical import canonical_json, leaf_hash_hex, reconciliation_leaf_document
 from ledger.errors import IdempotencyMismatch, InvalidInput, LedgerError, NotFound
 from ledger.groups import utcnow
@@ -104,12 +104,6 @@ class PlaceStanding:
     stale: bool  # never reconciled though it has statements, or not for STALE_AFTER
 
 
-def _in_place(place: Place) -> object:
-    if place.is_default:
-        return or_(Entry.place_id == place.id, Entry.place_id.is_(None))
-    return Entry.place_id == place.id
-
-
 async def balance_through(session: AsyncSession, group: Group, place: Place, day: date) -> int:
     """What the entries dated on or before ``day`` put in ``place``: their holding postings
     there, and moves out of it and into it."""
@@ -118,7 +112,7 @@ async def balance_through(session: AsyncSession, group: Group, place: Place, day
         .join(Entry, Entry.id == Posting.entry_id)
         .where(
             Entry.group_id == group.id,
-            _in_place(place),  # type: ignore[arg-type]
+            bank.in_place(place),  # type: ignore[arg-type]
             Posting.account_type == rules.HOLDING,
             Entry.occurred_on <= day,
         )
@@ -127,7 +121,7 @@ async def balance_through(session: AsyncSession, group: Group, place: Place, day
         select(func.coalesce(func.sum(Entry.moved), 0)).where(
             Entry.group_id == group.id,
             Entry.moved.is_not(None),
-            _in_place(place),  # type: ignore[arg-type]
+            bank.in_place(place),  # type: ignore[arg-type]
             Entry.occurred_on <= day,
         )
     )

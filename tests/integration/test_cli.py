@@ -101,12 +101,13 @@ def test_demo_loads_once_and_verifies(cli, settings: Settings) -> None:  # type:
     assert "not loaded" in cli("demo").output
     verify = cli("verify", "northside")
     assert verify.exit_code == 0, verify.output
-    # 320 entries of history, then a donation, the payment of the demo's passed proposal and
-    # its receipt; the demo's seven decisions (four policies, a proposal blocked then passed,
-    # the policy that pays claims); a donation, the payment of a claim and its receipt.
-    assert "ok: 333 entries" in verify.output
+    # 320 entries of history and the reconciliation of its last month with the bank; then a
+    # donation, the payment of the demo's passed proposal and its receipt; the demo's seven
+    # decisions (four policies, a proposal blocked then passed, the policy that pays claims);
+    # a donation, the payment of a claim and its receipt.
+    assert "ok: 334 entries" in verify.output
     leaves = cli("export", "northside", "--format", "jsonl").output.splitlines()
-    assert len(leaves) == 333
+    assert len(leaves) == 334
     assert json.loads(leaves[0])["seq"] == "1"
     # The passed proposal's payment carries the landlord's receipt.
     documents = [json.loads(leaf) for leaf in leaves]
