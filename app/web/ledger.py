@@ -522,7 +522,7 @@ class LedgerForms(Controller):
         request: Request[Any, Any, Any],
         db_session: DbSession,
         caller: CurrentCaller,
-        place: str,
+        place: FromPath[str],
     ) -> Template | Redirect:
         """Close the place's reconciliation with its bank (``ledger.reconciliation``); the
         rule's refusals are shown in the form, at their field."""

@@ -24,6 +24,7 @@ import anyio
 from litestar import Controller, Request, get, post
 from litestar.datastructures import UploadFile
 from litestar.di import Provide
+from litestar.params import FromPath
 from litestar.response import Redirect, Template
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -173,7 +174,7 @@ class StatementPages(Controller):
         request: Request[Any, Any, Any],
         db_session: DbSession,
         caller: CurrentCaller,
-        place: str,
+        place: FromPath[str],
     ) -> Template:
         where = await bank.get_place(db_session, caller.group, place)
         form = Form(language=visitor_language(request))
@@ -265,7 +266,7 @@ class StatementPages(Controller):
         request: Request[Any, Any, Any],
         db_session: DbSession,
         caller: CurrentCaller,
-        place: str,
+        place: FromPath[str],
     ) -> Template:
         where = await bank.get_place(db_session, caller.group, place)
         form = Form(language=visitor_language(request))
@@ -315,7 +316,7 @@ class StatementPages(Controller):
         request: Request[Any, Any, Any],
         db_session: DbSession,
         caller: CurrentCaller,
-        place: str,
+        place: FromPath[str],
     ) -> Template | Redirect:
         where = await bank.get_place(db_session, caller.group, place)
         form = Form(language=visitor_language(request))
@@ -376,7 +377,7 @@ class StatementPages(Controller):
         request: Request[Any, Any, Any],
         db_session: DbSession,
         caller: CurrentCaller,
-        place: str,
+        place: FromPath[str],
         statement: Id,
     ) -> Template:
         return await self._lines(request, db_session, caller, place, statement, Form())
@@ -420,7 +421,7 @@ class StatementPages(Controller):
         request: Request[Any, Any, Any],
         db_session: DbSession,
         caller: CurrentCaller,
-        place: str,
+        place: FromPath[str],
         statement: Id,
         line: Id,
     ) -> Template | Redirect:
