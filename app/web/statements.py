@@ -39,7 +39,7 @@ from app.web import mapping_editor
 from app.web.forms import Form
 from app.web.language import visitor_language
 from app.web.templating import page, see_other
-from ledger import bank, service
+from ledger import bank, reconciliation, service
 from ledger.errors import InvalidInput, LedgerError
 from ledger.models import Place
 from ledger.statements import (
@@ -206,6 +206,7 @@ class StatementPages(Controller):
             formats=FORMATS,
             statements=await bank.list_statements(db_session, place),
             debits=await bank.unmatched_debits(db_session, place),
+            close_through=await reconciliation.next_closing_day(db_session, place),
             preview=preview,
             preview_lines=list(preview.lines[:PREVIEW_LINES]) if preview else [],
             editor=editor,
@@ -407,6 +408,7 @@ class StatementPages(Controller):
             statement=row,
             lines=await bank.statement_lines(db_session, caller.group, where, row),
             funds=await service.list_funds(db_session, caller.group),
+            close_through=await reconciliation.next_closing_day(db_session, where),
             form=form,
             base=_base(caller, where),
         )
