@@ -14,7 +14,7 @@ import time
 import traceback
 from collections.abc import Callable
 
-from bench import append, bank, bundle, matching, pages, reads, statement, verify
+from bench import append, bank, bank_import, bundle, matching, pages, reads, statement, verify
 from bench.common import ENGINES, Result, load_average
 
 BENCHES: dict[str, Callable[[str, bool], Result]] = {
@@ -25,6 +25,7 @@ BENCHES: dict[str, Callable[[str, bool], Result]] = {
     "bundle": bundle.run,
     "statement": statement.run,
     "bank": bank.run,
+    "import": bank_import.run,
     "matching": matching.run,
 }
 
@@ -40,8 +41,8 @@ def main(argv: list[str] | None = None) -> int:
         action="store_true",
         help="smaller sizes (verify, reads and pages: 100,000 entries instead of 1M; "
         "bundle: 20,000 instead of 100,000; statement: 2,000 instead of 10,000; "
-        "bank: 10,000 CSV lines instead of 50,000; matching: 1,000 and 10,000 lines instead of "
-        "5,000 and 50,000)",
+        "bank and import: 10,000 CSV lines instead of 50,000; matching: 1,000 and 10,000 "
+        "lines instead of 5,000 and 50,000)",
     )
     args = parser.parse_args(argv)
     # The app logs every request httpx makes at INFO; that is not what is measured.

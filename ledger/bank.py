@@ -18,9 +18,9 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import and_, func, insert, or_, select
+from sqlalchemy import Table, and_, func, insert, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ledger import rules, service
@@ -205,14 +205,18 @@ async def store_statement(
     known_count = len(statement.lines) - len(fresh)
     if progress is not None and known_count:
         progress(known_count)
+    # The table, not the mapped class: an insert of plain rows, without the ORM's bulk
+    # insert going over each row's attributes (a sixth of a 50,000-line import's time); and
+    # the owners' ids read once, not three ORM attribute reads per line.
+    group_id, place_id, statement_id = group.id, place.id, row.id
     for start in range(0, len(fresh), INSERT_CHUNK):
         await session.execute(
-            insert(BankLine),
+            insert(cast("Table", BankLine.__table__)),
             [
                 {
-                    "group_id": group.id,
-                    "place_id": place.id,
-                    "statement_id": row.id,
+                    "group_id": group_id,
+                    "place_id": place_id,
+                    "statement_id": statement_id,
                     "fingerprint": line.fingerprint,
                     "booked_on": line.booked_on,
                     "value_on": line.value_on,

@@ -183,6 +183,23 @@ async def latest_statement(session: AsyncSession, place: Place) -> BankStatement
     return result.first()
 
 
+def closing_day(statement: BankStatement) -> date | None:
+    """The day a statement closes: the closing day it states, else its last line's day."""
+    return statement.closing_on or statement.ends_on
+
+
+async def next_closing_day(session: AsyncSession, place: Place) -> date | None:
+    """The day the place's next reconciliation may close through, as the place page's form
+    is filled in (its latest statement's closing day), or None when there is nothing new to
+    close: no statement, or the place is reconciled through that day already. Whether the
+    rule then holds (every line matched, the balance agreed) is ``close``'s to say."""
+    latest = await latest_statement(session, place)
+    day = closing_day(latest) if latest is not None else None
+    if day is None or (place.reconciled_through is not None and day <= place.reconciled_through):
+        return None
+    return day
+
+
 async def lines_through(session: AsyncSession, place: Place, day: date) -> int:
     return int(
         await session.scalar(

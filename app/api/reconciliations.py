@@ -8,7 +8,7 @@ from typing import Annotated, Any
 import msgspec
 from litestar import Controller, Request, Response, get, post
 from litestar.di import Provide
-from litestar.params import HeaderParameter, JSONBody
+from litestar.params import FromPath, HeaderParameter, JSONBody
 
 from app.api import openapi
 from app.auth import provide_caller
@@ -65,7 +65,7 @@ class ReconciliationController(Controller):
         request: Request[Any, Any, Any],
         db_session: DbSession,
         caller: CurrentCaller,
-        place: str,
+        place: FromPath[str],
         data: JSONBody[ReconciliationIn],
         idempotency_key: Annotated[
             str | None,
@@ -111,7 +111,7 @@ class ReconciliationController(Controller):
         summary="The place's reconciliations with its bank, newest first",
     )
     async def list_reconciliations(
-        self, db_session: DbSession, caller: CurrentCaller, place: str
+        self, db_session: DbSession, caller: CurrentCaller, place: FromPath[str]
     ) -> list[ReconciliationOut]:
         where = await bank.get_place(db_session, caller.group, place)
         views = await reconciliation.list_reconciliations(db_session, caller.group, where)

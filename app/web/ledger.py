@@ -522,7 +522,7 @@ class LedgerForms(Controller):
         request: Request[Any, Any, Any],
         db_session: DbSession,
         caller: CurrentCaller,
-        place: str,
+        place: FromPath[str],
     ) -> Template | Redirect:
         """Close the place's reconciliation with its bank (``ledger.reconciliation``); the
         rule's refusals are shown in the form, at their field."""
@@ -578,7 +578,7 @@ class LedgerForms(Controller):
                 reconcile_form.values["place"] = chosen.slug
                 latest = await reconciliation.latest_statement(db_session, chosen)
                 if latest is not None:
-                    day = latest.closing_on or latest.ends_on
+                    day = reconciliation.closing_day(latest)
                     reconcile_form.values["through"] = day.isoformat() if day else ""
                     if latest.closing is not None:
                         reconcile_form.values["closing_balance"] = format_amount(

@@ -24,6 +24,7 @@ import anyio
 from litestar import Controller, Request, get, post
 from litestar.datastructures import UploadFile
 from litestar.di import Provide
+from litestar.params import FromPath
 from litestar.response import Redirect, Template
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -38,7 +39,7 @@ from app.web import mapping_editor
 from app.web.forms import Form
 from app.web.language import visitor_language
 from app.web.templating import page, see_other
-from ledger import bank, service
+from ledger import bank, reconciliation, service
 from ledger.errors import InvalidInput, LedgerError
 from ledger.models import Place
 from ledger.statements import (
@@ -173,7 +174,7 @@ class StatementPages(Controller):
         request: Request[Any, Any, Any],
         db_session: DbSession,
         caller: CurrentCaller,
-        place: str,
+        place: FromPath[str],
     ) -> Template:
         where = await bank.get_place(db_session, caller.group, place)
         form = Form(language=visitor_language(request))
@@ -205,6 +206,7 @@ class StatementPages(Controller):
             formats=FORMATS,
             statements=await bank.list_statements(db_session, place),
             debits=await bank.unmatched_debits(db_session, place),
+            close_through=await reconciliation.next_closing_day(db_session, place),
             preview=preview,
             preview_lines=list(preview.lines[:PREVIEW_LINES]) if preview else [],
             editor=editor,
@@ -265,7 +267,7 @@ class StatementPages(Controller):
         request: Request[Any, Any, Any],
         db_session: DbSession,
         caller: CurrentCaller,
-        place: str,
+        place: FromPath[str],
     ) -> Template:
         where = await bank.get_place(db_session, caller.group, place)
         form = Form(language=visitor_language(request))
@@ -315,7 +317,7 @@ class StatementPages(Controller):
         request: Request[Any, Any, Any],
         db_session: DbSession,
         caller: CurrentCaller,
-        place: str,
+        place: FromPath[str],
     ) -> Template | Redirect:
         where = await bank.get_place(db_session, caller.group, place)
         form = Form(language=visitor_language(request))
@@ -376,7 +378,7 @@ class StatementPages(Controller):
         request: Request[Any, Any, Any],
         db_session: DbSession,
         caller: CurrentCaller,
-        place: str,
+        place: FromPath[str],
         statement: Id,
     ) -> Template:
         return await self._lines(request, db_session, caller, place, statement, Form())
@@ -406,6 +408,7 @@ class StatementPages(Controller):
             statement=row,
             lines=await bank.statement_lines(db_session, caller.group, where, row),
             funds=await service.list_funds(db_session, caller.group),
+            close_through=await reconciliation.next_closing_day(db_session, where),
             form=form,
             base=_base(caller, where),
         )
@@ -420,7 +423,7 @@ class StatementPages(Controller):
         request: Request[Any, Any, Any],
         db_session: DbSession,
         caller: CurrentCaller,
-        place: str,
+        place: FromPath[str],
         statement: Id,
         line: Id,
     ) -> Template | Redirect:

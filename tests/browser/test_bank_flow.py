@@ -3,32 +3,44 @@ on a 360 px phone uploads a CSV export whose header names nothing the guess know
 columns in the editor against the file's first lines (a wrong date format is named at its
 line), previews and imports it (the mapping is saved for the place); then, at a desk,
 confirms the entry suggested for one bank line, turns an unmatched credit into a donation,
-and sees each line's status change.
+and sees each line's status change; confirms the payment recorded for the last line; goes
+from the statement to the place page's form and closes the reconciliation through the
+statement's last day (a closing balance a cent off is refused at its field first); and a
+visitor sees on the group page that the books match the bank, with the proof.
 
-Each step is a function, so the flow can grow: the reconciliation (close it at the
-statement's date, see the public badge) is to be appended after ``make_a_donation``, with
-the ``BankFlow`` the steps return."""
+Each step is a function taking the ``BankFlow``, so the flow can grow. The statement's days
+are counted back from today, so the public badge never ages into "not reconciled since"."""
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
+from datetime import date, timedelta
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 import httpx
+from babel.dates import format_date
 from playwright.sync_api import expect
 
+from ledger.merkle import verify_inclusion
 from tests.browser.steps import DESKTOP, Cast, log_in, serious_violations
 
 NARROW_PHONE = {"width": 360, "height": 740}
+# The statement's three days, about a month back (within ``STALE_AFTER`` of today).
+DAYS = [date.today() - timedelta(days=back) for back in (34, 31, 26)]
+# What the bank says the account held at the end of the last day: it was opened for the
+# group, so the three lines are all it ever booked (50.00 + 120.00 - 84.37).
+CLOSING_BALANCE = "85.63"
 # A small bank's export: a preamble line, then a header in words no guess knows ("When",
 # "Sum"), decimal commas, day-first dates.
 STATEMENT = (
-    "Account 0532013000 - November 2026\n"
+    "Account 0532013000 - statement\n"
     "When;What;Who;Sum\n"
-    "02/11/2026;Donation November;María López;50,00\n"
-    "05/11/2026;Spende Gemeinschaftskasse;Jonas Weiß;20,00\n"
-    "10/11/2026;Groceries pantry week 45;Biomarkt Nord;-84,37\n"
+    f"{DAYS[0]:%d/%m/%Y};Donation November;María López;50,00\n"
+    f"{DAYS[1]:%d/%m/%Y};Spende Gemeinschaftskasse;Jonas Weiß;120,00\n"
+    f"{DAYS[2]:%d/%m/%Y};Groceries pantry week 45;Biomarkt Nord;-84,37\n"
 )
 
 
@@ -76,7 +88,7 @@ def import_with_a_new_mapping(flow: BankFlow, file: Path, found: dict[str, list[
     editor.get_by_label("Date format", exact=True).select_option("%Y-%m-%d")
     editor.get_by_role("button", name="Preview").click()
     expect(page.locator("#error-preview")).to_contain_text(
-        "Line 3: the date '02/11/2026' is not a date written as '%Y-%m-%d'."
+        f"Line 3: the date '{DAYS[0]:%d/%m/%Y}' is not a date written as '%Y-%m-%d'."
     )
     found["mapping editor with an error"] = serious_violations(page)
     # The steward maps the rest against the lines shown.
@@ -122,14 +134,131 @@ def make_a_donation(flow: BankFlow, text: str, fund: str) -> None:
     expect(line_of(flow.page, text)).to_contain_text("Matched with entries")
 
 
-def test_a_steward_maps_a_new_csv_imports_it_and_settles_its_lines(
+def adopt_a_grocery_policy(flow: BankFlow, cast: Cast) -> int:
+    """A spending policy for groceries that the whole group agreed to, over HTTP; its number
+    (every payment is made under a decision)."""
+    proposals = f"{flow.server}/api/groups/{flow.slug}/proposals"
+    proposed = httpx.post(
+        proposals,
+        json={
+            "title": "Pantry shopping",
+            "kind": "policy",
+            "policy": {
+                "fund": "groceries",
+                "max_per_payment": "150.00",
+                "max_per_month": "400.00",
+                "purpose": "Weekly pantry shopping",
+            },
+        },
+        headers=cast.world.admin.headers,
+        timeout=30,
+    )
+    assert proposed.status_code == 201, proposed.text
+    policy: int = proposed.json()["number"]
+    for person in (cast.world.admin, cast.world.steward, cast.world.facilitator, cast.world.member):
+        agreed = httpx.post(
+            f"{proposals}/{policy}/responses",
+            json={"position": "agree"},
+            headers=person.headers,
+            timeout=30,
+        )
+        assert agreed.status_code == 201, agreed.text
+    return policy
+
+
+def record_the_payment(flow: BankFlow, cast: Cast, policy: int) -> int:
+    """The steward records the shop's payment the bank booked on the last day; its number."""
+    paid = httpx.post(
+        f"{flow.server}/api/groups/{flow.slug}/entries",
+        json={"kind": "disbursement", "fund": "groceries", "amount": "84.37",
+              "counterparty": "Biomarkt Nord", "policy": policy,
+              "occurred_on": DAYS[2].isoformat(), "memo": "Pantry, week 45"},
+        headers=cast.steward.headers,
+        timeout=30,
+    )  # fmt: skip
+    assert paid.status_code == 201, paid.text
+    seq: int = paid.json()["seq"]
+    return seq
+
+
+def close_the_reconciliation(flow: BankFlow, found: dict[str, list[str]]) -> None:
+    """From the statement's page to the place page's form, filled in with the statement's
+    last day; a closing balance a cent off is refused at its field, then the right one
+    closes the books."""
+    page = flow.page
+    page.goto(flow.statement_url)
+    expect(page.locator("li.card .badge")).to_have_text(["Matched", "Matched", "Matched"])
+    page.get_by_role("link", name="Close the reconciliation").click()
+    page.wait_for_url(f"**/m/{flow.slug}/places/new?reconcile={flow.place}#reconcile")
+    form = page.locator("form", has=page.get_by_role("heading", name="Close a reconciliation"))
+    expect(form.get_by_label("Through the day", exact=True)).to_have_value(DAYS[2].isoformat())
+    found["place page"] = serious_violations(page)
+    balance = form.get_by_label("Closing balance", exact=True)
+    # A cent off: refused, said at the field, with what the books hold.
+    cent_off = str(Decimal(CLOSING_BALANCE) - Decimal("0.01"))
+    balance.fill(cent_off)
+    form.get_by_role("button", name="Close the reconciliation").click()
+    error = page.locator("#error-closing_balance")
+    expect(error).to_contain_text(f"The books put {CLOSING_BALANCE} EUR")
+    expect(error).to_contain_text(f"the closing balance given is {cent_off} EUR")
+    form = page.locator("form", has=page.get_by_role("heading", name="Close a reconciliation"))
+    balance = form.get_by_label("Closing balance", exact=True)
+    expect(balance).to_have_attribute("aria-invalid", "true")
+    expect(balance).to_have_value(cent_off)  # what was typed is kept
+    expect(page.get_by_role("alert")).to_contain_text(f"The books put {CLOSING_BALANCE} EUR")
+    found["place page with a refusal"] = serious_violations(page)
+    page.set_viewport_size(NARROW_PHONE)
+    fits_the_screen(page, NARROW_PHONE["width"])
+    page.screenshot(path=str(flow.artifacts / "bank-reconciliation-refused.png"), full_page=True)
+    page.set_viewport_size(DESKTOP)
+    balance.fill(CLOSING_BALANCE)
+    form.get_by_role("button", name="Close the reconciliation").click()
+    expect(page.get_by_role("status")).to_contain_text(
+        "The reconciliation is closed and in the log."
+    )
+    found["place page, closed"] = serious_violations(page)
+    # Closed through the statement's last day: the statement has nothing left to close.
+    page.goto(flow.statement_url)
+    expect(page.get_by_role("link", name="Close the reconciliation")).to_have_count(0)
+    expect(page.get_by_text("The books of this place match the bank through")).to_be_visible()
+
+
+def see_the_public_badge(flow: BankFlow, visitor: Any, found: dict[str, list[str]]) -> None:
+    """A visitor reads on the group page that the books match the bank as of the statement's
+    last day, and follows the proof: the reconciliation's inclusion proof in the log."""
+    visitor.goto(f"{flow.server}/g/{flow.slug}")
+    badge = visitor.locator(".reconciled--ok")
+    day = format_date(DAYS[2], format="medium", locale="en")
+    expect(badge).to_contain_text(f"Books match the bank as of {day}")
+    found["group page"] = serious_violations(visitor)
+    visitor.screenshot(path=str(flow.artifacts / "bank-reconciled-badge.png"), full_page=True)
+    with visitor.expect_response(lambda response: "/proof" in response.url) as answered:
+        badge.get_by_role("link", name="proof").click()
+    response = answered.value
+    assert response.status == 200, response.text()
+    proof = json.loads(response.text())
+    entry = httpx.get(
+        f"{flow.server}/api/groups/{flow.slug}/entries/{proof['seq']}", timeout=30
+    ).json()
+    assert entry["kind"] == "reconciliation", entry
+    assert verify_inclusion(
+        bytes.fromhex(proof["leaf_hash"]),
+        proof["leaf_index"],
+        proof["tree_size"],
+        [bytes.fromhex(node) for node in proof["audit_path"]],
+        bytes.fromhex(proof["root"]),
+    ), proof
+    assert proof["leaf_hash"] == entry["hash"]
+
+
+def test_a_steward_maps_a_new_csv_settles_its_lines_and_closes_the_reconciliation_in_public(
     chromium: Any, server: str, cast: Cast, artifacts: Path, tmp_path: Path
 ) -> None:
     slug = cast.world.slug
     recorded = httpx.post(
         f"{server}/api/groups/{slug}/entries",
         json={"kind": "donation", "fund": "rent-relief", "amount": "50.00",
-              "occurred_on": "2026-11-02", "memo": "November standing order"},
+              "occurred_on": DAYS[0].isoformat(), "memo": "Standing order"},
         headers=cast.steward.headers,
         timeout=30,
     )  # fmt: skip
@@ -185,8 +314,20 @@ def test_a_steward_maps_a_new_csv_imports_it_and_settles_its_lines(
         page.get_by_role("button", name="Preview").click()
         expect(page.get_by_text("The fields hold this place's saved mapping")).to_be_visible()
         expect(page.get_by_label("Amount column", exact=True)).to_have_value("4")
-        # (Next, for #13 item 4: close the reconciliation from ``flow`` and see the
-        # public badge.)
+
+        # 5. The shop's payment, recorded under the group's policy, is suggested for the
+        # debit; the steward confirms it, so every line of the statement is matched.
+        paid = record_the_payment(flow, cast, adopt_a_grocery_policy(flow, cast))
+        page.goto(flow.statement_url)
+        confirm_the_suggestion(flow, "Biomarkt Nord", paid)
+
+        # 6. The steward closes the reconciliation through the statement's last day.
+        close_the_reconciliation(flow, found)
+
+        # 7. Anyone sees that the books match the bank, and the proof.
+        public = chromium.new_context(viewport=DESKTOP)
+        opened.append(public)
+        see_the_public_badge(flow, public.new_page(), found)
     finally:
         for context in opened:
             context.close()

@@ -133,3 +133,39 @@ async def test_a_place_without_statements_says_nothing_of_the_bank(
     page = await client.get(f"/g/{world.slug}", headers=HTML)
     assert page.status_code == 200
     assert "reconciled" not in page.text
+
+
+async def test_the_statement_pages_lead_to_the_close_form_until_the_statement_is_closed(
+    client: Client, settings: Settings, world: World, session: AsyncSession
+) -> None:
+    await give_password(session, world.steward)
+    last = date.today() - timedelta(days=2)
+    statement = await statement_ending(client, world, last)
+    link = f'href="/m/{world.slug}/places/new?reconcile=bank#reconcile"'
+    pages = [
+        f"/m/{world.slug}/places/bank/statements",
+        f"/m/{world.slug}/places/bank/statements/{statement['id']}",
+    ]
+    async with browser(settings, world.steward) as steward:
+        for path in pages:
+            shown = await steward.get(path, headers=HTML)
+            assert shown.status_code == 200, shown.text
+            assert link in shown.text, path
+            assert "Close the reconciliation" in text_of(shown.text)
+            assert last.isoformat() not in text_of(shown.text)  # the day, as people read it
+        spanish = await steward.get(pages[1], headers=SPANISH)
+        assert "Cerrar la conciliación" in text_of(spanish.text)
+        # The link's form is the place page's, for this place, filled in from the statement.
+        form = await steward.get(f"/m/{world.slug}/places/new?reconcile=bank", headers=HTML)
+        assert f'value="{last.isoformat()}"' in form.text
+        closed = await client.post(
+            url(world, "/reconciliations"),
+            json={"through": last.isoformat(), "closing_balance": "42.50"},
+            headers=world.steward.headers,
+        )
+        assert closed.status_code == 201, closed.text
+        # Closed through the statement's last day: nothing left to close, and it says so.
+        for path in pages:
+            shown = await steward.get(path, headers=HTML)
+            assert link not in shown.text, path
+            assert "The books of this place match the bank through" in text_of(shown.text)
