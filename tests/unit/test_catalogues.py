@@ -56,10 +56,7 @@ def _words_outside(source: str) -> list[str]:
 
 @pytest.mark.parametrize(
     "name",
-    sorted(
-        path.relative_to(extract.ROOT / "templates").as_posix()
-        for path in extract.templates()
-    ),
+    sorted(path.relative_to(extract.ROOT / "templates").as_posix() for path in extract.templates()),
 )
 def test_templates_have_no_words_outside_the_catalogues(name: str) -> None:
     source = (extract.ROOT / "templates" / name).read_text()
