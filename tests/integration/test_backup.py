@@ -17,16 +17,17 @@ from typing import Any
 
 import httpx
 import pytest
+from advanced_alchemy.types import DateTimeUTC
 from click.testing import CliRunner, Result
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
-from sqlalchemy import func, select, text
+from sqlalchemy import column, func, insert, select, table, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.backup import read_manifest
 from app.cli import main
-from app.db import sqlite_path
+from app.db import create_engine, sqlite_path
 from app.migrate import upgrade
 from app.settings import Settings
 from app.signing import load_notary
@@ -474,11 +475,17 @@ async def test_a_backup_of_an_older_schema_is_restored_and_brought_to_the_newest
 ) -> None:
     await asyncio.to_thread(upgrade, empty_database.database_url, "0005")
     old = cli_on(empty_database)
-    # A row, so that the restore has something to carry.
-    added = await asyncio.to_thread(
-        old, "user", "add", "ana@example.org", "--name", "Ana", stdin="a long password\n"
+    # A row, so that the restore has something to carry; written as that schema has it (the
+    # commands of today read the columns of today).
+    users = table(
+        "users", column("email"), column("name"), column("created_at", DateTimeUTC(timezone=True))
     )
-    assert added.exit_code == 0, added.output
+    engine = create_engine(empty_database)
+    async with engine.begin() as connection:
+        await connection.execute(
+            insert(users).values(email="ana@example.org", name="Ana", created_at=utcnow())
+        )
+    await engine.dispose()
     backup_file = tmp_path / "old.cpbackup"
     made = await run(old, "backup", str(backup_file), "--format", fmt)
     assert made.exit_code == 0, made.output
