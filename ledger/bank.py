@@ -262,7 +262,7 @@ async def _insert_lines(session: AsyncSession, rows: list[tuple[Any, ...]]) -> N
     by COPY; SQLite stores days as SQLAlchemy's ``Date`` does, ``YYYY-MM-DD``."""
     connection = await session.connection()
     if connection.dialect.name == "postgresql":
-        raw = (await connection.get_raw_connection()).driver_connection
+        raw: Any = (await connection.get_raw_connection()).driver_connection
         await raw.copy_records_to_table("bank_lines", records=rows, columns=_LINE_COLUMNS)
         return
     await connection.exec_driver_sql(
