@@ -22,7 +22,6 @@ from ledger.statements.decoding import bom_encoding
 from ledger.statements.errors import StatementError
 from ledger.statements.lines import Balance, LineFacts, Statement, StatementFormat, finish_lines
 from ledger.statements.mt940_format import read_mt940
-from ledger.statements.ofx_format import read_ofx
 
 _SNIFF = 4096
 _XML_ROOT = re.compile(r"<(?:([A-Za-z_][\w.-]*):)?Document\b([^>]*)>")
@@ -138,6 +137,10 @@ def parse_statement(
             closing=csv_read.closing,
         )
     if chosen in (StatementFormat.OFX, StatementFormat.QFX):
+        # Imported here: ofxtools takes a quarter of a second to import, which every process
+        # start (each server worker, each command) paid for the few files that are OFX.
+        from ledger.statements.ofx_format import read_ofx
+
         ofx = read_ofx(data, currency)
         return _whole(
             chosen,
