@@ -25,9 +25,8 @@ from ledger.cleaning import CleanFile
 from ledger.errors import Conflict, Erased, NotFound
 from ledger.files import FileStore, sha256_of
 from ledger.groups import utcnow
-from ledger.log import Notary
-from ledger.merkle import CompactRange
-from ledger.models import Attachment, AttachmentErasure, Checkpoint, Entry, Group
+from ledger.log import Notary, add_leaf
+from ledger.models import Attachment, AttachmentErasure, Entry, Group
 from ledger.service import find_entry, lock_log
 
 
@@ -121,19 +120,7 @@ async def attach(
         recorded_at=now,
     )
     session.add(attachment)
-    tree = CompactRange.from_json(log.merkle).append(bytes.fromhex(leaf_hash))
-    log.size, log.head_hash, log.merkle = seq, leaf_hash, tree.to_json()
-    if notary is not None and notary.on_append:
-        root = tree.root()
-        session.add(
-            Checkpoint(
-                group_id=group.id,
-                size=seq,
-                root_hash=root.hex(),
-                note=notary.sign(group.slug, seq, root),
-                signed_at=now,
-            )
-        )
+    add_leaf(session, group, log, leaf_hash, notary, now)
     await session.flush()
     return attachment_view(attachment, None), True
 

@@ -46,6 +46,33 @@ class Notary:
         return self.key.sign_checkpoint(self.origin(group_slug), size, root)
 
 
+def add_leaf(
+    session: AsyncSession,
+    group: Group,
+    log: LogState,
+    leaf_hash: str,
+    notary: Notary | None,
+    now: datetime,
+) -> None:
+    """Advance the group's locked ``log`` by one leaf, a row of ``entries`` the caller has
+    added, and sign the new head in the same transaction when the notary signs each append
+    (otherwise ``sign_pending`` signs it in its next batch). For leaves written through the
+    ORM (attachments, reconciliations); entries and decisions have their own statements."""
+    tree = CompactRange.from_json(log.merkle).append(bytes.fromhex(leaf_hash))
+    log.size, log.head_hash, log.merkle = log.size + 1, leaf_hash, tree.to_json()
+    if notary is not None and notary.on_append:
+        root = tree.root()
+        session.add(
+            Checkpoint(
+                group_id=group.id,
+                size=log.size,
+                root_hash=root.hex(),
+                note=notary.sign(group.slug, log.size, root),
+                signed_at=now,
+            )
+        )
+
+
 async def latest_checkpoint(session: AsyncSession, group: Group) -> Checkpoint:
     result = await session.scalars(
         select(Checkpoint)

@@ -39,13 +39,11 @@ from ledger.canonical import canonical_json, leaf_hash_hex, reconciliation_leaf_
 from ledger.errors import IdempotencyMismatch, InvalidInput, LedgerError, NotFound
 from ledger.groups import utcnow
 from ledger.idempotency import refusal_of
-from ledger.log import Notary
-from ledger.merkle import CompactRange
+from ledger.log import Notary, add_leaf
 from ledger.models import (
     BankLine,
     BankMatchLine,
     BankStatement,
-    Checkpoint,
     Entry,
     Group,
     IdempotencyRecord,
@@ -312,19 +310,7 @@ async def close(
     )
     session.add(row)
     place.reconciled_through = through
-    tree = CompactRange.from_json(log.merkle).append(bytes.fromhex(leaf_hash))
-    log.size, log.head_hash, log.merkle = seq, leaf_hash, tree.to_json()
-    if notary is not None and notary.on_append:
-        root = tree.root()
-        session.add(
-            Checkpoint(
-                group_id=group.id,
-                size=seq,
-                root_hash=root.hex(),
-                note=notary.sign(group.slug, seq, root),
-                signed_at=now,
-            )
-        )
+    add_leaf(session, group, log, leaf_hash, notary, now)
     await session.flush()
     return view_of(row, place)
 
