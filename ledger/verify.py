@@ -7,9 +7,10 @@ balances and compares them with the stored ones. Reports the first bad ``seq``.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
-from typing import cast
+from typing import Any, cast
 
 import msgspec
 from sqlalchemy import select
@@ -64,6 +65,14 @@ class VerifyReport:
     # only (their count, and the first of them).
     unlogged_payments: int = 0
     unlogged_seqs: list[int] = field(default_factory=list)
+
+
+def _check_leaf(seq: int, document: Mapping[str, Any], leaf: bytes, entry_hash: str) -> None:
+    """The stored leaf is the one its row's values make, and the stored hash is its hash."""
+    if canonical_json(document, check=False) != leaf:
+        raise _Broken(seq, f"entry {seq} differs from the leaf that was hashed")
+    if leaf_hash_hex(leaf) != entry_hash:
+        raise _Broken(seq, f"entry {seq} does not match its hash")
 
 
 class _Broken(Exception):
@@ -361,10 +370,7 @@ class _Checker:
             )
         except (KeyError, TypeError, ValueError, AttributeError) as exc:
             raise _Broken(seq, f"entry {seq} cannot be read: {exc}") from exc
-        if canonical_json(document, check=False) != leaf:
-            raise _Broken(seq, f"entry {seq} differs from the leaf that was hashed")
-        if leaf_hash_hex(leaf) != entry_hash:
-            raise _Broken(seq, f"entry {seq} does not match its hash")
+        _check_leaf(seq, document, leaf, entry_hash)
         try:
             self.books.record(kind, legs, reverses, occurred_on)
             self._authority(seq, kind, legs, row, decision)
@@ -404,10 +410,7 @@ class _Checker:
             size=size,
             prev=prev_hash,
         )
-        if canonical_json(document, check=False) != leaf:
-            raise _Broken(seq, f"entry {seq} differs from the leaf that was hashed")
-        if leaf_hash_hex(leaf) != entry_hash:
-            raise _Broken(seq, f"entry {seq} does not match its hash")
+        _check_leaf(seq, document, leaf, entry_hash)
         try:
             self.books.attach(entry)
         except LedgerError as broken:
@@ -443,10 +446,7 @@ class _Checker:
             sha256=sha256,
             prev=prev_hash,
         )
-        if canonical_json(document, check=False) != leaf:
-            raise _Broken(seq, f"entry {seq} differs from the leaf that was hashed")
-        if leaf_hash_hex(leaf) != entry_hash:
-            raise _Broken(seq, f"entry {seq} does not match its hash")
+        _check_leaf(seq, document, leaf, entry_hash)
         try:
             self.books.reconcile(place.slug, through, balance, currency)
         except LedgerError as broken:
