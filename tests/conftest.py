@@ -25,6 +25,7 @@ from app.db import create_engine, create_session_maker
 from app.migrate import upgrade
 from app.settings import Settings
 from tests.support.databases import (
+    EACH_TEST,
     ENGINES,
     POSTGRES_URL,
     database_name,
@@ -66,7 +67,8 @@ def postgres_template() -> Iterator[str]:
         )
     upgrade(postgres_url(name))
     yield name
-    asyncio.run(pg_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    for left in (database_name(EACH_TEST), name):  # ``db_url``'s, kept from test to test
+        asyncio.run(pg_admin(f'DROP DATABASE IF EXISTS "{left}" WITH (FORCE)'))
 
 
 @pytest.fixture(scope="session")
@@ -81,7 +83,7 @@ def db_url(request: pytest.FixtureRequest, worker_dir: Path) -> Iterator[str]:
     of an engine has the same address in a worker, so the same settings, so one app."""
     directory = worker_dir / request.param
     directory.mkdir(exist_ok=True)
-    with fresh_database(request, request.param, directory, name="each_test") as url:
+    with fresh_database(request, request.param, directory, name=EACH_TEST) as url:
         yield url
 
 
