@@ -103,10 +103,21 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
 
 
 @pytest.fixture
+def server_workers() -> int:
+    """How many worker processes the server runs: one, unless a module says more (each
+    worker is a process importing the app, about a second and a half of CPU to start)."""
+    return 1
+
+
+@pytest.fixture
 def server(
-    request: pytest.FixtureRequest, settings: Settings, tmp_path: Path, server_env: dict[str, str]
+    request: pytest.FixtureRequest,
+    settings: Settings,
+    tmp_path: Path,
+    server_env: dict[str, str],
+    server_workers: int,
 ) -> Iterator[str]:
-    """``commonpurse serve`` with two workers, so a session must hold across processes."""
+    """``commonpurse serve`` with ``server_workers`` workers."""
     port = _free_port()
     base = f"http://127.0.0.1:{port}"
     env = {
@@ -119,8 +130,9 @@ def server(
     }
     log = (tmp_path / "server.log").open("wb")
     request.node.stash[SERVER_LOG] = tmp_path / "server.log"
+    workers = str(server_workers)
     process = subprocess.Popen(
-        [sys.executable, "-m", "app", "serve", "--port", str(port), "--workers", "2"],
+        [sys.executable, "-m", "app", "serve", "--port", str(port), "--workers", workers],
         env=env,
         cwd=tmp_path,
         stdout=log,

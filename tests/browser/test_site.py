@@ -18,6 +18,12 @@ from tests.browser.steps import DESKTOP, PHONE, Cast, log_in, serious_violations
 SERIOUS = ("serious", "critical")
 
 
+@pytest.fixture
+def server_workers() -> int:
+    """Two workers here: the steward's login must hold whichever process answers."""
+    return 2
+
+
 def adopt_a_policy(base: str, cast: Cast) -> int:
     """A spending policy for rent top-ups that the whole group agreed to, over HTTP; its
     number (every payment is made under a decision)."""
