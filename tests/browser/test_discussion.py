@@ -129,8 +129,8 @@ def test_members_discuss_a_proposal_and_a_facilitator_reminds_who_has_not_respon
         # A second reminder reaches nobody: everyone was reminded in this round.
         facilitator.get_by_role("button", name="Remind them").click()
         facilitator.wait_for_url(f"{proposal}?done=nobody_to_remind")
-        time.sleep(1)
-        assert len(reminders_in(inbox, 5)) == 4
+        time.sleep(1)  # what would be sent is sent just after the answer, as above
+        assert len([m for m in inbox.messages if "Reminder" in str(m["Subject"])]) == 4
     finally:
         for context in contexts:
             context.close()
