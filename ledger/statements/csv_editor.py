@@ -174,13 +174,7 @@ def guess_mapping(data: bytes) -> CsvMapping:
     text = _decoded(data, encoding)
     sample = "".join(io.StringIO(text, newline="").readlines()[:SAMPLE_LINES])
     delimiter = guess_delimiter(sample)
-    reader = csv.reader(io.StringIO(sample, newline=""), delimiter=delimiter)
-    rows: list[tuple[int, list[str]]] = []
-    try:
-        for row in reader:
-            rows.append((reader.line_num, row))
-    except csv.Error:
-        pass  # a quote cut at the sample's end: guess from what came before it
+    rows = _sample_rows(sample, delimiter)
     filled = [(line, row) for line, row in rows if any(cell.strip() for cell in row)]
     widths = [len(row) for _, row in filled]
     if not filled:
@@ -348,14 +342,19 @@ def file_columns(
     for _ in range(skip_lines):
         stream.readline()
     head = "".join(stream.readline() for _ in range(count))
-    rows: list[list[str]] = []
-    try:
-        for row in csv.reader(io.StringIO(head, newline=""), delimiter=delimiter):
-            if any(cell.strip() for cell in row):
-                rows.append(row)
-    except csv.Error:
-        pass  # a quote cut at the sample's end: the columns of the lines before it
+    rows = [row for _, row in _sample_rows(head, delimiter) if any(cell.strip() for cell in row)]
     names = [name.strip() for name in rows[0]] if header and rows else None
     body = rows[1:] if header else rows
     width = max((len(row) for row in rows), default=0)
     return FileColumns(names=names, width=width, first=body[0] if body else [])
+
+
+def _sample_rows(sample: str, delimiter: str) -> list[tuple[int, list[str]]]:
+    """The rows of a file's first lines with their line numbers, up to a quoted cell the
+    sample cut in two (the lines before it are what a guess or a preview can use)."""
+    reader = csv.reader(io.StringIO(sample, newline=""), delimiter=delimiter)
+    rows: list[tuple[int, list[str]]] = []
+    with contextlib.suppress(csv.Error):
+        for row in reader:
+            rows.append((reader.line_num, row))
+    return rows
