@@ -14,10 +14,10 @@ behind the caller's back.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol, TypeVar
 
 import msgspec
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -61,39 +61,74 @@ async def record_entry_once(
     A refusal is an outcome too: it is kept in the session like a recorded entry, so the
     caller's transaction must be committed whichever the outcome.
     """
+    found, refusal, replayed = await run_once(
+        session,
+        group,
+        key=key,
+        caller_id=caller_id,
+        digest=request_hash(entry_in),
+        act=lambda at: service.record_entry(
+            session, group, entry_in, recorded_by=caller_id, now=at, **record
+        ),
+        kept=lambda seq: service.get_entry(session, group, seq),
+        now=now,
+    )
+    return Outcome(found, refusal, replayed)
+
+
+class _Logged(Protocol):
+    @property
+    def seq(self) -> int: ...  # the leaf it appended
+
+
+Done = TypeVar("Done", bound=_Logged)
+
+
+async def run_once(
+    session: AsyncSession,
+    group: Group,
+    *,
+    key: str,
+    caller_id: int,
+    digest: str,
+    act: Callable[[datetime], Awaitable[Done]],
+    kept: Callable[[int], Awaitable[Done]],
+    now: datetime | None = None,
+) -> tuple[Done | None, LedgerError | None, bool]:
+    """Do ``act`` (at ``now``), which appends a leaf to the log, once under the caller's
+    ``key`` for the request ``digest``: what it appended, or its refusal, and whether that
+    was the first request's outcome given again (``kept`` reads what the leaf of a number
+    was). Raises ``IdempotencyMismatch`` when the key was used for another request."""
     now = now or utcnow()
     # Two retries racing each other take turns here, before either reads the key.
     await service.lock_log(session, group)
-    digest = request_hash(entry_in)
-    kept = await session.get(IdempotencyRecord, (group.id, caller_id, key))
-    if kept is not None:
-        if kept.request_hash != digest:
+    record = await session.get(IdempotencyRecord, (group.id, caller_id, key))
+    if record is not None:
+        if record.request_hash != digest:
             raise IdempotencyMismatch(
                 "This Idempotency-Key was used for a different request; use a new key.",
             )
-        if kept.entry_seq is not None:
-            return Outcome(await service.get_entry(session, group, kept.entry_seq), None, True)
-        return Outcome(None, refusal_of(kept), True)
-    record_row = IdempotencyRecord(
+        if record.entry_seq is not None:
+            return await kept(record.entry_seq), None, True
+        return None, _refusal_of(record), True
+    record = IdempotencyRecord(
         group_id=group.id, user_id=caller_id, key=key, request_hash=digest, created_at=now
     )
     try:
-        async with session.begin_nested():  # a refusal leaves nothing of the entry behind
-            entry = await service.record_entry(
-                session, group, entry_in, recorded_by=caller_id, now=now, **record
-            )
+        async with session.begin_nested():  # a refusal leaves nothing of the act behind
+            done = await act(now)
     except LedgerError as error:
-        record_row.refusal_kind = type(error).__name__
-        record_row.refusal_message = str(error)
-        record_row.refusal_field = error.field
-        session.add(record_row)
-        return Outcome(None, error, False)
-    record_row.entry_seq = entry.seq
-    session.add(record_row)
-    return Outcome(entry, None, False)
+        record.refusal_kind = type(error).__name__
+        record.refusal_message = str(error)
+        record.refusal_field = error.field
+        session.add(record)
+        return None, error, False
+    record.entry_seq = done.seq
+    session.add(record)
+    return done, None, False
 
 
-def refusal_of(kept: IdempotencyRecord) -> LedgerError:
+def _refusal_of(kept: IdempotencyRecord) -> LedgerError:
     """The refusal a record keeps, as the error that was raised the first time."""
     kinds = {kind.__name__: kind for kind in _kinds(LedgerError)}
     kind = kinds.get(kept.refusal_kind or "", Conflict)

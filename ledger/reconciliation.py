@@ -36,9 +36,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from ledger import bank, rules, service
 from ledger.canonical import canonical_json, leaf_hash_hex, reconciliation_leaf_document
-from ledger.errors import IdempotencyMismatch, InvalidInput, LedgerError, NotFound
+from ledger.errors import InvalidInput, LedgerError, NotFound
 from ledger.groups import utcnow
-from ledger.idempotency import refusal_of
+from ledger.idempotency import run_once
 from ledger.log import Notary, add_leaf
 from ledger.models import (
     BankLine,
@@ -46,7 +46,6 @@ from ledger.models import (
     BankStatement,
     Entry,
     Group,
-    IdempotencyRecord,
     Place,
     Posting,
     Reconciliation,
@@ -339,8 +338,6 @@ async def close_once(
     """``close`` under the caller's ``key``, as entries are recorded once
     (``ledger.idempotency``): the first outcome, success or refusal, is given again to a
     retry with the same request; the same key for another request is refused."""
-    now = now or utcnow()
-    await service.lock_log(session, group)
     digest = hashlib.sha256(
         msgspec.json.encode(
             {
@@ -350,39 +347,26 @@ async def close_once(
             }
         )
     ).hexdigest()
-    kept = await session.get(IdempotencyRecord, (group.id, caller_id, key))
-    if kept is not None:
-        if kept.request_hash != digest:
-            raise IdempotencyMismatch(
-                "This Idempotency-Key was used for a different request; use a new key.",
-            )
-        if kept.entry_seq is not None:
-            return Outcome(await get_reconciliation(session, group, kept.entry_seq), None, True)
-        return Outcome(None, refusal_of(kept), True)
-    record = IdempotencyRecord(
-        group_id=group.id, user_id=caller_id, key=key, request_hash=digest, created_at=now
+    found, refusal, replayed = await run_once(
+        session,
+        group,
+        key=key,
+        caller_id=caller_id,
+        digest=digest,
+        act=lambda at: close(
+            session,
+            group,
+            place_slug,
+            through,
+            closing_balance,
+            recorded_by=caller_id,
+            notary=notary,
+            now=at,
+        ),
+        kept=lambda seq: get_reconciliation(session, group, seq),
+        now=now,
     )
-    try:
-        async with session.begin_nested():  # a refusal leaves nothing behind
-            view = await close(
-                session,
-                group,
-                place_slug,
-                through,
-                closing_balance,
-                recorded_by=caller_id,
-                notary=notary,
-                now=now,
-            )
-    except LedgerError as error:
-        record.refusal_kind = type(error).__name__
-        record.refusal_message = str(error)
-        record.refusal_field = error.field
-        session.add(record)
-        return Outcome(None, error, False)
-    record.entry_seq = view.seq
-    session.add(record)
-    return Outcome(view, None, False)
+    return Outcome(found, refusal, replayed)
 
 
 async def get_reconciliation(session: AsyncSession, group: Group, seq: int) -> ReconciliationView:
