@@ -23,6 +23,7 @@ from litestar.exceptions import (
 from litestar.params import ParameterKwarg
 from litestar.types import ExceptionHandlersMap
 
+from app.db import keep_changes
 from app.web.errors import error_page, page_http_error, page_unexpected_error
 from ledger.errors import (
     Conflict,
@@ -121,6 +122,17 @@ def ledger_problem(error: LedgerError) -> tuple[int, bytes]:
     status = status_of(error)
     errors = [{"field": error.field, "message": str(error)}] if error.field else None
     return status, msgspec.json.encode(problem_document(status, str(error), errors=errors))
+
+
+def kept_refusal(
+    request: Request[Any, Any, Any], error: LedgerError, headers: dict[str, str]
+) -> Response[bytes]:
+    """A request under an ``Idempotency-Key`` was refused: the refusal is the key's first
+    outcome, so the request's transaction keeps it (the key's record) instead of rolling
+    back, and the answer is the problem, as a retry will get it again."""
+    keep_changes(request)
+    status, body = ledger_problem(error)
+    return Response(body, status_code=status, media_type=PROBLEM_MEDIA_TYPE, headers=headers)
 
 
 def _wants_html(request: Request[Any, Any, Any]) -> bool:

@@ -21,9 +21,8 @@ from app.api import openapi
 from app.api.claims import attach_claim_receipt
 from app.api.schemas import ConsistencyProofOut, InclusionProofOut, LedgerExportOut
 from app.auth import provide_caller
-from app.db import keep_changes
 from app.deps import CurrentCaller, CurrentNotary, DbSession, Id, provide_notary, settings_of
-from app.errors import PROBLEM_MEDIA_TYPE, ledger_problem
+from app.errors import kept_refusal
 from app.guards import public_or_member, requires
 from ledger import attachments, export, log, service
 from ledger.idempotency import record_entry_once
@@ -214,11 +213,7 @@ class LedgerController(Controller):
         )
         replayed = {"Idempotent-Replayed": "true"} if outcome.replayed else {}
         if outcome.refusal is not None:
-            keep_changes(request)  # the refusal is the key's first outcome: keep it
-            status, body = ledger_problem(outcome.refusal)
-            return Response(
-                body, status_code=status, media_type=PROBLEM_MEDIA_TYPE, headers=replayed
-            )
+            return kept_refusal(request, outcome.refusal, replayed)
         assert outcome.entry is not None
         if not outcome.replayed:
             await attach_claim_receipt(

@@ -12,9 +12,8 @@ from litestar.params import FromPath, HeaderParameter, JSONBody
 
 from app.api import openapi
 from app.auth import provide_caller
-from app.db import keep_changes
 from app.deps import CurrentCaller, DbSession, provide_notary
-from app.errors import PROBLEM_MEDIA_TYPE, ledger_problem
+from app.errors import kept_refusal
 from app.guards import public_or_member, requires
 from ledger import bank, reconciliation
 from ledger.canonical import timestamp
@@ -97,11 +96,7 @@ class ReconciliationController(Controller):
         )
         replayed = {"Idempotent-Replayed": "true"} if outcome.replayed else {}
         if outcome.refusal is not None:
-            keep_changes(request)  # the refusal is the key's first outcome: keep it
-            status, body = ledger_problem(outcome.refusal)
-            return Response(
-                body, status_code=status, media_type=PROBLEM_MEDIA_TYPE, headers=replayed
-            )
+            return kept_refusal(request, outcome.refusal, replayed)
         assert outcome.reconciliation is not None
         return _closed(outcome.reconciliation, replayed)
 
