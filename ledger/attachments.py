@@ -20,13 +20,13 @@ from sqlalchemy import exists, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ledger import rules
-from ledger.canonical import ATTACHMENT, attachment_leaf_document, canonical_json, leaf_hash_hex
+from ledger.canonical import ATTACHMENT, attachment_leaf_document
 from ledger.cleaning import CleanFile
 from ledger.errors import Conflict, Erased, NotFound
 from ledger.files import FileStore, sha256_of
 from ledger.groups import utcnow
 from ledger.log import Notary, add_leaf
-from ledger.models import Attachment, AttachmentErasure, Entry, Group
+from ledger.models import Attachment, AttachmentErasure, Group
 from ledger.service import find_entry, lock_log
 
 
@@ -93,21 +93,8 @@ async def attach(
         size=len(file.content),
         prev=log.head_hash,
     )
-    leaf = canonical_json(document)
-    leaf_hash = leaf_hash_hex(leaf)
-    session.add(
-        Entry(
-            group_id=group.id,
-            seq=seq,
-            kind=ATTACHMENT,
-            occurred_on=now.date(),
-            recorded_at=now,
-            memo="",
-            recorded_by=recorded_by,
-            prev_hash=log.head_hash,
-            hash=leaf_hash,
-            leaf=leaf,
-        )
+    add_leaf(
+        session, group, log, ATTACHMENT, document, recorded_by=recorded_by, notary=notary, now=now
     )
     attachment = Attachment(
         group_id=group.id,
@@ -120,7 +107,6 @@ async def attach(
         recorded_at=now,
     )
     session.add(attachment)
-    add_leaf(session, group, log, leaf_hash, notary, now)
     await session.flush()
     return attachment_view(attachment, None), True
 

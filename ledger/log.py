@@ -10,15 +10,18 @@ from __future__ import annotations
 import base64
 import os
 import tempfile
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from ledger.canonical import canonical_json, leaf_hash_hex
 from ledger.checkpoint import SigningKey
 from ledger.errors import InvalidInput, NotFound, NotYet
 from ledger.merkle import CompactRange, consistency_proof, inclusion_proof, root_from_leaf_hashes
@@ -50,24 +53,45 @@ def add_leaf(
     session: AsyncSession,
     group: Group,
     log: LogState,
-    leaf_hash: str,
+    kind: str,
+    document: Mapping[str, Any],
+    *,
+    recorded_by: int | None,
     notary: Notary | None,
     now: datetime,
 ) -> None:
-    """Advance the group's locked ``log`` by one leaf, a row of ``entries`` the caller has
-    added, and sign the new head in the same transaction when the notary signs each append
-    (otherwise ``sign_pending`` signs it in its next batch). For leaves written through the
-    ORM (attachments, reconciliations); entries and decisions have their own statements."""
+    """Append a leaf that moves no money (an attached file, a reconciliation) to the
+    group's locked ``log``: its row of ``entries`` with the leaf as hashed, the log's new
+    head, and the head signed in the same transaction when the notary signs each append
+    (otherwise ``sign_pending`` signs it in its next batch). Entries and decisions have
+    their own statements."""
+    leaf = canonical_json(document)
+    leaf_hash = leaf_hash_hex(leaf)
+    seq = log.size + 1
+    session.add(
+        Entry(
+            group_id=group.id,
+            seq=seq,
+            kind=kind,
+            occurred_on=now.date(),
+            recorded_at=now,
+            memo="",
+            recorded_by=recorded_by,
+            prev_hash=log.head_hash,
+            hash=leaf_hash,
+            leaf=leaf,
+        )
+    )
     tree = CompactRange.from_json(log.merkle).append(bytes.fromhex(leaf_hash))
-    log.size, log.head_hash, log.merkle = log.size + 1, leaf_hash, tree.to_json()
+    log.size, log.head_hash, log.merkle = seq, leaf_hash, tree.to_json()
     if notary is not None and notary.on_append:
         root = tree.root()
         session.add(
             Checkpoint(
                 group_id=group.id,
-                size=log.size,
+                size=seq,
                 root_hash=root.hex(),
-                note=notary.sign(group.slug, log.size, root),
+                note=notary.sign(group.slug, seq, root),
                 signed_at=now,
             )
         )

@@ -35,7 +35,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ledger import bank, rules, service
-from ledger.canonical import canonical_json, leaf_hash_hex, reconciliation_leaf_document
+from ledger.canonical import reconciliation_leaf_document
 from ledger.errors import InvalidInput, LedgerError, NotFound
 from ledger.groups import utcnow
 from ledger.idempotency import run_once
@@ -278,21 +278,15 @@ async def close(
         sha256=statement.sha256,
         prev=log.head_hash,
     )
-    leaf = canonical_json(document)
-    leaf_hash = leaf_hash_hex(leaf)
-    session.add(
-        Entry(
-            group_id=group.id,
-            seq=seq,
-            kind=rules.RECONCILIATION,
-            occurred_on=now.date(),
-            recorded_at=now,
-            memo="",
-            recorded_by=recorded_by,
-            prev_hash=log.head_hash,
-            hash=leaf_hash,
-            leaf=leaf,
-        )
+    add_leaf(
+        session,
+        group,
+        log,
+        rules.RECONCILIATION,
+        document,
+        recorded_by=recorded_by,
+        notary=notary,
+        now=now,
     )
     row = Reconciliation(
         group_id=group.id,
@@ -309,7 +303,6 @@ async def close(
     )
     session.add(row)
     place.reconciled_through = through
-    add_leaf(session, group, log, leaf_hash, notary, now)
     await session.flush()
     return view_of(row, place)
 
