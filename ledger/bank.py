@@ -15,7 +15,7 @@ Never commits: the caller owns the transaction.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -54,6 +54,7 @@ from ledger.schemas import DonationIn
 from ledger.statements import (
     CsvMapping,
     Statement,
+    StatementLine,
     detect_format,
     mapping_from_json,
     parse_statement,
@@ -205,29 +206,9 @@ async def store_statement(
     known_count = len(statement.lines) - len(fresh)
     if progress is not None and known_count:
         progress(known_count)
-    group_id, place_id, statement_id = group.id, place.id, row.id
     for start in range(0, len(fresh), INSERT_CHUNK):
         chunk = fresh[start : start + INSERT_CHUNK]
-        await _insert_lines(
-            session,
-            [
-                (
-                    group_id,
-                    place_id,
-                    statement_id,
-                    line.fingerprint,
-                    line.booked_on,
-                    line.value_on,
-                    line.amount,
-                    line.currency,
-                    line.counterparty,
-                    line.reference,
-                    line.description,
-                    _source(line.line, line.element),
-                )
-                for line in chunk
-            ],
-        )
+        await insert_lines(session, line_rows(group.id, place.id, row.id, chunk))
         if progress is not None:
             progress(len(chunk))
     if mapping is not None:
@@ -255,7 +236,30 @@ _INSERT_LINES_SQLITE = (
 )
 
 
-async def _insert_lines(session: AsyncSession, rows: list[tuple[Any, ...]]) -> None:
+def line_rows(
+    group_id: int, place_id: int, statement_id: int, lines: Iterable[StatementLine]
+) -> list[tuple[Any, ...]]:
+    """Rows of ``bank_lines`` for a statement's lines, values in ``_LINE_COLUMNS`` order."""
+    return [
+        (
+            group_id,
+            place_id,
+            statement_id,
+            line.fingerprint,
+            line.booked_on,
+            line.value_on,
+            line.amount,
+            line.currency,
+            line.counterparty,
+            line.reference,
+            line.description,
+            _source(line.line, line.element),
+        )
+        for line in lines
+    ]
+
+
+async def insert_lines(session: AsyncSession, rows: list[tuple[Any, ...]]) -> None:
     """Insert statement lines (values in ``_LINE_COLUMNS`` order) in the session's
     transaction, handed to the driver as they are: SQLAlchemy's processing of each row's
     parameters was most of an import's storing time (bench import). PostgreSQL takes them
