@@ -17,7 +17,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import asyncpg
@@ -114,15 +114,18 @@ async def create_bench_group(session: AsyncSession, slug: str = BENCH_SLUG) -> B
     return BenchGroup(slug=group.slug, steward_id=steward.id, token=token)
 
 
-async def build_group(url: str, n_entries: int, *, chunk: int = 100_000) -> BenchGroup:
-    """A bench group with ``n_entries`` entries from ``bench.generate``, committed in chunks
-    (small transactions), the last entry recorded about now; then ``analyze``."""
+async def build_group(
+    url: str, n_entries: int, *, chunk: int = 100_000, step: timedelta = DEFAULT_STEP
+) -> BenchGroup:
+    """A bench group with ``n_entries`` entries from ``bench.generate``, about ``step``
+    apart, committed in chunks (small transactions), the last entry recorded about now;
+    then ``analyze``."""
     engine = open_engine(url)
     try:
         sessions = create_session_maker(engine)
         async with sessions() as session, session.begin():
             group = await create_bench_group(session)
-        start = datetime.now(UTC) - DEFAULT_STEP * n_entries
+        start = datetime.now(UTC) - step * n_entries
         done = 0
         while done < n_entries:
             size = min(chunk, n_entries - done)
@@ -133,6 +136,7 @@ async def build_group(url: str, n_entries: int, *, chunk: int = 100_000) -> Benc
                     size,
                     seed=done + 1,
                     start=start if done == 0 else None,
+                    step=step,
                     recorded_by=group.steward_id,
                 )
             done += size

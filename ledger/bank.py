@@ -16,10 +16,11 @@ Never commits: the caller owns the transaction.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
 
+import msgspec
 from sqlalchemy import and_, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -359,19 +360,17 @@ async def candidates(
 # --- lines and their status ----------------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
-class MatchView:
+class MatchView(msgspec.Struct, frozen=True, gc=False):
     id: int
     entries: tuple[int, ...]
     complete: bool
 
 
-@dataclass(frozen=True, slots=True)
-class LineView:
+class LineView(msgspec.Struct, frozen=True, gc=False):
     line: BankLine | Any  # the ORM object, or a row of bank_lines with the same names
     status: str
     match: MatchView | None = None
-    suggestions: tuple[Suggestion, ...] = field(default=())
+    suggestions: tuple[Suggestion, ...] = ()
 
 
 def _lines_of(lines: Sequence[BankLine | Any]) -> Any:
@@ -473,7 +472,7 @@ async def views_of(
             )
     window = window_of(await settings_of(session, place))
     open_lines = [line for line in lines if line.id not in matches]
-    suggestions: dict[int, list[Suggestion]] = {}
+    suggestions: dict[int, tuple[Suggestion, ...]] = {}
     if open_lines:
         first = min(line.booked_on for line in open_lines) - timedelta(days=window)
         last = max(line.booked_on for line in open_lines) + timedelta(days=window)
@@ -494,9 +493,14 @@ async def views_of(
             .where(_lines_of(open_lines))
         ):
             rejected.setdefault(line_id, set()).add(seq)
-        for line in open_lines:
-            text = LineText.of(line.amount, line.booked_on, line.reference, line.description)
-            suggestions[line.id] = matcher.suggest(text, rejected=rejected.get(line.id, ()))
+        found = matcher.suggest_all(
+            [
+                LineText.of(line.amount, line.booked_on, line.reference, line.description)
+                for line in open_lines
+            ],
+            [rejected.get(line.id, ()) for line in open_lines],
+        )
+        suggestions = {line.id: best for line, best in zip(open_lines, found, strict=True)}
     views = []
     for line in lines:
         match = matches.get(line.id)
@@ -507,7 +511,7 @@ async def views_of(
                 )
             )
         elif suggestions.get(line.id):
-            views.append(LineView(line, SUGGESTED, suggestions=tuple(suggestions[line.id])))
+            views.append(LineView(line, SUGGESTED, suggestions=suggestions[line.id]))
         else:
             views.append(LineView(line, UNMATCHED))
     return views

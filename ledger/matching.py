@@ -18,10 +18,11 @@ total is the entries' total, and its lines never exceed its entries.
 from __future__ import annotations
 
 import re
-from bisect import bisect_left, bisect_right
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from collections import deque
+from collections.abc import Collection, Iterable, Sequence
 from datetime import date
+
+import msgspec
 
 from ledger.errors import InvalidInput
 
@@ -38,8 +39,10 @@ WEIGHTS = {NUMBER: 4, PROPOSAL: 2, PSEUDONYM: 2}
 _NUMBER = re.compile(r"(?<![\w.,/-])#?(\d{1,15})(?![\w.,/-]|[.,]\d)")
 
 
-@dataclass(frozen=True, slots=True)
-class Candidate:
+# Matching makes a few objects per line and per entry of a statement of up to 50,000 lines:
+# as Structs that the garbage collector does not track (they hold no cycles), building them
+# does not set off collections that rescan everything made before (bench matching).
+class Candidate(msgspec.Struct, frozen=True, gc=False):
     """An entry as matching sees it: its signed amount in the place (money in positive)."""
 
     seq: int
@@ -49,8 +52,7 @@ class Candidate:
     counterparty: str | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class Suggestion:
+class Suggestion(msgspec.Struct, frozen=True, gc=False):
     seq: int
     days: int  # between the entry's date and the line's booking date
     reasons: tuple[str, ...] = ()
@@ -60,14 +62,13 @@ class Suggestion:
         return sum(WEIGHTS[reason] for reason in self.reasons)
 
 
-@dataclass(frozen=True, slots=True)
-class LineText:
+class LineText(msgspec.Struct, frozen=True, gc=False):
     """What of a bank line matching reads: amount, date, and its texts lower-cased."""
 
     amount: int
     booked_on: date
     text: str = ""
-    numbers: frozenset[int] = field(default=frozenset())
+    numbers: frozenset[int] = frozenset()
 
     @classmethod
     def of(cls, amount: int, booked_on: date, *texts: str | None) -> LineText:
@@ -112,45 +113,69 @@ def reasons(line: LineText, candidate: Candidate) -> tuple[str, ...]:
 
 
 class Matcher:
-    """Suggestions for bank lines among a place's candidate entries."""
+    """Suggestions for bank lines among a place's candidate entries.
+
+    ``suggest_all`` sweeps the lines in date order over the entries in date order, keeping
+    only the entries within the window of the current day, by amount: each entry enters
+    and leaves the window once, so a statement of n lines against n entries costs O(n log n)
+    for the two sorts and O(n + k) after, and what the sweep touches at any moment is a few
+    days of entries, whatever the size of the place (bench matching)."""
 
     def __init__(self, candidates: Iterable[Candidate], window_days: int = DEFAULT_WINDOW_DAYS):
         self.window = window_days
-        buckets: dict[int, list[tuple[int, int, Candidate]]] = {}
-        for candidate in candidates:
-            if candidate.amount:
-                buckets.setdefault(candidate.amount, []).append(
-                    (candidate.occurred_on.toordinal(), candidate.seq, candidate)
-                )
-        self._days: dict[int, list[int]] = {}
-        self._entries: dict[int, list[Candidate]] = {}
-        for amount, bucket in buckets.items():
-            bucket.sort(key=lambda item: (item[0], item[1]))
-            self._days[amount] = [item[0] for item in bucket]
-            self._entries[amount] = [item[2] for item in bucket]
+        entries = sorted((c for c in candidates if c.amount), key=lambda c: (c.occurred_on, c.seq))
+        self._entries = entries
+        self._days = [entry.occurred_on.toordinal() for entry in entries]
 
     def suggest(
         self,
         line: LineText,
         *,
-        rejected: Iterable[int] = (),
+        rejected: Collection[int] = (),
         limit: int = SUGGESTIONS,
-    ) -> list[Suggestion]:
+    ) -> tuple[Suggestion, ...]:
         """The best ``limit`` entries for ``line``, best first (none rejected for it)."""
-        days = self._days.get(line.amount)
-        if not days:
-            return []
-        entries = self._entries[line.amount]
-        day = line.booked_on.toordinal()
-        low, high = bisect_left(days, day - self.window), bisect_right(days, day + self.window)
-        refused = set(rejected)
-        found = [
-            Suggestion(entry.seq, abs(days[i] - day), reasons(line, entry))
-            for i, entry in ((i, entries[i]) for i in range(low, high))
-            if entry.seq not in refused
-        ]
-        found.sort(key=lambda s: (-s.score, s.days, s.seq))
-        return found[:limit]
+        return self.suggest_all([line], [rejected], limit=limit)[0]
+
+    def suggest_all(
+        self,
+        lines: Sequence[LineText],
+        rejected: Sequence[Collection[int]] | None = None,
+        *,
+        limit: int = SUGGESTIONS,
+    ) -> list[tuple[Suggestion, ...]]:
+        """``suggest`` for each of ``lines`` (``rejected[i]``: the entries refused for
+        ``lines[i]``), in the order of ``lines``."""
+        found: list[tuple[Suggestion, ...]] = [()] * len(lines)
+        entries, days, window = self._entries, self._days, self.window
+        # The entries within the window of the current day, by amount, oldest first.
+        near: dict[int, deque[int]] = {}
+        entered = left = 0
+        for index in sorted(range(len(lines)), key=lambda i: lines[i].booked_on):
+            line = lines[index]
+            day = line.booked_on.toordinal()
+            while entered < len(entries) and days[entered] <= day + window:
+                near.setdefault(entries[entered].amount, deque()).append(entered)
+                entered += 1
+            while left < entered and days[left] < day - window:
+                # The oldest entry still near is the oldest of its amount.
+                same = near[entries[left].amount]
+                same.popleft()
+                if not same:
+                    del near[entries[left].amount]
+                left += 1
+            same_amount = near.get(line.amount)
+            if not same_amount:
+                continue
+            refused = rejected[index] if rejected is not None else ()
+            ranked = [
+                Suggestion(entry.seq, abs(days[i] - day), reasons(line, entry))
+                for i, entry in ((i, entries[i]) for i in same_amount)
+                if entry.seq not in refused
+            ]
+            ranked.sort(key=lambda s: (-s.score, s.days, s.seq))
+            found[index] = tuple(ranked[:limit])
+        return found
 
 
 def check_match(line_amounts: Sequence[int], entry_amounts: Sequence[int]) -> bool:

@@ -32,14 +32,14 @@ def test_amount_and_direction_must_agree() -> None:
     matcher = Matcher([Candidate(1, 5000, DAY), Candidate(2, -5000, DAY), Candidate(3, 5001, DAY)])
     assert [s.seq for s in matcher.suggest(line(5000))] == [1]
     assert [s.seq for s in matcher.suggest(line(-5000))] == [2]
-    assert matcher.suggest(line(4999)) == []
+    assert matcher.suggest(line(4999)) == ()
 
 
 def test_the_window_is_inclusive_and_configurable() -> None:
     entries = [Candidate(1, 100, DAY - timedelta(days=5)), Candidate(2, 100, DAY + timedelta(6))]
     assert [s.seq for s in Matcher(entries).suggest(line(100))] == [1]
     assert [s.seq for s in Matcher(entries, 6).suggest(line(100))] == [1, 2]
-    assert Matcher(entries, 0).suggest(line(100)) == []
+    assert Matcher(entries, 0).suggest(line(100)) == ()
 
 
 def test_closer_dates_rank_first_then_older_entries() -> None:
@@ -108,7 +108,7 @@ days = st.integers(min_value=-20, max_value=20)
 def test_suggestions_are_exactly_the_entries_a_scan_would_find(
     entries: list[tuple[int, int]], bank: tuple[int, int], window: int
 ) -> None:
-    """The bucketed search finds what a plain scan of every entry finds, in rank order."""
+    """The sweep finds what a plain scan of every entry finds, in rank order."""
     candidates = [
         Candidate(seq, amount, DAY + timedelta(days=offset))
         for seq, (amount, offset) in enumerate(entries, start=1)
@@ -122,3 +122,37 @@ def test_suggestions_are_exactly_the_entries_a_scan_would_find(
     found = Matcher(candidates, window).suggest(wanted, limit=len(candidates) or 1)
     assert [(s.days, s.seq) for s in found] == scan[: len(found)]
     assert len(found) == len(scan)
+
+
+# Few amounts, so that lines share entries and windows overlap.
+few_amounts = st.sampled_from((100, -100, 250))
+
+
+@given(
+    entries=st.lists(st.tuples(few_amounts, days), max_size=40),
+    lines=st.lists(
+        st.tuples(few_amounts, days, st.sets(st.integers(1, 40), max_size=3)), max_size=30
+    ),
+    window=st.integers(min_value=0, max_value=10),
+)
+def test_a_whole_statement_gets_what_each_line_would_get_alone(
+    entries: list[tuple[int, int]], lines: list[tuple[int, int, set[int]]], window: int
+) -> None:
+    """The sweep over lines in any order, some entries refused for some lines, suggests for
+    each line exactly the entries a plain scan finds for it, in the same order as before."""
+    candidates = [
+        Candidate(seq, amount, DAY + timedelta(days=offset))
+        for seq, (amount, offset) in enumerate(entries, start=1)
+    ]
+    texts = [line(amount, DAY + timedelta(days=offset)) for amount, offset, _ in lines]
+    refused = [refused for _, _, refused in lines]
+    found = Matcher(candidates, window).suggest_all(texts, refused, limit=len(candidates) or 1)
+    for text, refusals, suggestions in zip(texts, refused, found, strict=True):
+        scan = sorted(
+            (abs((c.occurred_on - text.booked_on).days), c.seq)
+            for c in candidates
+            if c.amount == text.amount
+            and c.seq not in refusals
+            and abs((c.occurred_on - text.booked_on).days) <= window
+        )
+        assert [(s.days, s.seq) for s in suggestions] == scan
