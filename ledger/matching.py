@@ -6,9 +6,10 @@ of the line's booking date. Suggestions are ranked up when the bank's texts (ref
 description) carry the entry's number (its seq), the proposal number it pays under, or the
 counterparty's pseudonym; then by the days between the dates; then oldest entry first.
 
-A ``Matcher`` is built once from a place's candidate entries (bucketed by amount, sorted by
-date), so suggesting for each of n lines costs O(log n + k), not O(n): a 50,000-line
-statement matched against a 50,000-entry place stays linear.
+A ``Matcher`` is built once from a place's candidate entries (sorted by date) and sweeps a
+statement's lines in date order, so each line costs O(k) for the k entries of its amount
+within its window, not O(n): a 50,000-line statement matched against a 50,000-entry place
+stays linear.
 
 A confirmed match joins lines and entries whose amounts add up (``check_match``): one line
 may cover several entries and one entry several lines; a match is complete when the lines'
