@@ -10,12 +10,12 @@ through its public inspection functions (``identity_key``, ``instance_dict``,
 
 from __future__ import annotations
 
+from functools import cache
 from typing import Any, TypeVar
 
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import make_transient_to_detached
 from sqlalchemy.orm.attributes import instance_dict, set_committed_value
-from sqlalchemy.orm.util import identity_key
 
 from ledger.models import Base
 
@@ -35,17 +35,34 @@ def as_loaded(model: type[Model], values: dict[str, Any]) -> Model:
     return instance
 
 
-def current(session: AsyncSession, model: type[Model], values: dict[str, Any]) -> Model:
-    """The session's object for a row read without the ORM, holding the row's values as if
-    just loaded (what ``populate_existing`` does): the one in the session brought up to
-    date, or a new one added to it."""
-    table = model.__table__
-    key = identity_key(model, tuple(values[column.name] for column in table.primary_key))
+def held(session: AsyncSession, model: type[Model], values: dict[str, Any]) -> Model | None:
+    """The session's object for a row read without the ORM, brought up to date with the
+    row's values as if just loaded (what ``populate_existing`` does); None when the session
+    holds none."""
+    mapper = model.__mapper__
+    key = mapper.identity_key_from_primary_key(tuple(values[name] for name in _primary_key(model)))
     found: Model | None = session.sync_session.identity_map.get(key)
+    if found is not None:
+        for name, value in values.items():
+            set_committed_value(found, name, value)
+    return found
+
+
+def current(
+    session: AsyncSession, model: type[Model], values: dict[str, Any], *, keep: bool = True
+) -> Model:
+    """The session's object for a row read without the ORM, holding the row's values as if
+    just loaded: the one in the session brought up to date (``held``), or a new one added
+    to it (``keep``; else a new one is left out of the session, for a caller that needs
+    only its values)."""
+    found = held(session, model, values)
     if found is None:
         found = as_loaded(model, values)
-        session.add(found)
-        return found
-    for name, value in values.items():
-        set_committed_value(found, name, value)
+        if keep:
+            session.add(found)
     return found
+
+
+@cache
+def _primary_key(model: type[Base]) -> tuple[str, ...]:
+    return tuple(column.name for column in model.__table__.primary_key)

@@ -4,7 +4,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Iterable, Sequence
+from collections.abc import Awaitable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any, Protocol, cast
@@ -33,7 +33,7 @@ from ledger.errors import (
     NotFound,
 )
 from ledger.groups import check_name, utcnow
-from ledger.loaded import as_loaded, current
+from ledger.loaded import Model, as_loaded, current, held
 from ledger.log import Notary
 from ledger.merkle import CompactRange
 from ledger.models import Checkpoint, Entry, Fund, Group, LogState, Place, Posting
@@ -176,7 +176,7 @@ async def list_places(session: AsyncSession, group: Group) -> list[Place]:
     return list(result)
 
 
-def _place_terms(place: Place) -> rules.PlaceTerms:
+def _place_terms(place: Place | _PlaceRow) -> rules.PlaceTerms:
     return rules.PlaceTerms(place.slug, place.currency, place.allow_negative, place.name)
 
 
@@ -230,22 +230,26 @@ async def _lock_log_and_funds(
     them, which would let two workers spend the same money."""
     if driver is not None:
         rows = await driver.fetch(_LOCK_LOG_AND_FUNDS_POSTGRES, group.id)
-        if rows:  # the session gets the rows as if the ORM had loaded them
-            log = current(session, LogState, dict(zip(_LOG_COLUMNS, rows[0], strict=False)))
+        if rows:  # the session's objects are brought up to date, as the ORM would
+            # The log's object joins the session only if it held one already: the append
+            # reads its values and writes the row itself.
+            log = current(
+                session, LogState, dict(zip(_LOG_COLUMNS, rows[0], strict=False)), keep=False
+            )
             funds_at = len(_LOG_COLUMNS)
             places_at = funds_at + len(_FUND_COLUMNS)
-            # (One row per fund and place: each row object is made once.)
+            # (One row per fund and place: each is read once.)
             fund_rows = {row[funds_at]: row[funds_at:places_at] for row in rows}
             place_rows = {row[places_at]: row[places_at:] for row in rows}
             return (
                 log,
                 _Funds(
-                    current(session, Fund, dict(zip(_FUND_COLUMNS, row, strict=True)))
-                    for row in fund_rows.values()
+                    session,
+                    (dict(zip(_FUND_COLUMNS, row, strict=True)) for row in fund_rows.values()),
                 ),
                 _Places(
-                    current(session, Place, dict(zip(_PLACE_COLUMNS, row, strict=True)))
-                    for row in place_rows.values()
+                    session,
+                    (dict(zip(_PLACE_COLUMNS, row, strict=True)) for row in place_rows.values()),
                 ),
             )
     else:
@@ -253,12 +257,12 @@ async def _lock_log_and_funds(
         if rows:
             return (
                 rows[0][0],
-                _Funds({fund.id: fund for _, fund, _ in rows}.values()),
-                _Places({place.id: place for _, _, place in rows}.values()),
+                _Funds.loaded({fund.id: fund for _, fund, _ in rows}.values()),
+                _Places.loaded({place.id: place for _, _, place in rows}.values()),
             )
     # A group without funds: nothing to record, but take the lock all the same.
     log = await lock_log(session, group)
-    return log, _Funds(()), _Places(await list_places(session, group))
+    return log, _Funds.loaded(()), _Places.loaded(await list_places(session, group))
 
 
 async def _driver(connection: AsyncConnection) -> Any:
@@ -297,44 +301,128 @@ _LOCK_LOG_AND_FUNDS = (
 
 
 class _Funds:
-    """A group's funds as read after the log lock, found by slug or id."""
+    """A group's funds as read after the log lock, found by slug or id.
 
-    def __init__(self, funds: Iterable[Fund]) -> None:
-        self.by_id = {fund.id: fund for fund in funds}
-        self.by_slug = {fund.slug: fund for fund in self.by_id.values()}
+    Read without the ORM (PostgreSQL), a fund becomes the session's object only when the
+    append names it (``current``): the others are left alone, as their rows are, instead
+    of each costing an object made and added to the session."""
+
+    def __init__(
+        self,
+        session: AsyncSession | None,
+        rows: Iterable[dict[str, Any]],
+        made: Iterable[Fund] = (),
+    ) -> None:
+        self._session = session
+        self._rows = {row["id"]: row for row in rows}
+        self._made = {fund.id: fund for fund in made}
+        if session is not None:  # the objects the session holds are brought up to date
+            self._made.update(_held(session, Fund, self._rows.values()))
+        self._ids = {row["slug"]: fund_id for fund_id, row in self._rows.items()}
+        self._ids.update((fund.slug, fund.id) for fund in self._made.values())
+
+    @classmethod
+    def loaded(cls, funds: Iterable[Fund]) -> _Funds:
+        """Funds the ORM loaded."""
+        return cls(None, (), funds)
+
+    def of(self, fund_id: int) -> Fund:
+        fund = self._made.get(fund_id)
+        if fund is None:
+            assert self._session is not None  # (rows come with their session)
+            fund = self._made[fund_id] = current(self._session, Fund, self._rows[fund_id])
+        return fund
 
     def named(self, group: Group, slug: str, field: str = "fund") -> Fund:
-        fund = self.by_slug.get(slug)
-        if fund is None:
+        fund_id = self._ids.get(slug)
+        if fund_id is None:
             raise _no_fund(group, slug, field)
-        return fund
+        return self.of(fund_id)
+
+
+def _held(
+    session: AsyncSession, model: type[Model], rows: Iterable[dict[str, Any]]
+) -> Iterator[tuple[int, Model]]:
+    for row in rows:
+        found = held(session, model, row)
+        if found is not None:
+            yield row["id"], found
+
+
+@dataclass(frozen=True, slots=True)
+class _PlaceRow:
+    """What an append reads of each of its group's places (the rules see them all)."""
+
+    id: int
+    slug: str
+    name: str
+    currency: str
+    is_default: bool
+    allow_negative: bool
+    balance: int
+    reconciled_through: date | None
+
+
+_PLACE_ROW = tuple(_PlaceRow.__dataclass_fields__)
 
 
 class _Places:
-    """A group's places as read after the log lock, found by slug or id."""
+    """A group's places as read after the log lock, found by slug or id: every place's
+    values (``rows``), and the session's objects of those the entry is in, made when it
+    names them (as ``_Funds`` does)."""
 
-    def __init__(self, places: Iterable[Place]) -> None:
-        self.by_id = {place.id: place for place in places}
-        self.by_slug = {place.slug: place for place in self.by_id.values()}
-        self.default = next((place for place in self.by_id.values() if place.is_default), None)
+    def __init__(
+        self,
+        session: AsyncSession | None,
+        rows: Iterable[dict[str, Any]],
+        made: Iterable[Place] = (),
+    ) -> None:
+        self._session = session
+        self._values = {row["id"]: row for row in rows}
+        self._made = {place.id: place for place in made}
+        if session is not None:  # the objects the session holds are brought up to date
+            self._made.update(_held(session, Place, self._values.values()))
+        self.rows = {
+            place_id: _PlaceRow(*(row[name] for name in _PLACE_ROW))
+            for place_id, row in self._values.items()
+        }
+        self.rows.update(
+            (place.id, _PlaceRow(*(getattr(place, name) for name in _PLACE_ROW)))
+            for place in self._made.values()
+        )
+        self.by_slug = {place.slug: place for place in self.rows.values()}
+        self.default = next((place for place in self.rows.values() if place.is_default), None)
+
+    @classmethod
+    def loaded(cls, places: Iterable[Place]) -> _Places:
+        """Places the ORM loaded."""
+        return cls(None, (), places)
+
+    def of_id(self, place_id: int) -> Place:
+        """The session's object of a place of the group."""
+        place = self._made.get(place_id)
+        if place is None:
+            assert self._session is not None  # (rows come with their session)
+            place = self._made[place_id] = current(self._session, Place, self._values[place_id])
+        return place
 
     def named(self, group: Group, slug: str | None, field: str = "place") -> Place:
         """The place ``slug`` names; the default place when it names none."""
-        place = self.default if slug is None else self.by_slug.get(slug)
-        if place is None:
+        row = self.default if slug is None else self.by_slug.get(slug)
+        if row is None:
             raise InvalidInput(
                 f"Group {group.slug!r} has no place {slug!r}."
                 if slug is not None
                 else f"Group {group.slug!r} has no place to hold money.",
                 field=field,
             )
-        return place
+        return self.of_id(row.id)
 
     def of(self, place_id: int | None) -> Place:
         """The place of an entry's ``place_id`` (None: the default place)."""
-        place = self.default if place_id is None else self.by_id.get(place_id)
-        assert place is not None  # every entry's place is one of its group's
-        return place
+        row = self.default if place_id is None else self.rows.get(place_id)
+        assert row is not None  # every entry's place is one of its group's
+        return self.of_id(row.id)
 
     def in_leaf(self, place: Place) -> str | None:
         """How a leaf names ``place``: not at all when it is the default place."""
@@ -415,7 +503,7 @@ async def _plan(
             rules.PlannedPosting(p.fund_id, p.fund.slug, p.account_type, p.amount, p.currency)
             for p in original.postings
         ]
-        funds = {p.fund_id: group_funds.by_id[p.fund_id] for p in planned}
+        funds = {p.fund_id: group_funds.of(p.fund_id) for p in planned}
         # A reversal is in its entry's place; a move's reverses the move.
         place = places.of(original.place_id)
         move = to_place = None
@@ -587,7 +675,7 @@ async def record_entry(
     )
     funds = plan.funds
     legs = plan.legs(group_places)
-    places = group_places.by_id.values()
+    places = group_places.rows.values()
     # The rules of the log, as the verifiers apply them to every entry after it is written.
     books = rules.Books(
         (_terms(fund) for fund in funds.values()),
@@ -614,8 +702,8 @@ async def record_entry(
     # And what the database can hold.
     rules.check_balance_limit({i: _state(f) for i, f in funds.items()}, changes)
     rules.check_place_limit(
-        {i: _place_terms(p) for i, p in group_places.by_id.items()},
-        {i: group_places.by_id[i].balance for i in place_changes},
+        {i: _place_terms(p) for i, p in group_places.rows.items()},
+        {i: group_places.rows[i].balance for i in place_changes},
         place_changes,
     )
 
@@ -712,7 +800,7 @@ async def record_entry(
     for fund_id, change in changes.items():
         set_committed_value(funds[fund_id], "balance", funds[fund_id].balance + change)
     for place_id, change in place_changes.items():
-        place = group_places.by_id[place_id]
+        place = group_places.of_id(place_id)
         set_committed_value(place, "balance", place.balance + change)
     for name in ("size", "head_hash", "merkle"):
         set_committed_value(log, name, head[name])
