@@ -26,6 +26,9 @@ def as_loaded(model: type[Model], values: dict[str, Any]) -> Model:
     """A new object for a row written or read without the unit of work, made to look
     loaded (no pending changes), so the session neither inserts it again nor reloads it.
 
+    ``values`` may hold a many-to-one relationship's object too, loaded with the row as
+    ``set_committed_value`` would load it (a collection needs ``set_committed_value``).
+
     It skips the constructor, which would record every value as a change to undo at once:
     the ORM's loader fills a new instance's ``__dict__`` the same way, at a quarter of the
     cost (an append makes five of these)."""

@@ -787,16 +787,19 @@ async def record_entry(
         )
 
     # The session's objects are made to match the rows, as if freshly loaded.
-    entry = as_loaded(Entry, {"id": entry_id, **columns})
+    # (A many-to-one is loaded with its row, as the columns are; the postings are a list.)
+    entry = as_loaded(
+        Entry, {"id": entry_id, **columns, "place": plan.place, "to_place": plan.to_place}
+    )
     session.add(entry)
-    loaded_postings = []
-    for row, planned in zip(postings, plan.postings, strict=True):
-        posting = as_loaded(Posting, {"entry_id": entry_id, **row})
-        set_committed_value(posting, "fund", funds[planned.fund_id])
-        loaded_postings.append(posting)
-    set_committed_value(entry, "postings", loaded_postings)
-    set_committed_value(entry, "place", plan.place)
-    set_committed_value(entry, "to_place", plan.to_place)
+    set_committed_value(
+        entry,
+        "postings",
+        [
+            as_loaded(Posting, {"entry_id": entry_id, **row, "fund": funds[planned.fund_id]})
+            for row, planned in zip(postings, plan.postings, strict=True)
+        ],
+    )
     for fund_id, change in changes.items():
         set_committed_value(funds[fund_id], "balance", funds[fund_id].balance + change)
     for place_id, change in place_changes.items():

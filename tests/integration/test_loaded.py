@@ -34,6 +34,11 @@ async def test_an_object_made_to_look_loaded_is_neither_written_again_nor_reload
     assert state.persistent
     assert not state.modified
     assert entry.postings[0].fund.slug == "groceries"  # no lazy load in an async session
+    assert entry.place is not None and entry.place.is_default
+    for loaded in (state, inspect(entry.postings[0])):  # relationships loaded as committed
+        assert not loaded.modified
+        assert not loaded.committed_state
+        assert not loaded.expired_attributes & {"postings", "place", "to_place", "fund"}
     sent: list[str] = []
 
     def record(_c: Any, _cursor: Any, statement: str, *_: Any) -> None:
