@@ -34,7 +34,8 @@ async def test_an_object_made_to_look_loaded_is_neither_written_again_nor_reload
     assert state.persistent
     assert not state.modified
     assert entry.postings[0].fund.slug == "groceries"  # no lazy load in an async session
-    assert entry.place is not None and entry.place.is_default
+    assert entry.place is not None
+    assert entry.place.is_default
     for loaded in (state, inspect(entry.postings[0])):  # relationships loaded as committed
         assert not loaded.modified
         assert not loaded.committed_state
