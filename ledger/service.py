@@ -11,7 +11,7 @@ from typing import Any, Protocol, cast
 
 from sqlalchemy import Table, bindparam, func, insert, select, update
 from sqlalchemy.engine import Dialect
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.attributes import set_committed_value
 
 from ledger import rules
@@ -33,7 +33,7 @@ from ledger.errors import (
     NotFound,
 )
 from ledger.groups import check_name, utcnow
-from ledger.loaded import Model, as_loaded, current, held
+from ledger.loaded import Model, as_loaded, current, driver_connection, held
 from ledger.log import Notary
 from ledger.merkle import CompactRange
 from ledger.models import Checkpoint, Entry, Fund, Group, LogState, Place, Posting
@@ -282,14 +282,6 @@ class _Head:
     @classmethod
     def of(cls, log: LogState) -> _Head:
         return cls(log.size, log.head_hash, log.merkle, log)
-
-
-async def _driver(connection: AsyncConnection) -> Any:
-    """The session's driver connection (asyncpg's or aiosqlite's). An append's writes (and
-    on PostgreSQL its lock) go to it directly, in the session's transaction: SQLAlchemy's
-    statement and ORM machinery cost two to four times what the driver does for these
-    statements, and the group's ledger is locked while they run."""
-    return (await connection.get_raw_connection()).driver_connection
 
 
 # Every column, so the objects made from them are whole (an unloaded column would be read
@@ -675,8 +667,10 @@ async def record_entry(
     ``dates``: the days an entry may have occurred on (the instance's setting).
     """
     now = now or utcnow()
-    connection = await session.connection()
-    driver = await _driver(connection)
+    # The lock and the writes go to the driver directly, in the session's transaction:
+    # SQLAlchemy's statement and ORM machinery cost two to four times what the driver does
+    # for these statements, and the group's ledger is locked while they run.
+    connection, driver = await driver_connection(session)
     postgres = connection.dialect.name == "postgresql"
     log, group_funds, group_places = await _lock_log_and_funds(
         session, group, driver if postgres else None
