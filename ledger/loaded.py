@@ -1,12 +1,11 @@
 """Rows the append path reads or writes without the ORM, made to look loaded by it.
 
-The append path is the hot path: its lock, read and writes are plain statements sent to
-the driver directly (on SQLite the lock is still the ORM's query), and the session's
-objects are then made to match the rows, as if the ORM had loaded them. That leans on how
-SQLAlchemy keeps an object's state, through its public inspection functions
-(``instance_dict``, ``make_transient_to_detached``, ``set_committed_value``) and the
-mapper's (``identity_key_from_primary_key``, its class manager);
-``tests/integration/test_loaded.py`` fails when SQLAlchemy changes what they mean.
+The append path is the hot path: its lock, read and writes are plain statements (on
+PostgreSQL sent to asyncpg directly), and the session's objects are then made to match the
+rows, as if the ORM had loaded them. That leans on how SQLAlchemy keeps an object's state,
+through its public inspection functions (``identity_key``, ``instance_dict``,
+``make_transient_to_detached``, ``set_committed_value``) and the mapper's class manager;
+``tests/unit/test_loaded.py`` fails when SQLAlchemy changes what they mean.
 """
 
 from __future__ import annotations
@@ -56,14 +55,18 @@ def held(session: AsyncSession, model: type[Model], values: dict[str, Any]) -> M
     return found
 
 
-def current(session: AsyncSession, model: type[Model], values: dict[str, Any]) -> Model:
+def current(
+    session: AsyncSession, model: type[Model], values: dict[str, Any], *, keep: bool = True
+) -> Model:
     """The session's object for a row read without the ORM, holding the row's values as if
     just loaded: the one in the session brought up to date (``held``), or a new one added
-    to it."""
+    to it (``keep``; else a new one is left out of the session, for a caller that needs
+    only its values)."""
     found = held(session, model, values)
     if found is None:
         found = as_loaded(model, values)
-        session.add(found)
+        if keep:
+            session.add(found)
     return found
 
 

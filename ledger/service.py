@@ -220,7 +220,7 @@ _LOCK_LOG = (
 
 async def _lock_log_and_funds(
     session: AsyncSession, group: Group, driver: Any | None
-) -> tuple[_Head, _Funds, _Places]:
+) -> tuple[LogState, _Funds, _Places]:
     """``lock_log``, and the group's funds and places as of now, in one query (an append
     needs them all; a group has a handful of funds and places, most groups one place).
 
@@ -231,14 +231,10 @@ async def _lock_log_and_funds(
     if driver is not None:
         rows = await driver.fetch(_LOCK_LOG_AND_FUNDS_POSTGRES, group.id)
         if rows:  # the session's objects are brought up to date, as the ORM would
-            # The append reads the log's head and writes its row itself: an object of it is
-            # only brought up to date if the session held one.
-            values = dict(zip(_LOG_COLUMNS, rows[0], strict=False))
-            log = _Head(
-                values["size"],
-                values["head_hash"],
-                values["merkle"],
-                held(session, LogState, values),
+            # The log's object joins the session only if it held one already: the append
+            # reads its values and writes the row itself.
+            log = current(
+                session, LogState, dict(zip(_LOG_COLUMNS, rows[0], strict=False)), keep=False
             )
             funds_at = len(_LOG_COLUMNS)
             places_at = funds_at + len(_FUND_COLUMNS)
@@ -260,28 +256,13 @@ async def _lock_log_and_funds(
         rows = (await session.execute(_LOCK_LOG_AND_FUNDS, {"group": group.id})).all()
         if rows:
             return (
-                _Head.of(rows[0][0]),
+                rows[0][0],
                 _Funds.loaded({fund.id: fund for _, fund, _ in rows}.values()),
                 _Places.loaded({place.id: place for _, _, place in rows}.values()),
             )
     # A group without funds: nothing to record, but take the lock all the same.
-    head = _Head.of(await lock_log(session, group))
-    return head, _Funds.loaded(()), _Places.loaded(await list_places(session, group))
-
-
-@dataclass(slots=True)
-class _Head:
-    """The log's head as read under its lock, and the session's object of it, if any (made
-    to match the row the append writes)."""
-
-    size: int
-    head_hash: str
-    merkle: str
-    state: LogState | None
-
-    @classmethod
-    def of(cls, log: LogState) -> _Head:
-        return cls(log.size, log.head_hash, log.merkle, log)
+    log = await lock_log(session, group)
+    return log, _Funds.loaded(()), _Places.loaded(await list_places(session, group))
 
 
 # Every column, so the objects made from them are whole (an unloaded column would be read
@@ -818,9 +799,8 @@ async def record_entry(
     for place_id, change in place_changes.items():
         place = group_places.of_id(place_id)
         set_committed_value(place, "balance", place.balance + change)
-    if log.state is not None:
-        for name in ("size", "head_hash", "merkle"):
-            set_committed_value(log.state, name, head[name])
+    for name in ("size", "head_hash", "merkle"):
+        set_committed_value(log, name, head[name])
     return entry
 
 
