@@ -55,18 +55,14 @@ def held(session: AsyncSession, model: type[Model], values: dict[str, Any]) -> M
     return found
 
 
-def current(
-    session: AsyncSession, model: type[Model], values: dict[str, Any], *, keep: bool = True
-) -> Model:
+def current(session: AsyncSession, model: type[Model], values: dict[str, Any]) -> Model:
     """The session's object for a row read without the ORM, holding the row's values as if
     just loaded: the one in the session brought up to date (``held``), or a new one added
-    to it (``keep``; else a new one is left out of the session, for a caller that needs
-    only its values)."""
+    to it."""
     found = held(session, model, values)
     if found is None:
         found = as_loaded(model, values)
-        if keep:
-            session.add(found)
+        session.add(found)
     return found
 
 

@@ -231,11 +231,9 @@ async def _lock_log_and_funds(
     if driver is not None:
         rows = await driver.fetch(_LOCK_LOG_AND_FUNDS_POSTGRES, group.id)
         if rows:  # the session's objects are brought up to date, as the ORM would
-            # The log's object joins the session only if it held one already: the append
-            # reads its values and writes the row itself.
-            log = current(
-                session, LogState, dict(zip(_LOG_COLUMNS, rows[0], strict=False)), keep=False
-            )
+            # (The log's object is the session's: an append's plan may append a decision
+            # first, which moves the head on through it.)
+            log = current(session, LogState, dict(zip(_LOG_COLUMNS, rows[0], strict=False)))
             funds_at = len(_LOG_COLUMNS)
             places_at = funds_at + len(_FUND_COLUMNS)
             # (One row per fund and place: each is read once.)
