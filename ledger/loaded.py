@@ -106,7 +106,12 @@ class DriverQuery:
         return compiled
 
     async def rows(self, session: AsyncSession, **parameters: Any) -> list[tuple[Any, ...]]:
-        connection, driver = await driver_connection(session)
+        return await self.rows_on(*await driver_connection(session), **parameters)
+
+    async def rows_on(
+        self, connection: AsyncConnection, driver: Any, **parameters: Any
+    ) -> list[tuple[Any, ...]]:
+        """``rows`` on what ``driver_connection`` gave."""
         compiled = self._compile(connection.dialect)
         arguments = [parameters[name] for name in compiled.parameters]
         if compiled.postgres:

@@ -11,7 +11,7 @@ from typing import Any, Protocol, cast
 
 from sqlalchemy import Table, bindparam, func, insert, select, update
 from sqlalchemy.engine import Dialect
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 from sqlalchemy.orm.attributes import set_committed_value
 
 from ledger import rules
@@ -33,7 +33,7 @@ from ledger.errors import (
     NotFound,
 )
 from ledger.groups import check_name, utcnow
-from ledger.loaded import Model, as_loaded, current, driver_connection, held
+from ledger.loaded import DriverQuery, Model, as_loaded, current, driver_connection, held
 from ledger.log import Notary
 from ledger.merkle import CompactRange
 from ledger.models import Checkpoint, Entry, Fund, Group, LogState, Place, Posting
@@ -219,45 +219,38 @@ _LOCK_LOG = (
 
 
 async def _lock_log_and_funds(
-    session: AsyncSession, group: Group, driver: Any | None
+    session: AsyncSession, group: Group, connection: AsyncConnection, driver: Any
 ) -> tuple[LogState, _Funds, _Places]:
     """``lock_log``, and the group's funds and places as of now, in one query (an append
-    needs them all; a group has a handful of funds and places, most groups one place).
+    needs them all; a group has a handful of funds and places, most groups one place),
+    sent to the driver (``DriverQuery``).
 
     The fund and place rows are locked too, and that is what makes their balances current:
     in READ COMMITTED, a row lock that waited for another append re-reads the rows it
     locks, while the rows of a table merely joined stay as the statement's snapshot saw
-    them, which would let two workers spend the same money."""
-    if driver is not None:
-        rows = await driver.fetch(_LOCK_LOG_AND_FUNDS_POSTGRES, group.id)
-        if rows:  # the session's objects are brought up to date, as the ORM would
-            # (The log's object is the session's: an append's plan may append a decision
-            # first, which moves the head on through it.)
-            log = current(session, LogState, dict(zip(_LOG_COLUMNS, rows[0], strict=False)))
-            funds_at = len(_LOG_COLUMNS)
-            places_at = funds_at + len(_FUND_COLUMNS)
-            # (One row per fund and place: each is read once.)
-            fund_rows = {row[funds_at]: row[funds_at:places_at] for row in rows}
-            place_rows = {row[places_at]: row[places_at:] for row in rows}
-            return (
-                log,
-                _Funds(
-                    session,
-                    (dict(zip(_FUND_COLUMNS, row, strict=True)) for row in fund_rows.values()),
-                ),
-                _Places(
-                    session,
-                    (dict(zip(_PLACE_COLUMNS, row, strict=True)) for row in place_rows.values()),
-                ),
-            )
-    else:
-        rows = (await session.execute(_LOCK_LOG_AND_FUNDS, {"group": group.id})).all()
-        if rows:
-            return (
-                rows[0][0],
-                _Funds.loaded({fund.id: fund for _, fund, _ in rows}.values()),
-                _Places.loaded({place.id: place for _, _, place in rows}.values()),
-            )
+    them, which would let two workers spend the same money. (On SQLite, BEGIN IMMEDIATE
+    holds the database's only write lock already.)"""
+    rows = await _LOCK_LOG_AND_FUNDS.rows_on(connection, driver, group=group.id)
+    if rows:  # the session's objects are brought up to date, as the ORM would
+        funds_at = len(_LOG_COLUMNS)
+        places_at = funds_at + len(_FUND_COLUMNS)
+        # (The log's object is the session's: an append's plan may append a decision
+        # first, which moves the head on through it.)
+        log = current(session, LogState, dict(zip(_LOG_COLUMNS, rows[0][:funds_at], strict=True)))
+        # (One row per fund and place: each is read once.)
+        fund_rows = {row[funds_at]: row[funds_at:places_at] for row in rows}
+        place_rows = {row[places_at]: row[places_at:] for row in rows}
+        return (
+            log,
+            _Funds(
+                session,
+                (dict(zip(_FUND_COLUMNS, row, strict=True)) for row in fund_rows.values()),
+            ),
+            _Places(
+                session,
+                (dict(zip(_PLACE_COLUMNS, row, strict=True)) for row in place_rows.values()),
+            ),
+        )
     # A group without funds: nothing to record, but take the lock all the same.
     log = await lock_log(session, group)
     return log, _Funds.loaded(()), _Places.loaded(await list_places(session, group))
@@ -265,35 +258,28 @@ async def _lock_log_and_funds(
 
 # Every column, so the objects made from them are whole (an unloaded column would be read
 # lazily, which an async session cannot do).
-_LOG_COLUMNS = tuple(column.name for column in cast("Table", LogState.__table__).columns)
-_FUND_COLUMNS = tuple(column.name for column in cast("Table", Fund.__table__).columns)
-_PLACE_COLUMNS = tuple(column.name for column in cast("Table", Place.__table__).columns)
-# (S608: the names are the models' own, not input.)
-_LOCK_LOG_AND_FUNDS_POSTGRES = f"""
-SELECT {", ".join(f"log_states.{name}" for name in _LOG_COLUMNS)},
-       {", ".join(f"funds.{name}" for name in _FUND_COLUMNS)},
-       {", ".join(f"places.{name}" for name in _PLACE_COLUMNS)}
-FROM log_states JOIN funds ON funds.group_id = log_states.group_id
-     JOIN places ON places.group_id = log_states.group_id
-WHERE log_states.group_id = $1
-FOR UPDATE OF log_states, funds, places
-"""  # noqa: S608
-
-
-_LOCK_LOG_AND_FUNDS = (
-    select(LogState, Fund, Place)
-    .join(Fund, Fund.group_id == LogState.group_id)
-    .join(Place, Place.group_id == LogState.group_id)
-    .where(LogState.group_id == bindparam("group"))
-    .with_for_update(of=(LogState, Fund, Place))
-    .execution_options(populate_existing=True)
+_LOG_TABLE = cast("Table", LogState.__table__)
+_FUND_TABLE = cast("Table", Fund.__table__)
+_PLACE_TABLE = cast("Table", Place.__table__)
+_LOG_COLUMNS = tuple(column.name for column in _LOG_TABLE.columns)
+_FUND_COLUMNS = tuple(column.name for column in _FUND_TABLE.columns)
+_PLACE_COLUMNS = tuple(column.name for column in _PLACE_TABLE.columns)
+_LOCKED = [*_LOG_TABLE.columns, *_FUND_TABLE.columns, *_PLACE_TABLE.columns]
+_LOCK_LOG_AND_FUNDS = DriverQuery(
+    select(*_LOCKED)
+    .select_from(_LOG_TABLE)
+    .join(_FUND_TABLE, _FUND_TABLE.c.group_id == _LOG_TABLE.c.group_id)
+    .join(_PLACE_TABLE, _PLACE_TABLE.c.group_id == _LOG_TABLE.c.group_id)
+    .where(_LOG_TABLE.c.group_id == bindparam("group"))
+    .with_for_update(of=(_LOG_TABLE, _FUND_TABLE, _PLACE_TABLE)),
+    _LOCKED,
 )
 
 
 class _Funds:
     """A group's funds as read after the log lock, found by slug or id.
 
-    Read without the ORM (PostgreSQL), a fund becomes the session's object only when the
+    Read without the ORM, a fund becomes the session's object only when the
     append names it (``current``): the others are left alone, as their rows are, instead
     of each costing an object made and added to the session."""
 
@@ -651,9 +637,7 @@ async def record_entry(
     # for these statements, and the group's ledger is locked while they run.
     connection, driver = await driver_connection(session)
     postgres = connection.dialect.name == "postgresql"
-    log, group_funds, group_places = await _lock_log_and_funds(
-        session, group, driver if postgres else None
-    )
+    log, group_funds, group_places = await _lock_log_and_funds(session, group, connection, driver)
     plan = await _plan(
         session,
         group,
