@@ -192,13 +192,21 @@ class CompactRange:
         return root
 
     def to_json(self) -> str:
-        """``{"peaks":[hex...],"size":n}`` with sorted keys and no spaces."""
-        document = {"peaks": [p.hex() for p in self.peaks], "size": self.size}
-        return json.dumps(document, sort_keys=True, separators=(",", ":"))
+        """``{"peaks":[hex...],"size":n}`` with sorted keys and no spaces (what
+        ``json.dumps(..., sort_keys=True, separators=(",", ":"))`` writes: hex digits need
+        no escaping)."""
+        peaks = ",".join(f'"{p.hex()}"' for p in self.peaks)
+        text = f'{{"peaks":[{peaks}],"size":{self.size}}}'
+        _remember(text, self)
+        return text
 
     @classmethod
     def from_json(cls, text: str) -> CompactRange:
         """Parse ``to_json`` output; ValueError when it is malformed or inconsistent."""
+        # The next append of a log reads back what the last one wrote: parsed already.
+        known = _RECENT.get(text)
+        if known is not None:
+            return known
         try:
             document = json.loads(text)
         except json.JSONDecodeError as exc:
@@ -208,7 +216,21 @@ class CompactRange:
         size, peaks = document["size"], document["peaks"]
         if not isinstance(peaks, list) or not all(_is_hex_hash(p) for p in peaks):
             raise ValueError("compact range peaks must be a list of 64 lowercase hex digits")
-        return cls(size, tuple(bytes.fromhex(p) for p in peaks))
+        parsed = cls(size, tuple(bytes.fromhex(p) for p in peaks))
+        _remember(text, parsed)
+        return parsed
+
+
+# Compact ranges by their JSON, recently written or read (a range is immutable, and its
+# text says all of it): a few per log that appends here, cleared when it grows past a bound.
+_RECENT: dict[str, CompactRange] = {}
+_RECENT_MAX = 256
+
+
+def _remember(text: str, compact: CompactRange) -> None:
+    if len(_RECENT) >= _RECENT_MAX:
+        _RECENT.clear()
+    _RECENT[text] = compact
 
 
 def _is_hex_hash(value: object) -> bool:

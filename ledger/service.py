@@ -4,12 +4,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Iterable, Sequence
+from collections.abc import Awaitable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any, Protocol, cast
 
 from sqlalchemy import Table, bindparam, func, insert, select, update
+from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 from sqlalchemy.orm.attributes import set_committed_value
 
@@ -32,7 +33,7 @@ from ledger.errors import (
     NotFound,
 )
 from ledger.groups import check_name, utcnow
-from ledger.loaded import as_loaded, current
+from ledger.loaded import DriverQuery, Model, as_loaded, current, driver_connection, held
 from ledger.log import Notary
 from ledger.merkle import CompactRange
 from ledger.models import Checkpoint, Entry, Fund, Group, LogState, Place, Posting
@@ -175,7 +176,7 @@ async def list_places(session: AsyncSession, group: Group) -> list[Place]:
     return list(result)
 
 
-def _place_terms(place: Place) -> rules.PlaceTerms:
+def _place_terms(place: Place | _PlaceRow) -> rules.PlaceTerms:
     return rules.PlaceTerms(place.slug, place.currency, place.allow_negative, place.name)
 
 
@@ -218,124 +219,186 @@ _LOCK_LOG = (
 
 
 async def _lock_log_and_funds(
-    session: AsyncSession, group: Group, driver: Any | None
+    session: AsyncSession, group: Group, connection: AsyncConnection, driver: Any
 ) -> tuple[LogState, _Funds, _Places]:
     """``lock_log``, and the group's funds and places as of now, in one query (an append
-    needs them all; a group has a handful of funds and places, most groups one place).
+    needs them all; a group has a handful of funds and places, most groups one place),
+    sent to the driver (``DriverQuery``).
 
     The fund and place rows are locked too, and that is what makes their balances current:
     in READ COMMITTED, a row lock that waited for another append re-reads the rows it
     locks, while the rows of a table merely joined stay as the statement's snapshot saw
-    them, which would let two workers spend the same money."""
-    if driver is not None:
-        rows = await driver.fetch(_LOCK_LOG_AND_FUNDS_POSTGRES, group.id)
-        if rows:  # the session gets the rows as if the ORM had loaded them
-            log = current(session, LogState, dict(zip(_LOG_COLUMNS, rows[0], strict=False)))
-            funds_at = len(_LOG_COLUMNS)
-            places_at = funds_at + len(_FUND_COLUMNS)
-            # (One row per fund and place: each row object is made once.)
-            fund_rows = {row[funds_at]: row[funds_at:places_at] for row in rows}
-            place_rows = {row[places_at]: row[places_at:] for row in rows}
-            return (
-                log,
-                _Funds(
-                    current(session, Fund, dict(zip(_FUND_COLUMNS, row, strict=True)))
-                    for row in fund_rows.values()
-                ),
-                _Places(
-                    current(session, Place, dict(zip(_PLACE_COLUMNS, row, strict=True)))
-                    for row in place_rows.values()
-                ),
-            )
-    else:
-        rows = (await session.execute(_LOCK_LOG_AND_FUNDS, {"group": group.id})).all()
-        if rows:
-            return (
-                rows[0][0],
-                _Funds({fund.id: fund for _, fund, _ in rows}.values()),
-                _Places({place.id: place for _, _, place in rows}.values()),
-            )
+    them, which would let two workers spend the same money. (On SQLite, BEGIN IMMEDIATE
+    holds the database's only write lock already.)"""
+    rows = await _LOCK_LOG_AND_FUNDS.rows_on(connection, driver, group=group.id)
+    if rows:  # the session's objects are brought up to date, as the ORM would
+        funds_at = len(_LOG_COLUMNS)
+        places_at = funds_at + len(_FUND_COLUMNS)
+        # (The log's object is the session's: an append's plan may append a decision
+        # first, which moves the head on through it.)
+        log = current(session, LogState, dict(zip(_LOG_COLUMNS, rows[0][:funds_at], strict=True)))
+        # (One row per fund and place: each is read once.)
+        fund_rows = {row[funds_at]: row[funds_at:places_at] for row in rows}
+        place_rows = {row[places_at]: row[places_at:] for row in rows}
+        return (
+            log,
+            _Funds(
+                session,
+                (dict(zip(_FUND_COLUMNS, row, strict=True)) for row in fund_rows.values()),
+            ),
+            _Places(
+                session,
+                (dict(zip(_PLACE_COLUMNS, row, strict=True)) for row in place_rows.values()),
+            ),
+        )
     # A group without funds: nothing to record, but take the lock all the same.
     log = await lock_log(session, group)
-    return log, _Funds(()), _Places(await list_places(session, group))
-
-
-async def _asyncpg(connection: AsyncConnection) -> Any | None:
-    """The session's asyncpg connection on PostgreSQL (None on other engines). An append's
-    lock and write go to it directly, in the session's transaction: SQLAlchemy's statement
-    and ORM machinery cost two to four times what asyncpg does for these two statements,
-    and the group's ledger is locked while they run."""
-    if connection.dialect.name != "postgresql":
-        return None
-    return (await connection.get_raw_connection()).driver_connection
+    return log, _Funds.loaded(()), _Places.loaded(await list_places(session, group))
 
 
 # Every column, so the objects made from them are whole (an unloaded column would be read
 # lazily, which an async session cannot do).
-_LOG_COLUMNS = tuple(column.name for column in cast("Table", LogState.__table__).columns)
-_FUND_COLUMNS = tuple(column.name for column in cast("Table", Fund.__table__).columns)
-_PLACE_COLUMNS = tuple(column.name for column in cast("Table", Place.__table__).columns)
-# (S608: the names are the models' own, not input.)
-_LOCK_LOG_AND_FUNDS_POSTGRES = f"""
-SELECT {", ".join(f"log_states.{name}" for name in _LOG_COLUMNS)},
-       {", ".join(f"funds.{name}" for name in _FUND_COLUMNS)},
-       {", ".join(f"places.{name}" for name in _PLACE_COLUMNS)}
-FROM log_states JOIN funds ON funds.group_id = log_states.group_id
-     JOIN places ON places.group_id = log_states.group_id
-WHERE log_states.group_id = $1
-FOR UPDATE OF log_states, funds, places
-"""  # noqa: S608
-
-
-_LOCK_LOG_AND_FUNDS = (
-    select(LogState, Fund, Place)
-    .join(Fund, Fund.group_id == LogState.group_id)
-    .join(Place, Place.group_id == LogState.group_id)
-    .where(LogState.group_id == bindparam("group"))
-    .with_for_update(of=(LogState, Fund, Place))
-    .execution_options(populate_existing=True)
+_LOG_TABLE = cast("Table", LogState.__table__)
+_FUND_TABLE = cast("Table", Fund.__table__)
+_PLACE_TABLE = cast("Table", Place.__table__)
+_LOG_COLUMNS = tuple(column.name for column in _LOG_TABLE.columns)
+_FUND_COLUMNS = tuple(column.name for column in _FUND_TABLE.columns)
+_PLACE_COLUMNS = tuple(column.name for column in _PLACE_TABLE.columns)
+_LOCKED = [*_LOG_TABLE.columns, *_FUND_TABLE.columns, *_PLACE_TABLE.columns]
+_LOCK_LOG_AND_FUNDS = DriverQuery(
+    select(*_LOCKED)
+    .select_from(_LOG_TABLE)
+    .join(_FUND_TABLE, _FUND_TABLE.c.group_id == _LOG_TABLE.c.group_id)
+    .join(_PLACE_TABLE, _PLACE_TABLE.c.group_id == _LOG_TABLE.c.group_id)
+    .where(_LOG_TABLE.c.group_id == bindparam("group"))
+    .with_for_update(of=(_LOG_TABLE, _FUND_TABLE, _PLACE_TABLE)),
+    _LOCKED,
 )
 
 
 class _Funds:
-    """A group's funds as read after the log lock, found by slug or id."""
+    """A group's funds as read after the log lock, found by slug or id.
 
-    def __init__(self, funds: Iterable[Fund]) -> None:
-        self.by_id = {fund.id: fund for fund in funds}
-        self.by_slug = {fund.slug: fund for fund in self.by_id.values()}
+    Read without the ORM, a fund becomes the session's object only when the
+    append names it (``current``): the others are left alone, as their rows are, instead
+    of each costing an object made and added to the session."""
+
+    def __init__(
+        self,
+        session: AsyncSession | None,
+        rows: Iterable[dict[str, Any]],
+        made: Iterable[Fund] = (),
+    ) -> None:
+        self._session = session
+        self._rows = {row["id"]: row for row in rows}
+        self._made = {fund.id: fund for fund in made}
+        if session is not None:  # the objects the session holds are brought up to date
+            self._made.update(_held(session, Fund, self._rows.values()))
+        self._ids = {row["slug"]: fund_id for fund_id, row in self._rows.items()}
+        self._ids.update((fund.slug, fund.id) for fund in self._made.values())
+
+    @classmethod
+    def loaded(cls, funds: Iterable[Fund]) -> _Funds:
+        """Funds the ORM loaded."""
+        return cls(None, (), funds)
+
+    def of(self, fund_id: int) -> Fund:
+        fund = self._made.get(fund_id)
+        if fund is None:
+            assert self._session is not None  # (rows come with their session)
+            fund = self._made[fund_id] = current(self._session, Fund, self._rows[fund_id])
+        return fund
 
     def named(self, group: Group, slug: str, field: str = "fund") -> Fund:
-        fund = self.by_slug.get(slug)
-        if fund is None:
+        fund_id = self._ids.get(slug)
+        if fund_id is None:
             raise _no_fund(group, slug, field)
-        return fund
+        return self.of(fund_id)
+
+
+def _held(
+    session: AsyncSession, model: type[Model], rows: Iterable[dict[str, Any]]
+) -> Iterator[tuple[int, Model]]:
+    for row in rows:
+        found = held(session, model, row)
+        if found is not None:
+            yield row["id"], found
+
+
+@dataclass(frozen=True, slots=True)
+class _PlaceRow:
+    """What an append reads of each of its group's places (the rules see them all)."""
+
+    id: int
+    slug: str
+    name: str
+    currency: str
+    is_default: bool
+    allow_negative: bool
+    balance: int
+    reconciled_through: date | None
+
+
+_PLACE_ROW = tuple(_PlaceRow.__dataclass_fields__)
 
 
 class _Places:
-    """A group's places as read after the log lock, found by slug or id."""
+    """A group's places as read after the log lock, found by slug or id: every place's
+    values (``rows``), and the session's objects of those the entry is in, made when it
+    names them (as ``_Funds`` does)."""
 
-    def __init__(self, places: Iterable[Place]) -> None:
-        self.by_id = {place.id: place for place in places}
-        self.by_slug = {place.slug: place for place in self.by_id.values()}
-        self.default = next((place for place in self.by_id.values() if place.is_default), None)
+    def __init__(
+        self,
+        session: AsyncSession | None,
+        rows: Iterable[dict[str, Any]],
+        made: Iterable[Place] = (),
+    ) -> None:
+        self._session = session
+        self._values = {row["id"]: row for row in rows}
+        self._made = {place.id: place for place in made}
+        if session is not None:  # the objects the session holds are brought up to date
+            self._made.update(_held(session, Place, self._values.values()))
+        self.rows = {
+            place_id: _PlaceRow(*(row[name] for name in _PLACE_ROW))
+            for place_id, row in self._values.items()
+        }
+        self.rows.update(
+            (place.id, _PlaceRow(*(getattr(place, name) for name in _PLACE_ROW)))
+            for place in self._made.values()
+        )
+        self.by_slug = {place.slug: place for place in self.rows.values()}
+        self.default = next((place for place in self.rows.values() if place.is_default), None)
+
+    @classmethod
+    def loaded(cls, places: Iterable[Place]) -> _Places:
+        """Places the ORM loaded."""
+        return cls(None, (), places)
+
+    def of_id(self, place_id: int) -> Place:
+        """The session's object of a place of the group."""
+        place = self._made.get(place_id)
+        if place is None:
+            assert self._session is not None  # (rows come with their session)
+            place = self._made[place_id] = current(self._session, Place, self._values[place_id])
+        return place
 
     def named(self, group: Group, slug: str | None, field: str = "place") -> Place:
         """The place ``slug`` names; the default place when it names none."""
-        place = self.default if slug is None else self.by_slug.get(slug)
-        if place is None:
+        row = self.default if slug is None else self.by_slug.get(slug)
+        if row is None:
             raise InvalidInput(
                 f"Group {group.slug!r} has no place {slug!r}."
                 if slug is not None
                 else f"Group {group.slug!r} has no place to hold money.",
                 field=field,
             )
-        return place
+        return self.of_id(row.id)
 
     def of(self, place_id: int | None) -> Place:
         """The place of an entry's ``place_id`` (None: the default place)."""
-        place = self.default if place_id is None else self.by_id.get(place_id)
-        assert place is not None  # every entry's place is one of its group's
-        return place
+        row = self.default if place_id is None else self.rows.get(place_id)
+        assert row is not None  # every entry's place is one of its group's
+        return self.of_id(row.id)
 
     def in_leaf(self, place: Place) -> str | None:
         """How a leaf names ``place``: not at all when it is the default place."""
@@ -416,7 +479,7 @@ async def _plan(
             rules.PlannedPosting(p.fund_id, p.fund.slug, p.account_type, p.amount, p.currency)
             for p in original.postings
         ]
-        funds = {p.fund_id: group_funds.by_id[p.fund_id] for p in planned}
+        funds = {p.fund_id: group_funds.of(p.fund_id) for p in planned}
         # A reversal is in its entry's place; a move's reverses the move.
         place = places.of(original.place_id)
         move = to_place = None
@@ -569,9 +632,12 @@ async def record_entry(
     ``dates``: the days an entry may have occurred on (the instance's setting).
     """
     now = now or utcnow()
-    connection = await session.connection()
-    driver = await _asyncpg(connection)
-    log, group_funds, group_places = await _lock_log_and_funds(session, group, driver)
+    # The lock and the writes go to the driver directly, in the session's transaction:
+    # SQLAlchemy's statement and ORM machinery cost two to four times what the driver does
+    # for these statements, and the group's ledger is locked while they run.
+    connection, driver = await driver_connection(session)
+    postgres = connection.dialect.name == "postgresql"
+    log, group_funds, group_places = await _lock_log_and_funds(session, group, connection, driver)
     plan = await _plan(
         session,
         group,
@@ -585,7 +651,7 @@ async def record_entry(
     )
     funds = plan.funds
     legs = plan.legs(group_places)
-    places = group_places.by_id.values()
+    places = group_places.rows.values()
     # The rules of the log, as the verifiers apply them to every entry after it is written.
     books = rules.Books(
         (_terms(fund) for fund in funds.values()),
@@ -612,8 +678,8 @@ async def record_entry(
     # And what the database can hold.
     rules.check_balance_limit({i: _state(f) for i, f in funds.items()}, changes)
     rules.check_place_limit(
-        {i: _place_terms(p) for i, p in group_places.by_id.items()},
-        {i: group_places.by_id[i].balance for i in place_changes},
+        {i: _place_terms(p) for i, p in group_places.rows.items()},
+        {i: group_places.rows[i].balance for i in place_changes},
         place_changes,
     )
 
@@ -687,28 +753,33 @@ async def record_entry(
         }
     balances = [{"fund": fund, "change": change} for fund, change in changes.items()]
     held = [{"place": place, "change": change} for place, change in place_changes.items()]
-    if driver is not None:
+    if postgres:
         entry_id = await _write_postgres(
             driver, columns, postings, balances, held, head, checkpoint
         )
     else:
-        entry_id = await _write(connection, columns, postings, balances, held, head, checkpoint)
+        entry_id = await _write_sqlite(
+            driver, connection.dialect, columns, postings, balances, held, head, checkpoint
+        )
 
     # The session's objects are made to match the rows, as if freshly loaded.
-    entry = as_loaded(Entry, {"id": entry_id, **columns})
+    # (A many-to-one is loaded with its row, as the columns are; the postings are a list.)
+    entry = as_loaded(
+        Entry, {"id": entry_id, **columns, "place": plan.place, "to_place": plan.to_place}
+    )
     session.add(entry)
-    loaded_postings = []
-    for row, planned in zip(postings, plan.postings, strict=True):
-        posting = as_loaded(Posting, {"entry_id": entry_id, **row})
-        set_committed_value(posting, "fund", funds[planned.fund_id])
-        loaded_postings.append(posting)
-    set_committed_value(entry, "postings", loaded_postings)
-    set_committed_value(entry, "place", plan.place)
-    set_committed_value(entry, "to_place", plan.to_place)
+    set_committed_value(
+        entry,
+        "postings",
+        [
+            as_loaded(Posting, {"entry_id": entry_id, **row, "fund": funds[planned.fund_id]})
+            for row, planned in zip(postings, plan.postings, strict=True)
+        ],
+    )
     for fund_id, change in changes.items():
         set_committed_value(funds[fund_id], "balance", funds[fund_id].balance + change)
     for place_id, change in place_changes.items():
-        place = group_places.by_id[place_id]
+        place = group_places.of_id(place_id)
         set_committed_value(place, "balance", place.balance + change)
     for name in ("size", "head_hash", "merkle"):
         set_committed_value(log, name, head[name])
@@ -818,8 +889,9 @@ async def decision_of(
 _Rows = list[dict[str, Any]]
 
 
-async def _write(
-    connection: AsyncConnection,
+async def _write_sqlite(
+    driver: Any,
+    dialect: Dialect,
     entry: dict[str, Any],
     postings: _Rows,
     balances: _Rows,
@@ -828,18 +900,77 @@ async def _write(
     checkpoint: dict[str, Any] | None,
 ) -> int:
     """Write an entry, its postings, the funds' and places' new balances, the log's new head
-    and the checkpoint; the entry's id."""
-    entry_id: int = (await connection.execute(_INSERT_ENTRY, entry)).scalar_one()
+    and the checkpoint on SQLite; the entry's id. The statements go to the session's
+    aiosqlite connection (``driver``), in its transaction, with the values SQLAlchemy's
+    column types would write (a write transaction's statements run inline,
+    ``app.sqlite_inline``): SQLAlchemy's execution of these five statements cost about a
+    sixth of an append's CPU."""
+    write = _sqlite_writer(dialect)
+    cursor = await driver.execute(_INSERT_ENTRY_SQLITE, write.entry(entry))
+    row = await cursor.fetchone()
+    await cursor.close()
+    entry_id: int = row[0]
     if postings:  # (a move has none)
-        await connection.execute(_INSERT_POSTINGS, [{"entry_id": entry_id, **p} for p in postings])
+        await driver.executemany(
+            _INSERT_POSTINGS_SQLITE,
+            [(entry_id, *(p[name] for name in _POSTING_ROW)) for p in postings],
+        )
     if balances:
-        await connection.execute(_ADD_TO_BALANCE, balances)
+        await driver.executemany(
+            _ADD_TO_BALANCE_SQLITE, [(b["change"], b["fund"]) for b in balances]
+        )
     if held:
-        await connection.execute(_ADD_TO_PLACE, held)
-    await connection.execute(_ADVANCE_LOG, head)
+        await driver.executemany(_ADD_TO_PLACE_SQLITE, [(h["change"], h["place"]) for h in held])
+    await driver.execute(
+        _ADVANCE_LOG_SQLITE, (head["size"], head["head_hash"], head["merkle"], head["group"])
+    )
     if checkpoint is not None:
-        await connection.execute(_INSERT_CHECKPOINT, checkpoint)
+        await driver.execute(_INSERT_CHECKPOINT_SQLITE, write.checkpoint(checkpoint))
     return entry_id
+
+
+@dataclass(frozen=True, slots=True)
+class _SqliteWriter:
+    """The parameters of the entry's and the checkpoint's rows as SQLAlchemy's column types
+    write them on SQLite (days and times as text), in ``_ENTRY_COLUMNS`` and
+    ``_CHECKPOINT_COLUMNS`` order."""
+
+    entry_processors: tuple[Any, ...]
+    checkpoint_processors: tuple[Any, ...]
+
+    def entry(self, values: dict[str, Any]) -> tuple[Any, ...]:
+        return _processed(self.entry_processors, _ENTRY_COLUMNS, values)
+
+    def checkpoint(self, values: dict[str, Any]) -> tuple[Any, ...]:
+        return _processed(self.checkpoint_processors, _CHECKPOINT_COLUMNS, values)
+
+
+def _processed(
+    processors: tuple[Any, ...], names: tuple[str, ...], values: dict[str, Any]
+) -> tuple[Any, ...]:
+    return tuple(
+        values[name] if process is None or values[name] is None else process(values[name])
+        for process, name in zip(processors, names, strict=True)
+    )
+
+
+_sqlite_writers: dict[type[Dialect], _SqliteWriter] = {}
+
+
+def _sqlite_writer(dialect: Dialect) -> _SqliteWriter:
+    writer = _sqlite_writers.get(type(dialect))
+    if writer is None:
+
+        def processors(table: Table, names: tuple[str, ...]) -> tuple[Any, ...]:
+            return tuple(
+                table.c[name].type.dialect_impl(dialect).bind_processor(dialect) for name in names
+            )
+
+        writer = _sqlite_writers[type(dialect)] = _SqliteWriter(
+            processors(_ENTRIES, _ENTRY_COLUMNS),
+            processors(cast("Table", Checkpoint.__table__), _CHECKPOINT_COLUMNS),
+        )
+    return writer
 
 
 async def _write_postgres(
@@ -937,23 +1068,29 @@ _NEW_CHECKPOINT = """, new_checkpoint AS (
 _WRITE_POSTGRES = _WRITE_SQL.format(checkpoint="")
 _WRITE_AND_SIGN_POSTGRES = _WRITE_SQL.format(checkpoint=_NEW_CHECKPOINT)
 
+# The same writes on SQLite, one statement each (S608: the names are the models' own).
+_CHECKPOINT_COLUMNS = ("group_id", "size", "root_hash", "note", "signed_at")
+_POSTING_ROW = ("seq", "position", "fund_id", "account", "account_type", "amount", "currency")
+_INSERT_ENTRY_SQLITE = (
+    f"INSERT INTO entries ({', '.join(_ENTRY_COLUMNS)}) "  # noqa: S608
+    f"VALUES ({', '.join('?' for _ in _ENTRY_COLUMNS)}) RETURNING id"
+)
+_INSERT_POSTINGS_SQLITE = (
+    f"INSERT INTO postings (entry_id, {', '.join(_POSTING_ROW)}) "  # noqa: S608
+    f"VALUES (?, {', '.join('?' for _ in _POSTING_ROW)})"
+)
+_ADD_TO_BALANCE_SQLITE = "UPDATE funds SET balance = balance + ? WHERE id = ?"
+_ADD_TO_PLACE_SQLITE = "UPDATE places SET balance = balance + ? WHERE id = ?"
+_ADVANCE_LOG_SQLITE = "UPDATE log_states SET size = ?, head_hash = ?, merkle = ? WHERE group_id = ?"
+_INSERT_CHECKPOINT_SQLITE = (
+    f"INSERT INTO checkpoints ({', '.join(_CHECKPOINT_COLUMNS)}) "  # noqa: S608
+    f"VALUES ({', '.join('?' for _ in _CHECKPOINT_COLUMNS)})"
+)
+
 _ENTRIES = cast("Table", Entry.__table__)
-_FUNDS = cast("Table", Fund.__table__)
 _LOGS = cast("Table", LogState.__table__)
 _INSERT_ENTRY = insert(_ENTRIES).returning(_ENTRIES.c.id)
-_INSERT_POSTINGS = insert(cast("Table", Posting.__table__))
 _INSERT_CHECKPOINT = insert(cast("Table", Checkpoint.__table__))
-_ADD_TO_BALANCE = (
-    update(_FUNDS)
-    .where(_FUNDS.c.id == bindparam("fund"))
-    .values(balance=_FUNDS.c.balance + bindparam("change"))
-)
-_PLACES = cast("Table", Place.__table__)
-_ADD_TO_PLACE = (
-    update(_PLACES)
-    .where(_PLACES.c.id == bindparam("place"))
-    .values(balance=_PLACES.c.balance + bindparam("change"))
-)
 _ADVANCE_LOG = (
     update(_LOGS)
     .where(_LOGS.c.group_id == bindparam("group"))

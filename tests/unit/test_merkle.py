@@ -9,6 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from ledger import merkle
 from ledger.merkle import (
     EMPTY_ROOT,
     CompactRange,
@@ -238,6 +239,20 @@ def test_compact_range_json_is_a_small_sorted_document() -> None:
     document = json.loads(compact.to_json())
     assert document == {"size": 3, "peaks": [p.hex() for p in compact.peaks]}
     assert compact.to_json().startswith('{"peaks":["')
+
+
+def test_compact_range_json_is_what_json_dumps_writes_and_parses_back_afresh() -> None:
+    compact = CompactRange()
+    for size in range(130):
+        text = compact.to_json()
+        document = {"peaks": [p.hex() for p in compact.peaks], "size": size}
+        assert text == json.dumps(document, sort_keys=True, separators=(",", ":"))
+        merkle._RECENT.clear()  # parsed, not the range just written
+        parsed = CompactRange.from_json(text)
+        assert parsed == compact
+        assert parsed is not compact
+        assert CompactRange.from_json(text) is parsed  # the next read of the same text
+        compact = compact.append(HASHES_64[size % 64])
 
 
 def test_appending_does_not_change_the_earlier_range() -> None:
