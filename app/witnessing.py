@@ -96,7 +96,9 @@ async def ask(client: httpx.AsyncClient, request: WitnessRequest) -> Answer:
 
 
 async def ask_again_from(
-    session_maker: async_sessionmaker[AsyncSession], answer: Answer
+    session_maker: async_sessionmaker[AsyncSession],
+    answer: Answer,
+    known: witnesses.KnownRanges | None = None,
 ) -> WitnessRequest | None:
     """The request again, from the size a 409 named (None when no proof can lead from
     there: the witness has a larger tree than this log, which is never normal)."""
@@ -108,18 +110,20 @@ async def ask_again_from(
         checkpoint = await session.get(Checkpoint, (request.group_id, request.size))
         if witness is None or checkpoint is None:
             return None
-        return await witnesses.request_for(session, witness, checkpoint, size)
+        return await witnesses.request_for(session, witness, checkpoint, size, known)
 
 
 async def witness_round(
     session_maker: async_sessionmaker[AsyncSession],
     client: httpx.AsyncClient,
     interval: float = DEFAULT_INTERVAL,
+    known: witnesses.KnownRanges | None = None,
 ) -> list[Answer]:
-    """One round: every due witness asked once (concurrently), the answers recorded."""
+    """One round: every due witness asked once (concurrently), the answers recorded.
+    ``known``: the logs' compact ranges kept from earlier rounds (see ``KnownRanges``)."""
     now = utcnow()
     async with unit_of_work(session_maker, writes=False) as session:
-        due = await witnesses.requests_due(session, ready_at(now, interval))
+        due = await witnesses.requests_due(session, ready_at(now, interval), known)
     if not due:
         return []
     # Several server processes each run this loop: one of them takes each witness's round.
@@ -130,7 +134,7 @@ async def witness_round(
     async def one(request: WitnessRequest) -> Answer:
         answer = await ask(client, request)
         if answer.witness_size is not None:
-            again = await ask_again_from(session_maker, answer)
+            again = await ask_again_from(session_maker, answer, known)
             if again is None:
                 return Answer(
                     request,
@@ -167,11 +171,12 @@ async def witnessing_loop(app: Litestar) -> AsyncIterator[None]:
     interval = interval_of(app.state.settings.extra)
 
     async def loop() -> None:
+        known = witnesses.KnownRanges()
         async with httpx.AsyncClient() as client:
             while True:
                 await asyncio.sleep(interval)
                 try:
-                    await witness_round(session_maker, client, interval)
+                    await witness_round(session_maker, client, interval, known)
                 except Exception:  # keep the loop alive; the next round tries again
                     logger.exception("A witness round failed")
 

@@ -313,6 +313,35 @@ def consistency_proof(
     return proof
 
 
+def consistency_proof_from(old: CompactRange, n: int, get_leaf_hash: GetLeafHash) -> list[bytes]:
+    """``consistency_proof(old.size, n, ...)`` knowing only the old tree's peaks and the leaf
+    hashes after it (``get_leaf_hash`` is asked only for indexes ``old.size`` to ``n - 1``).
+
+    Every node of such a proof is either a peak of the old tree (a subtree that ends at or
+    before the old size starts where the peaks before it end and is as large as the old
+    size's bit there) or a subtree of the leaves appended since: a log that keeps the
+    compact range of a size it proved from need not read its earlier leaves again."""
+    m = old.size
+    if not 0 <= m <= n:
+        raise ValueError(f"no consistency proof from size {m} to size {n}")
+    peaks: dict[tuple[int, int], bytes] = {}
+    start = 0
+    for bit, peak in zip(
+        (1 << b for b in range(m.bit_length() - 1, -1, -1) if m >> b & 1), old.peaks, strict=True
+    ):
+        peaks[start, start + bit] = peak
+        start += bit
+
+    def subtree(start: int, end: int) -> bytes:
+        if end <= m:
+            return peaks[start, end]
+        if start < m:
+            raise AssertionError(f"a consistency proof has no node across size {m}")
+        return subtree_hash(start, end, get_leaf_hash)
+
+    return consistency_proof(m, n, get_leaf_hash, subtree=subtree)
+
+
 # -- proof verification (RFC 9162, 2.1.3.2 and 2.1.4.2) ----------------------------------------
 
 

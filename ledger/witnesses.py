@@ -23,7 +23,7 @@ from ledger.checkpoint import CheckpointError, Verifier
 from ledger.cosignature import Cosignature as CosignatureLine
 from ledger.cosignature import CosignatureVerifier, CosigningKey
 from ledger.errors import AlreadyExists, InvalidInput
-from ledger.merkle import EMPTY_ROOT, consistency_proof
+from ledger.merkle import EMPTY_ROOT, CompactRange, consistency_proof, consistency_proof_from
 from ledger.models import Checkpoint, Cosignature, Entry, Group, GroupWitness, WitnessedLog
 from ledger.witness import (
     Cosigned,
@@ -202,7 +202,9 @@ async def cosignatures_of(session: AsyncSession, group_id: int, size: int) -> li
 
 
 async def requests_due(
-    session: AsyncSession, ready: Callable[[GroupWitness], bool] = lambda _: True
+    session: AsyncSession,
+    ready: Callable[[GroupWitness], bool] = lambda _: True,
+    known: KnownRanges | None = None,
 ) -> list[WitnessRequest]:
     """Every witness that has not cosigned its log's latest checkpoint yet, and is ``ready``
     to be asked again, with the request to send it."""
@@ -228,28 +230,76 @@ async def requests_due(
         .order_by(GroupWitness.id)
     )
     return [
-        await request_for(session, witness, checkpoint, min(witness.cosigned_size, checkpoint.size))
+        await request_for(
+            session, witness, checkpoint, min(witness.cosigned_size, checkpoint.size), known
+        )
         for witness, checkpoint in rows.tuples()
         if ready(witness)
     ]
 
 
+class KnownRanges:
+    """The compact ranges of logs at the sizes this process last proved to their witnesses.
+
+    A witness is asked with a proof from the size it last cosigned, which is the size of a
+    checkpoint this process sent it before: with that size's compact range kept, the proof
+    needs only the leaves appended since (``consistency_proof_from``), not a read of the
+    whole log every round. A range not kept here (after a restart, or a round another
+    server process took) is built once from every leaf hash, as before."""
+
+    def __init__(self, per_log: int = 8) -> None:
+        self.per_log = per_log
+        self._ranges: dict[int, dict[int, CompactRange]] = {}
+
+    def get(self, group_id: int, size: int) -> CompactRange | None:
+        return self._ranges.get(group_id, {}).get(size)
+
+    def keep(self, group_id: int, compact: CompactRange) -> None:
+        sizes = self._ranges.setdefault(group_id, {})
+        sizes[compact.size] = compact
+        if len(sizes) > self.per_log:
+            del sizes[min(sizes)]
+
+
 async def request_for(
-    session: AsyncSession, witness: GroupWitness, checkpoint: Checkpoint, old_size: int
+    session: AsyncSession,
+    witness: GroupWitness,
+    checkpoint: Checkpoint,
+    old_size: int,
+    known: KnownRanges | None = None,
 ) -> WitnessRequest:
     """The request asking ``witness`` to cosign ``checkpoint``, with a proof from
-    ``old_size`` (what the witness last cosigned); ValueError when that size is larger."""
+    ``old_size`` (what the witness last cosigned); ValueError when that size is larger.
+    With ``known``, the proof is made from the range kept for ``old_size`` when there is
+    one, and the checkpoint's range is kept for the next round."""
     if not 0 <= old_size <= checkpoint.size:
         raise ValueError(f"no consistency proof from size {old_size} to {checkpoint.size}")
     proof: list[bytes] = []
     if 0 < old_size < checkpoint.size:
+        old = known.get(checkpoint.group_id, old_size) if known is not None else None
+        since = old_size if old is not None else 0
         hashes = await session.scalars(
             select(Entry.hash)
-            .where(Entry.group_id == checkpoint.group_id, Entry.seq <= checkpoint.size)
+            .where(
+                Entry.group_id == checkpoint.group_id,
+                Entry.seq > since,
+                Entry.seq <= checkpoint.size,
+            )
             .order_by(Entry.seq)
         )
         leaf_hashes = [bytes.fromhex(h) for h in hashes]
-        proof = consistency_proof(old_size, checkpoint.size, leaf_hashes.__getitem__)
+        if old is None:
+            proof = consistency_proof(old_size, checkpoint.size, leaf_hashes.__getitem__)
+            grown = CompactRange.from_leaf_hashes(leaf_hashes)
+        else:
+            proof = consistency_proof_from(
+                old, checkpoint.size, lambda index: leaf_hashes[index - old_size]
+            )
+            grown = old.extend(leaf_hashes)
+        # Kept only when it is the checkpoint's tree (a log whose rows disagree with its
+        # signed root is for the verifier to report, not for a cache to carry on).
+        if known is not None and grown.root().hex() == checkpoint.root_hash:
+            known.keep(checkpoint.group_id, grown)
     return WitnessRequest(
         witness_id=witness.id,
         group_id=checkpoint.group_id,

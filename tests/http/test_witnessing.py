@@ -14,7 +14,8 @@ import pytest
 from click.testing import CliRunner
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy import event
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from app.asgi import create_app
 from app.cli import main
@@ -151,6 +152,53 @@ async def test_a_log_asks_its_witness_and_publishes_the_cosignatures(
         assert [w["answering"] for w in listed.json()] == [True, False]
         # Its rounds now wait longer and longer: not asked again at once.
         assert await witness_round(session_maker, witness_client, interval=60) == []
+
+
+async def test_rounds_prove_from_the_range_kept_for_the_size_the_witness_cosigned(
+    client: Client,
+    app: Litestar,
+    world: World,
+    witness_db_url: str,
+    tmp_path: Path,
+    engine: AsyncEngine,
+    session_maker: async_sessionmaker[AsyncSession],
+) -> None:
+    """Once a round has proved a size to the witness, the next round's proof is made from
+    that size's compact range and the leaves appended since: the log's earlier leaf hashes
+    are not read again, and the witness (which checks the proof) cosigns."""
+    witness_app = witness_instance(witness_db_url, tmp_path / "witness")
+    await trust_the_log(witness_app, app, world)
+    known = witnesses.KnownRanges()
+    read_from: list[object] = []
+
+    def hashes_read(_conn, _cursor, statement: str, parameters, _context, _many) -> None:  # type: ignore[no-untyped-def]
+        if "entries.hash" in statement and "entries.seq >" in statement:
+            read_from.append(list(parameters)[1])  # group, then the seq read after
+
+    async with AsyncTestClient(app=witness_app, base_url=WITNESS) as witness_client:
+        added = await client.post(
+            f"/api/groups/{world.slug}/witnesses",
+            json={"url": f"{WITNESS}/witness", "vkey": witness_app.state.cosigning_key.vkey()},
+            headers=world.admin.headers,
+        )
+        assert added.status_code == 201, added.text
+        sizes = []
+        for count in (3, 2, 4, 1):
+            await donate(client, world, count)
+            event.listen(engine.sync_engine, "before_cursor_execute", hashes_read)
+            try:
+                answers = await witness_round(session_maker, witness_client, 0, known)
+            finally:
+                event.remove(engine.sync_engine, "before_cursor_execute", hashes_read)
+            assert [a.error for a in answers] == [None]
+            sizes.append((answers[0].request.old_size, answers[0].request.size, [*read_from]))
+            read_from.clear()
+    group_id = answers[0].request.group_id
+    # From 0 nothing is proved; from 3 every leaf is read (after seq 0: nothing kept yet),
+    # and the range of 5 is kept; from 5 and from 9 only the leaves after them.
+    assert sizes == [(0, 3, []), (3, 5, [0]), (5, 9, [5]), (9, 10, [9])]
+    assert known.get(group_id, 10) is not None
+    assert known.get(group_id, 5) is not None
 
 
 def _other_witness_vkey() -> str:

@@ -15,6 +15,7 @@ from ledger.merkle import (
     CompactRange,
     TreeBuilder,
     consistency_proof,
+    consistency_proof_from,
     inclusion_proof,
     leaf_hash,
     node_hash,
@@ -515,3 +516,29 @@ def test_a_tree_grown_in_batches_equals_one_grown_leaf_by_leaf_and_knows_its_pas
             assert roots == {size: prefix_roots[size] for size in sizes}
     with pytest.raises(ValueError, match="not all reached"):
         TreeBuilder().extend(hashes[:4], [5])
+
+
+def test_a_proof_from_the_old_trees_peaks_is_the_proof_from_all_its_leaves() -> None:
+    """Every pair of sizes up to 64, and a few around powers of two in a larger tree: the
+    proof made from the old size's compact range and the leaves after it only is the same
+    proof, and the earlier leaves are never asked for."""
+    big = [leaf_hash(str(i).encode()) for i in range(1100)]
+    pairs = [(m, n) for n in range(65) for m in range(n + 1)]
+    pairs += [(m, n) for m in (255, 256, 257, 511, 1000) for n in (m, m + 1, 1024, 1025, 1100)]
+    for m, n in pairs:
+        hashes = HASHES_64 if n <= 64 else big
+        asked: list[int] = []
+
+        def after_old(index: int, hashes: list[bytes] = hashes, asked: list[int] = asked) -> bytes:
+            asked.append(index)
+            return hashes[index]
+
+        old = CompactRange.from_leaf_hashes(hashes[:m])
+        assert consistency_proof_from(old, n, after_old) == consistency_proof(
+            m, n, hashes.__getitem__
+        ), (m, n)
+        assert all(index >= m for index in asked), (m, n)
+    with pytest.raises(ValueError, match="no consistency proof"):
+        consistency_proof_from(
+            CompactRange.from_leaf_hashes(HASHES_64[:5]), 4, HASHES_64.__getitem__
+        )
