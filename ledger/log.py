@@ -10,7 +10,7 @@ from __future__ import annotations
 import base64
 import os
 import tempfile
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -24,9 +24,21 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from ledger.canonical import canonical_json, leaf_hash_hex
 from ledger.checkpoint import SigningKey
 from ledger.errors import InvalidInput, NotFound, NotYet
-from ledger.merkle import CompactRange, consistency_proof, inclusion_proof, root_from_leaf_hashes
-from ledger.models import Checkpoint, Entry, Group, LogState
-from ledger.tiles import TILE_WIDTH, Tile, entry_bundle, hash_tile, level_hashes, tiles_of
+from ledger.merkle import HASH_SIZE, CompactRange
+from ledger.models import Checkpoint, Entry, Group, LogState, LogTile
+from ledger.tiles import (
+    TILE_HEIGHT,
+    TILE_WIDTH,
+    Tile,
+    TileReader,
+    entry_bundle,
+    hash_tile,
+    level_hashes,
+    parse_hash_tile,
+    parse_tile_path,
+    perfect_root,
+    tiles_of,
+)
 from ledger.witnesses import cosignatures_of
 
 
@@ -170,15 +182,19 @@ async def prove_inclusion(
     _check_size(size, log_size, "size")
     if not 1 <= seq <= size:
         raise InvalidInput(f"Entry {seq} is not in a tree of {size} entries.", field="seq")
-    hashes = await _leaf_hashes(session, group, size)
-    path = inclusion_proof(seq - 1, size, hashes.__getitem__)
+    tree = await tree_reader(
+        session,
+        group.id,
+        size,
+        lambda reader: (reader.inclusion_proof(seq - 1), reader.leaf_hash(seq - 1), reader.root()),
+    )
     return InclusionProof(
         seq=seq,
         leaf_index=seq - 1,
         tree_size=size,
-        leaf_hash=hashes[seq - 1].hex(),
-        audit_path=[node.hex() for node in path],
-        root=root_from_leaf_hashes(hashes).hex(),
+        leaf_hash=tree.leaf_hash(seq - 1).hex(),
+        audit_path=[node.hex() for node in tree.inclusion_proof(seq - 1)],
+        root=tree.root().hex(),
     )
 
 
@@ -190,26 +206,108 @@ async def prove_consistency(
     _check_size(second, log_size, "to")
     if not 1 <= first <= second:
         raise InvalidInput("from must be between 1 and to.", field="from")
-    hashes = await _leaf_hashes(session, group, second)
-    return [node.hex() for node in consistency_proof(first, second, hashes.__getitem__)]
+    tree = await tree_reader(
+        session, group.id, second, lambda reader: reader.consistency_proof(first)
+    )
+    return [node.hex() for node in tree.consistency_proof(first)]
 
 
 async def read_tile(session: AsyncSession, group: Group, tile: Tile) -> bytes:
-    """A tile's bytes, from the entries (NotFound when the log does not hold it yet).
-
-    A hash tile of level L reads the 256**L leaf hashes under each of its hashes: level 1
-    costs one indexed scan of up to 65,536 hashes, served once and then cached for good.
-    """
+    """A tile's bytes (NotFound when the log does not hold it yet): an entry bundle from the
+    entries, a hash tile from ``tile_hashes``."""
     if tile.needs_size() > await _size(session, group):
         raise NotFound(f"The log of {group.slug!r} has no {tile.path()} yet.")
-    first = tile.first_leaf()  # leaf index: entries count from seq 1
-    last = first + tile.width * tile.leaves_per_hash()
-    window = (Entry.group_id == group.id, Entry.seq > first, Entry.seq <= last)
     if tile.level is None:
-        leaves = await session.scalars(select(Entry.leaf).where(*window).order_by(Entry.seq))
+        first = tile.first_leaf()  # leaf index: entries count from seq 1
+        leaves = await session.scalars(
+            select(Entry.leaf)
+            .where(Entry.group_id == group.id, Entry.seq > first, Entry.seq <= first + tile.width)
+            .order_by(Entry.seq)
+        )
         return entry_bundle(list(leaves))
-    hashes = await session.scalars(select(Entry.hash).where(*window).order_by(Entry.seq))
-    return hash_tile(tile, [bytes.fromhex(h) for h in hashes])
+    return await tile_hashes(session, group.id, tile)
+
+
+# -- the tree read through its tiles ------------------------------------------------------------
+
+
+async def tile_hashes(session: AsyncSession, group_id: int, tile: Tile) -> bytes:
+    """The bytes of hash tile ``tile`` of a group's log, which holds all of it (callers
+    check): a full tile above level 0 as kept in ``log_tiles`` (``keep_tiles``), otherwise
+    built: at levels 0 and 1 from the leaf hashes under it (one read), above from the tiles
+    of the level below (each of its hashes is the root of one full tile there)."""
+    level = tile.hash_level
+    if level >= 1 and tile.full:
+        kept = await session.scalar(
+            select(LogTile.hashes).where(
+                LogTile.group_id == group_id,
+                LogTile.level == level,
+                LogTile.tile_index == tile.index,
+            )
+        )
+        if kept is not None:
+            return kept
+    if level <= 1:
+        first, count = tile.first_leaf(), tile.width * tile.leaves_per_hash()
+        hashes = await session.scalars(
+            select(Entry.hash)
+            .where(Entry.group_id == group_id, Entry.seq > first, Entry.seq <= first + count)
+            .order_by(Entry.seq)
+        )
+        return hash_tile(tile, [bytes.fromhex(h) for h in hashes])
+    below = [
+        await tile_hashes(session, group_id, Tile(level - 1, tile.index * TILE_WIDTH + i))
+        for i in range(tile.width)
+    ]
+    return b"".join(perfect_root(parse_hash_tile(data, TILE_WIDTH)) for data in below)
+
+
+async def keep_tiles(session: AsyncSession, group_id: int, size: int) -> int:
+    """Build and keep each full tile above level 0 that a log of ``size`` leaves holds and
+    ``log_tiles`` does not yet, lowest level first; how many were kept. A log of fewer than
+    65,536 leaves has none. Tiles are kept in order, so a level's count is its next index;
+    a tile another process kept meanwhile is left as it is."""
+    dialect = session.get_bind().dialect.name
+    make_insert = postgresql_insert if dialect == "postgresql" else sqlite_insert
+    kept = 0
+    level = 1
+    while full := size >> (TILE_HEIGHT * (level + 1)):
+        have = await session.scalar(
+            select(func.count())
+            .select_from(LogTile)
+            .where(LogTile.group_id == group_id, LogTile.level == level)
+        )
+        for index in range(have or 0, full):
+            hashes = await tile_hashes(session, group_id, Tile(level, index))
+            await session.execute(
+                make_insert(LogTile)
+                .values(group_id=group_id, level=level, tile_index=index, hashes=hashes)
+                .on_conflict_do_nothing()
+            )
+            kept += 1
+        level += 1
+    return kept
+
+
+async def tree_reader(
+    session: AsyncSession, group_id: int, size: int, use: Callable[[TileReader], object]
+) -> TileReader:
+    """A reader of the tree of ``size`` leaves holding the tiles that ``use`` reads.
+
+    Which tiles a proof or a root reads depends only on the sizes and indexes, never on the
+    hashes: ``use`` runs first on a reader that notes each tile it asks for, then those
+    tiles are read (a few, kept or built by ``tile_hashes``) for the reader returned."""
+    asked: set[str] = set()
+
+    def note(path: str) -> bytes:
+        asked.add(path)
+        return bytes(parse_tile_path(path).width * HASH_SIZE)
+
+    use(TileReader(size, note))
+    tiles = {
+        path: await tile_hashes(session, group_id, parse_tile_path(path)) for path in sorted(asked)
+    }
+    return TileReader(size, tiles.__getitem__)
 
 
 @dataclass(frozen=True, slots=True)
@@ -268,8 +366,9 @@ def _write_atomically(path: Path, content: bytes) -> None:
 
 
 async def sign_pending(session: AsyncSession, notary: Notary, now: datetime) -> int:
-    """Sign the head of every log that has entries its latest checkpoint does not cover:
-    the batch that replaces signing in each append's transaction. The head is read as one
+    """Sign the head of every log that has entries its latest checkpoint does not cover
+    (and keep its new full tiles): the batch that replaces signing in each append's
+    transaction. The head is read as one
     committed row (size and compact range together), so the checkpoint is always of a tree
     the log really had; a size another process signed meanwhile is left as it is."""
     covered = (
@@ -302,6 +401,9 @@ async def sign_pending(session: AsyncSession, notary: Notary, now: datetime) -> 
             )
             .on_conflict_do_nothing()
         )
+        # A log that grew past a tile boundary keeps its new full tiles (cheap otherwise:
+        # one count per level a log has full tiles of, none under 65,536 leaves).
+        await keep_tiles(session, group_id, size)
         signed += 1
     return signed
 

@@ -188,6 +188,19 @@ class Checkpoint(Base):
     signed_at: Mapped[datetime] = mapped_column(DateTimeUTC(timezone=True))
 
 
+class LogTile(Base):
+    """A full hash tile of a group's log above level 0 (C2SP tlog-tiles): its 256 hashes as
+    served. Built once, by the checkpoint signer, when the log holds all of it; a full tile
+    never changes. Level 0 is the entries' own hashes, so it is not kept here."""
+
+    __tablename__ = "log_tiles"
+
+    group_id: Mapped[int] = mapped_column(ForeignKey("groups.id"), primary_key=True)
+    level: Mapped[int] = mapped_column(Integer, primary_key=True)
+    tile_index: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    hashes: Mapped[bytes] = mapped_column(LargeBinary)
+
+
 class Entry(Base):
     """One append-only entry of a group's ledger: a balanced set of postings.
 

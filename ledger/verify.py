@@ -7,7 +7,7 @@ balances and compares them with the stored ones. Reports the first bad ``seq``.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from typing import Any, cast
@@ -40,12 +40,14 @@ from ledger.models import (
     Fund,
     Group,
     LogState,
+    LogTile,
     Place,
     Posting,
     Reconciliation,
 )
 from ledger.money import MAX_BALANCE
 from ledger.rules import RECONCILIATION, Books, FundTerms, Leg, PlaceTerms
+from ledger.tiles import TILE_WIDTH, perfect_root
 
 _BATCH = 10_000
 
@@ -109,6 +111,9 @@ def _verify(session: Session, group_id: int, group_slug: str) -> VerifyReport:
     try:
         _walk(session, group_id, checker)
         checker.finish(state, latest)
+        checker.finish_tiles(
+            session.scalars(select(LogTile).where(LogTile.group_id == group_id)).all()
+        )
         checker.finish_attachments()
         checker.finish_reconciliations()
     except _Broken as broken:
@@ -278,6 +283,8 @@ class _Checker:
         self.seq = 0
         self.prev = ZERO_HASH
         self.tree = TreeBuilder()
+        self._block: list[bytes] = []
+        self.tile_nodes: list[bytes] = []  # the roots of each full 256 leaves, in order
         # The size of the latest signed checkpoint, and the root the entries give there:
         # checkpoints are signed in batches, so the newest entries may not be covered yet.
         self.checkpoint_size: int | None = None
@@ -382,7 +389,13 @@ class _Checker:
         self.count += 1
         self.seq = seq
         self.prev = entry_hash
-        self.tree.append(bytes.fromhex(entry_hash))
+        hashed = bytes.fromhex(entry_hash)
+        self.tree.append(hashed)
+        # Every 256 leaves, the level-1 tile hash over them (kept tiles are checked at the end).
+        self._block.append(hashed)
+        if len(self._block) == TILE_WIDTH:
+            self.tile_nodes.append(perfect_root(self._block))
+            self._block = []
         if seq == self.checkpoint_size:
             self.checkpoint_root = self.tree.root()
 
@@ -467,6 +480,26 @@ class _Checker:
                     None,
                     f"the place {place.slug!r} is kept as reconciled through {kept}, but the "
                     f"log says {self.books.reconciled.get(place.slug)}",
+                )
+
+    def finish_tiles(self, kept: Sequence[LogTile]) -> None:
+        """Each tile kept in ``log_tiles`` is the one the entries make."""
+        nodes = {1: self.tile_nodes}  # level -> that level's hashes
+        for tile in sorted(kept, key=lambda tile: (tile.level, tile.tile_index)):
+            for level in range(2, tile.level + 1):
+                if level not in nodes:
+                    below = nodes[level - 1]
+                    nodes[level] = [
+                        perfect_root(below[start : start + TILE_WIDTH])
+                        for start in range(0, len(below) - TILE_WIDTH + 1, TILE_WIDTH)
+                    ]
+            start = tile.tile_index * TILE_WIDTH
+            made = nodes[tile.level][start : start + TILE_WIDTH]
+            if len(made) < TILE_WIDTH or b"".join(made) != tile.hashes:
+                raise _Broken(
+                    None,
+                    f"the kept tile {tile.level}/{tile.tile_index} of the log does not match "
+                    "the entries",
                 )
 
     def finish_attachments(self) -> None:

@@ -26,7 +26,6 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.documents.pdf import PdfAttachment, PdfDocument
@@ -35,8 +34,8 @@ from app.i18n import SOURCE_LANGUAGE
 from app.presenters.formatting import Formatter, locale_or_default
 from app.presenters.ledger import DecisionLine, decision_line
 from app.presenters.proposals import proposal_page
-from ledger.merkle import inclusion_proof, root_from_leaf_hashes
-from ledger.models import Entry, Group
+from ledger.log import tree_reader
+from ledger.models import Group
 from ledger.money import format_amount
 from proposals import discussion, queries, service
 from proposals.minute import Minute, minute_of_round
@@ -80,32 +79,28 @@ def _public_minute(written: Minute, names: bool) -> dict[str, Any]:
     }
 
 
-async def _leaf_hashes(session: AsyncSession, group: Group, size: int) -> list[bytes]:
-    hashes = await session.scalars(
-        select(Entry.hash).where(Entry.group_id == group.id, Entry.seq <= size).order_by(Entry.seq)
-    )
-    return [bytes.fromhex(value) for value in hashes]
-
-
 async def _inclusion_proofs(
     session: AsyncSession, group: Group, seqs: Sequence[int], seal: Seal | None
 ) -> list[dict[str, Any]]:
     """RFC 9162 inclusion proofs of these entries in the tree of the seal's checkpoint, as
-    ``/entries/{seq}/proof`` serves them (the tree's hashes are read once for all)."""
+    ``/entries/{seq}/proof`` serves them (the tiles they need are read once for all)."""
     covered = [seq for seq in seqs if seal is not None and seq <= seal.size]
     if seal is None or not covered:
         return []
-    hashes = await _leaf_hashes(session, group, seal.size)
-    root = root_from_leaf_hashes(hashes).hex()
+    tree = await tree_reader(
+        session,
+        group.id,
+        seal.size,
+        lambda reader: [reader.inclusion_proof(seq - 1) for seq in covered] + [reader.root()],
+    )
+    root = tree.root().hex()
     return [
         {
             "seq": seq,
             "leaf_index": seq - 1,
             "tree_size": seal.size,
-            "leaf_hash": hashes[seq - 1].hex(),
-            "audit_path": [
-                node.hex() for node in inclusion_proof(seq - 1, seal.size, hashes.__getitem__)
-            ],
+            "leaf_hash": tree.leaf_hash(seq - 1).hex(),
+            "audit_path": [node.hex() for node in tree.inclusion_proof(seq - 1)],
             "root": root,
         }
         for seq in covered

@@ -1,0 +1,102 @@
+"""A large log keeps its full tiles above level 0 (``log_tiles``), built by the checkpoint
+signer once the log holds them: served tiles and proofs read those few rows instead of every
+leaf hash under them, and say exactly what they said when built from the leaves."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from litestar import Litestar
+from sqlalchemy import event, select, update
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
+
+from bench.generate import generate
+from ledger import log
+from ledger.merkle import leaf_hash, verify_consistency, verify_inclusion
+from ledger.models import Entry, LogTile
+from ledger.tiles import Tile, hash_tile, parse_hash_tile, perfect_root
+from ledger.verify import verify_group
+from tests.support.people import World
+
+# One full tile of level 1 (65,536 leaves) and a little more.
+SIZE = 65_536 + 700
+
+
+async def test_full_tiles_are_kept_once_and_proofs_then_read_a_few_rows(
+    app: Litestar, session: AsyncSession, world: World, engine: AsyncEngine
+) -> None:
+    group = await world.fresh_group(session)
+    await generate(session, group.slug, SIZE)
+    await session.commit()
+
+    # Before any tile is kept: everything is built from the entries' hashes.
+    built = [await log.prove_inclusion(session, group, seq, SIZE) for seq in (1, 40_000, SIZE)]
+    before = await log.prove_consistency(session, group, 1_000, SIZE)
+    level_one = await log.tile_hashes(session, group.id, Tile(1, 0))
+    level_two = await log.read_tile(session, group, Tile(2, 0, 1))
+
+    notary = app.state.notary
+    assert await log.sign_pending(session, notary, datetime.now(UTC)) == 1
+    await session.commit()
+    kept = (await session.scalars(select(LogTile).where(LogTile.group_id == group.id))).all()
+    assert [(tile.level, tile.tile_index) for tile in kept] == [(1, 0)]
+    hashes = [
+        bytes.fromhex(h)
+        for h in await session.scalars(
+            select(Entry.hash).where(Entry.group_id == group.id).order_by(Entry.seq)
+        )
+    ]
+    assert kept[0].hashes == level_one == hash_tile(Tile(1, 0), hashes)
+    assert level_two == perfect_root(parse_hash_tile(level_one, 256))
+    assert await log.keep_tiles(session, group.id, SIZE) == 0  # kept once
+
+    # After: the same proofs, checked against the signed root, from a few rows.
+    rows_read: list[int] = []
+
+    def count(_conn, _cursor, statement: str, parameters, _context, _many) -> None:  # type: ignore[no-untyped-def]
+        if "entries.hash" in statement and "entries.seq >" in statement:
+            _, first, last = list(parameters)
+            rows_read.append(last - first)
+
+    event.listen(engine.sync_engine, "before_cursor_execute", count)
+    try:
+        again = [await log.prove_inclusion(session, group, seq, SIZE) for seq in (1, 40_000, SIZE)]
+        after = await log.prove_consistency(session, group, 1_000, SIZE)
+        assert await log.read_tile(session, group, Tile(2, 0, 1)) == level_two
+    finally:
+        event.remove(engine.sync_engine, "before_cursor_execute", count)
+    assert again == built
+    assert after == before
+    # Each proof reads level-0 tiles (256 hashes) and the partial level-1 tile of the last
+    # 700 leaves (built from them), never the 65,536 under the kept tile.
+    assert rows_read
+    assert max(rows_read) <= 700
+    root = (await log.latest_checkpoint(session, group)).root_hash
+    for proof in again:
+        assert proof.root == root
+        assert verify_inclusion(
+            bytes.fromhex(proof.leaf_hash),
+            proof.leaf_index,
+            SIZE,
+            [bytes.fromhex(node) for node in proof.audit_path],
+            bytes.fromhex(root),
+        )
+    assert bytes.fromhex(again[0].leaf_hash) == hashes[0] != leaf_hash(b"")
+    assert verify_consistency(
+        1_000,
+        SIZE,
+        bytes.fromhex((await log.prove_inclusion(session, group, 1, 1_000)).root),
+        bytes.fromhex(root),
+        [bytes.fromhex(node) for node in after],
+    )
+
+    # The database verifier checks kept tiles against the entries.
+    assert (await verify_group(session, group)).ok
+    await session.execute(
+        update(LogTile)
+        .where(LogTile.group_id == group.id, LogTile.level == 1, LogTile.tile_index == 0)
+        .values(hashes=bytes(32) + level_one[32:])
+    )
+    report = await verify_group(session, group)
+    assert not report.ok
+    assert report.problem == "the kept tile 1/0 of the log does not match the entries"
