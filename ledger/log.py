@@ -33,7 +33,6 @@ from ledger.tiles import (
     TileReader,
     entry_bundle,
     hash_tile,
-    level_hashes,
     parse_hash_tile,
     parse_tile_path,
     perfect_root,
@@ -147,14 +146,6 @@ async def checkpoints(session: AsyncSession, group: Group) -> list[Checkpoint]:
 async def _size(session: AsyncSession, group: Group) -> int:
     state = await session.get(LogState, group.id)
     return state.size if state else 0
-
-
-async def _leaf_hashes(session: AsyncSession, group: Group, size: int) -> list[bytes]:
-    """The first ``size`` leaf hashes (proofs need the tree's leaves: O(size) to build)."""
-    result = await session.scalars(
-        select(Entry.hash).where(Entry.group_id == group.id, Entry.seq <= size).order_by(Entry.seq)
-    )
-    return [bytes.fromhex(h) for h in result]
 
 
 def _check_size(size: int, log_size: int, field: str) -> None:
@@ -330,23 +321,8 @@ async def write_tiles(session: AsyncSession, group: Group, directory: Path) -> T
     wanted = [
         tile for tile in tiles_of(size) if not (tile.full and (directory / tile.path()).exists())
     ]
-    hashes = await _leaf_hashes(session, group, size)
-    levels: dict[int, list[bytes]] = {}
     for tile in wanted:
-        first, count = tile.first_leaf(), tile.width * tile.leaves_per_hash()
-        if tile.level is None:
-            leaves = await session.scalars(
-                select(Entry.leaf)
-                .where(Entry.group_id == group.id, Entry.seq > first, Entry.seq <= first + count)
-                .order_by(Entry.seq)
-            )
-            content = entry_bundle(list(leaves))
-        else:
-            if tile.level not in levels:
-                levels[tile.level] = level_hashes(hashes, tile.level)
-            start = tile.index * TILE_WIDTH
-            content = b"".join(levels[tile.level][start : start + tile.width])
-        _write_atomically(directory / tile.path(), content)
+        _write_atomically(directory / tile.path(), await read_tile(session, group, tile))
     _write_atomically(directory / "checkpoint", checkpoint.note.encode())
     kept = sum(1 for tile in tiles_of(size) if tile.full) - sum(1 for t in wanted if t.full)
     return TilesWritten(size=size, written=len(wanted) + 1, kept=kept)
