@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
-from typing import Any, Protocol, cast
+from typing import Any, Generic, Protocol, Self, TypeVar, cast
 
 from sqlalchemy import Table, bindparam, func, insert, select, update
 from sqlalchemy.engine import Dialect
@@ -276,12 +276,48 @@ _LOCK_LOG_AND_FUNDS = DriverQuery(
 )
 
 
-class _Funds:
-    """A group's funds as read after the log lock, found by slug or id.
+Named = TypeVar("Named", Fund, Place)
 
-    Read without the ORM, a fund becomes the session's object only when the
-    append names it (``current``): the others are left alone, as their rows are, instead
-    of each costing an object made and added to the session."""
+
+class _Named(Generic[Named]):
+    """A group's funds or places as read after the log lock, by id.
+
+    Read without the ORM, a row becomes the session's object only when the append names it
+    (``current``): the others are left alone, as their rows are, instead of each costing an
+    object made and added to the session."""
+
+    model: type[Named]
+
+    def __init__(
+        self,
+        session: AsyncSession | None,
+        rows: Iterable[dict[str, Any]],
+        made: Iterable[Named] = (),
+    ) -> None:
+        self._session = session
+        self._values = {row["id"]: row for row in rows}
+        self._made: dict[int, Named] = {item.id: item for item in made}
+        if session is not None:  # the objects the session holds are brought up to date
+            self._made.update(_held(session, self.model, self._values.values()))
+
+    @classmethod
+    def loaded(cls, items: Iterable[Named]) -> Self:
+        """Funds or places the ORM loaded."""
+        return cls(None, (), items)
+
+    def of_id(self, item_id: int) -> Named:
+        """The session's object of the fund or place ``item_id`` of the group."""
+        found = self._made.get(item_id)
+        if found is None:
+            assert self._session is not None  # (rows come with their session)
+            found = self._made[item_id] = current(self._session, self.model, self._values[item_id])
+        return found
+
+
+class _Funds(_Named[Fund]):
+    """A group's funds as read after the log lock, found by slug or id."""
+
+    model = Fund
 
     def __init__(
         self,
@@ -289,31 +325,18 @@ class _Funds:
         rows: Iterable[dict[str, Any]],
         made: Iterable[Fund] = (),
     ) -> None:
-        self._session = session
-        self._rows = {row["id"]: row for row in rows}
-        self._made = {fund.id: fund for fund in made}
-        if session is not None:  # the objects the session holds are brought up to date
-            self._made.update(_held(session, Fund, self._rows.values()))
-        self._ids = {row["slug"]: fund_id for fund_id, row in self._rows.items()}
+        super().__init__(session, rows, made)
+        self._ids = {row["slug"]: fund_id for fund_id, row in self._values.items()}
         self._ids.update((fund.slug, fund.id) for fund in self._made.values())
 
-    @classmethod
-    def loaded(cls, funds: Iterable[Fund]) -> _Funds:
-        """Funds the ORM loaded."""
-        return cls(None, (), funds)
-
     def of(self, fund_id: int) -> Fund:
-        fund = self._made.get(fund_id)
-        if fund is None:
-            assert self._session is not None  # (rows come with their session)
-            fund = self._made[fund_id] = current(self._session, Fund, self._rows[fund_id])
-        return fund
+        return self.of_id(fund_id)
 
     def named(self, group: Group, slug: str, field: str = "fund") -> Fund:
         fund_id = self._ids.get(slug)
         if fund_id is None:
             raise _no_fund(group, slug, field)
-        return self.of(fund_id)
+        return self.of_id(fund_id)
 
 
 def _held(
@@ -342,10 +365,12 @@ class _PlaceRow:
 _PLACE_ROW = tuple(_PlaceRow.__dataclass_fields__)
 
 
-class _Places:
+class _Places(_Named[Place]):
     """A group's places as read after the log lock, found by slug or id: every place's
     values (``rows``), and the session's objects of those the entry is in, made when it
-    names them (as ``_Funds`` does)."""
+    names them."""
+
+    model = Place
 
     def __init__(
         self,
@@ -353,11 +378,7 @@ class _Places:
         rows: Iterable[dict[str, Any]],
         made: Iterable[Place] = (),
     ) -> None:
-        self._session = session
-        self._values = {row["id"]: row for row in rows}
-        self._made = {place.id: place for place in made}
-        if session is not None:  # the objects the session holds are brought up to date
-            self._made.update(_held(session, Place, self._values.values()))
+        super().__init__(session, rows, made)
         self.rows = {
             place_id: _PlaceRow(*(row[name] for name in _PLACE_ROW))
             for place_id, row in self._values.items()
@@ -368,19 +389,6 @@ class _Places:
         )
         self.by_slug = {place.slug: place for place in self.rows.values()}
         self.default = next((place for place in self.rows.values() if place.is_default), None)
-
-    @classmethod
-    def loaded(cls, places: Iterable[Place]) -> _Places:
-        """Places the ORM loaded."""
-        return cls(None, (), places)
-
-    def of_id(self, place_id: int) -> Place:
-        """The session's object of a place of the group."""
-        place = self._made.get(place_id)
-        if place is None:
-            assert self._session is not None  # (rows come with their session)
-            place = self._made[place_id] = current(self._session, Place, self._values[place_id])
-        return place
 
     def named(self, group: Group, slug: str | None, field: str = "place") -> Place:
         """The place ``slug`` names; the default place when it names none."""
