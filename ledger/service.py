@@ -299,6 +299,10 @@ class _Named(Generic[Named]):
         self._made: dict[int, Named] = {item.id: item for item in made}
         if session is not None:  # the objects the session holds are brought up to date
             self._made.update(_held(session, self.model, self._values.values()))
+        self._index()
+
+    def _index(self) -> None:
+        """Find them by what the append names them by (subclasses)."""
 
     @classmethod
     def loaded(cls, items: Iterable[Named]) -> Self:
@@ -319,13 +323,7 @@ class _Funds(_Named[Fund]):
 
     model = Fund
 
-    def __init__(
-        self,
-        session: AsyncSession | None,
-        rows: Iterable[dict[str, Any]],
-        made: Iterable[Fund] = (),
-    ) -> None:
-        super().__init__(session, rows, made)
+    def _index(self) -> None:
         self._ids = {row["slug"]: fund_id for fund_id, row in self._values.items()}
         self._ids.update((fund.slug, fund.id) for fund in self._made.values())
 
@@ -372,13 +370,7 @@ class _Places(_Named[Place]):
 
     model = Place
 
-    def __init__(
-        self,
-        session: AsyncSession | None,
-        rows: Iterable[dict[str, Any]],
-        made: Iterable[Place] = (),
-    ) -> None:
-        super().__init__(session, rows, made)
+    def _index(self) -> None:
         self.rows = {
             place_id: _PlaceRow(*(row[name] for name in _PLACE_ROW))
             for place_id, row in self._values.items()
