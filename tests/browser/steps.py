@@ -6,6 +6,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
+import httpx
 from axe_playwright_python.sync_playwright import Axe  # type: ignore[import-untyped]
 
 from tests.support.clients import PASSWORD
@@ -46,6 +47,29 @@ class Cast:
     steward: Person
     admin: Person
     password: str = PASSWORD
+
+
+def adopt_policy(base: str, cast: Cast, title: str, policy: dict[str, str]) -> int:
+    """A spending policy that the whole group agreed to, over HTTP; its number (every
+    payment is made under a decision)."""
+    proposals = f"{base}/api/groups/{cast.world.slug}/proposals"
+    proposed = httpx.post(
+        proposals,
+        json={"title": title, "kind": "policy", "policy": policy},
+        headers=cast.world.admin.headers,
+        timeout=30,
+    )
+    assert proposed.status_code == 201, proposed.text
+    number: int = proposed.json()["number"]
+    for person in (cast.world.admin, cast.world.steward, cast.world.facilitator, cast.world.member):
+        agreed = httpx.post(
+            f"{proposals}/{number}/responses",
+            json={"position": "agree"},
+            headers=person.headers,
+            timeout=30,
+        )
+        assert agreed.status_code == 201, agreed.text
+    return number
 
 
 # The labels the person reads, in each language of the form.

@@ -25,7 +25,7 @@ from babel.dates import format_date
 from playwright.sync_api import expect
 
 from ledger.merkle import verify_inclusion
-from tests.browser.steps import DESKTOP, Cast, log_in, serious_violations
+from tests.browser.steps import DESKTOP, Cast, adopt_policy, log_in, serious_violations
 
 NARROW_PHONE = {"width": 360, "height": 740}
 # The statement's three days, about a month back (within ``STALE_AFTER`` of today).
@@ -135,35 +135,14 @@ def make_a_donation(flow: BankFlow, text: str, fund: str) -> None:
 
 
 def adopt_a_grocery_policy(flow: BankFlow, cast: Cast) -> int:
-    """A spending policy for groceries that the whole group agreed to, over HTTP; its number
-    (every payment is made under a decision)."""
-    proposals = f"{flow.server}/api/groups/{flow.slug}/proposals"
-    proposed = httpx.post(
-        proposals,
-        json={
-            "title": "Pantry shopping",
-            "kind": "policy",
-            "policy": {
-                "fund": "groceries",
-                "max_per_payment": "150.00",
-                "max_per_month": "400.00",
-                "purpose": "Weekly pantry shopping",
-            },
-        },
-        headers=cast.world.admin.headers,
-        timeout=30,
-    )
-    assert proposed.status_code == 201, proposed.text
-    policy: int = proposed.json()["number"]
-    for person in (cast.world.admin, cast.world.steward, cast.world.facilitator, cast.world.member):
-        agreed = httpx.post(
-            f"{proposals}/{policy}/responses",
-            json={"position": "agree"},
-            headers=person.headers,
-            timeout=30,
-        )
-        assert agreed.status_code == 201, agreed.text
-    return policy
+    """A spending policy for groceries that the whole group agreed to; its number."""
+    policy = {
+        "fund": "groceries",
+        "max_per_payment": "150.00",
+        "max_per_month": "400.00",
+        "purpose": "Weekly pantry shopping",
+    }
+    return adopt_policy(flow.server, cast, "Pantry shopping", policy)
 
 
 def record_the_payment(flow: BankFlow, cast: Cast, policy: int) -> int:

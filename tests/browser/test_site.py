@@ -13,7 +13,14 @@ import httpx
 import pytest
 from playwright.sync_api import expect
 
-from tests.browser.steps import DESKTOP, PHONE, Cast, log_in, serious_violations
+from tests.browser.steps import (
+    DESKTOP,
+    PHONE,
+    Cast,
+    adopt_policy,
+    log_in,
+    serious_violations,
+)
 
 SERIOUS = ("serious", "critical")
 
@@ -25,31 +32,9 @@ def server_workers() -> int:
 
 
 def adopt_a_policy(base: str, cast: Cast) -> int:
-    """A spending policy for rent top-ups that the whole group agreed to, over HTTP; its
-    number (every payment is made under a decision)."""
-    proposals = f"{base}/api/groups/{cast.world.slug}/proposals"
+    """A spending policy for rent top-ups that the whole group agreed to; its number."""
     terms = {"fund": "rent-relief", "max_per_payment": "200.00", "max_per_month": "600.00"}
-    proposed = httpx.post(
-        proposals,
-        json={
-            "title": "Rent top-ups",
-            "kind": "policy",
-            "policy": {**terms, "purpose": "Small rent top-ups"},
-        },
-        headers=cast.world.admin.headers,
-        timeout=30,
-    )
-    assert proposed.status_code == 201, proposed.text
-    policy: int = proposed.json()["number"]
-    for person in (cast.world.admin, cast.world.steward, cast.world.facilitator, cast.world.member):
-        agreed = httpx.post(
-            f"{proposals}/{policy}/responses",
-            json={"position": "agree"},
-            headers=person.headers,
-            timeout=30,
-        )
-        assert agreed.status_code == 201, agreed.text
-    return policy
+    return adopt_policy(base, cast, "Rent top-ups", {**terms, "purpose": "Small rent top-ups"})
 
 
 def seed_entries(base: str, cast: Cast) -> None:

@@ -46,6 +46,12 @@ async def open_editor(steward: Client, world: World, name: str) -> tuple[str, Fi
     return page.text, form_fields(page.text, "editor")
 
 
+async def import_from_editor(steward: Client, world: World, fields: Fields) -> None:
+    """Import the file the editor carries with ``fields``: the page goes on (303)."""
+    imported = await steward.post(base_of(world), data=fields, headers=HTML, follow_redirects=False)
+    assert imported.status_code == 303, imported.text
+
+
 def selected(html: str, name: str) -> str:
     """The option selected in the select ``name``."""
     return str(form_fields(html, "editor")[name])
@@ -147,10 +153,7 @@ async def test_an_import_saves_the_new_mapping_and_the_next_file_opens_with_it(
         fields["description"] = ["3", "5"]
         fields["reference"] = ""
         fields["balance"] = ""
-        imported = await steward.post(
-            base_of(world), data=fields, headers=HTML, follow_redirects=False
-        )
-        assert imported.status_code == 303, imported.text
+        await import_from_editor(steward, world, fields)
         await session.rollback()
         place = (await session.scalars(select(Place).where(Place.slug == "bank"))).one()
         saved = await session.get(StatementSettings, place.id)
@@ -221,10 +224,7 @@ async def test_money_in_and_out_columns_with_decimal_commas_are_read_from_the_fi
         page = await steward.post(f"{base_of(world)}/preview", data=fields, headers=HTML)
         assert page.status_code == 200, page.text
         assert "8 lines read" in text_of(page.text)
-        imported = await steward.post(
-            base_of(world), data=fields, headers=HTML, follow_redirects=False
-        )
-        assert imported.status_code == 303, imported.text
+        await import_from_editor(steward, world, fields)
     await session.rollback()
     lines = await lines_of(client, world, 1)
     assert sorted(cents(line) for line in lines) == sorted(NOVEMBER)
@@ -258,10 +258,7 @@ async def test_a_latin1_file_is_guessed_and_a_wrong_encoding_is_named(
         assert re.search(r"Line 5: byte \d+ of the file \(0x[0-9A-F]{2}\) is not UTF-8 text",
                          text_of(page.text))  # fmt: skip
         assert "Calle Verde" in text_of(page.text)
-        imported = await steward.post(
-            base_of(world), data=fields, headers=HTML, follow_redirects=False
-        )
-        assert imported.status_code == 303, imported.text
+        await import_from_editor(steward, world, fields)
     await session.rollback()
     lines = await lines_of(client, world, 1)
     assert [cents(line) for line in lines] == NOVEMBER
@@ -285,10 +282,7 @@ async def test_a_utf16_file_with_a_debit_or_credit_column_is_imported_from_the_e
         assert page.status_code == 422, page.text
         assert "Line 2: 'cr' is neither a debit mark" in text_of(page.text)
         fields["credit_marks"] = "CR, C"
-        imported = await steward.post(
-            base_of(world), data=fields, headers=HTML, follow_redirects=False
-        )
-        assert imported.status_code == 303, imported.text
+        await import_from_editor(steward, world, fields)
     await session.rollback()
     lines = await lines_of(client, world, 1)
     assert [cents(line) for line in lines] == NOVEMBER
