@@ -91,6 +91,16 @@ def _is_csv(form: Form, data: bytes) -> bool:
     return chosen == "csv" or (not chosen and bank.detect(data) is None)
 
 
+@dataclass(frozen=True, slots=True)
+class _Sent:
+    """A statement file sent to a place's preview or import, and the page's form."""
+
+    place: Place
+    form: Form
+    data: bytes
+    content: str  # the file in base64, carried in the page so it is never uploaded twice
+
+
 @dataclass
 class Editor:
     """What the mapping editor shows: the file's columns and first lines, and where the
@@ -255,6 +265,39 @@ class StatementPages(Controller):
             return editor, None
         return editor, statement
 
+    async def _received(
+        self,
+        request: Request[Any, Any, Any],
+        db_session: AsyncSession,
+        caller: Caller,
+        place: str,
+    ) -> _Sent | Template:
+        """The place and the file a preview or an import sent (with the page's form), or
+        the page saying why the file could not be read."""
+        where = await bank.get_place(db_session, caller.group, place)
+        form = Form(language=visitor_language(request))
+        try:
+            data = await _sent_file(request, form)
+        except LedgerError as error:
+            form.fail("file", str(error))
+            return await self._page(
+                request, db_session, caller, where, form, status=status_of(error)
+            )
+        return _Sent(where, form, data, base64.b64encode(data).decode())
+
+    async def _refused(
+        self,
+        request: Request[Any, Any, Any],
+        db_session: AsyncSession,
+        caller: Caller,
+        where: Place,
+        form: Form,
+        error: LedgerError,
+    ) -> Template:
+        """The page again, with why the file was not read or stored on its field."""
+        form.fail("format" if error.field == "format" else "file", str(error))
+        return await self._page(request, db_session, caller, where, form, status=status_of(error))
+
     @post(
         "/m/{group:str}/places/{place:str}/statements/preview",
         guards=[member_with("steward")],
@@ -269,16 +312,10 @@ class StatementPages(Controller):
         caller: CurrentCaller,
         place: FromPath[str],
     ) -> Template:
-        where = await bank.get_place(db_session, caller.group, place)
-        form = Form(language=visitor_language(request))
-        try:
-            data = await _sent_file(request, form)
-        except LedgerError as error:
-            form.fail("file", str(error))
-            return await self._page(
-                request, db_session, caller, where, form, status=status_of(error)
-            )
-        content = base64.b64encode(data).decode()
+        sent = await self._received(request, db_session, caller, place)
+        if isinstance(sent, Template):
+            return sent
+        where, form, data, content = sent.place, sent.form, sent.data, sent.content
         if _is_csv(form, data):
             editor, statement = await self._editor(request, db_session, caller, where, data, form)
             return await self._page(
@@ -297,10 +334,7 @@ class StatementPages(Controller):
                 lambda: bank.read_for_place(data, where, format=form.value("format") or None)
             )
         except LedgerError as error:
-            form.fail("format" if error.field == "format" else "file", str(error))
-            return await self._page(
-                request, db_session, caller, where, form, status=status_of(error)
-            )
+            return await self._refused(request, db_session, caller, where, form, error)
         return await self._page(
             request, db_session, caller, where, form, preview=statement, content=content
         )
@@ -319,16 +353,10 @@ class StatementPages(Controller):
         caller: CurrentCaller,
         place: FromPath[str],
     ) -> Template | Redirect:
-        where = await bank.get_place(db_session, caller.group, place)
-        form = Form(language=visitor_language(request))
-        try:
-            data = await _sent_file(request, form)
-        except LedgerError as error:
-            form.fail("file", str(error))
-            return await self._page(
-                request, db_session, caller, where, form, status=status_of(error)
-            )
-        content = base64.b64encode(data).decode()
+        sent = await self._received(request, db_session, caller, place)
+        if isinstance(sent, Template):
+            return sent
+        where, form, data, content = sent.place, sent.form, sent.data, sent.content
         mapping: CsvMapping | None = None
         statement: Statement | None = None
         if _is_csv(form, data):
@@ -362,10 +390,7 @@ class StatementPages(Controller):
             )
             await anyio.to_thread.run_sync(store_of(request).put, data)
         except LedgerError as error:
-            form.fail("format" if error.field == "format" else "file", str(error))
-            return await self._page(
-                request, db_session, caller, where, form, status=status_of(error)
-            )
+            return await self._refused(request, db_session, caller, where, form, error)
         return see_other(f"{_base(caller, where)}/{imported.statement.id}")
 
     @get(
