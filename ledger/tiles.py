@@ -19,7 +19,7 @@ import re
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 
-from ledger.merkle import HASH_SIZE, consistency_proof, inclusion_proof
+from ledger.merkle import HASH_SIZE, CompactRange, consistency_proof, inclusion_proof
 
 TILE_WIDTH = 256
 TILE_HEIGHT = 8  # 256 = 2**8
@@ -274,6 +274,16 @@ class TileReader:
 
     def root(self) -> bytes:
         return self.range_hash(0, self.size)
+
+    def compact_range(self) -> CompactRange:
+        """The tree's compact range: the hash of each complete subtree its size's bits make,
+        largest first."""
+        peaks, start = [], 0
+        for bit in reversed(range(self.size.bit_length())):
+            if self.size >> bit & 1:
+                peaks.append(self.range_hash(start, start + (1 << bit)))
+                start += 1 << bit
+        return CompactRange(self.size, tuple(peaks))
 
     def leaf_hash(self, index: int) -> bytes:
         return self.node(0, index)

@@ -23,8 +23,10 @@ from ledger.checkpoint import CheckpointError, Verifier
 from ledger.cosignature import Cosignature as CosignatureLine
 from ledger.cosignature import CosignatureVerifier, CosigningKey
 from ledger.errors import AlreadyExists, InvalidInput
-from ledger.merkle import EMPTY_ROOT, CompactRange, consistency_proof, consistency_proof_from
+from ledger.merkle import EMPTY_ROOT, CompactRange, consistency_proof_from
 from ledger.models import Checkpoint, Cosignature, Entry, Group, GroupWitness, WitnessedLog
+from ledger.tiles import TileReader
+from ledger.tree import tree_reader
 from ledger.witness import (
     Cosigned,
     WitnessRefusal,
@@ -244,8 +246,8 @@ class KnownRanges:
     A witness is asked with a proof from the size it last cosigned, which is the size of a
     checkpoint this process sent it before: with that size's compact range kept, the proof
     needs only the leaves appended since (``consistency_proof_from``), not a read of the
-    whole log every round. A range not kept here (after a restart, or a round another
-    server process took) is built once from every leaf hash, as before."""
+    whole log every round. Without a range kept here (after a restart, or a round another
+    server process took), the proof and the new range come from the log's tiles."""
 
     def __init__(self, per_log: int = 8) -> None:
         self.per_log = per_log
@@ -277,27 +279,28 @@ async def request_for(
     proof: list[bytes] = []
     if 0 < old_size < checkpoint.size:
         old = known.get(checkpoint.group_id, old_size) if known is not None else None
-        since = old_size if old is not None else 0
-        hashes = await session.scalars(
-            select(Entry.hash)
-            .where(
-                Entry.group_id == checkpoint.group_id,
-                Entry.seq > since,
-                Entry.seq <= checkpoint.size,
-            )
-            .order_by(Entry.seq)
-        )
-        leaf_hashes = [bytes.fromhex(h) for h in hashes]
         if old is None:
-            proof = consistency_proof(old_size, checkpoint.size, leaf_hashes.__getitem__)
-            grown = CompactRange.from_leaf_hashes(leaf_hashes)
+            # Nothing kept for that size: the proof and the new range from the log's tiles.
+            def proved(reader: TileReader) -> tuple[list[bytes], CompactRange]:
+                return reader.consistency_proof(old_size), reader.compact_range()
+
+            tree = await tree_reader(session, checkpoint.group_id, checkpoint.size, proved)
+            proof, grown = proved(tree)
         else:
+            hashes = await session.scalars(
+                select(Entry.hash)
+                .where(
+                    Entry.group_id == checkpoint.group_id,
+                    Entry.seq > old_size,
+                    Entry.seq <= checkpoint.size,
+                )
+                .order_by(Entry.seq)
+            )
+            leaf_hashes = [bytes.fromhex(h) for h in hashes]
             proof = consistency_proof_from(
                 old, checkpoint.size, lambda index: leaf_hashes[index - old_size]
             )
             grown = old.extend(leaf_hashes)
-        # Kept only when it is the checkpoint's tree (a log whose rows disagree with its
-        # signed root is for the verifier to report, not for a cache to carry on).
         if known is not None and grown.root().hex() == checkpoint.root_hash:
             known.keep(checkpoint.group_id, grown)
     return WitnessRequest(

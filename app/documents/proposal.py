@@ -34,9 +34,9 @@ from app.i18n import SOURCE_LANGUAGE
 from app.presenters.formatting import Formatter, locale_or_default
 from app.presenters.ledger import DecisionLine, decision_line
 from app.presenters.proposals import proposal_page
-from ledger.log import tree_reader
 from ledger.models import Group
 from ledger.money import format_amount
+from ledger.tree import tree_reader
 from proposals import discussion, queries, service
 from proposals.minute import Minute, minute_of_round
 

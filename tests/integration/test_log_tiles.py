@@ -11,7 +11,7 @@ from sqlalchemy import event, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from bench.generate import generate
-from ledger import log
+from ledger import log, tree
 from ledger.merkle import leaf_hash, verify_consistency, verify_inclusion
 from ledger.models import Entry, LogTile
 from ledger.tiles import Tile, hash_tile, parse_hash_tile, perfect_root
@@ -32,7 +32,7 @@ async def test_full_tiles_are_kept_once_and_proofs_then_read_a_few_rows(
     # Before any tile is kept: everything is built from the entries' hashes.
     built = [await log.prove_inclusion(session, group, seq, SIZE) for seq in (1, 40_000, SIZE)]
     before = await log.prove_consistency(session, group, 1_000, SIZE)
-    level_one = await log.tile_hashes(session, group.id, Tile(1, 0))
+    level_one = await tree.tile_hashes(session, group.id, Tile(1, 0))
     level_two = await log.read_tile(session, group, Tile(2, 0, 1))
 
     notary = app.state.notary
@@ -48,7 +48,7 @@ async def test_full_tiles_are_kept_once_and_proofs_then_read_a_few_rows(
     ]
     assert kept[0].hashes == level_one == hash_tile(Tile(1, 0), hashes)
     assert level_two == perfect_root(parse_hash_tile(level_one, 256))
-    assert await log.keep_tiles(session, group.id, SIZE) == 0  # kept once
+    assert await tree.keep_tiles(session, group.id, SIZE) == 0  # kept once
 
     # After: the same proofs, checked against the signed root, from a few rows.
     rows_read: list[int] = []

@@ -7,6 +7,7 @@ from collections import Counter
 import pytest
 
 from ledger.merkle import (
+    CompactRange,
     consistency_proof,
     inclusion_proof,
     leaf_hash,
@@ -171,3 +172,11 @@ def test_a_tile_the_tree_does_not_hold_yet_is_none() -> None:
     assert tile_at(1, 0, 255) is None
     with pytest.raises(TileError):
         TileReader(10, lambda path: b"").node(0, 10)
+
+
+@pytest.mark.parametrize("size", [1, 2, 7, 255, 256, 257, 511, 512, 1000, 65_536 + 300])
+def test_the_compact_range_from_tiles_alone_is_the_trees(size: int) -> None:
+    leaves = _leaves(size)
+    files = _serve(leaves)
+    compact = TileReader(size, files.__getitem__).compact_range()
+    assert compact == CompactRange.from_leaf_hashes([leaf_hash(leaf) for leaf in leaves])
