@@ -327,9 +327,6 @@ class _Funds(_Named[Fund]):
         self._ids = {row["slug"]: fund_id for fund_id, row in self._values.items()}
         self._ids.update((fund.slug, fund.id) for fund in self._made.values())
 
-    def of(self, fund_id: int) -> Fund:
-        return self.of_id(fund_id)
-
     def named(self, group: Group, slug: str, field: str = "fund") -> Fund:
         fund_id = self._ids.get(slug)
         if fund_id is None:
@@ -479,7 +476,7 @@ async def _plan(
             rules.PlannedPosting(p.fund_id, p.fund.slug, p.account_type, p.amount, p.currency)
             for p in original.postings
         ]
-        funds = {p.fund_id: group_funds.of(p.fund_id) for p in planned}
+        funds = {p.fund_id: group_funds.of_id(p.fund_id) for p in planned}
         # A reversal is in its entry's place; a move's reverses the move.
         place = places.of(original.place_id)
         move = to_place = None
