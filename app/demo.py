@@ -111,7 +111,12 @@ async def load_demo(settings: Settings, *, entries: int = 320) -> None:
         await _decisions(session, group, people, notary, store)
         await _claim(session, group, people, notary, store)
         token = await create_token(session, people[1], "demo")
-    click.echo(f"Loaded the demo group '{DEMO_SLUG}' with {entries} entries.")
+        # The history's entries and the story's (payments, receipts, decisions, the
+        # reconciliation): what the group page and `commonpurse verify` count.
+        logged = await session.scalar(
+            select(func.count()).select_from(Entry).where(Entry.group_id == group.id)
+        )
+    click.echo(f"Loaded the demo group '{DEMO_SLUG}' with {logged} entries in its log.")
     click.echo(
         f"Demo login: {PEOPLE[0][0]} / {DEMO_PASSWORD} (admin); "
         f"{PEOPLE[1][0]} / {DEMO_PASSWORD} (steward)."

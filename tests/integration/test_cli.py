@@ -98,6 +98,7 @@ def test_demo_loads_once_and_verifies(cli, settings: Settings) -> None:  # type:
     first = cli("demo")
     assert first.exit_code == 0, first.output
     assert "Demo login" in first.output
+    assert "with 334 entries in its log" in first.output
     assert "not loaded" in cli("demo").output
     verify = cli("verify", "northside")
     assert verify.exit_code == 0, verify.output
