@@ -255,7 +255,7 @@ def _write_atomically(path: Path, content: bytes) -> None:
 
 async def sign_pending(session: AsyncSession, notary: Notary, now: datetime) -> int:
     """Sign the head of every log that has entries its latest checkpoint does not cover
-    (and keep its new full tiles): the batch that replaces signing in each append's
+    (and keep its new tiles): the batch that replaces signing in each append's
     transaction. The head is read as one
     committed row (size and compact range together), so the checkpoint is always of a tree
     the log really had; a size another process signed meanwhile is left as it is."""
@@ -289,8 +289,8 @@ async def sign_pending(session: AsyncSession, notary: Notary, now: datetime) -> 
             )
             .on_conflict_do_nothing()
         )
-        # A log that grew past a tile boundary keeps its new full tiles (cheap otherwise:
-        # one count per level a log has full tiles of, none under 65,536 leaves).
+        # A log that grew past a tile boundary keeps its new tiles (cheap otherwise: one
+        # read of its partial level-1 tile, and one count per level it has full tiles of).
         await keep_tiles(session, group_id, size)
         signed += 1
     return signed

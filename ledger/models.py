@@ -189,9 +189,11 @@ class Checkpoint(Base):
 
 
 class LogTile(Base):
-    """A full hash tile of a group's log above level 0 (C2SP tlog-tiles): its 256 hashes as
-    served. Built once, by the checkpoint signer, when the log holds all of it; a full tile
-    never changes. Level 0 is the entries' own hashes, so it is not kept here."""
+    """A hash tile of a group's log above level 0 (C2SP tlog-tiles): its hashes as served.
+    Built by the checkpoint signer: a full tile (256 hashes) once, when the log holds all of
+    it, and it never changes; the log's last tile of level 1 as it grows, a hash for each
+    complete 256 leaves (a hash, once made, never changes either, so the row only grows).
+    Level 0 is the entries' own hashes, so it is not kept here."""
 
     __tablename__ = "log_tiles"
 

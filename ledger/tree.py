@@ -1,7 +1,8 @@
 """A group's log read through its tiles, as a tlog-tiles client reads it: the tiles kept in
-``log_tiles`` (full tiles above level 0, built once by the checkpoint signer), the rest built
-from the entries' hashes under them. Proofs read a few tiles and at most the leaves of one
-partial tile of level 1, whatever the log's size."""
+``log_tiles`` (full tiles above level 0 and the last, partial tile of level 1, built by the
+checkpoint signer), the rest built from the entries' hashes under them. A proof of a size
+the signer has reached reads a few tiles, none built from more than 256 leaf hashes,
+whatever the log's size."""
 
 from __future__ import annotations
 
@@ -18,38 +19,52 @@ from ledger.tiles import (
     TILE_HEIGHT,
     TILE_WIDTH,
     Tile,
+    TileError,
     TileReader,
-    hash_tile,
+    level_hashes,
     parse_hash_tile,
     parse_tile_path,
     perfect_root,
 )
 
 
+async def _kept(session: AsyncSession, group_id: int, level: int, index: int) -> bytes:
+    """The hashes kept in ``log_tiles`` for a tile (empty when none are)."""
+    kept = await session.scalar(
+        select(LogTile.hashes).where(
+            LogTile.group_id == group_id, LogTile.level == level, LogTile.tile_index == index
+        )
+    )
+    return kept or b""
+
+
 async def tile_hashes(session: AsyncSession, group_id: int, tile: Tile) -> bytes:
     """The bytes of hash tile ``tile`` of a group's log, which holds all of it (callers
-    check): a full tile above level 0 as kept in ``log_tiles`` (``keep_tiles``), otherwise
-    built: at levels 0 and 1 from the leaf hashes under it (one read), above from the tiles
-    of the level below (each of its hashes is the root of one full tile there)."""
-    level = tile.hash_level
-    if level >= 1 and tile.full:
-        kept = await session.scalar(
-            select(LogTile.hashes).where(
-                LogTile.group_id == group_id,
-                LogTile.level == level,
-                LogTile.tile_index == tile.index,
-            )
-        )
-        if kept is not None:
-            return kept
+    check). Above level 0 its hashes kept in ``log_tiles`` (``keep_tiles``) are used, as
+    far as they go; the rest is built: at levels 0 and 1 from the leaf hashes under it (one
+    read), above from the tiles of the level below (each of its hashes is the root of one
+    full tile there)."""
+    level, width = tile.hash_level, tile.width * HASH_SIZE
+    kept = (await _kept(session, group_id, level, tile.index))[:width] if level >= 1 else b""
+    if len(kept) == width:
+        return kept
     if level <= 1:
-        first, count = tile.first_leaf(), tile.width * tile.leaves_per_hash()
-        hashes = await session.scalars(
-            select(Entry.hash)
-            .where(Entry.group_id == group_id, Entry.seq > first, Entry.seq <= first + count)
-            .order_by(Entry.seq)
-        )
-        return hash_tile(tile, [bytes.fromhex(h) for h in hashes])
+        # A hash kept stands for a complete subtree, so it never changes: only the hashes
+        # after the kept ones are built, from the leaves under them.
+        per_hash = tile.leaves_per_hash()
+        first = tile.first_leaf() + len(kept) // HASH_SIZE * per_hash
+        count = tile.width * per_hash - (first - tile.first_leaf())
+        leaves = [
+            bytes.fromhex(h)
+            for h in await session.scalars(
+                select(Entry.hash)
+                .where(Entry.group_id == group_id, Entry.seq > first, Entry.seq <= first + count)
+                .order_by(Entry.seq)
+            )
+        ]
+        if len(leaves) < count:
+            raise TileError(f"{tile.path()} needs {count} more leaves than the log holds")
+        return kept + b"".join(level_hashes(leaves, level))
     below = [
         await tile_hashes(session, group_id, Tile(level - 1, tile.index * TILE_WIDTH + i))
         for i in range(tile.width)
@@ -57,30 +72,55 @@ async def tile_hashes(session: AsyncSession, group_id: int, tile: Tile) -> bytes
     return b"".join(perfect_root(parse_hash_tile(data, TILE_WIDTH)) for data in below)
 
 
-async def keep_tiles(session: AsyncSession, group_id: int, size: int) -> int:
-    """Build and keep each full tile above level 0 that a log of ``size`` leaves holds and
-    ``log_tiles`` does not yet, lowest level first; how many were kept. A log of fewer than
-    65,536 leaves has none. Tiles are kept in order, so a level's count is its next index;
-    a tile another process kept meanwhile is left as it is."""
+async def _keep(
+    session: AsyncSession, group_id: int, level: int, index: int, hashes: bytes
+) -> None:
+    """Keep a tile's hashes; a row already kept only ever grows (its hashes are a prefix
+    of the new ones), so a tile another process kept meanwhile is left as it is."""
     dialect = session.get_bind().dialect.name
     make_insert = postgresql_insert if dialect == "postgresql" else sqlite_insert
+    statement = make_insert(LogTile).values(
+        group_id=group_id, level=level, tile_index=index, hashes=hashes
+    )
+    await session.execute(
+        statement.on_conflict_do_update(
+            index_elements=[LogTile.group_id, LogTile.level, LogTile.tile_index],
+            set_={"hashes": statement.excluded.hashes},
+            where=func.length(LogTile.hashes) < func.length(statement.excluded.hashes),
+        )
+    )
+
+
+async def keep_tiles(session: AsyncSession, group_id: int, size: int) -> int:
+    """Build and keep each full tile above level 0 that a log of ``size`` leaves holds and
+    ``log_tiles`` does not yet, lowest level first, and the hashes of the last, partial
+    tile of level 1 (one per complete 256 leaves); how many full tiles were kept. Full
+    tiles are kept in order, so a level's count of full rows is its next index.
+
+    With the partial tile of level 1 kept, a proof or a tile of a size up to ``size`` reads
+    no more leaves than a level-0 tile holds; keeping it costs one read of that row per
+    signing, and hashing the new leaves once every 256 entries."""
     kept = 0
     level = 1
     while full := size >> (TILE_HEIGHT * (level + 1)):
         have = await session.scalar(
             select(func.count())
             .select_from(LogTile)
-            .where(LogTile.group_id == group_id, LogTile.level == level)
+            .where(
+                LogTile.group_id == group_id,
+                LogTile.level == level,
+                func.length(LogTile.hashes) == TILE_WIDTH * HASH_SIZE,
+            )
         )
         for index in range(have or 0, full):
             hashes = await tile_hashes(session, group_id, Tile(level, index))
-            await session.execute(
-                make_insert(LogTile)
-                .values(group_id=group_id, level=level, tile_index=index, hashes=hashes)
-                .on_conflict_do_nothing()
-            )
+            await _keep(session, group_id, level, index, hashes)
             kept += 1
         level += 1
+    index, width = size >> (2 * TILE_HEIGHT), (size >> TILE_HEIGHT) % TILE_WIDTH
+    if width and len(await _kept(session, group_id, 1, index)) < width * HASH_SIZE:
+        partial = Tile(1, index, width)
+        await _keep(session, group_id, 1, index, await tile_hashes(session, group_id, partial))
     return kept
 
 

@@ -32,7 +32,7 @@ from ledger.canonical import (
 )
 from ledger.decisions import DecisionBook
 from ledger.errors import LedgerError
-from ledger.merkle import CompactRange, TreeBuilder
+from ledger.merkle import HASH_SIZE, CompactRange, TreeBuilder
 from ledger.models import (
     Attachment,
     Checkpoint,
@@ -483,7 +483,8 @@ class _Checker:
                 )
 
     def finish_tiles(self, kept: Sequence[LogTile]) -> None:
-        """Each tile kept in ``log_tiles`` is the one the entries make."""
+        """Each tile kept in ``log_tiles`` is the one the entries make (or, for a partial
+        tile, its beginning)."""
         nodes = {1: self.tile_nodes}  # level -> that level's hashes
         for tile in sorted(kept, key=lambda tile: (tile.level, tile.tile_index)):
             for level in range(2, tile.level + 1):
@@ -493,9 +494,11 @@ class _Checker:
                         perfect_root(below[start : start + TILE_WIDTH])
                         for start in range(0, len(below) - TILE_WIDTH + 1, TILE_WIDTH)
                     ]
+            # A full tile, or the log's last, partial tile of level 1 as far as it is kept.
+            width = len(tile.hashes) // HASH_SIZE
             start = tile.tile_index * TILE_WIDTH
-            made = nodes[tile.level][start : start + TILE_WIDTH]
-            if len(made) < TILE_WIDTH or b"".join(made) != tile.hashes:
+            made = nodes[tile.level][start : start + width]
+            if not 0 < width <= TILE_WIDTH or len(made) < width or b"".join(made) != tile.hashes:
                 raise _Broken(
                     None,
                     f"the kept tile {tile.level}/{tile.tile_index} of the log does not match "

@@ -1,6 +1,7 @@
-"""A large log keeps its full tiles above level 0 (``log_tiles``), built by the checkpoint
-signer once the log holds them: served tiles and proofs read those few rows instead of every
-leaf hash under them, and say exactly what they said when built from the leaves."""
+"""A log keeps its full tiles above level 0 and its last, partial tile of level 1
+(``log_tiles``), built by the checkpoint signer once the log holds them: served tiles and
+proofs read those few rows instead of every leaf hash under them, and say exactly what they
+said when built from the leaves."""
 
 from __future__ import annotations
 
@@ -39,7 +40,12 @@ async def test_full_tiles_are_kept_once_and_proofs_then_read_a_few_rows(
     assert await log.sign_pending(session, notary, datetime.now(UTC)) == 1
     await session.commit()
     kept = (await session.scalars(select(LogTile).where(LogTile.group_id == group.id))).all()
-    assert [(tile.level, tile.tile_index) for tile in kept] == [(1, 0)]
+    # The full tile of level 1, and the beginning of the next: a hash for each complete 256
+    # leaves of the last 700.
+    assert [(tile.level, tile.tile_index, len(tile.hashes)) for tile in kept] == [
+        (1, 0, 256 * 32),
+        (1, 1, 2 * 32),
+    ]
     hashes = [
         bytes.fromhex(h)
         for h in await session.scalars(
@@ -67,10 +73,10 @@ async def test_full_tiles_are_kept_once_and_proofs_then_read_a_few_rows(
         event.remove(engine.sync_engine, "before_cursor_execute", count)
     assert again == built
     assert after == before
-    # Each proof reads level-0 tiles (256 hashes) and the partial level-1 tile of the last
-    # 700 leaves (built from them), never the 65,536 under the kept tile.
+    # Each proof reads level-0 tiles (256 hashes at most), never the 65,536 leaves under
+    # the kept tile nor the 512 under the kept part of the partial one.
     assert rows_read
-    assert max(rows_read) <= 700
+    assert max(rows_read) <= 256
     root = (await log.latest_checkpoint(session, group)).root_hash
     for proof in again:
         assert proof.root == root
@@ -96,6 +102,72 @@ async def test_full_tiles_are_kept_once_and_proofs_then_read_a_few_rows(
         update(LogTile)
         .where(LogTile.group_id == group.id, LogTile.level == 1, LogTile.tile_index == 0)
         .values(hashes=bytes(32) + level_one[32:])
+    )
+    report = await verify_group(session, group)
+    assert not report.ok
+    assert report.problem == "the kept tile 1/0 of the log does not match the entries"
+
+
+async def test_the_partial_tile_of_level_one_grows_with_the_log(
+    app: Litestar, session: AsyncSession, world: World, engine: AsyncEngine
+) -> None:
+    """A log under 65,536 leaves keeps a hash for each complete 256 of its leaves as the
+    signer reaches them, so its proofs read at most the leaves of one level-0 tile; the row
+    only grows, and the verifier checks it."""
+    group = await world.fresh_group(session)
+    await generate(session, group.slug, 1_000)
+    await session.commit()
+    built = [await log.prove_inclusion(session, group, seq, 1_000) for seq in (1, 600, 1_000)]
+    older = await log.prove_inclusion(session, group, 300, 700)
+    consistency = await log.prove_consistency(session, group, 300, 1_000)
+    hashes = [
+        bytes.fromhex(h)
+        for h in await session.scalars(
+            select(Entry.hash).where(Entry.group_id == group.id).order_by(Entry.seq)
+        )
+    ]
+
+    async def kept() -> bytes:
+        return await session.scalar(
+            select(LogTile.hashes).where(LogTile.group_id == group.id, LogTile.level == 1)
+        )
+
+    assert await tree.keep_tiles(session, group.id, 255) == 0
+    assert await kept() is None  # no complete 256 leaves yet
+    await tree.keep_tiles(session, group.id, 600)
+    assert await kept() == hash_tile(Tile(1, 0, 2), hashes)
+    await tree.keep_tiles(session, group.id, 1_000)
+    assert await kept() == hash_tile(Tile(1, 0, 3), hashes)
+    await tree.keep_tiles(session, group.id, 600)  # an older size never shrinks it
+    assert await kept() == hash_tile(Tile(1, 0, 3), hashes)
+    await session.commit()
+
+    rows_read: list[int] = []
+
+    def count(_conn, _cursor, statement: str, parameters, _context, _many) -> None:  # type: ignore[no-untyped-def]
+        if "entries.hash" in statement and "entries.seq >" in statement:
+            _, first, last = list(parameters)
+            rows_read.append(last - first)
+
+    event.listen(engine.sync_engine, "before_cursor_execute", count)
+    try:
+        again = [await log.prove_inclusion(session, group, seq, 1_000) for seq in (1, 600, 1_000)]
+        assert await log.prove_inclusion(session, group, 300, 700) == older
+        assert await log.prove_consistency(session, group, 300, 1_000) == consistency
+        assert await log.read_tile(session, group, Tile(1, 0, 3)) == hash_tile(
+            Tile(1, 0, 3), hashes
+        )
+    finally:
+        event.remove(engine.sync_engine, "before_cursor_execute", count)
+    assert again == built
+    assert rows_read
+    assert max(rows_read) <= 256
+
+    assert (await verify_group(session, group)).ok
+    await session.execute(
+        update(LogTile)
+        .where(LogTile.group_id == group.id, LogTile.level == 1)
+        .values(hashes=hash_tile(Tile(1, 0, 2), hashes) + bytes(32))
     )
     report = await verify_group(session, group)
     assert not report.ok
