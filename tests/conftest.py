@@ -18,10 +18,12 @@ import asyncpg
 import pytest
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
+from sqlalchemy import event
+from sqlalchemy.engine import Engine
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from app.asgi import create_app
-from app.db import create_engine, create_session_maker
+from app.db import create_engine, create_session_maker, write_intent
 from app.migrate import upgrade
 from app.settings import Settings
 from tests.support.databases import (
@@ -45,6 +47,30 @@ def pytest_configure(config: pytest.Config) -> None:
     gc.collect()
     gc.freeze()
     gc.set_threshold(50_000, 20, 20)
+
+
+WRITING = ("INSERT", "UPDATE", "DELETE", "REPLACE")
+
+
+@pytest.fixture(autouse=True)
+def reads_never_write() -> Iterator[None]:
+    """A request that only reads (a GET or HEAD whose route does not say ``writes=True``)
+    writes nothing, in every test, on both engines: on SQLite its transaction began without
+    the write lock, and a write would have to take it midway, which fails at once (no busy
+    wait) when another request writes."""
+    written: list[str] = []
+
+    def check(*args: object) -> None:
+        statement = str(args[2])
+        if not write_intent.get() and statement.lstrip().upper().startswith(WRITING):
+            written.append(statement)
+
+    event.listen(Engine, "before_cursor_execute", check)
+    try:
+        yield
+    finally:
+        event.remove(Engine, "before_cursor_execute", check)
+    assert not written, f"a read-only request wrote: {written[0][:200]}"
 
 
 @pytest.fixture(scope="session")

@@ -115,6 +115,7 @@ class RequestController(Controller):
         "/requests/{request_id:int}",
         guards=[steward_or_facilitator],
         summary="A request with the person's details and notes (this read is logged)",
+        writes=True,  # the read is logged: begin with the write lock (SQLite), as a POST
     )
     async def show(
         self, db_session: DbSession, caller: CurrentCaller, request_id: Id

@@ -134,7 +134,8 @@ class GroupPages(Controller):
             fmt=visitor_formatter(request),
         )
 
-    @get("/language", name="language")
+    # A logged-in member's choice is saved: begin with the write lock (SQLite), as a POST.
+    @get("/language", name="language", writes=True)
     async def choose_language(
         self,
         request: Request[Any, Any, Any],
