@@ -5,6 +5,8 @@ said when built from the leaves."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 
 from litestar import Litestar
@@ -21,6 +23,23 @@ from tests.support.people import World
 
 # One full tile of level 1 (65,536 leaves) and a little more.
 SIZE = 65_536 + 700
+
+
+@contextmanager
+def leaves_read(engine: AsyncEngine) -> Iterator[list[int]]:
+    """How many leaf hashes each read of the entries' hashes in the block asked for."""
+    rows_read: list[int] = []
+
+    def count(_conn, _cursor, statement: str, parameters, _context, _many) -> None:  # type: ignore[no-untyped-def]
+        if "entries.hash" in statement and "entries.seq >" in statement:
+            _, first, last = list(parameters)
+            rows_read.append(last - first)
+
+    event.listen(engine.sync_engine, "before_cursor_execute", count)
+    try:
+        yield rows_read
+    finally:
+        event.remove(engine.sync_engine, "before_cursor_execute", count)
 
 
 async def test_full_tiles_are_kept_once_and_proofs_then_read_a_few_rows(
@@ -57,20 +76,10 @@ async def test_full_tiles_are_kept_once_and_proofs_then_read_a_few_rows(
     assert await tree.keep_tiles(session, group.id, SIZE) == 0  # kept once
 
     # After: the same proofs, checked against the signed root, from a few rows.
-    rows_read: list[int] = []
-
-    def count(_conn, _cursor, statement: str, parameters, _context, _many) -> None:  # type: ignore[no-untyped-def]
-        if "entries.hash" in statement and "entries.seq >" in statement:
-            _, first, last = list(parameters)
-            rows_read.append(last - first)
-
-    event.listen(engine.sync_engine, "before_cursor_execute", count)
-    try:
+    with leaves_read(engine) as rows_read:
         again = [await log.prove_inclusion(session, group, seq, SIZE) for seq in (1, 40_000, SIZE)]
         after = await log.prove_consistency(session, group, 1_000, SIZE)
         assert await log.read_tile(session, group, Tile(2, 0, 1)) == level_two
-    finally:
-        event.remove(engine.sync_engine, "before_cursor_execute", count)
     assert again == built
     assert after == before
     # Each proof reads level-0 tiles (256 hashes at most), never the 65,536 leaves under
@@ -142,23 +151,13 @@ async def test_the_partial_tile_of_level_one_grows_with_the_log(
     assert await kept() == hash_tile(Tile(1, 0, 3), hashes)
     await session.commit()
 
-    rows_read: list[int] = []
-
-    def count(_conn, _cursor, statement: str, parameters, _context, _many) -> None:  # type: ignore[no-untyped-def]
-        if "entries.hash" in statement and "entries.seq >" in statement:
-            _, first, last = list(parameters)
-            rows_read.append(last - first)
-
-    event.listen(engine.sync_engine, "before_cursor_execute", count)
-    try:
+    with leaves_read(engine) as rows_read:
         again = [await log.prove_inclusion(session, group, seq, 1_000) for seq in (1, 600, 1_000)]
         assert await log.prove_inclusion(session, group, 300, 700) == older
         assert await log.prove_consistency(session, group, 300, 1_000) == consistency
         assert await log.read_tile(session, group, Tile(1, 0, 3)) == hash_tile(
             Tile(1, 0, 3), hashes
         )
-    finally:
-        event.remove(engine.sync_engine, "before_cursor_execute", count)
     assert again == built
     assert rows_read
     assert max(rows_read) <= 256
