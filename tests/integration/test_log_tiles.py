@@ -55,6 +55,11 @@ async def test_full_tiles_are_kept_once_and_proofs_then_read_a_few_rows(
     level_one = await tree.tile_hashes(session, group.id, Tile(1, 0))
     level_two = await log.read_tile(session, group, Tile(2, 0, 1))
 
+    # Signed when the log was a little smaller, it kept the first tile of level 1 as far
+    # as it went (253 of its 256 hashes); the full tile takes its place.
+    assert await tree.keep_tiles(session, group.id, 65_000) == 0
+    first = select(LogTile.hashes).where(LogTile.group_id == group.id, LogTile.level == 1)
+    assert await session.scalar(first) == level_one[: 253 * 32]
     notary = app.state.notary
     assert await log.sign_pending(session, notary, datetime.now(UTC)) == 1
     await session.commit()
