@@ -10,7 +10,7 @@ once its lines are stored.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 import anyio
 import msgspec
@@ -189,16 +189,22 @@ class StatementController(Controller):
             "(with the entries that may be it, best first: same amount and direction, "
             "within the place's window of days, ranked up when the bank's texts carry the "
             "entry's number, the proposal number or the counterparty's pseudonym) or "
-            "`unmatched` (a debit here is money that left without an entry)."
+            "`unmatched` (a debit here is money that left without an entry). `status` "
+            "keeps the lines of one status only."
         ),
     )
     async def list_lines(
-        self, db_session: DbSession, caller: CurrentCaller, place: FromPath[str], statement: Id
+        self,
+        db_session: DbSession,
+        caller: CurrentCaller,
+        place: FromPath[str],
+        statement: Id,
+        status: Literal["matched", "suggested", "unmatched"] | None = None,
     ) -> list[LineOut]:
         where = await bank.get_place(db_session, caller.group, place)
         row = await bank.get_statement(db_session, where, statement)
         views = await bank.statement_lines(db_session, caller.group, where, row)
-        return [line_out(view) for view in views]
+        return [line_out(view) for view in views if status in (None, view.status)]
 
     @post(
         "/statements/{statement:int}/lines/{line:int}/match",

@@ -16,15 +16,16 @@ from __future__ import annotations
 
 import base64
 import binascii
+from collections import Counter
 from dataclasses import dataclass
 from datetime import date
-from typing import Any
+from typing import Annotated, Any, Literal
 
 import anyio
 from litestar import Controller, Request, get, post
 from litestar.datastructures import UploadFile
 from litestar.di import Provide
-from litestar.params import FromPath
+from litestar.params import FromPath, QueryParameter
 from litestar.response import Redirect, Template
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -62,6 +63,52 @@ SENT_FIELDS = ("format", "mapping", "content", "editor", "filename")
 
 def _base(caller: Caller, place: Place) -> str:
     return f"/m/{caller.group.slug}/places/{place.slug}/statements"
+
+
+# A statement's page shows its lines a hundred at a time: a year's statement of a busy
+# account has thousands, each with its forms.
+LINES_PER_PAGE = 100
+MAX_PAGE = 1_000_000
+
+
+@dataclass(frozen=True)
+class _LinesShown:
+    """The lines a statement's page shows: all, or those that need a steward (``open``:
+    suggested or unmatched), one page of them; and how many lines have each status."""
+
+    show: str
+    page: int
+    pages: int
+    views: list[bank.LineView]
+    first: int  # the number of the first line shown, among those chosen (from 1)
+    chosen: int
+    counts: dict[str, int]
+
+    @classmethod
+    def of(cls, views: list[bank.LineView], show: str, page: int) -> _LinesShown:
+        counts = Counter(view.status for view in views)
+        chosen = views if show == "all" else [v for v in views if v.status != "matched"]
+        pages = max(1, -(-len(chosen) // LINES_PER_PAGE))
+        # A page past the last (its lines matched meanwhile) shows the last.
+        page = min(page, pages)
+        start = (page - 1) * LINES_PER_PAGE
+        return cls(
+            show=show,
+            page=page,
+            pages=pages,
+            views=chosen[start : start + LINES_PER_PAGE],
+            first=start + 1,
+            chosen=len(chosen),
+            counts={status: counts[status] for status in ("matched", "suggested", "unmatched")},
+        )
+
+    @staticmethod
+    def query(show: str, page: int) -> str:
+        """The page's query string ("" for the first page of all lines)."""
+        parts = [f"show={show}"] if show != "all" else []
+        if page > 1:
+            parts.append(f"page={page}")
+        return "?" + "&".join(parts) if parts else ""
 
 
 async def _sent_file(request: Request[Any, Any, Any], form: Form) -> bytes:
@@ -405,8 +452,14 @@ class StatementPages(Controller):
         caller: CurrentCaller,
         place: FromPath[str],
         statement: Id,
+        show: Literal["all", "open"] = "all",
+        page: Annotated[int, QueryParameter(ge=1, le=MAX_PAGE)] = 1,
     ) -> Template:
-        return await self._lines(request, db_session, caller, place, statement, Form())
+        """A page of the statement's lines: all of them, or those that need a steward
+        (``show=open``: suggested or unmatched)."""
+        return await self._lines(
+            request, db_session, caller, place, statement, Form(), shown=(show, page)
+        )
 
     async def _lines(
         self,
@@ -417,11 +470,15 @@ class StatementPages(Controller):
         statement: int,
         form: Form,
         *,
+        shown: tuple[str, int] = ("all", 1),
         status: int = 200,
     ) -> Template:
         where = await bank.get_place(db_session, caller.group, place)
         row = await bank.get_statement(db_session, where, statement)
         fmt = Formatter.for_group(caller.group, settings_of(request))
+        lines = _LinesShown.of(
+            await bank.statement_lines(db_session, caller.group, where, row), *shown
+        )
         return page(
             request,
             "member/statement.html",
@@ -431,7 +488,7 @@ class StatementPages(Controller):
             fmt=fmt,
             place=where,
             statement=row,
-            lines=await bank.statement_lines(db_session, caller.group, where, row),
+            lines=lines,
             funds=await service.list_funds(db_session, caller.group),
             close_through=await reconciliation.next_closing_day(db_session, where),
             form=form,
@@ -458,6 +515,10 @@ class StatementPages(Controller):
         data = await request.form()
         action = str(data.get("action") or "")
         form = Form(values={})
+        # The page of lines the steward acted from, to go back to.
+        show = "open" if data.get("show") == "open" else "all"
+        number = str(data.get("page") or "")
+        shown = (show, min(int(number), MAX_PAGE) if number.isdigit() and int(number) else 1)
         try:
             if action == "match":
                 text = str(data.get("entries") or "").replace("#", "")
@@ -490,6 +551,15 @@ class StatementPages(Controller):
         except LedgerError as error:
             form.fail("", f"#{line}: {error}")
             return await self._lines(
-                request, db_session, caller, place, statement, form, status=status_of(error)
+                request,
+                db_session,
+                caller,
+                place,
+                statement,
+                form,
+                shown=shown,
+                status=status_of(error),
             )
-        return see_other(f"{_base(caller, where)}/{statement}#line-{line}")
+        return see_other(
+            f"{_base(caller, where)}/{statement}{_LinesShown.query(*shown)}#line-{line}"
+        )

@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.settings import Settings
 from ledger.models import BankStatement
+from tests.http.test_statements import donate, lines, upload
 from tests.support.clients import browser, csrf_of, give_password, text_of
 from tests.support.people import World
 from tests.unit.test_statements import UTF8
@@ -122,3 +123,79 @@ async def test_a_steward_previews_imports_matches_and_makes_a_donation(
         )
         assert bad.status_code == 422
         assert "Line 13" in text_of(bad.text)
+
+
+def long_statement(count: int) -> bytes:
+    """A CSV of ``count`` small gifts through November 2026, as ``UTF8`` reads it."""
+    rows = ["Date,Value date,Description,Counterparty,Reference,Amount,Balance"]
+    for number in range(1, count + 1):
+        day = f"2026-11-{1 + number * 29 // count:02d}"
+        rows.append(f"{day},{day},Gift {number},Donor {number},REF-{number},1.00,{number}.00")
+    return ("\n".join(rows) + "\n").encode()
+
+
+async def test_a_long_statement_is_shown_a_page_at_a_time_and_by_what_needs_a_steward(
+    client: Client, settings: Settings, world: World, session: AsyncSession
+) -> None:
+    await give_password(session, world.steward)
+    await session.commit()
+    mapping = msgspec.json.encode(UTF8).decode()
+    imported = await upload(client, world, long_statement(250), mapping=mapping)
+    assert imported.status_code == 201, imported.text
+    statement = imported.json()["id"]
+    first_line = (await lines(client, world, statement))[0]
+    seq = await donate(client, world, "1.00", first_line["booked_on"])
+    lines_url = f"/m/{world.slug}/places/bank/statements/{statement}"
+    async with browser(settings, world.steward) as steward:
+        page = await steward.get(lines_url, headers=HTML)
+        assert page.status_code == 200, page.text
+        text = text_of(page.text)
+        # The one gift recorded may be any of the lines of its first days.
+        assert "Matched: 0. Suggested: 51. Unmatched: 199." in text
+        assert "Lines 1 to 100 of 250, by day." in text
+        assert "Page 1 of 3" in text
+        assert page.text.count('class="card"') == 100
+        assert f'href="{lines_url}?show=all&amp;page=2"' in page.text
+        last = text_of((await steward.get(f"{lines_url}?page=3", headers=HTML)).text)
+        assert "Lines 201 to 250 of 250, by day." in last
+        assert "Later lines" not in last
+        # A page past the last (its lines matched meanwhile) shows the last one.
+        assert "Page 3 of 3" in text_of(
+            (await steward.get(f"{lines_url}?page=9", headers=HTML)).text
+        )
+
+        # The suggestion confirmed from the second page of the open lines goes back there.
+        open_page = await steward.get(f"{lines_url}?show=open", headers=HTML)
+        assert "Needing a steward (250)" in text_of(open_page.text)
+        confirmed = await steward.post(
+            f"{lines_url}/lines/{first_line['id']}",
+            data={
+                "_csrf_token": csrf_of(open_page.text),
+                "action": "match",
+                "entries": str(seq),
+                "show": "open",
+                "page": "2",
+            },
+            headers=HTML,
+            follow_redirects=False,
+        )
+        assert confirmed.status_code == 303, confirmed.text
+        assert (
+            confirmed.headers["location"] == f"{lines_url}?show=open&page=2#line-{first_line['id']}"
+        )
+        after = text_of((await steward.get(f"{lines_url}?show=open", headers=HTML)).text)
+        assert "Matched: 1. Suggested: 0. Unmatched: 249." in after
+        assert "Needing a steward (249)" in after
+        assert "Lines 1 to 100 of 249, by day." in after
+
+        for bad in ("?page=0", "?page=x", "?show=some"):
+            refused = await steward.get(f"{lines_url}{bad}", headers=HTML)
+            assert refused.status_code == 400, bad
+
+    api = f"/api/groups/{world.slug}/places/bank/statements/{statement}/lines"
+    matched = await client.get(f"{api}?status=matched", headers=world.steward.headers)
+    assert [line["id"] for line in matched.json()] == [first_line["id"]]
+    unmatched = await client.get(f"{api}?status=unmatched", headers=world.steward.headers)
+    assert len(unmatched.json()) == 249
+    refused = await client.get(f"{api}?status=done", headers=world.steward.headers)
+    assert refused.status_code == 400
