@@ -21,7 +21,7 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 import msgspec
-from sqlalchemy import and_, func, or_, select
+from sqlalchemy import ColumnElement, and_, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ledger import rules, service
@@ -535,15 +535,22 @@ async def find_line(
     return place, await get_line(session, place, statement, line_id)
 
 
-async def unmatched_debits(session: AsyncSession, place: Place) -> list[BankLine]:
-    """Money that left the place by the bank's word with no entry matched to it yet."""
-    matched = select(BankMatchLine.line_id)
+def _unmatched_debit() -> ColumnElement[bool]:
+    """A bank line of money out with no entry matched to it yet."""
+    return and_(BankLine.amount < 0, BankLine.id.not_in(select(BankMatchLine.line_id)))
+
+
+async def unmatched_debits(
+    session: AsyncSession, place: Place, *, limit: int
+) -> tuple[int, list[BankLine]]:
+    """Money that left the place by the bank's word with no entry matched to it yet: how
+    many lines, and the oldest ``limit`` of them."""
+    where = and_(BankLine.place_id == place.id, _unmatched_debit())
+    count = await session.scalar(select(func.count()).select_from(BankLine).where(where))
     result = await session.scalars(
-        select(BankLine)
-        .where(BankLine.place_id == place.id, BankLine.amount < 0, BankLine.id.not_in(matched))
-        .order_by(BankLine.booked_on, BankLine.id)
+        select(BankLine).where(where).order_by(BankLine.booked_on, BankLine.id).limit(limit)
     )
-    return list(result)
+    return count or 0, list(result)
 
 
 # --- confirming, rejecting, donations ------------------------------------------------------
@@ -686,10 +693,9 @@ async def donation_from_line(
 async def unmatched_debit_counts(session: AsyncSession, group: Group) -> list[tuple[Place, int]]:
     """Per place of the group, how many bank lines of money out have no entry matched yet
     (places with none left out)."""
-    matched = select(BankMatchLine.line_id)
     rows = await session.execute(
         select(BankLine.place_id, func.count())
-        .where(BankLine.group_id == group.id, BankLine.amount < 0, BankLine.id.not_in(matched))
+        .where(BankLine.group_id == group.id, _unmatched_debit())
         .group_by(BankLine.place_id)
     )
     counts = {place_id: int(count) for place_id, count in rows}

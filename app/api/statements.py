@@ -18,7 +18,7 @@ from litestar import Controller, Request, Response, get, post, put
 from litestar.datastructures import UploadFile
 from litestar.di import Provide
 from litestar.enums import RequestEncodingType
-from litestar.params import Body, FromPath, JSONBody
+from litestar.params import Body, FromPath, FromQuery, JSONBody
 
 from app.api import openapi
 from app.api.attachments import FORM_ROOM, store_of
@@ -199,7 +199,7 @@ class StatementController(Controller):
         caller: CurrentCaller,
         place: FromPath[str],
         statement: Id,
-        status: Literal["matched", "suggested", "unmatched"] | None = None,
+        status: FromQuery[Literal["matched", "suggested", "unmatched"] | None] = None,
     ) -> list[LineOut]:
         where = await bank.get_place(db_session, caller.group, place)
         row = await bank.get_statement(db_session, where, statement)

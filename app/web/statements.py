@@ -25,7 +25,7 @@ import anyio
 from litestar import Controller, Request, get, post
 from litestar.datastructures import UploadFile
 from litestar.di import Provide
-from litestar.params import FromPath, QueryParameter
+from litestar.params import FromPath, FromQuery, QueryParameter
 from litestar.response import Redirect, Template
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -69,6 +69,8 @@ def _base(caller: Caller, place: Place) -> str:
 # account has thousands, each with its forms.
 LINES_PER_PAGE = 100
 MAX_PAGE = 1_000_000
+# The oldest lines of money out without an entry, shown on a place's statements page.
+DEBITS_SHOWN = 20
 
 
 @dataclass(frozen=True)
@@ -85,10 +87,15 @@ class _LinesShown:
     counts: dict[str, int]
 
     @classmethod
-    def of(cls, views: list[bank.LineView], show: str, page: int) -> _LinesShown:
+    def of(
+        cls, views: list[bank.LineView], show: str, page: int, *, line: int | None = None
+    ) -> _LinesShown:
         counts = Counter(view.status for view in views)
         chosen = views if show == "all" else [v for v in views if v.status != "matched"]
         pages = max(1, -(-len(chosen) // LINES_PER_PAGE))
+        at = next((i for i, view in enumerate(chosen) if view.line.id == line), None)
+        if at is not None:
+            page = at // LINES_PER_PAGE + 1
         # A page past the last (its lines matched meanwhile) shows the last.
         page = min(page, pages)
         start = (page - 1) * LINES_PER_PAGE
@@ -262,7 +269,7 @@ class StatementPages(Controller):
             form=form,
             formats=FORMATS,
             statements=await bank.list_statements(db_session, place),
-            debits=await bank.unmatched_debits(db_session, place),
+            debits=await bank.unmatched_debits(db_session, place, limit=DEBITS_SHOWN),
             close_through=await reconciliation.next_closing_day(db_session, place),
             preview=preview,
             preview_lines=list(preview.lines[:PREVIEW_LINES]) if preview else [],
@@ -452,13 +459,14 @@ class StatementPages(Controller):
         caller: CurrentCaller,
         place: FromPath[str],
         statement: Id,
-        show: Literal["all", "open"] = "all",
+        show: FromQuery[Literal["all", "open"]] = "all",
         page: Annotated[int, QueryParameter(ge=1, le=MAX_PAGE)] = 1,
+        line: Annotated[int | None, QueryParameter(ge=1)] = None,
     ) -> Template:
         """A page of the statement's lines: all of them, or those that need a steward
-        (``show=open``: suggested or unmatched)."""
+        (``show=open``: suggested or unmatched); ``line``: the page that shows that line."""
         return await self._lines(
-            request, db_session, caller, place, statement, Form(), shown=(show, page)
+            request, db_session, caller, place, statement, Form(), shown=(show, page), line=line
         )
 
     async def _lines(
@@ -471,14 +479,14 @@ class StatementPages(Controller):
         form: Form,
         *,
         shown: tuple[str, int] = ("all", 1),
+        line: int | None = None,
         status: int = 200,
     ) -> Template:
         where = await bank.get_place(db_session, caller.group, place)
         row = await bank.get_statement(db_session, where, statement)
         fmt = Formatter.for_group(caller.group, settings_of(request))
-        lines = _LinesShown.of(
-            await bank.statement_lines(db_session, caller.group, where, row), *shown
-        )
+        views = await bank.statement_lines(db_session, caller.group, where, row)
+        lines = _LinesShown.of(views, *shown, line=line)
         return page(
             request,
             "member/statement.html",

@@ -125,12 +125,15 @@ async def test_a_steward_previews_imports_matches_and_makes_a_donation(
         assert "Line 13" in text_of(bad.text)
 
 
-def long_statement(count: int) -> bytes:
-    """A CSV of ``count`` small gifts through November 2026, as ``UTF8`` reads it."""
+def long_statement(count: int, sign: int = 1) -> bytes:
+    """A CSV of ``count`` small gifts through November 2026 (``sign=-1``: payments out),
+    as ``UTF8`` reads it."""
     rows = ["Date,Value date,Description,Counterparty,Reference,Amount,Balance"]
     for number in range(1, count + 1):
         day = f"2026-11-{1 + number * 29 // count:02d}"
-        rows.append(f"{day},{day},Gift {number},Donor {number},REF-{number},1.00,{number}.00")
+        rows.append(
+            f"{day},{day},Line {number},Party {number},REF-{number},{sign}.00,{sign * number}.00"
+        )
     return ("\n".join(rows) + "\n").encode()
 
 
@@ -199,3 +202,29 @@ async def test_a_long_statement_is_shown_a_page_at_a_time_and_by_what_needs_a_st
     assert len(unmatched.json()) == 249
     refused = await client.get(f"{api}?status=done", headers=world.steward.headers)
     assert refused.status_code == 400
+
+
+async def test_money_out_without_an_entry_lists_the_oldest_lines_with_a_way_to_each(
+    client: Client, settings: Settings, world: World, session: AsyncSession
+) -> None:
+    await give_password(session, world.steward)
+    await session.commit()
+    mapping = msgspec.json.encode(UTF8).decode()
+    imported = await upload(client, world, long_statement(130, sign=-1), mapping=mapping)
+    assert imported.status_code == 201, imported.text
+    statement = imported.json()["id"]
+    debits = await lines(client, world, statement)
+    base = f"/m/{world.slug}/places/bank/statements"
+    async with browser(settings, world.steward) as steward:
+        listing = await steward.get(base, headers=HTML)
+        text = text_of(listing.text)
+        assert "130 bank lines of money out have no entry yet." in text
+        assert "The oldest 20:" in text
+        oldest = f"{base}/{statement}?show=open&amp;line={debits[0]['id']}#line-{debits[0]['id']}"
+        assert oldest in listing.text
+        assert f"line={debits[20]['id']}" not in listing.text
+        # A line's link opens the page of its statement that shows it.
+        late = debits[119]["id"]
+        page = await steward.get(f"{base}/{statement}?show=open&line={late}", headers=HTML)
+        assert f'id="line-{late}"' in page.text
+        assert "Lines 101 to 130 of 130, by day." in text_of(page.text)
