@@ -137,15 +137,23 @@ def long_statement(count: int, sign: int = 1) -> bytes:
     return ("\n".join(rows) + "\n").encode()
 
 
-async def test_a_long_statement_is_shown_a_page_at_a_time_and_by_what_needs_a_steward(
-    client: Client, settings: Settings, world: World, session: AsyncSession
-) -> None:
+async def import_long_statement(
+    client: Client, session: AsyncSession, world: World, count: int, sign: int = 1
+) -> int:
+    """``long_statement`` imported into the bank account (the steward may log in); its id."""
     await give_password(session, world.steward)
     await session.commit()
     mapping = msgspec.json.encode(UTF8).decode()
-    imported = await upload(client, world, long_statement(250), mapping=mapping)
+    imported = await upload(client, world, long_statement(count, sign), mapping=mapping)
     assert imported.status_code == 201, imported.text
-    statement = imported.json()["id"]
+    statement: int = imported.json()["id"]
+    return statement
+
+
+async def test_a_long_statement_is_shown_a_page_at_a_time_and_by_what_needs_a_steward(
+    client: Client, settings: Settings, world: World, session: AsyncSession
+) -> None:
+    statement = await import_long_statement(client, session, world, 250)
     first_line = (await lines(client, world, statement))[0]
     seq = await donate(client, world, "1.00", first_line["booked_on"])
     lines_url = f"/m/{world.slug}/places/bank/statements/{statement}"
@@ -207,12 +215,7 @@ async def test_a_long_statement_is_shown_a_page_at_a_time_and_by_what_needs_a_st
 async def test_money_out_without_an_entry_lists_the_oldest_lines_with_a_way_to_each(
     client: Client, settings: Settings, world: World, session: AsyncSession
 ) -> None:
-    await give_password(session, world.steward)
-    await session.commit()
-    mapping = msgspec.json.encode(UTF8).decode()
-    imported = await upload(client, world, long_statement(130, sign=-1), mapping=mapping)
-    assert imported.status_code == 201, imported.text
-    statement = imported.json()["id"]
+    statement = await import_long_statement(client, session, world, 130, sign=-1)
     debits = await lines(client, world, statement)
     base = f"/m/{world.slug}/places/bank/statements"
     async with browser(settings, world.steward) as steward:
