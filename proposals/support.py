@@ -20,7 +20,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
-from sqlalchemy import case, delete, select
+from sqlalchemy import case, delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ledger import attachments
@@ -356,6 +356,10 @@ async def latest_events(
 # --- the stewards' queue --------------------------------------------------------------------
 
 
+# A request waits for the group's answer while it is one of these.
+OPEN_STATUSES = ("received", "discussing")
+
+
 async def queue(
     session: AsyncSession, group: Group, *, open_only: bool = False, held: bool = False
 ) -> list[SupportRequest]:
@@ -365,11 +369,30 @@ async def queue(
         SupportRequest.group_id == group.id, SupportRequest.held.is_(held)
     )
     if open_only:
-        query = query.where(SupportRequest.status.in_(("received", "discussing")))
+        query = query.where(SupportRequest.status.in_(OPEN_STATUSES))
     urgency_order = case(
         {"urgent": 0, "normal": 1, "low": 2}, value=SupportRequest.urgency, else_=3
     )
     return list(await session.scalars(query.order_by(urgency_order, SupportRequest.created_at)))
+
+
+async def answered(
+    session: AsyncSession, group: Group, *, limit: int, before: int | None = None
+) -> tuple[int, list[SupportRequest]]:
+    """The requests the group has answered (proposed, declined, paid, withdrawn), newest
+    first: how many there are, and up to ``limit`` of them (older than request ``before``).
+    A group's history grows for years; its open queue stays short."""
+    where = (
+        SupportRequest.group_id == group.id,
+        SupportRequest.held.is_(False),
+        SupportRequest.status.not_in(OPEN_STATUSES),
+    )
+    count = await session.scalar(select(func.count()).select_from(SupportRequest).where(*where))
+    query = select(SupportRequest).where(*where)
+    if before is not None:
+        query = query.where(SupportRequest.id < before)
+    listed = await session.scalars(query.order_by(SupportRequest.id.desc()).limit(limit))
+    return count or 0, list(listed)
 
 
 async def get_request(session: AsyncSession, group: Group, request_id: int) -> SupportRequest:

@@ -86,7 +86,9 @@ QUEUE_DONE_MESSAGES = {
     "cleared": N_("The held requests were discarded, with their details."),
     "none": N_("There was no held request to discard."),
 }
-OPEN = ("received", "discussing")
+OPEN = support.OPEN_STATUSES
+# Answered requests shown on the queue page at a time.
+ANSWERED_SHOWN = 50
 Translate = Callable[[str], str]
 
 
@@ -160,23 +162,33 @@ class RequestPages(Controller):
         db_session: DbSession,
         caller: CurrentCaller,
         done: Annotated[str, QueryParameter(max_length=20)] = "",
+        before: Annotated[int | None, QueryParameter(ge=1)] = None,
     ) -> Template:
+        """The open requests, those held during a flood, and the answered ones, newest
+        first, ``ANSWERED_SHOWN`` at a time (``before``: older than that request)."""
         fmt = visitor_formatter(request, caller.group)
         translate = translations(visitor_language(request)).gettext
         now = utcnow()
-        queued = await support.queue(db_session, caller.group)
-        latest = await support.latest_events(db_session, queued)
-        rows = [
-            _row(
-                r,
-                await support.status_of(db_session, caller.group, r),
-                fmt,
-                now,
-                translate,
-                latest.get(r.id),
-            )
-            for r in queued
-        ]
+        waiting = await support.queue(db_session, caller.group, open_only=True)
+        answered_count, answered = await support.answered(
+            db_session, caller.group, limit=ANSWERED_SHOWN + 1, before=before
+        )
+        more, answered = len(answered) > ANSWERED_SHOWN, answered[:ANSWERED_SHOWN]
+        latest = await support.latest_events(db_session, [*waiting, *answered])
+
+        async def rows_of(requests: list[SupportRequest]) -> list[RequestRow]:
+            return [
+                _row(
+                    r,
+                    await support.status_of(db_session, caller.group, r),
+                    fmt,
+                    now,
+                    translate,
+                    latest.get(r.id),
+                )
+                for r in requests
+            ]
+
         held_rows = [
             _row(r, await support.status_of(db_session, caller.group, r), fmt, now, translate)
             for r in await support.queue(db_session, caller.group, held=True)
@@ -187,9 +199,14 @@ class RequestPages(Controller):
             group=caller.group,
             fmt=fmt,
             caller=caller,
-            # Open requests first; each part keeps the queue's order (most urgent, then oldest).
-            open_rows=[row for row in rows if row.status in OPEN],
-            other_rows=[row for row in rows if row.status not in OPEN],
+            # Open requests in the queue's order (most urgent, then oldest); answered ones
+            # newest first, a page at a time.
+            open_rows=await rows_of(waiting),
+            other_rows=await rows_of(answered),
+            other_count=answered_count,
+            # The next, older page of answered requests (none when this one is the last).
+            older=answered[-1].id if more else None,
+            paged=before is not None,
             held_rows=held_rows,
             # The button discards those listed here, not one that arrives meanwhile.
             held_up_to=max((row.id for row in held_rows), default=0),

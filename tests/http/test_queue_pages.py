@@ -146,6 +146,38 @@ async def test_the_queue_lists_open_requests_first_most_urgent_and_oldest_first(
     assert await count(session, DetailsRead) == 0
 
 
+async def test_answered_requests_are_listed_newest_first_fifty_at_a_time(
+    settings: Settings, world: World, session: AsyncSession
+) -> None:
+    waiting = await ask(session, world, urgency="low", ago=timedelta(days=60))
+    answered = []
+    for days in range(53, 0, -1):
+        request = await ask(session, world, urgency="normal", ago=timedelta(days=days))
+        await support.decline(session, request, "Sorry, not this month.")
+        answered.append(request)
+    await session.commit()
+    newest_first = [request.pseudonym for request in reversed(answered)]
+    await give_password(session, world.steward)
+    async with browser(settings, world.steward) as client:
+        page = await client.get(f"/m/{world.slug}/requests", headers=HTML)
+        assert page.status_code == 200, page.text
+        text = text_of(page.text)
+        assert "Waiting for an answer (1)" in text
+        assert "Proposed, paid or declined (53)" in text
+        assert "Newest first." in text
+        assert re.findall(r"R-[0-9A-Z]{4}", page.text) == [waiting.pseudonym, *newest_first[:50]]
+        older = f"/m/{world.slug}/requests?before={answered[3].id}#answered"
+        assert f'href="{older}"' in page.text
+        assert "Newest requests" not in text
+
+        second = await client.get(older.split("#")[0], headers=HTML)
+        assert re.findall(r"R-[0-9A-Z]{4}", second.text) == [waiting.pseudonym, *newest_first[50:]]
+        assert "Older requests" not in text_of(second.text)
+        assert f'href="/m/{world.slug}/requests#answered"' in second.text
+        refused = await client.get(f"/m/{world.slug}/requests?before=0", headers=HTML)
+        assert refused.status_code == 400
+
+
 async def test_the_group_page_links_the_queue_for_stewards_and_facilitators_only(
     settings: Settings, world: World, session: AsyncSession
 ) -> None:
