@@ -39,6 +39,7 @@ from ledger.errors import LedgerError
 from ledger.groups import utcnow
 from ledger.models import User
 from ledger.money import format_amount
+from ledger.schemas import MAX_ID
 from ledger.words import N_
 from proposals import support
 from proposals.models import DetailsRead, Proposal, RequestEvent, SupportRequest
@@ -162,7 +163,7 @@ class RequestPages(Controller):
         db_session: DbSession,
         caller: CurrentCaller,
         done: Annotated[str, QueryParameter(max_length=20)] = "",
-        before: Annotated[int | None, QueryParameter(ge=1)] = None,
+        before: Annotated[int | None, QueryParameter(ge=1, le=MAX_ID)] = None,
     ) -> Template:
         """The open requests, those held during a flood, and the answered ones, newest
         first, ``ANSWERED_SHOWN`` at a time (``before``: older than that request)."""

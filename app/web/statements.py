@@ -43,6 +43,7 @@ from app.web.templating import page, see_other
 from ledger import bank, reconciliation, service
 from ledger.errors import InvalidInput, LedgerError
 from ledger.models import Place
+from ledger.schemas import MAX_ID
 from ledger.statements import (
     ENCODINGS,
     CsvMapping,
@@ -461,7 +462,7 @@ class StatementPages(Controller):
         statement: Id,
         show: FromQuery[Literal["all", "open"]] = "all",
         page: Annotated[int, QueryParameter(ge=1, le=MAX_PAGE)] = 1,
-        line: Annotated[int | None, QueryParameter(ge=1)] = None,
+        line: Annotated[int | None, QueryParameter(ge=1, le=MAX_ID)] = None,
     ) -> Template:
         """A page of the statement's lines: all of them, or those that need a steward
         (``show=open``: suggested or unmatched); ``line``: the page that shows that line."""

@@ -174,8 +174,9 @@ async def test_answered_requests_are_listed_newest_first_fifty_at_a_time(
         assert re.findall(r"R-[0-9A-Z]{4}", second.text) == [waiting.pseudonym, *newest_first[50:]]
         assert "Older requests" not in text_of(second.text)
         assert f'href="/m/{world.slug}/requests#answered"' in second.text
-        refused = await client.get(f"/m/{world.slug}/requests?before=0", headers=HTML)
-        assert refused.status_code == 400
+        for bad in ("0", "x", "9" * 20):  # past the largest id the database keeps, too
+            refused = await client.get(f"/m/{world.slug}/requests?before={bad}", headers=HTML)
+            assert refused.status_code == 400, bad
 
 
 async def test_the_group_page_links_the_queue_for_stewards_and_facilitators_only(

@@ -199,7 +199,7 @@ async def test_a_long_statement_is_shown_a_page_at_a_time_and_by_what_needs_a_st
         assert "Needing a steward (249)" in after
         assert "Lines 1 to 100 of 249, by day." in after
 
-        for bad in ("?page=0", "?page=x", "?show=some"):
+        for bad in ("?page=0", "?page=x", "?show=some", "?line=0", f"?line={'9' * 20}"):
             refused = await steward.get(f"{lines_url}{bad}", headers=HTML)
             assert refused.status_code == 400, bad
 
