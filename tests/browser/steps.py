@@ -49,7 +49,7 @@ class Cast:
     password: str = PASSWORD
 
 
-def adopt_policy(base: str, cast: Cast, title: str, policy: dict[str, str]) -> int:
+def adopt_policy(base: str, cast: Cast, title: str, policy: dict[str, object]) -> int:
     """A spending policy that the whole group agreed to, over HTTP; its number (every
     payment is made under a decision)."""
     proposals = f"{base}/api/groups/{cast.world.slug}/proposals"

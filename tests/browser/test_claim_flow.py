@@ -15,7 +15,7 @@ import httpx
 from PIL import Image
 from playwright.sync_api import expect
 
-from tests.browser.steps import DESKTOP, Cast, log_in, serious_violations
+from tests.browser.steps import DESKTOP, Cast, adopt_policy, log_in, serious_violations
 from tests.support.people import Person
 from tests.support.receipts import GPS_IFD, SECRET, photo_with_gps
 
@@ -140,32 +140,18 @@ def test_a_small_claim_is_paid_back_under_a_policy_that_pays_claims_without_a_ro
     )
     assert donated.status_code == 201, donated.text
     # The group adopts a policy that pays members' claims (decision: entry 2).
-    proposed = httpx.post(
-        f"{server}/api/groups/{slug}/proposals",
-        json={
-            "title": "Out-of-pocket costs",
-            "kind": "policy",
-            "policy": {
-                "fund": "groceries",
-                "max_per_payment": "40.00",
-                "max_per_month": "120.00",
-                "purpose": "Paying members back small costs",
-                "reimbursements": True,
-            },
+    policy = adopt_policy(
+        server,
+        cast,
+        "Out-of-pocket costs",
+        {
+            "fund": "groceries",
+            "max_per_payment": "40.00",
+            "max_per_month": "120.00",
+            "purpose": "Paying members back small costs",
+            "reimbursements": True,
         },
-        headers=world.admin.headers,
-        timeout=30,
     )
-    assert proposed.status_code == 201, proposed.text
-    policy = proposed.json()["number"]
-    for person in (world.admin, world.steward, world.facilitator, world.member):
-        agreed = httpx.post(
-            f"{server}/api/groups/{slug}/proposals/{policy}/responses",
-            json={"position": "agree"},
-            headers=person.headers,
-            timeout=30,
-        )
-        assert agreed.status_code == 201, agreed.text
     photo = tmp_path / "IMG_20261205_101500.jpg"
     photo.write_bytes(photo_with_gps())
     found: dict[str, list[str]] = {}
