@@ -26,11 +26,7 @@ from ledger.checkpoint import SigningKey
 from ledger.errors import InvalidInput, NotFound, NotYet
 from ledger.merkle import CompactRange
 from ledger.models import Checkpoint, Entry, Group, LogState
-from ledger.tiles import (
-    Tile,
-    entry_bundle,
-    tiles_of,
-)
+from ledger.tiles import Tile, entry_bundle, tiles_of
 from ledger.tree import keep_tiles, tile_hashes, tree_reader
 from ledger.witnesses import cosignatures_of
 
@@ -202,6 +198,11 @@ async def read_tile(session: AsyncSession, group: Group, tile: Tile) -> bytes:
     entries, a hash tile from ``tile_hashes``."""
     if tile.needs_size() > await _size(session, group):
         raise NotFound(f"The log of {group.slug!r} has no {tile.path()} yet.")
+    return await _tile_bytes(session, group, tile)
+
+
+async def _tile_bytes(session: AsyncSession, group: Group, tile: Tile) -> bytes:
+    """The bytes of a tile the log holds (callers check)."""
     if tile.level is None:
         first = tile.first_leaf()  # leaf index: entries count from seq 1
         leaves = await session.scalars(
@@ -233,8 +234,8 @@ async def write_tiles(session: AsyncSession, group: Group, directory: Path) -> T
     wanted = [
         tile for tile in tiles_of(size) if not (tile.full and (directory / tile.path()).exists())
     ]
-    for tile in wanted:
-        _write_atomically(directory / tile.path(), await read_tile(session, group, tile))
+    for tile in wanted:  # (the log holds each: they are tiles of a size it signed)
+        _write_atomically(directory / tile.path(), await _tile_bytes(session, group, tile))
     _write_atomically(directory / "checkpoint", checkpoint.note.encode())
     kept = sum(1 for tile in tiles_of(size) if tile.full) - sum(1 for t in wanted if t.full)
     return TilesWritten(size=size, written=len(wanted) + 1, kept=kept)

@@ -45,7 +45,9 @@ async def tile_hashes(session: AsyncSession, group_id: int, tile: Tile) -> bytes
     read), above from the tiles of the level below (each of its hashes is the root of one
     full tile there)."""
     level, width = tile.hash_level, tile.width * HASH_SIZE
-    kept = (await _kept(session, group_id, level, tile.index))[:width] if level >= 1 else b""
+    # Kept: full tiles above level 0, and the last tile of level 1 as far as it goes.
+    is_kept = level >= 1 and (tile.full or level == 1)
+    kept = (await _kept(session, group_id, level, tile.index))[:width] if is_kept else b""
     if len(kept) == width:
         return kept
     if level <= 1:
