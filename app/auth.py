@@ -8,7 +8,7 @@ import hashlib
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, cast
+from typing import Any
 
 import anyio
 from argon2 import PasswordHasher
@@ -16,7 +16,7 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from litestar.connection import ASGIConnection
 from litestar.datastructures import Cookie
 from litestar.exceptions import NotAuthorizedException, NotFoundException
-from sqlalchemy import Table, bindparam, delete, select
+from sqlalchemy import bindparam, delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.limits import (
@@ -29,7 +29,7 @@ from app.limits import (
 from app.models import ApiToken, WebSession
 from app.settings import Settings
 from ledger.groups import ROLES, group_and_membership, has_role, utcnow
-from ledger.loaded import DriverQuery, current
+from ledger.loaded import DriverQuery, column_names, current, table_of
 from ledger.models import Group, Membership, User
 from ledger.rules import SLUG
 
@@ -324,16 +324,12 @@ async def resolve_caller(
 
 # _TOKEN, then ledger.groups' group-and-membership query, as one, sent to the driver: the
 # ORM's loading of these three rows cost a request to a group some 300 us of CPU.
-_USER = tuple(column.name for column in cast("Table", User.__table__).columns)
-_GROUP = tuple(column.name for column in cast("Table", Group.__table__).columns)
-_MEMBERSHIP = tuple(column.name for column in cast("Table", Membership.__table__).columns)
+_USER = column_names(User)
+_GROUP = column_names(Group)
+_MEMBERSHIP = column_names(Membership)
 _GROUP_AT = len(_USER)
 _MEMBERSHIP_AT = _GROUP_AT + len(_GROUP)
-_COLUMNS = [
-    *cast("Table", User.__table__).columns,
-    *cast("Table", Group.__table__).columns,
-    *cast("Table", Membership.__table__).columns,
-]
+_COLUMNS = [*table_of(User).columns, *table_of(Group).columns, *table_of(Membership).columns]
 _TOKEN_GROUP_AND_MEMBERSHIP = DriverQuery(
     select(*_COLUMNS)
     .select_from(ApiToken)

@@ -13,9 +13,9 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import cache
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
-from sqlalchemy import Column, Select
+from sqlalchemy import Column, Select, Table
 from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 from sqlalchemy.orm import make_transient_to_detached
@@ -68,7 +68,19 @@ def current(session: AsyncSession, model: type[Model], values: dict[str, Any]) -
 
 @cache
 def _primary_key(model: type[Base]) -> tuple[str, ...]:
-    return tuple(column.name for column in model.__table__.primary_key)
+    return tuple(column.name for column in table_of(model).primary_key)
+
+
+def table_of(model: type[Base]) -> Table:
+    """A model's table (``__table__`` is typed as any FROM clause)."""
+    return cast("Table", model.__table__)
+
+
+def column_names(model: type[Base]) -> tuple[str, ...]:
+    """The names of every column of a model's table, in order: a row read of all of them
+    makes a whole object (an unloaded column would be read lazily, which an async session
+    cannot do)."""
+    return tuple(column.name for column in table_of(model).columns)
 
 
 @dataclass(frozen=True, slots=True)

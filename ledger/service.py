@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
-from typing import Any, Generic, Protocol, Self, TypeVar, cast
+from typing import Any, Generic, Protocol, Self, TypeVar
 
 from sqlalchemy import Table, bindparam, func, insert, select, update
 from sqlalchemy.engine import Dialect
@@ -33,7 +33,16 @@ from ledger.errors import (
     NotFound,
 )
 from ledger.groups import check_name, utcnow
-from ledger.loaded import DriverQuery, Model, as_loaded, current, driver_connection, held
+from ledger.loaded import (
+    DriverQuery,
+    Model,
+    as_loaded,
+    column_names,
+    current,
+    driver_connection,
+    held,
+    table_of,
+)
 from ledger.log import Notary
 from ledger.merkle import CompactRange
 from ledger.models import Checkpoint, Entry, Fund, Group, LogState, Place, Posting
@@ -258,12 +267,12 @@ async def _lock_log_and_funds(
 
 # Every column, so the objects made from them are whole (an unloaded column would be read
 # lazily, which an async session cannot do).
-_LOG_TABLE = cast("Table", LogState.__table__)
-_FUND_TABLE = cast("Table", Fund.__table__)
-_PLACE_TABLE = cast("Table", Place.__table__)
-_LOG_COLUMNS = tuple(column.name for column in _LOG_TABLE.columns)
-_FUND_COLUMNS = tuple(column.name for column in _FUND_TABLE.columns)
-_PLACE_COLUMNS = tuple(column.name for column in _PLACE_TABLE.columns)
+_LOG_TABLE = table_of(LogState)
+_FUND_TABLE = table_of(Fund)
+_PLACE_TABLE = table_of(Place)
+_LOG_COLUMNS = column_names(LogState)
+_FUND_COLUMNS = column_names(Fund)
+_PLACE_COLUMNS = column_names(Place)
 _LOCKED = [*_LOG_TABLE.columns, *_FUND_TABLE.columns, *_PLACE_TABLE.columns]
 _LOCK_LOG_AND_FUNDS = DriverQuery(
     select(*_LOCKED)
@@ -965,7 +974,7 @@ def _sqlite_writer(dialect: Dialect) -> _SqliteWriter:
 
         writer = _sqlite_writers[type(dialect)] = _SqliteWriter(
             processors(_ENTRIES, _ENTRY_COLUMNS),
-            processors(cast("Table", Checkpoint.__table__), _CHECKPOINT_COLUMNS),
+            processors(table_of(Checkpoint), _CHECKPOINT_COLUMNS),
         )
     return writer
 
@@ -1084,13 +1093,12 @@ _INSERT_CHECKPOINT_SQLITE = (
     f"VALUES ({', '.join('?' for _ in _CHECKPOINT_COLUMNS)})"
 )
 
-_ENTRIES = cast("Table", Entry.__table__)
-_LOGS = cast("Table", LogState.__table__)
+_ENTRIES = table_of(Entry)
 _INSERT_ENTRY = insert(_ENTRIES).returning(_ENTRIES.c.id)
-_INSERT_CHECKPOINT = insert(cast("Table", Checkpoint.__table__))
+_INSERT_CHECKPOINT = insert(table_of(Checkpoint))
 _ADVANCE_LOG = (
-    update(_LOGS)
-    .where(_LOGS.c.group_id == bindparam("group"))
+    update(_LOG_TABLE)
+    .where(_LOG_TABLE.c.group_id == bindparam("group"))
     .values(size=bindparam("size"), head_hash=bindparam("head_hash"), merkle=bindparam("merkle"))
 )
 
