@@ -100,11 +100,11 @@ async def _import(url: str, data: bytes, files: Path) -> Round:
         async with sessions() as session, session.begin():
             group = await groups.get_group(session, made.slug)
             other = await service.create_place(session, group, PlaceIn(slug="cash", name="Cash"))
-            rows = bank.line_rows(group.id, other.id, imported.statement.id, statement.lines)
         wall, cpu = time.perf_counter(), time.process_time()
         async with sessions() as session, session.begin():
-            for start in range(0, len(rows), bank.INSERT_CHUNK):
-                await bank.insert_lines(session, rows[start : start + bank.INSERT_CHUNK])
+            await bank.insert_lines(
+                session, group.id, other.id, imported.statement.id, statement.lines
+            )
         storing = Timing(time.perf_counter() - wall, time.process_time() - cpu)
         return Round(timings[0], timings[1], storing, stored)
     finally:
