@@ -157,18 +157,19 @@ def amount_reader(
     fullmatch = re.compile(
         rf"([-+\u2212]?)\s*({whole})(?:{re.escape(decimal_mark)}(\d+))?\s*(-?)"
     ).fullmatch
+    # The common case: a leading minus at most, the currency's own decimals, nothing else
+    # ("-1.234,50"). Its minor units are the text without its marks, which ``int`` reads
+    # (half the time of taking the match apart: a statement has two amounts a line).
+    decimals_part = rf"{re.escape(decimal_mark)}\d{{{places}}}" if places else ""
+    plain = re.compile(rf"-?(?:{whole}){decimals_part}").fullmatch
 
     def read(text: str) -> int | None:
-        match = fullmatch(text)
-        if match is not None:  # the common case: a plain signed amount, no spaces
-            sign, digits, decimals, trailing = match.groups()
-            if decimals is not None and len(decimals) == places and not trailing:
-                if thousands_separator:
-                    digits = digits.replace(thousands_separator, "")
-                minor = int(digits + decimals)
-                if minor > MAX_MINOR_UNITS:
-                    raise ValueError(f"{text!r} is too large an amount")
-                return -minor if sign and sign != "+" else minor
+        if plain(text) is not None:
+            digits = text.replace(thousands_separator, "") if thousands_separator else text
+            minor = int(digits.replace(decimal_mark, ""))
+            if -MAX_MINOR_UNITS <= minor <= MAX_MINOR_UNITS:
+                return minor
+            raise ValueError(f"{text!r} is too large an amount")
         return read_slowly(text)
 
     def read_slowly(text: str) -> int | None:
