@@ -14,6 +14,7 @@ from sqlalchemy import (
     Boolean,
     Date,
     ForeignKey,
+    ForeignKeyConstraint,
     Index,
     Integer,
     LargeBinary,
@@ -452,7 +453,11 @@ class BankStatement(Base):
     those no earlier import of the place had (by fingerprint)."""
 
     __tablename__ = "bank_statements"
-    __table_args__ = (Index("ix_bank_statements_place", "place_id", "id"),)
+    __table_args__ = (
+        Index("ix_bank_statements_place", "place_id", "id"),
+        # What a line's one foreign key refers to: an import of the line's place and group.
+        Index("ix_bank_statements_line_key", "id", "place_id", "group_id", unique=True),
+    )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     group_id: Mapped[int] = mapped_column(ForeignKey("groups.id"))
@@ -479,15 +484,23 @@ class BankLine(Base):
     that first brought the line, ``source`` where in that file it was (line or element)."""
 
     __tablename__ = "bank_lines"
+    # A fingerprint is made from its line's day, so (place, day, fingerprint) is unique as
+    # (place, fingerprint) is, and the one key also serves the reads by a place's days.
+    # One foreign key says a line belongs to an import of its own place and group (the
+    # import's keys name them): PostgreSQL checks it once for each line stored, not three
+    # times (bench import).
     __table_args__ = (
-        UniqueConstraint("place_id", "fingerprint"),
-        Index("ix_bank_lines_place_day", "place_id", "booked_on"),
+        UniqueConstraint("place_id", "booked_on", "fingerprint"),
+        ForeignKeyConstraint(
+            ["statement_id", "place_id", "group_id"],
+            ["bank_statements.id", "bank_statements.place_id", "bank_statements.group_id"],
+        ),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
-    group_id: Mapped[int] = mapped_column(ForeignKey("groups.id"))
-    place_id: Mapped[int] = mapped_column(ForeignKey("places.id"))
-    statement_id: Mapped[int] = mapped_column(ForeignKey("bank_statements.id"))
+    group_id: Mapped[int] = mapped_column(BigId)
+    place_id: Mapped[int] = mapped_column(BigId)
+    statement_id: Mapped[int] = mapped_column(BigId)
     fingerprint: Mapped[str] = mapped_column(String(64))
     booked_on: Mapped[date] = mapped_column(Date)
     value_on: Mapped[date | None] = mapped_column(Date)
