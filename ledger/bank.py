@@ -279,8 +279,9 @@ async def insert_lines(
 
     PostgreSQL takes all the lines in one COPY, the rows made as it reads them: each COPY
     costs the server a start of its own, which a 50,000-line file sent in chunks paid 25
-    times (bench import: 1.8 s to 1.5 s). SQLite stores days as SQLAlchemy's ``Date`` does,
-    ``YYYY-MM-DD``, in one ``executemany`` a chunk."""
+    times (50,000 rows with only a primary key: 408 ms in 25 COPYs, 210 ms in one).
+    SQLite stores days as SQLAlchemy's ``Date`` does, ``YYYY-MM-DD``, in one
+    ``executemany`` a chunk."""
 
     connection = await session.connection()
     postgresql = connection.dialect.name == "postgresql"
