@@ -190,10 +190,8 @@ class RequestPages(Controller):
                 for r in requests
             ]
 
-        held_rows = [
-            _row(r, await support.status_of(db_session, caller.group, r), fmt, now, translate)
-            for r in await support.queue(db_session, caller.group, held=True)
-        ]
+        # Held requests show no latest event (their events are not read).
+        held_rows = await rows_of(await support.queue(db_session, caller.group, held=True))
         return page(
             request,
             "member/requests.html",
