@@ -62,6 +62,7 @@ from ledger.statements import (
 )
 
 MATCHED, SUGGESTED, UNMATCHED = "matched", "suggested", "unmatched"
+STATUSES = (MATCHED, SUGGESTED, UNMATCHED)
 # Lines stored per SQLite INSERT (and per step of a terminal's progress bar).
 INSERT_CHUNK = 2000
 

@@ -92,7 +92,7 @@ class _LinesShown:
         cls, views: list[bank.LineView], show: str, page: int, *, line: int | None = None
     ) -> _LinesShown:
         counts = Counter(view.status for view in views)
-        chosen = views if show == "all" else [v for v in views if v.status != "matched"]
+        chosen = views if show == "all" else [v for v in views if v.status != bank.MATCHED]
         pages = max(1, -(-len(chosen) // LINES_PER_PAGE))
         at = next((i for i, view in enumerate(chosen) if view.line.id == line), None)
         if at is not None:
@@ -107,7 +107,7 @@ class _LinesShown:
             views=chosen[start : start + LINES_PER_PAGE],
             first=start + 1,
             chosen=len(chosen),
-            counts={status: counts[status] for status in ("matched", "suggested", "unmatched")},
+            counts={status: counts[status] for status in bank.STATUSES},
         )
 
     @staticmethod
