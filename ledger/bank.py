@@ -228,7 +228,7 @@ _INSERT_LINES_SQLITE = (
 )
 
 
-def line_rows(
+def _line_rows(
     group_id: int,
     place_id: int,
     statement_id: int,
@@ -290,7 +290,7 @@ async def insert_lines(
     def chunks() -> Iterator[list[tuple[Any, ...]]]:
         for start in range(0, len(lines), INSERT_CHUNK):
             chunk = lines[start : start + INSERT_CHUNK]
-            yield line_rows(group_id, place_id, statement_id, chunk, days_as_text=not postgresql)
+            yield _line_rows(group_id, place_id, statement_id, chunk, days_as_text=not postgresql)
             if progress is not None:
                 progress(len(chunk))
 
