@@ -29,22 +29,29 @@ the steward waits for the wall clock.
 from __future__ import annotations
 
 import asyncio
-import gc
 import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
 from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.db import create_session_maker
 from bench.bank import FULL_LINES, MAPPING, QUICK_LINES, TARGET, generate
 from bench.bank import _baseline as csv_reader_alone
-from bench.common import Result, create_bench_group, fresh_database, open_engine, progress
+from bench.common import (
+    Result,
+    create_bench_group,
+    fresh_database,
+    frozen,
+    open_engine,
+    progress,
+)
 from ledger import bank, groups
 from ledger.files import DirectoryStore
 from ledger.groups import utcnow
-from ledger.models import BankStatement, Place
+from ledger.models import BankStatement, Group, Place
 from ledger.statements import StatementLine
 
 ROUNDS = 3
@@ -69,8 +76,14 @@ class Round:
     storing: float  # of which: ``store_statement`` (wall)
     finishing: float  # of which: the commit and the file kept (wall)
     again: Timing  # the same file again: nothing new
-    alone: Timing  # the driver's insert of the same lines alone, into empty tables
     stored: int
+
+
+async def _group_and_place(session: AsyncSession, slug: str) -> tuple[Group, Place]:
+    """The bench group and its one place, the default, which receives the file."""
+    group = await groups.get_group(session, slug)
+    place = (await session.scalars(select(Place).where(Place.group_id == group.id))).one()
+    return group, place
 
 
 async def _import(url: str, data: bytes, files: Path) -> tuple[Round, tuple[StatementLine, ...]]:
@@ -88,10 +101,7 @@ async def _import(url: str, data: bytes, files: Path) -> tuple[Round, tuple[Stat
             wall, cpu = time.perf_counter(), time.process_time()
             async with sessions() as session:
                 async with session.begin():
-                    group = await groups.get_group(session, made.slug)
-                    place = (
-                        await session.scalars(select(Place).where(Place.group_id == group.id))
-                    ).one()
+                    group, place = await _group_and_place(session, made.slug)
                     read = time.perf_counter()
                     statement = bank.read_for_place(data, place, format="csv", mapping=MAPPING)
                     storing = time.perf_counter()
@@ -110,9 +120,7 @@ async def _import(url: str, data: bytes, files: Path) -> tuple[Round, tuple[Stat
             steps = steps or [storing - read, committing - storing, done - committing]
             stored = stored or imported.new_lines
             assert len(statement.lines) == imported.statement.lines
-        return Round(timings[0], *steps, again=timings[1], alone=Timing(0, 0), stored=stored), (
-            statement.lines
-        )
+        return Round(timings[0], *steps, again=timings[1], stored=stored), statement.lines
     finally:
         await engine.dispose()
 
@@ -126,8 +134,7 @@ async def _store_alone(url: str, lines: tuple[StatementLine, ...]) -> Timing:
         sessions = create_session_maker(engine)
         async with sessions() as session, session.begin():
             made = await create_bench_group(session)
-            group = await groups.get_group(session, made.slug)
-            place = (await session.scalars(select(Place).where(Place.group_id == group.id))).one()
+            group, place = await _group_and_place(session, made.slug)
             statement = BankStatement(
                 group_id=group.id,
                 place_id=place.id,
@@ -157,32 +164,18 @@ def run(engine: str = "sqlite", quick: bool = False) -> Result:
     progress(f"generated a CSV statement of {size:,} lines ({len(data) / 1e6:.1f} MB)")
     baselines: list[Timing] = []
     rounds: list[Round] = []
+    alones: list[Timing] = []
     with tempfile.TemporaryDirectory(prefix="commonpurse-bench-files-") as directory:
         for number in range(ROUNDS):
             # Frozen after the migration, which leaves objects the collector would rescan.
-            with fresh_database(engine, f"import{number}") as url:
-                gc.collect()
-                gc.freeze()
+            with fresh_database(engine, f"import{number}") as url, frozen():
                 baselines.append(_timed_baseline(data))
                 measured, lines = asyncio.run(_import(url, data, Path(directory)))
-                gc.unfreeze()
-            with fresh_database(engine, f"alone{number}") as url:
-                gc.collect()
-                gc.freeze()
+            with fresh_database(engine, f"alone{number}") as url, frozen():
                 alone = asyncio.run(_store_alone(url, lines))
-                gc.unfreeze()
             assert measured.stored == size, measured.stored
-            rounds.append(
-                Round(
-                    measured.first,
-                    measured.reading,
-                    measured.storing,
-                    measured.finishing,
-                    measured.again,
-                    alone,
-                    measured.stored,
-                )
-            )
+            rounds.append(measured)
+            alones.append(alone)
             progress(
                 f"round {number + 1}: import {measured.first.wall:.2f} s (reading "
                 f"{measured.reading:.2f}, storing {measured.storing:.2f}, commit and file "
@@ -193,7 +186,7 @@ def run(engine: str = "sqlite", quick: bool = False) -> Result:
     whole = min(rounds, key=lambda measured: measured.first.wall)
     cpu = min(measured.first.cpu for measured in rounds)
     twice = min(measured.again.wall for measured in rounds)
-    alone = min(measured.alone.wall for measured in rounds)
+    alone = min(timing.wall for timing in alones)
     result.figure("lines", f"{size:,}")
     result.figure("baseline: csv.reader, wall (best)", _per_line(best.wall, size))
     result.figure("import into a fresh database, wall (best)", _per_line(whole.first.wall, size))

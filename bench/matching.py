@@ -19,7 +19,6 @@ database's caches). ``--quick``: 1,000 and 10,000.
 from __future__ import annotations
 
 import asyncio
-import gc
 import random
 import time
 from dataclasses import dataclass
@@ -34,6 +33,7 @@ from bench.common import (
     analyze,
     build_group,
     fresh_database,
+    frozen,
     open_engine,
     progress,
 )
@@ -127,28 +127,24 @@ async def _measure(prepared: dict[int, tuple[str, int]]) -> dict[int, Measured]:
     measured = {size: Measured() for size in prepared}
     try:
         sessions = {size: create_session_maker(engine) for size, engine in engines.items()}
-        # As in ``bench bank``: what the process holds already (the app, the generator's
-        # leftovers) is moved out of the collector's sight, so the rounds pay only for
-        # rescanning their own objects.
-        gc.collect()
-        gc.freeze()
-        for _ in range(ROUNDS):
-            for size, (_, statement_id) in prepared.items():
-                async with sessions[size]() as session:
-                    group = await groups.get_group(session, BENCH_SLUG)
-                    row = await session.get(BankStatement, statement_id)
-                    assert row is not None
-                    place = await session.get(Place, row.place_id)
-                    assert place is not None
-                    started = time.perf_counter()
-                    views = await bank.statement_lines(session, group, place, row)
-                    took = time.perf_counter() - started
-                figures = measured[size]
-                figures.best = min(figures.best, took)
-                figures.lines = len(views)
-                figures.suggested = sum(1 for view in views if view.status == bank.SUGGESTED)
-                del views
-        gc.unfreeze()
+        # As in ``bench bank``: the rounds pay only for rescanning their own objects.
+        with frozen():
+            for _ in range(ROUNDS):
+                for size, (_, statement_id) in prepared.items():
+                    async with sessions[size]() as session:
+                        group = await groups.get_group(session, BENCH_SLUG)
+                        row = await session.get(BankStatement, statement_id)
+                        assert row is not None
+                        place = await session.get(Place, row.place_id)
+                        assert place is not None
+                        started = time.perf_counter()
+                        views = await bank.statement_lines(session, group, place, row)
+                        took = time.perf_counter() - started
+                    figures = measured[size]
+                    figures.best = min(figures.best, took)
+                    figures.lines = len(views)
+                    figures.suggested = sum(1 for view in views if view.status == bank.SUGGESTED)
+                    del views
         return measured
     finally:
         for engine in engines.values():
