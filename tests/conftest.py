@@ -34,6 +34,7 @@ from tests.support.databases import (
     fresh_database,
     pg_admin,
     postgres_url,
+    settings_for,
     unavailable,
 )
 from tests.support.people import World, build_world
@@ -129,13 +130,7 @@ def settings(db_url: str, worker_dir: Path) -> Settings:
     (the keys are the worker's; the stored files start empty each test)."""
     attachments = worker_dir / "attachments"
     shutil.rmtree(attachments, ignore_errors=True)
-    return Settings(
-        database_url=db_url,
-        secret_key="test-secret-" + "x" * 40,
-        signing_key_file=worker_dir / "signing-key.pem",
-        base_url="http://testserver.local",
-        attachments_dir=attachments,
-    )
+    return settings_for(db_url, worker_dir, attachments_dir=attachments)
 
 
 @pytest.fixture

@@ -26,6 +26,7 @@ from ledger import bank, groups, service
 from ledger.models import BankLine, BankStatement, Group, Place
 from ledger.schemas import DonationIn, FundIn, PlaceIn
 from ledger.statements import CsvMapping
+from tests.support.databases import run_sql, settings_for
 
 STATEMENT = (
     b"Date,Text,Amount\n"
@@ -40,15 +41,6 @@ KEPT = (
     "SELECT line_id, match_id FROM bank_match_lines ORDER BY line_id",
     "SELECT line_id, entry_seq FROM rejected_suggestions ORDER BY line_id",
 )
-
-
-def _settings(url: str, tmp_path: Path) -> Settings:
-    return Settings(
-        database_url=url,
-        secret_key="test-secret-" + "x" * 40,
-        signing_key_file=tmp_path / "signing-key.pem",
-        base_url="http://testserver.local",
-    )
 
 
 async def _import_and_match(settings: Settings) -> None:
@@ -88,15 +80,8 @@ async def _import_and_match(settings: Settings) -> None:
         await engine.dispose()
 
 
-async def _rows(url: str) -> list[list[tuple[Any, ...]]]:
-    engine = create_engine(Settings(database_url=url))
-    try:
-        async with engine.connect() as connection:
-            return [
-                [tuple(row) for row in await connection.execute(sa.text(query))] for query in KEPT
-            ]
-    finally:
-        await engine.dispose()
+def _rows(url: str) -> list[list[tuple[Any, ...]]]:
+    return [asyncio.run(run_sql(url, (query, {}))) for query in KEPT]
 
 
 async def _keys(url: str) -> tuple[list[list[str]], list[tuple[list[str], list[str]]], set[str]]:
@@ -163,24 +148,24 @@ async def _after(settings: Settings) -> None:
 def test_lines_matched_before_0029_are_kept_under_its_keys_and_downgrade(
     empty_db_url: str, tmp_path: Path
 ) -> None:
-    settings = _settings(empty_db_url, tmp_path)
+    settings = settings_for(empty_db_url, tmp_path)
     upgrade(empty_db_url, "0028")
     asyncio.run(_import_and_match(settings))
-    before = asyncio.run(_rows(empty_db_url))
+    before = _rows(empty_db_url)
     assert [len(rows) for rows in before] == [3, 1, 1]
 
     upgrade(empty_db_url)
     check(empty_db_url)
-    assert asyncio.run(_rows(empty_db_url)) == before
+    assert _rows(empty_db_url) == before
     unique, foreign, indexes = asyncio.run(_keys(empty_db_url))
     assert unique == [["place_id", "booked_on", "fingerprint"]]
     assert foreign == [(["statement_id", "place_id", "group_id"], ["id", "place_id", "group_id"])]
     assert "ix_bank_lines_place_day" not in indexes
     asyncio.run(_after(settings))
 
-    kept = asyncio.run(_rows(empty_db_url))
+    kept = _rows(empty_db_url)
     command.downgrade(alembic_config(empty_db_url), "0028")
-    assert asyncio.run(_rows(empty_db_url)) == kept
+    assert _rows(empty_db_url) == kept
     unique, foreign, _ = asyncio.run(_keys(empty_db_url))
     assert unique == [["place_id", "fingerprint"]]
     assert sorted(foreign) == [
@@ -197,7 +182,7 @@ def test_sqlite_migrations_refuse_to_commit_rows_with_broken_foreign_keys(tmp_pa
     and checks them all before committing: a line whose import does not exist, written
     when nothing checked it, stops the upgrade, which leaves the database as it was."""
     url = f"sqlite+aiosqlite:///{tmp_path / 'orphan.db'}"
-    settings = _settings(url, tmp_path)
+    settings = settings_for(url, tmp_path)
     upgrade(url, "0028")
     asyncio.run(_import_and_match(settings))
 
@@ -207,18 +192,5 @@ def test_sqlite_migrations_refuse_to_commit_rows_with_broken_foreign_keys(tmp_pa
         connection.commit()
     with pytest.raises(RuntimeError, match="broken foreign keys"):
         upgrade(url)
-    version = asyncio.run(_version(url))
+    [(version,)] = asyncio.run(run_sql(url, ("SELECT version_num FROM alembic_version", {})))
     assert version == "0028"
-
-
-async def _version(url: str) -> str:
-    engine = create_engine(Settings(database_url=url))
-    try:
-        async with engine.connect() as connection:
-            return str(
-                (
-                    await connection.execute(sa.text("SELECT version_num FROM alembic_version"))
-                ).scalar_one()
-            )
-    finally:
-        await engine.dispose()

@@ -7,11 +7,12 @@ import json
 from datetime import UTC, datetime
 
 from alembic import command
-from sqlalchemy import inspect, text
+from sqlalchemy import inspect
 
 from app.db import create_engine
 from app.migrate import alembic_config, check, upgrade
 from app.settings import Settings
+from tests.support.databases import run_sql
 
 
 async def table_names(url: str) -> set[str]:
@@ -34,22 +35,6 @@ def test_upgrade_from_empty_matches_the_models_and_downgrades_cleanly(empty_db_u
     check(empty_db_url)
 
 
-async def _execute(
-    url: str, *statements: tuple[str, dict[str, object]]
-) -> list[tuple[object, ...]]:
-    engine = create_engine(Settings(database_url=url))
-    try:
-        async with engine.begin() as connection:
-            rows: list[tuple[object, ...]] = []
-            for statement, parameters in statements:
-                result = await connection.execute(text(statement), parameters)
-                if result.returns_rows:
-                    rows = [tuple(row) for row in result]
-            return rows
-    finally:
-        await engine.dispose()
-
-
 def test_idempotency_records_of_0006_keep_their_entries_under_the_caller_who_recorded_them(
     empty_db_url: str,
 ) -> None:
@@ -59,7 +44,7 @@ def test_idempotency_records_of_0006_keep_their_entries_under_the_caller_who_rec
     upgrade(empty_db_url, "0006")
     now = datetime(2026, 11, 30, tzinfo=UTC)
     asyncio.run(
-        _execute(
+        run_sql(
             empty_db_url,
             (
                 "INSERT INTO users (id, email, name, created_at) VALUES (7, 'b@x.org', 'Ben', :t)",
@@ -91,7 +76,7 @@ def test_idempotency_records_of_0006_keep_their_entries_under_the_caller_who_rec
     )
     upgrade(empty_db_url)
     rows = asyncio.run(
-        _execute(
+        run_sql(
             empty_db_url,
             (
                 "SELECT group_id, user_id, key, request_hash, entry_seq, refusal_kind "

@@ -33,6 +33,7 @@ from ledger.models import Entry, Group
 from ledger.rules import Leg
 from ledger.schemas import DonationIn, MoveIn, PlaceIn
 from ledger.verify import verify_group
+from tests.support.databases import settings_for
 from tests.support.tools import need_tool, run
 
 WHEN = datetime(2026, 11, 30, 9, 0, tzinfo=UTC)
@@ -271,12 +272,7 @@ def test_a_log_from_before_places_is_in_the_default_place_and_keeps_verifying(
 
 
 async def _after_the_migration(url: str, tmp_path: Path) -> None:
-    settings = Settings(
-        database_url=url,
-        secret_key="test-secret-" + "x" * 40,
-        signing_key_file=tmp_path / "signing-key.pem",
-        base_url="http://testserver.local",
-    )
+    settings = settings_for(url, tmp_path)
     notary = load_notary(settings)
     engine = create_engine(settings)
     try:

@@ -18,13 +18,16 @@ import shutil
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import NoReturn
+from typing import Any, NoReturn
 
 import asyncpg
 import pytest
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.db import create_engine
+from app.settings import Settings
 
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 POSTGRES_URL = os.environ.get(
@@ -182,3 +185,31 @@ async def drop_triggers(session: AsyncSession) -> None:
         for table in ("entries", "postings"):
             for action in ("update", "delete"):
                 await session.execute(text(f"DROP TRIGGER {table}_refuse_{action}"))
+
+
+def settings_for(url: str, keys: Path, **more: Any) -> Settings:
+    """An instance's settings for a test's own database at ``url``, its signing key kept
+    in the directory ``keys``."""
+    return Settings(
+        database_url=url,
+        secret_key="test-secret-" + "x" * 40,
+        signing_key_file=keys / "signing-key.pem",
+        base_url="http://testserver.local",
+        **more,
+    )
+
+
+async def run_sql(url: str, *statements: tuple[str, dict[str, object]]) -> list[tuple[Any, ...]]:
+    """Run ``statements`` in one transaction on the database at ``url`` (at whatever
+    revision it is): the rows of the last that returns rows."""
+    engine = create_engine(Settings(database_url=url))
+    try:
+        async with engine.begin() as connection:
+            rows: list[tuple[Any, ...]] = []
+            for statement, parameters in statements:
+                result = await connection.execute(text(statement), parameters)
+                if result.returns_rows:
+                    rows = [tuple(row) for row in result]
+            return rows
+    finally:
+        await engine.dispose()
