@@ -21,7 +21,7 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 import msgspec
-from sqlalchemy import ColumnElement, and_, func, or_, select
+from sqlalchemy import ColumnElement, and_, delete, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ledger import rules, service
@@ -42,6 +42,7 @@ from ledger.models import (
     BankMatch,
     BankMatchEntry,
     BankMatchLine,
+    BankMatchUndo,
     BankStatement,
     Entry,
     Group,
@@ -393,11 +394,19 @@ class MatchView(msgspec.Struct, frozen=True, gc=False):
     complete: bool
 
 
+class UndoneMatch(msgspec.Struct, frozen=True, gc=False):
+    """A match the line was taken out of: the entries it named, and when."""
+
+    entries: tuple[int, ...]
+    undone_at: datetime
+
+
 class LineView(msgspec.Struct, frozen=True, gc=False):
     line: BankLine | Any  # the ORM object, or a row of bank_lines with the same names
     status: str
     match: MatchView | None = None
     suggestions: tuple[Suggestion, ...] = ()
+    undone: tuple[UndoneMatch, ...] = ()
 
 
 def _lines_of(lines: Sequence[BankLine | Any]) -> Any:
@@ -528,20 +537,46 @@ async def views_of(
             [rejected.get(line.id, ()) for line in open_lines],
         )
         suggestions = {line.id: best for line, best in zip(open_lines, found, strict=True)}
+    undone = await _undone_matches(session, lines)
     views = []
     for line in lines:
         match = matches.get(line.id)
+        taken_back = undone.get(line.id, ())
         if match is not None:
             views.append(
                 LineView(
-                    line, MATCHED, MatchView(match.id, match.entries, complete.get(match.id, False))
+                    line,
+                    MATCHED,
+                    MatchView(match.id, match.entries, complete.get(match.id, False)),
+                    undone=taken_back,
                 )
             )
         elif suggestions.get(line.id):
-            views.append(LineView(line, SUGGESTED, suggestions=suggestions[line.id]))
+            views.append(
+                LineView(line, SUGGESTED, suggestions=suggestions[line.id], undone=taken_back)
+            )
         else:
-            views.append(LineView(line, UNMATCHED))
+            views.append(LineView(line, UNMATCHED, undone=taken_back))
     return views
+
+
+async def _undone_matches(
+    session: AsyncSession, lines: Sequence[BankLine | Any]
+) -> dict[int, tuple[UndoneMatch, ...]]:
+    """The matches each of ``lines`` was taken out of, oldest first (few: most lines have
+    none)."""
+    wanted = {line.id for line in lines}
+    found: dict[int, list[UndoneMatch]] = {}
+    for line_id, entries, undone_at in await session.execute(
+        select(BankMatchUndo.line_id, BankMatchUndo.entries, BankMatchUndo.undone_at)
+        .join(BankLine, BankLine.id == BankMatchUndo.line_id)
+        .where(_lines_of(lines))
+        .order_by(BankMatchUndo.id)
+    ):
+        if line_id in wanted:
+            seqs = tuple(int(seq) for seq in entries.split(",") if seq)
+            found.setdefault(line_id, []).append(UndoneMatch(seqs, undone_at))
+    return {line_id: tuple(undos) for line_id, undos in found.items()}
 
 
 async def get_line(
@@ -655,6 +690,63 @@ async def confirm_match(
     session.add(BankMatchLine(line_id=line.id, match_id=match.id))
     await session.flush()
     return match
+
+
+async def undo_match(
+    session: AsyncSession,
+    group: Group,
+    place: Place,
+    line: BankLine,
+    *,
+    undone_by: int | None,
+    now: datetime | None = None,
+) -> BankMatchUndo:
+    """Take ``line`` out of its confirmed match (the wrong entry was confirmed): the line is
+    open again and its match loses it; a match left with no line is gone, and its entries
+    are free to match other lines. Refused once a reconciliation closed over the line's day:
+    the match is part of that proof. What was confirmed, by whom and when, stays on record
+    (``BankMatchUndo``)."""
+    await service.lock_log(session, group)
+    held = await session.get(BankMatchLine, line.id)
+    if held is None:
+        raise Conflict("This bank line is not matched.", field="line")
+    through = place.reconciled_through
+    if through is not None and line.booked_on <= through:
+        raise Conflict(
+            f"The books of {place.name} are reconciled through {through.isoformat()}: this "
+            "line's match is part of that proof and stays. A mistake is corrected with a "
+            "new entry and a new reconciliation.",
+            field="line",
+        )
+    match = await session.get(BankMatch, held.match_id)
+    assert match is not None  # a foreign key
+    seqs = list(
+        await session.scalars(
+            select(BankMatchEntry.entry_seq)
+            .where(BankMatchEntry.match_id == match.id)
+            .order_by(BankMatchEntry.entry_seq)
+        )
+    )
+    undo = BankMatchUndo(
+        group_id=group.id,
+        line_id=line.id,
+        entries=",".join(str(seq) for seq in seqs),
+        confirmed_by=match.confirmed_by,
+        confirmed_at=match.confirmed_at,
+        undone_by=undone_by,
+        undone_at=now or utcnow(),
+    )
+    session.add(undo)
+    await session.delete(held)
+    await session.flush()
+    others = await session.scalar(
+        select(func.count()).select_from(BankMatchLine).where(BankMatchLine.match_id == match.id)
+    )
+    if not others:
+        await session.execute(delete(BankMatchEntry).where(BankMatchEntry.match_id == match.id))
+        await session.delete(match)
+        await session.flush()
+    return undo
 
 
 async def reject_suggestion(

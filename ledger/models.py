@@ -566,6 +566,24 @@ class BankMatchEntry(Base):
     entry_seq: Mapped[int] = mapped_column(BigInteger)
 
 
+class BankMatchUndo(Base):
+    """A steward took one bank line out of a confirmed match (it was the wrong entry), before
+    any reconciliation closed over the line's day: the entries the match named
+    (``entries``: their numbers, comma separated), who had confirmed it and when, and who
+    took it back. Append-only: what was once confirmed stays on record."""
+
+    __tablename__ = "bank_match_undos"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    group_id: Mapped[int] = mapped_column(ForeignKey("groups.id"))
+    line_id: Mapped[int] = mapped_column(ForeignKey("bank_lines.id"), index=True)
+    entries: Mapped[str] = mapped_column(Text)
+    confirmed_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    confirmed_at: Mapped[datetime] = mapped_column(DateTimeUTC(timezone=True))
+    undone_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    undone_at: Mapped[datetime] = mapped_column(DateTimeUTC(timezone=True))
+
+
 class RejectedSuggestion(Base):
     """A steward said this entry is not this bank line: it is not suggested for it again."""
 

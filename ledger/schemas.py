@@ -6,7 +6,7 @@ fund's currency, so a JSON number is refused before any rule runs.
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime
 from typing import Annotated
 
 import msgspec
@@ -375,10 +375,18 @@ class SuggestionOut(msgspec.Struct, kw_only=True):
     reasons: list[str]
 
 
+class UndoneOut(msgspec.Struct, kw_only=True):
+    """A confirmed match the line was taken out of: the entries it named, and when."""
+
+    entries: list[int]
+    undone_at: datetime
+
+
 class LineOut(msgspec.Struct, kw_only=True):
     """A bank line (private: it names people), with ``status`` ``matched``, ``suggested``
     or ``unmatched``. A matched line lists the entries of its match, and whether the match
-    adds up (``complete``: more lines may be expected for an entry paid in parts)."""
+    adds up (``complete``: more lines may be expected for an entry paid in parts);
+    ``undone``, the matches a steward took it out of, oldest first."""
 
     id: int
     booked_on: date
@@ -393,6 +401,7 @@ class LineOut(msgspec.Struct, kw_only=True):
     entries: list[int] = msgspec.field(default_factory=list)
     complete: bool | None = None
     suggestions: list[SuggestionOut] = msgspec.field(default_factory=list)
+    undone: list[UndoneOut] = msgspec.field(default_factory=list)
 
 
 class MatchIn(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):

@@ -1,5 +1,6 @@
 """A place's bank statements through the API: import (multipart), the lines with their
-status and suggestions, confirming or rejecting matches, and a credit made a donation.
+status and suggestions, confirming, rejecting or undoing matches, and a credit made a
+donation.
 
 Stewards only: the lines name people. The import reads the whole file in a worker thread
 before anything is stored (``ledger.bank``); a bad file is a 422 naming the line or element
@@ -14,7 +15,7 @@ from typing import Annotated, Any, Literal
 
 import anyio
 import msgspec
-from litestar import Controller, Request, Response, get, post, put
+from litestar import Controller, Request, Response, delete, get, post, put
 from litestar.datastructures import UploadFile
 from litestar.di import Provide
 from litestar.enums import RequestEncodingType
@@ -41,6 +42,7 @@ from ledger.schemas import (
     StatementSettingsIn,
     StatementSettingsOut,
     SuggestionOut,
+    UndoneOut,
 )
 from ledger.statements import CsvMapping, mapping_from_json
 
@@ -97,6 +99,10 @@ def line_out(view: bank.LineView) -> LineOut:
         suggestions=[
             SuggestionOut(entry=s.seq, days=s.days, reasons=list(s.reasons))
             for s in view.suggestions
+        ],
+        undone=[
+            UndoneOut(entries=list(undone.entries), undone_at=undone.undone_at)
+            for undone in view.undone
         ],
     )
 
@@ -230,6 +236,33 @@ class StatementController(Controller):
         await bank.confirm_match(
             db_session, caller.group, where, found, data.entries, confirmed_by=caller.user_id
         )
+        return line_out((await bank.views_of(db_session, caller.group, where, [found]))[0])
+
+    @delete(
+        "/statements/{statement:int}/lines/{line:int}/match",
+        guards=[requires("steward")],
+        status_code=200,
+        summary="Take a bank line out of its confirmed match",
+        description=(
+            "For a match confirmed by mistake: the line is open again (suggested or "
+            "unmatched), and a match left with no line is gone, its entries free to match "
+            "other lines. What was confirmed, by whom and when, stays on record; the line "
+            "lists it under `undone`. 409 when the line is not matched, or when a "
+            "reconciliation of the place closed over the line's day (the match is part "
+            "of that proof)."
+        ),
+        responses={200: openapi.success(LineOut, "The line, open again.")},
+    )
+    async def undo_match(
+        self,
+        db_session: DbSession,
+        caller: CurrentCaller,
+        place: FromPath[str],
+        statement: Id,
+        line: Id,
+    ) -> LineOut:
+        where, found = await bank.find_line(db_session, caller.group, place, statement, line)
+        await bank.undo_match(db_session, caller.group, where, found, undone_by=caller.user_id)
         return line_out((await bank.views_of(db_session, caller.group, where, [found]))[0])
 
     @post(

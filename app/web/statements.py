@@ -519,7 +519,8 @@ class StatementPages(Controller):
         line: Id,
     ) -> Template | Redirect:
         """One form per line: ``action`` is ``match`` (``entries``: numbers, comma
-        separated), ``reject`` (``entry``) or ``donation`` (``fund``)."""
+        separated), ``reject`` (``entry``), ``donation`` (``fund``) or ``undo`` (take the
+        line out of its match)."""
         where, found = await bank.find_line(db_session, caller.group, place, statement, line)
         data = await request.form()
         action = str(data.get("action") or "")
@@ -543,6 +544,10 @@ class StatementPages(Controller):
                     raise InvalidInput("Choose the suggestion to reject.", field="entry")
                 await bank.reject_suggestion(
                     db_session, found, int(entry), rejected_by=caller.user_id
+                )
+            elif action == "undo":
+                await bank.undo_match(
+                    db_session, caller.group, where, found, undone_by=caller.user_id
                 )
             elif action == "donation":
                 await bank.donation_from_line(

@@ -2,7 +2,8 @@
 on a 360 px phone uploads a CSV export whose header names nothing the guess knows, maps its
 columns in the editor against the file's first lines (a wrong date format is named at its
 line), previews and imports it (the mapping is saved for the place); then, at a desk,
-confirms the entry suggested for one bank line, turns an unmatched credit into a donation,
+confirms the entry suggested for one bank line (takes the confirmation back and makes it
+again), turns an unmatched credit into a donation,
 and sees each line's status change; confirms the payment recorded for the last line; goes
 from the statement to the place page's form and closes the reconciliation through the
 statement's last day (a closing balance a cent off is refused at its field first); and a
@@ -121,6 +122,15 @@ def confirm_the_suggestion(flow: BankFlow, text: str, seq: int) -> None:
     line.get_by_role("button", name="Confirm").click()
     expect(line_of(flow.page, text).locator(".badge")).to_have_text("Matched")
     expect(line_of(flow.page, text)).to_contain_text(f"Matched with entries {seq}.")
+
+
+def undo_the_match(flow: BankFlow, text: str, seq: int) -> None:
+    """Take the bank line that reads ``text`` out of its match (confirmed by mistake): it
+    is open again, and its card says which match it left."""
+    line_of(flow.page, text).get_by_role("button", name="Undo this match").click()
+    line = line_of(flow.page, text)
+    expect(line.locator(".badge")).to_have_text("Suggested")
+    expect(line).to_contain_text(f"Taken out of a match with entries {seq} on")
 
 
 def make_a_donation(flow: BankFlow, text: str, fund: str) -> None:
@@ -273,6 +283,9 @@ def test_a_steward_maps_a_new_csv_settles_its_lines_and_closes_the_reconciliatio
         page.goto(flow.statement_url)
         found["statement lines"] = serious_violations(page)
         expect(line_of(page, "Biomarkt Nord")).to_contain_text("Money that left without an entry")
+        confirm_the_suggestion(flow, "María López", seq)
+        # A confirmation taken back, then made again.
+        undo_the_match(flow, "María López", seq)
         confirm_the_suggestion(flow, "María López", seq)
         make_a_donation(flow, "Jonas Weiß", "groceries")
         # 3. The statuses as they now stand, the same after a reload.

@@ -157,6 +157,10 @@ ROUTES: dict[tuple[str, str], Route] = {
         STEWARD, body={}, allowed=422, params={"place": "bank", "statement": "999999", "line": "1"}
     ),
     (
+        "DELETE",
+        "/api/groups/{group:str}/places/{place:str}/statements/{statement:int}/lines/{line:int}/match",
+    ): Route(STEWARD, allowed=404, params={"place": "bank", "statement": "999999", "line": "1"}),
+    (
         "POST",
         "/api/groups/{group:str}/places/{place:str}/statements/{statement:int}/lines/{line:int}/reject",
     ): Route(

@@ -207,6 +207,21 @@ CASES = [
         field="entries",
     ),
     Case(
+        "undoing the match of line 0",
+        "DELETE",
+        LINE + "/match",
+        params={"place": "bank", "statement": "1", "line": "0"},
+        status=(404,),
+    ),
+    Case(
+        "undoing the match of a line too large to be one",
+        "DELETE",
+        LINE + "/match",
+        params={"place": "bank", "statement": "1", "line": HUGE},
+        status=(404,),
+        field="line",
+    ),
+    Case(
         "reject entry 0",
         "POST",
         LINE + "/reject",
