@@ -20,6 +20,7 @@ from litestar.datastructures import UploadFile
 from litestar.di import Provide
 from litestar.enums import RequestEncodingType
 from litestar.params import Body, FromPath, FromQuery, JSONBody
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.api import openapi
 from app.api.attachments import FORM_ROOM, store_of
@@ -29,7 +30,7 @@ from app.guards import requires
 from ledger import bank
 from ledger.errors import FileTooLarge, InvalidInput
 from ledger.matching import DEFAULT_WINDOW_DAYS
-from ledger.models import BankStatement, Place
+from ledger.models import BankLine, BankStatement, Group, Place
 from ledger.money import format_amount
 from ledger.queries import entry_out
 from ledger.schemas import (
@@ -105,6 +106,11 @@ def line_out(view: bank.LineView) -> LineOut:
             for undone in view.undone
         ],
     )
+
+
+async def line_now(session: AsyncSession, group: Group, place: Place, line: BankLine) -> LineOut:
+    """The line as it stands after an action on it: its status, match and suggestions."""
+    return line_out((await bank.views_of(session, group, place, [line]))[0])
 
 
 async def read_statement_upload(upload: UploadFile | Any) -> bytes:
@@ -236,7 +242,7 @@ class StatementController(Controller):
         await bank.confirm_match(
             db_session, caller.group, where, found, data.entries, confirmed_by=caller.user_id
         )
-        return line_out((await bank.views_of(db_session, caller.group, where, [found]))[0])
+        return await line_now(db_session, caller.group, where, found)
 
     @delete(
         "/statements/{statement:int}/lines/{line:int}/match",
@@ -263,7 +269,7 @@ class StatementController(Controller):
     ) -> LineOut:
         where, found = await bank.find_line(db_session, caller.group, place, statement, line)
         await bank.undo_match(db_session, caller.group, where, found, undone_by=caller.user_id)
-        return line_out((await bank.views_of(db_session, caller.group, where, [found]))[0])
+        return await line_now(db_session, caller.group, where, found)
 
     @post(
         "/statements/{statement:int}/lines/{line:int}/reject",
@@ -282,7 +288,7 @@ class StatementController(Controller):
     ) -> LineOut:
         where, found = await bank.find_line(db_session, caller.group, place, statement, line)
         await bank.reject_suggestion(db_session, found, data.entry, rejected_by=caller.user_id)
-        return line_out((await bank.views_of(db_session, caller.group, where, [found]))[0])
+        return await line_now(db_session, caller.group, where, found)
 
     @post(
         "/statements/{statement:int}/lines/{line:int}/donation",
