@@ -25,6 +25,7 @@ from ledger import groups
 from ledger.errors import LedgerError
 from ledger.models import Group
 from ledger.queries import verify_summary
+from ledger.schemas import MAX_ID
 from ledger.verify import verify_group
 
 T = TypeVar("T")
@@ -684,6 +685,45 @@ def statements_import(
         f"Imported statement {row.id} into {name} ({row.format}{period}): {row.lines} "
         f"line(s), {imported.new_lines} new; SHA-256 {row.sha256}."
     )
+
+
+@statements_command.command("withdraw")
+@click.argument("group")
+@click.argument("place")
+@click.argument("statement", type=click.IntRange(1, MAX_ID))
+def statements_withdraw(group: str, place: str, statement: int) -> None:
+    """Withdraw import STATEMENT of GROUP's PLACE (the wrong file, or the wrong place): the
+    import and the lines it brought are deleted and its file leaves the store. Only the
+    place's latest import, while none of its lines is matched or reconciled; the record that
+    it was imported and withdrawn stays."""
+    from app.db import create_engine
+    from app.jobs import forget_erased_files_in, forget_erased_pages
+    from ledger import bank
+    from ledger.files import DirectoryStore
+
+    settings = Settings.from_env()
+
+    async def work() -> str:
+        async with session_scope(settings) as session:
+            owner = await groups.get_group(session, group)
+            where = await bank.get_place(session, owner, place)
+            row = await bank.get_statement(session, where, statement)
+            record = await bank.withdraw_statement(session, owner, where, row, withdrawn_by=None)
+            said = (
+                f"Withdrew statement {record.statement_id} of {where.name}: its "
+                f"{record.new_lines} line(s) are deleted; SHA-256 {record.sha256}."
+            )
+        async with session_scope(settings) as session:
+            # Its file leaves the store once the withdrawal is committed.
+            await forget_erased_files_in(session, DirectoryStore(settings.attachments_dir))
+        engine = create_engine(settings)
+        try:
+            await forget_erased_pages(engine)
+        finally:
+            await engine.dispose()
+        return said
+
+    click.echo(run(work()))
 
 
 @main.command("reconcile")

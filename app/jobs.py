@@ -28,10 +28,10 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from app import limits
 from app.db import after_commit, unit_of_work
 from app.mail import SmtpSettings, send_due, send_request_updates
-from ledger import attachments
+from ledger import attachments, bank
 from ledger.files import FileStore
 from ledger.groups import utcnow
-from ledger.models import Group
+from ledger.models import BankStatement, Group, Place, StatementWithdrawal
 from proposals import claims, discussion, support
 from proposals import service as proposals
 from proposals.models import Proposal, Round, SupportRequest
@@ -186,6 +186,24 @@ async def discard_held_requests(
     return discarded
 
 
+async def withdraw_statement(
+    connection: ASGIConnection[Any, Any, Any, Any],
+    session: AsyncSession,
+    group: Group,
+    place: Place,
+    statement: BankStatement,
+    *,
+    withdrawn_by: int | None,
+) -> StatementWithdrawal:
+    """Withdraw an import now (a steward's one action), as erasure does: once it is
+    committed, its deleted lines leave the database's files and its file the store."""
+    record = await bank.withdraw_statement(
+        session, group, place, statement, withdrawn_by=withdrawn_by
+    )
+    _forget_after_commit(connection)
+    return record
+
+
 def _forget_after_commit(connection: ASGIConnection[Any, Any, Any, Any]) -> None:
     engine: AsyncEngine = connection.app.state.alchemy_config.get_engine()
     after_commit(connection, lambda: forget_erased_pages(engine))
@@ -213,10 +231,12 @@ async def forget_erased_files(
 
 
 async def forget_erased_files_in(session: AsyncSession, store: FileStore) -> int:
-    """Remove from the store the erased files: attached receipts (``ledger.attachments``)
-    and claims' receipts (``proposals.claims``); how many were still there."""
+    """Remove from the store the erased files: attached receipts (``ledger.attachments``),
+    claims' receipts (``proposals.claims``) and withdrawn statements (``ledger.bank``);
+    how many were still there."""
     removed = await attachments.forget_erased_files(session, store)
-    return removed + sum(store.delete(sha256) for sha256 in await claims.erased_hashes(session))
+    gone = [*await claims.erased_hashes(session), *await bank.withdrawn_hashes(session)]
+    return removed + sum(store.delete(sha256) for sha256 in gone)
 
 
 async def purge_requests(

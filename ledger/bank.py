@@ -21,7 +21,7 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 import msgspec
-from sqlalchemy import ColumnElement, and_, delete, func, or_, select
+from sqlalchemy import ColumnElement, and_, delete, exists, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ledger import rules, service
@@ -38,6 +38,8 @@ from ledger.matching import (
     check_window,
 )
 from ledger.models import (
+    Attachment,
+    AttachmentErasure,
     BankLine,
     BankMatch,
     BankMatchEntry,
@@ -48,8 +50,10 @@ from ledger.models import (
     Group,
     Place,
     Posting,
+    Reconciliation,
     RejectedSuggestion,
     StatementSettings,
+    StatementWithdrawal,
 )
 from ledger.money import format_amount
 from ledger.schemas import DonationIn
@@ -302,6 +306,116 @@ async def insert_lines(
         return
     for rows in chunks():
         await connection.exec_driver_sql(_INSERT_LINES_SQLITE, rows)
+
+
+async def latest_import(session: AsyncSession, place: Place) -> int | None:
+    """The number of the place's latest import (the one that can be withdrawn)."""
+    return await session.scalar(
+        select(func.max(BankStatement.id)).where(BankStatement.place_id == place.id)
+    )
+
+
+async def withdraw_statement(
+    session: AsyncSession,
+    group: Group,
+    place: Place,
+    statement: BankStatement,
+    *,
+    withdrawn_by: int | None,
+    now: datetime | None = None,
+) -> StatementWithdrawal:
+    """Withdraw an import made by mistake (the wrong file, or the wrong place): its row and
+    the lines it brought are deleted, with the suggestions rejected for them; the record of
+    it stays (``StatementWithdrawal``), and its file leaves the store once this is
+    committed (``withdrawn_hashes``). Only the place's latest import, and only while
+    nothing rests on it: no line of it matched now or before, none on a day a
+    reconciliation closed, no reconciliation closed against it. (A later import skips the
+    lines an earlier one brought, so withdrawing an earlier one would take lines that a
+    later file holds too.)"""
+    await service.lock_log(session, group)
+    if statement.id != await latest_import(session, place):
+        raise Conflict(
+            "Only the place's latest import can be withdrawn: later files skipped the lines "
+            "this one brought.",
+            field="statement",
+        )
+    if await session.scalar(
+        select(func.count())
+        .select_from(Reconciliation)
+        .where(Reconciliation.statement_id == statement.id)
+    ):
+        raise Conflict(
+            "A reconciliation was closed against this import: it stays.", field="statement"
+        )
+    brought = select(BankLine.id).where(BankLine.statement_id == statement.id)
+    if place.reconciled_through is not None:
+        reconciled = await session.scalar(
+            select(func.count())
+            .select_from(BankLine)
+            .where(
+                BankLine.statement_id == statement.id,
+                BankLine.booked_on <= place.reconciled_through,
+            )
+        )
+        if reconciled:
+            raise Conflict(
+                f"{reconciled} of its lines are on days the books are reconciled through "
+                f"({place.reconciled_through.isoformat()}): the import stays.",
+                field="statement",
+            )
+    for table, what in (
+        (BankMatchLine, "matched"),
+        (BankMatchUndo, "were matched before"),
+    ):
+        count = await session.scalar(
+            select(func.count()).select_from(table).where(table.line_id.in_(brought))
+        )
+        if count:
+            raise Conflict(
+                f"{count} of its lines {what}: undo those matches first."
+                if table is BankMatchLine
+                else f"{count} of its lines {what} (the record of it stays): the import stays.",
+                field="statement",
+            )
+    record = StatementWithdrawal(
+        group_id=group.id,
+        place_id=place.id,
+        statement_id=statement.id,
+        sha256=statement.sha256,
+        format=statement.format,
+        starts_on=statement.starts_on,
+        ends_on=statement.ends_on,
+        lines=statement.lines,
+        new_lines=statement.new_lines,
+        imported_by=statement.imported_by,
+        imported_at=statement.imported_at,
+        withdrawn_by=withdrawn_by,
+        withdrawn_at=now or utcnow(),
+    )
+    session.add(record)
+    await session.execute(delete(RejectedSuggestion).where(RejectedSuggestion.line_id.in_(brought)))
+    await session.execute(delete(BankLine).where(BankLine.statement_id == statement.id))
+    await session.delete(statement)
+    await session.flush()
+    return record
+
+
+async def withdrawn_hashes(session: AsyncSession) -> list[str]:
+    """The files of withdrawn imports that no import and no attachment still keeps: none
+    of them may stay in the store (they name people the group may have nothing to do
+    with)."""
+    erased = select(AttachmentErasure.attachment_id).where(
+        AttachmentErasure.attachment_id == Attachment.id
+    )
+    rows = await session.scalars(
+        select(StatementWithdrawal.sha256)
+        .where(
+            StatementWithdrawal.sha256.not_in(select(BankStatement.sha256)),
+            StatementWithdrawal.sha256.not_in(select(Attachment.sha256).where(~exists(erased))),
+        )
+        .distinct()
+    )
+    return sorted(rows)
 
 
 async def list_statements(session: AsyncSession, place: Place) -> list[BankStatement]:

@@ -477,6 +477,31 @@ class BankStatement(Base):
     imported_at: Mapped[datetime] = mapped_column(DateTimeUTC(timezone=True))
 
 
+class StatementWithdrawal(Base):
+    """A steward withdrew an import (the wrong file, or the wrong place): its row and the
+    lines it brought were deleted, and its file leaves the store unless another import or
+    an attachment keeps the same bytes. What stays is this record: which import it was
+    (``statement_id``, no longer a row), the file's SHA-256, its period and counts, who
+    imported it and when, who withdrew it and when. Append-only."""
+
+    __tablename__ = "statement_withdrawals"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    group_id: Mapped[int] = mapped_column(ForeignKey("groups.id"))
+    place_id: Mapped[int] = mapped_column(ForeignKey("places.id"), index=True)
+    statement_id: Mapped[int] = mapped_column(BigInteger)
+    sha256: Mapped[str] = mapped_column(String(64))
+    format: Mapped[str] = mapped_column(String(16))
+    starts_on: Mapped[date | None] = mapped_column(Date)
+    ends_on: Mapped[date | None] = mapped_column(Date)
+    lines: Mapped[int] = mapped_column(Integer)
+    new_lines: Mapped[int] = mapped_column(Integer)
+    imported_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    imported_at: Mapped[datetime] = mapped_column(DateTimeUTC(timezone=True))
+    withdrawn_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    withdrawn_at: Mapped[datetime] = mapped_column(DateTimeUTC(timezone=True))
+
+
 class BankLine(Base):
     """One booking on a place's statements, kept once whatever files carried it: the
     fingerprint (``ledger.statements.lines``) is unique per place. The counterparty, the

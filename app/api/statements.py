@@ -27,6 +27,7 @@ from app.api.attachments import FORM_ROOM, store_of
 from app.auth import provide_caller
 from app.deps import CurrentCaller, DbSession, Id, provide_notary, settings_of
 from app.guards import requires
+from app.jobs import withdraw_statement
 from ledger import bank
 from ledger.errors import FileTooLarge, InvalidInput
 from ledger.matching import DEFAULT_WINDOW_DAYS
@@ -191,6 +192,33 @@ class StatementController(Controller):
     ) -> list[StatementOut]:
         where = await bank.get_place(db_session, caller.group, place)
         return [statement_out(row, where) for row in await bank.list_statements(db_session, where)]
+
+    @delete(
+        "/statements/{statement:int}",
+        guards=[requires("steward")],
+        summary="Withdraw the place's latest import (the wrong file, or the wrong place)",
+        description=(
+            "Deletes the import and the lines it brought (with the suggestions rejected for "
+            "them); once committed, the file leaves the private store unless another import "
+            "keeps the same bytes. The record of it stays: the file's SHA-256, its period and "
+            "counts, who imported and who withdrew it. 409 unless it is the place's latest "
+            "import and nothing rests on it: no line of it matched (now or before), none on "
+            "a day the books are reconciled through, no reconciliation closed against it."
+        ),
+    )
+    async def withdraw(
+        self,
+        request: Request[Any, Any, Any],
+        db_session: DbSession,
+        caller: CurrentCaller,
+        place: FromPath[str],
+        statement: Id,
+    ) -> None:
+        where = await bank.get_place(db_session, caller.group, place)
+        row = await bank.get_statement(db_session, where, statement)
+        await withdraw_statement(
+            request, db_session, caller.group, where, row, withdrawn_by=caller.user_id
+        )
 
     @get(
         "/statements/{statement:int}/lines",

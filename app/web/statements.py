@@ -35,6 +35,7 @@ from app.auth import Caller, provide_caller
 from app.deps import CurrentCaller, DbSession, Id, provide_notary, settings_of
 from app.errors import status_of
 from app.guards import member_with
+from app.jobs import withdraw_statement
 from app.presenters.formatting import Formatter
 from app.web import mapping_editor
 from app.web.forms import Form
@@ -240,10 +241,12 @@ class StatementPages(Controller):
         db_session: DbSession,
         caller: CurrentCaller,
         place: FromPath[str],
+        withdrawn: Annotated[int | None, QueryParameter(ge=1, le=MAX_ID)] = None,
     ) -> Template:
+        """The place's imports and the import form; ``withdrawn``: the import just withdrawn."""
         where = await bank.get_place(db_session, caller.group, place)
         form = Form(language=visitor_language(request))
-        return await self._page(request, db_session, caller, where, form)
+        return await self._page(request, db_session, caller, where, form, withdrawn=withdrawn)
 
     async def _page(
         self,
@@ -257,11 +260,13 @@ class StatementPages(Controller):
         preview: Statement | None = None,
         editor: Editor | None = None,
         content: str = "",
+        withdrawn: int | None = None,
     ) -> Template:
         fmt = Formatter.for_group(caller.group, settings_of(request))
         return page(
             request,
             "member/statements.html",
+            withdrawn=withdrawn,
             status_code=status,
             group=caller.group,
             caller=caller,
@@ -500,9 +505,43 @@ class StatementPages(Controller):
             lines=lines,
             funds=await service.list_funds(db_session, caller.group),
             close_through=await reconciliation.next_closing_day(db_session, where),
+            latest=row.id == await bank.latest_import(db_session, where),
             form=form,
             base=_base(caller, where),
         )
+
+    @post(
+        "/m/{group:str}/places/{place:str}/statements/{statement:int}/withdraw",
+        guards=[member_with("steward")],
+        name="statement_withdraw",
+    )
+    async def withdraw(
+        self,
+        request: Request[Any, Any, Any],
+        db_session: DbSession,
+        caller: CurrentCaller,
+        place: FromPath[str],
+        statement: Id,
+    ) -> Template | Redirect:
+        """Withdraw the place's latest import, once the steward ticked that they mean it."""
+        where = await bank.get_place(db_session, caller.group, place)
+        row = await bank.get_statement(db_session, where, statement)
+        data = await request.form()
+        form = Form(values={})
+        try:
+            if data.get("confirm") != "yes":
+                raise InvalidInput(
+                    "Tick the box to say you want this import withdrawn.", field="confirm"
+                )
+            await withdraw_statement(
+                request, db_session, caller.group, where, row, withdrawn_by=caller.user_id
+            )
+        except LedgerError as error:
+            form.fail("", str(error))
+            return await self._lines(
+                request, db_session, caller, place, statement, form, status=status_of(error)
+            )
+        return see_other(f"{_base(caller, where)}?withdrawn={statement}")
 
     @post(
         "/m/{group:str}/places/{place:str}/statements/{statement:int}/lines/{line:int}",

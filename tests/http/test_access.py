@@ -156,6 +156,9 @@ ROUTES: dict[tuple[str, str], Route] = {
     ): Route(
         STEWARD, body={}, allowed=422, params={"place": "bank", "statement": "999999", "line": "1"}
     ),
+    ("DELETE", "/api/groups/{group:str}/places/{place:str}/statements/{statement:int}"): Route(
+        STEWARD, allowed=404, params={"place": "bank", "statement": "999999"}
+    ),
     (
         "DELETE",
         "/api/groups/{group:str}/places/{place:str}/statements/{statement:int}/lines/{line:int}/match",
@@ -411,6 +414,9 @@ ROUTES: dict[tuple[str, str], Route] = {
         page=True,
         allowed=404,
         params={"place": "bank", "statement": "999999", "line": "1"},
+    ),
+    ("POST", "/m/{group:str}/places/{place:str}/statements/{statement:int}/withdraw"): Route(
+        STEWARD, page=True, allowed=404, params={"place": "bank", "statement": "999999"}
     ),
     ("GET", "/m/{group:str}/members"): Route(ADMIN, page=True),
     ("POST", "/m/{group:str}/members"): Route(ADMIN, page=True, allowed=422),

@@ -207,6 +207,20 @@ CASES = [
         field="entries",
     ),
     Case(
+        "withdrawing import 0",
+        "DELETE",
+        STATEMENTS + "/{statement:int}",
+        params={"place": "bank", "statement": "0"},
+        status=(404,),
+    ),
+    Case(
+        "withdrawing an import of no such place",
+        "DELETE",
+        STATEMENTS + "/{statement:int}",
+        params={"place": "nowhere", "statement": "1"},
+        status=(404,),
+    ),
+    Case(
         "undoing the match of line 0",
         "DELETE",
         LINE + "/match",

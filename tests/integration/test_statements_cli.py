@@ -3,6 +3,7 @@ the same file again adds nothing; a bad file is one clear line, exit 1, and stor
 
 from __future__ import annotations
 
+import hashlib
 from pathlib import Path
 
 import msgspec
@@ -88,3 +89,23 @@ def test_reconcile_from_the_shell_refuses_in_one_line_until_the_books_match(cli)
     )
     bad = cli("reconcile", "fridge", "bank", "--through", "28/11/2026", "--closing-balance", "1")
     assert bad.exit_code == 2  # click's own refusal of a day it cannot read
+
+
+def test_the_wrong_file_is_withdrawn_from_the_shell(cli, settings: Settings) -> None:  # type: ignore[no-untyped-def]
+    _group(cli)
+    assert cli("statements", "import", "fridge", "bank", str(DATA / "november.sta")).exit_code == 0
+    wrong = DATA / "camt053-001-08.xml"
+    assert cli("statements", "import", "fridge", "bank", str(wrong)).exit_code == 0
+    kept = settings.attachments_dir / hashlib.sha256(wrong.read_bytes()).hexdigest()[:2]
+    assert any(kept.iterdir())
+    earlier = cli("statements", "withdraw", "fridge", "bank", "1")
+    assert earlier.exit_code == 1
+    assert "Only the place's latest import can be withdrawn" in earlier.output
+    assert "Traceback" not in earlier.output
+    withdrawn = cli("statements", "withdraw", "fridge", "bank", "2")
+    assert withdrawn.exit_code == 0, withdrawn.output
+    assert "Withdrew statement 2 of Bank account" in withdrawn.output
+    assert not any(kept.iterdir())  # the file left the store
+    missing = cli("statements", "withdraw", "fridge", "bank", "2")
+    assert missing.exit_code == 1
+    assert "The place 'Bank account' has no statement 2." in missing.output
