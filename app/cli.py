@@ -536,6 +536,22 @@ def proposals_close(group: str, number: int, as_email: str) -> None:
     click.echo(run(work()))
 
 
+async def _forget_erased(settings: Settings) -> None:
+    """After a committed erasure or withdrawal: the files no record keeps leave the store,
+    and the deleted rows the database's files (``app.jobs``, as the server does)."""
+    from app.db import create_engine
+    from app.jobs import forget_erased_files_in, forget_erased_pages
+    from ledger.files import DirectoryStore
+
+    async with session_scope(settings) as session:
+        await forget_erased_files_in(session, DirectoryStore(settings.attachments_dir))
+    engine = create_engine(settings)
+    try:
+        await forget_erased_pages(engine)
+    finally:
+        await engine.dispose()
+
+
 @main.group("requests")
 def requests_command() -> None:
     """Requests for support."""
@@ -545,9 +561,6 @@ def requests_command() -> None:
 def requests_purge() -> None:
     """Erase the personal details of requests closed longer ago than their group keeps them
     (the server does this every hour)."""
-    from app.db import create_engine
-    from app.jobs import forget_erased_files_in, forget_erased_pages
-    from ledger.files import DirectoryStore
     from proposals.support import purge
 
     settings = Settings.from_env()
@@ -555,14 +568,8 @@ def requests_purge() -> None:
     async def work() -> int:
         async with session_scope(settings) as session:
             erased = await purge(session)
-        async with session_scope(settings) as session:
-            # The erased receipts' files leave the store once the erasure is committed.
-            await forget_erased_files_in(session, DirectoryStore(settings.attachments_dir))
-        engine = create_engine(settings)
-        try:
-            await forget_erased_pages(engine)
-        finally:
-            await engine.dispose()
+        # The erased receipts' files leave the store once the erasure is committed.
+        await _forget_erased(settings)
         return erased
 
     click.echo(f"Erased the details of {run(work())} request(s).")
@@ -696,10 +703,7 @@ def statements_withdraw(group: str, place: str, statement: int) -> None:
     import and the lines it brought are deleted and its file leaves the store. Only the
     place's latest import, while none of its lines is matched or reconciled; the record that
     it was imported and withdrawn stays."""
-    from app.db import create_engine
-    from app.jobs import forget_erased_files_in, forget_erased_pages
     from ledger import bank
-    from ledger.files import DirectoryStore
 
     settings = Settings.from_env()
 
@@ -713,14 +717,8 @@ def statements_withdraw(group: str, place: str, statement: int) -> None:
                 f"Withdrew statement {record.statement_id} of {where.name}: its "
                 f"{record.new_lines} line(s) are deleted; SHA-256 {record.sha256}."
             )
-        async with session_scope(settings) as session:
-            # Its file leaves the store once the withdrawal is committed.
-            await forget_erased_files_in(session, DirectoryStore(settings.attachments_dir))
-        engine = create_engine(settings)
-        try:
-            await forget_erased_pages(engine)
-        finally:
-            await engine.dispose()
+        # Its file leaves the store once the withdrawal is committed.
+        await _forget_erased(settings)
         return said
 
     click.echo(run(work()))
