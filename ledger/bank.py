@@ -308,6 +308,12 @@ async def insert_lines(
         await connection.exec_driver_sql(_INSERT_LINES_SQLITE, rows)
 
 
+async def reconciled_through(session: AsyncSession, place: Place) -> date | None:
+    """The day the place's books are reconciled through, read under the log's lock: the
+    ``place`` loaded before the lock may predate a reconciliation closed meanwhile."""
+    return await session.scalar(select(Place.reconciled_through).where(Place.id == place.id))
+
+
 async def latest_import(session: AsyncSession, place: Place) -> int | None:
     """The number of the place's latest import (the one that can be withdrawn)."""
     return await session.scalar(
@@ -348,19 +354,17 @@ async def withdraw_statement(
             "A reconciliation was closed against this import: it stays.", field="statement"
         )
     brought = select(BankLine.id).where(BankLine.statement_id == statement.id)
-    if place.reconciled_through is not None:
+    through = await reconciled_through(session, place)
+    if through is not None:
         reconciled = await session.scalar(
             select(func.count())
             .select_from(BankLine)
-            .where(
-                BankLine.statement_id == statement.id,
-                BankLine.booked_on <= place.reconciled_through,
-            )
+            .where(BankLine.statement_id == statement.id, BankLine.booked_on <= through)
         )
         if reconciled:
             raise Conflict(
                 f"{reconciled} of its lines are on days the books are reconciled through "
-                f"({place.reconciled_through.isoformat()}): the import stays.",
+                f"({through.isoformat()}): the import stays.",
                 field="statement",
             )
     for table, what in (
@@ -824,7 +828,7 @@ async def undo_match(
     held = await session.get(BankMatchLine, line.id)
     if held is None:
         raise Conflict("This bank line is not matched.", field="line")
-    through = place.reconciled_through
+    through = await reconciled_through(session, place)
     if through is not None and line.booked_on <= through:
         raise Conflict(
             f"The books of {place.name} are reconciled through {through.isoformat()}: this "

@@ -15,7 +15,9 @@ from sqlalchemy import func, select, text
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from ledger.models import BankMatch, BankMatchEntry, BankMatchLine, BankMatchUndo
+from ledger import bank
+from ledger.errors import Conflict
+from ledger.models import BankLine, BankMatch, BankMatchEntry, BankMatchLine, BankMatchUndo
 from tests.http.test_reconciliations import close, november
 from tests.http.test_statements import DATA, MAPPING, donate, lines, upload, url
 from tests.support.clients import give_password, log_in, post_form, text_of
@@ -196,3 +198,25 @@ async def test_the_statement_page_undoes_a_match_and_says_so(
     closed = await client.get(page_url)
     assert text_of(closed.text).count("Part of the reconciliation through") == 2
     assert closed.text.count('value="undo"') == 1
+
+
+async def test_a_reconciliation_closed_after_the_place_was_read_still_counts(
+    client: Client, world: World, session_maker: async_sessionmaker[AsyncSession]
+) -> None:
+    """The place a request read before taking the log's lock may predate a reconciliation
+    closed meanwhile: undoing a match reads the reconciled day under the lock (as
+    withdrawing an import does, through the same ``bank.reconciled_through``)."""
+    statement = await november(client, world)
+    line_id = (await lines(client, world, statement["id"]))[0]["id"]
+    async with session_maker() as session:
+        group = await world.fresh_group(session)
+        place = await bank.get_place(session, group, "bank")
+        line = await session.get(BankLine, line_id)
+        await session.commit()  # the objects stay as they were read
+        assert place.reconciled_through is None
+        assert (await close(client, world, "2026-11-10", "70.00")).status_code == 201
+        assert line is not None
+        with pytest.raises(Conflict, match="reconciled through 2026-11-10"):
+            await bank.undo_match(session, group, place, line, undone_by=None)
+        await session.rollback()
+    assert await matches(session_maker) == (3, 3, 3, 0)
