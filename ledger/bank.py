@@ -367,20 +367,25 @@ async def withdraw_statement(
                 f"({through.isoformat()}): the import stays.",
                 field="statement",
             )
-    for table, what in (
-        (BankMatchLine, "matched"),
-        (BankMatchUndo, "were matched before"),
-    ):
-        count = await session.scalar(
-            select(func.count()).select_from(table).where(table.line_id.in_(brought))
+    matched = await session.scalar(
+        select(func.count()).select_from(BankMatchLine).where(BankMatchLine.line_id.in_(brought))
+    )
+    if matched:
+        raise Conflict(
+            f"{matched} of its lines matched: undo those matches first.", field="statement"
         )
-        if count:
-            raise Conflict(
-                f"{count} of its lines {what}: undo those matches first."
-                if table is BankMatchLine
-                else f"{count} of its lines {what} (the record of it stays): the import stays.",
-                field="statement",
-            )
+    # A match undone stays on record, naming its line: the line, and so the import, stays.
+    undone = await session.scalar(
+        select(func.count(BankMatchUndo.line_id.distinct())).where(
+            BankMatchUndo.line_id.in_(brought)
+        )
+    )
+    if undone:
+        raise Conflict(
+            f"{undone} of its lines were matched before (the record of it stays): the import "
+            "stays.",
+            field="statement",
+        )
     record = StatementWithdrawal(
         group_id=group.id,
         place_id=place.id,
