@@ -165,7 +165,7 @@ async def test_a_long_statement_is_shown_a_page_at_a_time_and_by_what_needs_a_st
         assert "Matched: 0. Suggested: 51. Unmatched: 199." in text
         assert "Lines 1 to 100 of 250, by day." in text
         assert "Page 1 of 3" in text
-        assert page.text.count('class="card"') == 100
+        assert page.text.count('<li class="card" id="line-') == 100
         assert f'href="{lines_url}?show=all&amp;page=2"' in page.text
         last = text_of((await steward.get(f"{lines_url}?page=3", headers=HTML)).text)
         assert "Lines 201 to 250 of 250, by day." in last
