@@ -314,11 +314,16 @@ async def reconciled_through(session: AsyncSession, place: Place) -> date | None
     return await session.scalar(select(Place.reconciled_through).where(Place.id == place.id))
 
 
-async def latest_import(session: AsyncSession, place: Place) -> int | None:
-    """The number of the place's latest import (the one that can be withdrawn)."""
-    return await session.scalar(
-        select(func.max(BankStatement.id)).where(BankStatement.place_id == place.id)
+async def latest_statement(session: AsyncSession, place: Place) -> BankStatement | None:
+    """The place's latest import: the one that can be withdrawn, and what the close form
+    is filled in from (its closing day and balance, when the file states them)."""
+    result = await session.scalars(
+        select(BankStatement)
+        .where(BankStatement.place_id == place.id)
+        .order_by(BankStatement.id.desc())
+        .limit(1)
     )
+    return result.first()
 
 
 async def withdraw_statement(
@@ -339,7 +344,8 @@ async def withdraw_statement(
     lines an earlier one brought, so withdrawing an earlier one would take lines that a
     later file holds too.)"""
     await service.lock_log(session, group)
-    if statement.id != await latest_import(session, place):
+    latest = await latest_statement(session, place)
+    if latest is None or latest.id != statement.id:
         raise Conflict(
             "Only the place's latest import can be withdrawn: later files skipped the lines "
             "this one brought.",

@@ -168,18 +168,6 @@ async def unmatched_lines_through(
     return count, list(dates)
 
 
-async def latest_statement(session: AsyncSession, place: Place) -> BankStatement | None:
-    """The place's latest import: what the close form is filled in from (its closing day
-    and balance, when the file states them)."""
-    result = await session.scalars(
-        select(BankStatement)
-        .where(BankStatement.place_id == place.id)
-        .order_by(BankStatement.id.desc())
-        .limit(1)
-    )
-    return result.first()
-
-
 def closing_day(statement: BankStatement) -> date | None:
     """The day a statement closes: the closing day it states, else its last line's day."""
     return statement.closing_on or statement.ends_on
@@ -190,7 +178,7 @@ async def next_closing_day(session: AsyncSession, place: Place) -> date | None:
     is filled in (its latest statement's closing day), or None when there is nothing new to
     close: no statement, or the place is reconciled through that day already. Whether the
     rule then holds (every line matched, the balance agreed) is ``close``'s to say."""
-    latest = await latest_statement(session, place)
+    latest = await bank.latest_statement(session, place)
     day = closing_day(latest) if latest is not None else None
     if day is None or (place.reconciled_through is not None and day <= place.reconciled_through):
         return None

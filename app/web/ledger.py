@@ -55,7 +55,7 @@ from app.web.forms import (
 from app.web.language import visitor_formatter, visitor_language
 from app.web.security import COOKIE_FREE
 from app.web.templating import page, see_other
-from ledger import attachments, giving, reconciliation, service
+from ledger import attachments, bank, giving, reconciliation, service
 from ledger import queries as ledger_queries
 from ledger.canonical import ATTACHMENT
 from ledger.cleaning import CleanFile
@@ -576,7 +576,7 @@ class LedgerForms(Controller):
             reconcile_form = Form(language=visitor_language(request))
             if chosen is not None:
                 reconcile_form.values["place"] = chosen.slug
-                latest = await reconciliation.latest_statement(db_session, chosen)
+                latest = await bank.latest_statement(db_session, chosen)
                 if latest is not None:
                     day = reconciliation.closing_day(latest)
                     reconcile_form.values["through"] = day.isoformat() if day else ""

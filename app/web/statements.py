@@ -493,6 +493,7 @@ class StatementPages(Controller):
         fmt = Formatter.for_group(caller.group, settings_of(request))
         views = await bank.statement_lines(db_session, caller.group, where, row)
         lines = _LinesShown.of(views, *shown, line=line)
+        latest = await bank.latest_statement(db_session, where)  # withdrawn from its page only
         return page(
             request,
             "member/statement.html",
@@ -505,7 +506,7 @@ class StatementPages(Controller):
             lines=lines,
             funds=await service.list_funds(db_session, caller.group),
             close_through=await reconciliation.next_closing_day(db_session, where),
-            latest=row.id == await bank.latest_import(db_session, where),
+            latest=latest is not None and latest.id == row.id,
             form=form,
             base=_base(caller, where),
         )
