@@ -16,7 +16,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import exists, select
+from sqlalchemy import Select, exists, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ledger import rules
@@ -211,14 +211,25 @@ async def erase_hashes(
     return sorted(hashes)
 
 
-async def erased_hashes(session: AsyncSession) -> list[str]:
-    """The files whose every attachment was erased: none of them may stay in the store."""
-    erased = select(AttachmentErasure.attachment_id).where(
+def _erasure() -> Select[int]:
+    """The erasure of the attachment of the query it is used in (correlated)."""
+    return select(AttachmentErasure.attachment_id).where(
         AttachmentErasure.attachment_id == Attachment.id
     )
-    kept = select(Attachment.sha256).where(~exists(erased))
+
+
+def kept_hashes() -> Select[str]:
+    """The files some attachment still keeps (not erased): a subquery for whoever else
+    decides whether a file may leave the store."""
+    return select(Attachment.sha256).where(~exists(_erasure()))
+
+
+async def erased_hashes(session: AsyncSession) -> list[str]:
+    """The files whose every attachment was erased: none of them may stay in the store."""
     rows = await session.scalars(
-        select(Attachment.sha256).where(exists(erased), Attachment.sha256.not_in(kept)).distinct()
+        select(Attachment.sha256)
+        .where(exists(_erasure()), Attachment.sha256.not_in(kept_hashes()))
+        .distinct()
     )
     return sorted(rows)
 

@@ -21,10 +21,10 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 import msgspec
-from sqlalchemy import ColumnElement, and_, delete, exists, func, or_, select
+from sqlalchemy import ColumnElement, and_, delete, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from ledger import rules, service
+from ledger import attachments, rules, service
 from ledger.errors import Conflict, InvalidInput, NotFound
 from ledger.groups import utcnow
 from ledger.log import Notary
@@ -38,8 +38,6 @@ from ledger.matching import (
     check_window,
 )
 from ledger.models import (
-    Attachment,
-    AttachmentErasure,
     BankLine,
     BankMatch,
     BankMatchEntry,
@@ -419,14 +417,11 @@ async def withdrawn_hashes(session: AsyncSession) -> list[str]:
     """The files of withdrawn imports that no import and no attachment still keeps: none
     of them may stay in the store (they name people the group may have nothing to do
     with)."""
-    erased = select(AttachmentErasure.attachment_id).where(
-        AttachmentErasure.attachment_id == Attachment.id
-    )
     rows = await session.scalars(
         select(StatementWithdrawal.sha256)
         .where(
             StatementWithdrawal.sha256.not_in(select(BankStatement.sha256)),
-            StatementWithdrawal.sha256.not_in(select(Attachment.sha256).where(~exists(erased))),
+            StatementWithdrawal.sha256.not_in(attachments.kept_hashes()),
         )
         .distinct()
     )

@@ -17,14 +17,14 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import exists, select
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ledger import attachments
 from ledger.cleaning import CleanFile
 from ledger.files import sha256_of
 from ledger.groups import active_membership, utcnow
-from ledger.models import Attachment, AttachmentErasure, Entry, Group, User
+from ledger.models import Entry, Group, User
 from ledger.money import format_amount, parse_amount
 from ledger.service import get_fund
 from proposals import policies, service
@@ -266,16 +266,12 @@ async def erased_hashes(session: AsyncSession) -> list[str]:
     """Claims' receipts that were erased and that no claim or attachment still keeps: none
     of them may stay in the store (a receipt never attached is kept for its claim only)."""
     kept_by_claims = select(Claim.sha256).where(Claim.receipt_erased_at.is_(None))
-    erased = select(AttachmentErasure.attachment_id).where(
-        AttachmentErasure.attachment_id == Attachment.id
-    )
-    kept_by_attachments = select(Attachment.sha256).where(~exists(erased))
     rows = await session.scalars(
         select(Claim.sha256)
         .where(
             Claim.receipt_erased_at.is_not(None),
             Claim.sha256.not_in(kept_by_claims),
-            Claim.sha256.not_in(kept_by_attachments),
+            Claim.sha256.not_in(attachments.kept_hashes()),
         )
         .distinct()
     )
