@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
-from sqlalchemy import func, select, text
+from sqlalchemy import select, text
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -21,6 +21,7 @@ from ledger.models import BankLine, BankMatch, BankMatchEntry, BankMatchLine, Ba
 from tests.http.test_reconciliations import close, november
 from tests.http.test_statements import DATA, MAPPING, donate, lines, upload, url
 from tests.support.clients import give_password, log_in, post_form, text_of
+from tests.support.databases import rows_in
 from tests.support.people import World
 
 Client = AsyncTestClient[Litestar]
@@ -45,13 +46,7 @@ async def undo(
 
 async def matches(sessions: async_sessionmaker[AsyncSession]) -> tuple[int, ...]:
     """How many matches, matched lines, matched entries and undos are stored."""
-    async with sessions() as session:
-        return tuple(
-            [
-                int(await session.scalar(select(func.count()).select_from(table)) or 0)
-                for table in (BankMatch, BankMatchLine, BankMatchEntry, BankMatchUndo)
-            ]
-        )
+    return await rows_in(sessions, BankMatch, BankMatchLine, BankMatchEntry, BankMatchUndo)
 
 
 async def test_a_match_confirmed_by_mistake_is_undone_and_stays_on_record(

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
-from sqlalchemy import func, select, text
+from sqlalchemy import select, text
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -22,6 +22,7 @@ from tests.http.test_reconciliations import HEADER, NOVEMBER, close, november
 from tests.http.test_statements import DATA, MAPPING, donate, lines, upload, url
 from tests.http.test_undo_match import match, undo
 from tests.support.clients import give_password, log_in, post_form, text_of
+from tests.support.databases import rows_in
 from tests.support.people import World
 
 Client = AsyncTestClient[Litestar]
@@ -36,13 +37,7 @@ async def withdraw(client: Client, world: World, statement: int, place: str = "b
 
 async def stored(sessions: async_sessionmaker[AsyncSession]) -> tuple[int, ...]:
     """How many imports, lines, rejected suggestions and withdrawals are stored."""
-    async with sessions() as session:
-        return tuple(
-            [
-                int(await session.scalar(select(func.count()).select_from(table)) or 0)
-                for table in (BankStatement, BankLine, RejectedSuggestion, StatementWithdrawal)
-            ]
-        )
+    return await rows_in(sessions, BankStatement, BankLine, RejectedSuggestion, StatementWithdrawal)
 
 
 async def test_the_latest_import_is_withdrawn_with_its_lines_and_file(

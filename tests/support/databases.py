@@ -22,9 +22,9 @@ from typing import Any, NoReturn
 
 import asyncpg
 import pytest
-from sqlalchemy import text
+from sqlalchemy import func, select, text
 from sqlalchemy.engine import make_url
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.db import create_engine
 from app.settings import Settings
@@ -213,3 +213,15 @@ async def run_sql(url: str, *statements: tuple[str, dict[str, object]]) -> list[
             return rows
     finally:
         await engine.dispose()
+
+
+async def rows_in(sessions: async_sessionmaker[AsyncSession], *tables: Any) -> tuple[int, ...]:
+    """How many rows each of ``tables`` (models or tables) holds, read in a session of its
+    own: what a refused request must leave as it was."""
+    async with sessions() as session:
+        return tuple(
+            [
+                int(await session.scalar(select(func.count()).select_from(table)) or 0)
+                for table in tables
+            ]
+        )
