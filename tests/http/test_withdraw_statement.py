@@ -112,9 +112,9 @@ async def test_reconciled_days_keep_their_import(
     client: Client, world: World, session_maker: async_sessionmaker[AsyncSession]
 ) -> None:
     statement = await november(client, world, match=False)
-    seqs = [line["suggestions"][0]["entry"] for line in await lines(client, world, statement["id"])]
     first = (await lines(client, world, statement["id"]))[0]
-    assert (await match(client, world, statement["id"], first["id"], seqs[0])).status_code == 201
+    seq = first["suggestions"][0]["entry"]
+    assert (await match(client, world, statement["id"], first["id"], seq)).status_code == 201
     assert (await close(client, world, "2026-11-02", "50.00")).status_code == 201
     refused = await withdraw(client, world, statement["id"])
     assert refused.status_code == 409
