@@ -525,12 +525,21 @@ class UndoneMatch(msgspec.Struct, frozen=True, gc=False):
     undone_at: datetime
 
 
+class Rejection(msgspec.Struct, frozen=True, gc=False):
+    """An entry a steward said is not the line: it is not suggested for it, until a steward
+    takes the rejection back."""
+
+    seq: int
+    rejected_at: datetime
+
+
 class LineView(msgspec.Struct, frozen=True, gc=False):
     line: BankLine | Any  # the ORM object, or a row of bank_lines with the same names
     status: str
     match: MatchView | None = None
     suggestions: tuple[Suggestion, ...] = ()
     undone: tuple[UndoneMatch, ...] = ()
+    rejected: tuple[Rejection, ...] = ()
 
 
 def _lines_of(lines: Sequence[BankLine | Any]) -> Any:
@@ -633,6 +642,7 @@ async def views_of(
     window = window_of(await settings_of(session, place))
     open_lines = [line for line in lines if line.id not in matches]
     suggestions: dict[int, tuple[Suggestion, ...]] = {}
+    rejected = await _rejections(session, open_lines)
     if open_lines:
         first = min(line.booked_on for line in open_lines) - timedelta(days=window)
         last = max(line.booked_on for line in open_lines) + timedelta(days=window)
@@ -646,19 +656,12 @@ async def views_of(
             ),
             window,
         )
-        rejected: dict[int, set[int]] = {}
-        for line_id, seq in await session.execute(
-            select(RejectedSuggestion.line_id, RejectedSuggestion.entry_seq)
-            .join(BankLine, BankLine.id == RejectedSuggestion.line_id)
-            .where(_lines_of(open_lines))
-        ):
-            rejected.setdefault(line_id, set()).add(seq)
         found = matcher.suggest_all(
             [
                 LineText.of(line.amount, line.booked_on, line.reference, line.description)
                 for line in open_lines
             ],
-            [rejected.get(line.id, ()) for line in open_lines],
+            [{r.seq for r in rejected.get(line.id, ())} for line in open_lines],
         )
         suggestions = {line.id: best for line, best in zip(open_lines, found, strict=True)}
     undone = await _undone_matches(session, lines)
@@ -677,11 +680,41 @@ async def views_of(
             )
         elif suggestions.get(line.id):
             views.append(
-                LineView(line, SUGGESTED, suggestions=suggestions[line.id], undone=taken_back)
+                LineView(
+                    line,
+                    SUGGESTED,
+                    suggestions=suggestions[line.id],
+                    undone=taken_back,
+                    rejected=rejected.get(line.id, ()),
+                )
             )
         else:
-            views.append(LineView(line, UNMATCHED, undone=taken_back))
+            views.append(
+                LineView(line, UNMATCHED, undone=taken_back, rejected=rejected.get(line.id, ()))
+            )
     return views
+
+
+async def _rejections(
+    session: AsyncSession, lines: Sequence[BankLine | Any]
+) -> dict[int, tuple[Rejection, ...]]:
+    """The entries rejected for each of ``lines``, in the order they were rejected. Only
+    open lines need them (a matched line is suggested nothing)."""
+    if not lines:
+        return {}
+    wanted = {line.id for line in lines}
+    found: dict[int, list[Rejection]] = {}
+    for line_id, seq, rejected_at in await session.execute(
+        select(
+            RejectedSuggestion.line_id, RejectedSuggestion.entry_seq, RejectedSuggestion.rejected_at
+        )
+        .join(BankLine, BankLine.id == RejectedSuggestion.line_id)
+        .where(_lines_of(lines))
+        .order_by(RejectedSuggestion.rejected_at, RejectedSuggestion.entry_seq)
+    ):
+        if line_id in wanted:
+            found.setdefault(line_id, []).append(Rejection(seq, rejected_at))
+    return {line_id: tuple(rejections) for line_id, rejections in found.items()}
 
 
 async def _undone_matches(
@@ -889,6 +922,17 @@ async def reject_suggestion(
             )
         )
         await session.flush()
+
+
+async def restore_suggestion(session: AsyncSession, line: BankLine, seq: int) -> None:
+    """Take back a rejection made by mistake: the entry ``seq`` may be suggested for the
+    line again. Nothing else changes: a rejection is the stewards' working note, not part
+    of any record, so taking it back leaves none either."""
+    rejection = await session.get(RejectedSuggestion, (line.id, seq))
+    if rejection is None:
+        raise NotFound(f"Entry {seq} was not rejected for this line.", field="entry")
+    await session.delete(rejection)
+    await session.flush()
 
 
 DONATION_MEMO = "Received in the bank"

@@ -382,11 +382,20 @@ class UndoneOut(msgspec.Struct, kw_only=True):
     undone_at: datetime
 
 
+class RejectedOut(msgspec.Struct, kw_only=True):
+    """An entry a steward said is not the line, and when: it is not suggested for the line
+    until the rejection is taken back."""
+
+    entry: int
+    rejected_at: datetime
+
+
 class LineOut(msgspec.Struct, kw_only=True):
     """A bank line (private: it names people), with ``status`` ``matched``, ``suggested``
     or ``unmatched``. A matched line lists the entries of its match, and whether the match
     adds up (``complete``: more lines may be expected for an entry paid in parts);
-    ``undone``, the matches a steward took it out of, oldest first."""
+    ``undone``, the matches a steward took it out of, oldest first; ``rejected`` (lines not
+    matched), the entries stewards said are not the line, in the order they said it."""
 
     id: int
     booked_on: date
@@ -402,6 +411,7 @@ class LineOut(msgspec.Struct, kw_only=True):
     complete: bool | None = None
     suggestions: list[SuggestionOut] = msgspec.field(default_factory=list)
     undone: list[UndoneOut] = msgspec.field(default_factory=list)
+    rejected: list[RejectedOut] = msgspec.field(default_factory=list)
 
 
 class MatchIn(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):

@@ -39,6 +39,7 @@ from ledger.schemas import (
     LineDonationIn,
     LineOut,
     MatchIn,
+    RejectedOut,
     RejectIn,
     StatementOut,
     StatementSettingsIn,
@@ -106,6 +107,7 @@ def line_out(view: bank.LineView) -> LineOut:
             UndoneOut(entries=list(undone.entries), undone_at=undone.undone_at)
             for undone in view.undone
         ],
+        rejected=[RejectedOut(entry=r.seq, rejected_at=r.rejected_at) for r in view.rejected],
     )
 
 
@@ -316,6 +318,30 @@ class StatementController(Controller):
     ) -> LineOut:
         where, found = await bank.find_line(db_session, caller.group, place, statement, line)
         await bank.reject_suggestion(db_session, found, data.entry, rejected_by=caller.user_id)
+        return await line_now(db_session, caller.group, where, found)
+
+    @delete(
+        "/statements/{statement:int}/lines/{line:int}/rejections/{entry:int}",
+        guards=[requires("steward")],
+        status_code=200,
+        summary="Take back a rejected suggestion: the entry may be suggested for the line again",
+        description=(
+            "For a suggestion rejected by mistake. The line's `rejected` lists what can be "
+            "taken back; 404 when the entry was not rejected for the line."
+        ),
+        responses={200: openapi.success(LineOut, "The line, the entry suggested again.")},
+    )
+    async def restore_suggestion(
+        self,
+        db_session: DbSession,
+        caller: CurrentCaller,
+        place: FromPath[str],
+        statement: Id,
+        line: Id,
+        entry: Id,
+    ) -> LineOut:
+        where, found = await bank.find_line(db_session, caller.group, place, statement, line)
+        await bank.restore_suggestion(db_session, found, entry)
         return await line_now(db_session, caller.group, where, found)
 
     @post(

@@ -120,6 +120,17 @@ class _LinesShown:
         return "?" + "&".join(parts) if parts else ""
 
 
+def _entry_numbers(value: object, field: str) -> list[int]:
+    """Entry numbers as a steward types them ("#12, 14"); a number no entry can have is
+    refused here, before the database is asked about it."""
+    text = str(value or "").replace("#", "").replace(",", " ")
+    numbers = [int(part) for part in text.split() if part.isdigit()]
+    for number in numbers:
+        if not 1 <= number <= MAX_ID:
+            raise InvalidInput(f"No entry has the number {number}.", field=field)
+    return numbers
+
+
 async def _sent_file(request: Request[Any, Any, Any], form: Form) -> bytes:
     """The file a form sent (the field ``file``, or the page's ``content``); its other
     fields go into ``form``."""
@@ -559,8 +570,8 @@ class StatementPages(Controller):
         line: Id,
     ) -> Template | Redirect:
         """One form per line: ``action`` is ``match`` (``entries``: numbers, comma
-        separated), ``reject`` (``entry``), ``donation`` (``fund``) or ``undo`` (take the
-        line out of its match)."""
+        separated), ``reject`` (``entry``), ``restore`` (``entry``: take a rejection back),
+        ``donation`` (``fund``) or ``undo`` (take the line out of its match)."""
         where, found = await bank.find_line(db_session, caller.group, place, statement, line)
         data = await request.form()
         action = str(data.get("action") or "")
@@ -571,20 +582,22 @@ class StatementPages(Controller):
         shown = (show, min(int(number), MAX_PAGE) if number.isdigit() and int(number) else 1)
         try:
             if action == "match":
-                text = str(data.get("entries") or "").replace("#", "")
-                seqs = [int(part) for part in text.replace(",", " ").split() if part.isdigit()]
+                seqs = _entry_numbers(data.get("entries"), "entries")
                 if not seqs:
                     raise InvalidInput("Give the numbers of the entries.", field="entries")
                 await bank.confirm_match(
                     db_session, caller.group, where, found, seqs, confirmed_by=caller.user_id
                 )
             elif action == "reject":
-                entry = str(data.get("entry") or "")
-                if not entry.isdigit():
+                seqs = _entry_numbers(data.get("entry"), "entry")
+                if len(seqs) != 1:
                     raise InvalidInput("Choose the suggestion to reject.", field="entry")
-                await bank.reject_suggestion(
-                    db_session, found, int(entry), rejected_by=caller.user_id
-                )
+                await bank.reject_suggestion(db_session, found, seqs[0], rejected_by=caller.user_id)
+            elif action == "restore":
+                seqs = _entry_numbers(data.get("entry"), "entry")
+                if len(seqs) != 1:
+                    raise InvalidInput("Choose the rejection to take back.", field="entry")
+                await bank.restore_suggestion(db_session, found, seqs[0])
             elif action == "undo":
                 await bank.undo_match(
                     db_session, caller.group, where, found, undone_by=caller.user_id

@@ -124,6 +124,20 @@ def confirm_the_suggestion(flow: BankFlow, text: str, seq: int) -> None:
     expect(line_of(flow.page, text)).to_contain_text(f"Matched with entries {seq}.")
 
 
+def reject_and_take_back(flow: BankFlow, text: str, seq: int) -> None:
+    """Say the entry suggested for the line that reads ``text`` is not it (a mis-tap), then
+    take that back: the card lists the rejection, and the entry is suggested again."""
+    line_of(flow.page, text).get_by_role("button", name="Not this one").click()
+    line = line_of(flow.page, text)
+    expect(line.locator(".badge")).to_have_text("Unmatched")
+    expect(line).to_contain_text("Entries a steward said are not this line:")
+    expect(line).to_contain_text(f"#{seq}, on")
+    line.get_by_role("button", name="Suggest it again").click()
+    line = line_of(flow.page, text)
+    expect(line.locator(".badge")).to_have_text("Suggested")
+    expect(line.get_by_role("button", name="Suggest it again")).to_have_count(0)
+
+
 def undo_the_match(flow: BankFlow, text: str, seq: int) -> None:
     """Take the bank line that reads ``text`` out of its match (confirmed by mistake): it
     is open again, and its card says which match it left."""
@@ -283,6 +297,8 @@ def test_a_steward_maps_a_new_csv_settles_its_lines_and_closes_the_reconciliatio
         page.goto(flow.statement_url)
         found["statement lines"] = serious_violations(page)
         expect(line_of(page, "Biomarkt Nord")).to_contain_text("Money that left without an entry")
+        # A suggestion rejected by mistake, taken back.
+        reject_and_take_back(flow, "María López", seq)
         confirm_the_suggestion(flow, "María López", seq)
         # A confirmation taken back, then made again.
         undo_the_match(flow, "María López", seq)

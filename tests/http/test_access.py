@@ -170,6 +170,15 @@ ROUTES: dict[tuple[str, str], Route] = {
         STEWARD, body={}, allowed=422, params={"place": "bank", "statement": "999999", "line": "1"}
     ),
     (
+        "DELETE",
+        "/api/groups/{group:str}/places/{place:str}/statements/{statement:int}/lines/{line:int}"
+        "/rejections/{entry:int}",
+    ): Route(
+        STEWARD,
+        allowed=404,
+        params={"place": "bank", "statement": "999999", "line": "1", "entry": "1"},
+    ),
+    (
         "POST",
         "/api/groups/{group:str}/places/{place:str}/statements/{statement:int}/lines/{line:int}/donation",
     ): Route(

@@ -244,6 +244,22 @@ CASES = [
         field="entry",
     ),
     Case(
+        "taking back the rejection of entry 0",
+        "DELETE",
+        LINE + "/rejections/{entry:int}",
+        params={"place": "bank", "statement": "1", "line": "1", "entry": "0"},
+        status=(404,),
+        field="entry",
+    ),
+    Case(
+        "taking back the rejection of an entry too large to be one",
+        "DELETE",
+        LINE + "/rejections/{entry:int}",
+        params={"place": "bank", "statement": "1", "line": "1", "entry": HUGE},
+        status=(404,),
+        field="entry",
+    ),
+    Case(
         "donation to no fund",
         "POST",
         LINE + "/donation",
