@@ -69,6 +69,15 @@ def ready_at(now: datetime, interval: float) -> Callable[[GroupWitness], bool]:
     return ready
 
 
+def _size(text: str) -> int | None:
+    """The tree size a witness's 409 names (ASCII decimal), if it is one this log's records
+    can hold (64-bit signed); a witness's other answers are its own mistake, not ours."""
+    if not (text.isascii() and text.isdigit()) or len(text) > 19:
+        return None
+    size = int(text)
+    return size if size < 2**63 else None
+
+
 async def ask(client: httpx.AsyncClient, request: WitnessRequest) -> Answer:
     """Send one add-checkpoint request and check the answer's cosignature."""
     try:
@@ -80,8 +89,9 @@ async def ask(client: httpx.AsyncClient, request: WitnessRequest) -> Answer:
     if response.status_code == 409:
         media_type = response.headers.get("content-type", "").split(";")[0].strip()
         text = response.text
-        if media_type == SIZE_MEDIA_TYPE and text.endswith("\n") and text[:-1].isdigit():
-            return Answer(request, error="409", witness_size=int(text[:-1]))
+        size = _size(text[:-1]) if media_type == SIZE_MEDIA_TYPE and text.endswith("\n") else None
+        if size is not None:
+            return Answer(request, error="409", witness_size=size)
         return Answer(request, error="409 without the size it has")
     if response.status_code != 200:
         return Answer(request, error=f"refused: {response.status_code} {response.text[:200]}")

@@ -60,7 +60,8 @@ def policy_number(text: str) -> int | str:
     """The form's ``policy`` as a number ("2" or "#2"); other text stays text, for
     ``claim_in`` to refuse naming the field."""
     text = text.strip().lstrip("#")
-    return int(text) if text.isdigit() and len(text) < 11 else text
+    # isascii: "²" is a digit to ``isdigit`` but not to ``int``.
+    return int(text) if text.isascii() and text.isdigit() and len(text) < 11 else text
 
 
 def claims_controller(limit: int) -> type[Controller]:

@@ -27,6 +27,18 @@ from ledger.schemas import DisbursementIn, DonationIn, EntryIn, MoveIn, Reversal
 from ledger.words import N_
 
 MAX_SEQ = 2**62  # far beyond any ledger, within a 64-bit column
+
+
+def typed_number(text: str, maximum: int, *, minimum: int = 1) -> int | None:
+    """The whole number a field or a link holds, written in the digits 0-9, from
+    ``minimum`` to ``maximum``; None for anything else. (``str.isdigit`` alone lets "²"
+    through, which ``int`` refuses, and any length, which the database's integers do.)"""
+    if not (text.isascii() and text.isdigit()) or len(text.lstrip("0")) > len(str(maximum)):
+        return None
+    number = int(text)
+    return number if minimum <= number <= maximum else None
+
+
 FORM_ID = re.compile(r"[A-Za-z0-9_-]{16,64}")
 MEMO_MAX = 500
 COUNTERPARTY_MAX = 64
@@ -359,13 +371,13 @@ def entry_from_form(
     """The entry the form asks for, or None with the form's errors filled in."""
     occurred_on = _date(form, "occurred_on", today, window)
     if kind == "reversal":
-        reverses = form.value("reverses").lstrip("#")
-        if not reverses.isdigit() or not 0 < int(reverses) <= MAX_SEQ:
+        reverses = typed_number(form.value("reverses").lstrip("#"), MAX_SEQ)
+        if reverses is None:
             form.fail("reverses", N_("Enter the number of the entry to reverse, such as 12."))
         memo = _text(form, "memo", MEMO_MAX, required=N_("Say why the entry is reversed."))
-        if not form.ok:
+        if reverses is None or not form.ok:
             return None
-        return ReversalIn(reverses=int(reverses), memo=memo)
+        return ReversalIn(reverses=reverses, memo=memo)
     memo = _text(form, "memo", MEMO_MAX)
     # Where the money is: the picker is shown only to groups with more than one place; the
     # ledger names an unknown place (``place``), and takes the default when none is sent.

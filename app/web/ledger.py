@@ -51,6 +51,7 @@ from app.web.forms import (
     entry_from_form,
     new_form_id,
     read_form,
+    typed_number,
 )
 from app.web.language import visitor_formatter, visitor_language
 from app.web.security import COOKIE_FREE
@@ -142,9 +143,8 @@ class LedgerPages(Controller):
             errors["to"] = t("The end date is before the start date.")
         cursor: int | None = None
         if before:
-            if before.isdigit() and 0 < int(before) <= MAX_SEQ:
-                cursor = int(before)
-            else:
+            cursor = typed_number(before, MAX_SEQ)
+            if cursor is None:
                 errors["before"] = t("That page link is broken; start from the newest entries.")
         entries: list[EntryView] = []
         next_before: int | None = None
@@ -678,16 +678,16 @@ def _policy_in(form: Form) -> int | None:
     text = form.value("policy").lstrip("#")
     if not text:
         return None
-    if not text.isdigit() or not 0 < int(text) <= MAX_SEQ:
+    number = typed_number(text, MAX_SEQ)
+    if number is None:
         form.fail("policy", N_("Choose one of the policies listed."))
-        return None
-    return int(text)
+    return number
 
 
 def _claim_in(form: Form) -> int | None:
     """The claim a payment under a policy pays back (the ledger checks it is that claim)."""
     text = form.value("claim")
-    return int(text) if text.isdigit() and 0 < int(text) <= MAX_SEQ else None
+    return typed_number(text, MAX_SEQ)
 
 
 async def _policies_in_force(db_session: AsyncSession, group: Group) -> list[PolicyOut]:
@@ -713,10 +713,10 @@ def _decided_in(form: Form) -> int | None:
     text = form.value("proposal").lstrip("#")
     if not text:
         return None
-    if not text.isdigit() or not 0 < int(text) <= MAX_SEQ:
+    number = typed_number(text, MAX_SEQ)
+    if number is None:
         form.fail("proposal", N_("Choose one of the proposals listed."))
-        return None
-    return int(text)
+    return number
 
 
 async def _decision_of(

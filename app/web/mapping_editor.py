@@ -12,7 +12,7 @@ from typing import Any
 
 import msgspec
 
-from app.web.forms import Form
+from app.web.forms import Form, typed_number
 from ledger.errors import LedgerError
 from ledger.statements import ENCODINGS, CsvMapping
 from ledger.statements.csv_editor import DATE_FORMATS, FileColumns, file_columns
@@ -68,6 +68,8 @@ UNUSED = {
     "in-out": ("amount", "direction"),
 }
 MAX_COLUMN = 999
+# Lines a mapping may skip at a file's start or end.
+MAX_SKIPPED = 1000
 
 
 def _name_of(table: dict[str, str], value: str) -> str:
@@ -113,11 +115,11 @@ def fields_of(mapping: CsvMapping, columns: FileColumns, form: Form) -> None:
 
 
 def _count(form: Form, name: str) -> int:
-    text = form.value(name) or "0"
-    if not text.isdigit() or int(text) > 1000:
+    count = typed_number(form.value(name) or "0", MAX_SKIPPED, minimum=0)
+    if count is None:
         form.fail(name, N_("Write a number of lines from 0 to 1000."))
         return 0
-    return int(text)
+    return count
 
 
 def columns_from_form(data: bytes, form: Form) -> FileColumns:
@@ -129,7 +131,7 @@ def columns_from_form(data: bytes, form: Form) -> FileColumns:
         data,
         encoding=next((known for known in ENCODINGS if known == encoding), "utf-8"),
         delimiter=DELIMITERS.get(form.value("delimiter"), ","),
-        skip_lines=int(skip) if skip.isdigit() and int(skip) <= 1000 else 0,
+        skip_lines=typed_number(skip, MAX_SKIPPED, minimum=0) or 0,
         header=form.value("header") != "no",
     )
 
@@ -145,16 +147,18 @@ def mapping_from_form(form: Form, columns: FileColumns) -> CsvMapping | None:
         text = form.value(name)
         if not text:
             continue
-        if not text.isdigit() or not 1 <= int(text) <= MAX_COLUMN:
+        position = typed_number(text, MAX_COLUMN)
+        if position is None:
             form.fail(name, N_("Choose one of the file's columns."))
             continue
-        chosen[name] = columns.column(int(text))
+        chosen[name] = columns.column(position)
     if "date" not in chosen and not form.error("date"):
         form.fail("date", N_("Choose the column that holds each line's date."))
     described = []
     for text in form.lists.get("description", []):
-        if text.isdigit() and 1 <= int(text) <= MAX_COLUMN:
-            described.append(columns.column(int(text)))
+        position = typed_number(text, MAX_COLUMN)
+        if position is not None:
+            described.append(columns.column(position))
     chosen["description"] = tuple(described)
     encoding = form.value("encoding")
     if encoding not in ENCODINGS:

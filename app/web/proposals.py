@@ -58,6 +58,7 @@ from app.web.forms import (
     Form,
     read_form,
     said,
+    typed_number,
 )
 from app.web.language import visitor_formatter, visitor_language
 from app.web.ledger import entry_views, receipt_of
@@ -221,10 +222,8 @@ def policy_from_form(form: Form, zone: tzinfo) -> ProposalIn | None:
             form.fail("ends_on", N_("Write the date as YYYY-MM-DD, e.g. 2026-12-31."))
     replaces: int | None = None
     if form.value("replaces"):
-        text = form.value("replaces").lstrip("#")
-        if text.isdigit() and 0 < int(text) <= MAX_PROPOSAL:
-            replaces = int(text)
-        else:
+        replaces = typed_number(form.value("replaces").lstrip("#"), MAX_PROPOSAL)
+        if replaces is None:
             form.fail("replaces", N_("Choose one of the policies listed."))
     end = form.value("end") == "on"
     if not form.ok:
@@ -310,9 +309,9 @@ class ProposalPages(Controller):
         fmt = visitor_formatter(request, group)
         cursor: int | None = None
         if before:
-            if not (before.isdigit() and 0 < int(before) <= MAX_PROPOSAL):
+            cursor = typed_number(before, MAX_PROPOSAL)
+            if cursor is None:
                 raise NotFoundException("That page link is broken; start from the newest.")
-            cursor = int(before)
         closed, next_before = await proposal_queries.closed_proposals(
             db_session, group, before=cursor, limit=proposal_queries.PROPOSALS_PAGE
         )
@@ -859,8 +858,9 @@ class MemberProposalPages(Controller):
     ) -> Template | Redirect:
         form = await read_form(request, COMMENT_FIELDS)
         body = _limited(form, "body", COMMENT_MAX, required=N_("Write your comment first."))
-        reply_to = form.value("reply_to")
-        if reply_to and not (reply_to.isdigit() and 0 < int(reply_to) <= MAX_PROPOSAL):
+        reply_text = form.value("reply_to")
+        reply_to = typed_number(reply_text, MAX_PROPOSAL)
+        if reply_text and reply_to is None:
             form.fail("reply_to", N_("Reply from the comment's own Reply button."))
         status = 422
         if form.ok:
@@ -871,7 +871,7 @@ class MemberProposalPages(Controller):
                     number,
                     caller.logged_in_user,
                     body,
-                    int(reply_to) if reply_to else None,
+                    reply_to,
                 )
             except LedgerError as error:
                 status = status_of(error)

@@ -31,7 +31,7 @@ from app.i18n import language_name, translations
 from app.jobs import discard_held_requests, erase_personal_data
 from app.presenters.formatting import Formatter
 from app.presenters.ledger import fund_view
-from app.web.forms import Form, read_form
+from app.web.forms import Form, read_form, typed_number
 from app.web.language import visitor_formatter, visitor_language
 from app.web.templating import page, see_other
 from ledger import service
@@ -227,7 +227,7 @@ class RequestPages(Controller):
             request,
             db_session,
             caller.group,
-            up_to=int(up_to) if up_to.isdigit() and len(up_to) < 19 else 0,
+            up_to=typed_number(up_to, MAX_ID) or 0,
         )
         done = "cleared" if discarded else "none"
         return Redirect(f"/m/{caller.group.slug}/requests?done={done}", status_code=303)

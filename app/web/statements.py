@@ -38,7 +38,7 @@ from app.guards import member_with
 from app.jobs import withdraw_statement
 from app.presenters.formatting import Formatter
 from app.web import mapping_editor
-from app.web.forms import Form
+from app.web.forms import Form, typed_number
 from app.web.language import visitor_language
 from app.web.templating import page, see_other
 from ledger import bank, reconciliation, service
@@ -123,11 +123,12 @@ class _LinesShown:
 def _entry_numbers(value: object, field: str) -> list[int]:
     """Entry numbers as a steward types them ("#12, 14"); a number no entry can have is
     refused here, before the database is asked about it."""
-    text = str(value or "").replace("#", "").replace(",", " ")
-    numbers = [int(part) for part in text.split() if part.isdigit()]
-    for number in numbers:
-        if not 1 <= number <= MAX_ID:
-            raise InvalidInput(f"No entry has the number {number}.", field=field)
+    numbers = []
+    for part in str(value or "").replace("#", "").replace(",", " ").split():
+        number = typed_number(part, MAX_ID)
+        if number is None:
+            raise InvalidInput(f"No entry has the number {part}.", field=field)
+        numbers.append(number)
     return numbers
 
 
@@ -311,7 +312,7 @@ class StatementPages(Controller):
         error on its field or on the preview, when it reads none)."""
         mapping, columns, source = await _mapping_for(db_session, place, data, form)
         skip = form.value("skip_lines")
-        skipped = int(skip) if skip.isdigit() else 0
+        skipped = typed_number(skip, mapping_editor.MAX_SKIPPED, minimum=0) or 0
         rows = _first_lines(data, form)
         header_line = next(
             (line for line, cells in rows if line > skipped and any(c.strip() for c in cells)),
@@ -579,7 +580,7 @@ class StatementPages(Controller):
         # The page of lines the steward acted from, to go back to.
         show = "open" if data.get("show") == "open" else "all"
         number = str(data.get("page") or "")
-        shown = (show, min(int(number), MAX_PAGE) if number.isdigit() and int(number) else 1)
+        shown = (show, typed_number(number, MAX_PAGE) or 1)
         try:
             if action == "match":
                 seqs = _entry_numbers(data.get("entries"), "entries")
