@@ -211,42 +211,64 @@ async def find_by_reference(
 
 
 async def status_by_reference(session: AsyncSession, group: Group, reference: str) -> RequestStatus:
-    found = (
-        await session.scalars(
-            select(SupportRequest).where(
-                SupportRequest.group_id == group.id, SupportRequest.reference == reference
-            )
-        )
-    ).one_or_none()
+    found = await find_by_reference(session, group, reference)
     if found is None:
         raise NotFound("We could not find a request with this reference.")
     return await status_of(session, group, found)
 
 
 async def status_of(session: AsyncSession, group: Group, request: SupportRequest) -> RequestStatus:
-    status, decision = request.status, None
-    if request.proposal_id is not None and status not in ("declined", "paid", "withdrawn"):
-        proposal = await session.get(Proposal, request.proposal_id)
-        if proposal is not None and proposal.status != "open":
+    return (await statuses_of(session, group, [request]))[0]
+
+
+async def statuses_of(
+    session: AsyncSession, group: Group, requests: Sequence[SupportRequest]
+) -> list[RequestStatus]:
+    """Each request's status as its person and the stewards see it. The proposals the
+    requests became, and what was paid under those that passed, are read once for all
+    (the stewards' queue shows every open request)."""
+    settled = ("declined", "paid", "withdrawn")
+    ids = {r.proposal_id for r in requests if r.proposal_id is not None and r.status not in settled}
+    decided: dict[int, Proposal] = {}
+    if ids:
+        found = await session.scalars(select(Proposal).where(Proposal.id.in_(ids)))
+        decided = {proposal.id: proposal for proposal in found if proposal.status != "open"}
+    passed = [proposal for proposal in decided.values() if proposal.status == "passed"]
+    done = await proposals.paid(session, group, [p.number for p in passed]) if passed else {}
+    statuses = []
+    for request in requests:
+        status, decision = request.status, None
+        proposal = None
+        if request.proposal_id is not None and status not in settled:
+            proposal = decided.get(request.proposal_id)
+        if proposal is not None:
             status, decision = "decided", proposal.status
-            if proposal.status == "passed" and await _fully_paid(session, group, proposal):
+            if proposal.status == "passed" and _fully_paid(proposal, done):
                 status = "paid"
-    amount = format_amount(request.amount, request.currency) if request.amount else None
-    return RequestStatus(
-        request.pseudonym,
-        status,
-        request.created_at,
-        amount,
-        decision,
-        request.decline_message,
-        erased=request.erased_at is not None,
-    )
+        amount = format_amount(request.amount, request.currency) if request.amount else None
+        statuses.append(
+            RequestStatus(
+                request.pseudonym,
+                status,
+                request.created_at,
+                amount,
+                decision,
+                request.decline_message,
+                erased=request.erased_at is not None,
+            )
+        )
+    return statuses
 
 
-async def _fully_paid(session: AsyncSession, group: Group, proposal: Proposal) -> bool:
+def _fully_paid(proposal: Proposal, paid: dict[int, int]) -> bool:
+    """Whether ``paid`` (money paid under each proposal, by number) covers what the
+    proposal's current version asks."""
     version = proposals.current_version(proposal)
-    done = (await proposals.paid(session, group, [proposal.number])).get(proposal.number, 0)
-    return version.amount is not None and done >= version.amount
+    return version.amount is not None and paid.get(proposal.number, 0) >= version.amount
+
+
+async def _paid_in_full(session: AsyncSession, group: Group, proposal: Proposal) -> bool:
+    return _fully_paid(proposal, await proposals.paid(session, group, [proposal.number]))
 
 
 # --- what the person may do on their status page ------------------------------------------
@@ -507,7 +529,7 @@ async def mark_paid(
     if (
         proposal is None
         or proposal.status != "passed"
-        or not await _fully_paid(session, group, proposal)
+        or not await _paid_in_full(session, group, proposal)
     ):
         raise Conflict("Record the authorised payment in the ledger first.")
     request.status = "paid"
@@ -626,6 +648,6 @@ async def _decided_at(
     proposal = await session.get(Proposal, request.proposal_id)
     if proposal is None or proposal.status == "open" or proposal.decided_at is None:
         return None
-    if proposal.status == "passed" and not await _fully_paid(session, group, proposal):
+    if proposal.status == "passed" and not await _paid_in_full(session, group, proposal):
         return None
     return proposal.decided_at

@@ -178,16 +178,10 @@ class RequestPages(Controller):
         latest = await support.latest_events(db_session, [*waiting, *answered])
 
         async def rows_of(requests: list[SupportRequest]) -> list[RequestRow]:
+            statuses = await support.statuses_of(db_session, caller.group, requests)
             return [
-                _row(
-                    r,
-                    await support.status_of(db_session, caller.group, r),
-                    fmt,
-                    now,
-                    translate,
-                    latest.get(r.id),
-                )
-                for r in requests
+                _row(r, status, fmt, now, translate, latest.get(r.id))
+                for r, status in zip(requests, statuses, strict=True)
             ]
 
         # Held requests show no latest event (their events are not read).

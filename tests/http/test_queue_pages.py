@@ -18,6 +18,7 @@ from app.settings import Settings
 from ledger.groups import utcnow
 from proposals import personal, support
 from proposals.models import DetailsRead, Proposal, RequestDetails, RequestNote, SupportRequest
+from tests.http.test_pages_scale import statements_sent
 from tests.support.clients import browser, give_password, post_form, text_of
 from tests.support.people import Person, World, build_world
 
@@ -541,3 +542,63 @@ async def test_members_outsiders_and_anonymous_visitors_cannot_read_requests(
         assert PERSON["name"] not in crossed.text
     assert await readers(session, request) == []
     assert await readers(session, theirs) == []
+
+
+async def test_the_queue_shows_what_became_of_proposed_requests_in_the_same_reads_for_any_number(
+    settings: Settings, client: Client, world: World, session: AsyncSession
+) -> None:
+    """A request proposed to the group shows the proposal's outcome, and "Paid" once the
+    ledger holds the payment. The statuses are read together: the page sends as many
+    statements for two such requests as for six."""
+    await fund_money(client, world, "5000.00")
+    await give_password(session, world.steward)
+
+    async def proposed_and_passed(paid: bool) -> SupportRequest:
+        request = await ask(session, world)
+        async with browser(settings, world.steward) as steward:
+            assert (await propose(steward, world, request)).status_code == 303
+        number = (await reread(session, request)).proposal_id
+        assert number is not None
+        proposal = await session.get(Proposal, number)
+        assert proposal is not None
+        await session.commit()
+        for person in (world.admin, world.steward, world.facilitator, world.member):
+            answer = await client.post(
+                f"/api/groups/{world.slug}/proposals/{proposal.number}/responses",
+                headers=person.headers,
+                json={"position": "agree"},
+            )
+            assert answer.status_code in (200, 201), answer.text
+        if paid:
+            payment = await client.post(
+                f"/api/groups/{world.slug}/entries",
+                headers=world.steward.headers,
+                json={
+                    "kind": "disbursement",
+                    "fund": "rent-relief",
+                    "amount": "300.00",
+                    "proposal": proposal.number,
+                    "counterparty": request.pseudonym,
+                },
+            )
+            assert payment.status_code == 201, payment.text
+        return request
+
+    async def queue_read() -> tuple[str, int]:
+        async with browser(settings, world.steward) as steward:
+            with statements_sent(steward.app.state.alchemy_config.engine_instance) as sent:
+                page = await steward.get(f"/m/{world.slug}/requests", headers=HTML)
+        assert page.status_code == 200, page.text
+        return text_of(page.text), len(sent)
+
+    first = [await proposed_and_passed(paid) for paid in (True, False)]
+    text, statements = await queue_read()
+    assert f"{first[0].pseudonym} Urgent" in text
+    assert "Paid" in text
+    assert "Decided: passed" in text
+    more = [await proposed_and_passed(paid) for paid in (True, False, True, False)]
+    text, more_statements = await queue_read()
+    for request in more:
+        assert request.pseudonym in text
+    assert text.count("Decided: passed") == 3
+    assert more_statements == statements
