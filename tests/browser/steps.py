@@ -36,6 +36,8 @@ DESKTOP = {"width": 1280, "height": 900}
 
 
 PHONE = {"width": 390, "height": 844}
+# The narrowest phone the pages are made for.
+NARROW_PHONE = {"width": 360, "height": 740}
 
 
 @dataclass
@@ -108,9 +110,9 @@ WORDS = {
 STATUS_URL = re.compile(r".*/g/rent-fund/ask/[A-Za-z0-9_-]{20,}\?sent=1$")
 
 
-def fits_the_screen(page: Any) -> None:
-    width = page.evaluate("document.documentElement.scrollWidth")
-    assert width <= PHONE["width"], f"{page.url} scrolls sideways ({width}px)"
+def fits_the_screen(page: Any, width: int = PHONE["width"]) -> None:
+    scrolled = page.evaluate("document.documentElement.scrollWidth")
+    assert scrolled <= width, f"{page.url} scrolls sideways ({scrolled}px)"
 
 
 def fill_the_form(page: Any, words: dict[str, str], *, contact: bool = True) -> None:

@@ -26,9 +26,16 @@ from babel.dates import format_date
 from playwright.sync_api import expect
 
 from ledger.merkle import verify_inclusion
-from tests.browser.steps import DESKTOP, Cast, adopt_policy, log_in, serious_violations
+from tests.browser.steps import (
+    DESKTOP,
+    NARROW_PHONE,
+    Cast,
+    adopt_policy,
+    fits_the_screen,
+    log_in,
+    serious_violations,
+)
 
-NARROW_PHONE = {"width": 360, "height": 740}
 # The statement's three days, about a month back (within ``STALE_AFTER`` of today).
 DAYS = [date.today() - timedelta(days=back) for back in (34, 31, 26)]
 # What the bank says the account held at the end of the last day: it was opened for the
@@ -57,11 +64,6 @@ class BankFlow:
     statements_url: str
     artifacts: Path
     statement_url: str = ""
-
-
-def fits_the_screen(page: Any, width: int) -> None:
-    scrolled = page.evaluate("document.documentElement.scrollWidth")
-    assert scrolled <= width, f"{page.url} scrolls sideways ({scrolled}px)"
 
 
 def import_with_a_new_mapping(flow: BankFlow, file: Path, found: dict[str, list[str]]) -> None:

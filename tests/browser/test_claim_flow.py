@@ -15,7 +15,15 @@ import httpx
 from PIL import Image
 from playwright.sync_api import expect
 
-from tests.browser.steps import DESKTOP, Cast, adopt_policy, log_in, serious_violations
+from tests.browser.steps import (
+    DESKTOP,
+    NARROW_PHONE,
+    Cast,
+    adopt_policy,
+    fits_the_screen,
+    log_in,
+    serious_violations,
+)
 from tests.support.people import Person
 from tests.support.receipts import GPS_IFD, SECRET, photo_with_gps
 
@@ -110,6 +118,12 @@ def test_a_member_is_paid_back_with_the_receipt_attached_to_the_payment(
         assert "Receipt attached: JPEG" in text
         found["public ledger with a reimbursement"] = serious_violations(visitor)
         visitor.screenshot(path=str(artifacts / "reimbursement-public.png"), full_page=True)
+        # On a phone, the receipt's SHA-256 wraps: neither page scrolls sideways.
+        visitor.set_viewport_size(NARROW_PHONE)
+        for path in ("/ledger", ""):
+            visitor.goto(f"{server}/g/{slug}{path}")
+            expect(visitor.get_by_text("Receipt attached: JPEG").first).to_be_visible()
+            fits_the_screen(visitor, NARROW_PHONE["width"])
         listed = httpx.get(f"{server}/api/groups/{slug}/entries/3/attachments", timeout=30).json()
         assert len(listed) == 1
         kept = httpx.get(

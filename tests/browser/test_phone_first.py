@@ -11,10 +11,10 @@ from typing import Any
 
 import httpx
 
+from tests.browser.steps import NARROW_PHONE as NARROW
 from tests.browser.steps import PERSON, STATUS_URL, WORDS, Cast, fill_the_form, log_in
 from tests.browser.test_site import seed_entries
 
-NARROW = {"width": 360, "height": 740}
 THUMB = 44  # px: the smallest control a thumb presses surely
 
 # The controls a thumb presses, and for a radio or a checkbox its label (what is pressed).
