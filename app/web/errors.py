@@ -33,10 +33,13 @@ _MESSAGES = {
     401: "This page is for members. Log in to see it.",
     403: "You do not have permission to do this.",
     404: "We could not find this page. If a group is private, only its members can see it.",
+    # Mostly an address a form sends to, opened by itself (a bookmark, the address bar).
+    405: "This address takes what a form sends. Go back to the page the form is on and send "
+    "it from there.",
     500: "Something went wrong on our side. Nothing was changed; please try again.",
 }
 # Statuses whose detail helps the reader (it never holds more than what they sent or may see).
-_SHOW_DETAIL = frozenset({400, 403, 405, 409, 422, 429})
+_SHOW_DETAIL = frozenset({400, 403, 409, 422, 429})
 
 
 def error_page(

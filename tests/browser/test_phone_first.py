@@ -12,7 +12,15 @@ from typing import Any
 import httpx
 
 from tests.browser.steps import NARROW_PHONE as NARROW
-from tests.browser.steps import PERSON, STATUS_URL, WORDS, Cast, fill_the_form, log_in
+from tests.browser.steps import (
+    PERSON,
+    STATUS_URL,
+    WORDS,
+    Cast,
+    adopt_policy,
+    fill_the_form,
+    log_in,
+)
 from tests.browser.test_site import seed_entries
 
 THUMB = 44  # px: the smallest control a thumb presses surely
@@ -88,6 +96,20 @@ def test_every_main_page_works_at_360_px(
     world = cast.world
     slug = world.slug
     seed_entries(server, cast)
+    # A large month: its amounts are the widest cells of the group page's table of months.
+    terms = {"fund": "rent-relief", "max_per_payment": "5000.00", "max_per_month": "5000.00"}
+    policy = adopt_policy(server, cast, "Rent arrears", {**terms, "purpose": "Rent arrears"})
+    for body in (
+        {"kind": "donation", "fund": "rent-relief", "amount": "12345.67", "memo": "Gala"},
+        {"kind": "disbursement", "fund": "rent-relief", "amount": "1081.00", "policy": policy},
+    ):
+        large = httpx.post(
+            f"{server}/api/groups/{slug}/entries",
+            json=body,
+            headers=world.steward.headers,
+            timeout=30,
+        )
+        assert large.status_code == 201, large.text
     opened = httpx.post(
         f"{server}/api/groups/{slug}/proposals",
         json={
@@ -127,6 +149,8 @@ def test_every_main_page_works_at_360_px(
             "verify": "/verify",
             "login": "/login",
             "password-forgot": "/password/forgot",
+            # Spanish words are longer ("Entradas", "Salidas"), and so are its amounts.
+            "group-es": f"/g/{slug}?lang=es",
         }
         for name, path in public.items():
             page.goto(server + path)

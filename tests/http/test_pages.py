@@ -201,6 +201,25 @@ async def test_unknown_group_and_page_get_a_friendly_404_page(client: Client) ->
         assert "Traceback" not in response.text
 
 
+async def test_a_form_address_opened_by_itself_says_how_to_send_the_form(
+    client: Client, world: World
+) -> None:
+    """A bookmark or the address bar opens a form's address with GET: the page says what to
+    do, in the visitor's language, and not the request's method in English."""
+    path = f"/m/{world.slug}/places/bank/reconciliations"
+    for language, words in (
+        ("en", "Go back to the page the form is on and send it from there."),
+        ("es", "Vuelve a la página del formulario y envíalo desde allí."),
+    ):
+        response = await client.get(path, headers={**HTML, "Accept-Language": language})
+        assert response.status_code == 405
+        assert words in text_of(response.text)
+        assert "GET is not allowed" not in response.text
+    # A program still reads what was wrong.
+    problem = await client.get(path)
+    assert problem.json()["detail"] == f"GET is not allowed at {path}."
+
+
 # --- the ledger ------------------------------------------------------------------------------
 
 
