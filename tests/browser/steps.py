@@ -110,9 +110,24 @@ WORDS = {
 STATUS_URL = re.compile(r".*/g/rent-fund/ask/[A-Za-z0-9_-]{20,}\?sent=1$")
 
 
+# The tables that scroll sideways in their box without the hint above them that says so.
+HIDDEN_SCROLL = """
+() => [...document.querySelectorAll('.table-scroll')]
+  .filter((box) => box.scrollWidth > box.clientWidth + 1)
+  .filter((box) => {
+    const hint = box.previousElementSibling;
+    return !(hint && hint.matches('.table-scroll__hint') && hint.offsetHeight > 0);
+  })
+  .map((box) => `${box.getAttribute('aria-label') || 'a table'} (${box.scrollWidth}px)`)
+"""
+
+
 def fits_the_screen(page: Any, width: int = PHONE["width"]) -> None:
+    """Nothing on the page scrolls sideways but a table in its box, under its hint."""
     scrolled = page.evaluate("document.documentElement.scrollWidth")
     assert scrolled <= width, f"{page.url} scrolls sideways ({scrolled}px)"
+    hidden = page.evaluate(HIDDEN_SCROLL)
+    assert not hidden, f"{page.url}: tables scroll without a hint: {hidden}"
 
 
 def fill_the_form(page: Any, words: dict[str, str], *, contact: bool = True) -> None:

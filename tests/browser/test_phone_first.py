@@ -11,8 +11,9 @@ from typing import Any
 
 import httpx
 
-from tests.browser.steps import NARROW_PHONE as NARROW
 from tests.browser.steps import (
+    HIDDEN_SCROLL,
+    NARROW_PHONE,
     PERSON,
     STATUS_URL,
     WORDS,
@@ -55,15 +56,6 @@ SMALL_TARGETS = """
 
 
 # A table wider than its box scrolls inside it, and says so where the eye meets it.
-HIDDEN_SCROLL = """
-() => [...document.querySelectorAll('.table-scroll')]
-  .filter((box) => box.scrollWidth > box.clientWidth + 1)
-  .filter((box) => {
-    const hint = box.previousElementSibling;
-    return !(hint && hint.matches('.table-scroll__hint') && hint.offsetHeight > 0);
-  })
-  .map((box) => `${box.getAttribute('aria-label') || 'a table'} (${box.scrollWidth}px)`)
-"""
 
 
 def moderate_or_worse(page: Any) -> list[str]:
@@ -80,7 +72,7 @@ def moderate_or_worse(page: Any) -> list[str]:
 def check_page(page: Any, name: str, shots: Path, *, axe: bool) -> list[str]:
     problems = []
     width = page.evaluate("document.documentElement.scrollWidth")
-    if width > NARROW["width"]:
+    if width > NARROW_PHONE["width"]:
         problems.append(f"scrolls sideways ({width}px)")
     problems += [f"small target: {t}" for t in page.evaluate(SMALL_TARGETS, THUMB)]
     problems += [f"scrolls without a hint: {t}" for t in page.evaluate(HIDDEN_SCROLL)]
@@ -126,7 +118,7 @@ def test_every_main_page_works_at_360_px(
     shots = artifacts / "phone"
     shots.mkdir(exist_ok=True)
     found: dict[str, list[str]] = {}
-    context = chromium.new_context(viewport=NARROW, is_mobile=True, has_touch=True)
+    context = chromium.new_context(viewport=NARROW_PHONE, is_mobile=True, has_touch=True)
     try:
         page = context.new_page()
         # A person asks, in Spanish, and reads their status page.
