@@ -19,11 +19,17 @@ from ledger.bundle import verify_bundle
 from ledger.canonical import parse_leaf
 from ledger.schemas import DisbursementIn
 from ledger.service import Authorisation
-from tests.support.clients import browser, give_password, post_form, racing_client, text_of
+from tests.support.clients import (
+    browser,
+    everyone_agrees,
+    give_password,
+    post_form,
+    racing_client,
+    text_of,
+)
 from tests.support.people import Person, World, adopt_policy
 
 Client = AsyncTestClient[Litestar]
-EVERYONE = ("admin", "steward", "facilitator", "member")
 HTML = {"Accept": "text/html"}
 
 
@@ -61,17 +67,6 @@ async def propose_policy(client: Client, world: World, by: Person, **policy: Any
     assert response.status_code == 201, response.text
     number: int = response.json()["number"]
     return number
-
-
-async def agree(client: Client, world: World, number: int) -> None:
-    for name in EVERYONE:
-        person: Person = getattr(world, name)
-        response = await client.post(
-            api(world, f"/proposals/{number}/responses"),
-            headers=person.headers,
-            json={"position": "agree"},
-        )
-        assert response.status_code == 201, response.text
 
 
 def words(page: httpx.Response) -> str:
@@ -121,7 +116,7 @@ async def test_a_policy_is_adopted_by_consensus_and_pays_within_its_limits(
     # Not in force while it is being decided.
     assert (await pay(client, world, "10.00", policy=number)).status_code == 409
     assert await policies(client, world) == {}
-    await agree(client, world, number)
+    await everyone_agrees(client, world, number)
 
     paid = await pay(client, world, "20.00", policy=number, counterparty="Corner shop")
     assert paid.status_code == 201, paid.text
@@ -208,11 +203,11 @@ async def test_the_leaf_names_the_policy_in_a_new_version_and_old_leaves_still_v
 async def test_a_later_policy_amends_or_ends_one_in_force(client: Client, world: World) -> None:
     await donate(client, world, "200.00")
     first = await propose_policy(client, world, world.member)
-    await agree(client, world, first)
+    await everyone_agrees(client, world, first)
     second = await propose_policy(
         client, world, world.member, max_per_payment="30.00", replaces=first
     )
-    await agree(client, world, second)
+    await everyone_agrees(client, world, second)
     listed = await policies(client, world)
     assert (listed[first]["status"], listed[first]["ended_by"]) == ("ended", second)
     assert listed[second]["status"] == "in_force"
@@ -226,7 +221,7 @@ async def test_a_later_policy_amends_or_ends_one_in_force(client: Client, world:
         json={"title": "Stop it", "kind": "policy", "policy": {"replaces": second, "end": True}},
     )
     assert ending.status_code == 201, ending.text
-    await agree(client, world, ending.json()["number"])
+    await everyone_agrees(client, world, ending.json()["number"])
     assert (await policies(client, world))[second]["status"] == "ended"
     assert (await pay(client, world, "5.00", policy=second)).status_code == 409
 
@@ -238,7 +233,7 @@ async def test_a_policy_may_name_who_pays_under_it_and_when_it_ends(
     members = (await client.get(api(world, "/members"), headers=world.admin.headers)).json()
     admin_id = next(m["id"] for m in members if m["name"] == world.admin.user.name)
     number = await propose_policy(client, world, world.member, payers=[admin_id])
-    await agree(client, world, number)
+    await everyone_agrees(client, world, number)
     by_steward = await pay(client, world, "5.00", policy=number)
     assert by_steward.status_code == 409
     assert "names who may pay under it" in by_steward.json()["detail"]
@@ -249,7 +244,7 @@ async def test_a_policy_may_name_who_pays_under_it_and_when_it_ends(
     )
     assert by_admin.status_code == 201, by_admin.text
     ended = await propose_policy(client, world, world.member, ends_on="2020-01-31")
-    await agree(client, world, ended)
+    await everyone_agrees(client, world, ended)
     assert (await policies(client, world))[ended]["status"] == "expired"
     assert (await pay(client, world, "5.00", policy=ended)).status_code == 409
 
@@ -306,7 +301,7 @@ async def test_unused_room_counts_as_committed_only_where_the_group_chooses(
 ) -> None:
     await donate(client, world, "200.00")
     number = await propose_policy(client, world, world.member)
-    await agree(client, world, number)
+    await everyone_agrees(client, world, number)
     assert (await pay(client, world, "20.00", policy=number)).status_code == 201
 
     async def groceries() -> dict[str, str]:
@@ -351,7 +346,7 @@ async def test_every_payment_says_what_authorised_it_and_a_policy_has_its_page(
 ) -> None:
     await donate(client, world, "200.00")
     number = await propose_policy(client, world, world.member)
-    await agree(client, world, number)
+    await everyone_agrees(client, world, number)
     paid = await pay(client, world, "20.00", policy=number, counterparty="Corner shop")
     assert paid.status_code == 201, paid.text
     # A payment recorded before every payment needed a decision: its leaf names neither
@@ -404,7 +399,7 @@ async def test_a_payment_under_a_proposal_says_when_it_passed(client: Client, wo
         json={"title": "Rent", "fund": "rent-relief", "amount": "50.00", "counterparty": "R-4"},
     )
     assert proposed.status_code == 201, proposed.text
-    await agree(client, world, 1)
+    await everyone_agrees(client, world, 1)
     paid = await pay(client, world, "50.00", fund="rent-relief", proposal=1, counterparty="R-4")
     assert paid.status_code == 201, paid.text
     today = date.today()
@@ -440,7 +435,7 @@ async def test_a_member_proposes_a_policy_and_a_later_one_ends_it_through_the_fo
         )
         assert proposed.status_code == 303, proposed.text
         assert proposed.headers["location"] == f"/m/{world.slug}/proposals/1?done=proposed"
-    await agree(client, world, 1)
+    await everyone_agrees(client, world, 1)
     assert (await policies(client, world))[1]["max_per_month"] == "300.00"
     assert (await policies(client, world))[1]["reimbursements"] is True
     # Nothing paid under it yet: the pages say so (zero is an amount to show, not to refuse).
@@ -455,7 +450,7 @@ async def test_a_member_proposes_a_policy_and_a_later_one_ends_it_through_the_fo
             member, url, {"title": "Stop the grocery cards", "replaces": "1", "end": "on"}
         )
         assert ending.status_code == 303, ending.text
-    await agree(client, world, 2)
+    await everyone_agrees(client, world, 2)
     assert (await policies(client, world))[1]["status"] == "ended"
     shown = (await client.get(api(world, "/proposals/2"))).json()
     assert (shown["kind"], shown["policy"]["replaces"], shown["policy"]["max_per_month"]) == (

@@ -31,7 +31,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.settings import Settings
 from ledger.groups import utcnow
 from tests.pdf.reading import pdftotext, reader
-from tests.support.clients import browser, give_password, post_form, text_of
+from tests.support.clients import browser, everyone_agrees, give_password, post_form, text_of
 from tests.support.people import World
 
 Client = AsyncTestClient[Litestar]
@@ -239,13 +239,7 @@ async def test_no_public_output_holds_the_persons_details_and_the_proposal_shows
 
     status_url, code = await ask_as_the_person(settings, world.slug)
     number = await steward_proposes_it(settings, world, code)
-    for person in (world.admin, world.steward, world.facilitator, world.member):
-        answer = await client.post(
-            f"/api/groups/{world.slug}/proposals/{number}/responses",
-            headers=person.headers,
-            json={"position": "agree"},
-        )
-        assert answer.status_code == 201, answer.text
+    await everyone_agrees(client, world, number)
     assert (await client.get(f"/api/groups/{world.slug}/proposals/{number}")).json()[
         "status"
     ] == "passed"

@@ -19,7 +19,7 @@ from ledger.groups import utcnow
 from proposals import personal, support
 from proposals.models import DetailsRead, Proposal, RequestDetails, RequestNote, SupportRequest
 from tests.http.test_pages_scale import statements_sent
-from tests.support.clients import browser, give_password, post_form, text_of
+from tests.support.clients import browser, everyone_agrees, give_password, post_form, text_of
 from tests.support.people import Person, World, build_world
 
 Client = AsyncTestClient[Litestar]
@@ -382,13 +382,7 @@ async def test_marking_paid_needs_the_authorised_payment_in_the_ledger(
         assert early.status_code == 409
         assert '<p class="field-error" id="error-paid">' in early.text
         assert "Record the authorised payment in the ledger first." in text_of(early.text)
-        for person in (world.admin, world.steward, world.facilitator, world.member):
-            answer = await client.post(
-                f"/api/groups/{world.slug}/proposals/1/responses",
-                headers=person.headers,
-                json={"position": "agree"},
-            )
-            assert answer.status_code in (200, 201), answer.text
+        await everyone_agrees(client, world, 1)
         passed = text_of((await steward.get(page_of(world, request), headers=HTML)).text)
         assert "it is passed" in passed
         assert "this request shows as paid" in passed
@@ -562,13 +556,7 @@ async def test_the_queue_shows_what_became_of_proposed_requests_in_the_same_read
         proposal = await session.get(Proposal, number)
         assert proposal is not None
         await session.commit()
-        for person in (world.admin, world.steward, world.facilitator, world.member):
-            answer = await client.post(
-                f"/api/groups/{world.slug}/proposals/{proposal.number}/responses",
-                headers=person.headers,
-                json={"position": "agree"},
-            )
-            assert answer.status_code in (200, 201), answer.text
+        await everyone_agrees(client, world, proposal.number)
         if paid:
             payment = await client.post(
                 f"/api/groups/{world.slug}/entries",

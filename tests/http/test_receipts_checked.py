@@ -29,7 +29,14 @@ from ledger.merkle import root_from_leaf_hashes
 from ledger.models import Attachment, Entry
 from proposals import support
 from tests.pdf.reading import pdftotext, qpdf_check, reader
-from tests.support.clients import browser, csrf_of, give_password, record_entry, text_of
+from tests.support.clients import (
+    browser,
+    csrf_of,
+    everyone_agrees,
+    give_password,
+    record_entry,
+    text_of,
+)
 from tests.support.people import World, ask_for_support
 from tests.support.receipts import attach, pdf_with_author, photo_with_gps, png_with_text
 
@@ -377,13 +384,7 @@ async def test_erasing_a_persons_data_erases_their_receipts_files_and_keeps_the_
         amount="120.00",
     )
     await session.commit()
-    for person in (world.admin, world.steward, world.facilitator, world.member):
-        agreed = await client.post(
-            f"/api/groups/{world.slug}/proposals/{proposal.number}/responses",
-            json={"position": "agree"},
-            headers=person.headers,
-        )
-        assert agreed.status_code == 201, agreed.text
+    await everyone_agrees(client, world, proposal.number)
     paid = await record_entry(
         client,
         world,

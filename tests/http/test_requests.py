@@ -16,6 +16,7 @@ from app.settings import Settings
 from ledger.verify import verify_group
 from proposals import support
 from proposals.models import DetailsRead, Notification
+from tests.support.clients import everyone_agrees
 from tests.support.people import World, build_world
 
 Client = AsyncTestClient[Litestar]
@@ -119,12 +120,7 @@ async def test_ask_propose_pass_pay_then_erase_leaves_the_record_intact(
     )
     assert proposed.status_code == 201, proposed.text
     number = proposed.json()["proposal"]
-    for person in (world.admin, world.steward, world.facilitator, world.member):
-        await client.post(
-            f"/api/groups/{world.slug}/proposals/{number}/responses",
-            headers=person.headers,
-            json={"position": "agree"},
-        )
+    await everyone_agrees(client, world, number)
     paid = await client.post(
         f"/api/groups/{world.slug}/entries",
         headers=world.steward.headers,

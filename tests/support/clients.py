@@ -165,6 +165,12 @@ async def standing_policy(client: httpx.AsyncClient, world: World, fund: str) ->
     )
     assert proposed.status_code == 201, proposed.text
     number = proposed.json()["number"]
+    await everyone_agrees(client, world, number)
+    return number
+
+
+async def everyone_agrees(client: httpx.AsyncClient, world: World, number: int) -> None:
+    """Every member of the world agrees to proposal ``number`` through the API: it passes."""
     for person in (world.admin, world.steward, world.facilitator, world.member):
         agreed = await client.post(
             f"/api/groups/{world.slug}/proposals/{number}/responses",
@@ -172,7 +178,6 @@ async def standing_policy(client: httpx.AsyncClient, world: World, fund: str) ->
             json={"position": "agree"},
         )
         assert agreed.status_code == 201, agreed.text
-    return number
 
 
 async def record_entry(
