@@ -324,6 +324,54 @@ async def latest_statement(session: AsyncSession, place: Place) -> BankStatement
     return result.first()
 
 
+async def withdrawal_refusal(
+    session: AsyncSession, place: Place, statement: BankStatement
+) -> str | None:
+    """Why the import cannot be withdrawn, or None when it can: the page asks before it
+    offers the form, and ``withdraw_statement`` asks again under the log's lock."""
+    latest = await latest_statement(session, place)
+    if latest is None or latest.id != statement.id:
+        return (
+            "Only the place's latest import can be withdrawn: later files skipped the lines "
+            "this one brought."
+        )
+    if await session.scalar(
+        select(func.count())
+        .select_from(Reconciliation)
+        .where(Reconciliation.statement_id == statement.id)
+    ):
+        return "A reconciliation was closed against this import: it stays."
+    brought = select(BankLine.id).where(BankLine.statement_id == statement.id)
+    through = await reconciled_through(session, place)
+    if through is not None:
+        reconciled = await session.scalar(
+            select(func.count())
+            .select_from(BankLine)
+            .where(BankLine.statement_id == statement.id, BankLine.booked_on <= through)
+        )
+        if reconciled:
+            return (
+                f"{reconciled} of its lines are on days the books are reconciled through "
+                f"({through.isoformat()}): the import stays."
+            )
+    matched = await session.scalar(
+        select(func.count()).select_from(BankMatchLine).where(BankMatchLine.line_id.in_(brought))
+    )
+    if matched:
+        return f"{matched} of its lines matched: undo those matches first."
+    # A match undone stays on record, naming its line: the line, and so the import, stays.
+    undone = await session.scalar(
+        select(func.count(BankMatchUndo.line_id.distinct())).where(
+            BankMatchUndo.line_id.in_(brought)
+        )
+    )
+    if undone:
+        return (
+            f"{undone} of its lines were matched before (the record of it stays): the import stays."
+        )
+    return None
+
+
 async def withdraw_statement(
     session: AsyncSession,
     group: Group,
@@ -342,54 +390,10 @@ async def withdraw_statement(
     lines an earlier one brought, so withdrawing an earlier one would take lines that a
     later file holds too.)"""
     await service.lock_log(session, group)
-    latest = await latest_statement(session, place)
-    if latest is None or latest.id != statement.id:
-        raise Conflict(
-            "Only the place's latest import can be withdrawn: later files skipped the lines "
-            "this one brought.",
-            field="statement",
-        )
-    if await session.scalar(
-        select(func.count())
-        .select_from(Reconciliation)
-        .where(Reconciliation.statement_id == statement.id)
-    ):
-        raise Conflict(
-            "A reconciliation was closed against this import: it stays.", field="statement"
-        )
+    refusal = await withdrawal_refusal(session, place, statement)
+    if refusal is not None:
+        raise Conflict(refusal, field="statement")
     brought = select(BankLine.id).where(BankLine.statement_id == statement.id)
-    through = await reconciled_through(session, place)
-    if through is not None:
-        reconciled = await session.scalar(
-            select(func.count())
-            .select_from(BankLine)
-            .where(BankLine.statement_id == statement.id, BankLine.booked_on <= through)
-        )
-        if reconciled:
-            raise Conflict(
-                f"{reconciled} of its lines are on days the books are reconciled through "
-                f"({through.isoformat()}): the import stays.",
-                field="statement",
-            )
-    matched = await session.scalar(
-        select(func.count()).select_from(BankMatchLine).where(BankMatchLine.line_id.in_(brought))
-    )
-    if matched:
-        raise Conflict(
-            f"{matched} of its lines matched: undo those matches first.", field="statement"
-        )
-    # A match undone stays on record, naming its line: the line, and so the import, stays.
-    undone = await session.scalar(
-        select(func.count(BankMatchUndo.line_id.distinct())).where(
-            BankMatchUndo.line_id.in_(brought)
-        )
-    )
-    if undone:
-        raise Conflict(
-            f"{undone} of its lines were matched before (the record of it stays): the import "
-            "stays.",
-            field="statement",
-        )
     record = StatementWithdrawal(
         group_id=group.id,
         place_id=place.id,

@@ -505,7 +505,11 @@ class StatementPages(Controller):
         fmt = Formatter.for_group(caller.group, settings_of(request))
         views = await bank.statement_lines(db_session, caller.group, where, row)
         lines = _LinesShown.of(views, *shown, line=line)
-        latest = await bank.latest_statement(db_session, where)  # withdrawn from its page only
+        # Only the latest import may be withdrawn, from its page; the form is offered when
+        # nothing keeps the import, else the page says what does.
+        latest = await bank.latest_statement(db_session, where)
+        is_latest = latest is not None and latest.id == row.id
+        kept_because = await bank.withdrawal_refusal(db_session, where, row) if is_latest else None
         return page(
             request,
             "member/statement.html",
@@ -518,7 +522,8 @@ class StatementPages(Controller):
             lines=lines,
             funds=await service.list_funds(db_session, caller.group),
             close_through=await reconciliation.next_closing_day(db_session, where),
-            latest=latest is not None and latest.id == row.id,
+            latest=is_latest,
+            kept_because=kept_because,
             form=form,
             base=_base(caller, where),
         )

@@ -204,6 +204,10 @@ async def test_the_statement_page_withdraws_the_latest_import_once_ticked(
     seq = line["suggestions"][0]["entry"]
     assert (await match(client, world, first["id"], line["id"], seq)).status_code == 201
     page_url = f"{base}/{first['id']}"
+    # The page offers no form where it would be refused: it says what keeps the import.
+    kept = text_of((await client.get(page_url)).text)
+    assert "This import cannot be withdrawn: 1 of its lines matched: undo those" in kept
+    assert "Withdraw this import" not in kept
     refused = await post_form(client, f"{page_url}/withdraw", {"confirm": "yes"}, form_url=page_url)
     assert refused.status_code == 409, refused.text
     assert "undo those matches first" in text_of(refused.text)
