@@ -247,6 +247,55 @@ DOMAIN_MESSAGES: tuple[tuple[re.Pattern[str], str], ...] = tuple(
             r"The matching window is from 0 to (?P<most>\d+) days\.",
             N_("The matching window is from 0 to %(most)s days."),
         ),
+        # A statement's lines: matching, rejecting and their undoing (``ledger.bank``).
+        (r"No entry has the number (?P<number>\S+)\.", N_("No entry has the number %(number)s.")),
+        (
+            r"Entry (?P<seq>\d+) was not rejected for this line\.",
+            N_("Entry %(seq)s was not rejected for this line."),
+        ),
+        (
+            r"Entry (?P<seq>\d+) moves no money in the place (?P<place>.+)\.",
+            N_("Entry %(seq)s moves no money in the place %(place)s."),
+        ),
+        (
+            r"Entry (?P<seq>\d+) is matched already with other bank lines; name the same "
+            r"entries to add this line to that match\.",
+            N_(
+                "Entry %(seq)s is matched already with other bank lines; name the same "
+                "entries to add this line to that match."
+            ),
+        ),
+        (
+            r"The books of (?P<place>.+) are reconciled through (?P<day>[\d-]+): this line's "
+            r"match is part of that proof and stays\. A mistake is corrected with a new entry "
+            r"and a new reconciliation\.",
+            N_(
+                "The books of %(place)s are reconciled through %(day)s: this line's match is "
+                "part of that proof and stays. A mistake is corrected with a new entry and a "
+                "new reconciliation."
+            ),
+        ),
+        # What keeps an import from being withdrawn (``ledger.bank.withdrawal_refusal``).
+        (
+            r"(?P<count>\d+) of its lines are on days the books are reconciled through "
+            r"\((?P<day>[\d-]+)\): the import stays\.",
+            N_(
+                "%(count)s of its lines are on days the books are reconciled through "
+                "(%(day)s): the import stays."
+            ),
+        ),
+        (
+            r"(?P<count>\d+) of its lines matched: undo those matches first\.",
+            N_("%(count)s of its lines matched: undo those matches first."),
+        ),
+        (
+            r"(?P<count>\d+) of its lines were matched before \(the record of it stays\): the "
+            r"import stays\.",
+            N_(
+                "%(count)s of its lines were matched before (the record of it stays): the "
+                "import stays."
+            ),
+        ),
     )
 )
 # Where a refusal is about a part of what was sent, it starts by saying where: the line of
@@ -269,6 +318,16 @@ DOMAIN_TEXTS = (
     N_("Choose the statement's file."),
     N_("Give the numbers of the entries."),
     N_("Choose the suggestion to reject."),
+    N_("Choose the rejection to take back."),
+    N_("Name at least one entry."),
+    N_("This bank line is matched already."),
+    N_("This bank line is not matched."),
+    N_("Only money in can be a donation."),
+    N_("A reconciliation was closed against this import: it stays."),
+    N_(
+        "Only the place's latest import can be withdrawn: later files skipped the lines this "
+        "one brought."
+    ),
     N_("Choose what to do with the line."),
     N_("the file is empty."),
     N_("a CSV statement needs a mapping of its columns."),

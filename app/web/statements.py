@@ -38,7 +38,7 @@ from app.guards import member_with
 from app.jobs import withdraw_statement
 from app.presenters.formatting import Formatter
 from app.web import mapping_editor
-from app.web.forms import Form, typed_number
+from app.web.forms import Form, said, typed_number
 from app.web.language import visitor_language
 from app.web.templating import page, see_other
 from ledger import bank, reconciliation, service
@@ -509,7 +509,8 @@ class StatementPages(Controller):
         # nothing keeps the import, else the page says what does.
         latest = await bank.latest_statement(db_session, where)
         is_latest = latest is not None and latest.id == row.id
-        kept_because = await bank.withdrawal_refusal(db_session, where, row) if is_latest else None
+        refusal = await bank.withdrawal_refusal(db_session, where, row) if is_latest else None
+        kept_because = said(refusal, visitor_language(request)) if refusal else None
         return page(
             request,
             "member/statement.html",

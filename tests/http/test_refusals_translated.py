@@ -3,11 +3,18 @@ member's form: ``app.web.forms.said`` says them in it."""
 
 from __future__ import annotations
 
+from litestar import Litestar
+from litestar.testing import AsyncTestClient
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.settings import Settings
+from tests.http.test_reconciliations import november
+from tests.http.test_statements import lines
 from tests.support.clients import browser, csrf_of, give_password, post_form, text_of
 from tests.support.people import World
+
+Client = AsyncTestClient[Litestar]
+HTML = {"Accept": "text/html"}
 
 
 async def test_bank_details_and_slug_refusals_read_in_spanish(
@@ -56,3 +63,28 @@ async def test_the_statement_pages_refusals_read_in_spanish(
     text = text_of(refused.text)
     assert "el archivo está vacío." in text or "Elige el archivo del extracto." in text
     assert "the file is empty" not in text
+
+
+async def test_a_statement_lines_refusals_and_what_keeps_an_import_read_in_spanish(
+    settings: Settings, client: Client, world: World, session: AsyncSession
+) -> None:
+    statement = await november(client, world)
+    first = (await lines(client, world, statement["id"]))[0]
+    await give_password(session, world.steward)
+    page_url = f"/m/{world.slug}/places/bank/statements/{statement['id']}"
+    async with browser(settings, world.steward) as steward:
+        await steward.get("/language", params={"to": "es", "next": "/m"})
+        page = text_of((await steward.get(page_url, headers=HTML)).text)
+        # The page says in Spanish what keeps the import, where it would offer the form.
+        assert "Esta importación no se puede retirar: 3 de sus movimientos están" in page
+        for fields, spanish in (
+            ({"action": "restore", "entry": "7"}, "El asiento 7 no se rechazó para este"),
+            ({"action": "match", "entries": "99999999999999999999999"}, "Ningún asiento tiene"),
+            ({"action": "donation", "fund": "rent-relief"}, "Este movimiento del banco ya está"),
+        ):
+            refused = await post_form(
+                steward, f"{page_url}/lines/{first['id']}", fields, form_url=page_url
+            )
+            assert refused.status_code in (404, 409, 422), refused.text
+            assert spanish in text_of(refused.text), fields
+            assert "bank line" not in refused.text
