@@ -275,6 +275,60 @@ DOMAIN_MESSAGES: tuple[tuple[re.Pattern[str], str], ...] = tuple(
                 "new reconciliation."
             ),
         ),
+        # Closing a reconciliation (``ledger.reconciliation``, ``ledger.rules``), and an entry
+        # dated into a reconciled period.
+        (
+            r"(?P<day>[\d-]+) is still to come: a reconciliation closes a day the bank has "
+            r"booked\.",
+            N_("%(day)s is still to come: a reconciliation closes a day the bank has booked."),
+        ),
+        (
+            r"No imported statement of the place (?P<place>.+) covers (?P<day>[\d-]+): import "
+            r"the statement whose period holds that day first\.",
+            N_(
+                "No imported statement of the place %(place)s covers %(day)s: import the "
+                "statement whose period holds that day first."
+            ),
+        ),
+        (
+            r"(?P<count>\d+) bank line\(s\) of the place (?P<place>.+) dated on or before "
+            r"(?P<day>[\d-]+) are not matched with entries yet \(the first on "
+            r"(?P<first>[\d, -]+)\): match them first\.",
+            N_(
+                "%(count)s bank line(s) of the place %(place)s dated on or before %(day)s are "
+                "not matched with entries yet (the first on %(first)s): match them first."
+            ),
+        ),
+        (
+            r"The place (?P<place>.+) is reconciled through (?P<day>[\d-]+) already; a "
+            r"reconciliation closes a later day than that \(a closed one is never reopened: a "
+            r"correction is a new entry and a new reconciliation\)\.",
+            N_(
+                "The place %(place)s is reconciled through %(day)s already; a reconciliation "
+                "closes a later day than that (a closed one is never reopened: a correction is "
+                "a new entry and a new reconciliation)."
+            ),
+        ),
+        (
+            # ``held`` and ``needed`` are said as money in the reader's language.
+            r"The books put (?P<held>-?[\d.]+) (?P<currency>[A-Z]{3}) in the place "
+            r"(?P<place>.+) through (?P<day>[\d-]+); the closing balance given is "
+            r"(?P<needed>-?[\d.]+) [A-Z]{3}\.",
+            N_(
+                "The books put %(held)s in the place %(place)s through %(day)s; the closing "
+                "balance given is %(needed)s."
+            ),
+        ),
+        (
+            r"The place (?P<place>.+) is reconciled with the bank through (?P<through>[\d-]+): "
+            r"an entry there dated (?P<day>[\d-]+) would change the balance that was agreed\. "
+            r"Date it after [\d-]+ \(a correction is a new entry\)\.",
+            N_(
+                "The place %(place)s is reconciled with the bank through %(through)s: an entry "
+                "there dated %(day)s would change the balance that was agreed. Date it after "
+                "%(through)s (a correction is a new entry)."
+            ),
+        ),
         # What keeps an import from being withdrawn (``ledger.bank.withdrawal_refusal``).
         (
             r"(?P<count>\d+) of its lines are on days the books are reconciled through "

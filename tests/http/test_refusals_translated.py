@@ -8,7 +8,7 @@ from litestar.testing import AsyncTestClient
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.settings import Settings
-from tests.http.test_reconciliations import november
+from tests.http.test_reconciliations import close, november
 from tests.http.test_statements import lines
 from tests.support.clients import browser, csrf_of, give_password, post_form, text_of
 from tests.support.people import World
@@ -88,3 +88,67 @@ async def test_a_statement_lines_refusals_and_what_keeps_an_import_read_in_spani
             assert refused.status_code in (404, 409, 422), refused.text
             assert spanish in text_of(refused.text), fields
             assert "bank line" not in refused.text
+
+
+async def test_closing_a_reconciliation_refused_reads_in_spanish(
+    settings: Settings, client: Client, world: World, session: AsyncSession
+) -> None:
+    await november(client, world, match=False)
+    await give_password(session, world.steward)
+    action = f"/m/{world.slug}/places/bank/reconciliations"
+    async with browser(settings, world.steward) as steward:
+        await steward.get("/language", params={"to": "es", "next": "/m"})
+        form = await steward.get(f"/m/{world.slug}/places/new", headers=HTML)
+        token = csrf_of(form.text)
+        for fields, spanish in (
+            (
+                {"through": "2026-11-28", "closing_balance": "100.00"},
+                "movimiento(s) del banco del lugar 'Bank account' con fecha hasta el "
+                "2026-11-28 aún no están emparejados",
+            ),
+            (
+                {"through": "2026-10-01", "closing_balance": "0.00"},
+                "Ningún extracto importado del lugar 'Bank account' cubre el 2026-10-01",
+            ),
+        ):
+            refused = await steward.post(
+                action, data={"_csrf_token": token, **fields}, headers=HTML
+            )
+            assert refused.status_code == 422, refused.text
+            assert spanish in text_of(refused.text), text_of(refused.text)[:2000]
+    # Matched, but the closing balance given is not what the books put there.
+    await november(client, world)
+    async with browser(settings, world.steward) as steward:
+        await steward.get("/language", params={"to": "es", "next": "/m"})
+        form = await steward.get(f"/m/{world.slug}/places/new", headers=HTML)
+        refused = await steward.post(
+            action,
+            data={
+                "_csrf_token": csrf_of(form.text),
+                "through": "2026-11-10",
+                "closing_balance": "1.00",
+            },
+            headers=HTML,
+        )
+    assert refused.status_code == 422, refused.text
+    assert "el saldo de cierre indicado es 1,00 €" in text_of(refused.text)
+
+
+async def test_an_entry_dated_into_a_reconciled_period_is_refused_in_spanish(
+    settings: Settings, client: Client, world: World, session: AsyncSession
+) -> None:
+    await november(client, world)
+    assert (await close(client, world, "2026-11-10", "70.00")).status_code == 201
+    await give_password(session, world.steward)
+    async with browser(settings, world.steward) as steward:
+        await steward.get("/language", params={"to": "es", "next": "/m"})
+        refused = await post_form(
+            steward,
+            f"/m/{world.slug}/record/donation",
+            {"fund": "rent-relief", "amount": "5.00", "occurred_on": "2026-11-05"},
+        )
+    assert refused.status_code in (409, 422), refused.text
+    assert (
+        "El lugar 'Bank account' está conciliado con el banco hasta el 2026-11-10: un asiento "
+        "allí con fecha 2026-11-05 cambiaría el saldo acordado."
+    ) in text_of(refused.text)
