@@ -247,6 +247,60 @@ DOMAIN_MESSAGES: tuple[tuple[re.Pattern[str], str], ...] = tuple(
             r"The matching window is from 0 to (?P<most>\d+) days\.",
             N_("The matching window is from 0 to %(most)s days."),
         ),
+        # A statement's file that does not read (``ledger.statements``); where in the file
+        # comes first ("Line 4: "), said by ``_WHERE``.
+        (
+            r"the date (?P<text>'.*') is not a date written as (?P<format>'.*')\.",
+            N_("the date %(text)s is not a date written as %(format)s."),
+        ),
+        (
+            r"the value date (?P<text>'.*') is not a date written as (?P<format>'.*')\.",
+            N_("the value date %(text)s is not a date written as %(format)s."),
+        ),
+        (
+            r"(?P<text>'.*') is not an amount written with (?P<mark>'.') as decimal mark and "
+            r"(?P<separator>'.*') between thousands\.",
+            N_(
+                "%(text)s is not an amount written with %(mark)s as decimal mark and "
+                "%(separator)s between thousands."
+            ),
+        ),
+        (
+            r"(?P<text>'.*') is not an amount written with (?P<mark>'.') as decimal mark\.",
+            N_("%(text)s is not an amount written with %(mark)s as decimal mark."),
+        ),
+        (
+            r"the line has (?P<count>\d+) column\(s\); the mapping reads column "
+            r"(?P<column>\d+)\.",
+            N_("the line has %(count)s column(s); the mapping reads column %(column)s."),
+        ),
+        (
+            r"byte (?P<byte>\d+) of the file \((?P<code>0x[0-9A-F]{2})\) is not "
+            r"(?P<encoding>[\w-]+) text; is the file in another encoding \(UTF-8, Latin-1, "
+            r"Windows-1252, UTF-16\)\?",
+            N_(
+                "byte %(byte)s of the file (%(code)s) is not %(encoding)s text; is the file in "
+                "another encoding (UTF-8, Latin-1, Windows-1252, UTF-16)?"
+            ),
+        ),
+        (
+            r"the statement is in (?P<found>\S+), but this place holds (?P<expected>[A-Z]{3}); "
+            r"import this file into a place in that currency\.",
+            N_(
+                "the statement is in %(found)s, but this place holds %(expected)s; import this "
+                "file into a place in that currency."
+            ),
+        ),
+        (
+            r"the balance column says (?P<said>-?\d+) \(in minor units\) after this line, but "
+            r"the balance before and the amount give (?P<running>-?\d+): does the mapping read "
+            r"money in and out the right way, and is the file whole\?",
+            N_(
+                "the balance column says %(said)s (in minor units) after this line, but the "
+                "balance before and the amount give %(running)s: does the mapping read money "
+                "in and out the right way, and is the file whole?"
+            ),
+        ),
         # A statement's lines: matching, rejecting and their undoing (``ledger.bank``).
         (r"No entry has the number (?P<number>\S+)\.", N_("No entry has the number %(number)s.")),
         (
@@ -388,6 +442,11 @@ DOMAIN_TEXTS = (
     N_("the file has no header line."),
     N_("the CSV mapping is not valid JSON."),
     N_("columns are numbered from 1."),
+    N_("the amount is empty."),
+    N_("the balance column is empty."),
+    N_("the file holds no statement lines."),
+    N_("neither money in nor money out is given."),
+    N_("both money in and money out are given."),
     # Who may do what (``ledger.groups``).
     N_("A group needs an admin: make someone else admin first."),
 )

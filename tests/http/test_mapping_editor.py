@@ -347,3 +347,36 @@ async def test_an_empty_or_unreadable_file_opens_the_editor_with_the_reason(
         assert "needs the 'amount' column" in text_of(html)
     await session.rollback()
     assert await session.scalar(select(func.count()).select_from(BankStatement)) == 0
+
+
+async def test_a_file_that_does_not_read_is_refused_in_the_stewards_language(
+    client: Client, settings: Settings, world: World, session: AsyncSession
+) -> None:
+    """A Spanish steward reads why the file does not read in Spanish, where in it first."""
+    await give_password(session, world.steward)
+    async with browser(settings, world.steward) as steward:
+        await steward.get("/language", params={"to": "es", "next": "/m"})
+        _html, fields = await open_editor(steward, world, "utf8.csv")
+        for changed, spanish in (
+            (
+                {"date_format": "%d/%m/%Y"},
+                "Línea 2: la fecha '2026-11-02' no es una fecha escrita como '%d/%m/%Y'.",
+            ),
+            (
+                {"decimal_mark": "comma"},
+                "Línea 2: '50.00' no es un importe escrito con ',' como separador decimal.",
+            ),
+        ):
+            page = await steward.post(
+                f"{base_of(world)}/preview", data={**fields, **changed}, headers=HTML
+            )
+            assert page.status_code == 422, page.text
+            assert spanish in text_of(page.text), changed
+            assert " is not " not in text_of(page.text)
+        # A Latin-1 file read as UTF-8 stops at its first accented letter.
+        _html, fields = await open_editor(steward, world, "latin1.csv")
+        page = await steward.post(
+            f"{base_of(world)}/preview", data={**fields, "encoding": "utf-8"}, headers=HTML
+        )
+        assert page.status_code == 422, page.text
+        assert "no es texto UTF-8; ¿está el archivo en otra codificación" in text_of(page.text)
