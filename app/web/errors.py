@@ -11,6 +11,7 @@ from typing import Any
 from litestar import Request, Response
 from litestar.exceptions import HTTPException
 
+from app.auth import session_cookie_name
 from app.i18n import translations
 from app.presenters.formatting import Formatter
 from app.web.language import visitor_language
@@ -67,6 +68,8 @@ def error_page(
                 values["field"] = translate(str(values["field"]))
             shown_detail = translate(words[0]) % values
         environment = request.app.template_engine.engine  # type: ignore[union-attr]
+        user = request.scope.get("state", {}).get("cp_user")
+        settings = request.app.state.settings
         body = environment.get_template("errors/error.html").render(
             request=request,
             t=translate,
@@ -78,7 +81,11 @@ def error_page(
             title=translate(title),
             message=translate(message) if message else "",
             detail=shown_detail,
-            current_user=request.scope.get("state", {}).get("cp_user"),
+            current_user=user,
+            # An address no route has, or a method it does not take, is answered before
+            # anyone is looked up: a browser with a session is shown the way to its groups,
+            # not "Log in".
+            session_seen=user is None and bool(request.cookies.get(session_cookie_name(settings))),
             fmt=Formatter(),
             login_next=request.url.path if status == 401 else "",
         )

@@ -201,6 +201,23 @@ async def test_unknown_group_and_page_get_a_friendly_404_page(client: Client) ->
         assert "Traceback" not in response.text
 
 
+async def test_a_page_no_route_has_shows_a_logged_in_member_the_way_to_their_groups(
+    settings: Settings, client: Client, world: World, session: AsyncSession
+) -> None:
+    """No one is looked up for an address no route has: the page must not tell a member
+    with a session to log in, nor leave them without the way back to their groups."""
+    await give_password(session, world.member)
+    async with browser(settings, world.member) as member:
+        for path in ("/no/such/page", f"/m/{world.slug}/places/bank/reconciliations"):
+            page = await member.get(path, headers=HTML)
+            assert page.status_code in (404, 405)
+            assert 'href="/login"' not in page.text
+            assert "Go to your groups" in text_of(page.text)
+    anonymous = await client.get("/no/such/page", headers=HTML)
+    assert 'href="/login"' in anonymous.text
+    assert "Go to your groups" not in text_of(anonymous.text)
+
+
 async def test_a_form_address_opened_by_itself_says_how_to_send_the_form(
     client: Client, world: World
 ) -> None:
