@@ -301,6 +301,32 @@ DOMAIN_MESSAGES: tuple[tuple[re.Pattern[str], str], ...] = tuple(
                 "in and out the right way, and is the file whole?"
             ),
         ),
+        # CAMT.053, OFX/QFX and MT940 files, at an element ("At Document/...: ") or a line.
+        (r"(?P<text>'.*') is not a date\.", N_("%(text)s is not a date.")),
+        (r"(?P<text>'.*') is not an OFX date\.", N_("%(text)s is not an OFX date.")),
+        (r"(?P<text>'.*') is not an amount\.", N_("%(text)s is not an amount.")),
+        (
+            r"(?P<value>\S+) has more decimals than (?P<currency>[A-Z]{3})'s (?P<places>\d+)\.",
+            N_("%(value)s has more decimals than %(currency)s's %(places)s."),
+        ),
+        (r"(?P<value>\S+) is too large an amount\.", N_("%(value)s is too large an amount.")),
+        (
+            r"the file holds statements of (?P<count>\d+) accounts; a place imports one "
+            r"account's statements\.",
+            N_(
+                "the file holds statements of %(count)s accounts; a place imports one "
+                "account's statements."
+            ),
+        ),
+        (
+            r"the opening balance (?P<opening>-?[\d.]+) plus the lines \((?P<lines>-?[\d.]+)\) "
+            r"is (?P<sum>-?[\d.]+), but the closing balance is (?P<closing>-?[\d.]+): is the "
+            r"file whole\?",
+            N_(
+                "the opening balance %(opening)s plus the lines (%(lines)s) is %(sum)s, but the "
+                "closing balance is %(closing)s: is the file whole?"
+            ),
+        ),
         # A statement's lines: matching, rejecting and their undoing (``ledger.bank``).
         (r"No entry has the number (?P<number>\S+)\.", N_("No entry has the number %(number)s.")),
         (
@@ -443,6 +469,27 @@ DOMAIN_TEXTS = (
     N_("the CSV mapping is not valid JSON."),
     N_("columns are numbered from 1."),
     N_("the amount is empty."),
+    N_("the amount is missing."),
+    N_("CAMT amounts are never negative."),
+    N_("the file holds no statement (Stmt)."),
+    N_(
+        "this statement does not open where the one before it closed: is one missing in "
+        "between?"
+    ),
+    N_("the file has no MT940 statement (no ':20:' line)."),
+    N_("a statement line (':61:') comes before the statement's ':20:'."),
+    N_("the OFX file holds no markup."),
+    N_("the file holds no bank or card statement (STMTRS or CCSTMTRS)."),
+    N_("the statement has no currency (CURDEF)."),
+    N_(
+        "the XML declares a document type (DTD); statements never need one, and a file that "
+        "has one is refused so that no entity is expanded and nothing is fetched."
+    ),
+    N_("the XML declares entities or external references; they are refused."),
+    N_(
+        "the file is not OFX, QFX, CAMT.053 or MT940; if it is a CSV export, give the "
+        "mapping of its columns."
+    ),
     N_("the balance column is empty."),
     N_("the file holds no statement lines."),
     N_("neither money in nor money out is given."),

@@ -1,7 +1,10 @@
-"""The less common refusals of the domain (bank details, slugs) read in the language of the
-member's form: ``app.web.forms.said`` says them in it."""
+"""The less common refusals of the domain read in the language of the member's form: bank
+details and slugs, a statement's lines, closing a reconciliation, and statement files that
+do not read. ``app.web.forms.said`` says them in it."""
 
 from __future__ import annotations
+
+from pathlib import Path
 
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
@@ -15,6 +18,7 @@ from tests.support.people import World
 
 Client = AsyncTestClient[Litestar]
 HTML = {"Accept": "text/html"}
+DATA = Path(__file__).resolve().parents[1] / "data" / "statements"
 
 
 async def test_bank_details_and_slug_refusals_read_in_spanish(
@@ -152,3 +156,35 @@ async def test_an_entry_dated_into_a_reconciled_period_is_refused_in_spanish(
         "El lugar 'Bank account' está conciliado con el banco hasta el 2026-11-10: un asiento "
         "allí con fecha 2026-11-05 cambiaría el saldo acordado."
     ) in text_of(refused.text)
+
+
+async def test_structured_statement_files_refused_read_in_spanish(
+    settings: Settings, world: World, session: AsyncSession
+) -> None:
+    """CAMT.053 and its XML refused at an element, read by a Spanish steward."""
+    await give_password(session, world.steward)
+    base = f"/m/{world.slug}/places/bank/statements"
+    async with browser(settings, world.steward) as steward:
+        await steward.get("/language", params={"to": "es", "next": "/m"})
+        for name, spanish in (
+            (
+                "camt-bad-amount.xml",
+                "En Document/BkToCstmrStmt/Stmt/Ntry[5]/Amt: '84.3x' no es un importe.",
+            ),
+            ("camt-bad-date.xml", "'2026-11-31' no es una fecha."),
+            (
+                "camt-unbalanced.xml",
+                "el saldo inicial 1240.50 más los movimientos (-131.87) da 1108.63, pero el "
+                "saldo final es 1180.63: ¿está completo el archivo?",
+            ),
+            ("external-entity.xml", "el XML declara un tipo de documento (DTD)"),
+        ):
+            form = await steward.get(base, headers=HTML)
+            refused = await steward.post(
+                f"{base}/preview",
+                data={"_csrf_token": csrf_of(form.text)},
+                files={"file": (name, (DATA / name).read_bytes(), "application/xml")},
+                headers=HTML,
+            )
+            assert refused.status_code == 422, refused.text
+            assert spanish in text_of(refused.text), (name, text_of(refused.text)[-2500:])
