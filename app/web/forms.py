@@ -270,6 +270,38 @@ DOMAIN_MESSAGES: tuple[tuple[re.Pattern[str], str], ...] = tuple(
             N_("%(text)s is not an amount written with %(mark)s as decimal mark."),
         ),
         (
+            r"the CSV is malformed: (?P<error>.+)\.",
+            N_("the CSV is malformed: %(error)s."),
+        ),
+        (
+            r"MT940 cannot read this line: (?P<reason>.+)",
+            N_("MT940 cannot read this line: %(reason)s"),
+        ),
+        # A mapping that cannot read any file (``CsvMapping.check``) or not this one.
+        (
+            r"the sign convention (?P<sign>'[\w-]+') needs the (?P<column>'\w+') column\.",
+            N_("the sign convention %(sign)s needs the %(column)s column."),
+        ),
+        (
+            r"(?P<format>'.*') is not a date format such as '%d/%m/%Y'\.",
+            N_("%(format)s is not a date format such as '%%d/%%m/%%Y'."),
+        ),
+        (
+            r"the column (?P<column>'.*') is named, but the mapping says the file has no "
+            r"header line: number the columns from 1 instead\.",
+            N_(
+                "the column %(column)s is named, but the mapping says the file has no header "
+                "line: number the columns from 1 instead."
+            ),
+        ),
+        (
+            r"the mapping's (?P<name>\w+) column (?P<column>'.*') is not in the file's header "
+            r"\((?P<header>.*)\)\.",
+            N_(
+                "the mapping's %(name)s column %(column)s is not in the file's header (%(header)s)."
+            ),
+        ),
+        (
             r"the line has (?P<count>\d+) column\(s\); the mapping reads column "
             r"(?P<column>\d+)\.",
             N_("the line has %(count)s column(s); the mapping reads column %(column)s."),
@@ -472,10 +504,8 @@ DOMAIN_TEXTS = (
     N_("the amount is missing."),
     N_("CAMT amounts are never negative."),
     N_("the file holds no statement (Stmt)."),
-    N_(
-        "this statement does not open where the one before it closed: is one missing in "
-        "between?"
-    ),
+    N_("the decimal mark and the thousands separator must differ."),
+    N_("this statement does not open where the one before it closed: is one missing in between?"),
     N_("the file has no MT940 statement (no ':20:' line)."),
     N_("a statement line (':61:') comes before the statement's ':20:'."),
     N_("the OFX file holds no markup."),
@@ -604,11 +634,11 @@ def entry_from_form(
     if kind == "move":
         leaves, arrives = form.value("from_place"), form.value("to_place")
         if not leaves:
-            form.fail("from_place", "Choose the place the money leaves.")
+            form.fail("from_place", N_("Choose the place the money leaves."))
         if not arrives:
-            form.fail("to_place", "Choose the place the money goes to.")
+            form.fail("to_place", N_("Choose the place the money goes to."))
         elif leaves == arrives:
-            form.fail("to_place", "Choose a different place from the first.")
+            form.fail("to_place", N_("Choose a different place from the first."))
         amount = _amount(form, None)
         if not form.ok:
             return None

@@ -500,9 +500,9 @@ class LedgerForms(Controller):
         slug = form.value("slug") or _slugify(name)
         form.values["slug"] = slug
         if not name:
-            form.fail("name", "Give the place a name, such as Cash box.")
+            form.fail("name", N_("Give the place a name, such as Cash box."))
         elif len(name) > 120:
-            form.fail("name", "Keep the name to 120 characters or fewer.")
+            form.fail("name", N_("Keep the name to 120 characters or fewer."))
         if form.ok:
             try:
                 await service.create_place(db_session, caller.group, PlaceIn(slug=slug, name=name))
@@ -702,10 +702,14 @@ def _policy_label(policy: PolicyOut, fmt: Formatter) -> str:
     def money(text: str) -> str:
         return fmt.money_text(text, policy.currency)
 
-    return (
-        f"#{policy.number} {policy.title}: {money(policy.remaining_this_month)} left this "
-        f"month, at most {money(policy.max_per_payment)} a payment"
-    )
+    return fmt.translate(
+        N_("#%(number)s %(title)s: %(left)s left this month, at most %(most)s a payment")
+    ) % {
+        "number": policy.number,
+        "title": policy.title,
+        "left": money(policy.remaining_this_month),
+        "most": money(policy.max_per_payment),
+    }
 
 
 def _decided_in(form: Form) -> int | None:

@@ -550,6 +550,7 @@ class MemberProposalPages(Controller):
             group=caller.group,
             caller=caller,
             claims=await claims.list_claims(db_session, caller.group),
+            fund_names={f.slug: f.name for f in await ledger_service.list_funds(db_session, group)},
             filed=filed,
             my_id=caller.user_id,
             claimants={c.id: c.claimant_id for c in await claims.claims_of(db_session, group)},

@@ -123,7 +123,7 @@ def confirm_the_suggestion(flow: BankFlow, text: str, seq: int) -> None:
     expect(line).to_contain_text(f"#{seq}")
     line.get_by_role("button", name="Confirm").click()
     expect(line_of(flow.page, text).locator(".badge")).to_have_text("Matched")
-    expect(line_of(flow.page, text)).to_contain_text(f"Matched with entries {seq}.")
+    expect(line_of(flow.page, text)).to_contain_text(f"Matched with entry {seq}.")
 
 
 def reject_and_take_back(flow: BankFlow, text: str, seq: int) -> None:
@@ -146,7 +146,7 @@ def undo_the_match(flow: BankFlow, text: str, seq: int) -> None:
     line_of(flow.page, text).get_by_role("button", name="Undo this match").click()
     line = line_of(flow.page, text)
     expect(line.locator(".badge")).to_have_text("Suggested")
-    expect(line).to_contain_text(f"Taken out of a match with entries {seq} on")
+    expect(line).to_contain_text(f"Taken out of a match with entry {seq} on")
 
 
 def make_a_donation(flow: BankFlow, text: str, fund: str) -> None:
@@ -157,7 +157,7 @@ def make_a_donation(flow: BankFlow, text: str, fund: str) -> None:
     line.get_by_label("Fund", exact=True).select_option(fund)
     line.get_by_role("button", name="Make it a donation").click()
     expect(line_of(flow.page, text).locator(".badge")).to_have_text("Matched")
-    expect(line_of(flow.page, text)).to_contain_text("Matched with entries")
+    expect(line_of(flow.page, text)).to_contain_text("Matched with entry ")
 
 
 def adopt_a_grocery_policy(flow: BankFlow, cast: Cast) -> int:

@@ -549,6 +549,16 @@ async def test_a_claim_under_a_policy_through_the_pages_paid_from_the_claims_lis
     async with browser(settings, world.steward) as steward:
         listed = await steward.get(f"/m/{world.slug}/claims", headers=HTML)
         assert f'href="/m/{world.slug}/record/payment?claim=1"' in listed.text
+        # Money and funds as people read them, not as the API writes them.
+        assert "€23.40 Rent relief" in text_of(listed.text)
+        steward.cookies.set("lang", "es")
+        spanish = text_of((await steward.get(f"/m/{world.slug}/claims", headers=HTML)).text)
+        assert "23,40 € Rent relief" in spanish
+        form = await steward.get(f"/m/{world.slug}/record/payment?claim=1", headers=HTML)
+        assert (
+            f"#{policy} Small out-of-pocket costs: quedan 50,00 € este mes, como mucho"
+        ) in text_of(form.text)
+        steward.cookies.delete("lang")
         form = await steward.get(f"/m/{world.slug}/record/payment?claim=1", headers=HTML)
         assert f'name="counterparty" type="text" value="{pseudonym}"' in form.text
         assert 'name="amount" type="text" value="23.40"' in form.text

@@ -140,6 +140,20 @@ async def test_the_record_form_and_its_errors_read_in_spanish(
         zero = await post_form(steward, url, {"fund": "rent-relief", "amount": "0"})
         assert zero.status_code == 422
         assert "La cantidad tiene que ser mayor que cero." in text_of(zero.text)
+        # Moving money between places, and naming a new place.
+        move = f"/m/{world.slug}/record/move"
+        unplaced = await post_form(steward, move, {"amount": "5.00"})
+        assert unplaced.status_code == 422
+        text = text_of(unplaced.text)
+        assert "Elige el lugar del que sale el dinero." in text
+        assert "Elige el lugar al que va el dinero." in text
+        same = await post_form(
+            steward, move, {"from_place": "bank", "to_place": "bank", "amount": "5.00"}
+        )
+        assert "Elige un lugar distinto del primero." in text_of(same.text)
+        unnamed = await post_form(steward, f"/m/{world.slug}/places/new", {"name": " "})
+        assert unnamed.status_code == 422
+        assert "Ponle un nombre al lugar, como Caja." in text_of(unnamed.text)
 
 
 async def test_the_login_page_and_its_error_read_in_spanish(

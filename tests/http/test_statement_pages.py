@@ -108,7 +108,11 @@ async def test_a_steward_previews_imports_matches_and_makes_a_donation(
         )
         assert again.status_code == 409
         after = text_of((await steward.get(lines_url, headers=HTML)).text)
-        assert after.count("Matched with entries") == 2
+        assert after.count("Matched with entry ") == 2  # one entry each
+        steward.cookies.set("lang", "es")
+        spanish = text_of((await steward.get(lines_url, headers=HTML)).text)
+        assert spanish.count("Conciliado con el asiento ") == 2
+        steward.cookies.delete("lang")
         home = text_of((await steward.get(f"/m/{world.slug}", headers=HTML)).text)
         assert "Bank account: 3 bank lines of money out without an entry" in home
         listing = text_of((await steward.get(base, headers=HTML)).text)

@@ -183,7 +183,7 @@ async def test_the_statement_page_undoes_a_match_and_says_so(
     assert done.status_code == 303, done.text
     assert done.headers["location"].endswith(f"#line-{line['id']}")
     after = text_of((await client.get(page_url)).text)
-    assert "Taken out of a match with entries" in after
+    assert "Taken out of a match with entry " in after
     assert (await client.get(page_url)).text.count('value="undo"') == 2
     assert await matches(session_maker) == (2, 2, 2, 1)
     # Once the books are closed over a line, its page says the match stays.

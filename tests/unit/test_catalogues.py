@@ -8,6 +8,7 @@ app.locales.extract`` has added it and someone has translated it.
 
 from __future__ import annotations
 
+import ast
 import re
 from pathlib import Path
 
@@ -73,6 +74,48 @@ def test_the_template_catalogue_is_up_to_date() -> None:
     assert [message.id for message in written if message.id] == [
         message.id for message in extract.template_catalog() if message.id
     ], "run: .venv/bin/python -m app.locales.extract"
+
+
+def _literal_form_messages(source: str) -> list[str]:
+    """Messages written straight into a form's ``fail(field, "...")``: the catalogues never
+    see them, so they stay English on every page. (An f-string that only puts a place
+    before a message, ``f"#{line}: {error}"``, is said by ``app.web.forms.said``.)"""
+    found = []
+    for node in ast.walk(ast.parse(source)):
+        if not (
+            isinstance(node, ast.Call)
+            and isinstance(node.func, ast.Attribute)
+            and node.func.attr == "fail"
+            and len(node.args) >= 2
+        ):
+            continue
+        message = node.args[1]
+        parts = message.values if isinstance(message, ast.JoinedStr) else [message]
+        words = " ".join(
+            part.value
+            for part in parts
+            if isinstance(part, ast.Constant) and isinstance(part.value, str)
+        )
+        if re.search("[A-Za-z]{2}", words):
+            found.append(ast.unparse(message))
+    return found
+
+
+@pytest.mark.parametrize(
+    "path",
+    sorted((extract.ROOT / "app").rglob("*.py")),
+    ids=lambda path: path.relative_to(extract.ROOT).as_posix(),
+)
+def test_form_messages_go_through_the_catalogues(path: Path) -> None:
+    assert _literal_form_messages(path.read_text()) == []
+
+
+def test_the_check_finds_a_form_message_outside_the_catalogues() -> None:
+    source = (
+        'form.fail("name", "Give it a name.")\nform.fail("name", N_("Give it a name."))\n'
+        'form.fail("", f"#{line}: {error}")\nform.fail("", f"Line {line} is wrong")'
+    )
+    assert _literal_form_messages(source) == ["'Give it a name.'", "f'Line {line} is wrong'"]
 
 
 @pytest.mark.parametrize("path", extract.languages(), ids=lambda path: path.parent.parent.name)

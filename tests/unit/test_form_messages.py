@@ -6,6 +6,7 @@ from __future__ import annotations
 from app.web.forms import Form, said
 from ledger.errors import InvalidInput
 from ledger.money import parse_amount
+from ledger.statements import CsvMapping, StatementError, parse_statement
 
 
 def _refusal(text: str, currency: str = "EUR") -> str:
@@ -125,3 +126,47 @@ def test_a_form_built_in_english_says_its_errors_in_the_pages_language() -> None
     spanish = Form(language="es")
     spanish.fail("", "#3: Choose what to do with the line.")
     assert spanish.said_in("en") is spanish  # said in its own language already
+
+
+def _statement_refusal(data: bytes, **mapping: object) -> str:
+    fields: dict[str, object] = {"date": "Date", "amount": "Amount"} | mapping
+    try:
+        parse_statement(data, currency="EUR", format="csv", mapping=CsvMapping(**fields))  # type: ignore[arg-type]
+    except StatementError as error:
+        return str(error)
+    raise AssertionError("the file was read")
+
+
+def test_a_mapping_that_cannot_read_the_file_is_refused_in_spanish() -> None:
+    data = b"Date,Amount\r\n2026-11-02,12.50\r\n"
+    cases = {
+        _statement_refusal(data, amount=None, sign="in-out", amount_out="Amount"): (
+            "la convención de signos 'in-out' necesita la columna 'amount_in'."
+        ),
+        _statement_refusal(data, decimal_mark=",", thousands_separator=","): (
+            "la marca decimal y el separador de miles tienen que ser distintos."
+        ),
+        _statement_refusal(data, date_format="%Q"): (
+            "'%Q' no es un formato de fecha como '%d/%m/%Y'."
+        ),
+        _statement_refusal(data, header=False): (
+            "la columna 'Date' tiene nombre, pero la correspondencia dice que el archivo no "
+            "tiene línea de cabecera: numera las columnas desde 1."
+        ),
+        _statement_refusal(data, date="Datum"): (
+            "la columna date de la correspondencia, 'Datum', no está en la cabecera del "
+            "archivo ('Date', 'Amount')."
+        ),
+        _statement_refusal(b'Date,Amount\r\n2026-11-02,"12.50"x\r\n'): (
+            "Línea 2: el CSV está mal formado: ',' expected after '\"'."
+        ),
+    }
+    for refusal, spanish in cases.items():
+        assert said(refusal, "es") == spanish
+
+
+def test_an_mt940_line_its_reader_cannot_read_is_refused_in_spanish() -> None:
+    refusal = "Line 14: MT940 cannot read this line: the amount is not a number"
+    assert said(refusal, "es") == (
+        "Línea 14: MT940 no puede leer esta línea: the amount is not a number"
+    )
