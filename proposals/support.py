@@ -506,6 +506,11 @@ async def propose(
     return proposal
 
 
+DECLINED_WITHOUT_A_MESSAGE = "We are sorry: the group cannot help with this request now."
+"""What a declined request says when the steward wrote nothing (pages say it in the reader's
+language: ``app.web.ask.decline_message``)."""
+
+
 async def decline(
     session: AsyncSession, request: SupportRequest, message: str, now: datetime | None = None
 ) -> None:
@@ -513,9 +518,7 @@ async def decline(
     if request.status not in ("received", "discussing"):
         raise Conflict(f"This request is {request.status} already.")
     request.status = "declined"
-    request.decline_message = _field(message, "message", 2000) or (
-        "We are sorry: the group cannot help with this request now."
-    )
+    request.decline_message = _field(message, "message", 2000) or DECLINED_WITHOUT_A_MESSAGE
     request.closed_at = now or utcnow()
     await _tell_the_person(session, request, "declined", request.closed_at)
     await session.flush()

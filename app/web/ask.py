@@ -43,6 +43,7 @@ from app.web.templating import page
 from ledger.errors import Conflict, InvalidInput
 from ledger.groups import find_group, utcnow
 from ledger.models import Group
+from ledger.words import N_
 from proposals import support
 from proposals.models import SupportRequest, SupportSettings
 
@@ -51,6 +52,14 @@ MAX_FORM_BYTES = 16_384
 FORM_FIELDS = ("need", "amount", "urgency", "name", "phone", "email", "via_member")
 MAX_PROOF_CHARS = 20
 AMOUNT_HELP = "Please write the amount with digits, such as 120 or 120.50, or leave it empty."
+
+
+def decline_message(message: str, translate: Callable[[str], str]) -> str:
+    """A declined request's message as a page shows it: the steward's own words as they are,
+    or, when they wrote none, the domain's default sentence in the reader's language."""
+    if message == support.DECLINED_WITHOUT_A_MESSAGE:
+        return translate(N_("We are sorry: the group cannot help with this request now."))
+    return message
 
 
 @dataclass(frozen=True, slots=True)
@@ -468,6 +477,7 @@ async def _status_page(
         t=translate,
         language=language,
         status=status,
+        decline_message=decline_message(status.decline_message, translate),
         # The amount asked, the way the person's language writes money ("60,50 €").
         amount_asked=(
             Formatter(locale_or_default(language)).money_text(status.amount, context.group.currency)

@@ -31,6 +31,7 @@ from app.i18n import language_name, translations
 from app.jobs import discard_held_requests, erase_personal_data
 from app.presenters.formatting import Formatter
 from app.presenters.ledger import fund_view
+from app.web.ask import decline_message
 from app.web.forms import Form, read_form, typed_number
 from app.web.language import visitor_formatter, visitor_language
 from app.web.templating import page, see_other
@@ -482,6 +483,10 @@ class RequestPages(Controller):
             caller=caller,
             roles=caller.roles,
             req=found,
+            # As the person reads it: in the language they asked in.
+            decline_message=decline_message(
+                found.decline_message, translations(found.language).gettext
+            ),
             row=_row(found, state, fmt, utcnow(), translate),
             history=[
                 (translate(EVENT_LABELS[event.kind]), event.at)

@@ -364,9 +364,15 @@ async def test_declining_sends_a_kind_message_to_the_persons_page(
         default = await act(steward, world, other, "decline", {"message": ""})
         assert default.status_code == 303
         shown = text_of((await steward.get(default.headers["location"], headers=HTML)).text)
-        assert "We are sorry: the group cannot help with this request now." in shown
+        # Without a message the person reads the group's default sentence in the language
+        # they asked in (Spanish here), and so does the steward's page that quotes it.
+        sorry = "Lo sentimos: el grupo no puede ayudar con esta solicitud ahora."
+        assert f"The person reads this on their page: {sorry}" in shown
     status = await client.get(f"/g/{world.slug}/ask/{request.reference}", headers=HTML)
     assert message in text_of(status.text)
+    theirs = await client.get(f"/g/{world.slug}/ask/{other.reference}", headers=HTML)
+    assert sorry in text_of(theirs.text)
+    assert "We are sorry" not in text_of(theirs.text)
     assert (await reread(session, request)).status == "declined"
 
 
