@@ -649,7 +649,7 @@ def statements_import(
 ) -> None:
     """Import FILE as a statement of GROUP's PLACE: all of it or, on a bad file, nothing.
     Lines already imported (by fingerprint) are not added again."""
-    from ledger import bank
+    from ledger import bank, service
     from ledger.files import DirectoryStore
     from ledger.statements import mapping_from_json
 
@@ -660,7 +660,7 @@ def statements_import(
     async def work() -> tuple[bank.Imported, str]:
         async with session_scope(settings) as session:
             owner = await groups.get_group(session, group)
-            where = await bank.get_place(session, owner, place)
+            where = await service.get_place(session, owner, place)
             mapping = sent or bank.saved_mapping(await bank.settings_of(session, where))
             statement = bank.read_for_place(content, where, format=fmt, mapping=mapping)
             keep = sent if statement.format == "csv" else None
@@ -703,14 +703,14 @@ def statements_withdraw(group: str, place: str, statement: int) -> None:
     import and the lines it brought are deleted and its file leaves the store. Only the
     place's latest import, while none of its lines is matched or reconciled; the record that
     it was imported and withdrawn stays."""
-    from ledger import bank
+    from ledger import bank, service
 
     settings = Settings.from_env()
 
     async def work() -> str:
         async with session_scope(settings) as session:
             owner = await groups.get_group(session, group)
-            where = await bank.get_place(session, owner, place)
+            where = await service.get_place(session, owner, place)
             row = await bank.get_statement(session, where, statement)
             record = await bank.withdraw_statement(session, owner, where, row, withdrawn_by=None)
             said = (

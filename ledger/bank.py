@@ -73,15 +73,6 @@ INSERT_CHUNK = 2000
 # --- places and their settings -----------------------------------------------------------
 
 
-async def get_place(session: AsyncSession, group: Group, slug: str) -> Place:
-    place = (
-        await session.scalars(select(Place).where(Place.group_id == group.id, Place.slug == slug))
-    ).one_or_none()
-    if place is None:
-        raise NotFound(f"Group {group.slug!r} has no place {slug!r}.", field="place")
-    return place
-
-
 async def settings_of(session: AsyncSession, place: Place) -> StatementSettings | None:
     return await session.get(StatementSettings, place.id)
 
@@ -753,7 +744,7 @@ async def find_line(
     session: AsyncSession, group: Group, place_slug: str, statement_id: int, line_id: int
 ) -> tuple[Place, BankLine]:
     """A line of a place's statement, by the numbers in its address, with its place."""
-    place = await get_place(session, group, place_slug)
+    place = await service.get_place(session, group, place_slug)
     statement = await get_statement(session, place, statement_id)
     return place, await get_line(session, place, statement, line_id)
 

@@ -134,6 +134,12 @@ class MoveOut(msgspec.Struct, kw_only=True):
     currency: str
 
 
+class PlaceName(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    """A place's new name (its slug stays)."""
+
+    name: Annotated[str, msgspec.Meta(min_length=1, max_length=120)]
+
+
 class PlaceOut(msgspec.Struct, kw_only=True):
     slug: str
     name: str

@@ -174,6 +174,24 @@ async def create_place(session: AsyncSession, group: Group, place_in: PlaceIn) -
     return place
 
 
+async def get_place(session: AsyncSession, group: Group, slug: str) -> Place:
+    place = (
+        await session.scalars(select(Place).where(Place.group_id == group.id, Place.slug == slug))
+    ).one_or_none()
+    if place is None:
+        raise NotFound(f"Group {group.slug!r} has no place {slug!r}.", field="place")
+    return place
+
+
+async def rename_place(session: AsyncSession, group: Group, slug: str, name: str) -> Place:
+    """Give a place another name. Its slug stays, and with it every entry, leaf and export
+    that names the place: only the pages show the new name."""
+    place = await get_place(session, group, slug)
+    place.name = check_name(name)
+    await session.flush()
+    return place
+
+
 async def list_places(session: AsyncSession, group: Group) -> list[Place]:
     """The group's places, the default first."""
     result = await session.scalars(

@@ -11,11 +11,18 @@ import dataclasses
 from typing import Annotated, Any
 
 import msgspec
-from litestar import Controller, Request, Response, get, post
+from litestar import Controller, Request, Response, get, patch, post
 from litestar.di import Provide
 from litestar.exceptions import ServiceUnavailableException
 from litestar.handlers import HTTPRouteHandler
-from litestar.params import FromQuery, HeaderParameter, JSONBody, Parameter, QueryParameter
+from litestar.params import (
+    FromPath,
+    FromQuery,
+    HeaderParameter,
+    JSONBody,
+    Parameter,
+    QueryParameter,
+)
 
 from app.api import openapi
 from app.api.claims import attach_claim_receipt
@@ -38,6 +45,7 @@ from ledger.schemas import (
     FundOut,
     HeadOut,
     PlaceIn,
+    PlaceName,
     PlaceOut,
     VerifyOut,
 )
@@ -160,6 +168,25 @@ class LedgerController(Controller):
     )
     async def list_places(self, db_session: DbSession, caller: CurrentCaller) -> list[PlaceOut]:
         return [place_out(place) for place in await service.list_places(db_session, caller.group)]
+
+    @patch(
+        "/places/{place:str}",
+        guards=[requires("steward")],
+        summary="Rename a place",
+        description=(
+            "`name`: 1-120 characters. Only the name changes: the slug, and so every entry, "
+            "leaf and export that names the place, stays. The default place is made with the "
+            'group as "Bank account": a group renames it in its own words.'
+        ),
+    )
+    async def rename_place(
+        self,
+        db_session: DbSession,
+        caller: CurrentCaller,
+        place: FromPath[str],
+        data: JSONBody[PlaceName],
+    ) -> PlaceOut:
+        return place_out(await service.rename_place(db_session, caller.group, place, data.name))
 
     @post(
         "/entries",

@@ -15,7 +15,7 @@ from app.auth import provide_caller
 from app.deps import CurrentCaller, DbSession, provide_notary
 from app.errors import kept_refusal
 from app.guards import public_or_member, requires
-from ledger import bank, reconciliation
+from ledger import reconciliation, service
 from ledger.canonical import timestamp
 from ledger.money import format_amount
 from ledger.schemas import ReconciliationIn, ReconciliationOut
@@ -108,7 +108,7 @@ class ReconciliationController(Controller):
     async def list_reconciliations(
         self, db_session: DbSession, caller: CurrentCaller, place: FromPath[str]
     ) -> list[ReconciliationOut]:
-        where = await bank.get_place(db_session, caller.group, place)
+        where = await service.get_place(db_session, caller.group, place)
         views = await reconciliation.list_reconciliations(db_session, caller.group, where)
         return [reconciliation_out(view) for view in views]
 

@@ -28,7 +28,7 @@ from app.auth import provide_caller
 from app.deps import CurrentCaller, DbSession, Id, provide_notary, settings_of
 from app.guards import requires
 from app.jobs import withdraw_statement
-from ledger import bank
+from ledger import bank, service
 from ledger.errors import FileTooLarge, InvalidInput
 from ledger.matching import DEFAULT_WINDOW_DAYS
 from ledger.models import BankLine, BankStatement, Group, Place
@@ -165,7 +165,7 @@ class StatementController(Controller):
         place: FromPath[str],
         data: Annotated[StatementUpload, Body(media_type=RequestEncodingType.MULTI_PART)],
     ) -> Response[bytes]:
-        where = await bank.get_place(db_session, caller.group, place)
+        where = await service.get_place(db_session, caller.group, place)
         content = await read_statement_upload(data.file)
         sent = mapping_of(data.mapping)
         mapping = sent or bank.saved_mapping(await bank.settings_of(db_session, where))
@@ -192,7 +192,7 @@ class StatementController(Controller):
     async def list_statements(
         self, db_session: DbSession, caller: CurrentCaller, place: FromPath[str]
     ) -> list[StatementOut]:
-        where = await bank.get_place(db_session, caller.group, place)
+        where = await service.get_place(db_session, caller.group, place)
         return [statement_out(row, where) for row in await bank.list_statements(db_session, where)]
 
     @delete(
@@ -216,7 +216,7 @@ class StatementController(Controller):
         place: FromPath[str],
         statement: Id,
     ) -> None:
-        where = await bank.get_place(db_session, caller.group, place)
+        where = await service.get_place(db_session, caller.group, place)
         row = await bank.get_statement(db_session, where, statement)
         await withdraw_statement(
             request, db_session, caller.group, where, row, withdrawn_by=caller.user_id
@@ -243,7 +243,7 @@ class StatementController(Controller):
         statement: Id,
         status: FromQuery[Literal["matched", "suggested", "unmatched"] | None] = None,
     ) -> list[LineOut]:
-        where = await bank.get_place(db_session, caller.group, place)
+        where = await service.get_place(db_session, caller.group, place)
         row = await bank.get_statement(db_session, where, statement)
         views = await bank.statement_lines(db_session, caller.group, where, row)
         return [line_out(view) for view in views if status in (None, view.status)]
@@ -386,7 +386,7 @@ class StatementController(Controller):
     async def read_settings(
         self, db_session: DbSession, caller: CurrentCaller, place: FromPath[str]
     ) -> StatementSettingsOut:
-        where = await bank.get_place(db_session, caller.group, place)
+        where = await service.get_place(db_session, caller.group, place)
         return settings_out(await bank.settings_of(db_session, where))
 
     @put(
@@ -401,7 +401,7 @@ class StatementController(Controller):
         place: FromPath[str],
         data: JSONBody[StatementSettingsIn],
     ) -> StatementSettingsOut:
-        where = await bank.get_place(db_session, caller.group, place)
+        where = await service.get_place(db_session, caller.group, place)
         mapping = None
         if data.mapping is not None:
             mapping = mapping_from_json(msgspec.json.encode(data.mapping))

@@ -512,6 +512,34 @@ class LedgerForms(Controller):
             return await self._place_page(request, db_session, caller, form, status=422)
         return see_other(f"/m/{caller.group.slug}/places/new?added={slug}")
 
+    @post("/m/{group:str}/places/rename", guards=[member_with("steward")], name="place_rename")
+    async def rename_place(
+        self, request: Request[Any, Any, Any], db_session: DbSession, caller: CurrentCaller
+    ) -> Template | Redirect:
+        form = await read_form(request, ("place", "new_name"))
+        name = " ".join(form.value("new_name").split())
+        if not form.value("place"):
+            form.fail("place", N_("Choose the place to rename."))
+        if not name:
+            form.fail("new_name", N_("Give the place a name, such as Cash box."))
+        elif len(name) > 120:
+            form.fail("new_name", N_("Keep the name to 120 characters or fewer."))
+        if form.ok:
+            try:
+                await service.rename_place(db_session, caller.group, form.value("place"), name)
+            except LedgerError as error:
+                form.fail_with(error, ("place", "new_name"))
+        if not form.ok:
+            return await self._place_page(
+                request,
+                db_session,
+                caller,
+                Form(language=visitor_language(request)),
+                rename_form=form,
+                status=422,
+            )
+        return see_other(f"/m/{caller.group.slug}/places/new?renamed=1#rename")
+
     @post(
         "/m/{group:str}/places/{place:str}/reconciliations",
         guards=[member_with("steward")],
@@ -560,6 +588,7 @@ class LedgerForms(Controller):
         form: Form,
         *,
         reconcile_form: Form | None = None,
+        rename_form: Form | None = None,
         status: int = 200,
     ) -> Template:
         fmt = visitor_formatter(request, caller.group)
@@ -598,6 +627,9 @@ class LedgerForms(Controller):
             standings=[standing_view(s, fmt) for s in standings],
             reconcile_form=reconcile_form,
             reconcilable=[(p.slug, p.name) for p in with_statements],
+            rename_form=rename_form or Form(language=visitor_language(request)),
+            place_choices=[(p.slug, p.name) for p in places],
+            renamed=request.query_params.get("renamed"),
         )
 
     # --- funds (stewards) ----------------------------------------------------------------

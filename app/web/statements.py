@@ -256,7 +256,7 @@ class StatementPages(Controller):
         withdrawn: Annotated[int | None, QueryParameter(ge=1, le=MAX_ID)] = None,
     ) -> Template:
         """The place's imports and the import form; ``withdrawn``: the import just withdrawn."""
-        where = await bank.get_place(db_session, caller.group, place)
+        where = await service.get_place(db_session, caller.group, place)
         form = Form(language=visitor_language(request))
         return await self._page(request, db_session, caller, where, form, withdrawn=withdrawn)
 
@@ -346,7 +346,7 @@ class StatementPages(Controller):
     ) -> _Sent | Template:
         """The place and the file a preview or an import sent (with the page's form), or
         the page saying why the file could not be read."""
-        where = await bank.get_place(db_session, caller.group, place)
+        where = await service.get_place(db_session, caller.group, place)
         form = Form(language=visitor_language(request))
         try:
             data = await _sent_file(request, form)
@@ -500,7 +500,7 @@ class StatementPages(Controller):
         line: int | None = None,
         status: int = 200,
     ) -> Template:
-        where = await bank.get_place(db_session, caller.group, place)
+        where = await service.get_place(db_session, caller.group, place)
         row = await bank.get_statement(db_session, where, statement)
         fmt = Formatter.for_group(caller.group, settings_of(request))
         views = await bank.statement_lines(db_session, caller.group, where, row)
@@ -543,7 +543,7 @@ class StatementPages(Controller):
         statement: Id,
     ) -> Template | Redirect:
         """Withdraw the place's latest import, once the steward ticked that they mean it."""
-        where = await bank.get_place(db_session, caller.group, place)
+        where = await service.get_place(db_session, caller.group, place)
         row = await bank.get_statement(db_session, where, statement)
         data = await request.form()
         form = Form(values={})

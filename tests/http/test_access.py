@@ -140,6 +140,9 @@ ROUTES: dict[tuple[str, str], Route] = {
     ("POST", "/api/groups/{group:str}/funds"): Route(STEWARD, body={}, allowed=422),
     ("GET", "/api/groups/{group:str}/places"): Route(PUBLIC_READ),
     ("POST", "/api/groups/{group:str}/places"): Route(STEWARD, body={}, allowed=422),
+    ("PATCH", "/api/groups/{group:str}/places/{place:str}"): Route(
+        STEWARD, body={}, allowed=422, params={"place": "bank"}
+    ),
     # A place's statements name people: stewards only. The probes name no statement.
     ("POST", "/api/groups/{group:str}/places/{place:str}/statements"): Route(
         STEWARD, allowed=422, params={"place": "bank", "statement": "999999", "line": "1"}
@@ -390,6 +393,7 @@ ROUTES: dict[tuple[str, str], Route] = {
     ("POST", "/m/{group:str}/funds/new"): Route(STEWARD, page=True, allowed=422),
     ("GET", "/m/{group:str}/places/new"): Route(STEWARD, page=True),
     ("POST", "/m/{group:str}/places/new"): Route(STEWARD, page=True, allowed=422),
+    ("POST", "/m/{group:str}/places/rename"): Route(STEWARD, page=True, allowed=422),
     # The probe closes nothing: its day is not one.
     ("POST", "/m/{group:str}/places/{place:str}/reconciliations"): Route(
         STEWARD, page=True, allowed=422, params={"place": "bank"}

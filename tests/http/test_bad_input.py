@@ -57,6 +57,8 @@ MEMBER = "/api/groups/{group:str}/members/{member_id:int}"
 MEMBER_DATA = "/api/groups/{group:str}/members/{member_id:int}/personal-data"
 FUNDS = "/api/groups/{group:str}/funds"
 PLACES = "/api/groups/{group:str}/places"
+PLACE = PLACES + "/{place:str}"
+BANK = {"place": "bank"}
 STATEMENTS = PLACES + "/{place:str}/statements"
 LINES = STATEMENTS + "/{statement:int}/lines"
 LINE = LINES + "/{line:int}"
@@ -1285,6 +1287,34 @@ CASES = [
         "POST",
         PLACES,
         {"slug": "cash", "name": "Cash box"},
+        caller="member",
+        status=(403,),
+    ),
+    Case("place renamed to nothing", "PATCH", PLACE, {"name": "   "}, params=BANK, field="name"),
+    Case("place renamed without a name", "PATCH", PLACE, {}, params=BANK, field="name"),
+    Case(
+        "place renamed to 121 characters",
+        "PATCH",
+        PLACE,
+        {"name": "x" * 121},
+        params=BANK,
+        field="name",
+    ),
+    Case("place renamed with its slug", "PATCH", PLACE, {"name": "Till", "slug": "x"}, params=BANK),
+    Case(
+        "unknown place renamed",
+        "PATCH",
+        PLACE,
+        {"name": "Till"},
+        params={"place": "till"},
+        status=(404,),
+    ),
+    Case(
+        "place renamed by a member who is not a steward",
+        "PATCH",
+        PLACE,
+        {"name": "Mine"},
+        params=BANK,
         caller="member",
         status=(403,),
     ),

@@ -305,3 +305,92 @@ async def test_verify_names_a_place_whose_kept_balance_differs_from_the_log(
     assert verified["problem"] == (
         "the stored balance of place 'cash' differs from what the entries put there"
     )
+
+
+async def test_a_place_is_renamed_and_nothing_that_names_it_changes(
+    client: Client, world: World
+) -> None:
+    await record(client, world, {"kind": "donation", "fund": "rent-relief", "amount": "20.00"})
+    export = f"/api/groups/{world.slug}/export.journal"
+    journal = (await client.get(export)).text
+    url = f"/api/groups/{world.slug}/places/bank"
+    renamed = await client.patch(
+        url, json={"name": "  Caja  de ahorros "}, headers=world.steward.headers
+    )
+    assert renamed.status_code == 200, renamed.text
+    assert renamed.json() | {"name": "?"} == {
+        "slug": "bank",
+        "name": "?",
+        "currency": "EUR",
+        "default": True,
+        "allow_negative": False,
+        "balance": "20.00",
+        "reconciled_through": None,
+    }
+    assert renamed.json()["name"] == "Caja de ahorros"
+    listed = (await client.get(f"/api/groups/{world.slug}/places")).json()
+    assert [place["name"] for place in listed] == ["Caja de ahorros"]
+    # The slug names the place in the log and the exports: they read as before.
+    assert (await client.get(export)).text == journal
+    assert (await client.get(f"/api/groups/{world.slug}/verify")).json()["ok"] is True
+    # Refused, changing nothing: no name, too long a name, another field, an unknown place,
+    # a member who is not a steward.
+    for body, status in (
+        ({"name": "   "}, 422),
+        ({"name": ""}, 422),
+        ({"name": "x" * 121}, 422),
+        ({"name": "Till", "slug": "till"}, 422),
+    ):
+        refused = await client.patch(url, json=body, headers=world.steward.headers)
+        assert refused.status_code == status, (body, refused.text)
+        assert [e["field"] for e in refused.json()["errors"]] != []
+    unknown = await client.patch(
+        f"/api/groups/{world.slug}/places/till",
+        json={"name": "Till"},
+        headers=world.steward.headers,
+    )
+    assert unknown.status_code == 404
+    member = await client.patch(url, json={"name": "Mine"}, headers=world.member.headers)
+    assert member.status_code == 403
+    listed = (await client.get(f"/api/groups/{world.slug}/places")).json()
+    assert [place["name"] for place in listed] == ["Caja de ahorros"]
+
+
+async def test_a_spanish_steward_renames_the_default_place_on_the_web(
+    settings: Settings, client: Client, world: World, session: AsyncSession
+) -> None:
+    await give_password(session, world.steward)
+    async with browser(settings, world.steward) as steward:
+        steward.cookies.set("lang", "es")
+        page_url = f"/m/{world.slug}/places/new"
+        page = text_of((await steward.get(page_url)).text)
+        assert "Cambiar el nombre de un lugar" in page
+        empty = await post_form(
+            steward, f"/m/{world.slug}/places/rename", {"place": "bank", "new_name": " "},
+            form_url=page_url,
+        )  # fmt: skip
+        assert empty.status_code == 422
+        assert "Ponle un nombre al lugar, como Caja." in text_of(empty.text)
+        done = await post_form(
+            steward,
+            f"/m/{world.slug}/places/rename",
+            {"place": "bank", "new_name": "Cuenta de la cooperativa"},
+            form_url=page_url,
+        )
+        assert done.status_code == 303, done.text
+        shown = text_of((await steward.get(done.headers["location"])).text)
+        assert "El lugar tiene su nuevo nombre." in shown
+        assert "Cuenta de la cooperativa (el lugar habitual)" in shown
+        # With two places, the steward chooses which; an unknown one is refused on its field.
+        assert (await add_cash_box(client, world)).status_code == 201
+        page = (await steward.get(page_url)).text
+        assert '<select id="field-place" name="place"' in page
+        unknown = await post_form(
+            steward,
+            f"/m/{world.slug}/places/rename",
+            {"place": "till", "new_name": "Till"},
+            form_url=page_url,
+        )
+        assert unknown.status_code == 422
+    listed = (await client.get(f"/api/groups/{world.slug}/places")).json()
+    assert [place["name"] for place in listed] == ["Cuenta de la cooperativa", "Cash box"]

@@ -15,7 +15,7 @@ from sqlalchemy import select, text
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from ledger import bank
+from ledger import bank, service
 from ledger.errors import Conflict
 from ledger.models import BankLine, BankMatch, BankMatchEntry, BankMatchLine, BankMatchUndo
 from tests.http.test_reconciliations import close, november
@@ -205,7 +205,7 @@ async def test_a_reconciliation_closed_after_the_place_was_read_still_counts(
     line_id = (await lines(client, world, statement["id"]))[0]["id"]
     async with session_maker() as session:
         group = await world.fresh_group(session)
-        place = await bank.get_place(session, group, "bank")
+        place = await service.get_place(session, group, "bank")
         line = await session.get(BankLine, line_id)
         await session.commit()  # the objects stay as they were read
         assert place.reconciled_through is None
