@@ -496,13 +496,9 @@ class LedgerForms(Controller):
         self, request: Request[Any, Any, Any], db_session: DbSession, caller: CurrentCaller
     ) -> Template | Redirect:
         form = await read_form(request, ("name", "slug"))
-        name = " ".join(form.value("name").split())
+        name = _place_name(form, "name")
         slug = form.value("slug") or _slugify(name)
         form.values["slug"] = slug
-        if not name:
-            form.fail("name", N_("Give the place a name, such as Cash box."))
-        elif len(name) > 120:
-            form.fail("name", N_("Keep the name to 120 characters or fewer."))
         if form.ok:
             try:
                 await service.create_place(db_session, caller.group, PlaceIn(slug=slug, name=name))
@@ -517,13 +513,9 @@ class LedgerForms(Controller):
         self, request: Request[Any, Any, Any], db_session: DbSession, caller: CurrentCaller
     ) -> Template | Redirect:
         form = await read_form(request, ("place", "new_name"))
-        name = " ".join(form.value("new_name").split())
         if not form.value("place"):
             form.fail("place", N_("Choose the place to rename."))
-        if not name:
-            form.fail("new_name", N_("Give the place a name, such as Cash box."))
-        elif len(name) > 120:
-            form.fail("new_name", N_("Keep the name to 120 characters or fewer."))
+        name = _place_name(form, "new_name")
         if form.ok:
             try:
                 await service.rename_place(db_session, caller.group, form.value("place"), name)
@@ -699,6 +691,17 @@ async def attach_receipt(
     )
     if new:
         await keep(store_of(request), receipt)
+
+
+def _place_name(form: Form, field: str) -> str:
+    """A place's name as typed in ``field``, its spaces tidied; the field's error when it
+    is empty or too long."""
+    name = " ".join(form.value(field).split())
+    if not name:
+        form.fail(field, N_("Give the place a name, such as Cash box."))
+    elif len(name) > 120:
+        form.fail(field, N_("Keep the name to 120 characters or fewer."))
+    return name
 
 
 def _recorded(slug: str, kind: str, seq: int) -> Redirect:
