@@ -134,8 +134,8 @@ class MoveOut(msgspec.Struct, kw_only=True):
     currency: str
 
 
-class PlaceName(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
-    """A place's new name (its slug stays)."""
+class NewName(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    """A fund's or a place's new name (its slug stays)."""
 
     name: Annotated[str, msgspec.Meta(min_length=1, max_length=120)]
 

@@ -136,6 +136,19 @@ async def get_fund(session: AsyncSession, group: Group, slug: str, *, field: str
     return fund
 
 
+async def rename_fund(session: AsyncSession, group: Group, slug: str, name: str) -> Fund:
+    """Give a fund another name. Its slug stays, and with it every entry, leaf and export
+    account that names the fund: pages, and the exports' lists of funds, show the new name.
+    404 for an unknown fund (the fund is the address here, not a field of an entry)."""
+    try:
+        fund = await get_fund(session, group, slug)
+    except InvalidInput:
+        raise NotFound(f"Group {group.slug!r} has no fund {slug!r}.", field="fund") from None
+    fund.name = check_name(name)
+    await session.flush()
+    return fund
+
+
 def _no_fund(group: Group, slug: str, field: str) -> InvalidInput:
     return InvalidInput(f"Group {group.slug!r} has no fund {slug!r}.", field=field)
 

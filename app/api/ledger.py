@@ -44,8 +44,8 @@ from ledger.schemas import (
     FundIn,
     FundOut,
     HeadOut,
+    NewName,
     PlaceIn,
-    PlaceName,
     PlaceOut,
     VerifyOut,
 )
@@ -146,6 +146,27 @@ class LedgerController(Controller):
             for fund in await service.list_funds(db_session, caller.group)
         ]
 
+    @patch(
+        "/funds/{fund:str}",
+        guards=[requires("steward")],
+        summary="Rename a fund",
+        description=(
+            "`name`: 1-120 characters. Only the name changes: the slug, and so every entry, "
+            "leaf and export account that names the fund, stays (pages and the exports' "
+            "lists of funds show the new name). 404 for an unknown fund."
+        ),
+    )
+    async def rename_fund(
+        self,
+        db_session: DbSession,
+        caller: CurrentCaller,
+        fund: FromPath[str],
+        data: JSONBody[NewName],
+    ) -> FundOut:
+        renamed = await service.rename_fund(db_session, caller.group, fund, data.name)
+        committed = await committed_by_fund(db_session, caller.group)
+        return fund_out(renamed, committed.get(renamed.id, 0))
+
     @post(
         "/places",
         guards=[requires("steward")],
@@ -184,7 +205,7 @@ class LedgerController(Controller):
         db_session: DbSession,
         caller: CurrentCaller,
         place: FromPath[str],
-        data: JSONBody[PlaceName],
+        data: JSONBody[NewName],
     ) -> PlaceOut:
         return place_out(await service.rename_place(db_session, caller.group, place, data.name))
 

@@ -496,7 +496,7 @@ class LedgerForms(Controller):
         self, request: Request[Any, Any, Any], db_session: DbSession, caller: CurrentCaller
     ) -> Template | Redirect:
         form = await read_form(request, ("name", "slug"))
-        name = _place_name(form, "name")
+        name = _typed_name(form, "name", N_("Give the place a name, such as Cash box."))
         slug = form.value("slug") or _slugify(name)
         form.values["slug"] = slug
         if form.ok:
@@ -515,7 +515,7 @@ class LedgerForms(Controller):
         form = await read_form(request, ("place", "new_name"))
         if not form.value("place"):
             form.fail("place", N_("Choose the place to rename."))
-        name = _place_name(form, "new_name")
+        name = _typed_name(form, "new_name", N_("Give the place a name, such as Cash box."))
         if form.ok:
             try:
                 await service.rename_place(db_session, caller.group, form.value("place"), name)
@@ -627,21 +627,66 @@ class LedgerForms(Controller):
     # --- funds (stewards) ----------------------------------------------------------------
 
     @get("/m/{group:str}/funds/new", guards=[member_with("steward")], name="fund_form")
-    async def fund_form(self, request: Request[Any, Any, Any], caller: CurrentCaller) -> Template:
-        return page(request, "member/fund.html", group=caller.group, caller=caller, form=Form())
+    async def fund_form(
+        self, request: Request[Any, Any, Any], db_session: DbSession, caller: CurrentCaller
+    ) -> Template:
+        return await self._fund_page(request, db_session, caller, Form())
+
+    @post("/m/{group:str}/funds/rename", guards=[member_with("steward")], name="fund_rename")
+    async def rename_fund(
+        self, request: Request[Any, Any, Any], db_session: DbSession, caller: CurrentCaller
+    ) -> Template | Redirect:
+        form = await read_form(request, ("fund", "new_name"))
+        if not form.value("fund"):
+            form.fail("fund", N_("Choose the fund to rename."))
+        name = _typed_name(form, "new_name", N_("Give the fund a name, such as Rent relief."))
+        if form.ok:
+            try:
+                await service.rename_fund(db_session, caller.group, form.value("fund"), name)
+            except LedgerError as error:
+                form.fail_with(error, ("fund", "new_name"))
+        if not form.ok:
+            return await self._fund_page(
+                request,
+                db_session,
+                caller,
+                Form(language=visitor_language(request)),
+                rename_form=form,
+                status=422,
+            )
+        return see_other(f"/m/{caller.group.slug}/funds/new?renamed=1#rename")
+
+    async def _fund_page(
+        self,
+        request: Request[Any, Any, Any],
+        db_session: DbSession,
+        caller: Caller,
+        form: Form,
+        *,
+        rename_form: Form | None = None,
+        status: int = 200,
+    ) -> Template:
+        funds = await service.list_funds(db_session, caller.group)
+        return page(
+            request,
+            "member/fund.html",
+            status_code=status,
+            group=caller.group,
+            caller=caller,
+            form=form,
+            rename_form=rename_form or Form(language=visitor_language(request)),
+            fund_choices=[(fund.slug, fund.name) for fund in funds],
+            renamed=request.query_params.get("renamed"),
+        )
 
     @post("/m/{group:str}/funds/new", guards=[member_with("steward")], name="fund_submit")
     async def create_fund(
         self, request: Request[Any, Any, Any], db_session: DbSession, caller: CurrentCaller
     ) -> Template | Redirect:
         form = await read_form(request, ("name", "slug", "allow_negative"))
-        name = " ".join(form.value("name").split())
+        name = _typed_name(form, "name", N_("Give the fund a name, such as Rent relief."))
         slug = form.value("slug") or _slugify(name)
         form.values["slug"] = slug
-        if not name:
-            form.fail("name", N_("Give the fund a name, such as Rent relief."))
-        elif len(name) > 120:
-            form.fail("name", N_("Keep the name to 120 characters or fewer."))
         if form.ok:
             try:
                 await service.create_fund(
@@ -654,14 +699,7 @@ class LedgerForms(Controller):
             except LedgerError as error:
                 form.fail_with(error, ("name", "slug"))
         if not form.ok:
-            return page(
-                request,
-                "member/fund.html",
-                status_code=422,
-                group=caller.group,
-                caller=caller,
-                form=form,
-            )
+            return await self._fund_page(request, db_session, caller, form, status=422)
         return see_other(f"/m/{caller.group.slug}?fund={slug}")
 
 
@@ -693,12 +731,12 @@ async def attach_receipt(
         await keep(store_of(request), receipt)
 
 
-def _place_name(form: Form, field: str) -> str:
-    """A place's name as typed in ``field``, its spaces tidied; the field's error when it
-    is empty or too long."""
+def _typed_name(form: Form, field: str, missing: str) -> str:
+    """A fund's or a place's name as typed in ``field``, its spaces tidied; the field's
+    error (``missing`` when it is empty) when it is empty or too long."""
     name = " ".join(form.value(field).split())
     if not name:
-        form.fail(field, N_("Give the place a name, such as Cash box."))
+        form.fail(field, missing)
     elif len(name) > 120:
         form.fail(field, N_("Keep the name to 120 characters or fewer."))
     return name

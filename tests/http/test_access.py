@@ -138,6 +138,9 @@ ROUTES: dict[tuple[str, str], Route] = {
     # The ledger.
     ("GET", "/api/groups/{group:str}/funds"): Route(PUBLIC_READ),
     ("POST", "/api/groups/{group:str}/funds"): Route(STEWARD, body={}, allowed=422),
+    ("PATCH", "/api/groups/{group:str}/funds/{fund:str}"): Route(
+        STEWARD, body={}, allowed=422, params={"fund": "rent-relief"}
+    ),
     ("GET", "/api/groups/{group:str}/places"): Route(PUBLIC_READ),
     ("POST", "/api/groups/{group:str}/places"): Route(STEWARD, body={}, allowed=422),
     ("PATCH", "/api/groups/{group:str}/places/{place:str}"): Route(
@@ -391,6 +394,7 @@ ROUTES: dict[tuple[str, str], Route] = {
     ("POST", "/m/{group:str}/entries/{seq:int}/receipts"): Route(STEWARD, page=True, allowed=422),
     ("GET", "/m/{group:str}/funds/new"): Route(STEWARD, page=True),
     ("POST", "/m/{group:str}/funds/new"): Route(STEWARD, page=True, allowed=422),
+    ("POST", "/m/{group:str}/funds/rename"): Route(STEWARD, page=True, allowed=422),
     ("GET", "/m/{group:str}/places/new"): Route(STEWARD, page=True),
     ("POST", "/m/{group:str}/places/new"): Route(STEWARD, page=True, allowed=422),
     ("POST", "/m/{group:str}/places/rename"): Route(STEWARD, page=True, allowed=422),

@@ -56,6 +56,8 @@ MEMBERS = "/api/groups/{group:str}/members"
 MEMBER = "/api/groups/{group:str}/members/{member_id:int}"
 MEMBER_DATA = "/api/groups/{group:str}/members/{member_id:int}/personal-data"
 FUNDS = "/api/groups/{group:str}/funds"
+FUND = FUNDS + "/{fund:str}"
+RENT = {"fund": "rent-relief"}
 PLACES = "/api/groups/{group:str}/places"
 PLACE = PLACES + "/{place:str}"
 BANK = {"place": "bank"}
@@ -1287,6 +1289,26 @@ CASES = [
         "POST",
         PLACES,
         {"slug": "cash", "name": "Cash box"},
+        caller="member",
+        status=(403,),
+    ),
+    Case("fund renamed to nothing", "PATCH", FUND, {"name": " "}, params=RENT, field="name"),
+    Case("fund renamed without a name", "PATCH", FUND, {}, params=RENT, field="name"),
+    Case("fund renamed with its slug", "PATCH", FUND, {"name": "X", "slug": "x"}, params=RENT),
+    Case(
+        "unknown fund renamed",
+        "PATCH",
+        FUND,
+        {"name": "Food"},
+        params={"fund": "food"},
+        status=(404,),
+    ),
+    Case(
+        "fund renamed by a member who is not a steward",
+        "PATCH",
+        FUND,
+        {"name": "Mine"},
+        params=RENT,
         caller="member",
         status=(403,),
     ),

@@ -21,6 +21,7 @@ from tests.support.clients import browser, give_password, post_form, standing_po
 from tests.support.people import World
 
 Client = AsyncTestClient[Litestar]
+HTML = {"Accept": "text/html"}
 
 
 async def places(client: Client, world: World) -> dict[str, str]:
@@ -394,3 +395,50 @@ async def test_a_spanish_steward_renames_the_default_place_on_the_web(
         assert unknown.status_code == 422
     listed = (await client.get(f"/api/groups/{world.slug}/places")).json()
     assert [place["name"] for place in listed] == ["Cuenta de la cooperativa", "Cash box"]
+
+
+async def test_a_fund_is_renamed_and_nothing_that_names_it_changes(
+    settings: Settings, client: Client, world: World, session: AsyncSession
+) -> None:
+    await record(client, world, {"kind": "donation", "fund": "groceries", "amount": "20.00"})
+    export = f"/api/groups/{world.slug}/export.journal"
+    journal = (await client.get(export)).text
+    url = f"/api/groups/{world.slug}/funds/groceries"
+    renamed = await client.patch(url, json={"name": "Food"}, headers=world.steward.headers)
+    assert renamed.status_code == 200, renamed.text
+    assert (renamed.json()["slug"], renamed.json()["name"]) == ("groceries", "Food")
+    assert renamed.json()["balance"] == "20.00"
+    # The journal's accounts are named by slug: only its header's list of funds changes.
+    assert (await client.get(export)).text == journal.replace(
+        "fund groceries: Groceries", "fund groceries: Food"
+    )
+    assert (await client.get(f"/api/groups/{world.slug}/verify")).json()["ok"] is True
+    ledger = text_of((await client.get(f"/g/{world.slug}/ledger", headers=HTML)).text)
+    assert "Donation of €20.00 to Food" in ledger
+    unknown = await client.patch(
+        f"/api/groups/{world.slug}/funds/food", json={"name": "X"}, headers=world.steward.headers
+    )
+    assert unknown.status_code == 404
+    await give_password(session, world.steward)
+    async with browser(settings, world.steward) as steward:
+        steward.cookies.set("lang", "es")
+        page_url = f"/m/{world.slug}/funds/new"
+        assert "Cambiar el nombre de un fondo" in text_of((await steward.get(page_url)).text)
+        empty = await post_form(
+            steward, f"/m/{world.slug}/funds/rename", {"fund": "groceries", "new_name": ""},
+            form_url=page_url,
+        )  # fmt: skip
+        assert empty.status_code == 422
+        assert "Ponle un nombre al fondo" in text_of(empty.text)
+        done = await post_form(
+            steward,
+            f"/m/{world.slug}/funds/rename",
+            {"fund": "groceries", "new_name": "Comida"},
+            form_url=page_url,
+        )
+        assert done.status_code == 303, done.text
+        assert "El fondo tiene su nuevo nombre." in text_of(
+            (await steward.get(done.headers["location"])).text
+        )
+    names = [fund["name"] for fund in (await client.get(f"/api/groups/{world.slug}/funds")).json()]
+    assert "Comida" in names
