@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Annotated, Any, Literal
+from urllib.parse import urlencode
 
 import anyio
 import msgspec
@@ -19,7 +20,7 @@ from litestar import Controller, Request, Response, delete, get, post, put
 from litestar.datastructures import UploadFile
 from litestar.di import Provide
 from litestar.enums import RequestEncodingType
-from litestar.params import Body, FromPath, FromQuery, JSONBody
+from litestar.params import Body, FromPath, FromQuery, JSONBody, Parameter
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.api import openapi
@@ -35,6 +36,7 @@ from ledger.models import BankLine, BankStatement, Group, Place
 from ledger.money import format_amount
 from ledger.queries import entry_out
 from ledger.schemas import (
+    MAX_ID,
     EntryOut,
     LineDonationIn,
     LineOut,
@@ -52,6 +54,8 @@ from ledger.statements import CsvMapping, mapping_from_json
 JSON = "application/json"
 # A year of a busy account in the most verbose format fits with room to spare.
 STATEMENT_LIMIT = 32 * 1024 * 1024
+# The most lines one answer of a statement's list holds when the caller pages it.
+LINES_PAGE = 5_000
 
 
 @dataclass
@@ -227,26 +231,52 @@ class StatementController(Controller):
         guards=[requires("steward")],
         summary="A statement's lines with their status and suggested entries",
         description=(
-            "The place's bank lines in the statement's period, each `matched`, `suggested` "
-            "(with the entries that may be it, best first: same amount and direction, "
-            "within the place's window of days, ranked up when the bank's texts carry the "
-            "entry's number, the proposal number or the counterparty's pseudonym) or "
-            "`unmatched` (a debit here is money that left without an entry). `status` "
-            "keeps the lines of one status only."
+            "The place's bank lines in the statement's period, by day, each `matched`, "
+            "`suggested` (with the entries that may be it, best first: same amount and "
+            "direction, within the place's window of days, ranked up when the bank's texts "
+            "carry the entry's number, the proposal number or the counterparty's pseudonym) "
+            "or `unmatched` (a debit here is money that left without an entry). `status` "
+            "keeps the lines of one status only. All of them without `limit`; with it, at "
+            'most `limit` lines, and when more follow a `Link` header (`rel="next"`) whose '
+            "address asks for the lines `after` the last one sent (a line's `id`: the lines "
+            "that come after it by day, whatever became of it meanwhile). 422 on `after` for "
+            "a line that is not in the statement's period."
         ),
     )
     async def list_lines(
         self,
+        request: Request[Any, Any, Any],
         db_session: DbSession,
         caller: CurrentCaller,
         place: FromPath[str],
         statement: Id,
         status: FromQuery[Literal["matched", "suggested", "unmatched"] | None] = None,
-    ) -> list[LineOut]:
+        after: Annotated[int | None, Parameter(ge=1, le=MAX_ID)] = None,
+        limit: Annotated[int | None, Parameter(ge=1, le=LINES_PAGE)] = None,
+    ) -> Response[list[LineOut]]:
         where = await service.get_place(db_session, caller.group, place)
         row = await bank.get_statement(db_session, where, statement)
         views = await bank.statement_lines(db_session, caller.group, where, row)
-        return [line_out(view) for view in views if status in (None, view.status)]
+        if after is not None:
+            # Lines come by day, then id: the page goes on after the line's own place in
+            # that order, even when a filter by status no longer keeps the line itself.
+            position = next(
+                (index for index, view in enumerate(views) if view.line.id == after), None
+            )
+            if position is None:
+                raise InvalidInput(
+                    f"Line {after} is not in this statement's period.", field="after"
+                )
+            views = views[position + 1 :]
+        kept = [view for view in views if status in (None, view.status)]
+        headers = {}
+        if limit is not None and len(kept) > limit:
+            kept = kept[:limit]
+            query = {"after": str(kept[-1].line.id), "limit": str(limit)}
+            if status is not None:
+                query["status"] = status
+            headers["Link"] = f'<{request.url.path}?{urlencode(query)}>; rel="next"'
+        return Response([line_out(view) for view in kept], headers=headers)
 
     @post(
         "/statements/{statement:int}/lines/{line:int}/match",

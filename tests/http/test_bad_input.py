@@ -203,6 +203,14 @@ CASES = [
         status=(404,),
     ),
     Case(
+        "lines by the page of none",
+        "GET",
+        LINES,
+        query="limit=0",
+        params={"place": "bank", "statement": "1"},
+        status=(400,),
+    ),
+    Case(
         "match naming no entry",
         "POST",
         LINE + "/match",

@@ -235,3 +235,43 @@ async def test_money_out_without_an_entry_lists_the_oldest_lines_with_a_way_to_e
         page = await steward.get(f"{base}/{statement}?show=open&line={late}", headers=HTML)
         assert f'id="line-{late}"' in page.text
         assert "Lines 101 to 130 of 130, by day." in text_of(page.text)
+
+
+async def test_the_api_pages_a_statements_lines_by_day_after_the_last_one_sent(
+    client: Client, session: AsyncSession, world: World
+) -> None:
+    statement = await import_long_statement(client, session, world, 250)
+    api = f"/api/groups/{world.slug}/places/bank/statements/{statement}/lines"
+    steward = world.steward.headers
+    answer = await client.get(api, headers=steward)
+    assert "link" not in answer.headers  # without a limit: every line, as before
+    whole = [line["id"] for line in answer.json()]
+    assert len(whole) == 250
+
+    async def paged(url: str) -> list[list[int]]:
+        pages: list[list[int]] = []
+        while url:
+            page = await client.get(url, headers=steward)
+            assert page.status_code == 200, page.text
+            pages.append([line["id"] for line in page.json()])
+            link = page.headers.get("link", "")
+            assert not link or link.endswith('>; rel="next"')
+            url = link[1 : link.index(">")] if link else ""
+        return pages
+
+    pages = await paged(f"{api}?limit=100")
+    assert [len(page) for page in pages] == [100, 100, 50]
+    assert [line for page in pages for line in page] == whole
+    # A filter by status pages too, and its next address keeps the filter.
+    first = (await lines(client, world, statement))[0]
+    await donate(client, world, "1.00", first["booked_on"])
+    unmatched = [
+        line["id"] for line in (await client.get(f"{api}?status=unmatched", headers=steward)).json()
+    ]
+    pages = await paged(f"{api}?status=unmatched&limit=120")
+    assert [line for page in pages for line in page] == unmatched
+    assert len(pages) == 2
+    # A line not in the statement's period; a limit out of range.
+    assert (await client.get(f"{api}?after=999999", headers=steward)).status_code == 422
+    assert (await client.get(f"{api}?limit=0", headers=steward)).status_code == 400
+    assert (await client.get(f"{api}?limit=5001", headers=steward)).status_code == 400
