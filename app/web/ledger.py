@@ -8,6 +8,7 @@ next to the fields and the input kept; one that passes redirects with 303.
 from __future__ import annotations
 
 import re
+from collections.abc import Awaitable, Callable
 from datetime import date
 from typing import Annotated, Any
 
@@ -512,15 +513,13 @@ class LedgerForms(Controller):
     async def rename_place(
         self, request: Request[Any, Any, Any], db_session: DbSession, caller: CurrentCaller
     ) -> Template | Redirect:
-        form = await read_form(request, ("place", "new_name"))
-        if not form.value("place"):
-            form.fail("place", N_("Choose the place to rename."))
-        name = _typed_name(form, "new_name", N_("Give the place a name, such as Cash box."))
-        if form.ok:
-            try:
-                await service.rename_place(db_session, caller.group, form.value("place"), name)
-            except LedgerError as error:
-                form.fail_with(error, ("place", "new_name"))
+        form = await _renamed(
+            request,
+            "place",
+            N_("Choose the place to rename."),
+            N_("Give the place a name, such as Cash box."),
+            lambda slug, name: service.rename_place(db_session, caller.group, slug, name),
+        )
         if not form.ok:
             return await self._place_page(
                 request,
@@ -636,15 +635,13 @@ class LedgerForms(Controller):
     async def rename_fund(
         self, request: Request[Any, Any, Any], db_session: DbSession, caller: CurrentCaller
     ) -> Template | Redirect:
-        form = await read_form(request, ("fund", "new_name"))
-        if not form.value("fund"):
-            form.fail("fund", N_("Choose the fund to rename."))
-        name = _typed_name(form, "new_name", N_("Give the fund a name, such as Rent relief."))
-        if form.ok:
-            try:
-                await service.rename_fund(db_session, caller.group, form.value("fund"), name)
-            except LedgerError as error:
-                form.fail_with(error, ("fund", "new_name"))
+        form = await _renamed(
+            request,
+            "fund",
+            N_("Choose the fund to rename."),
+            N_("Give the fund a name, such as Rent relief."),
+            lambda slug, name: service.rename_fund(db_session, caller.group, slug, name),
+        )
         if not form.ok:
             return await self._fund_page(
                 request,
@@ -740,6 +737,28 @@ def _typed_name(form: Form, field: str, missing: str) -> str:
     elif len(name) > 120:
         form.fail(field, N_("Keep the name to 120 characters or fewer."))
     return name
+
+
+async def _renamed(
+    request: Request[Any, Any, Any],
+    field: str,
+    choose: str,
+    missing: str,
+    rename: Callable[[str, str], Awaitable[object]],
+) -> Form:
+    """The rename form of a fund or a place (``field`` names which one; ``new_name`` is the
+    name), checked and, when it holds, ``rename(slug, name)`` done; the form says how it
+    went (its errors on their fields)."""
+    form = await read_form(request, (field, "new_name"))
+    if not form.value(field):
+        form.fail(field, choose)
+    name = _typed_name(form, "new_name", missing)
+    if form.ok:
+        try:
+            await rename(form.value(field), name)
+        except LedgerError as error:
+            form.fail_with(error, (field, "new_name"))
+    return form
 
 
 def _recorded(slug: str, kind: str, seq: int) -> Redirect:
