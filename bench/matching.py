@@ -45,6 +45,7 @@ FULL = (5_000, 50_000)
 QUICK = (1_000, 10_000)
 TARGET = 12.0
 ROUNDS = 5
+PAGE = 100  # lines: a page of the API's, as a client pages a long statement
 # An entry an hour, as in a busy group: 5,000 entries span seven months and 50,000 nearly six
 # years, so a line's window of days holds as many entries at both sizes. (Entries 30 s apart,
 # the generator's default, put all 5,000 within two days, inside every line's window, while
@@ -118,6 +119,8 @@ class Measured:
     best: float = float("inf")
     lines: int = 0
     suggested: int = 0
+    # A page of the API's (``?after=…&limit=100``) from the middle of the statement.
+    page_best: float = float("inf")
 
 
 async def _measure(prepared: dict[int, tuple[str, int]]) -> dict[int, Measured]:
@@ -140,8 +143,17 @@ async def _measure(prepared: dict[int, tuple[str, int]]) -> dict[int, Measured]:
                         started = time.perf_counter()
                         views = await bank.statement_lines(session, group, place, row)
                         took = time.perf_counter() - started
+                        middle = views[len(views) // 2].line.id
+                        started = time.perf_counter()
+                        page = await bank.statement_lines_page(
+                            session, group, place, row, after=middle, limit=PAGE
+                        )
+                        took_page = time.perf_counter() - started
+                        assert len(page.views) == PAGE
+                        assert page.more
                     figures = measured[size]
                     figures.best = min(figures.best, took)
+                    figures.page_best = min(figures.page_best, took_page)
                     figures.lines = len(views)
                     figures.suggested = sum(1 for view in views if view.status == bank.SUGGESTED)
                     del views
@@ -168,6 +180,10 @@ def run(engine: str = "sqlite", quick: bool = False) -> Result:
             f"{size:,} lines against {size:,} entries",
             f"{figures.best * 1000:.0f} ms, {figures.best / figures.lines * 1e6:.1f} µs/line, "
             f"{figures.suggested:,} suggested",
+        )
+        result.figure(
+            f"  a page of {PAGE} of them from the middle",
+            f"{figures.page_best * 1000:.1f} ms, {figures.page_best / figures.best:.3f}x the whole",
         )
     timings = {size: figures.best for size, figures in measured.items()}
     ratio = timings[large] / timings[small]

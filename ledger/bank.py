@@ -589,6 +589,34 @@ async def statement_lines(
     """The place's lines in the statement's period (those of earlier imports too), in date
     order, each with its status: ``matched`` (in a confirmed match), ``suggested`` (entries
     that may be it, best first) or ``unmatched``."""
+    return (await statement_lines_page(session, group, place, statement)).views
+
+
+class LinesPage(msgspec.Struct, frozen=True, gc=False):
+    """Some of a statement's lines, and whether more (of the status asked for) follow."""
+
+    views: list[LineView]
+    more: bool
+
+
+# Lines read at a time for a page of one status: most of them may be of another.
+_PAGE_PART = 500
+
+
+async def statement_lines_page(
+    session: AsyncSession,
+    group: Group,
+    place: Place,
+    statement: BankStatement,
+    *,
+    after: int | None = None,
+    status: str | None = None,
+    limit: int | None = None,
+) -> LinesPage:
+    """``statement_lines`` from the one after line ``after`` (by day, then id, whatever
+    its status), of ``status`` only when given, at most ``limit`` of them. A line's view
+    depends on that line alone, so only the lines read are viewed: a page of a 50,000-line
+    statement costs a page, not the whole statement (``bench matching``)."""
     if statement.starts_on is not None and statement.ends_on is not None:
         where = and_(
             BankLine.place_id == place.id,
@@ -597,17 +625,43 @@ async def statement_lines(
         )
     else:
         where = BankLine.statement_id == statement.id
-    # Rows, not ORM objects: a statement may have 50,000 lines, read-only here.
-    lines = list(
-        (
+    cursor: Any = None
+    if after is not None:
+        cursor = (
             await session.execute(
-                select(*BankLine.__table__.columns)
-                .where(where)
-                .order_by(BankLine.booked_on, BankLine.id)
+                select(BankLine.booked_on, BankLine.id).where(where, BankLine.id == after)
             )
-        ).all()
-    )
-    return await views_of(session, group, place, lines)
+        ).first()
+        if cursor is None:
+            raise InvalidInput(f"Line {after} is not in this statement's period.", field="after")
+    # Without a status every line read is kept: one more than the page tells whether more
+    # follow. With a status, read on part by part until the page is full.
+    part = None if limit is None else limit + 1 if status is None else max(limit + 1, _PAGE_PART)
+    kept: list[LineView] = []
+    while True:
+        query = select(*BankLine.__table__.columns).where(where)
+        if cursor is not None:
+            # The plain bound lets the index start at the cursor's day.
+            query = query.where(
+                BankLine.booked_on >= cursor.booked_on,
+                or_(
+                    BankLine.booked_on > cursor.booked_on,
+                    and_(BankLine.booked_on == cursor.booked_on, BankLine.id > cursor.id),
+                ),
+            )
+        # Rows, not ORM objects: a statement may have 50,000 lines, read-only here.
+        lines = list(
+            (
+                await session.execute(query.order_by(BankLine.booked_on, BankLine.id).limit(part))
+            ).all()
+        )
+        views = await views_of(session, group, place, lines)
+        kept += [view for view in views if status in (None, view.status)]
+        if limit is None or part is None:
+            return LinesPage(kept, more=False)
+        if len(kept) > limit or len(lines) < part:
+            return LinesPage(kept[:limit], more=len(kept) > limit)
+        cursor = lines[-1]
 
 
 async def views_of(

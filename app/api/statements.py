@@ -256,27 +256,16 @@ class StatementController(Controller):
     ) -> Response[list[LineOut]]:
         where = await service.get_place(db_session, caller.group, place)
         row = await bank.get_statement(db_session, where, statement)
-        views = await bank.statement_lines(db_session, caller.group, where, row)
-        if after is not None:
-            # Lines come by day, then id: the page goes on after the line's own place in
-            # that order, even when a filter by status no longer keeps the line itself.
-            position = next(
-                (index for index, view in enumerate(views) if view.line.id == after), None
-            )
-            if position is None:
-                raise InvalidInput(
-                    f"Line {after} is not in this statement's period.", field="after"
-                )
-            views = views[position + 1 :]
-        kept = [view for view in views if status in (None, view.status)]
+        page = await bank.statement_lines_page(
+            db_session, caller.group, where, row, after=after, status=status, limit=limit
+        )
         headers = {}
-        if limit is not None and len(kept) > limit:
-            kept = kept[:limit]
-            query = {"after": str(kept[-1].line.id), "limit": str(limit)}
+        if page.more and page.views:
+            query = {"after": str(page.views[-1].line.id), "limit": str(limit)}
             if status is not None:
                 query["status"] = status
             headers["Link"] = f'<{request.url.path}?{urlencode(query)}>; rel="next"'
-        return Response([line_out(view) for view in kept], headers=headers)
+        return Response([line_out(view) for view in page.views], headers=headers)
 
     @post(
         "/statements/{statement:int}/lines/{line:int}/match",

@@ -5,14 +5,17 @@ a credit made a donation from the page; a bad file sends the form back with a 42
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import msgspec
+import pytest
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.settings import Settings
+from ledger import bank
 from ledger.models import BankStatement
 from tests.http.test_statements import donate, lines, upload
 from tests.support.clients import browser, csrf_of, give_password, text_of
@@ -237,6 +240,19 @@ async def test_money_out_without_an_entry_lists_the_oldest_lines_with_a_way_to_e
         assert "Lines 101 to 130 of 130, by day." in text_of(page.text)
 
 
+async def pages_of(client: Client, url: str, headers: dict[str, str]) -> list[list[dict[str, Any]]]:
+    """The pages of lines from ``url`` on, each page's ``Link`` followed to the next."""
+    pages: list[list[dict[str, Any]]] = []
+    while url:
+        page = await client.get(url, headers=headers)
+        assert page.status_code == 200, page.text
+        pages.append(page.json())
+        link = page.headers.get("link", "")
+        assert not link or link.endswith('>; rel="next"')
+        url = link[1 : link.index(">")] if link else ""
+    return pages
+
+
 async def test_the_api_pages_a_statements_lines_by_day_after_the_last_one_sent(
     client: Client, session: AsyncSession, world: World
 ) -> None:
@@ -249,15 +265,7 @@ async def test_the_api_pages_a_statements_lines_by_day_after_the_last_one_sent(
     assert len(whole) == 250
 
     async def paged(url: str) -> list[list[int]]:
-        pages: list[list[int]] = []
-        while url:
-            page = await client.get(url, headers=steward)
-            assert page.status_code == 200, page.text
-            pages.append([line["id"] for line in page.json()])
-            link = page.headers.get("link", "")
-            assert not link or link.endswith('>; rel="next"')
-            url = link[1 : link.index(">")] if link else ""
-        return pages
+        return [[line["id"] for line in page] for page in await pages_of(client, url, steward)]
 
     pages = await paged(f"{api}?limit=100")
     assert [len(page) for page in pages] == [100, 100, 50]
@@ -275,3 +283,30 @@ async def test_the_api_pages_a_statements_lines_by_day_after_the_last_one_sent(
     assert (await client.get(f"{api}?after=999999", headers=steward)).status_code == 422
     assert (await client.get(f"{api}?limit=0", headers=steward)).status_code == 400
     assert (await client.get(f"{api}?limit=5001", headers=steward)).status_code == 400
+
+
+async def test_pages_of_each_status_hold_what_the_whole_list_holds_read_part_by_part(
+    client: Client, session: AsyncSession, world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A few lines read at a time: a page of one status then takes several parts.
+    monkeypatch.setattr(bank, "_PAGE_PART", 4)
+    statement = await import_long_statement(client, session, world, 60)
+    api = f"/api/groups/{world.slug}/places/bank/statements/{statement}/lines"
+    steward = world.steward.headers
+    first, *rest = await lines(client, world, statement)
+    seq = await donate(client, world, "1.00", first["booked_on"])
+    confirmed = await client.post(
+        f"{api}/{first['id']}/match", json={"entries": [seq]}, headers=steward
+    )
+    assert confirmed.status_code == 201, confirmed.text
+    await donate(client, world, "1.00", rest[30]["booked_on"])
+    whole = (await client.get(api, headers=steward)).json()
+    assert {line["status"] for line in whole} == {"matched", "suggested", "unmatched"}
+    for status in (None, "matched", "suggested", "unmatched"):
+        wanted = [line for line in whole if status in (None, line["status"])]
+        for limit in (2, 7, 64):
+            query = f"limit={limit}" + (f"&status={status}" if status else "")
+            pages = await pages_of(client, f"{api}?{query}", steward)
+            assert [line for page in pages for line in page] == wanted, (status, limit)
+            assert [len(page) for page in pages[:-1]] == [limit] * (len(pages) - 1)
+            assert 1 <= len(pages[-1]) <= limit
