@@ -483,7 +483,11 @@ async def candidates(
             Posting.account_type == rules.HOLDING,
             *dated,
         )
-        .group_by(Entry.seq, Entry.occurred_on, Entry.proposal_number, Entry.counterparty)
+        # By id first: grouped by seq, SQLite (which has no statistics: the app runs no
+        # ANALYZE) walked the group's entries in the order of its key by seq, every one of
+        # them, rather than only the days asked for by the index by day: 34 ms instead of
+        # 1 ms for a page of lines at 50,000 entries (bench matching).
+        .group_by(Entry.id, Entry.seq, Entry.occurred_on, Entry.proposal_number, Entry.counterparty)
     )
     found = [
         Candidate(seq, int(amount), day, proposal, counterparty)
