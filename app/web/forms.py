@@ -279,8 +279,8 @@ DOMAIN_MESSAGES: tuple[tuple[re.Pattern[str], str], ...] = tuple(
         ),
         # A mapping that cannot read any file (``CsvMapping.check``) or not this one.
         (
-            r"the sign convention (?P<sign>'[\w-]+') needs the (?P<column>'\w+') column\.",
-            N_("the sign convention %(sign)s needs the %(column)s column."),
+            r"the sign convention '(?P<sign>[\w-]+)' needs the '(?P<field>\w+)' column\.",
+            N_("the sign convention “%(sign)s” needs the “%(field)s”."),
         ),
         (
             r"(?P<format>'.*') is not a date format such as '%d/%m/%Y'\.",
@@ -295,11 +295,9 @@ DOMAIN_MESSAGES: tuple[tuple[re.Pattern[str], str], ...] = tuple(
             ),
         ),
         (
-            r"the mapping's (?P<name>\w+) column (?P<column>'.*') is not in the file's header "
+            r"the mapping's (?P<field>\w+) column (?P<column>'.*') is not in the file's header "
             r"\((?P<header>.*)\)\.",
-            N_(
-                "the mapping's %(name)s column %(column)s is not in the file's header (%(header)s)."
-            ),
+            N_("the mapping's “%(field)s”, %(column)s, is not in the file's header (%(header)s)."),
         ),
         (
             r"the line has (?P<count>\d+) column\(s\); the mapping reads column "
@@ -529,6 +527,28 @@ DOMAIN_TEXTS = (
 )
 
 
+# A CSV mapping's settings as the mapping editor names them (templates/member/_csv_mapping.html).
+_MAPPING_FIELDS = {
+    "date": N_("Date column"),
+    "value_date": N_("Value date column"),
+    "amount": N_("Amount column"),
+    "amount_in": N_("Money in column"),
+    "amount_out": N_("Money out column"),
+    "direction": N_("Debit or credit column"),
+    "description": N_("Description columns"),
+    "reference": N_("Reference column"),
+    "counterparty": N_("Counterparty column"),
+    "balance": N_("Balance column"),
+    "currency": N_("Currency column"),
+}
+_MAPPING_SIGNS = {
+    "signed": N_("One amount column: money out is negative (-12.50)"),
+    "inverted": N_("One amount column: money out is positive, money in negative (card statements)"),
+    "in-out": N_("Two columns: money in and money out"),
+    "direction": N_("One amount column and a column saying debit or credit"),
+}
+
+
 def said(message: str, language: str, /, **values: object) -> str:
     """``message`` in ``language``: a catalogue's message, or a domain text that
     ``DOMAIN_MESSAGES`` knows; any other text as it is (English)."""
@@ -545,6 +565,11 @@ def said(message: str, language: str, /, **values: object) -> str:
         match = pattern.fullmatch(message)
         if match is not None:
             found = match.groupdict()
+            # A mapping's setting by the words the mapping editor shows for it.
+            if "field" in found:
+                found["field"] = translate(_MAPPING_FIELDS.get(found["field"], found["field"]))
+            if "sign" in found:
+                found["sign"] = translate(_MAPPING_SIGNS.get(found["sign"], found["sign"]))
             if "held" in found:
                 # Money in the language's own way ("10,00 €").
                 currency = found.pop("currency")

@@ -141,7 +141,8 @@ def test_a_mapping_that_cannot_read_the_file_is_refused_in_spanish() -> None:
     data = b"Date,Amount\r\n2026-11-02,12.50\r\n"
     cases = {
         _statement_refusal(data, amount=None, sign="in-out", amount_out="Amount"): (
-            "la convención de signos 'in-out' necesita la columna 'amount_in'."
+            "la convención de signos «Dos columnas: dinero que entra y dinero que sale» "
+            "necesita «Columna del dinero que entra»."
         ),
         _statement_refusal(data, decimal_mark=",", thousands_separator=","): (
             "la marca decimal y el separador de miles tienen que ser distintos."
@@ -154,8 +155,8 @@ def test_a_mapping_that_cannot_read_the_file_is_refused_in_spanish() -> None:
             "tiene línea de cabecera: numera las columnas desde 1."
         ),
         _statement_refusal(data, date="Datum"): (
-            "la columna date de la correspondencia, 'Datum', no está en la cabecera del "
-            "archivo ('Date', 'Amount')."
+            "«Columna de la fecha» de la correspondencia, 'Datum', no está en la cabecera "
+            "del archivo ('Date', 'Amount')."
         ),
         _statement_refusal(b'Date,Amount\r\n2026-11-02,"12.50"x\r\n'): (
             "Línea 2: el CSV está mal formado: ',' expected after '\"'."
@@ -163,6 +164,11 @@ def test_a_mapping_that_cannot_read_the_file_is_refused_in_spanish() -> None:
     }
     for refusal, spanish in cases.items():
         assert said(refusal, "es") == spanish
+    # The mapping's settings by the editor's words, whichever of them the refusal names.
+    assert said(_statement_refusal(data, amount=None), "es") == (
+        "la convención de signos «Una columna de importe: el dinero que sale es negativo "
+        "(-12.50)» necesita «Columna del importe»."
+    )
 
 
 def test_an_mt940_line_its_reader_cannot_read_is_refused_in_spanish() -> None:
