@@ -14,7 +14,9 @@ every other round), over many rounds so machine noise hits both:
 - ``GET /api/groups/{g}/entries?limit=50``: the newest page;
 - ``GET /api/groups/{g}/entries?limit=50&before=101``: a deep page near the start of the log
   (the same entries 51-100 on both sides);
-- ``GET /api/groups/{g}/entries?limit=50&fund=rent-relief``: the newest page of one fund.
+- ``GET /api/groups/{g}/entries?limit=50&fund=rent-relief``: the newest page of one fund;
+- ``GET /api/groups/{g}/giving``: how to give, with the standing donations counted and summed
+  (what the group page and the give page show).
 
 Figures are medians (and 90th percentiles) in milliseconds. Target: every route's median at
 1,000,000 entries within 1.5x of the same route's at 1,000.
@@ -55,6 +57,7 @@ ROUTES = {
     "entries, newest page": "/entries?limit=50",
     "entries, deep page (before=101)": "/entries?limit=50&before=101",
     "entries, one fund's newest page": "/entries?limit=50&fund=rent-relief",
+    "giving (the donations counted and summed)": "/giving",
 }
 
 

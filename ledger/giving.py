@@ -8,7 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, datetime
 
-from sqlalchemy import ColumnElement, and_, delete, func, select
+from sqlalchemy import and_, delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
@@ -22,7 +22,7 @@ from ledger.giving_rules import (
     epc_payload,
 )
 from ledger.groups import utcnow
-from ledger.models import DonorThanks, Entry, GivingDetails, Group, Posting
+from ledger.models import DonorThanks, Entry, GivingDetails, Group, LogState, Posting
 from ledger.money import format_amount
 from ledger.rules import HOLDING
 from ledger.schemas import DonorsOut, GivingIn, GivingOut, MoneyOut, ThanksOut
@@ -186,41 +186,103 @@ async def thanked_donations(session: AsyncSession, group: Group) -> list[Thanked
     ]
 
 
-def _standing_donations(group: Group) -> ColumnElement[bool]:
-    """The group's donations that were not reversed."""
+@dataclass(frozen=True, slots=True)
+class _Tally:
+    """The standing donations (not reversed) among a log's first ``size`` entries, the last
+    of which has the hash ``head``: how many, and their sum per currency."""
+
+    size: int
+    head: str
+    donations: int
+    totals: dict[str, int]
+
+
+# The last tally read of each group's log in this process, by database and group. A log
+# only grows and each entry's hash chains every entry before it, so a tally whose head is
+# still the log's entry at its size is still true, and the entries after it are all that
+# can change it: the public pages count a log of a million entries by reading its newest
+# few. (The head is checked, not trusted: a database may be replaced under the same name.)
+_tallies: dict[tuple[str, int], _Tally] = {}
+
+
+async def _tally(session: AsyncSession, group: Group) -> _Tally:
+    state = await session.get(LogState, group.id)
+    size, head = (state.size, state.head_hash) if state is not None else (0, "")
+    key = (str(session.get_bind().engine.url), group.id)
+    last = _tallies.get(key)
+    if last is not None and (last.size, last.head) == (size, head):
+        return last
+    start, donations, totals = 0, 0, {}
+    if last is not None and 0 < last.size < size:
+        at_last = await session.scalar(
+            select(Entry.hash).where(Entry.group_id == group.id, Entry.seq == last.size)
+        )
+        if at_last == last.head:  # the same log, grown (not another database's)
+            start, donations, totals = last.size, last.donations, dict(last.totals)
+    # Donations recorded after ``start``, less the donations (of any age) reversed after it:
+    # a donation is reversed at most once, and a reversal never leaves the log.
+    newer = and_(Entry.group_id == group.id, Entry.seq > start, Entry.seq <= size)
     reversal = aliased(Entry)
-    return and_(
-        Entry.group_id == group.id,
-        Entry.kind == DONATION,
-        ~select(reversal.id)
-        .where(reversal.group_id == group.id, reversal.reverses_seq == Entry.seq)
-        .exists(),
+    reversed_ = and_(
+        reversal.group_id == group.id,
+        reversal.reverses_seq == Entry.seq,
+        reversal.seq > start,
+        reversal.seq <= size,
     )
+    donations += int(
+        await session.scalar(select(func.count(Entry.id)).where(newer, Entry.kind == DONATION)) or 0
+    )
+    donations -= int(
+        await session.scalar(
+            select(func.count(Entry.id))
+            .join(reversal, reversed_)
+            .where(Entry.group_id == group.id, Entry.kind == DONATION)
+        )
+        or 0
+    )
+    held = (
+        select(Posting.currency, func.sum(Posting.amount))
+        .join(Entry, Entry.id == Posting.entry_id)
+        .where(Posting.account_type == HOLDING)
+        .group_by(Posting.currency)
+    )
+    for currency, amount in await session.execute(held.where(newer, Entry.kind == DONATION)):
+        totals[currency] = totals.get(currency, 0) + int(amount or 0)
+    undone = held.join(reversal, reversed_).where(
+        Entry.group_id == group.id, Entry.kind == DONATION
+    )
+    for currency, amount in await session.execute(undone):
+        totals[currency] = totals.get(currency, 0) - int(amount or 0)
+    tally = _Tally(size, head, donations, totals)
+    _tallies[key] = tally
+    return tally
 
 
 async def donors(session: AsyncSession, group: Group, *, named: int = NAMED_DONORS) -> Donors:
     """The group's standing donations counted and summed, and the donors thanked by name."""
-    standing = _standing_donations(group)
-    count = int(await session.scalar(select(func.count(Entry.id)).where(standing)) or 0)
-    rows = await session.execute(
-        select(Posting.currency, func.sum(Posting.amount))
-        .join(Entry, Entry.id == Posting.entry_id)
-        .where(standing, Posting.account_type == HOLDING)
-        .group_by(Posting.currency)
-    )
-    totals = {currency: int(total or 0) for currency, total in rows}
+    tally = await _tally(session, group)
+    reversal = aliased(Entry)
+    # Names are read each time, never kept: a steward may erase one at any moment.
     names = await session.scalars(
         select(DonorThanks.name)
         .join(
             Entry,
             and_(Entry.group_id == DonorThanks.group_id, Entry.seq == DonorThanks.entry_seq),
         )
-        .where(standing)
-        .order_by(Entry.seq.desc())
+        .where(
+            DonorThanks.group_id == group.id,
+            Entry.kind == DONATION,
+            ~select(reversal.id)
+            .where(reversal.group_id == group.id, reversal.reverses_seq == Entry.seq)
+            .exists(),
+        )
+        # By the thanks' own key: SQLite then walks the few thanks, not every entry.
+        .order_by(DonorThanks.entry_seq.desc())
         .limit(named)
     )
     # A donor thanked for several donations is named once, at their newest.
-    return Donors(count, dict(sorted(totals.items())), list(dict.fromkeys(names)))
+    totals = {currency: total for currency, total in sorted(tally.totals.items()) if total}
+    return Donors(tally.donations, totals, list(dict.fromkeys(names)))
 
 
 # --- read models ---------------------------------------------------------------------------

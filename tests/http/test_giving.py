@@ -13,7 +13,7 @@ from litestar.testing import AsyncTestClient
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.settings import Settings
-from ledger import groups
+from ledger import giving, groups
 from tests.support.clients import browser, give_password, post_form, record_entry, text_of
 from tests.support.people import World
 from tests.support.qr import decode_svg
@@ -390,3 +390,46 @@ async def test_a_steward_thanks_a_donor_when_recording_and_erases_the_name_on_re
         assert "The name given for entry #1 was erased." in text_of(shown.text)
         assert "Bakery" not in shown.text
         assert (await steward.get(api(world))).json()["donors"]["named"] == []
+
+
+async def test_donors_are_counted_right_as_the_log_grows_whatever_was_counted_before(
+    client: Client, world: World, session: AsyncSession
+) -> None:
+    """The count and the totals are kept per log and grown by the entries after them: each
+    read must equal a count made from nothing, including a reversal of a donation counted
+    before, and a kept count of another log (another database) must not be taken."""
+
+    async def donors() -> dict[str, Any]:
+        counted = (await client.get(api(world))).json()["donors"]
+        giving._tallies.clear()
+        assert (await client.get(api(world))).json()["donors"] == counted  # from nothing
+        return (await client.get(api(world))).json()["donors"] | {"named": None}
+
+    def said(donations: int, amount: str | None) -> dict[str, Any]:
+        totals = [{"currency": "EUR", "amount": amount}] if amount else []
+        return {"donations": donations, "totals": totals, "named": None}
+
+    assert await donors() == said(0, None)
+    first = await donate(client, world, "10.00")
+    assert await donors() == said(1, "10.00")
+    await donate(client, world, "2.50")
+    assert await donors() == said(2, "12.50")
+    await record_entry(client, world, {"kind": "reversal", "reverses": first, "memo": "bounced"})
+    assert await donors() == said(1, "2.50")
+    await record_entry(
+        client,
+        world,
+        {"kind": "transfer", "from_fund": "groceries", "to_fund": "rent-relief", "amount": "1.00"},
+    )
+    third = await donate(client, world, "4.00")
+    await record_entry(client, world, {"kind": "reversal", "reverses": third, "memo": "twice"})
+    await donate(client, world, "0.25")
+    assert await donors() == said(2, "2.75")
+    # A count kept of another database's log, at a size this log has passed.
+    group = await groups.get_group(session, world.slug)
+    (key,) = [key for key in giving._tallies if key[1] == group.id]
+    giving._tallies[key] = giving._Tally(size=2, head="0" * 64, donations=9, totals={})
+    assert await donors() == said(2, "2.75")
+    # And one at a size this log has not reached.
+    giving._tallies[key] = giving._Tally(size=999, head="0" * 64, donations=9, totals={})
+    assert await donors() == said(2, "2.75")
