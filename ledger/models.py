@@ -218,9 +218,10 @@ class Entry(Base):
         UniqueConstraint("group_id", "reverses_seq"),
         # The public ledger's date filter walks this newest first without a sort.
         Index("ix_entries_group_day", "group_id", "occurred_on", "seq"),
-        # What was paid under a proposal (committed money, authorising the next payment).
-        Index("ix_entries_group_proposal", "group_id", "proposal_number"),
-        Index("ix_entries_group_policy", "group_id", "policy_number"),
+        # What was paid under a proposal (committed money, authorising the next payment),
+        # and under a policy, in log order (migration 0032: with seq, SQLite takes them).
+        Index("ix_entries_group_proposal", "group_id", "proposal_number", "seq"),
+        Index("ix_entries_group_policy", "group_id", "policy_number", "seq"),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
