@@ -15,7 +15,7 @@ from datetime import date, datetime
 
 from sqlalchemy import Select, and_, case, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import InstrumentedAttribute
+from sqlalchemy.orm import InstrumentedAttribute, aliased
 
 from ledger.attachments import AttachmentView
 from ledger.canonical import ATTACHMENT, timestamp
@@ -606,8 +606,13 @@ async def paid_under(
     that occurred ``between`` two days when given, less payments reversed."""
     if not numbers:
         return {}
-    reversed_seqs = select(Entry.reverses_seq).where(
-        Entry.group_id == group.id, Entry.reverses_seq.is_not(None)
+    # Each payment looks up its own reversal (the unique key by reverses_seq), rather than
+    # every reversal of the log being gathered first: SQLite did that for each query.
+    reversal = aliased(Entry)
+    reversed_ = (
+        select(reversal.id)
+        .where(reversal.group_id == group.id, reversal.reverses_seq == Entry.seq)
+        .exists()
     )
     query = (
         select(decision, func.sum(-Posting.amount))
@@ -616,7 +621,7 @@ async def paid_under(
             Entry.group_id == group.id,
             decision.in_(list(numbers)),
             Posting.account_type == HOLDING,
-            Entry.seq.not_in(reversed_seqs),
+            ~reversed_,
         )
         .group_by(decision)
     )
