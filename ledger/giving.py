@@ -22,7 +22,8 @@ from ledger.giving_rules import (
     epc_payload,
 )
 from ledger.groups import utcnow
-from ledger.models import DonorThanks, Entry, GivingDetails, Group, LogState, Posting
+from ledger.kept import LogSums
+from ledger.models import DonorThanks, Entry, GivingDetails, Group, Posting
 from ledger.money import format_amount
 from ledger.rules import HOLDING
 from ledger.schemas import DonorsOut, GivingIn, GivingOut, MoneyOut, ThanksOut
@@ -187,80 +188,64 @@ async def thanked_donations(session: AsyncSession, group: Group) -> list[Thanked
 
 
 @dataclass(frozen=True, slots=True)
-class _Tally:
-    """The standing donations (not reversed) among a log's first ``size`` entries, the last
-    of which has the hash ``head``: how many, and their sum per currency."""
+class DonationsCounted:
+    """The standing donations (not reversed) of a log: how many, and their sum per
+    currency (minor units)."""
 
-    size: int
-    head: str
     donations: int
     totals: dict[str, int]
 
 
-# The last tally read of each group's log in this process, by database and group. A log
-# only grows and each entry's hash chains every entry before it, so a tally whose head is
-# still the log's entry at its size is still true, and the entries after it are all that
-# can change it: the public pages count a log of a million entries by reading its newest
-# few. (The head is checked, not trusted: a database may be replaced under the same name.)
-_tallies: dict[tuple[str, int], _Tally] = {}
+# Kept between requests and grown by new entries (``ledger.kept``): the group page and the
+# give page would otherwise read every donation of the log each time.
+COUNTED: LogSums[DonationsCounted] = LogSums()
 
 
-async def _tally(session: AsyncSession, group: Group) -> _Tally:
-    state = await session.get(LogState, group.id)
-    size, head = (state.size, state.head_hash) if state is not None else (0, "")
-    key = (str(session.get_bind().engine.url), group.id)
-    last = _tallies.get(key)
-    if last is not None and (last.size, last.head) == (size, head):
-        return last
-    start, donations, totals = 0, 0, {}
-    if last is not None and 0 < last.size < size:
-        at_last = await session.scalar(
-            select(Entry.hash).where(Entry.group_id == group.id, Entry.seq == last.size)
+async def _counted(session: AsyncSession, group: Group) -> DonationsCounted:
+    async def grow(last: DonationsCounted | None, after: int, through: int) -> DonationsCounted:
+        # Donations recorded after ``after``, less the donations (of any age) reversed
+        # after it: a donation is reversed at most once, and a reversal never leaves the log.
+        donations = last.donations if last is not None else 0
+        totals = dict(last.totals) if last is not None else {}
+        newer = and_(Entry.group_id == group.id, Entry.seq > after, Entry.seq <= through)
+        reversal = aliased(Entry)
+        reversed_ = and_(
+            reversal.group_id == group.id,
+            reversal.reverses_seq == Entry.seq,
+            reversal.seq > after,
+            reversal.seq <= through,
         )
-        if at_last == last.head:  # the same log, grown (not another database's)
-            start, donations, totals = last.size, last.donations, dict(last.totals)
-    # Donations recorded after ``start``, less the donations (of any age) reversed after it:
-    # a donation is reversed at most once, and a reversal never leaves the log.
-    newer = and_(Entry.group_id == group.id, Entry.seq > start, Entry.seq <= size)
-    reversal = aliased(Entry)
-    reversed_ = and_(
-        reversal.group_id == group.id,
-        reversal.reverses_seq == Entry.seq,
-        reversal.seq > start,
-        reversal.seq <= size,
-    )
-    donations += int(
-        await session.scalar(select(func.count(Entry.id)).where(newer, Entry.kind == DONATION)) or 0
-    )
-    donations -= int(
-        await session.scalar(
-            select(func.count(Entry.id))
-            .join(reversal, reversed_)
-            .where(Entry.group_id == group.id, Entry.kind == DONATION)
+        counted = select(func.count(Entry.id))
+        donations += int(await session.scalar(counted.where(newer, Entry.kind == DONATION)) or 0)
+        donations -= int(
+            await session.scalar(
+                counted.join(reversal, reversed_).where(
+                    Entry.group_id == group.id, Entry.kind == DONATION
+                )
+            )
+            or 0
         )
-        or 0
-    )
-    held = (
-        select(Posting.currency, func.sum(Posting.amount))
-        .join(Entry, Entry.id == Posting.entry_id)
-        .where(Posting.account_type == HOLDING)
-        .group_by(Posting.currency)
-    )
-    for currency, amount in await session.execute(held.where(newer, Entry.kind == DONATION)):
-        totals[currency] = totals.get(currency, 0) + int(amount or 0)
-    undone = held.join(reversal, reversed_).where(
-        Entry.group_id == group.id, Entry.kind == DONATION
-    )
-    for currency, amount in await session.execute(undone):
-        totals[currency] = totals.get(currency, 0) - int(amount or 0)
-    tally = _Tally(size, head, donations, totals)
-    _tallies[key] = tally
-    return tally
+        held = (
+            select(Posting.currency, func.sum(Posting.amount))
+            .join(Entry, Entry.id == Posting.entry_id)
+            .where(Posting.account_type == HOLDING)
+            .group_by(Posting.currency)
+        )
+        for currency, amount in await session.execute(held.where(newer, Entry.kind == DONATION)):
+            totals[currency] = totals.get(currency, 0) + int(amount or 0)
+        undone = held.join(reversal, reversed_).where(
+            Entry.group_id == group.id, Entry.kind == DONATION
+        )
+        for currency, amount in await session.execute(undone):
+            totals[currency] = totals.get(currency, 0) - int(amount or 0)
+        return DonationsCounted(donations, totals)
+
+    return await COUNTED.read(session, group, grow)
 
 
 async def donors(session: AsyncSession, group: Group, *, named: int = NAMED_DONORS) -> Donors:
     """The group's standing donations counted and summed, and the donors thanked by name."""
-    tally = await _tally(session, group)
+    counted = await _counted(session, group)
     reversal = aliased(Entry)
     # Names are read each time, never kept: a steward may erase one at any moment.
     names = await session.scalars(
@@ -281,8 +266,8 @@ async def donors(session: AsyncSession, group: Group, *, named: int = NAMED_DONO
         .limit(named)
     )
     # A donor thanked for several donations is named once, at their newest.
-    totals = {currency: total for currency, total in sorted(tally.totals.items()) if total}
-    return Donors(tally.donations, totals, list(dict.fromkeys(names)))
+    totals = {currency: total for currency, total in sorted(counted.totals.items()) if total}
+    return Donors(counted.donations, totals, list(dict.fromkeys(names)))
 
 
 # --- read models ---------------------------------------------------------------------------

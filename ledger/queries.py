@@ -19,6 +19,7 @@ from sqlalchemy.orm import InstrumentedAttribute, aliased
 
 from ledger.attachments import AttachmentView
 from ledger.canonical import ATTACHMENT, timestamp
+from ledger.kept import LogSums
 from ledger.models import Entry, Fund, Group, LogState, Membership, Place, Posting
 from ledger.money import format_amount
 from ledger.places import DEFAULT_PLACE_SLUG
@@ -339,42 +340,63 @@ class MonthFlow:
     money_out: int  # positive
 
 
+# In and out per day and currency, from some day on: kept between requests and grown by new
+# entries (``ledger.kept``), so the group page does not read every entry of its months.
+DAILY_FLOWS: LogSums[dict[tuple[date, str], tuple[int, int]]] = LogSums()
+
+
 async def monthly_flows(session: AsyncSession, group: Group, since: date) -> list[MonthFlow]:
     """In and out per month (by the day the money moved) from ``since``'s month on.
 
     Each entry counts by what it did to the group's funds together: a donation in, a payment
     out, a reversal the other way, and a transfer between two funds not at all."""
     since = since.replace(day=1)
-    per_entry = (
-        select(
-            Entry.occurred_on.label("day"),
-            Posting.currency.label("currency"),
-            func.sum(Posting.amount).label("net"),
+
+    async def grow(
+        last: dict[tuple[date, str], tuple[int, int]] | None, after: int, through: int
+    ) -> dict[tuple[date, str], tuple[int, int]]:
+        per_entry = (
+            select(
+                Entry.occurred_on.label("day"),
+                Posting.currency.label("currency"),
+                func.sum(Posting.amount).label("net"),
+            )
+            .join(Posting, Posting.entry_id == Entry.id)
+            .where(
+                Entry.group_id == group.id,
+                Entry.seq > after,
+                Entry.seq <= through,
+                Entry.occurred_on >= since,
+                Posting.account_type == HOLDING,
+            )
+            .group_by(Entry.id, Entry.occurred_on, Posting.currency)
+            .subquery()
         )
-        .join(Posting, Posting.entry_id == Entry.id)
-        .where(
-            Entry.group_id == group.id,
-            Entry.occurred_on >= since,
-            Posting.account_type == HOLDING,
+        # Summed per day in the database: at most a row per day and currency, however many
+        # entries the days hold.
+        rows = await session.execute(
+            select(
+                per_entry.c.day,
+                per_entry.c.currency,
+                func.sum(case((per_entry.c.net > 0, per_entry.c.net), else_=0)),
+                func.sum(case((per_entry.c.net < 0, -per_entry.c.net), else_=0)),
+            ).group_by(per_entry.c.day, per_entry.c.currency)
         )
-        .group_by(Entry.id, Entry.occurred_on, Posting.currency)
-        .subquery()
-    )
-    # Summed per day in the database: the group page reads at most a row per day and
-    # currency, however many entries the months hold.
-    rows = await session.execute(
-        select(
-            per_entry.c.day,
-            per_entry.c.currency,
-            func.sum(case((per_entry.c.net > 0, per_entry.c.net), else_=0)),
-            func.sum(case((per_entry.c.net < 0, -per_entry.c.net), else_=0)),
-        ).group_by(per_entry.c.day, per_entry.c.currency)
-    )
+        days = dict(last) if last is not None else {}
+        for day, currency, money_in, money_out in rows:
+            before_in, before_out = days.get((day, currency), (0, 0))
+            days[(day, currency)] = (
+                before_in + int(money_in or 0),
+                before_out + int(money_out or 0),
+            )
+        return days
+
+    by_day = await DAILY_FLOWS.read(session, group, grow, over=since)
     flows: dict[tuple[date, str], list[int]] = defaultdict(lambda: [0, 0])
-    for day, currency, money_in, money_out in rows:
+    for (day, currency), (money_in, money_out) in by_day.items():
         flow = flows[(day.replace(day=1), currency)]
-        flow[0] += int(money_in or 0)
-        flow[1] += int(money_out or 0)
+        flow[0] += money_in
+        flow[1] += money_out
     return [
         MonthFlow(month, currency, money_in, money_out)
         for (month, currency), (money_in, money_out) in sorted(flows.items())

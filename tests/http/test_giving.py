@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.settings import Settings
 from ledger import giving, groups
+from ledger.kept import Kept
 from tests.support.clients import browser, give_password, post_form, record_entry, text_of
 from tests.support.people import World
 from tests.support.qr import decode_svg
@@ -401,7 +402,7 @@ async def test_donors_are_counted_right_as_the_log_grows_whatever_was_counted_be
 
     async def donors() -> dict[str, Any]:
         counted = (await client.get(api(world))).json()["donors"]
-        giving._tallies.clear()
+        giving.COUNTED.forget()
         assert (await client.get(api(world))).json()["donors"] == counted  # from nothing
         return (await client.get(api(world))).json()["donors"] | {"named": None}
 
@@ -427,9 +428,9 @@ async def test_donors_are_counted_right_as_the_log_grows_whatever_was_counted_be
     assert await donors() == said(2, "2.75")
     # A count kept of another database's log, at a size this log has passed.
     group = await groups.get_group(session, world.slug)
-    (key,) = [key for key in giving._tallies if key[1] == group.id]
-    giving._tallies[key] = giving._Tally(size=2, head="0" * 64, donations=9, totals={})
+    (key,) = [key for key in giving.COUNTED._kept if key[1] == group.id]
+    giving.COUNTED._kept[key] = Kept(2, "0" * 64, giving.DonationsCounted(9, {}))
     assert await donors() == said(2, "2.75")
     # And one at a size this log has not reached.
-    giving._tallies[key] = giving._Tally(size=999, head="0" * 64, donations=9, totals={})
+    giving.COUNTED._kept[key] = Kept(999, "0" * 64, giving.DonationsCounted(9, {}))
     assert await donors() == said(2, "2.75")

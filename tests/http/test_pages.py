@@ -21,6 +21,7 @@ from app.web.chart import balance_chart
 from app.web.groups import _xml_safe
 from app.web.verification import VerificationKeeper
 from ledger import groups, queries, service
+from ledger.kept import Kept
 from ledger.queries import BalancePoint
 from ledger.verify import verify_group
 from tests.support.clients import browser, give_password, record_entry, text_of
@@ -370,6 +371,49 @@ async def test_group_page_sums_what_is_held_and_what_came_in_and_went_out_by_mon
     fmt = Formatter()
     assert f"{fmt.month(today)} €10.00 €4.00" in text
     assert f"{fmt.month(last_month)} €100.00 €0.00" in text
+
+
+async def test_the_months_in_and_out_are_right_as_the_log_grows_whatever_was_summed_before(
+    client: Client, world: World, session: AsyncSession
+) -> None:
+    """The days' sums are kept per log and grown by the entries after them (``ledger.kept``):
+    each read must equal a sum made from nothing, including an entry back-dated into last
+    month and a reversal, and a kept sum of another log must not be taken."""
+    this_month = date.today().replace(day=1)
+    last_month = (this_month - timedelta(days=1)).replace(day=1)
+
+    async def flows() -> list[tuple[date, int, int]]:
+        await session.rollback()  # see what the requests committed
+        group = await groups.get_group(session, world.slug)
+        kept = await queries.monthly_flows(session, group, last_month)
+        queries.DAILY_FLOWS.forget()
+        assert await queries.monthly_flows(session, group, last_month) == kept  # from nothing
+        await session.rollback()  # the next request may write (SQLite: one writer)
+        return [(flow.month, flow.money_in, flow.money_out) for flow in kept]
+
+    assert await flows() == []
+    await donate(client, world, "10.00")
+    assert await flows() == [(this_month, 1000, 0)]
+    back = await donate(
+        client, world, "100.00", occurred_on=(last_month.replace(day=5)).isoformat()
+    )
+    assert await flows() == [(last_month, 10000, 0), (this_month, 1000, 0)]
+    await record(client, world, {"kind": "disbursement", "fund": "groceries", "amount": "4.00"})
+    await record(client, world, {"kind": "reversal", "reverses": back, "memo": "bounced"})
+    await record(
+        client,
+        world,
+        {"kind": "transfer", "from_fund": "groceries", "to_fund": "rent-relief", "amount": "1.00"},
+    )
+    assert await flows() == [(last_month, 10000, 0), (this_month, 1000, 10400)]
+    # A sum kept of another database's log, at a size this log has passed, and at one it
+    # has not reached.
+    group_id = (await groups.get_group(session, world.slug)).id
+    await session.rollback()
+    for size in (2, 999):
+        (key,) = [key for key in queries.DAILY_FLOWS._kept if key[1] == group_id]
+        queries.DAILY_FLOWS._kept[key] = Kept(size, "0" * 64, {(this_month, "EUR"): (1, 1)})
+        assert await flows() == [(last_month, 10000, 0), (this_month, 1000, 10400)]
 
 
 async def test_ledger_of_one_fund_shows_its_running_balance_after_each_entry(
