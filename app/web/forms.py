@@ -541,6 +541,9 @@ _MAPPING_FIELDS = {
     "balance": N_("Balance column"),
     "currency": N_("Currency column"),
 }
+# A refusal that names a mapping's setting by its JSON name (the API's words): a page says
+# it with the editor's words, in English too.
+_NAMES_A_MAPPING_SETTING = re.compile(r"the sign convention '|the mapping's \w+ column '")
 _MAPPING_SIGNS = {
     "signed": N_("One amount column: money out is negative (-12.50)"),
     "inverted": N_("One amount column: money out is positive, money in negative (card statements)"),
@@ -552,7 +555,7 @@ _MAPPING_SIGNS = {
 def said(message: str, language: str, /, **values: object) -> str:
     """``message`` in ``language``: a catalogue's message, or a domain text that
     ``DOMAIN_MESSAGES`` knows; any other text as it is (English)."""
-    if language == SOURCE_LANGUAGE:
+    if language == SOURCE_LANGUAGE and not _NAMES_A_MAPPING_SETTING.search(message):
         return message % values if values else message
     translate = translations(language).gettext
     for where, text in _WHERE:

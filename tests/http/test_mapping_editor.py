@@ -344,7 +344,11 @@ async def test_an_empty_or_unreadable_file_opens_the_editor_with_the_reason(
         html, _ = await open_editor(steward, world, "unknown.txt")
         assert "Dear treasurer" in text_of(html)
         assert 'id="error-amount"' in html
-        assert "needs the 'amount' column" in text_of(html)
+        # In the editor's words, not the mapping's JSON names.
+        assert (
+            "the sign convention “One amount column: money out is negative (-12.50)” needs "
+            "the “Amount column”."
+        ) in text_of(html)
     await session.rollback()
     assert await session.scalar(select(func.count()).select_from(BankStatement)) == 0
 
