@@ -355,6 +355,9 @@ async def monthly_flows(session: AsyncSession, group: Group, since: date) -> lis
     async def grow(
         last: dict[tuple[date, str], tuple[int, int]] | None, after: int, through: int
     ) -> dict[tuple[date, str], tuple[int, int]]:
+        # From nothing, no lower bound on seq: with one, SQLite walked the whole log by seq
+        # rather than the index by day (560 ms against 366 ms at 200,000 entries).
+        newer = [Entry.seq > after] if after else []
         per_entry = (
             select(
                 Entry.occurred_on.label("day"),
@@ -364,7 +367,7 @@ async def monthly_flows(session: AsyncSession, group: Group, since: date) -> lis
             .join(Posting, Posting.entry_id == Entry.id)
             .where(
                 Entry.group_id == group.id,
-                Entry.seq > after,
+                *newer,
                 Entry.seq <= through,
                 Entry.occurred_on >= since,
                 Posting.account_type == HOLDING,
