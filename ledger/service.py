@@ -29,6 +29,7 @@ from ledger.errors import (
     AlreadyExists,
     Conflict,
     InvalidInput,
+    LedgerError,
     NotAuthorised,
     NotFound,
 )
@@ -126,11 +127,15 @@ async def list_funds(session: AsyncSession, group: Group) -> list[Fund]:
     return list(result)
 
 
+async def _find_fund(session: AsyncSession, group: Group, slug: str) -> Fund | None:
+    if not rules.SLUG.fullmatch(slug):
+        return None
+    result = await session.scalars(_FUND_BY_SLUG, {"group": group.id, "slug": slug})
+    return result.one_or_none()
+
+
 async def get_fund(session: AsyncSession, group: Group, slug: str, *, field: str = "fund") -> Fund:
-    fund = None
-    if rules.SLUG.fullmatch(slug):
-        result = await session.scalars(_FUND_BY_SLUG, {"group": group.id, "slug": slug})
-        fund = result.one_or_none()
+    fund = await _find_fund(session, group, slug)
     if fund is None:
         raise _no_fund(group, slug, field)
     return fund
@@ -140,17 +145,18 @@ async def rename_fund(session: AsyncSession, group: Group, slug: str, name: str)
     """Give a fund another name. Its slug stays, and with it every entry, leaf and export
     account that names the fund: pages, and the exports' lists of funds, show the new name.
     404 for an unknown fund (the fund is the address here, not a field of an entry)."""
-    try:
-        fund = await get_fund(session, group, slug)
-    except InvalidInput:
-        raise NotFound(f"Group {group.slug!r} has no fund {slug!r}.", field="fund") from None
+    fund = await _find_fund(session, group, slug)
+    if fund is None:
+        raise _no_fund(group, slug, "fund", NotFound)
     fund.name = check_name(name)
     await session.flush()
     return fund
 
 
-def _no_fund(group: Group, slug: str, field: str) -> InvalidInput:
-    return InvalidInput(f"Group {group.slug!r} has no fund {slug!r}.", field=field)
+def _no_fund(
+    group: Group, slug: str, field: str, refusal: type[LedgerError] = InvalidInput
+) -> LedgerError:
+    return refusal(f"Group {group.slug!r} has no fund {slug!r}.", field=field)
 
 
 _FUND_BY_SLUG = (
