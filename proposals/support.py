@@ -29,6 +29,7 @@ from ledger.errors import Conflict, InvalidInput, NotFound
 from ledger.groups import utcnow
 from ledger.models import Entry, Group, User
 from ledger.money import check_currency, format_amount, parse_amount
+from ledger.words import N_
 from proposals import personal
 from proposals import service as proposals
 from proposals.models import (
@@ -506,7 +507,7 @@ async def propose(
     return proposal
 
 
-DECLINED_WITHOUT_A_MESSAGE = "We are sorry: the group cannot help with this request now."
+DECLINED_WITHOUT_A_MESSAGE = N_("We are sorry: the group cannot help with this request now.")
 """What a declined request says when the steward wrote nothing (pages say it in the reader's
 language: ``app.web.ask.decline_message``)."""
 

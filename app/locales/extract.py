@@ -41,6 +41,7 @@ PYTHON_SOURCES = (
     "proposals/queries.py",
     "proposals/notify.py",
     "proposals/discussion.py",
+    "proposals/support.py",
 )
 CALLERS = frozenset({"translate", "t", "N_"})
 PLURAL_CALLERS = frozenset({"Nn_"})

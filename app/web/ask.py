@@ -43,7 +43,6 @@ from app.web.templating import page
 from ledger.errors import Conflict, InvalidInput
 from ledger.groups import find_group, utcnow
 from ledger.models import Group
-from ledger.words import N_
 from proposals import support
 from proposals.models import SupportRequest, SupportSettings
 
@@ -58,7 +57,7 @@ def decline_message(message: str, translate: Callable[[str], str]) -> str:
     """A declined request's message as a page shows it: the steward's own words as they are,
     or, when they wrote none, the domain's default sentence in the reader's language."""
     if message == support.DECLINED_WITHOUT_A_MESSAGE:
-        return translate(N_("We are sorry: the group cannot help with this request now."))
+        return translate(message)
     return message
 
 
