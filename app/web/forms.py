@@ -541,21 +541,23 @@ _MAPPING_FIELDS = {
     "balance": N_("Balance column"),
     "currency": N_("Currency column"),
 }
-# A refusal that names a mapping's setting by its JSON name (the API's words): a page says
-# it with the editor's words, in English too.
-_NAMES_A_MAPPING_SETTING = re.compile(r"the sign convention '|the mapping's \w+ column '")
 _MAPPING_SIGNS = {
     "signed": N_("One amount column: money out is negative (-12.50)"),
     "inverted": N_("One amount column: money out is positive, money in negative (card statements)"),
     "in-out": N_("Two columns: money in and money out"),
     "direction": N_("One amount column and a column saying debit or credit"),
 }
+# The refusals that name a mapping's setting by its JSON name (the API's words): a page says
+# them with the editor's words, in English too.
+_NAMING_A_SETTING = tuple(
+    pattern for pattern, _ in DOMAIN_MESSAGES if {"field", "sign"} & pattern.groupindex.keys()
+)
 
 
 def said(message: str, language: str, /, **values: object) -> str:
     """``message`` in ``language``: a catalogue's message, or a domain text that
     ``DOMAIN_MESSAGES`` knows; any other text as it is (English)."""
-    if language == SOURCE_LANGUAGE and not _NAMES_A_MAPPING_SETTING.search(message):
+    if language == SOURCE_LANGUAGE and not any(p.search(message) for p in _NAMING_A_SETTING):
         return message % values if values else message
     translate = translations(language).gettext
     for where, text in _WHERE:
