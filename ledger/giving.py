@@ -25,6 +25,7 @@ from ledger.groups import utcnow
 from ledger.kept import LogSums
 from ledger.models import DonorThanks, Entry, GivingDetails, Group, Posting
 from ledger.money import format_amount
+from ledger.queries import is_reversed
 from ledger.rules import HOLDING
 from ledger.schemas import DonorsOut, GivingIn, GivingOut, MoneyOut, ThanksOut
 
@@ -246,7 +247,6 @@ async def _counted(session: AsyncSession, group: Group) -> DonationsCounted:
 async def donors(session: AsyncSession, group: Group, *, named: int = NAMED_DONORS) -> Donors:
     """The group's standing donations counted and summed, and the donors thanked by name."""
     counted = await _counted(session, group)
-    reversal = aliased(Entry)
     # Names are read each time, never kept: a steward may erase one at any moment.
     names = await session.scalars(
         select(DonorThanks.name)
@@ -257,9 +257,7 @@ async def donors(session: AsyncSession, group: Group, *, named: int = NAMED_DONO
         .where(
             DonorThanks.group_id == group.id,
             Entry.kind == DONATION,
-            ~select(reversal.id)
-            .where(reversal.group_id == group.id, reversal.reverses_seq == Entry.seq)
-            .exists(),
+            ~is_reversed(group),
         )
         # By the thanks' own key: SQLite then walks the few thanks, not every entry.
         .order_by(DonorThanks.entry_seq.desc())

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 
-from sqlalchemy import Select, and_, case, func, or_, select
+from sqlalchemy import ColumnElement, Select, and_, case, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import InstrumentedAttribute, aliased
 
@@ -618,6 +618,18 @@ async def period_leaves(session: AsyncSession, group: Group, start: date, end: d
 # --- money paid under decisions ---------------------------------------------------------------
 
 
+def is_reversed(group: Group) -> ColumnElement[bool]:
+    """The group's entry (``Entry``) was reversed. Each entry looks up its own reversal, by
+    the unique key on reverses_seq, rather than every reversal of the log being gathered
+    first (as SQLite did for ``NOT IN``, and PostgreSQL cannot make an anti-join of)."""
+    reversal = aliased(Entry)
+    return (
+        select(reversal.id)
+        .where(reversal.group_id == group.id, reversal.reverses_seq == Entry.seq)
+        .exists()
+    )
+
+
 async def paid_under(
     session: AsyncSession,
     group: Group,
@@ -631,14 +643,6 @@ async def paid_under(
     that occurred ``between`` two days when given, less payments reversed."""
     if not numbers:
         return {}
-    # Each payment looks up its own reversal (the unique key by reverses_seq), rather than
-    # every reversal of the log being gathered first: SQLite did that for each query.
-    reversal = aliased(Entry)
-    reversed_ = (
-        select(reversal.id)
-        .where(reversal.group_id == group.id, reversal.reverses_seq == Entry.seq)
-        .exists()
-    )
     query = (
         select(decision, func.sum(-Posting.amount))
         .join(Posting, Posting.entry_id == Entry.id)
@@ -646,7 +650,7 @@ async def paid_under(
             Entry.group_id == group.id,
             decision.in_(list(numbers)),
             Posting.account_type == HOLDING,
-            ~reversed_,
+            ~is_reversed(group),
         )
         .group_by(decision)
     )
