@@ -30,10 +30,10 @@ from tests.browser.steps import (
     DESKTOP,
     NARROW_PHONE,
     Cast,
+    accessibility_violations,
     adopt_policy,
     fits_the_screen,
     log_in,
-    serious_violations,
 )
 
 # The statement's three days, about a month back (within ``STALE_AFTER`` of today).
@@ -79,7 +79,7 @@ def import_with_a_new_mapping(flow: BankFlow, file: Path, found: dict[str, list[
     expect(lines).to_contain_text("Biomarkt Nord")
     expect(lines.get_by_role("columnheader", name="Column 4")).to_be_attached()
     fits_the_screen(page, NARROW_PHONE["width"])
-    found["mapping editor, as guessed"] = serious_violations(page)
+    found["mapping editor, as guessed"] = accessibility_violations(page)
     # The guess found the preamble, the dates and the amounts with their decimal comma
     # from the values alone, and already reads the file; the texts are the steward's.
     expect(editor.get_by_label("Lines to skip at the start", exact=True)).to_have_value("1")
@@ -93,7 +93,7 @@ def import_with_a_new_mapping(flow: BankFlow, file: Path, found: dict[str, list[
     expect(page.locator("#error-preview")).to_contain_text(
         f"Line 3: the date '{DAYS[0]:%d/%m/%Y}' is not a date written as '%Y-%m-%d'."
     )
-    found["mapping editor with an error"] = serious_violations(page)
+    found["mapping editor with an error"] = accessibility_violations(page)
     # The steward maps the rest against the lines shown.
     editor.get_by_label("Date format", exact=True).select_option("%d/%m/%Y")
     editor.get_by_label("2: What", exact=True).check()
@@ -104,7 +104,7 @@ def import_with_a_new_mapping(flow: BankFlow, file: Path, found: dict[str, list[
     expect(read).to_contain_text("Spende Gemeinschaftskasse")
     expect(read).to_contain_text("-€84.37")
     fits_the_screen(page, NARROW_PHONE["width"])
-    found["mapping editor, previewed"] = serious_violations(page)
+    found["mapping editor, previewed"] = accessibility_violations(page)
     page.screenshot(path=str(flow.artifacts / "bank-mapping-editor.png"), full_page=True)
     page.get_by_role("button", name="Import", exact=True).click()
     page.wait_for_url(f"{flow.statements_url}/*")
@@ -197,7 +197,7 @@ def close_the_reconciliation(flow: BankFlow, found: dict[str, list[str]]) -> Non
     page.wait_for_url(f"**/m/{flow.slug}/places/new?reconcile={flow.place}#reconcile")
     form = page.locator("form", has=page.get_by_role("heading", name="Close a reconciliation"))
     expect(form.get_by_label("Through the day", exact=True)).to_have_value(DAYS[2].isoformat())
-    found["place page"] = serious_violations(page)
+    found["place page"] = accessibility_violations(page)
     balance = form.get_by_label("Closing balance", exact=True)
     # A cent off: refused, said at the field, with what the books hold.
     cent_off = str(Decimal(CLOSING_BALANCE) - Decimal("0.01"))
@@ -211,7 +211,7 @@ def close_the_reconciliation(flow: BankFlow, found: dict[str, list[str]]) -> Non
     expect(balance).to_have_attribute("aria-invalid", "true")
     expect(balance).to_have_value(cent_off)  # what was typed is kept
     expect(page.get_by_role("alert")).to_contain_text(f"The books put {CLOSING_BALANCE} EUR")
-    found["place page with a refusal"] = serious_violations(page)
+    found["place page with a refusal"] = accessibility_violations(page)
     page.set_viewport_size(NARROW_PHONE)
     fits_the_screen(page, NARROW_PHONE["width"])
     page.screenshot(path=str(flow.artifacts / "bank-reconciliation-refused.png"), full_page=True)
@@ -221,7 +221,7 @@ def close_the_reconciliation(flow: BankFlow, found: dict[str, list[str]]) -> Non
     expect(page.get_by_role("status")).to_contain_text(
         "The reconciliation is closed and in the log."
     )
-    found["place page, closed"] = serious_violations(page)
+    found["place page, closed"] = accessibility_violations(page)
     # Closed through the statement's last day: the statement has nothing left to close.
     page.goto(flow.statement_url)
     expect(page.get_by_role("link", name="Close the reconciliation")).to_have_count(0)
@@ -235,7 +235,7 @@ def see_the_public_badge(flow: BankFlow, visitor: Any, found: dict[str, list[str
     badge = visitor.locator(".reconciled--ok")
     day = format_date(DAYS[2], format="medium", locale="en")
     expect(badge).to_contain_text(f"Books match the bank as of {day}")
-    found["group page"] = serious_violations(visitor)
+    found["group page"] = accessibility_violations(visitor)
     visitor.screenshot(path=str(flow.artifacts / "bank-reconciled-badge.png"), full_page=True)
     with visitor.expect_response(lambda response: "/proof" in response.url) as answered:
         badge.get_by_role("link", name="proof").click()
@@ -297,7 +297,7 @@ def test_a_steward_maps_a_new_csv_settles_its_lines_and_closes_the_reconciliatio
         flow.page = page = desk.new_page()
         log_in(page, server, cast.steward.user.email, cast.password)
         page.goto(flow.statement_url)
-        found["statement lines"] = serious_violations(page)
+        found["statement lines"] = accessibility_violations(page)
         expect(line_of(page, "Biomarkt Nord")).to_contain_text("Money that left without an entry")
         # A suggestion rejected by mistake, taken back.
         reject_and_take_back(flow, "María López", seq)

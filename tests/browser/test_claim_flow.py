@@ -19,10 +19,10 @@ from tests.browser.steps import (
     DESKTOP,
     NARROW_PHONE,
     Cast,
+    accessibility_violations,
     adopt_policy,
     fits_the_screen,
     log_in,
-    serious_violations,
 )
 from tests.support.people import Person
 from tests.support.receipts import GPS_IFD, SECRET, photo_with_gps
@@ -71,7 +71,7 @@ def test_a_member_is_paid_back_with_the_receipt_attached_to_the_payment(
         match = re.search(r"proposal to pay (M-\d+)", lede)
         assert match, lede
         pseudonym = match.group(1)
-        found["claim form"] = serious_violations(claimant)
+        found["claim form"] = accessibility_violations(claimant)
         claimant.get_by_label("What for", exact=True).fill(WHAT_FOR)
         claimant.get_by_label("From fund", exact=True).select_option("groceries")
         claimant.get_by_label("Amount in EUR", exact=True).fill("23.40")
@@ -116,7 +116,7 @@ def test_a_member_is_paid_back_with_the_receipt_attached_to_the_payment(
         assert f"To: {pseudonym}" in text
         assert "Authorised by proposal 1" in text
         assert "Receipt attached: JPEG" in text
-        found["public ledger with a reimbursement"] = serious_violations(visitor)
+        found["public ledger with a reimbursement"] = accessibility_violations(visitor)
         visitor.screenshot(path=str(artifacts / "reimbursement-public.png"), full_page=True)
         # On a phone, the receipt's SHA-256 wraps: neither page scrolls sideways.
         visitor.set_viewport_size(NARROW_PHONE)
@@ -182,7 +182,7 @@ def test_a_small_claim_is_paid_back_under_a_policy_that_pays_claims_without_a_ro
         claimant.get_by_role("button", name="File the claim").click()
         claimant.wait_for_url(f"{server}/m/{slug}/claims?filed=1")
         expect(claimant.get_by_role("status")).to_contain_text("Claim 1 is filed")
-        found["claims page"] = serious_violations(claimant)
+        found["claims page"] = accessibility_violations(claimant)
         assert claimant.get_by_role("link", name="Pay it").count() == 0
 
         # 2. A steward pays it from the claims page, the form filled in from the claim.
@@ -191,7 +191,7 @@ def test_a_small_claim_is_paid_back_under_a_policy_that_pays_claims_without_a_ro
         steward.get_by_role("link", name="Pay it").click()
         expect(steward.get_by_role("heading", name="Paying back claim 1")).to_be_visible()
         expect(steward.get_by_label("Amount in EUR", exact=True)).to_have_value("23.40")
-        found["payment form of a claim"] = serious_violations(steward)
+        found["payment form of a claim"] = accessibility_violations(steward)
         steward.get_by_role("button", name="Record a payment").click()
         expect(steward.get_by_role("status")).to_contain_text("Recorded as entry #3")
 

@@ -13,7 +13,7 @@ import httpx
 import pytest
 from aiosmtpd.controller import Controller
 
-from tests.browser.steps import DESKTOP, Cast, log_in, serious_violations
+from tests.browser.steps import DESKTOP, Cast, accessibility_violations, log_in
 from tests.integration.test_mail import Inbox, free_port
 
 
@@ -114,7 +114,7 @@ def test_members_discuss_a_proposal_and_a_facilitator_reminds_who_has_not_respon
         facilitator.get_by_role("button", name="Remind them").click()
         facilitator.wait_for_url(f"{proposal}?done=reminded")
         assert "(reminded" in facilitator.locator("#not-responded").inner_text()
-        assert serious_violations(facilitator) == []
+        assert accessibility_violations(facilitator) == []
 
         author.goto(proposal)
         assert "Why: Off topic: start a proposal." in author.locator("#comment-3").inner_text()

@@ -7,22 +7,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from axe_playwright_python.sync_playwright import Axe  # type: ignore[import-untyped]
 from playwright.sync_api import expect
 
-from tests.browser.steps import DESKTOP, Cast, log_in
-
-NARROW_PHONE = {"width": 360, "height": 740}
-REPORTED = ("serious", "critical", "moderate")
-
-
-def violations(page: Any) -> list[str]:
-    results = Axe().run(page)
-    return [
-        f"{v['id']} ({v['impact']}): {v['help']} at {[n['target'] for n in v['nodes']][:3]}"
-        for v in results.response["violations"]
-        if v["impact"] in REPORTED
-    ]
+from tests.browser.steps import DESKTOP, NARROW_PHONE, Cast, accessibility_violations, log_in
 
 
 def test_admin_writes_how_to_give_and_a_donor_on_a_phone_makes_the_code_with_an_amount(
@@ -45,14 +32,14 @@ def test_admin_writes_how_to_give_and_a_donor_on_a_phone_makes_the_code_with_an_
         page.get_by_label("IBAN", exact=True).fill("DE89 3704 0044 0532 0130 01")
         page.get_by_role("button", name="Save how to give").click()
         expect(page.locator("#error-iban")).to_contain_text("check digits do not match")
-        found["giving form with errors"] = violations(page)
+        found["giving form with errors"] = accessibility_violations(page)
         page.get_by_label("IBAN", exact=True).fill("DE89 3704 0044 0532 0130 00")
         page.get_by_label("Account holder (optional)", exact=True).fill("Rent Fund e.V.")
         page.get_by_role("button", name="Save how to give").click()
         expect(page.get_by_role("status")).to_contain_text("How to give was saved.")
-        found[f"/m/{slug}/giving"] = violations(page)
+        found[f"/m/{slug}/giving"] = accessibility_violations(page)
         page.goto(f"{server}/m/{slug}/donors")
-        found[f"/m/{slug}/donors"] = violations(page)
+        found[f"/m/{slug}/donors"] = accessibility_violations(page)
     finally:
         admin.close()
 
@@ -73,7 +60,7 @@ def test_admin_writes_how_to_give_and_a_donor_on_a_phone_makes_the_code_with_an_
         assert box["x"] + box["width"] <= NARROW_PHONE["width"]
         width = page.evaluate("document.documentElement.scrollWidth")
         assert width <= NARROW_PHONE["width"], f"the give page scrolls sideways ({width}px)"
-        found[f"/g/{slug}/give"] = violations(page)
+        found[f"/g/{slug}/give"] = accessibility_violations(page)
 
         page.get_by_label("Amount in the code, in EUR (optional)").fill("12.50")
         page.get_by_role("button", name="Put the amount in the code").click()
@@ -87,7 +74,7 @@ def test_admin_writes_how_to_give_and_a_donor_on_a_phone_makes_the_code_with_an_
         page.get_by_label("Amount in the code, in EUR (optional)").fill("twelve")
         page.get_by_role("button", name="Put the amount in the code").click()
         expect(page.locator("#error-amount")).to_be_visible()
-        found["give page with a bad amount"] = violations(page)
+        found["give page with a bad amount"] = accessibility_violations(page)
     finally:
         phone.close()
 

@@ -19,6 +19,7 @@ from tests.browser.steps import (
     STATUS_URL,
     WORDS,
     Cast,
+    accessibility_violations,
     adopt_policy,
     fill_the_form,
     log_in,
@@ -59,17 +60,6 @@ SMALL_TARGETS = """
 # A table wider than its box scrolls inside it, and says so where the eye meets it.
 
 
-def moderate_or_worse(page: Any) -> list[str]:
-    from axe_playwright_python.sync_playwright import Axe  # type: ignore[import-untyped]
-
-    results = Axe().run(page)
-    return [
-        f"{v['id']} ({v['impact']}): {v['help']} at {[n['target'] for n in v['nodes']][:3]}"
-        for v in results.response["violations"]
-        if v["impact"] in ("moderate", "serious", "critical")
-    ]
-
-
 def check_page(page: Any, name: str, shots: Path, *, axe: bool) -> list[str]:
     problems = []
     width = page.evaluate("document.documentElement.scrollWidth")
@@ -78,7 +68,7 @@ def check_page(page: Any, name: str, shots: Path, *, axe: bool) -> list[str]:
     problems += [f"small target: {t}" for t in page.evaluate(SMALL_TARGETS, THUMB)]
     problems += [f"scrolls without a hint: {t}" for t in page.evaluate(HIDDEN_SCROLL)]
     if axe:
-        problems += moderate_or_worse(page)
+        problems += accessibility_violations(page)
     page.screenshot(path=str(shots / f"{name}.png"), full_page=True)
     return problems
 

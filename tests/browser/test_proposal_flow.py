@@ -3,7 +3,7 @@ a payment, a second member blocks it with a reason, the author amends it, every 
 agrees, the steward pays it, and an anonymous visitor reads the decision, its versions and
 rounds, and the payment. Each person works in a browser context of their own.
 
-The pages met on the way have no serious or critical accessibility violations (axe-core),
+The pages met on the way have no moderate or worse accessibility violations (axe-core),
 and the public proposal page fits a phone. Screenshots go to ``test-artifacts/``; with
 ``COMMONPURSE_UPDATE_SCREENSHOTS=1`` the public page and the dashboard are also copied to
 ``docs/screenshots/`` for the README.
@@ -21,7 +21,14 @@ import httpx
 from playwright.sync_api import expect
 
 from app.migrate import PROJECT_ROOT
-from tests.browser.steps import DESKTOP, PHONE, Cast, fits_the_screen, log_in, serious_violations
+from tests.browser.steps import (
+    DESKTOP,
+    PHONE,
+    Cast,
+    accessibility_violations,
+    fits_the_screen,
+    log_in,
+)
 from tests.support.people import Person
 
 SCREENSHOTS = PROJECT_ROOT / "docs" / "screenshots"
@@ -103,7 +110,7 @@ def test_a_proposal_is_made_blocked_amended_agreed_paid_and_shown_to_the_public(
         author.get_by_role("link", name="Propose", exact=True).click()
         author.wait_for_url(f"{server}/m/{slug}/proposals/new")
         expect(author.get_by_role("heading", name="Propose", level=1)).to_be_visible()
-        found["propose form"] = serious_violations(author)
+        found["propose form"] = accessibility_violations(author)
         author.get_by_label("Title", exact=True).fill(TITLE)
         author.get_by_label("What and why").fill(BODY)
         author.get_by_label("From fund", exact=True).select_option("rent-relief")
@@ -123,25 +130,25 @@ def test_a_proposal_is_made_blocked_amended_agreed_paid_and_shown_to_the_public(
         blocker = open_as(chromium, server, world.facilitator, cast.password, opened)
         awaiting = blocker.get_by_role("region", name="Awaiting your response (1)")
         expect(awaiting).to_be_visible()
-        found["dashboard with a proposal awaiting"] = serious_violations(blocker)
+        found["dashboard with a proposal awaiting"] = accessibility_violations(blocker)
         blocker.screenshot(path=str(artifacts / "dashboard-awaiting.png"), full_page=True)
         blocker.get_by_role("link", name="Members' area of Rent Fund").click()
         group_awaiting = blocker.get_by_role("region", name="Awaiting your response (1)")
         expect(group_awaiting.get_by_role("link", name=f"#1 {TITLE}")).to_be_visible()
-        found["members' area with a proposal awaiting"] = serious_violations(blocker)
+        found["members' area with a proposal awaiting"] = accessibility_violations(blocker)
         group_awaiting.get_by_role("link", name=f"#1 {TITLE}").click()
         blocker.wait_for_url(f"{server}/m/{slug}/proposals/1#respond")
         expect(blocker.get_by_role("heading", name="Your response")).to_be_visible()
         respond_panel = blocker.locator("#respond").inner_text()
         assert "You have not responded in this round yet" in respond_panel
-        found["member proposal page"] = serious_violations(blocker)
+        found["member proposal page"] = accessibility_violations(blocker)
 
         # A block without a reason is refused next to the field.
         respond(blocker, "Block", refused=True)
         expect(blocker.locator("#error-reason")).to_be_visible()
         assert "A block needs a reason" in blocker.locator("#error-reason").inner_text()
         expect(blocker.get_by_label("Block", exact=True)).to_be_checked()
-        found["member proposal page with an error"] = serious_violations(blocker)
+        found["member proposal page with an error"] = accessibility_violations(blocker)
 
         respond(blocker, "Block", BLOCK_REASON)
         assert f"You responded: Block: {BLOCK_REASON}" in blocker.locator("#respond").inner_text()
@@ -195,7 +202,7 @@ def test_a_proposal_is_made_blocked_amended_agreed_paid_and_shown_to_the_public(
         steward.get_by_role("link", name="Record a payment under this proposal").click()
         decided = steward.get_by_role("region", name=f"Paying under proposal 1: {TITLE}")
         expect(decided).to_contain_text("to R-17; €280.00 is left to pay")
-        found["payment form"] = serious_violations(steward)
+        found["payment form"] = accessibility_violations(steward)
         expect(steward.get_by_label("Amount in EUR", exact=True)).to_have_value("280.00")
         recipient = steward.get_by_label("To (optional)", exact=True)
         expect(recipient).to_have_value("R-17")
@@ -257,7 +264,7 @@ def test_a_proposal_is_made_blocked_amended_agreed_paid_and_shown_to_the_public(
         receipt_pdf = visitor.request.get(server + receipt_path)
         assert receipt_pdf.status == 200
         assert receipt_pdf.body().startswith(b"%PDF-")
-        found["public proposal page"] = serious_violations(visitor)
+        found["public proposal page"] = accessibility_violations(visitor)
         visitor.screenshot(path=str(artifacts / "proposal-public.png"), full_page=True)
 
         record = visitor.request.get(f"{server}/g/{slug}/proposals/1.pdf")
@@ -268,7 +275,7 @@ def test_a_proposal_is_made_blocked_amended_agreed_paid_and_shown_to_the_public(
         visitor.goto(f"{server}/g/{slug}/proposals")
         closed = visitor.get_by_role("region", name="Decided and withdrawn")
         expect(closed.get_by_role("link", name=f"Proposal 1: {TITLE}")).to_be_visible()
-        found["decisions list"] = serious_violations(visitor)
+        found["decisions list"] = accessibility_violations(visitor)
 
         phone_context = chromium.new_context(viewport=PHONE, is_mobile=True, has_touch=True)
         opened.append(phone_context)
