@@ -5,6 +5,7 @@ can be erased."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime
 
@@ -28,10 +29,21 @@ from ledger.money import format_amount
 from ledger.queries import is_reversed
 from ledger.rules import HOLDING
 from ledger.schemas import DonorsOut, GivingIn, GivingOut, MoneyOut, ThanksOut
+from ledger.words import N_
 
 DONATION = "donation"
 # The public pages and the API name at most this many donors (the newest).
 NAMED_DONORS = 50
+
+# The text a donor's transfer carries, which the group reads on its statement; a page
+# gives it in its reader's language.
+DONATION_REFERENCE = N_("Donation to %(group)s")
+
+
+def donation_reference(group: Group, translate: Callable[[str], str] | None = None) -> str:
+    """``DONATION_REFERENCE`` for ``group``, put in a reader's language by ``translate``."""
+    text = translate(DONATION_REFERENCE) if translate is not None else DONATION_REFERENCE
+    return text % {"group": group.name}
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,8 +55,11 @@ class Giving:
     # When an admin last changed it (donors may want to know the account is not new).
     updated_at: datetime | None = None
 
-    def qr_payload(self, group: Group, amount: int | None = None) -> str | None:
-        """The text of the SEPA payment QR code, or None (no IBAN, not euros, not SEPA)."""
+    def qr_payload(
+        self, group: Group, amount: int | None = None, *, reference: str | None = None
+    ) -> str | None:
+        """The text of the SEPA payment QR code, or None (no IBAN, not euros, not SEPA);
+        ``reference``: the transfer's text, by default ``DONATION_REFERENCE`` in English."""
         if self.bank is None:
             return None
         return epc_payload(
@@ -52,7 +67,7 @@ class Giving:
             beneficiary=group.name,
             currency=group.currency,
             amount=amount,
-            text=f"Donation to {group.name}",
+            text=reference if reference is not None else donation_reference(group),
         )
 
 

@@ -42,6 +42,7 @@ PYTHON_SOURCES = (
     "proposals/notify.py",
     "proposals/discussion.py",
     "proposals/support.py",
+    "ledger/giving.py",
 )
 CALLERS = frozenset({"translate", "t", "N_"})
 PLURAL_CALLERS = frozenset({"Nn_"})

@@ -540,7 +540,10 @@ class ProposalCard:
     status_label: str
     money: str
     closes_at: str  # the open round's deadline, as people read it; empty when closed
-    responded: str  # "2 of 4 members have responded"; empty when not counted
+    # The open round's count so far ("2 of 4 members have responded", said by the page in
+    # its reader's language); None when not counted.
+    responded: int | None
+    eligible: int
     mine: bool  # the reader wrote it
 
 
@@ -554,11 +557,7 @@ def proposal_card(
     """``live``: the open round's tally, to say how many responded (else nothing is said)."""
     version = service.current_version(proposal)
     round_ = service.current_round(proposal)
-    responded = (
-        f"{live.tally.responded} of {live.tally.eligible} members have responded"
-        if live is not None and round_.closed_at is None
-        else ""
-    )
+    tally = live.tally if live is not None and round_.closed_at is None else None
     return ProposalCard(
         group_slug=group.slug,
         group_name=group.name,
@@ -568,7 +567,8 @@ def proposal_card(
         status_label=STATUS_LABELS.get(proposal.status, proposal.status),
         money=money_text(version, fmt),
         closes_at=fmt.moment(round_.closes_at) if round_.closed_at is None else "",
-        responded=responded,
+        responded=tally.responded if tally is not None else None,
+        eligible=tally.eligible if tally is not None else 0,
         mine=proposal.author_id == reader_id,
     )
 

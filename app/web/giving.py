@@ -41,10 +41,10 @@ from ledger.schemas import GivingIn
 from ledger.words import N_
 
 GIVING_FIELDS = ("how_to_give", "iban", "bic", "account_holder")
-QR_TITLE = "SEPA payment QR code: scan it with a banking app to fill in the transfer"
+QR_TITLE = N_("SEPA payment QR code: scan it with a banking app to fill in the transfer")
 
 
-def payment_qr(payload: str) -> Markup:
+def payment_qr(payload: str, title: str = QR_TITLE) -> Markup:
     """The EPC QR code of ``payload`` as inline SVG: error correction M, UTF-8 bytes, no ECI
     (as EPC069-12 asks), a quiet zone of four modules, a light background for dark themes.
 
@@ -57,7 +57,7 @@ def payment_qr(payload: str) -> Markup:
         light="#fff",
         omitsize=True,
         svgclass="give-qr__code",
-        title=QR_TITLE,
+        title=title,
     )
     return Markup(svg.replace("<svg ", '<svg role="img" ', 1))  # noqa: S704 (segno's markup)
 
@@ -96,7 +96,8 @@ class GivingPages(Controller):
                 english = fmt.language == SOURCE_LANGUAGE
                 form.fail("amount", str(error) if english else fmt.translate(GIVE_AMOUNT_HELP))
                 minor = None
-        payload = ways.qr_payload(group, minor)
+        reference = giving.donation_reference(group, fmt.translate)
+        payload = ways.qr_payload(group, minor, reference=reference)
         bank = ways.bank
         return page(
             request,
@@ -109,8 +110,8 @@ class GivingPages(Controller):
             bank=bank,
             iban=format_iban(bank.iban) if bank else "",
             holder=(bank.account_holder or group.name) if bank else "",
-            reference=f"Donation to {group.name}",
-            qr=payment_qr(payload) if payload else "",
+            reference=reference,
+            qr=payment_qr(payload, fmt.translate(QR_TITLE)) if payload else "",
             qr_amount=fmt.money(minor, group.currency) if minor is not None else "",
             form=form,
             donors=await giving.donors(db_session, group),

@@ -279,6 +279,14 @@ async def test_the_give_page_shows_the_words_the_account_and_a_qr_code_a_bank_ap
     assert decode_svg(code.group(0)).split("\n")[7] == "EUR12.50"
     assert "of €12.50" in text_of(with_amount.text)
 
+    # A donor reading Spanish gets the reference in Spanish, in the code as on the page.
+    spanish = await client.get(f"/g/{world.slug}/give?lang=es", headers=HTML)
+    assert "Concepto Donación a Rent Fund" in text_of(spanish.text)
+    code = re.search(r"<svg role=\"img\".*?</svg>", spanish.text, re.S)
+    assert code
+    assert "<title>Código QR de pago SEPA" in code.group(0)
+    assert decode_svg(code.group(0)).split("\n")[10] == "Donación a Rent Fund"
+
     bad = await client.get(f"/g/{world.slug}/give?amount=12.345", headers=HTML)
     assert bad.status_code == 422
     assert 'aria-invalid="true"' in bad.text

@@ -569,6 +569,8 @@ async def test_awaiting_your_response_appears_and_disappears(
         assert "Awaiting your response" not in home
         assert "#1 Rent for R-17 in March" in home  # still open for the others
         assert "1 of 4 members have responded" in home
+        spanish = await page_text(steward, f"/m/{world.slug}?lang=es")
+        assert "1 de 4 miembros han respondido" in spanish
     async with browser(settings, world.member) as member:
         assert "Awaiting your response (1)" in await page_text(member, "/m")
         await act(member, world, 1, "withdraw")
