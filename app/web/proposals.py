@@ -73,7 +73,7 @@ from ledger.groups import utcnow
 from ledger.models import Fund, Group
 from ledger.money import format_amount
 from ledger.schemas import MAX_ID
-from ledger.words import N_
+from ledger.words import N_, Nn_, Words
 from proposals import claims, discussion, notify, policies, pseudonyms, rules, service
 from proposals import queries as proposal_queries
 from proposals import rules as decision_rules
@@ -456,9 +456,16 @@ async def _policy_views(
     members = {m.id: m.user.name for m in await groups.list_members(db_session, group.id)}
     views = []
     for out in await policies.policies_out(db_session, group, today):
-        payers = [members.get(i, f"member {i}") for i in out.payers] if names else []
-        if out.payers and not names:
-            payers = [f"{len(out.payers)} named members"]
+        if names:
+            payers = [
+                members.get(i) or fmt.said(Words(N_("member %(number)s"), {"number": i}))
+                for i in out.payers
+            ]
+        elif out.payers:
+            named = Nn_("%(n)s named member", "%(n)s named members")
+            payers = [fmt.said(Words.counted(named, len(out.payers)))]
+        else:
+            payers = []
         views.append(policy_view(adopted[out.number], out, fmt, payers))
     return views
 
@@ -606,6 +613,8 @@ class MemberProposalPages(Controller):
     ) -> Template:
         membership = caller.membership
         assert membership is not None  # the member guard let them in
+        fmt = visitor_formatter(request, caller.group)
+        option = N_("%(number)s: %(title)s (%(fund)s, at most %(most)s)")
         return page(
             request,
             "member/claim.html",
@@ -615,7 +624,20 @@ class MemberProposalPages(Controller):
             form=form,
             fund_options=await _fund_options(db_session, caller),
             policy_options=[
-                (str(p.number), f"{p.number}: {p.title} ({p.fund}, at most {p.max_per_payment})")
+                (
+                    str(p.number),
+                    fmt.said(
+                        Words(
+                            option,
+                            {
+                                "number": p.number,
+                                "title": p.title,
+                                "fund": p.fund,
+                                "most": p.max_per_payment,
+                            },
+                        )
+                    ),
+                )
                 for p in await policies.policies_out(db_session, caller.group, utcnow().date())
                 if p.reimbursements and p.status == policies.IN_FORCE
             ],

@@ -41,7 +41,7 @@ from ledger.groups import utcnow
 from ledger.models import User
 from ledger.money import format_amount
 from ledger.schemas import MAX_ID
-from ledger.words import N_
+from ledger.words import N_, Words
 from proposals import support
 from proposals.models import DetailsRead, Proposal, RequestEvent, SupportRequest
 
@@ -267,7 +267,12 @@ class RequestPages(Controller):
     ) -> Template:
         found = await support.get_request(db_session, caller.group, request_id)
         return await self._request_page(
-            request, db_session, caller, found, _fresh_form(found), done=done
+            request,
+            db_session,
+            caller,
+            found,
+            _fresh_form(found, visitor_formatter(request, caller.group)),
+            done=done,
         )
 
     @post(
@@ -526,10 +531,12 @@ def _erase_page(
     )
 
 
-def _fresh_form(found: SupportRequest) -> Form:
-    """The propose form's starting values: a title by code, and the amount asked for."""
+def _fresh_form(found: SupportRequest, fmt: Formatter) -> Form:
+    """The propose form's starting values: a title by code (in the steward's language),
+    and the amount asked for."""
     amount = format_amount(found.amount, found.currency) if found.amount else ""
-    return Form(values={"title": f"Support for {found.pseudonym}", "amount": amount})
+    title = fmt.said(Words(N_("Support for %(code)s"), {"code": found.pseudonym}))
+    return Form(values={"title": title, "amount": amount})
 
 
 def _limited(form: Form, name: str, limit: int, *, required: str = "") -> str:

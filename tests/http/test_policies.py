@@ -243,6 +243,13 @@ async def test_a_policy_may_name_who_pays_under_it_and_when_it_ends(
         json={"kind": "disbursement", "fund": "groceries", "amount": "5.00", "policy": number},
     )
     assert by_admin.status_code == 201, by_admin.text
+    # A visitor of a group that keeps members' names private is told how many, in their
+    # language.
+    shown = text_of((await client.get(f"/g/{world.slug}/policies/{number}", headers=HTML)).text)
+    assert "Who may pay under it 1 named member" in shown
+    assert world.admin.user.name not in shown
+    path = f"/g/{world.slug}/policies/{number}?lang=es"
+    assert "1 miembro designado" in text_of((await client.get(path, headers=HTML)).text)
     ended = await propose_policy(client, world, world.member, ends_on="2020-01-31")
     await everyone_agrees(client, world, ended)
     assert (await policies(client, world))[ended]["status"] == "expired"

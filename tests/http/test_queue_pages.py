@@ -269,6 +269,8 @@ async def test_a_steward_turns_a_request_into_a_proposal_to_its_code(
         form = await steward.get(page_of(world, request), headers=HTML)
         # The form starts with a title by code and the amount asked for.
         assert f'value="Support for {request.pseudonym}"' in form.text
+        spanish = await steward.get(page_of(world, request, "?lang=es"), headers=HTML)
+        assert f'value="Apoyo para {request.pseudonym}"' in spanish.text
         assert 'value="300.00"' in form.text
         proposed = await propose(steward, world, request)
         assert proposed.status_code == 303, proposed.text
