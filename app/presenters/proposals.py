@@ -582,6 +582,23 @@ def awaiting_cards(
 # --- payments under a decision -----------------------------------------------------------
 
 
+def policy_choice(policy: PolicyOut, fmt: Formatter) -> str:
+    """A policy in force as a form offers it to pay under (a payment, a claim): its number,
+    title, and the room it leaves."""
+
+    def money(text: str) -> str:
+        return fmt.money_text(text, policy.currency)
+
+    return fmt.translate(
+        N_("#%(number)s %(title)s: %(left)s left this month, at most %(most)s a payment")
+    ) % {
+        "number": policy.number,
+        "title": policy.title,
+        "left": money(policy.remaining_this_month),
+        "most": money(policy.max_per_payment),
+    }
+
+
 @dataclass(frozen=True, slots=True)
 class PayableProposal:
     """A passed proposal to pay money with some of it still unpaid."""

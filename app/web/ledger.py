@@ -43,7 +43,7 @@ from app.presenters.ledger import (
     size_text,
     standing_view,
 )
-from app.presenters.proposals import PayableProposal, payable_views
+from app.presenters.proposals import PayableProposal, payable_views, policy_choice
 from app.web.forms import (
     ENTRY_FORMS,
     FORM_ID,
@@ -402,7 +402,7 @@ class LedgerForms(Controller):
             places=[place_view(p, fmt) for p in places],
             funds=[fund_view(f, fmt, committed.get(f.id, 0)) for f in funds],
             payable=payable,
-            policies=[(str(p.number), _policy_label(p, fmt)) for p in in_force],
+            policies=[(str(p.number), policy_choice(p, fmt)) for p in in_force],
             decision=next(
                 (p for p in payable if str(p.number) == form.value("proposal").lstrip("#")), None
             ),
@@ -788,20 +788,6 @@ async def _policies_in_force(db_session: AsyncSession, group: Group) -> list[Pol
         for policy in await policies.policies_out(db_session, group, utcnow().date())
         if policy.status == policies.IN_FORCE
     ]
-
-
-def _policy_label(policy: PolicyOut, fmt: Formatter) -> str:
-    def money(text: str) -> str:
-        return fmt.money_text(text, policy.currency)
-
-    return fmt.translate(
-        N_("#%(number)s %(title)s: %(left)s left this month, at most %(most)s a payment")
-    ) % {
-        "number": policy.number,
-        "title": policy.title,
-        "left": money(policy.remaining_this_month),
-        "most": money(policy.max_per_payment),
-    }
 
 
 def _decided_in(form: Form) -> int | None:

@@ -50,6 +50,7 @@ from app.presenters.proposals import (
     decision_notes,
     money_text,
     next_step,
+    policy_choice,
     policy_view,
     proposal_lines,
     proposal_page,
@@ -614,7 +615,6 @@ class MemberProposalPages(Controller):
         membership = caller.membership
         assert membership is not None  # the member guard let them in
         fmt = visitor_formatter(request, caller.group)
-        option = N_("%(number)s: %(title)s (%(fund)s, at most %(most)s)")
         return page(
             request,
             "member/claim.html",
@@ -624,20 +624,7 @@ class MemberProposalPages(Controller):
             form=form,
             fund_options=await _fund_options(db_session, caller),
             policy_options=[
-                (
-                    str(p.number),
-                    fmt.said(
-                        Words(
-                            option,
-                            {
-                                "number": p.number,
-                                "title": p.title,
-                                "fund": p.fund,
-                                "most": p.max_per_payment,
-                            },
-                        )
-                    ),
-                )
+                (str(p.number), policy_choice(p, fmt))
                 for p in await policies.policies_out(db_session, caller.group, utcnow().date())
                 if p.reimbursements and p.status == policies.IN_FORCE
             ],

@@ -523,10 +523,11 @@ async def test_a_claim_under_a_policy_through_the_pages_paid_from_the_claims_lis
     async with browser(settings, world.member) as member:
         form = await member.get(f"/m/{world.slug}/claims/new", headers=HTML)
         assert f'<option value="{policy}"' in form.text
-        chosen = f"{policy}: Small out-of-pocket costs (rent-relief, at most 30.00)"
+        # Offered as the payment form offers it: with the room it leaves, in money.
+        chosen = f"#{policy} Small out-of-pocket costs: €50.00 left this month, at most €30.00"
         assert chosen in text_of(form.text)
         spanish = await member.get(f"/m/{world.slug}/claims/new?lang=es", headers=HTML)
-        chosen = f"{policy}: Small out-of-pocket costs (rent-relief, como mucho 30.00)"
+        chosen = f"#{policy} Small out-of-pocket costs: quedan 50,00 € este mes, como mucho 30,00 €"
         assert chosen in text_of(spanish.text)
         token = await form_token(member, f"/m/{world.slug}/claims/new")
         filed = await member.post(
