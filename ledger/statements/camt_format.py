@@ -20,13 +20,13 @@ one before closed.
 from __future__ import annotations
 
 import xml.etree.ElementTree as ET
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date
 
 import defusedxml
 from defusedxml.ElementTree import fromstring
 
-from ledger.statements.amounts import check_balances, minor_units, same_currency
+from ledger.statements.amounts import StatementsRead, minor_units, same_currency
 from ledger.statements.errors import StatementError
 from ledger.statements.lines import Balance, LineFacts
 from ledger.statements.paths import element_paths, local_name
@@ -37,17 +37,13 @@ _OPENING = ("OPBD", "PRCD")
 _CLOSING = ("CLBD",)
 
 
-@dataclass(slots=True)
-class CamtRead:
+@dataclass(slots=True, kw_only=True)
+class CamtRead(StatementsRead):
     """What a CAMT.053 file gives."""
 
     version: str
-    lines: list[LineFacts] = field(default_factory=list)
-    opening: Balance | None = None
-    closing: Balance | None = None
     starts_on: date | None = None
     ends_on: date | None = None
-    account: str | None = None
 
 
 def namespace_of(data: bytes) -> str | None:
@@ -243,33 +239,6 @@ def read_camt(data: bytes, currency: str) -> CamtRead:
             for entry in reader.findall(statement, "Ntry")
             if (line := reader.entry(entry)) is not None
         ]
-        if first:
-            read.opening = opening
-        elif (
-            read.closing is not None
-            and opening is not None
-            and opening.amount != read.closing.amount
-        ):
-            raise StatementError(
-                "this statement does not open where the one before it closed: is one "
-                "missing in between?",
-                element=where,
-            )
-        if opening is not None and closing is not None:
-            check_balances(
-                opening.amount,
-                sum(line.amount for line in lines),
-                closing.amount,
-                currency,
-                element=where,
-            )
-        read.closing = closing  # the file's last statement's, stated or not
-        read.lines.extend(lines)
-    if len(accounts) > 1:
-        raise StatementError(
-            f"the file holds statements of {len(accounts)} accounts; a place imports one "
-            "account's statements.",
-            element="Document/BkToCstmrStmt",
-        )
-    read.account = accounts.pop() if accounts else None
+        read.add(lines, opening, closing, currency, first=first, element=where)
+    read.of_one_account(accounts, element="Document/BkToCstmrStmt")
     return read

@@ -17,14 +17,13 @@ character set is a subset of ASCII, and banks that go beyond it use one of the t
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
 from typing import Any
 
 import mt940
 
-from ledger.statements.amounts import check_balances, minor_units, same_currency
+from ledger.statements.amounts import StatementsRead, minor_units, same_currency
 from ledger.statements.decoding import bom_encoding
 from ledger.statements.errors import StatementError
 from ledger.statements.lines import Balance, LineFacts
@@ -34,14 +33,6 @@ _STATEMENT_START = re.compile(r"(?m)^[ \t]*:20:")
 _TAG = re.compile(r"(?m)^[ \t]*:(\d{2}[A-Z]?|NS):")
 _OPENING_KEYS = ("final_opening_balance", "opening_balance", "intermediate_opening_balance")
 _CLOSING_KEYS = ("final_closing_balance", "closing_balance", "intermediate_closing_balance")
-
-
-@dataclass(slots=True)
-class Mt940Read:
-    lines: list[LineFacts] = field(default_factory=list)
-    opening: Balance | None = None
-    closing: Balance | None = None
-    account: str | None = None
 
 
 def decode_mt940(data: bytes) -> str:
@@ -100,7 +91,7 @@ def _tag_line(text: str, start: int, block: str, tag: str) -> int:
     return _line_of(text, start + (match.start() if match else 0))
 
 
-def read_mt940(data: bytes, currency: str) -> Mt940Read:
+def read_mt940(data: bytes, currency: str) -> StatementsRead:
     """Read an MT940 statement; all of it or a ``StatementError``."""
     text = decode_mt940(data).replace("\r\n", "\n").replace("\r", "\n")
     starts = [match.start() for match in _STATEMENT_START.finditer(text)]
@@ -114,7 +105,7 @@ def read_mt940(data: bytes, currency: str) -> Mt940Read:
             "a statement line (':61:') comes before the statement's ':20:'.",
             line=_line_of(text, stray.start()),
         )
-    read = Mt940Read()
+    read = StatementsRead()
     accounts: set[str] = set()
     for number, start in enumerate(starts):
         end = starts[number + 1] if number + 1 < len(starts) else len(text)
@@ -151,35 +142,16 @@ def read_mt940(data: bytes, currency: str) -> Mt940Read:
             _line(transaction.data, currency, line)
             for transaction, line in zip(transactions.transactions, line_starts, strict=True)
         ]
-        if number == 0:
-            read.opening = opening
-        elif (
-            opening is not None
-            and read.closing is not None
-            and opening.amount != read.closing.amount
-        ):
-            raise StatementError(
-                "this statement does not open where the one before it closed: is one "
-                "missing in between?",
-                line=opening_line,
-            )
-        if opening is not None and closing is not None:
-            check_balances(
-                opening.amount,
-                sum(line.amount for line in lines),
-                closing.amount,
-                currency,
-                line=closing_line,
-            )
-        read.closing = closing  # the file's last statement's, stated or not
-        read.lines.extend(lines)
-    if len(accounts) > 1:
-        raise StatementError(
-            f"the file holds statements of {len(accounts)} accounts; a place imports one "
-            "account's statements.",
-            line=1,
+        read.add(
+            lines,
+            opening,
+            closing,
+            currency,
+            first=number == 0,
+            opening_line=opening_line,
+            closing_line=closing_line,
         )
-    read.account = accounts.pop() if accounts else None
+    read.of_one_account(accounts, line=1)
     return read
 
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 import hashlib
 import random
 from datetime import date
+from decimal import Decimal
 from pathlib import Path
 
 import msgspec
@@ -25,6 +26,7 @@ from ledger.statements import (
     detect_format,
     parse_statement,
 )
+from ledger.statements.lines import Balance
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "statements"
 
@@ -269,6 +271,47 @@ def test_a_bad_file_is_refused_naming_where(
     else:
         assert str(error).startswith(f"Line {line}: ")
     assert words in str(error)
+
+
+def _camt_of_two_statements(second_opening: str, second_iban: str) -> bytes:
+    """The CAMT.053 sample with its one statement given twice; the second opens at
+    ``second_opening`` (and closes where its lines take it) for the account
+    ``second_iban``."""
+    text = read("camt053-001-08.xml").decode()
+    start, end = text.index("<Stmt>"), text.index("</Stmt>") + len("</Stmt>")
+    second = (
+        text[start:end]
+        .replace(">1108.63<", f">{Decimal(second_opening) - Decimal('131.87')}<")
+        .replace(">1240.50<", f">{second_opening}<")
+        .replace("DE89370400440532013000", second_iban)
+    )
+    return (text[:end] + second + text[end:]).encode()
+
+
+def test_a_file_of_several_statements_must_chain_and_be_of_one_account() -> None:
+    # Each CAMT.053 statement opens where the one before it closed, in one account.
+    iban = "DE89370400440532013000"
+    chained = parse_statement(_camt_of_two_statements("1108.63", iban), currency="EUR")
+    assert (chained.opening, chained.closing) == (
+        Balance(on=date(2026, 11, 1), amount=124050),
+        Balance(on=date(2026, 11, 30), amount=97676),
+    )
+    assert len(chained.lines) == 2 * len(parse("camt053-001-08.xml").lines)
+    assert chained.account == iban
+    with pytest.raises(StatementError, match="does not open where the one before it closed"):
+        parse_statement(_camt_of_two_statements("1240.50", iban), currency="EUR")
+    other = "DE02120300000000202051"
+    with pytest.raises(StatementError, match="statements of 2 accounts") as caught:
+        parse_statement(_camt_of_two_statements("1108.63", other), currency="EUR")
+    assert caught.value.element == "Document/BkToCstmrStmt"
+    # MT940 alike: the sample's second message for another account.
+    text = read("november.sta").decode("latin-1")
+    first = text.index(":25:")
+    second = text.index(":25:", first + 1)
+    moved = text[:second] + ":25:37040044/0000000001" + text[text.index("\n", second) :]
+    with pytest.raises(StatementError, match="statements of 2 accounts") as caught:
+        parse_statement(moved.encode("latin-1"), currency="EUR")
+    assert caught.value.line == 1
 
 
 def test_an_empty_file_is_refused() -> None:
