@@ -12,11 +12,13 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import click
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.auth import create_token, hash_password
 from app.backup import BackupError
 from app.db import session_scope
+from app.migrate import schema_refusal
 from app.password_reset import start_reset
 from app.passwords import weak_password_reason
 from app.settings import Settings, SettingsError
@@ -37,11 +39,19 @@ def fail(message: str) -> None:
 
 
 def run(coroutine: Coroutine[Any, Any, T]) -> T:
-    """Run one command's work; domain refusals become a clear one-line error."""
+    """Run one command's work; domain refusals become a clear one-line error, and so does
+    a database whose schema is not this version's (the usual cause of a missing table or
+    column)."""
     try:
         return asyncio.run(coroutine)
     except (LedgerError, SettingsError, BackupError) as error:
         fail(str(error))
+        raise  # unreachable: fail() exits
+    except DBAPIError:
+        refusal = asyncio.run(schema_refusal(Settings.from_env()))
+        if refusal is None:
+            raise
+        fail(refusal)
         raise  # unreachable: fail() exits
 
 
@@ -72,6 +82,10 @@ def serve(host: str, port: int, workers: int) -> None:
     except SettingsError as error:
         fail(str(error))
         raise  # unreachable: fail() exits
+    # Refused before serving: every page would fail on the tables it lacks.
+    refusal = asyncio.run(schema_refusal(settings))
+    if refusal is not None:
+        fail(refusal)
     # uvicorn believes X-Forwarded-For/-Proto only from the proxies the instance trusts
     # (by default from none: uvicorn's own default would trust 127.0.0.1).
     trusted = [str(network) for network in settings.trusted_networks]
