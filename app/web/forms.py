@@ -300,6 +300,14 @@ DOMAIN_MESSAGES: tuple[tuple[re.Pattern[str], str], ...] = tuple(
             N_("the mapping's “%(field)s”, %(column)s, is not in the file's header (%(header)s)."),
         ),
         (
+            r"the mapping separates columns with (?P<delimiter>'.*'), but this file's lines "
+            r"seem separated with (?P<other>'.*')\.",
+            N_(
+                "the mapping separates columns with %(delimiter)s, but this file's lines seem "
+                "separated with %(other)s."
+            ),
+        ),
+        (
             r"the line has (?P<count>\d+) column\(s\); the mapping reads column "
             r"(?P<column>\d+)\.",
             N_("the line has %(count)s column(s); the mapping reads column %(column)s."),

@@ -262,6 +262,23 @@ def _index(column: Column, header: list[str] | None, name: str) -> int:
     )
 
 
+def _split_by(delimiter: str, line: int, row: list[str]) -> None:
+    """Refuse a line (the header, or a line too short) that the mapping's delimiter leaves
+    whole but another splits: the usual reason a place's saved mapping does not read another
+    bank's file. (A mapping reads at least two columns, a date and an amount, so a line of
+    one column is never right.)"""
+    if len(row) != 1:
+        return
+    for other in DELIMITERS:
+        if other != delimiter and other in row[0]:
+            raise StatementError(
+                f"the mapping separates columns with {delimiter!r}, but this file's lines "
+                f"seem separated with {other!r}.",
+                line=line,
+                field="mapping.delimiter",
+            )
+
+
 def read_csv(data: bytes, mapping: CsvMapping, currency: str) -> CsvRead:
     """Read a CSV statement with ``mapping``; all of it or a ``StatementError``."""
     mapping.check()
@@ -271,6 +288,7 @@ def read_csv(data: bytes, mapping: CsvMapping, currency: str) -> CsvRead:
         first = next(rows, None)
         if first is None:
             raise StatementError("the file has no header line.")
+        _split_by(mapping.delimiter, *first)
         header = [name.strip() for name in first[1]]
 
     def optional(column: Column | None, name: str) -> int | None:
@@ -318,6 +336,7 @@ def read_csv(data: bytes, mapping: CsvMapping, currency: str) -> CsvRead:
     append = lines.append
     for line, row in rows:
         if len(row) < width:
+            _split_by(mapping.delimiter, line, row)
             raise StatementError(
                 f"the line has {len(row)} column(s); the mapping reads column {width}.",
                 line=line,

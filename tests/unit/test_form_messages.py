@@ -158,6 +158,10 @@ def test_a_mapping_that_cannot_read_the_file_is_refused_in_spanish() -> None:
             "«Columna de la fecha» de la correspondencia, 'Datum', no está en la cabecera "
             "del archivo ('Date', 'Amount')."
         ),
+        _statement_refusal(data, delimiter=";"): (
+            "Línea 1: la correspondencia separa las columnas con ';', pero las líneas de este "
+            "archivo parecen separadas con ','."
+        ),
         _statement_refusal(b'Date,Amount\r\n2026-11-02,"12.50"x\r\n'): (
             "Línea 2: el CSV está mal formado: ',' expected after '\"'."
         ),

@@ -81,6 +81,23 @@ def test_a_mapping_naming_a_column_the_file_lacks_lists_the_header() -> None:
     assert "'Value date'" in str(caught.value)
 
 
+def test_a_file_split_by_another_delimiter_than_the_mappings_is_told_so() -> None:
+    # A place's saved mapping (semicolons) meets another bank's file (commas).
+    data = (DATA / "utf8.csv").read_bytes()
+    mapping = CsvMapping(date="Date", amount="Amount", delimiter=";")
+    with pytest.raises(StatementError) as caught:
+        parse_statement(data, currency="EUR", mapping=mapping)
+    assert caught.value.field == "mapping.delimiter"
+    assert str(caught.value) == (
+        "Line 1: the mapping separates columns with ';', but this file's lines seem "
+        "separated with ','."
+    )
+    # Without a header, the first line says it.
+    numbered = CsvMapping(date=1, amount=2, header=False, delimiter="\t")
+    with pytest.raises(StatementError, match=r"^Line 1: .* with '\\t', .* with ','"):
+        parse_statement(b"2026-11-02,5.00\n", currency="EUR", mapping=numbered)
+
+
 def test_a_line_shorter_than_the_mapping_reads_is_refused_with_its_number() -> None:
     data = b"Date,Amount,Name\n2026-11-02,5.00,Ana\n2026-11-03,6.00\n"
     with pytest.raises(StatementError, match=r"^Line 3: the line has 2 column"):
