@@ -260,7 +260,11 @@ def test_a_trusted_proxy_that_is_not_an_address_is_refused_at_start() -> None:
     [("", False, ""), ("127.0.0.1,10.1.0.0/16", True, "127.0.0.1/32,10.1.0.0/16")],
 )
 def test_serve_lets_uvicorn_trust_only_the_configured_proxies(
-    monkeypatch: pytest.MonkeyPatch, trusted: str, proxy_headers: bool, allowed: str
+    monkeypatch: pytest.MonkeyPatch,
+    settings: Settings,
+    trusted: str,
+    proxy_headers: bool,
+    allowed: str,
 ) -> None:
     import uvicorn
 
@@ -269,7 +273,12 @@ def test_serve_lets_uvicorn_trust_only_the_configured_proxies(
     result = CliRunner().invoke(
         main,
         ["serve"],
-        env={"COMMONPURSE_SECRET_KEY": "s" * 40, "COMMONPURSE_TRUSTED_PROXIES": trusted},
+        env={
+            # A migrated database: serve refuses one without this version's schema.
+            "COMMONPURSE_DATABASE_URL": settings.database_url,
+            "COMMONPURSE_SECRET_KEY": "s" * 40,
+            "COMMONPURSE_TRUSTED_PROXIES": trusted,
+        },
     )
     assert result.exit_code == 0, result.output
     assert seen["proxy_headers"] is proxy_headers
