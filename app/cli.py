@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import click
+from sqlalchemy import make_url
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -39,20 +40,31 @@ def fail(message: str) -> None:
 
 
 def run(coroutine: Coroutine[Any, Any, T]) -> T:
-    """Run one command's work; domain refusals become a clear one-line error, and so does
-    a database whose schema is not this version's (the usual cause of a missing table or
-    column)."""
+    """Run one command's work; domain refusals become a clear one-line error, and so does a
+    database that cannot be reached, or whose schema is not this version's (the usual cause
+    of a missing table or column)."""
     try:
         return asyncio.run(coroutine)
     except (LedgerError, SettingsError, BackupError) as error:
         fail(str(error))
         raise  # unreachable: fail() exits
-    except DBAPIError:
-        refusal = asyncio.run(schema_refusal(Settings.from_env()))
-        if refusal is None:
+    except (DBAPIError, OSError):
+        refusal = database_refusal(Settings.from_env())
+        if refusal is None:  # the database is fine: the error is the command's own
             raise
         fail(refusal)
         raise  # unreachable: fail() exits
+
+
+def database_refusal(settings: Settings) -> str | None:
+    """Why the instance's database cannot serve this version of Common Purse, or None:
+    it cannot be reached or opened, or its schema is not this version's."""
+    try:
+        return asyncio.run(schema_refusal(settings))
+    except (DBAPIError, OSError) as error:
+        reason = error.orig if isinstance(error, DBAPIError) else error
+        address = make_url(settings.database_url).render_as_string(hide_password=True)
+        return f"cannot use the database {address}: {reason}"
 
 
 def async_command(func: Callable[..., Awaitable[None]]) -> Callable[..., None]:
@@ -83,7 +95,7 @@ def serve(host: str, port: int, workers: int) -> None:
         fail(str(error))
         raise  # unreachable: fail() exits
     # Refused before serving: every page would fail on the tables it lacks.
-    refusal = asyncio.run(schema_refusal(settings))
+    refusal = database_refusal(settings)
     if refusal is not None:
         fail(refusal)
     # uvicorn believes X-Forwarded-For/-Proto only from the proxies the instance trusts

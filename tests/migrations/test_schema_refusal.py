@@ -40,7 +40,7 @@ def _env(url: str, tmp_path: Path) -> dict[str, str]:
 def _serve(url: str, tmp_path: Path) -> subprocess.CompletedProcess[str]:
     """``commonpurse serve``, which must stop at once (a timeout says it served instead)."""
     return subprocess.run(
-        [sys.executable, "-c", "from app.cli import main; main()", "serve", "--port", "0"],
+        [sys.executable, "-m", "app", "serve", "--port", "0"],
         env={**os.environ, **_env(url, tmp_path)},
         capture_output=True,
         text=True,
@@ -91,3 +91,25 @@ def test_a_database_without_this_versions_schema_is_refused_in_one_line(
     refusal = _refusal(empty_db_url)
     assert refusal is not None
     assert "revision 9999, newer than this version of Common Purse knows" in refusal
+
+
+def test_a_database_that_cannot_be_reached_is_named_in_one_line(tmp_path: Path) -> None:
+    in_a_file = tmp_path / "a-file"
+    in_a_file.write_text("not a directory")
+    unreachable = {
+        # Nothing listens on port 1; the password is not shown.
+        "postgresql+asyncpg://treasurer:secret@127.0.0.1:1/ledger": (
+            "commonpurse: cannot use the database "
+            "postgresql+asyncpg://treasurer:***@127.0.0.1:1/ledger: "
+        ),
+        f"sqlite+aiosqlite:///{in_a_file}/commonpurse.db": (
+            f"commonpurse: cannot use the database sqlite+aiosqlite:///{in_a_file}/commonpurse.db: "
+        ),
+    }
+    for url, said in unreachable.items():
+        result = CliRunner().invoke(main, ["verify", "northside"], env=_env(url, tmp_path))
+        assert result.exit_code == 1, result.output
+        assert result.output.startswith(said), result.output
+        assert "Traceback" not in result.output
+        served = _serve(url, tmp_path)
+        assert (served.returncode, served.stderr.startswith(said)) == (1, True), served.stderr
