@@ -48,12 +48,18 @@ def run(coroutine: Coroutine[Any, Any, T]) -> T:
     except (LedgerError, SettingsError, BackupError) as error:
         fail(str(error))
         raise  # unreachable: fail() exits
-    except (DBAPIError, OSError):
+    except (DBAPIError, OSError) as error:
         refusal = database_refusal(Settings.from_env())
+        if refusal is None and isinstance(error, OSError) and error.filename is not None:
+            refusal = file_refusal(error)  # a file or directory the command was given
         if refusal is None:  # the database is fine: the error is the command's own
             raise
         fail(refusal)
         raise  # unreachable: fail() exits
+
+
+def file_refusal(error: OSError) -> str:
+    return f"cannot use {error.filename}: {error.strerror or error}."
 
 
 def database_refusal(settings: Settings) -> str | None:
@@ -251,7 +257,10 @@ def export_command(group: str, fmt: str, output: Path | None) -> None:
     if output is None:
         sys.stdout.buffer.write(content)
     else:
-        output.write_bytes(content)
+        try:
+            output.write_bytes(content)
+        except OSError as error:
+            fail(file_refusal(error))
         click.echo(f"Wrote {output}.", err=True)
 
 

@@ -10,7 +10,11 @@ import pytest
 from click.testing import CliRunner
 
 from app.cli import main
+from app.db import session_scope
 from app.settings import Settings
+from app.signing import load_notary
+from ledger.groups import utcnow
+from ledger.log import sign_pending
 
 
 @pytest.fixture
@@ -206,3 +210,37 @@ def test_an_admin_prints_a_one_time_reset_link_for_an_instance_without_mail(cli)
     unknown = cli("user", "reset-link", "nobody@example.org")
     assert unknown.exit_code == 1
     assert "No user has the e-mail nobody@example.org." in unknown.output
+
+
+def test_a_file_the_command_cannot_write_is_named_in_one_line(  # type: ignore[no-untyped-def]
+    cli, settings: Settings, tmp_path: Path
+) -> None:
+    assert cli("demo").exit_code == 0
+    # The demo's log signed, as the server's checkpointer would (the commands' own key).
+    signed = Settings(
+        database_url=settings.database_url, signing_key_file=tmp_path / "signing-key.pem"
+    )
+
+    async def sign() -> None:
+        async with session_scope(signed) as session:
+            await sign_pending(session, load_notary(signed), utcnow())
+
+    asyncio.run(sign())
+    missing = tmp_path / "missing"
+    in_a_file = tmp_path / "a-file"
+    in_a_file.write_text("not a directory")
+    for args, path, reason in [
+        (
+            ("export", "northside", "--format", "csv", "-o", str(missing / "northside.csv")),
+            missing / "northside.csv",
+            "No such file or directory",
+        ),
+        (
+            ("tiles", "northside", str(in_a_file / "tiles")),
+            in_a_file / "tiles" / "tile" / "0",
+            "Not a directory",
+        ),
+    ]:
+        result = cli(*args)
+        assert result.exit_code == 1, (args, result.output)
+        assert result.output == f"commonpurse: cannot use {path}: {reason}.\n"
