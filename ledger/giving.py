@@ -5,7 +5,6 @@ can be erased."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime
 
@@ -29,21 +28,17 @@ from ledger.money import format_amount
 from ledger.queries import is_reversed
 from ledger.rules import HOLDING
 from ledger.schemas import DonorsOut, GivingIn, GivingOut, MoneyOut, ThanksOut
-from ledger.words import N_
+from ledger.words import N_, Words
 
 DONATION = "donation"
 # The public pages and the API name at most this many donors (the newest).
 NAMED_DONORS = 50
 
-# The text a donor's transfer carries, which the group reads on its statement; a page
-# gives it in its reader's language.
-DONATION_REFERENCE = N_("Donation to %(group)s")
 
-
-def donation_reference(group: Group, translate: Callable[[str], str] | None = None) -> str:
-    """``DONATION_REFERENCE`` for ``group``, put in a reader's language by ``translate``."""
-    text = translate(DONATION_REFERENCE) if translate is not None else DONATION_REFERENCE
-    return text % {"group": group.name}
+def donation_reference(group: Group) -> Words:
+    """The text a donor's transfer carries, which the group reads on its statement; a page
+    says it in its reader's language."""
+    return Words(N_("Donation to %(group)s"), {"group": group.name})
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,7 +54,7 @@ class Giving:
         self, group: Group, amount: int | None = None, *, reference: str | None = None
     ) -> str | None:
         """The text of the SEPA payment QR code, or None (no IBAN, not euros, not SEPA);
-        ``reference``: the transfer's text, by default ``DONATION_REFERENCE`` in English."""
+        ``reference``: the transfer's text, by default ``donation_reference`` in English."""
         if self.bank is None:
             return None
         return epc_payload(
@@ -67,7 +62,7 @@ class Giving:
             beneficiary=group.name,
             currency=group.currency,
             amount=amount,
-            text=reference if reference is not None else donation_reference(group),
+            text=reference if reference is not None else donation_reference(group).english,
         )
 
 

@@ -96,7 +96,7 @@ class GivingPages(Controller):
                 english = fmt.language == SOURCE_LANGUAGE
                 form.fail("amount", str(error) if english else fmt.translate(GIVE_AMOUNT_HELP))
                 minor = None
-        reference = giving.donation_reference(group, fmt.translate)
+        reference = fmt.said(giving.donation_reference(group))
         payload = ways.qr_payload(group, minor, reference=reference)
         bank = ways.bank
         return page(
