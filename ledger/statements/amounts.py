@@ -144,4 +144,4 @@ class StatementsRead:
                 line=line,
                 element=element,
             )
-        self.account = accounts.pop() if accounts else None
+        self.account = next(iter(accounts), None)
